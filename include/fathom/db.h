@@ -1,0 +1,116 @@
+// The embedded fathom engine: Database (catalog of tenants, databases and collections)
+// and Collection (records, reads and writes).
+//
+//   auto db = fathom::Database::Open({.path = "./data"});
+//   auto col = (*db)->CreateCollection("default_tenant", "default_database", {.name = "docs"});
+//   (*col)->Add({{.id = "a", .embedding = std::vector<float>{1, 0, 0}}});
+//
+// Thread-safety: Database and Collection are safe to use from many threads at once.
+// Writes to one collection are group-committed: concurrent writers share one durable
+// write-ahead-log object. A write that returns OK is durable and visible to every later read.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fathom/options.h"
+#include "fathom/status.h"
+#include "fathom/types.h"
+
+namespace fathom {
+
+class CollectionImpl;
+class DatabaseImpl;
+
+// A handle to one collection. Handles stay valid after the collection is deleted; every
+// operation on a deleted collection then returns NotFound.
+class Collection {
+ public:
+  explicit Collection(std::shared_ptr<CollectionImpl> impl);
+  ~Collection();
+
+  const std::string& id() const;
+  // Catalog view: name, metadata, configuration, current dimension.
+  Result<CollectionInfo> Info() const;
+
+  // Adds records; an id that already exists is left unchanged (Chroma semantics).
+  Status Add(std::vector<WriteRecord> records);
+  // Inserts new ids; for existing ids behaves like Update (metadata merged key by key).
+  Status Upsert(std::vector<WriteRecord> records);
+  // Changes the given fields of existing ids; missing ids are ignored.
+  Status Update(std::vector<WriteRecord> records);
+  // Deletes by ids and/or filter. Returns Chroma's count: ids sent when deleting by ids
+  // alone, else the number of records matched (capped by limit).
+  Result<uint64_t> Delete(const DeleteRequest& request);
+
+  Result<GetResult> Get(const GetRequest& request) const;
+  Result<QueryResult> Query(const QueryRequest& request) const;
+  Result<uint64_t> Count() const;
+
+  // Folds the WAL tail into a segment now (normally done in the background).
+  Status Compact();
+
+ private:
+  std::shared_ptr<CollectionImpl> impl_;
+};
+
+class Database {
+ public:
+  static constexpr const char* kDefaultTenant = "default_tenant";
+  static constexpr const char* kDefaultDatabase = "default_database";
+
+  // Opens (creating if needed) the store named by options, checks that it honours
+  // create-only writes, loads the catalog and recovers every collection.
+  static Result<std::unique_ptr<Database>> Open(const DatabaseOptions& options);
+  ~Database();
+
+  Status CreateTenant(const std::string& name);
+  Result<TenantInfo> GetTenant(const std::string& name) const;
+
+  Status CreateDatabase(const std::string& tenant, const std::string& name);
+  Result<DatabaseInfo> GetDatabase(const std::string& tenant, const std::string& name) const;
+  // In creation order. limit nullopt = all.
+  Result<std::vector<DatabaseInfo>> ListDatabases(const std::string& tenant,
+                                                  std::optional<uint32_t> limit,
+                                                  uint32_t offset) const;
+  // Deletes the database and every collection in it.
+  Status DeleteDatabase(const std::string& tenant, const std::string& name);
+
+  // Creates a collection, or with get_or_create returns the existing one unchanged.
+  // `created` (optional out) tells which happened.
+  Result<std::shared_ptr<Collection>> CreateCollection(const std::string& tenant,
+                                                       const std::string& database,
+                                                       const CreateCollectionRequest& request,
+                                                       bool* created = nullptr);
+  Result<std::shared_ptr<Collection>> GetCollection(const std::string& tenant,
+                                                    const std::string& database,
+                                                    const std::string& name) const;
+  // By UUID, within a tenant and database (the Chroma routes always name both).
+  Result<std::shared_ptr<Collection>> GetCollectionById(const std::string& tenant,
+                                                        const std::string& database,
+                                                        const std::string& id) const;
+  // In creation order.
+  Result<std::vector<CollectionInfo>> ListCollections(const std::string& tenant,
+                                                      const std::string& database,
+                                                      std::optional<uint32_t> limit,
+                                                      uint32_t offset) const;
+  Result<uint64_t> CountCollections(const std::string& tenant, const std::string& database) const;
+  Status ModifyCollection(const std::string& tenant, const std::string& database,
+                          const std::string& id, const ModifyCollectionRequest& request);
+  Status DeleteCollection(const std::string& tenant, const std::string& database,
+                          const std::string& name);
+
+  // Deletes everything and recreates the default tenant and database.
+  Status Reset();
+
+  // Waits for background work (compaction) to go idle. For tests and clean shutdown.
+  void WaitIdle();
+
+ private:
+  explicit Database(std::unique_ptr<DatabaseImpl> impl);
+  std::unique_ptr<DatabaseImpl> impl_;
+};
+
+}  // namespace fathom

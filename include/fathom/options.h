@@ -1,0 +1,29 @@
+// Options for opening a Database.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace fathom {
+
+class ObjectStore;
+
+struct DatabaseOptions {
+  // Where the data lives: a local directory (created if missing) ...
+  std::string path;
+  // ... or an ObjectStore supplied by the caller (tests: MemStore, FaultStore). When set,
+  // `path` is ignored. Shared so a test can keep using the store after closing.
+  std::shared_ptr<ObjectStore> store;
+
+  // Compaction folds a collection's WAL tail into a segment once the tail holds this
+  // many operations (or kWalTailBytesMax bytes). 0 = the default from limits.h.
+  uint64_t compaction_trigger_ops = 0;
+  // Run compaction in a background thread. Tests turn it off and call Compact() directly.
+  bool background_compaction = true;
+  // How long a writer waits for room in a full commit queue before getting Unavailable.
+  std::chrono::milliseconds write_queue_timeout{10000};
+};
+
+}  // namespace fathom

@@ -1,0 +1,171 @@
+// Value types of the public API: metadata, records, filters, requests and results.
+//
+// These are plain data; they carry no references into the engine and are safe to copy
+// and move between threads. Semantics follow Chroma's HTTP API v2 (shared/reference/chroma.md).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace fathom {
+
+// ---- metadata ---------------------------------------------------------------------------
+
+// A scalar: bool, 64-bit integer, double or UTF-8 string. The variant index is the type tag.
+using Scalar = std::variant<bool, int64_t, double, std::string>;
+
+// A metadata value: a scalar or a homogeneous array of scalars.
+using MetadataValue = std::variant<bool, int64_t, double, std::string, std::vector<bool>,
+                                   std::vector<int64_t>, std::vector<double>, std::vector<std::string>>;
+
+// Record or collection metadata. Keys are sorted; an empty map is stored as "no metadata".
+using Metadata = std::map<std::string, MetadataValue>;
+
+// Metadata in an update/upsert: a nullopt value deletes the key, others overwrite.
+using MetadataPatch = std::map<std::string, std::optional<MetadataValue>>;
+
+// ---- distance ---------------------------------------------------------------------------
+
+// Distance spaces, as Chroma defines them (all "smaller is closer"):
+//   kL2: squared Euclidean distance; kCosine: 1 - cos(a, b); kInnerProduct: 1 - a.b
+enum class DistanceSpace : uint8_t { kL2 = 0, kCosine = 1, kInnerProduct = 2 };
+
+const char* DistanceSpaceName(DistanceSpace space);  // "l2", "cosine", "ip"
+std::optional<DistanceSpace> ParseDistanceSpace(const std::string& name);
+
+// ---- records ----------------------------------------------------------------------------
+
+// One record of an add, upsert or update. Which fields must be present depends on the
+// operation: add and upsert need an embedding; update leaves absent fields unchanged.
+struct WriteRecord {
+  std::string id;
+  std::optional<std::vector<float>> embedding;
+  std::optional<std::string> document;
+  std::optional<std::string> uri;
+  std::optional<MetadataPatch> metadata;
+};
+
+// ---- filters ----------------------------------------------------------------------------
+
+// where_document: substring and regex predicates on the record's document.
+struct WhereDocument {
+  enum class Kind : uint8_t { kAnd, kOr, kContains, kNotContains, kRegex, kNotRegex };
+  Kind kind = Kind::kAnd;
+  std::vector<WhereDocument> children;  // kAnd / kOr
+  std::string pattern;                  // substring or RE2 pattern
+};
+
+enum class CompareOp : uint8_t {
+  kEq, kNe, kGt, kGte, kLt, kLte, kIn, kNin, kContains, kNotContains
+};
+
+// where: a tree of metadata predicates; can embed document (`#document`) and id (`#id`)
+// predicates. Semantics (chroma.md section 2): $ne, $nin and $not_contains match records
+// that lack the key; numbers compare on one number line (int 1 == float 1.0); bools are
+// not numbers; $eq/$in on an array-valued key match when any element matches.
+struct Where {
+  enum class Kind : uint8_t { kAnd, kOr, kField, kDocument, kId };
+  Kind kind = Kind::kAnd;
+  std::vector<Where> children;       // kAnd / kOr
+  std::string key;                   // kField
+  CompareOp op = CompareOp::kEq;     // kField, kId
+  std::vector<Scalar> operands;      // one for scalar ops; one or more for $in / $nin
+  std::vector<WhereDocument> document;  // kDocument: exactly one element
+};
+
+// ---- reads ------------------------------------------------------------------------------
+
+struct Include {
+  bool embeddings = false;
+  bool documents = true;
+  bool metadatas = true;
+  bool uris = false;
+  bool distances = false;
+};
+
+struct GetRequest {
+  std::optional<std::vector<std::string>> ids;  // restrict to these ids (AND with filters)
+  std::optional<Where> where;
+  std::optional<WhereDocument> where_document;
+  std::optional<uint32_t> limit;  // nullopt = all
+  uint32_t offset = 0;
+  Include include;
+};
+
+// Parallel arrays, one entry per record, in insertion order. A column not included is empty.
+struct GetResult {
+  std::vector<std::string> ids;
+  std::vector<std::vector<float>> embeddings;
+  std::vector<std::optional<std::string>> documents;
+  std::vector<std::optional<std::string>> uris;
+  std::vector<std::optional<Metadata>> metadatas;
+};
+
+struct QueryRequest {
+  std::vector<std::vector<float>> query_embeddings;
+  uint32_t n_results = 10;
+  std::optional<std::vector<std::string>> ids;  // candidate restriction
+  std::optional<Where> where;
+  std::optional<WhereDocument> where_document;
+  Include include{.embeddings = false, .documents = true, .metadatas = true, .uris = false,
+                  .distances = true};
+};
+
+// One row per query embedding, each sorted by ascending distance.
+struct QueryResult {
+  std::vector<GetResult> rows;
+  std::vector<std::vector<float>> distances;  // rows x hits, when include.distances
+};
+
+struct DeleteRequest {
+  std::optional<std::vector<std::string>> ids;
+  std::optional<Where> where;
+  std::optional<WhereDocument> where_document;
+  std::optional<uint32_t> limit;  // only with a filter
+};
+
+// ---- catalog ----------------------------------------------------------------------------
+
+struct TenantInfo {
+  std::string name;
+};
+
+struct DatabaseInfo {
+  std::string id;  // UUID
+  std::string name;
+  std::string tenant;
+};
+
+struct CollectionInfo {
+  std::string id;  // UUID v4, lower-case with dashes
+  std::string name;
+  std::string tenant;
+  std::string database;
+  std::optional<Metadata> metadata;
+  DistanceSpace space = DistanceSpace::kL2;
+  // Opaque JSON owned by the API layer (Chroma's configuration, schema, embedding
+  // function); stored and returned verbatim. The engine reads only `space`.
+  std::string configuration_json;
+  std::optional<uint32_t> dimension;  // set by the first write with an embedding
+};
+
+struct CreateCollectionRequest {
+  std::string name;
+  std::optional<Metadata> metadata;
+  DistanceSpace space = DistanceSpace::kL2;
+  std::string configuration_json;
+  bool get_or_create = false;
+};
+
+struct ModifyCollectionRequest {
+  std::optional<std::string> new_name;
+  // Replaces the whole map; an engaged-but-nullopt inner value clears the metadata.
+  std::optional<std::optional<Metadata>> new_metadata;
+  std::optional<std::string> new_configuration_json;
+};
+
+}  // namespace fathom

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs every Debian package fathom needs to build, test and benchmark.
+# Idempotent: packages already present are skipped, so `make` stays fast once set up.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config git
+  libboost-dev            # Boost.Beast + Asio (HTTP server)
+  libsimdjson-dev rapidjson-dev
+  libxxhash-dev libzstd-dev
+  libroaring-dev libre2-dev
+  libcli11-dev libfmt-dev libspdlog-dev
+  libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
+  nodejs npm curl         # conformance suite (Chroma's JS client tests), HTTP tests
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+# npm may come bundled with a nodejs package from another source; accept any working npm.
+if [ ${#missing[@]} -gt 0 ]; then
+  filtered=()
+  for p in "${missing[@]}"; do
+    case "$p" in
+      nodejs) command -v node >/dev/null 2>&1 || filtered+=("$p") ;;
+      npm) command -v npm >/dev/null 2>&1 || filtered+=("$p") ;;
+      *) filtered+=("$p") ;;
+    esac
+  done
+  missing=("${filtered[@]+"${filtered[@]}"}")
+fi
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

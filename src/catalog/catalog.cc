@@ -1,0 +1,144 @@
+#include "catalog/catalog.h"
+
+#include <cstdio>
+#include <cstring>
+
+#include "common/checksum.h"
+#include "common/coding.h"
+#include "common/limits.h"
+#include "common/value_coding.h"
+
+namespace fathom {
+
+namespace {
+
+constexpr size_t kStringMax = 1u << 20;
+constexpr size_t kConfigurationMax = 16u << 20;
+
+bool GetString(Decoder* in, std::string* out, size_t max = kStringMax) {
+  std::string_view s;
+  if (!in->GetLengthPrefixed(&s, max)) return false;
+  out->assign(s);
+  return true;
+}
+
+}  // namespace
+
+std::string CatalogKey(uint64_t version) {
+  char buf[21];
+  std::snprintf(buf, sizeof(buf), "%020llu", static_cast<unsigned long long>(version));
+  return std::string("catalog/") + buf;
+}
+
+std::string EncodeCatalog(const CatalogState& state) {
+  std::string out(kCatalogMagic, 4);
+  PutFixed16(&out, kCatalogFormatVersion);
+  PutFixed16(&out, 0);
+  PutFixed64(&out, state.version);
+  PutVarint64(&out, state.tenants.size());
+  for (const TenantInfo& t : state.tenants) PutLengthPrefixed(&out, t.name);
+  PutVarint64(&out, state.databases.size());
+  for (const DatabaseInfo& d : state.databases) {
+    PutLengthPrefixed(&out, d.id);
+    PutLengthPrefixed(&out, d.name);
+    PutLengthPrefixed(&out, d.tenant);
+  }
+  PutVarint64(&out, state.collections.size());
+  for (const CatalogCollection& c : state.collections) {
+    PutLengthPrefixed(&out, c.id);
+    PutLengthPrefixed(&out, c.name);
+    PutLengthPrefixed(&out, c.tenant);
+    PutLengthPrefixed(&out, c.database);
+    out.push_back(c.metadata ? 1 : 0);
+    if (c.metadata) EncodeMetadata(&out, *c.metadata);
+    out.push_back(static_cast<char>(c.space));
+    PutLengthPrefixed(&out, c.configuration_json);
+  }
+  PutFixed64(&out, Checksum64(out));
+  return out;
+}
+
+Result<CatalogState> DecodeCatalog(std::string_view bytes) {
+  if (bytes.size() < 4 + 12 + 3 + 8) return Status::Corruption("catalog too short");
+  if (std::memcmp(bytes.data(), kCatalogMagic, 4) != 0) return Status::Corruption("catalog: bad magic");
+  std::string_view body = bytes.substr(0, bytes.size() - 8);
+  if (Checksum64(body) != DecodeFixed64(bytes.data() + body.size())) {
+    return Status::Corruption("catalog: checksum mismatch");
+  }
+  Decoder in(body.substr(4));
+  uint16_t version, flags;
+  CatalogState state;
+  uint64_t n;
+  auto bad = [] { return Status::Corruption("catalog: malformed"); };
+  if (!in.GetFixed16(&version) || !in.GetFixed16(&flags) || !in.GetFixed64(&state.version)) return bad();
+  if (version != kCatalogFormatVersion || flags != 0) {
+    return Status::Corruption("catalog: unsupported version " + std::to_string(version));
+  }
+  if (!in.GetVarint64(&n) || n > in.remaining()) return bad();
+  for (uint64_t i = 0; i < n; ++i) {
+    TenantInfo t;
+    if (!GetString(&in, &t.name)) return bad();
+    state.tenants.push_back(std::move(t));
+  }
+  if (!in.GetVarint64(&n) || n > in.remaining()) return bad();
+  for (uint64_t i = 0; i < n; ++i) {
+    DatabaseInfo d;
+    if (!GetString(&in, &d.id) || !GetString(&in, &d.name) || !GetString(&in, &d.tenant)) return bad();
+    state.databases.push_back(std::move(d));
+  }
+  if (!in.GetVarint64(&n) || n > in.remaining() || n > limits::kCollectionsMax) return bad();
+  for (uint64_t i = 0; i < n; ++i) {
+    CatalogCollection c;
+    uint8_t has_metadata, space;
+    if (!GetString(&in, &c.id) || !GetString(&in, &c.name) || !GetString(&in, &c.tenant) ||
+        !GetString(&in, &c.database) || !in.GetU8(&has_metadata) || has_metadata > 1) {
+      return bad();
+    }
+    if (has_metadata) {
+      Metadata m;
+      if (!DecodeMetadata(&in, &m)) return bad();
+      c.metadata = std::move(m);
+    }
+    if (!in.GetU8(&space) || space > 2 || !GetString(&in, &c.configuration_json, kConfigurationMax)) return bad();
+    c.space = static_cast<DistanceSpace>(space);
+    state.collections.push_back(std::move(c));
+  }
+  if (!in.empty()) return bad();
+  return state;
+}
+
+Result<CatalogState> CatalogStore::Load() {
+  FATHOM_ASSIGN_OR_RETURN(std::vector<ObjectInfo> objects, store_->List("catalog/"));
+  if (objects.empty()) {
+    current_version_ = 0;
+    return CatalogState{};
+  }
+  const std::string& latest = objects.back().key;
+  FATHOM_ASSIGN_OR_RETURN(std::string bytes, store_->Get(latest));
+  auto state = DecodeCatalog(bytes);
+  if (!state.ok()) return state.status().WithContext(latest);
+  if (CatalogKey(state->version) != latest) {
+    return Status::Corruption(latest + ": holds catalog version " + std::to_string(state->version));
+  }
+  current_version_ = state->version;
+  return state;
+}
+
+Status CatalogStore::Commit(CatalogState* next) {
+  next->version = current_version_ + 1;
+  FATHOM_RETURN_IF_ERROR(store_->Put(CatalogKey(next->version), EncodeCatalog(*next), PutMode::kCreateOnly));
+  current_version_ = next->version;
+  // Old snapshots are garbage; failing to delete them is harmless (retried next commit).
+  if (current_version_ > limits::kCatalogVersionsKept) {
+    auto old = store_->List("catalog/", "", 0);
+    if (old.ok()) {
+      for (const ObjectInfo& o : *old) {
+        if (o.key >= CatalogKey(current_version_ - limits::kCatalogVersionsKept + 1)) break;
+        (void)store_->Delete(o.key);
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace fathom

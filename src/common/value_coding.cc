@@ -1,0 +1,162 @@
+#include "common/value_coding.h"
+
+#include "common/limits.h"
+
+namespace fathom {
+
+namespace {
+
+template <typename T>
+void EncodeArray(std::string* dst, const std::vector<T>& values) {
+  PutVarint64(dst, values.size());
+  for (const auto& v : values) {
+    if constexpr (std::is_same_v<T, bool>) {
+      dst->push_back(v ? 1 : 0);
+    } else if constexpr (std::is_same_v<T, int64_t>) {
+      PutFixed64(dst, static_cast<uint64_t>(v));
+    } else if constexpr (std::is_same_v<T, double>) {
+      PutDouble(dst, v);
+    } else {
+      PutLengthPrefixed(dst, v);
+    }
+  }
+}
+
+template <typename T>
+bool DecodeScalar(Decoder* in, T* out) {
+  if constexpr (std::is_same_v<T, bool>) {
+    uint8_t b;
+    if (!in->GetU8(&b) || b > 1) return false;
+    *out = b == 1;
+    return true;
+  } else if constexpr (std::is_same_v<T, int64_t>) {
+    uint64_t u;
+    if (!in->GetFixed64(&u)) return false;
+    *out = static_cast<int64_t>(u);
+    return true;
+  } else if constexpr (std::is_same_v<T, double>) {
+    return in->GetDouble(out);
+  } else {
+    std::string_view s;
+    if (!in->GetLengthPrefixed(&s, limits::kDocumentBytesMax)) return false;
+    out->assign(s);
+    return true;
+  }
+}
+
+template <typename T>
+bool DecodeArray(Decoder* in, std::vector<T>* out) {
+  uint64_t n;
+  if (!in->GetVarint64(&n) || n > limits::kMetadataArrayLengthMax || n > in->remaining()) return false;
+  out->clear();
+  out->reserve(static_cast<size_t>(n));
+  for (uint64_t i = 0; i < n; ++i) {
+    T v{};
+    if (!DecodeScalar(in, &v)) return false;
+    out->push_back(std::move(v));
+  }
+  return true;
+}
+
+bool DecodeKey(Decoder* in, std::string* key) {
+  std::string_view k;
+  if (!in->GetLengthPrefixed(&k, limits::kMetadataKeyBytesMax)) return false;
+  key->assign(k);
+  return true;
+}
+
+}  // namespace
+
+void EncodeMetadataValue(std::string* dst, const MetadataValue& value) {
+  dst->push_back(static_cast<char>(value.index() + 1));  // tags 1..8 follow the variant order
+  std::visit(
+      [dst](const auto& v) {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, bool>) {
+          dst->push_back(v ? 1 : 0);
+        } else if constexpr (std::is_same_v<T, int64_t>) {
+          PutFixed64(dst, static_cast<uint64_t>(v));
+        } else if constexpr (std::is_same_v<T, double>) {
+          PutDouble(dst, v);
+        } else if constexpr (std::is_same_v<T, std::string>) {
+          PutLengthPrefixed(dst, v);
+        } else {
+          EncodeArray(dst, v);
+        }
+      },
+      value);
+}
+
+bool DecodeMetadataValue(Decoder* in, ValueTag tag, MetadataValue* out) {
+  switch (tag) {
+    case ValueTag::kBool: { bool v; if (!DecodeScalar(in, &v)) return false; *out = v; return true; }
+    case ValueTag::kInt: { int64_t v; if (!DecodeScalar(in, &v)) return false; *out = v; return true; }
+    case ValueTag::kDouble: { double v; if (!DecodeScalar(in, &v)) return false; *out = v; return true; }
+    case ValueTag::kString: { std::string v; if (!DecodeScalar(in, &v)) return false; *out = std::move(v); return true; }
+    case ValueTag::kBoolArray: { std::vector<bool> v; if (!DecodeArray(in, &v)) return false; *out = std::move(v); return true; }
+    case ValueTag::kIntArray: { std::vector<int64_t> v; if (!DecodeArray(in, &v)) return false; *out = std::move(v); return true; }
+    case ValueTag::kDoubleArray: { std::vector<double> v; if (!DecodeArray(in, &v)) return false; *out = std::move(v); return true; }
+    case ValueTag::kStringArray: { std::vector<std::string> v; if (!DecodeArray(in, &v)) return false; *out = std::move(v); return true; }
+    case ValueTag::kDeleteKey: return false;
+  }
+  return false;
+}
+
+void EncodeMetadata(std::string* dst, const Metadata& metadata) {
+  PutVarint64(dst, metadata.size());
+  for (const auto& [key, value] : metadata) {
+    PutLengthPrefixed(dst, key);
+    EncodeMetadataValue(dst, value);
+  }
+}
+
+bool DecodeMetadata(Decoder* in, Metadata* out) {
+  uint64_t n;
+  if (!in->GetVarint64(&n) || n > limits::kMetadataKeysMax) return false;
+  out->clear();
+  std::string previous;
+  for (uint64_t i = 0; i < n; ++i) {
+    std::string key;
+    uint8_t tag;
+    MetadataValue value;
+    if (!DecodeKey(in, &key) || !in->GetU8(&tag)) return false;
+    if (i > 0 && key <= previous) return false;  // keys are written sorted and unique
+    if (!DecodeMetadataValue(in, static_cast<ValueTag>(tag), &value)) return false;
+    previous = key;
+    out->emplace_hint(out->end(), std::move(key), std::move(value));
+  }
+  return true;
+}
+
+void EncodeMetadataPatch(std::string* dst, const MetadataPatch& patch) {
+  PutVarint64(dst, patch.size());
+  for (const auto& [key, value] : patch) {
+    PutLengthPrefixed(dst, key);
+    if (value) {
+      EncodeMetadataValue(dst, *value);
+    } else {
+      dst->push_back(static_cast<char>(ValueTag::kDeleteKey));
+    }
+  }
+}
+
+bool DecodeMetadataPatch(Decoder* in, MetadataPatch* out) {
+  uint64_t n;
+  if (!in->GetVarint64(&n) || n > limits::kMetadataKeysMax) return false;
+  out->clear();
+  for (uint64_t i = 0; i < n; ++i) {
+    std::string key;
+    uint8_t tag;
+    if (!DecodeKey(in, &key) || !in->GetU8(&tag)) return false;
+    if (tag == static_cast<uint8_t>(ValueTag::kDeleteKey)) {
+      (*out)[key] = std::nullopt;
+      continue;
+    }
+    MetadataValue value;
+    if (!DecodeMetadataValue(in, static_cast<ValueTag>(tag), &value)) return false;
+    (*out)[key] = std::move(value);
+  }
+  return true;
+}
+
+}  // namespace fathom

@@ -1,0 +1,673 @@
+#include "db/collection_impl.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <unordered_set>
+
+#include "common/limits.h"
+#include "common/random.h"
+#include "db/validate.h"
+#include "index/meta/filter.h"
+#include "index/vector/distance.h"
+#include "index/vector/top_k.h"
+#include "storage/records_segment.h"
+#include "wal/wal_format.h"
+
+namespace fathom {
+
+struct CollectionImpl::PendingWrite {
+  OperationBatch ops;
+  std::optional<uint32_t> dimension;       // of the embeddings in ops
+  const DeleteRequest* filter_delete = nullptr;
+  uint64_t deleted = 0;                    // for filter deletes
+  size_t bytes_estimate = 0;
+  Status status;
+  bool done = false;
+  std::condition_variable cv;
+};
+
+namespace {
+
+size_t EstimateBytes(const OperationBatch& ops) {
+  size_t bytes = 0;
+  for (const Operation& op : ops) {
+    bytes += 16 + op.record.id.size();
+    if (op.record.embedding) bytes += op.record.embedding->size() * 4;
+    if (op.record.document) bytes += op.record.document->size();
+    if (op.record.uri) bytes += op.record.uri->size();
+    if (op.record.metadata) bytes += op.record.metadata->size() * 32;
+  }
+  return bytes;
+}
+
+}  // namespace
+
+CollectionImpl::CollectionImpl(std::shared_ptr<CollectionMeta> meta, std::shared_ptr<ObjectStore> store,
+                               const DatabaseOptions& options, CompactionScheduler schedule)
+    : id_(meta->entry.id),
+      meta_(std::move(meta)),
+      store_(std::move(store)),
+      options_(options),
+      compaction_trigger_ops_(options.compaction_trigger_ops ? options.compaction_trigger_ops
+                                                             : limits::kCompactionTriggerOpsDefault),
+      schedule_(std::move(schedule)) {}
+
+Status CollectionImpl::CheckUsable() const {
+  if (dropped_.load()) return Status::NotFound("Collection [" + id_ + "] does not exist.");
+  if (closed_.load()) return Status::Unavailable("the database is closed");
+  return Status::Ok();
+}
+
+void CollectionImpl::MarkDropped() {
+  dropped_.store(true);
+  std::lock_guard<std::mutex> lock(queue_mu_);
+  queue_space_cv_.notify_all();
+}
+
+void CollectionImpl::MarkClosed() {
+  closed_.store(true);
+  std::lock_guard<std::mutex> lock(queue_mu_);
+  queue_space_cv_.notify_all();
+}
+
+Status CollectionImpl::EnsureOpen() {
+  FATHOM_RETURN_IF_ERROR(CheckUsable());
+  std::call_once(open_once_, [this] {
+    open_status_ = Recover();
+    if (!open_status_.ok()) {
+      spdlog::error("collection {}: recovery failed: {}", id_, open_status_.ToString());
+    }
+  });
+  return open_status_;
+}
+
+Result<CollectionInfo> CollectionImpl::Info() {
+  FATHOM_RETURN_IF_ERROR(EnsureOpen());
+  CollectionInfo info;
+  {
+    std::lock_guard<std::mutex> lock(meta_->mu);
+    const CatalogCollection& e = meta_->entry;
+    info.id = e.id;
+    info.name = e.name;
+    info.tenant = e.tenant;
+    info.database = e.database;
+    info.metadata = e.metadata;
+    info.space = e.space;
+    info.configuration_json = e.configuration_json;
+  }
+  std::shared_lock<std::shared_mutex> lock(state_mu_);
+  info.dimension = table_.dimension();
+  return info;
+}
+
+// ---- recovery ---------------------------------------------------------------------------
+
+Status CollectionImpl::Recover() {
+  FATHOM_ASSIGN_OR_RETURN(std::vector<ObjectInfo> manifests, store_->List(ManifestPrefix(id_)));
+  std::unique_lock<std::shared_mutex> lock(state_mu_);
+  if (!manifests.empty()) {
+    const std::string& key = manifests.back().key;
+    FATHOM_ASSIGN_OR_RETURN(std::string bytes, store_->Get(key));
+    auto manifest = DecodeManifest(bytes);
+    if (!manifest.ok()) return manifest.status().WithContext(key);
+    if (ManifestKey(id_, manifest->version) != key) {
+      return Status::Corruption(key + ": holds manifest version " + std::to_string(manifest->version));
+    }
+    manifest_ = std::move(*manifest);
+    for (const SegmentRef& ref : manifest_.segments) {
+      const std::string seg_key = SegmentKey(id_, ref.id);
+      auto seg_bytes = store_->Get(seg_key);
+      if (!seg_bytes.ok()) {
+        if (seg_bytes.status().IsNotFound()) return Status::Corruption(seg_key + " is in the manifest but missing");
+        return seg_bytes.status();
+      }
+      if (manifest_.dimension == 0 && ref.rows > 0) return Status::Corruption(key + ": rows without a dimension");
+      auto summary = ReadRecordsSegment(*seg_bytes, [this](SegmentEntry&& e) {
+        if (e.tombstone) {
+          table_.LoadTombstone(e.row.id);
+        } else {
+          table_.LoadRow(std::move(e.row), e.embedding);
+        }
+      });
+      if (!summary.ok()) return summary.status().WithContext(seg_key);
+      if (summary->rows > 0 && summary->dimension != manifest_.dimension) {
+        return Status::Corruption(seg_key + ": dimension disagrees with the manifest");
+      }
+      if (summary->rows != ref.rows || summary->tombstones != ref.tombstones) {
+        return Status::Corruption(seg_key + ": entry counts disagree with the manifest");
+      }
+    }
+    if (manifest_.dimension != 0) table_.set_dimension(manifest_.dimension);
+    table_.set_next_offset(manifest_.next_offset);
+    table_.TakeDirty();  // loaded state is already durable in segments
+  }
+  last_sequence_ = manifest_.wal_sequence_covered;
+
+  FATHOM_ASSIGN_OR_RETURN(std::vector<ObjectInfo> wal,
+                          store_->List(WalPrefix(id_), WalKey(id_, last_sequence_)));
+  for (const ObjectInfo& object : wal) {
+    uint64_t sequence;
+    if (!ParseWalKey(object.key, &sequence)) return Status::Corruption("unexpected object " + object.key);
+    if (sequence != last_sequence_ + 1) {
+      return Status::Corruption("WAL gap: expected sequence " + std::to_string(last_sequence_ + 1) + ", found " +
+                                object.key);
+    }
+    FATHOM_ASSIGN_OR_RETURN(std::string bytes, store_->Get(object.key));
+    auto decoded = DecodeWalObject(bytes);
+    if (!decoded.ok()) return decoded.status().WithContext(object.key);
+    if (decoded->sequence != sequence) return Status::Corruption(object.key + ": holds another sequence number");
+    ApplyLocked(decoded->ops, sequence, bytes.size());
+  }
+  lock.unlock();
+  DeleteObsolete(manifest_);
+  MaybeScheduleCompaction();
+  return Status::Ok();
+}
+
+void CollectionImpl::ApplyLocked(const OperationBatch& ops, uint64_t sequence, uint64_t bytes) {
+  for (const Operation& op : ops) table_.Apply(op);
+  table_.MaybeShrink();
+  last_sequence_ = sequence;
+  tail_.push_back({sequence, ops.size(), bytes});
+  tail_ops_ += ops.size();
+  tail_bytes_ += bytes;
+}
+
+// ---- write path -------------------------------------------------------------------------
+
+Status CollectionImpl::Write(OpType type, std::vector<WriteRecord> records) {
+  FATHOM_ASSIGN_OR_RETURN(std::optional<uint32_t> dimension, ValidateWriteRecords(type, records));
+  FATHOM_RETURN_IF_ERROR(EnsureOpen());
+  if (records.empty()) return Status::Ok();
+  PendingWrite write;
+  write.dimension = dimension;
+  write.ops.reserve(records.size());
+  for (WriteRecord& r : records) write.ops.push_back(Operation{type, std::move(r)});
+  write.bytes_estimate = EstimateBytes(write.ops);
+  if (write.bytes_estimate > limits::kWalGroupBytesMax) {
+    return Status::InvalidArgument("write of about " + std::to_string(write.bytes_estimate >> 20) +
+                                   " MiB exceeds the limit of " + std::to_string(limits::kWalGroupBytesMax >> 20) +
+                                   " MiB per request");
+  }
+  return Submit(&write);
+}
+
+Result<uint64_t> CollectionImpl::Delete(const DeleteRequest& request) {
+  const bool has_filter = request.where.has_value() || request.where_document.has_value();
+  if (request.limit && !has_filter) {
+    return Status::InvalidArgument("Validation error: limit can only be specified when a where clause is provided");
+  }
+  if (request.ids && request.ids->empty() && !has_filter) {
+    return Status::InvalidArgument("Validation error: ids, where: Either ids or where must be specified");
+  }
+  FATHOM_RETURN_IF_ERROR(EnsureOpen());
+  if (!request.ids && !has_filter) return uint64_t{0};
+  for (const std::string& id : request.ids.value_or(std::vector<std::string>{})) {
+    if (id.empty()) return Status::InvalidArgument("Empty ID, ID must have at least one character");
+  }
+  PendingWrite write;
+  if (has_filter) {
+    // Checked here so a bad filter is an error before queueing; resolved by the leader.
+    FATHOM_RETURN_IF_ERROR(CompiledFilter::Compile(request.where, request.where_document).status());
+    write.filter_delete = &request;
+  } else {
+    for (const std::string& id : *request.ids) {
+      Operation op;
+      op.type = OpType::kDelete;
+      op.record.id = id;
+      write.ops.push_back(std::move(op));
+    }
+    write.deleted = request.ids->size();  // Chroma counts the ids sent
+    write.bytes_estimate = EstimateBytes(write.ops);
+  }
+  FATHOM_RETURN_IF_ERROR(Submit(&write));
+  return write.deleted;
+}
+
+Status CollectionImpl::Submit(PendingWrite* write) {
+  std::unique_lock<std::mutex> lock(queue_mu_);
+  bool has_room = queue_space_cv_.wait_for(lock, options_.write_queue_timeout, [&] {
+    return queue_.size() < limits::kWriteQueueMax || dropped_.load() || closed_.load();
+  });
+  FATHOM_RETURN_IF_ERROR(CheckUsable());
+  if (!has_room) {
+    return Status::Unavailable("write queue of collection " + id_ + " is full; retry later");
+  }
+  queue_.push_back(write);
+  write->cv.wait(lock, [&] { return write->done || queue_.front() == write; });
+  if (write->done) return write->status;
+
+  // This writer leads: take a group from the front of the queue. A filter delete must
+  // see the state left by everything before it, so it always starts its own group.
+  std::vector<PendingWrite*> group;
+  size_t bytes = 0;
+  for (PendingWrite* p : queue_) {
+    if (!group.empty() && (p->filter_delete || bytes + p->bytes_estimate > limits::kWalGroupBytesMax)) break;
+    group.push_back(p);
+    bytes += p->bytes_estimate;
+    if (p->filter_delete) break;
+  }
+  lock.unlock();
+  CommitGroup(group);
+  lock.lock();
+  for (PendingWrite* p : group) {
+    queue_.pop_front();
+    p->done = true;
+    if (p != write) p->cv.notify_one();
+  }
+  if (!queue_.empty()) queue_.front()->cv.notify_one();
+  queue_space_cv_.notify_all();
+  return write->status;
+}
+
+Status CollectionImpl::ResolveDelete(PendingWrite* write) {
+  const DeleteRequest& request = *write->filter_delete;
+  FATHOM_ASSIGN_OR_RETURN(CompiledFilter filter, CompiledFilter::Compile(request.where, request.where_document));
+  std::optional<std::unordered_set<std::string>> ids;
+  if (request.ids) ids.emplace(request.ids->begin(), request.ids->end());
+  std::shared_lock<std::shared_mutex> lock(state_mu_);
+  uint64_t limit = request.limit.value_or(UINT64_MAX);
+  for (size_t slot = 0; slot < table_.slot_count() && write->ops.size() < limit; ++slot) {
+    const Row& row = table_.row(slot);
+    if (!row.live) continue;
+    if (ids && ids->count(row.id) == 0) continue;
+    if (!filter.Matches(RecordView{row.id, row.document, row.metadata})) continue;
+    Operation op;
+    op.type = OpType::kDelete;
+    op.record.id = row.id;
+    write->ops.push_back(std::move(op));
+  }
+  write->deleted = write->ops.size();
+  return Status::Ok();
+}
+
+void CollectionImpl::CommitGroup(const std::vector<PendingWrite*>& group) {
+  if (Status s = CatchUp(); !s.ok()) {
+    for (PendingWrite* p : group) p->status = s;
+    return;
+  }
+  std::optional<uint32_t> dimension;
+  {
+    std::shared_lock<std::shared_mutex> lock(state_mu_);
+    dimension = table_.dimension();
+  }
+  OperationBatch all;
+  std::vector<PendingWrite*> accepted;
+  for (PendingWrite* p : group) {
+    if (p->filter_delete) {
+      if (Status s = ResolveDelete(p); !s.ok()) {
+        p->status = s;
+        continue;
+      }
+    }
+    if (p->dimension) {
+      if (dimension && *dimension != *p->dimension) {
+        p->status = Status::InvalidArgument(DimensionMismatchMessage(*dimension, *p->dimension));
+        continue;
+      }
+      dimension = p->dimension;
+    }
+    accepted.push_back(p);
+  }
+  // One WAL object for the group; the common case (one writer) moves its ops, no copy.
+  OperationBatch* ops = &all;
+  if (accepted.size() == 1) {
+    ops = &accepted[0]->ops;
+  } else {
+    for (PendingWrite* p : accepted) {
+      for (Operation& op : p->ops) all.push_back(std::move(op));
+    }
+  }
+  if (ops->empty()) return;
+  const uint64_t sequence = last_sequence_ + 1;  // only the leader changes it
+  const std::string bytes = EncodeWalObject(sequence, *ops);
+  Status s = PutWal(sequence, bytes);
+  if (!s.ok()) {
+    for (PendingWrite* p : accepted) p->status = s;
+    return;
+  }
+  {
+    std::unique_lock<std::shared_mutex> lock(state_mu_);
+    ApplyLocked(*ops, sequence, bytes.size());
+  }
+  MaybeScheduleCompaction();
+}
+
+Status CollectionImpl::PutWal(uint64_t sequence, const std::string& bytes) {
+  const std::string key = WalKey(id_, sequence);
+  Status last;
+  for (int attempt = 0; attempt < limits::kStorePutAttemptsMax; ++attempt) {
+    last = store_->Put(key, bytes, PutMode::kCreateOnly);
+    if (last.ok()) return last;
+    if (last.IsAlreadyExists()) {
+      // Either an earlier attempt of ours landed (its acknowledgement was lost) or
+      // another writer owns this sequence number.
+      auto existing = store_->Get(key);
+      if (existing.ok() && *existing == bytes) return Status::Ok();
+      if (existing.ok()) {
+        wal_uncertain_ = true;  // CatchUp applies the other writer's object next time
+        return Status::Unavailable("another writer committed to collection " + id_ + " concurrently; retry");
+      }
+      last = existing.status();
+    }
+  }
+  wal_uncertain_ = true;
+  spdlog::warn("collection {}: WAL put {} failed: {}", id_, sequence, last.ToString());
+  return last.WithContext("write-ahead log");
+}
+
+Status CollectionImpl::CatchUp() {
+  while (wal_uncertain_) {
+    const uint64_t sequence = last_sequence_ + 1;
+    auto bytes = store_->Get(WalKey(id_, sequence));
+    if (!bytes.ok()) {
+      if (bytes.status().IsNotFound()) {
+        wal_uncertain_ = false;
+        break;
+      }
+      return bytes.status().WithContext("write-ahead log recovery");
+    }
+    auto decoded = DecodeWalObject(*bytes);
+    if (!decoded.ok()) return decoded.status().WithContext(WalKey(id_, sequence));
+    std::unique_lock<std::shared_mutex> lock(state_mu_);
+    ApplyLocked(decoded->ops, sequence, bytes->size());
+  }
+  return Status::Ok();
+}
+
+// ---- read path --------------------------------------------------------------------------
+
+void CollectionImpl::Materialise(const std::vector<uint32_t>& slots, const Include& include, GetResult* out) const {
+  out->ids.reserve(slots.size());
+  for (uint32_t slot : slots) {
+    const Row& row = table_.row(slot);
+    out->ids.push_back(row.id);
+    if (include.embeddings) {
+      const float* e = table_.embedding(slot);
+      out->embeddings.emplace_back(e, e + table_.dimension().value_or(0));
+    }
+    if (include.documents) out->documents.push_back(row.document);
+    if (include.uris) out->uris.push_back(row.uri);
+    if (include.metadatas) out->metadatas.push_back(row.metadata);
+  }
+}
+
+Result<GetResult> CollectionImpl::Get(const GetRequest& request) {
+  FATHOM_RETURN_IF_ERROR(EnsureOpen());
+  FATHOM_ASSIGN_OR_RETURN(CompiledFilter filter, CompiledFilter::Compile(request.where, request.where_document));
+  std::shared_lock<std::shared_mutex> lock(state_mu_);
+  std::vector<uint32_t> candidates;
+  const bool by_ids = request.ids.has_value();
+  if (by_ids) {
+    for (const std::string& id : *request.ids) {
+      if (auto slot = table_.Find(id)) candidates.push_back(static_cast<uint32_t>(*slot));
+    }
+    std::sort(candidates.begin(), candidates.end());
+    candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+  }
+  const uint64_t limit = request.limit.value_or(UINT64_MAX);
+  uint64_t skipped = 0;
+  std::vector<uint32_t> selected;
+  auto consider = [&](uint32_t slot) {
+    const Row& row = table_.row(slot);
+    if (!row.live || !filter.Matches(RecordView{row.id, row.document, row.metadata})) return true;
+    if (skipped < request.offset) {
+      ++skipped;
+      return true;
+    }
+    if (selected.size() >= limit) return false;
+    selected.push_back(slot);
+    return true;
+  };
+  if (by_ids) {
+    for (uint32_t slot : candidates) {
+      if (!consider(slot)) break;
+    }
+  } else {
+    for (size_t slot = 0; slot < table_.slot_count(); ++slot) {
+      if (!consider(static_cast<uint32_t>(slot))) break;
+    }
+  }
+  GetResult result;
+  Materialise(selected, request.include, &result);
+  return result;
+}
+
+Result<QueryResult> CollectionImpl::Query(const QueryRequest& request) {
+  FATHOM_RETURN_IF_ERROR(ValidateQueryEmbeddings(request.query_embeddings));
+  if (request.n_results > limits::kQueryResultsMax) {
+    return Status::InvalidArgument("n_results " + std::to_string(request.n_results) + " exceeds the maximum of " +
+                                   std::to_string(limits::kQueryResultsMax));
+  }
+  FATHOM_RETURN_IF_ERROR(EnsureOpen());
+  FATHOM_ASSIGN_OR_RETURN(CompiledFilter filter, CompiledFilter::Compile(request.where, request.where_document));
+  DistanceSpace space;
+  {
+    std::lock_guard<std::mutex> lock(meta_->mu);
+    space = meta_->entry.space;
+  }
+  std::shared_lock<std::shared_mutex> lock(state_mu_);
+  const std::optional<uint32_t> dimension = table_.dimension();
+  for (const auto& q : request.query_embeddings) {
+    if (dimension && q.size() != *dimension) {
+      return Status::InvalidArgument(DimensionMismatchMessage(*dimension, q.size()));
+    }
+  }
+  // Candidates: every live row, or the named ids; then the filter.
+  std::vector<uint32_t> candidates;
+  const bool restricted = request.ids.has_value() || !filter.empty();
+  if (request.ids) {
+    for (const std::string& id : *request.ids) {
+      auto slot = table_.Find(id);
+      if (!slot) return Status::InvalidArgument("Error finding id: " + id + " (no such record in the collection)");
+      candidates.push_back(static_cast<uint32_t>(*slot));
+    }
+    std::sort(candidates.begin(), candidates.end());
+    candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+  } else if (restricted) {
+    candidates.reserve(table_.live_count());
+    for (size_t slot = 0; slot < table_.slot_count(); ++slot) {
+      if (table_.row(slot).live) candidates.push_back(static_cast<uint32_t>(slot));
+    }
+  }
+  if (!filter.empty()) {
+    std::erase_if(candidates, [&](uint32_t slot) {
+      const Row& row = table_.row(slot);
+      return !filter.Matches(RecordView{row.id, row.document, row.metadata});
+    });
+  }
+  QueryResult result;
+  result.rows.resize(request.query_embeddings.size());
+  if (request.include.distances) result.distances.resize(request.query_embeddings.size());
+  const size_t d = dimension.value_or(0);
+  for (size_t qi = 0; qi < request.query_embeddings.size(); ++qi) {
+    const std::vector<float>& q = request.query_embeddings[qi];
+    const float q_norm = space == DistanceSpace::kCosine ? std::sqrt(DotProduct(q.data(), q.data(), q.size())) : 0.0f;
+    TopK top(request.n_results);
+    if (d != 0) {
+      if (restricted) {
+        for (uint32_t slot : candidates) {
+          top.Push(SpaceDistance(space, q.data(), q_norm, table_.embedding(slot), table_.norm(slot), d), slot);
+        }
+      } else {
+        for (size_t slot = 0; slot < table_.slot_count(); ++slot) {
+          if (!table_.row(slot).live) continue;
+          top.Push(SpaceDistance(space, q.data(), q_norm, table_.embedding(slot), table_.norm(slot), d),
+                   static_cast<uint32_t>(slot));
+        }
+      }
+    }
+    std::vector<Hit> hits = top.Take();
+    std::vector<uint32_t> slots;
+    slots.reserve(hits.size());
+    for (const Hit& h : hits) {
+      slots.push_back(h.slot);
+      if (request.include.distances) result.distances[qi].push_back(h.distance);
+    }
+    Materialise(slots, request.include, &result.rows[qi]);
+  }
+  return result;
+}
+
+Result<uint64_t> CollectionImpl::Count() {
+  FATHOM_RETURN_IF_ERROR(EnsureOpen());
+  std::shared_lock<std::shared_mutex> lock(state_mu_);
+  return static_cast<uint64_t>(table_.live_count());
+}
+
+// ---- compaction -------------------------------------------------------------------------
+
+void CollectionImpl::MaybeScheduleCompaction() {
+  bool due;
+  {
+    std::shared_lock<std::shared_mutex> lock(state_mu_);
+    due = tail_ops_ >= compaction_trigger_ops_ || tail_bytes_ >= limits::kWalTailBytesMax;
+  }
+  if (due && schedule_ && !compaction_scheduled_.exchange(true)) schedule_(weak_from_this());
+}
+
+Status CollectionImpl::CommitManifest(Manifest next) {
+  next.version = manifest_.version + 1;
+  FATHOM_RETURN_IF_ERROR(store_->Put(ManifestKey(id_, next.version), EncodeManifest(next), PutMode::kCreateOnly));
+  manifest_ = std::move(next);
+  return Status::Ok();
+}
+
+Status CollectionImpl::Compact() {
+  FATHOM_RETURN_IF_ERROR(EnsureOpen());
+  std::lock_guard<std::mutex> compaction_lock(compaction_mu_);
+  compaction_scheduled_.store(false);
+  FATHOM_RETURN_IF_ERROR(CheckUsable());
+
+  // Snapshot what changed since the last manifest, consistently with the WAL position.
+  std::unordered_set<std::string> dirty;
+  std::vector<SegmentEntry> entries;
+  Manifest next = manifest_;
+  {
+    std::unique_lock<std::shared_mutex> lock(state_mu_);
+    if (last_sequence_ == manifest_.wal_sequence_covered) return Status::Ok();
+    dirty = table_.TakeDirty();
+    next.wal_sequence_covered = last_sequence_;
+    next.next_offset = table_.next_offset();
+    next.dimension = table_.dimension().value_or(0);
+    entries.reserve(dirty.size());
+    for (const std::string& id : dirty) {
+      SegmentEntry e;
+      if (auto slot = table_.Find(id)) {
+        e.row = table_.row(*slot);
+        const float* v = table_.embedding(*slot);
+        e.embedding.assign(v, v + next.dimension);
+      } else {
+        e.tombstone = true;
+        e.row.id = id;
+      }
+      entries.push_back(std::move(e));
+    }
+  }
+  auto restore = [&] {
+    std::unique_lock<std::shared_mutex> lock(state_mu_);
+    table_.RestoreDirty(dirty);
+  };
+  if (!entries.empty()) {
+    // Rows in insertion order (the reader relies on it), tombstones after.
+    std::sort(entries.begin(), entries.end(), [](const SegmentEntry& a, const SegmentEntry& b) {
+      if (a.tombstone != b.tombstone) return !a.tombstone;
+      return a.tombstone ? a.row.id < b.row.id : a.row.offset < b.row.offset;
+    });
+    RecordsSegmentWriter writer(next.dimension);
+    for (const SegmentEntry& e : entries) {
+      if (e.tombstone) {
+        writer.AddTombstone(e.row.id);
+      } else {
+        writer.AddRow(e.row, e.embedding.data());
+      }
+    }
+    SegmentRef ref{NewUuidV4(), writer.rows(), writer.tombstones(), 0};
+    std::string bytes = writer.Finish();
+    ref.size_bytes = bytes.size();
+    if (Status s = store_->Put(SegmentKey(id_, ref.id), bytes, PutMode::kCreateOnly); !s.ok()) {
+      restore();
+      return s.WithContext("compaction: segment");
+    }
+    next.segments.push_back(ref);
+  }
+  if (Status s = CommitManifest(next); !s.ok()) {
+    restore();
+    // The segment is unreferenced; a later compaction or open removes it.
+    return s.WithContext("compaction: manifest");
+  }
+  {
+    std::unique_lock<std::shared_mutex> lock(state_mu_);
+    while (!tail_.empty() && tail_.front().sequence <= manifest_.wal_sequence_covered) {
+      tail_ops_ -= tail_.front().ops;
+      tail_bytes_ -= tail_.front().bytes;
+      tail_.pop_front();
+    }
+  }
+  if (manifest_.segments.size() > limits::kSegmentsPerCollectionMax) {
+    FATHOM_RETURN_IF_ERROR(MergeSegments());
+  }
+  DeleteObsolete(manifest_);
+  return Status::Ok();
+}
+
+Status CollectionImpl::MergeSegments() {
+  // Segments are immutable, so the merge reads them back instead of holding the table's
+  // lock; writers go on meanwhile.
+  RecordTable merged;
+  if (manifest_.dimension != 0) merged.set_dimension(manifest_.dimension);
+  for (const SegmentRef& ref : manifest_.segments) {
+    FATHOM_ASSIGN_OR_RETURN(std::string bytes, store_->Get(SegmentKey(id_, ref.id)));
+    auto summary = ReadRecordsSegment(bytes, [&](SegmentEntry&& e) {
+      if (e.tombstone) {
+        merged.LoadTombstone(e.row.id);
+      } else {
+        merged.LoadRow(std::move(e.row), e.embedding);
+      }
+    });
+    if (!summary.ok()) return summary.status().WithContext("merge");
+  }
+  RecordsSegmentWriter writer(manifest_.dimension);
+  for (size_t slot = 0; slot < merged.slot_count(); ++slot) {
+    if (merged.row(slot).live) writer.AddRow(merged.row(slot), merged.embedding(slot));
+  }
+  SegmentRef ref{NewUuidV4(), writer.rows(), 0, 0};
+  std::string bytes = writer.Finish();
+  ref.size_bytes = bytes.size();
+  FATHOM_RETURN_IF_ERROR(store_->Put(SegmentKey(id_, ref.id), bytes, PutMode::kCreateOnly));
+  Manifest next = manifest_;
+  next.segments = {ref};
+  return CommitManifest(next);
+}
+
+void CollectionImpl::DeleteObsolete(const Manifest& current) {
+  // Everything here is garbage once `current` is committed; failures only leave garbage
+  // for the next pass. Single-node assumption: no other node reads older manifests.
+  std::unordered_set<std::string> live;
+  for (const SegmentRef& s : current.segments) live.insert(SegmentKey(id_, s.id));
+  if (auto segments = store_->List(SegmentPrefix(id_)); segments.ok()) {
+    for (const ObjectInfo& o : *segments) {
+      if (live.count(o.key) == 0) (void)store_->Delete(o.key);
+    }
+  }
+  if (current.wal_sequence_covered > 0) {
+    if (auto wal = store_->List(WalPrefix(id_)); wal.ok()) {
+      const std::string last = WalKey(id_, current.wal_sequence_covered);
+      for (const ObjectInfo& o : *wal) {
+        if (o.key > last) break;
+        (void)store_->Delete(o.key);
+      }
+    }
+  }
+  if (current.version > 0) {
+    if (auto manifests = store_->List(ManifestPrefix(id_)); manifests.ok()) {
+      const std::string keep = ManifestKey(id_, current.version);
+      for (const ObjectInfo& o : *manifests) {
+        if (o.key < keep) (void)store_->Delete(o.key);
+      }
+    }
+  }
+}
+
+}  // namespace fathom

@@ -1,0 +1,126 @@
+// CollectionImpl: one collection's durable state and its read and write paths.
+//
+// State = latest manifest (segments) + WAL tail, materialised in a RecordTable.
+// Writes: validate -> join the group-commit queue -> the queue's leader writes one WAL
+// object (create-only Put of wal/<seq>) for the whole group -> applies it to the table ->
+// every writer in the group is acknowledged. Reads take a shared lock on the table.
+// Compaction folds the tail into a delta segment + new manifest, and merges segments
+// when there are too many. Recovery (EnsureOpen) loads manifest, segments and replays
+// the tail. See docs/design/write-path.md.
+//
+// Thread-safety: all public methods are safe to call concurrently. Lock order:
+// compaction_mu_ -> queue_mu_ -> state_mu_ (never the reverse).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+
+#include "catalog/catalog.h"
+#include "db/record_table.h"
+#include "fathom/options.h"
+#include "fathom/types.h"
+#include "io/object_store.h"
+#include "storage/manifest.h"
+#include "wal/operation.h"
+
+namespace fathom {
+
+// The catalog entry of a collection, shared with the Database so renames and metadata
+// changes show through open handles.
+struct CollectionMeta {
+  mutable std::mutex mu;
+  CatalogCollection entry;
+};
+
+class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
+ public:
+  using CompactionScheduler = std::function<void(std::weak_ptr<CollectionImpl>)>;
+
+  CollectionImpl(std::shared_ptr<CollectionMeta> meta, std::shared_ptr<ObjectStore> store,
+                 const DatabaseOptions& options, CompactionScheduler schedule);
+
+  const std::string& id() const { return id_; }
+  Result<CollectionInfo> Info();
+
+  // Loads manifest + segments and replays the WAL tail, once. Later calls return the
+  // first call's result.
+  Status EnsureOpen();
+
+  Status Write(OpType type, std::vector<WriteRecord> records);
+  Result<uint64_t> Delete(const DeleteRequest& request);
+  Result<GetResult> Get(const GetRequest& request);
+  Result<QueryResult> Query(const QueryRequest& request);
+  Result<uint64_t> Count();
+
+  // Writes a delta segment for everything applied so far and commits a manifest; merges
+  // segments when there are more than limits::kSegmentsPerCollectionMax.
+  Status Compact();
+
+  // The collection was deleted (or the database reset): every later call gets NotFound.
+  void MarkDropped();
+  // The database is closing: every later call gets Unavailable.
+  void MarkClosed();
+
+ private:
+  struct PendingWrite;
+
+  Status CheckUsable() const;
+  Status Submit(PendingWrite* write);
+  void CommitGroup(const std::vector<PendingWrite*>& group);
+  // Resolves a filter delete to the ids it removes (under the state lock).
+  Status ResolveDelete(PendingWrite* write);
+  Status PutWal(uint64_t sequence, const std::string& bytes);
+  // Applies WAL objects at next_sequence_ and after that exist in the store but not in
+  // memory (a lost acknowledgement, or another writer).
+  Status CatchUp();
+  void ApplyLocked(const OperationBatch& ops, uint64_t sequence, uint64_t bytes);
+  Status Recover();
+  Status MergeSegments();
+  Status CommitManifest(Manifest next);
+  void DeleteObsolete(const Manifest& current);
+  void MaybeScheduleCompaction();
+  void Materialise(const std::vector<uint32_t>& slots, const Include& include, GetResult* out) const;
+
+  const std::string id_;
+  std::shared_ptr<CollectionMeta> meta_;
+  std::shared_ptr<ObjectStore> store_;
+  const DatabaseOptions options_;
+  const uint64_t compaction_trigger_ops_;
+  CompactionScheduler schedule_;
+
+  std::atomic<bool> dropped_{false};
+  std::atomic<bool> closed_{false};
+
+  std::once_flag open_once_;
+  Status open_status_;
+
+  // Group commit queue.
+  std::mutex queue_mu_;
+  std::deque<PendingWrite*> queue_;
+  std::condition_variable queue_space_cv_;
+  bool wal_uncertain_ = false;  // a WAL put failed: the object may exist (leader only)
+
+  // Table and WAL position.
+  mutable std::shared_mutex state_mu_;
+  RecordTable table_;
+  uint64_t last_sequence_ = 0;  // last WAL object applied
+  struct TailObject {
+    uint64_t sequence, ops, bytes;
+  };
+  std::deque<TailObject> tail_;  // WAL objects not yet covered by the manifest
+  uint64_t tail_ops_ = 0;
+  uint64_t tail_bytes_ = 0;
+
+  // Compaction.
+  std::mutex compaction_mu_;
+  Manifest manifest_;
+  std::atomic<bool> compaction_scheduled_{false};
+};
+
+}  // namespace fathom

@@ -1,0 +1,441 @@
+#include "db/database_impl.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <unordered_set>
+
+#include "common/limits.h"
+#include "common/random.h"
+#include "db/validate.h"
+#include "io/local_store.h"
+#include "storage/manifest.h"
+
+namespace fathom {
+
+namespace {
+
+Status CollectionNotFound(const std::string& name) {
+  return Status::NotFound("Collection [" + name + "] does not exist");
+}
+
+template <typename T>
+std::vector<T> Page(const std::vector<T>& all, std::optional<uint32_t> limit, uint32_t offset) {
+  std::vector<T> out;
+  for (size_t i = offset; i < all.size() && (!limit || out.size() < *limit); ++i) out.push_back(all[i]);
+  return out;
+}
+
+}  // namespace
+
+DatabaseImpl::DatabaseImpl(std::shared_ptr<ObjectStore> store, const DatabaseOptions& options)
+    : store_(std::move(store)), options_(options), catalog_store_(store_) {}
+
+Result<std::unique_ptr<DatabaseImpl>> DatabaseImpl::Open(const DatabaseOptions& options) {
+  std::shared_ptr<ObjectStore> store = options.store;
+  if (!store) {
+    FATHOM_ASSIGN_OR_RETURN(std::unique_ptr<LocalStore> local, LocalStore::Open(options.path));
+    store = std::move(local);
+  }
+  FATHOM_RETURN_IF_ERROR(ProbeCreateOnly(*store));
+  std::unique_ptr<DatabaseImpl> db(new DatabaseImpl(store, options));
+  FATHOM_RETURN_IF_ERROR(db->Load());
+  db->RemoveOrphans();
+  if (options.background_compaction) {
+    db->compaction_thread_ = std::thread([raw = db.get()] { raw->CompactionLoop(); });
+  }
+  return db;
+}
+
+DatabaseImpl::~DatabaseImpl() {
+  {
+    std::lock_guard<std::mutex> lock(compaction_mu_);
+    stopping_ = true;
+  }
+  compaction_cv_.notify_all();
+  if (compaction_thread_.joinable()) compaction_thread_.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [id, handle] : open_) handle->MarkClosed();
+}
+
+Status DatabaseImpl::Load() {
+  std::lock_guard<std::mutex> lock(mu_);
+  FATHOM_ASSIGN_OR_RETURN(catalog_, catalog_store_.Load());
+  if (catalog_.version == 0) {
+    CatalogState initial;
+    initial.tenants.push_back({Database::kDefaultTenant});
+    initial.databases.push_back({NewUuidV4(), Database::kDefaultDatabase, Database::kDefaultTenant});
+    FATHOM_RETURN_IF_ERROR(CommitLocked(std::move(initial)));
+  }
+  return Status::Ok();
+}
+
+Status DatabaseImpl::CommitLocked(CatalogState next) {
+  Status s = catalog_store_.Commit(&next);
+  if (!s.ok()) {
+    // The put may or may not have landed: believe the store.
+    auto reloaded = catalog_store_.Load();
+    if (reloaded.ok()) {
+      catalog_ = std::move(*reloaded);
+    }
+    // Entries whose catalog row changed or vanished must not keep stale handles.
+    for (auto it = metas_.begin(); it != metas_.end();) {
+      auto found = std::find_if(catalog_.collections.begin(), catalog_.collections.end(),
+                                [&](const CatalogCollection& c) { return c.id == it->first; });
+      if (found == catalog_.collections.end()) {
+        if (auto h = open_.find(it->first); h != open_.end()) {
+          h->second->MarkDropped();
+          open_.erase(h);
+        }
+        it = metas_.erase(it);
+      } else {
+        std::lock_guard<std::mutex> meta_lock(it->second->mu);
+        it->second->entry = *found;
+        ++it;
+      }
+    }
+    return s.WithContext("catalog commit");
+  }
+  catalog_ = std::move(next);
+  for (const CatalogCollection& c : catalog_.collections) {
+    auto it = metas_.find(c.id);
+    if (it != metas_.end()) {
+      std::lock_guard<std::mutex> meta_lock(it->second->mu);
+      it->second->entry = c;
+    }
+  }
+  return Status::Ok();
+}
+
+void DatabaseImpl::RemoveOrphans() {
+  // Collection data whose catalog entry is gone: a crash between the catalog commit of a
+  // delete and the deletion of the data.
+  std::unordered_set<std::string> known;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const CatalogCollection& c : catalog_.collections) known.insert(c.id);
+  }
+  auto objects = store_->List("c/");
+  if (!objects.ok()) return;
+  for (const ObjectInfo& o : *objects) {
+    size_t slash = o.key.find('/', 2);
+    if (slash == std::string::npos) continue;
+    if (known.count(o.key.substr(2, slash - 2)) == 0) (void)store_->Delete(o.key);
+  }
+}
+
+std::shared_ptr<CollectionImpl> DatabaseImpl::HandleLocked(const CatalogCollection& entry) {
+  auto it = open_.find(entry.id);
+  if (it != open_.end()) return it->second;
+  auto meta = std::make_shared<CollectionMeta>();
+  meta->entry = entry;
+  metas_[entry.id] = meta;
+  auto handle = std::make_shared<CollectionImpl>(
+      meta, store_, options_, [this](std::weak_ptr<CollectionImpl> c) { ScheduleCompaction(std::move(c)); });
+  open_[entry.id] = handle;
+  return handle;
+}
+
+void DatabaseImpl::DropHandlesLocked(const std::vector<std::string>& ids) {
+  for (const std::string& id : ids) {
+    if (auto it = open_.find(id); it != open_.end()) {
+      it->second->MarkDropped();
+      open_.erase(it);
+    }
+    metas_.erase(id);
+  }
+}
+
+void DatabaseImpl::DeleteCollectionData(const std::vector<std::string>& ids) {
+  for (const std::string& id : ids) {
+    auto objects = store_->List(CollectionPrefix(id));
+    if (!objects.ok()) continue;  // orphans are removed at the next open
+    for (const ObjectInfo& o : *objects) (void)store_->Delete(o.key);
+  }
+}
+
+bool DatabaseImpl::DatabaseExistsLocked(const std::string& tenant, const std::string& name) const {
+  return std::any_of(catalog_.databases.begin(), catalog_.databases.end(),
+                     [&](const DatabaseInfo& d) { return d.tenant == tenant && d.name == name; });
+}
+
+// ---- tenants and databases --------------------------------------------------------------
+
+Status DatabaseImpl::CreateTenant(const std::string& name) {
+  FATHOM_RETURN_IF_ERROR(ValidateTenantName(name));
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const TenantInfo& t : catalog_.tenants) {
+    if (t.name == name) return Status::AlreadyExists("Tenant [" + name + "] already exists");
+  }
+  CatalogState next = catalog_;
+  next.tenants.push_back({name});
+  return CommitLocked(std::move(next));
+}
+
+Result<TenantInfo> DatabaseImpl::GetTenant(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const TenantInfo& t : catalog_.tenants) {
+    if (t.name == name) return t;
+  }
+  return Status::NotFound("Tenant [" + name + "] not found");
+}
+
+Status DatabaseImpl::CreateDatabase(const std::string& tenant, const std::string& name) {
+  FATHOM_RETURN_IF_ERROR(ValidateName(name));
+  std::lock_guard<std::mutex> lock(mu_);
+  if (DatabaseExistsLocked(tenant, name)) return Status::AlreadyExists("Database [" + name + "] already exists");
+  CatalogState next = catalog_;
+  next.databases.push_back({NewUuidV4(), name, tenant});
+  return CommitLocked(std::move(next));
+}
+
+Result<DatabaseInfo> DatabaseImpl::GetDatabase(const std::string& tenant, const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const DatabaseInfo& d : catalog_.databases) {
+    if (d.tenant == tenant && d.name == name) return d;
+  }
+  return Status::NotFound("Database [" + name + "] not found. Are you sure it exists?");
+}
+
+Result<std::vector<DatabaseInfo>> DatabaseImpl::ListDatabases(const std::string& tenant, std::optional<uint32_t> limit,
+                                                              uint32_t offset) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<DatabaseInfo> all;
+  for (const DatabaseInfo& d : catalog_.databases) {
+    if (d.tenant == tenant) all.push_back(d);
+  }
+  return Page(all, limit, offset);
+}
+
+Status DatabaseImpl::DeleteDatabase(const std::string& tenant, const std::string& name) {
+  std::vector<std::string> dropped;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!DatabaseExistsLocked(tenant, name)) {
+      return Status::NotFound("Database [" + name + "] not found. Are you sure it exists?");
+    }
+    CatalogState next = catalog_;
+    std::erase_if(next.databases, [&](const DatabaseInfo& d) { return d.tenant == tenant && d.name == name; });
+    std::erase_if(next.collections, [&](const CatalogCollection& c) {
+      bool gone = c.tenant == tenant && c.database == name;
+      if (gone) dropped.push_back(c.id);
+      return gone;
+    });
+    FATHOM_RETURN_IF_ERROR(CommitLocked(std::move(next)));
+    DropHandlesLocked(dropped);
+  }
+  DeleteCollectionData(dropped);
+  return Status::Ok();
+}
+
+// ---- collections ------------------------------------------------------------------------
+
+Result<std::shared_ptr<CollectionImpl>> DatabaseImpl::CreateCollection(const std::string& tenant,
+                                                                       const std::string& database,
+                                                                       const CreateCollectionRequest& request,
+                                                                       bool* created) {
+  FATHOM_RETURN_IF_ERROR(ValidateName(request.name));
+  if (request.metadata) FATHOM_RETURN_IF_ERROR(ValidateMetadataKeys(*request.metadata, "metadata", 0));
+  std::shared_ptr<CollectionImpl> handle;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!DatabaseExistsLocked(tenant, database)) {
+      return Status::InvalidArgument("Database [" + database + "] does not exist");
+    }
+    for (const CatalogCollection& c : catalog_.collections) {
+      if (c.tenant == tenant && c.database == database && c.name == request.name) {
+        if (!request.get_or_create) return Status::AlreadyExists("Collection [" + request.name + "] already exists");
+        if (created) *created = false;
+        handle = HandleLocked(c);
+        break;
+      }
+    }
+    if (!handle) {
+      if (catalog_.collections.size() >= limits::kCollectionsMax) {
+        return Status::ResourceExhausted("too many collections (limit " + std::to_string(limits::kCollectionsMax) + ")");
+      }
+      CatalogCollection entry;
+      entry.id = NewUuidV4();
+      entry.name = request.name;
+      entry.tenant = tenant;
+      entry.database = database;
+      if (request.metadata && !request.metadata->empty()) entry.metadata = request.metadata;
+      entry.space = request.space;
+      entry.configuration_json = request.configuration_json;
+      CatalogState next = catalog_;
+      next.collections.push_back(entry);
+      FATHOM_RETURN_IF_ERROR(CommitLocked(std::move(next)));
+      if (created) *created = true;
+      handle = HandleLocked(entry);
+    }
+  }
+  FATHOM_RETURN_IF_ERROR(handle->EnsureOpen());
+  return handle;
+}
+
+Result<std::shared_ptr<CollectionImpl>> DatabaseImpl::GetCollection(const std::string& tenant,
+                                                                    const std::string& database,
+                                                                    const std::string& name) {
+  std::shared_ptr<CollectionImpl> handle;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const CatalogCollection& c : catalog_.collections) {
+      if (c.tenant == tenant && c.database == database && c.name == name) {
+        handle = HandleLocked(c);
+        break;
+      }
+    }
+  }
+  if (!handle) return CollectionNotFound(name);
+  FATHOM_RETURN_IF_ERROR(handle->EnsureOpen());
+  return handle;
+}
+
+Result<std::shared_ptr<CollectionImpl>> DatabaseImpl::GetCollectionById(const std::string& tenant,
+                                                                        const std::string& database,
+                                                                        const std::string& id) {
+  std::shared_ptr<CollectionImpl> handle;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const CatalogCollection& c : catalog_.collections) {
+      if (c.id == id && c.tenant == tenant && c.database == database) {
+        handle = HandleLocked(c);
+        break;
+      }
+    }
+  }
+  if (!handle) return Status::NotFound("Collection [" + id + "] does not exist.");
+  FATHOM_RETURN_IF_ERROR(handle->EnsureOpen());
+  return handle;
+}
+
+Result<std::vector<CollectionInfo>> DatabaseImpl::ListCollections(const std::string& tenant,
+                                                                  const std::string& database,
+                                                                  std::optional<uint32_t> limit, uint32_t offset) {
+  std::vector<std::shared_ptr<CollectionImpl>> handles;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<CatalogCollection> all;
+    for (const CatalogCollection& c : catalog_.collections) {
+      if (c.tenant == tenant && c.database == database) all.push_back(c);
+    }
+    for (const CatalogCollection& c : Page(all, limit, offset)) handles.push_back(HandleLocked(c));
+  }
+  std::vector<CollectionInfo> out;
+  for (const auto& h : handles) {
+    FATHOM_ASSIGN_OR_RETURN(CollectionInfo info, h->Info());
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+Result<uint64_t> DatabaseImpl::CountCollections(const std::string& tenant, const std::string& database) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<uint64_t>(std::count_if(
+      catalog_.collections.begin(), catalog_.collections.end(),
+      [&](const CatalogCollection& c) { return c.tenant == tenant && c.database == database; }));
+}
+
+Status DatabaseImpl::ModifyCollection(const std::string& tenant, const std::string& database, const std::string& id,
+                                      const ModifyCollectionRequest& request) {
+  if (request.new_name) FATHOM_RETURN_IF_ERROR(ValidateName(*request.new_name));
+  if (request.new_metadata && *request.new_metadata) {
+    FATHOM_RETURN_IF_ERROR(ValidateMetadataKeys(**request.new_metadata, "metadata", 0));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  CatalogState next = catalog_;
+  auto it = std::find_if(next.collections.begin(), next.collections.end(), [&](const CatalogCollection& c) {
+    return c.id == id && c.tenant == tenant && c.database == database;
+  });
+  if (it == next.collections.end()) return Status::NotFound("Collection [" + id + "] does not exist.");
+  if (request.new_name && *request.new_name != it->name) {
+    for (const CatalogCollection& c : next.collections) {
+      if (c.tenant == tenant && c.database == database && c.name == *request.new_name) {
+        return Status::AlreadyExists("Collection [" + *request.new_name + "] already exists");
+      }
+    }
+    it->name = *request.new_name;
+  }
+  if (request.new_metadata) {
+    it->metadata = *request.new_metadata;
+    if (it->metadata && it->metadata->empty()) it->metadata.reset();
+  }
+  if (request.new_configuration_json) it->configuration_json = *request.new_configuration_json;
+  return CommitLocked(std::move(next));
+}
+
+Status DatabaseImpl::DeleteCollection(const std::string& tenant, const std::string& database,
+                                      const std::string& name) {
+  std::vector<std::string> dropped;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    CatalogState next = catalog_;
+    std::erase_if(next.collections, [&](const CatalogCollection& c) {
+      bool gone = c.tenant == tenant && c.database == database && c.name == name;
+      if (gone) dropped.push_back(c.id);
+      return gone;
+    });
+    if (dropped.empty()) return CollectionNotFound(name);
+    FATHOM_RETURN_IF_ERROR(CommitLocked(std::move(next)));
+    DropHandlesLocked(dropped);
+  }
+  DeleteCollectionData(dropped);
+  return Status::Ok();
+}
+
+Status DatabaseImpl::Reset() {
+  std::vector<std::string> dropped;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const CatalogCollection& c : catalog_.collections) dropped.push_back(c.id);
+    CatalogState next;
+    next.tenants.push_back({Database::kDefaultTenant});
+    next.databases.push_back({NewUuidV4(), Database::kDefaultDatabase, Database::kDefaultTenant});
+    FATHOM_RETURN_IF_ERROR(CommitLocked(std::move(next)));
+    DropHandlesLocked(dropped);
+  }
+  DeleteCollectionData(dropped);
+  return Status::Ok();
+}
+
+// ---- background compaction --------------------------------------------------------------
+
+void DatabaseImpl::ScheduleCompaction(std::weak_ptr<CollectionImpl> collection) {
+  {
+    std::lock_guard<std::mutex> lock(compaction_mu_);
+    if (stopping_ || !options_.background_compaction) return;
+    compaction_queue_.push_back(std::move(collection));
+  }
+  compaction_cv_.notify_all();
+}
+
+void DatabaseImpl::CompactionLoop() {
+  std::unique_lock<std::mutex> lock(compaction_mu_);
+  while (true) {
+    compaction_cv_.wait(lock, [&] { return stopping_ || !compaction_queue_.empty(); });
+    if (stopping_) break;
+    std::weak_ptr<CollectionImpl> next = std::move(compaction_queue_.front());
+    compaction_queue_.pop_front();
+    compaction_running_ = true;
+    lock.unlock();
+    if (auto collection = next.lock()) {
+      Status s = collection->Compact();
+      if (!s.ok() && s.code() != StatusCode::kNotFound) {
+        spdlog::warn("compaction of collection {} failed (will retry on later writes): {}", collection->id(),
+                     s.ToString());
+      }
+    }
+    lock.lock();
+    compaction_running_ = false;
+    idle_cv_.notify_all();
+  }
+  compaction_running_ = false;
+  idle_cv_.notify_all();
+}
+
+void DatabaseImpl::WaitIdle() {
+  std::unique_lock<std::mutex> lock(compaction_mu_);
+  idle_cv_.wait(lock, [&] { return stopping_ || (compaction_queue_.empty() && !compaction_running_); });
+}
+
+}  // namespace fathom

@@ -1,0 +1,85 @@
+// DatabaseImpl: the catalog (tenants, databases, collections), the open collections,
+// and the background compaction thread.
+//
+// Catalog changes are serialised by mu_ and committed as catalog snapshots (see
+// catalog/catalog.h) before they take effect in memory. Collections open lazily on
+// first use. Thread-safety: all methods are safe to call concurrently.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "catalog/catalog.h"
+#include "db/collection_impl.h"
+#include "fathom/db.h"
+#include "io/object_store.h"
+
+namespace fathom {
+
+class DatabaseImpl {
+ public:
+  static Result<std::unique_ptr<DatabaseImpl>> Open(const DatabaseOptions& options);
+  ~DatabaseImpl();
+
+  Status CreateTenant(const std::string& name);
+  Result<TenantInfo> GetTenant(const std::string& name);
+  Status CreateDatabase(const std::string& tenant, const std::string& name);
+  Result<DatabaseInfo> GetDatabase(const std::string& tenant, const std::string& name);
+  Result<std::vector<DatabaseInfo>> ListDatabases(const std::string& tenant, std::optional<uint32_t> limit,
+                                                  uint32_t offset);
+  Status DeleteDatabase(const std::string& tenant, const std::string& name);
+
+  Result<std::shared_ptr<CollectionImpl>> CreateCollection(const std::string& tenant, const std::string& database,
+                                                           const CreateCollectionRequest& request, bool* created);
+  Result<std::shared_ptr<CollectionImpl>> GetCollection(const std::string& tenant, const std::string& database,
+                                                        const std::string& name);
+  Result<std::shared_ptr<CollectionImpl>> GetCollectionById(const std::string& tenant, const std::string& database,
+                                                            const std::string& id);
+  Result<std::vector<CollectionInfo>> ListCollections(const std::string& tenant, const std::string& database,
+                                                      std::optional<uint32_t> limit, uint32_t offset);
+  Result<uint64_t> CountCollections(const std::string& tenant, const std::string& database);
+  Status ModifyCollection(const std::string& tenant, const std::string& database, const std::string& id,
+                          const ModifyCollectionRequest& request);
+  Status DeleteCollection(const std::string& tenant, const std::string& database, const std::string& name);
+  Status Reset();
+  void WaitIdle();
+
+ private:
+  DatabaseImpl(std::shared_ptr<ObjectStore> store, const DatabaseOptions& options);
+  Status Load();
+  // Commits `next` as the new catalog; on failure reloads the stored catalog so memory
+  // matches what is durable. Requires mu_.
+  Status CommitLocked(CatalogState next);
+  // The open handle for a catalog entry, opening it if needed. Requires mu_.
+  std::shared_ptr<CollectionImpl> HandleLocked(const CatalogCollection& entry);
+  void DropHandlesLocked(const std::vector<std::string>& ids);
+  // Deletes every object of the given collections (after the catalog no longer names them).
+  void DeleteCollectionData(const std::vector<std::string>& ids);
+  void RemoveOrphans();
+  bool DatabaseExistsLocked(const std::string& tenant, const std::string& name) const;
+  void ScheduleCompaction(std::weak_ptr<CollectionImpl> collection);
+  void CompactionLoop();
+
+  std::shared_ptr<ObjectStore> store_;
+  DatabaseOptions options_;
+
+  std::mutex mu_;
+  CatalogStore catalog_store_;
+  CatalogState catalog_;
+  std::unordered_map<std::string, std::shared_ptr<CollectionMeta>> metas_;          // by id
+  std::unordered_map<std::string, std::shared_ptr<CollectionImpl>> open_;           // by id
+
+  std::mutex compaction_mu_;
+  std::condition_variable compaction_cv_;
+  std::condition_variable idle_cv_;
+  std::deque<std::weak_ptr<CollectionImpl>> compaction_queue_;
+  bool compaction_running_ = false;
+  bool stopping_ = false;
+  std::thread compaction_thread_;
+};
+
+}  // namespace fathom

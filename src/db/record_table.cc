@@ -1,0 +1,163 @@
+#include "db/record_table.h"
+
+#include <cmath>
+
+#include "common/assert.h"
+#include "index/vector/distance.h"
+
+namespace fathom {
+
+namespace {
+bool IsEmptyArray(const MetadataValue& v) {
+  return std::visit(
+      [](const auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, std::vector<bool>> || std::is_same_v<T, std::vector<int64_t>> ||
+                      std::is_same_v<T, std::vector<double>> || std::is_same_v<T, std::vector<std::string>>) {
+          return x.empty();
+        } else {
+          return false;
+        }
+      },
+      v);
+}
+}  // namespace
+
+std::optional<Metadata> ApplyMetadataPatch(std::optional<Metadata> base, const MetadataPatch& patch) {
+  Metadata out = base ? std::move(*base) : Metadata{};
+  for (const auto& [key, value] : patch) {
+    if (!value || IsEmptyArray(*value)) {
+      out.erase(key);
+    } else {
+      out[key] = *value;
+    }
+  }
+  if (out.empty()) return std::nullopt;
+  return out;
+}
+
+std::optional<size_t> RecordTable::Find(const std::string& id) const {
+  auto it = index_.find(id);
+  if (it == index_.end()) return std::nullopt;
+  return it->second;
+}
+
+void RecordTable::SetEmbedding(size_t slot, const std::vector<float>& embedding) {
+  FATHOM_CHECK(dimension_ && embedding.size() == *dimension_);
+  std::copy(embedding.begin(), embedding.end(), vectors_.begin() + slot * stride());
+  norms_[slot] = std::sqrt(DotProduct(embedding.data(), embedding.data(), embedding.size()));
+}
+
+size_t RecordTable::Append(Row row, const std::vector<float>& embedding) {
+  if (!dimension_) dimension_ = static_cast<uint32_t>(embedding.size());
+  size_t slot = rows_.size();
+  row.live = true;
+  index_[row.id] = slot;
+  rows_.push_back(std::move(row));
+  vectors_.resize(rows_.size() * stride());
+  norms_.push_back(0.0f);
+  SetEmbedding(slot, embedding);
+  return slot;
+}
+
+void RecordTable::Kill(size_t slot) {
+  Row& r = rows_[slot];
+  index_.erase(r.id);
+  r.live = false;
+  r.document.reset();
+  r.uri.reset();
+  r.metadata.reset();
+  ++dead_;
+}
+
+void RecordTable::Apply(const Operation& op) {
+  const WriteRecord& rec = op.record;
+  auto existing = Find(rec.id);
+  switch (op.type) {
+    case OpType::kAdd:
+    case OpType::kUpsert: {
+      if (!existing) {
+        FATHOM_CHECK(rec.embedding.has_value());
+        Row row;
+        row.id = rec.id;
+        row.offset = next_offset_++;
+        row.document = rec.document;
+        row.uri = rec.uri;
+        if (rec.metadata) row.metadata = ApplyMetadataPatch(std::nullopt, *rec.metadata);
+        Append(std::move(row), *rec.embedding);
+        dirty_.insert(rec.id);
+        return;
+      }
+      if (op.type == OpType::kAdd) return;  // first write wins
+      [[fallthrough]];
+    }
+    case OpType::kUpdate: {
+      if (!existing) return;  // update of a missing id is ignored
+      Row& row = rows_[*existing];
+      if (rec.embedding) SetEmbedding(*existing, *rec.embedding);
+      if (rec.document) row.document = rec.document;
+      if (rec.uri) row.uri = rec.uri;
+      if (rec.metadata) row.metadata = ApplyMetadataPatch(std::move(row.metadata), *rec.metadata);
+      dirty_.insert(rec.id);
+      return;
+    }
+    case OpType::kDelete: {
+      if (!existing) return;
+      Kill(*existing);
+      dirty_.insert(rec.id);
+      return;
+    }
+  }
+}
+
+void RecordTable::LoadRow(Row row, const std::vector<float>& embedding) {
+  if (auto existing = Find(row.id)) {
+    Row& current = rows_[*existing];
+    if (current.offset == row.offset) {
+      current.document = std::move(row.document);
+      current.uri = std::move(row.uri);
+      current.metadata = std::move(row.metadata);
+      SetEmbedding(*existing, embedding);
+      return;
+    }
+    Kill(*existing);  // deleted and re-added: the new incarnation goes to the end
+  }
+  Append(std::move(row), embedding);
+}
+
+void RecordTable::LoadTombstone(const std::string& id) {
+  if (auto existing = Find(id)) Kill(*existing);
+}
+
+void RecordTable::MaybeShrink() {
+  if (dead_ < 1024 || dead_ < index_.size()) return;
+  const size_t d = stride();
+  size_t out = 0;
+  for (size_t slot = 0; slot < rows_.size(); ++slot) {
+    if (!rows_[slot].live) continue;
+    if (out != slot) {
+      rows_[out] = std::move(rows_[slot]);
+      std::copy(vectors_.begin() + slot * d, vectors_.begin() + (slot + 1) * d, vectors_.begin() + out * d);
+      norms_[out] = norms_[slot];
+    }
+    index_[rows_[out].id] = out;
+    ++out;
+  }
+  rows_.resize(out);
+  vectors_.resize(out * d);
+  vectors_.shrink_to_fit();
+  norms_.resize(out);
+  dead_ = 0;
+}
+
+std::unordered_set<std::string> RecordTable::TakeDirty() {
+  std::unordered_set<std::string> out;
+  out.swap(dirty_);
+  return out;
+}
+
+void RecordTable::RestoreDirty(const std::unordered_set<std::string>& ids) {
+  dirty_.insert(ids.begin(), ids.end());
+}
+
+}  // namespace fathom

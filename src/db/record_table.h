@@ -1,0 +1,74 @@
+// RecordTable: the in-memory state of one collection's records, and the semantics of
+// applying add / upsert / update / delete to it (Chroma's, chroma.md section 1.7).
+//
+// Rows live in slots in insertion order (the order Get returns); embeddings are stored
+// contiguously (slot-major) for the exact-scan kernels, with norms kept for cosine.
+// Deleted slots are tombstoned and reclaimed by Shrink(). The table also tracks which ids
+// changed since the last compaction (the "dirty" set) so compaction can write a delta.
+// Thread-safety: none; the owning CollectionImpl serialises writers and readers.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "fathom/types.h"
+#include "storage/row.h"
+#include "wal/operation.h"
+
+namespace fathom {
+
+class RecordTable {
+ public:
+  std::optional<uint32_t> dimension() const { return dimension_; }
+  void set_dimension(std::optional<uint32_t> d) { dimension_ = d; }
+  uint64_t next_offset() const { return next_offset_; }
+  void set_next_offset(uint64_t v) { next_offset_ = v; }
+  size_t live_count() const { return index_.size(); }
+
+  // Applies one operation (already validated, including its dimension).
+  void Apply(const Operation& op);
+
+  // Segment loading: a row's full state (replaces a row with the same id), or its deletion.
+  void LoadRow(Row row, const std::vector<float>& embedding);
+  void LoadTombstone(const std::string& id);
+
+  // Slot access for scans. Slots are in insertion order; check row(slot).live.
+  size_t slot_count() const { return rows_.size(); }
+  const Row& row(size_t slot) const { return rows_[slot]; }
+  const float* embedding(size_t slot) const { return vectors_.data() + slot * stride(); }
+  float norm(size_t slot) const { return norms_[slot]; }
+  std::optional<size_t> Find(const std::string& id) const;
+
+  // Reclaims tombstoned slots when they outnumber live ones.
+  void MaybeShrink();
+
+  // Ids changed since the last TakeDirty().
+  const std::unordered_set<std::string>& dirty() const { return dirty_; }
+  std::unordered_set<std::string> TakeDirty();
+  void RestoreDirty(const std::unordered_set<std::string>& ids);
+
+ private:
+  size_t stride() const { return dimension_.value_or(0); }
+  size_t Append(Row row, const std::vector<float>& embedding);
+  void SetEmbedding(size_t slot, const std::vector<float>& embedding);
+  void Kill(size_t slot);
+
+  std::optional<uint32_t> dimension_;
+  uint64_t next_offset_ = 0;
+  std::vector<Row> rows_;
+  std::vector<float> vectors_;
+  std::vector<float> norms_;
+  std::unordered_map<std::string, size_t> index_;  // id -> live slot
+  size_t dead_ = 0;
+  std::unordered_set<std::string> dirty_;
+};
+
+// Applies a metadata patch: nullopt or an empty array deletes a key, other values set it.
+// Returns nullopt when no key is left.
+std::optional<Metadata> ApplyMetadataPatch(std::optional<Metadata> base, const MetadataPatch& patch);
+
+}  // namespace fathom

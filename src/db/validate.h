@@ -1,0 +1,30 @@
+// Validation of names and write payloads: the checks every API (C++, HTTP) gets, with
+// Chroma's messages where clients rely on them (chroma.md sections 1.1, 1.7, 3.5).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fathom/status.h"
+#include "fathom/types.h"
+#include "wal/operation.h"
+
+namespace fathom {
+
+// Collection and database names: 3-512 characters of [a-zA-Z0-9._-], alphanumeric at
+// both ends, no "..", not an IPv4 address.
+Status ValidateName(const std::string& name);
+Status ValidateTenantName(const std::string& name);
+Status ValidateMetadataKeys(const Metadata& metadata, const char* field, size_t index);
+
+// Checks a write request's records for `type` and returns the dimension of its
+// embeddings (nullopt when it carries none). Dimension against the collection is checked
+// at commit time, when the collection's dimension is known for certain.
+Result<std::optional<uint32_t>> ValidateWriteRecords(OpType type, const std::vector<WriteRecord>& records);
+
+Status ValidateQueryEmbeddings(const std::vector<std::vector<float>>& embeddings);
+
+std::string DimensionMismatchMessage(uint32_t expected, size_t got);
+
+}  // namespace fathom

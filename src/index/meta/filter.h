@@ -1,0 +1,47 @@
+// Filter evaluation: a compiled `where` + `where_document` pair tested against a record.
+//
+// Compile() validates the tree (operand types, depth, regex syntax) and compiles regexes
+// with RE2 once; Matches() is then cheap and allocation-free. Semantics are Chroma's
+// (chroma.md section 2) with two deliberate choices: numbers compare on one number line
+// (int 1 == float 1.0, no truncation), and $eq/$in/$gt... on an array-valued key match
+// when any element matches (Chroma's distributed behaviour).
+// Thread-safety: a compiled filter is immutable and may be shared between threads.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fathom/status.h"
+#include "fathom/types.h"
+
+namespace re2 {
+class RE2;
+}
+
+namespace fathom {
+
+// What a filter sees of one record.
+struct RecordView {
+  const std::string& id;
+  const std::optional<std::string>& document;
+  const std::optional<Metadata>& metadata;
+};
+
+class CompiledFilter {
+ public:
+  static Result<CompiledFilter> Compile(const std::optional<Where>& where,
+                                        const std::optional<WhereDocument>& where_document);
+
+  // True when there is nothing to test: every record matches.
+  bool empty() const { return root_ == nullptr; }
+  bool Matches(const RecordView& record) const;
+
+  struct Node;
+
+ private:
+  std::shared_ptr<const Node> root_;
+};
+
+}  // namespace fathom

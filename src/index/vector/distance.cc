@@ -1,0 +1,88 @@
+#include "index/vector/distance.h"
+
+#include <cstdlib>
+#include <cstring>
+
+namespace fathom {
+
+namespace kernels {
+
+float L2SquaredScalar(const float* a, const float* b, size_t n) {
+  float sum = 0.0f;
+  for (size_t i = 0; i < n; ++i) {
+    float d = a[i] - b[i];
+    sum += d * d;
+  }
+  return sum;
+}
+
+float DotProductScalar(const float* a, const float* b, size_t n) {
+  float sum = 0.0f;
+  for (size_t i = 0; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+}  // namespace kernels
+
+namespace {
+
+using Kernel = float (*)(const float*, const float*, size_t);
+
+struct Dispatch {
+  SimdLevel supported = SimdLevel::kScalar;
+  SimdLevel active = SimdLevel::kScalar;
+  Kernel l2 = kernels::L2SquaredScalar;
+  Kernel dot = kernels::DotProductScalar;
+};
+
+const Dispatch& GetDispatch() {
+  static const Dispatch dispatch = [] {
+    Dispatch d;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) d.supported = SimdLevel::kAvx2;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")) {
+      d.supported = SimdLevel::kAvx512;
+    }
+    d.active = d.supported;
+    if (const char* force = std::getenv("FATHOM_SIMD")) {
+      SimdLevel wanted = d.supported;
+      if (std::strcmp(force, "scalar") == 0) wanted = SimdLevel::kScalar;
+      if (std::strcmp(force, "avx2") == 0) wanted = SimdLevel::kAvx2;
+      if (wanted < d.active) d.active = wanted;
+    }
+    switch (d.active) {
+      case SimdLevel::kAvx512:
+        d.l2 = kernels::L2SquaredAvx512;
+        d.dot = kernels::DotProductAvx512;
+        break;
+      case SimdLevel::kAvx2:
+        d.l2 = kernels::L2SquaredAvx2;
+        d.dot = kernels::DotProductAvx2;
+        break;
+      case SimdLevel::kScalar:
+        break;
+    }
+    return d;
+  }();
+  return dispatch;
+}
+
+}  // namespace
+
+SimdLevel ActiveSimdLevel() { return GetDispatch().active; }
+SimdLevel SupportedSimdLevel() { return GetDispatch().supported; }
+
+const char* SimdLevelName(SimdLevel level) {
+  switch (level) {
+    case SimdLevel::kScalar: return "scalar";
+    case SimdLevel::kAvx2: return "avx2";
+    case SimdLevel::kAvx512: return "avx512";
+  }
+  return "?";
+}
+
+float L2Squared(const float* a, const float* b, size_t n) { return GetDispatch().l2(a, b, n); }
+float DotProduct(const float* a, const float* b, size_t n) { return GetDispatch().dot(a, b, n); }
+
+}  // namespace fathom

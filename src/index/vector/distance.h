@@ -1,0 +1,54 @@
+// f32 distance kernels with run-time CPU dispatch (scalar, AVX2+FMA, AVX-512).
+//
+// The shipped binary is baseline x86-64; the AVX2 and AVX-512 versions live in files
+// compiled for those instruction sets (distance_avx2.cc, distance_avx512.cc) and are
+// picked once at start-up from CPUID. FATHOM_SIMD=scalar|avx2|avx512 forces a lower level
+// (for tests and comparisons). All levels agree with the scalar reference up to float
+// rounding (tested in distance_test.cc).
+#pragma once
+
+#include <cstddef>
+
+#include "fathom/types.h"
+
+namespace fathom {
+
+enum class SimdLevel { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+
+// The level in use, and the best one this CPU supports.
+SimdLevel ActiveSimdLevel();
+SimdLevel SupportedSimdLevel();
+const char* SimdLevelName(SimdLevel level);
+
+float L2Squared(const float* a, const float* b, size_t n);
+float DotProduct(const float* a, const float* b, size_t n);
+
+// Chroma's distance for `space` between a query and a stored vector, given their norms
+// (used for cosine only; pass 0 when unknown for other spaces).
+inline float SpaceDistance(DistanceSpace space, const float* query, float query_norm,
+                           const float* row, float row_norm, size_t n) {
+  switch (space) {
+    case DistanceSpace::kL2:
+      return L2Squared(query, row, n);
+    case DistanceSpace::kInnerProduct:
+      return 1.0f - DotProduct(query, row, n);
+    case DistanceSpace::kCosine: {
+      float denom = query_norm * row_norm;
+      if (denom == 0.0f) return 1.0f;  // a zero vector is orthogonal to everything
+      return 1.0f - DotProduct(query, row, n) / denom;
+    }
+  }
+  return 0.0f;
+}
+
+namespace kernels {
+// Per-level implementations, exposed for tests. Calling a level the CPU lacks is undefined.
+float L2SquaredScalar(const float* a, const float* b, size_t n);
+float DotProductScalar(const float* a, const float* b, size_t n);
+float L2SquaredAvx2(const float* a, const float* b, size_t n);
+float DotProductAvx2(const float* a, const float* b, size_t n);
+float L2SquaredAvx512(const float* a, const float* b, size_t n);
+float DotProductAvx512(const float* a, const float* b, size_t n);
+}  // namespace kernels
+
+}  // namespace fathom

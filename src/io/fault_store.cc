@@ -1,0 +1,106 @@
+#include "io/fault_store.h"
+
+#include <thread>
+
+namespace fathom {
+
+namespace {
+Status Injected(const char* what) { return Status::IOError(std::string("injected fault: ") + what); }
+}  // namespace
+
+FaultStore::FaultStore(std::shared_ptr<ObjectStore> base, FaultOptions options)
+    : base_(std::move(base)), options_(options), rng_(options.seed) {}
+
+void FaultStore::SetOptions(FaultOptions options) {
+  std::lock_guard<std::mutex> lock(mu_);
+  options_ = options;
+  rng_.seed(options.seed);
+}
+
+void FaultStore::CrashAfterOps(uint64_t mutating_ops, bool crash_takes_effect) {
+  std::lock_guard<std::mutex> lock(mu_);
+  crash_after_ = mutating_ops_ + mutating_ops;
+  crash_takes_effect_ = crash_takes_effect;
+}
+
+bool FaultStore::crashed() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return crashed_;
+}
+
+uint64_t FaultStore::mutating_ops() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return mutating_ops_;
+}
+
+void FaultStore::Sleep() const {
+  if (options_.latency.count() > 0) std::this_thread::sleep_for(options_.latency);
+}
+
+FaultStore::Fault FaultStore::Decide(bool mutating) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (crashed_) return Fault::kFailBefore;
+  if (mutating) {
+    if (mutating_ops_ >= crash_after_) {
+      crashed_ = true;
+      return crash_takes_effect_ ? Fault::kFailAfter : Fault::kFailBefore;
+    }
+    ++mutating_ops_;
+  }
+  std::uniform_real_distribution<double> coin(0.0, 1.0);
+  if (coin(rng_) < options_.fail_before_probability) return Fault::kFailBefore;
+  if (mutating && coin(rng_) < options_.fail_after_probability) return Fault::kFailAfter;
+  return Fault::kNone;
+}
+
+Status FaultStore::Put(const std::string& key, std::string_view bytes, PutMode mode) {
+  Sleep();
+  Fault fault = Decide(true);
+  if (fault == Fault::kFailBefore) return Injected("put failed");
+  Status s = base_->Put(key, bytes, mode);
+  if (fault == Fault::kFailAfter && s.ok()) return Injected("put applied, ack lost");
+  return s;
+}
+
+Result<std::string> FaultStore::Get(const std::string& key, std::optional<ByteRange> range) {
+  Sleep();
+  if (Decide(false) != Fault::kNone) return Injected("get failed");
+  auto result = base_->Get(key, range);
+  if (!result.ok()) return result;
+  std::lock_guard<std::mutex> lock(mu_);
+  std::uniform_real_distribution<double> coin(0.0, 1.0);
+  std::string& bytes = result.value();
+  if (!bytes.empty() && coin(rng_) < options_.torn_read_probability) {
+    std::uniform_int_distribution<size_t> pos(0, bytes.size() - 1);
+    if (coin(rng_) < 0.5) {
+      bytes.resize(pos(rng_));
+    } else {
+      bytes[pos(rng_)] ^= static_cast<char>(1u << (rng_() % 8));
+    }
+  }
+  return result;
+}
+
+Result<ObjectInfo> FaultStore::Head(const std::string& key) {
+  Sleep();
+  if (Decide(false) != Fault::kNone) return Injected("head failed");
+  return base_->Head(key);
+}
+
+Result<std::vector<ObjectInfo>> FaultStore::List(const std::string& prefix,
+                                                 const std::string& start_after, size_t max_keys) {
+  Sleep();
+  if (Decide(false) != Fault::kNone) return Injected("list failed");
+  return base_->List(prefix, start_after, max_keys);
+}
+
+Status FaultStore::Delete(const std::string& key) {
+  Sleep();
+  Fault fault = Decide(true);
+  if (fault == Fault::kFailBefore) return Injected("delete failed");
+  Status s = base_->Delete(key);
+  if (fault == Fault::kFailAfter && s.ok()) return Injected("delete applied, ack lost");
+  return s;
+}
+
+}  // namespace fathom

@@ -1,0 +1,83 @@
+#include "storage/manifest.h"
+
+#include <cstdio>
+#include <cstring>
+
+#include "common/checksum.h"
+#include "common/coding.h"
+#include "common/limits.h"
+#include "common/random.h"
+
+namespace fathom {
+
+std::string EncodeManifest(const Manifest& m) {
+  std::string out(kManifestMagic, 4);
+  PutFixed16(&out, kManifestFormatVersion);
+  PutFixed16(&out, 0);
+  PutFixed64(&out, m.version);
+  PutFixed64(&out, m.wal_sequence_covered);
+  PutFixed64(&out, m.next_offset);
+  PutFixed32(&out, m.dimension);
+  PutVarint64(&out, m.segments.size());
+  for (const SegmentRef& s : m.segments) {
+    PutLengthPrefixed(&out, s.id);
+    PutVarint64(&out, s.rows);
+    PutVarint64(&out, s.tombstones);
+    PutVarint64(&out, s.size_bytes);
+  }
+  PutFixed64(&out, Checksum64(out));
+  return out;
+}
+
+Result<Manifest> DecodeManifest(std::string_view bytes) {
+  if (bytes.size() < 4 + 4 + 28 + 1 + 8) return Status::Corruption("manifest too short");
+  if (std::memcmp(bytes.data(), kManifestMagic, 4) != 0) return Status::Corruption("manifest: bad magic");
+  std::string_view body = bytes.substr(0, bytes.size() - 8);
+  if (Checksum64(body) != DecodeFixed64(bytes.data() + body.size())) {
+    return Status::Corruption("manifest: checksum mismatch");
+  }
+  Decoder in(body.substr(4));
+  uint16_t version, flags;
+  Manifest m;
+  uint64_t count;
+  if (!in.GetFixed16(&version) || !in.GetFixed16(&flags) || !in.GetFixed64(&m.version) ||
+      !in.GetFixed64(&m.wal_sequence_covered) || !in.GetFixed64(&m.next_offset) ||
+      !in.GetFixed32(&m.dimension) || !in.GetVarint64(&count)) {
+    return Status::Corruption("manifest: truncated");
+  }
+  if (version != kManifestFormatVersion || flags != 0) {
+    return Status::Corruption("manifest: unsupported version " + std::to_string(version));
+  }
+  if (m.dimension > limits::kDimensionMax) return Status::Corruption("manifest: dimension out of range");
+  if (count > limits::kSegmentsPerCollectionMax * 4 || count > in.remaining()) {
+    return Status::Corruption("manifest: too many segments");
+  }
+  for (uint64_t i = 0; i < count; ++i) {
+    SegmentRef s;
+    std::string_view id;
+    if (!in.GetLengthPrefixed(&id, 64) || !IsUuid(std::string(id)) || !in.GetVarint64(&s.rows) ||
+        !in.GetVarint64(&s.tombstones) || !in.GetVarint64(&s.size_bytes)) {
+      return Status::Corruption("manifest: malformed segment entry");
+    }
+    s.id.assign(id);
+    m.segments.push_back(std::move(s));
+  }
+  if (!in.empty()) return Status::Corruption("manifest: trailing bytes");
+  return m;
+}
+
+std::string CollectionPrefix(const std::string& collection_id) { return "c/" + collection_id + "/"; }
+std::string ManifestPrefix(const std::string& collection_id) { return CollectionPrefix(collection_id) + "manifest/"; }
+std::string SegmentPrefix(const std::string& collection_id) { return CollectionPrefix(collection_id) + "seg/"; }
+
+std::string ManifestKey(const std::string& collection_id, uint64_t version) {
+  char buf[21];
+  std::snprintf(buf, sizeof(buf), "%020llu", static_cast<unsigned long long>(version));
+  return ManifestPrefix(collection_id) + buf;
+}
+
+std::string SegmentKey(const std::string& collection_id, const std::string& segment_id) {
+  return SegmentPrefix(collection_id) + segment_id + ".records";
+}
+
+}  // namespace fathom

@@ -1,0 +1,42 @@
+// Manifest: which segments make up a collection, and the last WAL sequence they cover.
+// One immutable object per version at c/<id>/manifest/<version:020>, committed with a
+// create-only Put; the highest version is current. Byte layout: docs/format/manifest.md.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fathom/status.h"
+
+namespace fathom {
+
+inline constexpr char kManifestMagic[4] = {'F', 'M', 'A', 'N'};
+inline constexpr uint16_t kManifestFormatVersion = 1;
+
+struct SegmentRef {
+  std::string id;  // object c/<collection>/seg/<id>.records
+  uint64_t rows = 0;
+  uint64_t tombstones = 0;
+  uint64_t size_bytes = 0;
+};
+
+struct Manifest {
+  uint64_t version = 0;
+  uint64_t wal_sequence_covered = 0;  // every WAL object <= this is folded into segments
+  uint64_t next_offset = 0;           // the collection's insertion counter after them
+  uint32_t dimension = 0;             // 0 = not known yet
+  std::vector<SegmentRef> segments;   // oldest first; later segments override earlier
+};
+
+std::string EncodeManifest(const Manifest& manifest);
+Result<Manifest> DecodeManifest(std::string_view bytes);
+
+std::string ManifestPrefix(const std::string& collection_id);
+std::string ManifestKey(const std::string& collection_id, uint64_t version);
+std::string SegmentPrefix(const std::string& collection_id);
+std::string SegmentKey(const std::string& collection_id, const std::string& segment_id);
+std::string CollectionPrefix(const std::string& collection_id);
+
+}  // namespace fathom

@@ -1,0 +1,186 @@
+#include "storage/records_segment.h"
+
+#include <cstring>
+
+#include "common/checksum.h"
+#include "common/coding.h"
+#include "common/limits.h"
+#include "common/value_coding.h"
+
+namespace fathom {
+
+namespace {
+
+constexpr size_t kHeaderBytes = 16;   // magic, version, kind, dimension, reserved
+constexpr size_t kTrailerBytes = 32;  // footer offset, footer length, footer checksum, magic
+constexpr uint8_t kEntryRow = 1;
+constexpr uint8_t kEntryTombstone = 2;
+enum FieldBit : uint8_t { kHasDocument = 1, kHasUri = 2, kHasMetadata = 4 };
+
+Status Corrupt(const std::string& why) { return Status::Corruption("records segment: " + why); }
+
+bool DecodeEntry(Decoder* in, uint32_t dimension, SegmentEntry* e) {
+  uint8_t kind;
+  std::string_view id;
+  if (!in->GetU8(&kind) || !in->GetLengthPrefixed(&id, limits::kIdLengthMax) || id.empty()) return false;
+  e->row = Row{};
+  e->row.id.assign(id);
+  e->embedding.clear();
+  if (kind == kEntryTombstone) {
+    e->tombstone = true;
+    return true;
+  }
+  if (kind != kEntryRow) return false;
+  e->tombstone = false;
+  uint8_t bits;
+  if (!in->GetVarint64(&e->row.offset) || !in->GetU8(&bits) || (bits & ~0x07) != 0) return false;
+  e->embedding.resize(dimension);
+  if (!in->GetFloats(dimension, e->embedding.data())) return false;
+  std::string_view s;
+  if (bits & kHasDocument) {
+    if (!in->GetLengthPrefixed(&s, limits::kDocumentBytesMax)) return false;
+    e->row.document = std::string(s);
+  }
+  if (bits & kHasUri) {
+    if (!in->GetLengthPrefixed(&s, limits::kUriBytesMax)) return false;
+    e->row.uri = std::string(s);
+  }
+  if (bits & kHasMetadata) {
+    Metadata m;
+    if (!DecodeMetadata(in, &m) || m.empty()) return false;
+    e->row.metadata = std::move(m);
+  }
+  e->row.live = true;
+  return true;
+}
+
+}  // namespace
+
+RecordsSegmentWriter::RecordsSegmentWriter(uint32_t dimension) : dimension_(dimension) {
+  out_.append(kSegmentMagic, 4);
+  PutFixed16(&out_, kSegmentFormatVersion);
+  PutFixed16(&out_, kSegmentKindRecords);
+  PutFixed32(&out_, dimension_);
+  PutFixed32(&out_, 0);
+}
+
+void RecordsSegmentWriter::AddRow(const Row& row, const float* embedding) {
+  block_.push_back(static_cast<char>(kEntryRow));
+  PutLengthPrefixed(&block_, row.id);
+  PutVarint64(&block_, row.offset);
+  uint8_t bits = (row.document ? kHasDocument : 0) | (row.uri ? kHasUri : 0) |
+                 (row.metadata ? kHasMetadata : 0);
+  block_.push_back(static_cast<char>(bits));
+  PutFloats(&block_, embedding, dimension_);
+  if (row.document) PutLengthPrefixed(&block_, *row.document);
+  if (row.uri) PutLengthPrefixed(&block_, *row.uri);
+  if (row.metadata) EncodeMetadata(&block_, *row.metadata);
+  ++rows_;
+  if (++block_entries_, block_.size() >= limits::kSegmentBlockBytesTarget) CutBlock();
+}
+
+void RecordsSegmentWriter::AddTombstone(const std::string& id) {
+  block_.push_back(static_cast<char>(kEntryTombstone));
+  PutLengthPrefixed(&block_, id);
+  ++tombstones_;
+  if (++block_entries_, block_.size() >= limits::kSegmentBlockBytesTarget) CutBlock();
+}
+
+void RecordsSegmentWriter::CutBlock() {
+  if (block_entries_ == 0) return;
+  blocks_.push_back({out_.size(), block_.size(), block_entries_});
+  out_ += block_;
+  PutFixed64(&out_, Checksum64(block_));
+  block_.clear();
+  block_entries_ = 0;
+}
+
+std::string RecordsSegmentWriter::Finish() {
+  CutBlock();
+  std::string footer;
+  PutVarint64(&footer, blocks_.size());
+  for (const BlockRef& b : blocks_) {
+    PutVarint64(&footer, b.offset);
+    PutVarint64(&footer, b.length);
+    PutVarint64(&footer, b.entries);
+  }
+  PutVarint64(&footer, rows_);
+  PutVarint64(&footer, tombstones_);
+  uint64_t footer_offset = out_.size();
+  out_ += footer;
+  // The footer checksum also covers the header, so every byte is checked.
+  std::string covered = out_.substr(0, kHeaderBytes) + footer;
+  PutFixed64(&out_, footer_offset);
+  PutFixed64(&out_, footer.size());
+  PutFixed64(&out_, Checksum64(covered));
+  out_.append(kSegmentTrailerMagic, 8);
+  return std::move(out_);
+}
+
+Result<SegmentSummary> ReadRecordsSegment(std::string_view bytes,
+                                          const std::function<void(SegmentEntry&&)>& visit) {
+  if (bytes.size() < kHeaderBytes + kTrailerBytes) return Corrupt("too short");
+  if (std::memcmp(bytes.data(), kSegmentMagic, 4) != 0) return Corrupt("bad magic");
+  const char* trailer = bytes.data() + bytes.size() - kTrailerBytes;
+  if (std::memcmp(trailer + 24, kSegmentTrailerMagic, 8) != 0) return Corrupt("bad trailer magic");
+  uint64_t footer_offset = DecodeFixed64(trailer);
+  uint64_t footer_length = DecodeFixed64(trailer + 8);
+  uint64_t footer_checksum = DecodeFixed64(trailer + 16);
+  const uint64_t body_end = bytes.size() - kTrailerBytes;
+  if (footer_offset < kHeaderBytes || footer_offset > body_end || footer_length != body_end - footer_offset) {
+    return Corrupt("footer out of bounds");
+  }
+  std::string_view footer = bytes.substr(footer_offset, footer_length);
+  std::string covered = std::string(bytes.substr(0, kHeaderBytes)) + std::string(footer);
+  if (Checksum64(covered) != footer_checksum) return Corrupt("footer checksum mismatch");
+
+  Decoder header(bytes.substr(4, kHeaderBytes - 4));
+  uint16_t version, kind;
+  uint32_t dimension, reserved;
+  if (!header.GetFixed16(&version) || !header.GetFixed16(&kind) || !header.GetFixed32(&dimension) ||
+      !header.GetFixed32(&reserved)) {
+    return Corrupt("truncated header");
+  }
+  if (version != kSegmentFormatVersion) return Corrupt("unsupported version " + std::to_string(version));
+  if (kind != kSegmentKindRecords || reserved != 0) return Corrupt("not a records segment");
+  if (dimension > limits::kDimensionMax) return Corrupt("dimension out of range");
+
+  Decoder f(footer);
+  uint64_t block_count;
+  if (!f.GetVarint64(&block_count) || block_count > footer.size()) return Corrupt("bad block count");
+  SegmentSummary summary;
+  summary.dimension = dimension;
+  uint64_t expected_offset = kHeaderBytes;
+  uint64_t seen_rows = 0, seen_tombstones = 0;
+  SegmentEntry entry;
+  for (uint64_t b = 0; b < block_count; ++b) {
+    uint64_t offset, length, entries;
+    if (!f.GetVarint64(&offset) || !f.GetVarint64(&length) || !f.GetVarint64(&entries)) {
+      return Corrupt("truncated block index");
+    }
+    // Blocks are contiguous: payload then an 8-byte checksum.
+    if (offset != expected_offset || length > footer_offset || offset + length + 8 > footer_offset) {
+      return Corrupt("block " + std::to_string(b) + " out of bounds");
+    }
+    std::string_view payload = bytes.substr(offset, length);
+    if (Checksum64(payload) != DecodeFixed64(bytes.data() + offset + length)) {
+      return Corrupt("block " + std::to_string(b) + " checksum mismatch");
+    }
+    expected_offset = offset + length + 8;
+    Decoder in(payload);
+    for (uint64_t i = 0; i < entries; ++i) {
+      if (!DecodeEntry(&in, dimension, &entry)) return Corrupt("malformed entry in block " + std::to_string(b));
+      (entry.tombstone ? seen_tombstones : seen_rows)++;
+      visit(std::move(entry));
+    }
+    if (!in.empty()) return Corrupt("trailing bytes in block " + std::to_string(b));
+  }
+  if (expected_offset != footer_offset) return Corrupt("gap before footer");
+  if (!f.GetVarint64(&summary.rows) || !f.GetVarint64(&summary.tombstones) || !f.empty()) {
+    return Corrupt("malformed footer");
+  }
+  if (summary.rows != seen_rows || summary.tombstones != seen_tombstones) return Corrupt("entry counts disagree");
+  return summary;
+}
+
+}  // namespace fathom

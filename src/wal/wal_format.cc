@@ -1,0 +1,145 @@
+#include "wal/wal_format.h"
+
+#include <cstdio>
+#include <cstring>
+
+#include "common/checksum.h"
+#include "common/coding.h"
+#include "common/limits.h"
+#include "common/value_coding.h"
+
+namespace fathom {
+
+namespace {
+
+constexpr size_t kHeaderBytes = 4 + 2 + 2 + 8 + 4;  // magic, version, flags, sequence, op count
+constexpr size_t kTrailerBytes = 8;                  // checksum
+
+enum FieldBit : uint8_t {
+  kHasEmbedding = 1,
+  kHasDocument = 2,
+  kHasUri = 4,
+  kHasMetadata = 8,
+};
+
+void EncodeOp(std::string* dst, const Operation& op) {
+  dst->push_back(static_cast<char>(op.type));
+  PutLengthPrefixed(dst, op.record.id);
+  if (op.type == OpType::kDelete) return;
+  const WriteRecord& r = op.record;
+  uint8_t bits = (r.embedding ? kHasEmbedding : 0) | (r.document ? kHasDocument : 0) |
+                 (r.uri ? kHasUri : 0) | (r.metadata ? kHasMetadata : 0);
+  dst->push_back(static_cast<char>(bits));
+  if (r.embedding) {
+    PutVarint64(dst, r.embedding->size());
+    PutFloats(dst, r.embedding->data(), r.embedding->size());
+  }
+  if (r.document) PutLengthPrefixed(dst, *r.document);
+  if (r.uri) PutLengthPrefixed(dst, *r.uri);
+  if (r.metadata) EncodeMetadataPatch(dst, *r.metadata);
+}
+
+bool DecodeString(Decoder* in, size_t max, std::optional<std::string>* out) {
+  std::string_view s;
+  if (!in->GetLengthPrefixed(&s, max)) return false;
+  *out = std::string(s);
+  return true;
+}
+
+bool DecodeOp(Decoder* in, Operation* op) {
+  uint8_t type;
+  if (!in->GetU8(&type) || type < 1 || type > 4) return false;
+  op->type = static_cast<OpType>(type);
+  std::string_view id;
+  if (!in->GetLengthPrefixed(&id, limits::kIdLengthMax) || id.empty()) return false;
+  op->record = WriteRecord{};
+  op->record.id.assign(id);
+  if (op->type == OpType::kDelete) return true;
+  uint8_t bits;
+  if (!in->GetU8(&bits) || (bits & ~0x0F) != 0) return false;
+  if (bits & kHasEmbedding) {
+    uint64_t dim;
+    if (!in->GetVarint64(&dim) || dim == 0 || dim > limits::kDimensionMax) return false;
+    std::vector<float> v(static_cast<size_t>(dim));
+    if (!in->GetFloats(v.size(), v.data())) return false;
+    op->record.embedding = std::move(v);
+  }
+  if ((bits & kHasDocument) && !DecodeString(in, limits::kDocumentBytesMax, &op->record.document)) return false;
+  if ((bits & kHasUri) && !DecodeString(in, limits::kUriBytesMax, &op->record.uri)) return false;
+  if (bits & kHasMetadata) {
+    MetadataPatch patch;
+    if (!DecodeMetadataPatch(in, &patch)) return false;
+    op->record.metadata = std::move(patch);
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string EncodeWalObject(uint64_t sequence, const OperationBatch& ops) {
+  std::string out;
+  out.append(kWalMagic, 4);
+  PutFixed16(&out, kWalFormatVersion);
+  PutFixed16(&out, 0);  // flags, reserved
+  PutFixed64(&out, sequence);
+  PutFixed32(&out, static_cast<uint32_t>(ops.size()));
+  for (const Operation& op : ops) EncodeOp(&out, op);
+  PutFixed64(&out, Checksum64(out));
+  return out;
+}
+
+Result<WalObject> DecodeWalObject(std::string_view bytes) {
+  if (bytes.size() < kHeaderBytes + kTrailerBytes) return Status::Corruption("WAL object too short");
+  if (bytes.size() > limits::kWalObjectBytesMax) return Status::Corruption("WAL object too large");
+  if (std::memcmp(bytes.data(), kWalMagic, 4) != 0) return Status::Corruption("WAL object: bad magic");
+  std::string_view body = bytes.substr(0, bytes.size() - kTrailerBytes);
+  uint64_t stored = DecodeFixed64(bytes.data() + body.size());
+  if (Checksum64(body) != stored) return Status::Corruption("WAL object: checksum mismatch");
+  Decoder in(body.substr(4));
+  uint16_t version, flags;
+  uint32_t count;
+  WalObject object;
+  if (!in.GetFixed16(&version) || !in.GetFixed16(&flags) || !in.GetFixed64(&object.sequence) ||
+      !in.GetFixed32(&count)) {
+    return Status::Corruption("WAL object: truncated header");
+  }
+  if (version != kWalFormatVersion) {
+    return Status::Corruption("WAL object: unsupported format version " + std::to_string(version));
+  }
+  if (flags != 0) return Status::Corruption("WAL object: unknown flags");
+  // Each op takes at least 3 bytes; reject counts the payload cannot hold before reserving.
+  if (count > in.remaining() / 3 + 1) return Status::Corruption("WAL object: op count exceeds payload");
+  object.ops.resize(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    if (!DecodeOp(&in, &object.ops[i])) {
+      return Status::Corruption("WAL object: malformed operation " + std::to_string(i));
+    }
+  }
+  if (!in.empty()) return Status::Corruption("WAL object: trailing bytes");
+  return object;
+}
+
+std::string WalPrefix(const std::string& collection_id) { return "c/" + collection_id + "/wal/"; }
+
+std::string WalKey(const std::string& collection_id, uint64_t sequence) {
+  char buf[21];
+  std::snprintf(buf, sizeof(buf), "%020llu", static_cast<unsigned long long>(sequence));
+  return WalPrefix(collection_id) + buf;
+}
+
+bool ParseWalKey(const std::string& key, uint64_t* sequence) {
+  size_t slash = key.rfind('/');
+  std::string digits = slash == std::string::npos ? key : key.substr(slash + 1);
+  if (digits.size() != 20) return false;
+  uint64_t v = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return false;
+    uint64_t next = v * 10 + static_cast<uint64_t>(c - '0');
+    if (next / 10 != v) return false;
+    v = next;
+  }
+  *sequence = v;
+  return true;
+}
+
+}  // namespace fathom
