@@ -1,0 +1,21 @@
+// `fathom run`: open the embedded store at a directory and serve Chroma's HTTP API v2.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace fathom::cli {
+
+struct RunOptions {
+  std::string path;
+  std::string host = "127.0.0.1";
+  uint16_t port = 8000;
+  bool allow_reset = false;
+  size_t worker_threads = 0;  // 0 = hardware concurrency, at least 2
+};
+
+// Serves until SIGINT or SIGTERM, then shuts down cleanly: stops accepting, lets requests
+// in flight finish, closes the database. Returns the process exit code.
+int Run(const RunOptions& options);
+
+}  // namespace fathom::cli

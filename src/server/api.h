@@ -1,0 +1,84 @@
+// ApiService: Chroma's HTTP API v2 over a fathom::Database, independent of the transport.
+//
+// Handle() takes one request and returns its response: it routes (router.h), checks the
+// content type, parses and validates the body (json_reader.h, where_parser.h,
+// collection_config.h), calls the engine and writes the JSON answer (json_writer.h).
+// Every failure becomes a Chroma error response (errors.h); nothing throws out of it.
+//
+// Route handlers live in handlers_system.cc, handlers_catalog.cc and
+// handlers_records.cc. Thread-safety: Handle() may be called from many threads at once;
+// the Database is thread-safe and the service keeps no mutable state of its own.
+// The Database must outlive the service.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "fathom/db.h"
+#include "server/errors.h"
+#include "server/http_types.h"
+#include "server/json_reader.h"
+#include "server/router.h"
+
+namespace fathom::server {
+
+struct ApiOptions {
+  // POST /api/v2/reset wipes everything; off unless asked for (`--allow-reset`).
+  bool allow_reset = false;
+};
+
+class ApiService {
+ public:
+  ApiService(Database* db, ApiOptions options) : db_(db), options_(options) {}
+
+  HttpResponse Handle(HttpRequest request) const;
+
+  // Whether a request needs no engine call and may be answered on the network thread.
+  static bool IsCheap(const HttpRequest& request);
+
+ private:
+  ApiResult<HttpResponse> Dispatch(const RouteMatch& route, HttpRequest& request) const;
+
+  // handlers_system.cc
+  HttpResponse Heartbeat() const;
+  HttpResponse Healthcheck() const;
+  HttpResponse Version() const;
+  HttpResponse PreflightChecks() const;
+  HttpResponse Identity() const;
+  ApiResult<HttpResponse> Reset() const;
+
+  // handlers_catalog.cc
+  ApiResult<HttpResponse> CreateTenant(JsonElement body) const;
+  ApiResult<HttpResponse> GetTenant(const RouteMatch& route) const;
+  ApiResult<HttpResponse> UpdateTenant(const RouteMatch& route, JsonElement body) const;
+  ApiResult<HttpResponse> ListDatabases(const RouteMatch& route) const;
+  ApiResult<HttpResponse> CreateDatabase(const RouteMatch& route, JsonElement body) const;
+  ApiResult<HttpResponse> GetDatabase(const RouteMatch& route) const;
+  ApiResult<HttpResponse> DeleteDatabase(const RouteMatch& route) const;
+  ApiResult<HttpResponse> ListCollections(const RouteMatch& route) const;
+  ApiResult<HttpResponse> CreateCollection(const RouteMatch& route, JsonElement body) const;
+  ApiResult<HttpResponse> CountCollections(const RouteMatch& route) const;
+  ApiResult<HttpResponse> GetCollection(const RouteMatch& route) const;
+  ApiResult<HttpResponse> GetCollectionById(const RouteMatch& route) const;
+  ApiResult<HttpResponse> UpdateCollection(const RouteMatch& route, JsonElement body) const;
+  ApiResult<HttpResponse> DeleteCollection(const RouteMatch& route) const;
+
+  // handlers_records.cc
+  enum class WriteKind { kAdd, kUpsert, kUpdate };
+  ApiResult<std::shared_ptr<Collection>> CollectionForRecords(const RouteMatch& route) const;
+  ApiResult<HttpResponse> Write(const RouteMatch& route, JsonElement body, WriteKind kind) const;
+  ApiResult<HttpResponse> DeleteRecords(const RouteMatch& route, JsonElement body) const;
+  ApiResult<HttpResponse> Count(const RouteMatch& route) const;
+  ApiResult<HttpResponse> Get(const RouteMatch& route, JsonElement body) const;
+  ApiResult<HttpResponse> Query(const RouteMatch& route, JsonElement body) const;
+  ApiResult<HttpResponse> Search(const RouteMatch& route, JsonElement body) const;
+  ApiResult<HttpResponse> Unsupported(const RouteMatch& route) const;
+
+  Database* db_;
+  ApiOptions options_;
+};
+
+// A 200 (or other) JSON response with the given body.
+HttpResponse JsonResponse(std::string body, unsigned status = 200);
+
+}  // namespace fathom::server

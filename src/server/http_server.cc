@@ -1,0 +1,378 @@
+#include "server/http_server.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <spdlog/spdlog.h>
+
+#include "server/server_limits.h"
+
+namespace fathom::server {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+// A response still being written after this long is abandoned (the client stopped
+// reading).
+constexpr std::chrono::seconds kWriteTimeout{300};
+// After an error response sent before the request body was read (413), the rest of the
+// body is read and dropped for at most this long, so the client sees the response
+// instead of a connection reset.
+constexpr std::chrono::seconds kDrainTimeout{5};
+constexpr size_t kDrainBytesMax = 64u << 20;
+
+bool IEquals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+}  // namespace
+
+class Session;
+
+struct HttpServer::Impl {
+  Impl(const ApiService* api_in, ServerOptions options_in) : api(api_in), options(std::move(options_in)) {}
+
+  void DoAccept();
+  void Register(const std::shared_ptr<Session>& session);
+  void Unregister(Session* session);
+
+  const ApiService* api;
+  ServerOptions options;
+  net::io_context ioc;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  tcp::acceptor acceptor{ioc};
+  std::unique_ptr<net::thread_pool> workers;
+  std::vector<std::thread> io_threads;
+  std::atomic<bool> stopping{false};
+  uint16_t bound_port = 0;
+  bool started = false;
+  bool stopped = false;
+
+  std::mutex mu;
+  std::condition_variable sessions_done;
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions;  // guarded by mu
+};
+
+// One client connection. All its handlers run on its strand; the engine call runs on the
+// worker pool and posts the response back to the strand.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, HttpServer::Impl* server) : stream_(std::move(socket)), server_(server) {}
+  ~Session() { server_->Unregister(this); }
+
+  void Start() {
+    net::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::DoReadHeader, shared_from_this()));
+  }
+
+  // Called from the controlling thread during shutdown: idle connections close now,
+  // busy ones after answering.
+  void RequestShutdown(bool force) {
+    net::post(stream_.get_executor(), [self = shared_from_this(), force] {
+      self->close_requested_ = true;
+      if (!self->busy_ || force) {
+        beast::error_code ec;
+        self->stream_.socket().close(ec);
+      }
+    });
+  }
+
+ private:
+  void DoReadHeader() {
+    busy_ = false;
+    if (close_requested_ || server_->stopping.load()) {
+      DoClose();
+      return;
+    }
+    parser_.emplace();
+    parser_->body_limit(http_limits::kRequestBodyBytesMax);
+    parser_->header_limit(static_cast<uint32_t>(http_limits::kRequestHeaderBytesMax));
+    stream_.expires_after(http_limits::kIdleTimeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&Session::OnReadHeader, shared_from_this()));
+  }
+
+  void OnReadHeader(beast::error_code ec, size_t) {
+    if (ec) {
+      OnReadError(ec);
+      return;
+    }
+    busy_ = true;
+    version_ = parser_->get().version();
+    auto expect = parser_->get().find(http::field::expect);
+    if (expect != parser_->get().end() && IEquals(std::string_view(expect->value().data(), expect->value().size()), "100-continue") && !parser_->is_done()) {
+      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, version_);
+      pending_ = cont;
+      stream_.expires_after(kWriteTimeout);
+      http::async_write(stream_, *cont, [self = shared_from_this()](beast::error_code write_ec, size_t) {
+        self->pending_.reset();
+        if (write_ec) {
+          self->DoClose();
+          return;
+        }
+        self->DoReadBody();
+      });
+      return;
+    }
+    DoReadBody();
+  }
+
+  void DoReadBody() {
+    stream_.expires_after(http_limits::kIdleTimeout);
+    http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+  }
+
+  void OnRead(beast::error_code ec, size_t) {
+    if (ec) {
+      OnReadError(ec);
+      return;
+    }
+    http::request<http::string_body> request = parser_->release();
+    parser_.reset();
+    HandleRequest(std::move(request));
+  }
+
+  void OnReadError(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      busy_ = true;
+      SendPlainAndClose(http::status::payload_too_large, "Payload too large");
+      return;
+    }
+    const bool http_parse_error = &ec.category() == &http::make_error_code(http::error::bad_target).category();
+    if (http_parse_error && ec != http::error::end_of_stream && ec != http::error::partial_message) {
+      // A malformed request: say so before closing, since the stream cannot be resynced.
+      busy_ = true;
+      SendPlainAndClose(http::status::bad_request, std::string("Bad Request: ") + ec.message());
+      return;
+    }
+    DoClose();  // end of stream, timeout, reset, shutdown
+  }
+
+  void HandleRequest(http::request<http::string_body>&& beast_request) {
+    HttpRequest request;
+    request.method = std::string(beast_request.method_string());
+    request.target = std::string(beast_request.target());
+    auto content_type = beast_request.find(http::field::content_type);
+    if (content_type != beast_request.end()) request.content_type = std::string(content_type->value());
+    const bool keep_alive = beast_request.keep_alive();
+    request.body = std::move(beast_request.body());
+
+    if (ApiService::IsCheap(request)) {
+      SendResponse(server_->api->Handle(std::move(request)), keep_alive);
+      return;
+    }
+    net::post(*server_->workers, [self = shared_from_this(), request = std::move(request), keep_alive]() mutable {
+      HttpResponse response = self->server_->api->Handle(std::move(request));
+      net::post(self->stream_.get_executor(), [self, response = std::move(response), keep_alive]() mutable {
+        self->SendResponse(std::move(response), keep_alive);
+      });
+    });
+  }
+
+  void SendResponse(HttpResponse&& response, bool keep_alive) {
+    if (close_requested_ || server_->stopping.load()) keep_alive = false;
+    auto res = std::make_shared<http::response<http::string_body>>();
+    res->version(version_);
+    res->result(response.status);
+    if (!response.content_type.empty()) res->set(http::field::content_type, response.content_type);
+    for (auto& [name, value] : response.headers) res->set(name, value);
+    res->body() = std::move(response.body);
+    res->keep_alive(keep_alive);
+    res->prepare_payload();
+    pending_ = res;
+    stream_.expires_after(kWriteTimeout);
+    http::async_write(stream_, *res, [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
+      self->pending_.reset();
+      if (ec || !keep_alive) {
+        self->DoClose();
+        return;
+      }
+      self->DoReadHeader();
+    });
+  }
+
+  // An error answered before the body was read: reply, stop sending, then read and drop
+  // what the client still sends (bounded) so it can read the reply.
+  void SendPlainAndClose(http::status status, std::string text) {
+    auto res = std::make_shared<http::response<http::string_body>>(status, version_);
+    res->set(http::field::content_type, "text/plain; charset=utf-8");
+    res->body() = std::move(text);
+    res->keep_alive(false);
+    res->prepare_payload();
+    pending_ = res;
+    stream_.expires_after(kWriteTimeout);
+    http::async_write(stream_, *res, [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->pending_.reset();
+      if (ec) {
+        self->DoClose();
+        return;
+      }
+      beast::error_code ignored;
+      self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      self->stream_.expires_after(kDrainTimeout);
+      self->DoDrain();
+    });
+  }
+
+  void DoDrain() {
+    drain_buffer_.resize(64 * 1024);
+    stream_.async_read_some(net::buffer(drain_buffer_), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      self->drained_bytes_ += n;
+      if (ec || self->drained_bytes_ > kDrainBytesMax) {
+        beast::error_code ignored;
+        self->stream_.socket().close(ignored);
+        return;
+      }
+      self->DoDrain();
+    });
+  }
+
+  void DoClose() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.socket().close(ec);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<void> pending_;  // the message being written
+  std::vector<char> drain_buffer_;
+  size_t drained_bytes_ = 0;
+  unsigned version_ = 11;
+  bool busy_ = false;             // a request is being read past its header, handled or answered
+  bool close_requested_ = false;  // shutdown: close after the current exchange
+  HttpServer::Impl* server_;
+};
+
+void HttpServer::Impl::Register(const std::shared_ptr<Session>& session) {
+  std::lock_guard<std::mutex> lock(mu);
+  sessions.emplace(session.get(), session);
+}
+
+void HttpServer::Impl::Unregister(Session* session) {
+  std::lock_guard<std::mutex> lock(mu);
+  sessions.erase(session);
+  if (sessions.empty()) sessions_done.notify_all();
+}
+
+void HttpServer::Impl::DoAccept() {
+  acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    if (stopping.load() || ec == net::error::operation_aborted) return;
+    if (ec) {
+      // Out of descriptors and similar: log, keep accepting (the condition may pass).
+      spdlog::warn("accept failed: {}", ec.message());
+      DoAccept();
+      return;
+    }
+    size_t open = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      open = sessions.size();
+    }
+    if (open >= http_limits::kConnectionsMax) {
+      beast::error_code ignored;
+      socket.close(ignored);
+    } else {
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      auto session = std::make_shared<Session>(std::move(socket), this);
+      Register(session);
+      session->Start();
+    }
+    DoAccept();
+  });
+}
+
+HttpServer::HttpServer(const ApiService* api, ServerOptions options)
+    : impl_(std::make_unique<Impl>(api, std::move(options))) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+uint16_t HttpServer::port() const { return impl_->bound_port; }
+
+Status HttpServer::Start() {
+  Impl& s = *impl_;
+  if (s.started) return Status::FailedPrecondition("server already started");
+  beast::error_code ec;
+  const auto address = net::ip::make_address(s.options.host, ec);
+  if (ec) return Status::InvalidArgument("invalid listen address '" + s.options.host + "': " + ec.message());
+  const tcp::endpoint endpoint(address, s.options.port);
+  s.acceptor.open(endpoint.protocol(), ec);
+  if (!ec) s.acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) s.acceptor.bind(endpoint, ec);
+  if (!ec) s.acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::IOError("cannot listen on " + s.options.host + ":" + std::to_string(s.options.port) + ": " +
+                           ec.message());
+  }
+  s.bound_port = s.acceptor.local_endpoint().port();
+  size_t workers = s.options.worker_threads;
+  if (workers == 0) workers = std::max<size_t>(2, std::thread::hardware_concurrency());
+  s.workers = std::make_unique<net::thread_pool>(workers);
+  s.work.emplace(net::make_work_guard(s.ioc));
+  s.DoAccept();
+  const size_t io_threads = std::max<size_t>(1, s.options.io_threads);
+  for (size_t i = 0; i < io_threads; ++i) s.io_threads.emplace_back([&s] { s.ioc.run(); });
+  s.started = true;
+  return Status::Ok();
+}
+
+void HttpServer::Stop() {
+  Impl& s = *impl_;
+  if (!s.started || s.stopped) return;
+  s.stopped = true;
+  s.stopping.store(true);
+  net::post(s.ioc, [&s] {
+    beast::error_code ignored;
+    s.acceptor.close(ignored);
+  });
+  auto signal_sessions = [&s](bool force) {
+    std::vector<std::shared_ptr<Session>> live;
+    {
+      std::lock_guard<std::mutex> lock(s.mu);
+      for (auto& [raw, weak] : s.sessions) {
+        if (auto session = weak.lock()) live.push_back(std::move(session));
+      }
+    }
+    for (auto& session : live) session->RequestShutdown(force);
+  };
+  signal_sessions(false);
+  {
+    std::unique_lock<std::mutex> lock(s.mu);
+    if (!s.sessions_done.wait_for(lock, http_limits::kShutdownGrace, [&s] { return s.sessions.empty(); })) {
+      lock.unlock();
+      spdlog::warn("shutdown: requests still running after {}s; closing their connections",
+                   http_limits::kShutdownGrace.count());
+      signal_sessions(true);
+    }
+  }
+  // Requests already on the worker pool finish before the pool joins; their answers have
+  // nowhere to go once the I/O threads stop, which is the price of the grace deadline.
+  s.workers->join();
+  s.work.reset();
+  s.ioc.stop();
+  for (auto& t : s.io_threads) t.join();
+  s.io_threads.clear();
+}
+
+}  // namespace fathom::server

@@ -1,0 +1,52 @@
+// HttpServer: HTTP/1.1 on Boost.Beast + Asio in front of an ApiService.
+//
+// Network I/O runs on a small set of I/O threads (one by default); every request that
+// reaches the engine runs on a bounded worker pool, so a slow engine call never stalls
+// other connections' reads and writes. Cheap routes (heartbeat, version, ...) are
+// answered on the I/O thread. Keep-alive, `Expect: 100-continue`, a 40 MiB body limit
+// (413 "Payload too large", plain text, as Chroma) and a cap on open connections.
+//
+// Stop() shuts down gracefully: it stops accepting, closes idle connections, lets
+// requests in flight finish and answer (with `Connection: close`), then joins every
+// thread. Thread-safety: Start/Stop/port from one controlling thread; the ApiService must
+// be safe for concurrent use and outlive the server.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "fathom/status.h"
+#include "server/api.h"
+
+namespace fathom::server {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8000;  // 0 picks a free port (see HttpServer::port())
+  size_t io_threads = 1;
+  size_t worker_threads = 0;  // 0 = hardware concurrency, at least 2
+};
+
+class HttpServer {
+ public:
+  HttpServer(const ApiService* api, ServerOptions options);
+  ~HttpServer();  // stops if still running
+
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds, listens and starts the threads. IOError when the address cannot be bound.
+  Status Start();
+  // The port actually bound (meaningful after Start).
+  uint16_t port() const;
+  // Graceful shutdown; idempotent.
+  void Stop();
+
+  struct Impl;  // defined in http_server.cc (shared with its connection sessions)
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fathom::server

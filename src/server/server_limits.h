@@ -1,0 +1,28 @@
+// Bounds the HTTP layer enforces, in one place (engine bounds live in common/limits.h).
+// Units are last in the names.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+
+namespace fathom::server::http_limits {
+
+// Chroma's max_payload_size_bytes: larger bodies get 413 "Payload too large".
+inline constexpr size_t kRequestBodyBytesMax = 40u << 20;
+// Request line plus headers.
+inline constexpr size_t kRequestHeaderBytesMax = 64u << 10;
+// Bodies up to this size are parsed with a per-thread simdjson parser whose buffers are
+// reused; larger ones get a parser of their own so a single huge body does not pin its
+// buffers in every worker thread.
+inline constexpr size_t kReusedParserBodyBytesMax = 4u << 20;
+// Open connections; beyond this new connections are closed at once.
+inline constexpr size_t kConnectionsMax = 4096;
+// A keep-alive connection with no request in flight for this long is closed.
+inline constexpr std::chrono::seconds kIdleTimeout{300};
+// How long shutdown waits for in-flight requests before closing their connections.
+inline constexpr std::chrono::seconds kShutdownGrace{30};
+// Where-clause depth ($and/$or nesting) and size.
+inline constexpr size_t kFilterDepthMax = 64;
+inline constexpr size_t kFilterNodesMax = 100000;
+
+}  // namespace fathom::server::http_limits
