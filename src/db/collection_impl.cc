@@ -73,13 +73,17 @@ void CollectionImpl::MarkClosed() {
 
 Status CollectionImpl::EnsureOpen() {
   FATHOM_RETURN_IF_ERROR(CheckUsable());
-  std::call_once(open_once_, [this] {
-    open_status_ = Recover();
-    if (!open_status_.ok()) {
-      spdlog::error("collection {}: recovery failed: {}", id_, open_status_.ToString());
-    }
-  });
-  return open_status_;
+  std::lock_guard<std::mutex> lock(open_mu_);
+  if (opened_) return open_status_;
+  Status s = Recover();
+  if (!s.ok()) {
+    spdlog::error("collection {}: recovery failed: {}", id_, s.ToString());
+    // Bad bytes stay an error; an I/O failure is retried by the next call.
+    if (s.code() != StatusCode::kCorruption) return s;
+  }
+  opened_ = true;
+  open_status_ = s;
+  return s;
 }
 
 Result<CollectionInfo> CollectionImpl::Info() {
@@ -106,6 +110,12 @@ Result<CollectionInfo> CollectionImpl::Info() {
 Status CollectionImpl::Recover() {
   FATHOM_ASSIGN_OR_RETURN(std::vector<ObjectInfo> manifests, store_->List(ManifestPrefix(id_)));
   std::unique_lock<std::shared_mutex> lock(state_mu_);
+  // A failed earlier attempt may have loaded part of the state: start from nothing.
+  table_ = RecordTable();
+  manifest_ = Manifest();
+  tail_.clear();
+  tail_ops_ = 0;
+  tail_bytes_ = 0;
   if (!manifests.empty()) {
     const std::string& key = manifests.back().key;
     FATHOM_ASSIGN_OR_RETURN(std::string bytes, store_->Get(key));

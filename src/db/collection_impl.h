@@ -48,8 +48,8 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   const std::string& id() const { return id_; }
   Result<CollectionInfo> Info();
 
-  // Loads manifest + segments and replays the WAL tail, once. Later calls return the
-  // first call's result.
+  // Loads manifest + segments and replays the WAL tail, once. Corruption is remembered;
+  // an I/O error is returned and recovery is tried again by the next call.
   Status EnsureOpen();
 
   Status Write(OpType type, std::vector<WriteRecord> records);
@@ -97,7 +97,8 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   std::atomic<bool> dropped_{false};
   std::atomic<bool> closed_{false};
 
-  std::once_flag open_once_;
+  std::mutex open_mu_;
+  bool opened_ = false;  // recovery finished (successfully, or with Corruption)
   Status open_status_;
 
   // Group commit queue.
