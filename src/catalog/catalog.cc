@@ -126,7 +126,15 @@ Result<CatalogState> CatalogStore::Load() {
 
 Status CatalogStore::Commit(CatalogState* next) {
   next->version = current_version_ + 1;
-  FATHOM_RETURN_IF_ERROR(store_->Put(CatalogKey(next->version), EncodeCatalog(*next), PutMode::kCreateOnly));
+  const std::string key = CatalogKey(next->version);
+  FATHOM_RETURN_IF_ERROR(store_->Put(key, EncodeCatalog(*next), PutMode::kCreateOnly));
+  // A writer whose view is older than the versions already pruned could re-create an old
+  // key: such a commit is not the latest, so it is withdrawn and reported as lost.
+  FATHOM_ASSIGN_OR_RETURN(std::vector<ObjectInfo> newer, store_->List("catalog/", key, 1));
+  if (!newer.empty()) {
+    (void)store_->Delete(key);
+    return Status::AlreadyExists("catalog changed concurrently (found " + newer[0].key + ")");
+  }
   current_version_ = next->version;
   // Old snapshots are garbage; failing to delete them is harmless (retried next commit).
   if (current_version_ > limits::kCatalogVersionsKept) {

@@ -1,0 +1,66 @@
+#include "catalog/catalog.h"
+
+#include <gtest/gtest.h>
+
+#include "io/mem_store.h"
+
+namespace fathom {
+namespace {
+
+CatalogState Sample() {
+  CatalogState s;
+  s.version = 5;
+  s.tenants = {{"default_tenant"}, {"acme"}};
+  s.databases = {{"11111111-1111-4111-8111-111111111111", "default_database", "default_tenant"}};
+  CatalogCollection c;
+  c.id = "22222222-2222-4222-8222-222222222222";
+  c.name = "docs";
+  c.tenant = "default_tenant";
+  c.database = "default_database";
+  c.metadata = Metadata{{"owner", std::string("me")}, {"n", int64_t{3}}};
+  c.space = DistanceSpace::kCosine;
+  c.configuration_json = R"({"hnsw":{"space":"cosine"}})";
+  s.collections.push_back(c);
+  return s;
+}
+
+TEST(CatalogTest, RoundTrip) {
+  auto d = DecodeCatalog(EncodeCatalog(Sample()));
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->version, 5u);
+  ASSERT_EQ(d->tenants.size(), 2u);
+  EXPECT_EQ(d->tenants[1].name, "acme");
+  ASSERT_EQ(d->collections.size(), 1u);
+  EXPECT_EQ(d->collections[0].space, DistanceSpace::kCosine);
+  EXPECT_EQ(d->collections[0].configuration_json, Sample().collections[0].configuration_json);
+  EXPECT_EQ(d->collections[0].metadata, Sample().collections[0].metadata);
+}
+
+TEST(CatalogTest, EveryFlippedByteIsCorruption) {
+  std::string bytes = EncodeCatalog(Sample());
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    std::string bad = bytes;
+    bad[i] ^= 0x10;
+    EXPECT_TRUE(DecodeCatalog(bad).status().IsCorruption()) << "byte " << i;
+  }
+}
+
+TEST(CatalogTest, CommitIsCreateOnlyAndOldVersionsAreDropped) {
+  auto store = std::make_shared<MemStore>();
+  CatalogStore catalog(store);
+  ASSERT_EQ(catalog.Load()->version, 0u);
+  for (int i = 0; i < 10; ++i) {
+    CatalogState next = Sample();
+    ASSERT_TRUE(catalog.Commit(&next).ok());
+    EXPECT_EQ(next.version, static_cast<uint64_t>(i + 1));
+  }
+  EXPECT_EQ(catalog.Load()->version, 10u);
+  EXPECT_LE(store->List("catalog/", "", 0)->size(), 4u);
+  // A second writer that did not see version 10 loses.
+  CatalogStore stale(store);
+  CatalogState next = Sample();
+  EXPECT_TRUE(stale.Commit(&next).IsAlreadyExists());
+}
+
+}  // namespace
+}  // namespace fathom
