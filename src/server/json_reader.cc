@@ -70,28 +70,23 @@ std::string DescribeJsonValue(JsonElement value) {
     case element_type::ARRAY: return "sequence";
     case element_type::OBJECT: return "map";
     case element_type::INT64: {
-      int64_t v = 0;
-      (void)value.get(v);
+      const int64_t v = value.get_int64().value_unsafe();
       return fmt::format("integer `{}`", v);
     }
     case element_type::UINT64: {
-      uint64_t v = 0;
-      (void)value.get(v);
+      const uint64_t v = value.get_uint64().value_unsafe();
       return fmt::format("integer `{}`", v);
     }
     case element_type::DOUBLE: {
-      double v = 0;
-      (void)value.get(v);
+      const double v = value.get_double().value_unsafe();
       return fmt::format("floating point `{}`", v);
     }
     case element_type::STRING: {
-      std::string_view v;
-      (void)value.get(v);
+      const std::string_view v = value.get_string().value_unsafe();
       return fmt::format("string \"{}\"", Truncated(v));
     }
     case element_type::BOOL: {
-      bool v = false;
-      (void)value.get(v);
+      const bool v = value.get_bool().value_unsafe();
       return fmt::format("boolean `{}`", v ? "true" : "false");
     }
     case element_type::NULL_VALUE: return "null";
@@ -155,16 +150,14 @@ ApiResult<bool> ReadBool(JsonElement value, std::string_view path) {
 
 ApiResult<uint32_t> ReadU32(JsonElement value, std::string_view path) {
   if (value.type() == element_type::INT64) {
-    int64_t v = 0;
-    (void)value.get(v);
+    const int64_t v = value.get_int64().value_unsafe();
     if (v < 0 || v > std::numeric_limits<uint32_t>::max()) {
       return ApiError::Deserialize(path, fmt::format("invalid value: integer `{}`, expected u32", v));
     }
     return static_cast<uint32_t>(v);
   }
   if (value.type() == element_type::UINT64) {
-    uint64_t v = 0;
-    (void)value.get(v);
+    const uint64_t v = value.get_uint64().value_unsafe();
     return ApiError::Deserialize(path, fmt::format("invalid value: integer `{}`, expected u32", v));
   }
   return ApiError::Deserialize(path, InvalidTypeText(value, "u32"));
@@ -172,16 +165,14 @@ ApiResult<uint32_t> ReadU32(JsonElement value, std::string_view path) {
 
 ApiResult<uint64_t> ReadUsize(JsonElement value, std::string_view path) {
   if (value.type() == element_type::INT64) {
-    int64_t v = 0;
-    (void)value.get(v);
+    const int64_t v = value.get_int64().value_unsafe();
     if (v < 0) {
       return ApiError::Deserialize(path, fmt::format("invalid value: integer `{}`, expected usize", v));
     }
     return static_cast<uint64_t>(v);
   }
   if (value.type() == element_type::UINT64) {
-    uint64_t v = 0;
-    (void)value.get(v);
+    const uint64_t v = value.get_uint64().value_unsafe();
     return v;
   }
   return ApiError::Deserialize(path, InvalidTypeText(value, "usize"));

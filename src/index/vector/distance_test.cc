@@ -1,0 +1,66 @@
+// Every SIMD level against the scalar reference, on lengths that exercise every tail.
+#include "index/vector/distance.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "index/vector/top_k.h"
+
+namespace fathom {
+namespace {
+
+TEST(DistanceTest, AllLevelsAgreeWithScalar) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal;
+  SimdLevel supported = SupportedSimdLevel();
+  std::printf("CPU supports: %s, active: %s\n", SimdLevelName(supported), SimdLevelName(ActiveSimdLevel()));
+  for (size_t n : {1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 100, 128, 384, 768, 1000, 1536}) {
+    std::vector<float> a(n), b(n);
+    for (size_t i = 0; i < n; ++i) {
+      a[i] = normal(rng);
+      b[i] = normal(rng);
+    }
+    float l2 = kernels::L2SquaredScalar(a.data(), b.data(), n);
+    float dot = kernels::DotProductScalar(a.data(), b.data(), n);
+    float tol_l2 = 1e-4f * std::max(1.0f, l2), tol_dot = 1e-4f * static_cast<float>(n);
+    EXPECT_NEAR(L2Squared(a.data(), b.data(), n), l2, tol_l2) << n;
+    EXPECT_NEAR(DotProduct(a.data(), b.data(), n), dot, tol_dot) << n;
+    if (supported >= SimdLevel::kAvx2) {
+      EXPECT_NEAR(kernels::L2SquaredAvx2(a.data(), b.data(), n), l2, tol_l2) << n;
+      EXPECT_NEAR(kernels::DotProductAvx2(a.data(), b.data(), n), dot, tol_dot) << n;
+    }
+    if (supported >= SimdLevel::kAvx512) {
+      EXPECT_NEAR(kernels::L2SquaredAvx512(a.data(), b.data(), n), l2, tol_l2) << n;
+      EXPECT_NEAR(kernels::DotProductAvx512(a.data(), b.data(), n), dot, tol_dot) << n;
+    }
+  }
+}
+
+TEST(DistanceTest, ChromaSpaces) {
+  float a[] = {1, 1}, b[] = {3, 4};
+  float na = std::sqrt(2.0f), nb = 5.0f;
+  EXPECT_FLOAT_EQ(SpaceDistance(DistanceSpace::kL2, a, 0, b, 0, 2), 13.0f);
+  EXPECT_FLOAT_EQ(SpaceDistance(DistanceSpace::kInnerProduct, a, 0, b, 0, 2), -6.0f);
+  EXPECT_NEAR(SpaceDistance(DistanceSpace::kCosine, a, na, b, nb, 2), 0.010050476f, 1e-6);
+  float zero[] = {0, 0};
+  EXPECT_FLOAT_EQ(SpaceDistance(DistanceSpace::kCosine, zero, 0, b, nb, 2), 1.0f);
+}
+
+TEST(TopKTest, KeepsSmallestWithStableTies) {
+  TopK top(3);
+  float d[] = {5, 1, 3, 1, 9, 0.5};
+  for (uint32_t i = 0; i < 6; ++i) top.Push(d[i], i);
+  auto hits = top.Take();
+  ASSERT_EQ(hits.size(), 3u);
+  EXPECT_EQ(hits[0].slot, 5u);
+  EXPECT_EQ(hits[1].slot, 1u);  // tie at 1.0 broken by slot
+  EXPECT_EQ(hits[2].slot, 3u);
+  TopK none(0);
+  none.Push(1, 1);
+  EXPECT_TRUE(none.Take().empty());
+}
+
+}  // namespace
+}  // namespace fathom

@@ -1,0 +1,160 @@
+// The ObjectStore contract, run against every implementation.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "io/fault_store.h"
+#include "io/local_store.h"
+#include "io/mem_store.h"
+#include "test_util.h"
+
+namespace fathom {
+namespace {
+
+enum class Kind { kLocal, kMem };
+
+class ObjectStoreTest : public ::testing::TestWithParam<Kind> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == Kind::kLocal) {
+      auto s = LocalStore::Open(dir_.path() + "/store");
+      ASSERT_TRUE(s.ok()) << s.status().ToString();
+      store_ = std::move(*s);
+    } else {
+      store_ = std::make_shared<MemStore>();
+    }
+  }
+  testing::TempDir dir_;
+  std::shared_ptr<ObjectStore> store_;
+};
+
+TEST_P(ObjectStoreTest, PutGetHeadDelete) {
+  ASSERT_TRUE(store_->Put("a/b/c", "hello world", PutMode::kCreateOnly).ok());
+  EXPECT_EQ(*store_->Get("a/b/c"), "hello world");
+  EXPECT_EQ(*store_->Get("a/b/c", ByteRange{6, 5}), "world");
+  EXPECT_EQ(*store_->Get("a/b/c", ByteRange{6, 100}), "world");
+  EXPECT_EQ(*store_->Get("a/b/c", ByteRange{100, 5}), "");
+  EXPECT_EQ(store_->Head("a/b/c")->size_bytes, 11u);
+  EXPECT_TRUE(store_->Get("a/b/missing").status().IsNotFound());
+  EXPECT_TRUE(store_->Head("nope").status().IsNotFound());
+  ASSERT_TRUE(store_->Delete("a/b/c").ok());
+  EXPECT_TRUE(store_->Get("a/b/c").status().IsNotFound());
+  EXPECT_TRUE(store_->Delete("a/b/c").ok());  // deleting a missing key is fine
+}
+
+TEST_P(ObjectStoreTest, CreateOnlyRefusesSecondWrite) {
+  ASSERT_TRUE(store_->Put("k", "one", PutMode::kCreateOnly).ok());
+  EXPECT_TRUE(store_->Put("k", "two", PutMode::kCreateOnly).IsAlreadyExists());
+  EXPECT_EQ(*store_->Get("k"), "one");
+  ASSERT_TRUE(store_->Put("k", "three", PutMode::kOverwrite).ok());
+  EXPECT_EQ(*store_->Get("k"), "three");
+  EXPECT_TRUE(ProbeCreateOnly(*store_).ok());
+}
+
+TEST_P(ObjectStoreTest, ConcurrentCreateOnlyHasOneWinner) {
+  for (int round = 0; round < 20; ++round) {
+    std::atomic<int> winners{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        if (store_->Put("race/" + std::to_string(round), std::to_string(t), PutMode::kCreateOnly).ok()) ++winners;
+      });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(winners.load(), 1);
+  }
+}
+
+TEST_P(ObjectStoreTest, ListIsSortedFilteredAndPaged) {
+  for (const char* k : {"p/2", "p/10", "p/1", "q/1", "p/sub/x", "pp"}) {
+    ASSERT_TRUE(store_->Put(k, k, PutMode::kCreateOnly).ok());
+  }
+  auto all = store_->List("p/", "", 0);
+  ASSERT_TRUE(all.ok());
+  std::vector<std::string> keys;
+  for (auto& o : *all) keys.push_back(o.key);
+  EXPECT_EQ(keys, (std::vector<std::string>{"p/1", "p/10", "p/2", "p/sub/x"}));
+  auto after = store_->List("p/", "p/10", 2);
+  ASSERT_EQ(after->size(), 2u);
+  EXPECT_EQ((*after)[0].key, "p/2");
+  EXPECT_EQ(store_->List("zzz/", "", 0)->size(), 0u);
+  EXPECT_EQ(store_->List("p", "", 0)->size(), 5u);
+}
+
+TEST_P(ObjectStoreTest, RejectsBadKeys) {
+  for (const char* k : {"", "/abs", "a//b", "../x", "a/./b", "a/.tmp-x", "sp ace", "a/"}) {
+    EXPECT_EQ(store_->Put(k, "x", PutMode::kCreateOnly).code(), StatusCode::kInvalidArgument) << k;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllStores, ObjectStoreTest, ::testing::Values(Kind::kLocal, Kind::kMem),
+                         [](const auto& info) { return info.param == Kind::kLocal ? "Local" : "Mem"; });
+
+TEST(LocalStoreTest, LeftoverTempFilesAreIgnoredAndRemoved) {
+  testing::TempDir dir;
+  {
+    auto s = LocalStore::Open(dir.path());
+    ASSERT_TRUE((*s)->Put("x/y", "data", PutMode::kCreateOnly).ok());
+  }
+  std::filesystem::create_directories(dir.path() + "/x");
+  { std::ofstream(dir.path() + "/x/.tmp-crashed") << "partial"; }
+  auto s = LocalStore::Open(dir.path());
+  ASSERT_TRUE(s.ok());
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/x/.tmp-crashed"));
+  EXPECT_EQ((*s)->List("x/", "", 0)->size(), 1u);
+}
+
+TEST(LocalStoreTest, DeleteRemovesEmptyDirectories) {
+  testing::TempDir dir;
+  auto s = LocalStore::Open(dir.path());
+  ASSERT_TRUE((*s)->Put("c/abc/wal/1", "x", PutMode::kCreateOnly).ok());
+  ASSERT_TRUE((*s)->Delete("c/abc/wal/1").ok());
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/c"));
+}
+
+TEST(LocalStoreTest, RefusesAFileAsRoot) {
+  testing::TempDir dir;
+  { std::ofstream(dir.path() + "/file") << "x"; }
+  EXPECT_FALSE(LocalStore::Open(dir.path() + "/file").ok());
+}
+
+// A store that ignores the create-only condition must be refused at start-up.
+class OverwritingStore : public MemStore {
+ public:
+  Status Put(const std::string& key, std::string_view bytes, PutMode) override {
+    return MemStore::Put(key, bytes, PutMode::kOverwrite);
+  }
+};
+
+TEST(ProbeTest, RefusesStoreWithoutCreateOnly) {
+  OverwritingStore store;
+  Status s = ProbeCreateOnly(store);
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+}
+
+TEST(FaultStoreTest, CrashAfterOpsFailsEverythingAfter) {
+  auto base = std::make_shared<MemStore>();
+  FaultStore store(base, {});
+  store.CrashAfterOps(2, /*crash_takes_effect=*/true);
+  EXPECT_TRUE(store.Put("a", "1", PutMode::kCreateOnly).ok());
+  EXPECT_TRUE(store.Put("b", "1", PutMode::kCreateOnly).ok());
+  EXPECT_FALSE(store.Put("c", "1", PutMode::kCreateOnly).ok());  // applied, not acknowledged
+  EXPECT_TRUE(store.crashed());
+  EXPECT_FALSE(store.Get("a", std::nullopt).ok());
+  EXPECT_TRUE(base->Get("c", std::nullopt).ok());
+}
+
+TEST(FaultStoreTest, TornReadsAreDetectableAndSeeded) {
+  auto base = std::make_shared<MemStore>();
+  ASSERT_TRUE(base->Put("k", std::string(100, 'x'), PutMode::kCreateOnly).ok());
+  FaultStore a(base, {.seed = 5, .torn_read_probability = 1.0});
+  FaultStore b(base, {.seed = 5, .torn_read_probability = 1.0});
+  std::string ra = *a.Get("k", std::nullopt), rb = *b.Get("k", std::nullopt);
+  EXPECT_NE(ra, std::string(100, 'x'));
+  EXPECT_EQ(ra, rb);
+}
+
+}  // namespace
+}  // namespace fathom
