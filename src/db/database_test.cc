@@ -1,0 +1,156 @@
+// Catalog behaviour through the public API, on a real directory (LocalStore).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "fathom/db.h"
+#include "test_util.h"
+
+namespace fathom {
+namespace {
+
+constexpr const char* kT = Database::kDefaultTenant;
+constexpr const char* kD = Database::kDefaultDatabase;
+
+class DatabaseTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Reopen(); }
+  void Reopen() {
+    db_.reset();
+    auto db = Database::Open({.path = dir_.path() + "/data"});
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    db_ = std::move(*db);
+  }
+  testing::TempDir dir_;
+  std::unique_ptr<Database> db_;
+};
+
+TEST_F(DatabaseTest, DefaultsExist) {
+  EXPECT_TRUE(db_->GetTenant(kT).ok());
+  EXPECT_TRUE(db_->GetDatabase(kT, kD).ok());
+  EXPECT_TRUE(db_->GetTenant("nope").status().IsNotFound());
+}
+
+TEST_F(DatabaseTest, TenantsAndDatabases) {
+  ASSERT_TRUE(db_->CreateTenant("acme").ok());
+  EXPECT_TRUE(db_->CreateTenant("acme").IsAlreadyExists());
+  EXPECT_EQ(db_->CreateTenant("ab").code(), StatusCode::kInvalidArgument);
+  for (const char* name : {"db1", "db2", "db3"}) ASSERT_TRUE(db_->CreateDatabase("acme", name).ok());
+  EXPECT_TRUE(db_->CreateDatabase("acme", "db1").IsAlreadyExists());
+  EXPECT_EQ(db_->CreateDatabase("acme", "x").code(), StatusCode::kInvalidArgument);
+  auto page = db_->ListDatabases("acme", 2, 1);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ((*page)[0].name, "db2");
+  ASSERT_TRUE(db_->DeleteDatabase("acme", "db2").ok());
+  EXPECT_TRUE(db_->GetDatabase("acme", "db2").status().IsNotFound());
+  Reopen();
+  EXPECT_EQ(db_->ListDatabases("acme", std::nullopt, 0)->size(), 2u);
+}
+
+TEST_F(DatabaseTest, CollectionNamesFollowChromaRules) {
+  for (const char* bad : {"ab", "-abc", "abc-", "a..b", "192.168.1.1", "has space", "sl/ash"}) {
+    EXPECT_EQ(db_->CreateCollection(kT, kD, {.name = bad}).status().code(), StatusCode::kInvalidArgument) << bad;
+  }
+  for (const char* good : {"abc", "a.b-c_d", "A12"}) {
+    EXPECT_TRUE(db_->CreateCollection(kT, kD, {.name = good}).ok()) << good;
+  }
+}
+
+TEST_F(DatabaseTest, CreateGetOrCreateRenameDelete) {
+  bool created = false;
+  auto c = db_->CreateCollection(kT, kD, {.name = "docs", .metadata = Metadata{{"a", int64_t{1}}}}, &created);
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(created);
+  EXPECT_TRUE(db_->CreateCollection(kT, kD, {.name = "docs"}).status().IsAlreadyExists());
+  auto again = db_->CreateCollection(kT, kD, {.name = "docs", .metadata = Metadata{{"b", true}}, .get_or_create = true},
+                                     &created);
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(created);
+  EXPECT_EQ((*again)->id(), (*c)->id());
+  EXPECT_EQ((*again)->Info()->metadata, (Metadata{{"a", int64_t{1}}}));  // unchanged
+  EXPECT_EQ(db_->CreateCollection(kT, "nodb", {.name = "docs"}).status().code(), StatusCode::kInvalidArgument);
+
+  ASSERT_TRUE(db_->CreateCollection(kT, kD, {.name = "other"}).ok());
+  ModifyCollectionRequest rename;
+  rename.new_name = "other";
+  EXPECT_TRUE(db_->ModifyCollection(kT, kD, (*c)->id(), rename).IsAlreadyExists());
+  rename.new_name = "renamed";
+  rename.new_metadata = std::optional<Metadata>(Metadata{{"c", true}});
+  ASSERT_TRUE(db_->ModifyCollection(kT, kD, (*c)->id(), rename).ok());
+  EXPECT_EQ((*c)->Info()->name, "renamed");  // open handles see the change
+  EXPECT_EQ((*c)->Info()->metadata, (Metadata{{"c", true}}));
+  EXPECT_TRUE(db_->GetCollection(kT, kD, "docs").status().IsNotFound());
+  EXPECT_EQ(*db_->CountCollections(kT, kD), 2u);
+
+  ASSERT_TRUE((*c)->Add({testing::MakeRecord("r", {1, 2})}).ok());
+  Reopen();
+  auto by_id = db_->GetCollectionById(kT, kD, (*c)->id());
+  ASSERT_TRUE(by_id.ok());
+  EXPECT_EQ((*by_id)->Info()->name, "renamed");
+  EXPECT_EQ((*by_id)->Info()->dimension, 2u);
+  EXPECT_EQ(*(*by_id)->Count(), 1u);
+  auto list = db_->ListCollections(kT, kD, 1, 1);
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].name, "other");
+
+  ASSERT_TRUE(db_->DeleteCollection(kT, kD, "renamed").ok());
+  EXPECT_TRUE(db_->DeleteCollection(kT, kD, "renamed").IsNotFound());
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/data/c/" + (*c)->id()));
+}
+
+TEST_F(DatabaseTest, ResetWipesEverything) {
+  ASSERT_TRUE(db_->CreateTenant("acme").ok());
+  auto c = db_->CreateCollection(kT, kD, {.name = "docs"});
+  ASSERT_TRUE((*c)->Add({testing::MakeRecord("r", {1})}).ok());
+  ASSERT_TRUE(db_->Reset().ok());
+  EXPECT_TRUE(db_->GetTenant("acme").status().IsNotFound());
+  EXPECT_TRUE(db_->GetDatabase(kT, kD).ok());
+  EXPECT_EQ(*db_->CountCollections(kT, kD), 0u);
+  EXPECT_TRUE((*c)->Count().status().IsNotFound());
+  Reopen();
+  EXPECT_EQ(*db_->CountCollections(kT, kD), 0u);
+}
+
+TEST_F(DatabaseTest, BackgroundCompactionBoundsTheWal) {
+  db_.reset();
+  auto db = Database::Open({.path = dir_.path() + "/bg", .compaction_trigger_ops = 100});
+  ASSERT_TRUE(db.ok());
+  auto c = (*db)->CreateCollection(kT, kD, {.name = "docs"});
+  for (int i = 0; i < 50; ++i) {
+    std::vector<WriteRecord> batch;
+    for (int j = 0; j < 10; ++j) batch.push_back(testing::MakeRecord(std::to_string(i * 10 + j), {1, 2}));
+    ASSERT_TRUE((*c)->Add(batch).ok());
+  }
+  (*db)->WaitIdle();
+  size_t wal_objects = 0;
+  for (auto& e : std::filesystem::recursive_directory_iterator(dir_.path() + "/bg")) {
+    wal_objects += e.path().string().find("/wal/") != std::string::npos && e.is_regular_file();
+  }
+  EXPECT_LT(wal_objects, 20u);
+  db->reset();
+  auto reopened = Database::Open({.path = dir_.path() + "/bg"});
+  EXPECT_EQ(*(*(*reopened)->GetCollection(kT, kD, "docs"))->Count(), 500u);
+}
+
+TEST_F(DatabaseTest, CorruptWalIsReportedNotServed) {
+  auto c = db_->CreateCollection(kT, kD, {.name = "docs"});
+  ASSERT_TRUE((*c)->Add({testing::MakeRecord("r", {1})}).ok());
+  std::string id = (*c)->id();
+  db_.reset();
+  std::string wal_dir = dir_.path() + "/data/c/" + id + "/wal";
+  for (auto& e : std::filesystem::directory_iterator(wal_dir)) {
+    std::fstream f(e.path(), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(30);
+    f.put('\x7f');
+  }
+  Reopen();
+  auto got = db_->GetCollection(kT, kD, "docs");
+  ASSERT_FALSE(got.ok());
+  EXPECT_TRUE(got.status().IsCorruption()) << got.status().ToString();
+  EXPECT_TRUE(db_->GetTenant(kT).ok());  // the rest of the database still works
+}
+
+}  // namespace
+}  // namespace fathom
