@@ -275,7 +275,8 @@ ApiStatus ReadSchema(JsonElement schema, CollectionConfig& config) {
   };
   FATHOM_API_RETURN_IF_ERROR(check_sparse(Child(schema, "defaults")));
   if (keys.has_value()) {
-    for (auto field : keys->get_object().value_unsafe()) {
+    const JsonObject keys_object = keys->get_object().value_unsafe();
+    for (auto field : keys_object) {
       FATHOM_API_RETURN_IF_ERROR(check_sparse(field.value));
     }
   }

@@ -130,19 +130,25 @@ void JsonWriter::StringArray(const std::vector<std::string>& values) {
 
 void JsonWriter::Element(JsonElement element) {
   switch (element.type()) {
-    case element_type::ARRAY:
+    case element_type::ARRAY: {
+      // Keep the array in a variable: value_unsafe() returns a reference into the
+      // temporary simdjson_result, which a range-for would not keep alive.
+      const JsonArray array = element.get_array().value_unsafe();
       writer_.StartArray();
-      for (JsonElement item : element.get_array().value_unsafe()) Element(item);
+      for (JsonElement item : array) Element(item);
       writer_.EndArray();
       break;
-    case element_type::OBJECT:
+    }
+    case element_type::OBJECT: {
+      const JsonObject object = element.get_object().value_unsafe();
       writer_.StartObject();
-      for (auto field : element.get_object().value_unsafe()) {
+      for (auto field : object) {
         Key(field.key);
         Element(field.value);
       }
       writer_.EndObject();
       break;
+    }
     case element_type::INT64: writer_.Int64(element.get_int64().value_unsafe()); break;
     case element_type::UINT64: writer_.Uint64(element.get_uint64().value_unsafe()); break;
     case element_type::DOUBLE: Double(element.get_double().value_unsafe()); break;
