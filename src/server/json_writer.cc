@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <string_view>
 #include <type_traits>
 
 namespace fathom::server {
@@ -10,26 +11,58 @@ namespace {
 
 using simdjson::dom::element_type;
 
-// Shortest round-trip text of a float32, with ".0" added to integral values so that
-// clients parsing JSON by number syntax (Python's json) still see a float, as Chroma's
-// serde output gives them.
-size_t FormatFloat(float v, char* buf, size_t size) {
-  auto [end, ec] = std::to_chars(buf, buf + size - 2, v);
-  (void)ec;  // 32 bytes always suffice for a float
-  size_t n = static_cast<size_t>(end - buf);
-  bool integral = true;
-  for (size_t i = 0; i < n; ++i) {
-    const char c = buf[i];
-    if (c == '.' || c == 'e' || c == 'E') {
-      integral = false;
-      break;
+// Shortest round-trip text of a number, laid out the way Chroma's serde_json (ryu)
+// writes it: "1.0", "0.02", "1234.5", "9.223372036854776e18", "1e-7". `max_digits_before_point`
+// is ryu's switch to exponent notation: 16 for f64, 13 for f32. Integral values keep a
+// ".0" so clients that parse numbers by syntax (Python's json) still see floats.
+template <typename T>
+size_t FormatShortest(T v, int max_digits_before_point, char* out) {
+  char sci[64];
+  auto [end, ec] = std::to_chars(sci, sci + sizeof(sci), v, std::chars_format::scientific);
+  (void)ec;  // 64 bytes always suffice
+  std::string_view text(sci, static_cast<size_t>(end - sci));
+  char* o = out;
+  if (!text.empty() && text[0] == '-') {
+    *o++ = '-';
+    text.remove_prefix(1);
+  }
+  const size_t e_pos = text.find('e');
+  char digits[32];
+  int n = 0;
+  for (size_t i = 0; i < e_pos; ++i) {
+    if (text[i] != '.') digits[n++] = text[i];
+  }
+  int exponent = 0;
+  std::from_chars(text.data() + e_pos + 1 + (text[e_pos + 1] == '+' ? 1 : 0), text.data() + text.size(), exponent);
+  const int k = exponent - (n - 1);  // exponent of the last digit
+  const int kk = exponent + 1;       // digits before the decimal point
+  if (k >= 0 && kk <= max_digits_before_point) {
+    for (int i = 0; i < n; ++i) *o++ = digits[i];
+    for (int i = 0; i < k; ++i) *o++ = '0';
+    *o++ = '.';
+    *o++ = '0';
+  } else if (kk > 0 && kk <= max_digits_before_point) {
+    for (int i = 0; i < n; ++i) {
+      if (i == kk) *o++ = '.';
+      *o++ = digits[i];
     }
+  } else if (kk > -5 && kk <= 0) {
+    *o++ = '0';
+    *o++ = '.';
+    for (int i = 0; i < -kk; ++i) *o++ = '0';
+    for (int i = 0; i < n; ++i) *o++ = digits[i];
+  } else {
+    *o++ = digits[0];
+    if (n > 1) {
+      *o++ = '.';
+      for (int i = 1; i < n; ++i) *o++ = digits[i];
+    }
+    *o++ = 'e';
+    auto [exp_end, exp_ec] = std::to_chars(o, o + 8, kk - 1);
+    (void)exp_ec;
+    o = exp_end;
   }
-  if (integral) {
-    buf[n++] = '.';
-    buf[n++] = '0';
-  }
-  return n;
+  return static_cast<size_t>(o - out);
 }
 
 }  // namespace
@@ -39,7 +72,9 @@ void JsonWriter::Double(double v) {
     writer_.Null();
     return;
   }
-  writer_.Double(v);
+  char buf[64];
+  const size_t n = FormatShortest(v, 16, buf);
+  writer_.RawValue(buf, n, rapidjson::kNumberType);
 }
 
 void JsonWriter::Float(float v) {
@@ -47,8 +82,8 @@ void JsonWriter::Float(float v) {
     writer_.Null();
     return;
   }
-  char buf[48];
-  const size_t n = FormatFloat(v, buf, sizeof(buf));
+  char buf[64];
+  const size_t n = FormatShortest(v, 13, buf);
   writer_.RawValue(buf, n, rapidjson::kNumberType);
 }
 
