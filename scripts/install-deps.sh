@@ -11,6 +11,7 @@ packages=(
   libroaring-dev libre2-dev
   libcli11-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
+  libsqlite3-dev libhnswlib-dev   # peers measured side by side in bench/ only
   nodejs npm curl         # conformance suite (Chroma's JS client tests), HTTP tests
 )
 

@@ -133,7 +133,9 @@ Status CollectionImpl::Recover() {
         return seg_bytes.status();
       }
       if (manifest_.dimension == 0 && ref.rows > 0) return Status::Corruption(key + ": rows without a dimension");
-      auto summary = ReadRecordsSegment(*seg_bytes, [this](SegmentEntry&& e) {
+      if (manifest_.dimension != 0) table_.set_dimension(manifest_.dimension);
+      table_.Reserve(ref.rows);
+      auto summary = ReadRecordsSegment(*seg_bytes, [this](SegmentEntry& e) {
         if (e.tombstone) {
           table_.LoadTombstone(e.row.id);
         } else {
@@ -167,7 +169,7 @@ Status CollectionImpl::Recover() {
     auto decoded = DecodeWalObject(bytes);
     if (!decoded.ok()) return decoded.status().WithContext(object.key);
     if (decoded->sequence != sequence) return Status::Corruption(object.key + ": holds another sequence number");
-    ApplyLocked(decoded->ops, sequence, bytes.size());
+    ApplyLocked(std::move(decoded->ops), sequence, bytes.size());
   }
   lock.unlock();
   DeleteObsolete(manifest_);
@@ -175,8 +177,9 @@ Status CollectionImpl::Recover() {
   return Status::Ok();
 }
 
-void CollectionImpl::ApplyLocked(const OperationBatch& ops, uint64_t sequence, uint64_t bytes) {
-  for (const Operation& op : ops) table_.Apply(op);
+void CollectionImpl::ApplyLocked(OperationBatch&& ops, uint64_t sequence, uint64_t bytes) {
+  table_.Reserve(ops.size());
+  for (Operation& op : ops) table_.Apply(std::move(op));
   table_.MaybeShrink();
   last_sequence_ = sequence;
   tail_.push_back({sequence, ops.size(), bytes});
@@ -339,7 +342,7 @@ void CollectionImpl::CommitGroup(const std::vector<PendingWrite*>& group) {
   }
   {
     std::unique_lock<std::shared_mutex> lock(state_mu_);
-    ApplyLocked(*ops, sequence, bytes.size());
+    ApplyLocked(std::move(*ops), sequence, bytes.size());
   }
   MaybeScheduleCompaction();
 }
@@ -381,7 +384,7 @@ Status CollectionImpl::CatchUp() {
     auto decoded = DecodeWalObject(*bytes);
     if (!decoded.ok()) return decoded.status().WithContext(WalKey(id_, sequence));
     std::unique_lock<std::shared_mutex> lock(state_mu_);
-    ApplyLocked(decoded->ops, sequence, bytes->size());
+    ApplyLocked(std::move(decoded->ops), sequence, bytes->size());
   }
   return Status::Ok();
 }
@@ -496,15 +499,16 @@ Result<QueryResult> CollectionImpl::Query(const QueryRequest& request) {
     const float q_norm = space == DistanceSpace::kCosine ? std::sqrt(DotProduct(q.data(), q.data(), q.size())) : 0.0f;
     TopK top(request.n_results);
     if (d != 0) {
+      auto push = [&](size_t slot) {
+        top.Push(SpaceDistance(space, q.data(), q_norm, table_.embedding(slot), table_.norm(slot), d),
+                 static_cast<uint32_t>(slot));
+      };
       if (restricted) {
-        for (uint32_t slot : candidates) {
-          top.Push(SpaceDistance(space, q.data(), q_norm, table_.embedding(slot), table_.norm(slot), d), slot);
-        }
+        for (uint32_t slot : candidates) push(slot);
       } else {
-        for (size_t slot = 0; slot < table_.slot_count(); ++slot) {
-          if (!table_.row(slot).live) continue;
-          top.Push(SpaceDistance(space, q.data(), q_norm, table_.embedding(slot), table_.norm(slot), d),
-                   static_cast<uint32_t>(slot));
+        const uint8_t* live = table_.live();
+        for (size_t slot = 0, n = table_.slot_count(); slot < n; ++slot) {
+          if (live[slot]) push(slot);
         }
       }
     }
@@ -629,7 +633,7 @@ Status CollectionImpl::MergeSegments() {
   if (manifest_.dimension != 0) merged.set_dimension(manifest_.dimension);
   for (const SegmentRef& ref : manifest_.segments) {
     FATHOM_ASSIGN_OR_RETURN(std::string bytes, store_->Get(SegmentKey(id_, ref.id)));
-    auto summary = ReadRecordsSegment(bytes, [&](SegmentEntry&& e) {
+    auto summary = ReadRecordsSegment(bytes, [&](SegmentEntry& e) {
       if (e.tombstone) {
         merged.LoadTombstone(e.row.id);
       } else {

@@ -1,5 +1,6 @@
 #include "db/record_table.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "common/assert.h"
@@ -23,13 +24,13 @@ bool IsEmptyArray(const MetadataValue& v) {
 }
 }  // namespace
 
-std::optional<Metadata> ApplyMetadataPatch(std::optional<Metadata> base, const MetadataPatch& patch) {
+std::optional<Metadata> ApplyMetadataPatch(std::optional<Metadata> base, MetadataPatch patch) {
   Metadata out = base ? std::move(*base) : Metadata{};
-  for (const auto& [key, value] : patch) {
+  for (auto& [key, value] : patch) {
     if (!value || IsEmptyArray(*value)) {
       out.erase(key);
     } else {
-      out[key] = *value;
+      out.insert_or_assign(key, std::move(*value));
     }
   }
   if (out.empty()) return std::nullopt;
@@ -48,15 +49,27 @@ void RecordTable::SetEmbedding(size_t slot, const std::vector<float>& embedding)
   norms_[slot] = std::sqrt(DotProduct(embedding.data(), embedding.data(), embedding.size()));
 }
 
+void RecordTable::Reserve(size_t extra_rows) {
+  size_t want = rows_.size() + extra_rows;
+  if (want <= rows_.capacity() && want * stride() <= vectors_.capacity()) return;
+  want = std::max(want, rows_.capacity() * 2);  // keep growth geometric across batches
+  rows_.reserve(want);
+  live_.reserve(want);
+  norms_.reserve(want);
+  vectors_.reserve(want * stride());
+  index_.reserve(want);
+}
+
 size_t RecordTable::Append(Row row, const std::vector<float>& embedding) {
   if (!dimension_) dimension_ = static_cast<uint32_t>(embedding.size());
+  FATHOM_CHECK(embedding.size() == *dimension_);
   size_t slot = rows_.size();
   row.live = true;
   index_[row.id] = slot;
   rows_.push_back(std::move(row));
-  vectors_.resize(rows_.size() * stride());
-  norms_.push_back(0.0f);
-  SetEmbedding(slot, embedding);
+  live_.push_back(1);
+  vectors_.insert(vectors_.end(), embedding.begin(), embedding.end());
+  norms_.push_back(std::sqrt(DotProduct(embedding.data(), embedding.data(), embedding.size())));
   return slot;
 }
 
@@ -64,14 +77,15 @@ void RecordTable::Kill(size_t slot) {
   Row& r = rows_[slot];
   index_.erase(r.id);
   r.live = false;
+  live_[slot] = 0;
   r.document.reset();
   r.uri.reset();
   r.metadata.reset();
   ++dead_;
 }
 
-void RecordTable::Apply(const Operation& op) {
-  const WriteRecord& rec = op.record;
+void RecordTable::Apply(Operation&& op) {
+  WriteRecord& rec = op.record;
   auto existing = Find(rec.id);
   switch (op.type) {
     case OpType::kAdd:
@@ -81,11 +95,11 @@ void RecordTable::Apply(const Operation& op) {
         Row row;
         row.id = rec.id;
         row.offset = next_offset_++;
-        row.document = rec.document;
-        row.uri = rec.uri;
-        if (rec.metadata) row.metadata = ApplyMetadataPatch(std::nullopt, *rec.metadata);
+        row.document = std::move(rec.document);
+        row.uri = std::move(rec.uri);
+        if (rec.metadata) row.metadata = ApplyMetadataPatch(std::nullopt, std::move(*rec.metadata));
         Append(std::move(row), *rec.embedding);
-        dirty_.insert(rec.id);
+        dirty_.insert(std::move(rec.id));
         return;
       }
       if (op.type == OpType::kAdd) return;  // first write wins
@@ -95,9 +109,9 @@ void RecordTable::Apply(const Operation& op) {
       if (!existing) return;  // update of a missing id is ignored
       Row& row = rows_[*existing];
       if (rec.embedding) SetEmbedding(*existing, *rec.embedding);
-      if (rec.document) row.document = rec.document;
-      if (rec.uri) row.uri = rec.uri;
-      if (rec.metadata) row.metadata = ApplyMetadataPatch(std::move(row.metadata), *rec.metadata);
+      if (rec.document) row.document = std::move(rec.document);
+      if (rec.uri) row.uri = std::move(rec.uri);
+      if (rec.metadata) row.metadata = ApplyMetadataPatch(std::move(row.metadata), std::move(*rec.metadata));
       dirty_.insert(rec.id);
       return;
     }
@@ -139,6 +153,7 @@ void RecordTable::MaybeShrink() {
       rows_[out] = std::move(rows_[slot]);
       std::copy(vectors_.begin() + slot * d, vectors_.begin() + (slot + 1) * d, vectors_.begin() + out * d);
       norms_[out] = norms_[slot];
+      live_[out] = 1;
     }
     index_[rows_[out].id] = out;
     ++out;
@@ -147,6 +162,7 @@ void RecordTable::MaybeShrink() {
   vectors_.resize(out * d);
   vectors_.shrink_to_fit();
   norms_.resize(out);
+  live_.resize(out);
   dead_ = 0;
 }
 

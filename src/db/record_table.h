@@ -15,6 +15,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "common/aligned_allocator.h"
 #include "fathom/types.h"
 #include "storage/row.h"
 #include "wal/operation.h"
@@ -30,7 +31,7 @@ class RecordTable {
   size_t live_count() const { return index_.size(); }
 
   // Applies one operation (already validated, including its dimension).
-  void Apply(const Operation& op);
+  void Apply(Operation&& op);
 
   // Segment loading: a row's full state (replaces a row with the same id), or its deletion.
   void LoadRow(Row row, const std::vector<float>& embedding);
@@ -39,9 +40,14 @@ class RecordTable {
   // Slot access for scans. Slots are in insertion order; check row(slot).live.
   size_t slot_count() const { return rows_.size(); }
   const Row& row(size_t slot) const { return rows_[slot]; }
+  // One byte per slot (1 = live), apart from the rows so scans touch little memory.
+  const uint8_t* live() const { return live_.data(); }
   const float* embedding(size_t slot) const { return vectors_.data() + slot * stride(); }
   float norm(size_t slot) const { return norms_[slot]; }
   std::optional<size_t> Find(const std::string& id) const;
+
+  // Makes room for `extra_rows` more rows without repeated reallocation.
+  void Reserve(size_t extra_rows);
 
   // Reclaims tombstoned slots when they outnumber live ones.
   void MaybeShrink();
@@ -60,7 +66,8 @@ class RecordTable {
   std::optional<uint32_t> dimension_;
   uint64_t next_offset_ = 0;
   std::vector<Row> rows_;
-  std::vector<float> vectors_;
+  std::vector<uint8_t> live_;
+  std::vector<float, AlignedAllocator<float>> vectors_;  // slot-major, 64-byte aligned
   std::vector<float> norms_;
   std::unordered_map<std::string, size_t> index_;  // id -> live slot
   size_t dead_ = 0;
@@ -69,6 +76,6 @@ class RecordTable {
 
 // Applies a metadata patch: nullopt or an empty array deletes a key, other values set it.
 // Returns nullopt when no key is left.
-std::optional<Metadata> ApplyMetadataPatch(std::optional<Metadata> base, const MetadataPatch& patch);
+std::optional<Metadata> ApplyMetadataPatch(std::optional<Metadata> base, MetadataPatch patch);
 
 }  // namespace fathom

@@ -23,9 +23,12 @@ bool DecodeEntry(Decoder* in, uint32_t dimension, SegmentEntry* e) {
   uint8_t kind;
   std::string_view id;
   if (!in->GetU8(&kind) || !in->GetLengthPrefixed(&id, limits::kIdLengthMax) || id.empty()) return false;
-  e->row = Row{};
   e->row.id.assign(id);
-  e->embedding.clear();
+  e->row.offset = 0;
+  e->row.document.reset();
+  e->row.uri.reset();
+  e->row.metadata.reset();
+  e->row.live = false;
   if (kind == kEntryTombstone) {
     e->tombstone = true;
     return true;
@@ -118,7 +121,7 @@ std::string RecordsSegmentWriter::Finish() {
 }
 
 Result<SegmentSummary> ReadRecordsSegment(std::string_view bytes,
-                                          const std::function<void(SegmentEntry&&)>& visit) {
+                                          const std::function<void(SegmentEntry&)>& visit) {
   if (bytes.size() < kHeaderBytes + kTrailerBytes) return Corrupt("too short");
   if (std::memcmp(bytes.data(), kSegmentMagic, 4) != 0) return Corrupt("bad magic");
   const char* trailer = bytes.data() + bytes.size() - kTrailerBytes;
@@ -171,7 +174,7 @@ Result<SegmentSummary> ReadRecordsSegment(std::string_view bytes,
     for (uint64_t i = 0; i < entries; ++i) {
       if (!DecodeEntry(&in, dimension, &entry)) return Corrupt("malformed entry in block " + std::to_string(b));
       (entry.tombstone ? seen_tombstones : seen_rows)++;
-      visit(std::move(entry));
+      visit(entry);  // the visitor may move fields out; DecodeEntry resets them
     }
     if (!in.empty()) return Corrupt("trailing bytes in block " + std::to_string(b));
   }

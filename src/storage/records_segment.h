@@ -63,8 +63,9 @@ struct SegmentSummary {
   uint64_t tombstones = 0;
 };
 
-// Verifies and decodes a whole segment, calling `visit` for each entry in order.
+// Verifies and decodes a whole segment, calling `visit` for each entry in order. The
+// entry is reused between calls (the visitor may move fields out of it).
 Result<SegmentSummary> ReadRecordsSegment(std::string_view bytes,
-                                          const std::function<void(SegmentEntry&&)>& visit);
+                                          const std::function<void(SegmentEntry&)>& visit);
 
 }  // namespace fathom

@@ -27,7 +27,7 @@ std::string SampleSegment(int rows, uint32_t dim) {
 TEST(RecordsSegmentTest, RoundTrip) {
   std::string bytes = SampleSegment(50, 3);
   std::vector<SegmentEntry> entries;
-  auto summary = ReadRecordsSegment(bytes, [&](SegmentEntry&& e) { entries.push_back(std::move(e)); });
+  auto summary = ReadRecordsSegment(bytes, [&](SegmentEntry& e) { entries.push_back(std::move(e)); });
   ASSERT_TRUE(summary.ok()) << summary.status().ToString();
   EXPECT_EQ(summary->rows, 50u);
   EXPECT_EQ(summary->tombstones, 1u);
@@ -48,7 +48,7 @@ TEST(RecordsSegmentTest, ManyBlocks) {
   std::string bytes = SampleSegment(100, 16384);
   EXPECT_GT(bytes.size(), 5 * limits::kSegmentBlockBytesTarget);
   uint64_t n = 0;
-  auto summary = ReadRecordsSegment(bytes, [&](SegmentEntry&&) { ++n; });
+  auto summary = ReadRecordsSegment(bytes, [&](SegmentEntry&) { ++n; });
   ASSERT_TRUE(summary.ok()) << summary.status().ToString();
   EXPECT_EQ(n, 101u);
 }
@@ -58,7 +58,7 @@ TEST(RecordsSegmentTest, EveryFlippedByteIsCorruption) {
   for (size_t i = 0; i < bytes.size(); ++i) {
     std::string bad = bytes;
     bad[i] ^= 0x20;
-    auto summary = ReadRecordsSegment(bad, [](SegmentEntry&&) {});
+    auto summary = ReadRecordsSegment(bad, [](SegmentEntry&) {});
     ASSERT_FALSE(summary.ok()) << "byte " << i;
     EXPECT_TRUE(summary.status().IsCorruption());
   }
@@ -67,7 +67,7 @@ TEST(RecordsSegmentTest, EveryFlippedByteIsCorruption) {
 TEST(RecordsSegmentTest, EveryTruncationIsCorruption) {
   std::string bytes = SampleSegment(6, 2);
   for (size_t n = 0; n < bytes.size(); ++n) {
-    auto summary = ReadRecordsSegment(std::string_view(bytes).substr(0, n), [](SegmentEntry&&) {});
+    auto summary = ReadRecordsSegment(std::string_view(bytes).substr(0, n), [](SegmentEntry&) {});
     ASSERT_FALSE(summary.ok());
     EXPECT_TRUE(summary.status().IsCorruption());
   }
@@ -76,7 +76,7 @@ TEST(RecordsSegmentTest, EveryTruncationIsCorruption) {
 TEST(RecordsSegmentTest, EmptySegment) {
   RecordsSegmentWriter writer(0);
   std::string bytes = writer.Finish();
-  auto summary = ReadRecordsSegment(bytes, [](SegmentEntry&&) { FAIL(); });
+  auto summary = ReadRecordsSegment(bytes, [](SegmentEntry&) { FAIL(); });
   ASSERT_TRUE(summary.ok());
   EXPECT_EQ(summary->rows, 0u);
 }

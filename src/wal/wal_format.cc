@@ -78,6 +78,12 @@ bool DecodeOp(Decoder* in, Operation* op) {
 
 std::string EncodeWalObject(uint64_t sequence, const OperationBatch& ops) {
   std::string out;
+  size_t estimate = 64;
+  for (const Operation& op : ops) {
+    estimate += 32 + op.record.id.size() + (op.record.embedding ? op.record.embedding->size() * 4 : 0) +
+                (op.record.document ? op.record.document->size() : 0);
+  }
+  out.reserve(estimate);
   out.append(kWalMagic, 4);
   PutFixed16(&out, kWalFormatVersion);
   PutFixed16(&out, 0);  // flags, reserved

@@ -1,4 +1,7 @@
 // AVX-512 kernels; this file alone is compiled with -mavx512f (and friends).
+// GCC 12 warns about its own _mm512_reduce_add_ps at -O2 (GCC bug 105593), a false positive.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
 #include "index/vector/distance.h"
