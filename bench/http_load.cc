@@ -1,0 +1,384 @@
+// http_load: a load client for fathom's (or any Chroma-compatible) HTTP API on loopback.
+//
+//   http_load --fathom build/release/fathom          # starts `fathom run` on a temp dir
+//   http_load --url http://127.0.0.1:8000            # uses a server already running
+//
+// Phases, each with concurrent clients over keep-alive connections:
+//   1. ingest: N records of D dimensions in batches of B, embeddings as base64 float32
+//      (what the Chroma clients send); records/s and per-batch latency.
+//   2. query: Q nearest-neighbour queries (n_results 10) against those N records, with
+//      one client (Chroma's figures are sequential) and with C clients; queries/s, p50, p99.
+//   3. overhead: heartbeat and a query on a 10-record collection, one client and C
+//      clients: the server's own per-request cost (parse, dispatch, serialise).
+// With --fathom the server is started on a free port with a fresh temporary directory and
+// stopped by PID afterwards; with --url the benchmark's collections are deleted at the end.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "server/base64.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// One keep-alive HTTP/1.1 connection. Reconnects once if the server closed it.
+class Connection {
+ public:
+  Connection(std::string host, uint16_t port) : host_(std::move(host)), port_(port) {}
+  ~Connection() { Close(); }
+
+  // Returns the status code (0 on a transport error); the body goes to `body`.
+  int Request(const std::string& method, const std::string& target, const std::string& payload,
+              std::string* body) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      if (fd_ < 0 && !Connect()) return 0;
+      std::string head = fmt::format("{} {} HTTP/1.1\r\nHost: {}\r\n", method, target, host_);
+      if (!payload.empty()) {
+        head += fmt::format("Content-Type: application/json\r\nContent-Length: {}\r\n", payload.size());
+      }
+      head += "\r\n";
+      if (SendAll(head) && (payload.empty() || SendAll(payload))) {
+        const int status = ReadResponse(body);
+        if (status != 0) return status;
+      }
+      Close();
+    }
+    return 0;
+  }
+
+ private:
+  bool Connect() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd_ < 0) return false;
+    int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port_);
+    ::inet_pton(AF_INET, host_.c_str(), &addr.sin_addr);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      Close();
+      return false;
+    }
+    buffer_.clear();
+    return true;
+  }
+  void Close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  bool SendAll(const std::string& data) {
+    size_t sent = 0;
+    while (sent < data.size()) {
+      const ssize_t n = ::send(fd_, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      sent += static_cast<size_t>(n);
+    }
+    return true;
+  }
+  bool Fill() {
+    char chunk[65536];
+    const ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
+    if (n <= 0) return false;
+    buffer_.append(chunk, static_cast<size_t>(n));
+    return true;
+  }
+  int ReadResponse(std::string* body) {
+    size_t header_end;
+    while ((header_end = buffer_.find("\r\n\r\n")) == std::string::npos) {
+      if (!Fill()) return 0;
+    }
+    const int status = buffer_.size() > 12 ? std::atoi(buffer_.c_str() + 9) : 0;
+    size_t length = 0;
+    bool close = false;
+    size_t pos = 0;
+    while (pos < header_end) {
+      const size_t eol = buffer_.find("\r\n", pos);
+      const std::string line = buffer_.substr(pos, eol - pos);
+      pos = eol + 2;
+      if (strncasecmp(line.c_str(), "content-length:", 15) == 0) length = std::stoul(line.substr(15));
+      if (strncasecmp(line.c_str(), "connection:", 11) == 0 && line.find("close") != std::string::npos) close = true;
+    }
+    const size_t total = header_end + 4 + length;
+    while (buffer_.size() < total) {
+      if (!Fill()) return 0;
+    }
+    if (body != nullptr) body->assign(buffer_, header_end + 4, length);
+    buffer_.erase(0, total);
+    if (close) Close();
+    return status;
+  }
+
+  std::string host_;
+  uint16_t port_;
+  int fd_ = -1;
+  std::string buffer_;
+};
+
+struct Stats {
+  double seconds = 0;
+  size_t requests = 0;
+  size_t failures = 0;
+  std::vector<double> latencies_ms;
+
+  double Percentile(double p) const {
+    if (latencies_ms.empty()) return 0;
+    std::vector<double> v = latencies_ms;
+    const size_t k = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5));
+    std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
+    return v[k];
+  }
+};
+
+// Runs `count` requests over `clients` connections; `make(i)` gives request i.
+Stats RunConcurrent(const std::string& host, uint16_t port, size_t clients, size_t count,
+                    const std::function<void(size_t, std::string*, std::string*, std::string*)>& make) {
+  std::atomic<size_t> next{0};
+  std::atomic<size_t> failures{0};
+  std::vector<std::vector<double>> latencies(clients);
+  std::string first_error;
+  std::mutex error_mu;
+  const auto start = Clock::now();
+  std::vector<std::thread> threads;
+  for (size_t c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      Connection conn(host, port);
+      std::string method, target, payload, body;
+      for (size_t i = next.fetch_add(1); i < count; i = next.fetch_add(1)) {
+        make(i, &method, &target, &payload);
+        const auto t0 = Clock::now();
+        const int status = conn.Request(method, target, payload, &body);
+        latencies[c].push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+        if (status < 200 || status >= 300) {
+          failures.fetch_add(1);
+          std::lock_guard<std::mutex> lock(error_mu);
+          if (first_error.empty()) first_error = fmt::format("HTTP {}: {}", status, body.substr(0, 300));
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  Stats stats;
+  stats.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  stats.requests = count;
+  stats.failures = failures.load();
+  for (auto& l : latencies) stats.latencies_ms.insert(stats.latencies_ms.end(), l.begin(), l.end());
+  if (!first_error.empty()) std::fprintf(stderr, "http_load: first failure: %s\n", first_error.c_str());
+  return stats;
+}
+
+std::string FloatsJson(const float* v, size_t dim) {
+  std::string out = "[";
+  for (size_t i = 0; i < dim; ++i) {
+    if (i) out += ',';
+    out += fmt::format("{}", v[i]);
+  }
+  out += ']';
+  return out;
+}
+
+uint16_t FreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string ExtractId(const std::string& collection_json) {
+  const std::string key = "\"id\":\"";
+  const size_t p = collection_json.find(key);
+  if (p == std::string::npos) return "";
+  const size_t q = collection_json.find('"', p + key.size());
+  return collection_json.substr(p + key.size(), q - p - key.size());
+}
+
+void PrintRow(const char* phase, size_t clients, const Stats& s, double units_per_request, const char* unit) {
+  std::printf("| %-34s | %7zu | %9zu | %12.0f %-9s | %8.2f | %8.2f | %8zu |\n", phase, clients, s.requests,
+              static_cast<double>(s.requests) * units_per_request / s.seconds, unit, s.Percentile(0.50),
+              s.Percentile(0.99), s.failures);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Load test for fathom's Chroma-compatible HTTP API"};
+  std::string url = "http://127.0.0.1:8000";
+  std::string fathom_binary;
+  size_t clients = std::max(2u, std::thread::hardware_concurrency());
+  size_t records = 100000, dim = 128, batch = 1000, queries = 2000, tiny_requests = 20000;
+  uint32_t n_results = 10;
+  app.add_option("--url", url, "Server to load (ignored with --fathom)")->capture_default_str();
+  app.add_option("--fathom", fathom_binary, "Start this fathom binary on a temporary directory");
+  app.add_option("--clients", clients, "Concurrent connections")->capture_default_str();
+  app.add_option("--records", records, "Records to ingest")->capture_default_str();
+  app.add_option("--dim", dim, "Embedding dimension")->capture_default_str();
+  app.add_option("--batch", batch, "Records per add request")->capture_default_str();
+  app.add_option("--queries", queries, "Queries per query phase")->capture_default_str();
+  app.add_option("--n-results", n_results, "n_results of each query")->capture_default_str();
+  app.add_option("--tiny-requests", tiny_requests, "Requests per overhead phase")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  std::string host = "127.0.0.1";
+  uint16_t port = 8000;
+  pid_t server_pid = -1;
+  std::filesystem::path temp_dir;
+  if (!fathom_binary.empty()) {
+    temp_dir = std::filesystem::temp_directory_path() / fmt::format("fathom-http-load-{}", ::getpid());
+    std::filesystem::create_directories(temp_dir);
+    port = FreePort();
+    const std::string data = (temp_dir / "data").string();
+    const std::string port_text = std::to_string(port);
+    server_pid = ::fork();
+    if (server_pid == 0) {
+      ::execl(fathom_binary.c_str(), fathom_binary.c_str(), "run", "--path", data.c_str(), "--host", "127.0.0.1",
+              "--port", port_text.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    Connection probe(host, port);
+    const auto deadline = Clock::now() + std::chrono::seconds(60);
+    while (probe.Request("GET", "/api/v2/heartbeat", "", nullptr) != 200) {
+      if (Clock::now() > deadline) {
+        std::fprintf(stderr, "http_load: %s did not start\n", fathom_binary.c_str());
+        return 1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  } else {
+    const std::string prefix = "http://";
+    std::string rest = url.rfind(prefix, 0) == 0 ? url.substr(prefix.size()) : url;
+    const size_t colon = rest.find(':');
+    host = rest.substr(0, colon);
+    if (colon != std::string::npos) port = static_cast<uint16_t>(std::stoi(rest.substr(colon + 1)));
+  }
+
+  const std::string collections = "/api/v2/tenants/default_tenant/databases/default_database/collections";
+  const std::string suffix = fmt::format("{}_{}", ::getpid(), Clock::now().time_since_epoch().count() % 1000000);
+  Connection admin(host, port);
+  std::string body;
+  if (admin.Request("POST", collections, fmt::format(R"({{"name":"bench_{}"}})", suffix), &body) != 200) {
+    std::fprintf(stderr, "http_load: cannot create a collection: %s\n", body.c_str());
+    return 1;
+  }
+  const std::string big = collections + "/" + ExtractId(body);
+  admin.Request("POST", collections, fmt::format(R"({{"name":"bench_tiny_{}"}})", suffix), &body);
+  const std::string tiny = collections + "/" + ExtractId(body);
+
+  // Data: uniform random vectors, fixed seed.
+  std::mt19937 rng(42);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  std::vector<float> vectors(records * dim);
+  for (float& f : vectors) f = uniform(rng);
+  const size_t batches = (records + batch - 1) / batch;
+  std::vector<std::string> add_bodies(batches);
+  for (size_t b = 0; b < batches; ++b) {
+    const size_t lo = b * batch, hi = std::min(records, lo + batch);
+    std::string ids, embeddings;
+    for (size_t i = lo; i < hi; ++i) {
+      if (i > lo) {
+        ids += ',';
+        embeddings += ',';
+      }
+      ids += fmt::format("\"r{}\"", i);
+      embeddings += '"' + fathom::server::Base64Encode(&vectors[i * dim], dim * sizeof(float)) + '"';
+    }
+    add_bodies[b] = fmt::format(R"({{"ids":[{}],"embeddings":[{}]}})", ids, embeddings);
+  }
+  std::vector<std::string> query_bodies(queries);
+  std::vector<float> q(dim);
+  for (size_t i = 0; i < queries; ++i) {
+    for (float& f : q) f = uniform(rng);
+    query_bodies[i] = fmt::format(R"({{"query_embeddings":[{}],"n_results":{}}})", FloatsJson(q.data(), dim), n_results);
+  }
+  {
+    std::string ids, embeddings;
+    for (size_t i = 0; i < 10; ++i) {
+      ids += fmt::format("{}\"t{}\"", i ? "," : "", i);
+      embeddings += fmt::format("{}\"{}\"", i ? "," : "",
+                                fathom::server::Base64Encode(&vectors[i * dim], dim * sizeof(float)));
+    }
+    admin.Request("POST", tiny + "/add", fmt::format(R"({{"ids":[{}],"embeddings":[{}]}})", ids, embeddings), &body);
+  }
+
+  std::printf("http_load: %s:%u, %zu records x %zu dims, batches of %zu, %zu clients, n_results %u\n\n", host.c_str(),
+              port, records, dim, batch, clients, n_results);
+  std::printf("| %-34s | %7s | %9s | %22s | %8s | %8s | %8s |\n", "phase", "clients", "requests", "throughput",
+              "p50 ms", "p99 ms", "failed");
+  std::printf("|%s|%s|%s|%s|%s|%s|%s|\n", std::string(36, '-').c_str(), std::string(9, '-').c_str(),
+              std::string(11, '-').c_str(), std::string(24, '-').c_str(), std::string(10, '-').c_str(),
+              std::string(10, '-').c_str(), std::string(10, '-').c_str());
+
+  Stats ingest = RunConcurrent(host, port, clients, batches, [&](size_t i, std::string* m, std::string* t, std::string* p) {
+    *m = "POST";
+    *t = big + "/add";
+    *p = add_bodies[i];
+  });
+  PrintRow(fmt::format("add {}x{}-d base64", batch, dim).c_str(), clients, ingest,
+           static_cast<double>(records) / static_cast<double>(batches), "records/s");
+  admin.Request("GET", big + "/count", "", &body);
+  if (body != std::to_string(records)) std::fprintf(stderr, "http_load: count is %s, expected %zu\n", body.c_str(), records);
+
+  auto query_phase = [&](size_t c, const char* label) {
+    Stats s = RunConcurrent(host, port, c, queries, [&](size_t i, std::string* m, std::string* t, std::string* p) {
+      *m = "POST";
+      *t = big + "/query";
+      *p = query_bodies[i];
+    });
+    PrintRow(label, c, s, 1.0, "queries/s");
+  };
+  query_phase(1, fmt::format("query {}k x {}-d, top {}", records / 1000, dim, n_results).c_str());
+  query_phase(clients, fmt::format("query {}k x {}-d, top {}", records / 1000, dim, n_results).c_str());
+
+  auto tiny_phase = [&](size_t c, const char* label, const char* method, const std::string& target,
+                        const std::string& payload) {
+    Stats s = RunConcurrent(host, port, c, tiny_requests, [&](size_t, std::string* m, std::string* t, std::string* p) {
+      *m = method;
+      *t = target;
+      *p = payload;
+    });
+    PrintRow(label, c, s, 1.0, "req/s");
+  };
+  tiny_phase(1, "heartbeat", "GET", "/api/v2/heartbeat", "");
+  tiny_phase(clients, "heartbeat", "GET", "/api/v2/heartbeat", "");
+  const std::string tiny_query =
+      fmt::format(R"({{"query_embeddings":[{}],"n_results":10}})", FloatsJson(vectors.data(), dim));
+  tiny_phase(1, "query 10-record collection", "POST", tiny + "/query", tiny_query);
+  tiny_phase(clients, "query 10-record collection", "POST", tiny + "/query", tiny_query);
+
+  admin.Request("DELETE", collections + fmt::format("/bench_{}", suffix), "", nullptr);
+  admin.Request("DELETE", collections + fmt::format("/bench_tiny_{}", suffix), "", nullptr);
+  if (server_pid > 0) {
+    ::kill(server_pid, SIGTERM);
+    int status = 0;
+    ::waitpid(server_pid, &status, 0);
+    std::error_code ec;
+    std::filesystem::remove_all(temp_dir, ec);
+  }
+  return ingest.failures == 0 ? 0 : 1;
+}
