@@ -114,7 +114,7 @@ TEST(JsonReaderTest, EmbeddingsAcceptFloatsOrBase64NotBoth) {
   EXPECT_FALSE(ReadWriteEmbeddings(body->root(), "embeddings", false).ok());
 }
 
-TEST(ErrorsTest, EngineStatusesMapOntoChromasTable) {
+TEST(ApiErrorTest, EngineStatusesMapOntoChromasTable) {
   struct Row {
     Status status;
     unsigned http;
