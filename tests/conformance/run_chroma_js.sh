@@ -52,7 +52,13 @@ cleanup() {
       echo "run_chroma_js.sh: server $SERVER_PID did not stop on SIGTERM; killing it" >&2
       kill -KILL "$SERVER_PID" 2>/dev/null || true
     fi
-    wait "$SERVER_PID" 2>/dev/null || true
+    server_status=0
+    wait "$SERVER_PID" 2>/dev/null || server_status=$?
+    if [ "$server_status" -ne 0 ]; then
+      # The HTTP tests fail on an unclean exit; here it is reported, jest's status stands.
+      echo "run_chroma_js.sh: warning: fathom exited with status $server_status on SIGTERM; log tail:" >&2
+      tail -n 40 "$LOG" >&2 || true
+    fi
   fi
   rm -rf "$DATA_DIR" "$LOG"
 }
