@@ -8,7 +8,7 @@ DATA ?= ./data
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: all release asan tsan deps run test bench clean
+.PHONY: all release asan tsan fuzz deps run test bench clean
 
 all: release
 
@@ -26,6 +26,18 @@ asan: deps
 tsan: deps
 	@cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFATHOM_TSAN=ON -DFATHOM_BENCH=OFF >/dev/null
 	@cmake --build build/tsan -j$(JOBS) --target fathom_tests
+
+# libFuzzer targets for every decoder, FUZZ_SECONDS each; crashes land in build/fuzz/ and
+# belong in tests/fuzz/corpus/<target>/ once fixed.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@CXX=clang++ cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFATHOM_FUZZ=ON -DFATHOM_BENCH=OFF >/dev/null
+	@cmake --build build/fuzz -j$(JOBS) --target wal_fuzzer segment_fuzzer manifest_fuzzer catalog_fuzzer
+	@for t in wal segment manifest catalog; do \
+	  mkdir -p build/fuzz/corpus/$$t && cp -n tests/fuzz/corpus/$$t/* build/fuzz/corpus/$$t/ 2>/dev/null; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
+	  (cd build/fuzz && ./$${t}_fuzzer -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 corpus/$$t) || exit 1; \
+	done
 
 run: release
 	@echo "fathom: serving $(DATA) at http://$(HOST):$(PORT) (Ctrl-C to stop)"

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config git
+  build-essential cmake pkg-config git clang   # clang: libFuzzer targets (make fuzz)
   libboost-dev            # Boost.Beast + Asio (HTTP server)
   libsimdjson-dev rapidjson-dev
   libxxhash-dev libzstd-dev

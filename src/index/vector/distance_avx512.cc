@@ -1,7 +1,9 @@
 // AVX-512 kernels; this file alone is compiled with -mavx512f (and friends).
 // GCC 12 warns about its own _mm512_reduce_add_ps at -O2 (GCC bug 105593), a false positive.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include "index/vector/distance.h"
