@@ -1,7 +1,11 @@
 // HTTP tests against the real `fathom run`: the collection object, configuration
 // round-trips, and durability across a restart (write through HTTP, stop, start on the
 // same directory, read everything back).
+#include <atomic>
+#include <mutex>
+#include <set>
 #include <string>
+#include <thread>
 
 #include "http/http_test_support.h"
 
@@ -130,6 +134,58 @@ TEST(RestartHttpTest, EverythingWrittenIsReadBackAfterRestart) {
   auto d = second.Post(base + "/get", get_all).Json();
   EXPECT_EQ(ToJson(d["metadatas"]), R"([{"n":1,"tags":["x","y"]},{"n":20}])");
   EXPECT_EQ(ToJson(d["uris"]), R"(["u1",null])");
+  EXPECT_EQ(second.Stop(), 0) << second.log();
+}
+
+TEST(RestartHttpTest, SigtermDuringWritesLosesNothingAcknowledged) {
+  ServerProcess first;
+  ASSERT_TRUE(first.Start());
+  const std::string id = CreateCollection(first, "busy");
+  ASSERT_FALSE(id.empty());
+  const std::string base = kCollections + "/" + id;
+  std::mutex mu;
+  std::set<std::string> acknowledged;
+  std::atomic<int> acks{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 3; ++w) {
+    writers.emplace_back([&, w] {
+      for (int i = 0; !stop.load(); ++i) {
+        std::string ids;
+        for (int j = 0; j < 20; ++j) ids += (j ? "," : "") + std::string("\"w") + std::to_string(w) + "-" +
+                                             std::to_string(i) + "-" + std::to_string(j) + "\"";
+        std::string embeddings;
+        for (int j = 0; j < 20; ++j) embeddings += (j ? "," : "") + std::string("[1,2,3]");
+        Response r = first.Post(base + "/add", "{\"ids\":[" + ids + "],\"embeddings\":[" + embeddings + "]}");
+        if (r.status == 0) break;  // the server is gone
+        if (r.status == 201) {
+          std::lock_guard<std::mutex> lock(mu);
+          for (int j = 0; j < 20; ++j) {
+            acknowledged.insert("w" + std::to_string(w) + "-" + std::to_string(i) + "-" + std::to_string(j));
+          }
+          acks.fetch_add(1);
+        }
+      }
+    });
+  }
+  // Let some writes land, then stop the server while writers are still sending.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (acks.load() < 20 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling, bounded
+  }
+  EXPECT_EQ(first.Stop(), 0) << first.log();
+  stop.store(true);
+  for (auto& t : writers) t.join();
+  ASSERT_GE(acknowledged.size(), 400u);
+
+  ServerProcess second(/*allow_reset=*/true, first.data_dir());
+  ASSERT_TRUE(second.Start());
+  auto d = second.Post(base + "/get", R"({"include":[]})").Json();
+  std::set<std::string> stored;
+  for (const auto& v : d["ids"].GetArray()) stored.insert(v.GetString());
+  for (const auto& ack : acknowledged) {
+    ASSERT_TRUE(stored.count(ack)) << "acknowledged record " << ack << " lost";
+  }
   EXPECT_EQ(second.Stop(), 0) << second.log();
 }
 
