@@ -71,7 +71,15 @@ HttpResponse ApiService::Handle(HttpRequest request) const {
   // (allocation failure, a throwing dependency). It becomes a 500, never a dead server.
   try {
     auto result = Dispatch(route, request);
-    if (!result.ok()) return result.error().ToResponse();
+    if (!result.ok()) {
+      const ApiError& error = result.error();
+      // Server-side failures are worth an operator's attention; client errors are not.
+      if (error.http_status() >= 500 && error.http_status() != 501) {
+        spdlog::warn("{} {} -> {} {}", request.method, route.id == RouteId::kNotFound ? "" : request.target,
+                     error.http_status(), error.message());
+      }
+      return error.ToResponse();
+    }
     return std::move(result).value();
   } catch (const std::bad_alloc&) {
     return ApiError::Chroma(503, "Out of memory while handling the request; retry later or send less")
