@@ -75,7 +75,7 @@ HttpResponse ApiService::Handle(HttpRequest request) const {
       const ApiError& error = result.error();
       // Server-side failures are worth an operator's attention; client errors are not.
       if (error.http_status() >= 500 && error.http_status() != 501) {
-        spdlog::warn("{} {} -> {} {}", request.method, route.id == RouteId::kNotFound ? "" : request.target,
+        spdlog::warn("{} {} -> {} {}", request.method, request.target,
                      error.http_status(), error.message());
       }
       return error.ToResponse();
