@@ -25,9 +25,7 @@ bool GetString(Decoder* in, std::string* out, size_t max = kStringMax) {
 }  // namespace
 
 std::string CatalogKey(uint64_t version) {
-  char buf[21];
-  std::snprintf(buf, sizeof(buf), "%020llu", static_cast<unsigned long long>(version));
-  return std::string("catalog/") + buf;
+  return "catalog/" + FixedWidthNumber(version);
 }
 
 std::string EncodeCatalog(const CatalogState& state) {

@@ -72,6 +72,14 @@ inline uint64_t DecodeFixed64(const char* p) {
   return v;
 }
 
+// A number as 20 decimal digits with leading zeros, so that byte order of object keys is
+// numeric order (20 digits hold any uint64).
+inline std::string FixedWidthNumber(uint64_t v) {
+  std::string out(20, '0');
+  for (int i = 19; i >= 0 && v != 0; --i, v /= 10) out[i] = static_cast<char>('0' + v % 10);
+  return out;
+}
+
 // ---- decoding ----
 class Decoder {
  public:

@@ -7,19 +7,22 @@ namespace fathom {
 namespace {
 
 template <typename T>
+void EncodeScalar(std::string* dst, const T& v) {
+  if constexpr (std::is_same_v<T, bool>) {
+    dst->push_back(v ? 1 : 0);
+  } else if constexpr (std::is_same_v<T, int64_t>) {
+    PutFixed64(dst, static_cast<uint64_t>(v));
+  } else if constexpr (std::is_same_v<T, double>) {
+    PutDouble(dst, v);
+  } else {
+    PutLengthPrefixed(dst, v);
+  }
+}
+
+template <typename T>
 void EncodeArray(std::string* dst, const std::vector<T>& values) {
   PutVarint64(dst, values.size());
-  for (const auto& v : values) {
-    if constexpr (std::is_same_v<T, bool>) {
-      dst->push_back(v ? 1 : 0);
-    } else if constexpr (std::is_same_v<T, int64_t>) {
-      PutFixed64(dst, static_cast<uint64_t>(v));
-    } else if constexpr (std::is_same_v<T, double>) {
-      PutDouble(dst, v);
-    } else {
-      PutLengthPrefixed(dst, v);
-    }
-  }
+  for (const auto& v : values) EncodeScalar<T>(dst, v);
 }
 
 template <typename T>
@@ -72,14 +75,9 @@ void EncodeMetadataValue(std::string* dst, const MetadataValue& value) {
   std::visit(
       [dst](const auto& v) {
         using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, bool>) {
-          dst->push_back(v ? 1 : 0);
-        } else if constexpr (std::is_same_v<T, int64_t>) {
-          PutFixed64(dst, static_cast<uint64_t>(v));
-        } else if constexpr (std::is_same_v<T, double>) {
-          PutDouble(dst, v);
-        } else if constexpr (std::is_same_v<T, std::string>) {
-          PutLengthPrefixed(dst, v);
+        if constexpr (std::is_same_v<T, bool> || std::is_same_v<T, int64_t> || std::is_same_v<T, double> ||
+                      std::is_same_v<T, std::string>) {
+          EncodeScalar<T>(dst, v);
         } else {
           EncodeArray(dst, v);
         }

@@ -273,40 +273,33 @@ Result<std::shared_ptr<CollectionImpl>> DatabaseImpl::CreateCollection(const std
   return handle;
 }
 
-Result<std::shared_ptr<CollectionImpl>> DatabaseImpl::GetCollection(const std::string& tenant,
-                                                                    const std::string& database,
-                                                                    const std::string& name) {
+Result<std::shared_ptr<CollectionImpl>> DatabaseImpl::FindOpen(
+    const std::function<bool(const CatalogCollection&)>& match, Status not_found) {
   std::shared_ptr<CollectionImpl> handle;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const CatalogCollection& c : catalog_.collections) {
-      if (c.tenant == tenant && c.database == database && c.name == name) {
-        handle = HandleLocked(c);
-        break;
-      }
-    }
+    auto it = std::find_if(catalog_.collections.begin(), catalog_.collections.end(), match);
+    if (it == catalog_.collections.end()) return not_found;
+    handle = HandleLocked(*it);
   }
-  if (!handle) return CollectionNotFound(name);
   FATHOM_RETURN_IF_ERROR(handle->EnsureOpen());
   return handle;
+}
+
+Result<std::shared_ptr<CollectionImpl>> DatabaseImpl::GetCollection(const std::string& tenant,
+                                                                    const std::string& database,
+                                                                    const std::string& name) {
+  return FindOpen(
+      [&](const CatalogCollection& c) { return c.tenant == tenant && c.database == database && c.name == name; },
+      CollectionNotFound(name));
 }
 
 Result<std::shared_ptr<CollectionImpl>> DatabaseImpl::GetCollectionById(const std::string& tenant,
                                                                         const std::string& database,
                                                                         const std::string& id) {
-  std::shared_ptr<CollectionImpl> handle;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const CatalogCollection& c : catalog_.collections) {
-      if (c.id == id && c.tenant == tenant && c.database == database) {
-        handle = HandleLocked(c);
-        break;
-      }
-    }
-  }
-  if (!handle) return Status::NotFound("Collection [" + id + "] does not exist.");
-  FATHOM_RETURN_IF_ERROR(handle->EnsureOpen());
-  return handle;
+  return FindOpen(
+      [&](const CatalogCollection& c) { return c.id == id && c.tenant == tenant && c.database == database; },
+      Status::NotFound("Collection [" + id + "] does not exist."));
 }
 
 Result<std::vector<CollectionInfo>> DatabaseImpl::ListCollections(const std::string& tenant,

@@ -8,6 +8,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -60,6 +61,9 @@ class DatabaseImpl {
   // Deletes every object of the given collections (after the catalog no longer names them).
   void DeleteCollectionData(const std::vector<std::string>& ids);
   void RemoveOrphans();
+  // The open handle of the first catalog entry `match` accepts, or `not_found`.
+  Result<std::shared_ptr<CollectionImpl>> FindOpen(const std::function<bool(const CatalogCollection&)>& match,
+                                                   Status not_found);
   bool DatabaseExistsLocked(const std::string& tenant, const std::string& name) const;
   void ScheduleCompaction(std::weak_ptr<CollectionImpl> collection);
   void CompactionLoop();

@@ -64,6 +64,8 @@ struct HttpServer::Impl {
   std::unique_ptr<net::thread_pool> workers;
   std::vector<std::thread> io_threads;
   std::atomic<bool> stopping{false};
+  // Bytes of request bodies being read or handled, across all connections.
+  std::atomic<size_t> body_bytes_in_flight{0};
   uint16_t bound_port = 0;
   bool started = false;
   bool stopped = false;
@@ -78,7 +80,10 @@ struct HttpServer::Impl {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, HttpServer::Impl* server) : stream_(std::move(socket)), server_(server) {}
-  ~Session() { server_->Unregister(this); }
+  ~Session() {
+    ReleaseBodyBudget();
+    server_->Unregister(this);
+  }
 
   void Start() {
     net::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::DoReadHeader, shared_from_this()));
@@ -118,6 +123,18 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     busy_ = true;
     version_ = parser_->get().version();
+    // Bound the memory all connections together may hold in request bodies: past the
+    // budget a request is refused before its body is read.
+    if (auto length = parser_->content_length(); length.has_value() && *length > 0) {
+      const size_t before = server_->body_bytes_in_flight.fetch_add(*length);
+      reserved_body_bytes_ = *length;
+      if (before + *length > http_limits::kBodyBytesInFlightMax) {
+        ReleaseBodyBudget();
+        SendErrorAndClose(ApiError::Chroma(503, "Server busy: too many large request bodies in flight; retry "
+                                                "later").ToResponse());
+        return;
+      }
+    }
     auto expect = parser_->get().find(http::field::expect);
     if (expect != parser_->get().end() && IEquals(std::string_view(expect->value().data(), expect->value().size()), "100-continue") && !parser_->is_done()) {
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, version_);
@@ -189,6 +206,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void SendResponse(HttpResponse&& response, bool keep_alive) {
+    ReleaseBodyBudget();
     if (close_requested_ || server_->stopping.load()) keep_alive = false;
     auto res = std::make_shared<http::response<http::string_body>>();
     res->version(version_);
@@ -210,12 +228,23 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  void SendPlainAndClose(http::status status, std::string text) {
+    HttpResponse response;
+    response.status = static_cast<unsigned>(status);
+    response.content_type = "text/plain; charset=utf-8";
+    response.body = std::move(text);
+    SendErrorAndClose(std::move(response));
+  }
+
   // An error answered before the body was read: reply, stop sending, then read and drop
   // what the client still sends (bounded) so it can read the reply.
-  void SendPlainAndClose(http::status status, std::string text) {
-    auto res = std::make_shared<http::response<http::string_body>>(status, version_);
-    res->set(http::field::content_type, "text/plain; charset=utf-8");
-    res->body() = std::move(text);
+  void SendErrorAndClose(HttpResponse&& response) {
+    auto res = std::make_shared<http::response<http::string_body>>();
+    res->version(version_);
+    res->result(response.status);
+    if (!response.content_type.empty()) res->set(http::field::content_type, response.content_type);
+    for (auto& [name, value] : response.headers) res->set(name, value);
+    res->body() = std::move(response.body);
     res->keep_alive(false);
     res->prepare_payload();
     pending_ = res;
@@ -231,6 +260,12 @@ class Session : public std::enable_shared_from_this<Session> {
       self->stream_.expires_after(kDrainTimeout);
       self->DoDrain();
     });
+  }
+
+  void ReleaseBodyBudget() {
+    if (reserved_body_bytes_ == 0) return;
+    server_->body_bytes_in_flight.fetch_sub(reserved_body_bytes_);
+    reserved_body_bytes_ = 0;
   }
 
   void DoDrain() {
@@ -258,6 +293,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<void> pending_;  // the message being written
   std::vector<char> drain_buffer_;
   size_t drained_bytes_ = 0;
+  size_t reserved_body_bytes_ = 0;  // this request's share of body_bytes_in_flight
   unsigned version_ = 11;
   bool busy_ = false;             // a request is being read past its header, handled or answered
   bool close_requested_ = false;  // shutdown: close after the current exchange

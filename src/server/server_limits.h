@@ -9,6 +9,9 @@ namespace fathom::server::http_limits {
 
 // Chroma's max_payload_size_bytes: larger bodies get 413 "Payload too large".
 inline constexpr size_t kRequestBodyBytesMax = 40u << 20;
+// Request bodies held at once, across all connections (read or being handled); past it
+// requests are refused with 503 before their body is read.
+inline constexpr size_t kBodyBytesInFlightMax = 1u << 30;
 // Request line plus headers.
 inline constexpr size_t kRequestHeaderBytesMax = 64u << 10;
 // Bodies up to this size are parsed with a per-thread simdjson parser whose buffers are

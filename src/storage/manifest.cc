@@ -71,9 +71,7 @@ std::string ManifestPrefix(const std::string& collection_id) { return Collection
 std::string SegmentPrefix(const std::string& collection_id) { return CollectionPrefix(collection_id) + "seg/"; }
 
 std::string ManifestKey(const std::string& collection_id, uint64_t version) {
-  char buf[21];
-  std::snprintf(buf, sizeof(buf), "%020llu", static_cast<unsigned long long>(version));
-  return ManifestPrefix(collection_id) + buf;
+  return ManifestPrefix(collection_id) + FixedWidthNumber(version);
 }
 
 std::string SegmentKey(const std::string& collection_id, const std::string& segment_id) {

@@ -128,9 +128,7 @@ Result<WalObject> DecodeWalObject(std::string_view bytes) {
 std::string WalPrefix(const std::string& collection_id) { return "c/" + collection_id + "/wal/"; }
 
 std::string WalKey(const std::string& collection_id, uint64_t sequence) {
-  char buf[21];
-  std::snprintf(buf, sizeof(buf), "%020llu", static_cast<unsigned long long>(sequence));
-  return WalPrefix(collection_id) + buf;
+  return WalPrefix(collection_id) + FixedWidthNumber(sequence);
 }
 
 bool ParseWalKey(const std::string& key, uint64_t* sequence) {
