@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <unordered_set>
 
+#include "common/assert.h"
 #include "common/limits.h"
 #include "common/random.h"
 #include "db/validate.h"
@@ -135,14 +136,18 @@ Status CollectionImpl::Recover() {
       if (manifest_.dimension == 0 && ref.rows > 0) return Status::Corruption(key + ": rows without a dimension");
       if (manifest_.dimension != 0) table_.set_dimension(manifest_.dimension);
       table_.Reserve(ref.rows);
-      auto summary = ReadRecordsSegment(*seg_bytes, [this](SegmentEntry& e) {
+      bool wrong_dimension = false;
+      auto summary = ReadRecordsSegment(*seg_bytes, [&](SegmentEntry& e) {
         if (e.tombstone) {
           table_.LoadTombstone(e.row.id);
+        } else if (e.embedding.size() != manifest_.dimension) {
+          wrong_dimension = true;
         } else {
           table_.LoadRow(std::move(e.row), e.embedding);
         }
       });
       if (!summary.ok()) return summary.status().WithContext(seg_key);
+      if (wrong_dimension) return Status::Corruption(seg_key + ": dimension disagrees with the manifest");
       if (summary->rows > 0 && summary->dimension != manifest_.dimension) {
         return Status::Corruption(seg_key + ": dimension disagrees with the manifest");
       }
@@ -169,7 +174,7 @@ Status CollectionImpl::Recover() {
     auto decoded = DecodeWalObject(bytes);
     if (!decoded.ok()) return decoded.status().WithContext(object.key);
     if (decoded->sequence != sequence) return Status::Corruption(object.key + ": holds another sequence number");
-    ApplyLocked(std::move(decoded->ops), sequence, bytes.size());
+    FATHOM_RETURN_IF_ERROR(ApplyLocked(std::move(decoded->ops), sequence, bytes.size()));
   }
   lock.unlock();
   DeleteObsolete(manifest_);
@@ -177,7 +182,21 @@ Status CollectionImpl::Recover() {
   return Status::Ok();
 }
 
-void CollectionImpl::ApplyLocked(OperationBatch&& ops, uint64_t sequence, uint64_t bytes) {
+Status CollectionImpl::ApplyLocked(OperationBatch&& ops, uint64_t sequence, uint64_t bytes) {
+  // Every embedding must match the collection's dimension (or, before the first one,
+  // each other). The commit path checks this before logging; a logged object that breaks
+  // it (another writer, or bytes with a valid checksum but wrong content) is Corruption
+  // and is not applied at all.
+  std::optional<uint32_t> dimension = table_.dimension();
+  for (const Operation& op : ops) {
+    if (!op.record.embedding) continue;
+    if (!dimension) dimension = static_cast<uint32_t>(op.record.embedding->size());
+    if (op.record.embedding->size() != *dimension) {
+      return Status::Corruption("WAL object " + std::to_string(sequence) + ": embedding of dimension " +
+                                std::to_string(op.record.embedding->size()) + " in a collection of dimension " +
+                                std::to_string(*dimension));
+    }
+  }
   table_.Reserve(ops.size());
   for (Operation& op : ops) table_.Apply(std::move(op));
   table_.MaybeShrink();
@@ -185,6 +204,7 @@ void CollectionImpl::ApplyLocked(OperationBatch&& ops, uint64_t sequence, uint64
   tail_.push_back({sequence, ops.size(), bytes});
   tail_ops_ += ops.size();
   tail_bytes_ += bytes;
+  return Status::Ok();
 }
 
 // ---- write path -------------------------------------------------------------------------
@@ -342,7 +362,8 @@ void CollectionImpl::CommitGroup(const std::vector<PendingWrite*>& group) {
   }
   {
     std::unique_lock<std::shared_mutex> lock(state_mu_);
-    ApplyLocked(std::move(*ops), sequence, bytes.size());
+    Status applied = ApplyLocked(std::move(*ops), sequence, bytes.size());
+    FATHOM_CHECK(applied.ok());  // validated above, before logging
   }
   MaybeScheduleCompaction();
 }
@@ -383,8 +404,9 @@ Status CollectionImpl::CatchUp() {
     }
     auto decoded = DecodeWalObject(*bytes);
     if (!decoded.ok()) return decoded.status().WithContext(WalKey(id_, sequence));
+    if (decoded->sequence != sequence) return Status::Corruption(WalKey(id_, sequence) + ": holds another sequence number");
     std::unique_lock<std::shared_mutex> lock(state_mu_);
-    ApplyLocked(std::move(decoded->ops), sequence, bytes->size());
+    FATHOM_RETURN_IF_ERROR(ApplyLocked(std::move(decoded->ops), sequence, bytes->size()));
   }
   return Status::Ok();
 }
@@ -633,14 +655,18 @@ Status CollectionImpl::MergeSegments() {
   if (manifest_.dimension != 0) merged.set_dimension(manifest_.dimension);
   for (const SegmentRef& ref : manifest_.segments) {
     FATHOM_ASSIGN_OR_RETURN(std::string bytes, store_->Get(SegmentKey(id_, ref.id)));
+    bool wrong_dimension = false;
     auto summary = ReadRecordsSegment(bytes, [&](SegmentEntry& e) {
       if (e.tombstone) {
         merged.LoadTombstone(e.row.id);
+      } else if (e.embedding.size() != manifest_.dimension) {
+        wrong_dimension = true;
       } else {
         merged.LoadRow(std::move(e.row), e.embedding);
       }
     });
     if (!summary.ok()) return summary.status().WithContext("merge");
+    if (wrong_dimension) return Status::Corruption("merge: segment dimension disagrees with the manifest");
   }
   RecordsSegmentWriter writer(manifest_.dimension);
   for (size_t slot = 0; slot < merged.slot_count(); ++slot) {

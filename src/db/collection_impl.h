@@ -79,7 +79,7 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   // Applies WAL objects at next_sequence_ and after that exist in the store but not in
   // memory (a lost acknowledgement, or another writer).
   Status CatchUp();
-  void ApplyLocked(OperationBatch&& ops, uint64_t sequence, uint64_t bytes);
+  Status ApplyLocked(OperationBatch&& ops, uint64_t sequence, uint64_t bytes);
   Status Recover();
   Status MergeSegments();
   Status CommitManifest(Manifest next);

@@ -4,7 +4,10 @@
 #include <cmath>
 
 #include "fathom/db.h"
+#include "common/checksum.h"
+#include "common/coding.h"
 #include "io/mem_store.h"
+#include "wal/wal_format.h"
 #include "test_util.h"
 
 namespace fathom {
@@ -255,6 +258,35 @@ TEST_F(CollectionTest, DeletedCollectionHandleReportsNotFound) {
   EXPECT_EQ(col_->Add({MakeRecord("b", {1})}).code(), StatusCode::kNotFound);
   EXPECT_EQ(col_->Count().status().code(), StatusCode::kNotFound);
   for (const auto& [key, bytes] : store_->Snapshot()) EXPECT_NE(key.substr(0, 2), "c/") << key;
+}
+
+TEST_F(CollectionTest, WalObjectWithWrongDimensionIsCorruptionNotACrash) {
+  ASSERT_TRUE(col_->Add({MakeRecord("a", {1, 2})}).ok());
+  const std::string id = col_->id();
+  // A checksum-valid object that breaks the dimension rule, as a second writer could leave.
+  OperationBatch ops(1);
+  ops[0].type = OpType::kAdd;
+  ops[0].record = MakeRecord("b", {1, 2, 3, 4, 5});
+  store_->Set(WalKey(id, 2), EncodeWalObject(2, ops));
+  col_.reset();
+  db_.reset();
+  auto db = Database::Open({.store = store_, .background_compaction = false});
+  ASSERT_TRUE(db.ok());
+  auto col = (*db)->GetCollection(Database::kDefaultTenant, Database::kDefaultDatabase, "col");
+  ASSERT_FALSE(col.ok());
+  EXPECT_TRUE(col.status().IsCorruption()) << col.status().ToString();
+}
+
+TEST_F(CollectionTest, WalAddWithoutEmbeddingIsCorruption) {
+  OperationBatch ops(1);
+  ops[0].type = OpType::kUpdate;
+  ops[0].record.id = "x";
+  std::string bytes = EncodeWalObject(1, ops);
+  bytes[20] = static_cast<char>(OpType::kAdd);  // turn the update into an add: no embedding
+  std::string body = bytes.substr(0, bytes.size() - 8);
+  std::string fixed = body;
+  PutFixed64(&fixed, Checksum64(body));
+  EXPECT_TRUE(DecodeWalObject(fixed).status().IsCorruption());
 }
 
 }  // namespace

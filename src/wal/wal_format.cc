@@ -64,6 +64,8 @@ bool DecodeOp(Decoder* in, Operation* op) {
     if (!in->GetFloats(v.size(), v.data())) return false;
     op->record.embedding = std::move(v);
   }
+  // Add and upsert always carry an embedding (checked before logging).
+  if ((op->type == OpType::kAdd || op->type == OpType::kUpsert) && !(bits & kHasEmbedding)) return false;
   if ((bits & kHasDocument) && !DecodeString(in, limits::kDocumentBytesMax, &op->record.document)) return false;
   if ((bits & kHasUri) && !DecodeString(in, limits::kUriBytesMax, &op->record.uri)) return false;
   if (bits & kHasMetadata) {

@@ -95,6 +95,8 @@ RC_GTEST_PROP(WalFormatProperty, RoundTripsArbitraryRecords,
   for (const std::string& raw : ids) {
     Operation op;
     op.type = static_cast<OpType>(1 + (raw.size() % 4));
+    // Add and upsert always carry an embedding; without one, log an update.
+    if (embedding.empty() && (op.type == OpType::kAdd || op.type == OpType::kUpsert)) op.type = OpType::kUpdate;
     op.record.id = raw.empty() ? "x" : raw;
     if (op.type != OpType::kDelete) {
       if (!embedding.empty()) op.record.embedding = embedding;
