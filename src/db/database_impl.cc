@@ -33,12 +33,16 @@ DatabaseImpl::DatabaseImpl(std::shared_ptr<ObjectStore> store, const DatabaseOpt
 
 Result<std::unique_ptr<DatabaseImpl>> DatabaseImpl::Open(const DatabaseOptions& options) {
   std::shared_ptr<ObjectStore> store = options.store;
+  std::unique_ptr<DirectoryLock> lock;
   if (!store) {
+    if (options.path.empty()) return Status::InvalidArgument("DatabaseOptions needs a path or a store");
+    FATHOM_ASSIGN_OR_RETURN(lock, DirectoryLock::Acquire(options.path));
     FATHOM_ASSIGN_OR_RETURN(std::unique_ptr<LocalStore> local, LocalStore::Open(options.path));
     store = std::move(local);
   }
   FATHOM_RETURN_IF_ERROR(ProbeCreateOnly(*store));
   std::unique_ptr<DatabaseImpl> db(new DatabaseImpl(store, options));
+  db->directory_lock_ = std::move(lock);
   FATHOM_RETURN_IF_ERROR(db->Load());
   db->RemoveOrphans();
   if (options.background_compaction) {

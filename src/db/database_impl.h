@@ -17,6 +17,7 @@
 #include "catalog/catalog.h"
 #include "db/collection_impl.h"
 #include "fathom/db.h"
+#include "io/local_store.h"
 #include "io/object_store.h"
 
 namespace fathom {
@@ -69,6 +70,7 @@ class DatabaseImpl {
   void CompactionLoop();
 
   std::shared_ptr<ObjectStore> store_;
+  std::unique_ptr<DirectoryLock> directory_lock_;  // held while open (local directories only)
   DatabaseOptions options_;
 
   std::mutex mu_;

@@ -100,6 +100,16 @@ TEST_F(DatabaseTest, CreateGetOrCreateRenameDelete) {
   EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/data/c/" + (*c)->id()));
 }
 
+TEST_F(DatabaseTest, OneOpenDatabasePerDirectory) {
+  auto second = Database::Open({.path = dir_.path() + "/data"});
+  EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition);
+  auto handle = db_->CreateCollection(kT, kD, {.name = "docs"});
+  db_.reset();  // closing releases the directory, even while a collection handle lives
+  auto again = Database::Open({.path = dir_.path() + "/data"});
+  EXPECT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ((*handle)->Count().status().code(), StatusCode::kUnavailable);
+}
+
 TEST_F(DatabaseTest, ResetWipesEverything) {
   ASSERT_TRUE(db_->CreateTenant("acme").ok());
   auto c = db_->CreateCollection(kT, kD, {.name = "docs"});

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,7 +50,8 @@ Status WriteAll(int fd, std::string_view bytes, const std::string& path) {
   return Status::Ok();
 }
 
-bool IsTempName(const char* name) { return std::strncmp(name, ".tmp", 4) == 0; }
+// Temporary files and the lock file start with '.', which object keys never do.
+bool IsTempName(const char* name) { return name[0] == '.'; }
 
 // Recursively collects keys under `dir` (whose key prefix is `key_prefix`).
 Status Walk(const std::string& dir, const std::string& key_prefix, const std::string& prefix,
@@ -89,7 +91,7 @@ void RemoveTempFiles(const std::string& dir) {
   std::error_code ec;
   for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
        !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->is_regular_file(ec) && IsTempName(it->path().filename().c_str())) {
+    if (it->is_regular_file(ec) && std::strncmp(it->path().filename().c_str(), ".tmp", 4) == 0) {
       std::filesystem::remove(it->path(), ec);
     }
   }
@@ -113,6 +115,28 @@ Result<std::unique_ptr<LocalStore>> LocalStore::Open(const std::string& root) {
   RemoveTempFiles(canonical);
   return std::unique_ptr<LocalStore>(new LocalStore(canonical));
 }
+
+Result<std::unique_ptr<DirectoryLock>> DirectoryLock::Acquire(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::IOError("cannot create data directory " + dir + ": " + ec.message());
+  const std::string lock_path = dir + "/.lock";
+  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoStatus("open", lock_path, errno);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    ::close(fd);
+    if (err == EWOULDBLOCK) {
+      return Status::FailedPrecondition("data directory " + dir +
+                                        " is in use by another fathom process (or another open Database in "
+                                        "this one); stop it first or use another --path");
+    }
+    return ErrnoStatus("lock", lock_path, err);
+  }
+  return std::unique_ptr<DirectoryLock>(new DirectoryLock(fd));
+}
+
+DirectoryLock::~DirectoryLock() { ::close(fd_); }  // releases the flock
 
 Status LocalStore::MakeParents(const std::string& key) {
   size_t pos = 0;

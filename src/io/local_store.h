@@ -3,7 +3,8 @@
 // Key "a/b/c" is the file ROOT/a/b/c. Durability: every Put writes a temporary file in
 // the target's directory, fsyncs it, then link()s it to the final name (create-only: link
 // fails if the name exists) or rename()s it (overwrite), then fsyncs the directory. A
-// crash leaves at most a ".tmp-*" file, which List never shows and Open removes.
+// crash leaves at most a ".tmp-*" file, which List never shows and Open removes. Names
+// starting with '.' are never keys.
 // Thread-safe: no shared mutable state beyond the file system.
 #pragma once
 
@@ -34,6 +35,20 @@ class LocalStore : public ObjectStore {
   Status MakeParents(const std::string& key);
 
   std::string root_;
+};
+
+// An exclusive flock on DIR/.lock, held until destroyed: one open Database per directory,
+// in any process. A second Acquire gets FailedPrecondition.
+class DirectoryLock {
+ public:
+  static Result<std::unique_ptr<DirectoryLock>> Acquire(const std::string& dir);
+  ~DirectoryLock();
+  DirectoryLock(const DirectoryLock&) = delete;
+  DirectoryLock& operator=(const DirectoryLock&) = delete;
+
+ private:
+  explicit DirectoryLock(int fd) : fd_(fd) {}
+  int fd_;
 };
 
 }  // namespace fathom

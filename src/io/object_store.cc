@@ -11,7 +11,7 @@ Status ValidateObjectKey(std::string_view key) {
     size_t end = key.find('/', start);
     if (end == std::string_view::npos) end = key.size();
     std::string_view segment = key.substr(start, end - start);
-    if (segment.empty() || segment == "." || segment == ".." || segment.substr(0, 4) == ".tmp") {
+    if (segment.empty() || segment[0] == '.') {
       return Status::InvalidArgument("invalid object key: " + std::string(key));
     }
     for (char c : segment) {

@@ -57,8 +57,8 @@ class ObjectStore {
 // not is unsafe for fathom and is refused with FailedPrecondition.
 Status ProbeCreateOnly(ObjectStore& store);
 
-// Keys are 1..1024 bytes of [A-Za-z0-9._-/], no empty, "." or ".." segments, and no
-// segment starting with ".tmp" (reserved for LocalStore's temporary files).
+// Keys are 1..1024 bytes of [A-Za-z0-9._-/] with no empty segment and no segment starting
+// with '.' (reserved for LocalStore's temporary and lock files).
 Status ValidateObjectKey(std::string_view key);
 
 }  // namespace fathom

@@ -84,7 +84,7 @@ TEST_P(ObjectStoreTest, ListIsSortedFilteredAndPaged) {
 }
 
 TEST_P(ObjectStoreTest, RejectsBadKeys) {
-  for (const char* k : {"", "/abs", "a//b", "../x", "a/./b", "a/.tmp-x", "sp ace", "a/"}) {
+  for (const char* k : {"", "/abs", "a//b", "../x", "a/./b", "a/.tmp-x", ".lock", "sp ace", "a/"}) {
     EXPECT_EQ(store_->Put(k, "x", PutMode::kCreateOnly).code(), StatusCode::kInvalidArgument) << k;
   }
 }
@@ -112,6 +112,18 @@ TEST(LocalStoreTest, DeleteRemovesEmptyDirectories) {
   ASSERT_TRUE((*s)->Put("c/abc/wal/1", "x", PutMode::kCreateOnly).ok());
   ASSERT_TRUE((*s)->Delete("c/abc/wal/1").ok());
   EXPECT_FALSE(std::filesystem::exists(dir.path() + "/c"));
+}
+
+TEST(DirectoryLockTest, OneHolderPerDirectory) {
+  testing::TempDir dir;
+  auto first = DirectoryLock::Acquire(dir.path());
+  ASSERT_TRUE(first.ok());
+  auto second = DirectoryLock::Acquire(dir.path());
+  EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition);
+  first->reset();
+  EXPECT_TRUE(DirectoryLock::Acquire(dir.path()).ok());
+  auto store = LocalStore::Open(dir.path());
+  EXPECT_TRUE((*store)->List("", "", 0)->empty());  // the lock file is not an object
 }
 
 TEST(LocalStoreTest, RefusesAFileAsRoot) {
