@@ -1,0 +1,513 @@
+#include "index/vector/ivf_index.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <utility>
+
+#include "common/assert.h"
+#include "common/checksum.h"
+#include "common/coding.h"
+#include "index/vector/distance.h"
+
+namespace fathom {
+
+namespace {
+
+// ---- serialized format constants (docs/format/vector_index.md) ----
+constexpr char kMagic[8] = {'F', 'T', 'H', 'M', 'I', 'V', 'F', '1'};
+constexpr uint32_t kFormatVersion = 1;
+constexpr size_t kHeaderBytes = 48;     // fields before the header checksum
+constexpr size_t kChecksumBytes = 8;
+// Seed streams derived from IvfBuildOptions::seed.
+constexpr uint64_t kKmeansSeedStream = 1;
+constexpr uint64_t kRotationSeedStream = 2;
+
+// A candidate from the code scan.
+struct Candidate {
+  float estimate;
+  float lower;  // estimate - error bound
+  uint32_t slot;
+};
+
+bool CandidateLess(const Candidate& a, const Candidate& b) {
+  return a.estimate < b.estimate || (a.estimate == b.estimate && a.slot < b.slot);
+}
+
+// The `capacity` smallest estimates seen (a max-heap on estimate).
+class CandidateHeap {
+ public:
+  explicit CandidateHeap(size_t capacity) : capacity_(capacity) { heap_.reserve(capacity); }
+  float threshold() const {
+    return heap_.size() < capacity_ ? std::numeric_limits<float>::infinity() : heap_.front().estimate;
+  }
+  void Push(const Candidate& c) {
+    if (heap_.size() < capacity_) {
+      heap_.push_back(c);
+      std::push_heap(heap_.begin(), heap_.end(), CandidateLess);
+    } else if (CandidateLess(c, heap_.front())) {
+      std::pop_heap(heap_.begin(), heap_.end(), CandidateLess);
+      heap_.back() = c;
+      std::push_heap(heap_.begin(), heap_.end(), CandidateLess);
+    }
+  }
+  std::vector<Candidate> TakeSorted() {
+    std::sort_heap(heap_.begin(), heap_.end(), CandidateLess);
+    return std::move(heap_);
+  }
+
+ private:
+  size_t capacity_;
+  std::vector<Candidate> heap_;
+};
+
+float Norm(const float* v, uint32_t n) { return std::sqrt(DotProduct(v, v, n)); }
+
+// Exact distance of the re-rank, mapped into the internal squared-L2 space so it can be
+// compared with lower bounds of estimates: internal = scale * distance + shift.
+struct InternalMap {
+  float scale = 1.0f;
+  float shift = 0.0f;
+  float operator()(float distance) const { return scale * distance + shift; }
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------- build
+
+Result<IvfIndex> IvfIndex::Build(MatrixView vectors, const IvfBuildOptions& options) {
+  if (vectors.rows == 0) return Status::InvalidArgument("IVF index: no vectors");
+  if (vectors.rows > ivf_limits::kRowsMax) return Status::InvalidArgument("IVF index: too many vectors");
+  if (vectors.dim == 0 || vectors.dim > ivf_limits::kDimensionMax) {
+    return Status::InvalidArgument("IVF index: bad dimension");
+  }
+  if (options.threads < 1 || options.threads > ivf_limits::kBuildThreadsMax) {
+    return Status::InvalidArgument("IVF index: threads out of range");
+  }
+  if (options.clusters > ivf_limits::kClustersMax) return Status::InvalidArgument("IVF index: too many clusters");
+  for (size_t i = 0; i < vectors.rows * vectors.dim; ++i) {
+    if (!std::isfinite(vectors.data[i])) return Status::InvalidArgument("IVF index: vectors must be finite");
+  }
+
+  IvfIndex index;
+  index.space_ = options.space;
+  index.dim_ = vectors.dim;
+  index.rows_ = vectors.rows;
+  index.internal_dim_ = vectors.dim + (options.space == DistanceSpace::kInnerProduct ? 1 : 0);
+  const uint32_t internal_dim = index.internal_dim_;
+
+  // The internal (squared-L2) representation of every row.
+  std::vector<float> transformed;
+  MatrixView internal = vectors;
+  if (options.space != DistanceSpace::kL2) {
+    transformed.resize(vectors.rows * internal_dim);
+    std::vector<float> norms(vectors.rows);
+    double max_norm = 0.0;
+    for (size_t i = 0; i < vectors.rows; ++i) {
+      norms[i] = Norm(vectors.Row(i), vectors.dim);
+      max_norm = std::max<double>(max_norm, norms[i]);
+    }
+    index.ip_max_norm_ = static_cast<float>(max_norm);
+    for (size_t i = 0; i < vectors.rows; ++i) {
+      const float* row = vectors.Row(i);
+      float* out = transformed.data() + i * internal_dim;
+      if (options.space == DistanceSpace::kCosine) {
+        float inverse = norms[i] > 0.0f ? 1.0f / norms[i] : 0.0f;
+        for (uint32_t d = 0; d < vectors.dim; ++d) out[d] = row[d] * inverse;
+      } else {
+        std::copy_n(row, vectors.dim, out);
+        double slack = max_norm * max_norm - static_cast<double>(norms[i]) * norms[i];
+        out[vectors.dim] = static_cast<float>(std::sqrt(std::max(0.0, slack)));
+      }
+    }
+    if (options.space == DistanceSpace::kCosine) index.ip_max_norm_ = 0.0f;
+    internal = MatrixView{transformed.data(), vectors.rows, internal_dim};
+  }
+
+  KmeansOptions kmeans;
+  kmeans.clusters = options.clusters;
+  if (kmeans.clusters == 0) {
+    double wanted = std::round(std::sqrt(static_cast<double>(vectors.rows)) * ivf_limits::kClustersPerSqrtRowsDefault);
+    kmeans.clusters = static_cast<uint32_t>(std::clamp<double>(wanted, 1.0, ivf_limits::kClustersMax));
+  }
+  kmeans.iterations = options.kmeans_iterations;
+  kmeans.seed = MixSeed(options.seed, kKmeansSeedStream);
+  kmeans.threads = options.threads;
+  FATHOM_ASSIGN_OR_RETURN(KmeansResult clustering, BalancedKmeans(internal, kmeans));
+  FATHOM_ASSIGN_OR_RETURN(RabitqQuantizer quantizer,
+                          RabitqQuantizer::Create(internal_dim, MixSeed(options.seed, kRotationSeedStream)));
+  const uint32_t padded = quantizer.padded_dim();
+  const uint32_t words = quantizer.code_words();
+  const uint32_t clusters = clustering.clusters();
+
+  index.centroids_.resize(static_cast<size_t>(clusters) * padded);
+  for (uint32_t j = 0; j < clusters; ++j) {
+    quantizer.Rotate(clustering.centroids.data() + static_cast<size_t>(j) * internal_dim,
+                     index.centroids_.data() + static_cast<size_t>(j) * padded);
+  }
+  // Counting sort of rows by cluster; within a cluster, rows keep their order.
+  index.offsets_.assign(clusters + 1, 0);
+  for (uint32_t a : clustering.assignment) ++index.offsets_[a + 1];
+  for (uint32_t j = 0; j < clusters; ++j) index.offsets_[j + 1] += index.offsets_[j];
+  std::vector<uint32_t> position(vectors.rows);
+  {
+    std::vector<uint32_t> next(index.offsets_.begin(), index.offsets_.end() - 1);
+    for (size_t i = 0; i < vectors.rows; ++i) position[i] = next[clustering.assignment[i]]++;
+  }
+  index.slots_.resize(vectors.rows);
+  index.codes_.resize(vectors.rows * words);
+  index.add_.resize(vectors.rows);
+  index.rescale_.resize(vectors.rows);
+  index.error_.resize(vectors.rows);
+  ParallelForChunks(vectors.rows, ivf_limits::kParallelChunkRows, options.threads, [&](size_t begin, size_t end) {
+    std::vector<float> rotated(padded);
+    for (size_t i = begin; i < end; ++i) {
+      const uint32_t p = position[i];
+      const float* centroid = index.centroids_.data() + static_cast<size_t>(clustering.assignment[i]) * padded;
+      quantizer.Rotate(internal.Row(i), rotated.data());
+      for (uint32_t d = 0; d < padded; ++d) rotated[d] -= centroid[d];
+      quantizer.Encode(rotated.data(), index.codes_.data() + static_cast<size_t>(p) * words, &index.add_[p],
+                       &index.rescale_[p], &index.error_[p]);
+      index.slots_[p] = static_cast<uint32_t>(i);
+    }
+  });
+  index.quantizer_.emplace(std::move(quantizer));
+  return index;
+}
+
+size_t IvfIndex::MemoryBytes() const {
+  size_t bytes = sizeof(*this);
+  bytes += centroids_.capacity() * sizeof(float) + offsets_.capacity() * sizeof(uint32_t);
+  bytes += slots_.capacity() * sizeof(uint32_t) + codes_.capacity() * sizeof(uint64_t);
+  bytes += (add_.capacity() + rescale_.capacity() + error_.capacity()) * sizeof(float);
+  if (quantizer_) bytes += quantizer_->rotation().capacity() * sizeof(float) + quantizer_->padded_dim() * sizeof(float);
+  return bytes;
+}
+
+// ---------------------------------------------------------------------------- search
+
+void IvfIndex::TransformQuery(const float* query, float query_norm, float* out) const {
+  switch (space_) {
+    case DistanceSpace::kL2:
+      std::copy_n(query, dim_, out);
+      break;
+    case DistanceSpace::kCosine: {
+      float inverse = query_norm > 0.0f ? 1.0f / query_norm : 0.0f;
+      for (uint32_t d = 0; d < dim_; ++d) out[d] = query[d] * inverse;
+      break;
+    }
+    case DistanceSpace::kInnerProduct:
+      std::copy_n(query, dim_, out);
+      out[dim_] = 0.0f;
+      break;
+  }
+}
+
+std::vector<Hit> IvfIndex::ExactScan(const float* query, float query_norm, uint32_t k, const SlotFilter& filter,
+                                     MatrixView vectors) const {
+  TopK top(k);
+  const bool cosine = space_ == DistanceSpace::kCosine;
+  for (size_t slot = 0; slot < rows_; ++slot) {
+    if (!filter.Allows(static_cast<uint32_t>(slot))) continue;
+    const float* row = vectors.Row(slot);
+    top.Push(SpaceDistance(space_, query, query_norm, row, cosine ? Norm(row, dim_) : 0.0f, dim_),
+             static_cast<uint32_t>(slot));
+  }
+  return top.Take();
+}
+
+Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOptions& options, MatrixView vectors,
+                                          IvfSearchStats* stats) const {
+  IvfSearchStats local_stats;
+  if (stats == nullptr) stats = &local_stats;
+  *stats = IvfSearchStats{};
+  if (vectors.dim != dim_ || vectors.rows < rows_ || vectors.data == nullptr) {
+    return Status::InvalidArgument("IVF search: the full-precision vectors do not match the index");
+  }
+  if (options.k > ivf_limits::kTopKMax) return Status::InvalidArgument("IVF search: k too large");
+  if (options.probes == 0) return Status::InvalidArgument("IVF search: probes must be at least 1");
+  if (!(options.error_bound_epsilon >= 0.0f)) return Status::InvalidArgument("IVF search: bad epsilon");
+  for (uint32_t d = 0; d < dim_; ++d) {
+    if (!std::isfinite(query[d])) return Status::InvalidArgument("IVF search: query must be finite");
+  }
+  const uint32_t k = static_cast<uint32_t>(std::min<size_t>(options.k, rows_));
+  if (k == 0) return std::vector<Hit>{};
+  const SlotFilter all;
+  const SlotFilter& filter = options.filter != nullptr ? *options.filter : all;
+  const float query_norm = Norm(query, dim_);
+  const uint32_t clusters = this->clusters();
+  const uint32_t probes = std::min(options.probes, clusters);
+  const double mean_cluster_rows = static_cast<double>(rows_) / clusters;
+
+  // Filter planning: an exact scan of the allowed rows costs allowed_count exact
+  // distances; the IVF scan keeps probing until it has scored as many allowed rows as an
+  // unfiltered search would score, i.e. about probes * mean / selectivity codes.
+  if (!filter.allows_all()) {
+    const size_t allowed = filter.allowed_count();
+    const double selectivity = std::max(1.0 / rows_, static_cast<double>(allowed) / rows_);
+    const double ivf_codes = std::min<double>(rows_, probes * mean_cluster_rows / selectivity);
+    const double ivf_cost = ivf_codes * ivf_limits::kCodeCostRelativeToExact;
+    const bool exact = options.filter_strategy == FilterStrategy::kAuto
+                           ? allowed <= std::max<size_t>(ivf_limits::kExactScanAllowedRowsMin, k) ||
+                                 static_cast<double>(allowed) <= ivf_cost
+                           : options.filter_strategy == FilterStrategy::kExactScan;
+    if (exact) {
+      stats->exact_scan = true;
+      return ExactScan(query, query_norm, k, filter, vectors);
+    }
+  }
+
+  const RabitqQuantizer& quantizer = *quantizer_;
+  const uint32_t padded = quantizer.padded_dim();
+  const uint32_t words = quantizer.code_words();
+  std::vector<float> internal_query(padded, 0.0f);
+  std::vector<float> rotated(padded);
+  TransformQuery(query, query_norm, internal_query.data());
+  quantizer.Rotate(internal_query.data(), rotated.data());
+
+  // Centroids by distance. With a filter the probe count is open-ended, so all are sorted.
+  std::vector<std::pair<float, uint32_t>> order(clusters);
+  for (uint32_t j = 0; j < clusters; ++j) {
+    order[j] = {L2Squared(rotated.data(), centroids_.data() + static_cast<size_t>(j) * padded, padded), j};
+  }
+  if (filter.allows_all()) {
+    std::partial_sort(order.begin(), order.begin() + probes, order.end());
+  } else {
+    std::sort(order.begin(), order.end());
+  }
+  size_t allowed_target = 0;  // with a filter: allowed rows to score before stopping
+  for (uint32_t p = 0; p < probes; ++p) allowed_target += ClusterRows(order[p].second);
+  allowed_target = std::min(allowed_target, filter.allowed_count());
+
+  const size_t capacity = std::clamp<size_t>(static_cast<size_t>(k) * std::max(1u, options.rerank_factor), k,
+                                             ivf_limits::kRerankCandidatesMax);
+  CandidateHeap heap(capacity);
+  RabitqQuery prepared;
+  std::vector<float> residual(padded);
+  std::vector<float> estimates;
+  std::vector<uint32_t> selected;
+  size_t allowed_scored = 0;
+  for (uint32_t p = 0; p < clusters; ++p) {
+    if (p >= probes && (filter.allows_all() || allowed_scored >= allowed_target)) break;
+    const uint32_t j = order[p].second;
+    const size_t begin = offsets_[j], count = offsets_[j + 1] - begin;
+    if (count == 0) continue;
+    const float* centroid = centroids_.data() + static_cast<size_t>(j) * padded;
+    for (uint32_t d = 0; d < padded; ++d) residual[d] = rotated[d] - centroid[d];
+    quantizer.PrepareQuery(residual.data(), &prepared);
+    const uint64_t* codes = codes_.data() + begin * words;
+    const uint32_t* slots = slots_.data() + begin;
+    const uint32_t* rows = nullptr;
+    size_t scored = count;
+    if (!filter.allows_all()) {
+      selected.clear();
+      for (size_t i = 0; i < count; ++i) {
+        if (filter.Allows(slots[i])) selected.push_back(static_cast<uint32_t>(i));
+      }
+      rows = selected.data();
+      scored = selected.size();
+      allowed_scored += scored;
+    }
+    estimates.resize(scored);
+    RabitqEstimate(prepared, words, codes, add_.data() + begin, rescale_.data() + begin, rows, scored,
+                   estimates.data());
+    for (size_t i = 0; i < scored; ++i) {
+      if (estimates[i] >= heap.threshold()) continue;
+      const size_t local = rows == nullptr ? i : rows[i];
+      const float bound = RabitqErrorBound(prepared, error_[begin + local], options.error_bound_epsilon);
+      heap.Push(Candidate{estimates[i], estimates[i] - bound, slots[local]});
+    }
+    ++stats->clusters_probed;
+    stats->codes_scored += scored;
+  }
+
+  // Re-rank in order of estimate. Stop when the smallest lower bound among the remaining
+  // candidates cannot beat the k-th exact distance (only once k exact distances exist).
+  std::vector<Candidate> candidates = heap.TakeSorted();
+  stats->candidates = candidates.size();
+  std::vector<float> suffix_lower(candidates.size() + 1, std::numeric_limits<float>::infinity());
+  for (size_t i = candidates.size(); i-- > 0;) suffix_lower[i] = std::min(suffix_lower[i + 1], candidates[i].lower);
+  InternalMap to_internal;
+  switch (space_) {
+    case DistanceSpace::kL2:
+      break;
+    case DistanceSpace::kCosine:
+      to_internal.scale = 2.0f;  // |a - b|^2 = 2 - 2 cos for unit vectors
+      break;
+    case DistanceSpace::kInnerProduct:
+      // |t(o) - t(q)|^2 = M^2 + |q|^2 - 2 <o, q> and distance = 1 - <o, q>.
+      to_internal.scale = 2.0f;
+      to_internal.shift = ip_max_norm_ * ip_max_norm_ + query_norm * query_norm - 2.0f;
+      break;
+  }
+  const bool early_stop = options.error_bound_epsilon > 0.0f;
+  const bool cosine = space_ == DistanceSpace::kCosine;
+  TopK top(k);
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    const float kth = top.threshold();
+    if (early_stop && kth != std::numeric_limits<float>::infinity() && suffix_lower[i] >= to_internal(kth)) break;
+    const float* row = vectors.Row(candidates[i].slot);
+    top.Push(SpaceDistance(space_, query, query_norm, row, cosine ? Norm(row, dim_) : 0.0f, dim_), candidates[i].slot);
+    ++stats->reranked;
+  }
+  return top.Take();
+}
+
+// ---------------------------------------------------------------------------- bytes
+
+std::string IvfIndex::Serialize() const {
+  const uint32_t padded = quantizer_->padded_dim();
+  const uint32_t words = quantizer_->code_words();
+  std::string out;
+  out.append(kMagic, sizeof(kMagic));
+  PutFixed32(&out, kFormatVersion);
+  out.push_back(static_cast<char>(space_));
+  out.append(3, '\0');
+  PutFixed32(&out, dim_);
+  PutFixed32(&out, internal_dim_);
+  PutFixed32(&out, padded);
+  PutFixed32(&out, clusters());
+  PutFixed64(&out, rows_);
+  uint32_t norm_bits;
+  std::memcpy(&norm_bits, &ip_max_norm_, 4);
+  PutFixed32(&out, norm_bits);
+  PutFixed32(&out, 0);
+  FATHOM_CHECK(out.size() == kHeaderBytes);
+  PutFixed64(&out, Checksum64(out));
+
+  // Each section is followed by the XXH3 of its bytes.
+  auto seal = [&out](size_t start) { PutFixed64(&out, Checksum64(std::string_view(out).substr(start))); };
+  size_t start = out.size();
+  PutFloats(&out, quantizer_->rotation().data(), quantizer_->rotation().size());
+  seal(start);
+  start = out.size();
+  PutFloats(&out, centroids_.data(), centroids_.size());
+  seal(start);
+  start = out.size();
+  for (uint32_t j = 0; j < clusters(); ++j) PutFixed32(&out, static_cast<uint32_t>(ClusterRows(j)));
+  seal(start);
+  for (uint32_t j = 0; j < clusters(); ++j) {
+    start = out.size();
+    const size_t begin = offsets_[j], count = ClusterRows(j);
+    for (size_t i = 0; i < count; ++i) PutFixed32(&out, slots_[begin + i]);
+    for (size_t i = 0; i < count * words; ++i) PutFixed64(&out, codes_[begin * words + i]);
+    PutFloats(&out, add_.data() + begin, count);
+    PutFloats(&out, rescale_.data() + begin, count);
+    PutFloats(&out, error_.data() + begin, count);
+    seal(start);
+  }
+  return out;
+}
+
+Result<IvfIndex> IvfIndex::Deserialize(std::string_view bytes) {
+  auto corrupt = [](const char* what) { return Status::Corruption(std::string("vector index: ") + what); };
+  if (bytes.size() > ivf_limits::kSerializedBytesMax) return corrupt("too large");
+  if (bytes.size() < kHeaderBytes + kChecksumBytes) return corrupt("truncated header");
+  if (std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) return corrupt("bad magic");
+  if (DecodeFixed64(bytes.data() + kHeaderBytes) != Checksum64(bytes.substr(0, kHeaderBytes))) {
+    return corrupt("header checksum mismatch");
+  }
+  Decoder header(bytes.substr(sizeof(kMagic), kHeaderBytes - sizeof(kMagic)));
+  uint32_t version = 0, dim = 0, internal_dim = 0, padded = 0, clusters = 0, norm_bits = 0, reserved = 0;
+  uint8_t space = 0, pad = 0;
+  uint64_t rows = 0;
+  bool ok = header.GetFixed32(&version) && header.GetU8(&space);
+  for (int i = 0; i < 3 && ok; ++i) ok = header.GetU8(&pad) && pad == 0;
+  ok = ok && header.GetFixed32(&dim) && header.GetFixed32(&internal_dim) && header.GetFixed32(&padded) &&
+       header.GetFixed32(&clusters) && header.GetFixed64(&rows) && header.GetFixed32(&norm_bits) &&
+       header.GetFixed32(&reserved) && header.empty();
+  if (!ok || reserved != 0) return corrupt("bad header");
+  if (version != kFormatVersion) return corrupt("unknown version");
+  if (space > static_cast<uint8_t>(DistanceSpace::kInnerProduct)) return corrupt("unknown space");
+  const auto distance_space = static_cast<DistanceSpace>(space);
+  if (dim == 0 || dim > ivf_limits::kDimensionMax ||
+      internal_dim != dim + (distance_space == DistanceSpace::kInnerProduct ? 1 : 0) ||
+      padded != RabitqQuantizer::PaddedDimension(internal_dim) || padded > ivf_limits::kRotatedDimensionMax) {
+    return corrupt("bad dimensions");
+  }
+  if (rows == 0 || rows > ivf_limits::kRowsMax || clusters == 0 || clusters > ivf_limits::kClustersMax ||
+      clusters > rows) {
+    return corrupt("bad row or cluster count");
+  }
+  float ip_max_norm;
+  std::memcpy(&ip_max_norm, &norm_bits, 4);
+  if (!std::isfinite(ip_max_norm) || ip_max_norm < 0.0f) return corrupt("bad norm");
+
+  // Every size below is bounded by the limits just checked, so none overflows 64 bits.
+  const uint64_t words = padded / ivf_limits::kCodeWordBits;
+  const uint64_t row_bytes = 4 + words * 8 + 3 * 4;
+  const uint64_t expected = kHeaderBytes + kChecksumBytes + (uint64_t{padded} * internal_dim * 4 + kChecksumBytes) +
+                            (uint64_t{clusters} * padded * 4 + kChecksumBytes) +
+                            (uint64_t{clusters} * 4 + kChecksumBytes) + rows * row_bytes +
+                            uint64_t{clusters} * kChecksumBytes;
+  if (bytes.size() != expected) return corrupt("size does not match the header");
+
+  size_t pos = kHeaderBytes + kChecksumBytes;
+  // Returns the section of `n` bytes at pos after checking its trailing checksum.
+  auto section = [&](size_t n, std::string_view* out) {
+    *out = bytes.substr(pos, n);
+    bool good = DecodeFixed64(bytes.data() + pos + n) == Checksum64(*out);
+    pos += n + kChecksumBytes;
+    return good;
+  };
+  std::string_view rotation_bytes, centroid_bytes, directory_bytes;
+  if (!section(size_t{padded} * internal_dim * 4, &rotation_bytes)) return corrupt("rotation checksum mismatch");
+  if (!section(size_t{clusters} * padded * 4, &centroid_bytes)) return corrupt("centroid checksum mismatch");
+  if (!section(size_t{clusters} * 4, &directory_bytes)) return corrupt("directory checksum mismatch");
+
+  IvfIndex index;
+  index.space_ = distance_space;
+  index.dim_ = dim;
+  index.internal_dim_ = internal_dim;
+  index.ip_max_norm_ = ip_max_norm;
+  index.rows_ = rows;
+  std::vector<float> rotation(size_t{padded} * internal_dim);
+  std::memcpy(rotation.data(), rotation_bytes.data(), rotation_bytes.size());
+  FATHOM_ASSIGN_OR_RETURN(RabitqQuantizer quantizer,
+                          RabitqQuantizer::FromRotation(internal_dim, padded, std::move(rotation)));
+  index.quantizer_.emplace(std::move(quantizer));
+  index.centroids_.resize(size_t{clusters} * padded);
+  std::memcpy(index.centroids_.data(), centroid_bytes.data(), centroid_bytes.size());
+  for (float v : index.centroids_) {
+    if (!std::isfinite(v)) return corrupt("centroid not finite");
+  }
+  index.offsets_.assign(clusters + 1, 0);
+  for (uint32_t j = 0; j < clusters; ++j) {
+    uint64_t next = uint64_t{index.offsets_[j]} + DecodeFixed32(directory_bytes.data() + 4 * j);
+    if (next > rows) return corrupt("cluster sizes exceed the row count");
+    index.offsets_[j + 1] = static_cast<uint32_t>(next);
+  }
+  if (index.offsets_[clusters] != rows) return corrupt("cluster sizes do not add up to the row count");
+
+  index.slots_.resize(rows);
+  index.codes_.resize(rows * words);
+  index.add_.resize(rows);
+  index.rescale_.resize(rows);
+  index.error_.resize(rows);
+  std::vector<uint64_t> seen((rows + 63) / 64, 0);
+  for (uint32_t j = 0; j < clusters; ++j) {
+    const size_t begin = index.offsets_[j], count = index.ClusterRows(j);
+    std::string_view block;
+    if (!section(count * row_bytes, &block)) return corrupt("cluster checksum mismatch");
+    const char* p = block.data();
+    for (size_t i = 0; i < count; ++i, p += 4) {
+      uint32_t slot = DecodeFixed32(p);
+      if (slot >= rows || ((seen[slot >> 6] >> (slot & 63)) & 1)) return corrupt("bad or repeated slot");
+      seen[slot >> 6] |= 1ull << (slot & 63);
+      index.slots_[begin + i] = slot;
+    }
+    for (size_t i = 0; i < count * words; ++i, p += 8) index.codes_[begin * words + i] = DecodeFixed64(p);
+    for (std::vector<float>* factors : {&index.add_, &index.rescale_, &index.error_}) {
+      std::memcpy(factors->data() + begin, p, count * 4);
+      p += count * 4;
+      for (size_t i = 0; i < count; ++i) {
+        if (!std::isfinite((*factors)[begin + i])) return corrupt("factor not finite");
+      }
+    }
+  }
+  FATHOM_CHECK(pos == bytes.size());
+  return index;
+}
+
+}  // namespace fathom

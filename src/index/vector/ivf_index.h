@@ -1,0 +1,162 @@
+// IvfIndex: an inverted-file vector index with RaBitQ codes and exact re-ranking
+// (DESIGN.md section 3; design notes in docs/design/vector-index.md; byte layout in
+// docs/format/vector_index.md).
+//
+// Build: vectors are mapped to an internal space where the search is squared L2
+// (l2: as is; cosine: normalized; ip: the standard MIPS-to-L2 reduction, one extra
+// coordinate sqrt(M^2 - |x|^2) with M the largest norm, query coordinate 0), clustered
+// with balanced k-means, rotated by a random orthogonal map and coded with 1 bit per
+// rotated dimension relative to their centroid (rabitq.h). Each cluster's rows are
+// contiguous: slots, codes, then the three per-code factors.
+//
+// Search: the query is rotated once; the nearest `probes` centroids are scanned (for
+// each, the query residual is quantized to 4 bit planes and every code is scored with
+// popcounts); the k * rerank_factor best estimates are kept; those are re-ranked with
+// exact distances from the full-precision vectors, in order of estimate, stopping early
+// once no remaining candidate's lower bound (estimate - error bound) can beat the k-th
+// exact distance. A filter is applied inside the scan (codes of disallowed slots are
+// never scored); when it lets few rows through, the search is an exact scan of the
+// allowed rows instead (see IvfSearchStats::exact_scan and PlanFilteredSearch in the .cc).
+//
+// Slots are row numbers of the matrix given to Build; the full-precision vectors used
+// for re-ranking are not part of the index: the caller passes the same matrix (or an
+// equal copy) to Search. Returned distances are Chroma's for the space (distance.h).
+//
+// Ownership: IvfIndex owns its centroids, codes and rotation; MatrixView and SlotFilter
+// borrow. Thread-safety: immutable after Build/Deserialize; Search is const and safe
+// from many threads at once.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/aligned_allocator.h"
+#include "fathom/status.h"
+#include "fathom/types.h"
+#include "index/vector/ivf_limits.h"
+#include "index/vector/kmeans.h"
+#include "index/vector/rabitq.h"
+#include "index/vector/top_k.h"
+
+namespace fathom {
+
+// The rows a search may return: all, those whose bit is set in a bitset, or those a
+// predicate accepts. Borrows the bitset / predicate.
+class SlotFilter {
+ public:
+  SlotFilter() = default;  // every slot allowed
+
+  // `words` holds at least ceil(slot_count / 64) words; `allowed_count` is its number of
+  // set bits below slot_count (the planner's selectivity).
+  static SlotFilter Bitset(const uint64_t* words, size_t slot_count, size_t allowed_count) {
+    SlotFilter f;
+    f.words_ = words;
+    f.slot_count_ = slot_count;
+    f.allowed_count_ = allowed_count;
+    return f;
+  }
+  // `estimated_allowed` stands in for the count when planning.
+  static SlotFilter Predicate(const std::function<bool(uint32_t)>* allows, size_t estimated_allowed) {
+    SlotFilter f;
+    f.predicate_ = allows;
+    f.allowed_count_ = estimated_allowed;
+    return f;
+  }
+
+  bool allows_all() const { return words_ == nullptr && predicate_ == nullptr; }
+  size_t allowed_count() const { return allowed_count_; }
+  bool Allows(uint32_t slot) const {
+    if (words_ != nullptr) return slot < slot_count_ && ((words_[slot >> 6] >> (slot & 63)) & 1);
+    if (predicate_ != nullptr) return (*predicate_)(slot);
+    return true;
+  }
+
+ private:
+  const uint64_t* words_ = nullptr;
+  size_t slot_count_ = 0;
+  const std::function<bool(uint32_t)>* predicate_ = nullptr;
+  size_t allowed_count_ = 0;
+};
+
+struct IvfBuildOptions {
+  DistanceSpace space = DistanceSpace::kL2;
+  uint32_t clusters = 0;  // 0 = sqrt(rows) * kClustersPerSqrtRowsDefault
+  int kmeans_iterations = ivf_limits::kKmeansIterationsDefault;
+  uint64_t seed = 1;
+  int threads = 1;
+};
+
+// How a filtered search runs: chosen by the planner (cost model in ivf_index.cc), or
+// forced for tests and benchmarks.
+enum class FilterStrategy : uint8_t { kAuto = 0, kIvfScan = 1, kExactScan = 2 };
+
+struct IvfSearchOptions {
+  uint32_t k = 10;
+  uint32_t probes = ivf_limits::kProbesDefault;
+  // Candidates kept from the code scan for exact re-ranking: k * rerank_factor.
+  uint32_t rerank_factor = ivf_limits::kRerankFactorDefault;
+  // The error bound's epsilon_0 for early termination of the re-rank; 0 re-ranks every
+  // kept candidate.
+  float error_bound_epsilon = ivf_limits::kErrorBoundEpsilonDefault;
+  const SlotFilter* filter = nullptr;  // null = no filter
+  FilterStrategy filter_strategy = FilterStrategy::kAuto;
+};
+
+struct IvfSearchStats {
+  bool exact_scan = false;     // the filter planner chose an exact scan
+  uint32_t clusters_probed = 0;
+  size_t codes_scored = 0;
+  size_t candidates = 0;       // kept for re-ranking
+  size_t reranked = 0;         // exact distances computed
+};
+
+class IvfIndex {
+ public:
+  static Result<IvfIndex> Build(MatrixView vectors, const IvfBuildOptions& options);
+
+  // The k nearest allowed rows to `query` (dim() floats), nearest first, with Chroma's
+  // distance for space(). `vectors` are the full-precision rows (slot = row).
+  Result<std::vector<Hit>> Search(const float* query, const IvfSearchOptions& options, MatrixView vectors,
+                                  IvfSearchStats* stats = nullptr) const;
+
+  // The format of docs/format/vector_index.md. Deserialize returns Corruption for any
+  // bytes Serialize did not produce (checksums on every section), never crashes.
+  std::string Serialize() const;
+  static Result<IvfIndex> Deserialize(std::string_view bytes);
+
+  DistanceSpace space() const { return space_; }
+  uint32_t dim() const { return dim_; }
+  size_t rows() const { return rows_; }
+  uint32_t clusters() const { return static_cast<uint32_t>(offsets_.size() - 1); }
+  size_t ClusterRows(uint32_t cluster) const { return offsets_[cluster + 1] - offsets_[cluster]; }
+  // Bytes resident for the index itself (centroids, rotation, codes, factors, slots),
+  // not counting the full-precision vectors.
+  size_t MemoryBytes() const;
+
+ private:
+  IvfIndex() = default;
+
+  // The search space transform of a query: internal_dim_ floats.
+  void TransformQuery(const float* query, float query_norm, float* out) const;
+  std::vector<Hit> ExactScan(const float* query, float query_norm, uint32_t k, const SlotFilter& filter,
+                             MatrixView vectors) const;
+
+  DistanceSpace space_ = DistanceSpace::kL2;
+  uint32_t dim_ = 0;
+  uint32_t internal_dim_ = 0;  // dim_ + 1 for ip (the MIPS reduction), else dim_
+  float ip_max_norm_ = 0.0f;   // M of the ip reduction
+  size_t rows_ = 0;
+  std::optional<RabitqQuantizer> quantizer_;
+  std::vector<float> centroids_;   // clusters x padded_dim, rotated
+  std::vector<uint32_t> offsets_;  // clusters + 1: cluster j is rows [offsets_[j], offsets_[j+1])
+  std::vector<uint32_t> slots_;    // per row, in cluster order
+  std::vector<uint64_t, AlignedAllocator<uint64_t>> codes_;  // rows x code_words
+  std::vector<float> add_, rescale_, error_;                 // per row: RaBitQ factors
+};
+
+}  // namespace fathom

@@ -1,0 +1,242 @@
+#include "index/vector/ivf_index.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <string>
+
+#include "index/vector/distance.h"
+#include "index/vector/synthetic_data.h"
+#include "test_util.h"
+
+namespace fathom {
+namespace {
+
+constexpr size_t kK = 10;
+
+struct Fixture {
+  SyntheticData data;
+  IvfIndex index;
+};
+
+SyntheticData MakeData(uint64_t seed, size_t rows, uint32_t dim, size_t queries) {
+  SyntheticOptions options;
+  options.rows = rows;
+  options.queries = queries;
+  options.dim = dim;
+  options.seed = seed;
+  auto data = GenerateSynthetic(options);
+  EXPECT_TRUE(data.ok());
+  return std::move(data).value();
+}
+
+std::vector<std::vector<uint32_t>> SearchAll(const IvfIndex& index, const SyntheticData& data,
+                                             const IvfSearchOptions& options, IvfSearchStats* last = nullptr) {
+  std::vector<std::vector<uint32_t>> found;
+  for (size_t q = 0; q < data.queries.rows; ++q) {
+    IvfSearchStats stats;
+    auto hits = index.Search(data.queries.Row(q), options, data.base.view(), &stats);
+    EXPECT_TRUE(hits.ok()) << hits.status().ToString();
+    found.emplace_back();
+    if (hits.ok()) {
+      for (const Hit& h : *hits) found.back().push_back(h.slot);
+    }
+    if (last != nullptr) *last = stats;
+  }
+  return found;
+}
+
+class IvfRecallTest : public ::testing::TestWithParam<DistanceSpace> {};
+
+TEST_P(IvfRecallTest, RecallAgainstExactSearch) {
+  const DistanceSpace space = GetParam();
+  uint64_t seed = testing::SeedForTest("IvfRecallTest.RecallAgainstExactSearch");
+  SyntheticData data = MakeData(seed, 4000, 32, 40);
+  IvfBuildOptions build;
+  build.space = space;
+  build.seed = seed;
+  auto index = IvfIndex::Build(data.base.view(), build);
+  ASSERT_TRUE(index.ok()) << index.status().ToString();
+  auto truth = ExactTopK(data.base, data.queries, kK, space, nullptr, 1);
+  IvfSearchOptions options;
+  options.k = kK;
+  options.probes = 16;
+  double recall = RecallAtK(truth, SearchAll(*index, data, options), kK);
+  std::printf("space %s: %u clusters, recall@10 %.3f at 16 probes\n", DistanceSpaceName(space), index->clusters(),
+              recall);
+  EXPECT_GE(recall, 0.9);
+  // All clusters probed and every candidate re-ranked: close to exact.
+  options.probes = index->clusters();
+  options.rerank_factor = 50;
+  options.error_bound_epsilon = 0.0f;
+  EXPECT_GE(RecallAtK(truth, SearchAll(*index, data, options), kK), 0.99);
+}
+
+INSTANTIATE_TEST_SUITE_P(Spaces, IvfRecallTest,
+                         ::testing::Values(DistanceSpace::kL2, DistanceSpace::kCosine, DistanceSpace::kInnerProduct),
+                         [](const auto& info) { return std::string(DistanceSpaceName(info.param)); });
+
+TEST(IvfIndexTest, DistancesAreExactChromaDistances) {
+  uint64_t seed = testing::SeedForTest("IvfIndexTest.DistancesAreExactChromaDistances");
+  SyntheticData data = MakeData(seed, 500, 16, 5);
+  for (DistanceSpace space : {DistanceSpace::kL2, DistanceSpace::kCosine, DistanceSpace::kInnerProduct}) {
+    IvfBuildOptions build;
+    build.space = space;
+    auto index = IvfIndex::Build(data.base.view(), build);
+    ASSERT_TRUE(index.ok());
+    IvfSearchOptions options;
+    auto hits = index->Search(data.queries.Row(0), options, data.base.view());
+    ASSERT_TRUE(hits.ok());
+    ASSERT_EQ(hits->size(), kK);
+    const float* q = data.queries.Row(0);
+    for (size_t i = 0; i < hits->size(); ++i) {
+      const float* row = data.base.Row((*hits)[i].slot);
+      float qn = std::sqrt(DotProduct(q, q, 16)), rn = std::sqrt(DotProduct(row, row, 16));
+      EXPECT_FLOAT_EQ((*hits)[i].distance, SpaceDistance(space, q, qn, row, rn, 16));
+      if (i > 0) {
+        EXPECT_LE((*hits)[i - 1].distance, (*hits)[i].distance);
+      }
+    }
+  }
+}
+
+TEST(IvfIndexTest, FilteredRecall) {
+  uint64_t seed = testing::SeedForTest("IvfIndexTest.FilteredRecall");
+  SyntheticData data = MakeData(seed, 4000, 32, 40);
+  IvfBuildOptions build;
+  build.seed = seed;
+  auto index = IvfIndex::Build(data.base.view(), build);
+  ASSERT_TRUE(index.ok());
+  for (double fraction : {0.1, 0.01}) {
+    size_t allowed = 0;
+    std::vector<uint64_t> bits = RandomAllowedSlots(data.base.rows, fraction, seed + 1, &allowed);
+    auto truth = ExactTopK(data.base, data.queries, kK, DistanceSpace::kL2, bits.data(), 1);
+    SlotFilter filter = SlotFilter::Bitset(bits.data(), data.base.rows, allowed);
+    IvfSearchOptions options;
+    options.filter = &filter;
+    options.probes = 16;
+    for (FilterStrategy strategy : {FilterStrategy::kAuto, FilterStrategy::kIvfScan}) {
+      options.filter_strategy = strategy;
+      IvfSearchStats stats;
+      auto found = SearchAll(*index, data, options, &stats);
+      double recall = RecallAtK(truth, found, kK);
+      std::printf("filter %.2f (%zu rows) %s: recall@10 %.3f, exact scan %d, codes %zu\n", fraction, allowed,
+                  strategy == FilterStrategy::kAuto ? "auto" : "ivf", recall, stats.exact_scan, stats.codes_scored);
+      EXPECT_GE(recall, 0.9);
+      EXPECT_EQ(stats.exact_scan, strategy == FilterStrategy::kAuto);  // few rows: exact
+      for (const auto& hits : found) {
+        for (uint32_t slot : hits) EXPECT_TRUE(BitsetContains(bits.data(), slot));
+      }
+    }
+  }
+  // A predicate filter behaves as the bitset.
+  std::function<bool(uint32_t)> even = [](uint32_t slot) { return slot % 2 == 0; };
+  SlotFilter filter = SlotFilter::Predicate(&even, data.base.rows / 2);
+  IvfSearchOptions options;
+  options.filter = &filter;
+  for (const auto& hits : SearchAll(*index, data, options)) {
+    EXPECT_EQ(hits.size(), kK);
+    for (uint32_t slot : hits) EXPECT_EQ(slot % 2, 0u);
+  }
+}
+
+TEST(IvfIndexTest, SmallAndDegenerateInputs) {
+  std::vector<float> same(7 * 4, 0.5f);
+  auto index = IvfIndex::Build(MatrixView{same.data(), 7, 4}, IvfBuildOptions{});
+  ASSERT_TRUE(index.ok()) << index.status().ToString();
+  IvfSearchOptions options;
+  options.k = 20;
+  auto hits = index->Search(same.data(), options, MatrixView{same.data(), 7, 4});
+  ASSERT_TRUE(hits.ok());
+  EXPECT_EQ(hits->size(), 7u);
+  std::vector<float> zero(4, 0.0f);
+  IvfBuildOptions cosine;
+  cosine.space = DistanceSpace::kCosine;
+  auto cos_index = IvfIndex::Build(MatrixView{same.data(), 7, 4}, cosine);
+  ASSERT_TRUE(cos_index.ok());
+  EXPECT_TRUE(cos_index->Search(zero.data(), options, MatrixView{same.data(), 7, 4}).ok());
+}
+
+TEST(IvfIndexTest, RejectsBadInput) {
+  std::vector<float> v(8, 1.0f);
+  EXPECT_FALSE(IvfIndex::Build(MatrixView{v.data(), 0, 4}, IvfBuildOptions{}).ok());
+  std::vector<float> nan = v;
+  nan[3] = NAN;
+  EXPECT_FALSE(IvfIndex::Build(MatrixView{nan.data(), 2, 4}, IvfBuildOptions{}).ok());
+  auto index = IvfIndex::Build(MatrixView{v.data(), 2, 4}, IvfBuildOptions{});
+  ASSERT_TRUE(index.ok());
+  IvfSearchOptions options;
+  EXPECT_FALSE(index->Search(v.data(), options, MatrixView{v.data(), 2, 3}).ok());
+  EXPECT_FALSE(index->Search(nan.data(), options, MatrixView{v.data(), 2, 4}).ok());
+  options.probes = 0;
+  EXPECT_FALSE(index->Search(v.data(), options, MatrixView{v.data(), 2, 4}).ok());
+}
+
+IvfIndex SmallIndex(uint64_t seed, DistanceSpace space, SyntheticData* data) {
+  *data = MakeData(seed, 200, 8, 5);
+  IvfBuildOptions build;
+  build.space = space;
+  build.clusters = 6;
+  build.seed = seed;
+  auto index = IvfIndex::Build(data->base.view(), build);
+  EXPECT_TRUE(index.ok());
+  return std::move(index).value();
+}
+
+TEST(IvfFormatTest, RoundTrip) {
+  uint64_t seed = testing::SeedForTest("IvfFormatTest.RoundTrip");
+  for (DistanceSpace space : {DistanceSpace::kL2, DistanceSpace::kCosine, DistanceSpace::kInnerProduct}) {
+    SyntheticData data;
+    IvfIndex index = SmallIndex(seed, space, &data);
+    std::string bytes = index.Serialize();
+    auto decoded = IvfIndex::Deserialize(bytes);
+    ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+    EXPECT_EQ(decoded->Serialize(), bytes);
+    EXPECT_EQ(decoded->space(), space);
+    EXPECT_EQ(decoded->rows(), index.rows());
+    IvfSearchOptions options;
+    for (size_t q = 0; q < data.queries.rows; ++q) {
+      auto a = index.Search(data.queries.Row(q), options, data.base.view());
+      auto b = decoded->Search(data.queries.Row(q), options, data.base.view());
+      ASSERT_TRUE(a.ok() && b.ok());
+      ASSERT_EQ(a->size(), b->size());
+      for (size_t i = 0; i < a->size(); ++i) {
+        EXPECT_EQ((*a)[i].slot, (*b)[i].slot);
+        EXPECT_EQ((*a)[i].distance, (*b)[i].distance);
+      }
+    }
+  }
+}
+
+TEST(IvfFormatTest, EveryFlippedByteIsCorruption) {
+  SyntheticData data;
+  std::string bytes = SmallIndex(testing::SeedForTest("IvfFormatTest.EveryFlippedByteIsCorruption"),
+                                 DistanceSpace::kInnerProduct, &data)
+                          .Serialize();
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    for (int bit : {0, 7}) {
+      std::string bad = bytes;
+      bad[i] ^= static_cast<char>(1 << bit);
+      auto decoded = IvfIndex::Deserialize(bad);
+      ASSERT_FALSE(decoded.ok()) << "byte " << i;
+      ASSERT_TRUE(decoded.status().IsCorruption()) << decoded.status().ToString();
+    }
+  }
+}
+
+TEST(IvfFormatTest, EveryTruncationIsCorruption) {
+  SyntheticData data;
+  std::string bytes =
+      SmallIndex(testing::SeedForTest("IvfFormatTest.EveryTruncationIsCorruption"), DistanceSpace::kL2, &data).Serialize();
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    auto decoded = IvfIndex::Deserialize(std::string_view(bytes).substr(0, n));
+    ASSERT_FALSE(decoded.ok());
+    ASSERT_TRUE(decoded.status().IsCorruption());
+  }
+  EXPECT_TRUE(IvfIndex::Deserialize(bytes + "x").status().IsCorruption());
+}
+
+}  // namespace
+}  // namespace fathom

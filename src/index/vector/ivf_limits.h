@@ -1,0 +1,66 @@
+// Bounds and defaults of the IVF + RaBitQ vector index (ivf_index.h, rabitq.h, kmeans.h).
+//
+// Kept apart from common/limits.h because they only matter to this index. Every bound
+// here is checked with a clear Status wherever input (build options, search options,
+// decoded bytes) crosses it. Units are last in the names.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace fathom::ivf_limits {
+
+// ---- shape ----
+// RaBitQ codes are whole 64-bit words: the rotated dimension is the internal dimension
+// rounded up to a multiple of this.
+inline constexpr uint32_t kCodeWordBits = 64;
+inline constexpr uint32_t kDimensionMax = 65536;        // same as limits::kDimensionMax
+inline constexpr uint32_t kClustersMax = 1u << 20;      // flat centroid list
+inline constexpr uint64_t kRowsMax = 1ull << 31;        // slots are uint32; keep headroom
+// The rotation is a dense padded_dim x dim matrix (64 MiB at this bound); wider vectors
+// would need a structured (Hadamard) rotation, not built yet.
+inline constexpr uint32_t kRotatedDimensionMax = 4096;
+
+// ---- clustering ----
+// nlist defaults to sqrt(rows) * this, which put the recall/QPS knee of 200k x 128
+// synthetic data near 16-32 probes (bench/vector_bench.cc).
+inline constexpr double kClustersPerSqrtRowsDefault = 2.0;
+// A cluster may hold at most this many times the mean cluster size; larger ones are
+// split, so that one probe never costs many times another.
+inline constexpr double kClusterSizeCapFactor = 2.0;
+// K-means trains on a sample of this many rows per centroid (FAISS uses 39-256); more
+// costs build time without moving recall measurably.
+inline constexpr size_t kTrainRowsPerCluster = 48;
+inline constexpr int kKmeansIterationsDefault = 10;
+inline constexpr int kKmeansIterationsMax = 100;
+// Rows per chunk in parallel passes; sums are combined in chunk order, so results do
+// not depend on the thread count.
+inline constexpr size_t kParallelChunkRows = 4096;
+inline constexpr int kBuildThreadsMax = 256;
+
+// ---- RaBitQ ----
+// Query residuals are quantized to this many bits per dimension (the paper's B_q = 4:
+// its error is negligible next to the 1-bit code's).
+inline constexpr int kQueryBits = 4;
+// The paper's confidence parameter epsilon_0 of the error bound; 1.9 makes the bound
+// hold with probability about 0.99 per estimate (Gao & Long 2024, section 5).
+inline constexpr float kErrorBoundEpsilonDefault = 1.9f;
+
+// ---- search ----
+inline constexpr uint32_t kTopKMax = 100000;                 // = limits::kQueryResultsMax
+inline constexpr uint32_t kProbesDefault = 16;
+inline constexpr uint32_t kRerankFactorDefault = 10;         // candidates = k * factor
+inline constexpr uint32_t kRerankCandidatesMax = 1u << 20;
+// Filtered search falls back to an exact scan of the allowed rows when there are at most
+// this many of them: below it the exact scan costs less than one IVF probe list.
+inline constexpr size_t kExactScanAllowedRowsMin = 2048;
+// Cost of scoring one RaBitQ code relative to one exact f32 distance at the same
+// dimension, used by the planner to choose between the IVF scan and the exact scan
+// (measured: a 4-plane popcount estimate is about 1/8 of an AVX2 distance at 128-d and
+// less at higher dimensions).
+inline constexpr double kCodeCostRelativeToExact = 0.125;
+
+// ---- serialized bytes ----
+inline constexpr uint64_t kSerializedBytesMax = 1ull << 40;
+
+}  // namespace fathom::ivf_limits

@@ -1,0 +1,183 @@
+#include "index/vector/rabitq.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "common/assert.h"
+#include "index/vector/distance.h"
+#include "index/vector/kmeans.h"
+
+namespace fathom {
+
+namespace {
+
+constexpr uint64_t kDitherSeed = 0x7261626974717164ull;  // "rabitqqd": fixed on purpose
+constexpr uint32_t kQueryLevels = (1u << ivf_limits::kQueryBits) - 1;
+
+// The scalar kernel. The same loop lives in rabitq_avx2.cc, compiled there for AVX2 and
+// POPCNT; it is repeated rather than shared through a header because an inline function
+// compiled under two instruction sets would break the one-definition rule.
+template <uint32_t kWords>
+inline void EstimateLoop(const RabitqQuery& q, uint32_t runtime_words, const uint64_t* codes, const float* add,
+                         const float* rescale, const uint32_t* rows, size_t count, float* out) {
+  const uint32_t words = kWords != 0 ? kWords : runtime_words;
+  const uint64_t* planes = q.planes.data();
+  for (size_t i = 0; i < count; ++i) {
+    const size_t row = rows == nullptr ? i : rows[i];
+    const uint64_t* code = codes + row * words;
+    uint64_t plane_sum[4] = {0, 0, 0, 0};
+    uint64_t ones = 0;
+    for (uint32_t w = 0; w < words; ++w) {
+      const uint64_t c = code[w];
+      ones += static_cast<uint64_t>(__builtin_popcountll(c));
+      for (int j = 0; j < 4; ++j) plane_sum[j] += static_cast<uint64_t>(__builtin_popcountll(c & planes[w * 4 + j]));
+    }
+    const uint64_t ip = plane_sum[0] + 2 * plane_sum[1] + 4 * plane_sum[2] + 8 * plane_sum[3];
+    const float inner = q.ip_scale * static_cast<float>(ip) + q.popcount_scale * static_cast<float>(ones) + q.offset;
+    out[i] = add[row] + q.residual_norm_sq + rescale[row] * inner;
+  }
+}
+
+using EstimateKernel = void (*)(const RabitqQuery&, uint32_t, const uint64_t*, const float*, const float*,
+                                const uint32_t*, size_t, float*);
+
+EstimateKernel ChooseKernel() {
+  return ActiveSimdLevel() >= SimdLevel::kAvx2 ? rabitq_kernels::EstimateAvx2 : rabitq_kernels::EstimateScalar;
+}
+
+}  // namespace
+
+namespace rabitq_kernels {
+void EstimateScalar(const RabitqQuery& query, uint32_t words, const uint64_t* codes, const float* add,
+                    const float* rescale, const uint32_t* rows, size_t count, float* out) {
+  static_assert(ivf_limits::kQueryBits == 4, "the kernels unroll four bit planes");
+  EstimateLoop<0>(query, words, codes, add, rescale, rows, count, out);
+}
+}  // namespace rabitq_kernels
+
+void RabitqEstimate(const RabitqQuery& query, uint32_t words, const uint64_t* codes, const float* add,
+                    const float* rescale, const uint32_t* rows, size_t count, float* out) {
+  static const EstimateKernel kernel = ChooseKernel();
+  kernel(query, words, codes, add, rescale, rows, count, out);
+}
+
+RabitqQuantizer::RabitqQuantizer(uint32_t dim, uint32_t padded_dim, std::vector<float> rotation)
+    : dim_(dim), padded_dim_(padded_dim), rotation_(std::move(rotation)), dither_(padded_dim) {
+  Rng rng(kDitherSeed);
+  for (float& u : dither_) u = static_cast<float>(rng.Uniform());
+}
+
+Result<RabitqQuantizer> RabitqQuantizer::Create(uint32_t dim, uint64_t seed) {
+  if (dim == 0 || PaddedDimension(dim) > ivf_limits::kRotatedDimensionMax) {
+    return Status::InvalidArgument("RaBitQ: dimension must be in [1, " +
+                                   std::to_string(ivf_limits::kRotatedDimensionMax) + "]");
+  }
+  const uint32_t padded = PaddedDimension(dim);
+  // Rows of a square gaussian matrix, orthonormalized (modified Gram-Schmidt, twice for
+  // numerical orthogonality): a Haar-random orthogonal matrix Q. P is its first `dim`
+  // columns, so P has orthonormal columns and preserves norms and inner products.
+  Rng rng(seed);
+  std::vector<double> q(static_cast<size_t>(padded) * padded);
+  for (double& v : q) v = rng.Gaussian();
+  for (uint32_t i = 0; i < padded; ++i) {
+    double* qi = q.data() + static_cast<size_t>(i) * padded;
+    constexpr int kPasses = 2;
+    for (int pass = 0; pass < kPasses; ++pass) {
+      for (uint32_t j = 0; j < i; ++j) {
+        const double* qj = q.data() + static_cast<size_t>(j) * padded;
+        double dot = 0.0;
+        for (uint32_t d = 0; d < padded; ++d) dot += qi[d] * qj[d];
+        for (uint32_t d = 0; d < padded; ++d) qi[d] -= dot * qj[d];
+      }
+    }
+    double norm = 0.0;
+    for (uint32_t d = 0; d < padded; ++d) norm += qi[d] * qi[d];
+    norm = std::sqrt(norm);
+    if (norm == 0.0) return Status::Internal("RaBitQ: degenerate random matrix");
+    for (uint32_t d = 0; d < padded; ++d) qi[d] /= norm;
+  }
+  std::vector<float> rotation(static_cast<size_t>(padded) * dim);
+  for (uint32_t i = 0; i < padded; ++i) {
+    for (uint32_t d = 0; d < dim; ++d) {
+      rotation[static_cast<size_t>(i) * dim + d] = static_cast<float>(q[static_cast<size_t>(i) * padded + d]);
+    }
+  }
+  return RabitqQuantizer(dim, padded, std::move(rotation));
+}
+
+Result<RabitqQuantizer> RabitqQuantizer::FromRotation(uint32_t dim, uint32_t padded_dim, std::vector<float> rotation) {
+  if (dim == 0 || padded_dim != PaddedDimension(dim) || padded_dim > ivf_limits::kRotatedDimensionMax) {
+    return Status::Corruption("RaBitQ: bad rotation shape");
+  }
+  if (rotation.size() != static_cast<size_t>(padded_dim) * dim) return Status::Corruption("RaBitQ: bad rotation size");
+  for (float v : rotation) {
+    if (!std::isfinite(v) || std::fabs(v) > 1.0f) return Status::Corruption("RaBitQ: rotation entry out of range");
+  }
+  return RabitqQuantizer(dim, padded_dim, std::move(rotation));
+}
+
+void RabitqQuantizer::Rotate(const float* x, float* out) const {
+  for (uint32_t i = 0; i < padded_dim_; ++i) out[i] = DotProduct(rotation_.data() + static_cast<size_t>(i) * dim_, x, dim_);
+}
+
+void RabitqQuantizer::Encode(const float* y, uint64_t* code, float* add, float* rescale, float* error) const {
+  const uint32_t words = code_words();
+  double sum_sq = 0.0, sum_abs = 0.0;
+  for (uint32_t w = 0; w < words; ++w) {
+    uint64_t bits = 0;
+    for (uint32_t b = 0; b < ivf_limits::kCodeWordBits; ++b) {
+      float v = y[w * ivf_limits::kCodeWordBits + b];
+      if (v > 0.0f) bits |= 1ull << b;
+      sum_sq += static_cast<double>(v) * v;
+      sum_abs += std::fabs(v);
+    }
+    code[w] = bits;
+  }
+  const double norm = std::sqrt(sum_sq);
+  if (norm == 0.0) {
+    // The vector is its centroid: the estimate |r|^2 is exact.
+    *add = 0.0f;
+    *rescale = 0.0f;
+    *error = 0.0f;
+    return;
+  }
+  const double sqrt_d = std::sqrt(static_cast<double>(padded_dim_));
+  const double a = sum_abs / (sqrt_d * norm);  // >= 1/sqrt(D) since |y|_1 >= |y|_2
+  *add = static_cast<float>(sum_sq);
+  *rescale = static_cast<float>(-2.0 * norm / (a * sqrt_d));
+  const double spread = std::sqrt(std::max(0.0, 1.0 - a * a)) / a;
+  *error = static_cast<float>(2.0 * norm * spread / std::sqrt(std::max(1.0, padded_dim_ - 1.0)));
+}
+
+void RabitqQuantizer::PrepareQuery(const float* r, RabitqQuery* query) const {
+  const uint32_t words = code_words();
+  query->planes.assign(static_cast<size_t>(words) * ivf_limits::kQueryBits, 0);
+  float lower = r[0], upper = r[0];
+  double norm_sq = 0.0;
+  for (uint32_t i = 0; i < padded_dim_; ++i) {
+    lower = std::min(lower, r[i]);
+    upper = std::max(upper, r[i]);
+    norm_sq += static_cast<double>(r[i]) * r[i];
+  }
+  const float delta = (upper - lower) / kQueryLevels;
+  const float inverse = delta > 0.0f ? 1.0f / delta : 0.0f;
+  uint64_t sum_levels = 0;
+  for (uint32_t i = 0; i < padded_dim_; ++i) {
+    // Randomized rounding: floor(x + u), u uniform, is unbiased for x.
+    float scaled = (r[i] - lower) * inverse + dither_[i];
+    uint32_t level = std::min<uint32_t>(kQueryLevels, static_cast<uint32_t>(std::max(0.0f, scaled)));
+    sum_levels += level;
+    const uint32_t w = i / ivf_limits::kCodeWordBits, b = i % ivf_limits::kCodeWordBits;
+    for (int j = 0; j < ivf_limits::kQueryBits; ++j) {
+      query->planes[w * ivf_limits::kQueryBits + j] |= static_cast<uint64_t>((level >> j) & 1) << b;
+    }
+  }
+  query->ip_scale = 2.0f * delta;
+  query->popcount_scale = 2.0f * lower;
+  query->offset = -(delta * static_cast<float>(sum_levels) + lower * static_cast<float>(padded_dim_));
+  query->residual_norm_sq = static_cast<float>(norm_sq);
+  query->residual_norm = static_cast<float>(std::sqrt(norm_sq));
+}
+
+}  // namespace fathom
