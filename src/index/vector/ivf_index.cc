@@ -197,10 +197,16 @@ void IvfIndex::TransformQuery(const float* query, float query_norm, float* out) 
       for (uint32_t d = 0; d < dim_; ++d) out[d] = query[d] * inverse;
       break;
     }
-    case DistanceSpace::kInnerProduct:
-      std::copy_n(query, dim_, out);
+    case DistanceSpace::kInnerProduct: {
+      // Any positive scale of the query ranks rows the same; scaling it to norm M puts it
+      // on the sphere where all transformed rows lie, which keeps centroid distances
+      // informative (an unscaled small query sees every centroid at nearly the same
+      // distance, and probing degrades to picking clusters by centroid norm).
+      float scale = query_norm > 0.0f ? ip_max_norm_ / query_norm : 0.0f;
+      for (uint32_t d = 0; d < dim_; ++d) out[d] = query[d] * scale;
       out[dim_] = 0.0f;
       break;
+    }
   }
 }
 
@@ -208,12 +214,10 @@ std::vector<Hit> IvfIndex::ExactScan(const float* query, float query_norm, uint3
                                      MatrixView vectors) const {
   TopK top(k);
   const bool cosine = space_ == DistanceSpace::kCosine;
-  for (size_t slot = 0; slot < rows_; ++slot) {
-    if (!filter.Allows(static_cast<uint32_t>(slot))) continue;
+  filter.ForEachAllowed(rows_, [&](uint32_t slot) {
     const float* row = vectors.Row(slot);
-    top.Push(SpaceDistance(space_, query, query_norm, row, cosine ? Norm(row, dim_) : 0.0f, dim_),
-             static_cast<uint32_t>(slot));
-  }
+    top.Push(SpaceDistance(space_, query, query_norm, row, cosine ? Norm(row, dim_) : 0.0f, dim_), slot);
+  });
   return top.Take();
 }
 
@@ -288,6 +292,7 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
   std::vector<float> estimates;
   std::vector<uint32_t> selected;
   size_t allowed_scored = 0;
+  float threshold = heap.threshold();
   for (uint32_t p = 0; p < clusters; ++p) {
     if (p >= probes && (filter.allows_all() || allowed_scored >= allowed_target)) break;
     const uint32_t j = order[p].second;
@@ -313,10 +318,11 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
     RabitqEstimate(prepared, words, codes, add_.data() + begin, rescale_.data() + begin, rows, scored,
                    estimates.data());
     for (size_t i = 0; i < scored; ++i) {
-      if (estimates[i] >= heap.threshold()) continue;
+      if (estimates[i] >= threshold) continue;
       const size_t local = rows == nullptr ? i : rows[i];
       const float bound = RabitqErrorBound(prepared, error_[begin + local], options.error_bound_epsilon);
       heap.Push(Candidate{estimates[i], estimates[i] - bound, slots[local]});
+      threshold = heap.threshold();
     }
     ++stats->clusters_probed;
     stats->codes_scored += scored;
@@ -335,11 +341,13 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
     case DistanceSpace::kCosine:
       to_internal.scale = 2.0f;  // |a - b|^2 = 2 - 2 cos for unit vectors
       break;
-    case DistanceSpace::kInnerProduct:
-      // |t(o) - t(q)|^2 = M^2 + |q|^2 - 2 <o, q> and distance = 1 - <o, q>.
-      to_internal.scale = 2.0f;
-      to_internal.shift = ip_max_norm_ * ip_max_norm_ + query_norm * query_norm - 2.0f;
+    case DistanceSpace::kInnerProduct: {
+      // With s = M / |q|: |t(o) - t(q)|^2 = 2 M^2 - 2 s <o, q> and distance = 1 - <o, q>.
+      const float s = query_norm > 0.0f ? ip_max_norm_ / query_norm : 0.0f;
+      to_internal.scale = 2.0f * s;
+      to_internal.shift = 2.0f * ip_max_norm_ * ip_max_norm_ - 2.0f * s;
       break;
+    }
   }
   const bool early_stop = options.error_bound_epsilon > 0.0f;
   const bool cosine = space_ == DistanceSpace::kCosine;

@@ -4,7 +4,8 @@
 //
 // Build: vectors are mapped to an internal space where the search is squared L2
 // (l2: as is; cosine: normalized; ip: the standard MIPS-to-L2 reduction, one extra
-// coordinate sqrt(M^2 - |x|^2) with M the largest norm, query coordinate 0), clustered
+// coordinate sqrt(M^2 - |x|^2) with M the largest norm, the query scaled to norm M with
+// extra coordinate 0), clustered
 // with balanced k-means, rotated by a random orthogonal map and coded with 1 bit per
 // rotated dimension relative to their centroid (rabitq.h). Each cluster's rows are
 // contiguous: slots, codes, then the three per-code factors.
@@ -27,6 +28,7 @@
 // from many threads at once.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -66,6 +68,26 @@ class SlotFilter {
     f.predicate_ = allows;
     f.allowed_count_ = estimated_allowed;
     return f;
+  }
+
+  // Calls fn(slot) for every allowed slot below `slots`, in increasing order (a bitset is
+  // walked word by word, so sparse filters cost their set bits, not `slots`).
+  template <typename Fn>
+  void ForEachAllowed(size_t slots, Fn&& fn) const {
+    if (words_ != nullptr) {
+      const size_t limit = std::min(slots, slot_count_);
+      for (size_t w = 0; w * 64 < limit; ++w) {
+        for (uint64_t bits = words_[w]; bits != 0; bits &= bits - 1) {
+          const size_t slot = w * 64 + static_cast<size_t>(__builtin_ctzll(bits));
+          if (slot >= limit) return;
+          fn(static_cast<uint32_t>(slot));
+        }
+      }
+      return;
+    }
+    for (size_t slot = 0; slot < slots; ++slot) {
+      if (predicate_ == nullptr || (*predicate_)(static_cast<uint32_t>(slot))) fn(static_cast<uint32_t>(slot));
+    }
   }
 
   bool allows_all() const { return words_ == nullptr && predicate_ == nullptr; }

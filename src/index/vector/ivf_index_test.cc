@@ -175,10 +175,10 @@ TEST(IvfIndexTest, RejectsBadInput) {
 }
 
 IvfIndex SmallIndex(uint64_t seed, DistanceSpace space, SyntheticData* data) {
-  *data = MakeData(seed, 200, 8, 5);
+  *data = MakeData(seed, 120, 6, 5);
   IvfBuildOptions build;
   build.space = space;
-  build.clusters = 6;
+  build.clusters = 4;
   build.seed = seed;
   auto index = IvfIndex::Build(data->base.view(), build);
   EXPECT_TRUE(index.ok());

@@ -151,22 +151,33 @@ void RabitqQuantizer::Encode(const float* y, uint64_t* code, float* add, float* 
 }
 
 void RabitqQuantizer::PrepareQuery(const float* r, RabitqQuery* query) const {
-  const uint32_t words = code_words();
+  static const bool avx2 = ActiveSimdLevel() >= SimdLevel::kAvx2;
+  if (avx2) {
+    rabitq_kernels::PrepareQueryAvx2(r, dither_.data(), padded_dim_, query);
+  } else {
+    rabitq_kernels::PrepareQueryScalar(r, dither_.data(), padded_dim_, query);
+  }
+}
+
+namespace rabitq_kernels {
+
+void PrepareQueryScalar(const float* r, const float* dither, uint32_t padded_dim, RabitqQuery* query) {
+  const uint32_t words = padded_dim / ivf_limits::kCodeWordBits;
   query->planes.assign(static_cast<size_t>(words) * ivf_limits::kQueryBits, 0);
   float lower = r[0], upper = r[0];
-  double norm_sq = 0.0;
-  for (uint32_t i = 0; i < padded_dim_; ++i) {
+  float norm_sq = 0.0f;
+  for (uint32_t i = 0; i < padded_dim; ++i) {
     lower = std::min(lower, r[i]);
     upper = std::max(upper, r[i]);
-    norm_sq += static_cast<double>(r[i]) * r[i];
+    norm_sq += r[i] * r[i];
   }
-  const float delta = (upper - lower) / kQueryLevels;
+  const float delta = (upper - lower) / static_cast<float>(kQueryLevels);
   const float inverse = delta > 0.0f ? 1.0f / delta : 0.0f;
   uint64_t sum_levels = 0;
-  for (uint32_t i = 0; i < padded_dim_; ++i) {
+  for (uint32_t i = 0; i < padded_dim; ++i) {
     // Randomized rounding: floor(x + u), u uniform, is unbiased for x.
-    float scaled = (r[i] - lower) * inverse + dither_[i];
-    uint32_t level = std::min<uint32_t>(kQueryLevels, static_cast<uint32_t>(std::max(0.0f, scaled)));
+    const float scaled = (r[i] - lower) * inverse + dither[i];
+    const uint32_t level = std::min<uint32_t>(kQueryLevels, static_cast<uint32_t>(std::max(0.0f, scaled)));
     sum_levels += level;
     const uint32_t w = i / ivf_limits::kCodeWordBits, b = i % ivf_limits::kCodeWordBits;
     for (int j = 0; j < ivf_limits::kQueryBits; ++j) {
@@ -175,9 +186,11 @@ void RabitqQuantizer::PrepareQuery(const float* r, RabitqQuery* query) const {
   }
   query->ip_scale = 2.0f * delta;
   query->popcount_scale = 2.0f * lower;
-  query->offset = -(delta * static_cast<float>(sum_levels) + lower * static_cast<float>(padded_dim_));
-  query->residual_norm_sq = static_cast<float>(norm_sq);
-  query->residual_norm = static_cast<float>(std::sqrt(norm_sq));
+  query->offset = -(delta * static_cast<float>(sum_levels) + lower * static_cast<float>(padded_dim));
+  query->residual_norm_sq = norm_sq;
+  query->residual_norm = std::sqrt(norm_sq);
 }
+
+}  // namespace rabitq_kernels
 
 }  // namespace fathom

@@ -106,6 +106,10 @@ void EstimateScalar(const RabitqQuery& query, uint32_t words, const uint64_t* co
                     const float* rescale, const uint32_t* rows, size_t count, float* out);
 void EstimateAvx2(const RabitqQuery& query, uint32_t words, const uint64_t* codes, const float* add,
                   const float* rescale, const uint32_t* rows, size_t count, float* out);
+// Query quantization: fills query->planes (resized to 4 * padded_dim / 64 words) and its
+// scalars from a rotated residual. Both levels produce identical planes.
+void PrepareQueryScalar(const float* residual, const float* dither, uint32_t padded_dim, RabitqQuery* query);
+void PrepareQueryAvx2(const float* residual, const float* dither, uint32_t padded_dim, RabitqQuery* query);
 }  // namespace rabitq_kernels
 
 }  // namespace fathom
