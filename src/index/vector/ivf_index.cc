@@ -270,16 +270,14 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
   TransformQuery(query, query_norm, internal_query.data());
   quantizer.Rotate(internal_query.data(), rotated.data());
 
-  // Centroids by distance. With a filter the probe count is open-ended, so all are sorted.
+  // Centroids by distance: the first `probes` sorted now; with a filter the probe count
+  // is open-ended, so further ones are sorted in doubling batches as the scan reaches them.
   std::vector<std::pair<float, uint32_t>> order(clusters);
   for (uint32_t j = 0; j < clusters; ++j) {
     order[j] = {L2Squared(rotated.data(), centroids_.data() + static_cast<size_t>(j) * padded, padded), j};
   }
-  if (filter.allows_all()) {
-    std::partial_sort(order.begin(), order.begin() + probes, order.end());
-  } else {
-    std::sort(order.begin(), order.end());
-  }
+  std::partial_sort(order.begin(), order.begin() + probes, order.end());
+  uint32_t sorted = probes;
   size_t allowed_target = 0;  // with a filter: allowed rows to score before stopping
   for (uint32_t p = 0; p < probes; ++p) allowed_target += ClusterRows(order[p].second);
   allowed_target = std::min(allowed_target, filter.allowed_count());
@@ -295,6 +293,11 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
   float threshold = heap.threshold();
   for (uint32_t p = 0; p < clusters; ++p) {
     if (p >= probes && (filter.allows_all() || allowed_scored >= allowed_target)) break;
+    if (p == sorted) {
+      const uint32_t next = std::min(clusters, 2 * sorted);
+      std::partial_sort(order.begin() + sorted, order.begin() + next, order.end());
+      sorted = next;
+    }
     const uint32_t j = order[p].second;
     const size_t begin = offsets_[j], count = offsets_[j + 1] - begin;
     if (count == 0) continue;

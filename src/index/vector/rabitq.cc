@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "common/assert.h"
@@ -172,7 +173,8 @@ void PrepareQueryScalar(const float* r, const float* dither, uint32_t padded_dim
     norm_sq += r[i] * r[i];
   }
   const float delta = (upper - lower) / static_cast<float>(kQueryLevels);
-  const float inverse = delta > 0.0f ? 1.0f / delta : 0.0f;
+  // A subnormal delta would make the inverse infinite; such a residual is constant anyway.
+  const float inverse = delta >= std::numeric_limits<float>::min() ? 1.0f / delta : 0.0f;
   uint64_t sum_levels = 0;
   for (uint32_t i = 0; i < padded_dim; ++i) {
     // Randomized rounding: floor(x + u), u uniform, is unbiased for x.

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <cstddef>
 #include <cstdint>
 
@@ -83,7 +84,7 @@ void PrepareQueryAvx2(const float* r, const float* dither, uint32_t padded_dim, 
     norm_sq += lanes_sq[l];
   }
   const float delta = (upper - lower) / kLevels;
-  const float inverse = delta > 0.0f ? 1.0f / delta : 0.0f;
+  const float inverse = delta >= std::numeric_limits<float>::min() ? 1.0f / delta : 0.0f;  // as the scalar kernel
   const __m256 vlower = _mm256_set1_ps(lower), vinverse = _mm256_set1_ps(inverse), vzero = _mm256_setzero_ps();
   const __m256i vtop = _mm256_set1_epi32(15);
   const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
