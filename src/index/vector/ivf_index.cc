@@ -272,10 +272,10 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
 
   // Centroids by distance: the first `probes` sorted now; with a filter the probe count
   // is open-ended, so further ones are sorted in doubling batches as the scan reaches them.
+  std::vector<float> centroid_distances(clusters);
+  SquaredL2ToMany(rotated.data(), centroids_.data(), clusters, padded, centroid_distances.data());
   std::vector<std::pair<float, uint32_t>> order(clusters);
-  for (uint32_t j = 0; j < clusters; ++j) {
-    order[j] = {L2Squared(rotated.data(), centroids_.data() + static_cast<size_t>(j) * padded, padded), j};
-  }
+  for (uint32_t j = 0; j < clusters; ++j) order[j] = {centroid_distances[j], j};
   std::partial_sort(order.begin(), order.begin() + probes, order.end());
   uint32_t sorted = probes;
   size_t allowed_target = 0;  // with a filter: allowed rows to score before stopping

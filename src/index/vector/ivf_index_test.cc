@@ -142,6 +142,18 @@ TEST(IvfIndexTest, FilteredRecall) {
   }
 }
 
+TEST(IvfIndexTest, BuildIsDeterministicAtAnyThreadCount) {
+  uint64_t seed = testing::SeedForTest("IvfIndexTest.BuildIsDeterministicAtAnyThreadCount");
+  SyntheticData data = MakeData(seed, 3000, 24, 1);
+  IvfBuildOptions build;
+  build.seed = seed;
+  auto one = IvfIndex::Build(data.base.view(), build);
+  build.threads = 3;
+  auto three = IvfIndex::Build(data.base.view(), build);
+  ASSERT_TRUE(one.ok() && three.ok());
+  EXPECT_EQ(one->Serialize(), three->Serialize());
+}
+
 TEST(IvfIndexTest, SmallAndDegenerateInputs) {
   std::vector<float> same(7 * 4, 0.5f);
   auto index = IvfIndex::Build(MatrixView{same.data(), 7, 4}, IvfBuildOptions{});

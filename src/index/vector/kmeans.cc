@@ -9,6 +9,7 @@
 
 #include "common/assert.h"
 #include "index/vector/distance.h"
+#include "index/vector/rabitq.h"
 
 namespace fathom {
 
@@ -198,14 +199,14 @@ void ParallelForChunks(size_t rows, size_t chunk_rows, int threads,
 void AssignNearest(MatrixView data, const float* centroids, uint32_t clusters, int threads,
                    uint32_t* assignment, float* distances) {
   ParallelForChunks(data.rows, ivf_limits::kParallelChunkRows, threads, [&](size_t begin, size_t end) {
+    std::vector<float> distances_to_all(clusters);
     for (size_t i = begin; i < end; ++i) {
-      const float* row = data.Row(i);
+      SquaredL2ToMany(data.Row(i), centroids, clusters, data.dim, distances_to_all.data());
       float best = std::numeric_limits<float>::infinity();
       uint32_t best_j = 0;
       for (uint32_t j = 0; j < clusters; ++j) {
-        float d = L2Squared(row, centroids + static_cast<size_t>(j) * data.dim, data.dim);
-        if (d < best) {
-          best = d;
+        if (distances_to_all[j] < best) {
+          best = distances_to_all[j];
           best_j = j;
         }
       }

@@ -63,6 +63,15 @@ void RabitqEstimate(const RabitqQuery& query, uint32_t words, const uint64_t* co
   kernel(query, words, codes, add, rescale, rows, count, out);
 }
 
+void SquaredL2ToMany(const float* query, const float* rows, size_t count, uint32_t dim, float* out) {
+  static const bool avx2 = ActiveSimdLevel() >= SimdLevel::kAvx2;
+  if (avx2 && dim % 8 == 0) {
+    rabitq_kernels::SquaredL2ToManyAvx2(query, rows, count, dim, out);
+    return;
+  }
+  for (size_t i = 0; i < count; ++i) out[i] = L2Squared(query, rows + i * dim, dim);
+}
+
 RabitqQuantizer::RabitqQuantizer(uint32_t dim, uint32_t padded_dim, std::vector<float> rotation)
     : dim_(dim), padded_dim_(padded_dim), rotation_(std::move(rotation)), dither_(padded_dim) {
   Rng rng(kDitherSeed);

@@ -100,6 +100,12 @@ inline float RabitqErrorBound(const RabitqQuery& query, float error_factor, floa
   return error_factor * query.residual_norm * epsilon;
 }
 
+// out[i] = squared L2 distance between `query` and row i of `rows` (count x dim,
+// row-major), for i < count. Used for the centroid scan of every query and for k-means
+// assignment: one query against many rows keeps the query in registers, about 3x faster
+// than one L2Squared call per row at 128 dimensions.
+void SquaredL2ToMany(const float* query, const float* rows, size_t count, uint32_t dim, float* out);
+
 namespace rabitq_kernels {
 // Per-level implementations, exposed for tests. Calling a level the CPU lacks is undefined.
 void EstimateScalar(const RabitqQuery& query, uint32_t words, const uint64_t* codes, const float* add,
@@ -110,6 +116,8 @@ void EstimateAvx2(const RabitqQuery& query, uint32_t words, const uint64_t* code
 // scalars from a rotated residual. Both levels produce identical planes.
 void PrepareQueryScalar(const float* residual, const float* dither, uint32_t padded_dim, RabitqQuery* query);
 void PrepareQueryAvx2(const float* residual, const float* dither, uint32_t padded_dim, RabitqQuery* query);
+// dim must be a multiple of 8.
+void SquaredL2ToManyAvx2(const float* query, const float* rows, size_t count, uint32_t dim, float* out);
 }  // namespace rabitq_kernels
 
 }  // namespace fathom

@@ -60,6 +60,44 @@ void EstimateAvx2(const RabitqQuery& query, uint32_t words, const uint64_t* code
   }
 }
 
+void SquaredL2ToManyAvx2(const float* query, const float* rows, size_t count, uint32_t dim, float* out) {
+  // Four rows at a time share each load of the query.
+  constexpr size_t kRowsPerStep = 4;
+  size_t i = 0;
+  for (; i + kRowsPerStep <= count; i += kRowsPerStep) {
+    const float* r0 = rows + i * dim;
+    const float* r1 = r0 + dim;
+    const float* r2 = r1 + dim;
+    const float* r3 = r2 + dim;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    for (uint32_t d = 0; d < dim; d += 8) {
+      const __m256 q = _mm256_loadu_ps(query + d);
+      const __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(r0 + d), q);
+      const __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(r1 + d), q);
+      const __m256 d2 = _mm256_sub_ps(_mm256_loadu_ps(r2 + d), q);
+      const __m256 d3 = _mm256_sub_ps(_mm256_loadu_ps(r3 + d), q);
+      a0 = _mm256_fmadd_ps(d0, d0, a0);
+      a1 = _mm256_fmadd_ps(d1, d1, a1);
+      a2 = _mm256_fmadd_ps(d2, d2, a2);
+      a3 = _mm256_fmadd_ps(d3, d3, a3);
+    }
+    // Horizontal sums of the four accumulators into four lanes.
+    const __m256 s = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+    _mm_storeu_ps(out + i, _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1)));
+  }
+  for (; i < count; ++i) {
+    const float* r = rows + i * dim;
+    __m256 a = _mm256_setzero_ps();
+    for (uint32_t d = 0; d < dim; d += 8) {
+      const __m256 diff = _mm256_sub_ps(_mm256_loadu_ps(r + d), _mm256_loadu_ps(query + d));
+      a = _mm256_fmadd_ps(diff, diff, a);
+    }
+    const __m128 h = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    const __m128 h2 = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    out[i] = _mm_cvtss_f32(_mm_add_ss(h2, _mm_shuffle_ps(h2, h2, 1)));
+  }
+}
+
 void PrepareQueryAvx2(const float* r, const float* dither, uint32_t padded_dim, RabitqQuery* query) {
   static_assert(ivf_limits::kQueryBits == 4 && ivf_limits::kCodeWordBits == 64);
   constexpr float kLevels = 15.0f;

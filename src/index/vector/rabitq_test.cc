@@ -184,6 +184,25 @@ TEST(RabitqTest, QueryQuantizationKernelsAgree) {
   }
 }
 
+TEST(RabitqTest, SquaredL2ToManyMatchesL2Squared) {
+  Rng rng(testing::SeedForTest("RabitqTest.SquaredL2ToManyMatchesL2Squared"));
+  for (uint32_t dim : {8u, 64u, 129u, 768u}) {
+    for (size_t count : {0u, 1u, 5u, 33u}) {
+      std::vector<float> query = Gaussian(&rng, dim), rows = Gaussian(&rng, count * dim), out(count);
+      SquaredL2ToMany(query.data(), rows.data(), count, dim, out.data());
+      if (SupportedSimdLevel() >= SimdLevel::kAvx2 && dim % 8 == 0) {
+        std::vector<float> avx2(count);
+        rabitq_kernels::SquaredL2ToManyAvx2(query.data(), rows.data(), count, dim, avx2.data());
+        out = avx2;
+      }
+      for (size_t i = 0; i < count; ++i) {
+        float expected = kernels::L2SquaredScalar(query.data(), rows.data() + i * dim, dim);
+        EXPECT_NEAR(out[i], expected, 1e-4f * expected);
+      }
+    }
+  }
+}
+
 TEST(RabitqTest, RejectsBadShapes) {
   EXPECT_FALSE(RabitqQuantizer::Create(0, 1).ok());
   EXPECT_FALSE(RabitqQuantizer::Create(ivf_limits::kRotatedDimensionMax + 1, 1).ok());
