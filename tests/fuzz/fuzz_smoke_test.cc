@@ -61,6 +61,13 @@ std::string ValidCatalog() {
   return EncodeCatalog(s);
 }
 
+std::string ValidVectorIndex() {
+  std::vector<float> data(64 * 8);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<float>((i * 7919) % 101) / 10.0f;
+  auto index = IvfIndex::Build(MatrixView{data.data(), 64, 8}, IvfBuildOptions{.clusters = 4});
+  return index.ok() ? index->Serialize() : std::string();
+}
+
 // Byte-level mutations in the style of libFuzzer's: flips, sets, inserts, erases, splices
 // of length fields.
 std::string Mutate(std::string s, std::mt19937_64& rng) {
@@ -90,6 +97,7 @@ const Target kTargets[] = {
     {"segment", FuzzSegment, ValidSegment},
     {"manifest", FuzzManifest, ValidManifest},
     {"catalog", FuzzCatalog, ValidCatalog},
+    {"vector_index", FuzzVectorIndex, ValidVectorIndex},
 };
 
 TEST(FuzzSmokeTest, MutatedInputsNeverCrash) {
@@ -97,6 +105,7 @@ TEST(FuzzSmokeTest, MutatedInputsNeverCrash) {
   std::mt19937_64 rng(seed);
   for (const Target& t : kTargets) {
     std::string valid = t.seed();
+    ASSERT_FALSE(valid.empty()) << t.name;
     t.fn(valid);
     for (int i = 0; i < 20000; ++i) t.fn(Mutate(valid, rng));
   }

@@ -14,6 +14,7 @@
 #include "catalog/catalog.h"
 #include "common/checksum.h"
 #include "common/coding.h"
+#include "index/vector/ivf_index.h"
 #include "storage/manifest.h"
 #include "storage/records_segment.h"
 #include "wal/wal_format.h"
@@ -51,5 +52,7 @@ inline void FuzzCatalog(std::string_view bytes) {
   (void)DecodeCatalog(bytes);
   (void)DecodeCatalog(WithFixedChecksum(bytes));
 }
+
+inline void FuzzVectorIndex(std::string_view bytes) { (void)IvfIndex::Deserialize(bytes); }
 
 }  // namespace fathom::fuzz
