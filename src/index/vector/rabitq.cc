@@ -1,4 +1,5 @@
 #include "index/vector/rabitq.h"
+#include "index/vector/rabitq_estimate_loop.h"
 
 #include <algorithm>
 #include <cmath>
@@ -15,30 +16,6 @@ namespace {
 
 constexpr uint64_t kDitherSeed = 0x7261626974717164ull;  // "rabitqqd": fixed on purpose
 constexpr uint32_t kQueryLevels = (1u << ivf_limits::kQueryBits) - 1;
-
-// The scalar kernel. The same loop lives in rabitq_avx2.cc, compiled there for AVX2 and
-// POPCNT; it is repeated rather than shared through a header because an inline function
-// compiled under two instruction sets would break the one-definition rule.
-template <uint32_t kWords>
-inline void EstimateLoop(const RabitqQuery& q, uint32_t runtime_words, const uint64_t* codes, const float* add,
-                         const float* rescale, const uint32_t* rows, size_t count, float* out) {
-  const uint32_t words = kWords != 0 ? kWords : runtime_words;
-  const uint64_t* planes = q.planes.data();
-  for (size_t i = 0; i < count; ++i) {
-    const size_t row = rows == nullptr ? i : rows[i];
-    const uint64_t* code = codes + row * words;
-    uint64_t plane_sum[4] = {0, 0, 0, 0};
-    uint64_t ones = 0;
-    for (uint32_t w = 0; w < words; ++w) {
-      const uint64_t c = code[w];
-      ones += static_cast<uint64_t>(__builtin_popcountll(c));
-      for (int j = 0; j < 4; ++j) plane_sum[j] += static_cast<uint64_t>(__builtin_popcountll(c & planes[w * 4 + j]));
-    }
-    const uint64_t ip = plane_sum[0] + 2 * plane_sum[1] + 4 * plane_sum[2] + 8 * plane_sum[3];
-    const float inner = q.ip_scale * static_cast<float>(ip) + q.popcount_scale * static_cast<float>(ones) + q.offset;
-    out[i] = add[row] + q.residual_norm_sq + rescale[row] * inner;
-  }
-}
 
 using EstimateKernel = void (*)(const RabitqQuery&, uint32_t, const uint64_t*, const float*, const float*,
                                 const uint32_t*, size_t, float*);
