@@ -352,6 +352,14 @@ void WriteIndex(JsonWriter& w, std::string_view name, bool enabled) {
   w.EndObject();
 }
 
+// `"type": {"index": {"enabled": ..., "config": {}}}`: one value type with one index.
+void WriteValueType(JsonWriter& w, const char* type, const char* index, bool enabled) {
+  w.Key(type);
+  w.StartObject();
+  WriteIndex(w, index, enabled);
+  w.EndObject();
+}
+
 // The schema local Chroma reports for a collection created without one.
 void WriteDefaultSchema(JsonWriter& w, const CollectionConfig& config, DistanceSpace space) {
   w.StartObject();
@@ -362,26 +370,11 @@ void WriteDefaultSchema(JsonWriter& w, const CollectionConfig& config, DistanceS
   WriteIndex(w, "fts_index", false);
   WriteIndex(w, "string_inverted_index", true);
   w.EndObject();
-  w.Key("float_list");
-  w.StartObject();
-  WriteIndex(w, "vector_index", false);
-  w.EndObject();
-  w.Key("sparse_vector");
-  w.StartObject();
-  WriteIndex(w, "sparse_vector_index", false);
-  w.EndObject();
-  w.Key("int");
-  w.StartObject();
-  WriteIndex(w, "int_inverted_index", true);
-  w.EndObject();
-  w.Key("float");
-  w.StartObject();
-  WriteIndex(w, "float_inverted_index", true);
-  w.EndObject();
-  w.Key("bool");
-  w.StartObject();
-  WriteIndex(w, "bool_inverted_index", true);
-  w.EndObject();
+  WriteValueType(w, "float_list", "vector_index", false);
+  WriteValueType(w, "sparse_vector", "sparse_vector_index", false);
+  WriteValueType(w, "int", "int_inverted_index", true);
+  WriteValueType(w, "float", "float_inverted_index", true);
+  WriteValueType(w, "bool", "bool_inverted_index", true);
   w.EndObject();  // defaults
 
   w.Key("keys");
