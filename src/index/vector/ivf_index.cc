@@ -76,7 +76,21 @@ struct InternalMap {
 
 // ---------------------------------------------------------------------------- build
 
-Result<IvfIndex> IvfIndex::Build(MatrixView vectors, const IvfBuildOptions& options) {
+bool IvfIndex::IndexMembers() {
+  uint32_t bound = 0;
+  for (uint32_t slot : slots_) bound = std::max(bound, slot + 1);
+  slot_bound_ = bound;
+  members_.assign((static_cast<size_t>(bound) + 63) / 64, 0);
+  for (uint32_t slot : slots_) {
+    uint64_t& word = members_[slot >> 6];
+    const uint64_t bit = uint64_t{1} << (slot & 63);
+    if (word & bit) return false;
+    word |= bit;
+  }
+  return true;
+}
+
+Result<IvfIndex> IvfIndex::Build(MatrixView vectors, const IvfBuildOptions& options, const uint32_t* slots) {
   if (vectors.rows == 0) return Status::InvalidArgument("IVF index: no vectors");
   if (vectors.rows > ivf_limits::kRowsMax) return Status::InvalidArgument("IVF index: too many vectors");
   if (vectors.dim == 0 || vectors.dim > ivf_limits::kDimensionMax) {
@@ -169,17 +183,53 @@ Result<IvfIndex> IvfIndex::Build(MatrixView vectors, const IvfBuildOptions& opti
       for (uint32_t d = 0; d < padded; ++d) rotated[d] -= centroid[d];
       quantizer.Encode(rotated.data(), index.codes_.data() + static_cast<size_t>(p) * words, &index.add_[p],
                        &index.rescale_[p], &index.error_[p]);
-      index.slots_[p] = static_cast<uint32_t>(i);
+      index.slots_[p] = slots != nullptr ? slots[i] : static_cast<uint32_t>(i);
     }
   });
   index.quantizer_.emplace(std::move(quantizer));
+  if (slots != nullptr && vectors.rows > 0 && *std::max_element(slots, slots + vectors.rows) == UINT32_MAX) {
+    return Status::InvalidArgument("IVF index: slot 2^32-1 is reserved");
+  }
+  if (!index.IndexMembers()) return Status::InvalidArgument("IVF index: slots must be distinct");
   return index;
+}
+
+Result<IvfIndex> IvfIndex::Remapped(const std::function<std::optional<uint32_t>(uint32_t)>& map) const {
+  const uint32_t words = quantizer_->code_words();
+  IvfIndex out;
+  out.space_ = space_;
+  out.dim_ = dim_;
+  out.internal_dim_ = internal_dim_;
+  out.ip_max_norm_ = ip_max_norm_;
+  out.quantizer_ = quantizer_;
+  out.centroids_ = centroids_;
+  out.offsets_.assign(offsets_.size(), 0);
+  out.slots_.reserve(slots_.size());
+  out.codes_.reserve(codes_.size());
+  for (uint32_t j = 0; j < clusters(); ++j) {
+    for (size_t r = offsets_[j]; r < offsets_[j + 1]; ++r) {
+      const std::optional<uint32_t> slot = map(slots_[r]);
+      if (!slot) continue;
+      if (*slot == UINT32_MAX) return Status::InvalidArgument("IVF remap: slot 2^32-1 is reserved");
+      out.slots_.push_back(*slot);
+      out.codes_.insert(out.codes_.end(), codes_.begin() + r * words, codes_.begin() + (r + 1) * words);
+      out.add_.push_back(add_[r]);
+      out.rescale_.push_back(rescale_[r]);
+      out.error_.push_back(error_[r]);
+    }
+    out.offsets_[j + 1] = static_cast<uint32_t>(out.slots_.size());
+  }
+  out.rows_ = out.slots_.size();
+  if (out.rows_ == 0) return Status::InvalidArgument("IVF remap: no row left");
+  if (!out.IndexMembers()) return Status::InvalidArgument("IVF remap: slots must stay distinct");
+  return out;
 }
 
 size_t IvfIndex::MemoryBytes() const {
   size_t bytes = sizeof(*this);
   bytes += centroids_.capacity() * sizeof(float) + offsets_.capacity() * sizeof(uint32_t);
   bytes += slots_.capacity() * sizeof(uint32_t) + codes_.capacity() * sizeof(uint64_t);
+  bytes += members_.capacity() * sizeof(uint64_t);
   bytes += (add_.capacity() + rescale_.capacity() + error_.capacity()) * sizeof(float);
   if (quantizer_) bytes += quantizer_->rotation().capacity() * sizeof(float) + quantizer_->padded_dim() * sizeof(float);
   return bytes;
@@ -211,22 +261,25 @@ void IvfIndex::TransformQuery(const float* query, float query_norm, float* out) 
 }
 
 std::vector<Hit> IvfIndex::ExactScan(const float* query, float query_norm, uint32_t k, const SlotFilter& filter,
-                                     MatrixView vectors) const {
+                                     const VectorSource& vectors) const {
   TopK top(k);
   const bool cosine = space_ == DistanceSpace::kCosine;
-  filter.ForEachAllowed(rows_, [&](uint32_t slot) {
-    const float* row = vectors.Row(slot);
+  std::vector<float> scratch(dim_);
+  filter.ForEachAllowed(slot_bound_, [&](uint32_t slot) {
+    if (!Contains(slot)) return;
+    const float* row = vectors.Fetch(slot, scratch.data());
+    if (row == nullptr) return;
     top.Push(SpaceDistance(space_, query, query_norm, row, cosine ? Norm(row, dim_) : 0.0f, dim_), slot);
   });
   return top.Take();
 }
 
-Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOptions& options, MatrixView vectors,
-                                          IvfSearchStats* stats) const {
+Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOptions& options,
+                                          const VectorSource& vectors, IvfSearchStats* stats) const {
   IvfSearchStats local_stats;
   if (stats == nullptr) stats = &local_stats;
   *stats = IvfSearchStats{};
-  if (vectors.dim != dim_ || vectors.rows < rows_ || vectors.data == nullptr) {
+  if (vectors.dim() != dim_) {
     return Status::InvalidArgument("IVF search: the full-precision vectors do not match the index");
   }
   if (options.k > ivf_limits::kTopKMax) return Status::InvalidArgument("IVF search: k too large");
@@ -354,11 +407,20 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
   }
   const bool early_stop = options.error_bound_epsilon > 0.0f;
   const bool cosine = space_ == DistanceSpace::kCosine;
+  {
+    // Hint the first k * 2 candidates' reads (most searches stop soon after k).
+    std::vector<uint32_t> first;
+    first.reserve(std::min<size_t>(candidates.size(), size_t{k} * 2));
+    for (size_t i = 0; i < candidates.size() && first.size() < size_t{k} * 2; ++i) first.push_back(candidates[i].slot);
+    vectors.Prefetch(first.data(), first.size());
+  }
+  std::vector<float> scratch(dim_);
   TopK top(k);
   for (size_t i = 0; i < candidates.size(); ++i) {
     const float kth = top.threshold();
     if (early_stop && kth != std::numeric_limits<float>::infinity() && suffix_lower[i] >= to_internal(kth)) break;
-    const float* row = vectors.Row(candidates[i].slot);
+    const float* row = vectors.Fetch(candidates[i].slot, scratch.data());
+    if (row == nullptr) continue;
     top.Push(SpaceDistance(space_, query, query_norm, row, cosine ? Norm(row, dim_) : 0.0f, dim_), candidates[i].slot);
     ++stats->reranked;
   }
@@ -496,7 +558,6 @@ Result<IvfIndex> IvfIndex::Deserialize(std::string_view bytes) {
   index.add_.resize(rows);
   index.rescale_.resize(rows);
   index.error_.resize(rows);
-  std::vector<uint64_t> seen((rows + 63) / 64, 0);
   for (uint32_t j = 0; j < clusters; ++j) {
     const size_t begin = index.offsets_[j], count = index.ClusterRows(j);
     std::string_view block;
@@ -504,8 +565,7 @@ Result<IvfIndex> IvfIndex::Deserialize(std::string_view bytes) {
     const char* p = block.data();
     for (size_t i = 0; i < count; ++i, p += 4) {
       uint32_t slot = DecodeFixed32(p);
-      if (slot >= rows || ((seen[slot >> 6] >> (slot & 63)) & 1)) return corrupt("bad or repeated slot");
-      seen[slot >> 6] |= 1ull << (slot & 63);
+      if (slot >= ivf_limits::SerializedSlotBound(rows)) return corrupt("slot out of range");
       index.slots_[begin + i] = slot;
     }
     for (size_t i = 0; i < count * words; ++i, p += 8) index.codes_[begin * words + i] = DecodeFixed64(p);
@@ -518,6 +578,7 @@ Result<IvfIndex> IvfIndex::Deserialize(std::string_view bytes) {
     }
   }
   FATHOM_CHECK(pos == bytes.size());
+  if (!index.IndexMembers()) return corrupt("repeated slot");
   return index;
 }
 

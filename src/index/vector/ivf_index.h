@@ -19,13 +19,19 @@
 // never scored); when it lets few rows through, the search is an exact scan of the
 // allowed rows instead (see IvfSearchStats::exact_scan and PlanFilteredSearch in the .cc).
 //
-// Slots are row numbers of the matrix given to Build; the full-precision vectors used
-// for re-ranking are not part of the index: the caller passes the same matrix (or an
-// equal copy) to Search. Returned distances are Chroma's for the space (distance.h).
+// Slots: each indexed row has a distinct uint32 slot, the row number of the matrix given
+// to Build unless Build is given explicit slots (a collection uses its record table's
+// slots). The full-precision vectors used for re-ranking are not part of the index: the
+// caller passes a VectorSource (vector_source.h) that yields them by slot. Returned
+// distances are Chroma's for the space (distance.h).
 //
-// Ownership: IvfIndex owns its centroids, codes and rotation; MatrixView and SlotFilter
-// borrow. Thread-safety: immutable after Build/Deserialize; Search is const and safe
-// from many threads at once.
+// Maintenance: Updated() derives a new index with rows removed and added (assigned to
+// their nearest centroid; clusters that outgrow their cap are split, tiny ones merged,
+// as SPFresh does) without re-clustering everything; Remapped() renumbers slots.
+//
+// Ownership: IvfIndex owns its centroids, codes and rotation; MatrixView, VectorSource
+// and SlotFilter borrow. Thread-safety: immutable after Build/Deserialize/Updated;
+// Search is const and safe from many threads at once.
 #pragma once
 
 #include <algorithm>
@@ -44,6 +50,7 @@
 #include "index/vector/kmeans.h"
 #include "index/vector/rabitq.h"
 #include "index/vector/top_k.h"
+#include "index/vector/vector_source.h"
 
 namespace fathom {
 
@@ -137,14 +144,60 @@ struct IvfSearchStats {
   size_t reranked = 0;         // exact distances computed
 };
 
+// Incremental maintenance (Updated); defaults keep cluster sizes within the same bounds
+// as Build.
+struct IvfUpdateOptions {
+  uint64_t seed = 1;  // for the 2-means of splits
+  int threads = 1;
+};
+
+struct IvfUpdateStats {
+  size_t removed = 0;        // rows dropped because `keep` rejected them
+  size_t added = 0;
+  uint32_t splits = 0;       // clusters split in two
+  uint32_t merges = 0;       // clusters dissolved into their neighbours
+  size_t norm_overflow = 0;  // ip only: added rows longer than the build's max norm M
+  size_t unreadable = 0;     // added slots the VectorSource could not produce (skipped)
+};
+
 class IvfIndex {
  public:
-  static Result<IvfIndex> Build(MatrixView vectors, const IvfBuildOptions& options);
+  // Row i of `vectors` gets slot `slots[i]` (distinct), or slot i when `slots` is null.
+  static Result<IvfIndex> Build(MatrixView vectors, const IvfBuildOptions& options,
+                                const uint32_t* slots = nullptr);
 
   // The k nearest allowed rows to `query` (dim() floats), nearest first, with Chroma's
-  // distance for space(). `vectors` are the full-precision rows (slot = row).
+  // distance for space(). `vectors` yields the full-precision rows by slot.
+  Result<std::vector<Hit>> Search(const float* query, const IvfSearchOptions& options,
+                                  const VectorSource& vectors, IvfSearchStats* stats = nullptr) const;
   Result<std::vector<Hit>> Search(const float* query, const IvfSearchOptions& options, MatrixView vectors,
-                                  IvfSearchStats* stats = nullptr) const;
+                                  IvfSearchStats* stats = nullptr) const {
+    return Search(query, options, MatrixSource(vectors), stats);
+  }
+
+  // A new index holding this one's rows that `keep` allows plus `added` (slots not kept,
+  // distinct; their vectors come from `vectors`), each assigned to its nearest
+  // centroid. Clusters above kClusterSizeCapFactor times the mean are split with
+  // 2-means; clusters below kClusterMergeFactor times the mean are merged into their
+  // nearest neighbours. Centroids, rotation and the ip norm M are kept (see
+  // IvfUpdateStats::norm_overflow). Implemented in ivf_update.cc.
+  Result<IvfIndex> Updated(const SlotFilter& keep, const std::vector<uint32_t>& added, const VectorSource& vectors,
+                           const IvfUpdateOptions& options, IvfUpdateStats* stats = nullptr) const;
+
+  // A copy with every slot s renamed to map(s), dropping rows mapped to nullopt. The new
+  // slots must be distinct (InvalidArgument otherwise). Returns InvalidArgument if no row
+  // is left.
+  Result<IvfIndex> Remapped(const std::function<std::optional<uint32_t>(uint32_t)>& map) const;
+
+  // Whether `slot` is a row of this index.
+  bool Contains(uint32_t slot) const {
+    return slot < slot_bound_ && ((members_[slot >> 6] >> (slot & 63)) & 1);
+  }
+  // Calls fn(slot) for every row, in cluster order.
+  template <typename Fn>
+  void ForEachSlot(Fn&& fn) const {
+    for (uint32_t slot : slots_) fn(slot);
+  }
 
   // The format of docs/format/vector_index.md. Deserialize returns Corruption for any
   // bytes Serialize did not produce (checksums on every section), never crashes.
@@ -166,7 +219,9 @@ class IvfIndex {
   // The search space transform of a query: internal_dim_ floats.
   void TransformQuery(const float* query, float query_norm, float* out) const;
   std::vector<Hit> ExactScan(const float* query, float query_norm, uint32_t k, const SlotFilter& filter,
-                             MatrixView vectors) const;
+                             const VectorSource& vectors) const;
+  // Rebuilds members_ / slot_bound_ from slots_; false if a slot repeats.
+  bool IndexMembers();
 
   DistanceSpace space_ = DistanceSpace::kL2;
   uint32_t dim_ = 0;
@@ -177,6 +232,8 @@ class IvfIndex {
   std::vector<float> centroids_;   // clusters x padded_dim, rotated
   std::vector<uint32_t> offsets_;  // clusters + 1: cluster j is rows [offsets_[j], offsets_[j+1])
   std::vector<uint32_t> slots_;    // per row, in cluster order
+  std::vector<uint64_t> members_;  // bitset over slots: which slots are rows
+  uint32_t slot_bound_ = 0;        // max slot + 1
   std::vector<uint64_t, AlignedAllocator<uint64_t>> codes_;  // rows x code_words
   std::vector<float> add_, rescale_, error_;                 // per row: RaBitQ factors
 };

@@ -62,5 +62,8 @@ inline constexpr double kCodeCostRelativeToExact = 0.125;
 
 // ---- serialized bytes ----
 inline constexpr uint64_t kSerializedBytesMax = 1ull << 40;
+// Slots in a serialized index are below this bound, so a decoder's slot bitset stays
+// proportional to the rows it holds (a collection persists dense slots, < rows).
+inline constexpr uint64_t SerializedSlotBound(uint64_t rows) { return 4 * rows + 65536; }
 
 }  // namespace fathom::ivf_limits

@@ -1,0 +1,49 @@
+// VectorSource: where the IVF index's exact re-rank (and its exact-scan fallback) reads
+// full-precision vectors, by slot.
+//
+// The index never owns full vectors (DESIGN.md section 3: codes in RAM, full vectors
+// apart). A source may hold them in memory (MatrixSource: a dense row-major matrix, or a
+// collection's record table) or read them on demand (a file through a block cache).
+//
+// Thread-safety: Fetch is const and must be safe from many threads at once; `scratch` is
+// the caller's, so a source that copies into it needs no locking of its own.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "index/vector/kmeans.h"
+
+namespace fathom {
+
+class VectorSource {
+ public:
+  virtual ~VectorSource() = default;
+  virtual uint32_t dim() const = 0;
+  // The dim() floats of `slot`. The pointer is either into the source's own memory or
+  // `scratch` (dim() floats, filled by the call); it stays valid until `scratch` is
+  // reused. Returns nullptr when the source has no such slot or cannot read it; the
+  // index then skips that slot (the caller counts such misses through its own means).
+  virtual const float* Fetch(uint32_t slot, float* scratch) const = 0;
+  // A hint that these slots will be fetched soon (on-demand sources may batch the reads).
+  virtual void Prefetch(const uint32_t* slots, size_t count) const {
+    (void)slots;
+    (void)count;
+  }
+};
+
+// A dense matrix: slot i is row i.
+class MatrixSource final : public VectorSource {
+ public:
+  explicit MatrixSource(MatrixView matrix) : matrix_(matrix) {}
+  uint32_t dim() const override { return matrix_.dim; }
+  const float* Fetch(uint32_t slot, float* scratch) const override {
+    (void)scratch;
+    return slot < matrix_.rows ? matrix_.Row(slot) : nullptr;
+  }
+
+ private:
+  MatrixView matrix_;
+};
+
+}  // namespace fathom
