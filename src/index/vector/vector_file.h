@@ -1,0 +1,96 @@
+// VectorFile: a VectorSource (vector_source.h) over a local file of fixed-size f32 rows,
+// read on demand with pread through a bounded BlockCache (storage/block_cache.h), so
+// the full-precision vectors of an IVF index need not be resident (DESIGN.md sections
+// 2 and 3). Byte layout: docs/format/vector_file.md.
+//
+// The file is a checksummed header followed by blocks of whole rows, each block followed
+// by the XXH3 of its bytes. Fetch(slot) copies the row out of the cached block, or reads
+// and verifies the block, caches it and copies the row. Bad bytes, short reads (the file
+// truncated under us) and read errors make Fetch return nullptr and are counted
+// (Stats); they never crash. Open rejects a file whose header or size is wrong with
+// Corruption.
+//
+// Ownership: VectorFile owns its file descriptor; the BlockCache is borrowed and must
+// outlive it (several files may share one cache; each keys its blocks with its own id
+// and drops them on destruction). Thread-safety: Fetch, Prefetch and stats are safe from
+// many threads at once.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "fathom/status.h"
+#include "index/vector/kmeans.h"
+#include "index/vector/vector_source.h"
+#include "storage/block_cache.h"
+
+namespace fathom {
+
+namespace vector_file_limits {
+// A block holds max(1, kBlockBytesTarget / row bytes) whole rows, so one row is one read.
+inline constexpr size_t kBlockBytesDefault = 4096;
+inline constexpr size_t kBlockBytesMax = 1u << 24;
+inline constexpr uint32_t kRowsPerBlockMax = 1u << 20;
+inline constexpr uint64_t kRowsMax = 1ull << 32;  // slots are uint32
+inline constexpr uint32_t kDimensionMax = 65536;
+}  // namespace vector_file_limits
+
+class VectorFile final : public VectorSource {
+ public:
+  static constexpr char kMagic[8] = {'F', 'T', 'H', 'M', 'V', 'E', 'C', 'F'};
+  static constexpr uint32_t kFormatVersion = 1;
+  static constexpr size_t kHeaderBytes = 64;
+  static constexpr size_t kBlockChecksumBytes = 8;
+
+  struct Stats {
+    uint64_t hits = 0;         // rows served from the cache
+    uint64_t misses = 0;       // rows that needed a block read
+    uint64_t read_errors = 0;  // pread failed or returned fewer bytes than the block
+    uint64_t corruptions = 0;  // a block's checksum did not match
+  };
+
+  // Writes `vectors` (row i = slot i) to `path` in the format above, replacing any file
+  // there, and fsyncs it. `block_bytes_target` sets the rows per block (see limits).
+  static Status Write(const std::string& path, MatrixView vectors,
+                      size_t block_bytes_target = vector_file_limits::kBlockBytesDefault);
+
+  // Opens `path`, reads and checks its header and size. `cache` is borrowed.
+  static Result<std::unique_ptr<VectorFile>> Open(const std::string& path, BlockCache* cache);
+
+  ~VectorFile() override;
+  VectorFile(const VectorFile&) = delete;
+  VectorFile& operator=(const VectorFile&) = delete;
+
+  uint32_t dim() const override { return dim_; }
+  size_t rows() const { return rows_; }
+  uint32_t rows_per_block() const { return rows_per_block_; }
+  const float* Fetch(uint32_t slot, float* scratch) const override;
+  // Prefetch stays the no-op default: a local pread is synchronous and cheap next to a
+  // remote round trip, so batching buys nothing here (a source over a remote store
+  // would issue the ranged reads of a Prefetch concurrently).
+  Stats stats() const;
+
+ private:
+  VectorFile() = default;
+  uint64_t BlockOffset(uint64_t block) const;
+  size_t BlockPayloadBytes(uint64_t block) const;
+  // Reads and verifies `block` into *bytes (its payload only); false (and a counter) on
+  // a read error or a checksum mismatch.
+  bool ReadBlock(uint64_t block, std::string* bytes) const;
+
+  int fd_ = -1;
+  std::string path_;
+  BlockCache* cache_ = nullptr;
+  uint64_t file_id_ = 0;
+  uint32_t dim_ = 0;
+  uint64_t rows_ = 0;
+  uint32_t rows_per_block_ = 0;
+  uint64_t blocks_ = 0;
+  size_t row_bytes_ = 0;
+  mutable std::atomic<uint64_t> hits_{0}, misses_{0}, read_errors_{0}, corruptions_{0};
+};
+
+}  // namespace fathom

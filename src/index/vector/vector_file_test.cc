@@ -1,0 +1,209 @@
+#include "index/vector/vector_file.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "index/vector/kmeans.h"
+#include "storage/block_cache.h"
+#include "test_util.h"
+
+namespace fathom {
+namespace {
+
+std::vector<float> RandomMatrix(uint64_t seed, size_t rows, uint32_t dim) {
+  Rng rng(seed);
+  std::vector<float> values(rows * dim);
+  for (float& v : values) v = static_cast<float>(rng.Gaussian());
+  return values;
+}
+
+// Overwrites one byte of `path` at `offset` with its complement.
+void FlipByte(const std::string& path, uint64_t offset) {
+  int fd = ::open(path.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  char byte = 0;
+  ASSERT_EQ(::pread(fd, &byte, 1, static_cast<off_t>(offset)), 1);
+  byte = static_cast<char>(~byte);
+  ASSERT_EQ(::pwrite(fd, &byte, 1, static_cast<off_t>(offset)), 1);
+  ::close(fd);
+}
+
+struct Written {
+  testing::TempDir dir;
+  std::string path;
+  std::vector<float> values;
+  size_t rows = 0;
+  uint32_t dim = 0;
+};
+
+void WriteMatrix(Written* w, uint64_t seed, size_t rows, uint32_t dim, size_t block_bytes) {
+  w->path = w->dir.path() + "/vectors";
+  w->rows = rows;
+  w->dim = dim;
+  w->values = RandomMatrix(seed, rows, dim);
+  ASSERT_TRUE(VectorFile::Write(w->path, MatrixView{w->values.data(), rows, dim}, block_bytes).ok());
+}
+
+TEST(VectorFileTest, RoundTripEveryRow) {
+  uint64_t seed = testing::SeedForTest("VectorFileTest.RoundTripEveryRow");
+  Written w;
+  // 13-d rows (52 bytes) in 4 KiB blocks: 78 rows per block, the last block short.
+  WriteMatrix(&w, seed, 1000, 13, 4096);
+  BlockCache cache(1 << 20);
+  auto file = VectorFile::Open(w.path, &cache);
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  EXPECT_EQ((*file)->dim(), 13u);
+  EXPECT_EQ((*file)->rows(), 1000u);
+  EXPECT_EQ((*file)->rows_per_block(), 4096u / 52u);
+  std::vector<float> scratch(13);
+  for (int pass = 0; pass < 2; ++pass) {
+    for (uint32_t slot = 0; slot < 1000; ++slot) {
+      const float* row = (*file)->Fetch(slot, scratch.data());
+      ASSERT_NE(row, nullptr) << slot;
+      EXPECT_EQ(std::memcmp(row, w.values.data() + size_t{slot} * 13, 13 * sizeof(float)), 0) << slot;
+    }
+  }
+  EXPECT_EQ((*file)->Fetch(1000, scratch.data()), nullptr);
+  VectorFile::Stats stats = (*file)->stats();
+  EXPECT_EQ(stats.hits + stats.misses, 2000u);
+  EXPECT_EQ(stats.misses, 13u);  // one per block: the whole file fits in the cache
+  EXPECT_EQ(stats.read_errors + stats.corruptions, 0u);
+}
+
+TEST(VectorFileTest, RowsWiderThanABlockTakeOneBlockEach) {
+  uint64_t seed = testing::SeedForTest("VectorFileTest.RowsWiderThanABlockTakeOneBlockEach");
+  Written w;
+  WriteMatrix(&w, seed, 10, 1500, 4096);
+  BlockCache cache(1 << 20);
+  auto file = VectorFile::Open(w.path, &cache);
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  EXPECT_EQ((*file)->rows_per_block(), 1u);
+  std::vector<float> scratch(1500);
+  const float* row = (*file)->Fetch(7, scratch.data());
+  ASSERT_NE(row, nullptr);
+  EXPECT_EQ(std::memcmp(row, w.values.data() + 7 * 1500, 1500 * sizeof(float)), 0);
+}
+
+TEST(VectorFileTest, CacheStaysWithinItsCapacity) {
+  uint64_t seed = testing::SeedForTest("VectorFileTest.CacheStaysWithinItsCapacity");
+  Written w;
+  WriteMatrix(&w, seed, 4000, 64, 4096);  // 16 rows per 4 KiB block, 250 blocks
+  const size_t capacity = 10 * (4096 + BlockCache::kEntryOverheadBytes);
+  BlockCache cache(capacity, 1);
+  auto file = VectorFile::Open(w.path, &cache);
+  ASSERT_TRUE(file.ok());
+  std::vector<float> scratch(64);
+  Rng rng(seed);
+  for (int i = 0; i < 5000; ++i) {
+    uint32_t slot = static_cast<uint32_t>(rng.Below(4000));
+    const float* row = (*file)->Fetch(slot, scratch.data());
+    ASSERT_NE(row, nullptr);
+    ASSERT_EQ(std::memcmp(row, w.values.data() + size_t{slot} * 64, 64 * sizeof(float)), 0);
+    ASSERT_LE(cache.charged_bytes(), capacity);
+  }
+  EXPECT_GT(cache.stats().evictions, 0u);
+  // A recently used block is a hit; with 10 of 250 blocks cached most reads miss.
+  VectorFile::Stats stats = (*file)->stats();
+  EXPECT_GT(stats.misses, stats.hits);
+  ASSERT_NE((*file)->Fetch(3, scratch.data()), nullptr);
+  const uint64_t hits = (*file)->stats().hits;
+  ASSERT_NE((*file)->Fetch(4, scratch.data()), nullptr);  // same block as slot 3
+  EXPECT_EQ((*file)->stats().hits, hits + 1);
+}
+
+TEST(VectorFileTest, CorruptByteIsDetectedOnRead) {
+  uint64_t seed = testing::SeedForTest("VectorFileTest.CorruptByteIsDetectedOnRead");
+  Written w;
+  WriteMatrix(&w, seed, 100, 32, 4096);  // 32 rows per block
+  // Row 40 lives in block 1; flip a byte in the middle of it.
+  const uint64_t block_bytes = 32 * 128 + VectorFile::kBlockChecksumBytes;
+  FlipByte(w.path, VectorFile::kHeaderBytes + block_bytes + 8 * 128 + 5);
+  BlockCache cache(1 << 20);
+  auto file = VectorFile::Open(w.path, &cache);
+  ASSERT_TRUE(file.ok());
+  std::vector<float> scratch(32);
+  EXPECT_EQ((*file)->Fetch(40, scratch.data()), nullptr);
+  EXPECT_EQ((*file)->Fetch(33, scratch.data()), nullptr);  // same block: also refused
+  EXPECT_EQ((*file)->stats().corruptions, 2u);
+  // Other blocks still read.
+  const float* row = (*file)->Fetch(70, scratch.data());
+  ASSERT_NE(row, nullptr);
+  EXPECT_EQ(std::memcmp(row, w.values.data() + 70 * 32, 32 * sizeof(float)), 0);
+}
+
+TEST(VectorFileTest, CorruptHeaderIsCorruption) {
+  uint64_t seed = testing::SeedForTest("VectorFileTest.CorruptHeaderIsCorruption");
+  Written w;
+  WriteMatrix(&w, seed, 100, 32, 4096);
+  FlipByte(w.path, 13);  // inside dim
+  BlockCache cache(1 << 20);
+  auto file = VectorFile::Open(w.path, &cache);
+  ASSERT_FALSE(file.ok());
+  EXPECT_EQ(file.status().code(), StatusCode::kCorruption);
+}
+
+TEST(VectorFileTest, TruncatedFile) {
+  uint64_t seed = testing::SeedForTest("VectorFileTest.TruncatedFile");
+  Written w;
+  WriteMatrix(&w, seed, 100, 32, 4096);  // blocks of 32, 32, 32, 4 rows
+  BlockCache cache(1 << 20);
+  auto file = VectorFile::Open(w.path, &cache);
+  ASSERT_TRUE(file.ok());
+  // Truncated after Open (the size check has passed): reads past the end are short.
+  const uint64_t block_bytes = 32 * 128 + VectorFile::kBlockChecksumBytes;
+  ASSERT_EQ(::truncate(w.path.c_str(), static_cast<off_t>(VectorFile::kHeaderBytes + 2 * block_bytes + 100)), 0);
+  std::vector<float> scratch(32);
+  EXPECT_NE((*file)->Fetch(10, scratch.data()), nullptr);
+  EXPECT_EQ((*file)->Fetch(70, scratch.data()), nullptr);
+  EXPECT_EQ((*file)->Fetch(99, scratch.data()), nullptr);
+  EXPECT_EQ((*file)->stats().read_errors, 2u);
+  // Opened truncated: Corruption.
+  auto reopened = VectorFile::Open(w.path, &cache);
+  ASSERT_FALSE(reopened.ok());
+  EXPECT_EQ(reopened.status().code(), StatusCode::kCorruption);
+  ASSERT_EQ(::truncate(w.path.c_str(), 20), 0);
+  reopened = VectorFile::Open(w.path, &cache);
+  ASSERT_FALSE(reopened.ok());
+  EXPECT_EQ(reopened.status().code(), StatusCode::kCorruption);
+}
+
+TEST(VectorFileTest, ConcurrentFetchesAreCorrect) {
+  uint64_t seed = testing::SeedForTest("VectorFileTest.ConcurrentFetchesAreCorrect");
+  Written w;
+  WriteMatrix(&w, seed, 5000, 48, 4096);
+  // Small enough that threads keep evicting each other's blocks.
+  BlockCache cache(64 * 1024, 4);
+  auto file = VectorFile::Open(w.path, &cache);
+  ASSERT_TRUE(file.ok());
+  constexpr int kThreads = 4;
+  constexpr int kFetchesPerThread = 20000;
+  std::vector<int> failures(kThreads, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Rng rng(MixSeed(seed, static_cast<uint64_t>(t)));
+      std::vector<float> scratch(48);
+      for (int i = 0; i < kFetchesPerThread; ++i) {
+        uint32_t slot = static_cast<uint32_t>(rng.Below(5000));
+        const float* row = (*file)->Fetch(slot, scratch.data());
+        if (row == nullptr || std::memcmp(row, w.values.data() + size_t{slot} * 48, 48 * sizeof(float)) != 0) {
+          ++failures[t];
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(failures[t], 0) << "thread " << t;
+  VectorFile::Stats stats = (*file)->stats();
+  EXPECT_EQ(stats.hits + stats.misses, uint64_t{kThreads} * kFetchesPerThread);
+  EXPECT_LE(cache.charged_bytes(), cache.capacity_bytes());
+}
+
+}  // namespace
+}  // namespace fathom
