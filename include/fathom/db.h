@@ -49,8 +49,11 @@ class Collection {
   Result<QueryResult> Query(const QueryRequest& request) const;
   Result<uint64_t> Count() const;
 
-  // Folds the WAL tail into a segment now (normally done in the background).
+  // Brings the vector index up to date and folds the WAL tail into a segment now
+  // (normally done in the background).
   Status Compact();
+  // How much of the collection the vector index covers.
+  Result<VectorIndexStats> IndexStats() const;
 
  private:
   std::shared_ptr<CollectionImpl> impl_;

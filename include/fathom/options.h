@@ -20,6 +20,9 @@ struct DatabaseOptions {
   // Compaction folds a collection's WAL tail into a segment once the tail holds this
   // many operations (or kWalTailBytesMax bytes). 0 = the default from limits.h.
   uint64_t compaction_trigger_ops = 0;
+  // A collection keeps a vector index once it has this many live rows (below, queries
+  // scan exactly). 0 = limits::kVectorIndexMinRows (10,000). Tests lower it.
+  uint64_t vector_index_min_rows = 0;
   // Run compaction in a background thread. Tests turn it off and call Compact() directly.
   bool background_compaction = true;
   // How long a writer waits for room in a full commit queue before getting Unavailable.

@@ -113,6 +113,21 @@ struct QueryRequest {
   std::optional<WhereDocument> where_document;
   Include include{.embeddings = false, .documents = true, .metadatas = true, .uris = false,
                   .distances = true};
+  // Vector index clusters to scan (more: higher recall, slower); 0 = the default for the
+  // collection's size. Collections below the index threshold are always searched exactly.
+  uint32_t search_probes = 0;
+  // When search_probes is 0: a multiplier on the default probe count (the HTTP API maps
+  // Chroma's hnsw.ef_search to ef_search / 100). In (0, 1000].
+  double search_effort = 1.0;
+};
+
+// The state of a collection's vector index (Collection::IndexStats).
+struct VectorIndexStats {
+  bool active = false;        // false: every query scans exactly (small collection)
+  uint64_t indexed_rows = 0;  // rows the index covers
+  uint64_t pending_rows = 0;  // rows added or changed since; searched exactly until folded in
+  uint32_t clusters = 0;
+  uint32_t default_probes = 0;  // clusters a query scans when it names no search_probes
 };
 
 // One row per query embedding, each sorted by ascending distance.

@@ -43,6 +43,26 @@ inline constexpr size_t kSegmentsPerCollectionMax = 8;    // merge when more
 inline constexpr size_t kSegmentBlockBytesTarget = 1u << 20;
 inline constexpr uint64_t kSegmentBytesMax = 1ull << 40;
 
+// ---- a collection's vector index (db/collection_vector_index.h) ----
+// Below this many live rows queries scan exactly (under a third of a millisecond at
+// 128-d) and no index is kept; the index is dropped again below half of it.
+inline constexpr size_t kVectorIndexMinRows = 10000;
+// Maintenance folds pending rows (added or changed since the index was last updated;
+// searched exactly meanwhile) into the index once there are this many of them, or one
+// per this many covered rows, whichever is more.
+inline constexpr size_t kVectorIndexPendingRowsMin = 2048;
+inline constexpr size_t kVectorIndexPendingFractionInverse = 20;
+// The index is re-clustered from scratch once the collection has grown this many times
+// past the size of its last full build (incremental splits keep it usable meanwhile).
+inline constexpr size_t kVectorIndexRebuildGrowth = 4;
+// ip: more than one added row in this many longer than the build's max norm -> rebuild.
+inline constexpr size_t kVectorIndexNormOverflowInverse = 100;
+// Default probes: this fraction of the clusters, at least kVectorIndexProbesMin.
+inline constexpr double kVectorIndexProbeFraction = 1.0 / 32;
+inline constexpr uint32_t kVectorIndexProbesMin = 16;
+inline constexpr uint32_t kVectorIndexProbesMax = 65536;  // a query's explicit knob
+inline constexpr double kSearchEffortMax = 1000.0;        // multiplier on the default probes
+
 // ---- catalog ----
 inline constexpr size_t kCollectionsMax = 1000000;
 inline constexpr size_t kCatalogVersionsKept = 4;         // older catalog objects are deleted

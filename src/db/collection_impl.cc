@@ -52,7 +52,8 @@ CollectionImpl::CollectionImpl(std::shared_ptr<CollectionMeta> meta, std::shared
       options_(options),
       compaction_trigger_ops_(options.compaction_trigger_ops ? options.compaction_trigger_ops
                                                              : limits::kCompactionTriggerOpsDefault),
-      schedule_(std::move(schedule)) {}
+      schedule_(std::move(schedule)),
+      vector_index_(options.vector_index_min_rows) {}
 
 Status CollectionImpl::CheckUsable() const {
   if (dropped_.load()) return Status::NotFound("Collection [" + id_ + "] does not exist.");
@@ -113,6 +114,7 @@ Status CollectionImpl::Recover() {
   std::unique_lock<std::shared_mutex> lock(state_mu_);
   // A failed earlier attempt may have loaded part of the state: start from nothing.
   table_ = RecordTable();
+  vector_index_.Reset();
   manifest_ = Manifest();
   tail_.clear();
   tail_ops_ = 0;
@@ -158,7 +160,19 @@ Status CollectionImpl::Recover() {
     if (manifest_.dimension != 0) table_.set_dimension(manifest_.dimension);
     table_.set_next_offset(manifest_.next_offset);
     table_.TakeDirty();  // loaded state is already durable in segments
+    if (manifest_.vector_index) {
+      // Derived data: anything wrong with it costs a rebuild, never the collection.
+      const std::string index_key = VectorIndexKey(id_, manifest_.vector_index->id);
+      auto index_bytes = store_->Get(index_key);
+      Status loaded = index_bytes.ok() ? vector_index_.Load(table_, *index_bytes) : index_bytes.status();
+      if (!loaded.ok()) {
+        if (!index_bytes.ok() && !index_bytes.status().IsNotFound()) return index_bytes.status();
+        spdlog::warn("collection {}: ignoring vector index {} ({}); it will be rebuilt", id_, index_key,
+                     loaded.ToString());
+      }
+    }
   }
+  vector_index_.Absorb(table_, {});
   last_sequence_ = manifest_.wal_sequence_covered;
 
   FATHOM_ASSIGN_OR_RETURN(std::vector<ObjectInfo> wal,
@@ -199,7 +213,7 @@ Status CollectionImpl::ApplyLocked(OperationBatch&& ops, uint64_t sequence, uint
   }
   table_.Reserve(ops.size());
   for (Operation& op : ops) table_.Apply(std::move(op));
-  table_.MaybeShrink();
+  vector_index_.Absorb(table_, table_.MaybeShrink());
   last_sequence_ = sequence;
   tail_.push_back({sequence, ops.size(), bytes});
   tail_ops_ += ops.size();
@@ -475,13 +489,16 @@ Result<QueryResult> CollectionImpl::Query(const QueryRequest& request) {
     return Status::InvalidArgument("n_results " + std::to_string(request.n_results) + " exceeds the maximum of " +
                                    std::to_string(limits::kQueryResultsMax));
   }
+  if (!(request.search_effort > 0.0 && request.search_effort <= limits::kSearchEffortMax)) {
+    return Status::InvalidArgument("search_effort must be in (0, " + std::to_string(limits::kSearchEffortMax) + "]");
+  }
+  if (request.search_probes > limits::kVectorIndexProbesMax) {
+    return Status::InvalidArgument("search_probes " + std::to_string(request.search_probes) +
+                                   " exceeds the maximum of " + std::to_string(limits::kVectorIndexProbesMax));
+  }
   FATHOM_RETURN_IF_ERROR(EnsureOpen());
   FATHOM_ASSIGN_OR_RETURN(CompiledFilter filter, CompiledFilter::Compile(request.where, request.where_document));
-  DistanceSpace space;
-  {
-    std::lock_guard<std::mutex> lock(meta_->mu);
-    space = meta_->entry.space;
-  }
+  const DistanceSpace space = Space();
   std::shared_lock<std::shared_mutex> lock(state_mu_);
   const std::optional<uint32_t> dimension = table_.dimension();
   for (const auto& q : request.query_embeddings) {
@@ -515,26 +532,13 @@ Result<QueryResult> CollectionImpl::Query(const QueryRequest& request) {
   QueryResult result;
   result.rows.resize(request.query_embeddings.size());
   if (request.include.distances) result.distances.resize(request.query_embeddings.size());
-  const size_t d = dimension.value_or(0);
+  VectorSearchKnobs knobs;
+  knobs.probes = request.search_probes;
+  knobs.effort = request.search_effort;
   for (size_t qi = 0; qi < request.query_embeddings.size(); ++qi) {
-    const std::vector<float>& q = request.query_embeddings[qi];
-    const float q_norm = space == DistanceSpace::kCosine ? std::sqrt(DotProduct(q.data(), q.data(), q.size())) : 0.0f;
-    TopK top(request.n_results);
-    if (d != 0) {
-      auto push = [&](size_t slot) {
-        top.Push(SpaceDistance(space, q.data(), q_norm, table_.embedding(slot), table_.norm(slot), d),
-                 static_cast<uint32_t>(slot));
-      };
-      if (restricted) {
-        for (uint32_t slot : candidates) push(slot);
-      } else {
-        const uint8_t* live = table_.live();
-        for (size_t slot = 0, n = table_.slot_count(); slot < n; ++slot) {
-          if (live[slot]) push(slot);
-        }
-      }
-    }
-    std::vector<Hit> hits = top.Take();
+    FATHOM_ASSIGN_OR_RETURN(std::vector<Hit> hits,
+                            vector_index_.Search(table_, space, request.query_embeddings[qi].data(), request.n_results,
+                                                 restricted ? &candidates : nullptr, knobs));
     std::vector<uint32_t> slots;
     slots.reserve(hits.size());
     for (const Hit& h : hits) {
@@ -558,7 +562,8 @@ void CollectionImpl::MaybeScheduleCompaction() {
   bool due;
   {
     std::shared_lock<std::shared_mutex> lock(state_mu_);
-    due = tail_ops_ >= compaction_trigger_ops_ || tail_bytes_ >= limits::kWalTailBytesMax;
+    due = tail_ops_ >= compaction_trigger_ops_ || tail_bytes_ >= limits::kWalTailBytesMax ||
+          vector_index_.NeedsMaintenance(table_);
   }
   if (due && schedule_ && !compaction_scheduled_.exchange(true)) schedule_(weak_from_this());
 }
@@ -570,19 +575,77 @@ Status CollectionImpl::CommitManifest(Manifest next) {
   return Status::Ok();
 }
 
-Status CollectionImpl::Compact() {
+DistanceSpace CollectionImpl::Space() const {
+  std::lock_guard<std::mutex> lock(meta_->mu);
+  return meta_->entry.space;
+}
+
+Result<VectorIndexStats> CollectionImpl::IndexStats() {
+  FATHOM_RETURN_IF_ERROR(EnsureOpen());
+  std::shared_lock<std::shared_mutex> lock(state_mu_);
+  VectorIndexStats stats;
+  stats.active = vector_index_.has_index();
+  stats.indexed_rows = vector_index_.covered_rows();
+  stats.pending_rows = vector_index_.pending_rows();
+  stats.clusters = vector_index_.clusters();
+  stats.default_probes = stats.active ? CollectionVectorIndex::DefaultProbes(stats.clusters) : 0;
+  return stats;
+}
+
+Status CollectionImpl::Compact() { return RunCompaction(/*fold_always=*/true); }
+
+Status CollectionImpl::BackgroundWork() { return RunCompaction(/*fold_always=*/false); }
+
+Status CollectionImpl::RunCompaction(bool fold_always) {
   FATHOM_RETURN_IF_ERROR(EnsureOpen());
   std::lock_guard<std::mutex> compaction_lock(compaction_mu_);
   compaction_scheduled_.store(false);
   FATHOM_RETURN_IF_ERROR(CheckUsable());
+  if (Status s = MaintainVectorIndex(/*force=*/fold_always); !s.ok()) {
+    // Derived data: queries stay exact for the rows it does not cover.
+    spdlog::warn("collection {}: vector index maintenance failed: {}", id_, s.ToString());
+  }
+  bool due;
+  {
+    std::shared_lock<std::shared_mutex> lock(state_mu_);
+    due = tail_ops_ >= compaction_trigger_ops_ || tail_bytes_ >= limits::kWalTailBytesMax;
+  }
+  if (!fold_always && !due) return Status::Ok();
+  return FoldTail();
+}
 
+Status CollectionImpl::MaintainVectorIndex(bool force) {
+  const DistanceSpace space = Space();
+  std::optional<VectorIndexTask> task;
+  uint32_t dim = 0;
+  {
+    std::shared_lock<std::shared_mutex> lock(state_mu_);
+    task = vector_index_.Plan(table_, force);
+    dim = table_.dimension().value_or(0);
+  }
+  if (!task) return Status::Ok();
+  Status built = CollectionVectorIndex::RunBuild(space, dim, &*task);
+  std::unique_lock<std::shared_mutex> lock(state_mu_);
+  if (!built.ok()) {
+    vector_index_.Abandon();
+    return built;
+  }
+  if (!vector_index_.Install(table_, std::move(*task))) {
+    spdlog::debug("collection {}: rows were renumbered during index maintenance; it runs again later", id_);
+  }
+  return Status::Ok();
+}
+
+Status CollectionImpl::FoldTail() {
   // Snapshot what changed since the last manifest, consistently with the WAL position.
   std::unordered_set<std::string> dirty;
   std::vector<SegmentEntry> entries;
   Manifest next = manifest_;
+  std::optional<CollectionVectorIndex::Snapshot> index_snapshot;
   {
     std::unique_lock<std::shared_mutex> lock(state_mu_);
     if (last_sequence_ == manifest_.wal_sequence_covered) return Status::Ok();
+    index_snapshot = vector_index_.TakeSnapshot(table_);
     dirty = table_.TakeDirty();
     next.wal_sequence_covered = last_sequence_;
     next.next_offset = table_.next_offset();
@@ -627,6 +690,23 @@ Status CollectionImpl::Compact() {
       return s.WithContext("compaction: segment");
     }
     next.segments.push_back(ref);
+  }
+  next.vector_index = std::nullopt;  // the old one describes other rows
+  if (index_snapshot) {
+    // Derived data: a failure here only costs a rebuild after the next open.
+    auto index_bytes = CollectionVectorIndex::EncodeSnapshot(*index_snapshot);
+    VectorIndexRef ref{NewUuidV4(), 0, 0};
+    Status put = index_bytes.status();
+    if (index_bytes.ok()) {
+      ref.rows = index_snapshot->covered_rows;
+      ref.size_bytes = index_bytes->size();
+      put = store_->Put(VectorIndexKey(id_, ref.id), *index_bytes, PutMode::kCreateOnly);
+    }
+    if (put.ok()) {
+      next.vector_index = std::move(ref);
+    } else {
+      spdlog::warn("collection {}: vector index not persisted: {}", id_, put.ToString());
+    }
   }
   if (Status s = CommitManifest(next); !s.ok()) {
     restore();
@@ -689,6 +769,12 @@ void CollectionImpl::DeleteObsolete(const Manifest& current) {
   if (auto segments = store_->List(SegmentPrefix(id_)); segments.ok()) {
     for (const ObjectInfo& o : *segments) {
       if (live.count(o.key) == 0) (void)store_->Delete(o.key);
+    }
+  }
+  if (auto indexes = store_->List(VectorIndexPrefix(id_)); indexes.ok()) {
+    const std::string keep = current.vector_index ? VectorIndexKey(id_, current.vector_index->id) : std::string();
+    for (const ObjectInfo& o : *indexes) {
+      if (o.key != keep) (void)store_->Delete(o.key);
     }
   }
   if (current.wal_sequence_covered > 0) {

@@ -22,6 +22,7 @@
 #include <string>
 
 #include "catalog/catalog.h"
+#include "db/collection_vector_index.h"
 #include "db/record_table.h"
 #include "fathom/options.h"
 #include "fathom/types.h"
@@ -58,9 +59,17 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   Result<QueryResult> Query(const QueryRequest& request);
   Result<uint64_t> Count();
 
-  // Writes a delta segment for everything applied so far and commits a manifest; merges
-  // segments when there are more than limits::kSegmentsPerCollectionMax.
+  // Brings the vector index up to date (builds it once the collection is large enough,
+  // folds pending rows in), then writes a delta segment for everything applied so far
+  // and commits a manifest (with the index); merges segments when there are more than
+  // limits::kSegmentsPerCollectionMax.
   Status Compact();
+
+  Result<VectorIndexStats> IndexStats();
+
+  // The background job: index maintenance when due, then FoldTail when the tail is over
+  // its trigger (Compact() folds whatever there is).
+  Status BackgroundWork();
 
   // The collection was deleted (or the database reset): every later call gets NotFound.
   void MarkDropped();
@@ -82,6 +91,10 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   Status ApplyLocked(OperationBatch&& ops, uint64_t sequence, uint64_t bytes);
   Status Recover();
   Status MergeSegments();
+  Status RunCompaction(bool fold_always);
+  Status FoldTail();
+  Status MaintainVectorIndex(bool force);
+  DistanceSpace Space() const;
   Status CommitManifest(Manifest next);
   void DeleteObsolete(const Manifest& current);
   void MaybeScheduleCompaction();
@@ -115,6 +128,7 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
     uint64_t sequence, ops, bytes;
   };
   std::deque<TailObject> tail_;  // WAL objects not yet covered by the manifest
+  CollectionVectorIndex vector_index_;
   uint64_t tail_ops_ = 0;
   uint64_t tail_bytes_ = 0;
 

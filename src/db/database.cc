@@ -40,6 +40,7 @@ Result<GetResult> Collection::Get(const GetRequest& request) const { return impl
 Result<QueryResult> Collection::Query(const QueryRequest& request) const { return impl_->Query(request); }
 Result<uint64_t> Collection::Count() const { return impl_->Count(); }
 Status Collection::Compact() { return impl_->Compact(); }
+Result<VectorIndexStats> Collection::IndexStats() const { return impl_->IndexStats(); }
 
 // ---- Database ---------------------------------------------------------------------------
 

@@ -416,7 +416,7 @@ void DatabaseImpl::CompactionLoop() {
     compaction_running_ = true;
     lock.unlock();
     if (auto collection = next.lock()) {
-      Status s = collection->Compact();
+      Status s = collection->BackgroundWork();
       if (!s.ok() && s.code() != StatusCode::kNotFound) {
         spdlog::warn("compaction of collection {} failed (will retry on later writes): {}", collection->id(),
                      s.ToString());

@@ -47,6 +47,7 @@ void RecordTable::SetEmbedding(size_t slot, const std::vector<float>& embedding)
   FATHOM_CHECK(dimension_ && embedding.size() == *dimension_);
   std::copy(embedding.begin(), embedding.end(), vectors_.begin() + slot * stride());
   norms_[slot] = std::sqrt(DotProduct(embedding.data(), embedding.data(), embedding.size()));
+  vector_changes_.push_back(static_cast<uint32_t>(slot));
 }
 
 void RecordTable::Reserve(size_t extra_rows) {
@@ -70,6 +71,7 @@ size_t RecordTable::Append(Row row, const std::vector<float>& embedding) {
   live_.push_back(1);
   vectors_.insert(vectors_.end(), embedding.begin(), embedding.end());
   norms_.push_back(std::sqrt(DotProduct(embedding.data(), embedding.data(), embedding.size())));
+  vector_changes_.push_back(static_cast<uint32_t>(slot));
   return slot;
 }
 
@@ -78,6 +80,7 @@ void RecordTable::Kill(size_t slot) {
   index_.erase(r.id);
   r.live = false;
   live_[slot] = 0;
+  vector_changes_.push_back(static_cast<uint32_t>(slot));
   r.document.reset();
   r.uri.reset();
   r.metadata.reset();
@@ -143,12 +146,20 @@ void RecordTable::LoadTombstone(const std::string& id) {
   if (auto existing = Find(id)) Kill(*existing);
 }
 
-void RecordTable::MaybeShrink() {
-  if (dead_ < 1024 || dead_ < index_.size()) return;
+std::vector<uint32_t> RecordTable::TakeVectorChanges() {
+  std::vector<uint32_t> out;
+  out.swap(vector_changes_);
+  return out;
+}
+
+std::vector<uint32_t> RecordTable::MaybeShrink() {
+  if (dead_ < 1024 || dead_ < index_.size()) return {};
   const size_t d = stride();
   size_t out = 0;
+  std::vector<uint32_t> renumbered(rows_.size(), kNoSlot);
   for (size_t slot = 0; slot < rows_.size(); ++slot) {
     if (!rows_[slot].live) continue;
+    renumbered[slot] = static_cast<uint32_t>(out);
     if (out != slot) {
       rows_[out] = std::move(rows_[slot]);
       std::copy(vectors_.begin() + slot * d, vectors_.begin() + (slot + 1) * d, vectors_.begin() + out * d);
@@ -164,6 +175,12 @@ void RecordTable::MaybeShrink() {
   norms_.resize(out);
   live_.resize(out);
   dead_ = 0;
+  size_t kept = 0;
+  for (uint32_t slot : vector_changes_) {
+    if (renumbered[slot] != kNoSlot) vector_changes_[kept++] = renumbered[slot];
+  }
+  vector_changes_.resize(kept);
+  return renumbered;
 }
 
 std::unordered_set<std::string> RecordTable::TakeDirty() {

@@ -49,8 +49,16 @@ class RecordTable {
   // Makes room for `extra_rows` more rows without repeated reallocation.
   void Reserve(size_t extra_rows);
 
-  // Reclaims tombstoned slots when they outnumber live ones.
-  void MaybeShrink();
+  // Reclaims tombstoned slots when they outnumber live ones. Returns the renumbering
+  // (old slot -> new slot, kNoSlot for reclaimed ones), empty when nothing moved.
+  static constexpr uint32_t kNoSlot = UINT32_MAX;
+  std::vector<uint32_t> MaybeShrink();
+
+  // Slots whose embedding was set (added or changed) or that were deleted since the last
+  // TakeVectorChanges(), in order, possibly repeated; the vector index's change feed.
+  // Renumbered by MaybeShrink like everything else.
+  const std::vector<uint32_t>& vector_changes() const { return vector_changes_; }
+  std::vector<uint32_t> TakeVectorChanges();
 
   // Ids changed since the last TakeDirty().
   const std::unordered_set<std::string>& dirty() const { return dirty_; }
@@ -72,6 +80,7 @@ class RecordTable {
   std::unordered_map<std::string, size_t> index_;  // id -> live slot
   size_t dead_ = 0;
   std::unordered_set<std::string> dirty_;
+  std::vector<uint32_t> vector_changes_;
 };
 
 // Applies a metadata patch: nullopt or an empty array deletes a key, other values set it.

@@ -1,11 +1,14 @@
 #include "server/collection_config.h"
 
+#include <algorithm>
 #include <string_view>
 #include <thread>
 #include <variant>
 #include <vector>
 
 #include <fmt/format.h>
+
+#include "common/limits.h"
 
 namespace fathom::server {
 
@@ -589,6 +592,12 @@ void WriteCollection(JsonWriter& w, const CollectionInfo& info) {
   w.Key("version");
   w.Int64(0);
   w.EndObject();
+}
+
+double SearchEffortForEfSearch(uint64_t ef_search) {
+  constexpr double kChromaDefaultEfSearch = 100.0;
+  const double effort = static_cast<double>(ef_search) / kChromaDefaultEfSearch;
+  return std::clamp(effort, 0.01, fathom::limits::kSearchEffortMax);
 }
 
 }  // namespace fathom::server

@@ -57,6 +57,10 @@ ApiStatus ApplyConfigUpdate(CollectionConfig& config, JsonElement new_configurat
 std::string SerializeConfig(const CollectionConfig& config);
 CollectionConfig LoadConfig(const CollectionInfo& info);
 
+// The engine's search_effort for a collection's hnsw.ef_search: ef_search / 100 (Chroma's
+// default 100 gives the engine's default probes), within the engine's bounds.
+double SearchEffortForEfSearch(uint64_t ef_search);
+
 // The Collection object of chroma.md §1.5.
 void WriteCollection(JsonWriter& w, const CollectionInfo& info);
 

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "common/limits.h"
+#include "server/collection_config.h"
 #include "server/api.h"
 #include "server/json_writer.h"
 #include "server/names.h"
@@ -315,6 +316,13 @@ ApiResult<HttpResponse> ApiService::Query(const RouteMatch& route, JsonElement b
         return ApiError::Internal(fmt::format("Error executing plan: Internal error: Error finding id {}", id));
       }
     }
+  }
+  {
+    // hnsw.ef_search (100 by default; SPANN's search parameters arrive as HNSW ones)
+    // scales the vector index's probe budget: docs/design/vector-index.md.
+    CollectionInfo info;
+    FATHOM_API_ASSIGN_OR_RETURN_STATUS(info, collection->Info());
+    request.search_effort = SearchEffortForEfSearch(LoadConfig(info).hnsw.ef_search);
   }
   QueryResult result;
   FATHOM_API_ASSIGN_OR_RETURN_STATUS(result, collection->Query(request));

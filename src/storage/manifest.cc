@@ -25,6 +25,12 @@ std::string EncodeManifest(const Manifest& m) {
     PutVarint64(&out, s.tombstones);
     PutVarint64(&out, s.size_bytes);
   }
+  PutVarint64(&out, m.vector_index ? 1 : 0);
+  if (m.vector_index) {
+    PutLengthPrefixed(&out, m.vector_index->id);
+    PutVarint64(&out, m.vector_index->rows);
+    PutVarint64(&out, m.vector_index->size_bytes);
+  }
   PutFixed64(&out, Checksum64(out));
   return out;
 }
@@ -45,7 +51,7 @@ Result<Manifest> DecodeManifest(std::string_view bytes) {
       !in.GetFixed32(&m.dimension) || !in.GetVarint64(&count)) {
     return Status::Corruption("manifest: truncated");
   }
-  if (version != kManifestFormatVersion || flags != 0) {
+  if (version < 1 || version > kManifestFormatVersion || flags != 0) {
     return Status::Corruption("manifest: unsupported version " + std::to_string(version));
   }
   if (m.dimension > limits::kDimensionMax) return Status::Corruption("manifest: dimension out of range");
@@ -62,6 +68,20 @@ Result<Manifest> DecodeManifest(std::string_view bytes) {
     s.id.assign(id);
     m.segments.push_back(std::move(s));
   }
+  if (version >= 2) {
+    uint64_t indexes;
+    if (!in.GetVarint64(&indexes) || indexes > 1) return Status::Corruption("manifest: malformed index count");
+    if (indexes == 1) {
+      VectorIndexRef ref;
+      std::string_view id;
+      if (!in.GetLengthPrefixed(&id, 64) || !IsUuid(std::string(id)) || !in.GetVarint64(&ref.rows) ||
+          !in.GetVarint64(&ref.size_bytes)) {
+        return Status::Corruption("manifest: malformed vector index entry");
+      }
+      ref.id.assign(id);
+      m.vector_index = std::move(ref);
+    }
+  }
   if (!in.empty()) return Status::Corruption("manifest: trailing bytes");
   return m;
 }
@@ -69,6 +89,12 @@ Result<Manifest> DecodeManifest(std::string_view bytes) {
 std::string CollectionPrefix(const std::string& collection_id) { return "c/" + collection_id + "/"; }
 std::string ManifestPrefix(const std::string& collection_id) { return CollectionPrefix(collection_id) + "manifest/"; }
 std::string SegmentPrefix(const std::string& collection_id) { return CollectionPrefix(collection_id) + "seg/"; }
+
+std::string VectorIndexPrefix(const std::string& collection_id) { return CollectionPrefix(collection_id) + "vidx/"; }
+
+std::string VectorIndexKey(const std::string& collection_id, const std::string& index_id) {
+  return VectorIndexPrefix(collection_id) + index_id + ".ivf";
+}
 
 std::string ManifestKey(const std::string& collection_id, uint64_t version) {
   return ManifestPrefix(collection_id) + FixedWidthNumber(version);

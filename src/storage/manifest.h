@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -13,12 +14,20 @@
 namespace fathom {
 
 inline constexpr char kManifestMagic[4] = {'F', 'M', 'A', 'N'};
-inline constexpr uint16_t kManifestFormatVersion = 1;
+inline constexpr uint16_t kManifestFormatVersion = 2;  // 1 is still read (no index entry)
 
 struct SegmentRef {
   std::string id;  // object c/<collection>/seg/<id>.records
   uint64_t rows = 0;
   uint64_t tombstones = 0;
+  uint64_t size_bytes = 0;
+};
+
+// The persisted vector index of the state the manifest describes (docs/format/
+// vector_index.md, "collection envelope"): object c/<collection>/vidx/<id>.ivf.
+struct VectorIndexRef {
+  std::string id;
+  uint64_t rows = 0;  // rows the index covers
   uint64_t size_bytes = 0;
 };
 
@@ -28,6 +37,7 @@ struct Manifest {
   uint64_t next_offset = 0;           // the collection's insertion counter after them
   uint32_t dimension = 0;             // 0 = not known yet
   std::vector<SegmentRef> segments;   // oldest first; later segments override earlier
+  std::optional<VectorIndexRef> vector_index;  // derived data: may lag, never required
 };
 
 std::string EncodeManifest(const Manifest& manifest);
@@ -37,6 +47,8 @@ std::string ManifestPrefix(const std::string& collection_id);
 std::string ManifestKey(const std::string& collection_id, uint64_t version);
 std::string SegmentPrefix(const std::string& collection_id);
 std::string SegmentKey(const std::string& collection_id, const std::string& segment_id);
+std::string VectorIndexPrefix(const std::string& collection_id);
+std::string VectorIndexKey(const std::string& collection_id, const std::string& index_id);
 std::string CollectionPrefix(const std::string& collection_id);
 
 }  // namespace fathom

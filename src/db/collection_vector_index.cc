@@ -1,0 +1,371 @@
+#include "db/collection_vector_index.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "common/checksum.h"
+#include "common/coding.h"
+#include "common/limits.h"
+#include "index/vector/distance.h"
+
+namespace fathom {
+
+namespace {
+
+// ---- collection envelope (docs/format/vector_index.md) ----
+constexpr char kEnvelopeMagic[4] = {'F', 'V', 'I', 'X'};
+constexpr uint32_t kEnvelopeVersion = 1;
+constexpr size_t kEnvelopeHeaderBytes = 4 + 4 + 8 + 8 + 8;  // before its checksum
+
+void PushExact(const RecordTable& table, DistanceSpace space, const float* query, float query_norm, uint32_t slot,
+               TopK* top) {
+  const size_t d = table.dimension().value_or(0);
+  top->Push(SpaceDistance(space, query, query_norm, table.embedding(slot), table.norm(slot), d), slot);
+}
+
+}  // namespace
+
+const float* TableVectorSource::Fetch(uint32_t slot, float* scratch) const {
+  (void)scratch;
+  if (slot >= table_.slot_count() || !table_.live()[slot]) return nullptr;
+  return table_.embedding(slot);
+}
+
+uint64_t LiveOffsetsHash(const RecordTable& table) {
+  std::string offsets;
+  offsets.reserve(table.live_count() * 8);
+  for (size_t slot = 0; slot < table.slot_count(); ++slot) {
+    if (table.live()[slot]) PutFixed64(&offsets, table.row(slot).offset);
+  }
+  return Checksum64(offsets);
+}
+
+CollectionVectorIndex::CollectionVectorIndex(size_t min_rows)
+    : min_rows_(min_rows != 0 ? min_rows : limits::kVectorIndexMinRows) {}
+
+uint32_t CollectionVectorIndex::DefaultProbes(uint32_t clusters) {
+  const uint32_t scaled = static_cast<uint32_t>(std::ceil(clusters * limits::kVectorIndexProbeFraction));
+  return std::max(limits::kVectorIndexProbesMin, scaled);
+}
+
+// ---------------------------------------------------------------- exclusive-lock phases
+
+void CollectionVectorIndex::SetCovered(uint32_t slot, bool on) {
+  if (on) {
+    if (slot >= covered_.size() * 64) covered_.resize(slot / 64 + 1, 0);
+    if (!IsCovered(slot)) ++covered_count_;
+    covered_[slot >> 6] |= uint64_t{1} << (slot & 63);
+  } else if (IsCovered(slot)) {
+    covered_[slot >> 6] &= ~(uint64_t{1} << (slot & 63));
+    --covered_count_;
+  }
+}
+
+void CollectionVectorIndex::RebuildPending(const RecordTable& table) {
+  pending_.clear();
+  pending_bits_.assign((table.slot_count() + 63) / 64, 0);
+  const uint8_t* live = table.live();
+  for (size_t slot = 0; slot < table.slot_count(); ++slot) {
+    if (live[slot] && !IsCovered(static_cast<uint32_t>(slot))) {
+      pending_.push_back(static_cast<uint32_t>(slot));
+      pending_bits_[slot >> 6] |= uint64_t{1} << (slot & 63);
+    }
+  }
+}
+
+void CollectionVectorIndex::Reset() {
+  index_.reset();
+  covered_.clear();
+  covered_count_ = 0;
+  pending_.clear();
+  pending_bits_.clear();
+  built_rows_ = 0;
+  ++generation_;
+  changed_during_task_.clear();
+}
+
+void CollectionVectorIndex::Absorb(RecordTable& table, const std::vector<uint32_t>& renumbered) {
+  if (!renumbered.empty()) {
+    ++generation_;
+    auto moved = [&](uint32_t slot) -> std::optional<uint32_t> {
+      if (slot >= renumbered.size() || renumbered[slot] == RecordTable::kNoSlot) return std::nullopt;
+      return renumbered[slot];
+    };
+    if (index_) {
+      auto remapped = index_->Remapped([&](uint32_t slot) -> std::optional<uint32_t> {
+        return IsCovered(slot) ? moved(slot) : std::nullopt;
+      });
+      index_ = remapped.ok() ? std::make_shared<const IvfIndex>(std::move(*remapped)) : nullptr;
+    }
+    std::vector<uint64_t> old = std::move(covered_);
+    covered_.assign((table.slot_count() + 63) / 64, 0);
+    covered_count_ = 0;
+    if (index_) {
+      for (size_t w = 0; w < old.size(); ++w) {
+        for (uint64_t bits = old[w]; bits != 0; bits &= bits - 1) {
+          if (auto to = moved(static_cast<uint32_t>(w * 64 + __builtin_ctzll(bits)))) SetCovered(*to, true);
+        }
+      }
+    }
+    changed_during_task_.clear();  // the task's install will be refused anyway
+    RebuildPending(table);
+  }
+  const std::vector<uint32_t> changes = table.TakeVectorChanges();
+  const uint8_t* live = table.live();
+  if (pending_bits_.size() * 64 < table.slot_count()) pending_bits_.resize((table.slot_count() + 63) / 64, 0);
+  for (uint32_t slot : changes) {
+    SetCovered(slot, false);
+    if (maintaining_) changed_during_task_.push_back(slot);
+    const uint64_t bit = uint64_t{1} << (slot & 63);
+    if (live[slot] && !(pending_bits_[slot >> 6] & bit)) {
+      pending_bits_[slot >> 6] |= bit;
+      pending_.push_back(slot);
+    }
+  }
+}
+
+bool CollectionVectorIndex::Install(const RecordTable& table, VectorIndexTask task) {
+  maintaining_ = false;
+  std::vector<uint32_t> changed = std::move(changed_during_task_);
+  changed_during_task_.clear();
+  if (task.generation != generation_) return false;
+  if (task.kind == VectorIndexTask::Kind::kDrop) {
+    index_.reset();
+    covered_.clear();
+    covered_count_ = 0;
+    built_rows_ = 0;
+    RebuildPending(table);
+    return true;
+  }
+  index_ = std::move(task.result);
+  if (task.kind == VectorIndexTask::Kind::kBuild) built_rows_ = task.built_rows;
+  covered_.assign((table.slot_count() + 63) / 64, 0);
+  covered_count_ = 0;
+  const uint8_t* live = table.live();
+  index_->ForEachSlot([&](uint32_t slot) {
+    if (slot < table.slot_count() && live[slot]) SetCovered(slot, true);
+  });
+  for (uint32_t slot : changed) SetCovered(slot, false);
+  RebuildPending(table);
+  return true;
+}
+
+Status CollectionVectorIndex::Load(RecordTable& table, std::string_view bytes) {
+  Reset();
+  auto corrupt = [](const std::string& what) { return Status::Corruption("vector index object: " + what); };
+  if (bytes.size() < kEnvelopeHeaderBytes + 8) return corrupt("truncated");
+  if (std::memcmp(bytes.data(), kEnvelopeMagic, 4) != 0) return corrupt("bad magic");
+  if (DecodeFixed64(bytes.data() + kEnvelopeHeaderBytes) != Checksum64(bytes.substr(0, kEnvelopeHeaderBytes))) {
+    return corrupt("header checksum mismatch");
+  }
+  const uint32_t version = DecodeFixed32(bytes.data() + 4);
+  const uint64_t live_rows = DecodeFixed64(bytes.data() + 8);
+  const uint64_t offsets_hash = DecodeFixed64(bytes.data() + 16);
+  const uint64_t covered_rows = DecodeFixed64(bytes.data() + 24);
+  if (version != kEnvelopeVersion) return corrupt("unknown version " + std::to_string(version));
+  if (live_rows != table.live_count() || offsets_hash != LiveOffsetsHash(table)) {
+    return corrupt("built for other rows than the segments hold");
+  }
+  FATHOM_ASSIGN_OR_RETURN(IvfIndex index, IvfIndex::Deserialize(bytes.substr(kEnvelopeHeaderBytes + 8)));
+  if (index.rows() != covered_rows) return corrupt("row count disagrees with its header");
+  if (table.dimension() != index.dim()) return corrupt("dimension disagrees with the collection");
+  std::vector<uint32_t> live_slots;
+  live_slots.reserve(table.live_count());
+  for (size_t slot = 0; slot < table.slot_count(); ++slot) {
+    if (table.live()[slot]) live_slots.push_back(static_cast<uint32_t>(slot));
+  }
+  bool out_of_range = false;
+  auto remapped = index.Remapped([&](uint32_t rank) -> std::optional<uint32_t> {
+    if (rank >= live_slots.size()) {
+      out_of_range = true;
+      return std::nullopt;
+    }
+    return live_slots[rank];
+  });
+  if (out_of_range) return corrupt("names a row the segments do not hold");
+  if (!remapped.ok()) return corrupt(remapped.status().message());
+  VectorIndexTask task;
+  task.kind = VectorIndexTask::Kind::kBuild;
+  task.generation = generation_;
+  task.result = std::make_shared<const IvfIndex>(std::move(*remapped));
+  task.built_rows = task.result->rows();
+  (void)table.TakeVectorChanges();  // the rows just loaded are what the index describes
+  Install(table, std::move(task));
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------- shared-lock phases
+
+bool CollectionVectorIndex::NeedsMaintenance(const RecordTable& table, bool force) const {
+  if (maintaining_ || !table.dimension()) return false;
+  const size_t live = table.live_count();
+  if (!index_) return live >= min_rows_;
+  if (live < min_rows_ / 2) return true;
+  const size_t pending_due = force ? 1
+                                    : std::max<size_t>(limits::kVectorIndexPendingRowsMin,
+                                                       covered_count_ / limits::kVectorIndexPendingFractionInverse);
+  if (pending_.size() >= pending_due) return true;
+  // Many rows of the index are stale (deleted or changed): an update drops them.
+  const size_t stale = index_->rows() - std::min(index_->rows(), covered_count_);
+  return stale >= pending_due;
+}
+
+std::optional<VectorIndexTask> CollectionVectorIndex::Plan(const RecordTable& table, bool force) {
+  if (!NeedsMaintenance(table, force)) return std::nullopt;
+  VectorIndexTask task;
+  task.generation = generation_;
+  const size_t live = table.live_count();
+  const uint32_t dim = *table.dimension();
+  if (index_ && live < min_rows_ / 2) {
+    task.kind = VectorIndexTask::Kind::kDrop;
+  } else if (index_ && live < built_rows_ * limits::kVectorIndexRebuildGrowth) {
+    task.kind = VectorIndexTask::Kind::kUpdate;
+    const uint8_t* live_bytes = table.live();
+    for (uint32_t slot : pending_) {
+      if (live_bytes[slot] && !IsCovered(slot)) task.added.push_back(slot);
+    }
+    std::sort(task.added.begin(), task.added.end());
+    task.added.erase(std::unique(task.added.begin(), task.added.end()), task.added.end());
+    const SlotFilter keep = SlotFilter::Bitset(covered_.data(), covered_.size() * 64, covered_count_);
+    IvfUpdateOptions options;
+    options.seed = generation_ + built_rows_ + live;
+    IvfUpdateStats stats;
+    auto updated = index_->Updated(keep, task.added, TableVectorSource(table), options, &stats);
+    const bool overflowing = stats.norm_overflow * limits::kVectorIndexNormOverflowInverse > live;
+    if (updated.ok() && !overflowing) {
+      task.result = std::make_shared<const IvfIndex>(std::move(*updated));
+    } else {
+      task.kind = VectorIndexTask::Kind::kBuild;  // fall through to a full build
+    }
+  } else {
+    task.kind = VectorIndexTask::Kind::kBuild;
+  }
+  if (task.kind == VectorIndexTask::Kind::kBuild) {
+    task.added.clear();
+    task.slots.reserve(live);
+    task.vectors.reserve(live * dim);
+    const uint8_t* live_bytes = table.live();
+    for (size_t slot = 0; slot < table.slot_count(); ++slot) {
+      if (!live_bytes[slot]) continue;
+      task.slots.push_back(static_cast<uint32_t>(slot));
+      const float* v = table.embedding(slot);
+      task.vectors.insert(task.vectors.end(), v, v + dim);
+    }
+  }
+  maintaining_ = true;
+  changed_during_task_.clear();
+  return task;
+}
+
+Status CollectionVectorIndex::RunBuild(DistanceSpace space, uint32_t dim, VectorIndexTask* task) {
+  if (task->kind != VectorIndexTask::Kind::kBuild) return Status::Ok();
+  IvfBuildOptions options;
+  options.space = space;
+  options.seed = task->slots.size();
+  options.threads = 1;  // background work: leave the other cores to queries
+  MatrixView matrix{task->vectors.data(), task->slots.size(), dim};
+  FATHOM_ASSIGN_OR_RETURN(IvfIndex index, IvfIndex::Build(matrix, options, task->slots.data()));
+  task->built_rows = task->slots.size();
+  task->result = std::make_shared<const IvfIndex>(std::move(index));
+  task->vectors = {};
+  task->slots = {};
+  return Status::Ok();
+}
+
+Result<std::vector<Hit>> CollectionVectorIndex::Search(const RecordTable& table, DistanceSpace space,
+                                                       const float* query, uint32_t k,
+                                                       const std::vector<uint32_t>* candidates,
+                                                       const VectorSearchKnobs& knobs) const {
+  const size_t d = table.dimension().value_or(0);
+  TopK top(k);
+  if (d == 0 || k == 0) return top.Take();
+  const float query_norm = space == DistanceSpace::kCosine ? std::sqrt(DotProduct(query, query, d)) : 0.0f;
+  const uint8_t* live = table.live();
+  const bool small = candidates != nullptr && candidates->size() <= ivf_limits::kExactScanAllowedRowsMin;
+  if (!index_ || covered_count_ == 0 || small) {
+    if (candidates != nullptr) {
+      for (uint32_t slot : *candidates) PushExact(table, space, query, query_norm, slot, &top);
+    } else {
+      for (size_t slot = 0, n = table.slot_count(); slot < n; ++slot) {
+        if (live[slot]) PushExact(table, space, query, query_norm, static_cast<uint32_t>(slot), &top);
+      }
+    }
+    return top.Take();
+  }
+
+  IvfSearchOptions options;
+  options.k = k;
+  options.probes = knobs.probes;
+  if (options.probes == 0) {
+    const double scaled = std::ceil(DefaultProbes(index_->clusters()) * knobs.effort);
+    options.probes = static_cast<uint32_t>(std::clamp(scaled, 1.0, static_cast<double>(index_->clusters())));
+  }
+  options.rerank_factor = knobs.rerank_factor != 0 ? knobs.rerank_factor
+                          : space == DistanceSpace::kInnerProduct ? ivf_limits::kRerankFactorInnerProduct
+                                                                  : ivf_limits::kRerankFactorDefault;
+  std::vector<uint64_t> allowed_bits;
+  SlotFilter filter;
+  if (candidates == nullptr) {
+    filter = SlotFilter::Bitset(covered_.data(), covered_.size() * 64, covered_count_);
+    for (uint32_t slot : pending_) {
+      if (live[slot] && !IsCovered(slot)) PushExact(table, space, query, query_norm, slot, &top);
+    }
+  } else {
+    allowed_bits.assign(covered_.size(), 0);
+    size_t allowed = 0;
+    for (uint32_t slot : *candidates) {
+      if (IsCovered(slot)) {
+        allowed_bits[slot >> 6] |= uint64_t{1} << (slot & 63);
+        ++allowed;
+      } else {
+        PushExact(table, space, query, query_norm, slot, &top);
+      }
+    }
+    filter = SlotFilter::Bitset(allowed_bits.data(), allowed_bits.size() * 64, allowed);
+  }
+  options.filter = &filter;
+  if (filter.allowed_count() > 0) {
+    FATHOM_ASSIGN_OR_RETURN(std::vector<Hit> hits, index_->Search(query, options, TableVectorSource(table)));
+    for (const Hit& h : hits) top.Push(h.distance, h.slot);
+  }
+  return top.Take();
+}
+
+// ---------------------------------------------------------------- persistence
+
+std::optional<CollectionVectorIndex::Snapshot> CollectionVectorIndex::TakeSnapshot(const RecordTable& table) const {
+  if (!index_ || covered_count_ == 0) return std::nullopt;
+  Snapshot snapshot;
+  snapshot.index = index_;
+  snapshot.rank_of_slot.assign(table.slot_count(), RecordTable::kNoSlot);
+  uint32_t rank = 0;
+  for (size_t slot = 0; slot < table.slot_count(); ++slot) {
+    if (!table.live()[slot]) continue;
+    if (IsCovered(static_cast<uint32_t>(slot))) snapshot.rank_of_slot[slot] = rank;
+    ++rank;
+  }
+  snapshot.live_rows = table.live_count();
+  snapshot.offsets_hash = LiveOffsetsHash(table);
+  snapshot.covered_rows = covered_count_;
+  return snapshot;
+}
+
+Result<std::string> CollectionVectorIndex::EncodeSnapshot(const Snapshot& snapshot) {
+  FATHOM_ASSIGN_OR_RETURN(IvfIndex dense, snapshot.index->Remapped([&](uint32_t slot) -> std::optional<uint32_t> {
+    if (slot >= snapshot.rank_of_slot.size() || snapshot.rank_of_slot[slot] == RecordTable::kNoSlot) {
+      return std::nullopt;
+    }
+    return snapshot.rank_of_slot[slot];
+  }));
+  std::string out(kEnvelopeMagic, 4);
+  PutFixed32(&out, kEnvelopeVersion);
+  PutFixed64(&out, snapshot.live_rows);
+  PutFixed64(&out, snapshot.offsets_hash);
+  PutFixed64(&out, dense.rows());
+  PutFixed64(&out, Checksum64(out));
+  out += dense.Serialize();
+  return out;
+}
+
+}  // namespace fathom

@@ -1,0 +1,155 @@
+// CollectionVectorIndex: a collection's IVF + RaBitQ index (index/vector/ivf_index.h)
+// kept in step with its record table, and the query path that combines it with exact
+// search. Design: docs/design/vector-index.md, "In a collection".
+//
+// The index names record-table slots. A live slot is "covered" when the index holds its
+// current vector; every other live slot (rows added or changed since the last
+// maintenance: the WAL tail, in effect) is "pending" and searched exactly, so results
+// never miss a row. Below limits::kVectorIndexMinRows live rows there is no index and
+// every query is exact.
+//
+// Phases and locks (the caller, CollectionImpl, owns the table and its lock):
+// - Absorb: after every change to the table, under its exclusive lock.
+// - Search, NeedsMaintenance, Plan, Snapshot: under the shared (or exclusive) lock.
+// - Build / Updated work: Plan returns a task whose heavy part runs without the lock
+//   (full builds copy the vectors) or under the shared lock (incremental updates read
+//   the table directly); Install then takes the exclusive lock and re-applies the
+//   changes that arrived meanwhile.
+// Only one maintenance runs at a time (the caller serialises them).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "db/record_table.h"
+#include "fathom/status.h"
+#include "fathom/types.h"
+#include "index/vector/ivf_index.h"
+
+namespace fathom {
+
+// The record table as a VectorSource: slot -> its embedding, live slots only.
+class TableVectorSource final : public VectorSource {
+ public:
+  explicit TableVectorSource(const RecordTable& table) : table_(table) {}
+  uint32_t dim() const override { return table_.dimension().value_or(0); }
+  const float* Fetch(uint32_t slot, float* scratch) const override;
+
+ private:
+  const RecordTable& table_;
+};
+
+struct VectorSearchKnobs {
+  uint32_t probes = 0;         // clusters scanned; 0 = DefaultProbes(clusters) * effort
+  double effort = 1.0;
+  uint32_t rerank_factor = 0;  // 0 = the space's default
+};
+
+// What maintenance will do; produced by Plan under the lock.
+struct VectorIndexTask {
+  enum class Kind { kBuild, kUpdate, kDrop } kind = Kind::kBuild;
+  uint64_t generation = 0;  // the table's shrink generation when planned
+  // kBuild: copies of the live vectors and their slots.
+  std::vector<float> vectors;
+  std::vector<uint32_t> slots;
+  // kUpdate: the pending live slots to add (their stale entries are dropped).
+  std::vector<uint32_t> added;
+  // The result, ready to install.
+  std::shared_ptr<const IvfIndex> result;
+  size_t built_rows = 0;
+};
+
+class CollectionVectorIndex {
+ public:
+  // `min_rows`: live rows below which there is no index (0 = limits::kVectorIndexMinRows).
+  explicit CollectionVectorIndex(size_t min_rows = 0);
+
+  // The probe count used when a query names none: grows with the cluster count so the
+  // recall at default settings holds as collections grow (calibrated in
+  // docs/design/vector-index.md).
+  static uint32_t DefaultProbes(uint32_t clusters);
+
+  // ---- exclusive lock ----
+  // Folds the table's change journal in; `renumbered` is MaybeShrink's result (may be empty).
+  void Absorb(RecordTable& table, const std::vector<uint32_t>& renumbered);
+  // Forgets everything (recovery starts over).
+  void Reset();
+  // A planned task failed: nothing is installed.
+  void Abandon() {
+    maintaining_ = false;
+    changed_during_task_.clear();
+  }
+  // Installs a finished task. Returns false (and installs nothing) when the table was
+  // renumbered since Plan.
+  bool Install(const RecordTable& table, VectorIndexTask task);
+  // Installs an index loaded at open (before the WAL tail is replayed): bytes as written
+  // by EncodeSnapshot for exactly the table's current rows. Any mismatch is an error and
+  // leaves no index and the table's change journal untouched (the caller logs it, then
+  // Absorbs; maintenance rebuilds).
+  Status Load(RecordTable& table, std::string_view bytes);
+
+  // ---- shared lock ----
+  bool has_index() const { return index_ != nullptr; }
+  size_t covered_rows() const { return covered_count_; }
+  size_t pending_rows() const { return pending_.size(); }
+  uint32_t clusters() const { return index_ ? index_->clusters() : 0; }
+
+  // Whether maintenance is due: enough pending or stale rows to be worth a pass, or (with
+  // `force`, an explicit Compact) any at all.
+  bool NeedsMaintenance(const RecordTable& table, bool force = false) const;
+  // The task for the current state, or nullopt when none is due. kUpdate tasks are
+  // computed here (they read the table; cheap), kBuild tasks carry copies for RunBuild.
+  std::optional<VectorIndexTask> Plan(const RecordTable& table, bool force = false);
+  // The heavy part of a kBuild task; no lock needed.
+  static Status RunBuild(DistanceSpace space, uint32_t dim, VectorIndexTask* task);
+
+  // The k nearest rows to `query` among `candidates` (sorted live slots), or among all
+  // live rows when `candidates` is null. Distances are Chroma's for `space`.
+  Result<std::vector<Hit>> Search(const RecordTable& table, DistanceSpace space, const float* query, uint32_t k,
+                                  const std::vector<uint32_t>* candidates, const VectorSearchKnobs& knobs) const;
+
+  // The persisted form of the index for the table's current state (dense slots = rank of
+  // the live row in slot order), or nullopt without an index. Under the exclusive lock
+  // at the moment the manifest's state is fixed; the returned closure-free struct is
+  // encoded later without the lock.
+  struct Snapshot {
+    std::shared_ptr<const IvfIndex> index;
+    std::vector<uint32_t> rank_of_slot;  // RecordTable::kNoSlot where not covered
+    uint64_t live_rows = 0;
+    uint64_t offsets_hash = 0;
+    uint64_t covered_rows = 0;
+  };
+  std::optional<Snapshot> TakeSnapshot(const RecordTable& table) const;
+  static Result<std::string> EncodeSnapshot(const Snapshot& snapshot);
+
+ private:
+  void SetCovered(uint32_t slot, bool on);
+  bool IsCovered(uint32_t slot) const {
+    return slot < covered_.size() * 64 && ((covered_[slot >> 6] >> (slot & 63)) & 1);
+  }
+  void RebuildPending(const RecordTable& table);
+
+  size_t min_rows_;
+  std::shared_ptr<const IvfIndex> index_;
+  std::vector<uint64_t> covered_;  // bitset over table slots
+  size_t covered_count_ = 0;
+  std::vector<uint32_t> pending_;  // live, uncovered slots (deduplicated via pending_bits_)
+  std::vector<uint64_t> pending_bits_;
+  size_t built_rows_ = 0;          // rows at the last full build
+  uint64_t generation_ = 0;        // bumped by every renumbering
+  // A planned task is out (set by Plan under the shared lock, read by NeedsMaintenance
+  // under the shared lock from other threads).
+  std::atomic<bool> maintaining_{false};
+  std::vector<uint32_t> changed_during_task_;
+};
+
+// XXH3 of the live rows' offsets in slot order: ties a persisted index's dense slots to
+// one exact table state.
+uint64_t LiveOffsetsHash(const RecordTable& table);
+
+}  // namespace fathom

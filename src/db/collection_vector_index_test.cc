@@ -1,0 +1,375 @@
+// A collection's vector index through the public C++ API: it is built once the
+// collection is large enough, queries through it keep recall against exact search, rows
+// added or changed since are searched exactly, filters hold, and the index is persisted
+// with the manifest (and rebuilt when its object is bad).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "fathom/db.h"
+#include "index/vector/distance.h"
+#include "index/vector/kmeans.h"
+#include "io/mem_store.h"
+#include "test_util.h"
+
+namespace fathom {
+namespace {
+
+using testing::MakeRecord;
+using testing::SeedForTest;
+
+constexpr uint32_t kDim = 24;
+constexpr size_t kMinRows = 1000;  // index threshold used by these tests
+
+// Clustered Gaussian data: `clusters` centres, unit spread around each.
+class Data {
+ public:
+  Data(uint64_t seed, uint32_t clusters) : rng_(seed) {
+    for (uint32_t c = 0; c < clusters; ++c) {
+      std::vector<float> centre(kDim);
+      for (float& x : centre) x = static_cast<float>(rng_.Gaussian() * 4.0);
+      centres_.push_back(std::move(centre));
+    }
+  }
+  std::vector<float> Next() {
+    const auto& centre = centres_[rng_.Below(centres_.size())];
+    std::vector<float> v(kDim);
+    for (uint32_t d = 0; d < kDim; ++d) v[d] = centre[d] + static_cast<float>(rng_.Gaussian());
+    return v;
+  }
+  Rng& rng() { return rng_; }
+
+ private:
+  Rng rng_;
+  std::vector<std::vector<float>> centres_;
+};
+
+class CollectionVectorIndexTest : public ::testing::Test {
+ protected:
+  void Open(DistanceSpace space = DistanceSpace::kL2) {
+    col_.reset();
+    db_.reset();
+    auto db = Database::Open(
+        {.store = store_, .vector_index_min_rows = kMinRows, .background_compaction = false});
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    db_ = std::move(*db);
+    auto col = db_->CreateCollection(Database::kDefaultTenant, Database::kDefaultDatabase,
+                                     {.name = "vectors", .space = space, .get_or_create = true});
+    ASSERT_TRUE(col.ok()) << col.status().ToString();
+    col_ = *col;
+  }
+
+  // Adds `n` rows with ids "r<i>" and metadata {"bucket": i % 100}, in batches.
+  void AddRows(Data& data, size_t first, size_t n) {
+    for (size_t done = 0; done < n;) {
+      std::vector<WriteRecord> batch;
+      for (size_t i = 0; i < 500 && done < n; ++i, ++done) {
+        const size_t id = first + done;
+        std::vector<float> v = data.Next();
+        vectors_["r" + std::to_string(id)] = v;
+        batch.push_back(MakeRecord("r" + std::to_string(id), v, std::nullopt,
+                                   Metadata{{"bucket", static_cast<int64_t>(id % 100)}}));
+      }
+      ASSERT_TRUE(col_->Add(std::move(batch)).ok());
+    }
+  }
+
+  // Exact top-k ids over vectors_ (optionally only ids whose bucket passes).
+  std::vector<std::string> Exact(const std::vector<float>& q, uint32_t k, DistanceSpace space,
+                                 int64_t bucket_below = 100) {
+    std::vector<std::pair<float, std::string>> all;
+    const float qn = std::sqrt(DotProduct(q.data(), q.data(), kDim));
+    for (const auto& [id, v] : vectors_) {
+      if (std::stoll(id.substr(1)) % 100 >= bucket_below) continue;
+      const float vn = std::sqrt(DotProduct(v.data(), v.data(), kDim));
+      all.push_back({SpaceDistance(space, q.data(), qn, v.data(), vn, kDim), id});
+    }
+    std::sort(all.begin(), all.end());
+    std::vector<std::string> out;
+    for (size_t i = 0; i < std::min<size_t>(k, all.size()); ++i) out.push_back(all[i].second);
+    return out;
+  }
+
+  // Mean recall@10 over `queries` fresh points; checks every distance is the exact one.
+  double Recall(Data& data, int queries, DistanceSpace space, int64_t bucket_below = 100) {
+    double found = 0, wanted = 0;
+    for (int i = 0; i < queries; ++i) {
+      std::vector<float> q = data.Next();
+      QueryRequest r;
+      r.query_embeddings = {q};
+      r.n_results = 10;
+      if (bucket_below < 100) {
+        Where w;
+        w.kind = Where::Kind::kField;
+        w.key = "bucket";
+        w.op = CompareOp::kLt;
+        w.operands = {Scalar(bucket_below)};
+        r.where = w;
+      }
+      auto res = col_->Query(r);
+      EXPECT_TRUE(res.ok()) << res.status().ToString();
+      if (!res.ok()) return 0;
+      const std::vector<std::string> truth = Exact(q, 10, space, bucket_below);
+      const std::set<std::string> truth_set(truth.begin(), truth.end());
+      const auto& ids = res->rows[0].ids;
+      const float qn = std::sqrt(DotProduct(q.data(), q.data(), kDim));
+      for (size_t j = 0; j < ids.size(); ++j) {
+        const auto& v = vectors_.at(ids[j]);
+        const float vn = std::sqrt(DotProduct(v.data(), v.data(), kDim));
+        EXPECT_NEAR(res->distances[0][j], SpaceDistance(space, q.data(), qn, v.data(), vn, kDim), 1e-3);
+        if (bucket_below < 100) {
+          EXPECT_LT(std::stoll(ids[j].substr(1)) % 100, bucket_below);
+        }
+        if (j > 0) {
+          EXPECT_LE(res->distances[0][j - 1], res->distances[0][j]);
+        }
+        found += truth_set.count(ids[j]);
+      }
+      wanted += truth.size();
+    }
+    return wanted == 0 ? 1.0 : found / wanted;
+  }
+
+  ObjectStore& Store() { return *store_; }
+
+  VectorIndexStats Stats() {
+    auto s = col_->IndexStats();
+    EXPECT_TRUE(s.ok());
+    return s.ok() ? *s : VectorIndexStats{};
+  }
+
+  std::shared_ptr<MemStore> store_ = std::make_shared<MemStore>();
+  std::unique_ptr<Database> db_;
+  std::shared_ptr<Collection> col_;
+  std::map<std::string, std::vector<float>> vectors_;
+};
+
+TEST_F(CollectionVectorIndexTest, SmallCollectionsHaveNoIndex) {
+  Open();
+  Data data(SeedForTest("CollectionVectorIndexTest.SmallCollectionsHaveNoIndex"), 8);
+  AddRows(data, 0, kMinRows - 1);
+  ASSERT_TRUE(col_->Compact().ok());
+  EXPECT_FALSE(Stats().active);
+  EXPECT_EQ(Recall(data, 20, DistanceSpace::kL2), 1.0);
+}
+
+TEST_F(CollectionVectorIndexTest, BuiltOnCompactionAndKeepsRecall) {
+  Open();
+  Data data(SeedForTest("CollectionVectorIndexTest.BuiltOnCompactionAndKeepsRecall"), 24);
+  AddRows(data, 0, 6000);
+  EXPECT_FALSE(Stats().active);
+  ASSERT_TRUE(col_->Compact().ok());
+  VectorIndexStats s = Stats();
+  EXPECT_TRUE(s.active);
+  EXPECT_EQ(s.indexed_rows, 6000u);
+  EXPECT_EQ(s.pending_rows, 0u);
+  EXPECT_GT(s.clusters, 10u);
+  const double recall = Recall(data, 60, DistanceSpace::kL2);
+  std::printf("recall@10 with the index: %.3f (clusters %u, default probes %u)\n", recall, s.clusters,
+              s.default_probes);
+  EXPECT_GE(recall, 0.95);
+  // Every cluster probed: exact.
+  QueryRequest r;
+  std::vector<float> q = data.Next();
+  r.query_embeddings = {q};
+  r.search_probes = s.clusters;
+  auto res = col_->Query(r);
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->rows[0].ids, Exact(q, 10, DistanceSpace::kL2));
+  r.search_probes = 1000000;
+  EXPECT_EQ(col_->Query(r).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(CollectionVectorIndexTest, PendingRowsAreSearchedExactly) {
+  Open();
+  Data data(SeedForTest("CollectionVectorIndexTest.PendingRowsAreSearchedExactly"), 16);
+  AddRows(data, 0, 3000);
+  ASSERT_TRUE(col_->Compact().ok());
+  ASSERT_TRUE(Stats().active);
+  // A new row far from everything is the nearest to a query at its own position.
+  std::vector<float> far(kDim, 100.0f);
+  ASSERT_TRUE(col_->Add({MakeRecord("far", far)}).ok());
+  EXPECT_EQ(Stats().pending_rows, 1u);
+  QueryRequest r;
+  r.query_embeddings = {far};
+  r.n_results = 1;
+  auto res = col_->Query(r);
+  ASSERT_TRUE(res.ok());
+  ASSERT_EQ(res->rows[0].ids.size(), 1u);
+  EXPECT_EQ(res->rows[0].ids[0], "far");
+  EXPECT_FLOAT_EQ(res->distances[0][0], 0.0f);
+
+  // Moving an indexed row: found at its new place, not at its old one.
+  const std::vector<float> old_place = vectors_.at("r7");
+  std::vector<float> new_place(kDim, -100.0f);
+  WriteRecord moved;
+  moved.id = "r7";
+  moved.embedding = new_place;
+  ASSERT_TRUE(col_->Update({moved}).ok());
+  r.query_embeddings = {new_place};
+  res = col_->Query(r);
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->rows[0].ids[0], "r7");
+  r.query_embeddings = {old_place};
+  r.n_results = 10;
+  res = col_->Query(r);
+  ASSERT_TRUE(res.ok());
+  for (const auto& id : res->rows[0].ids) EXPECT_NE(id, "r7");
+
+  // A deleted indexed row is never returned.
+  DeleteRequest del;
+  del.ids = std::vector<std::string>{"r8"};
+  ASSERT_TRUE(col_->Delete(del).ok());
+  r.query_embeddings = {vectors_.at("r8")};
+  res = col_->Query(r);
+  ASSERT_TRUE(res.ok());
+  for (const auto& id : res->rows[0].ids) EXPECT_NE(id, "r8");
+
+  // Compaction folds the pending rows in.
+  ASSERT_TRUE(col_->Compact().ok());
+  EXPECT_EQ(Stats().pending_rows, 0u);
+  EXPECT_EQ(Stats().indexed_rows, 3000u);  // +far, -r8 (r7 re-indexed)
+  r.query_embeddings = {new_place};
+  r.n_results = 1;
+  res = col_->Query(r);
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->rows[0].ids[0], "r7");
+}
+
+TEST_F(CollectionVectorIndexTest, IncrementalGrowthKeepsRecall) {
+  Open();
+  Data data(SeedForTest("CollectionVectorIndexTest.IncrementalGrowthKeepsRecall"), 24);
+  AddRows(data, 0, 2000);
+  ASSERT_TRUE(col_->Compact().ok());
+  const uint32_t first_clusters = Stats().clusters;
+  for (int round = 0; round < 4; ++round) {
+    AddRows(data, 2000 + round * 1000, 1000);
+    ASSERT_TRUE(col_->Compact().ok());
+    EXPECT_EQ(Stats().pending_rows, 0u);
+  }
+  VectorIndexStats s = Stats();
+  EXPECT_EQ(s.indexed_rows, 6000u);
+  const double recall = Recall(data, 60, DistanceSpace::kL2);
+  std::printf("recall@10 after incremental growth 2000 -> 6000: %.3f (clusters %u -> %u)\n", recall,
+              first_clusters, s.clusters);
+  EXPECT_GE(recall, 0.93);
+}
+
+TEST_F(CollectionVectorIndexTest, FilteredQueriesKeepRecall) {
+  Open();
+  Data data(SeedForTest("CollectionVectorIndexTest.FilteredQueriesKeepRecall"), 24);
+  AddRows(data, 0, 8000);
+  ASSERT_TRUE(col_->Compact().ok());
+  ASSERT_TRUE(Stats().active);
+  const double ten = Recall(data, 40, DistanceSpace::kL2, 10);
+  const double one = Recall(data, 40, DistanceSpace::kL2, 1);
+  const double half = Recall(data, 40, DistanceSpace::kL2, 50);
+  std::printf("filtered recall@10: 50%% %.3f, 10%% %.3f, 1%% %.3f\n", half, ten, one);
+  EXPECT_GE(half, 0.95);
+  EXPECT_GE(ten, 0.95);
+  EXPECT_GE(one, 0.95);
+}
+
+TEST_F(CollectionVectorIndexTest, OtherSpaces) {
+  for (DistanceSpace space : {DistanceSpace::kCosine, DistanceSpace::kInnerProduct}) {
+    store_ = std::make_shared<MemStore>();
+    vectors_.clear();
+    Open(space);
+    Data data(SeedForTest("CollectionVectorIndexTest.OtherSpaces"), 24);
+    AddRows(data, 0, 5000);
+    ASSERT_TRUE(col_->Compact().ok());
+    ASSERT_TRUE(Stats().active);
+    const double recall = Recall(data, 40, space);
+    std::printf("%s recall@10: %.3f\n", DistanceSpaceName(space), recall);
+    EXPECT_GE(recall, 0.93) << DistanceSpaceName(space);
+  }
+}
+
+TEST_F(CollectionVectorIndexTest, PersistedWithTheManifest) {
+  Open();
+  Data data(SeedForTest("CollectionVectorIndexTest.PersistedWithTheManifest"), 24);
+  AddRows(data, 0, 4000);
+  ASSERT_TRUE(col_->Compact().ok());
+  ASSERT_TRUE(Stats().active);
+  std::vector<std::vector<float>> queries;
+  std::vector<std::vector<std::string>> before;
+  for (int i = 0; i < 10; ++i) {
+    queries.push_back(data.Next());
+    QueryRequest r;
+    r.query_embeddings = {queries.back()};
+    auto res = col_->Query(r);
+    ASSERT_TRUE(res.ok());
+    before.push_back(res->rows[0].ids);
+  }
+  // Reopen: the index is loaded, not rebuilt (no Compact in between), and answers alike.
+  Open();
+  VectorIndexStats s = Stats();
+  EXPECT_TRUE(s.active);
+  EXPECT_EQ(s.indexed_rows, 4000u);
+  for (size_t i = 0; i < queries.size(); ++i) {
+    QueryRequest r;
+    r.query_embeddings = {queries[i]};
+    auto res = col_->Query(r);
+    ASSERT_TRUE(res.ok());
+    EXPECT_EQ(res->rows[0].ids, before[i]);
+  }
+  // Rows written after the manifest are pending after a reopen.
+  AddRows(data, 4000, 10);
+  Open();
+  EXPECT_EQ(Stats().indexed_rows, 4000u);
+  EXPECT_EQ(Stats().pending_rows, 10u);
+
+  // A damaged index object is detected and ignored; the collection stays correct.
+  auto keys = Store().List("c/" + col_->id() + "/vidx/");
+  ASSERT_TRUE(keys.ok());
+  ASSERT_EQ(keys->size(), 1u);
+  auto bytes = Store().Get((*keys)[0].key);
+  ASSERT_TRUE(bytes.ok());
+  std::string damaged = *bytes;
+  damaged[damaged.size() / 2] ^= 0x40;
+  ASSERT_TRUE(Store().Delete((*keys)[0].key).ok());
+  ASSERT_TRUE(Store().Put((*keys)[0].key, damaged, PutMode::kCreateOnly).ok());
+  Open();
+  EXPECT_FALSE(Stats().active);
+  EXPECT_EQ(Recall(data, 10, DistanceSpace::kL2), 1.0);  // exact meanwhile
+  ASSERT_TRUE(col_->Compact().ok());                    // rebuilt
+  EXPECT_TRUE(Stats().active);
+  EXPECT_EQ(Stats().indexed_rows, 4010u);
+  // Only the current index object remains.
+  keys = Store().List("c/" + col_->id() + "/vidx/");
+  ASSERT_TRUE(keys.ok());
+  EXPECT_EQ(keys->size(), 1u);
+}
+
+TEST_F(CollectionVectorIndexTest, DeletesAndRenumbering) {
+  Open();
+  Data data(SeedForTest("CollectionVectorIndexTest.DeletesAndRenumbering"), 24);
+  AddRows(data, 0, 6000);
+  ASSERT_TRUE(col_->Compact().ok());
+  ASSERT_TRUE(Stats().active);
+  // Delete two thirds: the table reclaims slots (renumbering them) and the index follows.
+  std::vector<std::string> doomed;
+  for (size_t i = 0; i < 6000; ++i) {
+    if (i % 3 != 0) doomed.push_back("r" + std::to_string(i));
+  }
+  for (size_t i = 0; i < doomed.size(); i += 1000) {
+    DeleteRequest del;
+    del.ids = std::vector<std::string>(doomed.begin() + i, doomed.begin() + std::min(doomed.size(), i + 1000));
+    ASSERT_TRUE(col_->Delete(del).ok());
+  }
+  for (const auto& id : doomed) vectors_.erase(id);
+  EXPECT_EQ(Stats().indexed_rows, 2000u);
+  const double recall = Recall(data, 40, DistanceSpace::kL2);
+  std::printf("recall@10 after deleting 2/3: %.3f\n", recall);
+  EXPECT_GE(recall, 0.95);
+  ASSERT_TRUE(col_->Compact().ok());
+  EXPECT_EQ(Stats().indexed_rows, 2000u);
+  EXPECT_GE(Recall(data, 20, DistanceSpace::kL2), 0.95);
+  Open();
+  EXPECT_EQ(Stats().indexed_rows, 2000u);
+}
+
+}  // namespace
+}  // namespace fathom
