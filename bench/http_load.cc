@@ -8,10 +8,17 @@
 //      (what the Chroma clients send); records/s and per-batch latency.
 //   2. query: Q nearest-neighbour queries (n_results 10) against those N records, with
 //      one client (Chroma's figures are sequential) and with C clients; queries/s, p50, p99.
+//      The data are the project's synthetic clustered set (index/vector/synthetic_data.h)
+//      or uniform noise (--data uniform); recall@k of the answers is measured against
+//      exact ground truth computed here. With --ef-search 50,100,200 the query phases run
+//      once per hnsw.ef_search value (set through PUT new_configuration), which is how a
+//      Chroma user trades speed for recall (fathom maps it to its probe budget).
 //   3. overhead: heartbeat and a query on a 10-record collection, one client and C
 //      clients: the server's own per-request cost (parse, dispatch, serialise).
 // With --fathom the server is started on a free port with a fresh temporary directory and
-// stopped by PID afterwards; with --url the benchmark's collections are deleted at the end.
+// stopped by PID afterwards; between ingest and queries it is stopped, `fathom compact`
+// builds the vector index, and it is started again (the index is then loaded at open),
+// unless --no-compact. With --url the benchmark's collections are deleted at the end.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -37,6 +44,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "index/vector/synthetic_data.h"
 #include "server/base64.h"
 
 namespace {
@@ -219,8 +227,61 @@ std::string ExtractId(const std::string& collection_json) {
   return collection_json.substr(p + key.size(), q - p - key.size());
 }
 
+// The ids of the first result list of a query response ("r<i>" -> i).
+std::vector<uint32_t> ParseResultIds(const std::string& body) {
+  std::vector<uint32_t> out;
+  const size_t start = body.find("\"ids\":[[");
+  if (start == std::string::npos) return out;
+  const size_t end = body.find(']', start);
+  for (size_t p = body.find("\"r", start); p != std::string::npos && p < end; p = body.find("\"r", p + 1)) {
+    out.push_back(static_cast<uint32_t>(std::strtoul(body.c_str() + p + 2, nullptr, 10)));
+  }
+  return out;
+}
+
+pid_t StartServer(const std::string& binary, const std::string& data, uint16_t port) {
+  const std::string port_text = std::to_string(port);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execl(binary.c_str(), binary.c_str(), "run", "--path", data.c_str(), "--host", "127.0.0.1", "--port",
+            port_text.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  return pid;
+}
+
+bool WaitForHeartbeat(const std::string& host, uint16_t port) {
+  Connection probe(host, port);
+  const auto deadline = Clock::now() + std::chrono::seconds(120);
+  while (probe.Request("GET", "/api/v2/heartbeat", "", nullptr) != 200) {
+    if (Clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+void StopServer(pid_t pid) {
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+}
+
+// Runs `binary compact --path data`; returns its wall time in seconds, or -1 on failure.
+double RunCompact(const std::string& binary, const std::string& data) {
+  const auto start = Clock::now();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execl(binary.c_str(), binary.c_str(), "compact", "--path", data.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return -1;
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
 void PrintRow(const char* phase, size_t clients, const Stats& s, double units_per_request, const char* unit) {
-  std::printf("| %-34s | %7zu | %9zu | %12.0f %-9s | %8.2f | %8.2f | %8zu |\n", phase, clients, s.requests,
+  std::printf("| %-40s | %7zu | %9zu | %12.0f %-9s | %8.2f | %8.2f | %8zu |\n", phase, clients, s.requests,
               static_cast<double>(s.requests) * units_per_request / s.seconds, unit, s.Percentile(0.50),
               s.Percentile(0.99), s.failures);
 }
@@ -243,32 +304,34 @@ int main(int argc, char** argv) {
   app.add_option("--queries", queries, "Queries per query phase")->capture_default_str();
   app.add_option("--n-results", n_results, "n_results of each query")->capture_default_str();
   app.add_option("--tiny-requests", tiny_requests, "Requests per overhead phase")->capture_default_str();
+  std::string data_kind = "synthetic";
+  app.add_option("--data", data_kind, "synthetic (clustered, index/vector/synthetic_data.h) or uniform")
+      ->check(CLI::IsMember({"synthetic", "uniform"}))
+      ->capture_default_str();
+  std::vector<uint64_t> ef_search_values = {100};
+  app.add_option("--ef-search", ef_search_values, "hnsw.ef_search values to run the query phases with")
+      ->delimiter(',')
+      ->capture_default_str();
+  size_t recall_queries = 500;
+  app.add_option("--recall-queries", recall_queries, "Queries whose recall is measured")->capture_default_str();
+  bool no_compact = false;
+  app.add_flag("--no-compact", no_compact, "With --fathom: query without stopping to build the index first");
   CLI11_PARSE(app, argc, argv);
 
   std::string host = "127.0.0.1";
   uint16_t port = 8000;
   pid_t server_pid = -1;
   std::filesystem::path temp_dir;
+  std::string data_dir;
   if (!fathom_binary.empty()) {
     temp_dir = std::filesystem::temp_directory_path() / fmt::format("fathom-http-load-{}", ::getpid());
     std::filesystem::create_directories(temp_dir);
     port = FreePort();
-    const std::string data = (temp_dir / "data").string();
-    const std::string port_text = std::to_string(port);
-    server_pid = ::fork();
-    if (server_pid == 0) {
-      ::execl(fathom_binary.c_str(), fathom_binary.c_str(), "run", "--path", data.c_str(), "--host", "127.0.0.1",
-              "--port", port_text.c_str(), static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    Connection probe(host, port);
-    const auto deadline = Clock::now() + std::chrono::seconds(60);
-    while (probe.Request("GET", "/api/v2/heartbeat", "", nullptr) != 200) {
-      if (Clock::now() > deadline) {
-        std::fprintf(stderr, "http_load: %s did not start\n", fathom_binary.c_str());
-        return 1;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    data_dir = (temp_dir / "data").string();
+    server_pid = StartServer(fathom_binary, data_dir, port);
+    if (!WaitForHeartbeat(host, port)) {
+      std::fprintf(stderr, "http_load: %s did not start\n", fathom_binary.c_str());
+      return 1;
     }
   } else {
     const std::string prefix = "http://";
@@ -290,11 +353,38 @@ int main(int argc, char** argv) {
   admin.Request("POST", collections, fmt::format(R"({{"name":"bench_tiny_{}"}})", suffix), &body);
   const std::string tiny = collections + "/" + ExtractId(body);
 
-  // Data: uniform random vectors, fixed seed.
+  // Data and queries, fixed seeds; exact ground truth (l2, the collection's space).
+  std::vector<float> vectors(records * dim);
+  std::vector<float> query_vectors(queries * dim);
   std::mt19937 rng(42);
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
-  std::vector<float> vectors(records * dim);
-  for (float& f : vectors) f = uniform(rng);
+  if (data_kind == "uniform") {
+    for (float& f : vectors) f = uniform(rng);
+    for (float& f : query_vectors) f = uniform(rng);
+  } else {
+    fathom::SyntheticOptions options;
+    options.rows = records;
+    options.queries = queries;
+    options.dim = static_cast<uint32_t>(dim);
+    options.seed = 42;
+    options.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    auto generated = fathom::GenerateSynthetic(options);
+    if (!generated.ok()) {
+      std::fprintf(stderr, "http_load: %s\n", generated.status().ToString().c_str());
+      return 1;
+    }
+    vectors = std::move(generated->base.values);
+    query_vectors = std::move(generated->queries.values);
+  }
+  recall_queries = std::min(recall_queries, queries);
+  std::vector<std::vector<uint32_t>> truth;
+  {
+    fathom::Dataset base{records, static_cast<uint32_t>(dim), vectors};
+    fathom::Dataset measured{recall_queries, static_cast<uint32_t>(dim),
+                             std::vector<float>(query_vectors.begin(), query_vectors.begin() + recall_queries * dim)};
+    truth = fathom::ExactTopK(base, measured, n_results, fathom::DistanceSpace::kL2, nullptr,
+                              static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  }
   const size_t batches = (records + batch - 1) / batch;
   std::vector<std::string> add_bodies(batches);
   for (size_t b = 0; b < batches; ++b) {
@@ -311,10 +401,9 @@ int main(int argc, char** argv) {
     add_bodies[b] = fmt::format(R"({{"ids":[{}],"embeddings":[{}]}})", ids, embeddings);
   }
   std::vector<std::string> query_bodies(queries);
-  std::vector<float> q(dim);
   for (size_t i = 0; i < queries; ++i) {
-    for (float& f : q) f = uniform(rng);
-    query_bodies[i] = fmt::format(R"({{"query_embeddings":[{}],"n_results":{}}})", FloatsJson(q.data(), dim), n_results);
+    query_bodies[i] = fmt::format(R"({{"query_embeddings":[{}],"n_results":{},"include":["distances"]}})",
+                                  FloatsJson(&query_vectors[i * dim], dim), n_results);
   }
   {
     std::string ids, embeddings;
@@ -326,11 +415,11 @@ int main(int argc, char** argv) {
     admin.Request("POST", tiny + "/add", fmt::format(R"({{"ids":[{}],"embeddings":[{}]}})", ids, embeddings), &body);
   }
 
-  std::printf("http_load: %s:%u, %zu records x %zu dims, batches of %zu, %zu clients, n_results %u\n\n", host.c_str(),
-              port, records, dim, batch, clients, n_results);
-  std::printf("| %-34s | %7s | %9s | %22s | %8s | %8s | %8s |\n", "phase", "clients", "requests", "throughput",
+  std::printf("http_load: %s:%u, %zu records x %zu dims (%s), batches of %zu, %zu clients, n_results %u\n\n",
+              host.c_str(), port, records, dim, data_kind.c_str(), batch, clients, n_results);
+  std::printf("| %-40s | %7s | %9s | %22s | %8s | %8s | %8s |\n", "phase", "clients", "requests", "throughput",
               "p50 ms", "p99 ms", "failed");
-  std::printf("|%s|%s|%s|%s|%s|%s|%s|\n", std::string(36, '-').c_str(), std::string(9, '-').c_str(),
+  std::printf("|%s|%s|%s|%s|%s|%s|%s|\n", std::string(42, '-').c_str(), std::string(9, '-').c_str(),
               std::string(11, '-').c_str(), std::string(24, '-').c_str(), std::string(10, '-').c_str(),
               std::string(10, '-').c_str(), std::string(10, '-').c_str());
 
@@ -344,16 +433,46 @@ int main(int argc, char** argv) {
   admin.Request("GET", big + "/count", "", &body);
   if (body != std::to_string(records)) std::fprintf(stderr, "http_load: count is %s, expected %zu\n", body.c_str(), records);
 
-  auto query_phase = [&](size_t c, const char* label) {
-    Stats s = RunConcurrent(host, port, c, queries, [&](size_t i, std::string* m, std::string* t, std::string* p) {
-      *m = "POST";
-      *t = big + "/query";
-      *p = query_bodies[i];
-    });
-    PrintRow(label, c, s, 1.0, "queries/s");
-  };
-  query_phase(1, fmt::format("query {}k x {}-d, top {}", records / 1000, dim, n_results).c_str());
-  query_phase(clients, fmt::format("query {}k x {}-d, top {}", records / 1000, dim, n_results).c_str());
+  if (server_pid > 0 && !no_compact) {
+    // Stop, build the index with `fathom compact`, start again: the index is loaded at open.
+    StopServer(server_pid);
+    const double seconds = RunCompact(fathom_binary, data_dir);
+    if (seconds < 0) {
+      std::fprintf(stderr, "http_load: fathom compact failed\n");
+      return 1;
+    }
+    std::printf("| %-40s | %7d | %9d | %12.2f %-9s | %8s | %8s | %8d |\n", "fathom compact (index build)", 1, 1,
+                seconds, "s", "", "", 0);
+    server_pid = StartServer(fathom_binary, data_dir, port);
+    if (!WaitForHeartbeat(host, port)) {
+      std::fprintf(stderr, "http_load: %s did not restart\n", fathom_binary.c_str());
+      return 1;
+    }
+  }
+
+  for (uint64_t ef_search : ef_search_values) {
+    const std::string config = fmt::format(R"({{"new_configuration":{{"hnsw":{{"ef_search":{}}}}}}})", ef_search);
+    if (admin.Request("PUT", big, config, &body) != 200) {
+      std::fprintf(stderr, "http_load: cannot set ef_search %llu: %s\n", static_cast<unsigned long long>(ef_search),
+                   body.c_str());
+      return 1;
+    }
+    std::vector<std::vector<uint32_t>> found(recall_queries);
+    for (size_t i = 0; i < recall_queries; ++i) {
+      admin.Request("POST", big + "/query", query_bodies[i], &body);
+      found[i] = ParseResultIds(body);
+    }
+    const double recall = fathom::RecallAtK(truth, found, n_results);
+    const std::string label = fmt::format("query ef_search {} (recall@{} {:.3f})", ef_search, n_results, recall);
+    for (size_t c : {size_t{1}, clients}) {
+      Stats s = RunConcurrent(host, port, c, queries, [&](size_t i, std::string* m, std::string* t, std::string* p) {
+        *m = "POST";
+        *t = big + "/query";
+        *p = query_bodies[i];
+      });
+      PrintRow(label.c_str(), c, s, 1.0, "queries/s");
+    }
+  }
 
   auto tiny_phase = [&](size_t c, const char* label, const char* method, const std::string& target,
                         const std::string& payload) {
@@ -374,9 +493,7 @@ int main(int argc, char** argv) {
   admin.Request("DELETE", collections + fmt::format("/bench_{}", suffix), "", nullptr);
   admin.Request("DELETE", collections + fmt::format("/bench_tiny_{}", suffix), "", nullptr);
   if (server_pid > 0) {
-    ::kill(server_pid, SIGTERM);
-    int status = 0;
-    ::waitpid(server_pid, &status, 0);
+    StopServer(server_pid);
     std::error_code ec;
     std::filesystem::remove_all(temp_dir, ec);
   }

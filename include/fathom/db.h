@@ -111,6 +111,10 @@ class Database {
   // Waits for background work (compaction) to go idle. For tests and clean shutdown.
   void WaitIdle();
 
+  // Compacts every collection now (Collection::Compact: index maintenance, then the WAL
+  // tail folded into a segment). Returns the first error; the others still run.
+  Status CompactAll();
+
  private:
   explicit Database(std::unique_ptr<DatabaseImpl> impl);
   std::unique_ptr<DatabaseImpl> impl_;

@@ -1,12 +1,14 @@
 // The fathom command line.
 //
 //   fathom run --path DIR [--host 127.0.0.1] [--port 8000] [--allow-reset]
+//   fathom compact --path DIR
 //   fathom version
 #include <cstdio>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
+#include "cli/compact_command.h"
 #include "cli/run_command.h"
 
 namespace {
@@ -28,6 +30,11 @@ int main(int argc, char** argv) {
   run->add_option("--workers", run_options.worker_threads,
                   "Request worker threads (0 = number of CPUs, at least 2)")->capture_default_str();
 
+  std::string compact_path;
+  CLI::App* compact = app.add_subcommand(
+      "compact", "Compact every collection at DIR now (build vector indexes, fold the WAL) and exit");
+  compact->add_option("--path", compact_path, "Data directory")->required();
+
   app.add_subcommand("version", "Print the version");
 
   CLI11_PARSE(app, argc, argv);
@@ -36,5 +43,6 @@ int main(int argc, char** argv) {
     std::printf("fathom %s (Chroma HTTP API v2 compatible)\n", kFathomVersion);
     return 0;
   }
+  if (app.got_subcommand("compact")) return fathom::cli::Compact(compact_path);
   return fathom::cli::Run(run_options);
 }

@@ -103,5 +103,6 @@ Status Database::DeleteCollection(const std::string& tenant, const std::string& 
 }
 Status Database::Reset() { return impl_->Reset(); }
 void Database::WaitIdle() { impl_->WaitIdle(); }
+Status Database::CompactAll() { return impl_->CompactAll(); }
 
 }  // namespace fathom

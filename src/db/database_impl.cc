@@ -430,6 +430,20 @@ void DatabaseImpl::CompactionLoop() {
   idle_cv_.notify_all();
 }
 
+Status DatabaseImpl::CompactAll() {
+  std::vector<std::shared_ptr<CollectionImpl>> collections;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const CatalogCollection& c : catalog_.collections) collections.push_back(HandleLocked(c));
+  }
+  Status first;
+  for (const auto& collection : collections) {
+    Status s = collection->Compact();
+    if (!s.ok() && first.ok()) first = s.WithContext("collection " + collection->id());
+  }
+  return first;
+}
+
 void DatabaseImpl::WaitIdle() {
   std::unique_lock<std::mutex> lock(compaction_mu_);
   idle_cv_.wait(lock, [&] { return stopping_ || (compaction_queue_.empty() && !compaction_running_); });

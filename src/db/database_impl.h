@@ -49,6 +49,7 @@ class DatabaseImpl {
   Status DeleteCollection(const std::string& tenant, const std::string& database, const std::string& name);
   Status Reset();
   void WaitIdle();
+  Status CompactAll();
 
  private:
   DatabaseImpl(std::shared_ptr<ObjectStore> store, const DatabaseOptions& options);
