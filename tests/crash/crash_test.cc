@@ -6,6 +6,8 @@
 // fatal operation applied but never acknowledged.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "fathom/db.h"
 #include "io/fault_store.h"
 #include "io/mem_store.h"
@@ -20,6 +22,8 @@ struct WorkloadStep {
   std::vector<WriteRecord> records;
   std::vector<std::string> ids;
 };
+
+constexpr uint64_t kIndexMinRows = 8;
 
 std::vector<WorkloadStep> MakeWorkload(uint64_t seed) {
   OperationGenerator gen(seed);
@@ -79,7 +83,12 @@ bool RunOnce(uint64_t crash_after, bool takes_effect, const std::vector<Workload
   CollectionModel acked;
   std::optional<size_t> in_flight;
   {
-    auto db = Database::Open({.store = fault, .compaction_trigger_ops = 25, .background_compaction = false});
+    // A tiny index threshold: compactions build, update and persist the vector index, so
+    // crashes land around its objects too.
+    auto db = Database::Open({.store = fault,
+                              .compaction_trigger_ops = 25,
+                              .vector_index_min_rows = kIndexMinRows,
+                              .background_compaction = false});
     EXPECT_TRUE(db.ok()) << db.status().ToString();
     if (!db.ok()) return true;
     auto col = (*db)->CreateCollection("default_tenant", "default_database", {.name = "crash"});
@@ -95,11 +104,17 @@ bool RunOnce(uint64_t crash_after, bool takes_effect, const std::vector<Workload
       }
       ApplyStep(&acked, steps[i]);
     }
+    if (!in_flight && !fault->crashed()) {
+      // The uncrashed run: the workload must have exercised the index.
+      EXPECT_TRUE((*col)->Compact().ok());
+      auto stats = (*col)->IndexStats();
+      EXPECT_TRUE(stats.ok() && stats->active) << "the workload should build a vector index";
+    }
   }
   if (!in_flight && !fault->crashed()) return true;
 
   // "Restart": a fresh process sees only what reached the store.
-  auto db = Database::Open({.store = base, .background_compaction = false});
+  auto db = Database::Open({.store = base, .vector_index_min_rows = kIndexMinRows, .background_compaction = false});
   EXPECT_TRUE(db.ok()) << db.status().ToString();
   if (!db.ok()) return false;
   auto col = (*db)->GetCollection("default_tenant", "default_database", "crash");
@@ -108,6 +123,21 @@ bool RunOnce(uint64_t crash_after, bool takes_effect, const std::vector<Workload
   auto got = (*col)->Get(FullGet());
   EXPECT_TRUE(got.ok()) << got.status().ToString();
   if (!got.ok()) return false;
+  // Queries (through whatever index was recovered, plus exact scan of the rest) see
+  // exactly the rows Get sees.
+  if (!got->ids.empty()) {
+    QueryRequest all;
+    all.query_embeddings = {std::vector<float>(got->embeddings[0].size(), 0.5f)};
+    all.n_results = static_cast<uint32_t>(got->ids.size()) + 5;
+    all.include = Include{.embeddings = false, .documents = false, .metadatas = false, .uris = false,
+                          .distances = false};
+    auto queried = (*col)->Query(all);
+    EXPECT_TRUE(queried.ok()) << queried.status().ToString();
+    if (!queried.ok()) return false;
+    std::set<std::string> from_get(got->ids.begin(), got->ids.end());
+    std::set<std::string> from_query(queried->rows[0].ids.begin(), queried->rows[0].ids.end());
+    EXPECT_EQ(from_get, from_query) << "crash after " << crash_after;
+  }
   std::string without = acked.Diff(*got);
   if (without.empty()) return false;
   CollectionModel with = acked;
