@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/checksum.h"
+#include "common/coding.h"
 #include "common/random.h"
 
 namespace fathom {
@@ -15,6 +17,7 @@ Manifest Sample() {
   m.dimension = 128;
   m.segments.push_back({NewUuidV4(), 10, 2, 4096});
   m.segments.push_back({NewUuidV4(), 0, 5, 100});
+  m.vector_index = VectorIndexRef{NewUuidV4(), 8, 5000};
   return m;
 }
 
@@ -29,6 +32,31 @@ TEST(ManifestTest, RoundTrip) {
   ASSERT_EQ(d->segments.size(), 2u);
   EXPECT_EQ(d->segments[1].id, m.segments[1].id);
   EXPECT_EQ(d->segments[0].rows, 10u);
+  ASSERT_TRUE(d->vector_index.has_value());
+  EXPECT_EQ(d->vector_index->id, m.vector_index->id);
+  EXPECT_EQ(d->vector_index->rows, 8u);
+  EXPECT_EQ(d->vector_index->size_bytes, 5000u);
+  m.vector_index.reset();
+  d = DecodeManifest(EncodeManifest(m));
+  ASSERT_TRUE(d.ok());
+  EXPECT_FALSE(d->vector_index.has_value());
+}
+
+// Version 1 (before the vector index entry) is still read.
+TEST(ManifestTest, ReadsVersionOne) {
+  Manifest m = Sample();
+  m.vector_index.reset();
+  std::string bytes = EncodeManifest(m);
+  // Version 2 without an index differs from version 1 by the version field and the
+  // trailing index count (one zero byte); rewrite both and the checksum.
+  std::string v1 = bytes.substr(0, bytes.size() - 8 - 1);
+  v1[4] = 1;
+  v1[5] = 0;
+  PutFixed64(&v1, Checksum64(v1));
+  auto d = DecodeManifest(v1);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->segments.size(), 2u);
+  EXPECT_FALSE(d->vector_index.has_value());
 }
 
 TEST(ManifestTest, EveryFlippedByteAndTruncationIsCorruption) {

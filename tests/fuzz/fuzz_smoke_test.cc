@@ -45,6 +45,7 @@ std::string ValidManifest() {
   Manifest m;
   m.version = 2;
   m.segments.push_back({NewUuidV4(), 1, 1, 100});
+  m.vector_index = VectorIndexRef{NewUuidV4(), 1, 4096};
   return EncodeManifest(m);
 }
 
