@@ -1,14 +1,29 @@
-// vector_bench: recall@k / single-threaded QPS / build time / index memory of fathom's
+// vector_bench: recall@k / single-threaded QPS / build time / resident memory of fathom's
 // IVF + RaBitQ index (src/index/vector/ivf_index.h) against hnswlib (M=16,
-// ef_construction=200, ef swept) on the synthetic data of synthetic_data.h, plus
-// filtered recall at 10% and 1% selectivity. Prints tables; not a test.
+// ef_construction=200, ef swept) and FAISS IVF-Flat (nprobe swept) on the synthetic
+// data of synthetic_data.h, plus fathom's filtered recall at 10% and 1% selectivity.
+// Prints tables; not a test. The issue's sizes: `--preset 1m128`, `--preset 200k768`.
 //
-// Memory counts what each index keeps resident beyond the caller's vectors: for fathom
-// the centroids, rotation, codes, factors and slots (the full vectors stay with the
-// caller and are read only for re-ranking); for hnswlib its level-0 block (which
-// embeds a copy of every vector), upper-level links and label map. Both columns are
-// shown with and without the f32 vectors so the comparison is explicit.
+// fathom is measured twice: re-ranking from a VectorFile (vector_file.h: the full
+// vectors in a file in a temporary directory, read with pread through a bounded
+// BlockCache), which is how a collection larger than RAM runs, and from the vectors in
+// RAM (MatrixSource).
+//
+// Memory counts what each system keeps resident in the process:
+//   fathom (file)  IvfIndex::MemoryBytes() (centroids, rotation, codes, factors, slots)
+//                  + the block cache's capacity;
+//   fathom (RAM)   the same index + the f32 vectors;
+//   hnswlib        its level-0 block (which embeds a copy of every vector), upper-level
+//                  links and label map;
+//   FAISS          its inverted lists (full vectors as codes + 8-byte ids) + centroids.
+// The operating system's page cache may also hold pages of fathom's vector file; the
+// kernel owns and reclaims those, and they are not counted (the table says so).
+//
+// Every build uses the same number of threads (--threads); every search runs on one
+// thread, one query at a time; the best of --repeat timed passes counts.
 #include <hnswlib/hnswlib.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -16,6 +31,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -24,6 +42,15 @@
 #include "index/vector/distance.h"
 #include "index/vector/ivf_index.h"
 #include "index/vector/synthetic_data.h"
+#include "index/vector/vector_file.h"
+#include "storage/block_cache.h"
+
+#ifdef FATHOM_HAVE_FAISS
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexIVFFlat.h>
+#include <faiss/invlists/InvertedLists.h>
+#include <omp.h>
+#endif
 
 namespace {
 
@@ -31,221 +58,533 @@ using Clock = std::chrono::steady_clock;
 using fathom::DistanceSpace;
 
 double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+double Mib(double bytes) { return bytes / (1 << 20); }
 
 std::vector<uint32_t> ParseList(const std::string& text) {
   std::vector<uint32_t> out;
   std::stringstream in(text);
   std::string item;
-  while (std::getline(in, item, ',')) out.push_back(static_cast<uint32_t>(std::stoul(item)));
+  while (std::getline(in, item, ',')) {
+    if (!item.empty()) out.push_back(static_cast<uint32_t>(std::stoul(item)));
+  }
   return out;
 }
 
-struct Run {
+[[noreturn]] void Die(const std::string& message) {
+  std::fprintf(stderr, "vector_bench: %s\n", message.c_str());
+  std::exit(1);
+}
+
+// One point of a recall/QPS curve.
+struct Point {
+  uint32_t setting = 0;  // probes, ef or nprobe
   double recall = 0;
   double qps = 0;
+};
+
+// One system's results for the summary.
+struct System {
+  std::string name;
+  std::string knob;
+  std::vector<Point> curve;
+  double build_s = 0;
+  double memory_bytes = 0;
+};
+
+// Timed passes over the queries; the best pass counts (the machine is shared, so the
+// fastest pass is the least disturbed one). Returns the found slots of the last pass.
+int g_repeat = 3;
+
+template <typename SearchOne>
+std::pair<double, std::vector<std::vector<uint32_t>>> TimeQueries(size_t queries, SearchOne&& search_one) {
+  double best_qps = 0;
+  std::vector<std::vector<uint32_t>> found;
+  for (int pass = 0; pass < g_repeat; ++pass) {
+    found.assign(queries, {});
+    auto start = Clock::now();
+    for (size_t q = 0; q < queries; ++q) search_one(q, &found[q]);
+    best_qps = std::max(best_qps, queries / Seconds(start));
+  }
+  return {best_qps, std::move(found)};
+}
+
+struct FathomRun {
+  Point point;
   double codes = 0;
   double reranked = 0;
   bool exact = false;
 };
 
-// Timed passes over the queries; the best pass counts (the machine is shared, so the
-// fastest pass is the least disturbed one).
-int g_repeat = 3;
-
-Run RunFathom(const fathom::IvfIndex& index, const fathom::SyntheticData& data,
-              const std::vector<std::vector<uint32_t>>& truth, const fathom::IvfSearchOptions& options) {
-  Run best;
-  for (int pass = 0; pass < g_repeat; ++pass) {
-  std::vector<std::vector<uint32_t>> found(data.queries.rows);
-  Run run;
-  auto start = Clock::now();
-  for (size_t q = 0; q < data.queries.rows; ++q) {
+FathomRun RunFathom(const fathom::IvfIndex& index, const fathom::Dataset& queries,
+                    const std::vector<std::vector<uint32_t>>& truth, const fathom::IvfSearchOptions& options,
+                    const fathom::VectorSource& source) {
+  FathomRun run;
+  size_t codes = 0, reranked = 0;
+  auto [qps, found] = TimeQueries(queries.rows, [&](size_t q, std::vector<uint32_t>* out) {
     fathom::IvfSearchStats stats;
-    auto hits = index.Search(data.queries.Row(q), options, data.base.view(), &stats);
-    if (!hits.ok()) {
-      std::fprintf(stderr, "search failed: %s\n", hits.status().ToString().c_str());
-      std::exit(1);
-    }
-    for (const fathom::Hit& h : *hits) found[q].push_back(h.slot);
-    run.codes += stats.codes_scored;
-    run.reranked += stats.reranked;
+    auto hits = index.Search(queries.Row(q), options, source, &stats);
+    if (!hits.ok()) Die("search failed: " + hits.status().ToString());
+    for (const fathom::Hit& h : *hits) out->push_back(h.slot);
+    codes += stats.codes_scored;
+    reranked += stats.reranked;
     run.exact = stats.exact_scan;
-  }
-  double elapsed = Seconds(start);
-  run.qps = data.queries.rows / elapsed;
-  run.codes /= data.queries.rows;
-  run.reranked /= data.queries.rows;
-  run.recall = fathom::RecallAtK(truth, found, options.k);
-  if (run.qps > best.qps) best = run;
+  });
+  run.point.setting = options.probes;
+  run.point.qps = qps;
+  run.point.recall = fathom::RecallAtK(truth, found, options.k);
+  run.codes = double(codes) / (queries.rows * g_repeat);
+  run.reranked = double(reranked) / (queries.rows * g_repeat);
+  return run;
+}
+
+// The best QPS among the curve's points with recall >= target (nullptr if none).
+const Point* CheapestAt(const std::vector<Point>& curve, double target) {
+  const Point* best = nullptr;
+  for (const Point& p : curve) {
+    if (p.recall >= target && (best == nullptr || p.qps > best->qps)) best = &p;
   }
   return best;
+}
+
+// A temporary directory removed (with its contents) when the bench exits normally.
+struct TempDir {
+  std::string path;
+  explicit TempDir(const std::string& parent) {
+    std::string pattern = parent + "/fathom_vector_bench.XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) Die("mkdtemp under " + parent + " failed");
+    path = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+};
+
+// The order in which fathom's vector file stores rows (order[position] = row): cluster
+// by cluster, as compaction would write them, and inside a cluster in kd-tree leaf order
+// (median splits on the widest coordinate down to one block of rows). The rows a query
+// re-ranks are close to each other, so this puts several of them in one block and a
+// block read serves more than one.
+void KdOrder(fathom::MatrixView base, uint32_t leaf_rows, uint32_t* begin, uint32_t* end) {
+  const size_t count = static_cast<size_t>(end - begin);
+  if (count <= leaf_rows) return;
+  const uint32_t dim = base.dim;
+  std::vector<double> sum(dim, 0.0), sum_squares(dim, 0.0);
+  for (uint32_t* r = begin; r != end; ++r) {
+    const float* row = base.Row(*r);
+    for (uint32_t d = 0; d < dim; ++d) {
+      sum[d] += row[d];
+      sum_squares[d] += double(row[d]) * row[d];
+    }
+  }
+  uint32_t widest = 0;
+  double widest_variance = -1;
+  for (uint32_t d = 0; d < dim; ++d) {
+    const double variance = sum_squares[d] - sum[d] * sum[d] / count;
+    if (variance > widest_variance) {
+      widest_variance = variance;
+      widest = d;
+    }
+  }
+  // Split at a multiple of leaf_rows so leaves line up with the file's blocks.
+  const size_t half = std::max<size_t>(leaf_rows, (count / 2 + leaf_rows / 2) / leaf_rows * leaf_rows);
+  std::nth_element(begin, begin + half, end,
+                   [&](uint32_t a, uint32_t b) { return base.Row(a)[widest] < base.Row(b)[widest]; });
+  KdOrder(base, leaf_rows, begin, begin + half);
+  KdOrder(base, leaf_rows, begin + half, end);
+}
+
+std::vector<uint32_t> FileOrder(const fathom::IvfIndex& index, fathom::MatrixView base, uint32_t rows_per_block) {
+  std::vector<uint32_t> order;
+  order.reserve(index.rows());
+  index.ForEachSlot([&](uint32_t slot) { order.push_back(slot); });
+  size_t begin = 0;
+  for (uint32_t c = 0; c < index.clusters(); ++c) {
+    const size_t end = begin + index.ClusterRows(c);
+    // Leaves start at block boundaries only if clusters do; they need not (a leaf that
+    // straddles two blocks still keeps its rows together).
+    KdOrder(base, rows_per_block, order.data() + begin, order.data() + end);
+    begin = end;
+  }
+  return order;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"fathom IVF-RaBitQ vs hnswlib on synthetic data"};
+  CLI::App app{"fathom IVF-RaBitQ vs hnswlib and FAISS IVF-Flat on synthetic data"};
   size_t rows = 200000, queries = 1000;
   uint32_t dim = 128, k = 10, rerank_factor = fathom::ivf_limits::kRerankFactorDefault, clusters = 0;
   uint64_t seed = 42;
   int threads = 2;
-  std::string space_name = "l2", probes_text = "4,8,12,16,24,32,48,64,96", ef_text = "10,20,40,60,80,120,160,240,320";
-  std::string filtered_probes_text = "16,32";
-  float noise = 0.35f;
-  bool run_hnsw = true;
-  app.add_option("--n", rows, "base vectors");
+  std::string preset;
+  std::string space_name = "l2";
+  std::string probes_text = "2,3,4,5,6,8,10,12,16,24,32";
+  std::string ef_text = "10,20,30,40,50,60,80,100,120,160,240";
+  std::string nprobe_text = "1,2,4,6,8,12,16,24,32,48,64";
+  std::string filtered_probes_text = "8,16";
+  std::string systems_text = "fathom,hnswlib,faiss";
+  std::string temp_parent = "/tmp";
+  double cache_fraction = 0.5;
+  size_t block_bytes = fathom::vector_file_limits::kBlockBytesDefault;
+  uint32_t faiss_nlist = 0;
+  fathom::SyntheticOptions data_options;
+  // The benchmark's data: fewer, flatter, less overlapping clusters than the generator's
+  // defaults (see docs/design/vector-index.md "Benchmark at issue sizes" for how these
+  // were chosen: hnswlib M=16 needs ef of about 80 for recall@10 0.99 on 1M x 128).
+  data_options.noise = 0.25f;
+  data_options.clusters = 0;
+  data_options.spectrum_decay = 1.0f;
+  data_options.cluster_spread = 0.5f;
+  data_options.scale_log_sigma = 0.5f;
+  app.add_option("--preset", preset, "1m128 (1M x 128, l2) | 200k768 (200k x 768, l2): the issue's sizes");
+  app.add_option("--rows,--n", rows, "base vectors");
   app.add_option("--dim", dim, "dimension");
-  app.add_option("--queries", queries, "queries");
+  app.add_option("--queries", queries, "queries (ground truth is exact for each)");
   app.add_option("--k", k, "neighbours per query");
   app.add_option("--seed", seed, "data and index seed");
   app.add_option("--space", space_name, "l2 | cosine | ip");
-  app.add_option("--threads", threads, "build and ground-truth threads (search is single-threaded)");
+  app.add_option("--threads", threads, "build and ground-truth threads, the same for every system (search: 1)");
+  app.add_option("--systems", systems_text, "comma-separated: fathom, hnswlib, faiss");
   app.add_option("--probes", probes_text, "fathom probe counts to sweep");
   app.add_option("--filtered-probes", filtered_probes_text, "fathom probe counts for the filtered runs");
   app.add_option("--rerank-factor", rerank_factor, "fathom candidates kept = k * this");
   app.add_option("--clusters", clusters, "fathom clusters (0 = auto)");
+  app.add_option("--cache-fraction", cache_fraction, "fathom block cache capacity as a fraction of the vector bytes");
+  app.add_option("--block-bytes", block_bytes, "fathom vector file block size target");
+  app.add_option("--temp-dir", temp_parent, "where fathom's vector file is written (removed at exit)");
   app.add_option("--ef", ef_text, "hnswlib ef values to sweep");
-  app.add_option("--noise", noise, "synthetic isotropic noise (difficulty)");
-  app.add_flag("!--no-hnsw", run_hnsw, "skip hnswlib");
+  app.add_option("--nprobe", nprobe_text, "FAISS nprobe values to sweep");
+  app.add_option("--faiss-nlist", faiss_nlist, "FAISS lists (0 = 4 sqrt(rows))");
+  app.add_option("--noise", data_options.noise, "synthetic: isotropic noise (difficulty)");
+  app.add_option("--data-clusters", data_options.clusters, "synthetic: clusters (0 = generator default)");
+  app.add_option("--rank", data_options.rank, "synthetic: rank of each cluster's subspace (0 = default)");
+  app.add_option("--spectrum-decay", data_options.spectrum_decay, "synthetic: subspace spectrum decay");
+  app.add_option("--cluster-spread", data_options.cluster_spread, "synthetic: cluster spread / centre spread");
+  app.add_option("--scale-log-sigma", data_options.scale_log_sigma, "synthetic: log-normal sigma of cluster scales");
   app.add_option("--repeat", g_repeat, "timed passes per configuration (best counts)");
   CLI11_PARSE(app, argc, argv);
-  auto space = fathom::ParseDistanceSpace(space_name);
-  if (!space) {
-    std::fprintf(stderr, "unknown space %s\n", space_name.c_str());
-    return 2;
+  if (preset == "1m128") {
+    rows = 1000000;
+    dim = 128;
+  } else if (preset == "200k768") {
+    rows = 200000;
+    dim = 768;
+  } else if (!preset.empty()) {
+    Die("unknown preset " + preset);
   }
+  auto space = fathom::ParseDistanceSpace(space_name);
+  if (!space) Die("unknown space " + space_name);
+  auto wants = [&](const char* name) { return systems_text.find(name) != std::string::npos; };
 
-  std::printf("# data: synthetic n=%zu dim=%u queries=%zu k=%u space=%s seed=%lu noise=%.2f; simd=%s; build threads=%d\n",
-              rows, dim, queries, k, space_name.c_str(), static_cast<unsigned long>(seed), noise,
+  std::printf("# vector_bench: n=%zu dim=%u queries=%zu k=%u space=%s seed=%lu; simd=%s; build threads=%d (all systems), "
+              "search threads=1\n",
+              rows, dim, queries, k, space_name.c_str(), static_cast<unsigned long>(seed),
               fathom::SimdLevelName(fathom::ActiveSimdLevel()), threads);
-  auto start = Clock::now();
-  fathom::SyntheticOptions data_options;
   data_options.rows = rows;
   data_options.queries = queries;
   data_options.dim = dim;
   data_options.seed = seed;
-  data_options.noise = noise;
   data_options.threads = threads;
+  std::printf("# data: noise=%.2f data-clusters=%u rank=%u spectrum-decay=%.2f cluster-spread=%.2f "
+              "scale-log-sigma=%.2f\n",
+              data_options.noise, data_options.clusters, data_options.rank, data_options.spectrum_decay,
+              data_options.cluster_spread, data_options.scale_log_sigma);
+  auto start = Clock::now();
   auto generated = fathom::GenerateSynthetic(data_options);
-  if (!generated.ok()) {
-    std::fprintf(stderr, "%s\n", generated.status().ToString().c_str());
-    return 1;
-  }
+  if (!generated.ok()) Die(generated.status().ToString());
   fathom::SyntheticData& data = *generated;
   auto truth = fathom::ExactTopK(data.base, data.queries, k, *space, nullptr, threads);
-  std::printf("# generated + exact ground truth in %.1f s\n", Seconds(start));
-  const double vector_mib = rows * dim * 4.0 / (1 << 20);
+  std::printf("# generated + exact ground truth (%zu queries, brute force) in %.1f s\n", queries, Seconds(start));
+  std::fflush(stdout);
+  const double vector_bytes = double(rows) * dim * sizeof(float);
+  std::vector<System> systems;
 
   // ---- fathom ----
-  fathom::IvfBuildOptions build;
-  build.space = *space;
-  build.seed = seed;
-  build.threads = threads;
-  build.clusters = clusters;
-  start = Clock::now();
-  auto index = fathom::IvfIndex::Build(data.base.view(), build);
-  if (!index.ok()) {
-    std::fprintf(stderr, "%s\n", index.status().ToString().c_str());
-    return 1;
-  }
-  double fathom_build_s = Seconds(start);
-  double fathom_mib = index->MemoryBytes() / double(1 << 20);
-  std::printf("\n## fathom IVF-RaBitQ: %u clusters, build %.1f s, index %.1f MiB (+ %.1f MiB f32 vectors = %.1f MiB)\n",
-              index->clusters(), fathom_build_s, fathom_mib, vector_mib, fathom_mib + vector_mib);
-  std::printf("%-8s %-8s %10s %10s %12s %10s\n", "probes", "rerank", "recall@k", "QPS", "codes/q", "reranked/q");
-  for (uint32_t probes : ParseList(probes_text)) {
-    fathom::IvfSearchOptions options;
-    options.k = k;
-    options.probes = probes;
-    options.rerank_factor = rerank_factor;
-    Run run = RunFathom(*index, data, truth, options);
-    std::printf("%-8u %-8u %10.4f %10.0f %12.0f %10.1f\n", probes, rerank_factor, run.recall, run.qps, run.codes,
-                run.reranked);
-  }
+  if (wants("fathom")) {
+    fathom::IvfBuildOptions build;
+    build.space = *space;
+    build.seed = seed;
+    build.threads = threads;
+    build.clusters = clusters;
+    start = Clock::now();
+    auto index = fathom::IvfIndex::Build(data.base.view(), build);
+    if (!index.ok()) Die(index.status().ToString());
+    const double build_s = Seconds(start);
+    const double index_bytes = index->MemoryBytes();
 
-  // ---- filtered ----
-  std::printf("\n## fathom filtered (ground truth among allowed rows)\n");
-  std::printf("%-9s %-8s %-6s %10s %10s %12s %8s\n", "allowed", "probes", "plan", "recall@k", "QPS", "codes/q", "exact");
-  for (double fraction : {0.1, 0.01}) {
-    size_t allowed = 0;
-    std::vector<uint64_t> bits = fathom::RandomAllowedSlots(rows, fraction, seed + 7, &allowed);
-    auto filtered_truth = fathom::ExactTopK(data.base, data.queries, k, *space, bits.data(), threads);
-    fathom::SlotFilter filter = fathom::SlotFilter::Bitset(bits.data(), rows, allowed);
-    for (uint32_t probes : ParseList(filtered_probes_text)) {
-      for (auto strategy : {fathom::FilterStrategy::kAuto, fathom::FilterStrategy::kIvfScan}) {
-        fathom::IvfSearchOptions options;
-        options.k = k;
-        options.probes = probes;
-        options.rerank_factor = rerank_factor;
-        options.filter = &filter;
-        options.filter_strategy = strategy;
-        Run run = RunFathom(*index, data, filtered_truth, options);
-        std::printf("%-9.2f %-8u %-6s %10.4f %10.0f %12.0f %8s\n", fraction, probes,
-                    strategy == fathom::FilterStrategy::kAuto ? "auto" : "ivf", run.recall, run.qps, run.codes,
-                    run.exact ? "yes" : "no");
+    // The file-backed index: slots renumbered to file positions (FileOrder), the rows
+    // written in that order. Results are mapped back to rows for recall.
+    TempDir temp(temp_parent);
+    const std::string path = temp.path + "/vectors";
+    start = Clock::now();
+    const uint32_t rows_per_block =
+        static_cast<uint32_t>(fathom::VectorFile::BlockBytesFor(dim, block_bytes) / (size_t{dim} * sizeof(float)));
+    std::vector<uint32_t> row_of_position = FileOrder(*index, data.base.view(), rows_per_block);
+    std::vector<uint32_t> position_of_row(rows);
+    for (size_t p = 0; p < rows; ++p) position_of_row[row_of_position[p]] = static_cast<uint32_t>(p);
+    auto file_index = index->Remapped([&](uint32_t row) -> std::optional<uint32_t> { return position_of_row[row]; });
+    if (!file_index.ok()) Die(file_index.status().ToString());
+    {
+      std::vector<float> ordered(rows * dim);
+      for (size_t p = 0; p < rows; ++p) std::copy_n(data.base.Row(row_of_position[p]), dim, ordered.data() + p * dim);
+      fathom::Status written = fathom::VectorFile::Write(path, fathom::MatrixView{ordered.data(), rows, dim}, block_bytes);
+      if (!written.ok()) Die(written.ToString());
+    }
+    const double write_s = Seconds(start);
+    // Truth in file positions, so recall compares like with like.
+    auto to_positions = [&](const std::vector<std::vector<uint32_t>>& by_row) {
+      std::vector<std::vector<uint32_t>> out(by_row.size());
+      for (size_t q = 0; q < by_row.size(); ++q) {
+        for (uint32_t row : by_row[q]) out[q].push_back(position_of_row[row]);
+      }
+      return out;
+    };
+    const auto truth_positions = to_positions(truth);
+    const size_t cache_bytes = static_cast<size_t>(cache_fraction * vector_bytes);
+    fathom::BlockCache cache(cache_bytes, fathom::VectorFile::BlockBytesFor(dim, block_bytes));
+    auto file = fathom::VectorFile::Open(path, &cache);
+    if (!file.ok()) Die(file.status().ToString());
+    std::printf("\n## fathom IVF-RaBitQ: %u clusters, build %.1f s (+ %.1f s ordering and writing the vector file), index %.1f MiB; "
+                "block cache %.1f MiB (%.0f%% of the %.1f MiB of vectors), %u rows per block\n",
+                index->clusters(), build_s, write_s, Mib(index_bytes), Mib(cache_bytes), 100 * cache_fraction,
+                Mib(vector_bytes), (*file)->rows_per_block());
+    System on_file{"fathom (file)", "probes", {}, build_s, index_bytes + cache_bytes};
+    System in_ram{"fathom (RAM)", "probes", {}, build_s, index_bytes + vector_bytes};
+    std::printf("%-8s %10s %10s %10s %10s %12s %10s\n", "probes", "recall@k", "QPS file", "hit rate", "QPS RAM",
+                "codes/q", "reranked/q");
+    fathom::MatrixSource matrix(data.base.view());
+    for (uint32_t probes : ParseList(probes_text)) {
+      fathom::IvfSearchOptions options;
+      options.k = k;
+      options.probes = probes;
+      options.rerank_factor = rerank_factor;
+      const auto before = (*file)->stats();
+      FathomRun file_run = RunFathom(*file_index, data.queries, truth_positions, options, **file);
+      const auto after = (*file)->stats();
+      FathomRun ram_run = RunFathom(*index, data.queries, truth, options, matrix);
+      const double fetches = double(after.hits + after.misses - before.hits - before.misses);
+      std::printf("%-8u %10.4f %10.0f %10.3f %10.0f %12.0f %10.1f\n", probes, file_run.point.recall,
+                  file_run.point.qps, fetches > 0 ? (after.hits - before.hits) / fetches : 0.0, ram_run.point.qps,
+                  file_run.codes, file_run.reranked);
+      on_file.curve.push_back(file_run.point);
+      in_ram.curve.push_back(ram_run.point);
+    }
+    const auto file_stats = (*file)->stats();
+    std::printf("# vector file: %lu hits, %lu misses, %lu read errors, %lu corrupt blocks; cache charged %.1f MiB\n",
+                static_cast<unsigned long>(file_stats.hits), static_cast<unsigned long>(file_stats.misses),
+                static_cast<unsigned long>(file_stats.read_errors), static_cast<unsigned long>(file_stats.corruptions),
+                Mib(cache.charged_bytes()));
+    systems.push_back(on_file);
+    systems.push_back(in_ram);
+
+    // ---- filtered ----
+    std::printf("\n## fathom filtered, re-ranking from the vector file (ground truth: exact among allowed rows)\n");
+    std::printf("%-9s %-8s %-6s %10s %10s %12s %8s\n", "allowed", "probes", "plan", "recall@k", "QPS", "codes/q",
+                "exact");
+    for (double fraction : {0.1, 0.01}) {
+      size_t allowed = 0;
+      std::vector<uint64_t> bits = fathom::RandomAllowedSlots(rows, fraction, seed + 7, &allowed);
+      const auto filtered_truth = to_positions(fathom::ExactTopK(data.base, data.queries, k, *space, bits.data(), threads));
+      std::vector<uint64_t> position_bits(bits.size(), 0);
+      for (size_t row = 0; row < rows; ++row) {
+        if (fathom::BitsetContains(bits.data(), static_cast<uint32_t>(row))) {
+          position_bits[position_of_row[row] >> 6] |= 1ull << (position_of_row[row] & 63);
+        }
+      }
+      fathom::SlotFilter filter = fathom::SlotFilter::Bitset(position_bits.data(), rows, allowed);
+      for (uint32_t probes : ParseList(filtered_probes_text)) {
+        for (auto strategy : {fathom::FilterStrategy::kAuto, fathom::FilterStrategy::kIvfScan}) {
+          fathom::IvfSearchOptions options;
+          options.k = k;
+          options.probes = probes;
+          options.rerank_factor = rerank_factor;
+          options.filter = &filter;
+          options.filter_strategy = strategy;
+          FathomRun run = RunFathom(*file_index, data.queries, filtered_truth, options, **file);
+          std::printf("%-9.2f %-8u %-6s %10.4f %10.0f %12.0f %8s\n", fraction, probes,
+                      strategy == fathom::FilterStrategy::kAuto ? "auto" : "ivf", run.point.recall, run.point.qps,
+                      run.codes, run.exact ? "yes" : "no");
+        }
       }
     }
+    std::fflush(stdout);
   }
 
-  if (!run_hnsw) return 0;
-  // ---- hnswlib ----
-  // cosine: hnswlib's inner product on normalized copies (what Chroma does).
-  std::vector<float> normalized;
-  const float* base = data.base.values.data();
-  std::vector<float> query_values = data.queries.values;
+  // cosine: the peers search inner product on normalized copies (what Chroma does with
+  // hnswlib); ip: inner product as is.
+  std::vector<float> peer_base_values;
+  const float* peer_base = data.base.values.data();
+  std::vector<float> peer_queries = data.queries.values;
   if (*space == DistanceSpace::kCosine) {
-    normalized = data.base.values;
+    peer_base_values = data.base.values;
     auto normalize = [dim](float* v) {
       float n = std::sqrt(fathom::DotProduct(v, v, dim));
       if (n > 0) {
         for (uint32_t d = 0; d < dim; ++d) v[d] /= n;
       }
     };
-    for (size_t i = 0; i < rows; ++i) normalize(normalized.data() + i * dim);
-    for (size_t q = 0; q < queries; ++q) normalize(query_values.data() + q * dim);
-    base = normalized.data();
+    for (size_t i = 0; i < rows; ++i) normalize(peer_base_values.data() + i * dim);
+    for (size_t q = 0; q < queries; ++q) normalize(peer_queries.data() + q * dim);
+    peer_base = peer_base_values.data();
   }
-  hnswlib::L2Space l2_space(dim);
-  hnswlib::InnerProductSpace ip_space(dim);
-  hnswlib::SpaceInterface<float>* hnsw_space = *space == DistanceSpace::kL2 ? static_cast<hnswlib::SpaceInterface<float>*>(&l2_space)
-                                                                            : &ip_space;
-  start = Clock::now();
-  hnswlib::HierarchicalNSW<float> hnsw(hnsw_space, rows, 16, 200, seed);
-  std::atomic<size_t> next{0};
-  auto add = [&] {
-    for (size_t i = next++; i < rows; i = next++) hnsw.addPoint(base + i * dim, i);
-  };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(add);
-  add();
-  for (auto& t : pool) t.join();
-  double hnsw_build_s = Seconds(start);
-  size_t hnsw_bytes = hnsw.max_elements_ * hnsw.size_data_per_element_;
-  for (size_t i = 0; i < rows; ++i) {
-    hnsw_bytes += hnsw.element_levels_[i] * hnsw.size_links_per_element_ + sizeof(void*) + sizeof(int);
-  }
-  constexpr size_t kHashEntryBytes = 32;  // unordered_map node + bucket, label -> id
-  hnsw_bytes += rows * kHashEntryBytes;
-  double hnsw_mib = hnsw_bytes / double(1 << 20);
-  std::printf("\n## hnswlib M=16 ef_construction=200: build %.1f s, index %.1f MiB (of which %.1f MiB f32 vectors)\n",
-              hnsw_build_s, hnsw_mib, vector_mib);
-  std::printf("%-8s %10s %10s\n", "ef", "recall@k", "QPS");
-  for (uint32_t ef : ParseList(ef_text)) {
-    hnsw.setEf(ef);
-    std::vector<std::vector<uint32_t>> found;
-    double qps = 0;
-    for (int pass = 0; pass < g_repeat; ++pass) {
-      found.assign(queries, {});
-      auto t0 = Clock::now();
-      for (size_t q = 0; q < queries; ++q) {
-        auto result = hnsw.searchKnnCloserFirst(query_values.data() + q * dim, k);
-        for (const auto& [distance, label] : result) found[q].push_back(static_cast<uint32_t>(label));
-      }
-      qps = std::max(qps, queries / Seconds(t0));
+
+  // ---- hnswlib ----
+  if (wants("hnswlib")) {
+    hnswlib::L2Space l2_space(dim);
+    hnswlib::InnerProductSpace ip_space(dim);
+    hnswlib::SpaceInterface<float>* hnsw_space =
+        *space == DistanceSpace::kL2 ? static_cast<hnswlib::SpaceInterface<float>*>(&l2_space) : &ip_space;
+    start = Clock::now();
+    auto hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(hnsw_space, rows, 16, 200, seed);
+    std::atomic<size_t> next{0};
+    auto add = [&] {
+      for (size_t i = next++; i < rows; i = next++) hnsw->addPoint(peer_base + i * dim, i);
+    };
+    std::vector<std::thread> pool;
+    for (int t = 1; t < threads; ++t) pool.emplace_back(add);
+    add();
+    for (auto& t : pool) t.join();
+    System system{"hnswlib", "ef", {}, Seconds(start), 0};
+    size_t bytes = hnsw->max_elements_ * hnsw->size_data_per_element_;
+    for (size_t i = 0; i < rows; ++i) {
+      bytes += hnsw->element_levels_[i] * hnsw->size_links_per_element_ + sizeof(void*) + sizeof(int);
     }
-    std::printf("%-8u %10.4f %10.0f\n", ef, fathom::RecallAtK(truth, found, k), qps);
+    constexpr size_t kHashEntryBytes = 32;  // unordered_map node + bucket, label -> id
+    bytes += rows * kHashEntryBytes;
+    system.memory_bytes = bytes;
+    std::printf("\n## hnswlib M=16 ef_construction=200: build %.1f s, %.1f MiB (of which %.1f MiB f32 vectors)\n",
+                system.build_s, Mib(bytes), Mib(vector_bytes));
+    std::printf("%-8s %10s %10s\n", "ef", "recall@k", "QPS");
+    for (uint32_t ef : ParseList(ef_text)) {
+      hnsw->setEf(std::max(ef, k));
+      auto [qps, found] = TimeQueries(queries, [&](size_t q, std::vector<uint32_t>* out) {
+        for (const auto& [distance, label] : hnsw->searchKnnCloserFirst(peer_queries.data() + q * dim, k)) {
+          out->push_back(static_cast<uint32_t>(label));
+        }
+      });
+      Point p{ef, fathom::RecallAtK(truth, found, k), qps};
+      std::printf("%-8u %10.4f %10.0f\n", ef, p.recall, p.qps);
+      system.curve.push_back(p);
+    }
+    systems.push_back(system);
+    std::fflush(stdout);
   }
-  std::printf("\n# memory ratio fathom/hnswlib: %.3f index only, %.3f with f32 vectors; build time ratio %.2f\n",
-              fathom_mib / hnsw_mib, (fathom_mib + vector_mib) / hnsw_mib, fathom_build_s / hnsw_build_s);
+
+  // ---- FAISS IVF-Flat ----
+  if (wants("faiss")) {
+#ifdef FATHOM_HAVE_FAISS
+    const uint32_t nlist =
+        faiss_nlist != 0 ? faiss_nlist : static_cast<uint32_t>(std::lround(4 * std::sqrt(double(rows))));
+    const faiss::MetricType metric = *space == DistanceSpace::kL2 ? faiss::METRIC_L2 : faiss::METRIC_INNER_PRODUCT;
+    // Training sample: FAISS's k-means takes at most 256 rows per list; 64 per list
+    // keeps the build within reach while staying above its 39-per-list warning.
+    constexpr size_t kFaissTrainRowsPerList = 64;
+    const size_t train_rows = std::min(rows, size_t{nlist} * kFaissTrainRowsPerList);
+    std::vector<float> train(train_rows * dim);
+    {
+      fathom::Rng rng(fathom::MixSeed(seed, 99));
+      std::vector<uint32_t> order(rows);
+      for (size_t i = 0; i < rows; ++i) order[i] = static_cast<uint32_t>(i);
+      for (size_t i = 0; i < train_rows; ++i) {
+        std::swap(order[i], order[i + rng.Below(rows - i)]);
+        std::copy_n(peer_base + size_t{order[i]} * dim, dim, train.data() + i * dim);
+      }
+    }
+    omp_set_num_threads(threads);
+    start = Clock::now();
+    std::unique_ptr<faiss::IndexFlat> quantizer;
+    if (metric == faiss::METRIC_L2) {
+      quantizer = std::make_unique<faiss::IndexFlatL2>(dim);
+    } else {
+      quantizer = std::make_unique<faiss::IndexFlatIP>(dim);
+    }
+    auto ivf = std::make_unique<faiss::IndexIVFFlat>(quantizer.get(), dim, nlist, metric);
+    ivf->cp.niter = fathom::ivf_limits::kKmeansIterationsDefault;  // fathom's k-means iterations
+    ivf->cp.seed = static_cast<int>(seed);
+    ivf->verbose = false;
+    ivf->train(train_rows, train.data());
+    ivf->add(rows, peer_base);
+    System system{"FAISS IVF-Flat", "nprobe", {}, Seconds(start), 0};
+    train.clear();
+    train.shrink_to_fit();
+    double bytes = double(nlist) * dim * sizeof(float);  // centroids
+    for (size_t list = 0; list < nlist; ++list) {
+      bytes += ivf->invlists->list_size(list) * (ivf->code_size + sizeof(faiss::Index::idx_t));
+    }
+    bytes += nlist * 2 * sizeof(std::vector<uint8_t>);  // the per-list vectors' headers
+    system.memory_bytes = bytes;
+    std::printf("\n## FAISS IVF-Flat: nlist %u (k-means on %zu rows, %d iterations), build %.1f s, %.1f MiB\n",
+                nlist, train_rows, ivf->cp.niter, system.build_s, Mib(bytes));
+    omp_set_num_threads(1);
+    std::printf("%-8s %10s %10s\n", "nprobe", "recall@k", "QPS");
+    std::vector<float> distances(k);
+    std::vector<faiss::Index::idx_t> labels(k);
+    for (uint32_t nprobe : ParseList(nprobe_text)) {
+      ivf->nprobe = nprobe;
+      auto [qps, found] = TimeQueries(queries, [&](size_t q, std::vector<uint32_t>* out) {
+        ivf->search(1, peer_queries.data() + q * dim, k, distances.data(), labels.data());
+        for (faiss::Index::idx_t label : labels) {
+          if (label >= 0) out->push_back(static_cast<uint32_t>(label));
+        }
+      });
+      Point p{nprobe, fathom::RecallAtK(truth, found, k), qps};
+      std::printf("%-8u %10.4f %10.0f\n", nprobe, p.recall, p.qps);
+      system.curve.push_back(p);
+    }
+    systems.push_back(system);
+    std::fflush(stdout);
+#else
+    std::printf("\n## FAISS IVF-Flat: not built (libfaiss-dev not found when configuring)\n");
+#endif
+  }
+
+  // ---- summary ----
+  const System* hnsw = nullptr;
+  for (const System& s : systems) {
+    if (s.name == "hnswlib") hnsw = &s;
+  }
+  std::printf("\n## summary: n=%zu dim=%u %s, k=%u; QPS single-threaded at the cheapest swept setting reaching the "
+              "recall\n",
+              rows, dim, space_name.c_str(), k);
+  std::printf("%-16s %-18s %-18s %-18s %10s %10s %9s\n", "system", "recall>=0.90", "recall>=0.95", "recall>=0.99",
+              "memory MiB", "mem/hnsw", "build s");
+  for (const System& s : systems) {
+    std::printf("%-16s", s.name.c_str());
+    for (double target : {0.90, 0.95, 0.99}) {
+      const Point* p = CheapestAt(s.curve, target);
+      char cell[64];
+      if (p == nullptr) {
+        std::snprintf(cell, sizeof(cell), "-");
+      } else {
+        std::snprintf(cell, sizeof(cell), "%.0f (%s %u)", p->qps, s.knob.c_str(), p->setting);
+      }
+      std::printf(" %-18s", cell);
+    }
+    std::printf(" %10.1f %10s %9.1f\n", Mib(s.memory_bytes),
+                hnsw != nullptr ? std::to_string(s.memory_bytes / hnsw->memory_bytes).substr(0, 5).c_str() : "-",
+                s.build_s);
+  }
+  if (hnsw != nullptr) {
+    std::printf("%-16s", "QPS / hnswlib:");
+    std::printf("\n");
+    for (const System& s : systems) {
+      if (&s == hnsw) continue;
+      std::printf("  %-14s", s.name.c_str());
+      for (double target : {0.90, 0.95, 0.99}) {
+        const Point* p = CheapestAt(s.curve, target);
+        const Point* h = CheapestAt(hnsw->curve, target);
+        if (p != nullptr && h != nullptr) {
+          std::printf(" %-18.2f", p->qps / h->qps);
+        } else {
+          std::printf(" %-18s", "-");
+        }
+      }
+      std::printf(" build time / hnswlib %.2f\n", s.build_s / hnsw->build_s);
+    }
+  }
+  std::printf("# memory: fathom (file) = index + block cache capacity; fathom (RAM) = index + f32 vectors; hnswlib =\n"
+              "# graph + embedded vectors + labels; FAISS = inverted lists (vectors + ids) + centroids. Pages of\n"
+              "# fathom's vector file may also sit in the OS page cache (kernel-owned, reclaimable, not counted).\n");
   return 0;
 }

@@ -12,6 +12,7 @@ packages=(
   libcli11-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
   libsqlite3-dev libhnswlib-dev   # peers measured side by side in bench/ only
+  libfaiss-dev libopenblas0-openmp   # FAISS IVF-Flat peer (bench/vector_bench); OpenBLAS for its k-means
   nodejs npm curl         # conformance suite (Chroma's JS client tests), HTTP tests
 )
 

@@ -17,11 +17,27 @@ size_t BlockCache::KeyHash::operator()(const Key& key) const {
   return static_cast<size_t>(x);
 }
 
-BlockCache::BlockCache(size_t capacity_bytes, uint32_t shard_count) : capacity_bytes_(capacity_bytes) {
+BlockCache::BlockCache(size_t capacity_bytes, size_t block_bytes, uint32_t shard_count)
+    : capacity_bytes_(capacity_bytes), block_bytes_(std::max<size_t>(block_bytes, 1)) {
+  const size_t slot_charge = block_bytes_ + kEntryOverheadBytes;
+  const size_t total_slots = capacity_bytes / slot_charge;
   shard_count = std::clamp<uint32_t>(shard_count, 1, kShardsMax);
-  shard_capacity_bytes_ = capacity_bytes / shard_count;
+  shard_count = static_cast<uint32_t>(std::clamp<size_t>(std::min<size_t>(shard_count, total_slots), 1, kShardsMax));
+  const size_t slots_per_shard = total_slots / shard_count;
   shards_.reserve(shard_count);
-  for (uint32_t i = 0; i < shard_count; ++i) shards_.push_back(std::make_unique<Shard>());
+  for (uint32_t i = 0; i < shard_count; ++i) {
+    auto shard = std::make_unique<Shard>();
+    // new char[] leaves the arena uninitialized: its pages are touched only as slots fill.
+    shard->arena.reset(new char[std::max<size_t>(slots_per_shard, 1) * block_bytes_]);
+    shard->keys.resize(slots_per_shard);
+    shard->lengths.resize(slots_per_shard);
+    shard->prev.resize(slots_per_shard, kNone);
+    shard->next.resize(slots_per_shard, kNone);
+    shard->free_slots.reserve(slots_per_shard);
+    for (size_t s = slots_per_shard; s > 0; --s) shard->free_slots.push_back(static_cast<uint32_t>(s - 1));
+    shard->map.reserve(slots_per_shard);
+    shards_.push_back(std::move(shard));
+  }
 }
 
 BlockCache::Shard& BlockCache::ShardFor(const Key& key) {
@@ -29,10 +45,26 @@ BlockCache::Shard& BlockCache::ShardFor(const Key& key) {
   return *shards_[(KeyHash{}(key) >> 32) % shards_.size()];
 }
 
-void BlockCache::EraseLocked(Shard& shard, std::list<Entry>::iterator it) {
-  shard.charged_bytes -= it->bytes.size() + kEntryOverheadBytes;
-  shard.map.erase(it->key);
-  shard.lru.erase(it);
+void BlockCache::Unlink(Shard& shard, uint32_t slot) {
+  const uint32_t p = shard.prev[slot], n = shard.next[slot];
+  if (p != kNone) shard.next[p] = n; else shard.head = n;
+  if (n != kNone) shard.prev[n] = p; else shard.tail = p;
+  shard.prev[slot] = shard.next[slot] = kNone;
+}
+
+void BlockCache::PushFront(Shard& shard, uint32_t slot) {
+  shard.prev[slot] = kNone;
+  shard.next[slot] = shard.head;
+  if (shard.head != kNone) shard.prev[shard.head] = slot;
+  shard.head = slot;
+  if (shard.tail == kNone) shard.tail = slot;
+}
+
+void BlockCache::EraseLocked(Shard& shard, uint32_t slot) {
+  Unlink(shard, slot);
+  shard.map.erase(shard.keys[slot]);
+  shard.free_slots.push_back(slot);
+  --shard.used;
 }
 
 bool BlockCache::Read(uint64_t file_id, uint64_t block, size_t offset, size_t length, void* dst) {
@@ -40,42 +72,51 @@ bool BlockCache::Read(uint64_t file_id, uint64_t block, size_t offset, size_t le
   Shard& shard = ShardFor(key);
   std::lock_guard<std::mutex> lock(shard.mutex);
   auto found = shard.map.find(key);
-  if (found == shard.map.end() || offset > found->second->bytes.size() ||
-      length > found->second->bytes.size() - offset) {
+  if (found == shard.map.end() || offset > shard.lengths[found->second] ||
+      length > shard.lengths[found->second] - offset) {
     ++shard.stats.misses;
     return false;
   }
-  shard.lru.splice(shard.lru.begin(), shard.lru, found->second);
-  std::memcpy(dst, found->second->bytes.data() + offset, length);
+  const uint32_t slot = found->second;
+  if (shard.head != slot) {
+    Unlink(shard, slot);
+    PushFront(shard, slot);
+  }
+  std::memcpy(dst, shard.arena.get() + size_t{slot} * block_bytes_ + offset, length);
   ++shard.stats.hits;
   return true;
 }
 
-void BlockCache::Insert(uint64_t file_id, uint64_t block, std::string bytes) {
-  const size_t charge = bytes.size() + kEntryOverheadBytes;
-  if (charge > shard_capacity_bytes_) return;
+void BlockCache::Insert(uint64_t file_id, uint64_t block, const void* data, size_t length) {
+  if (length > block_bytes_) return;
   const Key key{file_id, block};
   Shard& shard = ShardFor(key);
   std::lock_guard<std::mutex> lock(shard.mutex);
+  if (shard.keys.empty()) return;  // capacity below one slot
   auto found = shard.map.find(key);
   if (found != shard.map.end()) EraseLocked(shard, found->second);
-  while (shard.charged_bytes + charge > shard_capacity_bytes_ && !shard.lru.empty()) {
-    EraseLocked(shard, std::prev(shard.lru.end()));
+  if (shard.free_slots.empty()) {
+    EraseLocked(shard, shard.tail);
     ++shard.stats.evictions;
   }
-  shard.lru.push_front(Entry{key, std::move(bytes)});
-  shard.map.emplace(key, shard.lru.begin());
-  shard.charged_bytes += charge;
+  const uint32_t slot = shard.free_slots.back();
+  shard.free_slots.pop_back();
+  std::memcpy(shard.arena.get() + size_t{slot} * block_bytes_, data, length);
+  shard.keys[slot] = key;
+  shard.lengths[slot] = static_cast<uint32_t>(length);
+  PushFront(shard, slot);
+  shard.map.emplace(key, slot);
+  ++shard.used;
   ++shard.stats.inserts;
 }
 
 void BlockCache::EraseFile(uint64_t file_id) {
   for (auto& shard : shards_) {
     std::lock_guard<std::mutex> lock(shard->mutex);
-    for (auto it = shard->lru.begin(); it != shard->lru.end();) {
-      auto next = std::next(it);
-      if (it->key.file_id == file_id) EraseLocked(*shard, it);
-      it = next;
+    for (uint32_t slot = shard->head; slot != kNone;) {
+      const uint32_t next = shard->next[slot];
+      if (shard->keys[slot].file_id == file_id) EraseLocked(*shard, slot);
+      slot = next;
     }
   }
 }
@@ -84,7 +125,7 @@ size_t BlockCache::charged_bytes() const {
   size_t total = 0;
   for (const auto& shard : shards_) {
     std::lock_guard<std::mutex> lock(shard->mutex);
-    total += shard->charged_bytes;
+    total += size_t{shard->used} * (block_bytes_ + kEntryOverheadBytes);
   }
   return total;
 }

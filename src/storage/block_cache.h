@@ -2,24 +2,23 @@
 // number), the "bounded RAM block cache" of DESIGN.md section 2.
 //
 // Blocks are whatever unit a reader verifies and reads at once (vector_file.h reads
-// checksummed blocks of whole rows). The cache is split into shards, each an LRU list
-// with its own mutex and an equal share of the capacity, so concurrent readers rarely
-// contend. Every cached block is charged its size plus kEntryOverheadBytes (list node,
-// hash entry, allocation), so capacity_bytes bounds the memory the cache holds, not just
-// its payload. A block larger than one shard's share is never cached.
+// checksummed blocks of whole rows), at most block_bytes each. The cache is split into
+// shards, each an LRU list with its own mutex and an equal share of the capacity, so
+// concurrent readers rarely contend. Each shard owns a fixed arena of block_bytes slots
+// allocated up front (pages are touched only as slots fill), so a miss costs a copy into
+// a free or evicted slot, never an allocation of block size. Every slot is charged
+// block_bytes plus kEntryOverheadBytes (LRU links, key, hash entry), so capacity_bytes
+// bounds the memory the cache holds, not just its payload.
 //
-// Ownership: the cache owns the bytes of the blocks it holds; Read copies out, so no
-// caller ever points into the cache. Thread-safety: every method is safe from many
-// threads at once.
+// Ownership: the cache owns its arenas; Read copies out, so no caller ever points into
+// the cache. Thread-safety: every method is safe from many threads at once.
 #pragma once
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <list>
 #include <memory>
 #include <mutex>
-#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -27,8 +26,8 @@ namespace fathom {
 
 class BlockCache {
  public:
-  // Bytes charged per cached block beyond its payload.
-  static constexpr size_t kEntryOverheadBytes = 96;
+  // Bytes charged per slot beyond its payload.
+  static constexpr size_t kEntryOverheadBytes = 80;
   static constexpr uint32_t kShardsDefault = 16;
   static constexpr uint32_t kShardsMax = 1024;
 
@@ -39,8 +38,10 @@ class BlockCache {
     uint64_t evictions = 0;
   };
 
-  // `shard_count` is clamped to [1, kShardsMax].
-  explicit BlockCache(size_t capacity_bytes, uint32_t shard_count = kShardsDefault);
+  // Blocks of at most `block_bytes` each. `shard_count` is clamped to [1, kShardsMax] and
+  // lowered so that every shard has at least one slot where the capacity allows; a
+  // capacity below one slot caches nothing.
+  BlockCache(size_t capacity_bytes, size_t block_bytes, uint32_t shard_count = kShardsDefault);
   BlockCache(const BlockCache&) = delete;
   BlockCache& operator=(const BlockCache&) = delete;
 
@@ -52,19 +53,23 @@ class BlockCache {
   // range outside it counts as a miss). On a miss returns false.
   bool Read(uint64_t file_id, uint64_t block, size_t offset, size_t length, void* dst);
 
-  // Caches `bytes` as the block (replacing any copy already there), evicting the least
-  // recently used blocks of its shard until the shard is within its share.
-  void Insert(uint64_t file_id, uint64_t block, std::string bytes);
+  // Caches a copy of `length` bytes as the block (replacing any copy already there),
+  // evicting the shard's least recently used block if it has no free slot. Blocks longer
+  // than block_bytes() are not cached.
+  void Insert(uint64_t file_id, uint64_t block, const void* data, size_t length);
 
   // Drops every block of `file_id` (a reader closing its file).
   void EraseFile(uint64_t file_id);
 
   size_t capacity_bytes() const { return capacity_bytes_; }
-  // Bytes charged now (payload + overhead); never above capacity_bytes().
+  size_t block_bytes() const { return block_bytes_; }
+  // Bytes charged now ((block_bytes + overhead) per occupied slot); never above
+  // capacity_bytes().
   size_t charged_bytes() const;
   Stats stats() const;
 
  private:
+  static constexpr uint32_t kNone = UINT32_MAX;
   struct Key {
     uint64_t file_id;
     uint64_t block;
@@ -73,23 +78,26 @@ class BlockCache {
   struct KeyHash {
     size_t operator()(const Key& key) const;
   };
-  struct Entry {
-    Key key;
-    std::string bytes;
-  };
   struct Shard {
     mutable std::mutex mutex;
-    std::list<Entry> lru;  // front = most recently used
-    std::unordered_map<Key, std::list<Entry>::iterator, KeyHash> map;
-    size_t charged_bytes = 0;
+    std::unique_ptr<char[]> arena;  // slots * block_bytes
+    std::vector<Key> keys;          // per slot
+    std::vector<uint32_t> lengths;  // per slot: payload bytes
+    std::vector<uint32_t> prev, next;  // LRU links per slot; head = most recent
+    uint32_t head = kNone, tail = kNone;
+    std::vector<uint32_t> free_slots;
+    std::unordered_map<Key, uint32_t, KeyHash> map;
+    uint32_t used = 0;
     Stats stats;
   };
 
   Shard& ShardFor(const Key& key);
-  static void EraseLocked(Shard& shard, std::list<Entry>::iterator it);
+  static void Unlink(Shard& shard, uint32_t slot);
+  static void PushFront(Shard& shard, uint32_t slot);
+  static void EraseLocked(Shard& shard, uint32_t slot);
 
   const size_t capacity_bytes_;
-  size_t shard_capacity_bytes_;
+  const size_t block_bytes_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::atomic<uint64_t> next_file_id_{1};
 };

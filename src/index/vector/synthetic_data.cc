@@ -18,11 +18,6 @@ constexpr uint32_t kClustersMax = 1000;
 // Streams of MixSeed: cluster shapes, base rows and query rows never share one.
 constexpr uint64_t kShapeStream = 1ull << 62;
 constexpr uint64_t kQueryStream = 1ull << 61;
-// Per-cluster scale is log-normal with this sigma: a few clusters are much wider than
-// the rest, as topic clusters of real embeddings are.
-constexpr double kScaleLogSigma = 0.5;
-// Spectrum of a cluster's subspace decays as (i + 1)^-kSpectrumDecay: anisotropic.
-constexpr double kSpectrumDecay = 0.5;
 
 struct ClusterShape {
   std::vector<float> center;  // dim
@@ -35,18 +30,21 @@ ClusterShape MakeShape(const SyntheticOptions& o, uint32_t rank, uint32_t cluste
   ClusterShape shape;
   shape.center.resize(o.dim);
   for (float& c : shape.center) c = static_cast<float>(rng.Gaussian());
-  double scale = std::exp(kScaleLogSigma * rng.Gaussian());
-  // Total variance along the subspace about equals that of the centres (dim), so
-  // clusters overlap their neighbours.
+  // Per-cluster scale is log-normal: a few clusters are much wider than the rest, as
+  // topic clusters of real embeddings are.
+  double scale = o.cluster_spread * std::exp(o.scale_log_sigma * rng.Gaussian());
+  // Total variance along the subspace is cluster_spread^2 times that of the centres
+  // (dim), so at 1 clusters overlap their neighbours. The spectrum decays as
+  // (i + 1)^-spectrum_decay: anisotropic.
   double spectrum_norm = 0.0;
-  for (uint32_t i = 0; i < rank; ++i) spectrum_norm += std::pow(i + 1.0, -2 * kSpectrumDecay);
+  for (uint32_t i = 0; i < rank; ++i) spectrum_norm += std::pow(i + 1.0, -2.0 * o.spectrum_decay);
   shape.basis.resize(static_cast<size_t>(rank) * o.dim);
   for (uint32_t i = 0; i < rank; ++i) {
     // Random gaussian directions of norm ~1 (nearly orthogonal in high dimension).
-    double sigma = scale * std::pow(i + 1.0, -kSpectrumDecay) * std::sqrt(1.0 / spectrum_norm);
+    double sigma = scale * std::pow(i + 1.0, -double{o.spectrum_decay}) * std::sqrt(1.0 / spectrum_norm);
     for (uint32_t d = 0; d < o.dim; ++d) shape.basis[static_cast<size_t>(i) * o.dim + d] = static_cast<float>(sigma * rng.Gaussian());
   }
-  shape.noise = static_cast<float>(o.noise * std::exp(kScaleLogSigma * 0.5 * rng.Gaussian()));
+  shape.noise = static_cast<float>(o.noise * std::exp(o.scale_log_sigma * 0.5 * rng.Gaussian()));
   return shape;
 }
 

@@ -43,6 +43,15 @@ struct SyntheticOptions {
   // Per-coordinate standard deviation of the isotropic noise, relative to that of the
   // cluster centres (1.0).
   float noise = 0.35f;
+  // The stretched subspace's standard deviations decay as (i + 1)^-spectrum_decay: 0 is
+  // a round gaussian in the subspace, larger values a flatter (lower intrinsic
+  // dimension, easier) one.
+  float spectrum_decay = 0.5f;
+  // Sigma of the log-normal per-cluster scale: a few clusters much wider than the rest.
+  float scale_log_sigma = 0.5f;
+  // Spread of a cluster (square root of its subspace variance) relative to the spread of
+  // the centres: at 1.0 neighbouring clusters overlap, below 1 they separate.
+  float cluster_spread = 1.0f;
   int threads = 1;
 };
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "common/checksum.h"
 #include "common/coding.h"
@@ -42,6 +43,18 @@ Status WriteAll(int fd, const char* data, size_t size, const std::string& path) 
 
 }  // namespace
 
+namespace {
+uint32_t RowsPerBlock(uint32_t dim, size_t block_bytes_target) {
+  const size_t row_bytes = size_t{dim} * sizeof(float);
+  return static_cast<uint32_t>(
+      std::clamp<size_t>(block_bytes_target / row_bytes, 1, vector_file_limits::kRowsPerBlockMax));
+}
+}  // namespace
+
+size_t VectorFile::BlockBytesFor(uint32_t dim, size_t block_bytes_target) {
+  return size_t{RowsPerBlock(dim, block_bytes_target)} * dim * sizeof(float);
+}
+
 Status VectorFile::Write(const std::string& path, MatrixView vectors, size_t block_bytes_target) {
   using namespace vector_file_limits;
   if (vectors.dim == 0 || vectors.dim > kDimensionMax) return Status::InvalidArgument("vector file: bad dimension");
@@ -50,8 +63,7 @@ Status VectorFile::Write(const std::string& path, MatrixView vectors, size_t blo
     return Status::InvalidArgument("vector file: bad block size");
   }
   const size_t row_bytes = size_t{vectors.dim} * sizeof(float);
-  const uint32_t rows_per_block =
-      static_cast<uint32_t>(std::clamp<size_t>(block_bytes_target / row_bytes, 1, kRowsPerBlockMax));
+  const uint32_t rows_per_block = RowsPerBlock(vectors.dim, block_bytes_target);
   const uint64_t blocks = (vectors.rows + rows_per_block - 1) / rows_per_block;
 
   std::string header(kHeaderBytes, '\0');
@@ -130,6 +142,9 @@ Result<std::unique_ptr<VectorFile>> VectorFile::Open(const std::string& path, Bl
     return Status::Corruption("vector file: size " + std::to_string(st.st_size) + " != expected " +
                               std::to_string(expected) + " in " + path);
   }
+  if (cache->block_bytes() < file->row_bytes_ * file->rows_per_block_) {
+    return Status::InvalidArgument("vector file: block cache blocks smaller than the file's in " + path);
+  }
   file->cache_ = cache;
   file->file_id_ = cache->NewFileId();
   return file;
@@ -154,13 +169,13 @@ size_t VectorFile::BlockPayloadBytes(uint64_t block) const {
   return static_cast<size_t>(std::min<uint64_t>(rows_per_block_, rows_ - first)) * row_bytes_;
 }
 
-bool VectorFile::ReadBlock(uint64_t block, std::string* bytes) const {
+bool VectorFile::ReadBlock(uint64_t block, char* buffer) const {
   const size_t payload = BlockPayloadBytes(block);
-  bytes->resize(payload + kBlockChecksumBytes);
+  const size_t size = payload + kBlockChecksumBytes;
   const uint64_t offset = BlockOffset(block);
   size_t done = 0;
-  while (done < bytes->size()) {
-    ssize_t n = ::pread(fd_, bytes->data() + done, bytes->size() - done, static_cast<off_t>(offset + done));
+  while (done < size) {
+    ssize_t n = ::pread(fd_, buffer + done, size - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {  // an error, or end of file: the file shrank after Open
       read_errors_.fetch_add(1, std::memory_order_relaxed);
@@ -168,11 +183,10 @@ bool VectorFile::ReadBlock(uint64_t block, std::string* bytes) const {
     }
     done += static_cast<size_t>(n);
   }
-  if (DecodeFixed64(bytes->data() + payload) != Checksum64(std::string_view(bytes->data(), payload))) {
+  if (DecodeFixed64(buffer + payload) != Checksum64(std::string_view(buffer, payload))) {
     corruptions_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
-  bytes->resize(payload);
   return true;
 }
 
@@ -185,10 +199,13 @@ const float* VectorFile::Fetch(uint32_t slot, float* scratch) const {
     return scratch;
   }
   misses_.fetch_add(1, std::memory_order_relaxed);
-  std::string bytes;
-  if (!ReadBlock(block, &bytes)) return nullptr;
-  std::memcpy(scratch, bytes.data() + offset, row_bytes_);
-  cache_->Insert(file_id_, block, std::move(bytes));
+  // One buffer per thread, grown to the largest block seen: a miss allocates nothing.
+  thread_local std::vector<char> buffer;
+  const size_t payload = BlockPayloadBytes(block);
+  if (buffer.size() < payload + kBlockChecksumBytes) buffer.resize(payload + kBlockChecksumBytes);
+  if (!ReadBlock(block, buffer.data())) return nullptr;
+  std::memcpy(scratch, buffer.data() + offset, row_bytes_);
+  cache_->Insert(file_id_, block, buffer.data(), payload);
   return scratch;
 }
 

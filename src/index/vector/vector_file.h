@@ -57,7 +57,12 @@ class VectorFile final : public VectorSource {
   static Status Write(const std::string& path, MatrixView vectors,
                       size_t block_bytes_target = vector_file_limits::kBlockBytesDefault);
 
-  // Opens `path`, reads and checks its header and size. `cache` is borrowed.
+  // Payload bytes of a full block for rows of `dim` floats: a BlockCache for such a file
+  // needs blocks at least this large.
+  static size_t BlockBytesFor(uint32_t dim, size_t block_bytes_target = vector_file_limits::kBlockBytesDefault);
+
+  // Opens `path`, reads and checks its header and size. `cache` is borrowed; its
+  // block_bytes() must hold a full block of the file (InvalidArgument otherwise).
   static Result<std::unique_ptr<VectorFile>> Open(const std::string& path, BlockCache* cache);
 
   ~VectorFile() override;
@@ -77,9 +82,9 @@ class VectorFile final : public VectorSource {
   VectorFile() = default;
   uint64_t BlockOffset(uint64_t block) const;
   size_t BlockPayloadBytes(uint64_t block) const;
-  // Reads and verifies `block` into *bytes (its payload only); false (and a counter) on
-  // a read error or a checksum mismatch.
-  bool ReadBlock(uint64_t block, std::string* bytes) const;
+  // Reads and verifies `block` into `buffer` (payload + checksum bytes); false (and a
+  // counter) on a read error or a checksum mismatch.
+  bool ReadBlock(uint64_t block, char* buffer) const;
 
   int fd_ = -1;
   std::string path_;

@@ -55,7 +55,7 @@ TEST(VectorFileTest, RoundTripEveryRow) {
   Written w;
   // 13-d rows (52 bytes) in 4 KiB blocks: 78 rows per block, the last block short.
   WriteMatrix(&w, seed, 1000, 13, 4096);
-  BlockCache cache(1 << 20);
+  BlockCache cache(1 << 20, 4096);
   auto file = VectorFile::Open(w.path, &cache);
   ASSERT_TRUE(file.ok()) << file.status().ToString();
   EXPECT_EQ((*file)->dim(), 13u);
@@ -80,8 +80,12 @@ TEST(VectorFileTest, RowsWiderThanABlockTakeOneBlockEach) {
   uint64_t seed = testing::SeedForTest("VectorFileTest.RowsWiderThanABlockTakeOneBlockEach");
   Written w;
   WriteMatrix(&w, seed, 10, 1500, 4096);
-  BlockCache cache(1 << 20);
-  auto file = VectorFile::Open(w.path, &cache);
+  BlockCache narrow(1 << 20, 4096);
+  auto refused = VectorFile::Open(w.path, &narrow);
+  ASSERT_FALSE(refused.ok());  // the cache's 4 KiB blocks cannot hold a 6000-byte row
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  BlockCache wide(1 << 20, VectorFile::BlockBytesFor(1500, 4096));
+  auto file = VectorFile::Open(w.path, &wide);
   ASSERT_TRUE(file.ok()) << file.status().ToString();
   EXPECT_EQ((*file)->rows_per_block(), 1u);
   std::vector<float> scratch(1500);
@@ -95,7 +99,7 @@ TEST(VectorFileTest, CacheStaysWithinItsCapacity) {
   Written w;
   WriteMatrix(&w, seed, 4000, 64, 4096);  // 16 rows per 4 KiB block, 250 blocks
   const size_t capacity = 10 * (4096 + BlockCache::kEntryOverheadBytes);
-  BlockCache cache(capacity, 1);
+  BlockCache cache(capacity, 4096, 1);
   auto file = VectorFile::Open(w.path, &cache);
   ASSERT_TRUE(file.ok());
   std::vector<float> scratch(64);
@@ -124,7 +128,7 @@ TEST(VectorFileTest, CorruptByteIsDetectedOnRead) {
   // Row 40 lives in block 1; flip a byte in the middle of it.
   const uint64_t block_bytes = 32 * 128 + VectorFile::kBlockChecksumBytes;
   FlipByte(w.path, VectorFile::kHeaderBytes + block_bytes + 8 * 128 + 5);
-  BlockCache cache(1 << 20);
+  BlockCache cache(1 << 20, 4096);
   auto file = VectorFile::Open(w.path, &cache);
   ASSERT_TRUE(file.ok());
   std::vector<float> scratch(32);
@@ -142,7 +146,7 @@ TEST(VectorFileTest, CorruptHeaderIsCorruption) {
   Written w;
   WriteMatrix(&w, seed, 100, 32, 4096);
   FlipByte(w.path, 13);  // inside dim
-  BlockCache cache(1 << 20);
+  BlockCache cache(1 << 20, 4096);
   auto file = VectorFile::Open(w.path, &cache);
   ASSERT_FALSE(file.ok());
   EXPECT_EQ(file.status().code(), StatusCode::kCorruption);
@@ -152,7 +156,7 @@ TEST(VectorFileTest, TruncatedFile) {
   uint64_t seed = testing::SeedForTest("VectorFileTest.TruncatedFile");
   Written w;
   WriteMatrix(&w, seed, 100, 32, 4096);  // blocks of 32, 32, 32, 4 rows
-  BlockCache cache(1 << 20);
+  BlockCache cache(1 << 20, 4096);
   auto file = VectorFile::Open(w.path, &cache);
   ASSERT_TRUE(file.ok());
   // Truncated after Open (the size check has passed): reads past the end are short.
@@ -178,7 +182,7 @@ TEST(VectorFileTest, ConcurrentFetchesAreCorrect) {
   Written w;
   WriteMatrix(&w, seed, 5000, 48, 4096);
   // Small enough that threads keep evicting each other's blocks.
-  BlockCache cache(64 * 1024, 4);
+  BlockCache cache(64 * 1024, 4096, 4);
   auto file = VectorFile::Open(w.path, &cache);
   ASSERT_TRUE(file.ok());
   constexpr int kThreads = 4;
