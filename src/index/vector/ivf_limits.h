@@ -28,6 +28,19 @@ inline constexpr double kClustersPerSqrtRowsDefault = 2.0;
 // A cluster may hold at most this many times the mean cluster size; larger ones are
 // split, so that one probe never costs many times another.
 inline constexpr double kClusterSizeCapFactor = 2.0;
+// An incremental update (IvfIndex::Updated) dissolves a cluster smaller than this many
+// times the mean cluster size, moving its rows to their nearest remaining centroids: a
+// probe spent on a near-empty list is wasted. At a quarter most of balanced k-means' own
+// small clusters stay (the first update after a Build still merges 2-10% of them; see
+// docs/design/vector-index.md, "Incremental maintenance").
+inline constexpr double kClusterMergeFactor = 0.25;
+// After an update splits a cluster, the rows of this many nearest neighbouring clusters
+// move to one of the two new centroids when it is nearer than their own (SPFresh's
+// reassignment); the split rows likewise move to a nearer neighbour. Each costs one read
+// of those clusters' full vectors.
+inline constexpr uint32_t kSplitReassignNeighbors = 4;
+// Lloyd iterations of the 2-means that splits a cluster in an update (k-means++ seeded).
+inline constexpr int kSplitIterations = 8;
 // K-means trains on a sample of this many rows per centroid (FAISS uses 39-256); more
 // costs build time without moving recall measurably.
 inline constexpr size_t kTrainRowsPerCluster = 48;
