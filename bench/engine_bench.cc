@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <limits>
 #include <filesystem>
 #include <random>
 #include <thread>
@@ -169,8 +170,11 @@ int main(int argc, char** argv) {
   sqlite_rate = SqliteIngest(dir + "/peer.sqlite3", d, batch);
 
   // ---- reopen (after background compaction) ----
+  // No vector index on this open: the query phase measures the exact-scan path against
+  // hnswlib's brute force (vector_bench and http_load measure the index).
   auto start = Clock::now();
-  auto db = fathom::Database::Open({.path = dir + "/fathom"});
+  auto db = fathom::Database::Open(
+      {.path = dir + "/fathom", .vector_index_min_rows = std::numeric_limits<uint64_t>::max()});
   Die(db.status(), "reopen");
   auto col = (*db)->GetCollection("default_tenant", "default_database", "bench");
   Die(col.status(), "get");
