@@ -157,7 +157,10 @@ struct IvfUpdateStats {
   uint32_t splits = 0;       // clusters split in two
   uint32_t merges = 0;       // clusters dissolved into their neighbours
   size_t norm_overflow = 0;  // ip only: added rows longer than the build's max norm M
-  size_t unreadable = 0;     // added slots the VectorSource could not produce (skipped)
+  // Added slots the VectorSource could not produce (skipped), plus kept rows that had
+  // to move (their cluster was split or dissolved) but whose vectors could not be read
+  // (dropped).
+  size_t unreadable = 0;
 };
 
 class IvfIndex {
