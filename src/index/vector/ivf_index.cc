@@ -194,14 +194,19 @@ Result<IvfIndex> IvfIndex::Build(MatrixView vectors, const IvfBuildOptions& opti
   return index;
 }
 
-Result<IvfIndex> IvfIndex::Remapped(const std::function<std::optional<uint32_t>(uint32_t)>& map) const {
-  const uint32_t words = quantizer_->code_words();
+IvfIndex IvfIndex::EmptyWithSameShape() const {
   IvfIndex out;
   out.space_ = space_;
   out.dim_ = dim_;
   out.internal_dim_ = internal_dim_;
   out.ip_max_norm_ = ip_max_norm_;
   out.quantizer_ = quantizer_;
+  return out;
+}
+
+Result<IvfIndex> IvfIndex::Remapped(const std::function<std::optional<uint32_t>(uint32_t)>& map) const {
+  const uint32_t words = quantizer_->code_words();
+  IvfIndex out = EmptyWithSameShape();
   out.centroids_ = centroids_;
   out.offsets_.assign(offsets_.size(), 0);
   out.slots_.reserve(slots_.size());

@@ -225,6 +225,9 @@ class IvfIndex {
                              const VectorSource& vectors) const;
   // Rebuilds members_ / slot_bound_ from slots_; false if a slot repeats.
   bool IndexMembers();
+  // An index with this one's space, dimensions, ip norm and rotation, and no clusters or
+  // rows yet (Remapped and Updated fill them in).
+  IvfIndex EmptyWithSameShape() const;
 
   DistanceSpace space_ = DistanceSpace::kL2;
   uint32_t dim_ = 0;

@@ -9,6 +9,7 @@
 
 #include "index/vector/distance.h"
 #include "index/vector/synthetic_data.h"
+#include "index/vector/vector_test_util.h"
 #include "test_util.h"
 
 namespace fathom {
@@ -21,16 +22,7 @@ struct Fixture {
   IvfIndex index;
 };
 
-SyntheticData MakeData(uint64_t seed, size_t rows, uint32_t dim, size_t queries) {
-  SyntheticOptions options;
-  options.rows = rows;
-  options.queries = queries;
-  options.dim = dim;
-  options.seed = seed;
-  auto data = GenerateSynthetic(options);
-  EXPECT_TRUE(data.ok());
-  return std::move(data).value();
-}
+using vector_testing::MakeData;
 
 std::vector<std::vector<uint32_t>> SearchAll(const IvfIndex& index, const SyntheticData& data,
                                              const IvfSearchOptions& options, IvfSearchStats* last = nullptr) {

@@ -526,12 +526,7 @@ Result<IvfIndex> IvfIndex::Updated(const SlotFilter& keep, const std::vector<uin
 
   // Assemble: live clusters in order (split-off clusters after the source's), kept codes
   // copied, every other row encoded against its final centroid.
-  IvfIndex out;
-  out.space_ = space_;
-  out.dim_ = dim_;
-  out.internal_dim_ = internal_dim_;
-  out.ip_max_norm_ = ip_max_norm_;
-  out.quantizer_ = quantizer_;
+  IvfIndex out = EmptyWithSameShape();
   out.rows_ = work.rows();
   out.offsets_.push_back(0);
   out.slots_.reserve(out.rows_);

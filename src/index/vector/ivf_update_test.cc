@@ -15,6 +15,7 @@
 #include "index/vector/distance.h"
 #include "index/vector/ivf_index.h"
 #include "index/vector/synthetic_data.h"
+#include "index/vector/vector_test_util.h"
 #include "test_util.h"
 
 namespace fathom {
@@ -22,29 +23,8 @@ namespace {
 
 constexpr size_t kK = 10;
 
-// Sanitizer builds (Debug, 5-10x slower) run the larger tests on smaller data.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
-
-SyntheticData MakeData(uint64_t seed, size_t rows, uint32_t dim, size_t queries) {
-  SyntheticOptions options;
-  options.rows = rows;
-  options.queries = queries;
-  options.dim = dim;
-  options.seed = seed;
-  auto data = GenerateSynthetic(options);
-  EXPECT_TRUE(data.ok());
-  return std::move(data).value();
-}
+using vector_testing::MakeData;
+using vector_testing::kSanitized;
 
 // The first `rows` rows of `data` (slots 0..rows-1).
 MatrixView Prefix(const Dataset& data, size_t rows) { return MatrixView{data.values.data(), rows, data.dim}; }
