@@ -324,7 +324,10 @@ Result<std::vector<Hit>> CollectionVectorIndex::Search(const RecordTable& table,
     }
     filter = SlotFilter::Bitset(allowed_bits.data(), allowed_bits.size() * 64, allowed);
   }
-  options.filter = &filter;
+  // Covered slots are always rows of the index; when every row is covered (the steady
+  // state) the unfiltered scan is the same search without a per-code bitset test.
+  const bool everything = candidates == nullptr && covered_count_ == index_->rows();
+  options.filter = everything ? nullptr : &filter;
   if (filter.allowed_count() > 0) {
     FATHOM_ASSIGN_OR_RETURN(std::vector<Hit> hits, index_->Search(query, options, TableVectorSource(table)));
     for (const Hit& h : hits) top.Push(h.distance, h.slot);
