@@ -77,7 +77,7 @@ std::vector<uint32_t> ParseList(const std::string& text) {
 
 // One point of a recall/QPS curve.
 struct Point {
-  uint32_t setting = 0;  // probes, ef or nprobe
+  std::string setting;  // probes/rerank factor, ef or nprobe
   double recall = 0;
   double qps = 0;
 };
@@ -95,11 +95,16 @@ struct System {
 // fastest pass is the least disturbed one). Returns the found slots of the last pass.
 int g_repeat = 3;
 
-template <typename SearchOne>
-std::pair<double, std::vector<std::vector<uint32_t>>> TimeQueries(size_t queries, SearchOne&& search_one) {
+// `before_pass` runs untimed before each pass (fathom's file-backed runs use it to
+// re-warm the block cache with other queries, so a pass never finds the blocks its own
+// queries loaded in the previous pass).
+template <typename SearchOne, typename BeforePass>
+std::pair<double, std::vector<std::vector<uint32_t>>> TimeQueries(size_t queries, SearchOne&& search_one,
+                                                                  BeforePass&& before_pass) {
   double best_qps = 0;
   std::vector<std::vector<uint32_t>> found;
   for (int pass = 0; pass < g_repeat; ++pass) {
+    before_pass();
     found.assign(queries, {});
     auto start = Clock::now();
     for (size_t q = 0; q < queries; ++q) search_one(q, &found[q]);
@@ -107,6 +112,19 @@ std::pair<double, std::vector<std::vector<uint32_t>>> TimeQueries(size_t queries
   }
   return {best_qps, std::move(found)};
 }
+
+template <typename SearchOne>
+std::pair<double, std::vector<std::vector<uint32_t>>> TimeQueries(size_t queries, SearchOne&& search_one) {
+  return TimeQueries(queries, std::forward<SearchOne>(search_one), [] {});
+}
+
+// Queries that warm fathom's block cache between timed passes: drawn from the same
+// distribution as the measured queries but disjoint from them, taken round-robin.
+struct WarmUp {
+  const fathom::Dataset* pool = nullptr;
+  size_t per_pass = 0;
+  size_t next = 0;
+};
 
 struct FathomRun {
   Point point;
@@ -117,9 +135,17 @@ struct FathomRun {
 
 FathomRun RunFathom(const fathom::IvfIndex& index, const fathom::Dataset& queries,
                     const std::vector<std::vector<uint32_t>>& truth, const fathom::IvfSearchOptions& options,
-                    const fathom::VectorSource& source) {
+                    const fathom::VectorSource& source, WarmUp* warm_up = nullptr) {
   FathomRun run;
   size_t codes = 0, reranked = 0;
+  auto before_pass = [&] {
+    if (warm_up == nullptr || warm_up->pool == nullptr || warm_up->pool->rows == 0) return;
+    for (size_t i = 0; i < warm_up->per_pass; ++i) {
+      const size_t q = warm_up->next++ % warm_up->pool->rows;
+      auto hits = index.Search(warm_up->pool->Row(q), options, source);
+      if (!hits.ok()) Die("warm-up search failed: " + hits.status().ToString());
+    }
+  };
   auto [qps, found] = TimeQueries(queries.rows, [&](size_t q, std::vector<uint32_t>* out) {
     fathom::IvfSearchStats stats;
     auto hits = index.Search(queries.Row(q), options, source, &stats);
@@ -128,8 +154,8 @@ FathomRun RunFathom(const fathom::IvfIndex& index, const fathom::Dataset& querie
     codes += stats.codes_scored;
     reranked += stats.reranked;
     run.exact = stats.exact_scan;
-  });
-  run.point.setting = options.probes;
+  }, before_pass);
+  run.point.setting = std::to_string(options.probes) + "/" + std::to_string(options.rerank_factor);
   run.point.qps = qps;
   run.point.recall = fathom::RecallAtK(truth, found, options.k);
   run.codes = double(codes) / (queries.rows * g_repeat);
@@ -219,10 +245,12 @@ int main(int argc, char** argv) {
   int threads = 2;
   std::string preset;
   std::string space_name = "l2";
-  std::string probes_text = "2,3,4,5,6,8,10,12,16,24,32";
+  std::string probes_text = "2,3,4,6,8,12,16,24";
   std::string ef_text = "10,20,30,40,50,60,80,100,120,160,240";
   std::string nprobe_text = "1,2,4,6,8,12,16,24,32,48,64";
   std::string filtered_probes_text = "8,16";
+  std::string rerank_text = "10,20";
+  size_t warm_up_queries = 2000;
   std::string systems_text = "fathom,hnswlib,faiss";
   std::string temp_parent = "/tmp";
   double cache_fraction = 0.5;
@@ -232,7 +260,7 @@ int main(int argc, char** argv) {
   // The benchmark's data: fewer, flatter, less overlapping clusters than the generator's
   // defaults (see docs/design/vector-index.md "Benchmark at issue sizes" for how these
   // were chosen: hnswlib M=16 needs ef of about 80 for recall@10 0.99 on 1M x 128).
-  data_options.noise = 0.25f;
+  data_options.noise = 0.35f;
   data_options.clusters = 0;
   data_options.spectrum_decay = 1.0f;
   data_options.cluster_spread = 0.5f;
@@ -248,7 +276,10 @@ int main(int argc, char** argv) {
   app.add_option("--systems", systems_text, "comma-separated: fathom, hnswlib, faiss");
   app.add_option("--probes", probes_text, "fathom probe counts to sweep");
   app.add_option("--filtered-probes", filtered_probes_text, "fathom probe counts for the filtered runs");
-  app.add_option("--rerank-factor", rerank_factor, "fathom candidates kept = k * this");
+  app.add_option("--rerank-factor", rerank_factor, "fathom candidates kept = k * this, for the filtered runs");
+  app.add_option("--rerank-factors", rerank_text, "fathom rerank factors to sweep (with every probe count)");
+  app.add_option("--warm-up-queries", warm_up_queries,
+                 "other queries run through fathom's file-backed index before each timed pass (0 = none)");
   app.add_option("--clusters", clusters, "fathom clusters (0 = auto)");
   app.add_option("--cache-fraction", cache_fraction, "fathom block cache capacity as a fraction of the vector bytes");
   app.add_option("--block-bytes", block_bytes, "fathom vector file block size target");
@@ -273,7 +304,12 @@ int main(int argc, char** argv) {
   } else if (!preset.empty()) {
     Die("unknown preset " + preset);
   }
-  auto space = fathom::ParseDistanceSpace(space_name);
+  // Parsed here rather than with fathom::ParseDistanceSpace, which lives in the database
+  // layer: the bench links only the index.
+  std::optional<DistanceSpace> space;
+  if (space_name == "l2") space = DistanceSpace::kL2;
+  if (space_name == "cosine") space = DistanceSpace::kCosine;
+  if (space_name == "ip") space = DistanceSpace::kInnerProduct;
   if (!space) Die("unknown space " + space_name);
   auto wants = [&](const char* name) { return systems_text.find(name) != std::string::npos; };
 
@@ -282,7 +318,7 @@ int main(int argc, char** argv) {
               rows, dim, queries, k, space_name.c_str(), static_cast<unsigned long>(seed),
               fathom::SimdLevelName(fathom::ActiveSimdLevel()), threads);
   data_options.rows = rows;
-  data_options.queries = queries;
+  data_options.queries = queries + warm_up_queries;
   data_options.dim = dim;
   data_options.seed = seed;
   data_options.threads = threads;
@@ -294,6 +330,12 @@ int main(int argc, char** argv) {
   auto generated = fathom::GenerateSynthetic(data_options);
   if (!generated.ok()) Die(generated.status().ToString());
   fathom::SyntheticData& data = *generated;
+  fathom::Dataset warm_pool;
+  warm_pool.rows = warm_up_queries;
+  warm_pool.dim = dim;
+  warm_pool.values.assign(data.queries.values.begin() + queries * dim, data.queries.values.end());
+  data.queries.rows = queries;
+  data.queries.values.resize(queries * dim);
   auto truth = fathom::ExactTopK(data.base, data.queries, k, *space, nullptr, threads);
   std::printf("# generated + exact ground truth (%zu queries, brute force) in %.1f s\n", queries, Seconds(start));
   std::fflush(stdout);
@@ -349,26 +391,34 @@ int main(int argc, char** argv) {
                 "block cache %.1f MiB (%.0f%% of the %.1f MiB of vectors), %u rows per block\n",
                 index->clusters(), build_s, write_s, Mib(index_bytes), Mib(cache_bytes), 100 * cache_fraction,
                 Mib(vector_bytes), (*file)->rows_per_block());
-    System on_file{"fathom (file)", "probes", {}, build_s, index_bytes + cache_bytes};
-    System in_ram{"fathom (RAM)", "probes", {}, build_s, index_bytes + vector_bytes};
-    std::printf("%-8s %10s %10s %10s %10s %12s %10s\n", "probes", "recall@k", "QPS file", "hit rate", "QPS RAM",
-                "codes/q", "reranked/q");
+    System on_file{"fathom (file)", "p/r", {}, build_s, index_bytes + cache_bytes};
+    System in_ram{"fathom (RAM)", "p/r", {}, build_s, index_bytes + vector_bytes};
+    std::printf("# file-backed passes each follow %zu other queries (warm-up); hit rate over warm-up + timed "
+                "queries\n",
+                warm_up_queries);
+    std::printf("%-14s %10s %10s %10s %10s %12s %10s\n", "probes/rerank", "recall@k", "QPS file", "hit rate",
+                "QPS RAM", "codes/q", "reranked/q");
     fathom::MatrixSource matrix(data.base.view());
-    for (uint32_t probes : ParseList(probes_text)) {
-      fathom::IvfSearchOptions options;
-      options.k = k;
-      options.probes = probes;
-      options.rerank_factor = rerank_factor;
-      const auto before = (*file)->stats();
-      FathomRun file_run = RunFathom(*file_index, data.queries, truth_positions, options, **file);
-      const auto after = (*file)->stats();
-      FathomRun ram_run = RunFathom(*index, data.queries, truth, options, matrix);
-      const double fetches = double(after.hits + after.misses - before.hits - before.misses);
-      std::printf("%-8u %10.4f %10.0f %10.3f %10.0f %12.0f %10.1f\n", probes, file_run.point.recall,
-                  file_run.point.qps, fetches > 0 ? (after.hits - before.hits) / fetches : 0.0, ram_run.point.qps,
-                  file_run.codes, file_run.reranked);
-      on_file.curve.push_back(file_run.point);
-      in_ram.curve.push_back(ram_run.point);
+    WarmUp warm_up{&warm_pool, warm_up_queries, 0};
+    for (uint32_t factor : ParseList(rerank_text)) {
+      for (uint32_t probes : ParseList(probes_text)) {
+        fathom::IvfSearchOptions options;
+        options.k = k;
+        options.probes = probes;
+        options.rerank_factor = factor;
+        const auto before = (*file)->stats();
+        FathomRun file_run = RunFathom(*file_index, data.queries, truth_positions, options, **file, &warm_up);
+        const auto after = (*file)->stats();
+        FathomRun ram_run = RunFathom(*index, data.queries, truth, options, matrix);
+        const double fetches = double(after.hits + after.misses - before.hits - before.misses);
+        std::printf("%-14s %10.4f %10.0f %10.3f %10.0f %12.0f %10.1f\n", file_run.point.setting.c_str(),
+                    file_run.point.recall, file_run.point.qps,
+                    fetches > 0 ? (after.hits - before.hits) / fetches : 0.0, ram_run.point.qps, file_run.codes,
+                    file_run.reranked);
+        std::fflush(stdout);
+        on_file.curve.push_back(file_run.point);
+        in_ram.curve.push_back(ram_run.point);
+      }
     }
     const auto file_stats = (*file)->stats();
     std::printf("# vector file: %lu hits, %lu misses, %lu read errors, %lu corrupt blocks; cache charged %.1f MiB\n",
@@ -379,7 +429,8 @@ int main(int argc, char** argv) {
     systems.push_back(in_ram);
 
     // ---- filtered ----
-    std::printf("\n## fathom filtered, re-ranking from the vector file (ground truth: exact among allowed rows)\n");
+    std::printf("\n## fathom filtered, re-ranking from the vector file (ground truth: exact among allowed rows; "
+                "no warm-up between passes)\n");
     std::printf("%-9s %-8s %-6s %10s %10s %12s %8s\n", "allowed", "probes", "plan", "recall@k", "QPS", "codes/q",
                 "exact");
     for (double fraction : {0.1, 0.01}) {
@@ -463,7 +514,7 @@ int main(int argc, char** argv) {
           out->push_back(static_cast<uint32_t>(label));
         }
       });
-      Point p{ef, fathom::RecallAtK(truth, found, k), qps};
+      Point p{std::to_string(ef), fathom::RecallAtK(truth, found, k), qps};
       std::printf("%-8u %10.4f %10.0f\n", ef, p.recall, p.qps);
       system.curve.push_back(p);
     }
@@ -528,7 +579,7 @@ int main(int argc, char** argv) {
           if (label >= 0) out->push_back(static_cast<uint32_t>(label));
         }
       });
-      Point p{nprobe, fathom::RecallAtK(truth, found, k), qps};
+      Point p{std::to_string(nprobe), fathom::RecallAtK(truth, found, k), qps};
       std::printf("%-8u %10.4f %10.0f\n", nprobe, p.recall, p.qps);
       system.curve.push_back(p);
     }
@@ -547,7 +598,7 @@ int main(int argc, char** argv) {
   std::printf("\n## summary: n=%zu dim=%u %s, k=%u; QPS single-threaded at the cheapest swept setting reaching the "
               "recall\n",
               rows, dim, space_name.c_str(), k);
-  std::printf("%-16s %-18s %-18s %-18s %10s %10s %9s\n", "system", "recall>=0.90", "recall>=0.95", "recall>=0.99",
+  std::printf("%-16s %-20s %-20s %-20s %10s %10s %9s\n", "system", "recall>=0.90", "recall>=0.95", "recall>=0.99",
               "memory MiB", "mem/hnsw", "build s");
   for (const System& s : systems) {
     std::printf("%-16s", s.name.c_str());
@@ -557,27 +608,26 @@ int main(int argc, char** argv) {
       if (p == nullptr) {
         std::snprintf(cell, sizeof(cell), "-");
       } else {
-        std::snprintf(cell, sizeof(cell), "%.0f (%s %u)", p->qps, s.knob.c_str(), p->setting);
+        std::snprintf(cell, sizeof(cell), "%.0f (%s %s)", p->qps, s.knob.c_str(), p->setting.c_str());
       }
-      std::printf(" %-18s", cell);
+      std::printf(" %-20s", cell);
     }
     std::printf(" %10.1f %10s %9.1f\n", Mib(s.memory_bytes),
                 hnsw != nullptr ? std::to_string(s.memory_bytes / hnsw->memory_bytes).substr(0, 5).c_str() : "-",
                 s.build_s);
   }
   if (hnsw != nullptr) {
-    std::printf("%-16s", "QPS / hnswlib:");
-    std::printf("\n");
+    std::printf("QPS / hnswlib at the same recall:\n");
     for (const System& s : systems) {
       if (&s == hnsw) continue;
-      std::printf("  %-14s", s.name.c_str());
+      std::printf("%-16s", s.name.c_str());
       for (double target : {0.90, 0.95, 0.99}) {
         const Point* p = CheapestAt(s.curve, target);
         const Point* h = CheapestAt(hnsw->curve, target);
         if (p != nullptr && h != nullptr) {
-          std::printf(" %-18.2f", p->qps / h->qps);
+          std::printf(" %-20.2f", p->qps / h->qps);
         } else {
-          std::printf(" %-18s", "-");
+          std::printf(" %-20s", "-");
         }
       }
       std::printf(" build time / hnswlib %.2f\n", s.build_s / hnsw->build_s);
