@@ -258,9 +258,10 @@ int main(int argc, char** argv) {
   size_t block_bytes = fathom::vector_file_limits::kBlockBytesDefault;
   uint32_t faiss_nlist = 0;
   fathom::SyntheticOptions data_options;
-  // The benchmark's data: fewer, flatter, less overlapping clusters than the generator's
-  // defaults (see docs/design/vector-index.md "Benchmark at issue sizes" for how these
-  // were chosen: hnswlib M=16 needs ef of about 80 for recall@10 0.99 on 1M x 128).
+  // The benchmark's data: flatter (spectrum decay 1) and less overlapping (spread 0.5)
+  // clusters than the generator's defaults, which made hnswlib M=16 need ef of about 240
+  // for recall@10 0.99 at 200k x 128. On these, 200k x 128 needs ef of about 80; larger
+  // sets need more (docs/design/vector-index.md "Benchmark at issue sizes").
   data_options.noise = 0.35f;
   data_options.clusters = 0;
   data_options.spectrum_decay = 1.0f;
