@@ -290,6 +290,12 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
   if (options.k > ivf_limits::kTopKMax) return Status::InvalidArgument("IVF search: k too large");
   if (options.probes == 0) return Status::InvalidArgument("IVF search: probes must be at least 1");
   if (!(options.error_bound_epsilon >= 0.0f)) return Status::InvalidArgument("IVF search: bad epsilon");
+  if (options.exact != nullptr) {
+    if (options.exact->dim() != dim_) return Status::InvalidArgument("IVF search: exact vectors of another dimension");
+    if (options.refine_factor == 0 || options.refine_factor > ivf_limits::kRefineFactorMax) {
+      return Status::InvalidArgument("IVF search: refine_factor out of range");
+    }
+  }
   for (uint32_t d = 0; d < dim_; ++d) {
     if (!std::isfinite(query[d])) return Status::InvalidArgument("IVF search: query must be finite");
   }
@@ -316,7 +322,8 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
                            : options.filter_strategy == FilterStrategy::kExactScan;
     if (exact) {
       stats->exact_scan = true;
-      return ExactScan(query, query_norm, k, filter, vectors);
+      const uint32_t kept = options.exact != nullptr ? k * options.refine_factor : k;
+      return Refine(query, query_norm, k, ExactScan(query, query_norm, kept, filter, vectors), options, stats);
     }
   }
 
@@ -420,7 +427,8 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
     vectors.Prefetch(first.data(), first.size());
   }
   std::vector<float> scratch(dim_);
-  TopK top(k);
+  const size_t kept = options.exact != nullptr ? size_t{k} * options.refine_factor : k;
+  TopK top(kept);
   for (size_t i = 0; i < candidates.size(); ++i) {
     const float kth = top.threshold();
     if (early_stop && kth != std::numeric_limits<float>::infinity() && suffix_lower[i] >= to_internal(kth)) break;
@@ -429,7 +437,26 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
     top.Push(SpaceDistance(space_, query, query_norm, row, cosine ? Norm(row, dim_) : 0.0f, dim_), candidates[i].slot);
     ++stats->reranked;
   }
-  return top.Take();
+  return Refine(query, query_norm, k, top.Take(), options, stats);
+}
+
+std::vector<Hit> IvfIndex::Refine(const float* query, float query_norm, uint32_t k, std::vector<Hit> approximate,
+                                  const IvfSearchOptions& options, IvfSearchStats* stats) const {
+  if (options.exact == nullptr) return approximate;
+  std::vector<uint32_t> slots;
+  slots.reserve(approximate.size());
+  for (const Hit& h : approximate) slots.push_back(h.slot);
+  options.exact->Prefetch(slots.data(), slots.size());
+  const bool cosine = space_ == DistanceSpace::kCosine;
+  std::vector<float> scratch(dim_);
+  TopK refined(k);
+  for (uint32_t slot : slots) {
+    const float* row = options.exact->Fetch(slot, scratch.data());
+    if (row == nullptr) continue;
+    refined.Push(SpaceDistance(space_, query, query_norm, row, cosine ? Norm(row, dim_) : 0.0f, dim_), slot);
+    ++stats->refined;
+  }
+  return refined.Take();
 }
 
 // ---------------------------------------------------------------------------- bytes

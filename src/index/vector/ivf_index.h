@@ -134,6 +134,13 @@ struct IvfSearchOptions {
   float error_bound_epsilon = ivf_limits::kErrorBoundEpsilonDefault;
   const SlotFilter* filter = nullptr;  // null = no filter
   FilterStrategy filter_strategy = FilterStrategy::kAuto;
+  // Two-stage re-rank: when set, the VectorSource given to Search holds compact
+  // approximations (e.g. Int8Matrix, int8_matrix.h) and re-ranks the candidates; the best
+  // k * refine_factor of those are then scored again from `exact` (full f32 vectors,
+  // typically read on demand), and the k best by exact distance are returned. Distances
+  // returned are then always exact.
+  const VectorSource* exact = nullptr;
+  uint32_t refine_factor = ivf_limits::kRefineFactorDefault;
 };
 
 struct IvfSearchStats {
@@ -141,7 +148,8 @@ struct IvfSearchStats {
   uint32_t clusters_probed = 0;
   size_t codes_scored = 0;
   size_t candidates = 0;       // kept for re-ranking
-  size_t reranked = 0;         // exact distances computed
+  size_t reranked = 0;         // distances computed from the Search's VectorSource
+  size_t refined = 0;          // exact distances computed from IvfSearchOptions::exact
 };
 
 // Incremental maintenance (Updated); defaults keep cluster sizes within the same bounds
@@ -223,6 +231,10 @@ class IvfIndex {
   void TransformQuery(const float* query, float query_norm, float* out) const;
   std::vector<Hit> ExactScan(const float* query, float query_norm, uint32_t k, const SlotFilter& filter,
                              const VectorSource& vectors) const;
+  // The second stage of a two-stage re-rank (IvfSearchOptions::exact): the k best of
+  // `approximate` by exact distance; `approximate` itself when there is no exact source.
+  std::vector<Hit> Refine(const float* query, float query_norm, uint32_t k, std::vector<Hit> approximate,
+                          const IvfSearchOptions& options, IvfSearchStats* stats) const;
   // Rebuilds members_ / slot_bound_ from slots_; false if a slot repeats.
   bool IndexMembers();
   // An index with this one's space, dimensions, ip norm and rotation, and no clusters or

@@ -67,6 +67,10 @@ inline constexpr uint32_t kRerankFactorDefault = 10;         // candidates = k *
 // 1-bit estimates are looser (0.99 recall needed 30 on the bench's data).
 inline constexpr uint32_t kRerankFactorInnerProduct = 30;
 inline constexpr uint32_t kRerankCandidatesMax = 1u << 20;
+// Two-stage re-rank (IvfSearchOptions::exact): the best k * this of the approximate
+// re-rank get exact distances; 2 absorbs the int8 approximation's boundary swaps.
+inline constexpr uint32_t kRefineFactorDefault = 2;
+inline constexpr uint32_t kRefineFactorMax = 64;
 // Filtered search falls back to an exact scan of the allowed rows when there are at most
 // this many of them: below it the exact scan costs less than one IVF probe list.
 inline constexpr size_t kExactScanAllowedRowsMin = 2048;
