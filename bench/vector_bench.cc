@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "index/vector/distance.h"
+#include "index/vector/int8_matrix.h"
 #include "index/vector/ivf_index.h"
 #include "index/vector/synthetic_data.h"
 #include "index/vector/vector_file.h"
@@ -252,6 +253,7 @@ int main(int argc, char** argv) {
   std::string rerank_text = "10,20";
   size_t warm_up_queries = 2000;
   size_t fresh_queries = 1000;
+  double two_stage_cache_fraction = 0.2;
   std::string systems_text = "fathom,hnswlib,faiss";
   std::string temp_parent = "/tmp";
   double cache_fraction = 0.4;
@@ -282,6 +284,9 @@ int main(int argc, char** argv) {
   app.add_option("--rerank-factors", rerank_text, "fathom rerank factors to sweep (with every probe count)");
   app.add_option("--warm-up-queries", warm_up_queries,
                  "other queries run through fathom's file-backed index before each timed pass (0 = none)");
+  app.add_option("--two-stage-cache-fraction", two_stage_cache_fraction,
+                 "block cache of the two-stage row (int8 in RAM, f32 from the file), as a fraction of the vector "
+                 "bytes; negative = skip that row");
   app.add_option("--fresh-queries", fresh_queries,
                  "never-seen queries timed once through fathom's file-backed index at the settings the summary "
                  "picks (their cache hits come only from other queries)");
@@ -460,6 +465,54 @@ int main(int argc, char** argv) {
         on_file_fresh.curve.push_back(fresh_point);
       }
     }
+    // Two-stage re-rank (IvfSearchOptions::exact): int8 copies in RAM rank the
+    // candidates, the best k * refine_factor are re-scored from the file through a
+    // smaller cache of its own.
+    System two_stage{"fathom (int8 + file)", "p/r", {}, build_s, index_bytes};
+    if (two_stage_cache_fraction >= 0) {
+      std::vector<float> ordered(rows * dim);
+      for (size_t p = 0; p < rows; ++p) std::copy_n(data.base.Row(row_of_position[p]), dim, ordered.data() + p * dim);
+      start = Clock::now();
+      auto int8 = fathom::Int8Matrix::Quantize(fathom::MatrixView{ordered.data(), rows, dim});
+      if (!int8.ok()) Die(int8.status().ToString());
+      const double quantize_s = Seconds(start);
+      ordered.clear();
+      ordered.shrink_to_fit();
+      const size_t small_cache_bytes = static_cast<size_t>(two_stage_cache_fraction * vector_bytes);
+      fathom::BlockCache small_cache(small_cache_bytes, fathom::VectorFile::BlockBytesFor(dim, block_bytes));
+      auto small_file = fathom::VectorFile::Open(path, &small_cache);
+      if (!small_file.ok()) Die(small_file.status().ToString());
+      fathom::Int8MatrixSource int8_source(*int8);
+      two_stage.build_s += quantize_s;
+      two_stage.memory_bytes = index_bytes + int8->MemoryBytes() + small_cache_bytes;
+      std::printf("\n## fathom two-stage: int8 in RAM %.1f MiB (quantized in %.1f s) + block cache %.1f MiB "
+                  "(%.0f%% of the vectors); memory %.1f MiB\n",
+                  Mib(int8->MemoryBytes()), quantize_s, Mib(small_cache_bytes), 100 * two_stage_cache_fraction,
+                  Mib(two_stage.memory_bytes));
+      std::printf("%-14s %10s %10s %10s %12s %10s\n", "probes/rerank", "recall@k", "QPS", "hit rate", "int8/q",
+                  "f32/q");
+      WarmUp two_stage_warm_up{&warm_pool, warm_up_queries, 0};
+      for (uint32_t factor : ParseList(rerank_text)) {
+        for (uint32_t probes : ParseList(probes_text)) {
+          fathom::IvfSearchOptions options;
+          options.k = k;
+          options.probes = probes;
+          options.rerank_factor = factor;
+          options.exact = small_file->get();
+          const auto before = (*small_file)->stats();
+          FathomRun run = RunFathom(*file_index, data.queries, truth_positions, options, int8_source,
+                                    &two_stage_warm_up);
+          const auto after = (*small_file)->stats();
+          const double fetches = double(after.hits + after.misses - before.hits - before.misses);
+          const double timed_fetches_per_query = fetches / ((queries + warm_up_queries) * g_repeat);
+          std::printf("%-14s %10.4f %10.0f %10.3f %12.1f %10.1f\n", run.point.setting.c_str(), run.point.recall,
+                      run.point.qps, fetches > 0 ? (after.hits - before.hits) / fetches : 0.0, run.reranked,
+                      timed_fetches_per_query);
+          std::fflush(stdout);
+          two_stage.curve.push_back(run.point);
+        }
+      }
+    }
     const auto file_stats = (*file)->stats();
     std::printf("# vector file: %lu hits, %lu misses, %lu read errors, %lu corrupt blocks; cache charged %.1f MiB\n",
                 static_cast<unsigned long>(file_stats.hits), static_cast<unsigned long>(file_stats.misses),
@@ -467,6 +520,7 @@ int main(int argc, char** argv) {
                 Mib(cache.charged_bytes()));
     systems.push_back(on_file);
     if (!on_file_fresh.curve.empty()) systems.push_back(on_file_fresh);
+    if (!two_stage.curve.empty()) systems.push_back(two_stage);
     systems.push_back(in_ram);
 
     // ---- filtered ----
