@@ -254,6 +254,7 @@ int main(int argc, char** argv) {
   size_t warm_up_queries = 2000;
   size_t fresh_queries = 1000;
   double two_stage_cache_fraction = 0.2;
+  uint32_t refine_factor = fathom::ivf_limits::kRefineFactorDefault;
   std::string systems_text = "fathom,hnswlib,faiss";
   std::string temp_parent = "/tmp";
   double cache_fraction = 0.4;
@@ -284,6 +285,9 @@ int main(int argc, char** argv) {
   app.add_option("--rerank-factors", rerank_text, "fathom rerank factors to sweep (with every probe count)");
   app.add_option("--warm-up-queries", warm_up_queries,
                  "other queries run through fathom's file-backed index before each timed pass (0 = none)");
+  app.add_option("--refine-factor", refine_factor,
+                 "two-stage row: the best k * this of the int8 re-rank get exact f32 distances from the file")
+      ->capture_default_str();
   app.add_option("--two-stage-cache-fraction", two_stage_cache_fraction,
                  "block cache of the two-stage row (int8 in RAM, f32 from the file), as a fraction of the vector "
                  "bytes; negative = skip that row");
@@ -499,6 +503,7 @@ int main(int argc, char** argv) {
           options.probes = probes;
           options.rerank_factor = factor;
           options.exact = small_file->get();
+          options.refine_factor = refine_factor;
           const auto before = (*small_file)->stats();
           FathomRun run = RunFathom(*file_index, data.queries, truth_positions, options, int8_source,
                                     &two_stage_warm_up);
