@@ -191,7 +191,67 @@ Result<IvfIndex> IvfIndex::Build(MatrixView vectors, const IvfBuildOptions& opti
     return Status::InvalidArgument("IVF index: slot 2^32-1 is reserved");
   }
   if (!index.IndexMembers()) return Status::InvalidArgument("IVF index: slots must be distinct");
+  index.BuildRouting();
   return index;
+}
+
+void IvfIndex::BuildRouting() {
+  group_centroids_.clear();
+  group_offsets_.clear();
+  group_clusters_.clear();
+  grouped_centroids_.clear();
+  const uint32_t clusters = this->clusters();
+  if (clusters < ivf_limits::kRoutingClustersMin) return;
+  const uint32_t padded = quantizer_->padded_dim();
+  KmeansOptions options;
+  options.clusters = static_cast<uint32_t>(std::ceil(std::sqrt(static_cast<double>(clusters))));
+  options.iterations = ivf_limits::kRoutingKmeansIterations;
+  options.train_rows_per_cluster = clusters;  // train on every centroid
+  options.size_cap_factor = 0.0;
+  options.seed = clusters;
+  auto grouping = BalancedKmeans(MatrixView{centroids_.data(), clusters, padded}, options);
+  if (!grouping.ok() || grouping->clusters() < 2) return;  // routing is an optimisation
+  const uint32_t groups = grouping->clusters();
+  group_centroids_ = std::move(grouping->centroids);
+  group_offsets_.assign(groups + 1, 0);
+  for (uint32_t g : grouping->assignment) ++group_offsets_[g + 1];
+  for (uint32_t g = 0; g < groups; ++g) group_offsets_[g + 1] += group_offsets_[g];
+  group_clusters_.resize(clusters);
+  std::vector<uint32_t> next(group_offsets_.begin(), group_offsets_.end() - 1);
+  for (uint32_t j = 0; j < clusters; ++j) group_clusters_[next[grouping->assignment[j]]++] = j;
+  grouped_centroids_.resize(static_cast<size_t>(clusters) * padded);
+  for (uint32_t i = 0; i < clusters; ++i) {
+    std::copy_n(centroids_.data() + static_cast<size_t>(group_clusters_[i]) * padded, padded,
+                grouped_centroids_.data() + static_cast<size_t>(i) * padded);
+  }
+}
+
+void IvfIndex::RouteQuery(const float* rotated, uint32_t wanted, std::vector<std::pair<float, uint32_t>>* order,
+                          std::vector<float>* scratch) const {
+  const uint32_t clusters = this->clusters();
+  const uint32_t padded = quantizer_->padded_dim();
+  order->clear();
+  if (group_offsets_.empty() || wanted >= clusters) {
+    scratch->resize(clusters);
+    SquaredL2ToMany(rotated, centroids_.data(), clusters, padded, scratch->data());
+    order->resize(clusters);
+    for (uint32_t j = 0; j < clusters; ++j) (*order)[j] = {(*scratch)[j], j};
+    return;
+  }
+  const uint32_t groups = static_cast<uint32_t>(group_offsets_.size() - 1);
+  std::vector<float> group_distances(groups);
+  SquaredL2ToMany(rotated, group_centroids_.data(), groups, padded, group_distances.data());
+  std::vector<std::pair<float, uint32_t>> group_order(groups);
+  for (uint32_t g = 0; g < groups; ++g) group_order[g] = {group_distances[g], g};
+  std::sort(group_order.begin(), group_order.end());
+  for (const auto& [unused, g] : group_order) {
+    if (order->size() >= wanted) break;
+    const uint32_t begin = group_offsets_[g], count = group_offsets_[g + 1] - begin;
+    scratch->resize(count);
+    SquaredL2ToMany(rotated, grouped_centroids_.data() + static_cast<size_t>(begin) * padded, count, padded,
+                    scratch->data());
+    for (uint32_t i = 0; i < count; ++i) order->push_back({(*scratch)[i], group_clusters_[begin + i]});
+  }
 }
 
 IvfIndex IvfIndex::EmptyWithSameShape() const {
@@ -208,6 +268,10 @@ Result<IvfIndex> IvfIndex::Remapped(const std::function<std::optional<uint32_t>(
   const uint32_t words = quantizer_->code_words();
   IvfIndex out = EmptyWithSameShape();
   out.centroids_ = centroids_;
+  out.group_centroids_ = group_centroids_;
+  out.group_offsets_ = group_offsets_;
+  out.group_clusters_ = group_clusters_;
+  out.grouped_centroids_ = grouped_centroids_;
   out.offsets_.assign(offsets_.size(), 0);
   out.slots_.reserve(slots_.size());
   out.codes_.reserve(codes_.size());
@@ -235,6 +299,8 @@ size_t IvfIndex::MemoryBytes() const {
   bytes += centroids_.capacity() * sizeof(float) + offsets_.capacity() * sizeof(uint32_t);
   bytes += slots_.capacity() * sizeof(uint32_t) + codes_.capacity() * sizeof(uint64_t);
   bytes += members_.capacity() * sizeof(uint64_t);
+  bytes += (group_centroids_.capacity() + grouped_centroids_.capacity()) * sizeof(float);
+  bytes += (group_offsets_.capacity() + group_clusters_.capacity()) * sizeof(uint32_t);
   bytes += (add_.capacity() + rescale_.capacity() + error_.capacity()) * sizeof(float);
   if (quantizer_) bytes += quantizer_->rotation().capacity() * sizeof(float) + quantizer_->padded_dim() * sizeof(float);
   return bytes;
@@ -337,10 +403,21 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
 
   // Centroids by distance: the first `probes` sorted now; with a filter the probe count
   // is open-ended, so further ones are sorted in doubling batches as the scan reaches them.
-  std::vector<float> centroid_distances(clusters);
-  SquaredL2ToMany(rotated.data(), centroids_.data(), clusters, padded, centroid_distances.data());
-  std::vector<std::pair<float, uint32_t>> order(clusters);
-  for (uint32_t j = 0; j < clusters; ++j) order[j] = {centroid_distances[j], j};
+  std::vector<std::pair<float, uint32_t>> order;
+  std::vector<float> centroid_distances;
+  RouteQuery(rotated.data(), std::max(probes * ivf_limits::kRoutingOverscan, ivf_limits::kRoutingCandidatesMin),
+             &order, &centroid_distances);
+  // The routed candidates hold at least `probes` clusters; a filtered search that needs
+  // more appends every cluster not yet considered (AppendRemaining below).
+  auto append_remaining = [&] {
+    std::vector<uint8_t> seen(clusters, 0);
+    for (const auto& entry : order) seen[entry.second] = 1;
+    for (uint32_t j = 0; j < clusters; ++j) {
+      if (!seen[j]) {
+        order.push_back({L2Squared(rotated.data(), centroids_.data() + static_cast<size_t>(j) * padded, padded), j});
+      }
+    }
+  };
   std::partial_sort(order.begin(), order.begin() + probes, order.end());
   uint32_t sorted = probes;
   size_t allowed_target = 0;  // with a filter: allowed rows to score before stopping
@@ -358,8 +435,9 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
   float threshold = heap.threshold();
   for (uint32_t p = 0; p < clusters; ++p) {
     if (p >= probes && (filter.allows_all() || allowed_scored >= allowed_target)) break;
+    if (p == order.size()) append_remaining();
     if (p == sorted) {
-      const uint32_t next = std::min(clusters, 2 * sorted);
+      const uint32_t next = std::min<uint32_t>(static_cast<uint32_t>(order.size()), 2 * sorted);
       std::partial_sort(order.begin() + sorted, order.begin() + next, order.end());
       sorted = next;
     }
@@ -611,6 +689,7 @@ Result<IvfIndex> IvfIndex::Deserialize(std::string_view bytes) {
   }
   FATHOM_CHECK(pos == bytes.size());
   if (!index.IndexMembers()) return corrupt("repeated slot");
+  index.BuildRouting();
   return index;
 }
 

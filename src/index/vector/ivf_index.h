@@ -200,6 +200,8 @@ class IvfIndex {
   // is left.
   Result<IvfIndex> Remapped(const std::function<std::optional<uint32_t>(uint32_t)>& map) const;
 
+  // Whether searches route through coarse centroid groups (BuildRouting).
+  bool routed() const { return !group_offsets_.empty(); }
   // Whether `slot` is a row of this index.
   bool Contains(uint32_t slot) const {
     return slot < slot_bound_ && ((members_[slot >> 6] >> (slot & 63)) & 1);
@@ -240,6 +242,17 @@ class IvfIndex {
   // An index with this one's space, dimensions, ip norm and rotation, and no clusters or
   // rows yet (Remapped and Updated fill them in).
   IvfIndex EmptyWithSameShape() const;
+  // Centroid routing (hierarchical centroids): with at least
+  // ivf_limits::kRoutingClustersMin clusters, the centroids are grouped by a coarse
+  // k-means of about sqrt(clusters) groups, and a search computes exact centroid
+  // distances only for the clusters of its nearest groups (enough for
+  // kRoutingOverscan x probes), instead of for every centroid. Derived from centroids_
+  // (not serialized); recomputed by Build, Deserialize and Updated.
+  void BuildRouting();
+  // The clusters a search should consider first, with their centroid distances: all of
+  // them without routing, else those of the nearest coarse groups (at least `wanted`).
+  void RouteQuery(const float* rotated, uint32_t wanted, std::vector<std::pair<float, uint32_t>>* order,
+                  std::vector<float>* scratch) const;
 
   DistanceSpace space_ = DistanceSpace::kL2;
   uint32_t dim_ = 0;
@@ -251,6 +264,11 @@ class IvfIndex {
   std::vector<uint32_t> offsets_;  // clusters + 1: cluster j is rows [offsets_[j], offsets_[j+1])
   std::vector<uint32_t> slots_;    // per row, in cluster order
   std::vector<uint64_t> members_;  // bitset over slots: which slots are rows
+  // Centroid routing (BuildRouting): empty when not used.
+  std::vector<float> group_centroids_;   // groups x padded
+  std::vector<uint32_t> group_offsets_;  // groups + 1, into group_clusters_
+  std::vector<uint32_t> group_clusters_; // cluster ids, grouped
+  std::vector<float> grouped_centroids_; // centroids_ in group_clusters_ order
   uint32_t slot_bound_ = 0;        // max slot + 1
   std::vector<uint64_t, AlignedAllocator<uint64_t>> codes_;  // rows x code_words
   std::vector<float> add_, rescale_, error_;                 // per row: RaBitQ factors

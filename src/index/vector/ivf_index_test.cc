@@ -242,5 +242,43 @@ TEST(IvfFormatTest, EveryTruncationIsCorruption) {
   EXPECT_TRUE(IvfIndex::Deserialize(bytes + "x").status().IsCorruption());
 }
 
+// Many clusters: searches route through coarse centroid groups; recall holds against
+// exact search, and a serialized copy answers identically.
+TEST(IvfIndexTest, RoutedCentroidsKeepRecall) {
+  uint64_t seed = testing::SeedForTest("IvfIndexTest.RoutedCentroidsKeepRecall");
+  SyntheticData data = MakeData(seed, 12000, 16, 40);
+  IvfBuildOptions build;
+  build.seed = seed;
+  build.clusters = 600;
+  auto index = IvfIndex::Build(data.base.view(), build);
+  ASSERT_TRUE(index.ok());
+  ASSERT_GE(index->clusters(), ivf_limits::kRoutingClustersMin);
+  EXPECT_TRUE(index->routed());
+  const auto truth = ExactTopK(data.base, data.queries, kK, DistanceSpace::kL2, nullptr, 1);
+  IvfSearchOptions options;
+  options.probes = 40;
+  const double recall = RecallAtK(truth, SearchAll(*index, data, options), kK);
+  options.probes = index->clusters();
+  const double all = RecallAtK(truth, SearchAll(*index, data, options), kK);
+  std::printf("routed recall@10: 40 of %u probes %.3f, all probes %.3f\n", index->clusters(), recall, all);
+  EXPECT_GE(recall, 0.9);
+  EXPECT_GE(all, 0.97);
+  auto copy = IvfIndex::Deserialize(index->Serialize());
+  ASSERT_TRUE(copy.ok());
+  EXPECT_TRUE(copy->routed());
+  options.probes = 40;
+  EXPECT_EQ(SearchAll(*copy, data, options), SearchAll(*index, data, options));
+  // A filtered search that must go past the routed candidates still finds allowed rows.
+  size_t allowed = 0;
+  std::vector<uint64_t> bits = RandomAllowedSlots(data.base.rows, 0.002, seed, &allowed);
+  SlotFilter filter = SlotFilter::Bitset(bits.data(), data.base.rows, allowed);
+  options.filter = &filter;
+  options.filter_strategy = FilterStrategy::kIvfScan;
+  const auto filtered_truth = ExactTopK(data.base, data.queries, kK, DistanceSpace::kL2, bits.data(), 1);
+  const double filtered = RecallAtK(filtered_truth, SearchAll(*index, data, options), kK);
+  std::printf("routed filtered (0.2%%) recall@10: %.3f\n", filtered);
+  EXPECT_GE(filtered, 0.9);
+}
+
 }  // namespace
 }  // namespace fathom

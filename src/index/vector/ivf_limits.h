@@ -51,6 +51,15 @@ inline constexpr int kKmeansIterationsMax = 100;
 inline constexpr size_t kParallelChunkRows = 4096;
 inline constexpr int kBuildThreadsMax = 256;
 
+// Centroid routing (hierarchical centroids, IvfIndex::BuildRouting): used from this many
+// clusters on (below, scanning every centroid costs less than a few probes). A search
+// computes exact centroid distances for the clusters of the nearest coarse groups until
+// it has kRoutingOverscan x probes of them (at least kRoutingCandidatesMin).
+inline constexpr uint32_t kRoutingClustersMin = 512;
+inline constexpr uint32_t kRoutingOverscan = 8;
+inline constexpr uint32_t kRoutingCandidatesMin = 128;
+inline constexpr int kRoutingKmeansIterations = 8;
+
 // ---- RaBitQ ----
 // Query residuals are quantized to this many bits per dimension (the paper's B_q = 4:
 // its error is negligible next to the 1-bit code's).

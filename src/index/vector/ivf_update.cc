@@ -575,6 +575,7 @@ Result<IvfIndex> IvfIndex::Updated(const SlotFilter& keep, const std::vector<uin
   });
   if (out.rows_ == 0) return Status::InvalidArgument("IVF update: no row left");
   if (!out.IndexMembers()) return Status::InvalidArgument("IVF update: slots must be distinct");
+  out.BuildRouting();
   return out;
 }
 
