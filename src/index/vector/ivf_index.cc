@@ -405,8 +405,15 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
   // is open-ended, so further ones are sorted in doubling batches as the scan reaches them.
   std::vector<std::pair<float, uint32_t>> order;
   std::vector<float> centroid_distances;
-  RouteQuery(rotated.data(), std::max(probes * ivf_limits::kRoutingOverscan, ivf_limits::kRoutingCandidatesMin),
-             &order, &centroid_distances);
+  // A filtered search probes about probes / selectivity clusters (it stops once it has
+  // scored as many allowed rows as an unfiltered one would); route for that many.
+  double expected_probes = probes;
+  if (!filter.allows_all()) {
+    expected_probes = probes * static_cast<double>(rows_) / std::max<double>(1.0, filter.allowed_count());
+  }
+  const double wanted = std::max<double>(expected_probes * ivf_limits::kRoutingOverscan,
+                                         ivf_limits::kRoutingCandidatesMin);
+  RouteQuery(rotated.data(), static_cast<uint32_t>(std::min<double>(wanted, clusters)), &order, &centroid_distances);
   // The routed candidates hold at least `probes` clusters; a filtered search that needs
   // more appends every cluster not yet considered (AppendRemaining below).
   auto append_remaining = [&] {

@@ -54,7 +54,8 @@ inline constexpr int kBuildThreadsMax = 256;
 // Centroid routing (hierarchical centroids, IvfIndex::BuildRouting): used from this many
 // clusters on (below, scanning every centroid costs less than a few probes). A search
 // computes exact centroid distances for the clusters of the nearest coarse groups until
-// it has kRoutingOverscan x probes of them (at least kRoutingCandidatesMin).
+// it has kRoutingOverscan x the clusters it expects to probe (probes, or probes /
+// selectivity with a filter) of them, at least kRoutingCandidatesMin.
 inline constexpr uint32_t kRoutingClustersMin = 512;
 inline constexpr uint32_t kRoutingOverscan = 8;
 inline constexpr uint32_t kRoutingCandidatesMin = 128;
