@@ -411,8 +411,9 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
   if (!filter.allows_all()) {
     expected_probes = probes * static_cast<double>(rows_) / std::max<double>(1.0, filter.allowed_count());
   }
-  const double wanted = std::max<double>(expected_probes * ivf_limits::kRoutingOverscan,
-                                         ivf_limits::kRoutingCandidatesMin);
+  const double wanted = std::max({expected_probes * ivf_limits::kRoutingOverscan,
+                                  static_cast<double>(ivf_limits::kRoutingCandidatesMin),
+                                  static_cast<double>(clusters) * ivf_limits::kRoutingClusterFractionMin});
   RouteQuery(rotated.data(), static_cast<uint32_t>(std::min<double>(wanted, clusters)), &order, &centroid_distances);
   // The routed candidates hold at least `probes` clusters; a filtered search that needs
   // more appends every cluster not yet considered (AppendRemaining below).
