@@ -172,6 +172,11 @@ void PrepareQueryScalar(const float* r, const float* dither, uint32_t padded_dim
       query->planes[w * ivf_limits::kQueryBits + j] |= static_cast<uint64_t>((level >> j) & 1) << b;
     }
   }
+  SetQueryScalars(delta, lower, sum_levels, padded_dim, norm_sq, query);
+}
+
+void SetQueryScalars(float delta, float lower, uint64_t sum_levels, uint32_t padded_dim, float norm_sq,
+                     RabitqQuery* query) {
   query->ip_scale = 2.0f * delta;
   query->popcount_scale = 2.0f * lower;
   query->offset = -(delta * static_cast<float>(sum_levels) + lower * static_cast<float>(padded_dim));

@@ -116,6 +116,10 @@ void EstimateAvx2(const RabitqQuery& query, uint32_t words, const uint64_t* code
 // scalars from a rotated residual. Both levels produce identical planes.
 void PrepareQueryScalar(const float* residual, const float* dither, uint32_t padded_dim, RabitqQuery* query);
 void PrepareQueryAvx2(const float* residual, const float* dither, uint32_t padded_dim, RabitqQuery* query);
+// The scalars both levels derive from the quantization: levels are lower + delta * k,
+// sum_levels = sum of the k, norm_sq = |residual|^2.
+void SetQueryScalars(float delta, float lower, uint64_t sum_levels, uint32_t padded_dim, float norm_sq,
+                     RabitqQuery* query);
 // dim must be a multiple of 8.
 void SquaredL2ToManyAvx2(const float* query, const float* rows, size_t count, uint32_t dim, float* out);
 }  // namespace rabitq_kernels

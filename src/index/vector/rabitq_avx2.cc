@@ -128,11 +128,7 @@ void PrepareQueryAvx2(const float* r, const float* dither, uint32_t padded_dim, 
   alignas(32) uint64_t lane_sums[4];
   _mm256_store_si256(reinterpret_cast<__m256i*>(lane_sums), sums);
   const uint64_t sum_levels = lane_sums[0] + lane_sums[1] + lane_sums[2] + lane_sums[3];
-  query->ip_scale = 2.0f * delta;
-  query->popcount_scale = 2.0f * lower;
-  query->offset = -(delta * static_cast<float>(sum_levels) + lower * static_cast<float>(padded_dim));
-  query->residual_norm_sq = norm_sq;
-  query->residual_norm = std::sqrt(norm_sq);
+  SetQueryScalars(delta, lower, sum_levels, padded_dim, norm_sq, query);
 }
 
 }  // namespace rabitq_kernels
