@@ -23,6 +23,16 @@ struct DatabaseOptions {
   // A collection keeps a vector index once it has this many live rows (below, queries
   // scan exactly). 0 = limits::kVectorIndexMinRows (10,000). Tests lower it.
   uint64_t vector_index_min_rows = 0;
+  // Large collections keep only int8 approximations of their indexed vectors in RAM; the
+  // full vectors are spilled to cold parts in the store and read on demand through one
+  // block cache of this many bytes per distinct block size (one for dimensions up to
+  // 1024). 0 = limits::kVectorCacheBytesDefault (128 MiB). docs/design/cold-vectors.md.
+  uint64_t vector_cache_bytes = 0;
+  // Spill once this many indexed rows are hot (and at least an eighth of the cold rows).
+  // 0 = limits::kColdSpillRowsMin (8192). Tests lower it.
+  uint64_t cold_spill_min_rows = 0;
+  // false keeps every full vector in RAM (fastest queries, most memory).
+  bool cold_vectors = true;
   // Run compaction in a background thread. Tests turn it off and call Compact() directly.
   bool background_compaction = true;
   // How long a writer waits for room in a full commit queue before getting Unavailable.

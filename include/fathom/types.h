@@ -128,6 +128,12 @@ struct VectorIndexStats {
   uint64_t pending_rows = 0;  // rows added or changed since; searched exactly until folded in
   uint32_t clusters = 0;
   uint32_t default_probes = 0;  // clusters a query scans when it names no search_probes
+  // Where the full vectors are (docs/design/cold-vectors.md): in RAM, or in cold parts in
+  // the store with an int8 approximation in RAM.
+  uint64_t hot_vectors = 0;
+  uint64_t cold_vectors = 0;
+  uint32_t cold_parts = 0;
+  uint64_t vector_memory_bytes = 0;  // RAM held for vectors (not counting the block cache)
 };
 
 // One row per query embedding, each sorted by ascending distance.

@@ -63,6 +63,17 @@ inline constexpr uint32_t kVectorIndexProbesMin = 16;
 inline constexpr uint32_t kVectorIndexProbesMax = 65536;  // a query's explicit knob
 inline constexpr double kSearchEffortMax = 1000.0;        // multiplier on the default probes
 
+// ---- a collection's cold vectors (db/vector_column.h, docs/design/cold-vectors.md) ----
+// Indexed rows are spilled to a new cold part once this many of them are hot and at
+// least one per kColdSpillFractionInverse cold rows: RAM holds at most about an eighth
+// of the full vectors beyond the WAL tail, and a collection has O(log n) parts.
+inline constexpr size_t kColdSpillRowsMin = 8192;
+inline constexpr size_t kColdSpillFractionInverse = 8;
+inline constexpr size_t kColdPartBytesMax = 64u << 20;  // a spill writes parts of this size at most
+inline constexpr size_t kColdPartsMax = 1024;           // a manifest naming more is corrupt
+// The shared block cache for cold rows (DatabaseOptions::vector_cache_bytes).
+inline constexpr size_t kVectorCacheBytesDefault = 128u << 20;
+
 // ---- catalog ----
 inline constexpr size_t kCollectionsMax = 1000000;
 inline constexpr size_t kCatalogVersionsKept = 4;         // older catalog objects are deleted

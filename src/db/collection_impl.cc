@@ -45,11 +45,13 @@ size_t EstimateBytes(const OperationBatch& ops) {
 }  // namespace
 
 CollectionImpl::CollectionImpl(std::shared_ptr<CollectionMeta> meta, std::shared_ptr<ObjectStore> store,
-                               const DatabaseOptions& options, CompactionScheduler schedule)
+                               const DatabaseOptions& options, std::shared_ptr<BlockCachePool> vector_caches,
+                               CompactionScheduler schedule)
     : id_(meta->entry.id),
       meta_(std::move(meta)),
       store_(std::move(store)),
       options_(options),
+      vector_caches_(std::move(vector_caches)),
       compaction_trigger_ops_(options.compaction_trigger_ops ? options.compaction_trigger_ops
                                                              : limits::kCompactionTriggerOpsDefault),
       schedule_(std::move(schedule)),
@@ -128,6 +130,15 @@ Status CollectionImpl::Recover() {
       return Status::Corruption(key + ": holds manifest version " + std::to_string(manifest->version));
     }
     manifest_ = std::move(*manifest);
+    if (manifest_.dimension != 0) table_.set_dimension(manifest_.dimension);
+    for (const ColdPartRef& ref : manifest_.cold_parts) {
+      // Derived data: rows a part cannot give back simply stay in RAM.
+      const std::string part_key = ColdPartKey(id_, ref.id);
+      auto part = VectorColumn::OpenPart(store_, part_key, ref.id, VectorCache(manifest_.dimension),
+                                         manifest_.dimension);
+      Status s = part.ok() ? table_.mutable_vectors().BeginLoad(std::move(*part)) : part.status();
+      if (!s.ok()) spdlog::warn("collection {}: ignoring cold part {} ({})", id_, part_key, s.ToString());
+    }
     for (const SegmentRef& ref : manifest_.segments) {
       const std::string seg_key = SegmentKey(id_, ref.id);
       auto seg_bytes = store_->Get(seg_key);
@@ -158,6 +169,7 @@ Status CollectionImpl::Recover() {
       }
     }
     if (manifest_.dimension != 0) table_.set_dimension(manifest_.dimension);
+    table_.mutable_vectors().EndLoad();
     table_.set_next_offset(manifest_.next_offset);
     table_.TakeDirty();  // loaded state is already durable in segments
     if (manifest_.vector_index) {
@@ -427,19 +439,25 @@ Status CollectionImpl::CatchUp() {
 
 // ---- read path --------------------------------------------------------------------------
 
-void CollectionImpl::Materialise(const std::vector<uint32_t>& slots, const Include& include, GetResult* out) const {
+Status CollectionImpl::Materialise(const std::vector<uint32_t>& slots, const Include& include,
+                                   GetResult* out) const {
   out->ids.reserve(slots.size());
+  const size_t dim = table_.dimension().value_or(0);
+  std::vector<float> scratch(dim);
   for (uint32_t slot : slots) {
     const Row& row = table_.row(slot);
     out->ids.push_back(row.id);
     if (include.embeddings) {
-      const float* e = table_.embedding(slot);
-      out->embeddings.emplace_back(e, e + table_.dimension().value_or(0));
+      Status status;
+      const float* e = table_.vectors().Exact(slot, scratch.data(), &status);
+      if (e == nullptr) return status.WithContext("reading the embedding of " + row.id);
+      out->embeddings.emplace_back(e, e + dim);
     }
     if (include.documents) out->documents.push_back(row.document);
     if (include.uris) out->uris.push_back(row.uri);
     if (include.metadatas) out->metadatas.push_back(row.metadata);
   }
+  return Status::Ok();
 }
 
 Result<GetResult> CollectionImpl::Get(const GetRequest& request) {
@@ -479,7 +497,7 @@ Result<GetResult> CollectionImpl::Get(const GetRequest& request) {
     }
   }
   GetResult result;
-  Materialise(selected, request.include, &result);
+  FATHOM_RETURN_IF_ERROR(Materialise(selected, request.include, &result));
   return result;
 }
 
@@ -545,7 +563,7 @@ Result<QueryResult> CollectionImpl::Query(const QueryRequest& request) {
       slots.push_back(h.slot);
       if (request.include.distances) result.distances[qi].push_back(h.distance);
     }
-    Materialise(slots, request.include, &result.rows[qi]);
+    FATHOM_RETURN_IF_ERROR(Materialise(slots, request.include, &result.rows[qi]));
   }
   return result;
 }
@@ -589,6 +607,11 @@ Result<VectorIndexStats> CollectionImpl::IndexStats() {
   stats.pending_rows = vector_index_.pending_rows();
   stats.clusters = vector_index_.clusters();
   stats.default_probes = stats.active ? CollectionVectorIndex::DefaultProbes(stats.clusters) : 0;
+  const VectorColumn& vectors = table_.vectors();
+  stats.hot_vectors = vectors.hot_rows();
+  stats.cold_vectors = vectors.cold_rows();
+  stats.cold_parts = static_cast<uint32_t>(vectors.parts().size());
+  stats.vector_memory_bytes = vectors.MemoryBytes();
   return stats;
 }
 
@@ -605,12 +628,20 @@ Status CollectionImpl::RunCompaction(bool fold_always) {
     // Derived data: queries stay exact for the rows it does not cover.
     spdlog::warn("collection {}: vector index maintenance failed: {}", id_, s.ToString());
   }
+  if (Status s = MaintainColdVectors(); !s.ok()) {
+    // Derived data too: the rows stay in RAM.
+    spdlog::warn("collection {}: cold vector maintenance failed: {}", id_, s.ToString());
+  }
   bool due;
   {
     std::shared_lock<std::shared_mutex> lock(state_mu_);
     due = tail_ops_ >= compaction_trigger_ops_ || tail_bytes_ >= limits::kWalTailBytesMax;
   }
-  if (!fold_always && !due) return Status::Ok();
+  if (!fold_always && !due) {
+    // A spill or drop of cold parts is recorded at the next fold; until then the new
+    // parts are simply not used after a reopen.
+    return Status::Ok();
+  }
   return FoldTail();
 }
 
@@ -636,15 +667,84 @@ Status CollectionImpl::MaintainVectorIndex(bool force) {
   return Status::Ok();
 }
 
+BlockCache* CollectionImpl::VectorCache(uint32_t dim) const {
+  return vector_caches_->ForBlockBytes(VectorFile::BlockBytesFor(dim));
+}
+
+Status CollectionImpl::MaintainColdVectors() {
+  if (!options_.cold_vectors) return Status::Ok();
+  // Parts mostly left by their rows (every part, once there is no index to search the
+  // cold rows through) are read back into RAM and forgotten; the next spill rewrites the
+  // live rows compactly.
+  for (int round = 0; round < 4; ++round) {
+    std::shared_ptr<const ColdPart> part;
+    {
+      std::shared_lock<std::shared_mutex> lock(state_mu_);
+      part = table_.vectors().PartToDrop(/*all=*/!vector_index_.has_index());
+    }
+    if (!part) break;
+    std::vector<float> rows;
+    FATHOM_RETURN_IF_ERROR(VectorColumn::ReadPart(*part, &rows).WithContext("cold part " + part->id));
+    std::unique_lock<std::shared_mutex> lock(state_mu_);
+    table_.mutable_vectors().DropPart(part.get(), rows);
+  }
+  const size_t spill_min = options_.cold_spill_min_rows ? options_.cold_spill_min_rows : limits::kColdSpillRowsMin;
+  for (;;) {
+    VectorColumn::SpillPlan plan;
+    uint32_t dim = 0;
+    {
+      std::shared_lock<std::shared_mutex> lock(state_mu_);
+      const VectorColumn& vectors = table_.vectors();
+      dim = vectors.dim();
+      if (!vector_index_.has_index() || dim == 0) return Status::Ok();
+      const size_t due = std::max(spill_min, vectors.cold_rows() / limits::kColdSpillFractionInverse);
+      if (vectors.hot_rows() < due) return Status::Ok();
+      const size_t part_rows = std::max<size_t>(1, limits::kColdPartBytesMax / (size_t{dim} * sizeof(float)));
+      plan = vectors.PlanSpill([&](uint32_t slot) { return vector_index_.covers(slot); },
+                               [&](size_t slot) { return table_.row(slot).offset; }, part_rows);
+      // Only indexed rows are spilled (the rest are searched exactly, from RAM).
+      if (plan.slots.size() < std::min(due, part_rows)) return Status::Ok();
+    }
+    const std::string part_id = NewUuidV4();
+    FATHOM_ASSIGN_OR_RETURN(std::shared_ptr<ColdPart> part,
+                            VectorColumn::WritePart(store_, ColdPartKey(id_, part_id), part_id, VectorCache(dim),
+                                                    dim, plan));
+    size_t moved;
+    {
+      std::unique_lock<std::shared_mutex> lock(state_mu_);
+      moved = table_.mutable_vectors().InstallPart(std::move(part), plan);
+    }
+    spdlog::debug("collection {}: spilled {} of {} vectors to cold part {}", id_, moved, plan.slots.size(), part_id);
+    if (moved == 0) return Status::Ok();  // renumbered meanwhile: the next pass plans again
+  }
+}
+
 Status CollectionImpl::FoldTail() {
   // Snapshot what changed since the last manifest, consistently with the WAL position.
   std::unordered_set<std::string> dirty;
   std::vector<SegmentEntry> entries;
   Manifest next = manifest_;
   std::optional<CollectionVectorIndex::Snapshot> index_snapshot;
+  std::vector<std::pair<size_t, VectorColumn::ColdRef>> cold_entries;  // read after the lock
   {
     std::unique_lock<std::shared_mutex> lock(state_mu_);
-    if (last_sequence_ == manifest_.wal_sequence_covered) return Status::Ok();
+    next.cold_parts.clear();
+    for (const auto& part : table_.vectors().parts()) {
+      next.cold_parts.push_back(ColdPartRef{part->id, part->rows(), part->size_bytes});
+    }
+    auto same_parts = [&] {
+      if (next.cold_parts.size() != manifest_.cold_parts.size()) return false;
+      for (size_t i = 0; i < next.cold_parts.size(); ++i) {
+        if (next.cold_parts[i].id != manifest_.cold_parts[i].id) return false;
+      }
+      return true;
+    };
+    // Nothing to record: no new WAL objects, the same cold parts, and no index that the
+    // manifest lacks.
+    if (last_sequence_ == manifest_.wal_sequence_covered && same_parts() &&
+        (manifest_.vector_index.has_value() || !vector_index_.has_index())) {
+      return Status::Ok();
+    }
     index_snapshot = vector_index_.TakeSnapshot(table_);
     dirty = table_.TakeDirty();
     next.wal_sequence_covered = last_sequence_;
@@ -655,8 +755,13 @@ Status CollectionImpl::FoldTail() {
       SegmentEntry e;
       if (auto slot = table_.Find(id)) {
         e.row = table_.row(*slot);
-        const float* v = table_.embedding(*slot);
-        e.embedding.assign(v, v + next.dimension);
+        e.embedding.resize(next.dimension);
+        if (auto ref = table_.vectors().cold_ref(*slot)) {
+          cold_entries.emplace_back(entries.size(), std::move(*ref));
+        } else {
+          const float* v = table_.vectors().Approx(*slot, nullptr);  // a hot row: exact
+          e.embedding.assign(v, v + next.dimension);
+        }
       } else {
         e.tombstone = true;
         e.row.id = id;
@@ -668,6 +773,13 @@ Status CollectionImpl::FoldTail() {
     std::unique_lock<std::shared_mutex> lock(state_mu_);
     table_.RestoreDirty(dirty);
   };
+  // Rows changed in metadata only keep their vector in a cold part: read it back.
+  for (const auto& [position, ref] : cold_entries) {
+    if (Status s = VectorColumn::ReadCold(ref, entries[position].embedding.data()); !s.ok()) {
+      restore();
+      return s.WithContext("compaction: cold vector");
+    }
+  }
   if (!entries.empty()) {
     // Rows in insertion order (the reader relies on it), tombstones after.
     std::sort(entries.begin(), entries.end(), [](const SegmentEntry& a, const SegmentEntry& b) {
@@ -750,7 +862,8 @@ Status CollectionImpl::MergeSegments() {
   }
   RecordsSegmentWriter writer(manifest_.dimension);
   for (size_t slot = 0; slot < merged.slot_count(); ++slot) {
-    if (merged.row(slot).live) writer.AddRow(merged.row(slot), merged.embedding(slot));
+    // A table loaded for a merge has no cold parts: Approx is the exact row.
+    if (merged.row(slot).live) writer.AddRow(merged.row(slot), merged.vectors().Approx(slot, nullptr));
   }
   SegmentRef ref{NewUuidV4(), writer.rows(), 0, 0};
   std::string bytes = writer.Finish();
@@ -775,6 +888,13 @@ void CollectionImpl::DeleteObsolete(const Manifest& current) {
     const std::string keep = current.vector_index ? VectorIndexKey(id_, current.vector_index->id) : std::string();
     for (const ObjectInfo& o : *indexes) {
       if (o.key != keep) (void)store_->Delete(o.key);
+    }
+  }
+  if (auto parts = store_->List(ColdPartPrefix(id_)); parts.ok()) {
+    std::unordered_set<std::string> keep;
+    for (const ColdPartRef& p : current.cold_parts) keep.insert(ColdPartKey(id_, p.id));
+    for (const ObjectInfo& o : *parts) {
+      if (keep.count(o.key) == 0) (void)store_->Delete(o.key);
     }
   }
   if (current.wal_sequence_covered > 0) {

@@ -27,6 +27,7 @@
 #include "fathom/options.h"
 #include "fathom/types.h"
 #include "io/object_store.h"
+#include "storage/block_cache.h"
 #include "storage/manifest.h"
 #include "wal/operation.h"
 
@@ -43,8 +44,11 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
  public:
   using CompactionScheduler = std::function<void(std::weak_ptr<CollectionImpl>)>;
 
+  // `vector_caches` holds the block caches cold vectors are read through (shared by the
+  // database's collections).
   CollectionImpl(std::shared_ptr<CollectionMeta> meta, std::shared_ptr<ObjectStore> store,
-                 const DatabaseOptions& options, CompactionScheduler schedule);
+                 const DatabaseOptions& options, std::shared_ptr<BlockCachePool> vector_caches,
+                 CompactionScheduler schedule);
 
   const std::string& id() const { return id_; }
   Result<CollectionInfo> Info();
@@ -94,16 +98,21 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   Status RunCompaction(bool fold_always);
   Status FoldTail();
   Status MaintainVectorIndex(bool force);
+  // Spills indexed hot vectors to cold parts and drops mostly-dead parts
+  // (docs/design/cold-vectors.md).
+  Status MaintainColdVectors();
+  BlockCache* VectorCache(uint32_t dim) const;
   DistanceSpace Space() const;
   Status CommitManifest(Manifest next);
   void DeleteObsolete(const Manifest& current);
   void MaybeScheduleCompaction();
-  void Materialise(const std::vector<uint32_t>& slots, const Include& include, GetResult* out) const;
+  Status Materialise(const std::vector<uint32_t>& slots, const Include& include, GetResult* out) const;
 
   const std::string id_;
   std::shared_ptr<CollectionMeta> meta_;
   std::shared_ptr<ObjectStore> store_;
   const DatabaseOptions options_;
+  std::shared_ptr<BlockCachePool> vector_caches_;
   const uint64_t compaction_trigger_ops_;
   CompactionScheduler schedule_;
 

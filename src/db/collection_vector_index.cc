@@ -18,18 +18,77 @@ constexpr char kEnvelopeMagic[4] = {'F', 'V', 'I', 'X'};
 constexpr uint32_t kEnvelopeVersion = 1;
 constexpr size_t kEnvelopeHeaderBytes = 4 + 4 + 8 + 8 + 8;  // before its checksum
 
-void PushExact(const RecordTable& table, DistanceSpace space, const float* query, float query_norm, uint32_t slot,
-               TopK* top) {
+// Exact k nearest among `slots` (live ones): hot rows are scored from RAM at once; cold
+// rows are ranked by their int8 approximations and the best k * rerank_factor of them
+// re-scored from their parts, so every returned distance is exact.
+template <typename Slots>
+Status ExactSearch(const RecordTable& table, DistanceSpace space, const float* query, float query_norm,
+                   const Slots& slots, uint32_t rerank_factor, TopK* top) {
+  const VectorColumn& vectors = table.vectors();
   const size_t d = table.dimension().value_or(0);
-  top->Push(SpaceDistance(space, query, query_norm, table.embedding(slot), table.norm(slot), d), slot);
+  const uint8_t* live = table.live();
+  std::vector<float> scratch(d);
+  TopK cold(top->capacity() * rerank_factor);
+  bool any_cold = false;
+  for (uint32_t slot : slots) {
+    if (!live[slot]) continue;
+    if (vectors.is_cold(slot)) {
+      const float* v = vectors.Approx(slot, scratch.data());
+      const float norm = space == DistanceSpace::kCosine ? std::sqrt(DotProduct(v, v, d)) : 0.0f;
+      cold.Push(SpaceDistance(space, query, query_norm, v, norm, d), slot);
+      any_cold = true;
+    } else {
+      top->Push(SpaceDistance(space, query, query_norm, vectors.Approx(slot, nullptr), table.norm(slot), d), slot);
+    }
+  }
+  if (!any_cold) return Status::Ok();
+  for (const Hit& h : cold.Take()) {
+    Status status;
+    const float* v = vectors.Exact(h.slot, scratch.data(), &status);
+    if (v == nullptr) return status.WithContext("vector search");
+    top->Push(SpaceDistance(space, query, query_norm, v, table.norm(h.slot), d), h.slot);
+  }
+  return Status::Ok();
+}
+
+// The live slots of a table, as a range for ExactSearch.
+struct AllSlots {
+  size_t n;
+  struct It {
+    uint32_t v;
+    uint32_t operator*() const { return v; }
+    It& operator++() {
+      ++v;
+      return *this;
+    }
+    bool operator!=(const It& o) const { return v != o.v; }
+  };
+  It begin() const { return It{0}; }
+  It end() const { return It{static_cast<uint32_t>(n)}; }
+};
+
+uint32_t RerankFactor(DistanceSpace space, uint32_t knob) {
+  if (knob != 0) return knob;
+  return space == DistanceSpace::kInnerProduct ? ivf_limits::kRerankFactorInnerProduct
+                                               : ivf_limits::kRerankFactorDefault;
 }
 
 }  // namespace
 
 const float* TableVectorSource::Fetch(uint32_t slot, float* scratch) const {
-  (void)scratch;
   if (slot >= table_.slot_count() || !table_.live()[slot]) return nullptr;
-  return table_.embedding(slot);
+  return table_.vectors().Approx(slot, scratch);
+}
+
+const float* TableExactSource::Fetch(uint32_t slot, float* scratch) const {
+  if (slot >= table_.slot_count() || !table_.live()[slot]) return nullptr;
+  Status status;
+  const float* v = table_.vectors().Exact(slot, scratch, &status);
+  if (v == nullptr) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (status_.ok()) status_ = std::move(status);
+  }
+  return v;
 }
 
 uint64_t LiveOffsetsHash(const RecordTable& table) {
@@ -231,9 +290,10 @@ std::optional<VectorIndexTask> CollectionVectorIndex::Plan(const RecordTable& ta
     IvfUpdateOptions options;
     options.seed = generation_ + built_rows_ + live;
     IvfUpdateStats stats;
-    auto updated = index_->Updated(keep, task.added, TableVectorSource(table), options, &stats);
+    const TableExactSource exact(table);
+    auto updated = index_->Updated(keep, task.added, exact, options, &stats);
     const bool overflowing = stats.norm_overflow * limits::kVectorIndexNormOverflowInverse > live;
-    if (updated.ok() && !overflowing) {
+    if (updated.ok() && !overflowing && exact.status().ok()) {
       task.result = std::make_shared<const IvfIndex>(std::move(*updated));
     } else {
       task.kind = VectorIndexTask::Kind::kBuild;  // fall through to a full build
@@ -246,11 +306,17 @@ std::optional<VectorIndexTask> CollectionVectorIndex::Plan(const RecordTable& ta
     task.slots.reserve(live);
     task.vectors.reserve(live * dim);
     const uint8_t* live_bytes = table.live();
+    const VectorColumn& vectors = table.vectors();
     for (size_t slot = 0; slot < table.slot_count(); ++slot) {
       if (!live_bytes[slot]) continue;
+      if (auto ref = vectors.cold_ref(slot)) {
+        task.cold_rows.emplace_back(task.slots.size(), std::move(*ref));
+        task.vectors.resize(task.vectors.size() + dim);
+      } else {
+        const float* v = vectors.Approx(slot, nullptr);  // a hot row: exact, in RAM
+        task.vectors.insert(task.vectors.end(), v, v + dim);
+      }
       task.slots.push_back(static_cast<uint32_t>(slot));
-      const float* v = table.embedding(slot);
-      task.vectors.insert(task.vectors.end(), v, v + dim);
     }
   }
   maintaining_ = true;
@@ -260,6 +326,10 @@ std::optional<VectorIndexTask> CollectionVectorIndex::Plan(const RecordTable& ta
 
 Status CollectionVectorIndex::RunBuild(DistanceSpace space, uint32_t dim, VectorIndexTask* task) {
   if (task->kind != VectorIndexTask::Kind::kBuild) return Status::Ok();
+  for (const auto& [position, ref] : task->cold_rows) {
+    FATHOM_RETURN_IF_ERROR(VectorColumn::ReadCold(ref, task->vectors.data() + position * dim));
+  }
+  task->cold_rows = {};
   IvfBuildOptions options;
   options.space = space;
   options.seed = task->slots.size();
@@ -282,14 +352,14 @@ Result<std::vector<Hit>> CollectionVectorIndex::Search(const RecordTable& table,
   if (d == 0 || k == 0) return top.Take();
   const float query_norm = space == DistanceSpace::kCosine ? std::sqrt(DotProduct(query, query, d)) : 0.0f;
   const uint8_t* live = table.live();
+  const uint32_t rerank_factor = RerankFactor(space, knobs.rerank_factor);
   const bool small = candidates != nullptr && candidates->size() <= ivf_limits::kExactScanAllowedRowsMin;
   if (!index_ || covered_count_ == 0 || small) {
     if (candidates != nullptr) {
-      for (uint32_t slot : *candidates) PushExact(table, space, query, query_norm, slot, &top);
+      FATHOM_RETURN_IF_ERROR(ExactSearch(table, space, query, query_norm, *candidates, rerank_factor, &top));
     } else {
-      for (size_t slot = 0, n = table.slot_count(); slot < n; ++slot) {
-        if (live[slot]) PushExact(table, space, query, query_norm, static_cast<uint32_t>(slot), &top);
-      }
+      FATHOM_RETURN_IF_ERROR(
+          ExactSearch(table, space, query, query_norm, AllSlots{table.slot_count()}, rerank_factor, &top));
     }
     return top.Take();
   }
@@ -301,15 +371,14 @@ Result<std::vector<Hit>> CollectionVectorIndex::Search(const RecordTable& table,
     const double scaled = std::ceil(DefaultProbes(index_->clusters()) * knobs.effort);
     options.probes = static_cast<uint32_t>(std::clamp(scaled, 1.0, static_cast<double>(index_->clusters())));
   }
-  options.rerank_factor = knobs.rerank_factor != 0 ? knobs.rerank_factor
-                          : space == DistanceSpace::kInnerProduct ? ivf_limits::kRerankFactorInnerProduct
-                                                                  : ivf_limits::kRerankFactorDefault;
+  options.rerank_factor = rerank_factor;
   std::vector<uint64_t> allowed_bits;
+  std::vector<uint32_t> uncovered;
   SlotFilter filter;
   if (candidates == nullptr) {
     filter = SlotFilter::Bitset(covered_.data(), covered_.size() * 64, covered_count_);
     for (uint32_t slot : pending_) {
-      if (live[slot] && !IsCovered(slot)) PushExact(table, space, query, query_norm, slot, &top);
+      if (live[slot] && !IsCovered(slot)) uncovered.push_back(slot);
     }
   } else {
     allowed_bits.assign(covered_.size(), 0);
@@ -319,17 +388,23 @@ Result<std::vector<Hit>> CollectionVectorIndex::Search(const RecordTable& table,
         allowed_bits[slot >> 6] |= uint64_t{1} << (slot & 63);
         ++allowed;
       } else {
-        PushExact(table, space, query, query_norm, slot, &top);
+        uncovered.push_back(slot);
       }
     }
     filter = SlotFilter::Bitset(allowed_bits.data(), allowed_bits.size() * 64, allowed);
   }
+  FATHOM_RETURN_IF_ERROR(ExactSearch(table, space, query, query_norm, uncovered, rerank_factor, &top));
   // Covered slots are always rows of the index; when every row is covered (the steady
   // state) the unfiltered scan is the same search without a per-code bitset test.
   const bool everything = candidates == nullptr && covered_count_ == index_->rows();
   options.filter = everything ? nullptr : &filter;
+  // With cold rows the index ranks by their int8 approximations, then re-scores its best
+  // k * refine_factor from the exact vectors.
+  const TableExactSource exact(table);
+  if (table.vectors().cold_rows() > 0) options.exact = &exact;
   if (filter.allowed_count() > 0) {
     FATHOM_ASSIGN_OR_RETURN(std::vector<Hit> hits, index_->Search(query, options, TableVectorSource(table)));
+    FATHOM_RETURN_IF_ERROR(exact.status().WithContext("vector search"));
     for (const Hit& h : hits) top.Push(h.distance, h.slot);
   }
   return top.Take();

@@ -21,9 +21,11 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "db/record_table.h"
@@ -33,7 +35,8 @@
 
 namespace fathom {
 
-// The record table as a VectorSource: slot -> its embedding, live slots only.
+// The record table as a VectorSource for ranking: slot -> its embedding, exact for hot
+// rows and the int8 approximation for cold ones (db/vector_column.h); live slots only.
 class TableVectorSource final : public VectorSource {
  public:
   explicit TableVectorSource(const RecordTable& table) : table_(table) {}
@@ -42,6 +45,24 @@ class TableVectorSource final : public VectorSource {
 
  private:
   const RecordTable& table_;
+};
+
+// The record table's exact vectors (cold rows read from their part). A failed read is
+// kept (first one wins) for the caller to report: the index skips the row meanwhile.
+class TableExactSource final : public VectorSource {
+ public:
+  explicit TableExactSource(const RecordTable& table) : table_(table) {}
+  uint32_t dim() const override { return table_.dimension().value_or(0); }
+  const float* Fetch(uint32_t slot, float* scratch) const override;
+  Status status() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return status_;
+  }
+
+ private:
+  const RecordTable& table_;
+  mutable std::mutex mu_;
+  mutable Status status_;
 };
 
 struct VectorSearchKnobs {
@@ -54,9 +75,11 @@ struct VectorSearchKnobs {
 struct VectorIndexTask {
   enum class Kind { kBuild, kUpdate, kDrop } kind = Kind::kBuild;
   uint64_t generation = 0;  // the table's shrink generation when planned
-  // kBuild: copies of the live vectors and their slots.
+  // kBuild: copies of the live vectors and their slots; cold rows are read by RunBuild
+  // (position in `slots`, where the row lives).
   std::vector<float> vectors;
   std::vector<uint32_t> slots;
+  std::vector<std::pair<size_t, VectorColumn::ColdRef>> cold_rows;
   // kUpdate: the pending live slots to add (their stale entries are dropped).
   std::vector<uint32_t> added;
   // The result, ready to install.
@@ -95,6 +118,7 @@ class CollectionVectorIndex {
 
   // ---- shared lock ----
   bool has_index() const { return index_ != nullptr; }
+  bool covers(uint32_t slot) const { return IsCovered(slot); }
   size_t covered_rows() const { return covered_count_; }
   size_t pending_rows() const { return pending_.size(); }
   uint32_t clusters() const { return index_ ? index_->clusters() : 0; }

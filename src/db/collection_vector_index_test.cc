@@ -1,7 +1,9 @@
 // A collection's vector index through the public C++ API: it is built once the
 // collection is large enough, queries through it keep recall against exact search, rows
 // added or changed since are searched exactly, filters hold, and the index is persisted
-// with the manifest (and rebuilt when its object is bad).
+// with the manifest (and rebuilt when its object is bad). Every test runs with a low cold
+// spill threshold, so indexed vectors move to cold parts (db/vector_column.h) and every
+// path also runs over int8 approximations plus exact reads from the store.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -22,6 +24,7 @@ using testing::SeedForTest;
 
 constexpr uint32_t kDim = 24;
 constexpr size_t kMinRows = 1000;  // index threshold used by these tests
+constexpr size_t kSpillRows = 256;  // cold spill threshold used by these tests
 
 // Clustered Gaussian data: `clusters` centres, unit spread around each.
 class Data {
@@ -52,7 +55,11 @@ class CollectionVectorIndexTest : public ::testing::Test {
     col_.reset();
     db_.reset();
     auto db = Database::Open(
-        {.store = store_, .vector_index_min_rows = kMinRows, .background_compaction = false});
+        {.store = store_,
+         .vector_index_min_rows = kMinRows,
+         .vector_cache_bytes = cache_bytes_,
+         .cold_spill_min_rows = kSpillRows,
+         .background_compaction = false});
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     db_ = std::move(*db);
     auto col = db_->CreateCollection(Database::kDefaultTenant, Database::kDefaultDatabase,
@@ -140,7 +147,21 @@ class CollectionVectorIndexTest : public ::testing::Test {
     return s.ok() ? *s : VectorIndexStats{};
   }
 
+  // Every stored embedding equals the one written (through Get, so cold rows are read
+  // back from their parts).
+  void ExpectEmbeddingsIntact() {
+    GetRequest get;
+    get.include.embeddings = true;
+    auto got = col_->Get(get);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    ASSERT_EQ(got->ids.size(), vectors_.size());
+    for (size_t i = 0; i < got->ids.size(); ++i) {
+      ASSERT_EQ(got->embeddings[i], vectors_.at(got->ids[i])) << got->ids[i];
+    }
+  }
+
   std::shared_ptr<MemStore> store_ = std::make_shared<MemStore>();
+  uint64_t cache_bytes_ = 0;
   std::unique_ptr<Database> db_;
   std::shared_ptr<Collection> col_;
   std::map<std::string, std::vector<float>> vectors_;
@@ -369,6 +390,118 @@ TEST_F(CollectionVectorIndexTest, DeletesAndRenumbering) {
   EXPECT_GE(Recall(data, 20, DistanceSpace::kL2), 0.95);
   Open();
   EXPECT_EQ(Stats().indexed_rows, 2000u);
+}
+
+TEST_F(CollectionVectorIndexTest, ColdVectorsStayExactAndSurviveReopen) {
+  cache_bytes_ = 64 << 10;  // a small cache: most exact reads go to the store
+  Open();
+  Data data(SeedForTest("CollectionVectorIndexTest.ColdVectorsStayExactAndSurviveReopen"), 24);
+  AddRows(data, 0, 5000);
+  ASSERT_TRUE(col_->Compact().ok());
+  VectorIndexStats s = Stats();
+  ASSERT_TRUE(s.active);
+  EXPECT_EQ(s.cold_vectors, 5000u);  // every indexed row was spilled
+  EXPECT_EQ(s.hot_vectors, 0u);
+  EXPECT_GE(s.cold_parts, 1u);
+  // RAM for vectors: int8 codes, scales, norms and slot locators, well under the f32 rows.
+  EXPECT_LT(s.vector_memory_bytes, 5000u * kDim * sizeof(float) / 2);
+  std::printf("5000 x %u cold: %llu bytes of vector RAM (f32 would be %zu)\n", kDim,
+              static_cast<unsigned long long>(s.vector_memory_bytes), size_t{5000} * kDim * sizeof(float));
+  ExpectEmbeddingsIntact();
+  const double recall = Recall(data, 40, DistanceSpace::kL2);  // distances checked exact
+  std::printf("recall@10 with cold vectors: %.3f\n", recall);
+  EXPECT_GE(recall, 0.95);
+  EXPECT_GE(Recall(data, 20, DistanceSpace::kL2, 1), 0.95);  // 1% filter: exact path over int8
+
+  // Metadata-only updates keep a row's vector cold (the fold reads it back for the
+  // segment); embedding updates make it hot; deletes leave holes in the part.
+  std::vector<WriteRecord> updates;
+  for (size_t i = 0; i < 5000; i += 7) {
+    WriteRecord r;
+    r.id = "r" + std::to_string(i);
+    r.metadata = MetadataPatch{{"touched", MetadataValue{int64_t{1}}}};
+    updates.push_back(std::move(r));
+  }
+  ASSERT_TRUE(col_->Update(std::move(updates)).ok());
+  std::vector<WriteRecord> moved;
+  for (size_t i = 1; i < 5000; i += 5) {
+    std::vector<float> v = data.Next();
+    vectors_["r" + std::to_string(i)] = v;
+    moved.push_back(MakeRecord("r" + std::to_string(i), v));
+  }
+  ASSERT_TRUE(col_->Upsert(std::move(moved)).ok());
+  DeleteRequest del;
+  del.ids = std::vector<std::string>();
+  for (size_t i = 3; i < 5000; i += 11) {
+    del.ids->push_back("r" + std::to_string(i));
+    vectors_.erase("r" + std::to_string(i));
+  }
+  ASSERT_TRUE(col_->Delete(del).ok());
+  s = Stats();
+  EXPECT_EQ(s.hot_vectors + s.cold_vectors, vectors_.size());
+  EXPECT_GT(s.hot_vectors, 0u);
+  ExpectEmbeddingsIntact();
+  EXPECT_GE(Recall(data, 20, DistanceSpace::kL2), 0.95);
+  ASSERT_TRUE(col_->Compact().ok());
+  ExpectEmbeddingsIntact();
+
+  // Reopen: rows are matched to the parts the manifest names and stay cold.
+  Open();
+  s = Stats();
+  EXPECT_EQ(s.hot_vectors + s.cold_vectors, vectors_.size());
+  EXPECT_GT(s.cold_vectors, vectors_.size() / 2);
+  ExpectEmbeddingsIntact();
+  EXPECT_GE(Recall(data, 20, DistanceSpace::kL2), 0.95);
+  // Parts the manifest no longer names are garbage-collected.
+  ASSERT_TRUE(col_->Compact().ok());
+  auto parts = Store().List("c/" + col_->id() + "/vcold/");
+  ASSERT_TRUE(parts.ok());
+  EXPECT_EQ(parts->size(), Stats().cold_parts);
+
+  // A damaged part is detected when read: the query fails instead of answering from bad
+  // bytes (and a reopen falls back to the segments for that part's rows).
+  std::string key;
+  size_t largest = 0;
+  for (const ObjectInfo& o : *parts) {
+    if (o.size_bytes > largest) {
+      largest = o.size_bytes;
+      key = o.key;
+    }
+  }
+  auto bytes = Store().Get(key);
+  ASSERT_TRUE(bytes.ok());
+  std::string damaged = *bytes;
+  for (size_t i = 200; i < damaged.size() / 2; i += 97) damaged[i] ^= 0x10;  // many blocks
+  ASSERT_TRUE(Store().Delete(key).ok());
+  ASSERT_TRUE(Store().Put(key, damaged, PutMode::kCreateOnly).ok());
+  Open();
+  GetRequest get;
+  get.include.embeddings = true;
+  auto got = col_->Get(get);
+  EXPECT_FALSE(got.ok());
+  if (!got.ok()) {
+    EXPECT_TRUE(got.status().IsCorruption()) << got.status().ToString();
+  }
+}
+
+TEST_F(CollectionVectorIndexTest, ColdVectorsOff) {
+  store_ = std::make_shared<MemStore>();
+  auto db = Database::Open({.store = store_,
+                            .vector_index_min_rows = kMinRows,
+                            .cold_spill_min_rows = kSpillRows,
+                            .cold_vectors = false,
+                            .background_compaction = false});
+  ASSERT_TRUE(db.ok());
+  db_ = std::move(*db);
+  auto col = db_->CreateCollection(Database::kDefaultTenant, Database::kDefaultDatabase, {.name = "vectors"});
+  ASSERT_TRUE(col.ok());
+  col_ = *col;
+  Data data(SeedForTest("CollectionVectorIndexTest.ColdVectorsOff"), 24);
+  AddRows(data, 0, 2000);
+  ASSERT_TRUE(col_->Compact().ok());
+  EXPECT_TRUE(Stats().active);
+  EXPECT_EQ(Stats().cold_vectors, 0u);
+  EXPECT_EQ(Stats().hot_vectors, 2000u);
 }
 
 }  // namespace

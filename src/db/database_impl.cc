@@ -29,7 +29,11 @@ std::vector<T> Page(const std::vector<T>& all, std::optional<uint32_t> limit, ui
 }  // namespace
 
 DatabaseImpl::DatabaseImpl(std::shared_ptr<ObjectStore> store, const DatabaseOptions& options)
-    : store_(std::move(store)), options_(options), catalog_store_(store_) {}
+    : store_(std::move(store)),
+      options_(options),
+      vector_caches_(std::make_shared<BlockCachePool>(
+          options.vector_cache_bytes ? options.vector_cache_bytes : limits::kVectorCacheBytesDefault)),
+      catalog_store_(store_) {}
 
 Result<std::unique_ptr<DatabaseImpl>> DatabaseImpl::Open(const DatabaseOptions& options) {
   std::shared_ptr<ObjectStore> store = options.store;
@@ -135,7 +139,7 @@ std::shared_ptr<CollectionImpl> DatabaseImpl::HandleLocked(const CatalogCollecti
   meta->entry = entry;
   metas_[entry.id] = meta;
   auto handle = std::make_shared<CollectionImpl>(
-      meta, store_, options_, [this](std::weak_ptr<CollectionImpl> c) { ScheduleCompaction(std::move(c)); });
+      meta, store_, options_, vector_caches_, [this](std::weak_ptr<CollectionImpl> c) { ScheduleCompaction(std::move(c)); });
   open_[entry.id] = handle;
   return handle;
 }

@@ -73,6 +73,7 @@ class DatabaseImpl {
   std::shared_ptr<ObjectStore> store_;
   std::unique_ptr<DirectoryLock> directory_lock_;  // held while open (local directories only)
   DatabaseOptions options_;
+  std::shared_ptr<BlockCachePool> vector_caches_;  // cold vectors of every collection
 
   std::mutex mu_;
   CatalogStore catalog_store_;

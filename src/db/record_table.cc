@@ -43,34 +43,40 @@ std::optional<size_t> RecordTable::Find(const std::string& id) const {
   return it->second;
 }
 
-void RecordTable::SetEmbedding(size_t slot, const std::vector<float>& embedding) {
+void RecordTable::SetEmbedding(size_t slot, const std::vector<float>& embedding, bool loading) {
   FATHOM_CHECK(dimension_ && embedding.size() == *dimension_);
-  std::copy(embedding.begin(), embedding.end(), vectors_.begin() + slot * stride());
-  norms_[slot] = std::sqrt(DotProduct(embedding.data(), embedding.data(), embedding.size()));
+  if (loading) {
+    vectors_.LoadRow(slot, embedding.data(), rows_[slot].offset);
+  } else {
+    vectors_.Set(slot, embedding.data());
+  }
   vector_changes_.push_back(static_cast<uint32_t>(slot));
 }
 
 void RecordTable::Reserve(size_t extra_rows) {
   size_t want = rows_.size() + extra_rows;
-  if (want <= rows_.capacity() && want * stride() <= vectors_.capacity()) return;
+  vectors_.Reserve(extra_rows);
+  if (want <= rows_.capacity()) return;
   want = std::max(want, rows_.capacity() * 2);  // keep growth geometric across batches
   rows_.reserve(want);
   live_.reserve(want);
-  norms_.reserve(want);
-  vectors_.reserve(want * stride());
   index_.reserve(want);
 }
 
-size_t RecordTable::Append(Row row, const std::vector<float>& embedding) {
-  if (!dimension_) dimension_ = static_cast<uint32_t>(embedding.size());
+size_t RecordTable::Append(Row row, const std::vector<float>& embedding, bool loading) {
+  if (!dimension_) set_dimension(static_cast<uint32_t>(embedding.size()));
   FATHOM_CHECK(embedding.size() == *dimension_);
   size_t slot = rows_.size();
   row.live = true;
   index_[row.id] = slot;
+  const uint64_t offset = row.offset;
   rows_.push_back(std::move(row));
   live_.push_back(1);
-  vectors_.insert(vectors_.end(), embedding.begin(), embedding.end());
-  norms_.push_back(std::sqrt(DotProduct(embedding.data(), embedding.data(), embedding.size())));
+  if (loading) {
+    vectors_.LoadRow(slot, embedding.data(), offset);
+  } else {
+    vectors_.Append(embedding.data());
+  }
   vector_changes_.push_back(static_cast<uint32_t>(slot));
   return slot;
 }
@@ -80,6 +86,7 @@ void RecordTable::Kill(size_t slot) {
   index_.erase(r.id);
   r.live = false;
   live_[slot] = 0;
+  vectors_.Release(slot);
   vector_changes_.push_back(static_cast<uint32_t>(slot));
   r.document.reset();
   r.uri.reset();
@@ -101,7 +108,7 @@ void RecordTable::Apply(Operation&& op) {
         row.document = std::move(rec.document);
         row.uri = std::move(rec.uri);
         if (rec.metadata) row.metadata = ApplyMetadataPatch(std::nullopt, std::move(*rec.metadata));
-        Append(std::move(row), *rec.embedding);
+        Append(std::move(row), *rec.embedding, /*loading=*/false);
         dirty_.insert(std::move(rec.id));
         return;
       }
@@ -111,7 +118,7 @@ void RecordTable::Apply(Operation&& op) {
     case OpType::kUpdate: {
       if (!existing) return;  // update of a missing id is ignored
       Row& row = rows_[*existing];
-      if (rec.embedding) SetEmbedding(*existing, *rec.embedding);
+      if (rec.embedding) SetEmbedding(*existing, *rec.embedding, /*loading=*/false);
       if (rec.document) row.document = std::move(rec.document);
       if (rec.uri) row.uri = std::move(rec.uri);
       if (rec.metadata) row.metadata = ApplyMetadataPatch(std::move(row.metadata), std::move(*rec.metadata));
@@ -134,12 +141,12 @@ void RecordTable::LoadRow(Row row, const std::vector<float>& embedding) {
       current.document = std::move(row.document);
       current.uri = std::move(row.uri);
       current.metadata = std::move(row.metadata);
-      SetEmbedding(*existing, embedding);
+      SetEmbedding(*existing, embedding, /*loading=*/true);
       return;
     }
     Kill(*existing);  // deleted and re-added: the new incarnation goes to the end
   }
-  Append(std::move(row), embedding);
+  Append(std::move(row), embedding, /*loading=*/true);
 }
 
 void RecordTable::LoadTombstone(const std::string& id) {
@@ -154,7 +161,6 @@ std::vector<uint32_t> RecordTable::TakeVectorChanges() {
 
 std::vector<uint32_t> RecordTable::MaybeShrink() {
   if (dead_ < 1024 || dead_ < index_.size()) return {};
-  const size_t d = stride();
   size_t out = 0;
   std::vector<uint32_t> renumbered(rows_.size(), kNoSlot);
   for (size_t slot = 0; slot < rows_.size(); ++slot) {
@@ -162,17 +168,13 @@ std::vector<uint32_t> RecordTable::MaybeShrink() {
     renumbered[slot] = static_cast<uint32_t>(out);
     if (out != slot) {
       rows_[out] = std::move(rows_[slot]);
-      std::copy(vectors_.begin() + slot * d, vectors_.begin() + (slot + 1) * d, vectors_.begin() + out * d);
-      norms_[out] = norms_[slot];
       live_[out] = 1;
     }
     index_[rows_[out].id] = out;
     ++out;
   }
   rows_.resize(out);
-  vectors_.resize(out * d);
-  vectors_.shrink_to_fit();
-  norms_.resize(out);
+  vectors_.Renumber(renumbered, out);
   live_.resize(out);
   dead_ = 0;
   size_t kept = 0;

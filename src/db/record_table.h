@@ -1,8 +1,9 @@
 // RecordTable: the in-memory state of one collection's records, and the semantics of
 // applying add / upsert / update / delete to it (Chroma's, chroma.md section 1.7).
 //
-// Rows live in slots in insertion order (the order Get returns); embeddings are stored
-// contiguously (slot-major) for the exact-scan kernels, with norms kept for cosine.
+// Rows live in slots in insertion order (the order Get returns); embeddings live in a
+// VectorColumn by slot (db/vector_column.h: hot in RAM, or cold in object storage with
+// an int8 approximation in RAM), with norms kept for cosine.
 // Deleted slots are tombstoned and reclaimed by Shrink(). The table also tracks which ids
 // changed since the last compaction (the "dirty" set) so compaction can write a delta.
 // Thread-safety: none; the owning CollectionImpl serialises writers and readers.
@@ -15,7 +16,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "common/aligned_allocator.h"
+#include "db/vector_column.h"
 #include "fathom/types.h"
 #include "storage/row.h"
 #include "wal/operation.h"
@@ -25,7 +26,10 @@ namespace fathom {
 class RecordTable {
  public:
   std::optional<uint32_t> dimension() const { return dimension_; }
-  void set_dimension(std::optional<uint32_t> d) { dimension_ = d; }
+  void set_dimension(std::optional<uint32_t> d) {
+    dimension_ = d;
+    vectors_.set_dim(d.value_or(0));
+  }
   uint64_t next_offset() const { return next_offset_; }
   void set_next_offset(uint64_t v) { next_offset_ = v; }
   size_t live_count() const { return index_.size(); }
@@ -42,8 +46,9 @@ class RecordTable {
   const Row& row(size_t slot) const { return rows_[slot]; }
   // One byte per slot (1 = live), apart from the rows so scans touch little memory.
   const uint8_t* live() const { return live_.data(); }
-  const float* embedding(size_t slot) const { return vectors_.data() + slot * stride(); }
-  float norm(size_t slot) const { return norms_[slot]; }
+  const VectorColumn& vectors() const { return vectors_; }
+  VectorColumn& mutable_vectors() { return vectors_; }
+  float norm(size_t slot) const { return vectors_.norm(slot); }
   std::optional<size_t> Find(const std::string& id) const;
 
   // Makes room for `extra_rows` more rows without repeated reallocation.
@@ -66,17 +71,16 @@ class RecordTable {
   void RestoreDirty(const std::unordered_set<std::string>& ids);
 
  private:
-  size_t stride() const { return dimension_.value_or(0); }
-  size_t Append(Row row, const std::vector<float>& embedding);
-  void SetEmbedding(size_t slot, const std::vector<float>& embedding);
+  // `loading`: the row comes from a segment at open (it may match a cold part's row).
+  size_t Append(Row row, const std::vector<float>& embedding, bool loading);
+  void SetEmbedding(size_t slot, const std::vector<float>& embedding, bool loading);
   void Kill(size_t slot);
 
   std::optional<uint32_t> dimension_;
   uint64_t next_offset_ = 0;
   std::vector<Row> rows_;
   std::vector<uint8_t> live_;
-  std::vector<float, AlignedAllocator<float>> vectors_;  // slot-major, 64-byte aligned
-  std::vector<float> norms_;
+  VectorColumn vectors_;
   std::unordered_map<std::string, size_t> index_;  // id -> live slot
   size_t dead_ = 0;
   std::unordered_set<std::string> dirty_;

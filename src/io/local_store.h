@@ -27,6 +27,7 @@ class LocalStore : public ObjectStore {
                                        size_t max_keys) override;
   Status Delete(const std::string& key) override;
   std::string Describe() const override { return "local:" + root_; }
+  std::optional<std::string> LocalPath(const std::string& key) const override { return PathOf(key); }
 
  private:
   explicit LocalStore(std::string root) : root_(std::move(root)) {}

@@ -51,6 +51,12 @@ class ObjectStore {
   virtual Status Delete(const std::string& key) = 0;
   // For messages: "local:/path", "mem", ...
   virtual std::string Describe() const = 0;
+  // The local file holding `key`, for stores that are a directory (readers may then
+  // keep the file open instead of issuing ranged Gets); nullopt otherwise.
+  virtual std::optional<std::string> LocalPath(const std::string& key) const {
+    (void)key;
+    return std::nullopt;
+  }
 };
 
 // Checks that the store refuses a second create-only Put of one key; a store that does

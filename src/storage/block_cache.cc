@@ -142,4 +142,20 @@ BlockCache::Stats BlockCache::stats() const {
   return total;
 }
 
+BlockCache* BlockCachePool::ForBlockBytes(size_t block_bytes) {
+  size_t size = kMinBlockBytes;
+  while (size < block_bytes) size *= 2;
+  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_ptr<BlockCache>& cache = caches_[size];
+  if (!cache) cache = std::make_unique<BlockCache>(capacity_bytes_each_, size);
+  return cache.get();
+}
+
+size_t BlockCachePool::charged_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t total = 0;
+  for (const auto& [size, cache] : caches_) total += cache->charged_bytes();
+  return total;
+}
+
 }  // namespace fathom

@@ -102,4 +102,24 @@ class BlockCache {
   std::atomic<uint64_t> next_file_id_{1};
 };
 
+// Block caches by block size, each created on first use with the same capacity: readers
+// whose blocks differ in size (vector files of different dimensions) share the pool
+// without wasting slots. Block sizes are rounded up to a power of two, at least
+// kMinBlockBytes, so a database has few caches. Thread-safety: ForBlockBytes is safe
+// from many threads; the caches live as long as the pool.
+class BlockCachePool {
+ public:
+  static constexpr size_t kMinBlockBytes = 4096;
+  explicit BlockCachePool(size_t capacity_bytes_each) : capacity_bytes_each_(capacity_bytes_each) {}
+  // A cache whose blocks hold at least `block_bytes`.
+  BlockCache* ForBlockBytes(size_t block_bytes);
+  // Sum over the caches created so far.
+  size_t charged_bytes() const;
+
+ private:
+  const size_t capacity_bytes_each_;
+  mutable std::mutex mu_;
+  std::unordered_map<size_t, std::unique_ptr<BlockCache>> caches_;
+};
+
 }  // namespace fathom

@@ -31,6 +31,12 @@ std::string EncodeManifest(const Manifest& m) {
     PutVarint64(&out, m.vector_index->rows);
     PutVarint64(&out, m.vector_index->size_bytes);
   }
+  PutVarint64(&out, m.cold_parts.size());
+  for (const ColdPartRef& p : m.cold_parts) {
+    PutLengthPrefixed(&out, p.id);
+    PutVarint64(&out, p.rows);
+    PutVarint64(&out, p.size_bytes);
+  }
   PutFixed64(&out, Checksum64(out));
   return out;
 }
@@ -82,6 +88,22 @@ Result<Manifest> DecodeManifest(std::string_view bytes) {
       m.vector_index = std::move(ref);
     }
   }
+  if (version >= 3) {
+    uint64_t parts;
+    if (!in.GetVarint64(&parts) || parts > limits::kColdPartsMax || parts > in.remaining()) {
+      return Status::Corruption("manifest: malformed cold part count");
+    }
+    for (uint64_t i = 0; i < parts; ++i) {
+      ColdPartRef ref;
+      std::string_view id;
+      if (!in.GetLengthPrefixed(&id, 64) || !IsUuid(std::string(id)) || !in.GetVarint64(&ref.rows) ||
+          !in.GetVarint64(&ref.size_bytes)) {
+        return Status::Corruption("manifest: malformed cold part entry");
+      }
+      ref.id.assign(id);
+      m.cold_parts.push_back(std::move(ref));
+    }
+  }
   if (!in.empty()) return Status::Corruption("manifest: trailing bytes");
   return m;
 }
@@ -94,6 +116,12 @@ std::string VectorIndexPrefix(const std::string& collection_id) { return Collect
 
 std::string VectorIndexKey(const std::string& collection_id, const std::string& index_id) {
   return VectorIndexPrefix(collection_id) + index_id + ".ivf";
+}
+
+std::string ColdPartPrefix(const std::string& collection_id) { return CollectionPrefix(collection_id) + "vcold/"; }
+
+std::string ColdPartKey(const std::string& collection_id, const std::string& part_id) {
+  return ColdPartPrefix(collection_id) + part_id + ".vec";
 }
 
 std::string ManifestKey(const std::string& collection_id, uint64_t version) {

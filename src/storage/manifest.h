@@ -14,7 +14,7 @@
 namespace fathom {
 
 inline constexpr char kManifestMagic[4] = {'F', 'M', 'A', 'N'};
-inline constexpr uint16_t kManifestFormatVersion = 2;  // 1 is still read (no index entry)
+inline constexpr uint16_t kManifestFormatVersion = 3;  // 1 and 2 are still read
 
 struct SegmentRef {
   std::string id;  // object c/<collection>/seg/<id>.records
@@ -31,6 +31,15 @@ struct VectorIndexRef {
   uint64_t size_bytes = 0;
 };
 
+// A cold part: spilled full vectors (docs/format/vector_file.md with row tags), object
+// c/<collection>/vcold/<id>.vec. Derived data like the index: rows are matched to it by
+// record offset and content hash at open, and rows it does not match stay in RAM.
+struct ColdPartRef {
+  std::string id;
+  uint64_t rows = 0;
+  uint64_t size_bytes = 0;
+};
+
 struct Manifest {
   uint64_t version = 0;
   uint64_t wal_sequence_covered = 0;  // every WAL object <= this is folded into segments
@@ -38,6 +47,7 @@ struct Manifest {
   uint32_t dimension = 0;             // 0 = not known yet
   std::vector<SegmentRef> segments;   // oldest first; later segments override earlier
   std::optional<VectorIndexRef> vector_index;  // derived data: may lag, never required
+  std::vector<ColdPartRef> cold_parts;         // derived data, oldest first
 };
 
 std::string EncodeManifest(const Manifest& manifest);
@@ -49,6 +59,8 @@ std::string SegmentPrefix(const std::string& collection_id);
 std::string SegmentKey(const std::string& collection_id, const std::string& segment_id);
 std::string VectorIndexPrefix(const std::string& collection_id);
 std::string VectorIndexKey(const std::string& collection_id, const std::string& index_id);
+std::string ColdPartPrefix(const std::string& collection_id);
+std::string ColdPartKey(const std::string& collection_id, const std::string& part_id);
 std::string CollectionPrefix(const std::string& collection_id);
 
 }  // namespace fathom

@@ -18,6 +18,8 @@ Manifest Sample() {
   m.segments.push_back({NewUuidV4(), 10, 2, 4096});
   m.segments.push_back({NewUuidV4(), 0, 5, 100});
   m.vector_index = VectorIndexRef{NewUuidV4(), 8, 5000};
+  m.cold_parts.push_back({NewUuidV4(), 7, 3000});
+  m.cold_parts.push_back({NewUuidV4(), 1, 200});
   return m;
 }
 
@@ -36,6 +38,10 @@ TEST(ManifestTest, RoundTrip) {
   EXPECT_EQ(d->vector_index->id, m.vector_index->id);
   EXPECT_EQ(d->vector_index->rows, 8u);
   EXPECT_EQ(d->vector_index->size_bytes, 5000u);
+  ASSERT_EQ(d->cold_parts.size(), 2u);
+  EXPECT_EQ(d->cold_parts[1].id, m.cold_parts[1].id);
+  EXPECT_EQ(d->cold_parts[0].rows, 7u);
+  EXPECT_EQ(d->cold_parts[0].size_bytes, 3000u);
   m.vector_index.reset();
   d = DecodeManifest(EncodeManifest(m));
   ASSERT_TRUE(d.ok());
@@ -46,10 +52,12 @@ TEST(ManifestTest, RoundTrip) {
 TEST(ManifestTest, ReadsVersionOne) {
   Manifest m = Sample();
   m.vector_index.reset();
+  m.cold_parts.clear();
   std::string bytes = EncodeManifest(m);
-  // Version 2 without an index differs from version 1 by the version field and the
-  // trailing index count (one zero byte); rewrite both and the checksum.
-  std::string v1 = bytes.substr(0, bytes.size() - 8 - 1);
+  // Version 3 without an index or cold parts differs from version 1 by the version field
+  // and the trailing index and part counts (two zero bytes); rewrite both and the
+  // checksum.
+  std::string v1 = bytes.substr(0, bytes.size() - 8 - 2);
   v1[4] = 1;
   v1[5] = 0;
   PutFixed64(&v1, Checksum64(v1));
@@ -57,6 +65,22 @@ TEST(ManifestTest, ReadsVersionOne) {
   ASSERT_TRUE(d.ok()) << d.status().ToString();
   EXPECT_EQ(d->segments.size(), 2u);
   EXPECT_FALSE(d->vector_index.has_value());
+}
+
+// Version 2 (an index entry, no cold parts) is still read.
+TEST(ManifestTest, ReadsVersionTwo) {
+  Manifest m = Sample();
+  m.cold_parts.clear();
+  std::string bytes = EncodeManifest(m);
+  std::string v2 = bytes.substr(0, bytes.size() - 8 - 1);
+  v2[4] = 2;
+  v2[5] = 0;
+  PutFixed64(&v2, Checksum64(v2));
+  auto d = DecodeManifest(v2);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  ASSERT_TRUE(d->vector_index.has_value());
+  EXPECT_EQ(d->vector_index->id, m.vector_index->id);
+  EXPECT_TRUE(d->cold_parts.empty());
 }
 
 TEST(ManifestTest, EveryFlippedByteAndTruncationIsCorruption) {

@@ -88,6 +88,7 @@ bool RunOnce(uint64_t crash_after, bool takes_effect, const std::vector<Workload
     auto db = Database::Open({.store = fault,
                               .compaction_trigger_ops = 25,
                               .vector_index_min_rows = kIndexMinRows,
+                              .cold_spill_min_rows = kIndexMinRows / 2,
                               .background_compaction = false});
     EXPECT_TRUE(db.ok()) << db.status().ToString();
     if (!db.ok()) return true;
@@ -110,6 +111,7 @@ bool RunOnce(uint64_t crash_after, bool takes_effect, const std::vector<Workload
       if ((*col)->Compact().ok()) {
         auto stats = (*col)->IndexStats();
         EXPECT_TRUE(stats.ok() && stats->active) << "the workload should build a vector index";
+        EXPECT_TRUE(stats.ok() && stats->cold_vectors > 0) << "the workload should spill vectors to cold parts";
       } else {
         EXPECT_TRUE(fault->crashed());
       }
@@ -118,7 +120,10 @@ bool RunOnce(uint64_t crash_after, bool takes_effect, const std::vector<Workload
   if (!in_flight && !fault->crashed()) return true;
 
   // "Restart": a fresh process sees only what reached the store.
-  auto db = Database::Open({.store = base, .vector_index_min_rows = kIndexMinRows, .background_compaction = false});
+  auto db = Database::Open({.store = base,
+                            .vector_index_min_rows = kIndexMinRows,
+                            .cold_spill_min_rows = kIndexMinRows / 2,
+                            .background_compaction = false});
   EXPECT_TRUE(db.ok()) << db.status().ToString();
   if (!db.ok()) return false;
   auto col = (*db)->GetCollection("default_tenant", "default_database", "crash");

@@ -110,7 +110,7 @@ TEST(ConcurrencyTest, ConcurrentCatalogChanges) {
 TEST(ConcurrencyTest, VectorIndexMaintainedUnderConcurrentWrites) {
   const uint64_t seed = SeedForTest("ConcurrencyTest.VectorIndexMaintainedUnderConcurrentWrites");
   auto store = std::make_shared<MemStore>();
-  auto db = Database::Open({.store = store, .compaction_trigger_ops = 2000, .vector_index_min_rows = 300});
+  auto db = Database::Open({.store = store, .compaction_trigger_ops = 2000, .vector_index_min_rows = 300, .cold_spill_min_rows = 100});
   ASSERT_TRUE(db.ok()) << db.status().ToString();
   auto col = (*db)->CreateCollection("default_tenant", "default_database", {.name = "conc_index"});
   ASSERT_TRUE(col.ok());

@@ -5,6 +5,20 @@
 
 namespace fathom {
 
+bool Int8Matrix::QuantizeRow(const float* row, uint32_t dim, int8_t* codes, float* scale) {
+  float max_abs = 0.0f;
+  for (uint32_t d = 0; d < dim; ++d) {
+    if (!std::isfinite(row[d])) return false;
+    max_abs = std::max(max_abs, std::fabs(row[d]));
+  }
+  const float inverse = max_abs > 0.0f ? 127.0f / max_abs : 0.0f;
+  for (uint32_t d = 0; d < dim; ++d) {
+    codes[d] = static_cast<int8_t>(std::clamp(std::lround(row[d] * inverse), -127l, 127l));
+  }
+  *scale = max_abs / 127.0f;
+  return true;
+}
+
 Result<Int8Matrix> Int8Matrix::Quantize(MatrixView vectors) {
   if (vectors.dim == 0) return Status::InvalidArgument("int8 matrix: dimension 0");
   Int8Matrix m;
@@ -12,26 +26,11 @@ Result<Int8Matrix> Int8Matrix::Quantize(MatrixView vectors) {
   m.codes_.resize(vectors.rows * vectors.dim);
   m.scales_.resize(vectors.rows);
   for (size_t i = 0; i < vectors.rows; ++i) {
-    const float* row = vectors.Row(i);
-    float max_abs = 0.0f;
-    for (uint32_t d = 0; d < vectors.dim; ++d) {
-      if (!std::isfinite(row[d])) return Status::InvalidArgument("int8 matrix: vectors must be finite");
-      max_abs = std::max(max_abs, std::fabs(row[d]));
+    if (!QuantizeRow(vectors.Row(i), vectors.dim, m.codes_.data() + i * vectors.dim, &m.scales_[i])) {
+      return Status::InvalidArgument("int8 matrix: vectors must be finite");
     }
-    const float inverse = max_abs > 0.0f ? 127.0f / max_abs : 0.0f;
-    int8_t* out = m.codes_.data() + i * vectors.dim;
-    for (uint32_t d = 0; d < vectors.dim; ++d) {
-      out[d] = static_cast<int8_t>(std::clamp(std::lround(row[d] * inverse), -127l, 127l));
-    }
-    m.scales_[i] = max_abs / 127.0f;
   }
   return m;
-}
-
-void Int8Matrix::Decode(size_t row, float* out) const {
-  const int8_t* codes = codes_.data() + row * dim_;
-  const float scale = scales_[row];
-  for (uint32_t d = 0; d < dim_; ++d) out[d] = static_cast<float>(codes[d]) * scale;
 }
 
 }  // namespace fathom

@@ -30,7 +30,14 @@ class Int8Matrix {
   size_t rows() const { return scales_.size(); }
   uint32_t dim() const { return dim_; }
   // Writes the dim() reconstructed floats of `row` to `out`.
-  void Decode(size_t row, float* out) const;
+  void Decode(size_t row, float* out) const { DecodeRow(codes_.data() + row * dim_, scales_[row], dim_, out); }
+
+  // One row's codes and scale (the stored scale is s_i / 127); false for a non-finite
+  // value. Shared with collections' cold rows (db/vector_column.h).
+  static bool QuantizeRow(const float* row, uint32_t dim, int8_t* codes, float* scale);
+  static void DecodeRow(const int8_t* codes, float scale, uint32_t dim, float* out) {
+    for (uint32_t d = 0; d < dim; ++d) out[d] = static_cast<float>(codes[d]) * scale;
+  }
   size_t MemoryBytes() const { return codes_.capacity() + scales_.capacity() * sizeof(float); }
 
  private:

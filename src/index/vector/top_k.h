@@ -21,6 +21,7 @@ inline bool HitLess(const Hit& a, const Hit& b) {
 class TopK {
  public:
   explicit TopK(size_t k) : k_(k) { heap_.reserve(k); }
+  size_t capacity() const { return k_; }
 
   // The distance a new hit must beat to enter (infinity while not full).
   float threshold() const {

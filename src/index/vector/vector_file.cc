@@ -1,7 +1,6 @@
 #include "index/vector/vector_file.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,8 +20,11 @@ constexpr size_t kVersionOffset = 8;
 constexpr size_t kDimOffset = 12;
 constexpr size_t kRowsOffset = 16;
 constexpr size_t kRowsPerBlockOffset = 24;
+constexpr size_t kFlagsOffset = 28;
 constexpr size_t kBlocksOffset = 32;
 constexpr size_t kHeaderChecksumOffset = 56;
+// ReadRows reads about this many bytes per request.
+constexpr size_t kSequentialReadBytes = 1 << 20;
 
 Status ErrnoStatus(const char* what, const std::string& path, int err) {
   return Status::IOError(std::string("vector file: ") + what + " " + path + ": " + std::strerror(err));
@@ -41,21 +43,23 @@ Status WriteAll(int fd, const char* data, size_t size, const std::string& path) 
   return Status::Ok();
 }
 
-}  // namespace
-
-namespace {
 uint32_t RowsPerBlock(uint32_t dim, size_t block_bytes_target) {
   const size_t row_bytes = size_t{dim} * sizeof(float);
   return static_cast<uint32_t>(
       std::clamp<size_t>(block_bytes_target / row_bytes, 1, vector_file_limits::kRowsPerBlockMax));
 }
+
 }  // namespace
 
 size_t VectorFile::BlockBytesFor(uint32_t dim, size_t block_bytes_target) {
   return size_t{RowsPerBlock(dim, block_bytes_target)} * dim * sizeof(float);
 }
 
-Status VectorFile::Write(const std::string& path, MatrixView vectors, size_t block_bytes_target) {
+uint64_t VectorFile::RowHash(const float* row, uint32_t dim) {
+  return Checksum64(std::string_view(reinterpret_cast<const char*>(row), size_t{dim} * sizeof(float)));
+}
+
+Result<std::string> VectorFile::Encode(MatrixView vectors, const uint64_t* row_tags, size_t block_bytes_target) {
   using namespace vector_file_limits;
   if (vectors.dim == 0 || vectors.dim > kDimensionMax) return Status::InvalidArgument("vector file: bad dimension");
   if (vectors.rows > kRowsMax) return Status::InvalidArgument("vector file: too many rows");
@@ -66,85 +70,93 @@ Status VectorFile::Write(const std::string& path, MatrixView vectors, size_t blo
   const uint32_t rows_per_block = RowsPerBlock(vectors.dim, block_bytes_target);
   const uint64_t blocks = (vectors.rows + rows_per_block - 1) / rows_per_block;
 
-  std::string header(kHeaderBytes, '\0');
-  std::memcpy(header.data(), kMagic, sizeof(kMagic));
-  EncodeFixed32(header.data() + kVersionOffset, kFormatVersion);
-  EncodeFixed32(header.data() + kDimOffset, vectors.dim);
-  EncodeFixed64(header.data() + kRowsOffset, vectors.rows);
-  EncodeFixed32(header.data() + kRowsPerBlockOffset, rows_per_block);
-  EncodeFixed64(header.data() + kBlocksOffset, blocks);
-  EncodeFixed64(header.data() + kHeaderChecksumOffset,
-                Checksum64(std::string_view(header.data(), kHeaderChecksumOffset)));
-
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoStatus("open", path, errno);
-  Status s = WriteAll(fd, header.data(), header.size(), path);
-  std::string block;
-  for (uint64_t b = 0; s.ok() && b < blocks; ++b) {
+  std::string out(kHeaderBytes, '\0');
+  out.reserve(kHeaderBytes + vectors.rows * row_bytes + blocks * kBlockChecksumBytes +
+              (row_tags ? vectors.rows * kRowTagBytes + 8 : 0));
+  std::memcpy(out.data(), kMagic, sizeof(kMagic));
+  EncodeFixed32(out.data() + kVersionOffset, kFormatVersion);
+  EncodeFixed32(out.data() + kDimOffset, vectors.dim);
+  EncodeFixed64(out.data() + kRowsOffset, vectors.rows);
+  EncodeFixed32(out.data() + kRowsPerBlockOffset, rows_per_block);
+  EncodeFixed32(out.data() + kFlagsOffset, row_tags ? kFlagRowTags : 0);
+  EncodeFixed64(out.data() + kBlocksOffset, blocks);
+  EncodeFixed64(out.data() + kHeaderChecksumOffset, Checksum64(std::string_view(out.data(), kHeaderChecksumOffset)));
+  for (uint64_t b = 0; b < blocks; ++b) {
     const uint64_t first = b * rows_per_block;
     const uint64_t count = std::min<uint64_t>(rows_per_block, vectors.rows - first);
     // Rows are stored as little-endian f32, which is the in-memory layout on the
     // platforms fathom builds for (x86-64, aarch64).
-    block.assign(reinterpret_cast<const char*>(vectors.Row(first)), count * row_bytes);
-    char checksum[kBlockChecksumBytes];
-    EncodeFixed64(checksum, Checksum64(block));
-    block.append(checksum, sizeof(checksum));
-    s = WriteAll(fd, block.data(), block.size(), path);
+    const std::string_view payload(reinterpret_cast<const char*>(vectors.Row(first)), count * row_bytes);
+    out.append(payload);
+    PutFixed64(&out, Checksum64(payload));
   }
+  if (row_tags != nullptr) {
+    const size_t section = out.size();
+    for (uint64_t r = 0; r < vectors.rows; ++r) {
+      PutFixed64(&out, row_tags[r]);
+      PutFixed64(&out, RowHash(vectors.Row(r), vectors.dim));
+    }
+    PutFixed64(&out, Checksum64(std::string_view(out).substr(section)));
+  }
+  return out;
+}
+
+Status VectorFile::Write(const std::string& path, MatrixView vectors, size_t block_bytes_target) {
+  FATHOM_ASSIGN_OR_RETURN(std::string bytes, Encode(vectors, nullptr, block_bytes_target));
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoStatus("open", path, errno);
+  Status s = WriteAll(fd, bytes.data(), bytes.size(), path);
   if (s.ok() && ::fsync(fd) != 0) s = ErrnoStatus("fsync", path, errno);
   ::close(fd);
   return s;
 }
 
 Result<std::unique_ptr<VectorFile>> VectorFile::Open(const std::string& path, BlockCache* cache) {
+  FATHOM_ASSIGN_OR_RETURN(std::unique_ptr<RandomReader> reader, LocalFileReader::Open(path));
+  return Open(std::move(reader), cache);
+}
+
+Result<std::unique_ptr<VectorFile>> VectorFile::Open(std::unique_ptr<RandomReader> reader, BlockCache* cache) {
   using namespace vector_file_limits;
   if (cache == nullptr) return Status::InvalidArgument("vector file: no block cache");
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus("open", path, errno);
-  std::unique_ptr<VectorFile> file(new VectorFile());
-  file->fd_ = fd;  // closed by the destructor from here on
-  file->path_ = path;
+  const std::string name = reader->name();
+  auto corrupt = [&](const std::string& what) { return Status::Corruption("vector file: " + what + " in " + name); };
+  if (reader->size() < kHeaderBytes) return corrupt("short header");
   char header[kHeaderBytes];
-  ssize_t n = ::pread(fd, header, sizeof(header), 0);
-  if (n < 0) return ErrnoStatus("read header", path, errno);
-  if (static_cast<size_t>(n) != sizeof(header)) return Status::Corruption("vector file: short header in " + path);
-  if (std::memcmp(header, kMagic, sizeof(kMagic)) != 0) return Status::Corruption("vector file: bad magic in " + path);
-  if (DecodeFixed64(header + kHeaderChecksumOffset) !=
-      Checksum64(std::string_view(header, kHeaderChecksumOffset))) {
-    return Status::Corruption("vector file: header checksum mismatch in " + path);
+  FATHOM_RETURN_IF_ERROR(reader->ReadAt(0, sizeof(header), header));
+  if (std::memcmp(header, kMagic, sizeof(kMagic)) != 0) return corrupt("bad magic");
+  if (DecodeFixed64(header + kHeaderChecksumOffset) != Checksum64(std::string_view(header, kHeaderChecksumOffset))) {
+    return corrupt("header checksum mismatch");
   }
-  if (DecodeFixed32(header + kVersionOffset) != kFormatVersion) {
-    return Status::Corruption("vector file: unknown version in " + path);
-  }
-  for (size_t i : {28, 29, 30, 31}) {
-    if (header[i] != 0) return Status::Corruption("vector file: reserved bytes set in " + path);
-  }
+  const uint32_t version = DecodeFixed32(header + kVersionOffset);
+  if (version != 1 && version != kFormatVersion) return corrupt("unknown version");
+  const uint32_t flags = DecodeFixed32(header + kFlagsOffset);
+  if ((version == 1 && flags != 0) || (flags & ~kFlagRowTags) != 0) return corrupt("unknown flags");
   for (size_t i = kBlocksOffset + 8; i < kHeaderChecksumOffset; ++i) {
-    if (header[i] != 0) return Status::Corruption("vector file: reserved bytes set in " + path);
+    if (header[i] != 0) return corrupt("reserved bytes set");
   }
+  std::unique_ptr<VectorFile> file(new VectorFile());
   file->dim_ = DecodeFixed32(header + kDimOffset);
   file->rows_ = DecodeFixed64(header + kRowsOffset);
   file->rows_per_block_ = DecodeFixed32(header + kRowsPerBlockOffset);
   file->blocks_ = DecodeFixed64(header + kBlocksOffset);
+  file->has_row_tags_ = (flags & kFlagRowTags) != 0;
   if (file->dim_ == 0 || file->dim_ > kDimensionMax || file->rows_ > kRowsMax || file->rows_per_block_ == 0 ||
       file->rows_per_block_ > kRowsPerBlockMax ||
       file->blocks_ != (file->rows_ + file->rows_per_block_ - 1) / file->rows_per_block_) {
-    return Status::Corruption("vector file: inconsistent header in " + path);
+    return corrupt("inconsistent header");
   }
   file->row_bytes_ = size_t{file->dim_} * sizeof(float);
-  if (file->row_bytes_ * file->rows_per_block_ > 2 * kBlockBytesMax) {
-    return Status::Corruption("vector file: block too large in " + path);
-  }
-  struct stat st;
-  if (::fstat(fd, &st) != 0) return ErrnoStatus("stat", path, errno);
-  const uint64_t expected = file->BlockOffset(file->blocks_);
-  if (static_cast<uint64_t>(st.st_size) != expected) {
-    return Status::Corruption("vector file: size " + std::to_string(st.st_size) + " != expected " +
-                              std::to_string(expected) + " in " + path);
+  if (file->row_bytes_ * file->rows_per_block_ > 2 * kBlockBytesMax) return corrupt("block too large");
+  const uint64_t expected =
+      file->BlockOffset(file->blocks_) + (file->has_row_tags_ ? file->rows_ * kRowTagBytes + 8 : 0);
+  if (reader->size() != expected) {
+    return corrupt("size " + std::to_string(reader->size()) + " != expected " + std::to_string(expected));
   }
   if (cache->block_bytes() < file->row_bytes_ * file->rows_per_block_) {
-    return Status::InvalidArgument("vector file: block cache blocks smaller than the file's in " + path);
+    return Status::InvalidArgument("vector file: block cache blocks smaller than the file's in " + name);
   }
+  file->reader_ = std::move(reader);
   file->cache_ = cache;
   file->file_id_ = cache->NewFileId();
   return file;
@@ -152,14 +164,13 @@ Result<std::unique_ptr<VectorFile>> VectorFile::Open(const std::string& path, Bl
 
 VectorFile::~VectorFile() {
   if (cache_ != nullptr) cache_->EraseFile(file_id_);
-  if (fd_ >= 0) ::close(fd_);
 }
 
 uint64_t VectorFile::BlockOffset(uint64_t block) const {
   // Every block but the last is full, so block b starts after b full blocks.
   const uint64_t full_block_bytes = uint64_t{rows_per_block_} * row_bytes_ + kBlockChecksumBytes;
   if (block < blocks_) return kHeaderBytes + block * full_block_bytes;
-  // One past the last block: the file size.
+  // One past the last block: where the blocks end.
   if (blocks_ == 0) return kHeaderBytes;
   return kHeaderBytes + (blocks_ - 1) * full_block_bytes + BlockPayloadBytes(blocks_ - 1) + kBlockChecksumBytes;
 }
@@ -169,44 +180,93 @@ size_t VectorFile::BlockPayloadBytes(uint64_t block) const {
   return static_cast<size_t>(std::min<uint64_t>(rows_per_block_, rows_ - first)) * row_bytes_;
 }
 
-bool VectorFile::ReadBlock(uint64_t block, char* buffer) const {
+Status VectorFile::ReadBlock(uint64_t block, char* buffer) const {
   const size_t payload = BlockPayloadBytes(block);
-  const size_t size = payload + kBlockChecksumBytes;
-  const uint64_t offset = BlockOffset(block);
-  size_t done = 0;
-  while (done < size) {
-    ssize_t n = ::pread(fd_, buffer + done, size - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {  // an error, or end of file: the file shrank after Open
-      read_errors_.fetch_add(1, std::memory_order_relaxed);
-      return false;
-    }
-    done += static_cast<size_t>(n);
+  if (Status s = reader_->ReadAt(BlockOffset(block), payload + kBlockChecksumBytes, buffer); !s.ok()) {
+    read_errors_.fetch_add(1, std::memory_order_relaxed);
+    return s;
   }
   if (DecodeFixed64(buffer + payload) != Checksum64(std::string_view(buffer, payload))) {
     corruptions_.fetch_add(1, std::memory_order_relaxed);
-    return false;
+    return Status::Corruption("vector file: block " + std::to_string(block) + " checksum mismatch in " +
+                              reader_->name());
   }
-  return true;
+  return Status::Ok();
 }
 
-const float* VectorFile::Fetch(uint32_t slot, float* scratch) const {
-  if (slot >= rows_) return nullptr;
-  const uint64_t block = slot / rows_per_block_;
-  const size_t offset = static_cast<size_t>(slot % rows_per_block_) * row_bytes_;
-  if (cache_->Read(file_id_, block, offset, row_bytes_, scratch)) {
+Status VectorFile::FetchRow(uint32_t row, float* out) const {
+  if (row >= rows_) return Status::NotFound("vector file: no row " + std::to_string(row) + " in " + reader_->name());
+  const uint64_t block = row / rows_per_block_;
+  const size_t offset = static_cast<size_t>(row % rows_per_block_) * row_bytes_;
+  if (cache_->Read(file_id_, block, offset, row_bytes_, out)) {
     hits_.fetch_add(1, std::memory_order_relaxed);
-    return scratch;
+    return Status::Ok();
   }
   misses_.fetch_add(1, std::memory_order_relaxed);
   // One buffer per thread, grown to the largest block seen: a miss allocates nothing.
   thread_local std::vector<char> buffer;
   const size_t payload = BlockPayloadBytes(block);
   if (buffer.size() < payload + kBlockChecksumBytes) buffer.resize(payload + kBlockChecksumBytes);
-  if (!ReadBlock(block, buffer.data())) return nullptr;
-  std::memcpy(scratch, buffer.data() + offset, row_bytes_);
+  FATHOM_RETURN_IF_ERROR(ReadBlock(block, buffer.data()));
+  std::memcpy(out, buffer.data() + offset, row_bytes_);
   cache_->Insert(file_id_, block, buffer.data(), payload);
-  return scratch;
+  return Status::Ok();
+}
+
+const float* VectorFile::Fetch(uint32_t slot, float* scratch) const {
+  return FetchRow(slot, scratch).ok() ? scratch : nullptr;
+}
+
+Status VectorFile::ReadRows(uint64_t first, uint64_t count, float* out) const {
+  if (first > rows_ || count > rows_ - first) return Status::InvalidArgument("vector file: rows out of range");
+  if (count == 0) return Status::Ok();
+  const uint64_t first_block = first / rows_per_block_;
+  const uint64_t end_block = (first + count + rows_per_block_ - 1) / rows_per_block_;
+  const uint64_t blocks_per_read = std::max<uint64_t>(1, kSequentialReadBytes / (BlockPayloadBytes(0) + 8));
+  std::vector<char> buffer;
+  char* dst = reinterpret_cast<char*>(out);
+  for (uint64_t b = first_block; b < end_block; b += blocks_per_read) {
+    const uint64_t n = std::min(blocks_per_read, end_block - b);
+    const uint64_t begin = BlockOffset(b);
+    buffer.resize(BlockOffset(b + n) - begin);
+    if (Status s = reader_->ReadAt(begin, buffer.size(), buffer.data()); !s.ok()) {
+      read_errors_.fetch_add(1, std::memory_order_relaxed);
+      return s;
+    }
+    for (uint64_t i = 0; i < n; ++i) {
+      const char* block = buffer.data() + (BlockOffset(b + i) - begin);
+      const size_t payload = BlockPayloadBytes(b + i);
+      if (DecodeFixed64(block + payload) != Checksum64(std::string_view(block, payload))) {
+        corruptions_.fetch_add(1, std::memory_order_relaxed);
+        return Status::Corruption("vector file: block " + std::to_string(b + i) + " checksum mismatch in " +
+                                  reader_->name());
+      }
+      // The part of this block inside [first, first + count).
+      const uint64_t block_first = (b + i) * rows_per_block_;
+      const uint64_t lo = std::max(block_first, first);
+      const uint64_t hi = std::min(block_first + payload / row_bytes_, first + count);
+      std::memcpy(dst + (lo - first) * row_bytes_, block + (lo - block_first) * row_bytes_, (hi - lo) * row_bytes_);
+    }
+  }
+  return Status::Ok();
+}
+
+Status VectorFile::ReadRowTags(std::vector<uint64_t>* tags, std::vector<uint64_t>* row_hashes) const {
+  if (!has_row_tags_) return Status::FailedPrecondition("vector file: no row tags in " + reader_->name());
+  const uint64_t begin = BlockOffset(blocks_);
+  std::string section(rows_ * kRowTagBytes + 8, '\0');
+  FATHOM_RETURN_IF_ERROR(reader_->ReadAt(begin, section.size(), section.data()));
+  const std::string_view body(section.data(), section.size() - 8);
+  if (DecodeFixed64(section.data() + body.size()) != Checksum64(body)) {
+    return Status::Corruption("vector file: row tags checksum mismatch in " + reader_->name());
+  }
+  tags->resize(rows_);
+  row_hashes->resize(rows_);
+  for (uint64_t r = 0; r < rows_; ++r) {
+    (*tags)[r] = DecodeFixed64(section.data() + r * kRowTagBytes);
+    (*row_hashes)[r] = DecodeFixed64(section.data() + r * kRowTagBytes + 8);
+  }
+  return Status::Ok();
 }
 
 VectorFile::Stats VectorFile::stats() const {

@@ -1,7 +1,12 @@
-// VectorFile: a VectorSource (vector_source.h) over a local file of fixed-size f32 rows,
-// read on demand with pread through a bounded BlockCache (storage/block_cache.h), so
-// the full-precision vectors of an IVF index need not be resident (DESIGN.md sections
-// 2 and 3). Byte layout: docs/format/vector_file.md.
+// VectorFile: a VectorSource (vector_source.h) over fixed-size f32 rows in a local file
+// or an object store object (io/random_reader.h), read on demand one block at a time
+// through a bounded BlockCache (storage/block_cache.h), so the full-precision vectors of
+// an IVF index or a collection need not be resident (DESIGN.md sections 2 and 3). Byte
+// layout: docs/format/vector_file.md.
+//
+// A file may carry a row tags section: per row a caller-chosen u64 tag and the XXH3-64 of
+// the row's bytes, readable without the rows (a collection matches its rows to a file's
+// by record offset and content hash at open; db/vector_column.h).
 //
 // The file is a checksummed header followed by blocks of whole rows, each block followed
 // by the XXH3 of its bytes. Fetch(slot) copies the row out of the cached block, or reads
@@ -10,7 +15,7 @@
 // (Stats); they never crash. Open rejects a file whose header or size is wrong with
 // Corruption.
 //
-// Ownership: VectorFile owns its file descriptor; the BlockCache is borrowed and must
+// Ownership: VectorFile owns its reader; the BlockCache is borrowed and must
 // outlive it (several files may share one cache; each keys its blocks with its own id
 // and drops them on destruction). Thread-safety: Fetch, Prefetch and stats are safe from
 // many threads at once.
@@ -21,10 +26,12 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "fathom/status.h"
 #include "index/vector/kmeans.h"
 #include "index/vector/vector_source.h"
+#include "io/random_reader.h"
 #include "storage/block_cache.h"
 
 namespace fathom {
@@ -41,7 +48,9 @@ inline constexpr uint32_t kDimensionMax = 65536;
 class VectorFile final : public VectorSource {
  public:
   static constexpr char kMagic[8] = {'F', 'T', 'H', 'M', 'V', 'E', 'C', 'F'};
-  static constexpr uint32_t kFormatVersion = 1;
+  static constexpr uint32_t kFormatVersion = 2;  // 1 is still read (no flags)
+  static constexpr uint32_t kFlagRowTags = 1;
+  static constexpr size_t kRowTagBytes = 16;  // tag, row hash
   static constexpr size_t kHeaderBytes = 64;
   static constexpr size_t kBlockChecksumBytes = 8;
 
@@ -52,10 +61,16 @@ class VectorFile final : public VectorSource {
     uint64_t corruptions = 0;  // a block's checksum did not match
   };
 
-  // Writes `vectors` (row i = slot i) to `path` in the format above, replacing any file
-  // there, and fsyncs it. `block_bytes_target` sets the rows per block (see limits).
+  // The bytes of a file holding `vectors` (row i = slot i); with `row_tags` (one per
+  // row) the row tags section is included. `block_bytes_target` sets the rows per block
+  // (see limits).
+  static Result<std::string> Encode(MatrixView vectors, const uint64_t* row_tags = nullptr,
+                                    size_t block_bytes_target = vector_file_limits::kBlockBytesDefault);
+  // Encode, written to `path` (replacing any file there) and fsynced.
   static Status Write(const std::string& path, MatrixView vectors,
                       size_t block_bytes_target = vector_file_limits::kBlockBytesDefault);
+  // The hash the row tags section keeps for a row.
+  static uint64_t RowHash(const float* row, uint32_t dim);
 
   // Payload bytes of a full block for rows of `dim` floats: a BlockCache for such a file
   // needs blocks at least this large.
@@ -64,6 +79,8 @@ class VectorFile final : public VectorSource {
   // Opens `path`, reads and checks its header and size. `cache` is borrowed; its
   // block_bytes() must hold a full block of the file (InvalidArgument otherwise).
   static Result<std::unique_ptr<VectorFile>> Open(const std::string& path, BlockCache* cache);
+  // The same over any reader (e.g. ObjectRangeReader).
+  static Result<std::unique_ptr<VectorFile>> Open(std::unique_ptr<RandomReader> reader, BlockCache* cache);
 
   ~VectorFile() override;
   VectorFile(const VectorFile&) = delete;
@@ -73,21 +90,29 @@ class VectorFile final : public VectorSource {
   size_t rows() const { return rows_; }
   uint32_t rows_per_block() const { return rows_per_block_; }
   const float* Fetch(uint32_t slot, float* scratch) const override;
+  // Fetch with the reason of a failure: NotFound past the last row, Corruption for bad
+  // bytes, IOError for a failed read. Writes dim() floats to `out`.
+  Status FetchRow(uint32_t row, float* out) const;
+  // Rows [first, first + count) into `out` (count * dim() floats), read in large verified
+  // pieces without going through the cache: for sequential copies.
+  Status ReadRows(uint64_t first, uint64_t count, float* out) const;
+  bool has_row_tags() const { return has_row_tags_; }
+  // The row tags section (FailedPrecondition without one; Corruption if it is damaged).
+  Status ReadRowTags(std::vector<uint64_t>* tags, std::vector<uint64_t>* row_hashes) const;
   // Prefetch stays the no-op default: a local pread is synchronous and cheap next to a
-  // remote round trip, so batching buys nothing here (a source over a remote store
-  // would issue the ranged reads of a Prefetch concurrently).
+  // remote round trip, so batching buys nothing there (over a remote store the ranged
+  // reads of a Prefetch should be issued concurrently; not built yet).
   Stats stats() const;
 
  private:
   VectorFile() = default;
   uint64_t BlockOffset(uint64_t block) const;
   size_t BlockPayloadBytes(uint64_t block) const;
-  // Reads and verifies `block` into `buffer` (payload + checksum bytes); false (and a
-  // counter) on a read error or a checksum mismatch.
-  bool ReadBlock(uint64_t block, char* buffer) const;
+  // Reads and verifies `block` into `buffer` (payload + checksum bytes), counting
+  // failures.
+  Status ReadBlock(uint64_t block, char* buffer) const;
 
-  int fd_ = -1;
-  std::string path_;
+  std::unique_ptr<RandomReader> reader_;
   BlockCache* cache_ = nullptr;
   uint64_t file_id_ = 0;
   uint32_t dim_ = 0;
@@ -95,6 +120,7 @@ class VectorFile final : public VectorSource {
   uint32_t rows_per_block_ = 0;
   uint64_t blocks_ = 0;
   size_t row_bytes_ = 0;
+  bool has_row_tags_ = false;
   mutable std::atomic<uint64_t> hits_{0}, misses_{0}, read_errors_{0}, corruptions_{0};
 };
 

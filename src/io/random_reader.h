@@ -1,0 +1,67 @@
+// RandomReader: positioned reads of one immutable byte sequence (a local file, or an
+// object in an ObjectStore through ranged Gets), so a reader of a block format such as
+// index/vector/vector_file.h need not know where its bytes live.
+//
+// Ownership: LocalFileReader owns its descriptor; ObjectRangeReader shares the store.
+// Thread-safety: ReadAt is safe from many threads at once.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "fathom/status.h"
+#include "io/object_store.h"
+
+namespace fathom {
+
+class RandomReader {
+ public:
+  virtual ~RandomReader() = default;
+  // The length of the byte sequence, as of opening.
+  virtual uint64_t size() const = 0;
+  // Reads exactly `length` bytes at `offset` into `dst`. IOError when the read fails,
+  // Corruption when the bytes end before offset + length (the sequence shrank).
+  virtual Status ReadAt(uint64_t offset, size_t length, char* dst) const = 0;
+  // For messages: a path or an object key.
+  virtual const std::string& name() const = 0;
+};
+
+// A local file read with pread.
+class LocalFileReader final : public RandomReader {
+ public:
+  static Result<std::unique_ptr<RandomReader>> Open(const std::string& path);
+  ~LocalFileReader() override;
+  uint64_t size() const override { return size_; }
+  Status ReadAt(uint64_t offset, size_t length, char* dst) const override;
+  const std::string& name() const override { return path_; }
+
+ private:
+  LocalFileReader(int fd, std::string path, uint64_t size) : fd_(fd), path_(std::move(path)), size_(size) {}
+  int fd_;
+  std::string path_;
+  uint64_t size_;
+};
+
+// An object read with ranged Gets. Open asks the store for the object's size once.
+class ObjectRangeReader final : public RandomReader {
+ public:
+  static Result<std::unique_ptr<RandomReader>> Open(std::shared_ptr<ObjectStore> store, const std::string& key);
+  uint64_t size() const override { return size_; }
+  Status ReadAt(uint64_t offset, size_t length, char* dst) const override;
+  const std::string& name() const override { return key_; }
+
+ private:
+  ObjectRangeReader(std::shared_ptr<ObjectStore> store, std::string key, uint64_t size)
+      : store_(std::move(store)), key_(std::move(key)), size_(size) {}
+  std::shared_ptr<ObjectStore> store_;
+  std::string key_;
+  uint64_t size_;
+};
+
+// The best reader for an object: the local file for a LocalStore, ranged Gets otherwise.
+Result<std::unique_ptr<RandomReader>> OpenObjectReader(const std::shared_ptr<ObjectStore>& store,
+                                                       const std::string& key);
+
+}  // namespace fathom
