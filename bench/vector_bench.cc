@@ -39,6 +39,8 @@
 #include <thread>
 #include <vector>
 
+#include "bench_data.h"
+#include "hnsw_peer.h"
 #include "index/vector/distance.h"
 #include "index/vector/int8_matrix.h"
 #include "index/vector/ivf_index.h"
@@ -260,16 +262,7 @@ int main(int argc, char** argv) {
   double cache_fraction = 0.4;
   size_t block_bytes = fathom::vector_file_limits::kBlockBytesDefault;
   uint32_t faiss_nlist = 0;
-  fathom::SyntheticOptions data_options;
-  // The benchmark's data: flatter (spectrum decay 1) and less overlapping (spread 0.5)
-  // clusters than the generator's defaults, which made hnswlib M=16 need ef of about 240
-  // for recall@10 0.99 at 200k x 128. On these, 200k x 128 needs ef of about 80; larger
-  // sets need more (docs/design/vector-index.md "Benchmark at issue sizes").
-  data_options.noise = 0.35f;
-  data_options.clusters = 0;
-  data_options.spectrum_decay = 1.0f;
-  data_options.cluster_spread = 0.5f;
-  data_options.scale_log_sigma = 0.5f;
+  fathom::SyntheticOptions data_options = bench::BenchDataOptions();
   app.add_option("--preset", preset, "1m128 (1M x 128, l2) | 200k768 (200k x 768, l2): the issue's sizes");
   app.add_option("--rows,--n", rows, "base vectors");
   app.add_option("--dim", dim, "dimension");
@@ -582,27 +575,11 @@ int main(int argc, char** argv) {
 
   // ---- hnswlib ----
   if (wants("hnswlib")) {
-    hnswlib::L2Space l2_space(dim);
-    hnswlib::InnerProductSpace ip_space(dim);
-    hnswlib::SpaceInterface<float>* hnsw_space =
-        *space == DistanceSpace::kL2 ? static_cast<hnswlib::SpaceInterface<float>*>(&l2_space) : &ip_space;
     start = Clock::now();
-    auto hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(hnsw_space, rows, 16, 200, seed);
-    std::atomic<size_t> next{0};
-    auto add = [&] {
-      for (size_t i = next++; i < rows; i = next++) hnsw->addPoint(peer_base + i * dim, i);
-    };
-    std::vector<std::thread> pool;
-    for (int t = 1; t < threads; ++t) pool.emplace_back(add);
-    add();
-    for (auto& t : pool) t.join();
+    bench::HnswPeer peer = bench::BuildHnsw(peer_base, rows, dim, *space, threads, seed);
+    auto& hnsw = peer.index;
     System system{"hnswlib", "ef", {}, Seconds(start), 0};
-    size_t bytes = hnsw->max_elements_ * hnsw->size_data_per_element_;
-    for (size_t i = 0; i < rows; ++i) {
-      bytes += hnsw->element_levels_[i] * hnsw->size_links_per_element_ + sizeof(void*) + sizeof(int);
-    }
-    constexpr size_t kHashEntryBytes = 32;  // unordered_map node + bucket, label -> id
-    bytes += rows * kHashEntryBytes;
+    const size_t bytes = peer.MemoryBytes();
     system.memory_bytes = bytes;
     std::printf("\n## hnswlib M=16 ef_construction=200: build %.1f s, %.1f MiB (of which %.1f MiB f32 vectors)\n",
                 system.build_s, Mib(bytes), Mib(vector_bytes));

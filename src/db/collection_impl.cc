@@ -185,6 +185,10 @@ Status CollectionImpl::Recover() {
     }
   }
   vector_index_.Absorb(table_, {});
+  // The manifest's index is the one in memory now (or there is none in either); one
+  // that failed to load is not, and the next fold writes a new one.
+  persisted_index_version_ =
+      manifest_.vector_index.has_value() == vector_index_.has_index() ? vector_index_.index_version() : UINT64_MAX;
   last_sequence_ = manifest_.wal_sequence_covered;
 
   FATHOM_ASSIGN_OR_RETURN(std::vector<ObjectInfo> wal,
@@ -726,6 +730,7 @@ Status CollectionImpl::FoldTail() {
   Manifest next = manifest_;
   std::optional<CollectionVectorIndex::Snapshot> index_snapshot;
   std::vector<std::pair<size_t, VectorColumn::ColdRef>> cold_entries;  // read after the lock
+  uint64_t index_version = 0;
   {
     std::unique_lock<std::shared_mutex> lock(state_mu_);
     next.cold_parts.clear();
@@ -739,12 +744,13 @@ Status CollectionImpl::FoldTail() {
       }
       return true;
     };
-    // Nothing to record: no new WAL objects, the same cold parts, and no index that the
-    // manifest lacks.
+    // Nothing to record: no new WAL objects, the same cold parts and the index the
+    // manifest already has.
     if (last_sequence_ == manifest_.wal_sequence_covered && same_parts() &&
-        (manifest_.vector_index.has_value() || !vector_index_.has_index())) {
+        persisted_index_version_ == vector_index_.index_version()) {
       return Status::Ok();
     }
+    index_version = vector_index_.index_version();
     index_snapshot = vector_index_.TakeSnapshot(table_);
     dirty = table_.TakeDirty();
     next.wal_sequence_covered = last_sequence_;
@@ -825,6 +831,7 @@ Status CollectionImpl::FoldTail() {
     // The segment is unreferenced; a later compaction or open removes it.
     return s.WithContext("compaction: manifest");
   }
+  persisted_index_version_ = index_snapshot && !manifest_.vector_index ? UINT64_MAX : index_version;
   {
     std::unique_lock<std::shared_mutex> lock(state_mu_);
     while (!tail_.empty() && tail_.front().sequence <= manifest_.wal_sequence_covered) {

@@ -144,6 +144,7 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   // Compaction.
   std::mutex compaction_mu_;
   Manifest manifest_;
+  uint64_t persisted_index_version_ = UINT64_MAX;  // vector_index_.index_version() in manifest_
   std::atomic<bool> compaction_scheduled_{false};
 };
 

@@ -141,12 +141,14 @@ void CollectionVectorIndex::Reset() {
   pending_bits_.clear();
   built_rows_ = 0;
   ++generation_;
+  ++index_version_;
   changed_during_task_.clear();
 }
 
 void CollectionVectorIndex::Absorb(RecordTable& table, const std::vector<uint32_t>& renumbered) {
   if (!renumbered.empty()) {
     ++generation_;
+    ++index_version_;
     auto moved = [&](uint32_t slot) -> std::optional<uint32_t> {
       if (slot >= renumbered.size() || renumbered[slot] == RecordTable::kNoSlot) return std::nullopt;
       return renumbered[slot];
@@ -189,6 +191,7 @@ bool CollectionVectorIndex::Install(const RecordTable& table, VectorIndexTask ta
   std::vector<uint32_t> changed = std::move(changed_during_task_);
   changed_during_task_.clear();
   if (task.generation != generation_) return false;
+  ++index_version_;
   if (task.kind == VectorIndexTask::Kind::kDrop) {
     index_.reset();
     covered_.clear();

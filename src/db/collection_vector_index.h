@@ -119,6 +119,9 @@ class CollectionVectorIndex {
   // ---- shared lock ----
   bool has_index() const { return index_ != nullptr; }
   bool covers(uint32_t slot) const { return IsCovered(slot); }
+  // Changes whenever the index itself changes (installed, loaded, dropped, renumbered),
+  // so the owner can tell whether its persisted copy is current.
+  uint64_t index_version() const { return index_version_; }
   size_t covered_rows() const { return covered_count_; }
   size_t pending_rows() const { return pending_.size(); }
   uint32_t clusters() const { return index_ ? index_->clusters() : 0; }
@@ -166,6 +169,7 @@ class CollectionVectorIndex {
   std::vector<uint64_t> pending_bits_;
   size_t built_rows_ = 0;          // rows at the last full build
   uint64_t generation_ = 0;        // bumped by every renumbering
+  uint64_t index_version_ = 0;
   // A planned task is out (set by Plan under the shared lock, read by NeedsMaintenance
   // under the shared lock from other threads).
   std::atomic<bool> maintaining_{false};

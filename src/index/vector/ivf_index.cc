@@ -200,6 +200,7 @@ void IvfIndex::BuildRouting() {
   group_offsets_.clear();
   group_clusters_.clear();
   grouped_centroids_.clear();
+  group_radius_.clear();
   const uint32_t clusters = this->clusters();
   if (clusters < ivf_limits::kRoutingClustersMin) return;
   const uint32_t padded = quantizer_->padded_dim();
@@ -224,6 +225,24 @@ void IvfIndex::BuildRouting() {
     std::copy_n(centroids_.data() + static_cast<size_t>(group_clusters_[i]) * padded, padded,
                 grouped_centroids_.data() + static_cast<size_t>(i) * padded);
   }
+  group_radius_.assign(groups, 0.0f);
+  for (uint32_t g = 0; g < groups; ++g) {
+    for (uint32_t i = group_offsets_[g]; i < group_offsets_[g + 1]; ++i) {
+      const float d = L2Squared(group_centroids_.data() + static_cast<size_t>(g) * padded,
+                                grouped_centroids_.data() + static_cast<size_t>(i) * padded, padded);
+      group_radius_[g] = std::max(group_radius_[g], std::sqrt(d));
+    }
+  }
+}
+
+IvfIndex IvfIndex::WithoutRouting() const {
+  IvfIndex copy = *this;
+  copy.group_centroids_.clear();
+  copy.group_offsets_.clear();
+  copy.group_clusters_.clear();
+  copy.grouped_centroids_.clear();
+  copy.group_radius_.clear();
+  return copy;
 }
 
 void IvfIndex::RouteQuery(const float* rotated, uint32_t wanted, std::vector<std::pair<float, uint32_t>>* order,
@@ -241,16 +260,36 @@ void IvfIndex::RouteQuery(const float* rotated, uint32_t wanted, std::vector<std
   const uint32_t groups = static_cast<uint32_t>(group_offsets_.size() - 1);
   std::vector<float> group_distances(groups);
   SquaredL2ToMany(rotated, group_centroids_.data(), groups, padded, group_distances.data());
+  // Lower bound on the distance to any member: |q - centre| - radius (triangle
+  // inequality), shrunk by a relative slack so float rounding never prunes a member.
   std::vector<std::pair<float, uint32_t>> group_order(groups);
-  for (uint32_t g = 0; g < groups; ++g) group_order[g] = {group_distances[g], g};
+  for (uint32_t g = 0; g < groups; ++g) {
+    const float d = std::sqrt(group_distances[g]);
+    const float bound = std::max(0.0f, d - group_radius_[g] - 1e-4f * (d + group_radius_[g]));
+    group_order[g] = {bound * bound, g};
+  }
   std::sort(group_order.begin(), group_order.end());
-  for (const auto& [unused, g] : group_order) {
-    if (order->size() >= wanted) break;
+  // The `wanted` smallest distances so far (a max-heap: top = the wanted-th smallest).
+  std::vector<float> best;
+  best.reserve(wanted + 1);
+  for (const auto& [bound, g] : group_order) {
+    if (best.size() >= wanted && bound > best.front()) break;  // no member can make the cut
     const uint32_t begin = group_offsets_[g], count = group_offsets_[g + 1] - begin;
     scratch->resize(count);
     SquaredL2ToMany(rotated, grouped_centroids_.data() + static_cast<size_t>(begin) * padded, count, padded,
                     scratch->data());
-    for (uint32_t i = 0; i < count; ++i) order->push_back({(*scratch)[i], group_clusters_[begin + i]});
+    for (uint32_t i = 0; i < count; ++i) {
+      const float d = (*scratch)[i];
+      order->push_back({d, group_clusters_[begin + i]});
+      if (best.size() < wanted) {
+        best.push_back(d);
+        std::push_heap(best.begin(), best.end());
+      } else if (d < best.front()) {
+        std::pop_heap(best.begin(), best.end());
+        best.back() = d;
+        std::push_heap(best.begin(), best.end());
+      }
+    }
   }
 }
 
@@ -272,6 +311,7 @@ Result<IvfIndex> IvfIndex::Remapped(const std::function<std::optional<uint32_t>(
   out.group_offsets_ = group_offsets_;
   out.group_clusters_ = group_clusters_;
   out.grouped_centroids_ = grouped_centroids_;
+  out.group_radius_ = group_radius_;
   out.offsets_.assign(offsets_.size(), 0);
   out.slots_.reserve(slots_.size());
   out.codes_.reserve(codes_.size());
@@ -411,9 +451,7 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
   if (!filter.allows_all()) {
     expected_probes = probes * static_cast<double>(rows_) / std::max<double>(1.0, filter.allowed_count());
   }
-  const double wanted = std::max({expected_probes * ivf_limits::kRoutingOverscan,
-                                  static_cast<double>(ivf_limits::kRoutingCandidatesMin),
-                                  static_cast<double>(clusters) * ivf_limits::kRoutingClusterFractionMin});
+  const double wanted = std::ceil(expected_probes);
   RouteQuery(rotated.data(), static_cast<uint32_t>(std::min<double>(wanted, clusters)), &order, &centroid_distances);
   // The routed candidates hold at least `probes` clusters; a filtered search that needs
   // more appends every cluster not yet considered (AppendRemaining below).

@@ -202,6 +202,8 @@ class IvfIndex {
 
   // Whether searches route through coarse centroid groups (BuildRouting).
   bool routed() const { return !group_offsets_.empty(); }
+  // A copy that scans every centroid (to measure or check routing against).
+  IvfIndex WithoutRouting() const;
   // Whether `slot` is a row of this index.
   bool Contains(uint32_t slot) const {
     return slot < slot_bound_ && ((members_[slot >> 6] >> (slot & 63)) & 1);
@@ -244,13 +246,16 @@ class IvfIndex {
   IvfIndex EmptyWithSameShape() const;
   // Centroid routing (hierarchical centroids): with at least
   // ivf_limits::kRoutingClustersMin clusters, the centroids are grouped by a coarse
-  // k-means of about sqrt(clusters) groups, and a search computes exact centroid
-  // distances only for the clusters of its nearest groups (enough for
-  // kRoutingOverscan x probes), instead of for every centroid. Derived from centroids_
-  // (not serialized); recomputed by Build, Deserialize and Updated.
+  // k-means of about sqrt(clusters) groups, each with its radius (the largest distance
+  // from the group's centre to a member centroid). A search visits groups in order of
+  // the lower bound max(0, |q - centre| - radius) on their members' distances and stops
+  // once it holds `wanted` clusters and the next group's bound exceeds the wanted-th
+  // smallest distance found: the clusters it returns include the exact `wanted` nearest.
+  // Derived from centroids_ (not serialized); recomputed by Build, Deserialize and
+  // Updated.
   void BuildRouting();
   // The clusters a search should consider first, with their centroid distances: all of
-  // them without routing, else those of the nearest coarse groups (at least `wanted`).
+  // them without routing, else a subset holding the `wanted` nearest.
   void RouteQuery(const float* rotated, uint32_t wanted, std::vector<std::pair<float, uint32_t>>* order,
                   std::vector<float>* scratch) const;
 
@@ -269,6 +274,7 @@ class IvfIndex {
   std::vector<uint32_t> group_offsets_;  // groups + 1, into group_clusters_
   std::vector<uint32_t> group_clusters_; // cluster ids, grouped
   std::vector<float> grouped_centroids_; // centroids_ in group_clusters_ order
+  std::vector<float> group_radius_;      // per group: max |member centroid - centre|
   uint32_t slot_bound_ = 0;        // max slot + 1
   std::vector<uint64_t, AlignedAllocator<uint64_t>> codes_;  // rows x code_words
   std::vector<float> add_, rescale_, error_;                 // per row: RaBitQ factors

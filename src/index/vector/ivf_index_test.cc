@@ -261,6 +261,14 @@ TEST(IvfIndexTest, RoutedCentroidsKeepRecall) {
   options.probes = index->clusters();
   const double all = RecallAtK(truth, SearchAll(*index, data, options), kK);
   std::printf("routed recall@10: 40 of %u probes %.3f, all probes %.3f\n", index->clusters(), recall, all);
+  // Routing is exact: the same clusters as a scan of every centroid, so the same answers.
+  const IvfIndex flat = index->WithoutRouting();
+  EXPECT_FALSE(flat.routed());
+  for (uint32_t probes : {1u, 7u, 40u}) {
+    options.probes = probes;
+    EXPECT_EQ(SearchAll(*index, data, options), SearchAll(flat, data, options)) << probes;
+  }
+  options.probes = index->clusters();
   EXPECT_GE(recall, 0.9);
   EXPECT_GE(all, 0.97);
   auto copy = IvfIndex::Deserialize(index->Serialize());

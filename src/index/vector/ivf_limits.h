@@ -53,15 +53,10 @@ inline constexpr int kBuildThreadsMax = 256;
 
 // Centroid routing (hierarchical centroids, IvfIndex::BuildRouting): used from this many
 // clusters on (below, scanning every centroid costs less than a few probes). A search
-// computes exact centroid distances for the clusters of the nearest coarse groups until
-// it has kRoutingOverscan x the clusters it expects to probe (probes, or probes /
-// selectivity with a filter) of them, at least kRoutingCandidatesMin.
+// visits coarse groups by the triangle-inequality lower bound of their members'
+// distances and stops once no unvisited group can hold one of the clusters it needs, so
+// it probes exactly the clusters a flat scan of every centroid would.
 inline constexpr uint32_t kRoutingClustersMin = 512;
-inline constexpr uint32_t kRoutingOverscan = 8;
-inline constexpr uint32_t kRoutingCandidatesMin = 128;
-// ... and at least this fraction of all clusters: coarse groups are only a rough map of
-// the fine centroids (at 1M x 128, routing to 128 of 2191 clusters capped recall at 0.92).
-inline constexpr double kRoutingClusterFractionMin = 0.25;
 inline constexpr int kRoutingKmeansIterations = 8;
 
 // ---- RaBitQ ----

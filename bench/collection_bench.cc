@@ -1,0 +1,258 @@
+// collection_bench: one large collection end to end through the C++ API (Database on a
+// local directory), with cold vectors on (the default: full vectors of indexed rows in
+// cold parts, int8 approximations in RAM, docs/design/cold-vectors.md) and off (every
+// f32 vector in RAM), and hnswlib (M=16, ef_construction=200) in the same run.
+//
+// Per mode: ingest through Collection::Add, Compact (builds the index; spills), then a
+// fresh Database::Open of the directory and single-threaded queries at several
+// search_effort settings: recall@k against exact ground truth, queries/s, and the
+// process memory the open database holds (RSS after open and queries minus RSS before
+// Database::Open: everything resident, rows and ids included). Each mode runs in its own
+// forked process so one mode's freed memory cannot hide in the other's numbers.
+// Prints tables; not a test. Usage: collection_bench --preset 1m128 | 200k768.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "fathom/db.h"
+#include "bench_data.h"
+#include "hnsw_peer.h"
+#include "index/vector/synthetic_data.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+double Mib(double bytes) { return bytes / (1 << 20); }
+
+[[noreturn]] void Die(const std::string& what) {
+  std::fprintf(stderr, "collection_bench: %s\n", what.c_str());
+  std::exit(1);
+}
+void Check(const fathom::Status& s, const char* what) {
+  if (!s.ok()) Die(std::string(what) + ": " + s.ToString());
+}
+
+// Resident set size of this process, bytes.
+size_t RssBytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  }
+  return 0;
+}
+
+std::vector<double> ParseDoubles(const std::string& text) {
+  std::vector<double> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (!item.empty()) out.push_back(std::stod(item));
+  }
+  return out;
+}
+
+struct Config {
+  size_t batch = 5000;
+  uint32_t k = 10;
+  int repeat = 3;
+  uint64_t cache_mib = 128;
+  std::vector<double> efforts;
+  bool bulk = false;  // no background compaction while ingesting: one index build at Compact
+};
+
+// Ingest, compact, reopen, query: the child process of one mode.
+void RunMode(bool cold, const std::string& dir, const fathom::SyntheticData& data,
+             const std::vector<std::vector<uint32_t>>& truth, const Config& config) {
+  const uint32_t dim = data.base.dim;
+  fathom::DatabaseOptions options;
+  options.path = dir;
+  options.cold_vectors = cold;
+  options.vector_cache_bytes = config.cache_mib << 20;
+  options.background_compaction = !config.bulk;
+  auto start = Clock::now();
+  {
+    auto db = fathom::Database::Open(options);
+    Check(db.status(), "open");
+    auto col = (*db)->CreateCollection(fathom::Database::kDefaultTenant, fathom::Database::kDefaultDatabase,
+                                       {.name = "bench"});
+    Check(col.status(), "create");
+    for (size_t first = 0; first < data.base.rows; first += config.batch) {
+      std::vector<fathom::WriteRecord> batch;
+      for (size_t i = first; i < std::min(data.base.rows, first + config.batch); ++i) {
+        fathom::WriteRecord r;
+        r.id = std::to_string(i);
+        r.embedding = std::vector<float>(data.base.Row(i), data.base.Row(i) + dim);
+        batch.push_back(std::move(r));
+      }
+      Check((*col)->Add(std::move(batch)), "add");
+    }
+    const double ingest_s = Seconds(start);
+    start = Clock::now();
+    Check((*col)->Compact(), "compact");
+    auto stats = (*col)->IndexStats();
+    Check(stats.status(), "stats");
+    std::printf("# %s: ingest %.1f s (%.0f rec/s), compact %.1f s: %u clusters, %llu hot / %llu cold vectors, "
+                "%u cold parts\n",
+                cold ? "cold" : "hot", ingest_s, data.base.rows / ingest_s, Seconds(start), stats->clusters,
+                static_cast<unsigned long long>(stats->hot_vectors),
+                static_cast<unsigned long long>(stats->cold_vectors), stats->cold_parts);
+  }
+  // A fresh open of the directory, as a restarted server would see it.
+  const size_t rss_before = RssBytes();
+  start = Clock::now();
+  auto db = fathom::Database::Open(options);
+  Check(db.status(), "reopen");
+  auto col = (*db)->GetCollection(fathom::Database::kDefaultTenant, fathom::Database::kDefaultDatabase, "bench");
+  Check(col.status(), "get collection");
+  auto stats = (*col)->IndexStats();  // opens (recovers) the collection
+  Check(stats.status(), "stats");
+  const double open_s = Seconds(start);
+  std::printf("%-6s %8s %10s %10s %12s\n", "mode", "effort", "recall@k", "QPS", "RSS MiB");
+  for (double effort : config.efforts) {
+    double best_qps = 0;
+    std::vector<std::vector<uint32_t>> found(data.queries.rows);
+    for (int pass = 0; pass < config.repeat; ++pass) {
+      auto t = Clock::now();
+      for (size_t q = 0; q < data.queries.rows; ++q) {
+        fathom::QueryRequest r;
+        r.query_embeddings = {std::vector<float>(data.queries.Row(q), data.queries.Row(q) + dim)};
+        r.n_results = config.k;
+        r.search_effort = effort;
+        r.include = fathom::Include{.embeddings = false, .documents = false, .metadatas = false, .uris = false,
+                                    .distances = true};
+        auto res = (*col)->Query(r);
+        Check(res.status(), "query");
+        found[q].clear();
+        for (const std::string& hit : res->rows[0].ids) found[q].push_back(static_cast<uint32_t>(std::stoul(hit)));
+      }
+      best_qps = std::max(best_qps, data.queries.rows / Seconds(t));
+    }
+    std::printf("%-6s %8.2f %10.4f %10.0f %12.1f\n", cold ? "cold" : "hot", effort,
+                fathom::RecallAtK(truth, found, config.k), best_qps, Mib(double(RssBytes()) - rss_before));
+    std::fflush(stdout);
+  }
+  stats = (*col)->IndexStats();
+  std::printf("# %s: open %.1f s; vector RAM %.1f MiB (IndexStats), %llu hot / %llu cold; memory = RSS after "
+              "queries - RSS before open (includes the block cache as filled)\n",
+              cold ? "cold" : "hot", open_s, Mib(double(stats->vector_memory_bytes)),
+              static_cast<unsigned long long>(stats->hot_vectors),
+              static_cast<unsigned long long>(stats->cold_vectors));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"collection_bench"};
+  std::string preset, dir, efforts = "0.25,0.5,1,2,4", ef_list = "40,60,80,100,160,320";
+  size_t rows = 200000, queries = 1000;
+  uint32_t dim = 128;
+  uint64_t seed = 1;
+  int threads = 2;
+  bool hnsw = true;
+  Config config;
+  app.add_option("--preset", preset, "1m128 | 200k768: the vector-index issue's sizes");
+  app.add_option("--n", rows, "records");
+  app.add_option("--dim", dim, "dimension");
+  app.add_option("--queries", queries, "queries (exact ground truth by brute force)");
+  app.add_option("--k", config.k, "n_results");
+  app.add_option("--batch", config.batch, "records per Add");
+  app.add_option("--repeat", config.repeat, "timed passes per setting (the best counts)");
+  app.add_option("--cache-mib", config.cache_mib, "DatabaseOptions::vector_cache_bytes, MiB");
+  app.add_option("--efforts", efforts, "search_effort values (comma-separated)");
+  app.add_option("--ef", ef_list, "hnswlib ef values (comma-separated)");
+  app.add_option("--threads", threads, "threads for data generation and the hnswlib build");
+  app.add_option("--seed", seed, "data seed");
+  app.add_option("--dir", dir, "working directory (default: a new temp dir, removed after)");
+  app.add_flag("!--no-hnsw", hnsw, "skip hnswlib");
+  app.add_flag("--bulk", config.bulk,
+               "ingest without background compaction, so Compact builds the index once (default: the index "
+               "grows with the collection, as it does for a user)");
+  std::string modes = "cold,hot";
+  app.add_option("--modes", modes, "cold, hot or both (comma-separated)");
+  CLI11_PARSE(app, argc, argv);
+  if (preset == "1m128") {
+    rows = 1000000;
+    dim = 128;
+  } else if (preset == "200k768") {
+    rows = 200000;
+    dim = 768;
+  } else if (!preset.empty()) {
+    Die("unknown preset " + preset);
+  }
+  config.efforts = ParseDoubles(efforts);
+  const bool own_dir = dir.empty();
+  if (own_dir) {
+    char tmpl[] = "/tmp/collection_bench.XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) Die("mkdtemp failed");
+    dir = tmpl;
+  }
+  std::printf("# collection_bench: n=%zu dim=%u queries=%zu k=%u l2 seed=%llu; cache %llu MiB; search 1 thread\n",
+              rows, dim, queries, config.k, static_cast<unsigned long long>(seed),
+              static_cast<unsigned long long>(config.cache_mib));
+  fathom::SyntheticOptions data_options = bench::BenchDataOptions();
+  data_options.rows = rows;
+  data_options.queries = queries;
+  data_options.dim = dim;
+  data_options.seed = seed;
+  data_options.threads = threads;
+  auto start = Clock::now();
+  auto generated = fathom::GenerateSynthetic(data_options);
+  Check(generated.status(), "generate");
+  const fathom::SyntheticData& data = *generated;
+  const auto truth = fathom::ExactTopK(data.base, data.queries, config.k, fathom::DistanceSpace::kL2, nullptr, threads);
+  std::printf("# data + exact ground truth in %.1f s\n", Seconds(start));
+  std::fflush(stdout);
+
+  for (bool cold : {true, false}) {
+    if (modes.find(cold ? "cold" : "hot") == std::string::npos) continue;
+    const std::string mode_dir = dir + (cold ? "/cold" : "/hot");
+    std::filesystem::remove_all(mode_dir);
+    pid_t pid = fork();
+    if (pid < 0) Die("fork failed");
+    if (pid == 0) {
+      RunMode(cold, mode_dir, data, truth, config);
+      std::fflush(stdout);
+      _exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) Die("a mode failed");
+    std::filesystem::remove_all(mode_dir);
+  }
+
+  if (hnsw) {
+    start = Clock::now();
+    bench::HnswPeer peer = bench::BuildHnsw(data.base.values.data(), rows, dim, fathom::DistanceSpace::kL2, threads, seed);
+    std::printf("\n## hnswlib M=16 ef_construction=200: build %.1f s, %.1f MiB resident\n", Seconds(start),
+                Mib(double(peer.MemoryBytes())));
+    std::printf("%-8s %10s %10s\n", "ef", "recall@k", "QPS");
+    for (double ef : ParseDoubles(ef_list)) {
+      peer.index->setEf(std::max<size_t>(static_cast<size_t>(ef), config.k));
+      double best_qps = 0;
+      std::vector<std::vector<uint32_t>> found(queries);
+      for (int pass = 0; pass < config.repeat; ++pass) {
+        auto t = Clock::now();
+        for (size_t q = 0; q < queries; ++q) {
+          found[q].clear();
+          for (const auto& [distance, label] : peer.index->searchKnnCloserFirst(data.queries.Row(q), config.k)) {
+            found[q].push_back(static_cast<uint32_t>(label));
+          }
+        }
+        best_qps = std::max(best_qps, queries / Seconds(t));
+      }
+      std::printf("%-8.0f %10.4f %10.0f\n", ef, fathom::RecallAtK(truth, found, config.k), best_qps);
+    }
+  }
+  if (own_dir) std::filesystem::remove_all(dir);
+  return 0;
+}
