@@ -142,9 +142,11 @@ void RunMode(bool cold, const std::string& dir, const fathom::SyntheticData& dat
     std::fflush(stdout);
   }
   stats = (*col)->IndexStats();
-  std::printf("# %s: open %.1f s; vector RAM %.1f MiB (IndexStats), %llu hot / %llu cold; memory = RSS after "
-              "queries - RSS before open (includes the block cache as filled)\n",
-              cold ? "cold" : "hot", open_s, Mib(double(stats->vector_memory_bytes)),
+  std::printf("# %s: open %.1f s; index %.1f MiB + vector RAM %.1f MiB (IndexStats) + block cache <= %llu MiB; "
+              "%llu hot / %llu cold; RSS MiB = RSS after queries - RSS before open (everything: rows, ids, "
+              "the block cache as filled)\n",
+              cold ? "cold" : "hot", open_s, Mib(double(stats->index_memory_bytes)),
+              Mib(double(stats->vector_memory_bytes)), static_cast<unsigned long long>(config.cache_mib),
               static_cast<unsigned long long>(stats->hot_vectors),
               static_cast<unsigned long long>(stats->cold_vectors));
 }

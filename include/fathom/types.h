@@ -134,6 +134,7 @@ struct VectorIndexStats {
   uint64_t cold_vectors = 0;
   uint32_t cold_parts = 0;
   uint64_t vector_memory_bytes = 0;  // RAM held for vectors (not counting the block cache)
+  uint64_t index_memory_bytes = 0;   // RAM held by the index (centroids, codes, factors)
 };
 
 // One row per query embedding, each sorted by ascending distance.

@@ -57,9 +57,15 @@ inline constexpr size_t kVectorIndexPendingFractionInverse = 20;
 inline constexpr size_t kVectorIndexRebuildGrowth = 4;
 // ip: more than one added row in this many longer than the build's max norm -> rebuild.
 inline constexpr size_t kVectorIndexNormOverflowInverse = 100;
-// Default probes: this fraction of the clusters, at least kVectorIndexProbesMin.
-inline constexpr double kVectorIndexProbeFraction = 1.0 / 32;
-inline constexpr uint32_t kVectorIndexProbesMin = 16;
+// Default probes: this fraction of the clusters, at least kVectorIndexProbesMin; and the
+// default re-rank depth (candidates = k * this, l2 and cosine; ip keeps
+// ivf_limits::kRerankFactorInnerProduct). Both scale with the search effort. Measured on
+// 1M x 128 (docs/design/collection-vector-index.md, "Knobs"): recall was limited by the
+// re-rank depth, not by the probes, so a deeper re-rank over fewer clusters is both
+// faster and more accurate than the reverse.
+inline constexpr double kVectorIndexProbeFraction = 1.0 / 128;
+inline constexpr uint32_t kVectorIndexProbesMin = 8;
+inline constexpr uint32_t kVectorIndexRerankFactor = 20;
 inline constexpr uint32_t kVectorIndexProbesMax = 65536;  // a query's explicit knob
 inline constexpr double kSearchEffortMax = 1000.0;        // multiplier on the default probes
 

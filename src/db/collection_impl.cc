@@ -616,6 +616,7 @@ Result<VectorIndexStats> CollectionImpl::IndexStats() {
   stats.cold_vectors = vectors.cold_rows();
   stats.cold_parts = static_cast<uint32_t>(vectors.parts().size());
   stats.vector_memory_bytes = vectors.MemoryBytes();
+  stats.index_memory_bytes = vector_index_.index_memory_bytes();
   return stats;
 }
 

@@ -125,6 +125,7 @@ class CollectionVectorIndex {
   size_t covered_rows() const { return covered_count_; }
   size_t pending_rows() const { return pending_.size(); }
   uint32_t clusters() const { return index_ ? index_->clusters() : 0; }
+  size_t index_memory_bytes() const { return index_ ? index_->MemoryBytes() : 0; }
 
   // Whether maintenance is due: enough pending or stale rows to be worth a pass, or (with
   // `force`, an explicit Compact) any at all.

@@ -46,6 +46,7 @@ std::string ValidManifest() {
   m.version = 2;
   m.segments.push_back({NewUuidV4(), 1, 1, 100});
   m.vector_index = VectorIndexRef{NewUuidV4(), 1, 4096};
+  m.cold_parts.push_back({NewUuidV4(), 2, 300});
   return EncodeManifest(m);
 }
 
@@ -67,6 +68,15 @@ std::string ValidVectorIndex() {
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<float>((i * 7919) % 101) / 10.0f;
   auto index = IvfIndex::Build(MatrixView{data.data(), 64, 8}, IvfBuildOptions{.clusters = 4});
   return index.ok() ? index->Serialize() : std::string();
+}
+
+std::string ValidVectorFile() {
+  std::vector<float> data(20 * 6);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<float>(i) / 3.0f;
+  std::vector<uint64_t> tags(20);
+  for (size_t i = 0; i < tags.size(); ++i) tags[i] = i * 11;
+  auto bytes = VectorFile::Encode(MatrixView{data.data(), 20, 6}, tags.data(), 96);  // 4 rows per block
+  return bytes.ok() ? *bytes : std::string();
 }
 
 // Byte-level mutations in the style of libFuzzer's: flips, sets, inserts, erases, splices
@@ -99,6 +109,7 @@ const Target kTargets[] = {
     {"manifest", FuzzManifest, ValidManifest},
     {"catalog", FuzzCatalog, ValidCatalog},
     {"vector_index", FuzzVectorIndex, ValidVectorIndex},
+    {"vector_file", FuzzVectorFile, ValidVectorFile},
 };
 
 TEST(FuzzSmokeTest, MutatedInputsNeverCrash) {
