@@ -2,6 +2,8 @@
 // vector_bench and collection_bench measure the same data.
 #pragma once
 
+#include <string>
+
 #include "index/vector/synthetic_data.h"
 
 namespace bench {
@@ -18,6 +20,21 @@ inline fathom::SyntheticOptions BenchDataOptions() {
   options.cluster_spread = 0.5f;
   options.scale_log_sigma = 0.5f;
   return options;
+}
+
+// The vector-index issue's sizes: "1m128" (1M x 128) and "200k768" (200k x 768). An
+// empty preset leaves rows and dim alone; an unknown one returns false.
+inline bool ApplyPreset(const std::string& preset, size_t* rows, uint32_t* dim) {
+  if (preset == "1m128") {
+    *rows = 1000000;
+    *dim = 128;
+  } else if (preset == "200k768") {
+    *rows = 200000;
+    *dim = 768;
+  } else if (!preset.empty()) {
+    return false;
+  }
+  return true;
 }
 
 }  // namespace bench

@@ -182,15 +182,7 @@ int main(int argc, char** argv) {
   std::string modes = "cold,hot";
   app.add_option("--modes", modes, "cold, hot or both (comma-separated)");
   CLI11_PARSE(app, argc, argv);
-  if (preset == "1m128") {
-    rows = 1000000;
-    dim = 128;
-  } else if (preset == "200k768") {
-    rows = 200000;
-    dim = 768;
-  } else if (!preset.empty()) {
-    Die("unknown preset " + preset);
-  }
+  if (!bench::ApplyPreset(preset, &rows, &dim)) Die("unknown preset " + preset);
   config.efforts = ParseDoubles(efforts);
   const bool own_dir = dir.empty();
   if (own_dir) {

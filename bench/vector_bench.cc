@@ -302,15 +302,7 @@ int main(int argc, char** argv) {
   app.add_option("--scale-log-sigma", data_options.scale_log_sigma, "synthetic: log-normal sigma of cluster scales");
   app.add_option("--repeat", g_repeat, "timed passes per configuration (best counts)");
   CLI11_PARSE(app, argc, argv);
-  if (preset == "1m128") {
-    rows = 1000000;
-    dim = 128;
-  } else if (preset == "200k768") {
-    rows = 200000;
-    dim = 768;
-  } else if (!preset.empty()) {
-    Die("unknown preset " + preset);
-  }
+  if (!bench::ApplyPreset(preset, &rows, &dim)) Die("unknown preset " + preset);
   // Parsed here rather than with fathom::ParseDistanceSpace, which lives in the database
   // layer: the bench links only the index.
   std::optional<DistanceSpace> space;

@@ -479,8 +479,12 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
   std::vector<uint32_t> selected;
   size_t allowed_scored = 0;
   float threshold = heap.threshold();
+  size_t total_scored = 0;  // rows scored (allowed ones, with a filter)
   for (uint32_t p = 0; p < clusters; ++p) {
-    if (p >= probes && (filter.allows_all() || allowed_scored >= allowed_target)) break;
+    // Past `probes`, go on only while fewer than k rows were scored (a query asking for
+    // k rows gets k when the index has them) or a filtered search has not reached its
+    // target.
+    if (p >= probes && total_scored >= k && (filter.allows_all() || allowed_scored >= allowed_target)) break;
     if (p == order.size()) append_remaining();
     if (p == sorted) {
       const uint32_t next = std::min<uint32_t>(static_cast<uint32_t>(order.size()), 2 * sorted);
@@ -506,6 +510,7 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
       scored = selected.size();
       allowed_scored += scored;
     }
+    total_scored += scored;
     estimates.resize(scored);
     RabitqEstimate(prepared, words, codes, add_.data() + begin, rescale_.data() + begin, rows, scored,
                    estimates.data());

@@ -242,6 +242,26 @@ TEST(IvfFormatTest, EveryTruncationIsCorruption) {
   EXPECT_TRUE(IvfIndex::Deserialize(bytes + "x").status().IsCorruption());
 }
 
+// A query for k rows gets k rows when the index holds them, however few clusters it
+// probes (it keeps probing past `probes` until it has scored k).
+TEST(IvfIndexTest, ReturnsKRowsWhenTheIndexHasThem) {
+  uint64_t seed = testing::SeedForTest("IvfIndexTest.ReturnsKRowsWhenTheIndexHasThem");
+  SyntheticData data = MakeData(seed, 400, 8, 5);
+  IvfBuildOptions build;
+  build.seed = seed;
+  build.clusters = 40;
+  auto index = IvfIndex::Build(data.base.view(), build);
+  ASSERT_TRUE(index.ok());
+  IvfSearchOptions options;
+  options.probes = 1;
+  for (uint32_t k : {5u, 50u, 400u, 1000u}) {
+    options.k = k;
+    auto hits = index->Search(data.queries.Row(0), options, MatrixSource(data.base.view()));
+    ASSERT_TRUE(hits.ok());
+    EXPECT_EQ(hits->size(), std::min<size_t>(k, 400)) << k;
+  }
+}
+
 // Many clusters: searches route through coarse centroid groups; recall holds against
 // exact search, and a serialized copy answers identically.
 TEST(IvfIndexTest, RoutedCentroidsKeepRecall) {
