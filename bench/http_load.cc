@@ -239,12 +239,17 @@ std::vector<uint32_t> ParseResultIds(const std::string& body) {
   return out;
 }
 
-pid_t StartServer(const std::string& binary, const std::string& data, uint16_t port) {
+pid_t StartServer(const std::string& binary, const std::string& data, uint16_t port,
+                  const std::vector<std::string>& extra_args) {
   const std::string port_text = std::to_string(port);
+  std::vector<std::string> args = {binary, "run", "--path", data, "--host", "127.0.0.1", "--port", port_text};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
   const pid_t pid = ::fork();
   if (pid == 0) {
-    ::execl(binary.c_str(), binary.c_str(), "run", "--path", data.c_str(), "--host", "127.0.0.1", "--port",
-            port_text.c_str(), static_cast<char*>(nullptr));
+    ::execv(binary.c_str(), argv.data());
     ::_exit(127);
   }
   return pid;
@@ -292,11 +297,14 @@ int main(int argc, char** argv) {
   CLI::App app{"Load test for fathom's Chroma-compatible HTTP API"};
   std::string url = "http://127.0.0.1:8000";
   std::string fathom_binary;
+  std::vector<std::string> fathom_run_args;
   size_t clients = std::max(2u, std::thread::hardware_concurrency());
   size_t records = 100000, dim = 128, batch = 1000, queries = 2000, tiny_requests = 20000;
   uint32_t n_results = 10;
   app.add_option("--url", url, "Server to load (ignored with --fathom)")->capture_default_str();
   app.add_option("--fathom", fathom_binary, "Start this fathom binary on a temporary directory");
+  app.add_option("--fathom-run-arg", fathom_run_args,
+                 "Extra argument for `fathom run` (repeatable), e.g. --fathom-run-arg=--keep-vectors-in-ram");
   app.add_option("--clients", clients, "Concurrent connections")->capture_default_str();
   app.add_option("--records", records, "Records to ingest")->capture_default_str();
   app.add_option("--dim", dim, "Embedding dimension")->capture_default_str();
@@ -328,7 +336,7 @@ int main(int argc, char** argv) {
     std::filesystem::create_directories(temp_dir);
     port = FreePort();
     data_dir = (temp_dir / "data").string();
-    server_pid = StartServer(fathom_binary, data_dir, port);
+    server_pid = StartServer(fathom_binary, data_dir, port, fathom_run_args);
     if (!WaitForHeartbeat(host, port)) {
       std::fprintf(stderr, "http_load: %s did not start\n", fathom_binary.c_str());
       return 1;
@@ -443,7 +451,7 @@ int main(int argc, char** argv) {
     }
     std::printf("| %-40s | %7d | %9d | %12.2f %-9s | %8s | %8s | %8d |\n", "fathom compact (index build)", 1, 1,
                 seconds, "s", "", "", 0);
-    server_pid = StartServer(fathom_binary, data_dir, port);
+    server_pid = StartServer(fathom_binary, data_dir, port, fathom_run_args);
     if (!WaitForHeartbeat(host, port)) {
       std::fprintf(stderr, "http_load: %s did not restart\n", fathom_binary.c_str());
       return 1;

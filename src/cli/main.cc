@@ -1,6 +1,7 @@
 // The fathom command line.
 //
 //   fathom run --path DIR [--host 127.0.0.1] [--port 8000] [--allow-reset]
+//              [--vector-cache-mib N] [--keep-vectors-in-ram]
 //   fathom compact --path DIR
 //   fathom version
 #include <cstdio>
@@ -29,6 +30,12 @@ int main(int argc, char** argv) {
   run->add_flag("--allow-reset", run_options.allow_reset, "Enable POST /api/v2/reset (wipes all data)");
   run->add_option("--workers", run_options.worker_threads,
                   "Request worker threads (0 = number of CPUs, at least 2)")->capture_default_str();
+  run->add_option("--vector-cache-mib", run_options.vector_cache_mib,
+                  "Block cache for full vectors read from cold parts, MiB (0 = 128)")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 24));
+  run->add_flag("--keep-vectors-in-ram", run_options.keep_vectors_in_ram,
+                "Keep every full vector in RAM instead of spilling indexed ones to cold parts "
+                "(faster queries, about 3.5x the vector memory)");
 
   std::string compact_path;
   CLI::App* compact = app.add_subcommand(

@@ -21,7 +21,9 @@ int Run(const RunOptions& options) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto db = Database::Open({.path = options.path});
+  auto db = Database::Open({.path = options.path,
+                            .vector_cache_bytes = options.vector_cache_mib << 20,
+                            .cold_vectors = !options.keep_vectors_in_ram});
   if (!db.ok()) {
     std::fprintf(stderr, "fathom: cannot open %s: %s\n", options.path.c_str(), db.status().ToString().c_str());
     return 1;

@@ -12,6 +12,8 @@ struct RunOptions {
   uint16_t port = 8000;
   bool allow_reset = false;
   size_t worker_threads = 0;  // 0 = hardware concurrency, at least 2
+  uint64_t vector_cache_mib = 0;     // DatabaseOptions::vector_cache_bytes in MiB (0 = default)
+  bool keep_vectors_in_ram = false;  // DatabaseOptions::cold_vectors = false
 };
 
 // Serves until SIGINT or SIGTERM, then shuts down cleanly: stops accepting, lets requests

@@ -132,6 +132,7 @@ Status CollectionImpl::Recover() {
     manifest_ = std::move(*manifest);
     if (manifest_.dimension != 0) table_.set_dimension(manifest_.dimension);
     for (const ColdPartRef& ref : manifest_.cold_parts) {
+      if (!options_.cold_vectors) break;  // every row stays in RAM; the next fold drops them
       // Derived data: rows a part cannot give back simply stay in RAM.
       const std::string part_key = ColdPartKey(id_, ref.id);
       auto part = VectorColumn::OpenPart(store_, part_key, ref.id, VectorCache(manifest_.dimension),

@@ -97,11 +97,8 @@ void VectorColumn::Release(size_t slot) {
 }
 
 void VectorColumn::ForgetEmptyParts() {
-  if (!parts_.empty() && parts_.front().live == 0 && load_map_.empty()) {
-    std::erase_if(parts_, [](const PartEntry& e) { return e.live == 0; });
-  }
-  // (Only the oldest is checked on every write; the rest are swept by the calls that
-  // move many rows.)
+  // Not while loading: a part's rows are matched one by one and it starts at zero.
+  if (load_map_.empty()) std::erase_if(parts_, [](const PartEntry& e) { return e.live == 0; });
 }
 
 void VectorColumn::Renumber(const std::vector<uint32_t>& renumbered, size_t new_slots) {
