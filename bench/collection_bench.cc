@@ -69,6 +69,7 @@ struct Config {
   uint64_t cache_mib = 128;
   std::vector<double> efforts;
   bool bulk = false;  // no background compaction while ingesting: one index build at Compact
+  uint64_t spill_min_rows = 0;  // DatabaseOptions::cold_spill_min_rows
 };
 
 // Ingest, compact, reopen, query: the child process of one mode.
@@ -80,6 +81,7 @@ void RunMode(bool cold, const std::string& dir, const fathom::SyntheticData& dat
   options.cold_vectors = cold;
   options.vector_cache_bytes = config.cache_mib << 20;
   options.background_compaction = !config.bulk;
+  options.cold_spill_min_rows = config.spill_min_rows;
   auto start = Clock::now();
   {
     auto db = fathom::Database::Open(options);
@@ -174,6 +176,8 @@ int main(int argc, char** argv) {
   app.add_option("--batch", config.batch, "records per Add");
   app.add_option("--repeat", config.repeat, "timed passes per setting (the best counts)");
   app.add_option("--cache-mib", config.cache_mib, "DatabaseOptions::vector_cache_bytes, MiB");
+  app.add_option("--spill-min-rows", config.spill_min_rows,
+                 "DatabaseOptions::cold_spill_min_rows (0 = the default, 64 MiB of rows)");
   app.add_option("--efforts", efforts, "search_effort values (comma-separated)");
   app.add_option("--ef", ef_list, "hnswlib ef values (comma-separated)");
   app.add_option("--threads", threads, "threads for data generation and the hnswlib build");

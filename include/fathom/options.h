@@ -29,7 +29,7 @@ struct DatabaseOptions {
   // 1024). 0 = limits::kVectorCacheBytesDefault (128 MiB). docs/design/cold-vectors.md.
   uint64_t vector_cache_bytes = 0;
   // Spill once this many indexed rows are hot (and at least an eighth of the cold rows).
-  // 0 = limits::kColdSpillRowsMin (8192). Tests lower it.
+  // 0 = 64 MiB worth of rows (limits::kColdPartBytesMax; 131,072 at 128-d). Tests lower it.
   uint64_t cold_spill_min_rows = 0;
   // false keeps every full vector in RAM (fastest queries, most memory).
   bool cold_vectors = true;

@@ -70,10 +70,11 @@ inline constexpr uint32_t kVectorIndexProbesMax = 65536;  // a query's explicit 
 inline constexpr double kSearchEffortMax = 1000.0;        // multiplier on the default probes
 
 // ---- a collection's cold vectors (db/vector_column.h, docs/design/cold-vectors.md) ----
-// Indexed rows are spilled to a new cold part once this many of them are hot and at
-// least one per kColdSpillFractionInverse cold rows: RAM holds at most about an eighth
-// of the full vectors beyond the WAL tail, and a collection has O(log n) parts.
-inline constexpr size_t kColdSpillRowsMin = 8192;
+// Indexed rows are spilled to a new cold part once kColdPartBytesMax of them (64 MiB of
+// f32: 131k rows at 128-d, 21k at 768-d) are hot and at least one per
+// kColdSpillFractionInverse cold rows: a collection keeps its newest 64 MiB (or an eighth,
+// if more) of full vectors in RAM and the rest as int8, and has O(log n) parts. Smaller
+// collections never spill: their full vectors cost less than the slower cold path.
 inline constexpr size_t kColdSpillFractionInverse = 8;
 inline constexpr size_t kColdPartBytesMax = 64u << 20;  // a spill writes parts of this size at most
 inline constexpr size_t kColdPartsMax = 1024;           // a manifest naming more is corrupt

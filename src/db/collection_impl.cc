@@ -694,7 +694,6 @@ Status CollectionImpl::MaintainColdVectors() {
     std::unique_lock<std::shared_mutex> lock(state_mu_);
     table_.mutable_vectors().DropPart(part.get(), rows);
   }
-  const size_t spill_min = options_.cold_spill_min_rows ? options_.cold_spill_min_rows : limits::kColdSpillRowsMin;
   for (;;) {
     VectorColumn::SpillPlan plan;
     uint32_t dim = 0;
@@ -703,9 +702,10 @@ Status CollectionImpl::MaintainColdVectors() {
       const VectorColumn& vectors = table_.vectors();
       dim = vectors.dim();
       if (!vector_index_.has_index() || dim == 0) return Status::Ok();
+      const size_t part_rows = std::max<size_t>(1, limits::kColdPartBytesMax / (size_t{dim} * sizeof(float)));
+      const size_t spill_min = options_.cold_spill_min_rows ? options_.cold_spill_min_rows : part_rows;
       const size_t due = std::max(spill_min, vectors.cold_rows() / limits::kColdSpillFractionInverse);
       if (vectors.hot_rows() < due) return Status::Ok();
-      const size_t part_rows = std::max<size_t>(1, limits::kColdPartBytesMax / (size_t{dim} * sizeof(float)));
       plan = vectors.PlanSpill([&](uint32_t slot) { return vector_index_.covers(slot); },
                                [&](size_t slot) { return table_.row(slot).offset; }, part_rows);
       // Only indexed rows are spilled (the rest are searched exactly, from RAM).
