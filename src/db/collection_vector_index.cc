@@ -67,21 +67,24 @@ struct AllSlots {
   It end() const { return It{static_cast<uint32_t>(n)}; }
 };
 
-// The candidates kept for re-ranking, k * this: the space's default scaled up with the
-// search effort (never down), so raising hnsw.ef_search buys recall on both fronts: more
-// clusters probed and a deeper re-rank (at 1M rows the default depth alone capped recall
-// near 0.98 however many clusters were probed).
+// How the re-rank depths follow the search effort: proportionally, between half and 16
+// times the default. Raising hnsw.ef_search then buys recall on both fronts (more
+// clusters probed and a deeper re-rank: at 1M rows the default depth alone capped recall
+// near 0.98 however many clusters were probed), and lowering it buys speed on both.
+double DepthScale(const VectorSearchKnobs& knobs) { return std::clamp(knobs.effort, 0.5, 16.0); }
+
+// The candidates kept for re-ranking, k * this.
 uint32_t RerankFactor(DistanceSpace space, const VectorSearchKnobs& knobs) {
   if (knobs.rerank_factor != 0) return knobs.rerank_factor;
   const uint32_t base = space == DistanceSpace::kInnerProduct ? ivf_limits::kRerankFactorInnerProduct
                                                               : limits::kVectorIndexRerankFactor;
-  return static_cast<uint32_t>(std::ceil(base * std::clamp(knobs.effort, 1.0, 16.0)));
+  return static_cast<uint32_t>(std::ceil(base * DepthScale(knobs)));
 }
 
-// Exact re-scores after the int8 re-rank of cold rows, k * this: likewise scaled.
+// Exact re-scores after the int8 re-rank of cold rows, k * this.
 uint32_t RefineFactor(const VectorSearchKnobs& knobs) {
-  const double scaled = ivf_limits::kRefineFactorDefault * std::clamp(knobs.effort, 1.0, 16.0);
-  return static_cast<uint32_t>(std::min<double>(std::ceil(scaled), ivf_limits::kRefineFactorMax));
+  const double scaled = ivf_limits::kRefineFactorDefault * DepthScale(knobs);
+  return static_cast<uint32_t>(std::clamp<double>(std::ceil(scaled), 1, ivf_limits::kRefineFactorMax));
 }
 
 }  // namespace
