@@ -168,6 +168,8 @@ int main(int argc, char** argv) {
   int threads = 2;
   bool hnsw = true;
   Config config;
+  fathom::SyntheticOptions data_options = bench::BenchDataOptions();
+  bench::AddDataOptions(app, &data_options);
   app.add_option("--preset", preset, "1m128 | 200k768: the vector-index issue's sizes");
   app.add_option("--n", rows, "records");
   app.add_option("--dim", dim, "dimension");
@@ -201,12 +203,12 @@ int main(int argc, char** argv) {
   std::printf("# collection_bench: n=%zu dim=%u queries=%zu k=%u l2 seed=%llu; cache %llu MiB; search 1 thread\n",
               rows, dim, queries, config.k, static_cast<unsigned long long>(seed),
               static_cast<unsigned long long>(config.cache_mib));
-  fathom::SyntheticOptions data_options = bench::BenchDataOptions();
   data_options.rows = rows;
   data_options.queries = queries;
   data_options.dim = dim;
   data_options.seed = seed;
   data_options.threads = threads;
+  bench::PrintDataOptions(data_options);
   auto start = Clock::now();
   auto generated = fathom::GenerateSynthetic(data_options);
   Check(generated.status(), "generate");

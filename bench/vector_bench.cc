@@ -294,12 +294,7 @@ int main(int argc, char** argv) {
   app.add_option("--ef", ef_text, "hnswlib ef values to sweep");
   app.add_option("--nprobe", nprobe_text, "FAISS nprobe values to sweep");
   app.add_option("--faiss-nlist", faiss_nlist, "FAISS lists (0 = 4 sqrt(rows))");
-  app.add_option("--noise", data_options.noise, "synthetic: isotropic noise (difficulty)");
-  app.add_option("--data-clusters", data_options.clusters, "synthetic: clusters (0 = generator default)");
-  app.add_option("--rank", data_options.rank, "synthetic: rank of each cluster's subspace (0 = default)");
-  app.add_option("--spectrum-decay", data_options.spectrum_decay, "synthetic: subspace spectrum decay");
-  app.add_option("--cluster-spread", data_options.cluster_spread, "synthetic: cluster spread / centre spread");
-  app.add_option("--scale-log-sigma", data_options.scale_log_sigma, "synthetic: log-normal sigma of cluster scales");
+  bench::AddDataOptions(app, &data_options);
   app.add_option("--repeat", g_repeat, "timed passes per configuration (best counts)");
   CLI11_PARSE(app, argc, argv);
   if (!bench::ApplyPreset(preset, &rows, &dim)) Die("unknown preset " + preset);
@@ -321,10 +316,7 @@ int main(int argc, char** argv) {
   data_options.dim = dim;
   data_options.seed = seed;
   data_options.threads = threads;
-  std::printf("# data: noise=%.2f data-clusters=%u rank=%u spectrum-decay=%.2f cluster-spread=%.2f "
-              "scale-log-sigma=%.2f\n",
-              data_options.noise, data_options.clusters, data_options.rank, data_options.spectrum_decay,
-              data_options.cluster_spread, data_options.scale_log_sigma);
+  bench::PrintDataOptions(data_options);
   auto start = Clock::now();
   auto generated = fathom::GenerateSynthetic(data_options);
   if (!generated.ok()) Die(generated.status().ToString());

@@ -76,7 +76,8 @@ Result<SyntheticData> GenerateSynthetic(const SyntheticOptions& o) {
   }
   uint32_t clusters = o.clusters;
   if (clusters == 0) {
-    clusters = static_cast<uint32_t>(std::clamp<size_t>(o.rows / kRowsPerClusterDefault, kClustersMin, kClustersMax));
+    const size_t per_cluster = o.rows_per_cluster == 0 ? kRowsPerClusterDefault : o.rows_per_cluster;
+    clusters = static_cast<uint32_t>(std::clamp<size_t>(o.rows / per_cluster, kClustersMin, kClustersMax));
   }
   uint32_t rank = o.rank == 0 ? std::min(o.dim, kRankDefault) : std::min(o.rank, o.dim);
   std::vector<ClusterShape> shapes;

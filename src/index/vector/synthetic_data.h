@@ -36,8 +36,12 @@ struct SyntheticOptions {
   size_t queries = 100;
   uint32_t dim = 128;
   uint64_t seed = 1;
-  // 0 = rows / 2000 clamped to [8, 1000].
+  // 0 = rows / rows_per_cluster clamped to [8, 1000].
   uint32_t clusters = 0;
+  // Mean cluster size when `clusters` is 0 (0 = 2000). Fewer rows per cluster make the
+  // data easier for a graph index (its search covers a larger share of the query's
+  // cluster at a given ef) and barely change an IVF index's work.
+  size_t rows_per_cluster = 0;
   // Rank of each cluster's stretched subspace; 0 = min(dim, 16).
   uint32_t rank = 0;
   // Per-coordinate standard deviation of the isotropic noise, relative to that of the
