@@ -122,17 +122,38 @@ std::pair<double, std::vector<std::vector<uint32_t>>> TimeQueries(size_t queries
 }
 
 // Queries that warm fathom's block cache between timed passes: drawn from the same
-// distribution as the measured queries but disjoint from them, taken round-robin.
+// distribution as the measured queries but disjoint from them, taken round-robin. Before
+// each pass at least `per_pass` of them run, and more until the cache has missed as
+// many blocks as it holds (so the blocks the previous pass of the same queries loaded
+// are gone unless other queries use them too, as in a stream that never repeats); at
+// most the whole pool per pass.
 struct WarmUp {
   const fathom::Dataset* pool = nullptr;
   size_t per_pass = 0;
   size_t next = 0;
+  const fathom::BlockCache* cache = nullptr;
+  // Block lookups the warm-up made (since the caller last reset them), so the timed
+  // queries' hit rate can be told apart.
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+  // Hit rate of the lookups between two snapshots of the cache's stats, less the warm-up's.
+  double TimedHitRate(const fathom::BlockCache::Stats& before, const fathom::BlockCache::Stats& after) const {
+    const double timed_hits = double(after.hits - before.hits - hits);
+    const double timed = timed_hits + double(after.misses - before.misses - misses);
+    return timed > 0 ? timed_hits / timed : 0.0;
+  }
 };
+
+size_t CacheSlots(const fathom::BlockCache& cache) {
+  return cache.capacity_bytes() / (cache.block_bytes() + fathom::BlockCache::kEntryOverheadBytes);
+}
 
 struct FathomRun {
   Point point;
   double codes = 0;
   double reranked = 0;
+  double centroids = 0;
+  double refined = 0;  // exact re-scores of a two-stage search
   bool exact = false;
 };
 
@@ -140,13 +161,23 @@ FathomRun RunFathom(const fathom::IvfIndex& index, const fathom::Dataset& querie
                     const std::vector<std::vector<uint32_t>>& truth, const fathom::IvfSearchOptions& options,
                     const fathom::VectorSource& source, WarmUp* warm_up = nullptr) {
   FathomRun run;
-  size_t codes = 0, reranked = 0;
+  size_t codes = 0, reranked = 0, centroids = 0, refined = 0;
   auto before_pass = [&] {
     if (warm_up == nullptr || warm_up->pool == nullptr || warm_up->pool->rows == 0) return;
-    for (size_t i = 0; i < warm_up->per_pass; ++i) {
+    const fathom::BlockCache::Stats before =
+        warm_up->cache != nullptr ? warm_up->cache->stats() : fathom::BlockCache::Stats{};
+    auto evicted = [&] {
+      return warm_up->cache == nullptr || warm_up->cache->stats().misses - before.misses >= CacheSlots(*warm_up->cache);
+    };
+    for (size_t i = 0; i < warm_up->pool->rows && (i < warm_up->per_pass || !evicted()); ++i) {
       const size_t q = warm_up->next++ % warm_up->pool->rows;
       auto hits = index.Search(warm_up->pool->Row(q), options, source);
       if (!hits.ok()) Die("warm-up search failed: " + hits.status().ToString());
+    }
+    if (warm_up->cache != nullptr) {
+      const fathom::BlockCache::Stats after = warm_up->cache->stats();
+      warm_up->hits += after.hits - before.hits;
+      warm_up->misses += after.misses - before.misses;
     }
   };
   auto [qps, found] = TimeQueries(queries.rows, [&](size_t q, std::vector<uint32_t>* out) {
@@ -156,6 +187,8 @@ FathomRun RunFathom(const fathom::IvfIndex& index, const fathom::Dataset& querie
     for (const fathom::Hit& h : *hits) out->push_back(h.slot);
     codes += stats.codes_scored;
     reranked += stats.reranked;
+    centroids += stats.centroids_scored;
+    refined += stats.refined;
     run.exact = stats.exact_scan;
   }, before_pass);
   run.point.setting = std::to_string(options.probes) + "/" + std::to_string(options.rerank_factor);
@@ -163,6 +196,8 @@ FathomRun RunFathom(const fathom::IvfIndex& index, const fathom::Dataset& querie
   run.point.recall = fathom::RecallAtK(truth, found, options.k);
   run.codes = double(codes) / (queries.rows * g_repeat);
   run.reranked = double(reranked) / (queries.rows * g_repeat);
+  run.centroids = double(centroids) / (queries.rows * g_repeat);
+  run.refined = double(refined) / (queries.rows * g_repeat);
   return run;
 }
 
@@ -254,6 +289,7 @@ int main(int argc, char** argv) {
   std::string filtered_probes_text = "8,16";
   std::string rerank_text = "10,20";
   size_t warm_up_queries = 2000;
+  size_t warm_up_pool = 30000;
   size_t fresh_queries = 1000;
   double two_stage_cache_fraction = 0.2;
   uint32_t refine_factor = fathom::ivf_limits::kRefineFactorDefault;
@@ -284,6 +320,8 @@ int main(int argc, char** argv) {
   app.add_option("--two-stage-cache-fraction", two_stage_cache_fraction,
                  "block cache of the two-stage row (int8 in RAM, f32 from the file), as a fraction of the vector "
                  "bytes; negative = skip that row");
+  app.add_option("--warm-up-pool", warm_up_pool,
+                 "distinct warm-up queries, taken round-robin (a pass warms until the cache has turned over)");
   app.add_option("--fresh-queries", fresh_queries,
                  "never-seen queries timed once through fathom's file-backed index at the settings the summary "
                  "picks (their cache hits come only from other queries)");
@@ -312,7 +350,9 @@ int main(int argc, char** argv) {
               rows, dim, queries, k, space_name.c_str(), static_cast<unsigned long>(seed),
               fathom::SimdLevelName(fathom::ActiveSimdLevel()), threads);
   data_options.rows = rows;
-  data_options.queries = queries + warm_up_queries + fresh_queries;
+  if (warm_up_queries == 0) warm_up_pool = 0;
+  warm_up_pool = std::max(warm_up_pool, warm_up_queries);
+  data_options.queries = queries + warm_up_pool + fresh_queries;
   data_options.dim = dim;
   data_options.seed = seed;
   data_options.threads = threads;
@@ -322,13 +362,13 @@ int main(int argc, char** argv) {
   if (!generated.ok()) Die(generated.status().ToString());
   fathom::SyntheticData& data = *generated;
   fathom::Dataset warm_pool, fresh;
-  warm_pool.rows = warm_up_queries;
+  warm_pool.rows = warm_up_pool;
   warm_pool.dim = dim;
   warm_pool.values.assign(data.queries.values.begin() + queries * dim,
-                          data.queries.values.begin() + (queries + warm_up_queries) * dim);
+                          data.queries.values.begin() + (queries + warm_up_pool) * dim);
   fresh.rows = fresh_queries;
   fresh.dim = dim;
-  fresh.values.assign(data.queries.values.begin() + (queries + warm_up_queries) * dim, data.queries.values.end());
+  fresh.values.assign(data.queries.values.begin() + (queries + warm_up_pool) * dim, data.queries.values.end());
   data.queries.rows = queries;
   data.queries.values.resize(queries * dim);
   auto truth = fathom::ExactTopK(data.base, data.queries, k, *space, nullptr, threads);
@@ -388,28 +428,27 @@ int main(int argc, char** argv) {
                 Mib(vector_bytes), (*file)->rows_per_block());
     System on_file{"fathom (file)", "p/r", {}, build_s, index_bytes + cache_bytes};
     System in_ram{"fathom (RAM)", "p/r", {}, build_s, index_bytes + vector_bytes};
-    std::printf("# file-backed passes each follow %zu other queries (warm-up); hit rate over warm-up + timed "
-                "queries\n",
+    std::printf("# file-backed passes each follow at least %zu other queries (warm-up), and more until the block "
+                "cache has turned over; hit rate of the timed queries\n",
                 warm_up_queries);
-    std::printf("%-14s %10s %10s %10s %10s %12s %10s\n", "probes/rerank", "recall@k", "QPS file", "hit rate",
-                "QPS RAM", "codes/q", "reranked/q");
+    std::printf("%-14s %10s %10s %10s %10s %12s %10s %12s\n", "probes/rerank", "recall@k", "QPS file", "hit rate",
+                "QPS RAM", "codes/q", "reranked/q", "centroids/q");
     fathom::MatrixSource matrix(data.base.view());
-    WarmUp warm_up{&warm_pool, warm_up_queries, 0};
+    WarmUp warm_up{&warm_pool, warm_up_queries, 0, &cache};
     for (uint32_t factor : ParseList(rerank_text)) {
       for (uint32_t probes : ParseList(probes_text)) {
         fathom::IvfSearchOptions options;
         options.k = k;
         options.probes = probes;
         options.rerank_factor = factor;
-        const auto before = (*file)->stats();
+        warm_up.hits = warm_up.misses = 0;
+        const auto before = cache.stats();
         FathomRun file_run = RunFathom(*file_index, data.queries, truth_positions, options, **file, &warm_up);
-        const auto after = (*file)->stats();
+        const auto after = cache.stats();
         FathomRun ram_run = RunFathom(*index, data.queries, truth, options, matrix);
-        const double fetches = double(after.hits + after.misses - before.hits - before.misses);
-        std::printf("%-14s %10.4f %10.0f %10.3f %10.0f %12.0f %10.1f\n", file_run.point.setting.c_str(),
-                    file_run.point.recall, file_run.point.qps,
-                    fetches > 0 ? (after.hits - before.hits) / fetches : 0.0, ram_run.point.qps, file_run.codes,
-                    file_run.reranked);
+        std::printf("%-14s %10.4f %10.0f %10.3f %10.0f %12.0f %10.1f %12.0f\n", file_run.point.setting.c_str(),
+                    file_run.point.recall, file_run.point.qps, warm_up.TimedHitRate(before, after), ram_run.point.qps,
+                    file_run.codes, file_run.reranked, file_run.centroids);
         std::fflush(stdout);
         on_file.curve.push_back(file_run.point);
         in_ram.curve.push_back(ram_run.point);
@@ -472,7 +511,7 @@ int main(int argc, char** argv) {
                   Mib(two_stage.memory_bytes));
       std::printf("%-14s %10s %10s %10s %12s %10s\n", "probes/rerank", "recall@k", "QPS", "hit rate", "int8/q",
                   "f32/q");
-      WarmUp two_stage_warm_up{&warm_pool, warm_up_queries, 0};
+      WarmUp two_stage_warm_up{&warm_pool, warm_up_queries, 0, &small_cache};
       for (uint32_t factor : ParseList(rerank_text)) {
         for (uint32_t probes : ParseList(probes_text)) {
           fathom::IvfSearchOptions options;
@@ -481,15 +520,13 @@ int main(int argc, char** argv) {
           options.rerank_factor = factor;
           options.exact = small_file->get();
           options.refine_factor = refine_factor;
-          const auto before = (*small_file)->stats();
+          two_stage_warm_up.hits = two_stage_warm_up.misses = 0;
+          const auto before = small_cache.stats();
           FathomRun run = RunFathom(*file_index, data.queries, truth_positions, options, int8_source,
                                     &two_stage_warm_up);
-          const auto after = (*small_file)->stats();
-          const double fetches = double(after.hits + after.misses - before.hits - before.misses);
-          const double timed_fetches_per_query = fetches / ((queries + warm_up_queries) * g_repeat);
+          const auto after = small_cache.stats();
           std::printf("%-14s %10.4f %10.0f %10.3f %12.1f %10.1f\n", run.point.setting.c_str(), run.point.recall,
-                      run.point.qps, fetches > 0 ? (after.hits - before.hits) / fetches : 0.0, run.reranked,
-                      timed_fetches_per_query);
+                      run.point.qps, two_stage_warm_up.TimedHitRate(before, after), run.reranked, run.refined);
           std::fflush(stdout);
           two_stage.curve.push_back(run.point);
         }

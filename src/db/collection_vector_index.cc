@@ -7,6 +7,7 @@
 #include "common/checksum.h"
 #include "common/coding.h"
 #include "common/limits.h"
+#include "index/vector/bounded_rescore.h"
 #include "index/vector/distance.h"
 
 namespace fathom {
@@ -20,7 +21,8 @@ constexpr size_t kEnvelopeHeaderBytes = 4 + 4 + 8 + 8 + 8;  // before its checks
 
 // Exact k nearest among `slots` (live ones): hot rows are scored from RAM at once; cold
 // rows are ranked by their int8 approximations and the best k * rerank_factor of them
-// re-scored from their parts, so every returned distance is exact.
+// re-scored from their parts, skipping those whose lower bound cannot make the top k, so
+// every returned distance is exact.
 template <typename Slots>
 Status ExactSearch(const RecordTable& table, DistanceSpace space, const float* query, float query_norm,
                    const Slots& slots, uint32_t rerank_factor, TopK* top) {
@@ -42,13 +44,18 @@ Status ExactSearch(const RecordTable& table, DistanceSpace space, const float* q
     }
   }
   if (!any_cold) return Status::Ok();
-  for (const Hit& h : cold.Take()) {
-    Status status;
-    const float* v = vectors.Exact(h.slot, scratch.data(), &status);
-    if (v == nullptr) return status.WithContext("vector search");
-    top->Push(SpaceDistance(space, query, query_norm, v, table.norm(h.slot), d), h.slot);
-  }
-  return Status::Ok();
+  // Re-score in order of the lower bound on the exact distance, while it can still beat
+  // the k-th exact one (bounded_rescore.h).
+  size_t rescored = 0;
+  return BoundedRescore(LowerBounds(space, query_norm, cold.Take(), TableVectorSource(table)), *top,
+                        [&](uint32_t slot) {
+                          Status status;
+                          const float* v = vectors.Exact(slot, scratch.data(), &status);
+                          if (v == nullptr) return status.WithContext("vector search");
+                          top->Push(SpaceDistance(space, query, query_norm, v, table.norm(slot), d), slot);
+                          return Status::Ok();
+                        },
+                        &rescored);
 }
 
 // The live slots of a table, as a range for ExactSearch.
@@ -92,6 +99,11 @@ uint32_t RefineFactor(const VectorSearchKnobs& knobs) {
 const float* TableVectorSource::Fetch(uint32_t slot, float* scratch) const {
   if (slot >= table_.slot_count() || !table_.live()[slot]) return nullptr;
   return table_.vectors().Approx(slot, scratch);
+}
+
+float TableVectorSource::ApproximationError(uint32_t slot) const {
+  if (slot >= table_.slot_count() || !table_.live()[slot]) return 0.0f;
+  return table_.vectors().ApproxError(slot);
 }
 
 const float* TableExactSource::Fetch(uint32_t slot, float* scratch) const {

@@ -42,6 +42,7 @@ class TableVectorSource final : public VectorSource {
   explicit TableVectorSource(const RecordTable& table) : table_(table) {}
   uint32_t dim() const override { return table_.dimension().value_or(0); }
   const float* Fetch(uint32_t slot, float* scratch) const override;
+  float ApproximationError(uint32_t slot) const override;
 
  private:
   const RecordTable& table_;

@@ -154,6 +154,13 @@ const float* VectorColumn::Approx(size_t slot, float* scratch) const {
   return scratch;
 }
 
+float VectorColumn::ApproxError(size_t slot) const {
+  const uint64_t loc = loc_[slot];
+  if (!(loc & kColdBit)) return 0.0f;
+  const ColdPart& part = *FindPart(static_cast<uint32_t>((loc & ~kColdBit) >> 32))->part;
+  return Int8Matrix::RowErrorBound(part.scales[static_cast<uint32_t>(loc)], dim_);
+}
+
 const float* VectorColumn::Exact(size_t slot, float* scratch, Status* status) const {
   const uint64_t loc = loc_[slot];
   if (!(loc & kColdBit)) return HotRow(static_cast<uint32_t>(loc));

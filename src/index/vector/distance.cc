@@ -1,6 +1,7 @@
 #include "index/vector/distance.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 
@@ -89,5 +90,32 @@ const char* SimdLevelName(SimdLevel level) {
 
 float L2Squared(const float* a, const float* b, size_t n) { return GetDispatch().l2(a, b, n); }
 float DotProduct(const float* a, const float* b, size_t n) { return GetDispatch().dot(a, b, n); }
+
+float DistanceLowerBound(DistanceSpace space, float approx_distance, float error, float query_norm,
+                         float approx_norm) {
+  if (error <= 0.0f) return approx_distance;
+  // Rounding slack: the bound may only be looser than the exact one.
+  constexpr float kSlack = 1e-4f;
+  error *= 1.0f + kSlack;
+  float bound = 0.0f;
+  switch (space) {
+    case DistanceSpace::kL2: {
+      const float gap = std::sqrt(std::max(0.0f, approx_distance)) - error;
+      bound = gap > 0.0f ? gap * gap : 0.0f;
+      break;
+    }
+    case DistanceSpace::kInnerProduct:
+      bound = approx_distance - query_norm * error;
+      break;
+    case DistanceSpace::kCosine: {
+      if (approx_norm <= error || query_norm == 0.0f) return 0.0f;
+      const float direction_error = 2.0f * error / (approx_norm - error);
+      const float gap = std::sqrt(std::max(0.0f, 2.0f * approx_distance)) - direction_error;
+      bound = gap > 0.0f ? 0.5f * gap * gap : 0.0f;
+      break;
+    }
+  }
+  return bound - kSlack * (std::abs(bound) + 1e-3f);
+}
 
 }  // namespace fathom

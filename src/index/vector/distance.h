@@ -41,6 +41,19 @@ inline float SpaceDistance(DistanceSpace space, const float* query, float query_
   return 0.0f;
 }
 
+// A lower bound on SpaceDistance(space, query, query_norm, x, |x|) for a stored vector x
+// known only through an approximation x~ with |x - x~| <= error (L2), given
+// approx_distance = SpaceDistance(space, query, query_norm, x~, |x~|) and approx_norm =
+// |x~|. With error 0 it is approx_distance itself. Slightly loose (a relative slack
+// absorbs float rounding): a caller uses it only to skip re-scoring rows that cannot
+// make the cut.
+//   l2:     |q - x| >= |q - x~| - error
+//   ip:     <q, x> <= <q, x~> + |q| error
+//   cosine: |x/|x| - x~/|x~|| <= 2 error / (|x~| - error) (unit directions), then as l2
+//           on the unit sphere, where the cosine distance is half the squared L2 distance.
+float DistanceLowerBound(DistanceSpace space, float approx_distance, float error, float query_norm,
+                         float approx_norm);
+
 namespace kernels {
 // Per-level implementations, exposed for tests. Calling a level the CPU lacks is undefined.
 float L2SquaredScalar(const float* a, const float* b, size_t n);

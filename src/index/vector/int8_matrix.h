@@ -12,6 +12,7 @@
 // Thread-safety: immutable after construction; Fetch only writes the caller's scratch.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -38,6 +39,12 @@ class Int8Matrix {
   static void DecodeRow(const int8_t* codes, float scale, uint32_t dim, float* out) {
     for (uint32_t d = 0; d < dim; ++d) out[d] = static_cast<float>(codes[d]) * scale;
   }
+  // An upper bound on |x - Decode(row)| (L2): each coordinate is off by at most half a
+  // step (scale / 2), with a little slack for float rounding. `scale` is the stored one.
+  static float RowErrorBound(float scale, uint32_t dim) {
+    return 0.5f * scale * std::sqrt(static_cast<float>(dim)) * (1.0f + 1e-5f);
+  }
+  float ErrorBound(size_t row) const { return RowErrorBound(scales_[row], dim_); }
   size_t MemoryBytes() const { return codes_.capacity() + scales_.capacity() * sizeof(float); }
 
  private:
@@ -55,6 +62,9 @@ class Int8MatrixSource final : public VectorSource {
     if (slot >= matrix_.rows()) return nullptr;
     matrix_.Decode(slot, scratch);
     return scratch;
+  }
+  float ApproximationError(uint32_t slot) const override {
+    return slot < matrix_.rows() ? matrix_.ErrorBound(slot) : 0.0f;
   }
 
  private:

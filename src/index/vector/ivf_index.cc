@@ -9,6 +9,7 @@
 #include "common/assert.h"
 #include "common/checksum.h"
 #include "common/coding.h"
+#include "index/vector/bounded_rescore.h"
 #include "index/vector/distance.h"
 
 namespace fathom {
@@ -245,7 +246,7 @@ IvfIndex IvfIndex::WithoutRouting() const {
   return copy;
 }
 
-void IvfIndex::RouteQuery(const float* rotated, uint32_t wanted, std::vector<std::pair<float, uint32_t>>* order,
+size_t IvfIndex::RouteQuery(const float* rotated, uint32_t wanted, std::vector<std::pair<float, uint32_t>>* order,
                           std::vector<float>* scratch) const {
   const uint32_t clusters = this->clusters();
   const uint32_t padded = quantizer_->padded_dim();
@@ -255,7 +256,7 @@ void IvfIndex::RouteQuery(const float* rotated, uint32_t wanted, std::vector<std
     SquaredL2ToMany(rotated, centroids_.data(), clusters, padded, scratch->data());
     order->resize(clusters);
     for (uint32_t j = 0; j < clusters; ++j) (*order)[j] = {(*scratch)[j], j};
-    return;
+    return clusters;
   }
   const uint32_t groups = static_cast<uint32_t>(group_offsets_.size() - 1);
   std::vector<float> group_distances(groups);
@@ -291,6 +292,7 @@ void IvfIndex::RouteQuery(const float* rotated, uint32_t wanted, std::vector<std
       }
     }
   }
+  return groups + order->size();
 }
 
 IvfIndex IvfIndex::EmptyWithSameShape() const {
@@ -429,7 +431,8 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
     if (exact) {
       stats->exact_scan = true;
       const uint32_t kept = options.exact != nullptr ? k * options.refine_factor : k;
-      return Refine(query, query_norm, k, ExactScan(query, query_norm, kept, filter, vectors), options, stats);
+      return Refine(query, query_norm, k, ExactScan(query, query_norm, kept, filter, vectors), vectors, options,
+                    stats);
     }
   }
 
@@ -452,7 +455,8 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
     expected_probes = probes * static_cast<double>(rows_) / std::max<double>(1.0, filter.allowed_count());
   }
   const double wanted = std::ceil(expected_probes);
-  RouteQuery(rotated.data(), static_cast<uint32_t>(std::min<double>(wanted, clusters)), &order, &centroid_distances);
+  stats->centroids_scored =
+      RouteQuery(rotated.data(), static_cast<uint32_t>(std::min<double>(wanted, clusters)), &order, &centroid_distances);
   // The routed candidates hold at least `probes` clusters; a filtered search that needs
   // more appends every cluster not yet considered (AppendRemaining below).
   auto append_remaining = [&] {
@@ -461,6 +465,7 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
     for (uint32_t j = 0; j < clusters; ++j) {
       if (!seen[j]) {
         order.push_back({L2Squared(rotated.data(), centroids_.data() + static_cast<size_t>(j) * padded, padded), j});
+        ++stats->centroids_scored;
       }
     }
   };
@@ -566,25 +571,36 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
     top.Push(SpaceDistance(space_, query, query_norm, row, cosine ? Norm(row, dim_) : 0.0f, dim_), candidates[i].slot);
     ++stats->reranked;
   }
-  return Refine(query, query_norm, k, top.Take(), options, stats);
+  return Refine(query, query_norm, k, top.Take(), vectors, options, stats);
 }
 
 std::vector<Hit> IvfIndex::Refine(const float* query, float query_norm, uint32_t k, std::vector<Hit> approximate,
-                                  const IvfSearchOptions& options, IvfSearchStats* stats) const {
+                                  const VectorSource& approx, const IvfSearchOptions& options,
+                                  IvfSearchStats* stats) const {
   if (options.exact == nullptr) return approximate;
-  std::vector<uint32_t> slots;
-  slots.reserve(approximate.size());
-  for (const Hit& h : approximate) slots.push_back(h.slot);
-  options.exact->Prefetch(slots.data(), slots.size());
+  const std::vector<BoundedCandidate> candidates = LowerBounds(space_, query_norm, approximate, approx);
+  {
+    // Hint the reads most searches make: about k of them.
+    std::vector<uint32_t> first;
+    for (size_t i = 0; i < candidates.size() && first.size() < k; ++i) first.push_back(candidates[i].slot);
+    options.exact->Prefetch(first.data(), first.size());
+  }
   const bool cosine = space_ == DistanceSpace::kCosine;
   std::vector<float> scratch(dim_);
   TopK refined(k);
-  for (uint32_t slot : slots) {
-    const float* row = options.exact->Fetch(slot, scratch.data());
-    if (row == nullptr) continue;
-    refined.Push(SpaceDistance(space_, query, query_norm, row, cosine ? Norm(row, dim_) : 0.0f, dim_), slot);
-    ++stats->refined;
-  }
+  // A row the exact source cannot read is skipped (the caller learns of it through the
+  // source), as in the first stage.
+  Status ignored = BoundedRescore(
+      candidates, refined,
+      [&](uint32_t slot) {
+        const float* row = options.exact->Fetch(slot, scratch.data());
+        if (row != nullptr) {
+          refined.Push(SpaceDistance(space_, query, query_norm, row, cosine ? Norm(row, dim_) : 0.0f, dim_), slot);
+        }
+        return Status::Ok();
+      },
+      &stats->refined);
+  (void)ignored;
   return refined.Take();
 }
 

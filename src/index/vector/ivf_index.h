@@ -146,6 +146,7 @@ struct IvfSearchOptions {
 struct IvfSearchStats {
   bool exact_scan = false;     // the filter planner chose an exact scan
   uint32_t clusters_probed = 0;
+  size_t centroids_scored = 0;  // centroid (and routing-group) distances computed
   size_t codes_scored = 0;
   size_t candidates = 0;       // kept for re-ranking
   size_t reranked = 0;         // distances computed from the Search's VectorSource
@@ -236,9 +237,12 @@ class IvfIndex {
   std::vector<Hit> ExactScan(const float* query, float query_norm, uint32_t k, const SlotFilter& filter,
                              const VectorSource& vectors) const;
   // The second stage of a two-stage re-rank (IvfSearchOptions::exact): the k best of
-  // `approximate` by exact distance; `approximate` itself when there is no exact source.
+  // `approximate` (distances from `approx`) by exact distance, re-scoring only the rows
+  // whose lower bound can still make the cut (bounded_rescore.h); `approximate` itself
+  // when there is no exact source.
   std::vector<Hit> Refine(const float* query, float query_norm, uint32_t k, std::vector<Hit> approximate,
-                          const IvfSearchOptions& options, IvfSearchStats* stats) const;
+                          const VectorSource& approx, const IvfSearchOptions& options,
+                          IvfSearchStats* stats) const;
   // Rebuilds members_ / slot_bound_ from slots_; false if a slot repeats.
   bool IndexMembers();
   // An index with this one's space, dimensions, ip norm and rotation, and no clusters or
@@ -255,8 +259,9 @@ class IvfIndex {
   // Updated.
   void BuildRouting();
   // The clusters a search should consider first, with their centroid distances: all of
-  // them without routing, else a subset holding the `wanted` nearest.
-  void RouteQuery(const float* rotated, uint32_t wanted, std::vector<std::pair<float, uint32_t>>* order,
+  // them without routing, else a subset holding the `wanted` nearest. Returns how many
+  // distances it computed (centroids and routing groups).
+  size_t RouteQuery(const float* rotated, uint32_t wanted, std::vector<std::pair<float, uint32_t>>* order,
                   std::vector<float>* scratch) const;
 
   DistanceSpace space_ = DistanceSpace::kL2;

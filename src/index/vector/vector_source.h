@@ -25,6 +25,14 @@ class VectorSource {
   // reused. Returns nullptr when the source has no such slot or cannot read it; the
   // index then skips that slot (the caller counts such misses through its own means).
   virtual const float* Fetch(uint32_t slot, float* scratch) const = 0;
+  // An upper bound on |x - Fetch(slot)| (L2) where x is the slot's exact vector: 0 for a
+  // source of exact vectors, positive for one of approximations (Int8MatrixSource). A
+  // two-stage search uses it to skip re-scoring rows that cannot make the top k
+  // (DistanceLowerBound, distance.h).
+  virtual float ApproximationError(uint32_t slot) const {
+    (void)slot;
+    return 0.0f;
+  }
   // A hint that these slots will be fetched soon (on-demand sources may batch the reads).
   virtual void Prefetch(const uint32_t* slots, size_t count) const {
     (void)slots;
