@@ -70,7 +70,8 @@ void VectorColumn::SetHot(size_t slot, const float* v) {
 void VectorColumn::SetCold(size_t slot, PartEntry& entry, uint32_t row, const float* v) {
   Clear(slot);
   ColdPart& part = *entry.part;
-  if (!Int8Matrix::QuantizeRow(v, dim_, part.codes.data() + size_t{row} * dim_, &part.scales[row])) {
+  if (!Int8Matrix::QuantizeRow(v, dim_, part.codes.data() + size_t{row} * dim_, &part.scales[row],
+                               &part.errors[row])) {
     FATHOM_CHECK(false);  // embeddings are validated finite before they reach the table
   }
   loc_[slot] = ColdLoc(entry.seq, row);
@@ -158,7 +159,7 @@ float VectorColumn::ApproxError(size_t slot) const {
   const uint64_t loc = loc_[slot];
   if (!(loc & kColdBit)) return 0.0f;
   const ColdPart& part = *FindPart(static_cast<uint32_t>((loc & ~kColdBit) >> 32))->part;
-  return Int8Matrix::RowErrorBound(part.scales[static_cast<uint32_t>(loc)], dim_);
+  return part.errors[static_cast<uint32_t>(loc)];
 }
 
 const float* VectorColumn::Exact(size_t slot, float* scratch, Status* status) const {
@@ -188,7 +189,9 @@ std::vector<std::shared_ptr<const ColdPart>> VectorColumn::parts() const {
 size_t VectorColumn::MemoryBytes() const {
   size_t bytes = loc_.capacity() * sizeof(uint64_t) + norms_.capacity() * sizeof(float) +
                  hot_.capacity() * sizeof(float) + (hot_slot_.capacity() + hot_free_.capacity()) * sizeof(uint32_t);
-  for (const PartEntry& e : parts_) bytes += e.part->codes.capacity() + e.part->scales.capacity() * sizeof(float);
+  for (const PartEntry& e : parts_) {
+    bytes += e.part->codes.capacity() + (e.part->scales.capacity() + e.part->errors.capacity()) * sizeof(float);
+  }
   return bytes;
 }
 
@@ -206,6 +209,7 @@ Result<std::shared_ptr<ColdPart>> VectorColumn::OpenPart(const std::shared_ptr<O
   if (!part->file->has_row_tags()) return Status::Corruption(key + ": no row tags");
   part->codes.assign(part->file->rows() * dim, 0);
   part->scales.assign(part->file->rows(), 0.0f);
+  part->errors.assign(part->file->rows(), 0.0f);
   return part;
 }
 

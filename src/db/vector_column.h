@@ -47,6 +47,7 @@ struct ColdPart {
   std::unique_ptr<VectorFile> file;
   std::vector<int8_t> codes;  // rows x dim; meaningful for rows a slot refers to
   std::vector<float> scales;  // per row: max |x| / 127
+  std::vector<float> errors;  // per row: bound on |x - decoded| (Int8Matrix::QuantizeRow)
   uint32_t rows() const { return static_cast<uint32_t>(scales.size()); }
 };
 

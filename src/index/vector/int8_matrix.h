@@ -33,24 +33,28 @@ class Int8Matrix {
   // Writes the dim() reconstructed floats of `row` to `out`.
   void Decode(size_t row, float* out) const { DecodeRow(codes_.data() + row * dim_, scales_[row], dim_, out); }
 
-  // One row's codes and scale (the stored scale is s_i / 127); false for a non-finite
-  // value. Shared with collections' cold rows (db/vector_column.h).
-  static bool QuantizeRow(const float* row, uint32_t dim, int8_t* codes, float* scale);
+  // One row's codes, scale (the stored scale is s_i / 127) and error (an upper bound on
+  // |row - decoded row|, L2); false for a non-finite value. Shared with collections'
+  // cold rows (db/vector_column.h).
+  static bool QuantizeRow(const float* row, uint32_t dim, int8_t* codes, float* scale, float* error);
   static void DecodeRow(const int8_t* codes, float scale, uint32_t dim, float* out) {
     for (uint32_t d = 0; d < dim; ++d) out[d] = static_cast<float>(codes[d]) * scale;
   }
-  // An upper bound on |x - Decode(row)| (L2): each coordinate is off by at most half a
-  // step (scale / 2), with a little slack for float rounding. `scale` is the stored one.
-  static float RowErrorBound(float scale, uint32_t dim) {
-    return 0.5f * scale * std::sqrt(static_cast<float>(dim)) * (1.0f + 1e-5f);
+  // The worst case of a row's error: each coordinate is off by at most half a step
+  // (scale / 2). `scale` is the stored one. QuantizeRow's error is at most this, and
+  // about sqrt(3) times smaller on typical rows (rounding errors spread uniformly).
+  static float WorstRowError(float scale, uint32_t dim) { return 0.5f * scale * std::sqrt(static_cast<float>(dim)); }
+  // An upper bound on |x - Decode(row)| (L2), as QuantizeRow computed it.
+  float ErrorBound(size_t row) const { return errors_[row]; }
+  size_t MemoryBytes() const {
+    return codes_.capacity() + (scales_.capacity() + errors_.capacity()) * sizeof(float);
   }
-  float ErrorBound(size_t row) const { return RowErrorBound(scales_[row], dim_); }
-  size_t MemoryBytes() const { return codes_.capacity() + scales_.capacity() * sizeof(float); }
 
  private:
   uint32_t dim_ = 0;
   std::vector<int8_t> codes_;   // rows x dim
   std::vector<float> scales_;   // per row: s_i / 127
+  std::vector<float> errors_;   // per row: upper bound on the reconstruction error (L2)
 };
 
 // Slot i is row i of the matrix.

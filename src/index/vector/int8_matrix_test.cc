@@ -26,7 +26,7 @@ TEST(Int8MatrixTest, ReconstructionErrorIsBoundedByTheRowScale) {
     for (int d = 0; d < 4; ++d) max_abs = std::max(max_abs, std::fabs(rows[r * 4 + d]));
     for (int d = 0; d < 4; ++d) EXPECT_LE(std::fabs(out[d] - rows[r * 4 + d]), max_abs / 254 * 1.0001f) << r;
   }
-  EXPECT_EQ(m->MemoryBytes(), 12u + 3 * sizeof(float));
+  EXPECT_EQ(m->MemoryBytes(), 12u + 3 * 2 * sizeof(float));
   Int8MatrixSource source(*m);
   EXPECT_EQ(source.Fetch(3, out.data()), nullptr);
   const float bad[2] = {1.0f, std::numeric_limits<float>::quiet_NaN()};
