@@ -46,7 +46,6 @@ Status ExactSearch(const RecordTable& table, DistanceSpace space, const float* q
   if (!any_cold) return Status::Ok();
   // Re-score in order of the lower bound on the exact distance, while it can still beat
   // the k-th exact one (bounded_rescore.h).
-  size_t rescored = 0;
   return BoundedRescore(LowerBounds(space, query_norm, cold.Take(), TableVectorSource(table)), *top,
                         [&](uint32_t slot) {
                           Status status;
@@ -54,8 +53,7 @@ Status ExactSearch(const RecordTable& table, DistanceSpace space, const float* q
                           if (v == nullptr) return status.WithContext("vector search");
                           top->Push(SpaceDistance(space, query, query_norm, v, table.norm(slot), d), slot);
                           return Status::Ok();
-                        },
-                        &rescored);
+                        });
 }
 
 // The live slots of a table, as a range for ExactSearch.

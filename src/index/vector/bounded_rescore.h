@@ -51,14 +51,14 @@ inline std::vector<BoundedCandidate> LowerBounds(DistanceSpace space, float quer
 
 // Calls rescore(slot) (which pushes the slot's exact distance into `top`, or fails) for
 // the candidates in bound order while their bound can still beat top's k-th distance.
-// Stops at the first error. *rescored counts the calls.
+// Stops at the first error. *rescored (when not null) counts the calls.
 template <typename Rescore>
 Status BoundedRescore(const std::vector<BoundedCandidate>& candidates, const TopK& top, Rescore rescore,
-                      size_t* rescored) {
+                      size_t* rescored = nullptr) {
   for (const BoundedCandidate& c : candidates) {
     if (c.lower > top.threshold()) break;  // sorted by bound: no later one can enter
     FATHOM_RETURN_IF_ERROR(rescore(c.slot));
-    ++*rescored;
+    if (rescored != nullptr) ++*rescored;
   }
   return Status::Ok();
 }

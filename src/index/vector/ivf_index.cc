@@ -247,7 +247,7 @@ IvfIndex IvfIndex::WithoutRouting() const {
 }
 
 size_t IvfIndex::RouteQuery(const float* rotated, uint32_t wanted, std::vector<std::pair<float, uint32_t>>* order,
-                          std::vector<float>* scratch) const {
+                            std::vector<float>* scratch) const {
   const uint32_t clusters = this->clusters();
   const uint32_t padded = quantizer_->padded_dim();
   order->clear();
