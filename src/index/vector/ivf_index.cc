@@ -197,52 +197,14 @@ Result<IvfIndex> IvfIndex::Build(MatrixView vectors, const IvfBuildOptions& opti
 }
 
 void IvfIndex::BuildRouting() {
-  group_centroids_.clear();
-  group_offsets_.clear();
-  group_clusters_.clear();
-  grouped_centroids_.clear();
-  group_radius_.clear();
-  const uint32_t clusters = this->clusters();
-  if (clusters < ivf_limits::kRoutingClustersMin) return;
-  const uint32_t padded = quantizer_->padded_dim();
-  KmeansOptions options;
-  options.clusters = static_cast<uint32_t>(std::ceil(std::sqrt(static_cast<double>(clusters))));
-  options.iterations = ivf_limits::kRoutingKmeansIterations;
-  options.train_rows_per_cluster = clusters;  // train on every centroid
-  options.size_cap_factor = 0.0;
-  options.seed = clusters;
-  auto grouping = BalancedKmeans(MatrixView{centroids_.data(), clusters, padded}, options);
-  if (!grouping.ok() || grouping->clusters() < 2) return;  // routing is an optimisation
-  const uint32_t groups = grouping->clusters();
-  group_centroids_ = std::move(grouping->centroids);
-  group_offsets_.assign(groups + 1, 0);
-  for (uint32_t g : grouping->assignment) ++group_offsets_[g + 1];
-  for (uint32_t g = 0; g < groups; ++g) group_offsets_[g + 1] += group_offsets_[g];
-  group_clusters_.resize(clusters);
-  std::vector<uint32_t> next(group_offsets_.begin(), group_offsets_.end() - 1);
-  for (uint32_t j = 0; j < clusters; ++j) group_clusters_[next[grouping->assignment[j]]++] = j;
-  grouped_centroids_.resize(static_cast<size_t>(clusters) * padded);
-  for (uint32_t i = 0; i < clusters; ++i) {
-    std::copy_n(centroids_.data() + static_cast<size_t>(group_clusters_[i]) * padded, padded,
-                grouped_centroids_.data() + static_cast<size_t>(i) * padded);
-  }
-  group_radius_.assign(groups, 0.0f);
-  for (uint32_t g = 0; g < groups; ++g) {
-    for (uint32_t i = group_offsets_[g]; i < group_offsets_[g + 1]; ++i) {
-      const float d = L2Squared(group_centroids_.data() + static_cast<size_t>(g) * padded,
-                                grouped_centroids_.data() + static_cast<size_t>(i) * padded, padded);
-      group_radius_[g] = std::max(group_radius_[g], std::sqrt(d));
-    }
-  }
+  router_ = clusters() >= ivf_limits::kRoutingClustersMin
+                ? CentroidRouter::Build(centroids_.data(), clusters(), quantizer_->padded_dim())
+                : CentroidRouter();
 }
 
 IvfIndex IvfIndex::WithoutRouting() const {
   IvfIndex copy = *this;
-  copy.group_centroids_.clear();
-  copy.group_offsets_.clear();
-  copy.group_clusters_.clear();
-  copy.grouped_centroids_.clear();
-  copy.group_radius_.clear();
+  copy.router_ = CentroidRouter();
   return copy;
 }
 
@@ -250,49 +212,12 @@ size_t IvfIndex::RouteQuery(const float* rotated, uint32_t wanted, std::vector<s
                             std::vector<float>* scratch) const {
   const uint32_t clusters = this->clusters();
   const uint32_t padded = quantizer_->padded_dim();
-  order->clear();
-  if (group_offsets_.empty() || wanted >= clusters) {
-    scratch->resize(clusters);
-    SquaredL2ToMany(rotated, centroids_.data(), clusters, padded, scratch->data());
-    order->resize(clusters);
-    for (uint32_t j = 0; j < clusters; ++j) (*order)[j] = {(*scratch)[j], j};
-    return clusters;
-  }
-  const uint32_t groups = static_cast<uint32_t>(group_offsets_.size() - 1);
-  std::vector<float> group_distances(groups);
-  SquaredL2ToMany(rotated, group_centroids_.data(), groups, padded, group_distances.data());
-  // Lower bound on the distance to any member: |q - centre| - radius (triangle
-  // inequality), shrunk by a relative slack so float rounding never prunes a member.
-  std::vector<std::pair<float, uint32_t>> group_order(groups);
-  for (uint32_t g = 0; g < groups; ++g) {
-    const float d = std::sqrt(group_distances[g]);
-    const float bound = std::max(0.0f, d - group_radius_[g] - 1e-4f * (d + group_radius_[g]));
-    group_order[g] = {bound * bound, g};
-  }
-  std::sort(group_order.begin(), group_order.end());
-  // The `wanted` smallest distances so far (a max-heap: top = the wanted-th smallest).
-  std::vector<float> best;
-  best.reserve(wanted + 1);
-  for (const auto& [bound, g] : group_order) {
-    if (best.size() >= wanted && bound > best.front()) break;  // no member can make the cut
-    const uint32_t begin = group_offsets_[g], count = group_offsets_[g + 1] - begin;
-    scratch->resize(count);
-    SquaredL2ToMany(rotated, grouped_centroids_.data() + static_cast<size_t>(begin) * padded, count, padded,
-                    scratch->data());
-    for (uint32_t i = 0; i < count; ++i) {
-      const float d = (*scratch)[i];
-      order->push_back({d, group_clusters_[begin + i]});
-      if (best.size() < wanted) {
-        best.push_back(d);
-        std::push_heap(best.begin(), best.end());
-      } else if (d < best.front()) {
-        std::pop_heap(best.begin(), best.end());
-        best.back() = d;
-        std::push_heap(best.begin(), best.end());
-      }
-    }
-  }
-  return groups + order->size();
+  if (!router_.empty() && wanted < clusters) return router_.Route(rotated, centroids_.data(), wanted, order);
+  scratch->resize(clusters);
+  SquaredL2ToMany(rotated, centroids_.data(), clusters, padded, scratch->data());
+  order->resize(clusters);
+  for (uint32_t j = 0; j < clusters; ++j) (*order)[j] = {(*scratch)[j], j};
+  return clusters;
 }
 
 IvfIndex IvfIndex::EmptyWithSameShape() const {
@@ -309,11 +234,7 @@ Result<IvfIndex> IvfIndex::Remapped(const std::function<std::optional<uint32_t>(
   const uint32_t words = quantizer_->code_words();
   IvfIndex out = EmptyWithSameShape();
   out.centroids_ = centroids_;
-  out.group_centroids_ = group_centroids_;
-  out.group_offsets_ = group_offsets_;
-  out.group_clusters_ = group_clusters_;
-  out.grouped_centroids_ = grouped_centroids_;
-  out.group_radius_ = group_radius_;
+  out.router_ = router_;
   out.offsets_.assign(offsets_.size(), 0);
   out.slots_.reserve(slots_.size());
   out.codes_.reserve(codes_.size());
@@ -341,8 +262,7 @@ size_t IvfIndex::MemoryBytes() const {
   bytes += centroids_.capacity() * sizeof(float) + offsets_.capacity() * sizeof(uint32_t);
   bytes += slots_.capacity() * sizeof(uint32_t) + codes_.capacity() * sizeof(uint64_t);
   bytes += members_.capacity() * sizeof(uint64_t);
-  bytes += (group_centroids_.capacity() + grouped_centroids_.capacity()) * sizeof(float);
-  bytes += (group_offsets_.capacity() + group_clusters_.capacity()) * sizeof(uint32_t);
+  bytes += router_.MemoryBytes();
   bytes += (add_.capacity() + rescale_.capacity() + error_.capacity()) * sizeof(float);
   if (quantizer_) bytes += quantizer_->rotation().capacity() * sizeof(float) + quantizer_->padded_dim() * sizeof(float);
   return bytes;

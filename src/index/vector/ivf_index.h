@@ -46,6 +46,7 @@
 #include "common/aligned_allocator.h"
 #include "fathom/status.h"
 #include "fathom/types.h"
+#include "index/vector/centroid_router.h"
 #include "index/vector/ivf_limits.h"
 #include "index/vector/kmeans.h"
 #include "index/vector/rabitq.h"
@@ -146,7 +147,7 @@ struct IvfSearchOptions {
 struct IvfSearchStats {
   bool exact_scan = false;     // the filter planner chose an exact scan
   uint32_t clusters_probed = 0;
-  size_t centroids_scored = 0;  // centroid (and routing-group) distances computed
+  size_t centroids_scored = 0;  // exact centroid distances computed (routing adds int8 ones)
   size_t codes_scored = 0;
   size_t candidates = 0;       // kept for re-ranking
   size_t reranked = 0;         // distances computed from the Search's VectorSource
@@ -201,8 +202,8 @@ class IvfIndex {
   // is left.
   Result<IvfIndex> Remapped(const std::function<std::optional<uint32_t>(uint32_t)>& map) const;
 
-  // Whether searches route through coarse centroid groups (BuildRouting).
-  bool routed() const { return !group_offsets_.empty(); }
+  // Whether searches find their centroids through the int8 router (BuildRouting).
+  bool routed() const { return !router_.empty(); }
   // A copy that scans every centroid (to measure or check routing against).
   IvfIndex WithoutRouting() const;
   // Whether `slot` is a row of this index.
@@ -248,19 +249,15 @@ class IvfIndex {
   // An index with this one's space, dimensions, ip norm and rotation, and no clusters or
   // rows yet (Remapped and Updated fill them in).
   IvfIndex EmptyWithSameShape() const;
-  // Centroid routing (hierarchical centroids): with at least
-  // ivf_limits::kRoutingClustersMin clusters, the centroids are grouped by a coarse
-  // k-means of about sqrt(clusters) groups, each with its radius (the largest distance
-  // from the group's centre to a member centroid). A search visits groups in order of
-  // the lower bound max(0, |q - centre| - radius) on their members' distances and stops
-  // once it holds `wanted` clusters and the next group's bound exceeds the wanted-th
-  // smallest distance found: the clusters it returns include the exact `wanted` nearest.
+  // Centroid routing: with at least ivf_limits::kRoutingClustersMin clusters, searches
+  // find their nearest centroids through an int8 copy with error bounds
+  // (centroid_router.h), exactly the clusters a scan of every f32 centroid would pick.
   // Derived from centroids_ (not serialized); recomputed by Build, Deserialize and
   // Updated.
   void BuildRouting();
-  // The clusters a search should consider first, with their centroid distances: all of
-  // them without routing, else a subset holding the `wanted` nearest. Returns how many
-  // distances it computed (centroids and routing groups).
+  // The clusters a search should consider first, with their exact centroid distances:
+  // all of them without routing, else a subset holding the `wanted` nearest. Returns how
+  // many exact centroid distances it computed.
   size_t RouteQuery(const float* rotated, uint32_t wanted, std::vector<std::pair<float, uint32_t>>* order,
                   std::vector<float>* scratch) const;
 
@@ -274,12 +271,7 @@ class IvfIndex {
   std::vector<uint32_t> offsets_;  // clusters + 1: cluster j is rows [offsets_[j], offsets_[j+1])
   std::vector<uint32_t> slots_;    // per row, in cluster order
   std::vector<uint64_t> members_;  // bitset over slots: which slots are rows
-  // Centroid routing (BuildRouting): empty when not used.
-  std::vector<float> group_centroids_;   // groups x padded
-  std::vector<uint32_t> group_offsets_;  // groups + 1, into group_clusters_
-  std::vector<uint32_t> group_clusters_; // cluster ids, grouped
-  std::vector<float> grouped_centroids_; // centroids_ in group_clusters_ order
-  std::vector<float> group_radius_;      // per group: max |member centroid - centre|
+  CentroidRouter router_;          // BuildRouting: empty when not used
   uint32_t slot_bound_ = 0;        // max slot + 1
   std::vector<uint64_t, AlignedAllocator<uint64_t>> codes_;  // rows x code_words
   std::vector<float> add_, rescale_, error_;                 // per row: RaBitQ factors

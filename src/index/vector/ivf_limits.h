@@ -51,13 +51,11 @@ inline constexpr int kKmeansIterationsMax = 100;
 inline constexpr size_t kParallelChunkRows = 4096;
 inline constexpr int kBuildThreadsMax = 256;
 
-// Centroid routing (hierarchical centroids, IvfIndex::BuildRouting): used from this many
-// clusters on (below, scanning every centroid costs less than a few probes). A search
-// visits coarse groups by the triangle-inequality lower bound of their members'
-// distances and stops once no unvisited group can hold one of the clusters it needs, so
-// it probes exactly the clusters a flat scan of every centroid would.
-inline constexpr uint32_t kRoutingClustersMin = 512;
-inline constexpr int kRoutingKmeansIterations = 8;
+// Centroid routing (IvfIndex::BuildRouting, centroid_router.h): from this many clusters
+// on, a search finds its nearest centroids through an int8 copy with error bounds and
+// computes exact distances only for the centroids that may be among them; below, a scan
+// of every f32 centroid is cheap (the table fits in L2).
+inline constexpr uint32_t kRoutingClustersMin = 256;
 
 // ---- RaBitQ ----
 // Query residuals are quantized to this many bits per dimension (the paper's B_q = 4:

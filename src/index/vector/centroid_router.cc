@@ -1,0 +1,133 @@
+#include "index/vector/centroid_router.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/assert.h"
+#include "index/vector/distance.h"
+
+namespace fathom {
+
+namespace {
+
+constexpr float kCodeMax = 127.0f;
+// Relative slack on both bounds, far above the float rounding of the exact distances
+// and of s * sqrt(integer distance), so rounding never drops a centroid that belongs.
+constexpr float kBoundSlack = 1e-4f;
+
+using DotsKernel = void (*)(const int16_t*, const int8_t*, size_t, uint32_t, int32_t*);
+
+DotsKernel ChooseKernel() {
+  return ActiveSimdLevel() >= SimdLevel::kAvx2 ? router_kernels::Int8DotsAvx2 : router_kernels::Int8DotsScalar;
+}
+
+// Rounds x / scale to the nearest code in [-127, 127].
+inline float Code(float x, float inverse_scale) {
+  return std::clamp(std::nearbyint(x * inverse_scale), -kCodeMax, kCodeMax);
+}
+
+// sqrt(sum) as a float no smaller than the true value.
+inline float RoundedUpNorm(double squared_sum) {
+  return static_cast<float>(std::sqrt(squared_sum)) * (1.0f + 1e-6f) + 1e-30f;
+}
+
+}  // namespace
+
+namespace router_kernels {
+void Int8DotsScalar(const int16_t* query, const int8_t* rows, size_t count, uint32_t dim, int32_t* out) {
+  for (size_t i = 0; i < count; ++i) {
+    const int8_t* row = rows + i * dim;
+    int32_t sum = 0;
+    for (uint32_t d = 0; d < dim; ++d) sum += int32_t{query[d]} * int32_t{row[d]};
+    out[i] = sum;
+  }
+}
+}  // namespace router_kernels
+
+CentroidRouter CentroidRouter::Build(const float* centroids, uint32_t count, uint32_t dim) {
+  FATHOM_CHECK(dim % 16 == 0);
+  CentroidRouter router;
+  if (count == 0 || dim == 0) return router;
+  const size_t values = size_t{count} * dim;
+  float max_abs = 0.0f;
+  for (size_t i = 0; i < values; ++i) max_abs = std::max(max_abs, std::fabs(centroids[i]));
+  router.count_ = count;
+  router.dim_ = dim;
+  router.scale_ = max_abs > 0.0f && std::isfinite(max_abs) ? max_abs / kCodeMax : 1.0f;
+  const float inverse = 1.0f / router.scale_;
+  router.codes_.resize(values);
+  router.norms_.resize(count);
+  router.errors_.resize(count);
+  for (uint32_t j = 0; j < count; ++j) {
+    const float* row = centroids + size_t{j} * dim;
+    int8_t* code = router.codes_.data() + size_t{j} * dim;
+    int32_t norm = 0;
+    double residual = 0.0;
+    for (uint32_t d = 0; d < dim; ++d) {
+      const float c = Code(row[d], inverse);
+      code[d] = static_cast<int8_t>(c);
+      norm += static_cast<int32_t>(c) * static_cast<int32_t>(c);
+      const double r = static_cast<double>(row[d]) - static_cast<double>(router.scale_) * c;
+      residual += r * r;
+    }
+    router.norms_[j] = norm;
+    router.errors_[j] = RoundedUpNorm(residual);
+  }
+  return router;
+}
+
+size_t CentroidRouter::Route(const float* query, const float* centroids, uint32_t wanted,
+                             std::vector<std::pair<float, uint32_t>>* order) const {
+  static const DotsKernel kernel = ChooseKernel();
+  order->clear();
+  wanted = std::clamp<uint32_t>(wanted, 1, count_);
+  // The query on the centroids' scale; what the codes miss (rounding, and clamping of a
+  // query outside the centroids' range) is its error e_q.
+  std::vector<int16_t, AlignedAllocator<int16_t>> code(dim_);
+  const float inverse = 1.0f / scale_;
+  int64_t query_norm = 0;
+  double residual = 0.0;
+  for (uint32_t d = 0; d < dim_; ++d) {
+    const float c = Code(query[d], inverse);
+    code[d] = static_cast<int16_t>(c);
+    query_norm += static_cast<int64_t>(c) * static_cast<int64_t>(c);
+    const double r = static_cast<double>(query[d]) - static_cast<double>(scale_) * c;
+    residual += r * r;
+  }
+  const float query_error = RoundedUpNorm(residual);
+
+  std::vector<int32_t> dots(count_);
+  kernel(code.data(), codes_.data(), count_, dim_, dots.data());
+  // s |q8 - c8| per centroid, and the `wanted` smallest upper bounds (a max-heap).
+  std::vector<float> approx(count_);
+  std::vector<float> upper;
+  upper.reserve(wanted);
+  for (uint32_t j = 0; j < count_; ++j) {
+    const int64_t squared = query_norm + norms_[j] - 2 * static_cast<int64_t>(dots[j]);
+    const float a = scale_ * std::sqrt(static_cast<float>(squared));
+    approx[j] = a;
+    const float bound = (a + query_error + errors_[j]) * (1.0f + kBoundSlack);
+    if (upper.size() < wanted) {
+      upper.push_back(bound);
+      std::push_heap(upper.begin(), upper.end());
+    } else if (bound < upper.front()) {
+      std::pop_heap(upper.begin(), upper.end());
+      upper.back() = bound;
+      std::push_heap(upper.begin(), upper.end());
+    }
+  }
+  // Any of the `wanted` nearest lies within the wanted-th smallest upper bound.
+  const float limit = upper.front();
+  for (uint32_t j = 0; j < count_; ++j) {
+    const float lower = (approx[j] - query_error - errors_[j]) * (1.0f - kBoundSlack);
+    if (lower > limit) continue;
+    order->push_back({L2Squared(query, centroids + size_t{j} * dim_, dim_), j});
+  }
+  return order->size();
+}
+
+size_t CentroidRouter::MemoryBytes() const {
+  return codes_.capacity() + norms_.capacity() * sizeof(int32_t) + errors_.capacity() * sizeof(float);
+}
+
+}  // namespace fathom

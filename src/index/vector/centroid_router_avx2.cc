@@ -1,0 +1,61 @@
+// The router's int8 dot-product kernel compiled for AVX2 (this file gets -mavx2 -mfma).
+// Chosen at run time by centroid_router.cc.
+#include <immintrin.h>
+
+#include "index/vector/centroid_router.h"
+
+namespace fathom::router_kernels {
+
+namespace {
+
+// Sum of the eight int32 lanes.
+inline int32_t HorizontalSum(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(s);
+}
+
+// Sixteen int8 values widened to int16 and multiplied pairwise with the query's: eight
+// int32 sums of two products each (|product| <= 127^2, so no overflow).
+inline __m256i MulAdd(const int8_t* row, __m256i query) {
+  const __m256i x = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row)));
+  return _mm256_madd_epi16(x, query);
+}
+
+}  // namespace
+
+void Int8DotsAvx2(const int16_t* query, const int8_t* rows, size_t count, uint32_t dim, int32_t* out) {
+  // Four rows at a time share each load of the query.
+  constexpr size_t kRowsPerStep = 4;
+  size_t i = 0;
+  for (; i + kRowsPerStep <= count; i += kRowsPerStep) {
+    const int8_t* r0 = rows + i * dim;
+    const int8_t* r1 = r0 + dim;
+    const int8_t* r2 = r1 + dim;
+    const int8_t* r3 = r2 + dim;
+    __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
+    __m256i a2 = _mm256_setzero_si256(), a3 = _mm256_setzero_si256();
+    for (uint32_t d = 0; d < dim; d += 16) {
+      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(query + d));
+      a0 = _mm256_add_epi32(a0, MulAdd(r0 + d, q));
+      a1 = _mm256_add_epi32(a1, MulAdd(r1 + d, q));
+      a2 = _mm256_add_epi32(a2, MulAdd(r2 + d, q));
+      a3 = _mm256_add_epi32(a3, MulAdd(r3 + d, q));
+    }
+    // Horizontal sums of the four accumulators into four lanes.
+    const __m256i s = _mm256_hadd_epi32(_mm256_hadd_epi32(a0, a1), _mm256_hadd_epi32(a2, a3));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i),
+                     _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1)));
+  }
+  for (; i < count; ++i) {
+    const int8_t* r = rows + i * dim;
+    __m256i a = _mm256_setzero_si256();
+    for (uint32_t d = 0; d < dim; d += 16) {
+      a = _mm256_add_epi32(a, MulAdd(r + d, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(query + d))));
+    }
+    out[i] = HorizontalSum(a);
+  }
+}
+
+}  // namespace fathom::router_kernels
