@@ -35,14 +35,50 @@ BlockCache::BlockCache(size_t capacity_bytes, size_t block_bytes, uint32_t shard
     shard->next.resize(slots_per_shard, kNone);
     shard->free_slots.reserve(slots_per_shard);
     for (size_t s = slots_per_shard; s > 0; --s) shard->free_slots.push_back(static_cast<uint32_t>(s - 1));
-    shard->map.reserve(slots_per_shard);
+    shard->hashes.resize(slots_per_shard);
+    size_t buckets = 2;
+    while (buckets < 2 * slots_per_shard) buckets *= 2;
+    shard->table.assign(buckets, kNone);
+    shard->mask = static_cast<uint32_t>(buckets - 1);
     shards_.push_back(std::move(shard));
   }
 }
 
-BlockCache::Shard& BlockCache::ShardFor(const Key& key) {
-  // High bits pick the shard so that the map's buckets (low bits) stay well spread.
-  return *shards_[(KeyHash{}(key) >> 32) % shards_.size()];
+BlockCache::Shard& BlockCache::ShardFor(size_t hash) {
+  // High bits pick the shard so that the table's buckets (low bits) stay well spread.
+  return *shards_[(hash >> 32) % shards_.size()];
+}
+
+uint32_t BlockCache::FindLocked(const Shard& shard, const Key& key, uint32_t hash) {
+  for (uint32_t i = hash & shard.mask;; i = (i + 1) & shard.mask) {
+    const uint32_t slot = shard.table[i];
+    if (slot == kNone) return kNone;
+    if (shard.hashes[slot] == hash && shard.keys[slot] == key) return slot;
+  }
+}
+
+void BlockCache::IndexLocked(Shard& shard, uint32_t slot) {
+  uint32_t i = shard.hashes[slot] & shard.mask;
+  while (shard.table[i] != kNone) i = (i + 1) & shard.mask;
+  shard.table[i] = slot;
+}
+
+void BlockCache::UnindexLocked(Shard& shard, uint32_t slot) {
+  uint32_t i = shard.hashes[slot] & shard.mask;
+  while (shard.table[i] != slot) i = (i + 1) & shard.mask;
+  // Backward-shift deletion: move later entries of the probe run into the hole unless
+  // their home bucket lies cyclically in (hole, entry], where they must stay.
+  for (uint32_t j = i;;) {
+    j = (j + 1) & shard.mask;
+    const uint32_t moved = shard.table[j];
+    if (moved == kNone) break;
+    const uint32_t home = shard.hashes[moved] & shard.mask;
+    const bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+    if (stays) continue;
+    shard.table[i] = moved;
+    i = j;
+  }
+  shard.table[i] = kNone;
 }
 
 void BlockCache::Unlink(Shard& shard, uint32_t slot) {
@@ -62,22 +98,21 @@ void BlockCache::PushFront(Shard& shard, uint32_t slot) {
 
 void BlockCache::EraseLocked(Shard& shard, uint32_t slot) {
   Unlink(shard, slot);
-  shard.map.erase(shard.keys[slot]);
+  UnindexLocked(shard, slot);
   shard.free_slots.push_back(slot);
   --shard.used;
 }
 
 bool BlockCache::Read(uint64_t file_id, uint64_t block, size_t offset, size_t length, void* dst) {
   const Key key{file_id, block};
-  Shard& shard = ShardFor(key);
+  const size_t hash = KeyHash{}(key);
+  Shard& shard = ShardFor(hash);
   std::lock_guard<std::mutex> lock(shard.mutex);
-  auto found = shard.map.find(key);
-  if (found == shard.map.end() || offset > shard.lengths[found->second] ||
-      length > shard.lengths[found->second] - offset) {
+  const uint32_t slot = FindLocked(shard, key, static_cast<uint32_t>(hash));
+  if (slot == kNone || offset > shard.lengths[slot] || length > shard.lengths[slot] - offset) {
     ++shard.stats.misses;
     return false;
   }
-  const uint32_t slot = found->second;
   if (shard.head != slot) {
     Unlink(shard, slot);
     PushFront(shard, slot);
@@ -90,11 +125,12 @@ bool BlockCache::Read(uint64_t file_id, uint64_t block, size_t offset, size_t le
 void BlockCache::Insert(uint64_t file_id, uint64_t block, const void* data, size_t length) {
   if (length > block_bytes_) return;
   const Key key{file_id, block};
-  Shard& shard = ShardFor(key);
+  const size_t hash = KeyHash{}(key);
+  Shard& shard = ShardFor(hash);
   std::lock_guard<std::mutex> lock(shard.mutex);
   if (shard.keys.empty()) return;  // capacity below one slot
-  auto found = shard.map.find(key);
-  if (found != shard.map.end()) EraseLocked(shard, found->second);
+  const uint32_t found = FindLocked(shard, key, static_cast<uint32_t>(hash));
+  if (found != kNone) EraseLocked(shard, found);
   if (shard.free_slots.empty()) {
     EraseLocked(shard, shard.tail);
     ++shard.stats.evictions;
@@ -103,9 +139,10 @@ void BlockCache::Insert(uint64_t file_id, uint64_t block, const void* data, size
   shard.free_slots.pop_back();
   std::memcpy(shard.arena.get() + size_t{slot} * block_bytes_, data, length);
   shard.keys[slot] = key;
+  shard.hashes[slot] = static_cast<uint32_t>(hash);
   shard.lengths[slot] = static_cast<uint32_t>(length);
   PushFront(shard, slot);
-  shard.map.emplace(key, slot);
+  IndexLocked(shard, slot);
   ++shard.used;
   ++shard.stats.inserts;
 }

@@ -6,9 +6,13 @@
 // shards, each an LRU list with its own mutex and an equal share of the capacity, so
 // concurrent readers rarely contend. Each shard owns a fixed arena of block_bytes slots
 // allocated up front (pages are touched only as slots fill), so a miss costs a copy into
-// a free or evicted slot, never an allocation of block size. Every slot is charged
-// block_bytes plus kEntryOverheadBytes (LRU links, key, hash entry), so capacity_bytes
-// bounds the memory the cache holds, not just its payload.
+// a free or evicted slot, never an allocation. Blocks are found through an
+// open-addressing table of slot numbers (linear probing, at most half full, backward-
+// shift deletion): a lookup touches one table entry and the slot's key, and an insert or
+// eviction allocates nothing (a node-based map cost a malloc, a free and a pointer chase
+// per miss). Every slot is charged block_bytes plus kEntryOverheadBytes (LRU links, key,
+// hash, table entries), so capacity_bytes bounds the memory the cache holds, not just
+// its payload.
 //
 // Ownership: the cache owns its arenas; Read copies out, so no caller ever points into
 // the cache. Thread-safety: every method is safe from many threads at once.
@@ -86,15 +90,22 @@ class BlockCache {
     std::vector<uint32_t> prev, next;  // LRU links per slot; head = most recent
     uint32_t head = kNone, tail = kNone;
     std::vector<uint32_t> free_slots;
-    std::unordered_map<Key, uint32_t, KeyHash> map;
+    std::vector<uint32_t> hashes;   // per slot: its key's hash (low bits pick the bucket)
+    std::vector<uint32_t> table;    // power of two >= 2 * slots: slot numbers or kNone
+    uint32_t mask = 0;              // table.size() - 1
     uint32_t used = 0;
     Stats stats;
   };
 
-  Shard& ShardFor(const Key& key);
+  Shard& ShardFor(size_t hash);
   static void Unlink(Shard& shard, uint32_t slot);
   static void PushFront(Shard& shard, uint32_t slot);
   static void EraseLocked(Shard& shard, uint32_t slot);
+  // The slot holding `key` (whose hash is `hash`), or kNone.
+  static uint32_t FindLocked(const Shard& shard, const Key& key, uint32_t hash);
+  // Table maintenance for an occupied slot whose key and hash are set.
+  static void IndexLocked(Shard& shard, uint32_t slot);
+  static void UnindexLocked(Shard& shard, uint32_t slot);
 
   const size_t capacity_bytes_;
   const size_t block_bytes_;

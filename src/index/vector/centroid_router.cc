@@ -15,15 +15,19 @@ constexpr float kCodeMax = 127.0f;
 // and of s * sqrt(integer distance), so rounding never drops a centroid that belongs.
 constexpr float kBoundSlack = 1e-4f;
 
-using DotsKernel = void (*)(const int16_t*, const int8_t*, size_t, uint32_t, int32_t*);
+using DistancesKernel = void (*)(const int16_t*, int32_t, const int8_t*, const int32_t*, size_t, uint32_t, float,
+                                 float*);
 
-DotsKernel ChooseKernel() {
-  return ActiveSimdLevel() >= SimdLevel::kAvx2 ? router_kernels::Int8DotsAvx2 : router_kernels::Int8DotsScalar;
+DistancesKernel ChooseKernel() {
+  return ActiveSimdLevel() >= SimdLevel::kAvx2 ? router_kernels::Int8DistancesAvx2
+                                                : router_kernels::Int8DistancesScalar;
 }
 
-// Rounds x / scale to the nearest code in [-127, 127].
+// x / scale rounded (half away from zero) to a code in [-127, 127]. Plain arithmetic
+// rather than nearbyint, which the baseline x86-64 build calls out of line.
 inline float Code(float x, float inverse_scale) {
-  return std::clamp(std::nearbyint(x * inverse_scale), -kCodeMax, kCodeMax);
+  const float v = std::clamp(x * inverse_scale, -kCodeMax, kCodeMax);  // NaN-free: inputs are finite
+  return static_cast<float>(static_cast<int32_t>(v + (v >= 0.0f ? 0.5f : -0.5f)));
 }
 
 // sqrt(sum) as a float no smaller than the true value.
@@ -34,12 +38,13 @@ inline float RoundedUpNorm(double squared_sum) {
 }  // namespace
 
 namespace router_kernels {
-void Int8DotsScalar(const int16_t* query, const int8_t* rows, size_t count, uint32_t dim, int32_t* out) {
+void Int8DistancesScalar(const int16_t* query, int32_t query_norm, const int8_t* rows, const int32_t* norms,
+                         size_t count, uint32_t dim, float scale, float* out) {
   for (size_t i = 0; i < count; ++i) {
     const int8_t* row = rows + i * dim;
-    int32_t sum = 0;
-    for (uint32_t d = 0; d < dim; ++d) sum += int32_t{query[d]} * int32_t{row[d]};
-    out[i] = sum;
+    int32_t dot = 0;
+    for (uint32_t d = 0; d < dim; ++d) dot += int32_t{query[d]} * int32_t{row[d]};
+    out[i] = Int8Distance(query_norm, norms[i], dot, scale);
   }
 }
 }  // namespace router_kernels
@@ -78,34 +83,31 @@ CentroidRouter CentroidRouter::Build(const float* centroids, uint32_t count, uin
 
 size_t CentroidRouter::Route(const float* query, const float* centroids, uint32_t wanted,
                              std::vector<std::pair<float, uint32_t>>* order) const {
-  static const DotsKernel kernel = ChooseKernel();
+  static const DistancesKernel kernel = ChooseKernel();
   order->clear();
   wanted = std::clamp<uint32_t>(wanted, 1, count_);
   // The query on the centroids' scale; what the codes miss (rounding, and clamping of a
   // query outside the centroids' range) is its error e_q.
   std::vector<int16_t, AlignedAllocator<int16_t>> code(dim_);
   const float inverse = 1.0f / scale_;
-  int64_t query_norm = 0;
+  int32_t query_norm = 0;
   double residual = 0.0;
   for (uint32_t d = 0; d < dim_; ++d) {
     const float c = Code(query[d], inverse);
     code[d] = static_cast<int16_t>(c);
-    query_norm += static_cast<int64_t>(c) * static_cast<int64_t>(c);
+    query_norm += static_cast<int32_t>(c) * static_cast<int32_t>(c);
     const double r = static_cast<double>(query[d]) - static_cast<double>(scale_) * c;
     residual += r * r;
   }
   const float query_error = RoundedUpNorm(residual);
 
-  std::vector<int32_t> dots(count_);
-  kernel(code.data(), codes_.data(), count_, dim_, dots.data());
   // s |q8 - c8| per centroid, and the `wanted` smallest upper bounds (a max-heap).
   std::vector<float> approx(count_);
+  kernel(code.data(), query_norm, codes_.data(), norms_.data(), count_, dim_, scale_, approx.data());
   std::vector<float> upper;
   upper.reserve(wanted);
   for (uint32_t j = 0; j < count_; ++j) {
-    const int64_t squared = query_norm + norms_[j] - 2 * static_cast<int64_t>(dots[j]);
-    const float a = scale_ * std::sqrt(static_cast<float>(squared));
-    approx[j] = a;
+    const float a = approx[j];
     const float bound = (a + query_error + errors_[j]) * (1.0f + kBoundSlack);
     if (upper.size() < wanted) {
       upper.push_back(bound);

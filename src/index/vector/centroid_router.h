@@ -21,6 +21,7 @@
 // Route by the owner (IvfIndex). Thread-safety: Route is const and safe from many threads.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <utility>
@@ -60,10 +61,18 @@ class CentroidRouter {
 };
 
 namespace router_kernels {
-// out[i] = <query, row i> for count rows of dim int8 values (row-major); query holds dim
-// int16 values in [-127, 127]. dim must be a multiple of 16. Both levels are exact.
-void Int8DotsScalar(const int16_t* query, const int8_t* rows, size_t count, uint32_t dim, int32_t* out);
-void Int8DotsAvx2(const int16_t* query, const int8_t* rows, size_t count, uint32_t dim, int32_t* out);
+// s |q8 - c8| from the exact integer |q8|^2 + |c8|^2 - 2 <q8, c8> (each level computes it
+// with these same float operations, so the levels agree exactly).
+inline float Int8Distance(int32_t query_norm, int32_t row_norm, int32_t dot, float scale) {
+  return scale * std::sqrt(static_cast<float>(query_norm + row_norm - 2 * dot));
+}
+// out[i] = Int8Distance(query_norm, norms[i], <query, row i>, scale) for count rows of dim
+// int8 values (row-major); query holds dim int16 values in [-127, 127] with squared norm
+// query_norm. dim must be a multiple of 16 (at most 4096, so no sum overflows).
+void Int8DistancesScalar(const int16_t* query, int32_t query_norm, const int8_t* rows, const int32_t* norms,
+                         size_t count, uint32_t dim, float scale, float* out);
+void Int8DistancesAvx2(const int16_t* query, int32_t query_norm, const int8_t* rows, const int32_t* norms,
+                       size_t count, uint32_t dim, float scale, float* out);
 }  // namespace router_kernels
 
 }  // namespace fathom

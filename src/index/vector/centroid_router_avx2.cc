@@ -25,7 +25,8 @@ inline __m256i MulAdd(const int8_t* row, __m256i query) {
 
 }  // namespace
 
-void Int8DotsAvx2(const int16_t* query, const int8_t* rows, size_t count, uint32_t dim, int32_t* out) {
+void Int8DistancesAvx2(const int16_t* query, int32_t query_norm, const int8_t* rows, const int32_t* norms,
+                       size_t count, uint32_t dim, float scale, float* out) {
   // Four rows at a time share each load of the query.
   constexpr size_t kRowsPerStep = 4;
   size_t i = 0;
@@ -45,8 +46,13 @@ void Int8DotsAvx2(const int16_t* query, const int8_t* rows, size_t count, uint32
     }
     // Horizontal sums of the four accumulators into four lanes.
     const __m256i s = _mm256_hadd_epi32(_mm256_hadd_epi32(a0, a1), _mm256_hadd_epi32(a2, a3));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i),
-                     _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1)));
+    const __m128i dots = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    // scale * sqrt(|q8|^2 + |c8|^2 - 2 <q8, c8>), the same float operations as the scalar
+    // level (the integer is exact; cvt, sqrt and mul are correctly rounded).
+    const __m128i squared = _mm_sub_epi32(
+        _mm_add_epi32(_mm_set1_epi32(query_norm), _mm_loadu_si128(reinterpret_cast<const __m128i*>(norms + i))),
+        _mm_slli_epi32(dots, 1));
+    _mm_storeu_ps(out + i, _mm_mul_ps(_mm_set1_ps(scale), _mm_sqrt_ps(_mm_cvtepi32_ps(squared))));
   }
   for (; i < count; ++i) {
     const int8_t* r = rows + i * dim;
@@ -54,7 +60,7 @@ void Int8DotsAvx2(const int16_t* query, const int8_t* rows, size_t count, uint32
     for (uint32_t d = 0; d < dim; d += 16) {
       a = _mm256_add_epi32(a, MulAdd(r + d, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(query + d))));
     }
-    out[i] = HorizontalSum(a);
+    out[i] = Int8Distance(query_norm, norms[i], HorizontalSum(a), scale);
   }
 }
 

@@ -29,24 +29,41 @@ std::vector<float> MakeCentroids(Rng& rng, uint32_t count, uint32_t dim) {
   return out;
 }
 
-TEST(CentroidRouterTest, AvxDotsEqualScalar) {
+TEST(CentroidRouterTest, AvxDistancesEqualScalar) {
   if (SupportedSimdLevel() < SimdLevel::kAvx2) GTEST_SKIP() << "no AVX2 on this CPU";
-  Rng rng(testing::SeedForTest("CentroidRouterTest.AvxDotsEqualScalar"));
-  for (uint32_t dim : {16u, 64u, 128u, 784u}) {
+  Rng rng(testing::SeedForTest("CentroidRouterTest.AvxDistancesEqualScalar"));
+  for (uint32_t dim : {16u, 64u, 128u, 784u, 4096u}) {
     for (size_t count : {1u, 3u, 4u, 9u, 33u}) {
       std::vector<int16_t> query(dim);
       std::vector<int8_t> rows(count * dim);
       for (auto& q : query) q = static_cast<int16_t>(static_cast<int>(rng.Below(255)) - 127);
       for (auto& r : rows) r = static_cast<int8_t>(static_cast<int>(rng.Below(255)) - 127);
-      // Extremes too: every product at its largest magnitude.
+      // Extremes too: the largest distance (every coordinate -127 against 127).
       if (count == 9) {
         std::fill(query.begin(), query.end(), int16_t{-127});
-        std::fill(rows.begin(), rows.end(), int8_t{-127});
+        std::fill(rows.begin(), rows.end(), int8_t{127});
       }
-      std::vector<int32_t> scalar(count), avx2(count);
-      router_kernels::Int8DotsScalar(query.data(), rows.data(), count, dim, scalar.data());
-      router_kernels::Int8DotsAvx2(query.data(), rows.data(), count, dim, avx2.data());
+      int32_t query_norm = 0;
+      for (int16_t q : query) query_norm += int32_t{q} * q;
+      std::vector<int32_t> norms(count, 0);
+      for (size_t i = 0; i < count; ++i) {
+        for (uint32_t d = 0; d < dim; ++d) norms[i] += int32_t{rows[i * dim + d]} * rows[i * dim + d];
+      }
+      std::vector<float> scalar(count), avx2(count);
+      router_kernels::Int8DistancesScalar(query.data(), query_norm, rows.data(), norms.data(), count, dim, 0.5f,
+                                          scalar.data());
+      router_kernels::Int8DistancesAvx2(query.data(), query_norm, rows.data(), norms.data(), count, dim, 0.5f,
+                                        avx2.data());
       EXPECT_EQ(scalar, avx2) << "dim " << dim << " count " << count;
+      // Against a double reference of the same integer distance.
+      for (size_t i = 0; i < count; ++i) {
+        int64_t squared = 0;
+        for (uint32_t d = 0; d < dim; ++d) {
+          const int64_t diff = int64_t{query[d]} - rows[i * dim + d];
+          squared += diff * diff;
+        }
+        EXPECT_NEAR(scalar[i], 0.5 * std::sqrt(static_cast<double>(squared)), 1e-5 * (1 + scalar[i]));
+      }
     }
   }
 }
