@@ -123,7 +123,7 @@ std::pair<double, std::vector<std::vector<uint32_t>>> TimeQueries(size_t queries
 
 // Queries that warm fathom's block cache between timed passes: drawn from the same
 // distribution as the measured queries but disjoint from them, taken round-robin. Before
-// each pass at least `per_pass` of them run, and more until the cache has missed as
+// each pass at least `per_pass` of them run, and more until the cache has read as
 // many blocks as it holds (so the blocks the previous pass of the same queries loaded
 // are gone unless other queries use them too, as in a stream that never repeats); at
 // most the whole pool per pass.
@@ -132,15 +132,18 @@ struct WarmUp {
   size_t per_pass = 0;
   size_t next = 0;
   const fathom::BlockCache* cache = nullptr;
-  // Block lookups the warm-up made (since the caller last reset them), so the timed
-  // queries' hit rate can be told apart.
-  uint64_t hits = 0;
-  uint64_t misses = 0;
-  // Hit rate of the lookups between two snapshots of the cache's stats, less the warm-up's.
+  // Block lookups and block reads (cache inserts: a miss, or a block read ahead by
+  // Prefetch) the warm-up made since the caller last reset them, so the timed queries'
+  // hit rate can be told apart.
+  uint64_t lookups = 0;
+  uint64_t reads = 0;
+  // The fraction of the timed lookups between two snapshots of the cache's stats that
+  // needed no block read (1 - reads / lookups), less the warm-up's. Counting reads rather
+  // than misses keeps a block read ahead and then found from counting as a hit.
   double TimedHitRate(const fathom::BlockCache::Stats& before, const fathom::BlockCache::Stats& after) const {
-    const double timed_hits = double(after.hits - before.hits - hits);
-    const double timed = timed_hits + double(after.misses - before.misses - misses);
-    return timed > 0 ? timed_hits / timed : 0.0;
+    const double timed = double(after.hits + after.misses - before.hits - before.misses - lookups);
+    const double timed_reads = double(after.inserts - before.inserts - reads);
+    return timed > 0 ? 1.0 - timed_reads / timed : 0.0;
   }
 };
 
@@ -167,7 +170,7 @@ FathomRun RunFathom(const fathom::IvfIndex& index, const fathom::Dataset& querie
     const fathom::BlockCache::Stats before =
         warm_up->cache != nullptr ? warm_up->cache->stats() : fathom::BlockCache::Stats{};
     auto evicted = [&] {
-      return warm_up->cache == nullptr || warm_up->cache->stats().misses - before.misses >= CacheSlots(*warm_up->cache);
+      return warm_up->cache == nullptr || warm_up->cache->stats().inserts - before.inserts >= CacheSlots(*warm_up->cache);
     };
     for (size_t i = 0; i < warm_up->pool->rows && (i < warm_up->per_pass || !evicted()); ++i) {
       const size_t q = warm_up->next++ % warm_up->pool->rows;
@@ -176,8 +179,8 @@ FathomRun RunFathom(const fathom::IvfIndex& index, const fathom::Dataset& querie
     }
     if (warm_up->cache != nullptr) {
       const fathom::BlockCache::Stats after = warm_up->cache->stats();
-      warm_up->hits += after.hits - before.hits;
-      warm_up->misses += after.misses - before.misses;
+      warm_up->lookups += after.hits + after.misses - before.hits - before.misses;
+      warm_up->reads += after.inserts - before.inserts;
     }
   };
   auto [qps, found] = TimeQueries(queries.rows, [&](size_t q, std::vector<uint32_t>* out) {
@@ -441,7 +444,7 @@ int main(int argc, char** argv) {
         options.k = k;
         options.probes = probes;
         options.rerank_factor = factor;
-        warm_up.hits = warm_up.misses = 0;
+        warm_up.lookups = warm_up.reads = 0;
         const auto before = cache.stats();
         FathomRun file_run = RunFathom(*file_index, data.queries, truth_positions, options, **file, &warm_up);
         const auto after = cache.stats();
@@ -478,8 +481,9 @@ int main(int argc, char** argv) {
         const double qps = count / Seconds(t0);
         const auto after = (*file)->stats();
         const double fetches = double(after.hits + after.misses - before.hits - before.misses);
+        const double reads = double(after.misses + after.prefetched - before.misses - before.prefetched);
         std::printf("#   recall>=%.2f setting %s: %zu fresh queries, QPS %.0f, hit rate %.3f\n", target,
-                    p->setting.c_str(), count, qps, fetches > 0 ? (after.hits - before.hits) / fetches : 0.0);
+                    p->setting.c_str(), count, qps, fetches > 0 ? 1.0 - reads / fetches : 0.0);
         Point fresh_point = *p;
         fresh_point.qps = qps;
         on_file_fresh.curve.push_back(fresh_point);
@@ -520,7 +524,7 @@ int main(int argc, char** argv) {
           options.rerank_factor = factor;
           options.exact = small_file->get();
           options.refine_factor = refine_factor;
-          two_stage_warm_up.hits = two_stage_warm_up.misses = 0;
+          two_stage_warm_up.lookups = two_stage_warm_up.reads = 0;
           const auto before = small_cache.stats();
           FathomRun run = RunFathom(*file_index, data.queries, truth_positions, options, int8_source,
                                     &two_stage_warm_up);
@@ -533,8 +537,10 @@ int main(int argc, char** argv) {
       }
     }
     const auto file_stats = (*file)->stats();
-    std::printf("# vector file: %lu hits, %lu misses, %lu read errors, %lu corrupt blocks; cache charged %.1f MiB\n",
+    std::printf("# vector file: %lu hits, %lu misses, %lu blocks prefetched, %lu read errors, %lu corrupt blocks; "
+                "cache charged %.1f MiB\n",
                 static_cast<unsigned long>(file_stats.hits), static_cast<unsigned long>(file_stats.misses),
+                static_cast<unsigned long>(file_stats.prefetched),
                 static_cast<unsigned long>(file_stats.read_errors), static_cast<unsigned long>(file_stats.corruptions),
                 Mib(cache.charged_bytes()));
     systems.push_back(on_file);

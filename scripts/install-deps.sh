@@ -8,6 +8,7 @@ packages=(
   libboost-dev            # Boost.Beast + Asio (HTTP server)
   libsimdjson-dev rapidjson-dev
   libxxhash-dev libzstd-dev
+  liburing-dev            # batched reads of vector blocks (src/io/uring_reads.cc)
   libroaring-dev libre2-dev
   libcli11-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev

@@ -6,6 +6,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
+
+#include "io/uring_reads.h"
 
 namespace fathom {
 
@@ -44,6 +47,42 @@ Status LocalFileReader::ReadAt(uint64_t offset, size_t length, char* dst) const 
     done += static_cast<size_t>(n);
   }
   return Status::Ok();
+}
+
+void LocalFileReader::ReadMany(ReadRequest* requests, size_t count) const {
+  if (count > 1) {
+    thread_local std::vector<uint64_t> offsets;
+    thread_local std::vector<size_t> lengths;
+    thread_local std::vector<char*> dsts;
+    thread_local std::vector<int64_t> results;
+    offsets.resize(count);
+    lengths.resize(count);
+    dsts.resize(count);
+    results.resize(count);
+    for (size_t i = 0; i < count; ++i) {
+      offsets[i] = requests[i].offset;
+      lengths[i] = requests[i].length;
+      dsts[i] = requests[i].dst;
+    }
+    if (UringReadMany(fd_, offsets.data(), lengths.data(), dsts.data(), count, results.data())) {
+      for (size_t i = 0; i < count; ++i) {
+        ReadRequest& r = requests[i];
+        const int64_t got = results[i];
+        if (got >= 0 && static_cast<size_t>(got) == r.length) {
+          r.status = Status::Ok();
+        } else if (got >= 0) {  // short: pread finishes it (and reports a file that ended)
+          r.status = ReadAt(r.offset + static_cast<uint64_t>(got), r.length - static_cast<size_t>(got),
+                            r.dst + got);
+        } else if (got == -EAGAIN || got == -EINTR) {  // not submitted, or interrupted
+          r.status = ReadAt(r.offset, r.length, r.dst);
+        } else {
+          r.status = ErrnoStatus("read", path_, static_cast<int>(-got));
+        }
+      }
+      return;
+    }
+  }
+  RandomReader::ReadMany(requests, count);
 }
 
 Result<std::unique_ptr<RandomReader>> ObjectRangeReader::Open(std::shared_ptr<ObjectStore> store,

@@ -2,8 +2,13 @@
 // object in an ObjectStore through ranged Gets), so a reader of a block format such as
 // index/vector/vector_file.h need not know where its bytes live.
 //
+// ReadMany reads several ranges at once: a LocalFileReader submits them together through
+// io_uring (one system call for the batch instead of one pread each; uring_reads.h),
+// falling back to pread where io_uring is unavailable; other readers read them one after
+// another.
+//
 // Ownership: LocalFileReader owns its descriptor; ObjectRangeReader shares the store.
-// Thread-safety: ReadAt is safe from many threads at once.
+// Thread-safety: ReadAt and ReadMany are safe from many threads at once.
 #pragma once
 
 #include <cstddef>
@@ -16,6 +21,14 @@
 
 namespace fathom {
 
+// One range of a ReadMany: `length` bytes at `offset` into `dst`; `status` is set.
+struct ReadRequest {
+  uint64_t offset = 0;
+  size_t length = 0;
+  char* dst = nullptr;
+  Status status;
+};
+
 class RandomReader {
  public:
   virtual ~RandomReader() = default;
@@ -24,6 +37,10 @@ class RandomReader {
   // Reads exactly `length` bytes at `offset` into `dst`. IOError when the read fails,
   // Corruption when the bytes end before offset + length (the sequence shrank).
   virtual Status ReadAt(uint64_t offset, size_t length, char* dst) const = 0;
+  // Reads every request, each with ReadAt's semantics and its own status.
+  virtual void ReadMany(ReadRequest* requests, size_t count) const {
+    for (size_t i = 0; i < count; ++i) requests[i].status = ReadAt(requests[i].offset, requests[i].length, requests[i].dst);
+  }
   // For messages: a path or an object key.
   virtual const std::string& name() const = 0;
 };
@@ -35,6 +52,7 @@ class LocalFileReader final : public RandomReader {
   ~LocalFileReader() override;
   uint64_t size() const override { return size_; }
   Status ReadAt(uint64_t offset, size_t length, char* dst) const override;
+  void ReadMany(ReadRequest* requests, size_t count) const override;
   const std::string& name() const override { return path_; }
 
  private:

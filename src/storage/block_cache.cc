@@ -122,6 +122,14 @@ bool BlockCache::Read(uint64_t file_id, uint64_t block, size_t offset, size_t le
   return true;
 }
 
+bool BlockCache::Contains(uint64_t file_id, uint64_t block) {
+  const Key key{file_id, block};
+  const size_t hash = KeyHash{}(key);
+  Shard& shard = ShardFor(hash);
+  std::lock_guard<std::mutex> lock(shard.mutex);
+  return FindLocked(shard, key, static_cast<uint32_t>(hash)) != kNone;
+}
+
 void BlockCache::Insert(uint64_t file_id, uint64_t block, const void* data, size_t length) {
   if (length > block_bytes_) return;
   const Key key{file_id, block};

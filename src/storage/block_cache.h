@@ -57,6 +57,10 @@ class BlockCache {
   // range outside it counts as a miss). On a miss returns false.
   bool Read(uint64_t file_id, uint64_t block, size_t offset, size_t length, void* dst);
 
+  // Whether the block is cached now (a hint: another thread may evict it next). Counts
+  // as neither a hit nor a miss and leaves the block's recency alone.
+  bool Contains(uint64_t file_id, uint64_t block);
+
   // Caches a copy of `length` bytes as the block (replacing any copy already there),
   // evicting the shard's least recently used block if it has no free slot. Blocks longer
   // than block_bytes() are not cached.

@@ -217,6 +217,37 @@ const float* VectorFile::Fetch(uint32_t slot, float* scratch) const {
   return FetchRow(slot, scratch).ok() ? scratch : nullptr;
 }
 
+void VectorFile::Prefetch(const uint32_t* slots, size_t count) const {
+  thread_local std::vector<uint64_t> blocks;
+  blocks.clear();
+  for (size_t i = 0; i < count && blocks.size() < kPrefetchBlocksMax; ++i) {
+    if (slots[i] >= rows_) continue;
+    const uint64_t block = slots[i] / rows_per_block_;
+    if (std::find(blocks.begin(), blocks.end(), block) != blocks.end() || cache_->Contains(file_id_, block)) continue;
+    blocks.push_back(block);
+  }
+  if (blocks.size() < 2) return;  // a single read gains nothing from batching: Fetch makes it
+  const size_t stride = size_t{rows_per_block_} * row_bytes_ + kBlockChecksumBytes;
+  thread_local std::vector<char> buffer;
+  thread_local std::vector<ReadRequest> requests;
+  if (buffer.size() < blocks.size() * stride) buffer.resize(blocks.size() * stride);
+  requests.resize(blocks.size());
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    requests[i].offset = BlockOffset(blocks[i]);
+    requests[i].length = BlockPayloadBytes(blocks[i]) + kBlockChecksumBytes;
+    requests[i].dst = buffer.data() + i * stride;
+  }
+  reader_->ReadMany(requests.data(), requests.size());
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    if (!requests[i].status.ok()) continue;
+    const size_t payload = requests[i].length - kBlockChecksumBytes;
+    const char* bytes = requests[i].dst;
+    if (DecodeFixed64(bytes + payload) != Checksum64(std::string_view(bytes, payload))) continue;
+    cache_->Insert(file_id_, blocks[i], bytes, payload);
+    prefetched_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
 Status VectorFile::ReadRows(uint64_t first, uint64_t count, float* out) const {
   if (first > rows_ || count > rows_ - first) return Status::InvalidArgument("vector file: rows out of range");
   if (count == 0) return Status::Ok();
@@ -275,6 +306,7 @@ VectorFile::Stats VectorFile::stats() const {
   s.misses = misses_.load(std::memory_order_relaxed);
   s.read_errors = read_errors_.load(std::memory_order_relaxed);
   s.corruptions = corruptions_.load(std::memory_order_relaxed);
+  s.prefetched = prefetched_.load(std::memory_order_relaxed);
   return s;
 }
 

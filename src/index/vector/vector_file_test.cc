@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -139,6 +140,54 @@ TEST(VectorFileTest, CorruptByteIsDetectedOnRead) {
   const float* row = (*file)->Fetch(70, scratch.data());
   ASSERT_NE(row, nullptr);
   EXPECT_EQ(std::memcmp(row, w.values.data() + 70 * 32, 32 * sizeof(float)), 0);
+}
+
+// Prefetch reads the uncached blocks of its slots in one batch and caches the verified
+// ones; the Fetch calls that follow hit and return the right rows. A corrupt block is
+// not cached by Prefetch, and Fetch still refuses it.
+TEST(VectorFileTest, PrefetchCachesVerifiedBlocks) {
+  uint64_t seed = testing::SeedForTest("VectorFileTest.PrefetchCachesVerifiedBlocks");
+  Written w;
+  WriteMatrix(&w, seed, 1000, 32, 512);  // 4 rows per block, 250 blocks
+  const uint64_t block_bytes = 4 * 128 + VectorFile::kBlockChecksumBytes;
+  FlipByte(w.path, VectorFile::kHeaderBytes + 7 * block_bytes + 3);  // block 7: rows 28-31
+  BlockCache cache(1 << 20, 512);
+  auto file = VectorFile::Open(w.path, &cache);
+  ASSERT_TRUE(file.ok());
+  Rng rng(seed);
+  std::vector<uint32_t> slots;
+  for (int i = 0; i < 20; ++i) slots.push_back(static_cast<uint32_t>(rng.Below(1000)));  // < 32 blocks
+  slots.push_back(29);     // the corrupt block
+  slots.push_back(5000);   // past the last row: ignored
+  slots.push_back(slots[0]);  // repeated
+  (*file)->Prefetch(slots.data(), slots.size());
+  const VectorFile::Stats after_prefetch = (*file)->stats();
+  EXPECT_GT(after_prefetch.prefetched, 1u);
+  EXPECT_LE(after_prefetch.prefetched, VectorFile::kPrefetchBlocksMax);
+  EXPECT_EQ(after_prefetch.misses, 0u);
+  EXPECT_EQ(after_prefetch.corruptions, 0u);  // left to Fetch to report
+  std::vector<float> scratch(32);
+  // Every slot among the blocks Prefetch read is now a hit.
+  size_t hits_expected = 0;
+  std::vector<uint64_t> seen;
+  for (uint32_t slot : slots) {
+    if (slot >= 1000 || slot / 4 == 7) continue;
+    if (std::find(seen.begin(), seen.end(), slot / 4) == seen.end()) seen.push_back(slot / 4);
+    if (seen.size() > VectorFile::kPrefetchBlocksMax) break;
+    const float* row = (*file)->Fetch(slot, scratch.data());
+    ASSERT_NE(row, nullptr) << slot;
+    EXPECT_EQ(std::memcmp(row, w.values.data() + size_t{slot} * 32, 32 * sizeof(float)), 0) << slot;
+    ++hits_expected;
+  }
+  EXPECT_EQ((*file)->stats().misses, 0u);
+  EXPECT_EQ((*file)->stats().hits, hits_expected);
+  EXPECT_EQ((*file)->Fetch(29, scratch.data()), nullptr);
+  EXPECT_EQ((*file)->stats().corruptions, 1u);
+  // A batch of one block is left to Fetch.
+  const uint64_t prefetched = (*file)->stats().prefetched;
+  uint32_t far = 999;
+  (*file)->Prefetch(&far, 1);
+  EXPECT_EQ((*file)->stats().prefetched, prefetched);
 }
 
 TEST(VectorFileTest, CorruptHeaderIsCorruption) {
