@@ -45,8 +45,14 @@ Status ExactSearch(const RecordTable& table, DistanceSpace space, const float* q
   }
   if (!any_cold) return Status::Ok();
   // Re-score in order of the lower bound on the exact distance, while it can still beat
-  // the k-th exact one (bounded_rescore.h).
-  return BoundedRescore(LowerBounds(space, query_norm, cold.Take(), TableVectorSource(table)), *top,
+  // the k-th exact one (bounded_rescore.h). The first k reads, which nearly every search
+  // makes, are read ahead together.
+  const std::vector<BoundedCandidate> candidates =
+      LowerBounds(space, query_norm, cold.Take(), TableVectorSource(table));
+  std::vector<uint32_t> first;
+  for (size_t i = 0; i < candidates.size() && first.size() < top->capacity(); ++i) first.push_back(candidates[i].slot);
+  vectors.PrefetchCold(first.data(), first.size());
+  return BoundedRescore(candidates, *top,
                         [&](uint32_t slot) {
                           Status status;
                           const float* v = vectors.Exact(slot, scratch.data(), &status);

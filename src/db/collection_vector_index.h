@@ -55,6 +55,7 @@ class TableExactSource final : public VectorSource {
   explicit TableExactSource(const RecordTable& table) : table_(table) {}
   uint32_t dim() const override { return table_.dimension().value_or(0); }
   const float* Fetch(uint32_t slot, float* scratch) const override;
+  void Prefetch(const uint32_t* slots, size_t count) const override { table_.vectors().PrefetchCold(slots, count); }
   Status status() const {
     std::lock_guard<std::mutex> lock(mu_);
     return status_;

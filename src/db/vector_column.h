@@ -78,6 +78,11 @@ class VectorColumn {
   // `*status` set) when the read fails.
   const float* Exact(size_t slot, float* scratch, Status* status) const;
 
+  // Reads ahead the blocks of the cold rows among `slots` (hot and dead slots are
+  // skipped), one batch per part (VectorFile::Prefetch), so the Exact calls that follow
+  // hit the block cache. A hint: failures are left to Exact.
+  void PrefetchCold(const uint32_t* slots, size_t count) const;
+
   struct ColdRef {
     std::shared_ptr<const ColdPart> part;
     uint32_t row = 0;

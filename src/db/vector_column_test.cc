@@ -100,6 +100,29 @@ TEST_F(VectorColumnTest, SpilledRowsAreReadBackExactly) {
   for (size_t slot = 3; slot < rows_.size(); ++slot) ExpectExact(slot - 1, rows_[slot]);
 }
 
+// PrefetchCold reads the blocks of cold rows ahead, one batch per part; the Exact calls
+// that follow are block-cache hits. Hot, dead and out-of-range slots are skipped.
+TEST_F(VectorColumnTest, PrefetchColdReadsAheadPerPart) {
+  ASSERT_EQ(Spill([](uint32_t slot) { return slot < 150; }), 150u);
+  ASSERT_EQ(Spill([](uint32_t slot) { return slot >= 150 && slot < 280; }), 130u);
+  column_.Release(5);
+  std::vector<uint32_t> slots;
+  for (uint32_t slot = 0; slot < 300; slot += 7) slots.push_back(slot);  // both parts and hot rows
+  slots.push_back(5);
+  slots.push_back(100000);
+  column_.PrefetchCold(slots.data(), slots.size());
+  const auto parts = column_.parts();
+  ASSERT_EQ(parts.size(), 2u);
+  for (const auto& part : parts) {
+    EXPECT_GE(part->file->stats().prefetched, 2u) << part->id;
+    EXPECT_EQ(part->file->stats().misses, 0u) << part->id;
+  }
+  for (uint32_t slot : slots) {
+    if (slot < 300 && slot != 5) ExpectExact(slot, rows_[slot]);
+  }
+  for (const auto& part : parts) EXPECT_EQ(part->file->stats().misses, 0u) << part->id;
+}
+
 TEST_F(VectorColumnTest, InstallSkipsRowsChangedSincePlanned) {
   VectorColumn::SpillPlan plan = column_.PlanSpill([](uint32_t) { return true; },
                                                    [](size_t slot) { return uint64_t{slot}; }, 100);
