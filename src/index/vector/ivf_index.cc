@@ -18,7 +18,9 @@ namespace {
 
 // ---- serialized format constants (docs/format/vector_index.md) ----
 constexpr char kMagic[8] = {'F', 'T', 'H', 'M', 'I', 'V', 'F', '1'};
-constexpr uint32_t kFormatVersion = 1;
+// Version 2 stores the rotation kind in what version 1 kept as a reserved zero word
+// (version 1 indexes are dense and still read).
+constexpr uint32_t kFormatVersion = 2;
 constexpr size_t kHeaderBytes = 48;     // fields before the header checksum
 constexpr size_t kChecksumBytes = 8;
 // Seed streams derived from IvfBuildOptions::seed.
@@ -151,7 +153,8 @@ Result<IvfIndex> IvfIndex::Build(MatrixView vectors, const IvfBuildOptions& opti
   kmeans.threads = options.threads;
   FATHOM_ASSIGN_OR_RETURN(KmeansResult clustering, BalancedKmeans(internal, kmeans));
   FATHOM_ASSIGN_OR_RETURN(RabitqQuantizer quantizer,
-                          RabitqQuantizer::Create(internal_dim, MixSeed(options.seed, kRotationSeedStream)));
+                          RabitqQuantizer::Create(internal_dim, MixSeed(options.seed, kRotationSeedStream),
+                                                  options.rotation));
   const uint32_t padded = quantizer.padded_dim();
   const uint32_t words = quantizer.code_words();
   const uint32_t clusters = clustering.clusters();
@@ -542,7 +545,7 @@ std::string IvfIndex::Serialize() const {
   uint32_t norm_bits;
   std::memcpy(&norm_bits, &ip_max_norm_, 4);
   PutFixed32(&out, norm_bits);
-  PutFixed32(&out, 0);
+  PutFixed32(&out, static_cast<uint32_t>(quantizer_->rotation_kind()));
   FATHOM_CHECK(out.size() == kHeaderBytes);
   PutFixed64(&out, Checksum64(out));
 
@@ -579,16 +582,21 @@ Result<IvfIndex> IvfIndex::Deserialize(std::string_view bytes) {
     return corrupt("header checksum mismatch");
   }
   Decoder header(bytes.substr(sizeof(kMagic), kHeaderBytes - sizeof(kMagic)));
-  uint32_t version = 0, dim = 0, internal_dim = 0, padded = 0, clusters = 0, norm_bits = 0, reserved = 0;
+  uint32_t version = 0, dim = 0, internal_dim = 0, padded = 0, clusters = 0, norm_bits = 0, kind_word = 0;
   uint8_t space = 0, pad = 0;
   uint64_t rows = 0;
   bool ok = header.GetFixed32(&version) && header.GetU8(&space);
   for (int i = 0; i < 3 && ok; ++i) ok = header.GetU8(&pad) && pad == 0;
   ok = ok && header.GetFixed32(&dim) && header.GetFixed32(&internal_dim) && header.GetFixed32(&padded) &&
        header.GetFixed32(&clusters) && header.GetFixed64(&rows) && header.GetFixed32(&norm_bits) &&
-       header.GetFixed32(&reserved) && header.empty();
-  if (!ok || reserved != 0) return corrupt("bad header");
-  if (version != kFormatVersion) return corrupt("unknown version");
+       header.GetFixed32(&kind_word) && header.empty();
+  if (!ok) return corrupt("bad header");
+  if (version != 1 && version != kFormatVersion) return corrupt("unknown version");
+  // Version 1: a reserved zero word, and the rotation is dense.
+  if (kind_word > static_cast<uint32_t>(RotationKind::kHadamard) || (version == 1 && kind_word != 0)) {
+    return corrupt("unknown rotation kind");
+  }
+  const auto rotation_kind = static_cast<RotationKind>(kind_word);
   if (space > static_cast<uint8_t>(DistanceSpace::kInnerProduct)) return corrupt("unknown space");
   const auto distance_space = static_cast<DistanceSpace>(space);
   if (dim == 0 || dim > ivf_limits::kDimensionMax ||
@@ -607,7 +615,8 @@ Result<IvfIndex> IvfIndex::Deserialize(std::string_view bytes) {
   // Every size below is bounded by the limits just checked, so none overflows 64 bits.
   const uint64_t words = padded / ivf_limits::kCodeWordBits;
   const uint64_t row_bytes = 4 + words * 8 + 3 * 4;
-  const uint64_t expected = kHeaderBytes + kChecksumBytes + (uint64_t{padded} * internal_dim * 4 + kChecksumBytes) +
+  const uint64_t rotation_floats = RabitqQuantizer::RotationFloats(rotation_kind, internal_dim, padded);
+  const uint64_t expected = kHeaderBytes + kChecksumBytes + (rotation_floats * 4 + kChecksumBytes) +
                             (uint64_t{clusters} * padded * 4 + kChecksumBytes) +
                             (uint64_t{clusters} * 4 + kChecksumBytes) + rows * row_bytes +
                             uint64_t{clusters} * kChecksumBytes;
@@ -622,7 +631,7 @@ Result<IvfIndex> IvfIndex::Deserialize(std::string_view bytes) {
     return good;
   };
   std::string_view rotation_bytes, centroid_bytes, directory_bytes;
-  if (!section(size_t{padded} * internal_dim * 4, &rotation_bytes)) return corrupt("rotation checksum mismatch");
+  if (!section(rotation_floats * 4, &rotation_bytes)) return corrupt("rotation checksum mismatch");
   if (!section(size_t{clusters} * padded * 4, &centroid_bytes)) return corrupt("centroid checksum mismatch");
   if (!section(size_t{clusters} * 4, &directory_bytes)) return corrupt("directory checksum mismatch");
 
@@ -632,10 +641,10 @@ Result<IvfIndex> IvfIndex::Deserialize(std::string_view bytes) {
   index.internal_dim_ = internal_dim;
   index.ip_max_norm_ = ip_max_norm;
   index.rows_ = rows;
-  std::vector<float> rotation(size_t{padded} * internal_dim);
+  std::vector<float> rotation(rotation_floats);
   std::memcpy(rotation.data(), rotation_bytes.data(), rotation_bytes.size());
   FATHOM_ASSIGN_OR_RETURN(RabitqQuantizer quantizer,
-                          RabitqQuantizer::FromRotation(internal_dim, padded, std::move(rotation)));
+                          RabitqQuantizer::FromRotation(internal_dim, padded, rotation_kind, std::move(rotation)));
   index.quantizer_.emplace(std::move(quantizer));
   index.centroids_.resize(size_t{clusters} * padded);
   std::memcpy(index.centroids_.data(), centroid_bytes.data(), centroid_bytes.size());

@@ -119,6 +119,9 @@ struct IvfBuildOptions {
   int kmeans_iterations = ivf_limits::kKmeansIterationsDefault;
   uint64_t seed = 1;
   int threads = 1;
+  // The RaBitQ rotation (rabitq.h): structured Hadamard rounds by default; dense is the
+  // kind of indexes written before format version 2.
+  RotationKind rotation = RotationKind::kHadamard;
 };
 
 // How a filtered search runs: chosen by the planner (cost model in ivf_index.cc), or

@@ -7,6 +7,8 @@
 #include <functional>
 #include <string>
 
+#include "common/checksum.h"
+#include "common/coding.h"
 #include "index/vector/distance.h"
 #include "index/vector/synthetic_data.h"
 #include "index/vector/vector_test_util.h"
@@ -178,10 +180,12 @@ TEST(IvfIndexTest, RejectsBadInput) {
   EXPECT_FALSE(index->Search(v.data(), options, MatrixView{v.data(), 2, 4}).ok());
 }
 
-IvfIndex SmallIndex(uint64_t seed, DistanceSpace space, SyntheticData* data) {
+IvfIndex SmallIndex(uint64_t seed, DistanceSpace space, SyntheticData* data,
+                    RotationKind rotation = RotationKind::kHadamard) {
   *data = MakeData(seed, 120, 6, 5);
   IvfBuildOptions build;
   build.space = space;
+  build.rotation = rotation;
   build.clusters = 4;
   build.seed = seed;
   auto index = IvfIndex::Build(data->base.view(), build);
@@ -191,9 +195,10 @@ IvfIndex SmallIndex(uint64_t seed, DistanceSpace space, SyntheticData* data) {
 
 TEST(IvfFormatTest, RoundTrip) {
   uint64_t seed = testing::SeedForTest("IvfFormatTest.RoundTrip");
+  for (RotationKind rotation : {RotationKind::kDense, RotationKind::kHadamard})
   for (DistanceSpace space : {DistanceSpace::kL2, DistanceSpace::kCosine, DistanceSpace::kInnerProduct}) {
     SyntheticData data;
-    IvfIndex index = SmallIndex(seed, space, &data);
+    IvfIndex index = SmallIndex(seed, space, &data, rotation);
     std::string bytes = index.Serialize();
     auto decoded = IvfIndex::Deserialize(bytes);
     ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
@@ -212,6 +217,41 @@ TEST(IvfFormatTest, RoundTrip) {
       }
     }
   }
+}
+
+// Version 1 bytes (dense rotation, a reserved zero word where version 2 keeps the
+// rotation kind) still open and answer the same; a version 1 header naming a kind is
+// Corruption.
+TEST(IvfFormatTest, Version1DenseIndexesStillOpen) {
+  SyntheticData data;
+  const IvfIndex index = SmallIndex(testing::SeedForTest("IvfFormatTest.Version1DenseIndexesStillOpen"),
+                                    DistanceSpace::kL2, &data, RotationKind::kDense);
+  const std::string v2 = index.Serialize();
+  constexpr size_t kVersionOffset = 8, kKindOffset = 44, kHeaderBytes = 48;
+  ASSERT_EQ(DecodeFixed32(v2.data() + kVersionOffset), 2u);
+  ASSERT_EQ(DecodeFixed32(v2.data() + kKindOffset), static_cast<uint32_t>(RotationKind::kDense));
+  auto as_version1 = [&](uint32_t kind) {
+    std::string v1 = v2;
+    EncodeFixed32(v1.data() + kVersionOffset, 1);
+    EncodeFixed32(v1.data() + kKindOffset, kind);
+    EncodeFixed64(v1.data() + kHeaderBytes, Checksum64(std::string_view(v1).substr(0, kHeaderBytes)));
+    return v1;
+  };
+  auto decoded = IvfIndex::Deserialize(as_version1(0));
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(decoded->Serialize(), v2);  // rewritten as version 2
+  IvfSearchOptions options;
+  for (size_t q = 0; q < data.queries.rows; ++q) {
+    auto a = index.Search(data.queries.Row(q), options, data.base.view());
+    auto b = decoded->Search(data.queries.Row(q), options, data.base.view());
+    ASSERT_TRUE(a.ok() && b.ok());
+    ASSERT_EQ(a->size(), b->size());
+    for (size_t i = 0; i < a->size(); ++i) {
+      EXPECT_EQ((*a)[i].slot, (*b)[i].slot);
+      EXPECT_EQ((*a)[i].distance, (*b)[i].distance);
+    }
+  }
+  EXPECT_TRUE(IvfIndex::Deserialize(as_version1(1)).status().IsCorruption());
 }
 
 TEST(IvfFormatTest, EveryFlippedByteIsCorruption) {

@@ -21,6 +21,10 @@ inline constexpr uint64_t kRowsMax = 1ull << 31;        // slots are uint32; kee
 // would need a structured (Hadamard) rotation, not built yet.
 inline constexpr uint32_t kRotatedDimensionMax = 4096;
 
+// Rounds of random signs + Hadamard blocks in a structured rotation (rabitq.h); the
+// RaBitQ library uses as many for its FHT rotator.
+inline constexpr uint32_t kHadamardRounds = 4;
+
 // ---- clustering ----
 // nlist defaults to sqrt(rows) * this, which put the recall/QPS knee of 200k x 128
 // synthetic data near 16-32 probes (bench/vector_bench.cc).

@@ -8,6 +8,7 @@
 
 #include "common/assert.h"
 #include "index/vector/distance.h"
+#include "index/vector/hadamard.h"
 #include "index/vector/kmeans.h"
 
 namespace fathom {
@@ -49,18 +50,24 @@ void SquaredL2ToMany(const float* query, const float* rows, size_t count, uint32
   for (size_t i = 0; i < count; ++i) out[i] = L2Squared(query, rows + i * dim, dim);
 }
 
-RabitqQuantizer::RabitqQuantizer(uint32_t dim, uint32_t padded_dim, std::vector<float> rotation)
-    : dim_(dim), padded_dim_(padded_dim), rotation_(std::move(rotation)), dither_(padded_dim) {
+RabitqQuantizer::RabitqQuantizer(uint32_t dim, uint32_t padded_dim, RotationKind kind, std::vector<float> rotation)
+    : dim_(dim), padded_dim_(padded_dim), kind_(kind), rotation_(std::move(rotation)), dither_(padded_dim) {
   Rng rng(kDitherSeed);
   for (float& u : dither_) u = static_cast<float>(rng.Uniform());
 }
 
-Result<RabitqQuantizer> RabitqQuantizer::Create(uint32_t dim, uint64_t seed) {
+Result<RabitqQuantizer> RabitqQuantizer::Create(uint32_t dim, uint64_t seed, RotationKind kind) {
   if (dim == 0 || PaddedDimension(dim) > ivf_limits::kRotatedDimensionMax) {
     return Status::InvalidArgument("RaBitQ: dimension must be in [1, " +
                                    std::to_string(ivf_limits::kRotatedDimensionMax) + "]");
   }
   const uint32_t padded = PaddedDimension(dim);
+  if (kind == RotationKind::kHadamard) {
+    Rng rng(seed);
+    std::vector<float> signs(RotationFloats(kind, dim, padded));
+    for (float& s : signs) s = rng.Uniform() < 0.5 ? -1.0f : 1.0f;
+    return RabitqQuantizer(dim, padded, kind, std::move(signs));
+  }
   // Rows of a square gaussian matrix, orthonormalized (modified Gram-Schmidt, twice for
   // numerical orthogonality): a Haar-random orthogonal matrix Q. P is its first `dim`
   // columns, so P has orthonormal columns and preserves norms and inner products.
@@ -90,22 +97,42 @@ Result<RabitqQuantizer> RabitqQuantizer::Create(uint32_t dim, uint64_t seed) {
       rotation[static_cast<size_t>(i) * dim + d] = static_cast<float>(q[static_cast<size_t>(i) * padded + d]);
     }
   }
-  return RabitqQuantizer(dim, padded, std::move(rotation));
+  return RabitqQuantizer(dim, padded, kind, std::move(rotation));
 }
 
-Result<RabitqQuantizer> RabitqQuantizer::FromRotation(uint32_t dim, uint32_t padded_dim, std::vector<float> rotation) {
+Result<RabitqQuantizer> RabitqQuantizer::FromRotation(uint32_t dim, uint32_t padded_dim, RotationKind kind,
+                                                      std::vector<float> rotation) {
   if (dim == 0 || padded_dim != PaddedDimension(dim) || padded_dim > ivf_limits::kRotatedDimensionMax) {
     return Status::Corruption("RaBitQ: bad rotation shape");
   }
-  if (rotation.size() != static_cast<size_t>(padded_dim) * dim) return Status::Corruption("RaBitQ: bad rotation size");
-  for (float v : rotation) {
-    if (!std::isfinite(v) || std::fabs(v) > 1.0f) return Status::Corruption("RaBitQ: rotation entry out of range");
+  if (kind != RotationKind::kDense && kind != RotationKind::kHadamard) {
+    return Status::Corruption("RaBitQ: unknown rotation kind");
   }
-  return RabitqQuantizer(dim, padded_dim, std::move(rotation));
+  if (rotation.size() != RotationFloats(kind, dim, padded_dim)) return Status::Corruption("RaBitQ: bad rotation size");
+  for (float v : rotation) {
+    const bool good = kind == RotationKind::kDense ? std::isfinite(v) && std::fabs(v) <= 1.0f : v == 1.0f || v == -1.0f;
+    if (!good) return Status::Corruption("RaBitQ: rotation entry out of range");
+  }
+  return RabitqQuantizer(dim, padded_dim, kind, std::move(rotation));
 }
 
 void RabitqQuantizer::Rotate(const float* x, float* out) const {
-  for (uint32_t i = 0; i < padded_dim_; ++i) out[i] = DotProduct(rotation_.data() + static_cast<size_t>(i) * dim_, x, dim_);
+  if (kind_ == RotationKind::kDense) {
+    for (uint32_t i = 0; i < padded_dim_; ++i) {
+      out[i] = DotProduct(rotation_.data() + static_cast<size_t>(i) * dim_, x, dim_);
+    }
+    return;
+  }
+  std::copy_n(x, dim_, out);
+  std::fill(out + dim_, out + padded_dim_, 0.0f);
+  uint32_t block = 1;
+  while (block * 2 <= padded_dim_) block *= 2;
+  for (uint32_t round = 0; round < ivf_limits::kHadamardRounds; ++round) {
+    const float* signs = rotation_.data() + static_cast<size_t>(round) * padded_dim_;
+    for (uint32_t i = 0; i < padded_dim_; ++i) out[i] *= signs[i];
+    FastHadamardTransform(out, block);
+    if (block < padded_dim_) FastHadamardTransform(out + padded_dim_ - block, block);
+  }
 }
 
 void RabitqQuantizer::Encode(const float* y, uint64_t* code, float* add, float* rescale, float* error) const {

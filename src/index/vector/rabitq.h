@@ -22,6 +22,15 @@
 // stored as 4 bit planes, so sum_i b_i u_i = sum_j 2^j popcount(b & plane_j): the scan
 // of one code is 4 ANDs and popcounts per 64 dimensions.
 //
+// The rotation P comes in two kinds (RotationKind): a dense Haar-random matrix (format
+// version 1's only kind; padded_dim x dim floats, 2.4 MB and about a third of a query's
+// time at 768-d), or, for new indexes, kHadamardRounds rounds of random sign flips and
+// normalized fast Walsh-Hadamard transforms (hadamard.h): O(D log D) per query and D
+// floats of signs per round. When D is not a power of two, each round transforms two
+// overlapping blocks of the largest power of two B <= D, [0, B) and [D - B, D) (B > D/2,
+// so they overlap and every coordinate mixes with every other within two rounds). Each
+// step is orthogonal, so P is.
+//
 // Ownership: RabitqQuantizer owns its rotation; RabitqQuery owns its planes (reuse one
 // per thread to avoid allocation). Thread-safety: a const RabitqQuantizer may be used
 // from many threads; a RabitqQuery is per thread.
@@ -50,13 +59,29 @@ struct RabitqQuery {
   float residual_norm = 0.0f;     // |r|
 };
 
+// How the random orthogonal map P is represented (stored as the index's rotation kind,
+// docs/format/vector_index.md).
+enum class RotationKind : uint32_t {
+  kDense = 0,     // padded_dim x dim floats: a Haar-random matrix's first dim columns
+  kHadamard = 1,  // kHadamardRounds x padded_dim signs (+1 / -1), then Hadamard blocks
+};
+
 class RabitqQuantizer {
  public:
-  // A quantizer for `dim`-dimensional inputs with a Haar-random rotation drawn from
-  // `seed` (QR of a gaussian matrix, by modified Gram-Schmidt in double precision).
-  static Result<RabitqQuantizer> Create(uint32_t dim, uint64_t seed);
-  // Rebuilds a quantizer from a stored rotation (padded_dim x dim, row-major).
-  static Result<RabitqQuantizer> FromRotation(uint32_t dim, uint32_t padded_dim, std::vector<float> rotation);
+  // A quantizer for `dim`-dimensional inputs with a random rotation of `kind` drawn from
+  // `seed`: dense = QR of a gaussian matrix (modified Gram-Schmidt in double precision);
+  // Hadamard = independent random signs per round.
+  static Result<RabitqQuantizer> Create(uint32_t dim, uint64_t seed, RotationKind kind = RotationKind::kHadamard);
+  // Rebuilds a quantizer from a stored rotation (dense: padded_dim x dim, row-major;
+  // Hadamard: kHadamardRounds x padded_dim signs). Corruption for values that cannot be
+  // such a rotation.
+  static Result<RabitqQuantizer> FromRotation(uint32_t dim, uint32_t padded_dim, RotationKind kind,
+                                              std::vector<float> rotation);
+  // Floats of a stored rotation of `kind`.
+  static size_t RotationFloats(RotationKind kind, uint32_t dim, uint32_t padded_dim) {
+    return kind == RotationKind::kDense ? size_t{padded_dim} * dim
+                                        : size_t{ivf_limits::kHadamardRounds} * padded_dim;
+  }
 
   static uint32_t PaddedDimension(uint32_t dim) {
     return (dim + ivf_limits::kCodeWordBits - 1) / ivf_limits::kCodeWordBits * ivf_limits::kCodeWordBits;
@@ -65,6 +90,7 @@ class RabitqQuantizer {
   uint32_t dim() const { return dim_; }
   uint32_t padded_dim() const { return padded_dim_; }
   uint32_t code_words() const { return padded_dim_ / ivf_limits::kCodeWordBits; }
+  RotationKind rotation_kind() const { return kind_; }
   const std::vector<float>& rotation() const { return rotation_; }
 
   // out[padded_dim] = P x.
@@ -78,11 +104,13 @@ class RabitqQuantizer {
   void PrepareQuery(const float* rotated_residual, RabitqQuery* query) const;
 
  private:
-  RabitqQuantizer(uint32_t dim, uint32_t padded_dim, std::vector<float> rotation);
+  RabitqQuantizer(uint32_t dim, uint32_t padded_dim, RotationKind kind, std::vector<float> rotation);
 
   uint32_t dim_ = 0;
   uint32_t padded_dim_ = 0;
-  std::vector<float> rotation_;  // padded_dim x dim, orthonormal columns
+  RotationKind kind_ = RotationKind::kDense;
+  // Dense: padded_dim x dim, orthonormal columns. Hadamard: per round, padded_dim signs.
+  std::vector<float> rotation_;
   // Fixed dither in [0, 1) per rotated dimension for the randomized rounding of queries
   // (a constant sequence rather than fresh randomness, so searches are repeatable).
   std::vector<float> dither_;

@@ -41,9 +41,11 @@ float Estimate(const RabitqQuantizer& quantizer, const std::vector<float>& y, co
 
 TEST(RabitqTest, RotationPreservesNormsAndInnerProducts) {
   Rng rng(testing::SeedForTest("RabitqTest.RotationPreservesNormsAndInnerProducts"));
-  for (uint32_t dim : {1u, 7u, 64u, 100u}) {
-    auto quantizer = RabitqQuantizer::Create(dim, rng.Next());
+  for (RotationKind kind : {RotationKind::kDense, RotationKind::kHadamard})
+  for (uint32_t dim : {1u, 7u, 64u, 100u, 700u}) {
+    auto quantizer = RabitqQuantizer::Create(dim, rng.Next(), kind);
     ASSERT_TRUE(quantizer.ok());
+    EXPECT_EQ(quantizer->rotation_kind(), kind);
     EXPECT_EQ(quantizer->padded_dim() % 64, 0u);
     std::vector<float> a = Gaussian(&rng, dim), b = Gaussian(&rng, dim);
     std::vector<float> pa(quantizer->padded_dim()), pb(quantizer->padded_dim());
@@ -63,11 +65,12 @@ TEST(RabitqTest, EstimatorIsUnbiasedOverRotations) {
   constexpr int kRotations = 300;
   std::vector<float> o = Gaussian(&rng, kDim), q = Gaussian(&rng, kDim);
   for (uint32_t d = 0; d < kDim; ++d) q[d] = 0.6f * o[d] + 0.8f * q[d];  // correlated, as neighbours are
+  for (RotationKind kind : {RotationKind::kDense, RotationKind::kHadamard}) {
   double truth = 0;
   for (uint32_t d = 0; d < kDim; ++d) truth += (o[d] - q[d]) * (o[d] - q[d]);
   double sum = 0, sum_sq = 0;
   for (int t = 0; t < kRotations; ++t) {
-    auto quantizer = RabitqQuantizer::Create(kDim, rng.Next());
+    auto quantizer = RabitqQuantizer::Create(kDim, rng.Next(), kind);
     ASSERT_TRUE(quantizer.ok());
     std::vector<float> y(kDim), r(kDim);
     quantizer->Rotate(o.data(), y.data());
@@ -79,15 +82,18 @@ TEST(RabitqTest, EstimatorIsUnbiasedOverRotations) {
   double mean = sum / kRotations;
   double stddev = std::sqrt(std::max(0.0, sum_sq / kRotations - mean * mean));
   double standard_error = stddev / std::sqrt(kRotations);
-  std::printf("truth %.3f mean estimate %.3f (standard error %.3f, stddev %.3f)\n", truth, mean, standard_error, stddev);
+  std::printf("rotation %u: truth %.3f mean estimate %.3f (standard error %.3f, stddev %.3f)\n",
+              static_cast<unsigned>(kind), truth, mean, standard_error, stddev);
   EXPECT_NEAR(mean, truth, 4 * standard_error + 0.01 * truth);
+  }
 }
 
 TEST(RabitqTest, TrueDistanceLiesWithinTheErrorBound) {
   uint64_t seed = testing::SeedForTest("RabitqTest.TrueDistanceLiesWithinTheErrorBound");
   Rng rng(seed);
-  for (uint32_t dim : {96u, 128u, 256u}) {
-    auto quantizer = RabitqQuantizer::Create(dim, rng.Next());
+  for (RotationKind kind : {RotationKind::kDense, RotationKind::kHadamard})
+  for (uint32_t dim : {96u, 128u, 256u, 768u}) {
+    auto quantizer = RabitqQuantizer::Create(dim, rng.Next(), kind);
     ASSERT_TRUE(quantizer.ok());
     const uint32_t padded = quantizer->padded_dim();
     std::vector<float> centroid = Gaussian(&rng, dim);
@@ -117,8 +123,8 @@ TEST(RabitqTest, TrueDistanceLiesWithinTheErrorBound) {
     }
     double coverage = static_cast<double>(inside) / total;
     double bias = signed_error / scale;
-    std::printf("dim %u: bound holds for %.4f of pairs, mean signed error %.4f of the mean distance\n", dim,
-                coverage, bias);
+    std::printf("rotation %u dim %u: bound holds for %.4f of pairs, mean signed error %.4f of the mean distance\n",
+                static_cast<unsigned>(kind), dim, coverage, bias);
     EXPECT_GE(coverage, 0.97);
     EXPECT_LT(std::fabs(bias), 0.02);
   }
@@ -141,7 +147,8 @@ TEST(RabitqTest, KernelsAgreeWithScalar) {
     // The kernels never see the rotation (inputs here are already "rotated"), so a zero
     // matrix stands in for it and keeps the test fast under sanitizers.
     const uint32_t padded = RabitqQuantizer::PaddedDimension(dim);
-    auto quantizer = RabitqQuantizer::FromRotation(dim, padded, std::vector<float>(size_t{padded} * dim, 0.0f));
+    auto quantizer =
+        RabitqQuantizer::FromRotation(dim, padded, RotationKind::kDense, std::vector<float>(size_t{padded} * dim, 0.0f));
     ASSERT_TRUE(quantizer.ok());
     const uint32_t words = quantizer->code_words();
     constexpr size_t kCodes = 50;
@@ -206,10 +213,20 @@ TEST(RabitqTest, SquaredL2ToManyMatchesL2Squared) {
 TEST(RabitqTest, RejectsBadShapes) {
   EXPECT_FALSE(RabitqQuantizer::Create(0, 1).ok());
   EXPECT_FALSE(RabitqQuantizer::Create(ivf_limits::kRotatedDimensionMax + 1, 1).ok());
-  EXPECT_TRUE(RabitqQuantizer::FromRotation(3, 64, std::vector<float>(10)).status().IsCorruption());
+  EXPECT_TRUE(RabitqQuantizer::FromRotation(3, 64, RotationKind::kDense, std::vector<float>(10)).status().IsCorruption());
   std::vector<float> bad(64 * 3, 0.0f);
   bad[5] = NAN;
-  EXPECT_TRUE(RabitqQuantizer::FromRotation(3, 64, bad).status().IsCorruption());
+  EXPECT_TRUE(RabitqQuantizer::FromRotation(3, 64, RotationKind::kDense, bad).status().IsCorruption());
+  // Hadamard rounds hold signs only, kHadamardRounds x padded of them.
+  std::vector<float> signs(ivf_limits::kHadamardRounds * 64, 1.0f);
+  EXPECT_TRUE(RabitqQuantizer::FromRotation(3, 64, RotationKind::kHadamard, signs).ok());
+  signs[7] = 0.5f;
+  EXPECT_TRUE(RabitqQuantizer::FromRotation(3, 64, RotationKind::kHadamard, signs).status().IsCorruption());
+  signs.pop_back();
+  EXPECT_TRUE(RabitqQuantizer::FromRotation(3, 64, RotationKind::kHadamard, signs).status().IsCorruption());
+  EXPECT_TRUE(RabitqQuantizer::FromRotation(3, 64, static_cast<RotationKind>(7), std::vector<float>(64 * 3, 0.0f))
+                  .status()
+                  .IsCorruption());
 }
 
 }  // namespace
