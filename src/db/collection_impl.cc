@@ -710,6 +710,8 @@ Status CollectionImpl::MaintainColdVectors() {
                                [&](size_t slot) { return table_.row(slot).offset; }, part_rows);
       // Only indexed rows are spilled (the rest are searched exactly, from RAM).
       if (plan.slots.size() < std::min(due, part_rows)) return Status::Ok();
+      // In the index's cluster order, so that the rows one search re-scores share blocks.
+      VectorColumn::ReorderPlan(vector_index_.ClusterOrder(plan.slots), &plan);
     }
     const std::string part_id = NewUuidV4();
     FATHOM_ASSIGN_OR_RETURN(std::shared_ptr<ColdPart> part,

@@ -121,6 +121,22 @@ const float* TableExactSource::Fetch(uint32_t slot, float* scratch) const {
   return v;
 }
 
+std::vector<size_t> CollectionVectorIndex::ClusterOrder(const std::vector<uint32_t>& slots) const {
+  std::vector<size_t> order(slots.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  if (index_ == nullptr || slots.empty()) return order;
+  // Each wanted slot's position in the index's cluster order (UINT32_MAX: not indexed).
+  const uint32_t bound = *std::max_element(slots.begin(), slots.end()) + 1;
+  std::vector<uint32_t> rank(bound, UINT32_MAX);
+  uint32_t position = 0;
+  index_->ForEachSlot([&](uint32_t slot) {
+    if (slot < bound) rank[slot] = position;
+    ++position;
+  });
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return rank[slots[a]] < rank[slots[b]]; });
+  return order;
+}
+
 uint64_t LiveOffsetsHash(const RecordTable& table) {
   std::string offsets;
   offsets.reserve(table.live_count() * 8);

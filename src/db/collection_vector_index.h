@@ -127,6 +127,10 @@ class CollectionVectorIndex {
   size_t covered_rows() const { return covered_count_; }
   size_t pending_rows() const { return pending_.size(); }
   uint32_t clusters() const { return index_ ? index_->clusters() : 0; }
+  // Positions into `slots`, ordered by the index's cluster order (IvfIndex::ForEachSlot),
+  // slots the index lacks last, ties in their given order. A spill writes rows in this
+  // order so that the rows one search re-scores (a few clusters' nearest) share blocks.
+  std::vector<size_t> ClusterOrder(const std::vector<uint32_t>& slots) const;
   size_t index_memory_bytes() const { return index_ ? index_->MemoryBytes() : 0; }
 
   // Whether maintenance is due: enough pending or stale rows to be worth a pass, or (with

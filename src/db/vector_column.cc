@@ -234,6 +234,25 @@ Result<std::shared_ptr<ColdPart>> VectorColumn::OpenPart(const std::shared_ptr<O
   return part;
 }
 
+void VectorColumn::ReorderPlan(const std::vector<size_t>& order, SpillPlan* plan) {
+  FATHOM_CHECK(order.size() == plan->slots.size());
+  const size_t dim = plan->slots.empty() ? 0 : plan->vectors.size() / plan->slots.size();
+  SpillPlan out;
+  out.generation = plan->generation;
+  out.slots.reserve(order.size());
+  out.tags.reserve(order.size());
+  out.vectors.reserve(plan->vectors.size());
+  std::vector<uint8_t> seen(order.size(), 0);
+  for (size_t i : order) {
+    FATHOM_CHECK(i < order.size() && !seen[i]);  // a permutation
+    seen[i] = 1;
+    out.slots.push_back(plan->slots[i]);
+    out.tags.push_back(plan->tags[i]);
+    out.vectors.insert(out.vectors.end(), plan->vectors.begin() + i * dim, plan->vectors.begin() + (i + 1) * dim);
+  }
+  *plan = std::move(out);
+}
+
 Result<std::shared_ptr<ColdPart>> VectorColumn::WritePart(const std::shared_ptr<ObjectStore>& store,
                                                           const std::string& key, const std::string& id,
                                                           BlockCache* cache, uint32_t dim, const SpillPlan& plan) {

@@ -121,6 +121,9 @@ class VectorColumn {
     }
     return plan;
   }
+  // Reorders the plan's rows: row i becomes the plan's row order[i] (order is a
+  // permutation of the plan's positions).
+  static void ReorderPlan(const std::vector<size_t>& order, SpillPlan* plan);
   // Writes the plan's rows as a new part object `key` (create-only) and opens it for
   // reading through `cache`. No lock needed.
   static Result<std::shared_ptr<ColdPart>> WritePart(const std::shared_ptr<ObjectStore>& store,

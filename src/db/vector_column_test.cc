@@ -123,6 +123,25 @@ TEST_F(VectorColumnTest, PrefetchColdReadsAheadPerPart) {
   for (const auto& part : parts) EXPECT_EQ(part->file->stats().misses, 0u) << part->id;
 }
 
+// A reordered plan writes its rows in the new order; every slot still reads its own row.
+TEST_F(VectorColumnTest, ReorderedPlanKeepsRowsWithTheirSlots) {
+  VectorColumn::SpillPlan plan = column_.PlanSpill([](uint32_t slot) { return slot % 2 == 0; },
+                                                   [](size_t slot) { return uint64_t{slot} + 7; }, 100);
+  ASSERT_EQ(plan.slots.size(), 100u);
+  std::vector<size_t> order(plan.slots.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = order.size() - 1 - i;
+  VectorColumn::ReorderPlan(order, &plan);
+  EXPECT_EQ(plan.slots.front(), 198u);
+  EXPECT_EQ(plan.tags.front(), 205u);
+  auto part = VectorColumn::WritePart(store_, "c/x/vcold/r.vec", "r", &cache_, kDim, plan);
+  ASSERT_TRUE(part.ok()) << part.status().ToString();
+  EXPECT_EQ(column_.InstallPart(std::move(*part), plan), 100u);
+  const auto ref = column_.cold_ref(198);
+  ASSERT_TRUE(ref.has_value());
+  EXPECT_EQ(ref->row, 0u);
+  for (size_t slot = 0; slot < rows_.size(); ++slot) ExpectExact(slot, rows_[slot]);
+}
+
 TEST_F(VectorColumnTest, InstallSkipsRowsChangedSincePlanned) {
   VectorColumn::SpillPlan plan = column_.PlanSpill([](uint32_t) { return true; },
                                                    [](size_t slot) { return uint64_t{slot}; }, 100);
