@@ -35,6 +35,24 @@ inline float RoundedUpNorm(double squared_sum) {
   return static_cast<float>(std::sqrt(squared_sum)) * (1.0f + 1e-6f) + 1e-30f;
 }
 
+// Codes `n` values on `scale`; returns |code|^2 and sets *error to |x - scale * code|
+// (rounded up).
+template <typename CodeT>
+int32_t QuantizeRow(const float* x, uint32_t n, float scale, CodeT* code, float* error) {
+  const float inverse = 1.0f / scale;
+  int32_t norm = 0;
+  double residual = 0.0;
+  for (uint32_t d = 0; d < n; ++d) {
+    const float c = Code(x[d], inverse);
+    code[d] = static_cast<CodeT>(c);
+    norm += static_cast<int32_t>(c) * static_cast<int32_t>(c);
+    const double r = static_cast<double>(x[d]) - static_cast<double>(scale) * c;
+    residual += r * r;
+  }
+  *error = RoundedUpNorm(residual);
+  return norm;
+}
+
 }  // namespace
 
 namespace router_kernels {
@@ -59,24 +77,12 @@ CentroidRouter CentroidRouter::Build(const float* centroids, uint32_t count, uin
   router.count_ = count;
   router.dim_ = dim;
   router.scale_ = max_abs > 0.0f && std::isfinite(max_abs) ? max_abs / kCodeMax : 1.0f;
-  const float inverse = 1.0f / router.scale_;
   router.codes_.resize(values);
   router.norms_.resize(count);
   router.errors_.resize(count);
   for (uint32_t j = 0; j < count; ++j) {
-    const float* row = centroids + size_t{j} * dim;
-    int8_t* code = router.codes_.data() + size_t{j} * dim;
-    int32_t norm = 0;
-    double residual = 0.0;
-    for (uint32_t d = 0; d < dim; ++d) {
-      const float c = Code(row[d], inverse);
-      code[d] = static_cast<int8_t>(c);
-      norm += static_cast<int32_t>(c) * static_cast<int32_t>(c);
-      const double r = static_cast<double>(row[d]) - static_cast<double>(router.scale_) * c;
-      residual += r * r;
-    }
-    router.norms_[j] = norm;
-    router.errors_[j] = RoundedUpNorm(residual);
+    router.norms_[j] = QuantizeRow(centroids + size_t{j} * dim, dim, router.scale_,
+                                   router.codes_.data() + size_t{j} * dim, &router.errors_[j]);
   }
   return router;
 }
@@ -89,17 +95,8 @@ size_t CentroidRouter::Route(const float* query, const float* centroids, uint32_
   // The query on the centroids' scale; what the codes miss (rounding, and clamping of a
   // query outside the centroids' range) is its error e_q.
   std::vector<int16_t, AlignedAllocator<int16_t>> code(dim_);
-  const float inverse = 1.0f / scale_;
-  int32_t query_norm = 0;
-  double residual = 0.0;
-  for (uint32_t d = 0; d < dim_; ++d) {
-    const float c = Code(query[d], inverse);
-    code[d] = static_cast<int16_t>(c);
-    query_norm += static_cast<int32_t>(c) * static_cast<int32_t>(c);
-    const double r = static_cast<double>(query[d]) - static_cast<double>(scale_) * c;
-    residual += r * r;
-  }
-  const float query_error = RoundedUpNorm(residual);
+  float query_error = 0.0f;
+  const int32_t query_norm = QuantizeRow(query, dim_, scale_, code.data(), &query_error);
 
   // s |q8 - c8| per centroid, and the `wanted` smallest upper bounds (a max-heap).
   std::vector<float> approx(count_);

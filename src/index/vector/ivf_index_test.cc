@@ -205,17 +205,7 @@ TEST(IvfFormatTest, RoundTrip) {
     EXPECT_EQ(decoded->Serialize(), bytes);
     EXPECT_EQ(decoded->space(), space);
     EXPECT_EQ(decoded->rows(), index.rows());
-    IvfSearchOptions options;
-    for (size_t q = 0; q < data.queries.rows; ++q) {
-      auto a = index.Search(data.queries.Row(q), options, data.base.view());
-      auto b = decoded->Search(data.queries.Row(q), options, data.base.view());
-      ASSERT_TRUE(a.ok() && b.ok());
-      ASSERT_EQ(a->size(), b->size());
-      for (size_t i = 0; i < a->size(); ++i) {
-        EXPECT_EQ((*a)[i].slot, (*b)[i].slot);
-        EXPECT_EQ((*a)[i].distance, (*b)[i].distance);
-      }
-    }
+    vector_testing::ExpectSameAnswers(index, *decoded, data, IvfSearchOptions{});
   }
 }
 
@@ -240,17 +230,7 @@ TEST(IvfFormatTest, Version1DenseIndexesStillOpen) {
   auto decoded = IvfIndex::Deserialize(as_version1(0));
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
   EXPECT_EQ(decoded->Serialize(), v2);  // rewritten as version 2
-  IvfSearchOptions options;
-  for (size_t q = 0; q < data.queries.rows; ++q) {
-    auto a = index.Search(data.queries.Row(q), options, data.base.view());
-    auto b = decoded->Search(data.queries.Row(q), options, data.base.view());
-    ASSERT_TRUE(a.ok() && b.ok());
-    ASSERT_EQ(a->size(), b->size());
-    for (size_t i = 0; i < a->size(); ++i) {
-      EXPECT_EQ((*a)[i].slot, (*b)[i].slot);
-      EXPECT_EQ((*a)[i].distance, (*b)[i].distance);
-    }
-  }
+  vector_testing::ExpectSameAnswers(index, *decoded, data, IvfSearchOptions{});
   EXPECT_TRUE(IvfIndex::Deserialize(as_version1(1)).status().IsCorruption());
 }
 
