@@ -49,8 +49,7 @@ Status ExactSearch(const RecordTable& table, DistanceSpace space, const float* q
   // makes, are read ahead together.
   const std::vector<BoundedCandidate> candidates =
       LowerBounds(space, query_norm, cold.Take(), TableVectorSource(table));
-  std::vector<uint32_t> first;
-  for (size_t i = 0; i < candidates.size() && first.size() < top->capacity(); ++i) first.push_back(candidates[i].slot);
+  const std::vector<uint32_t> first = FirstSlots(candidates, top->capacity());
   vectors.PrefetchCold(first.data(), first.size());
   return BoundedRescore(candidates, *top,
                         [&](uint32_t slot) {

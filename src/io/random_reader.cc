@@ -51,20 +51,9 @@ Status LocalFileReader::ReadAt(uint64_t offset, size_t length, char* dst) const 
 
 void LocalFileReader::ReadMany(ReadRequest* requests, size_t count) const {
   if (count > 1) {
-    thread_local std::vector<uint64_t> offsets;
-    thread_local std::vector<size_t> lengths;
-    thread_local std::vector<char*> dsts;
     thread_local std::vector<int64_t> results;
-    offsets.resize(count);
-    lengths.resize(count);
-    dsts.resize(count);
     results.resize(count);
-    for (size_t i = 0; i < count; ++i) {
-      offsets[i] = requests[i].offset;
-      lengths[i] = requests[i].length;
-      dsts[i] = requests[i].dst;
-    }
-    if (UringReadMany(fd_, offsets.data(), lengths.data(), dsts.data(), count, results.data())) {
+    if (UringReadMany(fd_, requests, count, results.data())) {
       for (size_t i = 0; i < count; ++i) {
         ReadRequest& r = requests[i];
         const int64_t got = results[i];

@@ -38,8 +38,7 @@ thread_local ThreadRing t_ring;
 
 }  // namespace
 
-bool UringReadMany(int fd, const uint64_t* offsets, const size_t* lengths, char* const* dsts, size_t count,
-                   int64_t* results) {
+bool UringReadMany(int fd, const ReadRequest* requests, size_t count, int64_t* results) {
   io_uring* ring = t_ring.Get();
   if (ring == nullptr) return false;
   std::fill(results, results + count, -EAGAIN);
@@ -51,7 +50,7 @@ bool UringReadMany(int fd, const uint64_t* offsets, const size_t* lengths, char*
         t_ring.Abandon();
         return false;
       }
-      io_uring_prep_read(sqe, fd, dsts[i], static_cast<unsigned>(lengths[i]), offsets[i]);
+      io_uring_prep_read(sqe, fd, requests[i].dst, static_cast<unsigned>(requests[i].length), requests[i].offset);
       io_uring_sqe_set_data64(sqe, i);
     }
     int submitted;

@@ -14,14 +14,15 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "io/random_reader.h"
+
 namespace fathom {
 
-// Reads lengths[i] bytes at offsets[i] of `fd` into dsts[i] for i < count, and sets
-// results[i] to the bytes read (possibly fewer than asked: the caller finishes a short
+// Reads each request's range of `fd` into its dst (statuses are left to the caller) and
+// sets results[i] to the bytes request i read (possibly fewer than asked: the caller finishes a short
 // read) or -errno. Returns false, having set nothing, when io_uring cannot be used here
 // (kernel without it, disabled by sysctl or a seccomp policy); the caller then reads
 // with pread. A request the ring could not submit reports -EAGAIN.
-bool UringReadMany(int fd, const uint64_t* offsets, const size_t* lengths, char* const* dsts, size_t count,
-                   int64_t* results);
+bool UringReadMany(int fd, const ReadRequest* requests, size_t count, int64_t* results);
 
 }  // namespace fathom

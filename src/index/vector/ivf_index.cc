@@ -478,9 +478,7 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
   const bool cosine = space_ == DistanceSpace::kCosine;
   {
     // Hint the first k * 2 candidates' reads (most searches stop soon after k).
-    std::vector<uint32_t> first;
-    first.reserve(std::min<size_t>(candidates.size(), size_t{k} * 2));
-    for (size_t i = 0; i < candidates.size() && first.size() < size_t{k} * 2; ++i) first.push_back(candidates[i].slot);
+    const std::vector<uint32_t> first = FirstSlots(candidates, size_t{k} * 2);
     vectors.Prefetch(first.data(), first.size());
   }
   std::vector<float> scratch(dim_);
@@ -504,8 +502,7 @@ std::vector<Hit> IvfIndex::Refine(const float* query, float query_norm, uint32_t
   const std::vector<BoundedCandidate> candidates = LowerBounds(space_, query_norm, approximate, approx);
   {
     // Hint the reads most searches make: about k of them.
-    std::vector<uint32_t> first;
-    for (size_t i = 0; i < candidates.size() && first.size() < k; ++i) first.push_back(candidates[i].slot);
+    const std::vector<uint32_t> first = FirstSlots(candidates, k);
     options.exact->Prefetch(first.data(), first.size());
   }
   const bool cosine = space_ == DistanceSpace::kCosine;

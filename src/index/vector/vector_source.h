@@ -9,8 +9,10 @@
 // the caller's, so a source that copies into it needs no locking of its own.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "index/vector/kmeans.h"
 
@@ -39,6 +41,16 @@ class VectorSource {
     (void)count;
   }
 };
+
+// The slots of the first `n` of `candidates` (any type with a `slot` member, in the order
+// they will be fetched): the reads a search hints with Prefetch before it fetches them.
+template <typename Candidate>
+std::vector<uint32_t> FirstSlots(const std::vector<Candidate>& candidates, size_t n) {
+  std::vector<uint32_t> slots;
+  slots.reserve(std::min(candidates.size(), n));
+  for (size_t i = 0; i < candidates.size() && slots.size() < n; ++i) slots.push_back(candidates[i].slot);
+  return slots;
+}
 
 // A dense matrix: slot i is row i.
 class MatrixSource final : public VectorSource {
