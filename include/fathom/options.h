@@ -23,6 +23,10 @@ struct DatabaseOptions {
   // A collection keeps a vector index once it has this many live rows (below, queries
   // scan exactly). 0 = limits::kVectorIndexMinRows (10,000). Tests lower it.
   uint64_t vector_index_min_rows = 0;
+  // The recall@10 a collection's default vector search is calibrated to reach on its own
+  // data, in (0, 1]; 0 = 0.95. Higher targets cost more clusters probed per query, up to
+  // an exact scan (docs/design/recall-calibration.md). `fathom run --recall-target`.
+  double vector_recall_target = 0.0;
   // Large collections keep only int8 approximations of their indexed vectors in RAM; the
   // full vectors are spilled to cold parts in the store and read on demand through one
   // block cache of this many bytes per distinct block size (one for dimensions up to

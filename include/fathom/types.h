@@ -127,7 +127,22 @@ struct VectorIndexStats {
   uint64_t indexed_rows = 0;  // rows the index covers
   uint64_t pending_rows = 0;  // rows added or changed since; searched exactly until folded in
   uint32_t clusters = 0;
-  uint32_t default_probes = 0;  // clusters a query scans when it names no search_probes
+  // How a query that names no search_probes runs, as the index's calibration chose on the
+  // collection's own data (docs/design/recall-calibration.md): through the index with
+  // default_probes clusters and k * default_rerank_factor candidates, or by an exact scan
+  // where the index could not reach the recall target more cheaply.
+  enum class Plan : uint8_t { kIndex, kExactScan };
+  Plan plan = Plan::kIndex;
+  uint32_t default_probes = 0;
+  uint32_t default_rerank_factor = 0;
+  // The calibration: its target (DatabaseOptions::vector_recall_target), how many of the
+  // collection's rows it used as queries, and the recall@10 it measured with them at the
+  // chosen settings (mean, and its one-sided 99% lower bound, which reaches the target).
+  bool calibrated = false;
+  double recall_target = 0.0;
+  uint32_t calibration_queries = 0;
+  double calibrated_recall = 0.0;
+  double calibrated_recall_lower_bound = 0.0;
   // Where the full vectors are (docs/design/cold-vectors.md): in RAM, or in cold parts in
   // the store with an int8 approximation in RAM.
   uint64_t hot_vectors = 0;

@@ -7,10 +7,10 @@
 
 namespace fathom::cli {
 
-int Compact(const std::string& path) {
+int Compact(const std::string& path, double recall_target) {
   const auto start = std::chrono::steady_clock::now();
   // No background thread: the work below is the whole point, done in this one.
-  auto db = Database::Open({.path = path, .background_compaction = false});
+  auto db = Database::Open({.path = path, .vector_recall_target = recall_target, .background_compaction = false});
   if (!db.ok()) {
     std::fprintf(stderr, "fathom: cannot open %s: %s\n", path.c_str(), db.status().ToString().c_str());
     return 1;

@@ -9,6 +9,6 @@
 namespace fathom::cli {
 
 // Returns the process exit code (0, or 1 with the error on stderr).
-int Compact(const std::string& path);
+int Compact(const std::string& path, double recall_target = 0.0);
 
 }  // namespace fathom::cli

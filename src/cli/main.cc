@@ -1,8 +1,8 @@
 // The fathom command line.
 //
 //   fathom run --path DIR [--host 127.0.0.1] [--port 8000] [--allow-reset]
-//              [--vector-cache-mib N] [--keep-vectors-in-ram]
-//   fathom compact --path DIR
+//              [--vector-cache-mib N] [--keep-vectors-in-ram] [--recall-target R]
+//   fathom compact --path DIR [--recall-target R]
 //   fathom version
 #include <cstdio>
 #include <string>
@@ -36,11 +36,19 @@ int main(int argc, char** argv) {
   run->add_flag("--keep-vectors-in-ram", run_options.keep_vectors_in_ram,
                 "Keep every full vector in RAM instead of spilling indexed ones to cold parts "
                 "(faster queries, about 3.5x the vector memory)");
+  run->add_option("--recall-target", run_options.recall_target,
+                  "Recall@10 the default vector search is calibrated to reach on each collection's own "
+                  "data (0 = 0.95; higher probes more, up to an exact scan)")
+      ->check(CLI::Range(0.0, 1.0));
 
   std::string compact_path;
   CLI::App* compact = app.add_subcommand(
       "compact", "Compact every collection at DIR now (build vector indexes, fold the WAL) and exit");
   compact->add_option("--path", compact_path, "Data directory")->required();
+  double compact_recall_target = 0.0;
+  compact->add_option("--recall-target", compact_recall_target,
+                      "Recall@10 target of the vector indexes it builds (as fathom run's; 0 = 0.95)")
+      ->check(CLI::Range(0.0, 1.0));
 
   app.add_subcommand("version", "Print the version");
 
@@ -50,6 +58,6 @@ int main(int argc, char** argv) {
     std::printf("fathom %s (Chroma HTTP API v2 compatible)\n", kFathomVersion);
     return 0;
   }
-  if (app.got_subcommand("compact")) return fathom::cli::Compact(compact_path);
+  if (app.got_subcommand("compact")) return fathom::cli::Compact(compact_path, compact_recall_target);
   return fathom::cli::Run(run_options);
 }

@@ -55,7 +55,7 @@ CollectionImpl::CollectionImpl(std::shared_ptr<CollectionMeta> meta, std::shared
       compaction_trigger_ops_(options.compaction_trigger_ops ? options.compaction_trigger_ops
                                                              : limits::kCompactionTriggerOpsDefault),
       schedule_(std::move(schedule)),
-      vector_index_(options.vector_index_min_rows) {}
+      vector_index_(options.vector_index_min_rows, options.vector_recall_target) {}
 
 Status CollectionImpl::CheckUsable() const {
   if (dropped_.load()) return Status::NotFound("Collection [" + id_ + "] does not exist.");
@@ -611,7 +611,18 @@ Result<VectorIndexStats> CollectionImpl::IndexStats() {
   stats.indexed_rows = vector_index_.covered_rows();
   stats.pending_rows = vector_index_.pending_rows();
   stats.clusters = vector_index_.clusters();
-  stats.default_probes = stats.active ? CollectionVectorIndex::DefaultProbes(stats.clusters) : 0;
+  const SearchBudget& budget = vector_index_.budget();
+  if (stats.active) {
+    stats.plan = budget.plan == SearchBudget::Plan::kExactScan ? VectorIndexStats::Plan::kExactScan
+                                                               : VectorIndexStats::Plan::kIndex;
+    stats.default_probes = budget.calibrated() ? budget.probes : CollectionVectorIndex::UncalibratedProbes(stats.clusters);
+    stats.default_rerank_factor = budget.rerank_factor;
+    stats.calibrated = budget.calibrated();
+    stats.calibration_queries = budget.sample_queries;
+    stats.calibrated_recall = budget.measured_recall;
+    stats.calibrated_recall_lower_bound = budget.recall_lower_bound;
+  }
+  stats.recall_target = vector_index_.recall_target();
   const VectorColumn& vectors = table_.vectors();
   stats.hot_vectors = vectors.hot_rows();
   stats.cold_vectors = vectors.cold_rows();
@@ -661,7 +672,11 @@ Status CollectionImpl::MaintainVectorIndex(bool force) {
     dim = table_.dimension().value_or(0);
   }
   if (!task) return Status::Ok();
-  Status built = CollectionVectorIndex::RunBuild(space, dim, &*task);
+  CollectionVectorIndex::BuildSettings settings;
+  settings.recall_target = vector_index_.recall_target();
+  // Rows past the spill threshold are searched through int8 approximations (cold parts).
+  settings.two_stage = options_.cold_vectors && dim != 0 && task->slots.size() >= SpillMinRows(dim);
+  Status built = CollectionVectorIndex::RunBuild(space, dim, settings, &*task);
   std::unique_lock<std::shared_mutex> lock(state_mu_);
   if (!built.ok()) {
     vector_index_.Abandon();
@@ -671,6 +686,14 @@ Status CollectionImpl::MaintainVectorIndex(bool force) {
     spdlog::debug("collection {}: rows were renumbered during index maintenance; it runs again later", id_);
   }
   return Status::Ok();
+}
+
+size_t CollectionImpl::ColdPartRows(uint32_t dim) {
+  return std::max<size_t>(1, limits::kColdPartBytesMax / (size_t{dim} * sizeof(float)));
+}
+
+size_t CollectionImpl::SpillMinRows(uint32_t dim) const {
+  return options_.cold_spill_min_rows ? options_.cold_spill_min_rows : ColdPartRows(dim);
 }
 
 BlockCache* CollectionImpl::VectorCache(uint32_t dim) const {
@@ -702,8 +725,8 @@ Status CollectionImpl::MaintainColdVectors() {
       const VectorColumn& vectors = table_.vectors();
       dim = vectors.dim();
       if (!vector_index_.has_index() || dim == 0) return Status::Ok();
-      const size_t part_rows = std::max<size_t>(1, limits::kColdPartBytesMax / (size_t{dim} * sizeof(float)));
-      const size_t spill_min = options_.cold_spill_min_rows ? options_.cold_spill_min_rows : part_rows;
+      const size_t part_rows = ColdPartRows(dim);
+      const size_t spill_min = SpillMinRows(dim);
       const size_t due = std::max(spill_min, vectors.cold_rows() / limits::kColdSpillFractionInverse);
       if (vectors.hot_rows() < due) return Status::Ok();
       plan = vectors.PlanSpill([&](uint32_t slot) { return vector_index_.covers(slot); },

@@ -102,6 +102,10 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   // (docs/design/cold-vectors.md).
   Status MaintainColdVectors();
   BlockCache* VectorCache(uint32_t dim) const;
+  // Rows of one cold part at `dim`, and the hot indexed rows past which they are spilled
+  // (DatabaseOptions::cold_spill_min_rows, or one part's worth).
+  static size_t ColdPartRows(uint32_t dim);
+  size_t SpillMinRows(uint32_t dim) const;
   DistanceSpace Space() const;
   Status CommitManifest(Manifest next);
   void DeleteObsolete(const Manifest& current);

@@ -4,11 +4,13 @@
 #include <cmath>
 #include <cstring>
 
+#include "common/assert.h"
 #include "common/checksum.h"
 #include "common/coding.h"
 #include "common/limits.h"
 #include "index/vector/bounded_rescore.h"
 #include "index/vector/distance.h"
+#include "index/vector/int8_matrix.h"
 
 namespace fathom {
 
@@ -16,8 +18,90 @@ namespace {
 
 // ---- collection envelope (docs/format/vector_index.md) ----
 constexpr char kEnvelopeMagic[4] = {'F', 'V', 'I', 'X'};
-constexpr uint32_t kEnvelopeVersion = 1;
-constexpr size_t kEnvelopeHeaderBytes = 4 + 4 + 8 + 8 + 8;  // before its checksum
+// Version 2 adds the calibrated search budget; version 1 envelopes (no budget) still load
+// and are rebuilt, and so calibrated, by the next maintenance.
+constexpr uint32_t kEnvelopeVersion = 2;
+constexpr size_t kEnvelopeV1HeaderBytes = 4 + 4 + 8 + 8 + 8;           // before its checksum
+constexpr size_t kEnvelopeHeaderBytes = kEnvelopeV1HeaderBytes + 32;  // + the budget
+// Re-rank depths a persisted budget may name (k * factor candidates).
+constexpr uint32_t kBudgetRerankFactorMax = 1u << 16;
+
+float FloatFromBits(uint32_t bits) {
+  float v;
+  std::memcpy(&v, &bits, sizeof v);
+  return v;
+}
+uint32_t BitsOfFloat(float v) {
+  uint32_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  return bits;
+}
+bool IsFraction(float v) { return std::isfinite(v) && v >= 0.0f && v <= 1.0f; }
+
+// The rules a persisted budget obeys, checked by the encoder and the decoder alike.
+Status CheckBudget(const SearchBudget& budget, uint32_t clusters) {
+  auto bad = [](const std::string& what) { return Status::Corruption("vector index object: search budget " + what); };
+  if (budget.plan != SearchBudget::Plan::kIndex && budget.plan != SearchBudget::Plan::kExactScan) {
+    return bad("names an unknown plan");
+  }
+  if (!IsFraction(budget.recall_target) || !IsFraction(budget.measured_recall) ||
+      !IsFraction(budget.recall_lower_bound)) {
+    return bad("has a recall outside [0, 1]");
+  }
+  if (budget.calibrated() && budget.plan == SearchBudget::Plan::kIndex &&
+      (budget.probes == 0 || budget.probes > clusters || budget.rerank_factor == 0 ||
+       budget.rerank_factor > kBudgetRerankFactorMax)) {
+    return bad("has probes or a re-rank depth out of range");
+  }
+  return Status::Ok();
+}
+
+void PutBudget(std::string* out, const SearchBudget& budget) {
+  out->push_back(static_cast<char>(budget.plan));
+  out->append(3, '\0');
+  PutFixed32(out, budget.probes);
+  PutFixed32(out, budget.rerank_factor);
+  PutFixed32(out, budget.sample_queries);
+  PutFixed32(out, BitsOfFloat(budget.recall_target));
+  PutFixed32(out, BitsOfFloat(budget.measured_recall));
+  PutFixed32(out, BitsOfFloat(budget.recall_lower_bound));
+  PutFixed32(out, 0);
+}
+
+SearchBudget DecodeBudget(const char* p) {
+  SearchBudget budget;
+  budget.plan = static_cast<SearchBudget::Plan>(static_cast<uint8_t>(p[0]));
+  budget.probes = DecodeFixed32(p + 4);
+  budget.rerank_factor = DecodeFixed32(p + 8);
+  budget.sample_queries = DecodeFixed32(p + 12);
+  budget.recall_target = FloatFromBits(DecodeFixed32(p + 16));
+  budget.measured_recall = FloatFromBits(DecodeFixed32(p + 20));
+  budget.recall_lower_bound = FloatFromBits(DecodeFixed32(p + 24));
+  return budget;
+}
+
+// A build task's rows by slot: row i of `rows` (a source whose slot i is row i) is slot
+// slots[i].
+class SlotsOfRowsSource final : public VectorSource {
+ public:
+  SlotsOfRowsSource(const VectorSource& rows, const std::vector<uint32_t>& slots) : rows_(rows) {
+    const uint32_t bound = slots.empty() ? 0 : *std::max_element(slots.begin(), slots.end()) + 1;
+    row_.assign(bound, UINT32_MAX);
+    for (size_t i = 0; i < slots.size(); ++i) row_[slots[i]] = static_cast<uint32_t>(i);
+  }
+  uint32_t dim() const override { return rows_.dim(); }
+  const float* Fetch(uint32_t slot, float* scratch) const override {
+    if (slot >= row_.size() || row_[slot] == UINT32_MAX) return nullptr;
+    return rows_.Fetch(row_[slot], scratch);
+  }
+  float ApproximationError(uint32_t slot) const override {
+    return slot < row_.size() && row_[slot] != UINT32_MAX ? rows_.ApproximationError(row_[slot]) : 0.0f;
+  }
+
+ private:
+  const VectorSource& rows_;
+  std::vector<uint32_t> row_;
+};
 
 // Exact k nearest among `slots` (live ones): hot rows are scored from RAM at once; cold
 // rows are ranked by their int8 approximations and the best k * rerank_factor of them
@@ -78,17 +162,21 @@ struct AllSlots {
 };
 
 // How the re-rank depths follow the search effort: proportionally, between half and 16
-// times the default. Raising hnsw.ef_search then buys recall on both fronts (more
-// clusters probed and a deeper re-rank: at 1M rows the default depth alone capped recall
-// near 0.98 however many clusters were probed), and lowering it buys speed on both.
+// times the calibrated depth. Raising hnsw.ef_search then buys recall on both fronts
+// (more clusters probed and a deeper re-rank), and lowering it buys speed on both.
 double DepthScale(const VectorSearchKnobs& knobs) { return std::clamp(knobs.effort, 0.5, 16.0); }
 
-// The candidates kept for re-ranking, k * this.
-uint32_t RerankFactor(DistanceSpace space, const VectorSearchKnobs& knobs) {
+// The candidates kept for re-ranking, k * this: the calibrated depth, or the space's
+// fixed default while the budget is not calibrated.
+uint32_t RerankFactor(DistanceSpace space, const SearchBudget& budget, const VectorSearchKnobs& knobs) {
   if (knobs.rerank_factor != 0) return knobs.rerank_factor;
-  const uint32_t base = space == DistanceSpace::kInnerProduct ? ivf_limits::kRerankFactorInnerProduct
-                                                              : limits::kVectorIndexRerankFactor;
-  return static_cast<uint32_t>(std::ceil(base * DepthScale(knobs)));
+  uint32_t base = budget.rerank_factor;
+  if (!budget.calibrated() || base == 0) {
+    base = space == DistanceSpace::kInnerProduct ? ivf_limits::kRerankFactorInnerProduct
+                                                 : limits::kVectorIndexRerankFactor;
+  }
+  const double scaled = std::ceil(base * DepthScale(knobs));
+  return static_cast<uint32_t>(std::min<double>(scaled, kBudgetRerankFactorMax));
 }
 
 // Exact re-scores after the int8 re-rank of cold rows, k * this.
@@ -145,10 +233,11 @@ uint64_t LiveOffsetsHash(const RecordTable& table) {
   return Checksum64(offsets);
 }
 
-CollectionVectorIndex::CollectionVectorIndex(size_t min_rows)
-    : min_rows_(min_rows != 0 ? min_rows : limits::kVectorIndexMinRows) {}
+CollectionVectorIndex::CollectionVectorIndex(size_t min_rows, double recall_target)
+    : min_rows_(min_rows != 0 ? min_rows : limits::kVectorIndexMinRows),
+      recall_target_(recall_target > 0.0 ? recall_target : ivf_limits::kRecallTargetDefault) {}
 
-uint32_t CollectionVectorIndex::DefaultProbes(uint32_t clusters) {
+uint32_t CollectionVectorIndex::UncalibratedProbes(uint32_t clusters) {
   const uint32_t scaled = static_cast<uint32_t>(std::ceil(clusters * limits::kVectorIndexProbeFraction));
   return std::max(limits::kVectorIndexProbesMin, scaled);
 }
@@ -180,6 +269,7 @@ void CollectionVectorIndex::RebuildPending(const RecordTable& table) {
 
 void CollectionVectorIndex::Reset() {
   index_.reset();
+  budget_ = SearchBudget();
   covered_.clear();
   covered_count_ = 0;
   pending_.clear();
@@ -239,6 +329,7 @@ bool CollectionVectorIndex::Install(const RecordTable& table, VectorIndexTask ta
   ++index_version_;
   if (task.kind == VectorIndexTask::Kind::kDrop) {
     index_.reset();
+    budget_ = SearchBudget();
     covered_.clear();
     covered_count_ = 0;
     built_rows_ = 0;
@@ -246,6 +337,7 @@ bool CollectionVectorIndex::Install(const RecordTable& table, VectorIndexTask ta
     return true;
   }
   index_ = std::move(task.result);
+  budget_ = task.budget;
   if (task.kind == VectorIndexTask::Kind::kBuild) built_rows_ = task.built_rows;
   covered_.assign((table.slot_count() + 63) / 64, 0);
   covered_count_ = 0;
@@ -261,21 +353,26 @@ bool CollectionVectorIndex::Install(const RecordTable& table, VectorIndexTask ta
 Status CollectionVectorIndex::Load(RecordTable& table, std::string_view bytes) {
   Reset();
   auto corrupt = [](const std::string& what) { return Status::Corruption("vector index object: " + what); };
-  if (bytes.size() < kEnvelopeHeaderBytes + 8) return corrupt("truncated");
+  if (bytes.size() < kEnvelopeV1HeaderBytes + 8) return corrupt("truncated");
   if (std::memcmp(bytes.data(), kEnvelopeMagic, 4) != 0) return corrupt("bad magic");
-  if (DecodeFixed64(bytes.data() + kEnvelopeHeaderBytes) != Checksum64(bytes.substr(0, kEnvelopeHeaderBytes))) {
+  const uint32_t version = DecodeFixed32(bytes.data() + 4);
+  if (version != 1 && version != kEnvelopeVersion) return corrupt("unknown version " + std::to_string(version));
+  const size_t header_bytes = version == 1 ? kEnvelopeV1HeaderBytes : kEnvelopeHeaderBytes;
+  if (bytes.size() < header_bytes + 8) return corrupt("truncated");
+  if (DecodeFixed64(bytes.data() + header_bytes) != Checksum64(bytes.substr(0, header_bytes))) {
     return corrupt("header checksum mismatch");
   }
-  const uint32_t version = DecodeFixed32(bytes.data() + 4);
   const uint64_t live_rows = DecodeFixed64(bytes.data() + 8);
   const uint64_t offsets_hash = DecodeFixed64(bytes.data() + 16);
   const uint64_t covered_rows = DecodeFixed64(bytes.data() + 24);
-  if (version != kEnvelopeVersion) return corrupt("unknown version " + std::to_string(version));
+  // A version 1 envelope has no budget: the index stays uncalibrated until rebuilt.
+  const SearchBudget budget = version == 1 ? SearchBudget() : DecodeBudget(bytes.data() + kEnvelopeV1HeaderBytes);
   if (live_rows != table.live_count() || offsets_hash != LiveOffsetsHash(table)) {
     return corrupt("built for other rows than the segments hold");
   }
-  FATHOM_ASSIGN_OR_RETURN(IvfIndex index, IvfIndex::Deserialize(bytes.substr(kEnvelopeHeaderBytes + 8)));
+  FATHOM_ASSIGN_OR_RETURN(IvfIndex index, IvfIndex::Deserialize(bytes.substr(header_bytes + 8)));
   if (index.rows() != covered_rows) return corrupt("row count disagrees with its header");
+  FATHOM_RETURN_IF_ERROR(CheckBudget(budget, index.clusters()));
   if (table.dimension() != index.dim()) return corrupt("dimension disagrees with the collection");
   std::vector<uint32_t> live_slots;
   live_slots.reserve(table.live_count());
@@ -296,6 +393,7 @@ Status CollectionVectorIndex::Load(RecordTable& table, std::string_view bytes) {
   task.kind = VectorIndexTask::Kind::kBuild;
   task.generation = generation_;
   task.result = std::make_shared<const IvfIndex>(std::move(*remapped));
+  task.budget = budget;
   task.built_rows = task.result->rows();
   (void)table.TakeVectorChanges();  // the rows just loaded are what the index describes
   Install(table, std::move(task));
@@ -309,6 +407,8 @@ bool CollectionVectorIndex::NeedsMaintenance(const RecordTable& table, bool forc
   const size_t live = table.live_count();
   if (!index_) return live >= min_rows_;
   if (live < min_rows_ / 2) return true;
+  // Loaded from before calibration, or calibrated for another target: rebuild.
+  if (!budget_.calibrated() || std::fabs(budget_.recall_target - recall_target_) > 1e-6) return true;
   const size_t pending_due = force ? 1
                                     : std::max<size_t>(limits::kVectorIndexPendingRowsMin,
                                                        covered_count_ / limits::kVectorIndexPendingFractionInverse);
@@ -326,8 +426,10 @@ std::optional<VectorIndexTask> CollectionVectorIndex::Plan(const RecordTable& ta
   const uint32_t dim = *table.dimension();
   if (index_ && live < min_rows_ / 2) {
     task.kind = VectorIndexTask::Kind::kDrop;
-  } else if (index_ && live < built_rows_ * limits::kVectorIndexRebuildGrowth) {
+  } else if (index_ && budget_.calibrated() && std::fabs(budget_.recall_target - recall_target_) <= 1e-6 &&
+             live < built_rows_ * limits::kVectorIndexRebuildGrowth) {
     task.kind = VectorIndexTask::Kind::kUpdate;
+    task.budget = budget_;
     const uint8_t* live_bytes = table.live();
     for (uint32_t slot : pending_) {
       if (live_bytes[slot] && !IsCovered(slot)) task.added.push_back(slot);
@@ -343,6 +445,8 @@ std::optional<VectorIndexTask> CollectionVectorIndex::Plan(const RecordTable& ta
     const bool overflowing = stats.norm_overflow * limits::kVectorIndexNormOverflowInverse > live;
     if (updated.ok() && !overflowing && exact.status().ok()) {
       task.result = std::make_shared<const IvfIndex>(std::move(*updated));
+      // Splits add clusters; the calibrated probe count stays valid for the new count.
+      task.budget.probes = std::min(task.budget.probes, task.result->clusters());
     } else {
       task.kind = VectorIndexTask::Kind::kBuild;  // fall through to a full build
     }
@@ -372,7 +476,8 @@ std::optional<VectorIndexTask> CollectionVectorIndex::Plan(const RecordTable& ta
   return task;
 }
 
-Status CollectionVectorIndex::RunBuild(DistanceSpace space, uint32_t dim, VectorIndexTask* task) {
+Status CollectionVectorIndex::RunBuild(DistanceSpace space, uint32_t dim, const BuildSettings& settings,
+                                       VectorIndexTask* task) {
   if (task->kind != VectorIndexTask::Kind::kBuild) return Status::Ok();
   for (const auto& [position, ref] : task->cold_rows) {
     FATHOM_RETURN_IF_ERROR(VectorColumn::ReadCold(ref, task->vectors.data() + position * dim));
@@ -384,6 +489,21 @@ Status CollectionVectorIndex::RunBuild(DistanceSpace space, uint32_t dim, Vector
   options.threads = 1;  // background work: leave the other cores to queries
   MatrixView matrix{task->vectors.data(), task->slots.size(), dim};
   FATHOM_ASSIGN_OR_RETURN(IvfIndex index, IvfIndex::Build(matrix, options, task->slots.data()));
+  CalibrationOptions calibration;
+  calibration.recall_target = settings.recall_target;
+  calibration.seed = options.seed;
+  const MatrixSource rows(matrix);
+  const SlotsOfRowsSource exact(rows, task->slots);
+  std::optional<Int8Matrix> int8;
+  std::optional<Int8MatrixSource> int8_rows;
+  std::optional<SlotsOfRowsSource> approximate;
+  if (settings.two_stage) {
+    FATHOM_ASSIGN_OR_RETURN(int8, Int8Matrix::Quantize(matrix));
+    int8_rows.emplace(*int8);
+    approximate.emplace(*int8_rows, task->slots);
+    calibration.approximate = &*approximate;
+  }
+  FATHOM_ASSIGN_OR_RETURN(task->budget, CalibrateSearch(index, exact, calibration));
   task->built_rows = task->slots.size();
   task->result = std::make_shared<const IvfIndex>(std::move(index));
   task->vectors = {};
@@ -400,9 +520,12 @@ Result<std::vector<Hit>> CollectionVectorIndex::Search(const RecordTable& table,
   if (d == 0 || k == 0) return top.Take();
   const float query_norm = space == DistanceSpace::kCosine ? std::sqrt(DotProduct(query, query, d)) : 0.0f;
   const uint8_t* live = table.live();
-  const uint32_t rerank_factor = RerankFactor(space, knobs);
+  const uint32_t rerank_factor = RerankFactor(space, budget_, knobs);
   const bool small = candidates != nullptr && candidates->size() <= ivf_limits::kExactScanAllowedRowsMin;
-  if (!index_ || covered_count_ == 0 || small) {
+  // The calibration found that the index cannot reach the recall target on this data
+  // more cheaply than a scan: every query scans, unless it names its own probes.
+  const bool scan_planned = budget_.plan == SearchBudget::Plan::kExactScan && knobs.probes == 0;
+  if (!index_ || covered_count_ == 0 || small || scan_planned) {
     if (candidates != nullptr) {
       FATHOM_RETURN_IF_ERROR(ExactSearch(table, space, query, query_norm, *candidates, rerank_factor, &top));
     } else {
@@ -416,7 +539,8 @@ Result<std::vector<Hit>> CollectionVectorIndex::Search(const RecordTable& table,
   options.k = k;
   options.probes = knobs.probes;
   if (options.probes == 0) {
-    const double scaled = std::ceil(DefaultProbes(index_->clusters()) * knobs.effort);
+    const uint32_t base = budget_.calibrated() ? budget_.probes : UncalibratedProbes(index_->clusters());
+    const double scaled = std::ceil(base * knobs.effort);
     options.probes = static_cast<uint32_t>(std::clamp(scaled, 1.0, static_cast<double>(index_->clusters())));
   }
   options.rerank_factor = rerank_factor;
@@ -467,6 +591,7 @@ std::optional<CollectionVectorIndex::Snapshot> CollectionVectorIndex::TakeSnapsh
   if (!index_ || covered_count_ == 0) return std::nullopt;
   Snapshot snapshot;
   snapshot.index = index_;
+  snapshot.budget = budget_;
   snapshot.rank_of_slot.assign(table.slot_count(), RecordTable::kNoSlot);
   uint32_t rank = 0;
   for (size_t slot = 0; slot < table.slot_count(); ++slot) {
@@ -487,11 +612,16 @@ Result<std::string> CollectionVectorIndex::EncodeSnapshot(const Snapshot& snapsh
     }
     return snapshot.rank_of_slot[slot];
   }));
+  if (Status s = CheckBudget(snapshot.budget, dense.clusters()); !s.ok()) {
+    return Status::InvalidArgument("vector index snapshot: " + s.message());
+  }
   std::string out(kEnvelopeMagic, 4);
   PutFixed32(&out, kEnvelopeVersion);
   PutFixed64(&out, snapshot.live_rows);
   PutFixed64(&out, snapshot.offsets_hash);
   PutFixed64(&out, dense.rows());
+  PutBudget(&out, snapshot.budget);
+  FATHOM_CHECK(out.size() == kEnvelopeHeaderBytes);
   PutFixed64(&out, Checksum64(out));
   out += dense.Serialize();
   return out;

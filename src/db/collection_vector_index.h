@@ -32,6 +32,7 @@
 #include "fathom/status.h"
 #include "fathom/types.h"
 #include "index/vector/ivf_index.h"
+#include "index/vector/search_calibration.h"
 
 namespace fathom {
 
@@ -68,9 +69,9 @@ class TableExactSource final : public VectorSource {
 };
 
 struct VectorSearchKnobs {
-  uint32_t probes = 0;         // clusters scanned; 0 = DefaultProbes(clusters) * effort
+  uint32_t probes = 0;         // clusters scanned; 0 = the calibrated budget's probes * effort
   double effort = 1.0;
-  uint32_t rerank_factor = 0;  // 0 = the space's default
+  uint32_t rerank_factor = 0;  // 0 = the calibrated budget's depth, scaled by the effort
 };
 
 // What maintenance will do; produced by Plan under the lock.
@@ -84,20 +85,23 @@ struct VectorIndexTask {
   std::vector<std::pair<size_t, VectorColumn::ColdRef>> cold_rows;
   // kUpdate: the pending live slots to add (their stale entries are dropped).
   std::vector<uint32_t> added;
-  // The result, ready to install.
+  // The result, ready to install, with its search budget: calibrated by RunBuild for a
+  // build, the current index's for an update (its centroids and cluster sizes stay).
   std::shared_ptr<const IvfIndex> result;
+  SearchBudget budget;
   size_t built_rows = 0;
 };
 
 class CollectionVectorIndex {
  public:
   // `min_rows`: live rows below which there is no index (0 = limits::kVectorIndexMinRows).
-  explicit CollectionVectorIndex(size_t min_rows = 0);
+  // `recall_target`: the recall@10 the default search is calibrated to (0 =
+  // ivf_limits::kRecallTargetDefault).
+  explicit CollectionVectorIndex(size_t min_rows = 0, double recall_target = 0.0);
 
-  // The probe count used when a query names none: grows with the cluster count so the
-  // recall at default settings holds as collections grow (calibrated in
-  // docs/design/vector-index.md).
-  static uint32_t DefaultProbes(uint32_t clusters);
+  // The probe count of an index whose budget is not calibrated yet (an index persisted
+  // before calibration existed, until its rebuild): grows with the cluster count.
+  static uint32_t UncalibratedProbes(uint32_t clusters);
 
   // ---- exclusive lock ----
   // Folds the table's change journal in; `renumbered` is MaybeShrink's result (may be empty).
@@ -127,6 +131,10 @@ class CollectionVectorIndex {
   size_t covered_rows() const { return covered_count_; }
   size_t pending_rows() const { return pending_.size(); }
   uint32_t clusters() const { return index_ ? index_->clusters() : 0; }
+  // What a query that names no probes gets (search_calibration.h); not calibrated
+  // without an index.
+  const SearchBudget& budget() const { return budget_; }
+  double recall_target() const { return recall_target_; }
   // Positions into `slots`, ordered by the index's cluster order (IvfIndex::ForEachSlot),
   // slots the index lacks last, ties in their given order. A spill writes rows in this
   // order so that the rows one search re-scores (a few clusters' nearest) share blocks.
@@ -139,8 +147,15 @@ class CollectionVectorIndex {
   // The task for the current state, or nullopt when none is due. kUpdate tasks are
   // computed here (they read the table; cheap), kBuild tasks carry copies for RunBuild.
   std::optional<VectorIndexTask> Plan(const RecordTable& table, bool force = false);
-  // The heavy part of a kBuild task; no lock needed.
-  static Status RunBuild(DistanceSpace space, uint32_t dim, VectorIndexTask* task);
+  // The heavy part of a kBuild task: the build, then the calibration of its search
+  // budget on the built rows; no lock needed.
+  struct BuildSettings {
+    double recall_target = ivf_limits::kRecallTargetDefault;
+    // The rows will be searched through int8 approximations (cold parts): calibrate that
+    // two-stage path rather than the all-f32 one.
+    bool two_stage = false;
+  };
+  static Status RunBuild(DistanceSpace space, uint32_t dim, const BuildSettings& settings, VectorIndexTask* task);
 
   // The k nearest rows to `query` among `candidates` (sorted live slots), or among all
   // live rows when `candidates` is null. Distances are Chroma's for `space`.
@@ -153,6 +168,7 @@ class CollectionVectorIndex {
   // encoded later without the lock.
   struct Snapshot {
     std::shared_ptr<const IvfIndex> index;
+    SearchBudget budget;
     std::vector<uint32_t> rank_of_slot;  // RecordTable::kNoSlot where not covered
     uint64_t live_rows = 0;
     uint64_t offsets_hash = 0;
@@ -169,7 +185,9 @@ class CollectionVectorIndex {
   void RebuildPending(const RecordTable& table);
 
   size_t min_rows_;
+  double recall_target_;
   std::shared_ptr<const IvfIndex> index_;
+  SearchBudget budget_;
   std::vector<uint64_t> covered_;  // bitset over table slots
   size_t covered_count_ = 0;
   std::vector<uint32_t> pending_;  // live, uncovered slots (deduplicated via pending_bits_)

@@ -40,6 +40,11 @@ Result<std::unique_ptr<DatabaseImpl>> DatabaseImpl::Open(const DatabaseOptions& 
   std::unique_ptr<DirectoryLock> lock;
   if (!store) {
     if (options.path.empty()) return Status::InvalidArgument("DatabaseOptions needs a path or a store");
+  }
+  if (!(options.vector_recall_target >= 0.0 && options.vector_recall_target <= 1.0)) {
+    return Status::InvalidArgument("DatabaseOptions::vector_recall_target must be in (0, 1] (0 = the default 0.95)");
+  }
+  if (!store) {
     FATHOM_ASSIGN_OR_RETURN(lock, DirectoryLock::Acquire(options.path));
     FATHOM_ASSIGN_OR_RETURN(std::unique_ptr<LocalStore> local, LocalStore::Open(options.path));
     store = std::move(local);

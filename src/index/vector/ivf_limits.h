@@ -91,6 +91,31 @@ inline constexpr size_t kExactScanAllowedRowsMin = 2048;
 // less at higher dimensions).
 inline constexpr double kCodeCostRelativeToExact = 0.125;
 
+// ---- search calibration (search_calibration.h) ----
+// Sample queries a calibration runs: at most this many, fewer for very large indexes so
+// the brute-force truth (rows x dim multiply-adds per query) stays within the work bound
+// below (about 2-4 s on one core), but never fewer than the minimum.
+inline constexpr uint32_t kCalibrationQueriesMax = 200;
+inline constexpr uint32_t kCalibrationQueriesMin = 100;
+inline constexpr double kCalibrationTruthWorkMax = 1.5e10;
+// The sample's mean recall must also exceed the target by this much: a row used as a
+// query finds its neighbours slightly more easily than a query from outside the
+// collection (its own row pulled its cluster's centroid toward it, and the search asks
+// for k + 1 to drop the row itself), measured at about 0.01 of recall@10 on uniform data.
+inline constexpr double kCalibrationMeanMargin = 0.02;
+// Re-rank depths tried (candidates kept = k * factor), shallow first.
+inline constexpr uint32_t kCalibrationRerankFactors[] = {10, 20, 40, 80, 160};
+// The fixed cost of probing one cluster (quantizing the query residual), in exact
+// distance equivalents, for the calibration's cost model.
+inline constexpr double kProbeOverheadCost = 2.0;
+// The index plan is kept only while it costs less than this fraction of an exact scan:
+// the cost model counts work, not memory stalls, and a streaming scan of every row has
+// the better memory access pattern and exact answers.
+inline constexpr double kExactPlanCostFraction = 0.5;
+// The recall@10 a collection's default search is calibrated to reach
+// (DatabaseOptions::vector_recall_target overrides it).
+inline constexpr double kRecallTargetDefault = 0.95;
+
 // ---- serialized bytes ----
 inline constexpr uint64_t kSerializedBytesMax = 1ull << 40;
 // Slots in a serialized index are below this bound, so a decoder's slot bitset stays

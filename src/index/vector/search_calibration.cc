@@ -1,0 +1,222 @@
+#include "index/vector/search_calibration.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "index/vector/distance.h"
+#include "index/vector/kmeans.h"
+#include "index/vector/top_k.h"
+
+namespace fathom {
+
+namespace {
+
+// z of the one-sided 99% bound: held-out queries are another sample, and a budget that
+// only just clears the target on this one would miss it on about half of the others.
+constexpr double kConfidenceZ = 2.326;
+
+// One sampled row used as a query: its own slot (excluded from its answers), its vector
+// and the true distance of its k-th nearest other row.
+struct SampleQuery {
+  uint32_t slot = 0;
+  std::vector<float> vector;
+  float norm = 0.0f;
+  float kth_true = 0.0f;
+};
+
+uint32_t SampleSize(const IvfIndex& index, const CalibrationOptions& options) {
+  if (options.sample_queries != 0) return options.sample_queries;
+  const double work_per_query = static_cast<double>(index.rows()) * index.dim();
+  const double fits = ivf_limits::kCalibrationTruthWorkMax / std::max(1.0, work_per_query);
+  return static_cast<uint32_t>(std::clamp<double>(std::floor(fits), ivf_limits::kCalibrationQueriesMin,
+                                                  ivf_limits::kCalibrationQueriesMax));
+}
+
+// Picks `count` distinct rows of the index and computes each one's true k-th distance
+// among the other rows by brute force (one pass over the rows, every query per row).
+Result<std::vector<SampleQuery>> SampleWithTruth(const IvfIndex& index, const VectorSource& exact,
+                                                 const CalibrationOptions& options, uint32_t count) {
+  std::vector<uint32_t> slots;
+  slots.reserve(index.rows());
+  index.ForEachSlot([&](uint32_t slot) { slots.push_back(slot); });
+  std::sort(slots.begin(), slots.end());
+  count = static_cast<uint32_t>(std::min<size_t>(count, slots.size()));
+  // A partial Fisher-Yates shuffle: the first `count` are a uniform sample.
+  Rng rng(MixSeed(options.seed, 0xca1b));
+  for (uint32_t i = 0; i < count; ++i) std::swap(slots[i], slots[i + rng.Below(slots.size() - i)]);
+  const uint32_t dim = index.dim();
+  const DistanceSpace space = index.space();
+  const bool cosine = space == DistanceSpace::kCosine;
+  std::vector<float> scratch(dim);
+  std::vector<SampleQuery> queries(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    const float* v = exact.Fetch(slots[i], scratch.data());
+    if (v == nullptr) return Status::IOError("search calibration: cannot read row " + std::to_string(slots[i]));
+    queries[i].slot = slots[i];
+    queries[i].vector.assign(v, v + dim);
+    queries[i].norm = cosine ? std::sqrt(DotProduct(v, v, dim)) : 0.0f;
+  }
+  std::vector<TopK> truth(count, TopK(options.k));
+  for (uint32_t slot : slots) {
+    const float* row = exact.Fetch(slot, scratch.data());
+    if (row == nullptr) return Status::IOError("search calibration: cannot read row " + std::to_string(slot));
+    const float norm = cosine ? std::sqrt(DotProduct(row, row, dim)) : 0.0f;
+    for (uint32_t i = 0; i < count; ++i) {
+      if (queries[i].slot == slot) continue;
+      truth[i].Push(SpaceDistance(space, queries[i].vector.data(), queries[i].norm, row, norm, dim), slot);
+    }
+  }
+  for (uint32_t i = 0; i < count; ++i) {
+    const std::vector<Hit> hits = truth[i].Take();
+    queries[i].kth_true = hits.empty() ? 0.0f : hits.back().distance;
+  }
+  return queries;
+}
+
+// Runs every sample query at (probes, rerank_factor) and measures recall and cost.
+Result<CalibrationPoint> Measure(const IvfIndex& index, const VectorSource& exact, const CalibrationOptions& options,
+                                 const std::vector<SampleQuery>& queries, uint32_t probes, uint32_t rerank_factor) {
+  CalibrationPoint point;
+  point.probes = probes;
+  point.rerank_factor = rerank_factor;
+  IvfSearchOptions search;
+  search.k = options.k + 1;  // the query's own row comes back too; it is dropped below
+  search.probes = probes;
+  search.rerank_factor = rerank_factor;
+  if (options.approximate != nullptr) search.exact = &exact;
+  const VectorSource& ranking = options.approximate != nullptr ? *options.approximate : exact;
+  double sum = 0.0, sum_squares = 0.0, cost = 0.0;
+  for (const SampleQuery& query : queries) {
+    IvfSearchStats stats;
+    FATHOM_ASSIGN_OR_RETURN(std::vector<Hit> hits, index.Search(query.vector.data(), search, ranking, &stats));
+    std::erase_if(hits, [&](const Hit& h) { return h.slot == query.slot; });
+    if (hits.size() > options.k) hits.resize(options.k);
+    const double recall = TieAwareRecall(hits, query.kth_true, options.k);
+    sum += recall;
+    sum_squares += recall * recall;
+    cost += static_cast<double>(stats.codes_scored) * ivf_limits::kCodeCostRelativeToExact +
+            static_cast<double>(stats.reranked) + static_cast<double>(stats.refined) +
+            static_cast<double>(stats.centroids_scored) +
+            static_cast<double>(stats.clusters_probed) * ivf_limits::kProbeOverheadCost;
+  }
+  const double n = static_cast<double>(queries.size());
+  point.recall = sum / n;
+  const double variance = std::max(0.0, sum_squares / n - point.recall * point.recall) * n / std::max(1.0, n - 1);
+  point.lower_bound = point.recall - kConfidenceZ * std::sqrt(variance / n);
+  point.cost = cost / n;
+  return point;
+}
+
+}  // namespace
+
+const char* SearchPlanName(SearchBudget::Plan plan) {
+  return plan == SearchBudget::Plan::kExactScan ? "exact_scan" : "index";
+}
+
+double TieAwareRecall(const std::vector<Hit>& found, float kth_true, uint32_t k) {
+  if (k == 0) return 1.0;
+  const float limit = kth_true + 1e-5f * std::max(1.0f, std::fabs(kth_true));
+  size_t hits = 0;
+  for (size_t i = 0; i < found.size() && i < k; ++i) {
+    if (found[i].distance <= limit) ++hits;
+  }
+  return static_cast<double>(hits) / k;
+}
+
+Result<SearchBudget> CalibrateSearch(const IvfIndex& index, const VectorSource& exact,
+                                     const CalibrationOptions& options) {
+  if (!(options.recall_target > 0.0 && options.recall_target <= 1.0)) {
+    return Status::InvalidArgument("search calibration: the recall target must be in (0, 1]");
+  }
+  if (options.k == 0 || options.k > ivf_limits::kTopKMax) {
+    return Status::InvalidArgument("search calibration: k out of range");
+  }
+  if (exact.dim() != index.dim() || (options.approximate != nullptr && options.approximate->dim() != index.dim())) {
+    return Status::InvalidArgument("search calibration: vectors of another dimension");
+  }
+  SearchBudget budget;
+  budget.recall_target = static_cast<float>(options.recall_target);
+  const double exact_cost = static_cast<double>(index.rows()) * options.exact_row_cost;
+  if (index.rows() <= options.k + 1) {
+    budget.plan = SearchBudget::Plan::kExactScan;
+    budget.sample_queries = 1;
+    budget.measured_recall = budget.recall_lower_bound = 1.0f;
+    return budget;
+  }
+  FATHOM_ASSIGN_OR_RETURN(std::vector<SampleQuery> queries,
+                          SampleWithTruth(index, exact, options, SampleSize(index, options)));
+  const uint32_t clusters = index.clusters();
+  std::map<std::pair<uint32_t, uint32_t>, CalibrationPoint> measured;
+  auto measure = [&](uint32_t probes, uint32_t rerank_factor) -> Result<CalibrationPoint> {
+    const auto key = std::make_pair(probes, rerank_factor);
+    if (auto it = measured.find(key); it != measured.end()) return it->second;
+    FATHOM_ASSIGN_OR_RETURN(CalibrationPoint point, Measure(index, exact, options, queries, probes, rerank_factor));
+    measured.emplace(key, point);
+    return point;
+  };
+  // Both the lower bound and the mean with a margin: leave-one-out queries are not quite
+  // the queries users send (those are not rows of the collection).
+  const double mean_wanted = std::min(1.0, options.recall_target + ivf_limits::kCalibrationMeanMargin);
+  auto reaches = [&](const CalibrationPoint& point) {
+    return point.lower_bound >= options.recall_target && point.recall >= mean_wanted;
+  };
+
+  // For each re-rank depth (deeper first needs no more probes than shallower), the fewest
+  // probes that reach the target: doubling, then bisection. Recall grows with probes at a
+  // fixed depth (more clusters only add candidates), so the bisection is sound up to
+  // sampling noise, which the lower bound absorbs.
+  std::optional<CalibrationPoint> best;
+  uint32_t upper = clusters;
+  for (uint32_t rerank_factor : ivf_limits::kCalibrationRerankFactors) {
+    uint32_t low = 0;  // the most probes known to fall short (0: none measured)
+    uint32_t high = 1;
+    std::optional<CalibrationPoint> found;
+    while (true) {
+      FATHOM_ASSIGN_OR_RETURN(CalibrationPoint point, measure(high, rerank_factor));
+      if (reaches(point)) {
+        found = point;
+        break;
+      }
+      low = high;
+      if (high >= upper) break;
+      high = std::min(upper, high * 2);
+    }
+    if (!found) continue;  // this depth cannot reach the target: try a deeper one
+    while (high - low > 1) {
+      const uint32_t mid = low + (high - low) / 2;
+      FATHOM_ASSIGN_OR_RETURN(CalibrationPoint point, measure(mid, rerank_factor));
+      if (reaches(point)) {
+        high = mid;
+        found = point;
+      } else {
+        low = mid;
+      }
+    }
+    upper = high;
+    const bool cheaper = !best || found->cost < best->cost;
+    if (cheaper) best = found;
+    // A deeper re-rank that did not pay here will not pay deeper still.
+    if (!cheaper) break;
+    if (high == 1) break;  // one probe suffices: nothing deeper can be cheaper
+  }
+  budget.sample_queries = static_cast<uint32_t>(queries.size());
+  if (best && best->cost < ivf_limits::kExactPlanCostFraction * exact_cost) {
+    budget.plan = SearchBudget::Plan::kIndex;
+    budget.probes = best->probes;
+    budget.rerank_factor = best->rerank_factor;
+    budget.measured_recall = static_cast<float>(best->recall);
+    budget.recall_lower_bound = static_cast<float>(best->lower_bound);
+  } else {
+    // The index cannot reach the target, or only by touching about as much as a scan
+    // of every row: the exact scan is the honest and the cheaper plan.
+    budget.plan = SearchBudget::Plan::kExactScan;
+    budget.measured_recall = budget.recall_lower_bound = 1.0f;
+  }
+  return budget;
+}
+
+}  // namespace fathom
