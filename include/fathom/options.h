@@ -27,6 +27,9 @@ struct DatabaseOptions {
   // data, in (0, 1]; 0 = 0.95. Higher targets cost more clusters probed per query, up to
   // an exact scan (docs/design/recall-calibration.md). `fathom run --recall-target`.
   double vector_recall_target = 0.0;
+  // The recall monitor checks one unfiltered indexed query in this many against exact
+  // search, in the background (0 = 100). Collection::IndexStats reports what it measured.
+  uint32_t recall_sample_interval = 0;
   // Large collections keep only int8 approximations of their indexed vectors in RAM; the
   // full vectors are spilled to cold parts in the store and read on demand through one
   // block cache of this many bytes per distinct block size (one for dimensions up to

@@ -143,6 +143,16 @@ struct VectorIndexStats {
   uint32_t calibration_queries = 0;
   double calibrated_recall = 0.0;
   double calibrated_recall_lower_bound = 0.0;
+  // The recall monitor (docs/design/recall-calibration.md, "Monitor"): one unfiltered
+  // query in DatabaseOptions::recall_sample_interval is checked against exact search in
+  // the background; these cover the last 1000 checked (mean recall@k, tie-aware, and its
+  // one-sided 95% lower bound). recall_below_target: at least 50 samples and a mean below
+  // recall_target (a warning is logged too).
+  uint64_t monitored_samples = 0;
+  double monitored_recall = 0.0;
+  double monitored_recall_lower_bound = 0.0;
+  uint64_t monitor_discarded = 0;  // the collection changed before the check, or too many waited
+  bool recall_below_target = false;
   // Where the full vectors are (docs/design/cold-vectors.md): in RAM, or in cold parts in
   // the store with an int8 approximation in RAM.
   uint64_t hot_vectors = 0;

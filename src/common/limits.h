@@ -69,6 +69,20 @@ inline constexpr uint32_t kVectorIndexRerankFactor = 20;
 inline constexpr uint32_t kVectorIndexProbesMax = 65536;  // a query's explicit knob
 inline constexpr double kSearchEffortMax = 1000.0;        // multiplier on the default probes
 
+// ---- the recall monitor (db/recall_monitor.h) ----
+// One unfiltered indexed query in this many is checked against exact search in the
+// background (about 1%, as turbopuffer samples), unless DatabaseOptions says otherwise.
+inline constexpr uint32_t kRecallSampleIntervalDefault = 100;
+// Samples waiting for their check; more are dropped (and counted) rather than queued.
+inline constexpr size_t kRecallPendingSamplesMax = 64;
+// The background job is scheduled once this many samples wait.
+inline constexpr size_t kRecallSampleBatch = 8;
+// The report covers the last this many checked samples.
+inline constexpr size_t kRecallWindowSamples = 1000;
+// A warning is logged when the window's mean falls below the target with at least this
+// many samples (fewer are too noisy to act on).
+inline constexpr size_t kRecallWarnMinSamples = 50;
+
 // ---- a collection's cold vectors (db/vector_column.h, docs/design/cold-vectors.md) ----
 // Indexed rows are spilled to a new cold part once kColdPartBytesMax of them (64 MiB of
 // f32: 131k rows at 128-d, 21k at 768-d) are hot and at least one per

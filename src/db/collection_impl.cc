@@ -55,7 +55,8 @@ CollectionImpl::CollectionImpl(std::shared_ptr<CollectionMeta> meta, std::shared
       compaction_trigger_ops_(options.compaction_trigger_ops ? options.compaction_trigger_ops
                                                              : limits::kCompactionTriggerOpsDefault),
       schedule_(std::move(schedule)),
-      vector_index_(options.vector_index_min_rows, options.vector_recall_target) {}
+      vector_index_(options.vector_index_min_rows, options.vector_recall_target),
+      recall_monitor_(options.recall_sample_interval) {}
 
 Status CollectionImpl::CheckUsable() const {
   if (dropped_.load()) return Status::NotFound("Collection [" + id_ + "] does not exist.");
@@ -568,9 +569,56 @@ Result<QueryResult> CollectionImpl::Query(const QueryRequest& request) {
       slots.push_back(h.slot);
       if (request.include.distances) result.distances[qi].push_back(h.distance);
     }
+    if (!restricted && vector_index_.has_index() && recall_monitor_.ShouldSample()) {
+      RecallMonitor::Sample sample{request.query_embeddings[qi], request.n_results, {}, last_sequence_};
+      for (const Hit& h : hits) sample.distances.push_back(h.distance);
+      recall_monitor_.Offer(std::move(sample));
+    }
     FATHOM_RETURN_IF_ERROR(Materialise(slots, request.include, &result.rows[qi]));
   }
+  lock.unlock();
+  if (recall_monitor_.BatchReady() && schedule_ && !compaction_scheduled_.exchange(true)) {
+    schedule_(weak_from_this());
+  }
   return result;
+}
+
+void CollectionImpl::CheckRecallSamples() {
+  std::vector<RecallMonitor::Sample> samples = recall_monitor_.TakePending();
+  if (samples.empty()) return;
+  const DistanceSpace space = Space();
+  {
+    std::shared_lock<std::shared_mutex> lock(state_mu_);
+    for (const RecallMonitor::Sample& sample : samples) {
+      // The truth must be the truth of the state that answered.
+      if (sample.sequence != last_sequence_) {
+        recall_monitor_.Discard();
+        continue;
+      }
+      auto truth = vector_index_.ExactNearest(table_, space, sample.query.data(), sample.k);
+      if (!truth.ok()) {
+        recall_monitor_.Discard();
+        continue;
+      }
+      const uint32_t k = static_cast<uint32_t>(truth->size());
+      if (k == 0) continue;
+      std::vector<Hit> found;
+      for (float distance : sample.distances) found.push_back(Hit{distance, 0});
+      recall_monitor_.Record(TieAwareRecall(found, truth->back().distance, k));
+    }
+  }
+  const RecallMonitor::Report report = recall_monitor_.report();
+  const double target = vector_index_.recall_target();
+  if (report.samples >= limits::kRecallWarnMinSamples && report.mean_recall < target) {
+    // Once per window's worth of samples, not once per batch.
+    const uint64_t warned_at = recall_warned_at_.load();
+    if (warned_at == 0 || report.recorded_total >= warned_at + limits::kRecallWindowSamples) {
+      recall_warned_at_.store(report.recorded_total);
+      spdlog::warn("collection {}: measured recall@k {:.3f} over the last {} sampled queries is below the target "
+                   "{:.2f} (GET /fathom/v1/collections/{}/vector_index shows the settings in use)",
+                   id_, report.mean_recall, report.samples, target, id_);
+    }
+  }
 }
 
 Result<uint64_t> CollectionImpl::Count() {
@@ -623,6 +671,12 @@ Result<VectorIndexStats> CollectionImpl::IndexStats() {
     stats.calibrated_recall_lower_bound = budget.recall_lower_bound;
   }
   stats.recall_target = vector_index_.recall_target();
+  const RecallMonitor::Report monitor = recall_monitor_.report();
+  stats.monitored_samples = monitor.samples;
+  stats.monitored_recall = monitor.mean_recall;
+  stats.monitored_recall_lower_bound = monitor.lower_bound;
+  stats.monitor_discarded = monitor.discarded_total;
+  stats.recall_below_target = monitor.samples >= limits::kRecallWarnMinSamples && monitor.mean_recall < stats.recall_target;
   const VectorColumn& vectors = table_.vectors();
   stats.hot_vectors = vectors.hot_rows();
   stats.cold_vectors = vectors.cold_rows();
@@ -641,6 +695,7 @@ Status CollectionImpl::RunCompaction(bool fold_always) {
   std::lock_guard<std::mutex> compaction_lock(compaction_mu_);
   compaction_scheduled_.store(false);
   FATHOM_RETURN_IF_ERROR(CheckUsable());
+  CheckRecallSamples();
   if (Status s = MaintainVectorIndex(/*force=*/fold_always); !s.ok()) {
     // Derived data: queries stay exact for the rows it does not cover.
     spdlog::warn("collection {}: vector index maintenance failed: {}", id_, s.ToString());

@@ -23,6 +23,7 @@
 
 #include "catalog/catalog.h"
 #include "db/collection_vector_index.h"
+#include "db/recall_monitor.h"
 #include "db/record_table.h"
 #include "fathom/options.h"
 #include "fathom/types.h"
@@ -98,6 +99,8 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   Status RunCompaction(bool fold_always);
   Status FoldTail();
   Status MaintainVectorIndex(bool force);
+  // Checks the recall monitor's waiting samples against exact search (background job).
+  void CheckRecallSamples();
   // Spills indexed hot vectors to cold parts and drops mostly-dead parts
   // (docs/design/cold-vectors.md).
   Status MaintainColdVectors();
@@ -142,6 +145,7 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   };
   std::deque<TailObject> tail_;  // WAL objects not yet covered by the manifest
   CollectionVectorIndex vector_index_;
+  RecallMonitor recall_monitor_;  // thread-safe on its own
   uint64_t tail_ops_ = 0;
   uint64_t tail_bytes_ = 0;
 
@@ -150,6 +154,7 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   Manifest manifest_;
   uint64_t persisted_index_version_ = UINT64_MAX;  // vector_index_.index_version() in manifest_
   std::atomic<bool> compaction_scheduled_{false};
+  std::atomic<uint64_t> recall_warned_at_{0};  // the monitor's recorded_total at the last warning
 };
 
 }  // namespace fathom

@@ -585,6 +585,17 @@ Result<std::vector<Hit>> CollectionVectorIndex::Search(const RecordTable& table,
   return top.Take();
 }
 
+Result<std::vector<Hit>> CollectionVectorIndex::ExactNearest(const RecordTable& table, DistanceSpace space,
+                                                             const float* query, uint32_t k) const {
+  const size_t d = table.dimension().value_or(0);
+  TopK top(k);
+  if (d == 0 || k == 0) return top.Take();
+  const float query_norm = space == DistanceSpace::kCosine ? std::sqrt(DotProduct(query, query, d)) : 0.0f;
+  FATHOM_RETURN_IF_ERROR(ExactSearch(table, space, query, query_norm, AllSlots{table.slot_count()},
+                                     RerankFactor(space, budget_, VectorSearchKnobs{}), &top));
+  return top.Take();
+}
+
 // ---------------------------------------------------------------- persistence
 
 std::optional<CollectionVectorIndex::Snapshot> CollectionVectorIndex::TakeSnapshot(const RecordTable& table) const {

@@ -162,6 +162,11 @@ class CollectionVectorIndex {
   Result<std::vector<Hit>> Search(const RecordTable& table, DistanceSpace space, const float* query, uint32_t k,
                                   const std::vector<uint32_t>* candidates, const VectorSearchKnobs& knobs) const;
 
+  // The exact k nearest live rows to `query` (what Search answers without an index); the
+  // recall monitor's truth.
+  Result<std::vector<Hit>> ExactNearest(const RecordTable& table, DistanceSpace space, const float* query,
+                                        uint32_t k) const;
+
   // The persisted form of the index for the table's current state (dense slots = rank of
   // the live row in slot order), or nullopt without an index. Under the exclusive lock
   // at the moment the manifest's state is fixed; the returned closure-free struct is

@@ -108,6 +108,7 @@ ApiResult<HttpResponse> ApiService::Dispatch(const RouteMatch& route, HttpReques
     case RouteId::kGetCollectionById: return GetCollectionById(route);
     case RouteId::kDeleteCollection: return DeleteCollection(route);
     case RouteId::kCount: return Count(route);
+    case RouteId::kVectorIndexStats: return VectorIndexStatsRoute(route);
     case RouteId::kForkCount:
     case RouteId::kIndexingStatus:
     case RouteId::kGetAttachedFunction:

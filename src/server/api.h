@@ -69,6 +69,8 @@ class ApiService {
   ApiResult<HttpResponse> Write(const RouteMatch& route, JsonElement body, WriteKind kind) const;
   ApiResult<HttpResponse> DeleteRecords(const RouteMatch& route, JsonElement body) const;
   ApiResult<HttpResponse> Count(const RouteMatch& route) const;
+  // GET /fathom/v1/.../collections/{id}/vector_index: Collection::IndexStats as JSON.
+  ApiResult<HttpResponse> VectorIndexStatsRoute(const RouteMatch& route) const;
   ApiResult<HttpResponse> Get(const RouteMatch& route, JsonElement body) const;
   ApiResult<HttpResponse> Query(const RouteMatch& route, JsonElement body) const;
   ApiResult<HttpResponse> Search(const RouteMatch& route, JsonElement body) const;

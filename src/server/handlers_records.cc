@@ -179,6 +179,73 @@ ApiResult<std::shared_ptr<Collection>> ApiService::CollectionForRecords(const Ro
   return std::move(collection).value();
 }
 
+ApiResult<HttpResponse> ApiService::VectorIndexStatsRoute(const RouteMatch& route) const {
+  std::shared_ptr<Collection> collection;
+  FATHOM_API_ASSIGN_OR_RETURN(collection, CollectionForRecords(route));
+  VectorIndexStats stats;
+  FATHOM_API_ASSIGN_OR_RETURN_STATUS(stats, collection->IndexStats());
+  JsonWriter w;
+  w.StartObject();
+  w.Key("active");
+  w.Bool(stats.active);
+  w.Key("indexed_rows");
+  w.Uint64(stats.indexed_rows);
+  w.Key("pending_rows");
+  w.Uint64(stats.pending_rows);
+  w.Key("clusters");
+  w.Uint64(stats.clusters);
+  w.Key("default_search");
+  w.StartObject();
+  w.Key("plan");
+  w.String(!stats.active ? "exact_scan" : stats.plan == VectorIndexStats::Plan::kExactScan ? "exact_scan" : "index");
+  w.Key("probes");
+  w.Uint64(stats.default_probes);
+  w.Key("rerank_factor");
+  w.Uint64(stats.default_rerank_factor);
+  w.EndObject();
+  w.Key("calibration");
+  w.StartObject();
+  w.Key("calibrated");
+  w.Bool(stats.calibrated);
+  w.Key("recall_target");
+  w.Double(stats.recall_target);
+  w.Key("sample_queries");
+  w.Uint64(stats.calibration_queries);
+  w.Key("recall");
+  w.Double(stats.calibrated_recall);
+  w.Key("recall_lower_bound");
+  w.Double(stats.calibrated_recall_lower_bound);
+  w.EndObject();
+  w.Key("monitor");
+  w.StartObject();
+  w.Key("samples");
+  w.Uint64(stats.monitored_samples);
+  w.Key("recall");
+  w.Double(stats.monitored_recall);
+  w.Key("recall_lower_bound");
+  w.Double(stats.monitored_recall_lower_bound);
+  w.Key("discarded");
+  w.Uint64(stats.monitor_discarded);
+  w.Key("below_target");
+  w.Bool(stats.recall_below_target);
+  w.EndObject();
+  w.Key("vectors");
+  w.StartObject();
+  w.Key("hot");
+  w.Uint64(stats.hot_vectors);
+  w.Key("cold");
+  w.Uint64(stats.cold_vectors);
+  w.Key("cold_parts");
+  w.Uint64(stats.cold_parts);
+  w.Key("memory_bytes");
+  w.Uint64(stats.vector_memory_bytes);
+  w.Key("index_memory_bytes");
+  w.Uint64(stats.index_memory_bytes);
+  w.EndObject();
+  w.EndObject();
+  return JsonResponse(w.Take());
+}
+
 ApiResult<HttpResponse> ApiService::Write(const RouteMatch& route, JsonElement body, WriteKind kind) const {
   const bool is_add = kind == WriteKind::kAdd;
   const char* struct_name = is_add                        ? "struct AddCollectionRecordsPayload"

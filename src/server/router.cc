@@ -2,6 +2,7 @@
 
 #include <array>
 #include <charconv>
+#include <optional>
 #include <vector>
 
 #include <fmt/format.h>
@@ -110,6 +111,32 @@ const std::vector<Route>& Routes() {
   return routes;
 }
 
+// fathom's own routes, after "/fathom/v1".
+const std::vector<Route>& FathomRoutes() {
+  static const std::vector<Route> routes = {
+      {"GET", RouteId::kVectorIndexStats,
+       {L("tenants"), kT, L("databases"), kD, L("collections"), kC, L("vector_index")}},
+  };
+  return routes;
+}
+
+// The percent-decoded segments of `path` after `prefix` when it starts with it (whole
+// segments only).
+std::optional<std::vector<std::string>> SegmentsAfter(std::string_view path, std::string_view prefix) {
+  if (path.substr(0, prefix.size()) != prefix || (path.size() > prefix.size() && path[prefix.size()] != '/')) {
+    return std::nullopt;
+  }
+  std::vector<std::string> parts;
+  std::string_view rest = path.substr(prefix.size());
+  while (!rest.empty()) {
+    rest.remove_prefix(1);  // the '/'
+    const size_t slash = rest.find('/');
+    parts.push_back(PercentDecode(rest.substr(0, slash), false));
+    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+  }
+  return parts;
+}
+
 bool MatchSegments(const Route& route, const std::vector<std::string>& parts, RouteMatch* match) {
   if (route.segments.size() != parts.size()) return false;
   for (size_t i = 0; i < parts.size(); ++i) {
@@ -147,20 +174,16 @@ RouteMatch MatchRoute(std::string_view method, std::string_view target) {
     match.id = RouteId::kV1Deprecated;
     return match;
   }
-  constexpr std::string_view kV2 = "/api/v2";
-  if (path.substr(0, kV2.size()) != kV2 || (path.size() > kV2.size() && path[kV2.size()] != '/')) {
-    return match;  // kNotFound
+  const std::vector<Route>* table = &Routes();
+  std::optional<std::vector<std::string>> segments = SegmentsAfter(path, "/api/v2");
+  if (!segments) {
+    segments = SegmentsAfter(path, "/fathom/v1");
+    table = &FathomRoutes();
   }
-  std::vector<std::string> parts;
-  std::string_view rest = path.substr(kV2.size());
-  while (!rest.empty()) {
-    rest.remove_prefix(1);  // the '/'
-    const size_t slash = rest.find('/');
-    parts.push_back(PercentDecode(rest.substr(0, slash), false));
-    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
-  }
+  if (!segments) return match;  // kNotFound
+  const std::vector<std::string>& parts = *segments;
   std::string allow;
-  for (const Route& route : Routes()) {
+  for (const Route& route : *table) {
     RouteMatch candidate;
     if (!MatchSegments(route, parts, &candidate)) continue;
     if (method == route.method) {

@@ -1,5 +1,6 @@
 // Maps a method and request target onto one of Chroma's API v2 routes (chroma.md §1.3),
-// capturing the path parameters. Thread-safety: pure functions.
+// or one of fathom's own under /fathom/v1 (outside Chroma's paths, so no Chroma client
+// can collide with them), capturing the path parameters. Thread-safety: pure functions.
 #pragma once
 
 #include <optional>
@@ -24,6 +25,8 @@ enum class RouteId {
   // answered like local Chroma: not supported on a single node
   kSearch, kFork, kForkCount, kIndexingStatus, kAttachFunction, kGetAttachedFunction,
   kDetachFunction,
+  // fathom's own, under /fathom/v1 (docs/design/http-api.md, "fathom's routes")
+  kVectorIndexStats,
   // not a route
   kV1Deprecated,      // any /api/v1/... path: 410
   kMethodNotAllowed,  // known path, other method: 405
