@@ -13,6 +13,8 @@
 #include "fathom/db.h"
 #include "index/vector/distance.h"
 #include "index/vector/kmeans.h"
+#include "index/vector/search_calibration.h"
+#include "common/limits.h"
 #include "io/mem_store.h"
 #include "test_util.h"
 
@@ -63,6 +65,7 @@ class CollectionVectorIndexTest : public ::testing::Test {
         {.store = store_,
          .vector_index_min_rows = kMinRows,
          .vector_recall_target = recall_target_,
+         .recall_sample_interval = recall_sample_interval_,
          .vector_cache_bytes = cache_bytes_,
          .cold_spill_min_rows = kSpillRows,
          .background_compaction = false});
@@ -171,6 +174,7 @@ class CollectionVectorIndexTest : public ::testing::Test {
   // Tests that assert recall >= 0.95 on a few dozen queries calibrate for more, so that
   // sampling noise cannot fail them; the default target has a test of its own.
   double recall_target_ = 0.98;
+  uint32_t recall_sample_interval_ = 0;
   std::unique_ptr<Database> db_;
   std::shared_ptr<Collection> col_;
   std::map<std::string, std::vector<float>> vectors_;
@@ -258,6 +262,59 @@ TEST_F(CollectionVectorIndexTest, DefaultsAreCalibratedOnUnstructuredData) {
               static_cast<double>(s.default_probes) * s.default_rerank_factor);
   }
   EXPECT_GE(Recall(data, 100, DistanceSpace::kL2), 0.97);
+}
+
+// The recall monitor's estimate equals a direct measurement of the same queries, and a
+// budget too small for the data (explicit probes) is reported below the target.
+TEST_F(CollectionVectorIndexTest, RecallMonitorMatchesADirectMeasurement) {
+  recall_sample_interval_ = 1;  // every query
+  Open();
+  Data data(SeedForTest("CollectionVectorIndexTest.RecallMonitorMatchesADirectMeasurement"), 0);
+  AddRows(data, 0, 3000);
+  ASSERT_TRUE(col_->Compact().ok());
+  ASSERT_TRUE(Stats().active);
+  // Queries with one probe only, well below what uniform data needs: low recall.
+  double direct = 0;
+  const int queries = static_cast<int>(limits::kRecallPendingSamplesMax);
+  for (int i = 0; i < queries; ++i) {
+    std::vector<float> q = data.Next();
+    QueryRequest r;
+    r.query_embeddings = {q};
+    r.n_results = 10;
+    r.search_probes = 1;
+    auto res = col_->Query(r);
+    ASSERT_TRUE(res.ok());
+    // Tie-aware recall, as the monitor computes it, from the exact top 10's distances.
+    std::vector<std::string> truth = Exact(q, 10, DistanceSpace::kL2);
+    const auto& kth = vectors_.at(truth.back());
+    const float kth_distance = SpaceDistance(DistanceSpace::kL2, q.data(), 0, kth.data(), 0, kDim);
+    std::vector<Hit> found;
+    for (float d : res->distances[0]) found.push_back(Hit{d, 0});
+    direct += TieAwareRecall(found, kth_distance, 10);
+  }
+  direct /= queries;
+  ASSERT_TRUE(col_->Compact().ok());  // runs the background checks
+  const VectorIndexStats s = Stats();
+  std::printf("monitor: %llu samples, recall %.4f (direct %.4f), below target %d\n",
+              static_cast<unsigned long long>(s.monitored_samples), s.monitored_recall, direct,
+              s.recall_below_target);
+  EXPECT_EQ(s.monitored_samples, static_cast<uint64_t>(queries));
+  EXPECT_NEAR(s.monitored_recall, direct, 1e-6);
+  EXPECT_LT(s.monitored_recall, 0.9);
+  EXPECT_TRUE(s.recall_below_target);
+  EXPECT_LT(s.monitored_recall_lower_bound, s.monitored_recall);
+
+  // A write between a query and its check discards the sample rather than compare the
+  // answer with the truth of another state.
+  for (int i = 0; i < 10; ++i) {
+    QueryRequest r;
+    r.query_embeddings = {data.Next()};
+    ASSERT_TRUE(col_->Query(r).ok());
+  }
+  AddRows(data, 3000, 1);
+  ASSERT_TRUE(col_->Compact().ok());
+  EXPECT_EQ(Stats().monitor_discarded, 10u);
+  EXPECT_EQ(Stats().monitored_samples, static_cast<uint64_t>(queries));
 }
 
 TEST_F(CollectionVectorIndexTest, PendingRowsAreSearchedExactly) {
