@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fathom/options.h"
@@ -46,7 +47,10 @@ class Collection {
   Result<uint64_t> Delete(const DeleteRequest& request);
 
   Result<GetResult> Get(const GetRequest& request) const;
+  // A candidate id (QueryRequest::ids) that names no record is NotFound, with a message
+  // that starts with kMissingQueryIdMessage and names the id.
   Result<QueryResult> Query(const QueryRequest& request) const;
+  static constexpr std::string_view kMissingQueryIdMessage = "Error finding id ";
   Result<uint64_t> Count() const;
 
   // Brings the vector index up to date and folds the WAL tail into a segment now

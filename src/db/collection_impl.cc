@@ -9,6 +9,7 @@
 #include "common/limits.h"
 #include "common/random.h"
 #include "db/validate.h"
+#include "fathom/db.h"
 #include "index/meta/filter.h"
 #include "index/vector/distance.h"
 #include "index/vector/top_k.h"
@@ -536,7 +537,10 @@ Result<QueryResult> CollectionImpl::Query(const QueryRequest& request) {
   if (request.ids) {
     for (const std::string& id : *request.ids) {
       auto slot = table_.Find(id);
-      if (!slot) return Status::InvalidArgument("Error finding id: " + id + " (no such record in the collection)");
+      if (!slot) {
+        return Status::NotFound(std::string(Collection::kMissingQueryIdMessage) + id +
+                                " (no such record in the collection)");
+      }
       candidates.push_back(static_cast<uint32_t>(*slot));
     }
     std::sort(candidates.begin(), candidates.end());

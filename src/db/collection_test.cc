@@ -97,6 +97,20 @@ TEST_F(CollectionTest, DimensionIsFixedByFirstWrite) {
   EXPECT_EQ(*col_->Count(), 1u);
 }
 
+TEST_F(CollectionTest, QueryWithAMissingCandidateIdIsNotFound) {
+  ASSERT_TRUE(col_->Add({MakeRecord("a", {1, 2, 3})}).ok());
+  QueryRequest q;
+  q.query_embeddings = {{1, 2, 3}};
+  q.ids = std::vector<std::string>{"a", "nope"};
+  Status s = col_->Query(q).status();
+  EXPECT_EQ(s.code(), StatusCode::kNotFound);
+  EXPECT_EQ(s.message().rfind(std::string(Collection::kMissingQueryIdMessage) + "nope", 0), 0u) << s.message();
+  q.ids = std::vector<std::string>{"a"};
+  auto r = col_->Query(q);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->rows[0].ids, std::vector<std::string>{"a"});
+}
+
 TEST_F(CollectionTest, RejectsBadRecordsWithoutChangingAnything) {
   EXPECT_EQ(col_->Add({MakeRecord("", {1})}).message(), "Empty ID, ID must have at least one character");
   EXPECT_FALSE(col_->Add({MakeRecord("a", {})}).ok());

@@ -368,22 +368,6 @@ ApiResult<HttpResponse> ApiService::Query(const RouteMatch& route, JsonElement b
   }
   std::shared_ptr<Collection> collection;
   FATHOM_API_ASSIGN_OR_RETURN(collection, CollectionForRecords(route));
-  if (request.ids && !request.ids->empty() && !request.query_embeddings.empty()) {
-    // Local Chroma fails a query whose candidate ids include one that does not exist
-    // (chroma.md §1.6), and clients test for it; keep that contract.
-    GetRequest probe;
-    probe.ids = request.ids;
-    probe.include = Include{.embeddings = false, .documents = false, .metadatas = false, .uris = false,
-                            .distances = false};
-    GetResult found;
-    FATHOM_API_ASSIGN_OR_RETURN_STATUS(found, collection->Get(probe));
-    std::unordered_set<std::string> present(found.ids.begin(), found.ids.end());
-    for (const auto& id : *request.ids) {
-      if (!present.contains(id)) {
-        return ApiError::Internal(fmt::format("Error executing plan: Internal error: Error finding id {}", id));
-      }
-    }
-  }
   {
     // hnsw.ef_search (100 by default; SPANN's search parameters arrive as HNSW ones)
     // scales the vector index's probe budget: docs/design/vector-index.md.
@@ -391,10 +375,21 @@ ApiResult<HttpResponse> ApiService::Query(const RouteMatch& route, JsonElement b
     FATHOM_API_ASSIGN_OR_RETURN_STATUS(info, collection->Info());
     request.search_effort = SearchEffortForEfSearch(LoadConfig(info).hnsw.ef_search);
   }
-  QueryResult result;
-  FATHOM_API_ASSIGN_OR_RETURN_STATUS(result, collection->Query(request));
+  auto result = collection->Query(request);
+  if (!result.ok()) {
+    const Status& status = result.status();
+    // Local Chroma fails a query whose candidate ids include one that does not exist
+    // with a 500 (chroma.md §1.6), and clients test for it; keep that contract. The
+    // engine checks the ids inside the query (no second engine call).
+    if (status.IsNotFound() && status.message().starts_with(Collection::kMissingQueryIdMessage)) {
+      const std::string_view rest = std::string_view(status.message()).substr(Collection::kMissingQueryIdMessage.size());
+      const std::string id(rest.substr(0, rest.find(" (no such record")));
+      return ApiError::Internal(fmt::format("Error executing plan: Internal error: Error finding id {}", id));
+    }
+    return ApiError::FromStatus(status);
+  }
   JsonWriter w;
-  WriteQueryResult(w, result, request.query_embeddings.size(), request.include, include_names);
+  WriteQueryResult(w, *result, request.query_embeddings.size(), request.include, include_names);
   return JsonResponse(w.Take());
 }
 
