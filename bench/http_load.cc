@@ -2,6 +2,8 @@
 //
 //   http_load --fathom build/release/fathom          # starts `fathom run` on a temp dir
 //   http_load --url http://127.0.0.1:8000            # uses a server already running
+//   http_load --fathom build/release/fathom --fvecs /work/zoo-data/doc_384.fvecs --queries 1000
+//   http_load --url http://127.0.0.1:8765 --server-pid 1234 --label chroma --fvecs ...   # a peer
 //
 // Phases, each with concurrent clients over keep-alive connections:
 //   1. ingest: N records of D dimensions in batches of B, embeddings as base64 float32
@@ -19,10 +21,29 @@
 // stopped by PID afterwards; between ingest and queries it is stopped, `fathom compact`
 // builds the vector index, and it is started again (the index is then loaded at open),
 // unless --no-compact. With --url the benchmark's collections are deleted at the end.
+//
+// Real embeddings: --fvecs PATH loads an .fvecs file (int32 dim LE, then dim float32, per
+// vector) through data_zoo.h's MakeFromFvecs: a seeded sample of --queries rows is held out
+// as queries (never base rows), up to --max-rows of the others are the base (zero rows are
+// dropped for cosine). --space (cosine by default with --fvecs, l2 otherwise) is the
+// collection's hnsw space (sent as {"configuration":{"hnsw":{"space":...}}} and checked in
+// the answer) and the distance of the brute-force ground truth. With --fvecs the query
+// phases leave hnsw.ef_search at the server's default (no PUT) unless --ef-search is given
+// (--ef-search 0 means the same in any mode). Recall@k is printed twice: by id (the exact
+// top-k ids) and tie-aware (a returned row counts when its exact distance is within the
+// k-th true distance, so rows at equal distance, e.g. duplicate documents, are
+// interchangeable).
+//
+// Server CPU: utime + stime of the server process (/proc/<pid>/stat fields 14 and 15, all
+// threads, in clock ticks) are read right before and after every phase and printed per
+// request, next to the client's own CPU (getrusage). The PID is known with --fathom; give
+// --server-pid for a --url server (the process that owns the listening port: `ss -ltnp`).
+// A summary table at the end gives the figures to compare servers by (--label names the row).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,9 +51,11 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -44,6 +67,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "index/vector/data_zoo.h"
 #include "index/vector/synthetic_data.h"
 #include "server/base64.h"
 
@@ -285,10 +309,107 @@ double RunCompact(const std::string& binary, const std::string& data) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-void PrintRow(const char* phase, size_t clients, const Stats& s, double units_per_request, const char* unit) {
-  std::printf("| %-40s | %7zu | %9zu | %12.0f %-9s | %8.2f | %8.2f | %8zu |\n", phase, clients, s.requests,
-              static_cast<double>(s.requests) * units_per_request / s.seconds, unit, s.Percentile(0.50),
-              s.Percentile(0.99), s.failures);
+// utime + stime of process `pid` (all its threads) in seconds, from /proc/<pid>/stat
+// fields 14 and 15 (clock ticks); -1 when unreadable.
+double ProcessCpuSeconds(pid_t pid) {
+  if (pid <= 0) return -1;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(in, line)) return -1;
+  const size_t paren = line.rfind(')');  // the command name may contain spaces and parentheses
+  if (paren == std::string::npos) return -1;
+  std::vector<std::string> fields;  // fields[0] is field 3 (state)
+  size_t pos = paren + 1;
+  while (pos < line.size() && fields.size() < 13) {
+    while (pos < line.size() && line[pos] == ' ') ++pos;
+    const size_t end = std::min(line.find(' ', pos), line.size());
+    if (end > pos) fields.push_back(line.substr(pos, end - pos));
+    pos = end;
+  }
+  if (fields.size() < 13) return -1;
+  const double ticks = std::strtod(fields[11].c_str(), nullptr) + std::strtod(fields[12].c_str(), nullptr);
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// This process' own CPU (user + system, all threads) in seconds.
+double SelfCpuSeconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+}
+
+// CPU spent by the server and by this client across one phase.
+struct CpuMeter {
+  pid_t server_pid;
+  double server0, client0;
+  explicit CpuMeter(pid_t pid) : server_pid(pid), server0(ProcessCpuSeconds(pid)), client0(SelfCpuSeconds()) {}
+  // Seconds since construction; server < 0 when the server's CPU is unknown.
+  std::pair<double, double> Elapsed() const {
+    const double s1 = ProcessCpuSeconds(server_pid);
+    return {server0 < 0 || s1 < 0 ? -1.0 : s1 - server0, SelfCpuSeconds() - client0};
+  }
+};
+
+// Chroma's distance for `space` (l2 is squared).
+float ChromaDistance(const float* a, const float* b, size_t dim, fathom::DistanceSpace space) {
+  double dot = 0, aa = 0, bb = 0, l2 = 0;
+  for (size_t i = 0; i < dim; ++i) {
+    dot += static_cast<double>(a[i]) * b[i];
+    aa += static_cast<double>(a[i]) * a[i];
+    bb += static_cast<double>(b[i]) * b[i];
+    const double d = static_cast<double>(a[i]) - b[i];
+    l2 += d * d;
+  }
+  switch (space) {
+    case fathom::DistanceSpace::kL2: return static_cast<float>(l2);
+    case fathom::DistanceSpace::kInnerProduct: return static_cast<float>(1.0 - dot);
+    case fathom::DistanceSpace::kCosine:
+    default: return static_cast<float>(aa == 0 || bb == 0 ? 1.0 : 1.0 - dot / std::sqrt(aa * bb));
+  }
+}
+
+// Mean over queries of (distinct returned rows whose exact distance is within the k-th true
+// distance) / min(k, |truth|): rows at equal distance count as equally right.
+double TieAwareRecall(const std::vector<float>& base, const std::vector<float>& queries, size_t dim,
+                      fathom::DistanceSpace space, const std::vector<std::vector<uint32_t>>& truth,
+                      const std::vector<std::vector<uint32_t>>& found, size_t k) {
+  if (truth.empty()) return 1.0;
+  const size_t rows = base.size() / dim;
+  double total = 0;
+  for (size_t q = 0; q < truth.size(); ++q) {
+    const size_t want = std::min(k, truth[q].size());
+    if (want == 0) {
+      total += 1.0;
+      continue;
+    }
+    const float* query = &queries[q * dim];
+    const float kth = ChromaDistance(query, &base[truth[q][want - 1] * dim], dim, space);
+    const float limit = kth + 1e-5f * std::max(1.0f, std::fabs(kth));
+    std::vector<uint32_t> seen;
+    size_t hits = 0;
+    for (size_t i = 0; q < found.size() && i < std::min(k, found[q].size()); ++i) {
+      const uint32_t row = found[q][i];
+      if (row >= rows || std::find(seen.begin(), seen.end(), row) != seen.end()) continue;
+      seen.push_back(row);
+      if (ChromaDistance(query, &base[row * dim], dim, space) <= limit) ++hits;
+    }
+    total += static_cast<double>(std::min(hits, want)) / static_cast<double>(want);
+  }
+  return total / static_cast<double>(truth.size());
+}
+
+std::string CpuCell(double seconds, size_t requests) {
+  if (seconds < 0 || requests == 0) return "-";
+  return fmt::format("{:.3f}", seconds * 1000.0 / static_cast<double>(requests));
+}
+
+void PrintRow(const char* phase, size_t clients, const Stats& s, double units_per_request, const char* unit,
+              std::pair<double, double> cpu = {-1.0, -1.0}) {
+  std::printf("| %-50s | %7zu | %9zu | %12.0f %-9s | %8.2f | %8.2f | %8zu | %10s | %10s |\n", phase, clients,
+              s.requests, static_cast<double>(s.requests) * units_per_request / s.seconds, unit,
+              s.Percentile(0.50), s.Percentile(0.99), s.failures, CpuCell(cpu.first, s.requests).c_str(),
+              CpuCell(cpu.second, s.requests).c_str());
 }
 
 }  // namespace
@@ -317,14 +438,35 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"synthetic", "uniform"}))
       ->capture_default_str();
   std::vector<uint64_t> ef_search_values = {100};
-  app.add_option("--ef-search", ef_search_values, "hnsw.ef_search values to run the query phases with")
+  app.add_option("--ef-search", ef_search_values, "hnsw.ef_search values to run the query phases with (0: no PUT, the server's default; the default with --fvecs)")
       ->delimiter(',')
       ->capture_default_str();
   size_t recall_queries = 500;
   app.add_option("--recall-queries", recall_queries, "Queries whose recall is measured")->capture_default_str();
   bool no_compact = false;
   app.add_flag("--no-compact", no_compact, "With --fathom: query without stopping to build the index first");
+  std::string fvecs_path;
+  app.add_option("--fvecs", fvecs_path,
+                 "Load base vectors from this .fvecs file; --queries rows (seeded sample) are held out as queries");
+  size_t max_rows = 100000;
+  app.add_option("--max-rows", max_rows, "With --fvecs: base rows to use")->capture_default_str();
+  std::string space_name;
+  app.add_option("--space", space_name, "Collection space and ground-truth distance (default: cosine with --fvecs, else l2)")
+      ->check(CLI::IsMember({"cosine", "l2", "ip"}));
+  int server_pid_option = -1;
+  app.add_option("--server-pid", server_pid_option,
+                 "With --url: PID of the serving process, for server CPU per request (/proc/<pid>/stat)");
+  std::string server_label;
+  app.add_option("--label", server_label, "Name of the server in the summary table (default: fathom or the URL)");
+  uint64_t seed = 42;
+  app.add_option("--seed", seed, "Seed of the --fvecs query sample and base order")->capture_default_str();
+  auto* ef_option = app.get_option("--ef-search");
   CLI11_PARSE(app, argc, argv);
+  const bool use_fvecs = !fvecs_path.empty();
+  if (space_name.empty()) space_name = use_fvecs ? "cosine" : "l2";
+  const fathom::DistanceSpace space = *fathom::ParseDistanceSpace(space_name);
+  if (use_fvecs && ef_option->count() == 0) ef_search_values = {0};  // the server's default
+  if (server_label.empty()) server_label = fathom_binary.empty() ? url : "fathom";
 
   std::string host = "127.0.0.1";
   uint16_t port = 8000;
@@ -342,6 +484,7 @@ int main(int argc, char** argv) {
       return 1;
     }
   } else {
+    server_pid = server_pid_option;
     const std::string prefix = "http://";
     std::string rest = url.rfind(prefix, 0) == 0 ? url.substr(prefix.size()) : url;
     const size_t colon = rest.find(':');
@@ -353,20 +496,47 @@ int main(int argc, char** argv) {
   const std::string suffix = fmt::format("{}_{}", ::getpid(), Clock::now().time_since_epoch().count() % 1000000);
   Connection admin(host, port);
   std::string body;
-  if (admin.Request("POST", collections, fmt::format(R"({{"name":"bench_{}"}})", suffix), &body) != 200) {
+  if (admin.Request("POST", collections,
+                    fmt::format(R"({{"name":"bench_{}","configuration":{{"hnsw":{{"space":"{}"}}}}}})", suffix,
+                                space_name),
+                    &body) != 200) {
     std::fprintf(stderr, "http_load: cannot create a collection: %s\n", body.c_str());
+    return 1;
+  }
+  if (body.find(fmt::format(R"("space":"{}")", space_name)) == std::string::npos) {
+    std::fprintf(stderr, "http_load: the collection was not created with space %s: %s\n", space_name.c_str(),
+                 body.substr(0, 500).c_str());
     return 1;
   }
   const std::string big = collections + "/" + ExtractId(body);
   admin.Request("POST", collections, fmt::format(R"({{"name":"bench_tiny_{}"}})", suffix), &body);
   const std::string tiny = collections + "/" + ExtractId(body);
 
-  // Data and queries, fixed seeds; exact ground truth (l2, the collection's space).
-  std::vector<float> vectors(records * dim);
-  std::vector<float> query_vectors(queries * dim);
+  // Data and queries, fixed seeds; exact ground truth in the collection's space.
+  std::vector<float> vectors;
+  std::vector<float> query_vectors;
+  std::string data_note = data_kind;
   std::mt19937 rng(42);
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
-  if (data_kind == "uniform") {
+  if (use_fvecs) {
+    fathom::ZooOptions options;
+    options.rows = max_rows;
+    options.queries = queries;
+    options.seed = seed;
+    options.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    auto loaded = fathom::MakeFromFvecs(std::filesystem::path(fvecs_path).stem().string(), fvecs_path, space, options);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "http_load: %s\n", loaded.status().ToString().c_str());
+      return 1;
+    }
+    records = loaded->rows;
+    dim = loaded->dim;
+    vectors = std::move(loaded->base);
+    query_vectors = std::move(loaded->queries);
+    data_note = loaded->note;
+  } else if (data_kind == "uniform") {
+    vectors.resize(records * dim);
+    query_vectors.resize(queries * dim);
     for (float& f : vectors) f = uniform(rng);
     for (float& f : query_vectors) f = uniform(rng);
   } else {
@@ -390,7 +560,7 @@ int main(int argc, char** argv) {
     fathom::Dataset base{records, static_cast<uint32_t>(dim), vectors};
     fathom::Dataset measured{recall_queries, static_cast<uint32_t>(dim),
                              std::vector<float>(query_vectors.begin(), query_vectors.begin() + recall_queries * dim)};
-    truth = fathom::ExactTopK(base, measured, n_results, fathom::DistanceSpace::kL2, nullptr,
+    truth = fathom::ExactTopK(base, measured, n_results, space, nullptr,
                               static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   }
   const size_t batches = (records + batch - 1) / batch;
@@ -423,25 +593,47 @@ int main(int argc, char** argv) {
     admin.Request("POST", tiny + "/add", fmt::format(R"({{"ids":[{}],"embeddings":[{}]}})", ids, embeddings), &body);
   }
 
-  std::printf("http_load: %s:%u, %zu records x %zu dims (%s), batches of %zu, %zu clients, n_results %u\n\n",
-              host.c_str(), port, records, dim, data_kind.c_str(), batch, clients, n_results);
-  std::printf("| %-40s | %7s | %9s | %22s | %8s | %8s | %8s |\n", "phase", "clients", "requests", "throughput",
-              "p50 ms", "p99 ms", "failed");
-  std::printf("|%s|%s|%s|%s|%s|%s|%s|\n", std::string(42, '-').c_str(), std::string(9, '-').c_str(),
+  std::printf("http_load: %s (%s:%u, server pid %d), %zu records x %zu dims (%s), space %s, batches of %zu, "
+              "%zu clients, n_results %u\n",
+              server_label.c_str(), host.c_str(), port, static_cast<int>(server_pid), records, dim, data_note.c_str(),
+              space_name.c_str(), batch, clients, n_results);
+  std::printf("CPU columns: ms of CPU per request (an add request carries %zu records), server = utime+stime of "
+              "the server process, client = this process\n\n",
+              batch);
+  std::printf("| %-50s | %7s | %9s | %22s | %8s | %8s | %8s | %10s | %10s |\n", "phase", "clients", "requests",
+              "throughput", "p50 ms", "p99 ms", "failed", "server CPU", "client CPU");
+  std::printf("|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", std::string(52, '-').c_str(), std::string(9, '-').c_str(),
               std::string(11, '-').c_str(), std::string(24, '-').c_str(), std::string(10, '-').c_str(),
-              std::string(10, '-').c_str(), std::string(10, '-').c_str());
+              std::string(10, '-').c_str(), std::string(10, '-').c_str(), std::string(12, '-').c_str(),
+              std::string(12, '-').c_str());
 
+  CpuMeter ingest_cpu(server_pid);
   Stats ingest = RunConcurrent(host, port, clients, batches, [&](size_t i, std::string* m, std::string* t, std::string* p) {
     *m = "POST";
     *t = big + "/add";
     *p = add_bodies[i];
   });
   PrintRow(fmt::format("add {}x{}-d base64", batch, dim).c_str(), clients, ingest,
-           static_cast<double>(records) / static_cast<double>(batches), "records/s");
-  admin.Request("GET", big + "/count", "", &body);
-  if (body != std::to_string(records)) std::fprintf(stderr, "http_load: count is %s, expected %zu\n", body.c_str(), records);
+           static_cast<double>(records) / static_cast<double>(batches), "records/s", ingest_cpu.Elapsed());
+  // A server that indexes behind its acknowledgements would show a short count here: wait
+  // (up to 10 minutes) until every record is counted before any query is timed.
+  {
+    const auto deadline = Clock::now() + std::chrono::minutes(10);
+    const auto start = Clock::now();
+    while (admin.Request("GET", big + "/count", "", &body) == 200 && body != std::to_string(records) &&
+           Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    if (body != std::to_string(records)) {
+      std::fprintf(stderr, "http_load: count is %s, expected %zu\n", body.c_str(), records);
+    } else if (Clock::now() - start > std::chrono::seconds(1)) {
+      std::fprintf(stderr, "http_load: count reached %zu after %.1f s\n", records,
+                   std::chrono::duration<double>(Clock::now() - start).count());
+    }
+  }
 
-  if (server_pid > 0 && !no_compact) {
+  const bool own_server = !fathom_binary.empty();
+  if (own_server && !no_compact) {
     // Stop, build the index with `fathom compact`, start again: the index is loaded at open.
     StopServer(server_pid);
     const double seconds = RunCompact(fathom_binary, data_dir);
@@ -449,8 +641,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "http_load: fathom compact failed\n");
       return 1;
     }
-    std::printf("| %-40s | %7d | %9d | %12.2f %-9s | %8s | %8s | %8d |\n", "fathom compact (index build)", 1, 1,
-                seconds, "s", "", "", 0);
+    std::printf("| %-50s | %7d | %9d | %12.2f %-9s | %8s | %8s | %8d | %10s | %10s |\n",
+                "fathom compact (index build, own process)", 1, 1, seconds, "s", "", "", 0, "-", "-");
     server_pid = StartServer(fathom_binary, data_dir, port, fathom_run_args);
     if (!WaitForHeartbeat(host, port)) {
       std::fprintf(stderr, "http_load: %s did not restart\n", fathom_binary.c_str());
@@ -458,38 +650,61 @@ int main(int argc, char** argv) {
     }
   }
 
+  struct QueryFigures {
+    std::string ef;
+    double recall = 0, tie_recall = 0;
+    Stats sequential;
+    std::pair<double, double> cpu;
+  };
+  std::vector<QueryFigures> figures;
   for (uint64_t ef_search : ef_search_values) {
-    const std::string config = fmt::format(R"({{"new_configuration":{{"hnsw":{{"ef_search":{}}}}}}})", ef_search);
-    if (admin.Request("PUT", big, config, &body) != 200) {
-      std::fprintf(stderr, "http_load: cannot set ef_search %llu: %s\n", static_cast<unsigned long long>(ef_search),
-                   body.c_str());
-      return 1;
+    if (ef_search != 0) {
+      const std::string config = fmt::format(R"({{"new_configuration":{{"hnsw":{{"ef_search":{}}}}}}})", ef_search);
+      if (admin.Request("PUT", big, config, &body) != 200) {
+        std::fprintf(stderr, "http_load: cannot set ef_search %llu: %s\n", static_cast<unsigned long long>(ef_search),
+                     body.c_str());
+        return 1;
+      }
     }
+    // The recall pass is also the timed passes' warm-up (same queries, same order).
     std::vector<std::vector<uint32_t>> found(recall_queries);
     for (size_t i = 0; i < recall_queries; ++i) {
       admin.Request("POST", big + "/query", query_bodies[i], &body);
       found[i] = ParseResultIds(body);
     }
-    const double recall = fathom::RecallAtK(truth, found, n_results);
-    const std::string label = fmt::format("query ef_search {} (recall@{} {:.3f})", ef_search, n_results, recall);
+    QueryFigures f;
+    f.ef = ef_search == 0 ? "default" : std::to_string(ef_search);
+    f.recall = fathom::RecallAtK(truth, found, n_results);
+    f.tie_recall = TieAwareRecall(vectors, query_vectors, dim, space, truth, found, n_results);
+    const std::string phase_label =
+        fmt::format("query ef_search {} (recall@{} {:.3f}/{:.3f})", f.ef, n_results, f.recall, f.tie_recall);
     for (size_t c : {size_t{1}, clients}) {
+      CpuMeter cpu(server_pid);
       Stats s = RunConcurrent(host, port, c, queries, [&](size_t i, std::string* m, std::string* t, std::string* p) {
         *m = "POST";
         *t = big + "/query";
         *p = query_bodies[i];
       });
-      PrintRow(label.c_str(), c, s, 1.0, "queries/s");
+      const auto used = cpu.Elapsed();
+      PrintRow(phase_label.c_str(), c, s, 1.0, "queries/s", used);
+      if (c == 1) {
+        f.sequential = s;
+        f.cpu = used;
+      }
     }
+    figures.push_back(std::move(f));
   }
 
   auto tiny_phase = [&](size_t c, const char* label, const char* method, const std::string& target,
                         const std::string& payload) {
+    if (tiny_requests == 0) return;
+    CpuMeter cpu(server_pid);
     Stats s = RunConcurrent(host, port, c, tiny_requests, [&](size_t, std::string* m, std::string* t, std::string* p) {
       *m = method;
       *t = target;
       *p = payload;
     });
-    PrintRow(label, c, s, 1.0, "req/s");
+    PrintRow(label, c, s, 1.0, "req/s", cpu.Elapsed());
   };
   tiny_phase(1, "heartbeat", "GET", "/api/v2/heartbeat", "");
   tiny_phase(clients, "heartbeat", "GET", "/api/v2/heartbeat", "");
@@ -498,9 +713,28 @@ int main(int argc, char** argv) {
   tiny_phase(1, "query 10-record collection", "POST", tiny + "/query", tiny_query);
   tiny_phase(clients, "query 10-record collection", "POST", tiny + "/query", tiny_query);
 
+  // Summary: what servers are compared by (one row per ef_search setting).
+  std::printf("\nrecall@%u by id / tie-aware over %zu queries; queries/s, p50, p99 and CPU of the sequential (1 "
+              "client) pass of %zu queries; CPU in ms per query\n\n",
+              n_results, recall_queries, queries);
+  std::printf("| %-24s | %-7s | %12s | %9s | %10s | %9s | %7s | %7s | %10s | %10s |\n", "server", "ef", "ingest rec/s",
+              "recall id", "recall tie", "queries/s", "p50 ms", "p99 ms", "server CPU", "client CPU");
+  std::printf("|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", std::string(26, '-').c_str(), std::string(9, '-').c_str(),
+              std::string(14, '-').c_str(), std::string(11, '-').c_str(), std::string(12, '-').c_str(),
+              std::string(11, '-').c_str(), std::string(9, '-').c_str(), std::string(9, '-').c_str(),
+              std::string(12, '-').c_str(), std::string(12, '-').c_str());
+  for (const QueryFigures& f : figures) {
+    std::printf("| %-24s | %-7s | %12.0f | %9.4f | %10.4f | %9.1f | %7.2f | %7.2f | %10s | %10s |\n", server_label.c_str(),
+                f.ef.c_str(), static_cast<double>(records) / ingest.seconds, f.recall, f.tie_recall,
+                static_cast<double>(f.sequential.requests) / f.sequential.seconds, f.sequential.Percentile(0.50),
+                f.sequential.Percentile(0.99), CpuCell(f.cpu.first, f.sequential.requests).c_str(),
+                CpuCell(f.cpu.second, f.sequential.requests).c_str());
+  }
+  std::fflush(stdout);
+
   admin.Request("DELETE", collections + fmt::format("/bench_{}", suffix), "", nullptr);
   admin.Request("DELETE", collections + fmt::format("/bench_tiny_{}", suffix), "", nullptr);
-  if (server_pid > 0) {
+  if (own_server) {
     StopServer(server_pid);
     std::error_code ec;
     std::filesystem::remove_all(temp_dir, ec);
