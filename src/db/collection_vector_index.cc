@@ -1,6 +1,7 @@
 #include "db/collection_vector_index.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 
@@ -492,6 +493,11 @@ Status CollectionVectorIndex::RunBuild(DistanceSpace space, uint32_t dim, const 
   CalibrationOptions calibration;
   calibration.recall_target = settings.recall_target;
   calibration.seed = options.seed;
+  // The plan (index or exact scan) is chosen by timing both on this machine. Engine code
+  // has no Clock interface yet (io/ will get one); the steady clock is read directly.
+  calibration.clock_seconds = [] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  };
   const MatrixSource rows(matrix);
   const SlotsOfRowsSource exact(rows, task->slots);
   std::optional<Int8Matrix> int8;

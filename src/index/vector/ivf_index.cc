@@ -34,35 +34,41 @@ struct Candidate {
   uint32_t slot;
 };
 
-bool CandidateLess(const Candidate& a, const Candidate& b) {
-  return a.estimate < b.estimate || (a.estimate == b.estimate && a.slot < b.slot);
-}
-
-// The `capacity` smallest estimates seen (a max-heap on estimate).
-class CandidateHeap {
- public:
-  explicit CandidateHeap(size_t capacity) : capacity_(capacity) { heap_.reserve(capacity); }
-  float threshold() const {
-    return heap_.size() < capacity_ ? std::numeric_limits<float>::infinity() : heap_.front().estimate;
+struct CandidateLess {
+  bool operator()(const Candidate& a, const Candidate& b) const {
+    return a.estimate < b.estimate || (a.estimate == b.estimate && a.slot < b.slot);
   }
+};
+
+// The `capacity` smallest estimates seen. A reservoir rather than a heap: candidates below
+// the threshold are appended, and once twice the capacity have gathered the best
+// `capacity` are selected (nth_element) and the threshold tightened. Each push is O(1)
+// amortized, where a heap paid a sift per push; at many probes most codes of the first
+// clusters pass the threshold, and the heap was the search's largest cost.
+class CandidateReservoir {
+ public:
+  explicit CandidateReservoir(size_t capacity) : capacity_(capacity) { buffer_.reserve(2 * capacity); }
+  float threshold() const { return threshold_; }
   void Push(const Candidate& c) {
-    if (heap_.size() < capacity_) {
-      heap_.push_back(c);
-      std::push_heap(heap_.begin(), heap_.end(), CandidateLess);
-    } else if (CandidateLess(c, heap_.front())) {
-      std::pop_heap(heap_.begin(), heap_.end(), CandidateLess);
-      heap_.back() = c;
-      std::push_heap(heap_.begin(), heap_.end(), CandidateLess);
-    }
+    buffer_.push_back(c);
+    if (buffer_.size() >= 2 * capacity_) Select();
   }
   std::vector<Candidate> TakeSorted() {
-    std::sort_heap(heap_.begin(), heap_.end(), CandidateLess);
-    return std::move(heap_);
+    if (buffer_.size() > capacity_) Select();
+    std::sort(buffer_.begin(), buffer_.end(), CandidateLess());
+    return std::move(buffer_);
   }
 
  private:
+  void Select() {
+    std::nth_element(buffer_.begin(), buffer_.begin() + (capacity_ - 1), buffer_.end(), CandidateLess());
+    buffer_.resize(capacity_);
+    threshold_ = buffer_[capacity_ - 1].estimate;
+  }
+
   size_t capacity_;
-  std::vector<Candidate> heap_;
+  std::vector<Candidate> buffer_;
+  float threshold_ = std::numeric_limits<float>::infinity();
 };
 
 float Norm(const float* v, uint32_t n) { return std::sqrt(DotProduct(v, v, n)); }
@@ -400,13 +406,13 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
 
   const size_t capacity = std::clamp<size_t>(static_cast<size_t>(k) * std::max(1u, options.rerank_factor), k,
                                              ivf_limits::kRerankCandidatesMax);
-  CandidateHeap heap(capacity);
+  CandidateReservoir reservoir(capacity);
   RabitqQuery prepared;
   std::vector<float> residual(padded);
   std::vector<float> estimates;
   std::vector<uint32_t> selected;
   size_t allowed_scored = 0;
-  float threshold = heap.threshold();
+  float threshold = reservoir.threshold();
   size_t total_scored = 0;  // rows scored (allowed ones, with a filter)
   for (uint32_t p = 0; p < clusters; ++p) {
     // Past `probes`, go on only while fewer than k rows were scored (a query asking for
@@ -446,8 +452,8 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
       if (estimates[i] >= threshold) continue;
       const size_t local = rows == nullptr ? i : rows[i];
       const float bound = RabitqErrorBound(prepared, error_[begin + local], options.error_bound_epsilon);
-      heap.Push(Candidate{estimates[i], estimates[i] - bound, slots[local]});
-      threshold = heap.threshold();
+      reservoir.Push(Candidate{estimates[i], estimates[i] - bound, slots[local]});
+      threshold = reservoir.threshold();
     }
     ++stats->clusters_probed;
     stats->codes_scored += scored;
@@ -455,7 +461,7 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
 
   // Re-rank in order of estimate. Stop when the smallest lower bound among the remaining
   // candidates cannot beat the k-th exact distance (only once k exact distances exist).
-  std::vector<Candidate> candidates = heap.TakeSorted();
+  std::vector<Candidate> candidates = reservoir.TakeSorted();
   stats->candidates = candidates.size();
   std::vector<float> suffix_lower(candidates.size() + 1, std::numeric_limits<float>::infinity());
   for (size_t i = candidates.size(); i-- > 0;) suffix_lower[i] = std::min(suffix_lower[i + 1], candidates[i].lower);

@@ -103,14 +103,19 @@ inline constexpr double kCalibrationTruthWorkMax = 1.5e10;
 // collection (its own row pulled its cluster's centroid toward it, and the search asks
 // for k + 1 to drop the row itself), measured at about 0.01 of recall@10 on uniform data.
 inline constexpr double kCalibrationMeanMargin = 0.02;
+// A setting is measured in blocks of this many sample queries and rejected early once its
+// upper confidence bound falls below the target.
+inline constexpr size_t kCalibrationEarlyRejectQueries = 40;
 // Re-rank depths tried (candidates kept = k * factor), shallow first.
 inline constexpr uint32_t kCalibrationRerankFactors[] = {10, 20, 40, 80, 160};
 // The fixed cost of probing one cluster (quantizing the query residual), in exact
 // distance equivalents, for the calibration's cost model.
 inline constexpr double kProbeOverheadCost = 2.0;
-// The index plan is kept only while it costs less than this fraction of an exact scan:
-// the cost model counts work, not memory stalls, and a streaming scan of every row has
-// the better memory access pattern and exact answers.
+// Sample queries timed per plan when a calibration times the index against an exact scan.
+inline constexpr size_t kCalibrationTimedQueries = 32;
+// Without a clock, the index plan is kept only while it costs less than this fraction of
+// an exact scan: the cost model counts work, not memory stalls, and a streaming scan of
+// every row has the better memory access pattern and exact answers.
 inline constexpr double kExactPlanCostFraction = 0.5;
 // The recall@10 a collection's default search is calibrated to reach
 // (DatabaseOptions::vector_recall_target overrides it).

@@ -90,6 +90,13 @@ Result<CalibrationPoint> Measure(const IvfIndex& index, const VectorSource& exac
   if (options.approximate != nullptr) search.exact = &exact;
   const VectorSource& ranking = options.approximate != nullptr ? *options.approximate : exact;
   double sum = 0.0, sum_squares = 0.0, cost = 0.0;
+  size_t n = 0;
+  // Mean and one-sided bound of the first n queries.
+  auto bound = [&](double z) {
+    const double mean = sum / n;
+    const double variance = std::max(0.0, sum_squares / n - mean * mean) * n / std::max<double>(1.0, n - 1.0);
+    return mean + z * std::sqrt(variance / n);
+  };
   for (const SampleQuery& query : queries) {
     IvfSearchStats stats;
     FATHOM_ASSIGN_OR_RETURN(std::vector<Hit> hits, index.Search(query.vector.data(), search, ranking, &stats));
@@ -102,13 +109,82 @@ Result<CalibrationPoint> Measure(const IvfIndex& index, const VectorSource& exac
             static_cast<double>(stats.reranked) + static_cast<double>(stats.refined) +
             static_cast<double>(stats.centroids_scored) +
             static_cast<double>(stats.clusters_probed) * ivf_limits::kProbeOverheadCost;
+    ++n;
+    // A setting clearly short of the target (its upper bound below it after a block of
+    // queries) is rejected without running the rest: most settings a bisection tries
+    // fail, and the failing ones near the answer cost as much as the answer.
+    if (n % ivf_limits::kCalibrationEarlyRejectQueries == 0 && n < queries.size() &&
+        bound(kConfidenceZ) < options.recall_target) {
+      break;
+    }
   }
-  const double n = static_cast<double>(queries.size());
   point.recall = sum / n;
-  const double variance = std::max(0.0, sum_squares / n - point.recall * point.recall) * n / std::max(1.0, n - 1);
-  point.lower_bound = point.recall - kConfidenceZ * std::sqrt(variance / n);
+  point.lower_bound = bound(-kConfidenceZ);
   point.cost = cost / n;
   return point;
+}
+
+// Seconds to answer `queries` through the index at (probes, rerank_factor), and by an
+// exact scan of every row through the same sources (ranking by the approximations and
+// re-scoring the best exactly when there are approximations, as a collection's scan of
+// cold rows does).
+struct PlanTimes {
+  double index = 0.0;
+  double exact = 0.0;
+};
+
+PlanTimes TimePlans(const IvfIndex& index, const VectorSource& exact, const CalibrationOptions& options,
+                    const std::vector<SampleQuery>& queries, const CalibrationPoint& point) {
+  std::vector<uint32_t> slots;
+  slots.reserve(index.rows());
+  index.ForEachSlot([&](uint32_t slot) { slots.push_back(slot); });
+  std::sort(slots.begin(), slots.end());  // a scan walks rows in storage order
+  const size_t count = std::min<size_t>(queries.size(), ivf_limits::kCalibrationTimedQueries);
+  const uint32_t dim = index.dim();
+  const DistanceSpace space = index.space();
+  const bool cosine = space == DistanceSpace::kCosine;
+  const VectorSource& ranking = options.approximate != nullptr ? *options.approximate : exact;
+  IvfSearchOptions search;
+  search.k = options.k;
+  search.probes = point.probes;
+  search.rerank_factor = point.rerank_factor;
+  if (options.approximate != nullptr) search.exact = &exact;
+  std::vector<float> scratch(dim);
+  PlanTimes times;
+  size_t sink = 0;  // keeps the work observable
+  const double index_start = options.clock_seconds();
+  for (size_t i = 0; i < count; ++i) {
+    auto hits = index.Search(queries[i].vector.data(), search, ranking);
+    sink += hits.ok() ? hits->size() : 0;
+  }
+  times.index = options.clock_seconds() - index_start;
+  const double exact_start = options.clock_seconds();
+  for (size_t i = 0; i < count; ++i) {
+    const SampleQuery& query = queries[i];
+    const uint32_t kept = options.approximate != nullptr ? options.k * ivf_limits::kRefineFactorDefault : options.k;
+    TopK top(kept);
+    for (uint32_t slot : slots) {
+      const float* row = ranking.Fetch(slot, scratch.data());
+      if (row == nullptr) continue;
+      const float norm = cosine ? std::sqrt(DotProduct(row, row, dim)) : 0.0f;
+      top.Push(SpaceDistance(space, query.vector.data(), query.norm, row, norm, dim), slot);
+    }
+    std::vector<Hit> hits = top.Take();
+    if (options.approximate != nullptr) {
+      TopK rescored(options.k);
+      for (const Hit& h : hits) {
+        const float* row = exact.Fetch(h.slot, scratch.data());
+        if (row == nullptr) continue;
+        const float norm = cosine ? std::sqrt(DotProduct(row, row, dim)) : 0.0f;
+        rescored.Push(SpaceDistance(space, query.vector.data(), query.norm, row, norm, dim), h.slot);
+      }
+      hits = rescored.Take();
+    }
+    sink += hits.size();
+  }
+  times.exact = options.clock_seconds() - exact_start;
+  (void)sink;
+  return times;
 }
 
 }  // namespace
@@ -204,7 +280,14 @@ Result<SearchBudget> CalibrateSearch(const IvfIndex& index, const VectorSource& 
     if (high == 1) break;  // one probe suffices: nothing deeper can be cheaper
   }
   budget.sample_queries = static_cast<uint32_t>(queries.size());
-  if (best && best->cost < ivf_limits::kExactPlanCostFraction * exact_cost) {
+  bool index_pays = best.has_value();
+  if (index_pays && options.clock_seconds) {
+    const PlanTimes times = TimePlans(index, exact, options, queries, *best);
+    index_pays = times.index < times.exact;
+  } else if (index_pays) {
+    index_pays = best->cost < ivf_limits::kExactPlanCostFraction * exact_cost;
+  }
+  if (index_pays) {
     budget.plan = SearchBudget::Plan::kIndex;
     budget.probes = best->probes;
     budget.rerank_factor = best->rerank_factor;

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "fathom/status.h"
@@ -56,6 +57,12 @@ struct CalibrationOptions {
   // collection with cold rows, IvfSearchOptions::exact), so the budget covers the
   // approximation's losses too.
   const VectorSource* approximate = nullptr;
+  // When set (seconds from any fixed origin), the plan is chosen by timing both on a few
+  // sample queries, back to back: the cheapest index setting against an exact scan of
+  // every row through the same sources, the faster one kept. The work model alone
+  // misjudges both (memory stalls, per-probe overheads at low dimensions), but without
+  // a clock the choice is deterministic, which tests want.
+  std::function<double()> clock_seconds;
 };
 
 // Per-setting measurement over the sample (exposed for tests and the design notes).
