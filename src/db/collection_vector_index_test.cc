@@ -14,6 +14,8 @@
 #include "index/vector/distance.h"
 #include "index/vector/kmeans.h"
 #include "index/vector/search_calibration.h"
+#include "common/checksum.h"
+#include "common/coding.h"
 #include "common/limits.h"
 #include "io/mem_store.h"
 #include "test_util.h"
@@ -476,6 +478,54 @@ TEST_F(CollectionVectorIndexTest, PersistedWithTheManifest) {
   keys = Store().List("c/" + col_->id() + "/vidx/");
   ASSERT_TRUE(keys.ok());
   EXPECT_EQ(keys->size(), 1u);
+}
+
+// The persisted search budget (envelope version 2): a budget out of range is refused
+// like any bad bytes (index dropped, rebuilt); a version 1 envelope (no budget) still
+// loads, uncalibrated, and the next maintenance rebuilds and calibrates it.
+TEST_F(CollectionVectorIndexTest, PersistedBudgetIsCheckedAndVersion1StillLoads) {
+  Open();
+  Data data(SeedForTest("CollectionVectorIndexTest.PersistedBudgetIsCheckedAndVersion1StillLoads"), 24);
+  AddRows(data, 0, 3000);
+  ASSERT_TRUE(col_->Compact().ok());
+  ASSERT_TRUE(Stats().calibrated);
+  auto keys = Store().List("c/" + col_->id() + "/vidx/");
+  ASSERT_TRUE(keys.ok());
+  ASSERT_EQ(keys->size(), 1u);
+  const std::string key = (*keys)[0].key;
+  auto bytes = Store().Get(key);
+  ASSERT_TRUE(bytes.ok());
+  ASSERT_EQ(DecodeFixed32(bytes->data() + 4), 2u);
+  auto replace = [&](const std::string& with) {
+    ASSERT_TRUE(Store().Delete(key).ok());
+    ASSERT_TRUE(Store().Put(key, with, PutMode::kCreateOnly).ok());
+  };
+
+  // The index plan with probes beyond the cluster count, with a valid header checksum:
+  // refused.
+  std::string bad = *bytes;
+  bad[32] = 0;
+  EncodeFixed32(bad.data() + 36, 0xFFFFFFFFu);
+  EncodeFixed64(bad.data() + 64, Checksum64(std::string_view(bad.data(), 64)));
+  replace(bad);
+  Open();
+  EXPECT_FALSE(Stats().active);
+
+  // Version 1: the 32-byte header, its checksum, the index.
+  std::string v1 = bytes->substr(0, 32);
+  EncodeFixed32(v1.data() + 4, 1);
+  PutFixed64(&v1, Checksum64(v1));
+  v1 += bytes->substr(72);
+  replace(v1);
+  Open();
+  VectorIndexStats s = Stats();
+  EXPECT_TRUE(s.active);
+  EXPECT_FALSE(s.calibrated);
+  EXPECT_GE(Recall(data, 20, DistanceSpace::kL2), 0.9);  // the old fixed defaults meanwhile
+  ASSERT_TRUE(col_->Compact().ok());
+  s = Stats();
+  EXPECT_TRUE(s.active);
+  EXPECT_TRUE(s.calibrated);
 }
 
 TEST_F(CollectionVectorIndexTest, DeletesAndRenumbering) {
