@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs every Debian package fathom needs to build, test and benchmark.
+# Installs every Debian package fathom needs to build, test and benchmark, or, given
+# package names as arguments, exactly those (scripts/install-bench-deps.sh).
 # Idempotent: packages already present are skipped, so `make` stays fast once set up.
 set -euo pipefail
 
@@ -16,6 +17,8 @@ packages=(
   libfaiss-dev libopenblas0-openmp   # FAISS IVF-Flat peer (bench/vector_bench); OpenBLAS for its k-means
   nodejs npm curl         # conformance suite (Chroma's JS client tests), HTTP tests
 )
+
+if [ $# -gt 0 ]; then packages=("$@"); fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -485,39 +485,14 @@ class Corpus:
         self.n_tokens += len(toks)
 
 
-def build_doc(corpus):
+def unique_texts(root, corpus, skip=lambda path: False):
+    """Yields (path, text) for each readable text file under root, once per distinct content
+    (the same file often sits in several packages' directories); counts the rest as skipped."""
     seen_files = set()
-    for path in walk_files(DOC_ROOT):
-        ext = base_ext(path)
-        if ext in SKIP_EXT:
+    for path in walk_files(root):
+        if skip(path):
             corpus.files_skipped += 1
             continue
-        try:
-            data = read_maybe_gz(path)
-        except OSError:
-            data = None
-        if data is None:
-            corpus.files_skipped += 1
-            continue
-        h = hashlib.blake2b(data, digest_size=16).digest()
-        if h in seen_files:  # the same file in several packages' doc directories
-            corpus.files_skipped += 1
-            continue
-        seen_files.add(h)
-        text = decode_text(data)
-        if text is None:
-            corpus.files_skipped += 1
-            continue
-        if ext in HTML_EXT or text.lstrip()[:15].lower().startswith(("<!doctype html", "<html")):
-            text = html_to_text(text)
-        corpus.files += 1
-        for para in BLANK_SPLIT_RE.split(text):
-            corpus.add(para)
-
-
-def build_man(corpus):
-    seen_files = set()
-    for path in walk_files(MAN_ROOT):
         try:
             data = read_maybe_gz(path)
         except OSError:
@@ -534,6 +509,20 @@ def build_man(corpus):
         if text is None:
             corpus.files_skipped += 1
             continue
+        yield path, text
+
+
+def build_doc(corpus):
+    for path, text in unique_texts(DOC_ROOT, corpus, skip=lambda p: base_ext(p) in SKIP_EXT):
+        if base_ext(path) in HTML_EXT or text.lstrip()[:15].lower().startswith(("<!doctype html", "<html")):
+            text = html_to_text(text)
+        corpus.files += 1
+        for para in BLANK_SPLIT_RE.split(text):
+            corpus.add(para)
+
+
+def build_man(corpus):
+    for _, text in unique_texts(MAN_ROOT, corpus):
         body = [l for l in text.split("\n", 20) if l.strip() and not l.startswith(('.\\"', "'\\\""))]
         if body and re.match(r"\.so\s", body[0]) and len(text) < 512:
             corpus.files_skipped += 1  # alias of another page

@@ -280,4 +280,57 @@ void WriteQueryResult(JsonWriter& w, const QueryResult& result, size_t query_cou
   w.EndObject();
 }
 
+void WriteVectorIndexStats(JsonWriter& w, const VectorIndexStats& stats) {
+  auto count = [&](std::string_view key, uint64_t value) {
+    w.Key(key);
+    w.Uint64(value);
+  };
+  auto number = [&](std::string_view key, double value) {
+    w.Key(key);
+    w.Double(value);
+  };
+  auto flag = [&](std::string_view key, bool value) {
+    w.Key(key);
+    w.Bool(value);
+  };
+  const bool exact = !stats.active || stats.plan == VectorIndexStats::Plan::kExactScan;
+  w.StartObject();
+  flag("active", stats.active);
+  count("indexed_rows", stats.indexed_rows);
+  count("pending_rows", stats.pending_rows);
+  count("clusters", stats.clusters);
+  w.Key("default_search");
+  w.StartObject();
+  w.Key("plan");
+  w.String(exact ? "exact_scan" : "index");
+  count("probes", stats.default_probes);
+  count("rerank_factor", stats.default_rerank_factor);
+  w.EndObject();
+  w.Key("calibration");
+  w.StartObject();
+  flag("calibrated", stats.calibrated);
+  number("recall_target", stats.recall_target);
+  count("sample_queries", stats.calibration_queries);
+  number("recall", stats.calibrated_recall);
+  number("recall_lower_bound", stats.calibrated_recall_lower_bound);
+  w.EndObject();
+  w.Key("monitor");
+  w.StartObject();
+  count("samples", stats.monitored_samples);
+  number("recall", stats.monitored_recall);
+  number("recall_lower_bound", stats.monitored_recall_lower_bound);
+  count("discarded", stats.monitor_discarded);
+  flag("below_target", stats.recall_below_target);
+  w.EndObject();
+  w.Key("vectors");
+  w.StartObject();
+  count("hot", stats.hot_vectors);
+  count("cold", stats.cold_vectors);
+  count("cold_parts", stats.cold_parts);
+  count("memory_bytes", stats.vector_memory_bytes);
+  count("index_memory_bytes", stats.index_memory_bytes);
+  w.EndObject();
+  w.EndObject();
+}
+
 }  // namespace fathom::server

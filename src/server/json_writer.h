@@ -60,6 +60,8 @@ class JsonWriter {
 void WriteGetResult(JsonWriter& w, const GetResult& result, const Include& include,
                     const std::vector<std::string>& include_names);
 // Query response: one row per query embedding.
+// fathom's GET .../collections/{id}/vector_index answer (docs/design/recall-calibration.md).
+void WriteVectorIndexStats(JsonWriter& w, const VectorIndexStats& stats);
 void WriteQueryResult(JsonWriter& w, const QueryResult& result, size_t query_count,
                       const Include& include, const std::vector<std::string>& include_names);
 

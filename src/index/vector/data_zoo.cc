@@ -15,6 +15,7 @@
 
 #include "index/vector/ivf_limits.h"
 #include "index/vector/kmeans.h"
+#include "index/vector/rabitq.h"
 
 namespace fathom {
 
@@ -72,26 +73,6 @@ void Normalize(uint32_t dim, float* row) {
   for (uint32_t j = 0; j < dim; ++j) row[j] = static_cast<float>(row[j] / norm);
 }
 
-// A dim x dim orthogonal matrix (rows orthonormal): Gram-Schmidt of a gaussian matrix.
-std::vector<double> RandomRotation(uint32_t dim, uint64_t seed) {
-  Rng rng(seed);
-  std::vector<double> q(static_cast<size_t>(dim) * dim);
-  for (double& v : q) v = rng.Gaussian();
-  for (uint32_t i = 0; i < dim; ++i) {
-    double* row = q.data() + static_cast<size_t>(i) * dim;
-    for (uint32_t k = 0; k < i; ++k) {
-      const double* prev = q.data() + static_cast<size_t>(k) * dim;
-      double dot = 0.0;
-      for (uint32_t j = 0; j < dim; ++j) dot += row[j] * prev[j];
-      for (uint32_t j = 0; j < dim; ++j) row[j] -= dot * prev[j];
-    }
-    double norm = 0.0;
-    for (uint32_t j = 0; j < dim; ++j) norm += row[j] * row[j];
-    norm = std::sqrt(norm);
-    for (uint32_t j = 0; j < dim; ++j) row[j] /= norm;
-  }
-  return q;
-}
 
 void Shuffle(std::vector<uint32_t>* v, uint64_t seed) {
   Rng rng(seed);
@@ -245,7 +226,8 @@ Result<ZooDataset> MakeUniform(uint32_t dim, const ZooOptions& o) {
 Result<ZooDataset> MakeDecayingGaussian(uint32_t dim, const ZooOptions& o) {
   FATHOM_RETURN_IF_ERROR(CheckSizes(dim, o));
   ZooDataset d = Empty("gauss_decay_" + std::to_string(dim), DistanceSpace::kL2, dim, o.rows, o.queries);
-  const std::vector<double> rotation = RandomRotation(dim, MixSeed(o.seed, kShapeStream));
+  FATHOM_ASSIGN_OR_RETURN(const std::vector<double> rotation,
+                          RandomOrthogonalMatrix(dim, MixSeed(o.seed, kShapeStream)));
   auto fill = [&](Rng& rng, float* row) {
     std::vector<double> out(dim, 0.0);
     for (uint32_t i = 0; i < dim; ++i) {

@@ -56,6 +56,32 @@ RabitqQuantizer::RabitqQuantizer(uint32_t dim, uint32_t padded_dim, RotationKind
   for (float& u : dither_) u = static_cast<float>(rng.Uniform());
 }
 
+Result<std::vector<double>> RandomOrthogonalMatrix(uint32_t n, uint64_t seed) {
+  // Rows of a square gaussian matrix, orthonormalized (modified Gram-Schmidt, twice for
+  // numerical orthogonality).
+  Rng rng(seed);
+  std::vector<double> q(static_cast<size_t>(n) * n);
+  for (double& v : q) v = rng.Gaussian();
+  for (uint32_t i = 0; i < n; ++i) {
+    double* qi = q.data() + static_cast<size_t>(i) * n;
+    constexpr int kPasses = 2;
+    for (int pass = 0; pass < kPasses; ++pass) {
+      for (uint32_t j = 0; j < i; ++j) {
+        const double* qj = q.data() + static_cast<size_t>(j) * n;
+        double dot = 0.0;
+        for (uint32_t d = 0; d < n; ++d) dot += qi[d] * qj[d];
+        for (uint32_t d = 0; d < n; ++d) qi[d] -= dot * qj[d];
+      }
+    }
+    double norm = 0.0;
+    for (uint32_t d = 0; d < n; ++d) norm += qi[d] * qi[d];
+    norm = std::sqrt(norm);
+    if (norm == 0.0) return Status::Internal("RaBitQ: degenerate random matrix");
+    for (uint32_t d = 0; d < n; ++d) qi[d] /= norm;
+  }
+  return q;
+}
+
 Result<RabitqQuantizer> RabitqQuantizer::Create(uint32_t dim, uint64_t seed, RotationKind kind) {
   if (dim == 0 || PaddedDimension(dim) > ivf_limits::kRotatedDimensionMax) {
     return Status::InvalidArgument("RaBitQ: dimension must be in [1, " +
@@ -68,29 +94,9 @@ Result<RabitqQuantizer> RabitqQuantizer::Create(uint32_t dim, uint64_t seed, Rot
     for (float& s : signs) s = rng.Uniform() < 0.5 ? -1.0f : 1.0f;
     return RabitqQuantizer(dim, padded, kind, std::move(signs));
   }
-  // Rows of a square gaussian matrix, orthonormalized (modified Gram-Schmidt, twice for
-  // numerical orthogonality): a Haar-random orthogonal matrix Q. P is its first `dim`
-  // columns, so P has orthonormal columns and preserves norms and inner products.
-  Rng rng(seed);
-  std::vector<double> q(static_cast<size_t>(padded) * padded);
-  for (double& v : q) v = rng.Gaussian();
-  for (uint32_t i = 0; i < padded; ++i) {
-    double* qi = q.data() + static_cast<size_t>(i) * padded;
-    constexpr int kPasses = 2;
-    for (int pass = 0; pass < kPasses; ++pass) {
-      for (uint32_t j = 0; j < i; ++j) {
-        const double* qj = q.data() + static_cast<size_t>(j) * padded;
-        double dot = 0.0;
-        for (uint32_t d = 0; d < padded; ++d) dot += qi[d] * qj[d];
-        for (uint32_t d = 0; d < padded; ++d) qi[d] -= dot * qj[d];
-      }
-    }
-    double norm = 0.0;
-    for (uint32_t d = 0; d < padded; ++d) norm += qi[d] * qi[d];
-    norm = std::sqrt(norm);
-    if (norm == 0.0) return Status::Internal("RaBitQ: degenerate random matrix");
-    for (uint32_t d = 0; d < padded; ++d) qi[d] /= norm;
-  }
+  // A Haar-random orthogonal matrix Q; P is its first `dim` columns, so P has orthonormal
+  // columns and preserves norms and inner products.
+  FATHOM_ASSIGN_OR_RETURN(const std::vector<double> q, RandomOrthogonalMatrix(padded, seed));
   std::vector<float> rotation(static_cast<size_t>(padded) * dim);
   for (uint32_t i = 0; i < padded; ++i) {
     for (uint32_t d = 0; d < dim; ++d) {

@@ -66,6 +66,10 @@ enum class RotationKind : uint32_t {
   kHadamard = 1,  // kHadamardRounds x padded_dim signs (+1 / -1), then Hadamard blocks
 };
 
+// A Haar-random n x n orthogonal matrix (rows orthonormal, row-major, doubles) from
+// Rng(seed): the dense RaBitQ rotation, and the data zoo's random rotations.
+Result<std::vector<double>> RandomOrthogonalMatrix(uint32_t n, uint64_t seed);
+
 class RabitqQuantizer {
  public:
   // A quantizer for `dim`-dimensional inputs with a random rotation of `kind` drawn from

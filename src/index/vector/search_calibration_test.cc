@@ -125,22 +125,35 @@ double HeldOutRecall(const IvfIndex& index, const ZooSet& data, const SearchBudg
   return sum / static_cast<double>(data.query_count());
 }
 
+// The index of `data` built with `seed`, and a calibration's options with that seed.
+IvfIndex BuildIndex(const ZooSet& data, uint64_t seed) {
+  IvfBuildOptions build;
+  build.space = data.space;
+  build.seed = seed;
+  auto index = IvfIndex::Build(data.view(), build);
+  EXPECT_TRUE(index.ok()) << index.status().ToString();
+  return std::move(index).value();
+}
+
+CalibrationOptions SeededOptions(uint64_t seed) {
+  CalibrationOptions options;
+  options.seed = seed;
+  return options;
+}
+
+uint64_t Seed() { return SeedForTest(::testing::UnitTest::GetInstance()->current_test_info()->name()); }
+
 // The probes the index used before calibration: max(8, clusters / 128).
 uint32_t FixedDefaultProbes(uint32_t clusters) { return std::max<uint32_t>(8, (clusters + 127) / 128); }
 
 TEST(SearchCalibrationTest, ReachesTheTargetOnHeldOutQueriesOfEveryKind) {
-  const uint64_t seed = SeedForTest(::testing::UnitTest::GetInstance()->current_test_info()->name());
+  const uint64_t seed = Seed();
   const size_t rows = vector_testing::kSanitized ? 3000 : 8000;
   for (const ZooSet& data : Zoo(seed, rows, 150)) {
     SCOPED_TRACE(data.name);
-    IvfBuildOptions build;
-    build.space = data.space;
-    build.seed = seed;
-    auto index = IvfIndex::Build(data.view(), build);
-    ASSERT_TRUE(index.ok()) << index.status().ToString();
-    CalibrationOptions options;
-    options.seed = seed;
-    auto budget = CalibrateSearch(*index, MatrixSource(data.view()), options);
+    const IvfIndex built = BuildIndex(data, seed);
+    const IvfIndex* index = &built;
+    auto budget = CalibrateSearch(*index, MatrixSource(data.view()), SeededOptions(seed));
     ASSERT_TRUE(budget.ok()) << budget.status().ToString();
     ASSERT_TRUE(budget->calibrated());
     const double recall = HeldOutRecall(*index, data, *budget);
@@ -160,15 +173,12 @@ TEST(SearchCalibrationTest, ReachesTheTargetOnHeldOutQueriesOfEveryKind) {
 }
 
 TEST(SearchCalibrationTest, HigherTargetsCostMoreAndStillHold) {
-  const uint64_t seed = SeedForTest(::testing::UnitTest::GetInstance()->current_test_info()->name());
+  const uint64_t seed = Seed();
   const size_t rows = vector_testing::kSanitized ? 3000 : 8000;
   const ZooSet data = Zoo(seed, rows, 150)[1];  // the decaying-spectrum Gaussian
-  IvfBuildOptions build;
-  build.seed = seed;
-  auto index = IvfIndex::Build(data.view(), build);
-  ASSERT_TRUE(index.ok());
-  CalibrationOptions options;
-  options.seed = seed;
+  const IvfIndex built = BuildIndex(data, seed);
+  const IvfIndex* index = &built;
+  CalibrationOptions options = SeededOptions(seed);
   options.recall_target = 0.9;
   auto low = CalibrateSearch(*index, MatrixSource(data.view()), options);
   options.recall_target = 0.99;
@@ -185,14 +195,11 @@ TEST(SearchCalibrationTest, HigherTargetsCostMoreAndStillHold) {
 TEST(SearchCalibrationTest, ExactScanWhereTheIndexCannotPay) {
   // Uniform data needs many probes; when a scanned row costs a tenth of what it normally
   // does (the model's knob), the index no longer pays and the budget says so.
-  const uint64_t seed = SeedForTest(::testing::UnitTest::GetInstance()->current_test_info()->name());
+  const uint64_t seed = Seed();
   const ZooSet data = Zoo(seed, 2000, 10)[0];
-  IvfBuildOptions build;
-  build.seed = seed;
-  auto index = IvfIndex::Build(data.view(), build);
-  ASSERT_TRUE(index.ok());
-  CalibrationOptions options;
-  options.seed = seed;
+  const IvfIndex built = BuildIndex(data, seed);
+  const IvfIndex* index = &built;
+  CalibrationOptions options = SeededOptions(seed);
   auto normal = CalibrateSearch(*index, MatrixSource(data.view()), options);
   options.exact_row_cost = 0.1;
   auto cheap_scan = CalibrateSearch(*index, MatrixSource(data.view()), options);
