@@ -295,12 +295,18 @@ void StopServer(pid_t pid) {
   ::waitpid(pid, &status, 0);
 }
 
-// Runs `binary compact --path data`; returns its wall time in seconds, or -1 on failure.
-double RunCompact(const std::string& binary, const std::string& data) {
+// Runs `binary compact --path data [--recall-target R]`; returns its wall time in seconds,
+// or -1 on failure.
+double RunCompact(const std::string& binary, const std::string& data, const std::string& recall_target) {
   const auto start = Clock::now();
   const pid_t pid = ::fork();
   if (pid == 0) {
-    ::execl(binary.c_str(), binary.c_str(), "compact", "--path", data.c_str(), static_cast<char*>(nullptr));
+    if (recall_target.empty()) {
+      ::execl(binary.c_str(), binary.c_str(), "compact", "--path", data.c_str(), static_cast<char*>(nullptr));
+    } else {
+      ::execl(binary.c_str(), binary.c_str(), "compact", "--path", data.c_str(), "--recall-target",
+              recall_target.c_str(), static_cast<char*>(nullptr));
+    }
     ::_exit(127);
   }
   int status = 0;
@@ -424,6 +430,9 @@ int main(int argc, char** argv) {
   uint32_t n_results = 10;
   app.add_option("--url", url, "Server to load (ignored with --fathom)")->capture_default_str();
   app.add_option("--fathom", fathom_binary, "Start this fathom binary on a temporary directory");
+  std::string recall_target;
+  app.add_option("--recall-target", recall_target,
+                 "With --fathom: the recall target of `fathom compact` and `fathom run` (default: theirs)");
   app.add_option("--fathom-run-arg", fathom_run_args,
                  "Extra argument for `fathom run` (repeatable), e.g. --fathom-run-arg=--keep-vectors-in-ram");
   app.add_option("--clients", clients, "Concurrent connections")->capture_default_str();
@@ -462,6 +471,10 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed, "Seed of the --fvecs query sample and base order")->capture_default_str();
   auto* ef_option = app.get_option("--ef-search");
   CLI11_PARSE(app, argc, argv);
+  if (!recall_target.empty()) {
+    fathom_run_args.push_back("--recall-target");
+    fathom_run_args.push_back(recall_target);
+  }
   const bool use_fvecs = !fvecs_path.empty();
   if (space_name.empty()) space_name = use_fvecs ? "cosine" : "l2";
   const fathom::DistanceSpace space = *fathom::ParseDistanceSpace(space_name);
@@ -636,7 +649,7 @@ int main(int argc, char** argv) {
   if (own_server && !no_compact) {
     // Stop, build the index with `fathom compact`, start again: the index is loaded at open.
     StopServer(server_pid);
-    const double seconds = RunCompact(fathom_binary, data_dir);
+    const double seconds = RunCompact(fathom_binary, data_dir, recall_target);
     if (seconds < 0) {
       std::fprintf(stderr, "http_load: fathom compact failed\n");
       return 1;

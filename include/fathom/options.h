@@ -28,7 +28,8 @@ struct DatabaseOptions {
   // an exact scan (docs/design/recall-calibration.md). `fathom run --recall-target`.
   double vector_recall_target = 0.0;
   // The recall monitor checks one unfiltered indexed query in this many against exact
-  // search, in the background (0 = 100). Collection::IndexStats reports what it measured.
+  // search, in the background (0 = by size: 1 in max(100, rows / 128), so the checks stay
+  // a few percent of the query work). Collection::IndexStats reports what it measured.
   uint32_t recall_sample_interval = 0;
   // Large collections keep only int8 approximations of their indexed vectors in RAM; the
   // full vectors are spilled to cold parts in the store and read on demand through one

@@ -70,9 +70,13 @@ inline constexpr uint32_t kVectorIndexProbesMax = 65536;  // a query's explicit 
 inline constexpr double kSearchEffortMax = 1000.0;        // multiplier on the default probes
 
 // ---- the recall monitor (db/recall_monitor.h) ----
-// One unfiltered indexed query in this many is checked against exact search in the
-// background (about 1%, as turbopuffer samples), unless DatabaseOptions says otherwise.
-inline constexpr uint32_t kRecallSampleIntervalDefault = 100;
+// One unfiltered indexed query in max(this, rows / kRecallSampleRowsPerQuery) is checked
+// against exact search in the background, unless DatabaseOptions says otherwise: 1% (as
+// turbopuffer samples) up to 12,800 rows, fewer beyond, because a check scans every row
+// while a query through the index touches a few thousand: at 1 in rows / 128 the checks
+// cost a few percent of the query work (100k rows: 1 in 781; 1M rows: 1 in 7,812).
+inline constexpr uint64_t kRecallSampleIntervalMin = 100;
+inline constexpr uint64_t kRecallSampleRowsPerQuery = 128;
 // Samples waiting for their check; more are dropped (and counted) rather than queued.
 inline constexpr size_t kRecallPendingSamplesMax = 64;
 // The background job is scheduled once this many samples wait.

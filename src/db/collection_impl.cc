@@ -573,7 +573,7 @@ Result<QueryResult> CollectionImpl::Query(const QueryRequest& request) {
       slots.push_back(h.slot);
       if (request.include.distances) result.distances[qi].push_back(h.distance);
     }
-    if (!restricted && vector_index_.has_index() && recall_monitor_.ShouldSample()) {
+    if (!restricted && vector_index_.has_index() && recall_monitor_.ShouldSample(table_.live_count())) {
       RecallMonitor::Sample sample{request.query_embeddings[qi], request.n_results, {}, last_sequence_};
       for (const Hit& h : hits) sample.distances.push_back(h.distance);
       recall_monitor_.Offer(std::move(sample));

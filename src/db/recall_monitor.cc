@@ -8,8 +8,7 @@
 
 namespace fathom {
 
-RecallMonitor::RecallMonitor(uint32_t sample_interval)
-    : interval_(sample_interval != 0 ? sample_interval : limits::kRecallSampleIntervalDefault) {}
+RecallMonitor::RecallMonitor(uint32_t sample_interval) : interval_(sample_interval) {}
 
 void RecallMonitor::Offer(Sample sample) {
   std::lock_guard<std::mutex> lock(mu_);

@@ -7,14 +7,15 @@
 // compares an answer with the truth of the very state that produced it. Design:
 // docs/design/recall-calibration.md, "Monitor".
 //
-// Only unfiltered queries through an index are sampled (an exact plan is exact; a filtered
-// query's truth would need its filter kept). The report covers the last
+// Only unfiltered queries on a collection with an index are sampled (without one every
+// query is exact; a filtered query's truth would need its filter kept). The report covers the last
 // limits::kRecallWindowSamples recorded samples.
 //
 // Thread-safety: every method is safe from any thread (one internal mutex; ShouldSample is
 // a lock-free counter).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -22,13 +23,19 @@
 #include <mutex>
 #include <vector>
 
+#include "common/limits.h"
+
 namespace fathom {
 
 class RecallMonitor {
  public:
-  // `sample_interval`: one query in this many is sampled (0 = the default,
-  // limits::kRecallSampleIntervalDefault).
+  // `sample_interval`: one query in this many is sampled; 0 = by the collection's size
+  // (SampleInterval), so that the exact checks, which scan every row, stay a few percent
+  // of the work the sampled queries do.
   explicit RecallMonitor(uint32_t sample_interval = 0);
+  static uint64_t SampleInterval(size_t rows) {
+    return std::max<uint64_t>(limits::kRecallSampleIntervalMin, rows / limits::kRecallSampleRowsPerQuery);
+  }
 
   struct Sample {
     std::vector<float> query;
@@ -37,8 +44,11 @@ class RecallMonitor {
     uint64_t sequence = 0;         // the collection's last applied WAL sequence then
   };
 
-  // Whether this query is one to sample (counts queries).
-  bool ShouldSample() { return counter_.fetch_add(1, std::memory_order_relaxed) % interval_ == 0; }
+  // Whether this query, on a collection of `rows` rows, is one to sample (counts queries).
+  bool ShouldSample(size_t rows) {
+    const uint64_t interval = interval_ != 0 ? interval_ : SampleInterval(rows);
+    return counter_.fetch_add(1, std::memory_order_relaxed) % interval == 0;
+  }
   // Queues a sample; dropped (and counted) when limits::kRecallPendingSamplesMax wait.
   void Offer(Sample sample);
   // Whether enough samples wait for the background job to be worth scheduling.
@@ -59,7 +69,7 @@ class RecallMonitor {
   Report report() const;
 
  private:
-  const uint32_t interval_;
+  const uint32_t interval_;  // 0: by size
   std::atomic<uint64_t> counter_{0};
   mutable std::mutex mu_;
   std::vector<Sample> pending_;

@@ -11,11 +11,18 @@ namespace {
 TEST(RecallMonitorTest, SamplesOneQueryInEachInterval) {
   RecallMonitor monitor(4);
   int sampled = 0;
-  for (int i = 0; i < 40; ++i) sampled += monitor.ShouldSample() ? 1 : 0;
+  for (int i = 0; i < 40; ++i) sampled += monitor.ShouldSample(1000000) ? 1 : 0;
   EXPECT_EQ(sampled, 10);
   RecallMonitor every(1);
-  EXPECT_TRUE(every.ShouldSample());
-  EXPECT_TRUE(every.ShouldSample());
+  EXPECT_TRUE(every.ShouldSample(10));
+  EXPECT_TRUE(every.ShouldSample(10));
+  // By size: 1% of small collections' queries, fewer of large ones'.
+  EXPECT_EQ(RecallMonitor::SampleInterval(5000), 100u);
+  EXPECT_EQ(RecallMonitor::SampleInterval(100000), 781u);
+  RecallMonitor by_size;
+  sampled = 0;
+  for (int i = 0; i < 7810; ++i) sampled += by_size.ShouldSample(1000000) ? 1 : 0;
+  EXPECT_EQ(sampled, 1);
 }
 
 TEST(RecallMonitorTest, QueueIsBoundedAndBatched) {
