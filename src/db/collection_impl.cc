@@ -591,25 +591,25 @@ void CollectionImpl::CheckRecallSamples() {
   std::vector<RecallMonitor::Sample> samples = recall_monitor_.TakePending();
   if (samples.empty()) return;
   const DistanceSpace space = Space();
-  {
+  for (const RecallMonitor::Sample& sample : samples) {
+    // One exact scan per lock hold, so a writer waits for one scan at most.
     std::shared_lock<std::shared_mutex> lock(state_mu_);
-    for (const RecallMonitor::Sample& sample : samples) {
-      // The truth must be the truth of the state that answered.
-      if (sample.sequence != last_sequence_) {
-        recall_monitor_.Discard();
-        continue;
-      }
-      auto truth = vector_index_.ExactNearest(table_, space, sample.query.data(), sample.k);
-      if (!truth.ok()) {
-        recall_monitor_.Discard();
-        continue;
-      }
-      const uint32_t k = static_cast<uint32_t>(truth->size());
-      if (k == 0) continue;
-      std::vector<Hit> found;
-      for (float distance : sample.distances) found.push_back(Hit{distance, 0});
-      recall_monitor_.Record(TieAwareRecall(found, truth->back().distance, k));
+    // The truth must be the truth of the state that answered.
+    if (sample.sequence != last_sequence_) {
+      recall_monitor_.Discard();
+      continue;
     }
+    auto truth = vector_index_.ExactNearest(table_, space, sample.query.data(), sample.k);
+    lock.unlock();
+    if (!truth.ok()) {
+      recall_monitor_.Discard();
+      continue;
+    }
+    const uint32_t k = static_cast<uint32_t>(truth->size());
+    if (k == 0) continue;
+    std::vector<Hit> found;
+    for (float distance : sample.distances) found.push_back(Hit{distance, 0});
+    recall_monitor_.Record(TieAwareRecall(found, truth->back().distance, k));
   }
   const RecallMonitor::Report report = recall_monitor_.report();
   const double target = vector_index_.recall_target();
@@ -619,7 +619,8 @@ void CollectionImpl::CheckRecallSamples() {
     if (warned_at == 0 || report.recorded_total >= warned_at + limits::kRecallWindowSamples) {
       recall_warned_at_.store(report.recorded_total);
       spdlog::warn("collection {}: measured recall@k {:.3f} over the last {} sampled queries is below the target "
-                   "{:.2f} (GET /fathom/v1/collections/{}/vector_index shows the settings in use)",
+                   "{:.2f} (GET /fathom/v1/tenants/{{t}}/databases/{{d}}/collections/{}/vector_index shows the "
+                   "settings in use)",
                    id_, report.mean_recall, report.samples, target, id_);
     }
   }
@@ -667,7 +668,8 @@ Result<VectorIndexStats> CollectionImpl::IndexStats() {
   if (stats.active) {
     stats.plan = budget.plan == SearchBudget::Plan::kExactScan ? VectorIndexStats::Plan::kExactScan
                                                                : VectorIndexStats::Plan::kIndex;
-    stats.default_probes = budget.calibrated() ? budget.probes : CollectionVectorIndex::UncalibratedProbes(stats.clusters);
+    stats.default_probes =
+        budget.calibrated() ? budget.probes : CollectionVectorIndex::UncalibratedProbes(stats.clusters);
     stats.default_rerank_factor = budget.rerank_factor;
     stats.calibrated = budget.calibrated();
     stats.calibration_queries = budget.sample_queries;
@@ -680,7 +682,8 @@ Result<VectorIndexStats> CollectionImpl::IndexStats() {
   stats.monitored_recall = monitor.mean_recall;
   stats.monitored_recall_lower_bound = monitor.lower_bound;
   stats.monitor_discarded = monitor.discarded_total;
-  stats.recall_below_target = monitor.samples >= limits::kRecallWarnMinSamples && monitor.mean_recall < stats.recall_target;
+  stats.recall_below_target =
+      monitor.samples >= limits::kRecallWarnMinSamples && monitor.mean_recall < stats.recall_target;
   const VectorColumn& vectors = table_.vectors();
   stats.hot_vectors = vectors.hot_rows();
   stats.cold_vectors = vectors.cold_rows();

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "common/limits.h"
+#include "index/vector/search_calibration.h"
 
 namespace fathom {
 
@@ -58,8 +59,8 @@ RecallMonitor::Report RecallMonitor::report() const {
   const double n = static_cast<double>(window_.size());
   // Recomputed from the sums; clamp the rounding drift of the running sums.
   r.mean_recall = std::clamp(window_sum_ / n, 0.0, 1.0);
-  const double variance = std::max(0.0, window_sum_squares_ / n - r.mean_recall * r.mean_recall) * n / std::max(1.0, n - 1);
-  r.lower_bound = std::max(0.0, r.mean_recall - 1.645 * std::sqrt(variance / n));
+  constexpr double kZ95 = 1.645;  // one-sided 95%
+  r.lower_bound = std::clamp(ConfidenceBound(window_sum_, window_sum_squares_, n, -kZ95), 0.0, r.mean_recall);
   return r;
 }
 

@@ -325,7 +325,8 @@ ApiResult<HttpResponse> ApiService::Query(const RouteMatch& route, JsonElement b
     // with a 500 (chroma.md §1.6), and clients test for it; keep that contract. The
     // engine checks the ids inside the query (no second engine call).
     if (status.IsNotFound() && status.message().starts_with(Collection::kMissingQueryIdMessage)) {
-      const std::string_view rest = std::string_view(status.message()).substr(Collection::kMissingQueryIdMessage.size());
+      const std::string_view rest =
+          std::string_view(status.message()).substr(Collection::kMissingQueryIdMessage.size());
       const std::string id(rest.substr(0, rest.find(" (no such record")));
       return ApiError::Internal(fmt::format("Error executing plan: Internal error: Error finding id {}", id));
     }

@@ -92,11 +92,7 @@ Result<CalibrationPoint> Measure(const IvfIndex& index, const VectorSource& exac
   double sum = 0.0, sum_squares = 0.0, cost = 0.0;
   size_t n = 0;
   // Mean and one-sided bound of the first n queries.
-  auto bound = [&](double z) {
-    const double mean = sum / n;
-    const double variance = std::max(0.0, sum_squares / n - mean * mean) * n / std::max<double>(1.0, n - 1.0);
-    return mean + z * std::sqrt(variance / n);
-  };
+  auto bound = [&](double z) { return ConfidenceBound(sum, sum_squares, static_cast<double>(n), z); };
   for (const SampleQuery& query : queries) {
     IvfSearchStats stats;
     FATHOM_ASSIGN_OR_RETURN(std::vector<Hit> hits, index.Search(query.vector.data(), search, ranking, &stats));
@@ -191,6 +187,13 @@ PlanTimes TimePlans(const IvfIndex& index, const VectorSource& exact, const Cali
 
 const char* SearchPlanName(SearchBudget::Plan plan) {
   return plan == SearchBudget::Plan::kExactScan ? "exact_scan" : "index";
+}
+
+double ConfidenceBound(double sum, double sum_squares, double n, double z) {
+  if (n <= 0.0) return 0.0;
+  const double mean = sum / n;
+  const double variance = std::max(0.0, sum_squares / n - mean * mean) * n / std::max(1.0, n - 1.0);
+  return mean + z * std::sqrt(variance / n);
 }
 
 double TieAwareRecall(const std::vector<Hit>& found, float kth_true, uint32_t k) {

@@ -85,4 +85,8 @@ Result<SearchBudget> CalibrateSearch(const IvfIndex& index, const VectorSource& 
 // the k-th distance (duplicates) are not counted as misses. At most k hits count.
 double TieAwareRecall(const std::vector<Hit>& found, float kth_true, uint32_t k);
 
+// mean + z * (standard error of the mean) of n values with the given sum and sum of
+// squares (sample variance): a one-sided confidence bound, lower for negative z.
+double ConfidenceBound(double sum, double sum_squares, double n, double z);
+
 }  // namespace fathom
