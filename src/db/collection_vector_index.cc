@@ -198,6 +198,11 @@ float TableVectorSource::ApproximationError(uint32_t slot) const {
   return table_.vectors().ApproxError(slot);
 }
 
+float TableVectorSource::RowNorm(uint32_t slot, const float* row) const {
+  if (table_.vectors().is_cold(slot)) return std::sqrt(DotProduct(row, row, dim()));
+  return table_.norm(slot);
+}
+
 const float* TableExactSource::Fetch(uint32_t slot, float* scratch) const {
   if (slot >= table_.slot_count() || !table_.live()[slot]) return nullptr;
   Status status;

@@ -44,6 +44,9 @@ class TableVectorSource final : public VectorSource {
   uint32_t dim() const override { return table_.dimension().value_or(0); }
   const float* Fetch(uint32_t slot, float* scratch) const override;
   float ApproximationError(uint32_t slot) const override;
+  // The stored norm for a hot row (its exact vector); computed for a cold row's
+  // approximation.
+  float RowNorm(uint32_t slot, const float* row) const override;
 
  private:
   const RecordTable& table_;
@@ -57,6 +60,11 @@ class TableExactSource final : public VectorSource {
   uint32_t dim() const override { return table_.dimension().value_or(0); }
   const float* Fetch(uint32_t slot, float* scratch) const override;
   void Prefetch(const uint32_t* slots, size_t count) const override { table_.vectors().PrefetchCold(slots, count); }
+  // The stored norm of the slot's exact vector.
+  float RowNorm(uint32_t slot, const float* row) const override {
+    (void)row;
+    return table_.norm(slot);
+  }
   Status status() const {
     std::lock_guard<std::mutex> lock(mu_);
     return status_;

@@ -311,7 +311,7 @@ std::vector<Hit> IvfIndex::ExactScan(const float* query, float query_norm, uint3
     if (!Contains(slot)) return;
     const float* row = vectors.Fetch(slot, scratch.data());
     if (row == nullptr) return;
-    top.Push(SpaceDistance(space_, query, query_norm, row, cosine ? Norm(row, dim_) : 0.0f, dim_), slot);
+    top.Push(SpaceDistance(space_, query, query_norm, row, cosine ? vectors.RowNorm(slot, row) : 0.0f, dim_), slot);
   });
   return top.Take();
 }
@@ -495,7 +495,8 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
     if (early_stop && kth != std::numeric_limits<float>::infinity() && suffix_lower[i] >= to_internal(kth)) break;
     const float* row = vectors.Fetch(candidates[i].slot, scratch.data());
     if (row == nullptr) continue;
-    top.Push(SpaceDistance(space_, query, query_norm, row, cosine ? Norm(row, dim_) : 0.0f, dim_), candidates[i].slot);
+    const uint32_t slot = candidates[i].slot;
+    top.Push(SpaceDistance(space_, query, query_norm, row, cosine ? vectors.RowNorm(slot, row) : 0.0f, dim_), slot);
     ++stats->reranked;
   }
   return Refine(query, query_norm, k, top.Take(), vectors, options, stats);
@@ -521,7 +522,8 @@ std::vector<Hit> IvfIndex::Refine(const float* query, float query_norm, uint32_t
       [&](uint32_t slot) {
         const float* row = options.exact->Fetch(slot, scratch.data());
         if (row != nullptr) {
-          refined.Push(SpaceDistance(space_, query, query_norm, row, cosine ? Norm(row, dim_) : 0.0f, dim_), slot);
+          const float norm = cosine ? options.exact->RowNorm(slot, row) : 0.0f;
+          refined.Push(SpaceDistance(space_, query, query_norm, row, norm, dim_), slot);
         }
         return Status::Ok();
       },

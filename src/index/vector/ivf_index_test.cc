@@ -47,7 +47,8 @@ class IvfRecallTest : public ::testing::TestWithParam<DistanceSpace> {};
 TEST_P(IvfRecallTest, RecallAgainstExactSearch) {
   const DistanceSpace space = GetParam();
   uint64_t seed = testing::SeedForTest("IvfRecallTest.RecallAgainstExactSearch");
-  SyntheticData data = MakeData(seed, 4000, 32, 40);
+  // 200 queries: with 40, one unlucky seed in ~40 missed a threshold by sampling alone.
+  SyntheticData data = MakeData(seed, 4000, 32, 200);
   IvfBuildOptions build;
   build.space = space;
   build.seed = seed;
@@ -61,9 +62,10 @@ TEST_P(IvfRecallTest, RecallAgainstExactSearch) {
   std::printf("space %s: %u clusters, recall@10 %.3f at 16 probes\n", DistanceSpaceName(space), index->clusters(),
               recall);
   EXPECT_GE(recall, 0.9);
-  // All clusters probed and every candidate re-ranked: close to exact.
+  // All clusters probed and every candidate re-ranked: close to exact. ip's 1-bit
+  // estimates are the loosest (its MIPS reduction), so it keeps more candidates.
   options.probes = index->clusters();
-  options.rerank_factor = 50;
+  options.rerank_factor = space == DistanceSpace::kInnerProduct ? 100 : 50;
   options.error_bound_epsilon = 0.0f;
   EXPECT_GE(RecallAtK(truth, SearchAll(*index, data, options), kK), 0.99);
 }

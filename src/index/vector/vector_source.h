@@ -10,10 +10,12 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
+#include "index/vector/distance.h"
 #include "index/vector/kmeans.h"
 
 namespace fathom {
@@ -34,6 +36,13 @@ class VectorSource {
   virtual float ApproximationError(uint32_t slot) const {
     (void)slot;
     return 0.0f;
+  }
+  // |row| for the `row` that Fetch(slot) returned (cosine re-ranking needs it): computed
+  // by default; a source that keeps its rows' norms returns them instead of a second pass
+  // over the row.
+  virtual float RowNorm(uint32_t slot, const float* row) const {
+    (void)slot;
+    return std::sqrt(DotProduct(row, row, dim()));
   }
   // A hint that these slots will be fetched soon (on-demand sources may batch the reads).
   virtual void Prefetch(const uint32_t* slots, size_t count) const {
