@@ -72,6 +72,7 @@ ApiError ApiError::FromStatus(const Status& status) {
     case StatusCode::kUnavailable: return Chroma(503, m);
     case StatusCode::kUnimplemented: return Chroma(501, m);
     case StatusCode::kFailedPrecondition: return Chroma(412, m);
+    case StatusCode::kStorageFull: return Chroma(507, m);  // Insufficient Storage
     case StatusCode::kCorruption:
     case StatusCode::kIOError:
     case StatusCode::kInternal:
