@@ -7,6 +7,7 @@
 #include "common/coding.h"
 #include "common/limits.h"
 #include "common/value_coding.h"
+#include "io/commit_object.h"
 
 namespace fathom {
 
@@ -125,7 +126,7 @@ Result<CatalogState> CatalogStore::Load() {
 Status CatalogStore::Commit(CatalogState* next) {
   next->version = current_version_ + 1;
   const std::string key = CatalogKey(next->version);
-  FATHOM_RETURN_IF_ERROR(store_->Put(key, EncodeCatalog(*next), PutMode::kCreateOnly));
+  FATHOM_RETURN_IF_ERROR(CommitObject(*store_, key, EncodeCatalog(*next)));
   // A writer whose view is older than the versions already pruned could re-create an old
   // key: such a commit is not the latest, so it is withdrawn and reported as lost.
   FATHOM_ASSIGN_OR_RETURN(std::vector<ObjectInfo> newer, store_->List("catalog/", key, 1));

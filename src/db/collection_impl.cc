@@ -13,6 +13,7 @@
 #include "index/meta/filter.h"
 #include "index/vector/distance.h"
 #include "index/vector/top_k.h"
+#include "io/commit_object.h"
 #include "storage/records_segment.h"
 #include "wal/wal_format.h"
 
@@ -65,20 +66,45 @@ Status CollectionImpl::CheckUsable() const {
   return Status::Ok();
 }
 
+CollectionImpl::CallScope::CallScope(CollectionImpl& owner) : owner_(owner) {
+  std::lock_guard<std::mutex> lock(owner_.calls_mu_);
+  status_ = owner_.CheckUsable();
+  if (status_.ok()) ++owner_.calls_;
+}
+
+CollectionImpl::CallScope::~CallScope() {
+  if (!status_.ok()) return;
+  std::lock_guard<std::mutex> lock(owner_.calls_mu_);
+  if (--owner_.calls_ == 0) owner_.calls_cv_.notify_all();
+}
+
 void CollectionImpl::MarkDropped() {
-  dropped_.store(true);
+  {
+    // Under calls_mu_, so that no call is admitted after WaitForCalls has seen zero.
+    std::lock_guard<std::mutex> lock(calls_mu_);
+    dropped_.store(true);
+  }
   std::lock_guard<std::mutex> lock(queue_mu_);
   queue_space_cv_.notify_all();
 }
 
 void CollectionImpl::MarkClosed() {
-  closed_.store(true);
+  {
+    std::lock_guard<std::mutex> lock(calls_mu_);
+    closed_.store(true);
+  }
   std::lock_guard<std::mutex> lock(queue_mu_);
   queue_space_cv_.notify_all();
 }
 
+void CollectionImpl::WaitForCalls() {
+  std::unique_lock<std::mutex> lock(calls_mu_);
+  calls_cv_.wait(lock, [&] { return calls_ == 0; });
+}
+
 Status CollectionImpl::EnsureOpen() {
-  FATHOM_RETURN_IF_ERROR(CheckUsable());
+  CallScope call(*this);
+  FATHOM_RETURN_IF_ERROR(call.status());
   std::lock_guard<std::mutex> lock(open_mu_);
   if (opened_) return open_status_;
   Status s = Recover();
@@ -93,6 +119,8 @@ Status CollectionImpl::EnsureOpen() {
 }
 
 Result<CollectionInfo> CollectionImpl::Info() {
+  CallScope call(*this);
+  FATHOM_RETURN_IF_ERROR(call.status());
   FATHOM_RETURN_IF_ERROR(EnsureOpen());
   CollectionInfo info;
   {
@@ -244,6 +272,8 @@ Status CollectionImpl::ApplyLocked(OperationBatch&& ops, uint64_t sequence, uint
 
 Status CollectionImpl::Write(OpType type, std::vector<WriteRecord> records) {
   FATHOM_ASSIGN_OR_RETURN(std::optional<uint32_t> dimension, ValidateWriteRecords(type, records));
+  CallScope call(*this);
+  FATHOM_RETURN_IF_ERROR(call.status());
   FATHOM_RETURN_IF_ERROR(EnsureOpen());
   if (records.empty()) return Status::Ok();
   PendingWrite write;
@@ -267,6 +297,8 @@ Result<uint64_t> CollectionImpl::Delete(const DeleteRequest& request) {
   if (request.ids && request.ids->empty() && !has_filter) {
     return Status::InvalidArgument("Validation error: ids, where: Either ids or where must be specified");
   }
+  CallScope call(*this);
+  FATHOM_RETURN_IF_ERROR(call.status());
   FATHOM_RETURN_IF_ERROR(EnsureOpen());
   if (!request.ids && !has_filter) return uint64_t{0};
   for (const std::string& id : request.ids.value_or(std::vector<std::string>{})) {
@@ -402,26 +434,16 @@ void CollectionImpl::CommitGroup(const std::vector<PendingWrite*>& group) {
 }
 
 Status CollectionImpl::PutWal(uint64_t sequence, const std::string& bytes) {
-  const std::string key = WalKey(id_, sequence);
-  Status last;
-  for (int attempt = 0; attempt < limits::kStorePutAttemptsMax; ++attempt) {
-    last = store_->Put(key, bytes, PutMode::kCreateOnly);
-    if (last.ok()) return last;
-    if (last.IsAlreadyExists()) {
-      // Either an earlier attempt of ours landed (its acknowledgement was lost) or
-      // another writer owns this sequence number.
-      auto existing = store_->Get(key);
-      if (existing.ok() && *existing == bytes) return Status::Ok();
-      if (existing.ok()) {
-        wal_uncertain_ = true;  // CatchUp applies the other writer's object next time
-        return Status::Unavailable("another writer committed to collection " + id_ + " concurrently; retry");
-      }
-      last = existing.status();
-    }
-  }
+  Status s = CommitObject(*store_, WalKey(id_, sequence), bytes);
+  if (s.ok()) return s;
+  // Either another writer owns this sequence number or the outcome is unknown: CatchUp
+  // applies whatever is there before the next group commits.
   wal_uncertain_ = true;
-  spdlog::warn("collection {}: WAL put {} failed: {}", id_, sequence, last.ToString());
-  return last.WithContext("write-ahead log");
+  if (s.IsAlreadyExists()) {
+    return Status::Unavailable("another writer committed to collection " + id_ + " concurrently; retry");
+  }
+  spdlog::warn("collection {}: WAL put {} failed: {}", id_, sequence, s.ToString());
+  return s.WithContext("write-ahead log");
 }
 
 Status CollectionImpl::CatchUp() {
@@ -468,6 +490,8 @@ Status CollectionImpl::Materialise(const std::vector<uint32_t>& slots, const Inc
 }
 
 Result<GetResult> CollectionImpl::Get(const GetRequest& request) {
+  CallScope call(*this);
+  FATHOM_RETURN_IF_ERROR(call.status());
   FATHOM_RETURN_IF_ERROR(EnsureOpen());
   FATHOM_ASSIGN_OR_RETURN(CompiledFilter filter, CompiledFilter::Compile(request.where, request.where_document));
   std::shared_lock<std::shared_mutex> lock(state_mu_);
@@ -521,6 +545,8 @@ Result<QueryResult> CollectionImpl::Query(const QueryRequest& request) {
     return Status::InvalidArgument("search_probes " + std::to_string(request.search_probes) +
                                    " exceeds the maximum of " + std::to_string(limits::kVectorIndexProbesMax));
   }
+  CallScope call(*this);
+  FATHOM_RETURN_IF_ERROR(call.status());
   FATHOM_RETURN_IF_ERROR(EnsureOpen());
   FATHOM_ASSIGN_OR_RETURN(CompiledFilter filter, CompiledFilter::Compile(request.where, request.where_document));
   const DistanceSpace space = Space();
@@ -627,6 +653,8 @@ void CollectionImpl::CheckRecallSamples() {
 }
 
 Result<uint64_t> CollectionImpl::Count() {
+  CallScope call(*this);
+  FATHOM_RETURN_IF_ERROR(call.status());
   FATHOM_RETURN_IF_ERROR(EnsureOpen());
   std::shared_lock<std::shared_mutex> lock(state_mu_);
   return static_cast<uint64_t>(table_.live_count());
@@ -645,10 +673,47 @@ void CollectionImpl::MaybeScheduleCompaction() {
 }
 
 Status CollectionImpl::CommitManifest(Manifest next) {
+  FATHOM_RETURN_IF_ERROR(ResolveUncertainManifest());
   next.version = manifest_.version + 1;
-  FATHOM_RETURN_IF_ERROR(store_->Put(ManifestKey(id_, next.version), EncodeManifest(next), PutMode::kCreateOnly));
+  std::string bytes = EncodeManifest(next);
+  Status s = CommitObject(*store_, ManifestKey(id_, next.version), bytes);
+  if (!s.ok()) {
+    // Unknown outcome: the manifest may be the collection's current one. Until that is
+    // known nothing may take its version or delete what it references.
+    if (!s.IsAlreadyExists()) uncertain_manifest_ = UncertainManifest{std::move(next), std::move(bytes)};
+    return s;
+  }
   manifest_ = std::move(next);
+  DropCoveredTail();
   return Status::Ok();
+}
+
+Status CollectionImpl::ResolveUncertainManifest() {
+  if (!uncertain_manifest_) return Status::Ok();
+  const std::string key = ManifestKey(id_, uncertain_manifest_->manifest.version);
+  Status s = ResolveObject(*store_, key, uncertain_manifest_->bytes);
+  if (s.IsNotFound()) {
+    uncertain_manifest_.reset();  // it never landed
+    return Status::Ok();
+  }
+  if (s.IsAlreadyExists()) return Status::Corruption(key + " was written by another writer");
+  FATHOM_RETURN_IF_ERROR(s.WithContext("resolving the outcome of " + key));
+  // It landed: it is the collection's manifest. Its vector index may be older than the
+  // one in memory, so the next fold writes the index again.
+  manifest_ = std::move(uncertain_manifest_->manifest);
+  uncertain_manifest_.reset();
+  persisted_index_version_ = UINT64_MAX;
+  DropCoveredTail();
+  return Status::Ok();
+}
+
+void CollectionImpl::DropCoveredTail() {
+  std::unique_lock<std::shared_mutex> lock(state_mu_);
+  while (!tail_.empty() && tail_.front().sequence <= manifest_.wal_sequence_covered) {
+    tail_ops_ -= tail_.front().ops;
+    tail_bytes_ -= tail_.front().bytes;
+    tail_.pop_front();
+  }
 }
 
 DistanceSpace CollectionImpl::Space() const {
@@ -657,6 +722,8 @@ DistanceSpace CollectionImpl::Space() const {
 }
 
 Result<VectorIndexStats> CollectionImpl::IndexStats() {
+  CallScope call(*this);
+  FATHOM_RETURN_IF_ERROR(call.status());
   FATHOM_RETURN_IF_ERROR(EnsureOpen());
   std::shared_lock<std::shared_mutex> lock(state_mu_);
   VectorIndexStats stats;
@@ -698,6 +765,8 @@ Status CollectionImpl::Compact() { return RunCompaction(/*fold_always=*/true); }
 Status CollectionImpl::BackgroundWork() { return RunCompaction(/*fold_always=*/false); }
 
 Status CollectionImpl::RunCompaction(bool fold_always) {
+  CallScope call(*this);
+  FATHOM_RETURN_IF_ERROR(call.status());
   FATHOM_RETURN_IF_ERROR(EnsureOpen());
   std::lock_guard<std::mutex> compaction_lock(compaction_mu_);
   compaction_scheduled_.store(false);
@@ -892,7 +961,7 @@ Status CollectionImpl::FoldTail() {
     SegmentRef ref{NewUuidV4(), writer.rows(), writer.tombstones(), 0};
     std::string bytes = writer.Finish();
     ref.size_bytes = bytes.size();
-    if (Status s = store_->Put(SegmentKey(id_, ref.id), bytes, PutMode::kCreateOnly); !s.ok()) {
+    if (Status s = CommitObject(*store_, SegmentKey(id_, ref.id), bytes); !s.ok()) {
       restore();
       return s.WithContext("compaction: segment");
     }
@@ -907,7 +976,7 @@ Status CollectionImpl::FoldTail() {
     if (index_bytes.ok()) {
       ref.rows = index_snapshot->covered_rows;
       ref.size_bytes = index_bytes->size();
-      put = store_->Put(VectorIndexKey(id_, ref.id), *index_bytes, PutMode::kCreateOnly);
+      put = CommitObject(*store_, VectorIndexKey(id_, ref.id), *index_bytes);
     }
     if (put.ok()) {
       next.vector_index = std::move(ref);
@@ -921,14 +990,6 @@ Status CollectionImpl::FoldTail() {
     return s.WithContext("compaction: manifest");
   }
   persisted_index_version_ = index_snapshot && !manifest_.vector_index ? UINT64_MAX : index_version;
-  {
-    std::unique_lock<std::shared_mutex> lock(state_mu_);
-    while (!tail_.empty() && tail_.front().sequence <= manifest_.wal_sequence_covered) {
-      tail_ops_ -= tail_.front().ops;
-      tail_bytes_ -= tail_.front().bytes;
-      tail_.pop_front();
-    }
-  }
   if (manifest_.segments.size() > limits::kSegmentsPerCollectionMax) {
     FATHOM_RETURN_IF_ERROR(MergeSegments());
   }
@@ -964,7 +1025,7 @@ Status CollectionImpl::MergeSegments() {
   SegmentRef ref{NewUuidV4(), writer.rows(), 0, 0};
   std::string bytes = writer.Finish();
   ref.size_bytes = bytes.size();
-  FATHOM_RETURN_IF_ERROR(store_->Put(SegmentKey(id_, ref.id), bytes, PutMode::kCreateOnly));
+  FATHOM_RETURN_IF_ERROR(CommitObject(*store_, SegmentKey(id_, ref.id), bytes));
   Manifest next = manifest_;
   next.segments = {ref};
   return CommitManifest(next);

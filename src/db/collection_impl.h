@@ -80,9 +80,28 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   void MarkDropped();
   // The database is closing: every later call gets Unavailable.
   void MarkClosed();
+  // Waits until no call admitted before MarkDropped/MarkClosed is still running (a write,
+  // a compaction, a query...). After it, nothing of this handle touches the store again,
+  // so the collection's objects may be deleted or the directory handed to another owner.
+  void WaitForCalls();
 
  private:
   struct PendingWrite;
+
+  // Admits one public call (counted until it returns) unless the collection is dropped
+  // or closed.
+  class CallScope {
+   public:
+    explicit CallScope(CollectionImpl& owner);
+    ~CallScope();
+    CallScope(const CallScope&) = delete;
+    CallScope& operator=(const CallScope&) = delete;
+    const Status& status() const { return status_; }
+
+   private:
+    CollectionImpl& owner_;
+    Status status_;
+  };
 
   Status CheckUsable() const;
   Status Submit(PendingWrite* write);
@@ -110,7 +129,13 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   static size_t ColdPartRows(uint32_t dim);
   size_t SpillMinRows(uint32_t dim) const;
   DistanceSpace Space() const;
+  // Commits `next` as manifest_.version + 1 (create-only, outcome resolved by reading
+  // back); an outcome still unknown is remembered and resolved before the next commit.
+  // Requires compaction_mu_.
   Status CommitManifest(Manifest next);
+  Status ResolveUncertainManifest();
+  // Forgets the tail's WAL objects that manifest_ covers.
+  void DropCoveredTail();
   void DeleteObsolete(const Manifest& current);
   void MaybeScheduleCompaction();
   Status Materialise(const std::vector<uint32_t>& slots, const Include& include, GetResult* out) const;
@@ -125,6 +150,9 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
 
   std::atomic<bool> dropped_{false};
   std::atomic<bool> closed_{false};
+  std::mutex calls_mu_;
+  std::condition_variable calls_cv_;
+  uint64_t calls_ = 0;  // admitted calls still running
 
   std::mutex open_mu_;
   bool opened_ = false;  // recovery finished (successfully, or with Corruption)
@@ -152,6 +180,11 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   // Compaction.
   std::mutex compaction_mu_;
   Manifest manifest_;
+  struct UncertainManifest {
+    Manifest manifest;
+    std::string bytes;
+  };
+  std::optional<UncertainManifest> uncertain_manifest_;  // a commit whose outcome is unknown
   uint64_t persisted_index_version_ = UINT64_MAX;  // vector_index_.index_version() in manifest_
   std::atomic<bool> compaction_scheduled_{false};
   std::atomic<uint64_t> recall_warned_at_{0};  // the monitor's recorded_total at the last warning

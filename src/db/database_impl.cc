@@ -7,7 +7,9 @@
 
 #include "common/limits.h"
 #include "common/random.h"
+#include "catalog/drop_record.h"
 #include "db/validate.h"
+#include "io/commit_object.h"
 #include "io/local_store.h"
 #include "storage/manifest.h"
 
@@ -67,14 +69,34 @@ DatabaseImpl::~DatabaseImpl() {
   }
   compaction_cv_.notify_all();
   if (compaction_thread_.joinable()) compaction_thread_.join();
-  std::lock_guard<std::mutex> lock(mu_);
-  for (auto& [id, handle] : open_) handle->MarkClosed();
+  std::vector<std::shared_ptr<CollectionImpl>> handles;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [id, handle] : open_) {
+      handle->MarkClosed();
+      handles.push_back(handle);
+    }
+  }
+  // Calls already running (a write, a Compact() on another thread) finish before the
+  // directory lock is released: the next owner must not see them commit afterwards.
+  for (const auto& handle : handles) handle->WaitForCalls();
+  for (const auto& handle : dropped_handles_) handle->WaitForCalls();
 }
 
 Status DatabaseImpl::Load() {
   std::lock_guard<std::mutex> lock(mu_);
   FATHOM_ASSIGN_OR_RETURN(catalog_, catalog_store_.Load());
   if (catalog_.version == 0) {
+    // No catalog yet: a new database, unless collection data is already there (a partial
+    // copy or restore). A fresh catalog would orphan that data, so refuse instead.
+    FATHOM_ASSIGN_OR_RETURN(std::vector<ObjectInfo> data, store_->List("c/", "", 1));
+    if (!data.empty()) {
+      return Status::FailedPrecondition(
+          "the data directory " + store_->Describe() + " holds collection data (" + data[0].key +
+          ") but no catalog (catalog/ is missing or empty): it looks like a partial copy or restore. fathom "
+          "will not open it, so that nothing is lost: restore catalog/ from the same copy, or move c/ away to "
+          "start an empty database");
+    }
     CatalogState initial;
     initial.tenants.push_back({Database::kDefaultTenant});
     initial.databases.push_back({NewUuidV4(), Database::kDefaultDatabase, Database::kDefaultTenant});
@@ -98,6 +120,7 @@ Status DatabaseImpl::CommitLocked(CatalogState next) {
       if (found == catalog_.collections.end()) {
         if (auto h = open_.find(it->first); h != open_.end()) {
           h->second->MarkDropped();
+          dropped_handles_.push_back(std::move(h->second));  // waited for at close
           open_.erase(h);
         }
         it = metas_.erase(it);
@@ -121,19 +144,45 @@ Status DatabaseImpl::CommitLocked(CatalogState next) {
 }
 
 void DatabaseImpl::RemoveOrphans() {
-  // Collection data whose catalog entry is gone: a crash between the catalog commit of a
-  // delete and the deletion of the data.
+  // Collections whose deletion was committed but whose data was not (all) deleted: a
+  // crash in between. Only what a drop record names is deleted, and only when the
+  // catalog does not name it (the record of a delete whose catalog commit failed names
+  // live collections).
   std::unordered_set<std::string> known;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const CatalogCollection& c : catalog_.collections) known.insert(c.id);
   }
+  auto records = store_->List(std::string(kDropRecordPrefix));
+  if (!records.ok()) return;  // tried again at the next open
+  for (const ObjectInfo& record : *records) {
+    auto bytes = store_->Get(record.key);
+    if (!bytes.ok()) continue;
+    auto ids = DecodeDropRecord(*bytes);
+    if (!ids.ok()) {
+      spdlog::warn("ignoring drop record {} ({}); the collections it names keep their data", record.key,
+                   ids.status().ToString());
+      continue;
+    }
+    std::vector<std::string> gone;
+    for (const std::string& id : *ids) {
+      if (known.count(id) == 0) gone.push_back(id);
+    }
+    if (DeleteCollectionData(gone, {})) (void)store_->Delete(record.key);
+  }
+  // Data nothing accounts for is kept, and said.
   auto objects = store_->List("c/");
   if (!objects.ok()) return;
+  std::unordered_set<std::string> unknown;
   for (const ObjectInfo& o : *objects) {
     size_t slash = o.key.find('/', 2);
     if (slash == std::string::npos) continue;
-    if (known.count(o.key.substr(2, slash - 2)) == 0) (void)store_->Delete(o.key);
+    std::string id = o.key.substr(2, slash - 2);
+    if (known.count(id) == 0 && unknown.insert(id).second) {
+      spdlog::warn("keeping the objects of collection {}: the catalog does not name it and no drop record does "
+                   "(a partial copy or restore?)",
+                   id);
+    }
   }
 }
 
@@ -149,22 +198,50 @@ std::shared_ptr<CollectionImpl> DatabaseImpl::HandleLocked(const CatalogCollecti
   return handle;
 }
 
-void DatabaseImpl::DropHandlesLocked(const std::vector<std::string>& ids) {
+std::vector<std::shared_ptr<CollectionImpl>> DatabaseImpl::DropHandlesLocked(const std::vector<std::string>& ids) {
+  std::vector<std::shared_ptr<CollectionImpl>> dropped;
   for (const std::string& id : ids) {
     if (auto it = open_.find(id); it != open_.end()) {
       it->second->MarkDropped();
+      dropped.push_back(std::move(it->second));
       open_.erase(it);
     }
     metas_.erase(id);
   }
+  return dropped;
 }
 
-void DatabaseImpl::DeleteCollectionData(const std::vector<std::string>& ids) {
+bool DatabaseImpl::DeleteCollectionData(const std::vector<std::string>& ids,
+                                        const std::vector<std::shared_ptr<CollectionImpl>>& handles) {
+  // A compaction still running on a dropped handle could write after the deletion.
+  for (const auto& handle : handles) handle->WaitForCalls();
+  bool all = true;
   for (const std::string& id : ids) {
     auto objects = store_->List(CollectionPrefix(id));
-    if (!objects.ok()) continue;  // orphans are removed at the next open
-    for (const ObjectInfo& o : *objects) (void)store_->Delete(o.key);
+    if (!objects.ok()) {
+      all = false;  // the drop record stays; the next open tries again
+      continue;
+    }
+    for (const ObjectInfo& o : *objects) all = store_->Delete(o.key).ok() && all;
   }
+  return all;
+}
+
+Status DatabaseImpl::CommitDrop(std::unique_lock<std::mutex>* lock, CatalogState next,
+                                const std::vector<std::string>& ids) {
+  std::string record_key;
+  if (!ids.empty()) {
+    FATHOM_ASSIGN_OR_RETURN(std::string record, EncodeDropRecord(ids));
+    record_key = DropRecordKey(NewUuidV4());
+    FATHOM_RETURN_IF_ERROR(CommitObject(*store_, record_key, record).WithContext("drop record"));
+  }
+  // On failure the record stays: it names collections the catalog still holds (unless
+  // the commit landed after all), which the next open tells apart.
+  FATHOM_RETURN_IF_ERROR(CommitLocked(std::move(next)));
+  std::vector<std::shared_ptr<CollectionImpl>> handles = DropHandlesLocked(ids);
+  lock->unlock();
+  if (DeleteCollectionData(ids, handles) && !record_key.empty()) (void)store_->Delete(record_key);
+  return Status::Ok();
 }
 
 bool DatabaseImpl::DatabaseExistsLocked(const std::string& tenant, const std::string& name) const {
@@ -221,24 +298,19 @@ Result<std::vector<DatabaseInfo>> DatabaseImpl::ListDatabases(const std::string&
 }
 
 Status DatabaseImpl::DeleteDatabase(const std::string& tenant, const std::string& name) {
-  std::vector<std::string> dropped;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!DatabaseExistsLocked(tenant, name)) {
-      return Status::NotFound("Database [" + name + "] not found. Are you sure it exists?");
-    }
-    CatalogState next = catalog_;
-    std::erase_if(next.databases, [&](const DatabaseInfo& d) { return d.tenant == tenant && d.name == name; });
-    std::erase_if(next.collections, [&](const CatalogCollection& c) {
-      bool gone = c.tenant == tenant && c.database == name;
-      if (gone) dropped.push_back(c.id);
-      return gone;
-    });
-    FATHOM_RETURN_IF_ERROR(CommitLocked(std::move(next)));
-    DropHandlesLocked(dropped);
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!DatabaseExistsLocked(tenant, name)) {
+    return Status::NotFound("Database [" + name + "] not found. Are you sure it exists?");
   }
-  DeleteCollectionData(dropped);
-  return Status::Ok();
+  std::vector<std::string> dropped;
+  CatalogState next = catalog_;
+  std::erase_if(next.databases, [&](const DatabaseInfo& d) { return d.tenant == tenant && d.name == name; });
+  std::erase_if(next.collections, [&](const CatalogCollection& c) {
+    bool gone = c.tenant == tenant && c.database == name;
+    if (gone) dropped.push_back(c.id);
+    return gone;
+  });
+  return CommitDrop(&lock, std::move(next), dropped);
 }
 
 // ---- collections ------------------------------------------------------------------------
@@ -372,36 +444,26 @@ Status DatabaseImpl::ModifyCollection(const std::string& tenant, const std::stri
 
 Status DatabaseImpl::DeleteCollection(const std::string& tenant, const std::string& database,
                                       const std::string& name) {
+  std::unique_lock<std::mutex> lock(mu_);
   std::vector<std::string> dropped;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    CatalogState next = catalog_;
-    std::erase_if(next.collections, [&](const CatalogCollection& c) {
-      bool gone = c.tenant == tenant && c.database == database && c.name == name;
-      if (gone) dropped.push_back(c.id);
-      return gone;
-    });
-    if (dropped.empty()) return CollectionNotFound(name);
-    FATHOM_RETURN_IF_ERROR(CommitLocked(std::move(next)));
-    DropHandlesLocked(dropped);
-  }
-  DeleteCollectionData(dropped);
-  return Status::Ok();
+  CatalogState next = catalog_;
+  std::erase_if(next.collections, [&](const CatalogCollection& c) {
+    bool gone = c.tenant == tenant && c.database == database && c.name == name;
+    if (gone) dropped.push_back(c.id);
+    return gone;
+  });
+  if (dropped.empty()) return CollectionNotFound(name);
+  return CommitDrop(&lock, std::move(next), dropped);
 }
 
 Status DatabaseImpl::Reset() {
+  std::unique_lock<std::mutex> lock(mu_);
   std::vector<std::string> dropped;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const CatalogCollection& c : catalog_.collections) dropped.push_back(c.id);
-    CatalogState next;
-    next.tenants.push_back({Database::kDefaultTenant});
-    next.databases.push_back({NewUuidV4(), Database::kDefaultDatabase, Database::kDefaultTenant});
-    FATHOM_RETURN_IF_ERROR(CommitLocked(std::move(next)));
-    DropHandlesLocked(dropped);
-  }
-  DeleteCollectionData(dropped);
-  return Status::Ok();
+  for (const CatalogCollection& c : catalog_.collections) dropped.push_back(c.id);
+  CatalogState next;
+  next.tenants.push_back({Database::kDefaultTenant});
+  next.databases.push_back({NewUuidV4(), Database::kDefaultDatabase, Database::kDefaultTenant});
+  return CommitDrop(&lock, std::move(next), dropped);
 }
 
 // ---- background compaction --------------------------------------------------------------

@@ -59,9 +59,17 @@ class DatabaseImpl {
   Status CommitLocked(CatalogState next);
   // The open handle for a catalog entry, opening it if needed. Requires mu_.
   std::shared_ptr<CollectionImpl> HandleLocked(const CatalogCollection& entry);
-  void DropHandlesLocked(const std::vector<std::string>& ids);
-  // Deletes every object of the given collections (after the catalog no longer names them).
-  void DeleteCollectionData(const std::vector<std::string>& ids);
+  // Marks the handles of `ids` dropped and forgets them; returns them, so that their
+  // running calls can be waited for before their data is deleted.
+  std::vector<std::shared_ptr<CollectionImpl>> DropHandlesLocked(const std::vector<std::string>& ids);
+  // Waits for `handles`' running calls, then deletes every object of the given
+  // collections (after the catalog no longer names them). True if every object is gone.
+  bool DeleteCollectionData(const std::vector<std::string>& ids,
+                            const std::vector<std::shared_ptr<CollectionImpl>>& handles);
+  // Deletes collections `ids` by committing `next` (the catalog without them): a drop
+  // record first (catalog/drop_record.h), then the catalog, then, with mu_ released, the
+  // data and the record. `lock` holds mu_ on entry.
+  Status CommitDrop(std::unique_lock<std::mutex>* lock, CatalogState next, const std::vector<std::string>& ids);
   void RemoveOrphans();
   // The open handle of the first catalog entry `match` accepts, or `not_found`.
   Result<std::shared_ptr<CollectionImpl>> FindOpen(const std::function<bool(const CatalogCollection&)>& match,
@@ -80,6 +88,9 @@ class DatabaseImpl {
   CatalogState catalog_;
   std::unordered_map<std::string, std::shared_ptr<CollectionMeta>> metas_;          // by id
   std::unordered_map<std::string, std::shared_ptr<CollectionImpl>> open_;           // by id
+  // Handles dropped because a failed catalog commit removed their entry; closing waits
+  // for their running calls too.
+  std::vector<std::shared_ptr<CollectionImpl>> dropped_handles_;
 
   std::mutex compaction_mu_;
   std::condition_variable compaction_cv_;

@@ -7,6 +7,7 @@
 #include "common/assert.h"
 #include "index/vector/distance.h"
 #include "index/vector/int8_matrix.h"
+#include "io/commit_object.h"
 #include "io/random_reader.h"
 
 namespace fathom {
@@ -258,7 +259,7 @@ Result<std::shared_ptr<ColdPart>> VectorColumn::WritePart(const std::shared_ptr<
                                                           BlockCache* cache, uint32_t dim, const SpillPlan& plan) {
   const MatrixView rows{plan.vectors.data(), plan.slots.size(), dim};
   FATHOM_ASSIGN_OR_RETURN(std::string bytes, VectorFile::Encode(rows, plan.tags.data()));
-  FATHOM_RETURN_IF_ERROR(store->Put(key, bytes, PutMode::kCreateOnly));
+  FATHOM_RETURN_IF_ERROR(CommitObject(*store, key, bytes));
   bytes = {};
   return OpenPart(store, key, id, cache, dim);
 }
