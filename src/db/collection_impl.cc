@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <type_traits>
+#include <variant>
 #include <unordered_set>
 
 #include "common/assert.h"
@@ -32,14 +34,47 @@ struct CollectionImpl::PendingWrite {
 
 namespace {
 
+// The most segments a manifest may name (its decoder refuses more).
+constexpr size_t kManifestSegmentsMax = limits::kSegmentsPerCollectionMax * 4;
+
+// An upper bound of a value's encoded size (tag, varint lengths of at most 10 bytes).
+size_t ValueBytesBound(const MetadataValue& value) {
+  constexpr size_t kHeader = 1 + 10;
+  return std::visit(
+      [](const auto& v) -> size_t {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          return kHeader + v.size();
+        } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+          size_t bytes = kHeader;
+          for (const std::string& s : v) bytes += 10 + s.size();
+          return bytes;
+        } else if constexpr (std::is_same_v<T, std::vector<bool>> || std::is_same_v<T, std::vector<int64_t>> ||
+                             std::is_same_v<T, std::vector<double>>) {
+          return kHeader + v.size() * 10;
+        } else {
+          return kHeader + 10;
+        }
+      },
+      value);
+}
+
+// An upper bound of the ops' encoded size, so that a request is refused before it is
+// queued rather than after (an estimate that was 4x short let a write produce a WAL
+// object its decoder refuses).
 size_t EstimateBytes(const OperationBatch& ops) {
   size_t bytes = 0;
   for (const Operation& op : ops) {
-    bytes += 16 + op.record.id.size();
-    if (op.record.embedding) bytes += op.record.embedding->size() * 4;
-    if (op.record.document) bytes += op.record.document->size();
-    if (op.record.uri) bytes += op.record.uri->size();
-    if (op.record.metadata) bytes += op.record.metadata->size() * 32;
+    bytes += 16 + 10 + op.record.id.size();
+    if (op.record.embedding) bytes += 10 + op.record.embedding->size() * 4;
+    if (op.record.document) bytes += 10 + op.record.document->size();
+    if (op.record.uri) bytes += 10 + op.record.uri->size();
+    if (op.record.metadata) {
+      bytes += 10;
+      for (const auto& [key, value] : *op.record.metadata) {
+        bytes += 10 + key.size() + (value ? ValueBytesBound(*value) : 1);
+      }
+    }
   }
   return bytes;
 }
@@ -179,6 +214,11 @@ Status CollectionImpl::Recover() {
       }
       if (manifest_.dimension == 0 && ref.rows > 0) return Status::Corruption(key + ": rows without a dimension");
       if (manifest_.dimension != 0) table_.set_dimension(manifest_.dimension);
+      // Every row holds its embedding: a count the bytes cannot hold is damage, and must
+      // not size an allocation.
+      if (ref.rows > seg_bytes->size() / std::max<uint64_t>(1, uint64_t{4} * manifest_.dimension)) {
+        return Status::Corruption(seg_key + ": the manifest's row count does not fit in the segment");
+      }
       table_.Reserve(ref.rows);
       bool wrong_dimension = false;
       auto summary = ReadRecordsSegment(*seg_bytes, [&](SegmentEntry& e) {
@@ -390,7 +430,6 @@ void CollectionImpl::CommitGroup(const std::vector<PendingWrite*>& group) {
     std::shared_lock<std::shared_mutex> lock(state_mu_);
     dimension = table_.dimension();
   }
-  OperationBatch all;
   std::vector<PendingWrite*> accepted;
   for (PendingWrite* p : group) {
     if (p->filter_delete) {
@@ -408,29 +447,55 @@ void CollectionImpl::CommitGroup(const std::vector<PendingWrite*>& group) {
     }
     accepted.push_back(p);
   }
-  // One WAL object for the group; the common case (one writer) moves its ops, no copy.
-  OperationBatch* ops = &all;
-  if (accepted.size() == 1) {
-    ops = &accepted[0]->ops;
-  } else {
+  // One WAL object for the group. The byte estimate that formed it can be far off (a
+  // filter delete is resolved only now), so the object is checked on its encoded size: a
+  // group too large for one object commits writer by writer instead.
+  if (!CommitBatch(accepted)) {
     for (PendingWrite* p : accepted) {
+      if (!CommitBatch({p})) {
+        p->status = Status::InvalidArgument(
+            "this write encodes to more than " + std::to_string(limits::kWalObjectBytesMax >> 20) +
+            " MiB, the most one write-ahead log object may hold; split it into smaller requests" +
+            (p->filter_delete ? " (for a delete by filter: add a limit)" : ""));
+      }
+    }
+  }
+  MaybeScheduleCompaction();
+}
+
+bool CollectionImpl::CommitBatch(const std::vector<PendingWrite*>& writers) {
+  // The common case (one writer) logs its ops in place, no copy.
+  OperationBatch all;
+  OperationBatch* ops = &all;
+  if (writers.size() == 1) {
+    ops = &writers[0]->ops;
+  } else {
+    for (PendingWrite* p : writers) {
       for (Operation& op : p->ops) all.push_back(std::move(op));
     }
   }
-  if (ops->empty()) return;
+  if (ops->empty()) return true;
   const uint64_t sequence = last_sequence_ + 1;  // only the leader changes it
   const std::string bytes = EncodeWalObject(sequence, *ops);
+  if (bytes.size() > limits::kWalObjectBytesMax) {
+    if (writers.size() > 1) {
+      // Give each writer its ops back, in order, for the split.
+      size_t next = 0;
+      for (PendingWrite* p : writers) {
+        for (Operation& op : p->ops) op = std::move(all[next++]);
+      }
+    }
+    return false;
+  }
   Status s = PutWal(sequence, bytes);
   if (!s.ok()) {
-    for (PendingWrite* p : accepted) p->status = s;
-    return;
+    for (PendingWrite* p : writers) p->status = s;
+    return true;
   }
-  {
-    std::unique_lock<std::shared_mutex> lock(state_mu_);
-    Status applied = ApplyLocked(std::move(*ops), sequence, bytes.size());
-    FATHOM_CHECK(applied.ok());  // validated above, before logging
-  }
-  MaybeScheduleCompaction();
+  std::unique_lock<std::shared_mutex> lock(state_mu_);
+  Status applied = ApplyLocked(std::move(*ops), sequence, bytes.size());
+  FATHOM_CHECK(applied.ok());  // validated above, before logging
+  return true;
 }
 
 Status CollectionImpl::PutWal(uint64_t sequence, const std::string& bytes) {
@@ -673,7 +738,8 @@ void CollectionImpl::MaybeScheduleCompaction() {
 }
 
 Status CollectionImpl::CommitManifest(Manifest next) {
-  FATHOM_RETURN_IF_ERROR(ResolveUncertainManifest());
+  // `next` was derived from manifest_, which must be known (RunCompaction resolves it).
+  FATHOM_CHECK(!uncertain_manifest_);
   next.version = manifest_.version + 1;
   std::string bytes = EncodeManifest(next);
   Status s = CommitObject(*store_, ManifestKey(id_, next.version), bytes);
@@ -771,6 +837,8 @@ Status CollectionImpl::RunCompaction(bool fold_always) {
   std::lock_guard<std::mutex> compaction_lock(compaction_mu_);
   compaction_scheduled_.store(false);
   FATHOM_RETURN_IF_ERROR(CheckUsable());
+  // An earlier commit whose outcome is unknown decides what manifest_ is.
+  FATHOM_RETURN_IF_ERROR(ResolveUncertainManifest());
   CheckRecallSamples();
   if (Status s = MaintainVectorIndex(/*force=*/fold_always); !s.ok()) {
     // Derived data: queries stay exact for the rows it does not cover.
@@ -856,6 +924,14 @@ Status CollectionImpl::MaintainColdVectors() {
       const VectorColumn& vectors = table_.vectors();
       dim = vectors.dim();
       if (!vector_index_.has_index() || dim == 0) return Status::Ok();
+      if (vectors.parts().size() + 1 > limits::kColdPartsMax) {
+        // A manifest names a bounded number of parts: past it rows stay in RAM.
+        if (!cold_parts_full_warned_.exchange(true)) {
+          spdlog::warn("collection {}: {} cold vector parts, the limit; further vectors stay in memory", id_,
+                       vectors.parts().size());
+        }
+        return Status::Ok();
+      }
       const size_t part_rows = ColdPartRows(dim);
       const size_t spill_min = SpillMinRows(dim);
       const size_t due = std::max(spill_min, vectors.cold_rows() / limits::kColdSpillFractionInverse);
@@ -882,6 +958,12 @@ Status CollectionImpl::MaintainColdVectors() {
 }
 
 Status CollectionImpl::FoldTail() {
+  if (manifest_.segments.size() + 1 > kManifestSegmentsMax) {
+    // A fold adds a segment, and a manifest holds a bounded number: at the bound the
+    // segments are merged first, and while that fails nothing is folded (the WAL keeps
+    // every write).
+    FATHOM_RETURN_IF_ERROR(MergeSegments().WithContext("compaction: segments at the manifest's limit"));
+  }
   // Snapshot what changed since the last manifest, consistently with the WAL position.
   std::unordered_set<std::string> dirty;
   std::vector<SegmentEntry> entries;

@@ -106,6 +106,9 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   Status CheckUsable() const;
   Status Submit(PendingWrite* write);
   void CommitGroup(const std::vector<PendingWrite*>& group);
+  // Logs the ops of `writers` as one WAL object and applies them, setting each writer's
+  // status; false (nothing done, ops intact) if they encode past limits::kWalObjectBytesMax.
+  bool CommitBatch(const std::vector<PendingWrite*>& writers);
   // Resolves a filter delete to the ids it removes (under the state lock).
   Status ResolveDelete(PendingWrite* write);
   Status PutWal(uint64_t sequence, const std::string& bytes);
@@ -187,7 +190,8 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   std::optional<UncertainManifest> uncertain_manifest_;  // a commit whose outcome is unknown
   uint64_t persisted_index_version_ = UINT64_MAX;  // vector_index_.index_version() in manifest_
   std::atomic<bool> compaction_scheduled_{false};
-  std::atomic<uint64_t> recall_warned_at_{0};  // the monitor's recorded_total at the last warning
+  std::atomic<uint64_t> recall_warned_at_{0};
+  std::atomic<bool> cold_parts_full_warned_{false};  // the monitor's recorded_total at the last warning
 };
 
 }  // namespace fathom

@@ -1,0 +1,427 @@
+// Regression tests for issue 12 ("Durability at the edges"): each reproduces one way an
+// acknowledged write could be lost, hidden or wedged, through the public API, with a store
+// that fails exactly the operation the finding is about.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "fathom/db.h"
+#include "io/mem_store.h"
+#include "storage/manifest.h"
+#include "test_util.h"
+
+namespace fathom {
+namespace {
+
+constexpr const char* kT = Database::kDefaultTenant;
+constexpr const char* kD = Database::kDefaultDatabase;
+
+// Wraps a store; a rule sees every operation before it runs and may fail it, or (a Put)
+// let it take effect and then report an error, as a lost acknowledgement. The rule runs
+// outside any lock, so it may block to hold an operation in flight.
+class ScriptedStore : public ObjectStore {
+ public:
+  enum class Op { kPut, kGet, kHead, kList, kDelete };
+  enum class Fault { kNone, kFailBefore, kLoseAck };
+  using Rule = std::function<Fault(Op, const std::string& key)>;
+
+  explicit ScriptedStore(std::shared_ptr<ObjectStore> base) : base_(std::move(base)) {}
+
+  void SetRule(Rule rule) {
+    std::lock_guard<std::mutex> lock(mu_);
+    rule_ = std::move(rule);
+  }
+
+  Status Put(const std::string& key, std::string_view bytes, PutMode mode) override {
+    Fault f = Decide(Op::kPut, key);
+    if (f == Fault::kFailBefore) return Status::IOError("scripted: put failed: " + key);
+    Status s = base_->Put(key, bytes, mode);
+    if (s.ok() && f == Fault::kLoseAck) return Status::IOError("scripted: put landed, acknowledgement lost: " + key);
+    return s;
+  }
+  Result<std::string> Get(const std::string& key, std::optional<ByteRange> range) override {
+    if (Decide(Op::kGet, key) == Fault::kFailBefore) return Status::IOError("scripted: get failed: " + key);
+    return base_->Get(key, range);
+  }
+  Result<ObjectInfo> Head(const std::string& key) override {
+    if (Decide(Op::kHead, key) == Fault::kFailBefore) return Status::IOError("scripted: head failed: " + key);
+    return base_->Head(key);
+  }
+  Result<std::vector<ObjectInfo>> List(const std::string& prefix, const std::string& start_after,
+                                       size_t max_keys) override {
+    if (Decide(Op::kList, prefix) == Fault::kFailBefore) return Status::IOError("scripted: list failed: " + prefix);
+    return base_->List(prefix, start_after, max_keys);
+  }
+  Status Delete(const std::string& key) override {
+    if (Decide(Op::kDelete, key) == Fault::kFailBefore) return Status::IOError("scripted: delete failed: " + key);
+    return base_->Delete(key);
+  }
+  std::string Describe() const override { return "scripted(" + base_->Describe() + ")"; }
+
+ private:
+  Fault Decide(Op op, const std::string& key) {
+    Rule rule;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      rule = rule_;
+    }
+    return rule ? rule(op, key) : Fault::kNone;
+  }
+
+  std::shared_ptr<ObjectStore> base_;
+  std::mutex mu_;
+  Rule rule_;
+};
+
+bool Contains(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
+
+class DurabilityTest : public ::testing::Test {
+ protected:
+  void Open() {
+    db_.reset();
+    auto db = Database::Open({.store = scripted_, .background_compaction = false});
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    db_ = std::move(*db);
+  }
+  std::shared_ptr<Collection> Col(const char* name = "docs") {
+    auto col = db_->CreateCollection(kT, kD, {.name = name, .get_or_create = true});
+    EXPECT_TRUE(col.ok()) << col.status().ToString();
+    return col.ok() ? *col : nullptr;
+  }
+  void AddRange(Collection& col, int from, int to) {
+    std::vector<WriteRecord> records;
+    for (int i = from; i < to; ++i) {
+      records.push_back(testing::MakeRecord("id" + std::to_string(i), {float(i), 1.0f, 2.0f}, "doc " + std::to_string(i)));
+    }
+    ASSERT_TRUE(col.Add(std::move(records)).ok());
+  }
+  // Every record id0..id<n-1> is there with its values.
+  void ExpectRange(Collection& col, int n) {
+    auto count = col.Count();
+    ASSERT_TRUE(count.ok()) << count.status().ToString();
+    EXPECT_EQ(*count, uint64_t(n));
+    GetRequest get;
+    get.include.embeddings = true;
+    get.include.documents = true;
+    auto got = col.Get(get);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    ASSERT_EQ(got->ids.size(), size_t(n));
+    for (size_t i = 0; i < got->ids.size(); ++i) {
+      int k = std::stoi(got->ids[i].substr(2));
+      EXPECT_EQ(got->embeddings[i][0], float(k));
+      EXPECT_EQ(got->documents[i], "doc " + std::to_string(k));
+    }
+  }
+  size_t CountKeys(const std::string& prefix) { return mem_->List(prefix)->size(); }
+
+  std::shared_ptr<ObjectStore> mem_ = std::make_shared<MemStore>();
+  std::shared_ptr<ScriptedStore> scripted_ = std::make_shared<ScriptedStore>(mem_);
+  std::unique_ptr<Database> db_;
+};
+
+// Finding 3: the put of manifest/<v+1> landed but reported an error. Before the fix the
+// collection kept believing in v: every later fold wrote an orphan segment and failed
+// with AlreadyExists, and the WAL was never trimmed.
+TEST_F(DurabilityTest, ALostManifestAcknowledgementDoesNotWedgeCompaction) {
+  Open();
+  auto col = Col();
+  AddRange(*col, 0, 10);
+  std::atomic<int> lost{0};
+  scripted_->SetRule([&](ScriptedStore::Op op, const std::string& key) {
+    if (op == ScriptedStore::Op::kPut && Contains(key, "/manifest/") && lost.fetch_add(1) == 0) {
+      return ScriptedStore::Fault::kLoseAck;
+    }
+    return ScriptedStore::Fault::kNone;
+  });
+  (void)col->Compact();  // the outcome of the first try is the store's to tell
+  scripted_->SetRule(nullptr);
+  AddRange(*col, 10, 20);
+  Status s = col->Compact();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(CountKeys("c/" + col->id() + "/wal/"), 0u) << "the WAL is trimmed once folded";
+  Open();
+  ExpectRange(*Col(), 20);
+}
+
+// Finding 3, the harder case: the manifest landed and reading it back fails too, so the
+// outcome stays unknown past the first compaction; the next one must learn it.
+TEST_F(DurabilityTest, AManifestOfUnknownOutcomeIsResolvedByTheNextCompaction) {
+  Open();
+  auto col = Col();
+  AddRange(*col, 0, 10);
+  ASSERT_TRUE(col->Compact().ok());
+  AddRange(*col, 10, 15);
+  std::string lost_key;
+  scripted_->SetRule([&](ScriptedStore::Op op, const std::string& key) {
+    if (!Contains(key, "/manifest/")) return ScriptedStore::Fault::kNone;
+    if (op == ScriptedStore::Op::kPut) {
+      lost_key = key;
+      return ScriptedStore::Fault::kLoseAck;
+    }
+    return op == ScriptedStore::Op::kGet ? ScriptedStore::Fault::kFailBefore : ScriptedStore::Fault::kNone;
+  });
+  EXPECT_FALSE(col->Compact().ok());
+  scripted_->SetRule(nullptr);
+  ASSERT_FALSE(lost_key.empty());
+  ASSERT_TRUE(mem_->Head(lost_key).ok()) << "the manifest landed";
+  AddRange(*col, 15, 20);
+  Status s = col->Compact();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(CountKeys("c/" + col->id() + "/wal/"), 0u);
+  ExpectRange(*col, 20);
+  Open();
+  ExpectRange(*Col(), 20);
+}
+
+// Holds the first Put whose key contains `part` until Release().
+class PutGate {
+ public:
+  explicit PutGate(std::string part) : part_(std::move(part)) {}
+  ScriptedStore::Rule Rule() {
+    return [this](ScriptedStore::Op op, const std::string& key) {
+      if (op == ScriptedStore::Op::kPut && Contains(key, part_.c_str())) {
+        std::unique_lock<std::mutex> lock(mu_);
+        if (!reached_) {
+          reached_ = true;
+          cv_.notify_all();
+          cv_.wait(lock, [&] { return released_; });
+        }
+      }
+      return ScriptedStore::Fault::kNone;
+    };
+  }
+  void WaitReached() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return reached_; });
+  }
+  void Release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::string part_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool reached_ = false;
+  bool released_ = false;
+};
+
+// Finding 2: closing the Database returned while a Compact() ran on another thread; the
+// next owner of the store garbage-collected the compaction's segment as an orphan, then
+// the old compaction committed a manifest naming it and deleted the WAL.
+TEST_F(DurabilityTest, ClosingWaitsForARunningCompaction) {
+  Open();
+  auto col = Col();
+  AddRange(*col, 0, 10);
+  PutGate gate("/manifest/");
+  scripted_->SetRule(gate.Rule());
+  std::thread compactor([&] { (void)col->Compact(); });
+  gate.WaitReached();  // the segment is written; the manifest is not yet
+  std::atomic<bool> closed{false};
+  std::thread closer([&] {
+    db_.reset();
+    closed = true;
+  });
+  // A close that waits cannot finish before the release below; one that does not,
+  // finishes at once.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const bool closed_early = closed.load();
+  EXPECT_FALSE(closed_early) << "the database closed while a compaction was still running";
+  if (closed_early) {
+    // What the next owner does at open: recovery deletes what no manifest names.
+    auto next = Database::Open({.store = mem_, .background_compaction = false});
+    ASSERT_TRUE(next.ok());
+    (void)(*next)->GetCollection(kT, kD, "docs");
+  }
+  gate.Release();
+  compactor.join();
+  closer.join();
+  EXPECT_EQ(col->Count().status().code(), StatusCode::kUnavailable);
+  scripted_->SetRule(nullptr);
+  Open();
+  ExpectRange(*Col(), 10);
+}
+
+// Finding 2 for deletes: the collection's data was deleted while its compaction ran, and
+// the compaction then wrote its segment and manifest back.
+TEST_F(DurabilityTest, DeletingACollectionWaitsForItsRunningCompaction) {
+  Open();
+  auto col = Col();
+  AddRange(*col, 0, 10);
+  const std::string prefix = "c/" + col->id() + "/";
+  PutGate gate("/seg/");
+  scripted_->SetRule(gate.Rule());
+  std::thread compactor([&] { (void)col->Compact(); });
+  gate.WaitReached();
+  std::atomic<bool> deleted{false};
+  std::thread deleter([&] {
+    EXPECT_TRUE(db_->DeleteCollection(kT, kD, "docs").ok());
+    deleted = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_FALSE(deleted.load()) << "the collection's data was deleted while its compaction was running";
+  gate.Release();
+  compactor.join();
+  deleter.join();
+  EXPECT_EQ(CountKeys(prefix), 0u) << "nothing of a deleted collection is left behind";
+  EXPECT_EQ(CountKeys("dropped/"), 0u);
+}
+
+// Finding 6 (with a real directory): a data directory whose catalog/ is missing was
+// opened with a fresh catalog, and orphan removal deleted every collection.
+TEST(DurabilityDirectoryTest, AMissingCatalogRefusesToOpenAndDeletesNothing) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/data";
+  {
+    auto db = Database::Open({.path = path, .background_compaction = false});
+    ASSERT_TRUE(db.ok());
+    auto col = (*db)->CreateCollection(kT, kD, {.name = "docs"});
+    ASSERT_TRUE(col.ok());
+    ASSERT_TRUE((*col)->Add({testing::MakeRecord("a", {1, 2, 3})}).ok());
+    ASSERT_TRUE((*col)->Compact().ok());
+  }
+  std::filesystem::remove_all(path + "/catalog");
+  auto files = [&] {
+    size_t n = 0;
+    for (auto& e : std::filesystem::recursive_directory_iterator(path + "/c")) n += e.is_regular_file();
+    return n;
+  };
+  const size_t before = files();
+  ASSERT_GT(before, 0u);
+  auto db = Database::Open({.path = path, .background_compaction = false});
+  ASSERT_FALSE(db.ok()) << "opened a directory with collection data and no catalog";
+  EXPECT_EQ(db.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(Contains(db.status().message(), "no catalog")) << db.status().message();
+  EXPECT_EQ(files(), before);
+}
+
+// Finding 6, a partial restore: the catalog is older than some collection data. Data no
+// catalog and no drop record names is kept.
+TEST(DurabilityDirectoryTest, AnOlderCatalogDoesNotDeleteDataItDoesNotName) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/data";
+  const std::string saved = dir.path() + "/catalog-copy";
+  std::string newer_id;
+  {
+    auto db = Database::Open({.path = path, .background_compaction = false});
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->CreateCollection(kT, kD, {.name = "old"}).ok());
+  }
+  std::filesystem::copy(path + "/catalog", saved, std::filesystem::copy_options::recursive);
+  {
+    auto db = Database::Open({.path = path, .background_compaction = false});
+    ASSERT_TRUE(db.ok());
+    auto col = (*db)->CreateCollection(kT, kD, {.name = "newer"});
+    ASSERT_TRUE(col.ok());
+    newer_id = (*col)->id();
+    ASSERT_TRUE((*col)->Add({testing::MakeRecord("a", {1, 2, 3})}).ok());
+    ASSERT_TRUE((*col)->Compact().ok());
+  }
+  std::filesystem::remove_all(path + "/catalog");
+  std::filesystem::copy(saved, path + "/catalog", std::filesystem::copy_options::recursive);
+  {
+    auto db = Database::Open({.path = path, .background_compaction = false});
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    EXPECT_TRUE((*db)->GetCollection(kT, kD, "newer").status().IsNotFound());
+  }
+  EXPECT_TRUE(std::filesystem::exists(path + "/c/" + newer_id)) << "data the catalog does not name was deleted";
+}
+
+// The other side of finding 6: a delete interrupted after its catalog commit is finished
+// at the next open, because its drop record names the collection.
+TEST_F(DurabilityTest, AnInterruptedDeleteIsFinishedAtTheNextOpen) {
+  Open();
+  auto col = Col();
+  AddRange(*col, 0, 10);
+  ASSERT_TRUE(col->Compact().ok());
+  const std::string prefix = "c/" + col->id() + "/";
+  scripted_->SetRule([](ScriptedStore::Op op, const std::string& key) {
+    return op == ScriptedStore::Op::kDelete && key.rfind("c/", 0) == 0 ? ScriptedStore::Fault::kFailBefore
+                                                                       : ScriptedStore::Fault::kNone;
+  });
+  ASSERT_TRUE(db_->DeleteCollection(kT, kD, "docs").ok());
+  ASSERT_GT(CountKeys(prefix), 0u);
+  EXPECT_EQ(CountKeys("dropped/"), 1u);
+  scripted_->SetRule(nullptr);
+  Open();
+  EXPECT_EQ(CountKeys(prefix), 0u);
+  EXPECT_EQ(CountKeys("dropped/"), 0u);
+  EXPECT_TRUE(db_->GetCollection(kT, kD, "docs").status().IsNotFound());
+}
+
+// Finding 1 (segments): while merges kept failing, every fold added a segment, until the
+// manifest named more than its decoder accepts and the collection no longer opened.
+TEST_F(DurabilityTest, SegmentsStayWithinTheManifestLimitWhenMergesFail) {
+  Open();
+  auto col = Col();
+  scripted_->SetRule([](ScriptedStore::Op op, const std::string& key) {
+    // Merges read segments back; folds never do.
+    return op == ScriptedStore::Op::kGet && Contains(key, "/seg/") ? ScriptedStore::Fault::kFailBefore
+                                                                   : ScriptedStore::Fault::kNone;
+  });
+  constexpr int kFolds = 40;
+  for (int i = 0; i < kFolds; ++i) {
+    AddRange(*col, i, i + 1);
+    (void)col->Compact();
+  }
+  scripted_->SetRule(nullptr);
+  Open();
+  col = Col();
+  ExpectRange(*col, kFolds);
+  ASSERT_TRUE(col->Compact().ok());
+  EXPECT_EQ(CountKeys("c/" + col->id() + "/wal/"), 0u);
+}
+
+// Finding 1 (WAL): the group limit was checked on an estimate of 32 bytes per metadata
+// key, so integer arrays produced WAL objects far past it.
+TEST_F(DurabilityTest, AWriteWhoseMetadataEncodesPastTheRequestLimitIsRefused) {
+  Open();
+  auto col = Col();
+  std::vector<WriteRecord> records;
+  for (int i = 0; i < 9; ++i) {
+    Metadata m;
+    m["values"] = std::vector<int64_t>(1000000, int64_t{1} << 40);
+    records.push_back(testing::MakeRecord("id" + std::to_string(i), {1, 2, 3}, std::nullopt, std::move(m)));
+  }
+  Status s = col->Add(std::move(records));
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+  EXPECT_TRUE(Contains(s.message(), "MiB")) << s.message();
+  EXPECT_EQ(*col->Count(), 0u);
+  EXPECT_EQ(CountKeys("c/" + col->id() + "/wal/"), 0u) << "nothing was logged";
+}
+
+// Finding 7: a manifest's row count sized an allocation before its segment was read.
+TEST_F(DurabilityTest, AManifestRowCountTheSegmentCannotHoldIsCorruption) {
+  Open();
+  std::string id;
+  {
+    auto col = Col();
+    id = col->id();
+    AddRange(*col, 0, 3);
+    ASSERT_TRUE(col->Compact().ok());
+  }
+  db_.reset();
+  auto manifests = mem_->List(ManifestPrefix(id));
+  ASSERT_TRUE(manifests.ok());
+  ASSERT_FALSE(manifests->empty());
+  auto manifest = DecodeManifest(*mem_->Get(manifests->back().key));
+  ASSERT_TRUE(manifest.ok());
+  ASSERT_EQ(manifest->segments.size(), 1u);
+  manifest->segments[0].rows = uint64_t{1} << 40;
+  manifest->version += 1;
+  ASSERT_TRUE(mem_->Put(ManifestKey(id, manifest->version), EncodeManifest(*manifest), PutMode::kCreateOnly).ok());
+  Open();
+  auto col = db_->CreateCollection(kT, kD, {.name = "docs", .get_or_create = true});
+  ASSERT_FALSE(col.ok());
+  EXPECT_TRUE(col.status().IsCorruption()) << col.status().ToString();
+}
+
+}  // namespace
+}  // namespace fathom
