@@ -558,6 +558,12 @@ Result<GetResult> CollectionImpl::Get(const GetRequest& request) {
   CallScope call(*this);
   FATHOM_RETURN_IF_ERROR(call.status());
   FATHOM_RETURN_IF_ERROR(EnsureOpen());
+  auto result = GetOnce(request);
+  if (!result.ok() && result.status().IsCorruption() && RepairColdPartsNow()) result = GetOnce(request);
+  return result;
+}
+
+Result<GetResult> CollectionImpl::GetOnce(const GetRequest& request) {
   FATHOM_ASSIGN_OR_RETURN(CompiledFilter filter, CompiledFilter::Compile(request.where, request.where_document));
   std::shared_lock<std::shared_mutex> lock(state_mu_);
   std::vector<uint32_t> candidates;
@@ -613,6 +619,12 @@ Result<QueryResult> CollectionImpl::Query(const QueryRequest& request) {
   CallScope call(*this);
   FATHOM_RETURN_IF_ERROR(call.status());
   FATHOM_RETURN_IF_ERROR(EnsureOpen());
+  auto result = QueryOnce(request);
+  if (!result.ok() && result.status().IsCorruption() && RepairColdPartsNow()) result = QueryOnce(request);
+  return result;
+}
+
+Result<QueryResult> CollectionImpl::QueryOnce(const QueryRequest& request) {
   FATHOM_ASSIGN_OR_RETURN(CompiledFilter filter, CompiledFilter::Compile(request.where, request.where_document));
   const DistanceSpace space = Space();
   std::shared_lock<std::shared_mutex> lock(state_mu_);
@@ -848,6 +860,9 @@ Status CollectionImpl::RunCompaction(bool fold_always) {
     // Derived data too: the rows stay in RAM.
     spdlog::warn("collection {}: cold vector maintenance failed: {}", id_, s.ToString());
   }
+  if (Status s = RepairColdParts(); !s.ok()) {
+    spdlog::error("collection {}: cold vector repair failed: {}", id_, s.ToString());
+  }
   bool due;
   {
     std::shared_lock<std::shared_mutex> lock(state_mu_);
@@ -858,7 +873,105 @@ Status CollectionImpl::RunCompaction(bool fold_always) {
     // parts are simply not used after a reopen.
     return Status::Ok();
   }
-  return FoldTail();
+  Status folded = FoldTail();
+  if (folded.IsCorruption()) {
+    // A damaged cold part (found by this fold's reads) is repaired from the log, then
+    // the fold runs again.
+    bool damaged;
+    {
+      std::shared_lock<std::shared_mutex> lock(state_mu_);
+      damaged = table_.vectors().DamagedPart() != nullptr;
+    }
+    if (damaged) {
+      FATHOM_RETURN_IF_ERROR(RepairColdParts());
+      folded = FoldTail();
+    }
+  }
+  return folded;
+}
+
+bool CollectionImpl::RepairColdPartsNow() {
+  {
+    std::shared_lock<std::shared_mutex> lock(state_mu_);
+    if (table_.vectors().DamagedPart() == nullptr) return false;
+  }
+  std::lock_guard<std::mutex> compaction_lock(compaction_mu_);
+  Status s = RepairColdParts();
+  if (!s.ok()) spdlog::error("collection {}: cold vector repair failed: {}", id_, s.ToString());
+  return s.ok();
+}
+
+Status CollectionImpl::RepairColdParts() {
+  for (;;) {
+    std::shared_ptr<const ColdPart> part;
+    std::unordered_map<std::string, uint32_t> wanted;  // record id -> the part's row
+    uint64_t upto;
+    uint32_t dim;
+    {
+      std::shared_lock<std::shared_mutex> lock(state_mu_);
+      part = table_.vectors().DamagedPart();
+      if (!part) return Status::Ok();
+      for (const auto& [slot, row] : table_.vectors().SlotsOf(part.get())) wanted[table_.row(slot).id] = row;
+      upto = last_sequence_;
+      dim = table_.vectors().dim();
+    }
+    spdlog::warn("collection {}: cold part {} has bad bytes; restoring its {} rows from the segments and the WAL",
+                 id_, part->id, wanted.size());
+    std::unordered_set<std::string> ids;
+    for (const auto& [id, row] : wanted) ids.insert(id);
+    FATHOM_ASSIGN_OR_RETURN(auto logged, ReadLoggedVectors(ids, upto));
+    std::vector<float> rows(size_t{part->rows()} * dim, 0.0f);
+    for (const auto& [id, row] : wanted) {
+      auto it = logged.find(id);
+      if (it == logged.end() || it->second.size() != dim) {
+        return Status::Corruption("cold part " + part->id + " is damaged and the vector of record " + id +
+                                  " has no other copy");
+      }
+      std::copy(it->second.begin(), it->second.end(), rows.begin() + size_t{row} * dim);
+    }
+    // Rows that changed meanwhile no longer refer to the part; the rest are as logged.
+    std::unique_lock<std::shared_mutex> lock(state_mu_);
+    table_.mutable_vectors().DropPart(part.get(), rows);
+  }
+}
+
+Result<std::unordered_map<std::string, std::vector<float>>> CollectionImpl::ReadLoggedVectors(
+    const std::unordered_set<std::string>& ids, uint64_t upto) {
+  // The records' state as recovery would rebuild it: the manifest's segments, then the
+  // WAL objects after them. Only operations on `ids` matter (each touches its own id).
+  RecordTable replay;
+  if (manifest_.dimension != 0) replay.set_dimension(manifest_.dimension);
+  for (const SegmentRef& ref : manifest_.segments) {
+    const std::string key = SegmentKey(id_, ref.id);
+    FATHOM_ASSIGN_OR_RETURN(std::string bytes, store_->Get(key));
+    auto summary = ReadRecordsSegment(bytes, [&](SegmentEntry& e) {
+      if (ids.count(e.row.id) == 0) return;
+      if (e.tombstone) {
+        replay.LoadTombstone(e.row.id);
+      } else if (e.embedding.size() == manifest_.dimension) {
+        replay.LoadRow(std::move(e.row), e.embedding);
+      }
+    });
+    if (!summary.ok()) return summary.status().WithContext(key);
+  }
+  for (uint64_t sequence = manifest_.wal_sequence_covered + 1; sequence <= upto; ++sequence) {
+    const std::string key = WalKey(id_, sequence);
+    FATHOM_ASSIGN_OR_RETURN(std::string bytes, store_->Get(key));
+    auto decoded = DecodeWalObject(bytes);
+    if (!decoded.ok()) return decoded.status().WithContext(key);
+    for (Operation& op : decoded->ops) {
+      if (ids.count(op.record.id) != 0) replay.Apply(std::move(op));
+    }
+  }
+  std::unordered_map<std::string, std::vector<float>> out;
+  const size_t dim = replay.dimension().value_or(0);
+  for (const std::string& id : ids) {
+    auto slot = replay.Find(id);
+    if (!slot || !replay.row(*slot).live) continue;
+    const float* v = replay.vectors().Approx(*slot, nullptr);  // no cold parts: exact
+    out.emplace(id, std::vector<float>(v, v + dim));
+  }
+  return out;
 }
 
 Status CollectionImpl::MaintainVectorIndex(bool force) {

@@ -20,6 +20,8 @@
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "catalog/catalog.h"
 #include "db/collection_vector_index.h"
@@ -126,6 +128,18 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   // Spills indexed hot vectors to cold parts and drops mostly-dead parts
   // (docs/design/cold-vectors.md).
   Status MaintainColdVectors();
+  // Restores the rows of every cold part a read found damaged from the log (segments and
+  // WAL tail), making them hot, and forgets the part; Corruption only when a row has no
+  // other copy. Requires compaction_mu_.
+  Status RepairColdParts();
+  // For readers: repairs now if a part is damaged; true if something was repaired.
+  bool RepairColdPartsNow();
+  // The vectors of live records `ids` as the manifest's segments and the WAL objects up
+  // to `upto` give them. Requires compaction_mu_.
+  Result<std::unordered_map<std::string, std::vector<float>>> ReadLoggedVectors(
+      const std::unordered_set<std::string>& ids, uint64_t upto);
+  Result<GetResult> GetOnce(const GetRequest& request);
+  Result<QueryResult> QueryOnce(const QueryRequest& request);
   BlockCache* VectorCache(uint32_t dim) const;
   // Rows of one cold part at `dim`, and the hot indexed rows past which they are spilled
   // (DatabaseOptions::cold_spill_min_rows, or one part's worth).

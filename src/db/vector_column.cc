@@ -169,10 +169,17 @@ const float* VectorColumn::Exact(size_t slot, float* scratch, Status* status) co
   const ColdPart& part = *FindPart(static_cast<uint32_t>((loc & ~kColdBit) >> 32))->part;
   Status s = part.file->FetchRow(static_cast<uint32_t>(loc), scratch);
   if (!s.ok()) {
+    if (s.IsCorruption()) part.damaged.store(true);
     *status = std::move(s);
     return nullptr;
   }
   return scratch;
+}
+
+Status VectorColumn::ReadCold(const ColdRef& ref, float* out) {
+  Status s = ref.part->file->FetchRow(ref.row, out);
+  if (s.IsCorruption()) ref.part->damaged.store(true);
+  return s;
 }
 
 void VectorColumn::PrefetchCold(const uint32_t* slots, size_t count) const {
@@ -291,7 +298,28 @@ std::shared_ptr<const ColdPart> VectorColumn::PartToDrop(bool all) const {
 
 Status VectorColumn::ReadPart(const ColdPart& part, std::vector<float>* rows) {
   rows->resize(size_t{part.rows()} * part.file->dim());
-  return part.file->ReadRows(0, part.rows(), rows->data());
+  Status s = part.file->ReadRows(0, part.rows(), rows->data());
+  if (s.IsCorruption()) part.damaged.store(true);
+  return s;
+}
+
+std::shared_ptr<const ColdPart> VectorColumn::DamagedPart() const {
+  for (const PartEntry& e : parts_) {
+    if (e.part->damaged.load()) return e.part;
+  }
+  return nullptr;
+}
+
+std::vector<std::pair<uint32_t, uint32_t>> VectorColumn::SlotsOf(const ColdPart* part) const {
+  std::vector<std::pair<uint32_t, uint32_t>> out;
+  auto it = std::find_if(parts_.begin(), parts_.end(), [&](const PartEntry& e) { return e.part.get() == part; });
+  if (it == parts_.end()) return out;
+  for (size_t slot = 0; slot < loc_.size() && out.size() < it->live; ++slot) {
+    const uint64_t loc = loc_[slot];
+    if (loc == kNone || !(loc & kColdBit) || static_cast<uint32_t>((loc & ~kColdBit) >> 32) != it->seq) continue;
+    out.emplace_back(static_cast<uint32_t>(slot), static_cast<uint32_t>(loc));
+  }
+  return out;
 }
 
 void VectorColumn::DropPart(const ColdPart* part, const std::vector<float>& rows) {

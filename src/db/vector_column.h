@@ -25,11 +25,13 @@
 // a ColdRef taken under the lock may be read after it is released.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "common/aligned_allocator.h"
@@ -48,6 +50,8 @@ struct ColdPart {
   std::vector<int8_t> codes;  // rows x dim; meaningful for rows a slot refers to
   std::vector<float> scales;  // per row: max |x| / 127
   std::vector<float> errors;  // per row: bound on |x - decoded| (Int8Matrix::QuantizeRow)
+  // A read found bad bytes: the owner repairs the rows from the log and drops the part.
+  mutable std::atomic<bool> damaged{false};
   uint32_t rows() const { return static_cast<uint32_t>(scales.size()); }
 };
 
@@ -90,7 +94,7 @@ class VectorColumn {
   // Where a cold slot's row lives (nullopt for a hot or dead slot); readable after the
   // lock is released with ReadCold.
   std::optional<ColdRef> cold_ref(size_t slot) const;
-  static Status ReadCold(const ColdRef& ref, float* out) { return ref.part->file->FetchRow(ref.row, out); }
+  static Status ReadCold(const ColdRef& ref, float* out);
 
   size_t hot_rows() const { return hot_live_; }
   size_t cold_rows() const { return cold_live_; }
@@ -132,6 +136,11 @@ class VectorColumn {
   // Slots of the plan that still hold the same vector (and were not renumbered) move to
   // the part. Returns how many did; a part that took none is not kept.
   size_t InstallPart(std::shared_ptr<ColdPart> part, const SpillPlan& plan);
+
+  // A part a read found damaged (ColdPart::damaged), or null.
+  std::shared_ptr<const ColdPart> DamagedPart() const;
+  // The slots referring to `part`, with the part's row each refers to.
+  std::vector<std::pair<uint32_t, uint32_t>> SlotsOf(const ColdPart* part) const;
 
   // A part with fewer than half its rows referenced (any part when `all`), or null.
   std::shared_ptr<const ColdPart> PartToDrop(bool all) const;
