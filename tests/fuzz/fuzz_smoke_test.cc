@@ -63,6 +63,8 @@ std::string ValidCatalog() {
   return EncodeCatalog(s);
 }
 
+std::string ValidDropRecord() { return *EncodeDropRecord({NewUuidV4(), NewUuidV4()}); }
+
 std::string ValidVectorIndex() {
   std::vector<float> data(64 * 8);
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<float>((i * 7919) % 101) / 10.0f;
@@ -108,6 +110,7 @@ const Target kTargets[] = {
     {"segment", FuzzSegment, ValidSegment},
     {"manifest", FuzzManifest, ValidManifest},
     {"catalog", FuzzCatalog, ValidCatalog},
+    {"drop_record", FuzzDropRecord, ValidDropRecord},
     {"vector_index", FuzzVectorIndex, ValidVectorIndex},
     {"vector_file", FuzzVectorFile, ValidVectorFile},
 };

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "catalog/catalog.h"
+#include "catalog/drop_record.h"
 #include "common/checksum.h"
 #include "common/coding.h"
 #include "index/vector/ivf_index.h"
@@ -56,6 +57,11 @@ inline void FuzzManifest(std::string_view bytes) {
 inline void FuzzCatalog(std::string_view bytes) {
   (void)DecodeCatalog(bytes);
   (void)DecodeCatalog(WithFixedChecksum(bytes));
+}
+
+inline void FuzzDropRecord(std::string_view bytes) {
+  (void)DecodeDropRecord(bytes);
+  (void)DecodeDropRecord(WithFixedChecksum(bytes));
 }
 
 inline void FuzzVectorIndex(std::string_view bytes) { (void)IvfIndex::Deserialize(bytes); }
