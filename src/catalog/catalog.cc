@@ -129,7 +129,13 @@ Status CatalogStore::Commit(CatalogState* next) {
   FATHOM_RETURN_IF_ERROR(CommitObject(*store_, key, EncodeCatalog(*next)));
   // A writer whose view is older than the versions already pruned could re-create an old
   // key: such a commit is not the latest, so it is withdrawn and reported as lost.
-  FATHOM_ASSIGN_OR_RETURN(std::vector<ObjectInfo> newer, store_->List("catalog/", key, 1));
+  auto listed = store_->List("catalog/", key, 1);
+  for (int attempt = 1; !listed.ok() && attempt < limits::kStorePutAttemptsMax; ++attempt) {
+    listed = store_->List("catalog/", key, 1);
+  }
+  // Still unknown whether it is the latest: the caller reloads before deciding anything.
+  FATHOM_RETURN_IF_ERROR(listed.status().WithContext("catalog commit check"));
+  const std::vector<ObjectInfo>& newer = *listed;
   if (!newer.empty()) {
     (void)store_->Delete(key);
     return Status::AlreadyExists("catalog changed concurrently (found " + newer[0].key + ")");

@@ -106,30 +106,22 @@ Status DatabaseImpl::Load() {
 }
 
 Status DatabaseImpl::CommitLocked(CatalogState next) {
+  FATHOM_RETURN_IF_ERROR(FreshLocked());
   Status s = catalog_store_.Commit(&next);
   if (!s.ok()) {
-    // The put may or may not have landed: believe the store.
-    auto reloaded = catalog_store_.Load();
-    if (reloaded.ok()) {
-      catalog_ = std::move(*reloaded);
-    }
-    // Entries whose catalog row changed or vanished must not keep stale handles.
-    for (auto it = metas_.begin(); it != metas_.end();) {
-      auto found = std::find_if(catalog_.collections.begin(), catalog_.collections.end(),
-                                [&](const CatalogCollection& c) { return c.id == it->first; });
-      if (found == catalog_.collections.end()) {
-        if (auto h = open_.find(it->first); h != open_.end()) {
-          h->second->MarkDropped();
-          dropped_handles_.push_back(std::move(h->second));  // waited for at close
-          open_.erase(h);
-        }
-        it = metas_.erase(it);
-      } else {
-        std::lock_guard<std::mutex> meta_lock(it->second->mu);
-        it->second->entry = *found;
-        ++it;
+    // The commit may have landed. Collections it removes may be gone: their handles take
+    // no more writes (an acknowledged write to a deleted collection would be lost), and
+    // nothing is decided on the catalog in memory until the stored one is read back.
+    std::vector<std::string> removed;
+    for (const CatalogCollection& c : catalog_.collections) {
+      if (std::none_of(next.collections.begin(), next.collections.end(),
+                       [&](const CatalogCollection& n) { return n.id == c.id; })) {
+        removed.push_back(c.id);
       }
     }
+    for (auto& handle : DropHandlesLocked(removed)) dropped_handles_.push_back(std::move(handle));
+    catalog_stale_ = true;
+    (void)FreshLocked();
     return s.WithContext("catalog commit");
   }
   catalog_ = std::move(next);
@@ -141,6 +133,41 @@ Status DatabaseImpl::CommitLocked(CatalogState next) {
     }
   }
   return Status::Ok();
+}
+
+Status DatabaseImpl::FreshLocked() {
+  if (!catalog_stale_) return Status::Ok();
+  auto reloaded = catalog_store_.Load();
+  if (!reloaded.ok()) {
+    return Status::Unavailable("the catalog could not be read back after a failed commit; retry (" +
+                               reloaded.status().ToString() + ")");
+  }
+  catalog_ = std::move(*reloaded);
+  catalog_stale_ = false;
+  // Entries whose catalog row changed or vanished must not keep stale handles.
+  for (auto it = metas_.begin(); it != metas_.end();) {
+    auto found = std::find_if(catalog_.collections.begin(), catalog_.collections.end(),
+                              [&](const CatalogCollection& c) { return c.id == it->first; });
+    if (found == catalog_.collections.end()) {
+      if (auto h = open_.find(it->first); h != open_.end()) {
+        h->second->MarkDropped();
+        dropped_handles_.push_back(std::move(h->second));  // waited for at close
+        open_.erase(h);
+      }
+      it = metas_.erase(it);
+    } else {
+      std::lock_guard<std::mutex> meta_lock(it->second->mu);
+      it->second->entry = *found;
+      ++it;
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_lock<std::mutex>> DatabaseImpl::LockFresh() {
+  std::unique_lock<std::mutex> lock(mu_);
+  FATHOM_RETURN_IF_ERROR(FreshLocked());
+  return lock;
 }
 
 void DatabaseImpl::RemoveOrphans() {
@@ -189,6 +216,12 @@ void DatabaseImpl::RemoveOrphans() {
 std::shared_ptr<CollectionImpl> DatabaseImpl::HandleLocked(const CatalogCollection& entry) {
   auto it = open_.find(entry.id);
   if (it != open_.end()) return it->second;
+  // A dropped handle of the same collection (a failed commit dropped it, and the
+  // collection turned out to exist) must be finished before a new one recovers: two
+  // handles compacting one collection would delete each other's objects.
+  for (const auto& old : dropped_handles_) {
+    if (old->id() == entry.id) old->WaitForCalls();
+  }
   auto meta = std::make_shared<CollectionMeta>();
   meta->entry = entry;
   metas_[entry.id] = meta;
@@ -253,7 +286,7 @@ bool DatabaseImpl::DatabaseExistsLocked(const std::string& tenant, const std::st
 
 Status DatabaseImpl::CreateTenant(const std::string& name) {
   FATHOM_RETURN_IF_ERROR(ValidateTenantName(name));
-  std::lock_guard<std::mutex> lock(mu_);
+  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
   for (const TenantInfo& t : catalog_.tenants) {
     if (t.name == name) return Status::AlreadyExists("Tenant [" + name + "] already exists");
   }
@@ -263,7 +296,7 @@ Status DatabaseImpl::CreateTenant(const std::string& name) {
 }
 
 Result<TenantInfo> DatabaseImpl::GetTenant(const std::string& name) {
-  std::lock_guard<std::mutex> lock(mu_);
+  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
   for (const TenantInfo& t : catalog_.tenants) {
     if (t.name == name) return t;
   }
@@ -272,7 +305,7 @@ Result<TenantInfo> DatabaseImpl::GetTenant(const std::string& name) {
 
 Status DatabaseImpl::CreateDatabase(const std::string& tenant, const std::string& name) {
   FATHOM_RETURN_IF_ERROR(ValidateName(name));
-  std::lock_guard<std::mutex> lock(mu_);
+  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
   if (DatabaseExistsLocked(tenant, name)) return Status::AlreadyExists("Database [" + name + "] already exists");
   CatalogState next = catalog_;
   next.databases.push_back({NewUuidV4(), name, tenant});
@@ -280,7 +313,7 @@ Status DatabaseImpl::CreateDatabase(const std::string& tenant, const std::string
 }
 
 Result<DatabaseInfo> DatabaseImpl::GetDatabase(const std::string& tenant, const std::string& name) {
-  std::lock_guard<std::mutex> lock(mu_);
+  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
   for (const DatabaseInfo& d : catalog_.databases) {
     if (d.tenant == tenant && d.name == name) return d;
   }
@@ -289,7 +322,7 @@ Result<DatabaseInfo> DatabaseImpl::GetDatabase(const std::string& tenant, const 
 
 Result<std::vector<DatabaseInfo>> DatabaseImpl::ListDatabases(const std::string& tenant, std::optional<uint32_t> limit,
                                                               uint32_t offset) {
-  std::lock_guard<std::mutex> lock(mu_);
+  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
   std::vector<DatabaseInfo> all;
   for (const DatabaseInfo& d : catalog_.databases) {
     if (d.tenant == tenant) all.push_back(d);
@@ -298,7 +331,7 @@ Result<std::vector<DatabaseInfo>> DatabaseImpl::ListDatabases(const std::string&
 }
 
 Status DatabaseImpl::DeleteDatabase(const std::string& tenant, const std::string& name) {
-  std::unique_lock<std::mutex> lock(mu_);
+  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
   if (!DatabaseExistsLocked(tenant, name)) {
     return Status::NotFound("Database [" + name + "] not found. Are you sure it exists?");
   }
@@ -323,7 +356,7 @@ Result<std::shared_ptr<CollectionImpl>> DatabaseImpl::CreateCollection(const std
   if (request.metadata) FATHOM_RETURN_IF_ERROR(ValidateMetadataKeys(*request.metadata, "metadata", 0));
   std::shared_ptr<CollectionImpl> handle;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
     if (!DatabaseExistsLocked(tenant, database)) {
       return Status::InvalidArgument("Database [" + database + "] does not exist");
     }
@@ -362,7 +395,7 @@ Result<std::shared_ptr<CollectionImpl>> DatabaseImpl::FindOpen(
     const std::function<bool(const CatalogCollection&)>& match, Status not_found) {
   std::shared_ptr<CollectionImpl> handle;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
     auto it = std::find_if(catalog_.collections.begin(), catalog_.collections.end(), match);
     if (it == catalog_.collections.end()) return not_found;
     handle = HandleLocked(*it);
@@ -392,7 +425,7 @@ Result<std::vector<CollectionInfo>> DatabaseImpl::ListCollections(const std::str
                                                                   std::optional<uint32_t> limit, uint32_t offset) {
   std::vector<std::shared_ptr<CollectionImpl>> handles;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
     std::vector<CatalogCollection> all;
     for (const CatalogCollection& c : catalog_.collections) {
       if (c.tenant == tenant && c.database == database) all.push_back(c);
@@ -408,7 +441,7 @@ Result<std::vector<CollectionInfo>> DatabaseImpl::ListCollections(const std::str
 }
 
 Result<uint64_t> DatabaseImpl::CountCollections(const std::string& tenant, const std::string& database) {
-  std::lock_guard<std::mutex> lock(mu_);
+  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
   return static_cast<uint64_t>(std::count_if(
       catalog_.collections.begin(), catalog_.collections.end(),
       [&](const CatalogCollection& c) { return c.tenant == tenant && c.database == database; }));
@@ -420,7 +453,7 @@ Status DatabaseImpl::ModifyCollection(const std::string& tenant, const std::stri
   if (request.new_metadata && *request.new_metadata) {
     FATHOM_RETURN_IF_ERROR(ValidateMetadataKeys(**request.new_metadata, "metadata", 0));
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
   CatalogState next = catalog_;
   auto it = std::find_if(next.collections.begin(), next.collections.end(), [&](const CatalogCollection& c) {
     return c.id == id && c.tenant == tenant && c.database == database;
@@ -444,7 +477,7 @@ Status DatabaseImpl::ModifyCollection(const std::string& tenant, const std::stri
 
 Status DatabaseImpl::DeleteCollection(const std::string& tenant, const std::string& database,
                                       const std::string& name) {
-  std::unique_lock<std::mutex> lock(mu_);
+  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
   std::vector<std::string> dropped;
   CatalogState next = catalog_;
   std::erase_if(next.collections, [&](const CatalogCollection& c) {
@@ -457,7 +490,7 @@ Status DatabaseImpl::DeleteCollection(const std::string& tenant, const std::stri
 }
 
 Status DatabaseImpl::Reset() {
-  std::unique_lock<std::mutex> lock(mu_);
+  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
   std::vector<std::string> dropped;
   for (const CatalogCollection& c : catalog_.collections) dropped.push_back(c.id);
   CatalogState next;
@@ -504,7 +537,7 @@ void DatabaseImpl::CompactionLoop() {
 Status DatabaseImpl::CompactAll() {
   std::vector<std::shared_ptr<CollectionImpl>> collections;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
     for (const CatalogCollection& c : catalog_.collections) collections.push_back(HandleLocked(c));
   }
   Status first;

@@ -57,6 +57,11 @@ class DatabaseImpl {
   // Commits `next` as the new catalog; on failure reloads the stored catalog so memory
   // matches what is durable. Requires mu_.
   Status CommitLocked(CatalogState next);
+  // After a commit whose outcome is unknown, reloads the stored catalog (and drops the
+  // handles of collections it no longer names); Unavailable while it cannot be read.
+  Status FreshLocked();
+  // mu_, with a catalog known to be the stored one.
+  Result<std::unique_lock<std::mutex>> LockFresh();
   // The open handle for a catalog entry, opening it if needed. Requires mu_.
   std::shared_ptr<CollectionImpl> HandleLocked(const CatalogCollection& entry);
   // Marks the handles of `ids` dropped and forgets them; returns them, so that their
@@ -86,6 +91,7 @@ class DatabaseImpl {
   std::mutex mu_;
   CatalogStore catalog_store_;
   CatalogState catalog_;
+  bool catalog_stale_ = false;  // a commit failed and the stored catalog was not read back
   std::unordered_map<std::string, std::shared_ptr<CollectionMeta>> metas_;          // by id
   std::unordered_map<std::string, std::shared_ptr<CollectionImpl>> open_;           // by id
   // Handles dropped because a failed catalog commit removed their entry; closing waits
