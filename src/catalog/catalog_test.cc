@@ -25,7 +25,7 @@ CatalogState Sample() {
 }
 
 TEST(CatalogTest, RoundTrip) {
-  auto d = DecodeCatalog(EncodeCatalog(Sample()));
+  auto d = DecodeCatalog(EncodeCatalog(Sample()).value());
   ASSERT_TRUE(d.ok()) << d.status().ToString();
   EXPECT_EQ(d->version, 5u);
   ASSERT_EQ(d->tenants.size(), 2u);
@@ -37,7 +37,7 @@ TEST(CatalogTest, RoundTrip) {
 }
 
 TEST(CatalogTest, EveryFlippedByteIsCorruption) {
-  std::string bytes = EncodeCatalog(Sample());
+  std::string bytes = EncodeCatalog(Sample()).value();
   for (size_t i = 0; i < bytes.size(); ++i) {
     std::string bad = bytes;
     bad[i] ^= 0x10;

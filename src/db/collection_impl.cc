@@ -387,8 +387,9 @@ void CollectionImpl::CommitGroup(const std::vector<PendingWrite*>& group) {
   }
   if (ops->empty()) return;
   const uint64_t sequence = last_sequence_ + 1;  // only the leader changes it
-  const std::string bytes = EncodeWalObject(sequence, *ops);
-  Status s = PutWal(sequence, bytes);
+  Result<std::string> encoded = EncodeWalObject(sequence, *ops);
+  const std::string bytes = encoded.ok() ? std::move(*encoded) : std::string();
+  Status s = encoded.ok() ? PutWal(sequence, bytes) : encoded.status();
   if (!s.ok()) {
     for (PendingWrite* p : accepted) p->status = s;
     return;
@@ -509,7 +510,7 @@ Result<GetResult> CollectionImpl::Get(const GetRequest& request) {
 }
 
 Result<QueryResult> CollectionImpl::Query(const QueryRequest& request) {
-  FATHOM_RETURN_IF_ERROR(ValidateQueryEmbeddings(request.query_embeddings));
+  FATHOM_RETURN_IF_ERROR(ValidateQueryEmbeddings(request.query_embeddings, request.n_results));
   if (request.n_results > limits::kQueryResultsMax) {
     return Status::InvalidArgument("n_results " + std::to_string(request.n_results) + " exceeds the maximum of " +
                                    std::to_string(limits::kQueryResultsMax));
@@ -646,7 +647,8 @@ void CollectionImpl::MaybeScheduleCompaction() {
 
 Status CollectionImpl::CommitManifest(Manifest next) {
   next.version = manifest_.version + 1;
-  FATHOM_RETURN_IF_ERROR(store_->Put(ManifestKey(id_, next.version), EncodeManifest(next), PutMode::kCreateOnly));
+  FATHOM_ASSIGN_OR_RETURN(std::string manifest_bytes, EncodeManifest(next));
+  FATHOM_RETURN_IF_ERROR(store_->Put(ManifestKey(id_, next.version), manifest_bytes, PutMode::kCreateOnly));
   manifest_ = std::move(next);
   return Status::Ok();
 }
@@ -890,9 +892,11 @@ Status CollectionImpl::FoldTail() {
       }
     }
     SegmentRef ref{NewUuidV4(), writer.rows(), writer.tombstones(), 0};
-    std::string bytes = writer.Finish();
+    Result<std::string> finished = writer.Finish();
+    std::string bytes = finished.ok() ? std::move(*finished) : std::string();
     ref.size_bytes = bytes.size();
-    if (Status s = store_->Put(SegmentKey(id_, ref.id), bytes, PutMode::kCreateOnly); !s.ok()) {
+    if (Status s = finished.ok() ? store_->Put(SegmentKey(id_, ref.id), bytes, PutMode::kCreateOnly) : finished.status();
+        !s.ok()) {
       restore();
       return s.WithContext("compaction: segment");
     }
@@ -962,7 +966,7 @@ Status CollectionImpl::MergeSegments() {
     if (merged.row(slot).live) writer.AddRow(merged.row(slot), merged.vectors().Approx(slot, nullptr));
   }
   SegmentRef ref{NewUuidV4(), writer.rows(), 0, 0};
-  std::string bytes = writer.Finish();
+  FATHOM_ASSIGN_OR_RETURN(std::string bytes, writer.Finish());
   ref.size_bytes = bytes.size();
   FATHOM_RETURN_IF_ERROR(store_->Put(SegmentKey(id_, ref.id), bytes, PutMode::kCreateOnly));
   Manifest next = manifest_;

@@ -25,7 +25,7 @@ Manifest Sample() {
 
 TEST(ManifestTest, RoundTrip) {
   Manifest m = Sample();
-  auto d = DecodeManifest(EncodeManifest(m));
+  auto d = DecodeManifest(EncodeManifest(m).value());
   ASSERT_TRUE(d.ok()) << d.status().ToString();
   EXPECT_EQ(d->version, 3u);
   EXPECT_EQ(d->wal_sequence_covered, 99u);
@@ -43,7 +43,7 @@ TEST(ManifestTest, RoundTrip) {
   EXPECT_EQ(d->cold_parts[0].rows, 7u);
   EXPECT_EQ(d->cold_parts[0].size_bytes, 3000u);
   m.vector_index.reset();
-  d = DecodeManifest(EncodeManifest(m));
+  d = DecodeManifest(EncodeManifest(m).value());
   ASSERT_TRUE(d.ok());
   EXPECT_FALSE(d->vector_index.has_value());
 }
@@ -53,7 +53,7 @@ TEST(ManifestTest, ReadsVersionOne) {
   Manifest m = Sample();
   m.vector_index.reset();
   m.cold_parts.clear();
-  std::string bytes = EncodeManifest(m);
+  std::string bytes = EncodeManifest(m).value();
   // Version 3 without an index or cold parts differs from version 1 by the version field
   // and the trailing index and part counts (two zero bytes); rewrite both and the
   // checksum.
@@ -71,7 +71,7 @@ TEST(ManifestTest, ReadsVersionOne) {
 TEST(ManifestTest, ReadsVersionTwo) {
   Manifest m = Sample();
   m.cold_parts.clear();
-  std::string bytes = EncodeManifest(m);
+  std::string bytes = EncodeManifest(m).value();
   std::string v2 = bytes.substr(0, bytes.size() - 8 - 1);
   v2[4] = 2;
   v2[5] = 0;
@@ -84,7 +84,7 @@ TEST(ManifestTest, ReadsVersionTwo) {
 }
 
 TEST(ManifestTest, EveryFlippedByteAndTruncationIsCorruption) {
-  std::string bytes = EncodeManifest(Sample());
+  std::string bytes = EncodeManifest(Sample()).value();
   for (size_t i = 0; i < bytes.size(); ++i) {
     std::string bad = bytes;
     bad[i] ^= 0x01;

@@ -21,7 +21,7 @@ std::string SampleSegment(int rows, uint32_t dim) {
     writer.AddRow(row, v.data());
   }
   writer.AddTombstone("dead");
-  return writer.Finish();
+  return writer.Finish().value();
 }
 
 TEST(RecordsSegmentTest, RoundTrip) {
@@ -75,7 +75,7 @@ TEST(RecordsSegmentTest, EveryTruncationIsCorruption) {
 
 TEST(RecordsSegmentTest, EmptySegment) {
   RecordsSegmentWriter writer(0);
-  std::string bytes = writer.Finish();
+  std::string bytes = writer.Finish().value();
   auto summary = ReadRecordsSegment(bytes, [](SegmentEntry&) { FAIL(); });
   ASSERT_TRUE(summary.ok());
   EXPECT_EQ(summary->rows, 0u);

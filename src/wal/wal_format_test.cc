@@ -50,7 +50,7 @@ bool SameOps(const OperationBatch& a, const OperationBatch& b) {
 
 TEST(WalFormatTest, RoundTrip) {
   OperationBatch ops = SampleOps();
-  std::string bytes = EncodeWalObject(42, ops);
+  std::string bytes = EncodeWalObject(42, ops).value();
   auto decoded = DecodeWalObject(bytes);
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
   EXPECT_EQ(decoded->sequence, 42u);
@@ -58,7 +58,7 @@ TEST(WalFormatTest, RoundTrip) {
 }
 
 TEST(WalFormatTest, EveryFlippedByteIsCorruption) {
-  std::string bytes = EncodeWalObject(7, SampleOps());
+  std::string bytes = EncodeWalObject(7, SampleOps()).value();
   for (size_t i = 0; i < bytes.size(); ++i) {
     for (int bit : {0, 7}) {
       std::string bad = bytes;
@@ -71,7 +71,7 @@ TEST(WalFormatTest, EveryFlippedByteIsCorruption) {
 }
 
 TEST(WalFormatTest, EveryTruncationIsCorruption) {
-  std::string bytes = EncodeWalObject(7, SampleOps());
+  std::string bytes = EncodeWalObject(7, SampleOps()).value();
   for (size_t n = 0; n < bytes.size(); ++n) {
     auto decoded = DecodeWalObject(std::string_view(bytes).substr(0, n));
     ASSERT_FALSE(decoded.ok());
@@ -105,11 +105,11 @@ RC_GTEST_PROP(WalFormatProperty, RoundTripsArbitraryRecords,
     }
     ops.push_back(std::move(op));
   }
-  auto decoded = DecodeWalObject(EncodeWalObject(static_cast<uint64_t>(n), ops));
+  auto decoded = DecodeWalObject(EncodeWalObject(static_cast<uint64_t>(n), ops).value());
   RC_ASSERT(decoded.ok());
   RC_ASSERT(decoded->sequence == static_cast<uint64_t>(n));
   // NaN != NaN, so compare embeddings bitwise through re-encoding.
-  RC_ASSERT(EncodeWalObject(1, decoded->ops) == EncodeWalObject(1, ops));
+  RC_ASSERT(EncodeWalObject(1, decoded->ops).value() == EncodeWalObject(1, ops).value());
 }
 
 }  // namespace
