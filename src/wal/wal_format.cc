@@ -129,9 +129,9 @@ Result<std::string> EncodeWalObject(uint64_t sequence, const OperationBatch& ops
     const WriteRecord& r = ops[i].record;
     estimate += 32 + r.id.size() + (r.embedding ? r.embedding->size() * 4 : 0) + (r.document ? r.document->size() : 0);
   }
-  // The op count is a fixed32; kWalObjectBytesMax / 3 (the smallest op) is far below it.
-  static_assert(limits::kWalObjectBytesMax / 3 < UINT32_MAX);
-  if (ops.size() > limits::kWalObjectBytesMax / 3) {
+  // The op count is a fixed32; an object of kWalObjectBytesMax holds far fewer ops.
+  static_assert(limits::kWalObjectBytesMax / kOpBytesMin < UINT32_MAX);
+  if (ops.size() > limits::kWalObjectBytesMax / kOpBytesMin) {
     return Status::InvalidArgument("WAL object: " + std::to_string(ops.size()) + " operations exceed what " +
                                    "limits::kWalObjectBytesMax (" + std::to_string(limits::kWalObjectBytesMax) +
                                    " bytes) can hold");
