@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "common/assert.h"
 #include "common/checksum.h"
 #include "common/coding.h"
 #include "common/limits.h"
@@ -13,14 +14,52 @@ namespace fathom {
 
 namespace {
 
-constexpr size_t kStringMax = 1u << 20;
-constexpr size_t kConfigurationMax = 16u << 20;
-
-bool GetString(Decoder* in, std::string* out, size_t max = kStringMax) {
+bool GetString(Decoder* in, std::string* out, size_t max = limits::kCatalogStringBytesMax) {
   std::string_view s;
   if (!in->GetLengthPrefixed(&s, max)) return false;
   out->assign(s);
   return true;
+}
+
+Status CheckString(const std::string& value, const char* what, size_t max = limits::kCatalogStringBytesMax,
+                   const char* limit_name = "limits::kCatalogStringBytesMax") {
+  if (value.size() > max) {
+    return Status::InvalidArgument(std::string("catalog: ") + what + " of " + std::to_string(value.size()) +
+                                   " bytes exceeds " + limit_name + " (" + std::to_string(max) + " bytes)");
+  }
+  return Status::Ok();
+}
+
+// Every limit DecodeCatalog enforces, so that no catalog is committed that fails to load
+// (which would make the whole database unopenable).
+Status CheckCatalog(const CatalogState& state) {
+  for (const TenantInfo& t : state.tenants) FATHOM_RETURN_IF_ERROR(CheckString(t.name, "tenant name"));
+  for (const DatabaseInfo& d : state.databases) {
+    FATHOM_RETURN_IF_ERROR(CheckString(d.id, "database id"));
+    FATHOM_RETURN_IF_ERROR(CheckString(d.name, "database name"));
+    FATHOM_RETURN_IF_ERROR(CheckString(d.tenant, "database tenant"));
+  }
+  if (state.collections.size() > limits::kCollectionsMax) {
+    return Status::InvalidArgument("catalog: " + std::to_string(state.collections.size()) +
+                                   " collections exceed limits::kCollectionsMax (" +
+                                   std::to_string(limits::kCollectionsMax) + ")");
+  }
+  for (const CatalogCollection& c : state.collections) {
+    FATHOM_RETURN_IF_ERROR(CheckString(c.id, "collection id"));
+    FATHOM_RETURN_IF_ERROR(CheckString(c.name, "collection name"));
+    FATHOM_RETURN_IF_ERROR(CheckString(c.tenant, "collection tenant"));
+    FATHOM_RETURN_IF_ERROR(CheckString(c.database, "collection database"));
+    FATHOM_RETURN_IF_ERROR(CheckString(c.configuration_json, "collection configuration",
+                                       limits::kCatalogConfigurationBytesMax,
+                                       "limits::kCatalogConfigurationBytesMax"));
+    if (static_cast<uint8_t>(c.space) > 2) return Status::InvalidArgument("catalog: unknown distance space");
+    if (c.metadata) {
+      if (Status s = CheckMetadataLimits(*c.metadata); !s.ok()) {
+        return Status::InvalidArgument("catalog: collection " + c.name + ": " + s.message());
+      }
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -29,7 +68,8 @@ std::string CatalogKey(uint64_t version) {
   return "catalog/" + FixedWidthNumber(version);
 }
 
-std::string EncodeCatalog(const CatalogState& state) {
+Result<std::string> EncodeCatalog(const CatalogState& state) {
+  FATHOM_RETURN_IF_ERROR(CheckCatalog(state));
   std::string out(kCatalogMagic, 4);
   PutFixed16(&out, kCatalogFormatVersion);
   PutFixed16(&out, 0);
@@ -49,7 +89,7 @@ std::string EncodeCatalog(const CatalogState& state) {
     PutLengthPrefixed(&out, c.tenant);
     PutLengthPrefixed(&out, c.database);
     out.push_back(c.metadata ? 1 : 0);
-    if (c.metadata) EncodeMetadata(&out, *c.metadata);
+    if (c.metadata) FATHOM_CHECK(EncodeMetadata(&out, *c.metadata).ok());  // checked above
     out.push_back(static_cast<char>(c.space));
     PutLengthPrefixed(&out, c.configuration_json);
   }
@@ -98,7 +138,7 @@ Result<CatalogState> DecodeCatalog(std::string_view bytes) {
       if (!DecodeMetadata(&in, &m)) return bad();
       c.metadata = std::move(m);
     }
-    if (!in.GetU8(&space) || space > 2 || !GetString(&in, &c.configuration_json, kConfigurationMax)) return bad();
+    if (!in.GetU8(&space) || space > 2 || !GetString(&in, &c.configuration_json, limits::kCatalogConfigurationBytesMax)) return bad();
     c.space = static_cast<DistanceSpace>(space);
     state.collections.push_back(std::move(c));
   }
@@ -126,7 +166,8 @@ Result<CatalogState> CatalogStore::Load() {
 Status CatalogStore::Commit(CatalogState* next) {
   next->version = current_version_ + 1;
   const std::string key = CatalogKey(next->version);
-  FATHOM_RETURN_IF_ERROR(CommitObject(*store_, key, EncodeCatalog(*next)));
+  FATHOM_ASSIGN_OR_RETURN(std::string bytes, EncodeCatalog(*next));
+  FATHOM_RETURN_IF_ERROR(CommitObject(*store_, key, bytes));
   // A writer whose view is older than the versions already pruned could re-create an old
   // key: such a commit is not the latest, so it is withdrawn and reported as lost.
   auto listed = store_->List("catalog/", key, 1);

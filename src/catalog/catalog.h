@@ -40,7 +40,10 @@ struct CatalogState {
   std::vector<CatalogCollection> collections;  // creation order
 };
 
-std::string EncodeCatalog(const CatalogState& state);
+// InvalidArgument naming the limit (nothing encoded) when `state` breaks a limit that
+// DecodeCatalog enforces: limits::kCatalogStringBytesMax for ids and names,
+// limits::kCatalogConfigurationBytesMax for a configuration, the metadata limits.
+Result<std::string> EncodeCatalog(const CatalogState& state);
 Result<CatalogState> DecodeCatalog(std::string_view bytes);
 
 class CatalogStore {

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "common/checksum.h"
+#include "common/coding.h"
+#include "common/limits.h"
 #include "io/mem_store.h"
 
 namespace fathom {
@@ -25,7 +28,7 @@ CatalogState Sample() {
 }
 
 TEST(CatalogTest, RoundTrip) {
-  auto d = DecodeCatalog(EncodeCatalog(Sample()));
+  auto d = DecodeCatalog(EncodeCatalog(Sample()).value());
   ASSERT_TRUE(d.ok()) << d.status().ToString();
   EXPECT_EQ(d->version, 5u);
   ASSERT_EQ(d->tenants.size(), 2u);
@@ -37,7 +40,7 @@ TEST(CatalogTest, RoundTrip) {
 }
 
 TEST(CatalogTest, EveryFlippedByteIsCorruption) {
-  std::string bytes = EncodeCatalog(Sample());
+  std::string bytes = EncodeCatalog(Sample()).value();
   for (size_t i = 0; i < bytes.size(); ++i) {
     std::string bad = bytes;
     bad[i] ^= 0x10;
@@ -60,6 +63,66 @@ TEST(CatalogTest, CommitIsCreateOnlyAndOldVersionsAreDropped) {
   CatalogStore stale(store);
   CatalogState next = Sample();
   EXPECT_TRUE(stale.Commit(&next).IsAlreadyExists());
+}
+
+// Issue 12, finding 1: a catalog the decoder would refuse makes the whole database
+// unopenable, so the encoder refuses it and CatalogStore::Commit writes nothing.
+void ExpectRefused(const CatalogState& state, const std::string& limit_name) {
+  auto encoded = EncodeCatalog(state);
+  ASSERT_FALSE(encoded.ok()) << "encoded; decodes: " << DecodeCatalog(*encoded).status().ToString();
+  EXPECT_EQ(encoded.status().code(), StatusCode::kInvalidArgument) << encoded.status().ToString();
+  EXPECT_NE(encoded.status().message().find(limit_name), std::string::npos) << encoded.status().ToString();
+}
+
+TEST(CatalogTest, EncoderRefusesAConfigurationOverTheFieldLimit) {
+  CatalogState s = Sample();
+  s.collections[0].configuration_json = std::string(limits::kCatalogConfigurationBytesMax, ' ');
+  auto at_limit = EncodeCatalog(s);
+  ASSERT_TRUE(at_limit.ok()) << at_limit.status().ToString();
+  EXPECT_TRUE(DecodeCatalog(*at_limit).ok());
+  s.collections[0].configuration_json += ' ';
+  ExpectRefused(s, "limits::kCatalogConfigurationBytesMax");
+}
+
+TEST(CatalogTest, EncoderRefusesCollectionMetadataOverTheValueLimits) {
+  CatalogState s = Sample();
+  s.collections[0].metadata = Metadata{{"big", std::string(limits::kMetadataStringBytesMax + 1, 'x')}};
+  ExpectRefused(s, "limits::kMetadataStringBytesMax");
+}
+
+TEST(CatalogTest, EncoderRefusesNamesOverTheFieldLimit) {
+  CatalogState s = Sample();
+  s.tenants.push_back({std::string(limits::kCatalogStringBytesMax + 1, 't')});
+  ExpectRefused(s, "limits::kCatalogStringBytesMax");
+  s = Sample();
+  s.collections[0].name = std::string(limits::kCatalogStringBytesMax + 1, 'n');
+  ExpectRefused(s, "limits::kCatalogStringBytesMax");
+}
+
+TEST(CatalogTest, RefusedCommitWritesNothing) {
+  auto store = std::make_shared<MemStore>();
+  CatalogStore catalog(store);
+  CatalogState first = Sample();
+  ASSERT_TRUE(catalog.Commit(&first).ok());
+  CatalogState next = Sample();
+  next.collections[0].configuration_json = std::string(limits::kCatalogConfigurationBytesMax + 1, ' ');
+  EXPECT_EQ(catalog.Commit(&next).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->List("catalog/", "", 0)->size(), 1u);
+  auto loaded = catalog.Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ(loaded->version, 1u);
+}
+
+TEST(CatalogTest, TinyCatalogClaimingHugeCountsIsCorruption) {
+  for (int field = 0; field < 3; ++field) {
+    std::string out(kCatalogMagic, 4);
+    PutFixed16(&out, kCatalogFormatVersion);
+    PutFixed16(&out, 0);
+    PutFixed64(&out, 1);
+    for (int i = 0; i < 3; ++i) PutVarint64(&out, i == field ? UINT64_MAX >> 1 : 0);
+    PutFixed64(&out, Checksum64(out));
+    EXPECT_TRUE(DecodeCatalog(out).status().IsCorruption()) << "count " << field;
+  }
 }
 
 }  // namespace

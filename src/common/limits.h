@@ -1,5 +1,10 @@
 // Every bound fathom enforces, in one place. Each is checked with a clear error (never an
 // assert) wherever input crosses it. Units are last in the names.
+//
+// The limits a decoder enforces on bytes (marked "decode limit" below) are checked three
+// times from the same constant: at the API (InvalidArgument / HTTP 400 naming the limit),
+// by the encoder (InvalidArgument, nothing written: fathom never writes what it refuses
+// to read), and by the decoder (Corruption).
 #pragma once
 
 #include <cstddef>
@@ -14,12 +19,14 @@ inline constexpr size_t kTenantNameLengthMin = 3;
 inline constexpr size_t kTenantNameLengthMax = 512;
 
 // ---- records ----
+// All decode limits (WAL, segments; metadata also in the catalog).
 inline constexpr size_t kIdLengthMax = 8192;             // bytes; Chroma local accepts 6,000
 inline constexpr uint32_t kDimensionMax = 65536;
 inline constexpr size_t kDocumentBytesMax = 32u << 20;   // one document
 inline constexpr size_t kUriBytesMax = 64u << 10;
 inline constexpr size_t kMetadataKeysMax = 4096;         // keys in one record's metadata
 inline constexpr size_t kMetadataKeyBytesMax = 4096;
+inline constexpr size_t kMetadataStringBytesMax = 32u << 20;  // one string value (or array element)
 inline constexpr size_t kMetadataArrayLengthMax = 1u << 20;
 inline constexpr size_t kWriteBatchRecordsMax = 100000;  // records in one write call
 inline constexpr uint32_t kMaxBatchSizeAdvertised = 5461;  // what pre-flight tells clients
@@ -29,17 +36,27 @@ inline constexpr uint32_t kQueryResultsMax = 100000;     // n_results
 inline constexpr size_t kQueryEmbeddingsMax = 10000;     // query vectors in one request
 inline constexpr size_t kFilterDepthMax = 64;            // nesting of $and/$or
 inline constexpr size_t kFilterNodesMax = 100000;
+// Result rows one query request may ask for: query embeddings x n_results. Each row
+// costs a heap entry while searching and an id, distance (and often a document) in the
+// response, so 1,000,000 rows is already hundreds of MB of JSON; no real client asks for
+// more in one request (Chroma's own clients page far below it), while 10,000 queries x
+// 100,000 results (each allowed alone) would be 10^9 rows.
+inline constexpr uint64_t kQueryResultRowsMax = 1000000;
 
 // ---- write path ----
 inline constexpr size_t kWriteQueueMax = 1024;           // writers waiting on one collection
 inline constexpr size_t kWalGroupBytesMax = 64u << 20;   // one WAL object (group commit)
-inline constexpr size_t kWalObjectBytesMax = 256u << 20; // largest WAL object we will decode
+inline constexpr size_t kWalObjectBytesMax = 256u << 20; // decode limit: one WAL object, encoded
 inline constexpr int kStorePutAttemptsMax = 4;           // retries of one WAL/manifest put
 
 // ---- compaction and segments ----
 inline constexpr uint64_t kCompactionTriggerOpsDefault = 50000;
 inline constexpr uint64_t kWalTailBytesMax = 256u << 20;
 inline constexpr size_t kSegmentsPerCollectionMax = 8;    // merge when more
+// Decode limit: segments one manifest may name (compaction merges at kSegmentsPerCollectionMax).
+inline constexpr size_t kManifestSegmentsMax = kSegmentsPerCollectionMax * 4;
+// Decode limit: the ids of segments, indexes and cold parts in a manifest (UUIDs: 36).
+inline constexpr size_t kManifestObjectIdBytesMax = 64;
 inline constexpr size_t kSegmentBlockBytesTarget = 1u << 20;
 inline constexpr uint64_t kSegmentBytesMax = 1ull << 40;
 
@@ -95,12 +112,16 @@ inline constexpr size_t kRecallWarnMinSamples = 50;
 // collections never spill: their full vectors cost less than the slower cold path.
 inline constexpr size_t kColdSpillFractionInverse = 8;
 inline constexpr size_t kColdPartBytesMax = 64u << 20;  // a spill writes parts of this size at most
-inline constexpr size_t kColdPartsMax = 1024;           // a manifest naming more is corrupt
+inline constexpr size_t kColdPartsMax = 1024;           // decode limit: cold parts in a manifest
 // The shared block cache for cold rows (DatabaseOptions::vector_cache_bytes).
 inline constexpr size_t kVectorCacheBytesDefault = 128u << 20;
 
 // ---- catalog ----
-inline constexpr size_t kCollectionsMax = 1000000;
+inline constexpr size_t kCollectionsMax = 1000000;         // decode limit as well
+// Decode limits of one catalog snapshot: ids, names and tenants; a collection's
+// configuration JSON (schema included). A collection's metadata has the record limits.
+inline constexpr size_t kCatalogStringBytesMax = 1u << 20;
+inline constexpr size_t kCatalogConfigurationBytesMax = 16u << 20;
 inline constexpr size_t kCatalogVersionsKept = 4;         // older catalog objects are deleted
 
 // ---- objects ----

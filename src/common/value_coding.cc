@@ -1,5 +1,8 @@
 #include "common/value_coding.h"
 
+#include <type_traits>
+#include <variant>
+
 #include "common/limits.h"
 
 namespace fathom {
@@ -41,16 +44,26 @@ bool DecodeScalar(Decoder* in, T* out) {
     return in->GetDouble(out);
   } else {
     std::string_view s;
-    if (!in->GetLengthPrefixed(&s, limits::kDocumentBytesMax)) return false;
+    if (!in->GetLengthPrefixed(&s, limits::kMetadataStringBytesMax)) return false;
     out->assign(s);
     return true;
   }
 }
 
+// The fewest bytes one array element takes: the count is checked against the bytes left
+// before anything is reserved.
+template <typename T>
+constexpr size_t MinEncodedBytes() {
+  if constexpr (std::is_same_v<T, int64_t> || std::is_same_v<T, double>) return 8;
+  return 1;  // a bool, or an empty string's length byte
+}
+
 template <typename T>
 bool DecodeArray(Decoder* in, std::vector<T>* out) {
   uint64_t n;
-  if (!in->GetVarint64(&n) || n > limits::kMetadataArrayLengthMax || n > in->remaining()) return false;
+  if (!in->GetVarint64(&n) || n > limits::kMetadataArrayLengthMax || n > in->remaining() / MinEncodedBytes<T>()) {
+    return false;
+  }
   out->clear();
   out->reserve(static_cast<size_t>(n));
   for (uint64_t i = 0; i < n; ++i) {
@@ -68,9 +81,77 @@ bool DecodeKey(Decoder* in, std::string* key) {
   return true;
 }
 
+Status OverLimit(std::string_view what, size_t got, const char* limit_name, size_t limit) {
+  return Status::InvalidArgument(std::string(what) + ": " + std::to_string(got) + " exceeds " + limit_name + " (" +
+                                 std::to_string(limit) + ")");
+}
+
+Status CheckKey(std::string_view key) {
+  if (key.size() > limits::kMetadataKeyBytesMax) {
+    return OverLimit("bytes of a metadata key", key.size(), "limits::kMetadataKeyBytesMax",
+                     limits::kMetadataKeyBytesMax);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
-void EncodeMetadataValue(std::string* dst, const MetadataValue& value) {
+Status CheckMetadataValueLimits(std::string_view key, const MetadataValue& value) {
+  auto string_too_long = [key](size_t bytes) {
+    return OverLimit("bytes of the metadata string of key '" + std::string(key.substr(0, 64)) + "'", bytes,
+                     "limits::kMetadataStringBytesMax", limits::kMetadataStringBytesMax);
+  };
+  if (const auto* s = std::get_if<std::string>(&value)) {
+    if (s->size() > limits::kMetadataStringBytesMax) return string_too_long(s->size());
+    return Status::Ok();
+  }
+  size_t length = 0;
+  std::visit(
+      [&length](const auto& v) {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (!std::is_same_v<T, bool> && !std::is_same_v<T, int64_t> && !std::is_same_v<T, double> &&
+                      !std::is_same_v<T, std::string>) {
+          length = v.size();
+        }
+      },
+      value);
+  if (length > limits::kMetadataArrayLengthMax) {
+    return OverLimit("length of the metadata array of key '" + std::string(key.substr(0, 64)) + "'", length,
+                     "limits::kMetadataArrayLengthMax", limits::kMetadataArrayLengthMax);
+  }
+  if (const auto* strings = std::get_if<std::vector<std::string>>(&value)) {
+    for (const std::string& s : *strings) {
+      if (s.size() > limits::kMetadataStringBytesMax) return string_too_long(s.size());
+    }
+  }
+  return Status::Ok();
+}
+
+Status CheckMetadataLimits(const Metadata& metadata) {
+  if (metadata.size() > limits::kMetadataKeysMax) {
+    return OverLimit("metadata keys", metadata.size(), "limits::kMetadataKeysMax", limits::kMetadataKeysMax);
+  }
+  for (const auto& [key, value] : metadata) {
+    FATHOM_RETURN_IF_ERROR(CheckKey(key));
+    FATHOM_RETURN_IF_ERROR(CheckMetadataValueLimits(key, value));
+  }
+  return Status::Ok();
+}
+
+Status CheckMetadataPatchLimits(const MetadataPatch& patch) {
+  if (patch.size() > limits::kMetadataKeysMax) {
+    return OverLimit("metadata keys", patch.size(), "limits::kMetadataKeysMax", limits::kMetadataKeysMax);
+  }
+  for (const auto& [key, value] : patch) {
+    FATHOM_RETURN_IF_ERROR(CheckKey(key));
+    if (value) FATHOM_RETURN_IF_ERROR(CheckMetadataValueLimits(key, *value));
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+void EncodeValueUnchecked(std::string* dst, const MetadataValue& value) {
   dst->push_back(static_cast<char>(value.index() + 1));  // tags 1..8 follow the variant order
   std::visit(
       [dst](const auto& v) {
@@ -83,6 +164,14 @@ void EncodeMetadataValue(std::string* dst, const MetadataValue& value) {
         }
       },
       value);
+}
+
+}  // namespace
+
+Status EncodeMetadataValue(std::string* dst, const MetadataValue& value) {
+  FATHOM_RETURN_IF_ERROR(CheckMetadataValueLimits("", value));
+  EncodeValueUnchecked(dst, value);
+  return Status::Ok();
 }
 
 bool DecodeMetadataValue(Decoder* in, ValueTag tag, MetadataValue* out) {
@@ -100,12 +189,14 @@ bool DecodeMetadataValue(Decoder* in, ValueTag tag, MetadataValue* out) {
   return false;
 }
 
-void EncodeMetadata(std::string* dst, const Metadata& metadata) {
+Status EncodeMetadata(std::string* dst, const Metadata& metadata) {
+  FATHOM_RETURN_IF_ERROR(CheckMetadataLimits(metadata));
   PutVarint64(dst, metadata.size());
   for (const auto& [key, value] : metadata) {
     PutLengthPrefixed(dst, key);
-    EncodeMetadataValue(dst, value);
+    EncodeValueUnchecked(dst, value);
   }
+  return Status::Ok();
 }
 
 bool DecodeMetadata(Decoder* in, Metadata* out) {
@@ -126,16 +217,18 @@ bool DecodeMetadata(Decoder* in, Metadata* out) {
   return true;
 }
 
-void EncodeMetadataPatch(std::string* dst, const MetadataPatch& patch) {
+Status EncodeMetadataPatch(std::string* dst, const MetadataPatch& patch) {
+  FATHOM_RETURN_IF_ERROR(CheckMetadataPatchLimits(patch));
   PutVarint64(dst, patch.size());
   for (const auto& [key, value] : patch) {
     PutLengthPrefixed(dst, key);
     if (value) {
-      EncodeMetadataValue(dst, *value);
+      EncodeValueUnchecked(dst, *value);
     } else {
       dst->push_back(static_cast<char>(ValueTag::kDeleteKey));
     }
   }
+  return Status::Ok();
 }
 
 bool DecodeMetadataPatch(Decoder* in, MetadataPatch* out) {

@@ -1,10 +1,15 @@
 // Binary encoding of metadata values, shared by the WAL, segments and the catalog.
-// Layout in docs/format/values.md. Decoders return false on malformed input.
+// Layout in docs/format/values.md. Decoders return false on malformed input. Encoders
+// first check the limits the decoders enforce (common/limits.h) and return
+// InvalidArgument naming the limit, appending nothing, so that nothing encoded here is
+// refused when read back.
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "common/coding.h"
+#include "fathom/status.h"
 #include "fathom/types.h"
 
 namespace fathom {
@@ -22,13 +27,21 @@ enum class ValueTag : uint8_t {
   kStringArray = 8,
 };
 
-void EncodeMetadataValue(std::string* dst, const MetadataValue& value);
+// The decode limits: string values (and array elements) of at most
+// limits::kMetadataStringBytesMax, arrays of at most limits::kMetadataArrayLengthMax, keys
+// of at most limits::kMetadataKeyBytesMax and at most limits::kMetadataKeysMax of them.
+// `key` only names the value in the message.
+Status CheckMetadataValueLimits(std::string_view key, const MetadataValue& value);
+Status CheckMetadataLimits(const Metadata& metadata);
+Status CheckMetadataPatchLimits(const MetadataPatch& patch);
+
+Status EncodeMetadataValue(std::string* dst, const MetadataValue& value);
 bool DecodeMetadataValue(Decoder* in, ValueTag tag, MetadataValue* out);
 
-void EncodeMetadata(std::string* dst, const Metadata& metadata);
+Status EncodeMetadata(std::string* dst, const Metadata& metadata);
 bool DecodeMetadata(Decoder* in, Metadata* out);
 
-void EncodeMetadataPatch(std::string* dst, const MetadataPatch& patch);
+Status EncodeMetadataPatch(std::string* dst, const MetadataPatch& patch);
 bool DecodeMetadataPatch(Decoder* in, MetadataPatch* out);
 
 }  // namespace fathom

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <set>
 #include <type_traits>
 #include <variant>
 #include <unordered_set>
@@ -33,9 +34,6 @@ struct CollectionImpl::PendingWrite {
 };
 
 namespace {
-
-// The most segments a manifest may name (its decoder refuses more).
-constexpr size_t kManifestSegmentsMax = limits::kSegmentsPerCollectionMax * 4;
 
 // An upper bound of a value's encoded size (tag, varint lengths of at most 10 bytes).
 size_t ValueBytesBound(const MetadataValue& value) {
@@ -431,6 +429,7 @@ void CollectionImpl::CommitGroup(const std::vector<PendingWrite*>& group) {
     dimension = table_.dimension();
   }
   std::vector<PendingWrite*> accepted;
+  MetadataKeys projected;
   for (PendingWrite* p : group) {
     if (p->filter_delete) {
       if (Status s = ResolveDelete(p); !s.ok()) {
@@ -443,22 +442,20 @@ void CollectionImpl::CommitGroup(const std::vector<PendingWrite*>& group) {
         p->status = Status::InvalidArgument(DimensionMismatchMessage(*dimension, *p->dimension));
         continue;
       }
-      dimension = p->dimension;
     }
+    if (Status s = CheckMergedMetadata(p->ops, &projected); !s.ok()) {
+      p->status = s;
+      continue;
+    }
+    if (p->dimension) dimension = p->dimension;
     accepted.push_back(p);
   }
   // One WAL object for the group. The byte estimate that formed it can be far off (a
-  // filter delete is resolved only now), so the object is checked on its encoded size: a
-  // group too large for one object commits writer by writer instead.
+  // filter delete is resolved only now), so the object is checked on its encoded bytes: a
+  // group the encoder refuses commits writer by writer, and only the writer whose own
+  // ops are refused gets the error.
   if (!CommitBatch(accepted)) {
-    for (PendingWrite* p : accepted) {
-      if (!CommitBatch({p})) {
-        p->status = Status::InvalidArgument(
-            "this write encodes to more than " + std::to_string(limits::kWalObjectBytesMax >> 20) +
-            " MiB, the most one write-ahead log object may hold; split it into smaller requests" +
-            (p->filter_delete ? " (for a delete by filter: add a limit)" : ""));
-      }
-    }
+    for (PendingWrite* p : accepted) (void)CommitBatch({p});
   }
   MaybeScheduleCompaction();
 }
@@ -476,17 +473,23 @@ bool CollectionImpl::CommitBatch(const std::vector<PendingWrite*>& writers) {
   }
   if (ops->empty()) return true;
   const uint64_t sequence = last_sequence_ + 1;  // only the leader changes it
-  const std::string bytes = EncodeWalObject(sequence, *ops);
-  if (bytes.size() > limits::kWalObjectBytesMax) {
+  Result<std::string> encoded = EncodeWalObject(sequence, *ops);
+  if (!encoded.ok()) {
     if (writers.size() > 1) {
       // Give each writer its ops back, in order, for the split.
       size_t next = 0;
       for (PendingWrite* p : writers) {
         for (Operation& op : p->ops) op = std::move(all[next++]);
       }
+      return false;
     }
-    return false;
+    PendingWrite* p = writers[0];
+    p->status = Status::InvalidArgument(
+        encoded.status().message() + "; split the write into smaller requests" +
+        (p->filter_delete ? " (for a delete by filter: add a limit)" : ""));
+    return true;
   }
+  const std::string& bytes = *encoded;
   Status s = PutWal(sequence, bytes);
   if (!s.ok()) {
     for (PendingWrite* p : writers) p->status = s;
@@ -496,6 +499,49 @@ bool CollectionImpl::CommitBatch(const std::vector<PendingWrite*>& writers) {
   Status applied = ApplyLocked(std::move(*ops), sequence, bytes.size());
   FATHOM_CHECK(applied.ok());  // validated above, before logging
   return true;
+}
+
+Status CollectionImpl::CheckMergedMetadata(const OperationBatch& ops, MetadataKeys* projected) const {
+  std::shared_lock<std::shared_mutex> lock(state_mu_);
+  for (const Operation& op : ops) {
+    const WriteRecord& rec = op.record;
+    auto tracked = projected->find(rec.id);
+    if (!rec.metadata && tracked == projected->end()) continue;  // nothing merges
+    std::optional<std::set<std::string>> keys;  // the record's keys now; nullopt: no record
+    if (tracked != projected->end()) {
+      keys = tracked->second;
+    } else if (auto slot = table_.Find(rec.id); slot && table_.row(*slot).live) {
+      keys.emplace();
+      const std::optional<Metadata>& metadata = table_.row(*slot).metadata;
+      if (metadata) {
+        for (const auto& entry : *metadata) keys->insert(entry.first);
+      }
+    }
+    if (op.type == OpType::kDelete) {
+      keys.reset();
+    } else if (!keys) {
+      if (op.type == OpType::kUpdate) continue;  // an update of a missing id is ignored
+      keys.emplace();
+    } else if (op.type == OpType::kAdd) {
+      continue;  // the first write wins
+    }
+    if (keys && rec.metadata) {
+      for (const auto& [key, value] : *rec.metadata) {
+        if (value) {
+          keys->insert(key);
+        } else {
+          keys->erase(key);
+        }
+      }
+      if (keys->size() > limits::kMetadataKeysMax) {
+        return Status::InvalidArgument("record " + rec.id + ": its metadata would have " +
+                                       std::to_string(keys->size()) + " keys after this write, over the limit of " +
+                                       std::to_string(limits::kMetadataKeysMax) + " (limits::kMetadataKeysMax)");
+      }
+    }
+    (*projected)[rec.id] = std::move(keys);
+  }
+  return Status::Ok();
 }
 
 Status CollectionImpl::PutWal(uint64_t sequence, const std::string& bytes) {
@@ -604,7 +650,7 @@ Result<GetResult> CollectionImpl::GetOnce(const GetRequest& request) {
 }
 
 Result<QueryResult> CollectionImpl::Query(const QueryRequest& request) {
-  FATHOM_RETURN_IF_ERROR(ValidateQueryEmbeddings(request.query_embeddings));
+  FATHOM_RETURN_IF_ERROR(ValidateQueryEmbeddings(request.query_embeddings, request.n_results));
   if (request.n_results > limits::kQueryResultsMax) {
     return Status::InvalidArgument("n_results " + std::to_string(request.n_results) + " exceeds the maximum of " +
                                    std::to_string(limits::kQueryResultsMax));
@@ -753,7 +799,7 @@ Status CollectionImpl::CommitManifest(Manifest next) {
   // `next` was derived from manifest_, which must be known (RunCompaction resolves it).
   FATHOM_CHECK(!uncertain_manifest_);
   next.version = manifest_.version + 1;
-  std::string bytes = EncodeManifest(next);
+  FATHOM_ASSIGN_OR_RETURN(std::string bytes, EncodeManifest(next));
   Status s = CommitObject(*store_, ManifestKey(id_, next.version), bytes);
   if (!s.ok()) {
     // Unknown outcome: the manifest may be the collection's current one. Until that is
@@ -1071,7 +1117,7 @@ Status CollectionImpl::MaintainColdVectors() {
 }
 
 Status CollectionImpl::FoldTail() {
-  if (manifest_.segments.size() + 1 > kManifestSegmentsMax) {
+  if (manifest_.segments.size() + 1 > limits::kManifestSegmentsMax) {
     // A fold adds a segment, and a manifest holds a bounded number: at the bound the
     // segments are merged first, and while that fails nothing is folded (the WAL keeps
     // every write).
@@ -1154,9 +1200,11 @@ Status CollectionImpl::FoldTail() {
       }
     }
     SegmentRef ref{NewUuidV4(), writer.rows(), writer.tombstones(), 0};
-    std::string bytes = writer.Finish();
+    Result<std::string> finished = writer.Finish();
+    std::string bytes = finished.ok() ? std::move(*finished) : std::string();
     ref.size_bytes = bytes.size();
-    if (Status s = CommitObject(*store_, SegmentKey(id_, ref.id), bytes); !s.ok()) {
+    if (Status s = finished.ok() ? CommitObject(*store_, SegmentKey(id_, ref.id), bytes) : finished.status();
+        !s.ok()) {
       restore();
       return s.WithContext("compaction: segment");
     }
@@ -1218,7 +1266,7 @@ Status CollectionImpl::MergeSegments() {
     if (merged.row(slot).live) writer.AddRow(merged.row(slot), merged.vectors().Approx(slot, nullptr));
   }
   SegmentRef ref{NewUuidV4(), writer.rows(), 0, 0};
-  std::string bytes = writer.Finish();
+  FATHOM_ASSIGN_OR_RETURN(std::string bytes, writer.Finish());
   ref.size_bytes = bytes.size();
   FATHOM_RETURN_IF_ERROR(CommitObject(*store_, SegmentKey(id_, ref.id), bytes));
   Manifest next = manifest_;

@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -109,8 +110,15 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   Status Submit(PendingWrite* write);
   void CommitGroup(const std::vector<PendingWrite*>& group);
   // Logs the ops of `writers` as one WAL object and applies them, setting each writer's
-  // status; false (nothing done, ops intact) if they encode past limits::kWalObjectBytesMax.
+  // status; false (nothing done, ops intact) if several writers' ops together are refused
+  // by the encoder (too large for one object): the caller splits them.
   bool CommitBatch(const std::vector<PendingWrite*>& writers);
+  // Per record id: its metadata keys as a group's earlier writes leave them (nullopt: no
+  // such record).
+  using MetadataKeys = std::unordered_map<std::string, std::optional<std::set<std::string>>>;
+  // InvalidArgument if `ops` would merge a record's metadata past limits::kMetadataKeysMax
+  // (a segment could not hold it); `projected` carries the group's earlier writes.
+  Status CheckMergedMetadata(const OperationBatch& ops, MetadataKeys* projected) const;
   // Resolves a filter delete to the ids it removes (under the state lock).
   Status ResolveDelete(PendingWrite* write);
   Status PutWal(uint64_t sequence, const std::string& bytes);

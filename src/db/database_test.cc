@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/limits.h"
 #include "fathom/db.h"
 #include "test_util.h"
 
@@ -160,6 +161,102 @@ TEST_F(DatabaseTest, CorruptWalIsReportedNotServed) {
   ASSERT_FALSE(got.ok());
   EXPECT_TRUE(got.status().IsCorruption()) << got.status().ToString();
   EXPECT_TRUE(db_->GetTenant(kT).ok());  // the rest of the database still works
+}
+
+// ---- issue 12, finding 1: nothing acknowledged may make the next open fail ----
+
+void ExpectInvalidNaming(const Status& status, const std::string& limit_name) {
+  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << status.ToString();
+  EXPECT_NE(status.message().find(limit_name), std::string::npos) << status.ToString();
+}
+
+TEST_F(DatabaseTest, OverLimitRecordMetadataStringIsRefusedAndTheDatabaseReopens) {
+  auto c = db_->CreateCollection(kT, kD, {.name = "docs"});
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE((*c)->Add({testing::MakeRecord("keep", {1})}).ok());
+  const std::string big(limits::kMetadataStringBytesMax + 1, 'x');
+  ExpectInvalidNaming((*c)->Add({testing::MakeRecord("r", {1}, std::nullopt, Metadata{{"s", big}})}),
+                      "limits::kMetadataStringBytesMax");
+  WriteRecord update{.id = "keep"};
+  update.metadata = MetadataPatch{{"s", MetadataValue(std::vector<std::string>{big})}};
+  ExpectInvalidNaming((*c)->Update({update}), "limits::kMetadataStringBytesMax");
+  Reopen();
+  auto reopened = db_->GetCollection(kT, kD, "docs");
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_EQ(*(*reopened)->Count(), 1u);
+}
+
+TEST_F(DatabaseTest, OverLimitCollectionConfigurationOrMetadataIsRefusedAndTheDatabaseReopens) {
+  CreateCollectionRequest request{.name = "cfg"};
+  request.configuration_json = std::string(limits::kCatalogConfigurationBytesMax + 1, ' ');
+  ExpectInvalidNaming(db_->CreateCollection(kT, kD, request).status(), "limits::kCatalogConfigurationBytesMax");
+  CreateCollectionRequest with_metadata{.name = "meta"};
+  with_metadata.metadata = Metadata{{"s", std::string(limits::kMetadataStringBytesMax + 1, 'x')}};
+  ExpectInvalidNaming(db_->CreateCollection(kT, kD, with_metadata).status(), "limits::kMetadataStringBytesMax");
+  auto c = db_->CreateCollection(kT, kD, {.name = "docs"});
+  ASSERT_TRUE(c.ok());
+  const std::string id = (*c)->id();
+  ModifyCollectionRequest modify;
+  modify.new_configuration_json = std::string(limits::kCatalogConfigurationBytesMax + 1, ' ');
+  ExpectInvalidNaming(db_->ModifyCollection(kT, kD, id, modify), "limits::kCatalogConfigurationBytesMax");
+  ModifyCollectionRequest modify_metadata;
+  modify_metadata.new_metadata = std::optional<Metadata>(Metadata{{"s", std::string(limits::kMetadataStringBytesMax + 1, 'x')}});
+  ExpectInvalidNaming(db_->ModifyCollection(kT, kD, id, modify_metadata), "limits::kMetadataStringBytesMax");
+  Reopen();  // asserts that the database opens
+  EXPECT_EQ(*db_->CountCollections(kT, kD), 1u);
+  EXPECT_TRUE(db_->GetCollection(kT, kD, "docs").ok());
+}
+
+// Updates merge metadata key by key: each patch is within limits::kMetadataKeysMax, the
+// merged record is not. Compaction must not write a segment that no longer opens.
+TEST_F(DatabaseTest, MergedMetadataOverTheKeyLimitNeverReachesASegment) {
+  auto c = db_->CreateCollection(kT, kD, {.name = "docs"});
+  ASSERT_TRUE(c.ok());
+  Metadata first;
+  MetadataPatch second;
+  for (size_t i = 0; i < limits::kMetadataKeysMax; ++i) {
+    first["a" + std::to_string(i)] = int64_t{1};
+    second["b" + std::to_string(i)] = MetadataValue(int64_t{2});
+  }
+  ASSERT_TRUE((*c)->Add({testing::MakeRecord("r", {1}, std::nullopt, first)}).ok());
+  WriteRecord update{.id = "r"};
+  update.metadata = second;
+  // Refused before it is logged, so nothing is left that compaction cannot fold.
+  const Status updated = (*c)->Update({update});
+  EXPECT_EQ(updated.code(), StatusCode::kInvalidArgument) << updated.ToString();
+  EXPECT_NE(updated.message().find("limits::kMetadataKeysMax"), std::string::npos) << updated.message();
+  const Status compacted = (*c)->Compact();
+  EXPECT_TRUE(compacted.ok()) << compacted.ToString();
+  // Within one group commit too: two writers whose merges only together pass the limit.
+  MetadataPatch half;
+  for (size_t i = 0; i < 10; ++i) half["c" + std::to_string(i)] = MetadataValue(int64_t{3});
+  WriteRecord one{.id = "r"};
+  one.metadata = MetadataPatch{{"a0", std::nullopt}};  // frees one key
+  ASSERT_TRUE((*c)->Update({one}).ok());
+  WriteRecord two{.id = "r"};
+  two.metadata = MetadataPatch{{"z", MetadataValue(int64_t{4})}};
+  EXPECT_TRUE((*c)->Update({two}).ok()) << "one key was freed";
+  WriteRecord three{.id = "r"};
+  three.metadata = half;
+  EXPECT_EQ((*c)->Update({three}).code(), StatusCode::kInvalidArgument);
+  Reopen();
+  auto reopened = db_->GetCollection(kT, kD, "docs");
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_EQ(*(*reopened)->Count(), 1u);
+}
+
+// Issue 12, finding 7: one small request may not ask for an unbounded result.
+TEST_F(DatabaseTest, QueryResultRowsAreBounded) {
+  auto c = db_->CreateCollection(kT, kD, {.name = "docs"});
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE((*c)->Add({testing::MakeRecord("r", {1, 0})}).ok());
+  QueryRequest request;
+  request.query_embeddings.assign(limits::kQueryResultRowsMax / limits::kQueryResultsMax + 1, {1.0f, 0.0f});
+  request.n_results = limits::kQueryResultsMax;
+  ExpectInvalidNaming((*c)->Query(request).status(), "limits::kQueryResultRowsMax");
+  request.query_embeddings.resize(limits::kQueryResultRowsMax / limits::kQueryResultsMax);
+  auto at_limit = (*c)->Query(request);
+  EXPECT_TRUE(at_limit.ok()) << at_limit.status().ToString();
 }
 
 }  // namespace

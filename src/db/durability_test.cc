@@ -545,7 +545,7 @@ TEST_F(DurabilityTest, AManifestRowCountTheSegmentCannotHoldIsCorruption) {
   ASSERT_EQ(manifest->segments.size(), 1u);
   manifest->segments[0].rows = uint64_t{1} << 40;
   manifest->version += 1;
-  ASSERT_TRUE(mem_->Put(ManifestKey(id, manifest->version), EncodeManifest(*manifest), PutMode::kCreateOnly).ok());
+  ASSERT_TRUE(mem_->Put(ManifestKey(id, manifest->version), *EncodeManifest(*manifest), PutMode::kCreateOnly).ok());
   Open();
   auto col = db_->CreateCollection(kT, kD, {.name = "docs", .get_or_create = true});
   ASSERT_FALSE(col.ok());

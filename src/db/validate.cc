@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common/limits.h"
+#include "common/value_coding.h"
 
 namespace fathom {
 
@@ -94,6 +95,23 @@ Status ValidateMetadataKeys(const Metadata& metadata, const char* field, size_t 
       return Status::InvalidArgument(std::string("Validation error: ") + field + ": Invalid metadata at index " +
                                      std::to_string(index));
     }
+    // The limits the catalog and segment decoders enforce on values.
+    if (Status s = CheckMetadataValueLimits(key, value); !s.ok()) {
+      return Status::InvalidArgument(std::string("Validation error: ") + field + " at index " +
+                                     std::to_string(index) + ": " + s.message());
+    }
+  }
+  return Status::Ok();
+}
+
+Status ValidateQueryResultRows(size_t query_embeddings, uint32_t n_results) {
+  // Both factors are bounded (kQueryEmbeddingsMax, 32 bits), so the product fits.
+  const uint64_t rows = uint64_t{query_embeddings} * n_results;
+  if (query_embeddings <= limits::kQueryEmbeddingsMax && rows > limits::kQueryResultRowsMax) {
+    return Status::InvalidArgument("a query may return at most " + std::to_string(limits::kQueryResultRowsMax) +
+                                   " result rows (limits::kQueryResultRowsMax); " + std::to_string(query_embeddings) +
+                                   " query embeddings x n_results " + std::to_string(n_results) + " = " +
+                                   std::to_string(rows));
   }
   return Status::Ok();
 }
@@ -140,17 +158,25 @@ Result<std::optional<uint32_t>> ValidateWriteRecords(OpType type, const std::vec
           return Status::InvalidArgument("metadata value for key '" + key + "' at index " + std::to_string(i) +
                                          " is null; null (delete the key) is allowed only in update and upsert");
         }
+        // The limits the WAL and segment decoders enforce on values.
+        if (value) {
+          if (Status s = CheckMetadataValueLimits(key, *value); !s.ok()) {
+            return Status::InvalidArgument("Validation error: metadatas at index " + std::to_string(i) + ": " +
+                                           s.message());
+          }
+        }
       }
     }
   }
   return dimension;
 }
 
-Status ValidateQueryEmbeddings(const std::vector<std::vector<float>>& embeddings) {
+Status ValidateQueryEmbeddings(const std::vector<std::vector<float>>& embeddings, uint32_t n_results) {
   if (embeddings.size() > limits::kQueryEmbeddingsMax) {
     return Status::InvalidArgument("at most " + std::to_string(limits::kQueryEmbeddingsMax) +
                                    " query embeddings per request");
   }
+  FATHOM_RETURN_IF_ERROR(ValidateQueryResultRows(embeddings.size(), n_results));
   std::optional<size_t> dimension;
   for (size_t i = 0; i < embeddings.size(); ++i) {
     FATHOM_RETURN_IF_ERROR(CheckEmbedding(embeddings[i], i));

@@ -16,6 +16,8 @@ namespace fathom {
 // both ends, no "..", not an IPv4 address.
 Status ValidateName(const std::string& name);
 Status ValidateTenantName(const std::string& name);
+// Keys (count, bytes, no '#'/'$' prefix) and values (the decode limits in
+// common/value_coding.h) of a record's or a collection's metadata.
 Status ValidateMetadataKeys(const Metadata& metadata, const char* field, size_t index);
 
 // Checks a write request's records for `type` and returns the dimension of its
@@ -23,7 +25,11 @@ Status ValidateMetadataKeys(const Metadata& metadata, const char* field, size_t 
 // at commit time, when the collection's dimension is known for certain.
 Result<std::optional<uint32_t>> ValidateWriteRecords(OpType type, const std::vector<WriteRecord>& records);
 
-Status ValidateQueryEmbeddings(const std::vector<std::vector<float>>& embeddings);
+// Embeddings (count, dimension, finite) and the request's total result rows
+// (ValidateQueryResultRows).
+Status ValidateQueryEmbeddings(const std::vector<std::vector<float>>& embeddings, uint32_t n_results);
+// query_embeddings x n_results must be at most limits::kQueryResultRowsMax.
+Status ValidateQueryResultRows(size_t query_embeddings, uint32_t n_results);
 
 std::string DimensionMismatchMessage(uint32_t expected, size_t got);
 

@@ -1,6 +1,7 @@
 // Catalog routes: tenants, databases and collections (chroma.md §1.3, §1.5).
 #include <fmt/format.h>
 
+#include "common/limits.h"
 #include "server/api.h"
 #include "server/collection_config.h"
 #include "server/json_writer.h"
@@ -59,6 +60,19 @@ ApiResult<std::optional<Metadata>> ReadCollectionMetadata(JsonElement value, std
   }
   if (reset) return std::optional<Metadata>();
   return std::optional<Metadata>(PatchToMetadata(std::move(patch)));
+}
+
+// The catalog stores a collection's configuration (the client's schema included) in a
+// field of at most limits::kCatalogConfigurationBytesMax; refuse a larger one before the
+// engine is asked (its catalog encoder would refuse it too).
+ApiStatus CheckConfigurationBytes(const std::string& configuration_json) {
+  if (configuration_json.size() > limits::kCatalogConfigurationBytesMax) {
+    return ApiError::InvalidArgument(fmt::format(
+        "the collection's configuration and schema take {} bytes as JSON; at most {} "
+        "(limits::kCatalogConfigurationBytesMax) can be stored",
+        configuration_json.size(), limits::kCatalogConfigurationBytesMax));
+  }
+  return ApiStatus::Ok();
 }
 
 ApiResult<std::string> ReadNameField(JsonElement body, std::string_view struct_name) {
@@ -185,6 +199,7 @@ ApiResult<HttpResponse> ApiService::CreateCollection(const RouteMatch& route, Js
                                                       OptionalField(object, "schema"), request.metadata));
   request.space = config.hnsw.space;
   request.configuration_json = SerializeConfig(config);
+  FATHOM_API_RETURN_IF_ERROR(CheckConfigurationBytes(request.configuration_json));
   std::shared_ptr<Collection> collection;
   FATHOM_API_ASSIGN_OR_RETURN_STATUS(collection,
                                      db_->CreateCollection(route.tenant, route.database, request));
@@ -239,6 +254,7 @@ ApiResult<HttpResponse> ApiService::UpdateCollection(const RouteMatch& route, Js
     CollectionConfig config = LoadConfig(info);
     FATHOM_API_RETURN_IF_ERROR(ApplyConfigUpdate(config, *new_configuration));
     request.new_configuration_json = SerializeConfig(config);
+    FATHOM_API_RETURN_IF_ERROR(CheckConfigurationBytes(*request.new_configuration_json));
   }
   if (!request.new_name && !request.new_metadata && !request.new_configuration_json) return EmptyObject();
   FATHOM_API_RETURN_IF_ERROR(ToApiStatus(db_->ModifyCollection(route.tenant, route.database, *id, request)));

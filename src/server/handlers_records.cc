@@ -302,6 +302,13 @@ ApiResult<HttpResponse> ApiService::Query(const RouteMatch& route, JsonElement b
     return ApiError::InvalidArgument(fmt::format("n_results is {}; at most {} results can be asked for",
                                                  request.n_results, fathom::limits::kQueryResultsMax));
   }
+  if (const uint64_t rows = uint64_t{request.query_embeddings.size()} * request.n_results;
+      rows > fathom::limits::kQueryResultRowsMax) {
+    return ApiError::InvalidArgument(fmt::format(
+        "{} query embeddings x n_results {} = {} result rows; a query may return at most {} "
+        "(limits::kQueryResultRowsMax)",
+        request.query_embeddings.size(), request.n_results, rows, fathom::limits::kQueryResultRowsMax));
+  }
   std::vector<std::string> include_names = {"documents", "metadatas", "distances"};
   if (auto include = OptionalField(object, "include")) {
     FATHOM_API_ASSIGN_OR_RETURN(request.include, ReadInclude(*include, "include", &include_names));

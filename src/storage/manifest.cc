@@ -10,7 +10,44 @@
 
 namespace fathom {
 
-std::string EncodeManifest(const Manifest& m) {
+namespace {
+
+// The checks DecodeManifest makes on each object id.
+Status CheckObjectId(const std::string& id, const char* what) {
+  if (id.size() > limits::kManifestObjectIdBytesMax || !IsUuid(id)) {
+    return Status::InvalidArgument(std::string("manifest: ") + what + " id '" + id.substr(0, 80) +
+                                   "' is not a UUID of at most limits::kManifestObjectIdBytesMax (" +
+                                   std::to_string(limits::kManifestObjectIdBytesMax) + ") bytes");
+  }
+  return Status::Ok();
+}
+
+// Every limit DecodeManifest enforces, so that no manifest is committed that fails to load.
+Status CheckManifest(const Manifest& m) {
+  if (m.dimension > limits::kDimensionMax) {
+    return Status::InvalidArgument("manifest: dimension " + std::to_string(m.dimension) +
+                                   " exceeds limits::kDimensionMax (" + std::to_string(limits::kDimensionMax) + ")");
+  }
+  if (m.segments.size() > limits::kManifestSegmentsMax) {
+    return Status::InvalidArgument("manifest: " + std::to_string(m.segments.size()) +
+                                   " segments exceed limits::kManifestSegmentsMax (" +
+                                   std::to_string(limits::kManifestSegmentsMax) + ")");
+  }
+  if (m.cold_parts.size() > limits::kColdPartsMax) {
+    return Status::InvalidArgument("manifest: " + std::to_string(m.cold_parts.size()) +
+                                   " cold parts exceed limits::kColdPartsMax (" +
+                                   std::to_string(limits::kColdPartsMax) + ")");
+  }
+  for (const SegmentRef& s : m.segments) FATHOM_RETURN_IF_ERROR(CheckObjectId(s.id, "segment"));
+  if (m.vector_index) FATHOM_RETURN_IF_ERROR(CheckObjectId(m.vector_index->id, "vector index"));
+  for (const ColdPartRef& p : m.cold_parts) FATHOM_RETURN_IF_ERROR(CheckObjectId(p.id, "cold part"));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::string> EncodeManifest(const Manifest& m) {
+  FATHOM_RETURN_IF_ERROR(CheckManifest(m));
   std::string out(kManifestMagic, 4);
   PutFixed16(&out, kManifestFormatVersion);
   PutFixed16(&out, 0);
@@ -61,13 +98,13 @@ Result<Manifest> DecodeManifest(std::string_view bytes) {
     return Status::Corruption("manifest: unsupported version " + std::to_string(version));
   }
   if (m.dimension > limits::kDimensionMax) return Status::Corruption("manifest: dimension out of range");
-  if (count > limits::kSegmentsPerCollectionMax * 4 || count > in.remaining()) {
+  if (count > limits::kManifestSegmentsMax || count > in.remaining()) {
     return Status::Corruption("manifest: too many segments");
   }
   for (uint64_t i = 0; i < count; ++i) {
     SegmentRef s;
     std::string_view id;
-    if (!in.GetLengthPrefixed(&id, 64) || !IsUuid(std::string(id)) || !in.GetVarint64(&s.rows) ||
+    if (!in.GetLengthPrefixed(&id, limits::kManifestObjectIdBytesMax) || !IsUuid(std::string(id)) || !in.GetVarint64(&s.rows) ||
         !in.GetVarint64(&s.tombstones) || !in.GetVarint64(&s.size_bytes)) {
       return Status::Corruption("manifest: malformed segment entry");
     }
@@ -80,7 +117,7 @@ Result<Manifest> DecodeManifest(std::string_view bytes) {
     if (indexes == 1) {
       VectorIndexRef ref;
       std::string_view id;
-      if (!in.GetLengthPrefixed(&id, 64) || !IsUuid(std::string(id)) || !in.GetVarint64(&ref.rows) ||
+      if (!in.GetLengthPrefixed(&id, limits::kManifestObjectIdBytesMax) || !IsUuid(std::string(id)) || !in.GetVarint64(&ref.rows) ||
           !in.GetVarint64(&ref.size_bytes)) {
         return Status::Corruption("manifest: malformed vector index entry");
       }
@@ -96,7 +133,7 @@ Result<Manifest> DecodeManifest(std::string_view bytes) {
     for (uint64_t i = 0; i < parts; ++i) {
       ColdPartRef ref;
       std::string_view id;
-      if (!in.GetLengthPrefixed(&id, 64) || !IsUuid(std::string(id)) || !in.GetVarint64(&ref.rows) ||
+      if (!in.GetLengthPrefixed(&id, limits::kManifestObjectIdBytesMax) || !IsUuid(std::string(id)) || !in.GetVarint64(&ref.rows) ||
           !in.GetVarint64(&ref.size_bytes)) {
         return Status::Corruption("manifest: malformed cold part entry");
       }

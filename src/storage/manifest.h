@@ -50,7 +50,10 @@ struct Manifest {
   std::vector<ColdPartRef> cold_parts;         // derived data, oldest first
 };
 
-std::string EncodeManifest(const Manifest& manifest);
+// InvalidArgument naming the limit (nothing encoded) when `manifest` breaks a limit that
+// DecodeManifest enforces: limits::kManifestSegmentsMax segments, limits::kColdPartsMax
+// cold parts, UUID ids, limits::kDimensionMax.
+Result<std::string> EncodeManifest(const Manifest& manifest);
 Result<Manifest> DecodeManifest(std::string_view bytes);
 
 std::string ManifestPrefix(const std::string& collection_id);

@@ -4,6 +4,7 @@
 
 #include "common/checksum.h"
 #include "common/coding.h"
+#include "common/limits.h"
 #include "common/random.h"
 
 namespace fathom {
@@ -25,7 +26,7 @@ Manifest Sample() {
 
 TEST(ManifestTest, RoundTrip) {
   Manifest m = Sample();
-  auto d = DecodeManifest(EncodeManifest(m));
+  auto d = DecodeManifest(EncodeManifest(m).value());
   ASSERT_TRUE(d.ok()) << d.status().ToString();
   EXPECT_EQ(d->version, 3u);
   EXPECT_EQ(d->wal_sequence_covered, 99u);
@@ -43,7 +44,7 @@ TEST(ManifestTest, RoundTrip) {
   EXPECT_EQ(d->cold_parts[0].rows, 7u);
   EXPECT_EQ(d->cold_parts[0].size_bytes, 3000u);
   m.vector_index.reset();
-  d = DecodeManifest(EncodeManifest(m));
+  d = DecodeManifest(EncodeManifest(m).value());
   ASSERT_TRUE(d.ok());
   EXPECT_FALSE(d->vector_index.has_value());
 }
@@ -53,7 +54,7 @@ TEST(ManifestTest, ReadsVersionOne) {
   Manifest m = Sample();
   m.vector_index.reset();
   m.cold_parts.clear();
-  std::string bytes = EncodeManifest(m);
+  std::string bytes = EncodeManifest(m).value();
   // Version 3 without an index or cold parts differs from version 1 by the version field
   // and the trailing index and part counts (two zero bytes); rewrite both and the
   // checksum.
@@ -71,7 +72,7 @@ TEST(ManifestTest, ReadsVersionOne) {
 TEST(ManifestTest, ReadsVersionTwo) {
   Manifest m = Sample();
   m.cold_parts.clear();
-  std::string bytes = EncodeManifest(m);
+  std::string bytes = EncodeManifest(m).value();
   std::string v2 = bytes.substr(0, bytes.size() - 8 - 1);
   v2[4] = 2;
   v2[5] = 0;
@@ -84,12 +85,74 @@ TEST(ManifestTest, ReadsVersionTwo) {
 }
 
 TEST(ManifestTest, EveryFlippedByteAndTruncationIsCorruption) {
-  std::string bytes = EncodeManifest(Sample());
+  std::string bytes = EncodeManifest(Sample()).value();
   for (size_t i = 0; i < bytes.size(); ++i) {
     std::string bad = bytes;
     bad[i] ^= 0x01;
     EXPECT_TRUE(DecodeManifest(bad).status().IsCorruption()) << "byte " << i;
     EXPECT_TRUE(DecodeManifest(std::string_view(bytes).substr(0, i)).status().IsCorruption()) << "length " << i;
+  }
+}
+
+// Issue 12, finding 1: a manifest the decoder would refuse must never be committed.
+void ExpectRefused(const Manifest& m, const std::string& limit_name) {
+  auto encoded = EncodeManifest(m);
+  ASSERT_FALSE(encoded.ok()) << "encoded; decodes: " << DecodeManifest(*encoded).status().ToString();
+  EXPECT_EQ(encoded.status().code(), StatusCode::kInvalidArgument) << encoded.status().ToString();
+  EXPECT_NE(encoded.status().message().find(limit_name), std::string::npos) << encoded.status().ToString();
+}
+
+TEST(ManifestTest, EncoderRefusesMoreSegmentsThanTheDecoderReads) {
+  Manifest m = Sample();
+  m.segments.clear();
+  for (size_t i = 0; i < limits::kManifestSegmentsMax; ++i) m.segments.push_back({NewUuidV4(), 1, 0, 10});
+  auto at_limit = EncodeManifest(m);
+  ASSERT_TRUE(at_limit.ok()) << at_limit.status().ToString();
+  EXPECT_TRUE(DecodeManifest(*at_limit).ok());
+  m.segments.push_back({NewUuidV4(), 1, 0, 10});
+  ExpectRefused(m, "limits::kManifestSegmentsMax");
+}
+
+TEST(ManifestTest, EncoderRefusesMoreColdPartsThanTheDecoderReads) {
+  Manifest m = Sample();
+  m.cold_parts.clear();
+  for (size_t i = 0; i < limits::kColdPartsMax; ++i) m.cold_parts.push_back({NewUuidV4(), 1, 10});
+  auto at_limit = EncodeManifest(m);
+  ASSERT_TRUE(at_limit.ok()) << at_limit.status().ToString();
+  EXPECT_TRUE(DecodeManifest(*at_limit).ok());
+  m.cold_parts.push_back({NewUuidV4(), 1, 10});
+  ExpectRefused(m, "limits::kColdPartsMax");
+}
+
+TEST(ManifestTest, EncoderRefusesIdsAndDimensionsTheDecoderRefuses) {
+  Manifest m = Sample();
+  m.segments[0].id = "not-a-uuid";
+  ExpectRefused(m, "limits::kManifestObjectIdBytesMax");
+  m = Sample();
+  m.cold_parts[1].id = std::string(limits::kManifestObjectIdBytesMax + 1, 'a');
+  ExpectRefused(m, "limits::kManifestObjectIdBytesMax");
+  m = Sample();
+  m.vector_index->id = "";
+  ExpectRefused(m, "limits::kManifestObjectIdBytesMax");
+  m = Sample();
+  m.dimension = limits::kDimensionMax + 1;
+  ExpectRefused(m, "limits::kDimensionMax");
+}
+
+TEST(ManifestTest, TinyManifestClaimingHugeCountsIsCorruption) {
+  for (bool cold : {false, true}) {
+    std::string out(kManifestMagic, 4);
+    PutFixed16(&out, kManifestFormatVersion);
+    PutFixed16(&out, 0);
+    PutFixed64(&out, 1);
+    PutFixed64(&out, 0);
+    PutFixed64(&out, 0);
+    PutFixed32(&out, 0);
+    PutVarint64(&out, cold ? 0 : UINT64_MAX);  // segments
+    PutVarint64(&out, 0);                      // no vector index
+    PutVarint64(&out, cold ? UINT64_MAX : 0);  // cold parts
+    PutFixed64(&out, Checksum64(out));
+    EXPECT_TRUE(DecodeManifest(out).status().IsCorruption()) << (cold ? "cold parts" : "segments");
   }
 }
 

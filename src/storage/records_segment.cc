@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "common/assert.h"
 #include "common/checksum.h"
 #include "common/coding.h"
 #include "common/limits.h"
@@ -37,6 +38,7 @@ bool DecodeEntry(Decoder* in, uint32_t dimension, SegmentEntry* e) {
   e->tombstone = false;
   uint8_t bits;
   if (!in->GetVarint64(&e->row.offset) || !in->GetU8(&bits) || (bits & ~0x07) != 0) return false;
+  if (dimension > in->remaining() / 4) return false;  // before allocating
   e->embedding.resize(dimension);
   if (!in->GetFloats(dimension, e->embedding.data())) return false;
   std::string_view s;
@@ -67,7 +69,43 @@ RecordsSegmentWriter::RecordsSegmentWriter(uint32_t dimension) : dimension_(dime
   PutFixed32(&out_, 0);
 }
 
+Status RecordsSegmentWriter::CheckId(const std::string& id) const {
+  if (id.empty()) return Status::InvalidArgument("records segment: empty id");
+  if (id.size() > limits::kIdLengthMax) {
+    return Status::InvalidArgument("records segment: id of " + std::to_string(id.size()) +
+                                   " bytes exceeds limits::kIdLengthMax (" + std::to_string(limits::kIdLengthMax) + ")");
+  }
+  return Status::Ok();
+}
+
+Status RecordsSegmentWriter::CheckRow(const Row& row) const {
+  FATHOM_RETURN_IF_ERROR(CheckId(row.id));
+  if (row.document && row.document->size() > limits::kDocumentBytesMax) {
+    return Status::InvalidArgument("records segment: row '" + row.id.substr(0, 64) + "': document of " +
+                                   std::to_string(row.document->size()) + " bytes exceeds limits::kDocumentBytesMax (" +
+                                   std::to_string(limits::kDocumentBytesMax) + ")");
+  }
+  if (row.uri && row.uri->size() > limits::kUriBytesMax) {
+    return Status::InvalidArgument("records segment: row '" + row.id.substr(0, 64) + "': uri of " +
+                                   std::to_string(row.uri->size()) + " bytes exceeds limits::kUriBytesMax (" +
+                                   std::to_string(limits::kUriBytesMax) + ")");
+  }
+  if (row.metadata) {
+    if (row.metadata->empty()) return Status::InvalidArgument("records segment: row '" + row.id.substr(0, 64) + "': empty metadata");
+    if (Status s = CheckMetadataLimits(*row.metadata); !s.ok()) {
+      // A record's merged metadata (updates add keys) can outgrow limits::kMetadataKeysMax.
+      return Status::InvalidArgument("records segment: row '" + row.id.substr(0, 64) + "': " + s.message());
+    }
+  }
+  return Status::Ok();
+}
+
 void RecordsSegmentWriter::AddRow(const Row& row, const float* embedding) {
+  if (!status_.ok()) return;
+  if (Status s = CheckRow(row); !s.ok()) {
+    status_ = std::move(s);
+    return;
+  }
   block_.push_back(static_cast<char>(kEntryRow));
   PutLengthPrefixed(&block_, row.id);
   PutVarint64(&block_, row.offset);
@@ -77,12 +115,17 @@ void RecordsSegmentWriter::AddRow(const Row& row, const float* embedding) {
   PutFloats(&block_, embedding, dimension_);
   if (row.document) PutLengthPrefixed(&block_, *row.document);
   if (row.uri) PutLengthPrefixed(&block_, *row.uri);
-  if (row.metadata) EncodeMetadata(&block_, *row.metadata);
+  if (row.metadata) FATHOM_CHECK(EncodeMetadata(&block_, *row.metadata).ok());  // checked by CheckRow
   ++rows_;
   if (++block_entries_, block_.size() >= limits::kSegmentBlockBytesTarget) CutBlock();
 }
 
 void RecordsSegmentWriter::AddTombstone(const std::string& id) {
+  if (!status_.ok()) return;
+  if (Status s = CheckId(id); !s.ok()) {
+    status_ = std::move(s);
+    return;
+  }
   block_.push_back(static_cast<char>(kEntryTombstone));
   PutLengthPrefixed(&block_, id);
   ++tombstones_;
@@ -98,7 +141,8 @@ void RecordsSegmentWriter::CutBlock() {
   block_entries_ = 0;
 }
 
-std::string RecordsSegmentWriter::Finish() {
+Result<std::string> RecordsSegmentWriter::Finish() {
+  if (!status_.ok()) return status_;
   CutBlock();
   std::string footer;
   PutVarint64(&footer, blocks_.size());

@@ -26,17 +26,21 @@ class RecordsSegmentWriter {
  public:
   explicit RecordsSegmentWriter(uint32_t dimension);
 
-  // Rows must be added in ascending offset order.
+  // Rows must be added in ascending offset order. A row or id over a limit the reader
+  // enforces (common/limits.h) is not written; Finish then returns the error.
   void AddRow(const Row& row, const float* embedding);
   void AddTombstone(const std::string& id);
-  // Returns the complete object bytes.
-  std::string Finish();
+  // Returns the complete object bytes, or InvalidArgument naming the limit that the first
+  // refused row broke (then nothing may be stored).
+  Result<std::string> Finish();
 
   uint64_t rows() const { return rows_; }
   uint64_t tombstones() const { return tombstones_; }
 
  private:
   void CutBlock();
+  Status CheckId(const std::string& id) const;
+  Status CheckRow(const Row& row) const;
 
   uint32_t dimension_;
   std::string out_;
@@ -48,6 +52,7 @@ class RecordsSegmentWriter {
   std::vector<BlockRef> blocks_;
   uint64_t rows_ = 0;
   uint64_t tombstones_ = 0;
+  Status status_;  // the first refused row's error
 };
 
 // One decoded entry: a row with its embedding, or a tombstone (only `row.id` set).

@@ -21,7 +21,7 @@ std::string SampleSegment(int rows, uint32_t dim) {
     writer.AddRow(row, v.data());
   }
   writer.AddTombstone("dead");
-  return writer.Finish();
+  return writer.Finish().value();
 }
 
 TEST(RecordsSegmentTest, RoundTrip) {
@@ -75,10 +75,35 @@ TEST(RecordsSegmentTest, EveryTruncationIsCorruption) {
 
 TEST(RecordsSegmentTest, EmptySegment) {
   RecordsSegmentWriter writer(0);
-  std::string bytes = writer.Finish();
+  std::string bytes = writer.Finish().value();
   auto summary = ReadRecordsSegment(bytes, [](SegmentEntry&) { FAIL(); });
   ASSERT_TRUE(summary.ok());
   EXPECT_EQ(summary->rows, 0u);
+}
+
+// Issue 12, finding 1: updates merge metadata key by key, so a record's metadata can
+// outgrow limits::kMetadataKeysMax although every logged patch is within it. The writer
+// refuses such a row instead of writing a segment that no longer opens.
+TEST(RecordsSegmentTest, WriterRefusesRowsTheReaderRefuses) {
+  std::vector<float> v(2, 1.0f);
+  Row row;
+  row.id = "r";
+  row.metadata.emplace();
+  for (size_t i = 0; i <= limits::kMetadataKeysMax; ++i) (*row.metadata)["k" + std::to_string(i)] = int64_t{1};
+  RecordsSegmentWriter writer(2);
+  writer.AddRow(row, v.data());
+  auto bytes = writer.Finish();
+  ASSERT_FALSE(bytes.ok()) << "written; reads: " << ReadRecordsSegment(*bytes, [](SegmentEntry&) {}).status().ToString();
+  EXPECT_EQ(bytes.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bytes.status().message().find("limits::kMetadataKeysMax"), std::string::npos) << bytes.status().ToString();
+
+  RecordsSegmentWriter empty_metadata(2);
+  row.metadata = Metadata{};
+  empty_metadata.AddRow(row, v.data());
+  EXPECT_EQ(empty_metadata.Finish().status().code(), StatusCode::kInvalidArgument);
+  RecordsSegmentWriter long_id(2);
+  long_id.AddTombstone(std::string(limits::kIdLengthMax + 1, 'i'));
+  EXPECT_EQ(long_id.Finish().status().code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -1,8 +1,10 @@
 #include "wal/wal_format.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
+#include "common/assert.h"
 #include "common/checksum.h"
 #include "common/coding.h"
 #include "common/limits.h"
@@ -14,6 +16,8 @@ namespace {
 
 constexpr size_t kHeaderBytes = 4 + 2 + 2 + 8 + 4;  // magic, version, flags, sequence, op count
 constexpr size_t kTrailerBytes = 8;                  // checksum
+constexpr size_t kOpBytesMin = 3;                    // a delete: type, id length, 1-byte id
+constexpr size_t kOpsReservedMax = 4096;             // ops reserved before any is decoded
 
 enum FieldBit : uint8_t {
   kHasEmbedding = 1,
@@ -22,6 +26,44 @@ enum FieldBit : uint8_t {
   kHasMetadata = 8,
 };
 
+// Checks `op` against every limit DecodeOp enforces, so that nothing is written that
+// DecodeOp refuses.
+Status CheckOp(const Operation& op, size_t index) {
+  auto invalid = [index](const std::string& what) {
+    return Status::InvalidArgument("WAL operation " + std::to_string(index) + ": " + what);
+  };
+  auto over = [&invalid](const char* what, size_t got, const char* limit_name, size_t limit) {
+    return invalid(std::string(what) + " " + std::to_string(got) + " exceeds " + limit_name + " (" +
+                   std::to_string(limit) + ")");
+  };
+  const uint8_t type = static_cast<uint8_t>(op.type);
+  if (type < 1 || type > 4) return invalid("unknown operation type " + std::to_string(type));
+  const WriteRecord& r = op.record;
+  if (r.id.empty()) return invalid("empty id");
+  if (r.id.size() > limits::kIdLengthMax) {
+    return over("id bytes", r.id.size(), "limits::kIdLengthMax", limits::kIdLengthMax);
+  }
+  if (op.type == OpType::kDelete) return Status::Ok();
+  if (r.embedding) {
+    if (r.embedding->empty() || r.embedding->size() > limits::kDimensionMax) {
+      return over("embedding dimension", r.embedding->size(), "limits::kDimensionMax", limits::kDimensionMax);
+    }
+  } else if (op.type == OpType::kAdd || op.type == OpType::kUpsert) {
+    return invalid("add and upsert need an embedding");
+  }
+  if (r.document && r.document->size() > limits::kDocumentBytesMax) {
+    return over("document bytes", r.document->size(), "limits::kDocumentBytesMax", limits::kDocumentBytesMax);
+  }
+  if (r.uri && r.uri->size() > limits::kUriBytesMax) {
+    return over("uri bytes", r.uri->size(), "limits::kUriBytesMax", limits::kUriBytesMax);
+  }
+  if (r.metadata) {
+    if (Status s = CheckMetadataPatchLimits(*r.metadata); !s.ok()) return invalid(s.message());
+  }
+  return Status::Ok();
+}
+
+// REQUIRES: CheckOp(op) passed.
 void EncodeOp(std::string* dst, const Operation& op) {
   dst->push_back(static_cast<char>(op.type));
   PutLengthPrefixed(dst, op.record.id);
@@ -36,7 +78,8 @@ void EncodeOp(std::string* dst, const Operation& op) {
   }
   if (r.document) PutLengthPrefixed(dst, *r.document);
   if (r.uri) PutLengthPrefixed(dst, *r.uri);
-  if (r.metadata) EncodeMetadataPatch(dst, *r.metadata);
+  // Checked by CheckOp, so this cannot fail.
+  if (r.metadata) FATHOM_CHECK(EncodeMetadataPatch(dst, *r.metadata).ok());
 }
 
 bool DecodeString(Decoder* in, size_t max, std::optional<std::string>* out) {
@@ -60,6 +103,7 @@ bool DecodeOp(Decoder* in, Operation* op) {
   if (bits & kHasEmbedding) {
     uint64_t dim;
     if (!in->GetVarint64(&dim) || dim == 0 || dim > limits::kDimensionMax) return false;
+    if (dim > in->remaining() / 4) return false;  // before allocating
     std::vector<float> v(static_cast<size_t>(dim));
     if (!in->GetFloats(v.size(), v.data())) return false;
     op->record.embedding = std::move(v);
@@ -78,20 +122,36 @@ bool DecodeOp(Decoder* in, Operation* op) {
 
 }  // namespace
 
-std::string EncodeWalObject(uint64_t sequence, const OperationBatch& ops) {
-  std::string out;
-  size_t estimate = 64;
-  for (const Operation& op : ops) {
-    estimate += 32 + op.record.id.size() + (op.record.embedding ? op.record.embedding->size() * 4 : 0) +
-                (op.record.document ? op.record.document->size() : 0);
+Result<std::string> EncodeWalObject(uint64_t sequence, const OperationBatch& ops) {
+  size_t estimate = kHeaderBytes + kTrailerBytes;
+  for (size_t i = 0; i < ops.size(); ++i) {
+    FATHOM_RETURN_IF_ERROR(CheckOp(ops[i], i));
+    const WriteRecord& r = ops[i].record;
+    estimate += 32 + r.id.size() + (r.embedding ? r.embedding->size() * 4 : 0) + (r.document ? r.document->size() : 0);
   }
-  out.reserve(estimate);
+  // The op count is a fixed32; an object of kWalObjectBytesMax holds far fewer ops.
+  static_assert(limits::kWalObjectBytesMax / kOpBytesMin < UINT32_MAX);
+  if (ops.size() > limits::kWalObjectBytesMax / kOpBytesMin) {
+    return Status::InvalidArgument("WAL object: " + std::to_string(ops.size()) + " operations exceed what " +
+                                   "limits::kWalObjectBytesMax (" + std::to_string(limits::kWalObjectBytesMax) +
+                                   " bytes) can hold");
+  }
+  std::string out;
+  out.reserve(std::min(estimate, limits::kWalObjectBytesMax));
   out.append(kWalMagic, 4);
   PutFixed16(&out, kWalFormatVersion);
   PutFixed16(&out, 0);  // flags, reserved
   PutFixed64(&out, sequence);
   PutFixed32(&out, static_cast<uint32_t>(ops.size()));
-  for (const Operation& op : ops) EncodeOp(&out, op);
+  for (const Operation& op : ops) {
+    EncodeOp(&out, op);
+    // Stop early rather than build an object of many GiB only to refuse it.
+    if (out.size() + kTrailerBytes > limits::kWalObjectBytesMax) break;
+  }
+  if (out.size() + kTrailerBytes > limits::kWalObjectBytesMax) {
+    return Status::InvalidArgument("WAL object: the group's encoding exceeds limits::kWalObjectBytesMax (" +
+                                   std::to_string(limits::kWalObjectBytesMax) + " bytes)");
+  }
   PutFixed64(&out, Checksum64(out));
   return out;
 }
@@ -115,11 +175,13 @@ Result<WalObject> DecodeWalObject(std::string_view bytes) {
     return Status::Corruption("WAL object: unsupported format version " + std::to_string(version));
   }
   if (flags != 0) return Status::Corruption("WAL object: unknown flags");
-  // Each op takes at least 3 bytes; reject counts the payload cannot hold before reserving.
-  if (count > in.remaining() / 3 + 1) return Status::Corruption("WAL object: op count exceeds payload");
-  object.ops.resize(count);
+  // Each op takes at least kOpBytesMin bytes: a count the payload cannot hold is refused
+  // before anything is allocated. A decoded Operation is ~50x its smallest encoding, so
+  // ops are still only allocated as they decode, never for the whole count up front.
+  if (count > in.remaining() / kOpBytesMin) return Status::Corruption("WAL object: op count exceeds payload");
+  object.ops.reserve(std::min<size_t>(count, kOpsReservedMax));
   for (uint32_t i = 0; i < count; ++i) {
-    if (!DecodeOp(&in, &object.ops[i])) {
+    if (!DecodeOp(&in, &object.ops.emplace_back())) {
       return Status::Corruption("WAL object: malformed operation " + std::to_string(i));
     }
   }

@@ -17,7 +17,10 @@ namespace fathom {
 inline constexpr char kWalMagic[4] = {'F', 'W', 'A', 'L'};
 inline constexpr uint16_t kWalFormatVersion = 1;
 
-std::string EncodeWalObject(uint64_t sequence, const OperationBatch& ops);
+// InvalidArgument naming the limit (nothing encoded) if any op or the whole object is
+// over a limit DecodeWalObject enforces (common/limits.h), in particular
+// limits::kWalObjectBytesMax: the caller must split larger groups.
+Result<std::string> EncodeWalObject(uint64_t sequence, const OperationBatch& ops);
 
 struct WalObject {
   uint64_t sequence = 0;

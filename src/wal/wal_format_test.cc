@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
+#include <sys/resource.h>
+
+#include "common/checksum.h"
+#include "common/coding.h"
+#include "common/limits.h"
 
 namespace fathom {
 namespace {
@@ -50,7 +55,7 @@ bool SameOps(const OperationBatch& a, const OperationBatch& b) {
 
 TEST(WalFormatTest, RoundTrip) {
   OperationBatch ops = SampleOps();
-  std::string bytes = EncodeWalObject(42, ops);
+  std::string bytes = EncodeWalObject(42, ops).value();
   auto decoded = DecodeWalObject(bytes);
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
   EXPECT_EQ(decoded->sequence, 42u);
@@ -58,7 +63,7 @@ TEST(WalFormatTest, RoundTrip) {
 }
 
 TEST(WalFormatTest, EveryFlippedByteIsCorruption) {
-  std::string bytes = EncodeWalObject(7, SampleOps());
+  std::string bytes = EncodeWalObject(7, SampleOps()).value();
   for (size_t i = 0; i < bytes.size(); ++i) {
     for (int bit : {0, 7}) {
       std::string bad = bytes;
@@ -71,7 +76,7 @@ TEST(WalFormatTest, EveryFlippedByteIsCorruption) {
 }
 
 TEST(WalFormatTest, EveryTruncationIsCorruption) {
-  std::string bytes = EncodeWalObject(7, SampleOps());
+  std::string bytes = EncodeWalObject(7, SampleOps()).value();
   for (size_t n = 0; n < bytes.size(); ++n) {
     auto decoded = DecodeWalObject(std::string_view(bytes).substr(0, n));
     ASSERT_FALSE(decoded.ok());
@@ -86,6 +91,130 @@ TEST(WalFormatTest, KeysSortNumerically) {
   EXPECT_EQ(seq, 123456789u);
   EXPECT_FALSE(ParseWalKey("c/x/wal/12", &seq));
   EXPECT_FALSE(ParseWalKey("c/x/wal/0000000000000000000a", &seq));
+}
+
+// ---- limits: the encoder refuses what the decoder refuses (issue 12, finding 1) ----
+
+Operation AddOp(std::string id) {
+  Operation op;
+  op.type = OpType::kAdd;
+  op.record.id = std::move(id);
+  op.record.embedding = std::vector<float>{1.0f};
+  return op;
+}
+
+// Encodes `op` alone: must be refused with InvalidArgument naming `limit_name`.
+void ExpectRefused(const Operation& op, const std::string& limit_name) {
+  auto encoded = EncodeWalObject(1, {op});
+  ASSERT_FALSE(encoded.ok()) << "encoded " << encoded->size() << " bytes; decodes: "
+                             << DecodeWalObject(*encoded).status().ToString();
+  EXPECT_EQ(encoded.status().code(), StatusCode::kInvalidArgument) << encoded.status().ToString();
+  EXPECT_NE(encoded.status().message().find(limit_name), std::string::npos) << encoded.status().ToString();
+}
+
+TEST(WalFormatTest, EncoderRefusesOverLimitMetadataString) {
+  Operation op = AddOp("a");
+  op.record.metadata = MetadataPatch{{"big", MetadataValue(std::string(limits::kMetadataStringBytesMax + 1, 'x'))}};
+  ExpectRefused(op, "limits::kMetadataStringBytesMax");
+  op.record.metadata = MetadataPatch{
+      {"big", MetadataValue(std::vector<std::string>{"a", std::string(limits::kMetadataStringBytesMax + 1, 'x')})}};
+  ExpectRefused(op, "limits::kMetadataStringBytesMax");
+  // At the limit it is written and read back.
+  op.record.metadata = MetadataPatch{{"big", MetadataValue(std::string(limits::kMetadataStringBytesMax, 'x'))}};
+  auto encoded = EncodeWalObject(1, {op});
+  ASSERT_TRUE(encoded.ok()) << encoded.status().ToString();
+  EXPECT_TRUE(DecodeWalObject(*encoded).ok());
+}
+
+TEST(WalFormatTest, EncoderRefusesEveryOtherOverLimitField) {
+  ExpectRefused(AddOp(std::string(limits::kIdLengthMax + 1, 'i')), "limits::kIdLengthMax");
+  Operation op = AddOp("a");
+  op.record.document = std::string(limits::kDocumentBytesMax + 1, 'd');
+  ExpectRefused(op, "limits::kDocumentBytesMax");
+  op = AddOp("a");
+  op.record.uri = std::string(limits::kUriBytesMax + 1, 'u');
+  ExpectRefused(op, "limits::kUriBytesMax");
+  op = AddOp("a");
+  op.record.embedding = std::vector<float>(limits::kDimensionMax + 1, 0.5f);
+  ExpectRefused(op, "limits::kDimensionMax");
+  op = AddOp("a");
+  op.record.metadata = MetadataPatch{{"n", MetadataValue(std::vector<int64_t>(limits::kMetadataArrayLengthMax + 1))}};
+  ExpectRefused(op, "limits::kMetadataArrayLengthMax");
+  op = AddOp("a");
+  op.record.metadata = MetadataPatch{{std::string(limits::kMetadataKeyBytesMax + 1, 'k'), MetadataValue(true)}};
+  ExpectRefused(op, "limits::kMetadataKeyBytesMax");
+  op = AddOp("a");
+  op.record.metadata.emplace();
+  for (size_t i = 0; i <= limits::kMetadataKeysMax; ++i) (*op.record.metadata)["k" + std::to_string(i)] = std::nullopt;
+  ExpectRefused(op, "limits::kMetadataKeysMax");
+  ExpectRefused(AddOp(""), "empty id");
+  op = AddOp("a");
+  op.record.embedding.reset();
+  ExpectRefused(op, "need an embedding");
+}
+
+TEST(WalFormatTest, EncoderRefusesAGroupOverWalObjectBytesMax) {
+  // Nine documents of 30 MiB: each op is within its limits, the object is not.
+  OperationBatch ops;
+  const std::string document(30u << 20, 'd');
+  for (int i = 0; i < 9; ++i) {
+    ops.push_back(AddOp("r" + std::to_string(i)));
+    ops.back().record.document = document;
+  }
+  auto encoded = EncodeWalObject(1, ops);
+  ASSERT_FALSE(encoded.ok()) << "encoded " << encoded->size() << " bytes; decodes: "
+                             << DecodeWalObject(*encoded).status().ToString();
+  EXPECT_EQ(encoded.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(encoded.status().message().find("limits::kWalObjectBytesMax"), std::string::npos)
+      << encoded.status().ToString();
+  ops.resize(8);  // 240 MiB: fits
+  encoded = EncodeWalObject(1, ops);
+  ASSERT_TRUE(encoded.ok()) << encoded.status().ToString();
+  EXPECT_TRUE(DecodeWalObject(*encoded).ok());
+}
+
+// ---- limits: counts are checked against the bytes left (issue 12, finding 7) ----
+
+// A well-formed header and checksum around `payload`, claiming `count` operations.
+std::string CraftedWalObject(uint32_t count, const std::string& payload) {
+  std::string out(kWalMagic, 4);
+  PutFixed16(&out, kWalFormatVersion);
+  PutFixed16(&out, 0);
+  PutFixed64(&out, 1);
+  PutFixed32(&out, count);
+  out += payload;
+  PutFixed64(&out, Checksum64(out));
+  return out;
+}
+
+TEST(WalFormatTest, TinyObjectClaimingHugeOpCountIsCorruption) {
+  EXPECT_TRUE(DecodeWalObject(CraftedWalObject(UINT32_MAX, "")).status().IsCorruption());
+  EXPECT_TRUE(DecodeWalObject(CraftedWalObject(UINT32_MAX, std::string(8, '\x04'))).status().IsCorruption());
+  // An embedding whose dimension the bytes left cannot hold (an add with 1 float).
+  std::string op = "\x01\x01" "a" "\x01";
+  PutVarint64(&op, limits::kDimensionMax);
+  op += std::string(4, '\0');
+  EXPECT_TRUE(DecodeWalObject(CraftedWalObject(1, op)).status().IsCorruption());
+}
+
+long PeakRssKib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+
+// A 12 MiB object claiming 4M operations of which the first is malformed: the decoder
+// used to allocate every Operation (~200 bytes each, 800 MB) before decoding the first.
+// Peak RSS can only under-report an allocation (an earlier test may have peaked higher),
+// so this fails only when the decoder allocates for the count again.
+TEST(WalFormatTest, OpCountDoesNotAllocateAheadOfTheBytes) {
+  const uint32_t count = 4u << 20;
+  const std::string object = CraftedWalObject(count, std::string(size_t{count} * 3, '\0'));  // type 0: malformed
+  const long before_kib = PeakRssKib();
+  auto decoded = DecodeWalObject(object);
+  const long grown_kib = PeakRssKib() - before_kib;
+  EXPECT_TRUE(decoded.status().IsCorruption()) << decoded.status().ToString();
+  EXPECT_LT(grown_kib, 64 * 1024) << "peak RSS grew by " << grown_kib << " KiB decoding a malformed object";
 }
 
 RC_GTEST_PROP(WalFormatProperty, RoundTripsArbitraryRecords,
@@ -105,11 +234,11 @@ RC_GTEST_PROP(WalFormatProperty, RoundTripsArbitraryRecords,
     }
     ops.push_back(std::move(op));
   }
-  auto decoded = DecodeWalObject(EncodeWalObject(static_cast<uint64_t>(n), ops));
+  auto decoded = DecodeWalObject(EncodeWalObject(static_cast<uint64_t>(n), ops).value());
   RC_ASSERT(decoded.ok());
   RC_ASSERT(decoded->sequence == static_cast<uint64_t>(n));
   // NaN != NaN, so compare embeddings bitwise through re-encoding.
-  RC_ASSERT(EncodeWalObject(1, decoded->ops) == EncodeWalObject(1, ops));
+  RC_ASSERT(EncodeWalObject(1, decoded->ops).value() == EncodeWalObject(1, ops).value());
 }
 
 }  // namespace

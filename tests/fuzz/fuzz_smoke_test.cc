@@ -26,7 +26,7 @@ std::string ValidWal() {
   ops[1].record.uri = "u";
   ops[2].type = OpType::kDelete;
   ops[2].record.id = "c";
-  return EncodeWalObject(9, ops);
+  return EncodeWalObject(9, ops).value();
 }
 
 std::string ValidSegment() {
@@ -38,7 +38,7 @@ std::string ValidSegment() {
   float v[2] = {1, 2};
   w.AddRow(r, v);
   w.AddTombstone("gone");
-  return w.Finish();
+  return w.Finish().value();
 }
 
 std::string ValidManifest() {
@@ -47,7 +47,7 @@ std::string ValidManifest() {
   m.segments.push_back({NewUuidV4(), 1, 1, 100});
   m.vector_index = VectorIndexRef{NewUuidV4(), 1, 4096};
   m.cold_parts.push_back({NewUuidV4(), 2, 300});
-  return EncodeManifest(m);
+  return EncodeManifest(m).value();
 }
 
 std::string ValidCatalog() {
@@ -60,7 +60,7 @@ std::string ValidCatalog() {
   c.metadata = Metadata{{"a", true}};
   c.configuration_json = "{}";
   s.collections.push_back(c);
-  return EncodeCatalog(s);
+  return EncodeCatalog(s).value();
 }
 
 std::string ValidDropRecord() { return *EncodeDropRecord({NewUuidV4(), NewUuidV4()}); }

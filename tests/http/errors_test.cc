@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/limits.h"
 #include "http/http_test_support.h"
 #include "server/base64.h"
 
@@ -428,6 +429,54 @@ TEST_F(HttpErrorsTest, ConfigurationRules) {
   ExpectError(server_.Put(base_, R"({"new_configuration":{"spann":{"search_nprobe":500}}})"), 400,
               "InvalidArgumentError", "Validation error: ");
   EXPECT_EQ(server_.Get(kDb + "/collections_count").body, "1");
+}
+
+// ---- issue 12: limits the formats enforce are refused up front, naming the limit ----
+
+// A 400 InvalidArgumentError whose message names `limit_name`.
+void ExpectLimitError(const Response& r, const std::string& limit_name) {
+  EXPECT_EQ(r.status, 400) << r.body.substr(0, 500);
+  auto d = r.Json();
+  ASSERT_FALSE(d.HasParseError()) << r.body.substr(0, 500);
+  ASSERT_TRUE(d.IsObject() && d.HasMember("error") && d.HasMember("message")) << r.body.substr(0, 500);
+  EXPECT_EQ(std::string(d["error"].GetString()), "InvalidArgumentError");
+  EXPECT_NE(std::string(d["message"].GetString()).find(limit_name), std::string::npos) << d["message"].GetString();
+}
+
+TEST_F(HttpErrorsTest, RecordMetadataStringOverTheValueLimitIs400) {
+  const std::string big(fathom::limits::kMetadataStringBytesMax + 1, 'x');
+  ExpectLimitError(server_.Post(base_ + "/add", R"({"ids":["z"],"embeddings":[[1,2,3]],"metadatas":[{"s":")" + big +
+                                                    R"("}]})"),
+                   "limits::kMetadataStringBytesMax");
+  ExpectLimitError(server_.Post(base_ + "/update", R"({"ids":["a"],"metadatas":[{"s":[")" + big + R"("]}]})"),
+                   "limits::kMetadataStringBytesMax");
+  ExpectUnchanged();
+}
+
+TEST_F(HttpErrorsTest, CollectionConfigurationOrMetadataOverTheCatalogLimitIs400) {
+  const std::string big_schema = R"({"keys":{"k":{"x":")" +
+                                 std::string(fathom::limits::kCatalogConfigurationBytesMax, 'x') + R"("}}})";
+  ExpectLimitError(server_.Post(kCollections, R"({"name":"big1","schema":)" + big_schema + "}"),
+                   "limits::kCatalogConfigurationBytesMax");
+  ExpectLimitError(server_.Post(kCollections, R"({"name":"big2","metadata":{"s":")" +
+                                                  std::string(fathom::limits::kMetadataStringBytesMax + 1, 'x') +
+                                                  R"("}})"),
+                   "limits::kMetadataStringBytesMax");
+  ExpectLimitError(server_.Put(base_, R"({"new_metadata":{"s":")" +
+                                          std::string(fathom::limits::kMetadataStringBytesMax + 1, 'x') + R"("}})"),
+                   "limits::kMetadataStringBytesMax");
+  EXPECT_EQ(server_.Get(kDb + "/collections_count").body, "1");
+  ExpectUnchanged();
+}
+
+TEST_F(HttpErrorsTest, QueryOverTheResultRowLimitIs400) {
+  std::string embeddings;
+  for (size_t i = 0; i <= fathom::limits::kQueryResultRowsMax / fathom::limits::kQueryResultsMax; ++i) {
+    embeddings += (i ? "," : "") + std::string("[1,0,0]");
+  }
+  ExpectLimitError(server_.Post(base_ + "/query", R"({"query_embeddings":[)" + embeddings + R"(],"n_results":)" +
+                                                      std::to_string(fathom::limits::kQueryResultsMax) + "}"),
+                   "limits::kQueryResultRowsMax");
 }
 
 }  // namespace
