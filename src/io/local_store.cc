@@ -89,15 +89,22 @@ void RemoveTempFiles(FileSystem& fs, const std::string& dir) {
   }
 }
 
-// mkdir -p: creates each missing level of `path`.
+// mkdir -p that leaves `path` durable: every level's parent is fsynced, whether the level
+// was created now or found (an earlier attempt may have created it and failed before its
+// fsync). A parent this process may not open is skipped for a level it did not create:
+// such a level predates fathom and is not ours to make durable.
 Status CreateDirectories(FileSystem& fs, const std::string& path) {
   size_t pos = 0;
   while (pos != std::string::npos) {
     pos = path.find('/', pos + 1);
     std::string level = path.substr(0, pos);
-    if (level.empty() || level == "/") continue;
+    if (level.empty() || level == "/" || level.back() == '/') continue;
     int err = fs.MakeDirectory(level);
     if (err != 0 && err != EEXIST) return ErrnoStatus(path, "cannot create data directory", level, err);
+    int sync_err = fs.SyncDirectory(ParentOf(level));
+    if (sync_err != 0 && !(err == EEXIST && (sync_err == EACCES || sync_err == EPERM))) {
+      return ErrnoStatus(path, "fsync dir", ParentOf(level), sync_err);
+    }
   }
   return Status::Ok();
 }
@@ -165,12 +172,17 @@ Status LocalStore::MakeParents(const std::string& key) {
   size_t pos = 0;
   while ((pos = key.find('/', pos)) != std::string::npos) {
     std::string dir = root_ + "/" + key.substr(0, pos);
-    if (int err = fs_->MakeDirectory(dir); err == 0) {
-      FATHOM_RETURN_IF_ERROR(SyncDirectory(ParentOf(dir)));
-    } else if (err != EEXIST) {
-      return ErrnoStatus(root_, "mkdir", dir, err);
-    }
     ++pos;
+    int err = fs_->MakeDirectory(dir);
+    if (err != 0 && err != EEXIST) return ErrnoStatus(root_, "mkdir", dir, err);
+    if (err == EEXIST) {
+      std::lock_guard<std::mutex> lock(durable_dirs_mu_);
+      if (durable_dirs_.count(dir)) continue;
+    }
+    // Created now, or found but maybe left by a Put whose fsync here failed.
+    FATHOM_RETURN_IF_ERROR(SyncDirectory(ParentOf(dir)));
+    std::lock_guard<std::mutex> lock(durable_dirs_mu_);
+    durable_dirs_.insert(dir);
   }
   return Status::Ok();
 }
@@ -201,7 +213,12 @@ Status LocalStore::Put(const std::string& key, std::string_view bytes, PutMode m
     int link_err = fs_->Link(tmp, path);
     (void)fs_->Unlink(tmp);
     if (link_err != 0) {
-      if (link_err == EEXIST) return Status::AlreadyExists("object exists: " + key);
+      if (link_err == EEXIST) {
+        // The caller will take AlreadyExists as "the object is there": make sure it stays
+        // there. It may be the name of an earlier Put of ours whose directory fsync failed.
+        FATHOM_RETURN_IF_ERROR(SyncDirectory(dir));
+        return Status::AlreadyExists("object exists: " + key);
+      }
       return ErrnoStatus(root_, "link", path, link_err);
     }
   } else if (int rename_err = fs_->Rename(tmp, path); rename_err != 0) {
@@ -264,8 +281,17 @@ Status LocalStore::Delete(const std::string& key) {
     return ErrnoStatus(root_, "unlink", path, err);
   }
   // Remove directories left empty, so deleted collections leave nothing behind.
+  // Each is forgotten as durable first: once removed, a directory of the same name is a
+  // new one, durable only after its own parent fsync.
   std::string dir = ParentOf(path);
-  while (dir.size() > root_.size() && fs_->RemoveDirectory(dir) == 0) dir = ParentOf(dir);
+  while (dir.size() > root_.size()) {
+    {
+      std::lock_guard<std::mutex> lock(durable_dirs_mu_);
+      durable_dirs_.erase(dir);
+    }
+    if (fs_->RemoveDirectory(dir) != 0) break;
+    dir = ParentOf(dir);
+  }
   return Status::Ok();
 }
 

@@ -5,12 +5,20 @@
 // fails if the name exists) or rename()s it (overwrite), then fsyncs the directory. A
 // crash leaves at most a ".tmp-*" file, which List never shows and Open removes. Names
 // starting with '.' are never keys.
+// Visible is not durable: a name that exists (an object from a Put whose directory fsync
+// failed, a directory from a mkdir whose parent fsync failed, a data directory created by
+// an Open that failed) may still vanish in a crash. So every answer that relies on an
+// existing name fsyncs the directory holding it first: AlreadyExists, mkdir's EEXIST, an
+// existing data directory (docs/design/local-store-faults.md).
 // Every file operation goes through a FileSystem (io/file_system.h): the real one by
 // default, a FaultFileSystem in crash and fault tests.
-// Thread-safe: no shared mutable state beyond the file system.
+// Thread-safe: the set of directories known durable has its own mutex; nothing else is
+// shared beyond the file system.
 #pragma once
 
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 
 #include "io/file_system.h"
@@ -39,13 +47,17 @@ class LocalStore : public ObjectStore {
   LocalStore(std::string root, std::shared_ptr<FileSystem> file_system)
       : root_(std::move(root)), fs_(std::move(file_system)) {}
   std::string PathOf(const std::string& key) const { return root_ + "/" + key; }
-  // mkdir -p of the directory that holds `key`, fsyncing each directory it creates.
+  // mkdir -p of the directory that holds `key`; each level is made durable (its parent
+  // fsynced) unless it is already known durable, whether mkdir created it or found it.
   Status MakeParents(const std::string& key);
-
   Status SyncDirectory(const std::string& dir);
 
   std::string root_;
   std::shared_ptr<FileSystem> fs_;
+  // Directories under root_ whose entry is known durable: added only after a successful
+  // fsync of the parent, removed before Delete removes the directory.
+  std::mutex durable_dirs_mu_;
+  std::set<std::string> durable_dirs_;  // GUARDED_BY(durable_dirs_mu_)
 };
 
 // An exclusive flock on DIR/.lock, held until destroyed: one open Database per directory,

@@ -148,5 +148,90 @@ TEST_F(LocalStoreFaultTest, ReadErrorsComeThroughTheFileSystem) {
   EXPECT_EQ(GetOrStatus(*store, "k"), "v");
 }
 
+// Finding 5 ("visible is treated as durable"). A create-only Put whose directory fsync
+// failed leaves the object visible but not durable. The caller's retry gets AlreadyExists
+// and treats the write as committed, so that answer must first make the name durable.
+TEST_F(LocalStoreFaultTest, AlreadyExistsAnswerIsDurable) {
+  auto store = Open(root_);
+  ASSERT_TRUE(store->Put("c/x/wal/1", "one", PutMode::kCreateOnly).ok());
+  fs_->FailNext(FsOp::kSyncDirectory, root_ + "/c/x/wal", EIO);
+  EXPECT_EQ(store->Put("c/x/wal/2", "two", PutMode::kCreateOnly).code(), StatusCode::kIOError);
+  EXPECT_EQ(GetOrStatus(*store, "c/x/wal/2"), "two");  // visible, not durable
+  EXPECT_TRUE(store->Put("c/x/wal/2", "two", PutMode::kCreateOnly).IsAlreadyExists());
+  store = CrashAndReopen(&store, root_);
+  EXPECT_EQ(GetOrStatus(*store, "c/x/wal/2"), "two");
+}
+
+// If the directory fsync fails on the AlreadyExists path too, the answer is the error:
+// nothing durable can be promised.
+TEST_F(LocalStoreFaultTest, AlreadyExistsWithFailedDirectorySyncIsAnError) {
+  auto store = Open(root_);
+  fs_->FailNext(FsOp::kSyncDirectory, root_, EIO, 2);
+  EXPECT_EQ(store->Put("k", "v", PutMode::kCreateOnly).code(), StatusCode::kIOError);
+  EXPECT_EQ(store->Put("k", "v", PutMode::kCreateOnly).code(), StatusCode::kIOError);
+  EXPECT_TRUE(store->Put("k", "v", PutMode::kCreateOnly).IsAlreadyExists());
+}
+
+// A directory left by a Put whose parent fsync failed exists but is not durable; the next
+// Put through it must not skip the fsync because mkdir says EEXIST.
+TEST_F(LocalStoreFaultTest, ExistingButUnsyncedDirectoryIsMadeDurable) {
+  auto store = Open(root_);
+  fs_->FailNext(FsOp::kSyncDirectory, root_, EIO);
+  EXPECT_EQ(store->Put("c/y/k", "v", PutMode::kCreateOnly).code(), StatusCode::kIOError);
+  ASSERT_TRUE(store->Put("c/y/k2", "v2", PutMode::kCreateOnly).ok());
+  store = CrashAndReopen(&store, root_);
+  EXPECT_EQ(GetOrStatus(*store, "c/y/k2"), "v2");
+}
+
+// Known-durable directories are remembered only after a successful fsync, and forgotten
+// when Delete removes them: a directory recreated after a Delete is not durable because
+// its earlier self was.
+TEST_F(LocalStoreFaultTest, DurableDirectoriesAreRememberedOnlyWhileTheyExist) {
+  auto store = Open(root_);
+  ASSERT_TRUE(store->Put("c/z/k", "v", PutMode::kCreateOnly).ok());
+  const uint64_t syncs = fs_->count(FsOp::kSyncDirectory);
+  ASSERT_TRUE(store->Put("c/z/k2", "v", PutMode::kCreateOnly).ok());
+  EXPECT_EQ(fs_->count(FsOp::kSyncDirectory), syncs + 1) << "only the object's own directory";
+  ASSERT_TRUE(store->Delete("c/z/k").ok());
+  ASSERT_TRUE(store->Delete("c/z/k2").ok());  // removes c/z and c
+  fs_->FailNext(FsOp::kSyncDirectory, root_ + "/c", EIO);
+  EXPECT_EQ(store->Put("c/z/k3", "v3", PutMode::kCreateOnly).code(), StatusCode::kIOError);
+  ASSERT_TRUE(store->Put("c/z/k4", "v4", PutMode::kCreateOnly).ok());
+  store = CrashAndReopen(&store, root_);
+  EXPECT_EQ(GetOrStatus(*store, "c/z/k4"), "v4");
+}
+
+// A data directory Open creates (with missing parents) must itself survive a crash, or
+// every object in it goes with it. The same for DirectoryLock::Acquire.
+TEST_F(LocalStoreFaultTest, FreshDataDirectorySurvivesCrash) {
+  const std::string root = base_ + "/fresh/nested/data";
+  auto store = Open(root);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Put("k", "v", PutMode::kCreateOnly).ok());
+  store = CrashAndReopen(&store, root);
+  EXPECT_EQ(GetOrStatus(*store, "k"), "v");
+
+  const std::string locked = base_ + "/locked/data";
+  auto lock = DirectoryLock::Acquire(locked, *fs_);
+  ASSERT_TRUE(lock.ok()) << lock.status().ToString();
+  lock->reset();
+  ASSERT_TRUE(fs_->SimulateCrash().ok());
+  EXPECT_TRUE(std::filesystem::is_directory(locked));
+}
+
+// An earlier Open that created the data directory but failed before its parent fsync
+// leaves a directory that exists without being durable: the next Open makes it durable.
+TEST_F(LocalStoreFaultTest, ExistingButUnsyncedDataDirectoryIsMadeDurable) {
+  const std::string root = base_ + "/again";
+  fs_->FailNext(FsOp::kSyncDirectory, base_, EIO);
+  EXPECT_FALSE(LocalStore::Open(root, fs_).ok());
+  ASSERT_TRUE(std::filesystem::is_directory(root));
+  auto store = Open(root);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Put("k", "v", PutMode::kCreateOnly).ok());
+  store = CrashAndReopen(&store, root);
+  EXPECT_EQ(GetOrStatus(*store, "k"), "v");
+}
+
 }  // namespace
 }  // namespace fathom
