@@ -91,12 +91,17 @@ uint64_t FaultFileSystem::count(FsOp op) const {
   return counts_[static_cast<size_t>(op)];
 }
 
+uint64_t FaultFileSystem::injected_errors() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return injected_errors_;
+}
+
 size_t FaultFileSystem::pending_entries() const {
   std::lock_guard<std::mutex> lock(mu_);
   return pending_.size();
 }
 
-int FaultFileSystem::Inject(FsOp op, const std::string& path, bool mutating) {
+int FaultFileSystem::Decide(FsOp op, const std::string& path, bool mutating) {
   if (dead_) return EIO;
   if (mutating) {
     if (mutating_ops_ >= crash_after_) {
@@ -118,11 +123,6 @@ int FaultFileSystem::Inject(FsOp op, const std::string& path, bool mutating) {
   return 0;
 }
 
-int FaultFileSystem::CheckWritable(const std::string& path) {
-  (void)path;
-  return options_.read_only ? EROFS : 0;
-}
-
 int FaultFileSystem::CheckSpace(uint64_t more_bytes) {
   if (options_.size_cap_root.empty()) return 0;
   std::set<uint64_t> seen;
@@ -135,7 +135,9 @@ int FaultFileSystem::CheckSpace(uint64_t more_bytes) {
       used += static_cast<uint64_t>(st.st_size);
     }
   }
-  return used + more_bytes > options_.size_cap_bytes ? ENOSPC : 0;
+  if (used + more_bytes <= options_.size_cap_bytes) return 0;
+  ++injected_errors_;
+  return ENOSPC;
 }
 
 std::string FaultFileSystem::Save(const std::string& path) {
@@ -226,7 +228,9 @@ int FaultFileSystem::MakeDirectory(const std::string& path) {
   if (int err = Inject(FsOp::kMakeDirectory, p, true)) return err;
   if (options_.read_only) {
     FileStat st;
-    return base_->Stat(p, /*follow_links=*/false, &st) == 0 ? EEXIST : EROFS;  // as Linux orders them
+    if (base_->Stat(p, /*follow_links=*/false, &st) == 0) return EEXIST;  // Linux checks this first
+    ++injected_errors_;
+    return EROFS;
   }
   if (int err = base_->MakeDirectory(p)) return err;
   Record({PendingEntry::Kind::kMakeDirectory, p, "", "", {ParentOf(p)}});
@@ -294,7 +298,7 @@ int FaultFileSystem::RealPath(const std::string& path, std::string* out) {
 int FaultFileSystem::CheckReadWriteAccess(const std::string& path) {
   std::lock_guard<std::mutex> lock(mu_);
   if (int err = Inject(FsOp::kStat, Normalize(path), false)) return err;
-  if (options_.read_only) return EROFS;
+  if (int err = CheckWritable(path)) return err;
   return base_->CheckReadWriteAccess(path);
 }
 

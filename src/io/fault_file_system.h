@@ -103,6 +103,8 @@ class FaultFileSystem final : public FileSystem {
   uint64_t count(FsOp op) const;
   // Directory entries not yet made durable.
   size_t pending_entries() const;
+  // Errors injected so far (triggers, PRNG, cap, read-only, dead machine).
+  uint64_t injected_errors() const;
 
   // Drops everything not durable (see above), then forgets all history, clears triggers
   // and the dead state: what is left is the state a rebooted machine would see.
@@ -143,8 +145,18 @@ class FaultFileSystem final : public FileSystem {
 
   // REQUIRES: mu_ held (for all below).
   // The error to inject into `op` on `path`, or 0. `mutating` counts toward CrashAfterOps.
-  int Inject(FsOp op, const std::string& path, bool mutating);
-  int CheckWritable(const std::string& path);
+  int Inject(FsOp op, const std::string& path, bool mutating) {
+    int err = Decide(op, path, mutating);
+    injected_errors_ += err != 0 ? 1 : 0;
+    return err;
+  }
+  int Decide(FsOp op, const std::string& path, bool mutating);
+  int CheckWritable(const std::string& path) {
+    int err = options_.read_only ? EROFS : 0;
+    injected_errors_ += err != 0 ? 1 : 0;
+    (void)path;
+    return err;
+  }
   int CheckSpace(uint64_t more_bytes);
   // Hard-links `path` into the scratch directory; "" if it is not a regular file.
   std::string Save(const std::string& path);
@@ -170,6 +182,7 @@ class FaultFileSystem final : public FileSystem {
   std::set<std::string> data_dirs_;                    // where those inodes got names
   std::array<uint64_t, static_cast<size_t>(FsOp::kCount)> counts_{};
   uint64_t mutating_ops_ = 0;
+  uint64_t injected_errors_ = 0;
   uint64_t crash_after_ = UINT64_MAX;
   bool dead_ = false;
   uint64_t saved_files_ = 0;

@@ -3,8 +3,12 @@
 // system "dies" (every operation fails from then on), the Database is closed, and
 // SimulateCrash drops everything no fsync made durable. A new Database opened on the
 // surviving directory must hold every acknowledged write with its exact values, keep
-// acknowledged deletes deleted, show nothing twice, and show the one unacknowledged
-// operation whole or not at all.
+// acknowledged deletes deleted, show nothing twice, and show each unacknowledged
+// operation whole or not at all. Some runs also inject fsync errors; the workload goes on
+// past up to kFailuresMax failed operations (each may or may not have happened), and a
+// run whose operation was acknowledged although an error was injected on its way (a
+// retried Put that found its own object) often crashes right after it: the case of
+// issue 12's finding 5.
 //
 // FATHOM_SEED=<seed> replays a run (each run prints its seed); FATHOM_LOCAL_CRASH_RUNS sets
 // the number of runs (default kRunsDefault, a few seconds under ASan).
@@ -29,6 +33,7 @@ namespace {
 constexpr uint64_t kRunsDefault = 40;
 constexpr int kStepsPerRun = 30;
 constexpr int kCollectionNamesMax = 3;
+constexpr int kFailuresMax = 3;  // failed operations a run continues past (2^n candidate states)
 constexpr uint64_t kIndexMinRows = 8;
 constexpr const char* kTenant = Database::kDefaultTenant;
 constexpr const char* kDatabase = Database::kDefaultDatabase;
@@ -138,10 +143,41 @@ Status RunStep(Database& db, std::map<std::string, std::shared_ptr<Collection>>*
 
 struct RunResult {
   int steps_acknowledged = 0;
-  bool died = false;  // the file system died (or an fsync failed) before the workload ended
+  int steps_failed = 0;
+  int compactions_refused = 0;  // AlreadyExists from Compact (see RunOnce)
+  bool died = false;  // the file system died before the workload ended
 };
 
+// Compares the reopened database with one candidate state; "" when they agree.
+std::string Mismatch(Database& db, const State& want) {
+  std::string out;
+  for (int i = 0; i < kCollectionNamesMax; ++i) {
+    const std::string name = "col" + std::to_string(i);
+    auto col = db.GetCollection(kTenant, kDatabase, name);
+    auto it = want.find(name);
+    if (!col.ok()) {
+      if (!col.status().IsNotFound()) return name + ": " + col.status().ToString();
+      if (it != want.end()) out += name + " is missing; ";
+      continue;
+    }
+    if (it == want.end()) {
+      out += name + " exists but should not; ";
+      continue;
+    }
+    auto got = (*col)->Get(FullGet());
+    if (!got.ok()) return name + ": " + got.status().ToString();
+    std::string diff = it->second.Diff(*got);
+    if (!diff.empty()) out += name + ": " + diff + "; ";
+  }
+  return out;
+}
+
 // One run: workload, crash, reopen, compare. Failures are reported through gtest.
+//
+// A failed operation may still have happened (its object may be visible, and a later
+// operation may make it durable), so every failure doubles the set of states the store
+// may hold: the acknowledged operations plus any subset of the failed ones, each whole,
+// in order. The reopened database must equal one of them.
 RunResult RunOnce(uint64_t seed) {
   SCOPED_TRACE("FATHOM_SEED=" + std::to_string(seed));
   RunResult result;
@@ -149,14 +185,16 @@ RunResult RunOnce(uint64_t seed) {
   const std::string base = std::filesystem::canonical(dir.path()).string();
   const std::string root = base + "/data";
   OperationGenerator gen(seed);
-  // Half the runs keep a random part of each unsynced tail (torn writes); a fifth also see
-  // occasional fsync errors, which the engine must report without acknowledging.
+  // Half the runs keep a random part of each unsynced tail (torn writes); a third also see
+  // occasional fsync errors, which the engine must report or recover from without
+  // acknowledging anything that is not durable.
   FaultFileSystemOptions fault_options{.seed = seed, .torn_unsynced_tail = gen.Chance(0.5)};
-  const double sync_error_probability = gen.Chance(0.2) ? 0.02 : 0.0;
+  const double sync_error_probability = gen.Chance(0.33) ? 0.03 : 0.0;
   auto fs = std::make_shared<FaultFileSystem>(PosixFileSystem::Default(), base + "/scratch", fault_options);
 
-  State acked;
-  std::optional<Step> in_flight;
+  State acked;                        // acknowledged operations only: drives the workload
+  std::vector<State> candidates = {State()};
+  std::vector<std::string> failed;    // for messages
   const int crash_step = gen.Uniform(0, kStepsPerRun);  // kStepsPerRun: crash after the end
   const uint64_t crash_ops = static_cast<uint64_t>(gen.Uniform(0, 15));
   {
@@ -172,17 +210,38 @@ RunResult RunOnce(uint64_t seed) {
     std::map<std::string, std::shared_ptr<Collection>> handles;
     for (int i = 0; i < kStepsPerRun; ++i) {
       if (i == crash_step) fs->CrashAfterOps(crash_ops);
+      const uint64_t errors_before = fs->injected_errors();
       Step step = NextStep(gen, acked);
       Status s = RunStep(**db, &handles, step);
-      if (!s.ok()) {
-        EXPECT_TRUE(s.code() == StatusCode::kIOError || s.code() == StatusCode::kUnavailable)
-            << "step " << i << " (" << Describe(step) << "): " << s.ToString();
-        in_flight = step;
-        result.died = true;
-        break;
+      if (s.ok()) {
+        Apply(&acked, step);
+        for (State& c : candidates) Apply(&c, step);
+        ++result.steps_acknowledged;
+        // Acknowledged although an error was injected on the way (a retried Put found its
+        // own object): crash now, before anything else could make that object durable.
+        if (fs->injected_errors() > errors_before && gen.Chance(0.5)) break;
+        continue;
       }
-      Apply(&acked, step);
-      ++result.steps_acknowledged;
+      // Known engine issue (docs/design/local-store-faults.md, "Engine findings"): a
+      // manifest Put that failed after its link() leaves manifest/<v+1> behind, and every
+      // later compaction of that collection fails with AlreadyExists until a restart.
+      // Tolerated here (and counted) so the durability checks keep running.
+      const bool stuck_compaction = step.kind == Step::Kind::kCompact && s.IsAlreadyExists();
+      result.compactions_refused += stuck_compaction ? 1 : 0;
+      EXPECT_TRUE(s.code() == StatusCode::kIOError || s.code() == StatusCode::kUnavailable || stuck_compaction)
+          << "step " << i << " (" << Describe(step) << "): " << s.ToString();
+      ++result.steps_failed;
+      failed.push_back(Describe(step));
+      const size_t n = candidates.size();
+      for (size_t c = 0; c < n; ++c) {
+        candidates.push_back(candidates[c]);
+        Apply(&candidates.back(), step);
+      }
+      result.died = fs->dead();
+      // A catalog change that failed leaves the workload unsure which collections exist;
+      // too many failures, too many candidates: crash here.
+      const bool catalog = step.kind == Step::Kind::kCreateCollection || step.kind == Step::Kind::kDeleteCollection;
+      if (result.died || catalog || result.steps_failed >= kFailuresMax) break;
     }
     handles.clear();
   }  // the Database is closed before the crash: one owner per directory
@@ -198,9 +257,6 @@ RunResult RunOnce(uint64_t seed) {
   EXPECT_TRUE(db.ok()) << "reopen after crash: " << db.status().ToString();
   if (!db.ok()) return result;
 
-  State with_in_flight = acked;
-  if (in_flight) Apply(&with_in_flight, *in_flight);
-  const std::string in_flight_text = in_flight ? Describe(*in_flight) : "none";
   auto listed = (*db)->ListCollections(kTenant, kDatabase, std::nullopt, 0);
   EXPECT_TRUE(listed.ok()) << listed.status().ToString();
   if (listed.ok()) {
@@ -210,26 +266,17 @@ RunResult RunOnce(uint64_t seed) {
       EXPECT_EQ(names.count(name), 1u) << "collection " << name << " listed twice";
     }
   }
-  for (int i = 0; i < kCollectionNamesMax; ++i) {
-    const std::string name = "col" + std::to_string(i);
-    SCOPED_TRACE("collection " + name + ", in-flight operation: " + in_flight_text);
-    auto col = (*db)->GetCollection(kTenant, kDatabase, name);
-    bool want_without = acked.count(name) > 0, want_with = with_in_flight.count(name) > 0;
-    if (!col.ok()) {
-      EXPECT_TRUE(col.status().IsNotFound()) << col.status().ToString();
-      EXPECT_TRUE(!want_without || !want_with) << "an acknowledged collection is missing";
-      continue;
-    }
-    EXPECT_TRUE(want_without || want_with) << "a collection never acknowledged (nor in flight) exists";
-    auto got = (*col)->Get(FullGet());
-    EXPECT_TRUE(got.ok()) << got.status().ToString();
-    if (!got.ok()) continue;
-    std::string diff_without = want_without ? acked.at(name).Diff(*got) : "collection absent";
-    std::string diff_with = want_with ? with_in_flight.at(name).Diff(*got) : "collection absent";
-    EXPECT_TRUE(diff_without.empty() || diff_with.empty())
-        << "state is neither the acknowledged writes (" << diff_without << ") nor them plus the in-flight one ("
-        << diff_with << ")";
+  std::string mismatches;
+  for (const State& c : candidates) {
+    std::string m = Mismatch(**db, c);
+    if (m.empty()) return result;
+    mismatches += "\n  candidate " + std::to_string(&c - candidates.data()) + ": " + m;
   }
+  std::string failed_text;
+  for (const std::string& f : failed) failed_text += f + "; ";
+  ADD_FAILURE() << "the reopened database matches no state the acknowledged operations allow (failed "
+                   "operations: "
+                << (failed_text.empty() ? "none" : failed_text) << ")" << mismatches;
   return result;
 }
 
@@ -241,7 +288,7 @@ uint64_t Runs() {
 TEST(LocalCrashTest, RandomCrashesKeepAcknowledgedWrites) {
   const uint64_t first_seed = TestSeed();
   const uint64_t runs = Runs();
-  uint64_t died = 0, acknowledged = 0;
+  uint64_t died = 0, acknowledged = 0, failed = 0, refused = 0;
   for (uint64_t run = 0; run < runs; ++run) {
     const uint64_t seed = first_seed + run;
     std::printf("[seed] LocalCrashTest run %llu: FATHOM_SEED=%llu FATHOM_LOCAL_CRASH_RUNS=1\n",
@@ -250,11 +297,16 @@ TEST(LocalCrashTest, RandomCrashesKeepAcknowledgedWrites) {
     RunResult r = RunOnce(seed);
     died += r.died ? 1 : 0;
     acknowledged += static_cast<uint64_t>(r.steps_acknowledged);
+    failed += static_cast<uint64_t>(r.steps_failed);
+    refused += static_cast<uint64_t>(r.compactions_refused);
     if (HasFailure()) return;
   }
-  std::printf("[stats] %llu runs, %llu crashed mid-workload, %llu operations acknowledged\n",
-              static_cast<unsigned long long>(runs), static_cast<unsigned long long>(died),
-              static_cast<unsigned long long>(acknowledged));
+  std::printf(
+      "[stats] %llu runs, %llu died mid-workload, %llu operations acknowledged, %llu failed (%llu of them "
+      "compactions refused with AlreadyExists)\n",
+      static_cast<unsigned long long>(runs), static_cast<unsigned long long>(died),
+      static_cast<unsigned long long>(acknowledged), static_cast<unsigned long long>(failed),
+      static_cast<unsigned long long>(refused));
   if (runs >= 20) {
     EXPECT_GT(died, runs / 4) << "most crashes should land inside the workload";
   }
