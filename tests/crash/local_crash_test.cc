@@ -334,6 +334,53 @@ TEST(LocalCrashTest, RandomCrashesKeepAcknowledgedWrites) {
   }
 }
 
+// A full disk and a read-only file system reach the Database's caller as StorageFull and
+// Unavailable; once space is back, writes go on, and everything acknowledged survives a
+// crash.
+TEST(LocalFullDiskTest, FullDiskIsStorageFullAndRecovers) {
+  TempDir dir;
+  const std::string base = std::filesystem::canonical(dir.path()).string();
+  const std::string root = base + "/data";
+  auto fs = std::make_shared<FaultFileSystem>(PosixFileSystem::Default(), base + "/scratch", FaultFileSystemOptions{});
+  CollectionModel acked;
+  {
+    auto store = LocalStore::Open(root, fs);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    auto db = Database::Open(Options(std::move(*store)));
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    auto col = (*db)->CreateCollection(kTenant, kDatabase, {.name = "col0"});
+    ASSERT_TRUE(col.ok()) << col.status().ToString();
+    fs->SetOptions({.size_cap_root = root, .size_cap_bytes = 64 * 1024});
+    Status full;
+    for (int i = 0; i < 10000 && full.ok(); ++i) {
+      std::vector<WriteRecord> batch = {MakeRecord("id" + std::to_string(i), {1, 2, 3, float(i)},
+                                                   std::string(200, static_cast<char>('a' + i % 26)))};
+      full = (*col)->Add(batch);
+      if (full.ok()) acked.Add(batch);
+    }
+    EXPECT_EQ(full.code(), StatusCode::kStorageFull) << full.ToString();
+    EXPECT_NE(full.message().find(root), std::string::npos) << full.ToString();
+    fs->SetOptions({.read_only = true});
+    std::vector<WriteRecord> one = {MakeRecord("ro", {1, 1, 1, 1})};
+    Status read_only = (*col)->Add(one);
+    EXPECT_EQ(read_only.code(), StatusCode::kUnavailable) << read_only.ToString();
+    fs->SetOptions({});
+    ASSERT_TRUE((*col)->Add(one).ok());
+    acked.Add(one);
+  }
+  ASSERT_TRUE(fs->SimulateCrash().ok());
+  auto store = LocalStore::Open(root, fs);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto db = Database::Open(Options(std::move(*store)));
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  auto col = (*db)->GetCollection(kTenant, kDatabase, "col0");
+  ASSERT_TRUE(col.ok()) << col.status().ToString();
+  auto got = (*col)->Get(FullGet());
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(acked.Diff(*got), "");
+  EXPECT_GT(acked.records().size(), 10u);
+}
+
 // Engine finding (docs/design/local-store-faults.md): a reproducer, disabled because the
 // fix belongs to src/db. Run with --gtest_also_run_disabled_tests.
 class EngineAfterFailedPutTest : public ::testing::Test {
