@@ -117,6 +117,7 @@ Result<std::unique_ptr<LocalStore>> LocalStore::Open(const std::string& root) {
 
 Result<std::unique_ptr<LocalStore>> LocalStore::Open(const std::string& root, std::shared_ptr<FileSystem> fs) {
   if (root.empty()) return Status::InvalidArgument("empty data directory path");
+  if (fs == nullptr) return Status::InvalidArgument("LocalStore::Open needs a file system");
   FATHOM_RETURN_IF_ERROR(CreateDirectories(*fs, root));
   std::string canonical;
   if (int err = fs->RealPath(root, &canonical); err != 0) {
