@@ -1229,7 +1229,8 @@ Status CollectionImpl::FoldTail() {
   }
   if (Status s = CommitManifest(next); !s.ok()) {
     restore();
-    // The segment is unreferenced; a later compaction or open removes it.
+    // The segment is unreferenced unless the manifest landed after all (then it is
+    // resolved before the next commit); garbage otherwise, removed by a later compaction.
     return s.WithContext("compaction: manifest");
   }
   persisted_index_version_ = index_snapshot && !manifest_.vector_index ? UINT64_MAX : index_version;

@@ -36,7 +36,9 @@ class ObjectStore {
  public:
   virtual ~ObjectStore() = default;
 
-  // Writes the whole object durably before returning OK.
+  // Writes the whole object durably before returning OK. A create-only Put of an
+  // existing key returns AlreadyExists only once the existing object is durable too
+  // (callers treat "my bytes are there" as committed: io/commit_object.h).
   virtual Status Put(const std::string& key, std::string_view bytes, PutMode mode) = 0;
   // Reads the object, or `range` of it (clamped to the object's end). NotFound if missing.
   virtual Result<std::string> Get(const std::string& key,
