@@ -2,6 +2,7 @@
 //
 //   fathom run --path DIR [--host 127.0.0.1] [--port 8000] [--allow-reset]
 //              [--vector-cache-mib N] [--keep-vectors-in-ram] [--recall-target R]
+//              [--compaction-trigger-ops N]
 //   fathom compact --path DIR [--recall-target R]
 //   fathom version
 #include <cstdio>
@@ -40,6 +41,10 @@ int main(int argc, char** argv) {
                   "Recall@10 the default vector search is calibrated to reach on each collection's own "
                   "data (0 = 0.95; higher probes more, up to an exact scan)")
       ->check(CLI::Range(0.0, 1.0));
+  run->add_option("--compaction-trigger-ops", run_options.compaction_trigger_ops,
+                  "Fold a collection's write-ahead log into a segment once it holds this many operations "
+                  "(0 = 50,000; tests lower it so compaction runs often)")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 32));
 
   std::string compact_path;
   CLI::App* compact = app.add_subcommand(

@@ -22,6 +22,7 @@ int Run(const RunOptions& options) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto db = Database::Open({.path = options.path,
+                            .compaction_trigger_ops = options.compaction_trigger_ops,
                             .vector_recall_target = options.recall_target,
                             .vector_cache_bytes = options.vector_cache_mib << 20,
                             .cold_vectors = !options.keep_vectors_in_ram});

@@ -36,6 +36,9 @@ namespace fathom::http_test {
 
 struct Response {
   int status = 0;  // 0 = no response (connection failed or closed early)
+  // The connection was made, so the server may have seen the request (with status 0:
+  // its outcome is unknown). false: it certainly did not.
+  bool connected = false;
   std::string content_type;
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
@@ -77,6 +80,7 @@ inline Response RawExchange(uint16_t port, const std::string& raw, int timeout_m
     ::close(fd);
     return out;
   }
+  out.connected = true;
   size_t sent = 0;
   while (sent < raw.size()) {
     const ssize_t n = ::send(fd, raw.data() + sent, raw.size() - sent, MSG_NOSIGNAL);
@@ -194,6 +198,11 @@ class ServerProcess {
 
   const std::string& data_dir() const { return data_dir_; }
   uint16_t port() const { return port_; }
+  // Arguments added to `fathom run` by the next Start (e.g. {"--compaction-trigger-ops", "64"}).
+  void set_extra_args(std::vector<std::string> args) { extra_args_ = std::move(args); }
+  // Where server.log goes (default: the parent of the data directory), e.g. off a small
+  // file system the test fills.
+  void set_log_dir(std::string dir) { root_ = std::move(dir); }
   pid_t pid() const { return pid_; }
   std::string log() const {
     std::ifstream in(root_ + "/server.log");
@@ -218,6 +227,7 @@ class ServerProcess {
       std::vector<const char*> args = {binary, "run", "--path", data_dir_.c_str(), "--host", "127.0.0.1",
                                        "--port", port.c_str()};
       if (allow_reset_) args.push_back("--allow-reset");
+      for (const std::string& arg : extra_args_) args.push_back(arg.c_str());
       args.push_back(nullptr);
       pid_ = ::fork();
       if (pid_ == 0) {
@@ -282,6 +292,7 @@ class ServerProcess {
 
  private:
   bool allow_reset_;
+  std::vector<std::string> extra_args_;
   std::string root_;
   std::string data_dir_;
   bool owns_root_ = false;
