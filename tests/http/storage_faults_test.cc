@@ -139,7 +139,9 @@ class StorageFaultsTest : public ::testing::Test {
       Expected e;
       for (int k = 0; k < kDimension; ++k) e.embedding.push_back(static_cast<float>((write * 31 + j * 7 + k) % 17) / 4);
       e.document = "document " + id + " ";
-      while (e.document.size() < kDocumentBytes) e.document += static_cast<char>('a' + (e.document.size() + write) % 26);
+      while (e.document.size() < kDocumentBytes) {
+        e.document += static_cast<char>('a' + (e.document.size() + write) % 26);
+      }
       e.metadata_json = "{\"write\":" + std::to_string(write) + ",\"j\":" + std::to_string(j) + "}";
       const char* sep = j ? "," : "";
       ids += sep + ("\"" + id + "\"");
