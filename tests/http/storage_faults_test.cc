@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -160,16 +161,17 @@ class StorageFaultsTest : public ::testing::Test {
            "],\"metadatas\":[" + metadatas + "]}";
   }
 
-  // Sends add number `write`; on 201 its records join `acknowledged_`, on anything else
-  // their ids join `refused_`.
+  // Sends add number `write` to a collection; on 201 its records join the collection's
+  // acknowledged records, on anything else its refused ids. Thread-safe.
   Response Add(const std::string& collection_id, int write) {
     std::map<std::string, Expected> batch;
     Response r = server_->Post(kCollections + "/" + collection_id + "/add", AddBody(write, &batch));
+    std::lock_guard<std::mutex> lock(model_mu_);
     for (auto& [id, e] : batch) {
       if (r.status == 201) {
-        acknowledged_[id] = std::move(e);
+        acknowledged_[collection_id][id] = std::move(e);
       } else {
-        refused_.insert(id);
+        refused_[collection_id].insert(id);
       }
     }
     return r;
@@ -178,6 +180,13 @@ class StorageFaultsTest : public ::testing::Test {
   // Every acknowledged record is there with its exact values, nothing refused is, and
   // count agrees.
   void ExpectAcknowledgedData(const std::string& collection_id, const std::string& when) {
+    std::map<std::string, Expected> acknowledged;
+    std::set<std::string> refused;
+    {
+      std::lock_guard<std::mutex> lock(model_mu_);
+      acknowledged = acknowledged_[collection_id];
+      refused = refused_[collection_id];
+    }
     const std::string base = kCollections + "/" + collection_id;
     Response got = server_->Post(base + "/get", R"({"include":["embeddings","documents","metadatas"]})");
     ASSERT_EQ(got.status, 200) << when << ": " << got.body.substr(0, 500);
@@ -188,10 +197,10 @@ class StorageFaultsTest : public ::testing::Test {
     for (rapidjson::SizeType i = 0; i < d["ids"].Size(); ++i) {
       const std::string id = d["ids"][i].GetString();
       EXPECT_TRUE(seen.insert(id).second) << when << ": " << id << " appears twice";
-      auto it = acknowledged_.find(id);
-      if (it == acknowledged_.end()) {
+      auto it = acknowledged.find(id);
+      if (it == acknowledged.end()) {
         ADD_FAILURE() << when << ": " << id << " is stored but was never acknowledged"
-                      << (refused_.count(id) ? " (its write was refused)" : "");
+                      << (refused.count(id) ? " (its write was refused)" : "");
         continue;
       }
       std::vector<float> embedding;
@@ -206,14 +215,14 @@ class StorageFaultsTest : public ::testing::Test {
       }
     }
     EXPECT_EQ(mismatched, 0u) << when;
-    EXPECT_EQ(seen.size(), acknowledged_.size()) << when << ": acknowledged records missing";
-    for (const auto& [id, e] : acknowledged_) {
+    EXPECT_EQ(seen.size(), acknowledged.size()) << when << ": acknowledged records missing";
+    for (const auto& [id, e] : acknowledged) {
       if (seen.count(id) == 0) {
         ADD_FAILURE() << when << ": acknowledged record " << id << " is missing";
         break;
       }
     }
-    EXPECT_EQ(server_->Get(base + "/count").body, std::to_string(acknowledged_.size())) << when;
+    EXPECT_EQ(server_->Get(base + "/count").body, std::to_string(acknowledged.size())) << when;
     // A query answers too (the vector read path over the same state).
     std::string query = R"({"n_results":3,"query_embeddings":[[)";
     for (int k = 0; k < kDimension; ++k) query += k ? ",1" : "1";
@@ -244,7 +253,7 @@ class StorageFaultsTest : public ::testing::Test {
     const size_t filler_bytes = FillTheRest();
     std::printf("[StorageFaults] full after %d writes: %zu records acknowledged, %d writes refused, %d WAL objects, "
                 "%zu bytes left (now taken by a filler file)\n",
-                write, acknowledged_.size(), refused_total, WalObjects(id), filler_bytes);
+                write, acknowledged_[id].size(), refused_total, WalObjects(id), filler_bytes);
   }
 
   // WAL objects of a collection (not temporary files).
@@ -274,8 +283,10 @@ class StorageFaultsTest : public ::testing::Test {
   std::string data_dir_;
   int mounts_ = 0;  // file systems stacked on mount_point_
   std::unique_ptr<ServerProcess> server_;
-  std::map<std::string, Expected> acknowledged_;
-  std::set<std::string> refused_;
+  std::mutex model_mu_;
+  // By collection id, then record id.
+  std::map<std::string, std::map<std::string, Expected>> acknowledged_;
+  std::map<std::string, std::set<std::string>> refused_;
   Response last_refusal_;
 };
 
@@ -321,6 +332,59 @@ TEST_F(StorageFaultsTest, DiskFullRefusesWritesKeepsReadsAndRecoversWhenSpaceIsF
   EXPECT_EQ(server_->Stop(), 0) << server_->log();
   ASSERT_TRUE(StartServer());
   ExpectAcknowledgedData(id, "after a restart");
+  EXPECT_EQ(server_->Stop(), 0) << server_->log();
+}
+
+// Several writers fill the device at once, each in its own collection, so group commit
+// and the compactions of several collections meet ENOSPC together; the server is then
+// killed while full, the space freed, and a restart must find every acknowledged write.
+TEST_F(StorageFaultsTest, ConcurrentWritersFillTheDiskThenSigkill) {
+  ASSERT_NO_FATAL_FAILURE(WriteBallast());
+  ASSERT_TRUE(StartServer());
+  constexpr int kWriters = 3;
+  std::vector<std::string> ids;
+  for (int c = 0; c < kWriters; ++c) {
+    ids.push_back(CreateCollection(*server_, "concurrent-" + std::to_string(c)));
+    ASSERT_FALSE(ids.back().empty());
+  }
+  std::mutex failures_mu;
+  std::vector<std::string> failures;
+  std::vector<int> next_write(kWriters, 0);
+  std::vector<std::thread> writers;
+  for (int c = 0; c < kWriters; ++c) {
+    writers.emplace_back([&, c] {
+      int refused_in_a_row = 0;
+      int& write = next_write[c];
+      while (write < kFillWritesMax && refused_in_a_row < kRefusedInARowToCallFull) {
+        Response r = Add(ids[c], write++);
+        if (r.status == 201) {
+          refused_in_a_row = 0;
+        } else if (r.status == 507) {
+          ++refused_in_a_row;
+        } else {
+          std::lock_guard<std::mutex> lock(failures_mu);
+          failures.push_back("writer " + std::to_string(c) + ", write " + std::to_string(write - 1) + ": " +
+                             std::to_string(r.status) + " " + r.body);
+          return;
+        }
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  for (const std::string& f : failures) ADD_FAILURE() << f << "\nserver log:\n" << server_->log();
+  for (int c = 0; c < kWriters; ++c) {
+    std::printf("[StorageFaults] writer %d: %d writes, %zu records acknowledged, %d WAL objects\n", c, next_write[c],
+                acknowledged_[ids[c]].size(), WalObjects(ids[c]));
+    ExpectAcknowledgedData(ids[c], "while full, collection " + std::to_string(c));
+  }
+
+  server_->Kill();
+  ASSERT_EQ(::unlink(Ballast().c_str()), 0);
+  ASSERT_TRUE(StartServer());
+  for (int c = 0; c < kWriters; ++c) {
+    ExpectAcknowledgedData(ids[c], "after a kill on the full device, collection " + std::to_string(c));
+    EXPECT_EQ(Add(ids[c], next_write[c]++).status, 201);
+  }
   EXPECT_EQ(server_->Stop(), 0) << server_->log();
 }
 
