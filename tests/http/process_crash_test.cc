@@ -14,7 +14,9 @@
 // Each writer owns its record ids, so the operations on one record are totally ordered
 // by the client and the model is exact; the writers still share collections, so group
 // commit batches their writes together. A small compaction trigger makes kills land
-// during compaction too.
+// during compaction too, and one restart in kRecoveryKillOneIn is killed again while its
+// collections recover (WAL replay, deletion of obsolete objects, the compaction a long
+// tail starts).
 //
 // FATHOM_CRASH_CYCLES (default 5) sets the number of kill/restart cycles and
 // FATHOM_CRASH_SEED the seed; the seed is printed so a failure can be replayed (thread
@@ -52,6 +54,10 @@ constexpr int kReadsBetweenCreatesMax = 64;
 constexpr int kAcksBeforeKillMin = 10;
 constexpr int kAcksBeforeKillMax = 600;
 constexpr int kKillExtraDelayUsMax = 30000;
+// One restart in this many is killed again while its collections recover, after a random
+// delay below the maximum.
+constexpr int kRecoveryKillOneIn = 3;
+constexpr int kRecoveryKillDelayUsMax = 60000;
 constexpr int kLoadDeadlineSeconds = 60;  // per cycle, in case the server stops answering
 constexpr const char* kCompactionTriggerOps = "48";
 constexpr int kRecordFailuresShownMax = 20;
@@ -98,6 +104,7 @@ struct Figures {
   uint64_t collections_created = 0;
   uint64_t collections_unknown = 0;
   uint64_t kills = 0;
+  uint64_t recovery_kills = 0;  // kills while collections were recovering after a restart
 };
 
 // Shared between the writer threads and the driver; everything under mu.
@@ -541,19 +548,40 @@ TEST(ProcessCrashTest, AcknowledgedWritesSurviveSigkillUnderLoad) {
     for (const std::string& f : failures) ADD_FAILURE() << "cycle " << cycle << ": " << f;
 
     ASSERT_TRUE(server.Start()) << "restart after kill " << cycle;
+    if (rng() % kRecoveryKillOneIn == 0) {
+      // Kill again while the collections recover: the first request to each replays its
+      // WAL tail, deletes obsolete objects and (the tail being over the trigger) starts a
+      // compaction.
+      std::vector<std::string> ids;
+      {
+        std::lock_guard<std::mutex> lock(model.mu);
+        for (const CollectionModel& cm : model.collections) ids.push_back(cm.id);
+      }
+      std::thread opener([&] {
+        for (const std::string& id : ids) {
+          if (server.Get(kCollections + "/" + id + "/count").status == 0) break;
+        }
+      });
+      std::this_thread::sleep_for(std::chrono::microseconds(rng() % kRecoveryKillDelayUsMax));
+      server.Kill();
+      opener.join();
+      ++model.figures.kills;
+      ++model.figures.recovery_kills;
+      ASSERT_TRUE(server.Start()) << "restart after a kill during recovery " << cycle;
+    }
     ASSERT_TRUE(VerifyAndResolve(server, &model, cycle)) << "seed " << seed << "; server log:\n" << server.log();
   }
   EXPECT_EQ(server.Stop(), 0) << server.log();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   const Figures& f = model.figures;
-  std::printf("[ProcessCrash] seed=%" PRIu64 ": %" PRIu64 " kills, %" PRIu64 " writes acknowledged, %" PRIu64
-              " rejected (4xx), %" PRIu64 " unknown (%" PRIu64 " found applied, whole), %" PRIu64
-              " not sent; %" PRIu64 " collections created (+%" PRIu64 " unknown); %" PRIu64
-              " record states checked; %" PRIu64 " manifests committed by compactions; %.1f s\n",
-              seed, f.kills, f.acknowledged, f.rejected, f.unknown, f.unknown_writes_applied, f.not_sent,
-              f.collections_created, f.collections_unknown, f.records_checked, ManifestsCommitted(root + "/data"),
-              seconds);
+  std::printf("[ProcessCrash] seed=%" PRIu64 ": %" PRIu64 " kills (%" PRIu64 " during recovery), %" PRIu64
+              " writes acknowledged, %" PRIu64 " rejected (4xx), %" PRIu64 " unknown (%" PRIu64
+              " found applied, whole), %" PRIu64 " not sent; %" PRIu64 " collections created (+%" PRIu64
+              " unknown); %" PRIu64 " record states checked; %" PRIu64 " manifests committed by compactions; %.1f s\n",
+              seed, f.kills, f.recovery_kills, f.acknowledged, f.rejected, f.unknown, f.unknown_writes_applied,
+              f.not_sent, f.collections_created, f.collections_unknown, f.records_checked,
+              ManifestsCommitted(root + "/data"), seconds);
   EXPECT_GT(f.acknowledged, 0u);
 }
 
