@@ -306,6 +306,21 @@ TEST_F(StorageFaultsTest, DiskFullRefusesWritesKeepsReadsAndRecoversWhenSpaceIsF
   ExpectErrorMentioning(Add(id, write++), 507, {"out of space"}, "another write on a full disk");
   ExpectErrorMentioning(server_->Post(kCollections, R"({"name":"while-full"})"), 507, {"out of space"},
                         "a collection create on a full disk");
+  // Every other write route too; the records they name stay as acknowledged.
+  const std::string some_id = acknowledged_[id].begin()->first;
+  std::string zeros = "[0";
+  for (int k = 1; k < kDimension; ++k) zeros += ",0";
+  zeros += "]";
+  const std::string base = kCollections + "/" + id;
+  ExpectErrorMentioning(server_->Post(base + "/upsert", "{\"ids\":[\"" + some_id + "\"],\"embeddings\":[" + zeros +
+                                                            "],\"documents\":[\"changed\"]}"),
+                        507, {"out of space"}, "an upsert on a full disk");
+  ExpectErrorMentioning(server_->Post(base + "/update", "{\"ids\":[\"" + some_id + "\"],\"documents\":[\"changed\"]}"),
+                        507, {"out of space"}, "an update on a full disk");
+  ExpectErrorMentioning(server_->Post(base + "/delete", "{\"ids\":[\"" + some_id + "\"]}"), 507, {"out of space"},
+                        "a delete on a full disk");
+  ExpectErrorMentioning(server_->Put(base, R"({"new_metadata":{"changed":true}})"), 507, {"out of space"},
+                        "a collection change on a full disk");
   EXPECT_EQ(server_->Get("/api/v2/heartbeat").status, 200);
 
   const int wal_when_full = WalObjects(id);
