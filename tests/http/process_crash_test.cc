@@ -60,6 +60,10 @@ constexpr int kRecoveryKillOneIn = 3;
 constexpr int kRecoveryKillDelayUsMax = 60000;
 constexpr int kLoadDeadlineSeconds = 60;  // per cycle, in case the server stops answering
 constexpr const char* kCompactionTriggerOps = "48";
+// Small enough that collections build vector indexes and spill vectors to cold parts, so
+// kills land in those jobs too.
+constexpr const char* kVectorIndexMinRows = "64";
+constexpr const char* kColdSpillMinRows = "48";
 constexpr int kRecordFailuresShownMax = 20;
 
 // The full state of a record: what a get with every include returns.
@@ -464,10 +468,17 @@ bool VerifyAndResolve(const ServerProcess& server, Model* model, int cycle) {
   return ok;
 }
 
-// Manifests committed so far over all collections (each compaction commits one; the
-// newest one's name is its version number).
-uint64_t ManifestsCommitted(const std::string& data_dir) {
-  uint64_t total = 0;
+// What the data directory shows the background jobs did: manifests committed over all
+// collections (each compaction commits one; the newest one's name is its version), and
+// objects of vector indexes and cold vector parts present now.
+struct StoreFigures {
+  uint64_t manifests = 0;
+  uint64_t vector_indexes = 0;
+  uint64_t cold_parts = 0;
+};
+
+StoreFigures CountStoreObjects(const std::string& data_dir) {
+  StoreFigures figures;
   std::error_code ec;
   for (const auto& collection : std::filesystem::directory_iterator(data_dir + "/c", ec)) {
     uint64_t newest = 0;
@@ -477,9 +488,15 @@ uint64_t ManifestsCommitted(const std::string& data_dir) {
       if (name.empty() || name[0] == '.') continue;
       newest = std::max<uint64_t>(newest, std::strtoull(name.c_str(), nullptr, 10));
     }
-    total += newest;
+    figures.manifests += newest;
+    for (const auto& v : std::filesystem::directory_iterator(collection.path() / "vidx", inner)) {
+      figures.vector_indexes += v.path().filename().string()[0] != '.';
+    }
+    for (const auto& v : std::filesystem::directory_iterator(collection.path() / "vcold", inner)) {
+      figures.cold_parts += v.path().filename().string()[0] != '.';
+    }
   }
-  return total;
+  return figures;
 }
 
 uint64_t EnvOr(const char* name, uint64_t fallback) {
@@ -510,7 +527,8 @@ TEST(ProcessCrashTest, AcknowledgedWritesSurviveSigkillUnderLoad) {
   } remove_root{root};
 
   ServerProcess server(/*allow_reset=*/false, root + "/data");
-  server.set_extra_args({"--compaction-trigger-ops", kCompactionTriggerOps});
+  server.set_extra_args({"--compaction-trigger-ops", kCompactionTriggerOps, "--vector-index-min-rows",
+                         kVectorIndexMinRows, "--cold-spill-min-rows", kColdSpillMinRows});
   ASSERT_TRUE(server.Start());
   Model model;
   for (int i = 0; i < kInitialCollections; ++i) {
@@ -575,13 +593,15 @@ TEST(ProcessCrashTest, AcknowledgedWritesSurviveSigkillUnderLoad) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   const Figures& f = model.figures;
+  const StoreFigures store = CountStoreObjects(root + "/data");
   std::printf("[ProcessCrash] seed=%" PRIu64 ": %" PRIu64 " kills (%" PRIu64 " during recovery), %" PRIu64
               " writes acknowledged, %" PRIu64 " rejected (4xx), %" PRIu64 " unknown (%" PRIu64
               " found applied, whole), %" PRIu64 " not sent; %" PRIu64 " collections created (+%" PRIu64
-              " unknown); %" PRIu64 " record states checked; %" PRIu64 " manifests committed by compactions; %.1f s\n",
+              " unknown); %" PRIu64 " record states checked; %" PRIu64 " manifests committed by compactions, %" PRIu64
+              " vector indexes and %" PRIu64 " cold vector parts stored at the end; %.1f s\n",
               seed, f.kills, f.recovery_kills, f.acknowledged, f.rejected, f.unknown, f.unknown_writes_applied,
-              f.not_sent, f.collections_created, f.collections_unknown, f.records_checked,
-              ManifestsCommitted(root + "/data"), seconds);
+              f.not_sent, f.collections_created, f.collections_unknown, f.records_checked, store.manifests,
+              store.vector_indexes, store.cold_parts, seconds);
   EXPECT_GT(f.acknowledged, 0u);
 }
 
