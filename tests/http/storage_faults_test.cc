@@ -40,6 +40,9 @@ constexpr int kFillWritesMax = 3000;  // far more than 8 MiB holds
 // compaction that frees WAL objects can let a few writes through in between).
 constexpr int kRefusedInARowToCallFull = 5;
 constexpr const char* kCompactionTriggerOps = "64";
+// Small enough that the vector index and cold vector parts are written (and fail) too.
+constexpr const char* kVectorIndexMinRows = "256";
+constexpr const char* kColdSpillMinRows = "256";
 constexpr int kWalObjectsAfterCompactionMax = 8;  // a fold leaves at most the newest few
 constexpr int kCompactionDeadlineSeconds = 60;
 // Without new writes: a retry with backoff would have run well within this.
@@ -99,7 +102,8 @@ class StorageFaultsTest : public ::testing::Test {
   // Starts `fathom run` on the data directory in the tmpfs.
   bool StartServer() {
     server_ = std::make_unique<ServerProcess>(/*allow_reset=*/false, data_dir_);
-    server_->set_extra_args({"--compaction-trigger-ops", kCompactionTriggerOps});
+    server_->set_extra_args({"--compaction-trigger-ops", kCompactionTriggerOps, "--vector-index-min-rows",
+                             kVectorIndexMinRows, "--cold-spill-min-rows", kColdSpillMinRows});
     server_->set_log_dir(root_);  // not on the tmpfs the test fills
     return server_->Start();
   }
