@@ -7,14 +7,18 @@
 // killed while it had the request). After every restart, each record must be in its last
 // acknowledged state or in the state left by one of its later unknown-outcome operations
 // (every operation here sets a whole record or removes it, so "whole or absent" is
-// checked value by value); nothing appears that was never written, no id appears twice,
+// checked value by value, and across the records of one request: all of them show its
+// effect or none does); nothing appears that was never written, no id appears twice,
 // counts agree with what get returns, and every collection whose create was acknowledged
 // exists. The observed state then becomes the model's new known state.
 //
+// Writes are adds, upserts, deletes by id and deletes by a metadata filter (limited to the
+// writer's own records), plus adds of a wrong dimension that must be refused (400).
+//
 // Each writer owns its record ids, so the operations on one record are totally ordered
 // by the client and the model is exact; the writers still share collections, so group
-// commit batches their writes together. A small compaction trigger makes kills land
-// during compaction too, and one restart in kRecoveryKillOneIn is killed again while its
+// commit batches their writes together. A small compaction trigger and small vector
+// index and cold spill thresholds make kills land in those background jobs too, and one restart in kRecoveryKillOneIn is killed again while its
 // collections recover (WAL replay, deletion of obsolete objects, the compaction a long
 // tail starts).
 //
@@ -134,17 +138,24 @@ std::string EmbeddingJson(const std::vector<float>& e) {
   return out + "]";
 }
 
-RecordValue RandomValue(std::mt19937_64& rng, const std::string& id, uint64_t version) {
+RecordValue RandomValue(std::mt19937_64& rng, int writer, const std::string& id, uint64_t version) {
   RecordValue v;
   // Multiples of 1/8 in [-8, 8]: exact in float and in decimal.
   for (int i = 0; i < kDimension; ++i) {
     v.embedding.push_back(static_cast<float>(static_cast<int>(rng() % 129) - 64) / 8);
   }
   v.document = "doc " + id + " v" + std::to_string(version) + " " + std::to_string(rng() % 100000);
-  v.metadata_json = "{\"version\":" + std::to_string(version) + ",\"tag\":\"t" + std::to_string(rng() % 1000) +
+  v.metadata_json = "{\"writer\":" + std::to_string(writer) + ",\"version\":" + std::to_string(version) +
+                    ",\"tag\":\"t" + std::to_string(rng() % 1000) +
                     "\",\"even\":" + (version % 2 == 0 ? "true" : "false") + ",\"half\":" +
                     std::to_string(rng() % 64) + ".5}";
   return v;
+}
+
+uint64_t VersionOf(const RecordValue& v) {
+  rapidjson::Document d;
+  d.Parse(v.metadata_json.c_str());
+  return d["version"].GetUint64();
 }
 
 enum class Outcome { kAcknowledged, kRejected, kUnknown, kNotSent };
@@ -199,7 +210,7 @@ void WriterLoop(int writer, uint64_t seed, uint16_t port, Model* model, std::ato
         std::string id_list, embeddings, documents, metadatas;
         for (size_t i = 0; i < ids.size(); ++i) {
           RecordModel& rm = cm.records[ids[i]];
-          RecordValue v = RandomValue(rng, ids[i], ++version);
+          RecordValue v = RandomValue(rng, writer, ids[i], ++version);
           effects.push_back(add && rm.known ? rm.known : RecordState(v));
           const char* sep = i ? "," : "";
           id_list += sep + Quote(ids[i]);
@@ -209,6 +220,21 @@ void WriterLoop(int writer, uint64_t seed, uint16_t port, Model* model, std::ato
         }
         body = "{\"ids\":[" + id_list + "],\"embeddings\":[" + embeddings + "],\"documents\":[" + documents +
                "],\"metadatas\":[" + metadatas + "]}";
+      } else if (kind < 74) {
+        // A filter delete: this writer's records below a version, resolved by the server
+        // against its state when the delete commits; the writer alone changes them, so
+        // it knows which.
+        route = "/delete";
+        const uint64_t below = 1 + rng() % (version + 1);
+        body = "{\"where\":{\"$and\":[{\"writer\":" + std::to_string(writer) + "},{\"version\":{\"$lt\":" +
+               std::to_string(below) + "}}]}}";
+        ids.clear();
+        const std::string prefix = "w" + std::to_string(writer) + "-";
+        for (const auto& [id, rm] : cm.records) {
+          if (id.compare(0, prefix.size(), prefix) != 0) continue;
+          ids.push_back(id);
+          effects.push_back(rm.known && VersionOf(*rm.known) < below ? RecordState() : rm.known);
+        }
       } else {
         route = "/delete";
         std::string id_list;
