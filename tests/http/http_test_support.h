@@ -200,12 +200,12 @@ class ServerProcess {
   uint16_t port() const { return port_; }
   // Arguments added to `fathom run` by the next Start (e.g. {"--compaction-trigger-ops", "64"}).
   void set_extra_args(std::vector<std::string> args) { extra_args_ = std::move(args); }
-  // Where server.log goes (default: the parent of the data directory), e.g. off a small
-  // file system the test fills.
-  void set_log_dir(std::string dir) { root_ = std::move(dir); }
+  // Where server.log goes (default: the temporary root, or the parent of a given data
+  // directory), e.g. off a small file system the test fills.
+  void set_log_dir(std::string dir) { log_dir_ = std::move(dir); }
   pid_t pid() const { return pid_; }
   std::string log() const {
-    std::ifstream in(root_ + "/server.log");
+    std::ifstream in(LogPath());
     std::stringstream ss;
     ss << in.rdbuf();
     return ss.str();
@@ -220,7 +220,7 @@ class ServerProcess {
     }
     for (int attempt = 0; attempt < 5; ++attempt) {
       port_ = FreePort();
-      const std::string log_path = root_ + "/server.log";
+      const std::string log_path = LogPath();
       const std::string port = std::to_string(port_);
       // Everything the child needs is prepared before fork: after it, only
       // async-signal-safe calls.
@@ -291,8 +291,11 @@ class ServerProcess {
   }
 
  private:
+  std::string LogPath() const { return (log_dir_.empty() ? root_ : log_dir_) + "/server.log"; }
+
   bool allow_reset_;
   std::vector<std::string> extra_args_;
+  std::string log_dir_;  // empty: root_
   std::string root_;
   std::string data_dir_;
   bool owns_root_ = false;
