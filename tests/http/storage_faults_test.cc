@@ -1,18 +1,24 @@
 // `fathom run` on a data directory whose file system fills up or turns read-only.
 //
 // Each test mounts a small tmpfs (it needs root, and fails saying so otherwise), runs the
-// real server on a data directory inside it and unmounts in TearDown, always.
+// real server on a data directory inside it and unmounts in TearDown, always. The server
+// log stays outside the tmpfs.
 //
 // Disk full: a ballast file takes most of the space; writes fill the rest until they are
-// refused with 507 and a message saying the data directory is out of space. While full,
+// refused with 507 and a message saying the data directory is out of space, and a filler
+// file takes the last free bytes. While full, every write route is refused the same way,
 // reads answer with every acknowledged record, refused records are absent, the server
 // neither crashes nor hangs. Deleting the ballast lets writes through again without a
-// restart, and compaction (which failed while full) catches up by itself: the WAL objects
-// it folds disappear. A restart then reads back every acknowledged write.
+// restart, and compaction (which failed while full) catches up without a restart: the
+// WAL objects it folds disappear. A restart then reads back every acknowledged write.
+// Variants: several writers fill the device at once and the server is killed while
+// full; a restart on a full device (fails: engine bug, see the test); compaction after
+// space is freed with no new writes (fails: engine bug, see the test).
 //
-// Read-only: the data directory is remounted read-only under the running server; writes
-// get 503 with a message naming the read-only data directory, reads answer; remounted
-// read-write, writes work again.
+// Read-only: the data directory is made read-only under the running server; writes get
+// 503 with a message naming the read-only data directory, reads answer; made read-write
+// again, writes work. A plain `remount,ro` of the whole file system is refused by the
+// kernel while fathom runs (engine bug, see PlainRemountReadOnlyWhileServing).
 #include <stdio.h>
 #include <sys/stat.h>
 
