@@ -2,6 +2,7 @@
 //
 //   fathom run --path DIR [--host 127.0.0.1] [--port 8000] [--allow-reset]
 //              [--vector-cache-mib N] [--keep-vectors-in-ram] [--recall-target R]
+//              [--compaction-trigger-ops N] [--vector-index-min-rows N] [--cold-spill-min-rows N]
 //   fathom compact --path DIR [--recall-target R]
 //   fathom version
 #include <cstdio>
@@ -40,6 +41,18 @@ int main(int argc, char** argv) {
                   "Recall@10 the default vector search is calibrated to reach on each collection's own "
                   "data (0 = 0.95; higher probes more, up to an exact scan)")
       ->check(CLI::Range(0.0, 1.0));
+  run->add_option("--compaction-trigger-ops", run_options.compaction_trigger_ops,
+                  "Fold a collection's write-ahead log into a segment once it holds this many operations "
+                  "(0 = 50,000; tests lower it so compaction runs often)")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 32));
+  run->add_option("--vector-index-min-rows", run_options.vector_index_min_rows,
+                  "Build a collection's vector index once it has this many live rows (0 = 10,000; tests "
+                  "lower it)")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 32));
+  run->add_option("--cold-spill-min-rows", run_options.cold_spill_min_rows,
+                  "Spill indexed vectors to cold parts once this many are in RAM (0 = 64 MiB worth; tests "
+                  "lower it)")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 32));
 
   std::string compact_path;
   CLI::App* compact = app.add_subcommand(

@@ -22,8 +22,11 @@ int Run(const RunOptions& options) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto db = Database::Open({.path = options.path,
+                            .compaction_trigger_ops = options.compaction_trigger_ops,
+                            .vector_index_min_rows = options.vector_index_min_rows,
                             .vector_recall_target = options.recall_target,
                             .vector_cache_bytes = options.vector_cache_mib << 20,
+                            .cold_spill_min_rows = options.cold_spill_min_rows,
                             .cold_vectors = !options.keep_vectors_in_ram});
   if (!db.ok()) {
     std::fprintf(stderr, "fathom: cannot open %s: %s\n", options.path.c_str(), db.status().ToString().c_str());

@@ -15,6 +15,9 @@ struct RunOptions {
   uint64_t vector_cache_mib = 0;     // DatabaseOptions::vector_cache_bytes in MiB (0 = default)
   bool keep_vectors_in_ram = false;  // DatabaseOptions::cold_vectors = false
   double recall_target = 0.0;        // DatabaseOptions::vector_recall_target (0 = 0.95)
+  uint64_t compaction_trigger_ops = 0;  // DatabaseOptions::compaction_trigger_ops (0 = default)
+  uint64_t vector_index_min_rows = 0;   // DatabaseOptions::vector_index_min_rows (0 = default)
+  uint64_t cold_spill_min_rows = 0;     // DatabaseOptions::cold_spill_min_rows (0 = default)
 };
 
 // Serves until SIGINT or SIGTERM, then shuts down cleanly: stops accepting, lets requests

@@ -36,6 +36,9 @@ namespace fathom::http_test {
 
 struct Response {
   int status = 0;  // 0 = no response (connection failed or closed early)
+  // The connection was made, so the server may have seen the request (with status 0:
+  // its outcome is unknown). false: it certainly did not.
+  bool connected = false;
   std::string content_type;
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
@@ -77,6 +80,7 @@ inline Response RawExchange(uint16_t port, const std::string& raw, int timeout_m
     ::close(fd);
     return out;
   }
+  out.connected = true;
   size_t sent = 0;
   while (sent < raw.size()) {
     const ssize_t n = ::send(fd, raw.data() + sent, raw.size() - sent, MSG_NOSIGNAL);
@@ -194,9 +198,14 @@ class ServerProcess {
 
   const std::string& data_dir() const { return data_dir_; }
   uint16_t port() const { return port_; }
+  // Arguments added to `fathom run` by the next Start (e.g. {"--compaction-trigger-ops", "64"}).
+  void set_extra_args(std::vector<std::string> args) { extra_args_ = std::move(args); }
+  // Where server.log goes (default: the temporary root, or the parent of a given data
+  // directory), e.g. off a small file system the test fills.
+  void set_log_dir(std::string dir) { log_dir_ = std::move(dir); }
   pid_t pid() const { return pid_; }
   std::string log() const {
-    std::ifstream in(root_ + "/server.log");
+    std::ifstream in(LogPath());
     std::stringstream ss;
     ss << in.rdbuf();
     return ss.str();
@@ -211,13 +220,14 @@ class ServerProcess {
     }
     for (int attempt = 0; attempt < 5; ++attempt) {
       port_ = FreePort();
-      const std::string log_path = root_ + "/server.log";
+      const std::string log_path = LogPath();
       const std::string port = std::to_string(port_);
       // Everything the child needs is prepared before fork: after it, only
       // async-signal-safe calls.
       std::vector<const char*> args = {binary, "run", "--path", data_dir_.c_str(), "--host", "127.0.0.1",
                                        "--port", port.c_str()};
       if (allow_reset_) args.push_back("--allow-reset");
+      for (const std::string& arg : extra_args_) args.push_back(arg.c_str());
       args.push_back(nullptr);
       pid_ = ::fork();
       if (pid_ == 0) {
@@ -281,7 +291,11 @@ class ServerProcess {
   }
 
  private:
+  std::string LogPath() const { return (log_dir_.empty() ? root_ : log_dir_) + "/server.log"; }
+
   bool allow_reset_;
+  std::vector<std::string> extra_args_;
+  std::string log_dir_;  // empty: root_
   std::string root_;
   std::string data_dir_;
   bool owns_root_ = false;
