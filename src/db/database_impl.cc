@@ -51,7 +51,13 @@ Result<std::unique_ptr<DatabaseImpl>> DatabaseImpl::Open(const DatabaseOptions& 
     FATHOM_ASSIGN_OR_RETURN(std::unique_ptr<LocalStore> local, LocalStore::Open(options.path));
     store = std::move(local);
   }
-  FATHOM_RETURN_IF_ERROR(ProbeCreateOnly(*store));
+  if (Status probe = ProbeCreateOnly(*store); !probe.ok()) {
+    // A full or read-only store cannot take the probe's write, but its data can still be
+    // served; its writes fail with the same clear error until it can take them.
+    if (probe.code() != StatusCode::kStorageFull && probe.code() != StatusCode::kUnavailable) return probe;
+    spdlog::warn("{}; opening anyway: reads are served, writes fail until the store takes them",
+                 probe.ToString());
+  }
   std::unique_ptr<DatabaseImpl> db(new DatabaseImpl(store, options));
   db->directory_lock_ = std::move(lock);
   FATHOM_RETURN_IF_ERROR(db->Load());
@@ -511,22 +517,56 @@ void DatabaseImpl::ScheduleCompaction(std::weak_ptr<CollectionImpl> collection) 
 }
 
 void DatabaseImpl::CompactionLoop() {
+  using Clock = std::chrono::steady_clock;
   std::unique_lock<std::mutex> lock(compaction_mu_);
   while (true) {
-    compaction_cv_.wait(lock, [&] { return stopping_ || !compaction_queue_.empty(); });
+    // Failed jobs whose delay is over are queued again.
+    const Clock::time_point now = Clock::now();
+    std::optional<Clock::time_point> next_retry;
+    for (auto it = compaction_retries_.begin(); it != compaction_retries_.end();) {
+      if (it->due <= now) {
+        compaction_queue_.push_back(std::move(it->collection));
+        it = compaction_retries_.erase(it);
+      } else {
+        next_retry = next_retry ? std::min(*next_retry, it->due) : it->due;
+        ++it;
+      }
+    }
     if (stopping_) break;
+    if (compaction_queue_.empty()) {
+      auto ready = [&] { return stopping_ || !compaction_queue_.empty(); };
+      if (next_retry) {
+        compaction_cv_.wait_until(lock, *next_retry, ready);
+      } else {
+        compaction_cv_.wait(lock, ready);
+      }
+      continue;
+    }
     std::weak_ptr<CollectionImpl> next = std::move(compaction_queue_.front());
     compaction_queue_.pop_front();
     compaction_running_ = true;
     lock.unlock();
-    if (auto collection = next.lock()) {
-      Status s = collection->BackgroundWork();
-      if (!s.ok() && s.code() != StatusCode::kNotFound) {
-        spdlog::warn("compaction of collection {} failed (will retry on later writes): {}", collection->id(),
-                     s.ToString());
+    std::shared_ptr<CollectionImpl> collection = next.lock();
+    Status s = collection ? collection->BackgroundWork() : Status::Ok();
+    lock.lock();
+    if (collection) {
+      const std::string& id = collection->id();
+      // A failure that may pass (a full or read-only disk, an I/O error) is retried by
+      // itself, with a growing delay: a collection's WAL must not wait for its next write.
+      const bool retry = !s.ok() && s.code() != StatusCode::kNotFound && s.code() != StatusCode::kCorruption &&
+                         s.code() != StatusCode::kInvalidArgument && !stopping_;
+      if (retry) {
+        auto& delay = compaction_backoff_[id];
+        delay = std::clamp(delay * 2, limits::kCompactionRetryDelayMin, limits::kCompactionRetryDelayMax);
+        spdlog::warn("compaction of collection {} failed (retrying in {} ms): {}", id, delay.count(), s.ToString());
+        compaction_retries_.push_back({Clock::now() + delay, next});
+      } else {
+        if (!s.ok() && s.code() != StatusCode::kNotFound) {
+          spdlog::warn("compaction of collection {} failed (retried after its next write): {}", id, s.ToString());
+        }
+        compaction_backoff_.erase(id);
       }
     }
-    lock.lock();
     compaction_running_ = false;
     idle_cv_.notify_all();
   }

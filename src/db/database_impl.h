@@ -6,6 +6,7 @@
 // first use. Thread-safety: all methods are safe to call concurrently.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -13,6 +14,7 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "catalog/catalog.h"
 #include "db/collection_impl.h"
@@ -102,6 +104,12 @@ class DatabaseImpl {
   std::condition_variable compaction_cv_;
   std::condition_variable idle_cv_;
   std::deque<std::weak_ptr<CollectionImpl>> compaction_queue_;
+  struct CompactionRetry {
+    std::chrono::steady_clock::time_point due;
+    std::weak_ptr<CollectionImpl> collection;
+  };
+  std::vector<CompactionRetry> compaction_retries_;  // failed jobs, queued again when due
+  std::unordered_map<std::string, std::chrono::milliseconds> compaction_backoff_;  // by collection id
   bool compaction_running_ = false;
   bool stopping_ = false;
   std::thread compaction_thread_;

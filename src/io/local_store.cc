@@ -142,7 +142,9 @@ Result<std::unique_ptr<DirectoryLock>> DirectoryLock::Acquire(const std::string&
 Result<std::unique_ptr<DirectoryLock>> DirectoryLock::Acquire(const std::string& dir, FileSystem& fs) {
   FATHOM_RETURN_IF_ERROR(CreateDirectories(fs, dir));
   const std::string lock_path = dir + "/.lock";
-  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  // Read-only: flock needs no write access, and a file open for writing would keep an
+  // operator from remounting the file system read-only while fathom runs.
+  int fd = ::open(lock_path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoStatus(dir, "open", lock_path, errno);
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     int err = errno;
