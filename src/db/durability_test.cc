@@ -357,60 +357,78 @@ TEST_F(DurabilityTest, AnInterruptedDeleteIsFinishedAtTheNextOpen) {
   EXPECT_TRUE(db_->GetCollection(kT, kD, "docs").status().IsNotFound());
 }
 
-// Finding 4: one bad byte in a cold part made every fold (which reads the vectors of
-// changed cold rows) and every read of those rows fail, forever, though the segments
-// hold every vector. The rows are restored from the log and the part is dropped.
-TEST_F(DurabilityTest, ABadByteInAColdPartIsRepairedFromTheLog) {
-  const uint64_t seed = testing::SeedForTest("ABadByteInAColdPartIsRepairedFromTheLog");
-  Rng rng(seed);
-  constexpr int kRows = 400;
-  constexpr size_t kDim = 8;
-  std::vector<std::vector<float>> vectors(kRows, std::vector<float>(kDim));
-  for (auto& v : vectors) {
-    for (float& x : v) x = static_cast<float>(rng.Gaussian());
-  }
-  const DatabaseOptions options{.store = scripted_, .vector_index_min_rows = 200, .cold_spill_min_rows = 100,
-                                .background_compaction = false};
-  auto open = [&] {
-    db_.reset();
-    auto db = Database::Open(options);
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    db_ = std::move(*db);
-  };
-  open();
-  std::string id;
-  {
+// A collection whose vectors are all spilled to cold parts, and a way to damage them.
+class ColdPartDurabilityTest : public DurabilityTest {
+ protected:
+  static constexpr int kRows = 400;
+  static constexpr size_t kDim = 8;
+
+  void SetUp() override {
+    Rng rng(testing::SeedForTest(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    vectors_.assign(kRows, std::vector<float>(kDim));
+    for (auto& v : vectors_) {
+      for (float& x : v) x = static_cast<float>(rng.Gaussian());
+    }
+    OpenCold();
     auto col = Col();
-    id = col->id();
+    id_ = col->id();
     std::vector<WriteRecord> records;
-    for (int i = 0; i < kRows; ++i) records.push_back(testing::MakeRecord("id" + std::to_string(i), vectors[i]));
+    for (int i = 0; i < kRows; ++i) records.push_back(testing::MakeRecord("id" + std::to_string(i), vectors_[i]));
     ASSERT_TRUE(col->Add(std::move(records)).ok());
     ASSERT_TRUE(col->Compact().ok());
     auto stats = col->IndexStats();
     ASSERT_TRUE(stats.ok());
     ASSERT_GT(stats->cold_vectors, 0u) << "the test needs spilled rows";
+    db_.reset();
   }
-  db_.reset();
-  auto parts = mem_->List(ColdPartPrefix(id));
-  ASSERT_TRUE(parts.ok());
-  ASSERT_FALSE(parts->empty());
-  for (const ObjectInfo& part : *parts) {
-    std::string bytes = *mem_->Get(part.key);
-    bytes[64 + 10] ^= 0x20;  // a row byte in the first block
-    ASSERT_TRUE(mem_->Delete(part.key).ok());
-    ASSERT_TRUE(mem_->Put(part.key, bytes, PutMode::kCreateOnly).ok());
+
+  void OpenCold() {
+    db_.reset();
+    auto db = Database::Open({.store = scripted_, .vector_index_min_rows = 200, .cold_spill_min_rows = 100,
+                              .background_compaction = false});
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    db_ = std::move(*db);
   }
-  auto expect_all = [&](Collection& col) {
+
+  // Flips one row byte in each of the first `blocks` blocks of every part
+  // (docs/format/vector_file.md: a 64-byte header, then blocks of 4096 / (dim * 4) rows
+  // and an 8-byte checksum; the row tags after them stay intact).
+  void DamageParts(size_t blocks) {
+    constexpr size_t kBlockRows = 4096 / (kDim * 4);
+    auto parts = mem_->List(ColdPartPrefix(id_));
+    ASSERT_TRUE(parts.ok());
+    ASSERT_FALSE(parts->empty());
+    for (const ObjectInfo& part : *parts) {
+      std::string bytes = *mem_->Get(part.key);
+      for (size_t b = 0; b < blocks && b * kBlockRows < size_t(kRows); ++b) {
+        bytes[64 + b * (kBlockRows * kDim * 4 + 8) + 10] ^= 0x20;
+      }
+      ASSERT_TRUE(mem_->Delete(part.key).ok());
+      ASSERT_TRUE(mem_->Put(part.key, bytes, PutMode::kCreateOnly).ok());
+    }
+  }
+
+  void ExpectAllExact(Collection& col) {
     GetRequest get;
     get.include.embeddings = true;
     auto got = col.Get(get);
     ASSERT_TRUE(got.ok()) << got.status().ToString();
     ASSERT_EQ(got->ids.size(), size_t(kRows));
     for (size_t i = 0; i < got->ids.size(); ++i) {
-      EXPECT_EQ(got->embeddings[i], vectors[std::stoi(got->ids[i].substr(2))]) << got->ids[i];
+      EXPECT_EQ(got->embeddings[i], vectors_[std::stoi(got->ids[i].substr(2))]) << got->ids[i];
     }
-  };
-  open();
+  }
+
+  std::vector<std::vector<float>> vectors_;
+  std::string id_;
+};
+
+// Finding 4: one bad byte in a cold part made every fold (which reads the vectors of
+// changed cold rows) and every read of those rows fail, forever, though the segments
+// hold every vector. The rows are restored from the log and the part is dropped.
+TEST_F(ColdPartDurabilityTest, ABadByteInAColdPartIsRepairedFromTheLog) {
+  DamageParts(1);
+  OpenCold();
   {
     auto col = Col();
     // A fold that reads every cold row (their metadata changed).
@@ -424,64 +442,27 @@ TEST_F(DurabilityTest, ABadByteInAColdPartIsRepairedFromTheLog) {
     ASSERT_TRUE(col->Update(std::move(updates)).ok());
     Status s = col->Compact();
     ASSERT_TRUE(s.ok()) << s.ToString();
-    expect_all(*col);
+    ExpectAllExact(*col);
   }
-  open();
-  expect_all(*Col());
+  OpenCold();
+  ExpectAllExact(*Col());
 }
 
-// Finding 4, read side: a query that meets the damaged block is answered, exactly.
-TEST_F(DurabilityTest, AQueryThatMeetsABadColdBlockIsStillAnswered) {
-  const uint64_t seed = testing::SeedForTest("AQueryThatMeetsABadColdBlockIsStillAnswered");
-  Rng rng(seed);
-  constexpr int kRows = 400;
-  constexpr size_t kDim = 8;
-  std::vector<std::vector<float>> vectors(kRows, std::vector<float>(kDim));
-  for (auto& v : vectors) {
-    for (float& x : v) x = static_cast<float>(rng.Gaussian());
-  }
-  const DatabaseOptions options{.store = scripted_, .vector_index_min_rows = 200, .cold_spill_min_rows = 100,
-                                .background_compaction = false};
-  auto db = Database::Open(options);
-  ASSERT_TRUE(db.ok());
-  std::string id;
-  {
-    auto col = (*db)->CreateCollection(kT, kD, {.name = "docs"});
-    ASSERT_TRUE(col.ok());
-    id = (*col)->id();
-    std::vector<WriteRecord> records;
-    for (int i = 0; i < kRows; ++i) records.push_back(testing::MakeRecord("id" + std::to_string(i), vectors[i]));
-    ASSERT_TRUE((*col)->Add(std::move(records)).ok());
-    ASSERT_TRUE((*col)->Compact().ok());
-  }
-  db->reset();
-  auto parts = mem_->List(ColdPartPrefix(id));
-  ASSERT_TRUE(parts.ok());
-  ASSERT_FALSE(parts->empty());
-  for (const ObjectInfo& part : *parts) {
-    std::string bytes = *mem_->Get(part.key);
-    // A byte of every block (docs/format/vector_file.md: 64-byte header, blocks of
-    // 4096 / (dim * 4) rows plus an 8-byte checksum), none of the row tags after them.
-    constexpr size_t kBlockRows = 4096 / (kDim * 4);
-    constexpr size_t kBlocks = (kRows + kBlockRows - 1) / kBlockRows;
-    for (size_t b = 0; b < kBlocks; ++b) bytes[64 + b * (kBlockRows * kDim * 4 + 8) + 10] ^= 0x20;
-    ASSERT_TRUE(mem_->Delete(part.key).ok());
-    ASSERT_TRUE(mem_->Put(part.key, bytes, PutMode::kCreateOnly).ok());
-  }
-  db = Database::Open(options);
-  ASSERT_TRUE(db.ok());
-  auto col = (*db)->GetCollection(kT, kD, "docs");
-  ASSERT_TRUE(col.ok());
+// Finding 4, read side: a query that meets the damaged blocks is answered, exactly.
+TEST_F(ColdPartDurabilityTest, AQueryThatMeetsABadColdBlockIsStillAnswered) {
+  DamageParts(SIZE_MAX);
+  OpenCold();
+  auto col = Col();
   QueryRequest query;
-  query.query_embeddings = {vectors[7]};
+  query.query_embeddings = {vectors_[7]};
   query.n_results = 5;
   query.include.embeddings = true;
   query.include.distances = true;
-  auto result = (*col)->Query(query);
+  auto result = col->Query(query);
   ASSERT_TRUE(result.ok()) << result.status().ToString();
   ASSERT_FALSE(result->rows[0].ids.empty());
   EXPECT_EQ(result->rows[0].ids[0], "id7");
-  EXPECT_EQ(result->rows[0].embeddings[0], vectors[7]);
+  EXPECT_EQ(result->rows[0].embeddings[0], vectors_[7]);
   EXPECT_EQ(result->distances[0][0], 0.0f);
 }
 
