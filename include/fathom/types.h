@@ -160,6 +160,11 @@ struct VectorIndexStats {
   uint32_t cold_parts = 0;
   uint64_t vector_memory_bytes = 0;  // RAM held for vectors (not counting the block cache)
   uint64_t index_memory_bytes = 0;   // RAM held by the index (centroids, codes, factors)
+  // Background maintenance (compaction, index and cold-vector upkeep): how many runs in a
+  // row have failed, and the last failure. The background thread retries by itself
+  // (docs/design/durability.md); a failure that persists is shown here, not only logged.
+  uint32_t background_failures = 0;
+  std::string background_error;  // empty after a success
 };
 
 // One row per query embedding, each sorted by ascending distance.

@@ -881,12 +881,27 @@ Result<VectorIndexStats> CollectionImpl::IndexStats() {
   stats.cold_parts = static_cast<uint32_t>(vectors.parts().size());
   stats.vector_memory_bytes = vectors.MemoryBytes();
   stats.index_memory_bytes = vector_index_.index_memory_bytes();
+  lock.unlock();
+  std::lock_guard<std::mutex> background_lock(background_mu_);
+  stats.background_failures = background_failures_;
+  stats.background_error = background_error_;
   return stats;
 }
 
 Status CollectionImpl::Compact() { return RunCompaction(/*fold_always=*/true); }
 
-Status CollectionImpl::BackgroundWork() { return RunCompaction(/*fold_always=*/false); }
+Status CollectionImpl::BackgroundWork() {
+  Status s = RunCompaction(/*fold_always=*/false);
+  std::lock_guard<std::mutex> lock(background_mu_);
+  if (s.ok() || s.IsNotFound()) {
+    background_failures_ = 0;
+    background_error_.clear();
+  } else {
+    ++background_failures_;
+    background_error_ = s.ToString();
+  }
+  return s;
+}
 
 Status CollectionImpl::RunCompaction(bool fold_always) {
   CallScope call(*this);

@@ -213,7 +213,10 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   uint64_t persisted_index_version_ = UINT64_MAX;  // vector_index_.index_version() in manifest_
   std::atomic<bool> compaction_scheduled_{false};
   std::atomic<uint64_t> recall_warned_at_{0};
-  std::atomic<bool> cold_parts_full_warned_{false};  // the monitor's recorded_total at the last warning
+  std::atomic<bool> cold_parts_full_warned_{false};
+  std::mutex background_mu_;  // guards the two below (VectorIndexStats::background_*)
+  uint32_t background_failures_ = 0;
+  std::string background_error_;  // the monitor's recorded_total at the last warning
 };
 
 }  // namespace fathom

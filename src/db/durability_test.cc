@@ -466,6 +466,39 @@ TEST_F(ColdPartDurabilityTest, AQueryThatMeetsABadColdBlockIsStillAnswered) {
   EXPECT_EQ(result->distances[0][0], 0.0f);
 }
 
+// A background compaction that fails is shown in the collection's stats and retried by
+// itself: once the store works again the WAL is folded without another write.
+TEST_F(DurabilityTest, BackgroundFailuresAreReportedAndRetriedByThemselves) {
+  auto db = Database::Open({.store = scripted_, .compaction_trigger_ops = 5});
+  ASSERT_TRUE(db.ok());
+  db_ = std::move(*db);
+  auto col = Col();
+  scripted_->SetRule([](ScriptedStore::Op op, const std::string& key) {
+    return op == ScriptedStore::Op::kPut && Contains(key, "/seg/") ? ScriptedStore::Fault::kFailBefore
+                                                                  : ScriptedStore::Fault::kNone;
+  });
+  AddRange(*col, 0, 10);  // past the trigger: the background job runs, and fails
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  VectorIndexStats stats;
+  while (std::chrono::steady_clock::now() < deadline) {
+    stats = *col->IndexStats();
+    if (stats.background_failures > 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_GT(stats.background_failures, 0u) << "the failure is not reported";
+  EXPECT_TRUE(Contains(stats.background_error, "scripted: put failed")) << stats.background_error;
+  scripted_->SetRule(nullptr);
+  const std::string wal = "c/" + col->id() + "/wal/";
+  while (std::chrono::steady_clock::now() < deadline && (CountKeys(wal) > 0 || stats.background_failures > 0)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    stats = *col->IndexStats();
+  }
+  EXPECT_EQ(CountKeys(wal), 0u) << "no retry folded the WAL";
+  EXPECT_EQ(stats.background_failures, 0u);
+  EXPECT_EQ(stats.background_error, "");
+  ExpectRange(*col, 10);
+}
+
 // Finding 1 (segments): while merges kept failing, every fold added a segment, until the
 // manifest named more than its decoder accepts and the collection no longer opened.
 TEST_F(DurabilityTest, SegmentsStayWithinTheManifestLimitWhenMergesFail) {

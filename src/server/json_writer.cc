@@ -330,6 +330,16 @@ void WriteVectorIndexStats(JsonWriter& w, const VectorIndexStats& stats) {
   count("memory_bytes", stats.vector_memory_bytes);
   count("index_memory_bytes", stats.index_memory_bytes);
   w.EndObject();
+  w.Key("background");
+  w.StartObject();
+  count("consecutive_failures", stats.background_failures);
+  w.Key("last_error");
+  if (stats.background_error.empty()) {
+    w.Null();
+  } else {
+    w.String(stats.background_error);
+  }
+  w.EndObject();
   w.EndObject();
 }
 

@@ -32,6 +32,9 @@ TEST(VectorIndexRouteTest, ReportsTheIndexAndItsCalibration) {
   EXPECT_EQ(d["monitor"]["samples"].GetUint64(), 0u);
   EXPECT_FALSE(d["monitor"]["below_target"].GetBool());
   EXPECT_EQ(d["vectors"]["hot"].GetUint64(), 2u);
+  ASSERT_TRUE(d.HasMember("background")) << r.body;
+  EXPECT_EQ(d["background"]["consecutive_failures"].GetUint64(), 0u);
+  EXPECT_TRUE(d["background"]["last_error"].IsNull());
 
   // Errors: like Chroma's record routes.
   ExpectError(server.Get(kFathomCollections + "not-a-uuid/vector_index"), 400, "InvalidArgumentError",
