@@ -46,6 +46,10 @@ struct DatabaseOptions {
   uint64_t cold_spill_min_rows = 0;
   // false keeps every full vector in RAM (fastest queries, most memory).
   bool cold_vectors = true;
+  // The largest WAL object a write may produce, at most (and 0 =)
+  // limits::kWalObjectBytesMax, the most the decoder reads. A group commit whose encoding
+  // is larger commits writer by writer; a single write larger is refused. Tests lower it.
+  uint64_t wal_object_bytes_max = 0;
   // Run compaction in a background thread. Tests turn it off and call Compact() directly.
   bool background_compaction = true;
   // How long a writer waits for room in a full commit queue before getting Unavailable.

@@ -89,6 +89,9 @@ CollectionImpl::CollectionImpl(std::shared_ptr<CollectionMeta> meta, std::shared
       vector_caches_(std::move(vector_caches)),
       compaction_trigger_ops_(options.compaction_trigger_ops ? options.compaction_trigger_ops
                                                              : limits::kCompactionTriggerOpsDefault),
+      wal_object_bytes_max_(options.wal_object_bytes_max
+                                ? std::min<uint64_t>(options.wal_object_bytes_max, limits::kWalObjectBytesMax)
+                                : limits::kWalObjectBytesMax),
       schedule_(std::move(schedule)),
       vector_index_(options.vector_index_min_rows, options.vector_recall_target),
       recall_monitor_(options.recall_sample_interval) {}
@@ -474,6 +477,11 @@ bool CollectionImpl::CommitBatch(const std::vector<PendingWrite*>& writers) {
   if (ops->empty()) return true;
   const uint64_t sequence = last_sequence_ + 1;  // only the leader changes it
   Result<std::string> encoded = EncodeWalObject(sequence, *ops);
+  if (encoded.ok() && encoded->size() > wal_object_bytes_max_) {
+    encoded = Status::InvalidArgument("WAL object: the write encodes to " + std::to_string(encoded->size()) +
+                                      " bytes, over DatabaseOptions::wal_object_bytes_max (" +
+                                      std::to_string(wal_object_bytes_max_) + ")");
+  }
   if (!encoded.ok()) {
     if (writers.size() > 1) {
       // Give each writer its ops back, in order, for the split.

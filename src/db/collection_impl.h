@@ -171,6 +171,7 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   const DatabaseOptions options_;
   std::shared_ptr<BlockCachePool> vector_caches_;
   const uint64_t compaction_trigger_ops_;
+  const uint64_t wal_object_bytes_max_;  // DatabaseOptions::wal_object_bytes_max, resolved
   CompactionScheduler schedule_;
 
   std::atomic<bool> dropped_{false};

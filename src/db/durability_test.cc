@@ -14,6 +14,7 @@
 #include "io/mem_store.h"
 #include "index/vector/kmeans.h"
 #include "storage/manifest.h"
+#include "sim/collection_model.h"
 #include "test_util.h"
 
 namespace fathom {
@@ -538,6 +539,86 @@ TEST_F(DurabilityTest, AWriteWhoseMetadataEncodesPastTheRequestLimitIsRefused) {
   EXPECT_TRUE(Contains(s.message(), "MiB")) << s.message();
   EXPECT_EQ(*col->Count(), 0u);
   EXPECT_EQ(CountKeys("c/" + col->id() + "/wal/"), 0u) << "nothing was logged";
+}
+
+// Finding 1 (WAL), the group side: a group commit is checked on its encoded bytes.
+// Writers whose group is too large for one WAL object commit one by one; a write too
+// large alone, or a delete by filter that resolves to too many ids, is refused and
+// logs nothing.
+TEST_F(DurabilityTest, GroupsTooLargeForOneWalObjectAreSplitAndLargeWritesRefused) {
+  constexpr uint64_t kObjectMax = 8192;
+  auto db = Database::Open({.store = scripted_, .wal_object_bytes_max = kObjectMax, .background_compaction = false});
+  ASSERT_TRUE(db.ok());
+  db_ = std::move(*db);
+  auto col = Col();
+  const std::string wal = "c/" + col->id() + "/wal/";
+  const std::string doc(2000, 'x');  // a record encodes to about 2 KB
+
+  std::vector<WriteRecord> big;
+  for (int i = 0; i < 10; ++i) big.push_back(testing::MakeRecord("big" + std::to_string(i), {1, 2, 3}, doc));
+  Status refused = col->Add(std::move(big));
+  EXPECT_EQ(refused.code(), StatusCode::kInvalidArgument) << refused.ToString();
+  EXPECT_TRUE(Contains(refused.message(), "split")) << refused.message();
+  EXPECT_EQ(CountKeys(wal), 0u);
+
+  // Slow WAL puts make writers queue up, so that leaders take groups of several.
+  scripted_->SetRule([](ScriptedStore::Op op, const std::string& key) {
+    if (op == ScriptedStore::Op::kPut && Contains(key, "/wal/")) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(3));
+    }
+    return ScriptedStore::Fault::kNone;
+  });
+  constexpr int kThreads = 6, kWrites = 15;
+  std::vector<std::thread> writers;
+  std::atomic<int> failed{0};
+  for (int t = 0; t < kThreads; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < kWrites; ++i) {
+        std::string id = "w" + std::to_string(t) + "-" + std::to_string(i);
+        if (!col->Add({testing::MakeRecord(id, {float(t), float(i), 0}, doc)}).ok()) ++failed;
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  scripted_->SetRule(nullptr);
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(*col->Count(), uint64_t(kThreads * kWrites));
+  auto objects = mem_->List(wal);
+  ASSERT_TRUE(objects.ok());
+  EXPECT_LT(objects->size(), size_t(kThreads * kWrites)) << "no group commit formed; the split was not tried";
+  for (const ObjectInfo& o : *objects) EXPECT_LE(o.size_bytes, kObjectMax) << o.key;
+
+  // A delete by filter over every record resolves to more ids than one object holds.
+  for (int batch = 0; batch < 5; ++batch) {
+    std::vector<WriteRecord> small;
+    for (int i = 0; i < 100; ++i) {
+      const std::string id = "small-record-" + std::to_string(100000 + batch * 100 + i);
+      small.push_back(testing::MakeRecord(id, {0, 0, 1}, std::nullopt, Metadata{{"n", int64_t{1}}}));
+    }
+    ASSERT_TRUE(col->Add(std::move(small)).ok());
+  }
+  const uint64_t before = *col->Count();
+  DeleteRequest all;
+  all.where = testing::NBelow(2);
+  auto deleted = col->Delete(all);
+  EXPECT_EQ(deleted.status().code(), StatusCode::kInvalidArgument) << deleted.status().ToString();
+  EXPECT_TRUE(Contains(deleted.status().message(), "add a limit")) << deleted.status().message();
+  EXPECT_EQ(*col->Count(), before);
+  all.limit = 100;
+  deleted = col->Delete(all);
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  EXPECT_EQ(*deleted, 100u);
+
+  Open();
+  col = Col();
+  EXPECT_EQ(*col->Count(), before - 100);
+  GetRequest get;
+  get.ids = std::vector<std::string>{"w3-7"};
+  get.include.documents = true;
+  auto got = col->Get(get);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->documents.size(), 1u);
+  EXPECT_EQ(got->documents[0], doc);
 }
 
 // Finding 7: a manifest's row count sized an allocation before its segment was read.
