@@ -805,7 +805,9 @@ void CollectionImpl::MaybeScheduleCompaction() {
 
 Status CollectionImpl::CommitManifest(Manifest next) {
   // `next` was derived from manifest_, which must be known (RunCompaction resolves it).
-  FATHOM_CHECK(!uncertain_manifest_);
+  if (uncertain_manifest_) {
+    return Status::Unavailable("the outcome of an earlier manifest commit is not known yet; compaction retries");
+  }
   next.version = manifest_.version + 1;
   FATHOM_ASSIGN_OR_RETURN(std::string bytes, EncodeManifest(next));
   Status s = CommitObject(*store_, ManifestKey(id_, next.version), bytes);
