@@ -143,6 +143,12 @@ Status CollectionImpl::EnsureOpen() {
   FATHOM_RETURN_IF_ERROR(call.status());
   std::lock_guard<std::mutex> lock(open_mu_);
   if (opened_) return open_status_;
+  if (predecessor_) {
+    // An earlier handle of this collection was dropped while calls ran on it: they end
+    // before this one recovers, or the two would delete each other's objects.
+    predecessor_->WaitForCalls();
+    predecessor_.reset();
+  }
   Status s = Recover();
   if (!s.ok()) {
     spdlog::error("collection {}: recovery failed: {}", id_, s.ToString());
@@ -457,10 +463,13 @@ void CollectionImpl::CommitGroup(const std::vector<PendingWrite*>& group) {
   // filter delete is resolved only now), so the object is checked on its encoded bytes: a
   // group the encoder refuses commits writer by writer, and only the writer whose own
   // ops are refused gets the error.
+  const uint64_t logged_before = last_sequence_;
   if (!CommitBatch(accepted)) {
     for (PendingWrite* p : accepted) (void)CommitBatch({p});
   }
-  MaybeScheduleCompaction();
+  // Only what was logged can make compaction due (a refused write on a full disk must not
+  // queue a job per attempt).
+  if (last_sequence_ != logged_before) MaybeScheduleCompaction();
 }
 
 bool CollectionImpl::CommitBatch(const std::vector<PendingWrite*>& writers) {
@@ -914,11 +923,13 @@ Status CollectionImpl::BackgroundWork() {
 }
 
 Status CollectionImpl::RunCompaction(bool fold_always) {
+  // Cleared first, so that a job that fails below does not keep later ones from being
+  // scheduled (a duplicate job meanwhile is harmless: it finds nothing to do).
+  compaction_scheduled_.store(false);
   CallScope call(*this);
   FATHOM_RETURN_IF_ERROR(call.status());
   FATHOM_RETURN_IF_ERROR(EnsureOpen());
   std::lock_guard<std::mutex> compaction_lock(compaction_mu_);
-  compaction_scheduled_.store(false);
   FATHOM_RETURN_IF_ERROR(CheckUsable());
   // An earlier commit whose outcome is unknown decides what manifest_ is.
   FATHOM_RETURN_IF_ERROR(ResolveUncertainManifest());
@@ -939,12 +950,13 @@ Status CollectionImpl::RunCompaction(bool fold_always) {
     std::shared_lock<std::shared_mutex> lock(state_mu_);
     due = tail_ops_ >= compaction_trigger_ops_ || tail_bytes_ >= limits::kWalTailBytesMax;
   }
-  if (!fold_always && !due) {
+  const bool merge_due = manifest_.segments.size() > limits::kSegmentsPerCollectionMax;
+  if (!fold_always && !due && !merge_due) {
     // A spill or drop of cold parts is recorded at the next fold; until then the new
     // parts are simply not used after a reopen.
     return Status::Ok();
   }
-  Status folded = FoldTail();
+  Status folded = fold_always || due ? FoldTail() : Status::Ok();
   if (folded.IsCorruption()) {
     // A damaged cold part (found by this fold's reads) is repaired from the log, then
     // the fold runs again.
@@ -958,7 +970,14 @@ Status CollectionImpl::RunCompaction(bool fold_always) {
       folded = FoldTail();
     }
   }
-  return folded;
+  FATHOM_RETURN_IF_ERROR(folded);
+  // Too many segments: merged after the fold, or on its own by a later job when an
+  // earlier merge failed (a retry finds no tail to fold but must still merge).
+  if (manifest_.segments.size() > limits::kSegmentsPerCollectionMax) {
+    FATHOM_RETURN_IF_ERROR(MergeSegments());
+    DeleteObsolete(manifest_);
+  }
+  return Status::Ok();
 }
 
 bool CollectionImpl::RepairColdPartsNow() {
@@ -1147,6 +1166,7 @@ Status CollectionImpl::FoldTail() {
     // segments are merged first, and while that fails nothing is folded (the WAL keeps
     // every write).
     FATHOM_RETURN_IF_ERROR(MergeSegments().WithContext("compaction: segments at the manifest's limit"));
+    DeleteObsolete(manifest_);
   }
   // Snapshot what changed since the last manifest, consistently with the WAL position.
   std::unordered_set<std::string> dirty;
@@ -1259,9 +1279,7 @@ Status CollectionImpl::FoldTail() {
     return s.WithContext("compaction: manifest");
   }
   persisted_index_version_ = index_snapshot && !manifest_.vector_index ? UINT64_MAX : index_version;
-  if (manifest_.segments.size() > limits::kSegmentsPerCollectionMax) {
-    FATHOM_RETURN_IF_ERROR(MergeSegments());
-  }
+  // What the new manifest makes obsolete goes now, whatever a merge does next.
   DeleteObsolete(manifest_);
   return Status::Ok();
 }

@@ -83,6 +83,9 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   void MarkDropped();
   // The database is closing: every later call gets Unavailable.
   void MarkClosed();
+  // A dropped handle of the same collection whose running calls must end before this
+  // one recovers (set before the first call).
+  void set_predecessor(std::shared_ptr<CollectionImpl> predecessor) { predecessor_ = std::move(predecessor); }
   // Waits until no call admitted before MarkDropped/MarkClosed is still running (a write,
   // a compaction, a query...). After it, nothing of this handle touches the store again,
   // so the collection's objects may be deleted or the directory handed to another owner.
@@ -182,6 +185,7 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
 
   std::mutex open_mu_;
   bool opened_ = false;  // recovery finished (successfully, or with Corruption)
+  std::shared_ptr<CollectionImpl> predecessor_;  // guarded by open_mu_ once shared
   Status open_status_;
 
   // Group commit queue.

@@ -125,6 +125,8 @@ Status DatabaseImpl::CommitLocked(CatalogState next) {
         removed.push_back(c.id);
       }
     }
+    // Handles nobody else holds run no calls and can be forgotten.
+    std::erase_if(dropped_handles_, [](const std::shared_ptr<CollectionImpl>& h) { return h.use_count() == 1; });
     for (auto& handle : DropHandlesLocked(removed)) dropped_handles_.push_back(std::move(handle));
     catalog_stale_ = true;
     (void)FreshLocked();
@@ -222,17 +224,17 @@ void DatabaseImpl::RemoveOrphans() {
 std::shared_ptr<CollectionImpl> DatabaseImpl::HandleLocked(const CatalogCollection& entry) {
   auto it = open_.find(entry.id);
   if (it != open_.end()) return it->second;
-  // A dropped handle of the same collection (a failed commit dropped it, and the
-  // collection turned out to exist) must be finished before a new one recovers: two
-  // handles compacting one collection would delete each other's objects.
-  for (const auto& old : dropped_handles_) {
-    if (old->id() == entry.id) old->WaitForCalls();
-  }
   auto meta = std::make_shared<CollectionMeta>();
   meta->entry = entry;
   metas_[entry.id] = meta;
   auto handle = std::make_shared<CollectionImpl>(
       meta, store_, options_, vector_caches_, [this](std::weak_ptr<CollectionImpl> c) { ScheduleCompaction(std::move(c)); });
+  // A dropped handle of the same collection (a failed commit dropped it, and the
+  // collection turned out to exist) must be finished before the new one recovers; the
+  // new handle waits for it in its first call, outside mu_.
+  for (const auto& old : dropped_handles_) {
+    if (old->id() == entry.id) handle->set_predecessor(old);
+  }
   open_[entry.id] = handle;
   return handle;
 }
@@ -278,6 +280,10 @@ Status DatabaseImpl::CommitDrop(std::unique_lock<std::mutex>* lock, CatalogState
   // the commit landed after all), which the next open tells apart.
   FATHOM_RETURN_IF_ERROR(CommitLocked(std::move(next)));
   std::vector<std::shared_ptr<CollectionImpl>> handles = DropHandlesLocked(ids);
+  // Handles an earlier failed commit dropped may still be running too.
+  for (const auto& old : dropped_handles_) {
+    if (std::find(ids.begin(), ids.end(), old->id()) != ids.end()) handles.push_back(old);
+  }
   lock->unlock();
   if (DeleteCollectionData(ids, handles) && !record_key.empty()) (void)store_->Delete(record_key);
   return Status::Ok();
@@ -559,7 +565,10 @@ void DatabaseImpl::CompactionLoop() {
         auto& delay = compaction_backoff_[id];
         delay = std::clamp(delay * 2, limits::kCompactionRetryDelayMin, limits::kCompactionRetryDelayMax);
         spdlog::warn("compaction of collection {} failed (retrying in {} ms): {}", id, delay.count(), s.ToString());
-        compaction_retries_.push_back({Clock::now() + delay, next});
+        // One pending retry per collection.
+        const bool pending = std::any_of(compaction_retries_.begin(), compaction_retries_.end(),
+                                         [&](const CompactionRetry& r) { return r.collection.lock() == collection; });
+        if (!pending) compaction_retries_.push_back({Clock::now() + delay, next});
       } else {
         if (!s.ok() && s.code() != StatusCode::kNotFound) {
           spdlog::warn("compaction of collection {} failed (retried after its next write): {}", id, s.ToString());

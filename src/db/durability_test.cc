@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/limits.h"
 #include "fathom/db.h"
 #include "io/mem_store.h"
 #include "index/vector/kmeans.h"
@@ -274,6 +275,74 @@ TEST_F(DurabilityTest, DeletingACollectionWaitsForItsRunningCompaction) {
   deleter.join();
   EXPECT_EQ(CountKeys(prefix), 0u) << "nothing of a deleted collection is left behind";
   EXPECT_EQ(CountKeys("dropped/"), 0u);
+}
+
+// Finding 2, after a failed delete: the failed commit dropped the collection's handle
+// (it might be gone) while a compaction ran on it; the collection turned out to exist,
+// and a second delete must still wait for that compaction before deleting its objects.
+TEST_F(DurabilityTest, ASecondDeleteWaitsForTheHandleAFailedDeleteDropped) {
+  Open();
+  auto col = Col();
+  AddRange(*col, 0, 10);
+  const std::string prefix = "c/" + col->id() + "/";
+  PutGate gate("/seg/");
+  std::atomic<bool> fail_catalog{false};
+  auto gated = gate.Rule();
+  scripted_->SetRule([&](ScriptedStore::Op op, const std::string& key) {
+    if (fail_catalog && op == ScriptedStore::Op::kPut && key.rfind("catalog/", 0) == 0) {
+      return ScriptedStore::Fault::kFailBefore;
+    }
+    return gated(op, key);
+  });
+  std::thread compactor([&] { (void)col->Compact(); });
+  gate.WaitReached();
+  fail_catalog = true;
+  EXPECT_FALSE(db_->DeleteCollection(kT, kD, "docs").ok());
+  fail_catalog = false;
+  // (Opening it now would wait for the old handle's compaction, like the delete below.)
+  ASSERT_EQ(*db_->CountCollections(kT, kD), 1u) << "the failed delete did not land";
+  std::atomic<bool> deleted{false};
+  std::thread deleter([&] {
+    EXPECT_TRUE(db_->DeleteCollection(kT, kD, "docs").ok());
+    deleted = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_FALSE(deleted.load()) << "the data was deleted while the dropped handle's compaction ran";
+  gate.Release();
+  compactor.join();
+  deleter.join();
+  EXPECT_EQ(CountKeys(prefix), 0u) << "nothing of a deleted collection is left behind";
+}
+
+// A merge that failed after its fold committed left the WAL objects and segments the new
+// manifest made obsolete, and no later compaction merged or cleaned up (it found no tail
+// to fold), so on a full disk the space never came back.
+TEST_F(DurabilityTest, AMergeThatFailsAfterItsFoldStillCleansUpAndIsRetried) {
+  Open();
+  auto col = Col();
+  for (int i = 0; i < int(limits::kSegmentsPerCollectionMax); ++i) {
+    AddRange(*col, i, i + 1);
+    ASSERT_TRUE(col->Compact().ok());
+  }
+  const int start = int(limits::kSegmentsPerCollectionMax);
+  AddRange(*col, start, start + 5);
+  std::atomic<int> segment_puts{0};
+  scripted_->SetRule([&](ScriptedStore::Op op, const std::string& key) {
+    // The fold's segment lands; the merge's does not.
+    return op == ScriptedStore::Op::kPut && Contains(key, "/seg/") && segment_puts.fetch_add(1) > 0
+               ? ScriptedStore::Fault::kFailBefore
+               : ScriptedStore::Fault::kNone;
+  });
+  EXPECT_FALSE(col->Compact().ok());
+  EXPECT_EQ(CountKeys("c/" + col->id() + "/wal/"), 0u) << "the fold's manifest covers the WAL";
+  EXPECT_EQ(CountKeys("c/" + col->id() + "/manifest/"), 1u);
+  EXPECT_GT(CountKeys("c/" + col->id() + "/seg/"), limits::kSegmentsPerCollectionMax);
+  scripted_->SetRule(nullptr);
+  ASSERT_TRUE(col->Compact().ok());
+  EXPECT_EQ(CountKeys("c/" + col->id() + "/seg/"), 1u) << "the merge is retried with nothing to fold";
+  ExpectRange(*col, start + 5);
+  Open();
+  ExpectRange(*Col(), start + 5);
 }
 
 // Finding 6 (with a real directory): a data directory whose catalog/ is missing was

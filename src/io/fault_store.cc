@@ -34,7 +34,12 @@ uint64_t FaultStore::mutating_ops() const {
 }
 
 void FaultStore::Sleep() const {
-  if (options_.latency.count() > 0) std::this_thread::sleep_for(options_.latency);
+  std::chrono::microseconds latency;
+  {
+    std::lock_guard<std::mutex> lock(mu_);  // SetOptions may run concurrently
+    latency = options_.latency;
+  }
+  if (latency.count() > 0) std::this_thread::sleep_for(latency);
 }
 
 FaultStore::Fault FaultStore::Decide(bool mutating) {
