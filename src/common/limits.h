@@ -54,7 +54,7 @@ inline constexpr int kStorePutAttemptsMax = 4;           // retries of one WAL/m
 // A background compaction that failed for a reason that may pass (disk full, read-only,
 // I/O) is tried again after a delay that doubles from the first to the second.
 inline constexpr std::chrono::milliseconds kCompactionRetryDelayMin{1000};
-inline constexpr std::chrono::milliseconds kCompactionRetryDelayMax{30000};
+inline constexpr std::chrono::milliseconds kCompactionRetryDelayMax{10000};
 inline constexpr uint64_t kCompactionTriggerOpsDefault = 50000;
 inline constexpr uint64_t kWalTailBytesMax = 256u << 20;
 inline constexpr size_t kSegmentsPerCollectionMax = 8;    // merge when more

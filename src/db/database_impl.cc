@@ -562,13 +562,16 @@ void DatabaseImpl::CompactionLoop() {
       const bool retry = !s.ok() && s.code() != StatusCode::kNotFound && s.code() != StatusCode::kCorruption &&
                          s.code() != StatusCode::kInvalidArgument && !stopping_;
       if (retry) {
-        auto& delay = compaction_backoff_[id];
-        delay = std::clamp(delay * 2, limits::kCompactionRetryDelayMin, limits::kCompactionRetryDelayMax);
-        spdlog::warn("compaction of collection {} failed (retrying in {} ms): {}", id, delay.count(), s.ToString());
-        // One pending retry per collection.
+        // One pending retry per collection; the delay grows with the failures of the
+        // retries themselves, not with those of jobs that writes scheduled meanwhile.
         const bool pending = std::any_of(compaction_retries_.begin(), compaction_retries_.end(),
                                          [&](const CompactionRetry& r) { return r.collection.lock() == collection; });
-        if (!pending) compaction_retries_.push_back({Clock::now() + delay, next});
+        if (!pending) {
+          auto& delay = compaction_backoff_[id];
+          delay = std::clamp(delay * 2, limits::kCompactionRetryDelayMin, limits::kCompactionRetryDelayMax);
+          spdlog::warn("compaction of collection {} failed (retrying in {} ms): {}", id, delay.count(), s.ToString());
+          compaction_retries_.push_back({Clock::now() + delay, next});
+        }
       } else {
         if (!s.ok() && s.code() != StatusCode::kNotFound) {
           spdlog::warn("compaction of collection {} failed (retried after its next write): {}", id, s.ToString());
