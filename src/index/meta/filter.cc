@@ -63,6 +63,11 @@ bool AnyElement(const MetadataValue& value, Fn&& fn) {
       value);
 }
 
+bool IsArray(const MetadataValue& value) {
+  return std::holds_alternative<std::vector<bool>>(value) || std::holds_alternative<std::vector<int64_t>>(value) ||
+         std::holds_alternative<std::vector<double>>(value) || std::holds_alternative<std::vector<std::string>>(value);
+}
+
 bool CompareNumbers(CompareOp op, long double a, long double b) {
   switch (op) {
     case CompareOp::kGt: return a > b;
@@ -86,13 +91,18 @@ bool MatchField(const Node& node, const std::optional<Metadata>& metadata) {
     auto it = metadata->find(node.key);
     if (it != metadata->end()) value = &it->second;
   }
+  auto equals_operand = [&](const Scalar& s) { return ScalarEquals(s, node.operands[0]); };
   switch (node.op) {
     case CompareOp::kEq:
-    case CompareOp::kContains:
-      return value && AnyElement(*value, [&](const Scalar& s) { return ScalarEquals(s, node.operands[0]); });
+      return value && AnyElement(*value, equals_operand);
     case CompareOp::kNe:
+      return !value || !AnyElement(*value, equals_operand);
+    // As Chroma: $contains looks into arrays only; a plain value equal to the operand does
+    // not contain it (use $eq), so $not_contains matches it.
+    case CompareOp::kContains:
+      return value && IsArray(*value) && AnyElement(*value, equals_operand);
     case CompareOp::kNotContains:
-      return !value || !AnyElement(*value, [&](const Scalar& s) { return ScalarEquals(s, node.operands[0]); });
+      return !value || !IsArray(*value) || !AnyElement(*value, equals_operand);
     case CompareOp::kIn:
       return value && AnyElement(*value, [&](const Scalar& s) { return InOperands(s, node.operands); });
     case CompareOp::kNin:

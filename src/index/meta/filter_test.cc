@@ -80,6 +80,18 @@ TEST_F(FilterTest, ArrayValues) {
   EXPECT_TRUE(Match(Field("nums", CompareOp::kContains, {Scalar(5.0)})));
 }
 
+// Chroma (reference/chroma.md, "where"): $contains matches a key's array value only; a
+// plain value equal to the operand is not "contained" (issue 13, found by real clients).
+TEST_F(FilterTest, ContainsLooksIntoArraysOnly) {
+  EXPECT_FALSE(Match(Field("s", CompareOp::kContains, {Scalar(std::string("red"))})));
+  EXPECT_TRUE(Match(Field("s", CompareOp::kNotContains, {Scalar(std::string("red"))})));
+  EXPECT_FALSE(Match(Field("n", CompareOp::kContains, {Scalar(int64_t{1})})));
+  EXPECT_TRUE(Match(Field("n", CompareOp::kNotContains, {Scalar(int64_t{1})})));
+  EXPECT_TRUE(Match(Field("s", CompareOp::kEq, {Scalar(std::string("red"))})));
+  EXPECT_TRUE(Match(Field("tags", CompareOp::kContains, {Scalar(std::string("b"))})));
+  EXPECT_FALSE(Match(Field("tags", CompareOp::kNotContains, {Scalar(std::string("b"))})));
+}
+
 TEST_F(FilterTest, AndOrIncludingEmpty) {
   EXPECT_TRUE(Match(Combine(Where::Kind::kAnd, {})));
   EXPECT_FALSE(Match(Combine(Where::Kind::kOr, {})));
