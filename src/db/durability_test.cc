@@ -630,10 +630,13 @@ TEST_F(DurabilityTest, GroupsTooLargeForOneWalObjectAreSplitAndLargeWritesRefuse
   EXPECT_TRUE(Contains(refused.message(), "split")) << refused.message();
   EXPECT_EQ(CountKeys(wal), 0u);
 
-  // Slow WAL puts make writers queue up, so that leaders take groups of several.
-  scripted_->SetRule([](ScriptedStore::Op op, const std::string& key) {
+  // Slow WAL puts make writers queue up, so that leaders take groups of several: the
+  // first few are slow enough for every writer to queue behind them even on a loaded
+  // machine, the rest a little.
+  std::atomic<int> wal_puts{0};
+  scripted_->SetRule([&](ScriptedStore::Op op, const std::string& key) {
     if (op == ScriptedStore::Op::kPut && Contains(key, "/wal/")) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(3));
+      std::this_thread::sleep_for(std::chrono::milliseconds(wal_puts.fetch_add(1) < 3 ? 150 : 3));
     }
     return ScriptedStore::Fault::kNone;
   });
