@@ -612,7 +612,15 @@ Status CollectionImpl::Materialise(const std::vector<uint32_t>& slots, const Inc
     }
     if (include.documents) out->documents.push_back(row.document);
     if (include.uris) out->uris.push_back(row.uri);
-    if (include.metadatas) out->metadatas.push_back(row.metadata);
+    if (include.metadatas) {
+      // As Chroma, which keeps a record's URI among its metadata: a record with a URI
+      // and no metadata has empty metadata ({}), not none (null).
+      if (!row.metadata && row.uri) {
+        out->metadatas.push_back(Metadata{});
+      } else {
+        out->metadatas.push_back(row.metadata);
+      }
+    }
   }
   return Status::Ok();
 }

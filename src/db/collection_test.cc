@@ -52,6 +52,30 @@ TEST_F(CollectionTest, AddGetInInsertionOrder) {
   EXPECT_EQ(*col_->Count(), 3u);
 }
 
+// Observed on Chroma 1.4.4 (a record's URI lives among its metadata there): with a URI and
+// no metadata, metadatas holds {}; without a URI, null. Also after the last key is removed.
+TEST_F(CollectionTest, ARecordWithAUriAndNoMetadataHasEmptyMetadata) {
+  WriteRecord with_uri = MakeRecord("a", {1, 0});
+  with_uri.uri = "u1";
+  WriteRecord with_both = MakeRecord("c", {1, 1}, std::nullopt, Metadata{{"k", int64_t{1}}});
+  with_both.uri = "u3";
+  ASSERT_TRUE(col_->Add({with_uri, MakeRecord("b", {0, 1}), with_both}).ok());
+  WriteRecord remove_key{.id = "c"};
+  remove_key.metadata = MetadataPatch{{"k", std::nullopt}};
+  GetRequest get;
+  get.include.metadatas = true;
+  auto g = col_->Get(get);
+  ASSERT_TRUE(g.ok());
+  ASSERT_EQ(g->metadatas.size(), 3u);
+  EXPECT_EQ(g->metadatas[0], Metadata{});
+  EXPECT_EQ(g->metadatas[1], std::nullopt);
+  EXPECT_EQ(g->metadatas[2], (Metadata{{"k", int64_t{1}}}));
+  ASSERT_TRUE(col_->Update({remove_key}).ok());
+  g = col_->Get(get);
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->metadatas[2], Metadata{});
+}
+
 TEST_F(CollectionTest, AddOfExistingIdIsIgnored) {
   ASSERT_TRUE(col_->Add({MakeRecord("a", {1, 0}, "first")}).ok());
   ASSERT_TRUE(col_->Add({MakeRecord("a", {0, 1}, "second")}).ok());

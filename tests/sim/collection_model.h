@@ -84,7 +84,9 @@ class CollectionModel {
       if (got.embeddings[i] != r.embedding) return "embedding of " + ids[i];
       if (got.documents[i] != r.document) return "document of " + ids[i];
       if (got.uris[i] != r.uri) return "uri of " + ids[i];
-      std::optional<Metadata> want = r.metadata.empty() ? std::nullopt : std::optional<Metadata>(r.metadata);
+      // As Chroma: a record with a URI has metadata, empty if nothing else ({} not null).
+      std::optional<Metadata> want =
+          r.metadata.empty() && !r.uri ? std::nullopt : std::optional<Metadata>(r.metadata);
       if (got.metadatas[i] != want) return "metadata of " + ids[i];
     }
     return "";
