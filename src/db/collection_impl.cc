@@ -968,12 +968,7 @@ Status CollectionImpl::RunCompaction(bool fold_always) {
   if (folded.IsCorruption()) {
     // A damaged cold part (found by this fold's reads) is repaired from the log, then
     // the fold runs again.
-    bool damaged;
-    {
-      std::shared_lock<std::shared_mutex> lock(state_mu_);
-      damaged = table_.vectors().DamagedPart() != nullptr;
-    }
-    if (damaged) {
+    if (HasDamagedColdPart()) {
       FATHOM_RETURN_IF_ERROR(RepairColdParts());
       folded = FoldTail();
     }
@@ -988,11 +983,13 @@ Status CollectionImpl::RunCompaction(bool fold_always) {
   return Status::Ok();
 }
 
+bool CollectionImpl::HasDamagedColdPart() const {
+  std::shared_lock<std::shared_mutex> lock(state_mu_);
+  return table_.vectors().DamagedPart() != nullptr;
+}
+
 bool CollectionImpl::RepairColdPartsNow() {
-  {
-    std::shared_lock<std::shared_mutex> lock(state_mu_);
-    if (table_.vectors().DamagedPart() == nullptr) return false;
-  }
+  if (!HasDamagedColdPart()) return false;
   std::lock_guard<std::mutex> compaction_lock(compaction_mu_);
   Status s = RepairColdParts();
   if (!s.ok()) spdlog::error("collection {}: cold vector repair failed: {}", id_, s.ToString());

@@ -143,6 +143,7 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   // WAL tail), making them hot, and forgets the part; Corruption only when a row has no
   // other copy. Requires compaction_mu_.
   Status RepairColdParts();
+  bool HasDamagedColdPart() const;
   // For readers: repairs now if a part is damaged; true if something was repaired.
   bool RepairColdPartsNow();
   // The vectors of live records `ids` as the manifest's segments and the WAL objects up

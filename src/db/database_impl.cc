@@ -125,9 +125,7 @@ Status DatabaseImpl::CommitLocked(CatalogState next) {
         removed.push_back(c.id);
       }
     }
-    // Handles nobody else holds run no calls and can be forgotten.
-    std::erase_if(dropped_handles_, [](const std::shared_ptr<CollectionImpl>& h) { return h.use_count() == 1; });
-    for (auto& handle : DropHandlesLocked(removed)) dropped_handles_.push_back(std::move(handle));
+    KeepDroppedLocked(DropHandlesLocked(removed));
     catalog_stale_ = true;
     (void)FreshLocked();
     return s.WithContext("catalog commit");
@@ -153,23 +151,25 @@ Status DatabaseImpl::FreshLocked() {
   catalog_ = std::move(*reloaded);
   catalog_stale_ = false;
   // Entries whose catalog row changed or vanished must not keep stale handles.
-  for (auto it = metas_.begin(); it != metas_.end();) {
+  std::vector<std::string> vanished;
+  for (auto& [id, meta] : metas_) {
     auto found = std::find_if(catalog_.collections.begin(), catalog_.collections.end(),
-                              [&](const CatalogCollection& c) { return c.id == it->first; });
+                              [&](const CatalogCollection& c) { return c.id == id; });
     if (found == catalog_.collections.end()) {
-      if (auto h = open_.find(it->first); h != open_.end()) {
-        h->second->MarkDropped();
-        dropped_handles_.push_back(std::move(h->second));  // waited for at close
-        open_.erase(h);
-      }
-      it = metas_.erase(it);
+      vanished.push_back(id);
     } else {
-      std::lock_guard<std::mutex> meta_lock(it->second->mu);
-      it->second->entry = *found;
-      ++it;
+      std::lock_guard<std::mutex> meta_lock(meta->mu);
+      meta->entry = *found;
     }
   }
+  KeepDroppedLocked(DropHandlesLocked(vanished));
   return Status::Ok();
+}
+
+void DatabaseImpl::KeepDroppedLocked(std::vector<std::shared_ptr<CollectionImpl>> handles) {
+  // Handles nobody else holds run no calls and can be forgotten.
+  std::erase_if(dropped_handles_, [](const std::shared_ptr<CollectionImpl>& h) { return h.use_count() == 1; });
+  for (auto& handle : handles) dropped_handles_.push_back(std::move(handle));
 }
 
 Result<std::unique_lock<std::mutex>> DatabaseImpl::LockFresh() {

@@ -62,6 +62,9 @@ class DatabaseImpl {
   // After a commit whose outcome is unknown, reloads the stored catalog (and drops the
   // handles of collections it no longer names); Unavailable while it cannot be read.
   Status FreshLocked();
+  // Keeps handles dropped outside a delete (their running calls are waited for by a later
+  // delete, a re-created handle and close); forgets those nobody else holds.
+  void KeepDroppedLocked(std::vector<std::shared_ptr<CollectionImpl>> handles);
   // mu_, with a catalog known to be the stored one.
   Result<std::unique_lock<std::mutex>> LockFresh();
   // The open handle for a catalog entry, opening it if needed. Requires mu_.
