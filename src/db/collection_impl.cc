@@ -14,6 +14,7 @@
 #include "db/validate.h"
 #include "fathom/db.h"
 #include "index/meta/filter.h"
+#include "query/select.h"
 #include "index/vector/distance.h"
 #include "index/vector/top_k.h"
 #include "io/commit_object.h"
@@ -409,18 +410,15 @@ Status CollectionImpl::Submit(PendingWrite* write) {
 Status CollectionImpl::ResolveDelete(PendingWrite* write) {
   const DeleteRequest& request = *write->filter_delete;
   FATHOM_ASSIGN_OR_RETURN(CompiledFilter filter, CompiledFilter::Compile(request.where, request.where_document));
-  std::optional<std::unordered_set<std::string>> ids;
-  if (request.ids) ids.emplace(request.ids->begin(), request.ids->end());
+  Selection selection;
+  if (request.ids) selection.ids = &*request.ids;
+  selection.filter = &filter;
+  if (request.limit) selection.limit = *request.limit;
   std::shared_lock<std::shared_mutex> lock(state_mu_);
-  uint64_t limit = request.limit.value_or(UINT64_MAX);
-  for (size_t slot = 0; slot < table_.slot_count() && write->ops.size() < limit; ++slot) {
-    const Row& row = table_.row(slot);
-    if (!row.live) continue;
-    if (ids && ids->count(row.id) == 0) continue;
-    if (!filter.Matches(RecordView{row.id, row.document, row.metadata})) continue;
+  for (uint32_t slot : SelectSlots(table_, selection)) {
     Operation op;
     op.type = OpType::kDelete;
-    op.record.id = row.id;
+    op.record.id = table_.row(slot).id;
     write->ops.push_back(std::move(op));
   }
   write->deleted = write->ops.size();
@@ -636,39 +634,13 @@ Result<GetResult> CollectionImpl::Get(const GetRequest& request) {
 
 Result<GetResult> CollectionImpl::GetOnce(const GetRequest& request) {
   FATHOM_ASSIGN_OR_RETURN(CompiledFilter filter, CompiledFilter::Compile(request.where, request.where_document));
+  Selection selection;
+  if (request.ids) selection.ids = &*request.ids;
+  selection.filter = &filter;
+  selection.offset = request.offset;
+  if (request.limit) selection.limit = *request.limit;
   std::shared_lock<std::shared_mutex> lock(state_mu_);
-  std::vector<uint32_t> candidates;
-  const bool by_ids = request.ids.has_value();
-  if (by_ids) {
-    for (const std::string& id : *request.ids) {
-      if (auto slot = table_.Find(id)) candidates.push_back(static_cast<uint32_t>(*slot));
-    }
-    std::sort(candidates.begin(), candidates.end());
-    candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
-  }
-  const uint64_t limit = request.limit.value_or(UINT64_MAX);
-  uint64_t skipped = 0;
-  std::vector<uint32_t> selected;
-  auto consider = [&](uint32_t slot) {
-    const Row& row = table_.row(slot);
-    if (!row.live || !filter.Matches(RecordView{row.id, row.document, row.metadata})) return true;
-    if (skipped < request.offset) {
-      ++skipped;
-      return true;
-    }
-    if (selected.size() >= limit) return false;
-    selected.push_back(slot);
-    return true;
-  };
-  if (by_ids) {
-    for (uint32_t slot : candidates) {
-      if (!consider(slot)) break;
-    }
-  } else {
-    for (size_t slot = 0; slot < table_.slot_count(); ++slot) {
-      if (!consider(static_cast<uint32_t>(slot))) break;
-    }
-  }
+  const std::vector<uint32_t> selected = SelectSlots(table_, selection);
   GetResult result;
   FATHOM_RETURN_IF_ERROR(Materialise(selected, request.include, &result));
   return result;
@@ -705,32 +677,10 @@ Result<QueryResult> CollectionImpl::QueryOnce(const QueryRequest& request) {
       return Status::InvalidArgument(DimensionMismatchMessage(*dimension, q.size()));
     }
   }
-  // Candidates: every live row, or the named ids; then the filter.
-  std::vector<uint32_t> candidates;
-  const bool restricted = request.ids.has_value() || !filter.empty();
-  if (request.ids) {
-    for (const std::string& id : *request.ids) {
-      auto slot = table_.Find(id);
-      if (!slot) {
-        return Status::NotFound(std::string(Collection::kMissingQueryIdMessage) + id +
-                                " (no such record in the collection)");
-      }
-      candidates.push_back(static_cast<uint32_t>(*slot));
-    }
-    std::sort(candidates.begin(), candidates.end());
-    candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
-  } else if (restricted) {
-    candidates.reserve(table_.live_count());
-    for (size_t slot = 0; slot < table_.slot_count(); ++slot) {
-      if (table_.row(slot).live) candidates.push_back(static_cast<uint32_t>(slot));
-    }
-  }
-  if (!filter.empty()) {
-    std::erase_if(candidates, [&](uint32_t slot) {
-      const Row& row = table_.row(slot);
-      return !filter.Matches(RecordView{row.id, row.document, row.metadata});
-    });
-  }
+  // Candidates: every live row (nullopt), or the named ids; then the filter.
+  FATHOM_ASSIGN_OR_RETURN(const std::optional<std::vector<uint32_t>> candidates,
+                          QueryCandidates(table_, request.ids, filter));
+  const bool restricted = candidates.has_value();
   QueryResult result;
   result.rows.resize(request.query_embeddings.size());
   if (request.include.distances) result.distances.resize(request.query_embeddings.size());
@@ -740,7 +690,7 @@ Result<QueryResult> CollectionImpl::QueryOnce(const QueryRequest& request) {
   for (size_t qi = 0; qi < request.query_embeddings.size(); ++qi) {
     FATHOM_ASSIGN_OR_RETURN(std::vector<Hit> hits,
                             vector_index_.Search(table_, space, request.query_embeddings[qi].data(), request.n_results,
-                                                 restricted ? &candidates : nullptr, knobs));
+                                                 restricted ? &*candidates : nullptr, knobs));
     std::vector<uint32_t> slots;
     slots.reserve(hits.size());
     for (const Hit& h : hits) {

@@ -43,6 +43,20 @@ std::optional<size_t> RecordTable::Find(const std::string& id) const {
   return it->second;
 }
 
+std::optional<uint32_t> RecordTable::FindSlot(const std::string& id) const {
+  auto it = index_.find(id);
+  if (it == index_.end()) return std::nullopt;
+  return static_cast<uint32_t>(it->second);
+}
+
+void RecordTable::SetMetadata(size_t slot, std::optional<Metadata> metadata) {
+  Row& r = rows_[slot];
+  const uint32_t s = static_cast<uint32_t>(slot);
+  if (r.metadata) metadata_index_.Erase(s, *r.metadata);
+  r.metadata = std::move(metadata);
+  if (r.metadata) metadata_index_.Insert(s, *r.metadata);
+}
+
 void RecordTable::SetEmbedding(size_t slot, const std::vector<float>& embedding, bool loading) {
   FATHOM_CHECK(dimension_ && embedding.size() == *dimension_);
   if (loading) {
@@ -70,8 +84,10 @@ size_t RecordTable::Append(Row row, const std::vector<float>& embedding, bool lo
   row.live = true;
   index_[row.id] = slot;
   const uint64_t offset = row.offset;
+  if (row.metadata) metadata_index_.Insert(static_cast<uint32_t>(slot), *row.metadata);
   rows_.push_back(std::move(row));
   live_.push_back(1);
+  live_slots_.add(static_cast<uint32_t>(slot));
   if (loading) {
     vectors_.LoadRow(slot, embedding.data(), offset);
   } else {
@@ -86,11 +102,12 @@ void RecordTable::Kill(size_t slot) {
   index_.erase(r.id);
   r.live = false;
   live_[slot] = 0;
+  live_slots_.remove(static_cast<uint32_t>(slot));
   vectors_.Release(slot);
   vector_changes_.push_back(static_cast<uint32_t>(slot));
   r.document.reset();
   r.uri.reset();
-  r.metadata.reset();
+  SetMetadata(slot, std::nullopt);
   ++dead_;
 }
 
@@ -121,7 +138,12 @@ void RecordTable::Apply(Operation&& op) {
       if (rec.embedding) SetEmbedding(*existing, *rec.embedding, /*loading=*/false);
       if (rec.document) row.document = std::move(rec.document);
       if (rec.uri) row.uri = std::move(rec.uri);
-      if (rec.metadata) row.metadata = ApplyMetadataPatch(std::move(row.metadata), std::move(*rec.metadata));
+      if (rec.metadata) {
+        const uint32_t slot = static_cast<uint32_t>(*existing);
+        if (row.metadata) metadata_index_.Erase(slot, *row.metadata);
+        row.metadata = ApplyMetadataPatch(std::move(row.metadata), std::move(*rec.metadata));
+        if (row.metadata) metadata_index_.Insert(slot, *row.metadata);
+      }
       dirty_.insert(rec.id);
       return;
     }
@@ -140,7 +162,7 @@ void RecordTable::LoadRow(Row row, const std::vector<float>& embedding) {
     if (current.offset == row.offset) {
       current.document = std::move(row.document);
       current.uri = std::move(row.uri);
-      current.metadata = std::move(row.metadata);
+      SetMetadata(*existing, std::move(row.metadata));
       SetEmbedding(*existing, embedding, /*loading=*/true);
       return;
     }
@@ -176,6 +198,12 @@ std::vector<uint32_t> RecordTable::MaybeShrink() {
   rows_.resize(out);
   vectors_.Renumber(renumbered, out);
   live_.resize(out);
+  live_slots_ = Roaring();
+  live_slots_.addRange(0, out);
+  metadata_index_.Clear();
+  for (size_t slot = 0; slot < out; ++slot) {
+    if (rows_[slot].metadata) metadata_index_.Insert(static_cast<uint32_t>(slot), *rows_[slot].metadata);
+  }
   dead_ = 0;
   size_t kept = 0;
   for (uint32_t slot : vector_changes_) {

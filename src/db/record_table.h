@@ -6,6 +6,8 @@
 // an int8 approximation in RAM), with norms kept for cosine.
 // Deleted slots are tombstoned and reclaimed by Shrink(). The table also tracks which ids
 // changed since the last compaction (the "dirty" set) so compaction can write a delta.
+// The table keeps a bitmap of live slots and the metadata index (index/meta/) in step
+// with its rows, and is the query layer's RowSource.
 // Thread-safety: none; the owning CollectionImpl serialises writers and readers.
 #pragma once
 
@@ -18,12 +20,14 @@
 
 #include "db/vector_column.h"
 #include "fathom/types.h"
+#include "index/meta/metadata_index.h"
+#include "query/row_source.h"
 #include "storage/row.h"
 #include "wal/operation.h"
 
 namespace fathom {
 
-class RecordTable {
+class RecordTable final : public RowSource {
  public:
   std::optional<uint32_t> dimension() const { return dimension_; }
   void set_dimension(std::optional<uint32_t> d) {
@@ -51,6 +55,15 @@ class RecordTable {
   float norm(size_t slot) const { return vectors_.norm(slot); }
   std::optional<size_t> Find(const std::string& id) const;
 
+  // RowSource.
+  const Roaring& live_slots() const override { return live_slots_; }
+  RecordView view(uint32_t slot) const override {
+    const Row& r = rows_[slot];
+    return RecordView{r.id, r.document, r.metadata};
+  }
+  std::optional<uint32_t> FindSlot(const std::string& id) const override;
+  const MetadataIndex& metadata_index() const override { return metadata_index_; }
+
   // Makes room for `extra_rows` more rows without repeated reallocation.
   void Reserve(size_t extra_rows);
 
@@ -75,11 +88,15 @@ class RecordTable {
   size_t Append(Row row, const std::vector<float>& embedding, bool loading);
   void SetEmbedding(size_t slot, const std::vector<float>& embedding, bool loading);
   void Kill(size_t slot);
+  // Replaces a row's metadata, keeping the metadata index in step.
+  void SetMetadata(size_t slot, std::optional<Metadata> metadata);
 
   std::optional<uint32_t> dimension_;
   uint64_t next_offset_ = 0;
   std::vector<Row> rows_;
   std::vector<uint8_t> live_;
+  Roaring live_slots_;
+  MetadataIndex metadata_index_;
   VectorColumn vectors_;
   std::unordered_map<std::string, size_t> index_;  // id -> live slot
   size_t dead_ = 0;

@@ -8,16 +8,13 @@
 
 namespace fathom {
 
-struct CompiledFilter::Node {
-  enum class Kind { kAnd, kOr, kField, kId, kDocContains, kDocNotContains, kDocRegex, kDocNotRegex };
-  Kind kind = Kind::kAnd;
-  std::vector<Node> children;
-  std::string key;
-  CompareOp op = CompareOp::kEq;
-  std::vector<Scalar> operands;
-  std::string pattern;
-  std::shared_ptr<const re2::RE2> regex;
-};
+bool CompiledFilter::Node::TestsDocument() const {
+  if (IsDocument()) return true;
+  for (const Node& c : children) {
+    if (c.TestsDocument()) return true;
+  }
+  return false;
+}
 
 namespace {
 
@@ -281,5 +278,7 @@ Result<CompiledFilter> CompiledFilter::Compile(const std::optional<Where>& where
 bool CompiledFilter::Matches(const RecordView& record) const {
   return root_ == nullptr || Evaluate(*root_, record);
 }
+
+bool CompiledFilter::MatchesNode(const Node& node, const RecordView& record) { return Evaluate(node, record); }
 
 }  // namespace fathom

@@ -31,14 +31,33 @@ struct RecordView {
 
 class CompiledFilter {
  public:
+  // The compiled tree: $and/$or nodes over leaves. A leaf tests one metadata key (kField),
+  // the id (kId) or the document (kDoc*). where and where_document together are one $and.
+  struct Node {
+    enum class Kind { kAnd, kOr, kField, kId, kDocContains, kDocNotContains, kDocRegex, kDocNotRegex };
+    Kind kind = Kind::kAnd;
+    std::vector<Node> children;
+    std::string key;
+    CompareOp op = CompareOp::kEq;
+    std::vector<Scalar> operands;
+    std::string pattern;
+    std::shared_ptr<const re2::RE2> regex;
+
+    bool IsDocument() const { return kind >= Kind::kDocContains; }
+    // True when this node or one below it tests the document.
+    bool TestsDocument() const;
+  };
+
   static Result<CompiledFilter> Compile(const std::optional<Where>& where,
                                         const std::optional<WhereDocument>& where_document);
 
   // True when there is nothing to test: every record matches.
   bool empty() const { return root_ == nullptr; }
   bool Matches(const RecordView& record) const;
-
-  struct Node;
+  // The tree, null when empty(); valid as long as this filter (or a copy) lives.
+  const Node* root() const { return root_.get(); }
+  // Row-by-row evaluation of one node (the reference the bitmap evaluator must equal).
+  static bool MatchesNode(const Node& node, const RecordView& record);
 
  private:
   std::shared_ptr<const Node> root_;

@@ -1,0 +1,67 @@
+// MetadataIndex: an inverted index of one collection's record metadata by slot, so a
+// `where` clause becomes bitmap algebra instead of a row-by-row scan.
+//
+// Per key: the slots holding the key, the slots whose value is an array, and
+//   strings  value -> Roaring bitmap (scalar strings and string array elements),
+//   bools    true / false bitmaps (scalars and elements),
+//   numbers  a NumberColumn (ints and floats on one number line, sorted, for ranges).
+// It is kept in step with the RecordTable by the table itself (Insert when a row gets
+// metadata, Erase with the old metadata before it changes or dies) and rebuilt when the
+// table renumbers its slots. It lives in RAM beside the rows it indexes (the rows are in
+// RAM too); see docs/design/query-layer.md for why it is not persisted yet.
+// Thread-safety: none; the owning table's lock serialises writers against readers.
+#pragma once
+
+#include <roaring/roaring.hh>
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+
+#include "fathom/types.h"
+#include "index/meta/number_column.h"
+
+namespace fathom {
+
+class MetadataIndex {
+ public:
+  void Insert(uint32_t slot, const Metadata& metadata);
+  // `metadata` must be what Insert was given for `slot`.
+  void Erase(uint32_t slot, const Metadata& metadata);
+  void Clear() { keys_.clear(); }
+
+  // Slots where `key` holds `value` (an array: any element), on Chroma's terms: numbers on
+  // one number line, bools only equal bools, strings only strings.
+  Roaring Equal(const std::string& key, const Scalar& value) const;
+  // Slots where `key` holds a number (an array: any element) inside `range`.
+  Roaring InRange(const std::string& key, const NumberRange& range) const;
+  // Slots holding `key` at all / holding an array under `key`.
+  Roaring Present(const std::string& key) const;
+  Roaring Arrays(const std::string& key) const;
+
+  // Upper bounds of Equal(...).cardinality() and InRange(...).cardinality(), cheap.
+  uint64_t EstimateEqual(const std::string& key, const Scalar& value) const;
+  uint64_t EstimateRange(const std::string& key, const NumberRange& range) const;
+
+  size_t key_count() const { return keys_.size(); }
+  size_t MemoryBytes() const;
+
+ private:
+  struct KeyIndex {
+    Roaring present;
+    Roaring arrays;
+    std::unordered_map<std::string, Roaring> strings;
+    Roaring trues;
+    Roaring falses;
+    NumberColumn numbers;
+  };
+  void Update(uint32_t slot, const std::string& key, const MetadataValue& value, bool insert);
+  const KeyIndex* Find(const std::string& key) const;
+
+  std::unordered_map<std::string, KeyIndex> keys_;
+};
+
+// The exact point range [v, v] on the number line.
+NumberRange PointRange(long double v);
+
+}  // namespace fathom

@@ -1,0 +1,195 @@
+// NumberColumn: one metadata key's numeric values (scalars and array elements) for range
+// and equality lookups, ints and floats on one number line.
+//
+// Two sorted runs of (value, slot), one per type, compared exactly against a long double
+// bound (long double holds every int64 and every double exactly, so `$gte 0.5` does not
+// match 0 and int 1 equals float 1.0, as the row-by-row evaluator decides). Changes go to
+// a small ordered buffer; removals of run entries are marked dead; when the buffer and the
+// dead entries pass 1/8 of the run, the run is rebuilt (amortised O(1) moves per change).
+// NaN is never stored: it equals nothing and is in no range.
+// Thread-safety: none; the owner serialises writers against readers.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <utility>
+#include <vector>
+
+namespace fathom {
+
+// One end of a range on the number line; nullopt = unbounded.
+struct NumberBound {
+  long double value = 0;
+  bool inclusive = true;
+};
+
+struct NumberRange {
+  std::optional<NumberBound> lo;
+  std::optional<NumberBound> hi;
+
+  bool Contains(long double v) const {
+    if (lo && (lo->inclusive ? v < lo->value : v <= lo->value)) return false;
+    if (hi && (hi->inclusive ? v > hi->value : v >= hi->value)) return false;
+    return true;
+  }
+};
+
+template <typename T>
+class SortedNumberRun {
+ public:
+  void Add(T value, uint32_t slot);
+  // Removes an entry that Add put in (and not removed since).
+  void Remove(T value, uint32_t slot);
+  // Calls fn(slot) for every entry in `range` (a slot at most once per distinct value).
+  template <typename Fn>
+  void ForEach(const NumberRange& range, Fn&& fn) const;
+  // Entries in `range`, counting dead ones: an upper bound, in O(log n).
+  size_t EstimateCount(const NumberRange& range) const;
+  size_t size() const { return run_.size() - dead_count_ + recent_.size(); }
+  size_t MemoryBytes() const;
+
+ private:
+  struct Entry {
+    T value;
+    uint32_t slot;
+    bool operator<(const Entry& o) const { return value < o.value || (value == o.value && slot < o.slot); }
+  };
+  // [begin, end) positions of run_ inside `range`.
+  std::pair<size_t, size_t> RunSpan(const NumberRange& range) const;
+  void MaybeRebuild();
+
+  std::vector<Entry> run_;
+  std::vector<uint64_t> dead_;  // one bit per run_ position
+  size_t dead_count_ = 0;
+  std::set<Entry> recent_;
+};
+
+class NumberColumn {
+ public:
+  void Add(int64_t v, uint32_t slot) { ints_.Add(v, slot); }
+  void Add(double v, uint32_t slot);
+  void Remove(int64_t v, uint32_t slot) { ints_.Remove(v, slot); }
+  void Remove(double v, uint32_t slot);
+  template <typename Fn>
+  void ForEach(const NumberRange& range, Fn&& fn) const {
+    ints_.ForEach(range, fn);
+    floats_.ForEach(range, fn);
+  }
+  size_t EstimateCount(const NumberRange& range) const {
+    return ints_.EstimateCount(range) + floats_.EstimateCount(range);
+  }
+  bool empty() const { return ints_.size() == 0 && floats_.size() == 0; }
+  size_t MemoryBytes() const { return ints_.MemoryBytes() + floats_.MemoryBytes(); }
+
+ private:
+  SortedNumberRun<int64_t> ints_;
+  SortedNumberRun<double> floats_;
+};
+
+// ---- template implementation --------------------------------------------------------
+
+template <typename T>
+std::pair<size_t, size_t> SortedNumberRun<T>::RunSpan(const NumberRange& range) const {
+  size_t begin = 0;
+  size_t end = run_.size();
+  auto first_not_before = [&](const NumberBound& lo) {
+    // first entry with value > lo (exclusive) or >= lo (inclusive)
+    size_t a = 0, b = run_.size();
+    while (a < b) {
+      const size_t m = a + (b - a) / 2;
+      const long double v = static_cast<long double>(run_[m].value);
+      const bool before = lo.inclusive ? v < lo.value : v <= lo.value;
+      if (before) a = m + 1; else b = m;
+    }
+    return a;
+  };
+  auto first_after = [&](const NumberBound& hi) {
+    // first entry with value > hi (inclusive) or >= hi (exclusive)
+    size_t a = 0, b = run_.size();
+    while (a < b) {
+      const size_t m = a + (b - a) / 2;
+      const long double v = static_cast<long double>(run_[m].value);
+      const bool inside = hi.inclusive ? v <= hi.value : v < hi.value;
+      if (inside) a = m + 1; else b = m;
+    }
+    return a;
+  };
+  if (range.lo) begin = first_not_before(*range.lo);
+  if (range.hi) end = first_after(*range.hi);
+  if (end < begin) end = begin;
+  return {begin, end};
+}
+
+template <typename T>
+template <typename Fn>
+void SortedNumberRun<T>::ForEach(const NumberRange& range, Fn&& fn) const {
+  const auto [begin, end] = RunSpan(range);
+  if (dead_count_ == 0) {
+    for (size_t i = begin; i < end; ++i) fn(run_[i].slot);
+  } else {
+    for (size_t i = begin; i < end; ++i) {
+      if ((dead_[i >> 6] >> (i & 63)) & 1) continue;
+      fn(run_[i].slot);
+    }
+  }
+  for (const Entry& e : recent_) {
+    if (range.Contains(static_cast<long double>(e.value))) fn(e.slot);
+  }
+}
+
+template <typename T>
+size_t SortedNumberRun<T>::EstimateCount(const NumberRange& range) const {
+  const auto [begin, end] = RunSpan(range);
+  return (end - begin) + recent_.size();
+}
+
+template <typename T>
+size_t SortedNumberRun<T>::MemoryBytes() const {
+  return run_.capacity() * sizeof(Entry) + dead_.capacity() * 8 + recent_.size() * (sizeof(Entry) + 32);
+}
+
+template <typename T>
+void SortedNumberRun<T>::Add(T value, uint32_t slot) {
+  recent_.insert(Entry{value, slot});
+  MaybeRebuild();
+}
+
+template <typename T>
+void SortedNumberRun<T>::Remove(T value, uint32_t slot) {
+  const Entry e{value, slot};
+  if (recent_.erase(e) == 0) {
+    auto it = std::lower_bound(run_.begin(), run_.end(), e);
+    // Present unless the caller broke the Add/Remove pairing; then there is nothing to do.
+    if (it == run_.end() || it->value != value || it->slot != slot) return;
+    const size_t i = static_cast<size_t>(it - run_.begin());
+    if (dead_.empty()) dead_.assign((run_.size() + 63) / 64, 0);
+    const uint64_t bit = uint64_t{1} << (i & 63);
+    if ((dead_[i >> 6] & bit) == 0) {
+      dead_[i >> 6] |= bit;
+      ++dead_count_;
+    }
+  }
+  MaybeRebuild();
+}
+
+template <typename T>
+void SortedNumberRun<T>::MaybeRebuild() {
+  const size_t changes = recent_.size() + dead_count_;
+  if (changes < 1024 || changes * 8 < run_.size()) return;
+  std::vector<Entry> merged;
+  merged.reserve(run_.size() - dead_count_ + recent_.size());
+  auto next = recent_.begin();
+  for (size_t i = 0; i < run_.size(); ++i) {
+    if (dead_count_ != 0 && ((dead_[i >> 6] >> (i & 63)) & 1)) continue;
+    while (next != recent_.end() && *next < run_[i]) merged.push_back(*next++);
+    merged.push_back(run_[i]);
+  }
+  while (next != recent_.end()) merged.push_back(*next++);
+  run_.swap(merged);
+  recent_.clear();
+  dead_.clear();
+  dead_count_ = 0;
+}
+
+}  // namespace fathom

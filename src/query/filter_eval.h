@@ -1,0 +1,34 @@
+// Filter evaluation over bitmaps: a compiled where / where_document tree becomes the set
+// of slots it matches, by algebra on the metadata index (docs/design/query-layer.md).
+//
+// Every node is evaluated *within* a candidate set: $and narrows it child by child (the
+// most selective indexed child first, document predicates last, so they test few rows);
+// $or evaluates each child within what is still unmatched; $ne, $nin and $not_contains
+// are the candidates minus the positive match (so a record without the key matches, as
+// Chroma decides). Document predicates, which have no index yet, are tested row by row
+// on the candidates that reach them. The result equals CompiledFilter::MatchesNode on
+// every candidate; filter_eval_test.cc checks that on random data.
+#pragma once
+
+#include <roaring/roaring.hh>
+
+#include "index/meta/filter.h"
+#include "query/row_source.h"
+
+namespace fathom {
+
+using FilterNode = CompiledFilter::Node;
+
+// The slots of `within` that `node` matches.
+Roaring EvaluateFilter(const FilterNode& node, const RowSource& rows, const Roaring& within);
+
+// Estimated fraction of live rows `node` matches, in [0, 1] (from index cardinalities;
+// 0.5 for a document predicate).
+double EstimateSelectivity(const FilterNode& node, const RowSource& rows);
+
+// Estimated cost of EvaluateFilter over all live rows, and of testing one row with
+// CompiledFilter::MatchesNode, in the same unit (about one metadata lookup of a row).
+double EstimateBitmapCost(const FilterNode& node, const RowSource& rows);
+double EstimateRowTestCost(const FilterNode& node);
+
+}  // namespace fathom

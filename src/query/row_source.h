@@ -1,0 +1,29 @@
+// RowSource: what the query layer sees of a collection's records. The query layer plans
+// and evaluates reads against this narrow view (live slots, a row's fields, id lookup,
+// the metadata index), never against the storage that holds the rows.
+// Thread-safety: callers hold whatever lock the implementation's owner requires for reads.
+#pragma once
+
+#include <roaring/roaring.hh>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "index/meta/filter.h"
+#include "index/meta/metadata_index.h"
+
+namespace fathom {
+
+class RowSource {
+ public:
+  virtual ~RowSource() = default;
+  // Slots of live records, in insertion order (slot order is the order reads return).
+  virtual const Roaring& live_slots() const = 0;
+  // One live record's fields.
+  virtual RecordView view(uint32_t slot) const = 0;
+  virtual std::optional<uint32_t> FindSlot(const std::string& id) const = 0;
+  virtual const MetadataIndex& metadata_index() const = 0;
+};
+
+}  // namespace fathom

@@ -1,0 +1,154 @@
+#include "query/select.h"
+
+#include <algorithm>
+
+#include "fathom/db.h"
+#include "query/filter_eval.h"
+
+namespace fathom {
+
+namespace {
+
+// Collects slots in order, skipping `offset` first and stopping at `limit`.
+class Pager {
+ public:
+  explicit Pager(const Selection& s) : offset_(s.offset), limit_(s.limit) {}
+  bool full() const { return out_.size() >= limit_; }
+  void Take(uint32_t slot) {
+    if (skipped_ < offset_) {
+      ++skipped_;
+      return;
+    }
+    out_.push_back(slot);
+  }
+  std::vector<uint32_t> Finish() { return std::move(out_); }
+
+ private:
+  const uint64_t offset_;
+  const uint64_t limit_;
+  uint64_t skipped_ = 0;
+  std::vector<uint32_t> out_;
+};
+
+Roaring SlotsOf(const RowSource& rows, const std::vector<std::string>& ids) {
+  std::vector<uint32_t> slots;
+  slots.reserve(ids.size());
+  for (const std::string& id : ids) {
+    if (auto slot = rows.FindSlot(id)) slots.push_back(*slot);
+  }
+  std::sort(slots.begin(), slots.end());
+  slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
+  return Roaring(slots.size(), slots.data());
+}
+
+// The root's top-level conjuncts, split: those the metadata index answers, and those
+// that test the document (checked row by row).
+void SplitConjuncts(const FilterNode& root, std::vector<const FilterNode*>* indexed,
+                    std::vector<const FilterNode*>* tested) {
+  auto place = [&](const FilterNode& n) { (n.TestsDocument() ? tested : indexed)->push_back(&n); };
+  if (root.kind == FilterNode::Kind::kAnd) {
+    for (const FilterNode& c : root.children) place(c);
+  } else {
+    place(root);
+  }
+}
+
+}  // namespace
+
+std::vector<uint32_t> SelectSlots(const RowSource& rows, const Selection& selection, SelectPlan* plan) {
+  Roaring id_slots;
+  const Roaring* base = &rows.live_slots();
+  if (selection.ids != nullptr) {
+    id_slots = SlotsOf(rows, *selection.ids);
+    base = &id_slots;
+  }
+  Pager pager(selection);
+  const FilterNode* root = selection.filter != nullptr ? selection.filter->root() : nullptr;
+  if (plan != nullptr) *plan = root == nullptr ? SelectPlan::kAll : SelectPlan::kBitmap;
+  if (selection.limit == 0) return {};
+  if (root == nullptr) {
+    for (auto it = base->begin(); it != base->end() && !pager.full(); ++it) pager.Take(*it);
+    return pager.Finish();
+  }
+
+  std::vector<const FilterNode*> indexed;
+  std::vector<const FilterNode*> tested;
+  SplitConjuncts(*root, &indexed, &tested);
+
+  // Cost of walking rows in order and testing each until the page is full, against
+  // evaluating the indexed conjuncts as bitmaps (then testing the rest lazily).
+  const double candidates = std::max(1.0, static_cast<double>(base->cardinality()));
+  const double wanted = static_cast<double>(selection.offset) + static_cast<double>(selection.limit);
+  const double selectivity = std::max(EstimateSelectivity(*root, rows), 1.0 / candidates);
+  const double scan_cost = std::min(candidates, wanted / selectivity) * EstimateRowTestCost(*root);
+  double bitmap_cost = 0;
+  double indexed_selectivity = 1.0;
+  for (const FilterNode* c : indexed) {
+    bitmap_cost += EstimateBitmapCost(*c, rows);
+    indexed_selectivity *= EstimateSelectivity(*c, rows);
+  }
+  for (const FilterNode* c : tested) {
+    const double reached = candidates * indexed_selectivity;
+    const double tested_selectivity = std::max(EstimateSelectivity(*c, rows), 1.0 / candidates);
+    bitmap_cost += std::min(reached, wanted / tested_selectivity) * EstimateRowTestCost(*c);
+  }
+
+  if (scan_cost < bitmap_cost) {
+    if (plan != nullptr) *plan = SelectPlan::kRowScan;
+    for (auto it = base->begin(); it != base->end() && !pager.full(); ++it) {
+      if (CompiledFilter::MatchesNode(*root, rows.view(*it))) pager.Take(*it);
+    }
+    return pager.Finish();
+  }
+
+  std::stable_sort(indexed.begin(), indexed.end(), [&](const FilterNode* a, const FilterNode* b) {
+    return EstimateSelectivity(*a, rows) < EstimateSelectivity(*b, rows);
+  });
+  Roaring matched = *base;
+  for (const FilterNode* c : indexed) {
+    if (matched.isEmpty()) break;
+    matched = EvaluateFilter(*c, rows, matched);
+  }
+  for (auto it = matched.begin(); it != matched.end() && !pager.full(); ++it) {
+    const RecordView view = rows.view(*it);
+    bool ok = true;
+    for (const FilterNode* c : tested) {
+      if (!CompiledFilter::MatchesNode(*c, view)) {
+        ok = false;
+        break;
+      }
+    }
+    if (ok) pager.Take(*it);
+  }
+  return pager.Finish();
+}
+
+Result<std::optional<std::vector<uint32_t>>> QueryCandidates(const RowSource& rows,
+                                                             const std::optional<std::vector<std::string>>& ids,
+                                                             const CompiledFilter& filter) {
+  Roaring id_slots;
+  if (ids) {
+    std::vector<uint32_t> slots;
+    slots.reserve(ids->size());
+    for (const std::string& id : *ids) {
+      auto slot = rows.FindSlot(id);
+      if (!slot) {
+        return Status::NotFound(std::string(Collection::kMissingQueryIdMessage) + id +
+                                " (no such record in the collection)");
+      }
+      slots.push_back(*slot);
+    }
+    std::sort(slots.begin(), slots.end());
+    slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
+    id_slots = Roaring(slots.size(), slots.data());
+  } else if (filter.empty()) {
+    return std::optional<std::vector<uint32_t>>();
+  }
+  const Roaring& base = ids ? id_slots : rows.live_slots();
+  const Roaring matched = filter.empty() ? base : EvaluateFilter(*filter.root(), rows, base);
+  std::vector<uint32_t> out(matched.cardinality());
+  matched.toUint32Array(out.data());
+  return std::optional<std::vector<uint32_t>>(std::move(out));
+}
+
+}  // namespace fathom
