@@ -9,7 +9,7 @@
 // the tail. See docs/design/write-path.md.
 //
 // Thread-safety: all public methods are safe to call concurrently. Lock order:
-// compaction_mu_ -> queue_mu_ -> state_mu_ (never the reverse).
+// compaction_mu_ -> write_queue_'s lock -> state_mu_ (never the reverse).
 #pragma once
 
 #include <atomic>
@@ -33,6 +33,8 @@
 #include "io/object_store.h"
 #include "storage/block_cache.h"
 #include "storage/manifest.h"
+#include "common/limits.h"
+#include "wal/group_commit_queue.h"
 #include "wal/operation.h"
 
 namespace fathom {
@@ -190,9 +192,7 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   Status open_status_;
 
   // Group commit queue.
-  std::mutex queue_mu_;
-  std::deque<PendingWrite*> queue_;
-  std::condition_variable queue_space_cv_;
+  GroupCommitQueue write_queue_;
   bool wal_uncertain_ = false;  // a WAL put failed: the object may exist (leader only)
 
   // Table and WAL position.

@@ -1,0 +1,585 @@
+// CollectionImpl, maintenance: compaction (folding the WAL tail into segments, merging),
+// index and cold-vector maintenance, repair, and deleting obsolete objects.
+#include "db/collection_impl.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <set>
+#include <type_traits>
+#include <variant>
+#include <unordered_set>
+
+#include "common/assert.h"
+#include "common/limits.h"
+#include "common/random.h"
+#include "db/validate.h"
+#include "fathom/db.h"
+#include "index/meta/filter.h"
+#include "query/select.h"
+#include "index/vector/distance.h"
+#include "index/vector/top_k.h"
+#include "io/commit_object.h"
+#include "storage/records_segment.h"
+#include "wal/wal_format.h"
+
+namespace fathom {
+
+// ---- compaction -------------------------------------------------------------------------
+
+void CollectionImpl::MaybeScheduleCompaction() {
+  bool due;
+  {
+    std::shared_lock<std::shared_mutex> lock(state_mu_);
+    due = tail_ops_ >= compaction_trigger_ops_ || tail_bytes_ >= limits::kWalTailBytesMax ||
+          vector_index_.NeedsMaintenance(table_);
+  }
+  if (due && schedule_ && !compaction_scheduled_.exchange(true)) schedule_(weak_from_this());
+}
+
+Status CollectionImpl::CommitManifest(Manifest next) {
+  // `next` was derived from manifest_, which must be known (RunCompaction resolves it).
+  if (uncertain_manifest_) {
+    return Status::Unavailable("the outcome of an earlier manifest commit is not known yet; compaction retries");
+  }
+  next.version = manifest_.version + 1;
+  FATHOM_ASSIGN_OR_RETURN(std::string bytes, EncodeManifest(next));
+  Status s = CommitObject(*store_, ManifestKey(id_, next.version), bytes);
+  if (!s.ok()) {
+    // Unknown outcome: the manifest may be the collection's current one. Until that is
+    // known nothing may take its version or delete what it references.
+    if (!s.IsAlreadyExists()) uncertain_manifest_ = UncertainManifest{std::move(next), std::move(bytes)};
+    return s;
+  }
+  manifest_ = std::move(next);
+  DropCoveredTail();
+  return Status::Ok();
+}
+
+Status CollectionImpl::ResolveUncertainManifest() {
+  if (!uncertain_manifest_) return Status::Ok();
+  const std::string key = ManifestKey(id_, uncertain_manifest_->manifest.version);
+  Status s = ResolveObject(*store_, key, uncertain_manifest_->bytes);
+  if (s.IsNotFound()) {
+    uncertain_manifest_.reset();  // it never landed
+    return Status::Ok();
+  }
+  if (s.IsAlreadyExists()) return Status::Corruption(key + " was written by another writer");
+  FATHOM_RETURN_IF_ERROR(s.WithContext("resolving the outcome of " + key));
+  // It landed: it is the collection's manifest. Its vector index may be older than the
+  // one in memory, so the next fold writes the index again.
+  manifest_ = std::move(uncertain_manifest_->manifest);
+  uncertain_manifest_.reset();
+  persisted_index_version_ = UINT64_MAX;
+  DropCoveredTail();
+  return Status::Ok();
+}
+
+void CollectionImpl::DropCoveredTail() {
+  std::unique_lock<std::shared_mutex> lock(state_mu_);
+  while (!tail_.empty() && tail_.front().sequence <= manifest_.wal_sequence_covered) {
+    tail_ops_ -= tail_.front().ops;
+    tail_bytes_ -= tail_.front().bytes;
+    tail_.pop_front();
+  }
+}
+
+DistanceSpace CollectionImpl::Space() const {
+  std::lock_guard<std::mutex> lock(meta_->mu);
+  return meta_->entry.space;
+}
+
+Result<VectorIndexStats> CollectionImpl::IndexStats() {
+  CallScope call(*this);
+  FATHOM_RETURN_IF_ERROR(call.status());
+  FATHOM_RETURN_IF_ERROR(EnsureOpen());
+  std::shared_lock<std::shared_mutex> lock(state_mu_);
+  VectorIndexStats stats;
+  stats.active = vector_index_.has_index();
+  stats.indexed_rows = vector_index_.covered_rows();
+  stats.pending_rows = vector_index_.pending_rows();
+  stats.clusters = vector_index_.clusters();
+  const SearchBudget& budget = vector_index_.budget();
+  if (stats.active) {
+    stats.plan = budget.plan == SearchBudget::Plan::kExactScan ? VectorIndexStats::Plan::kExactScan
+                                                               : VectorIndexStats::Plan::kIndex;
+    stats.default_probes =
+        budget.calibrated() ? budget.probes : CollectionVectorIndex::UncalibratedProbes(stats.clusters);
+    stats.default_rerank_factor = budget.rerank_factor;
+    stats.calibrated = budget.calibrated();
+    stats.calibration_queries = budget.sample_queries;
+    stats.calibrated_recall = budget.measured_recall;
+    stats.calibrated_recall_lower_bound = budget.recall_lower_bound;
+  }
+  stats.recall_target = vector_index_.recall_target();
+  const RecallMonitor::Report monitor = recall_monitor_.report();
+  stats.monitored_samples = monitor.samples;
+  stats.monitored_recall = monitor.mean_recall;
+  stats.monitored_recall_lower_bound = monitor.lower_bound;
+  stats.monitor_discarded = monitor.discarded_total;
+  stats.recall_below_target =
+      monitor.samples >= limits::kRecallWarnMinSamples && monitor.mean_recall < stats.recall_target;
+  const VectorColumn& vectors = table_.vectors();
+  stats.hot_vectors = vectors.hot_rows();
+  stats.cold_vectors = vectors.cold_rows();
+  stats.cold_parts = static_cast<uint32_t>(vectors.parts().size());
+  stats.vector_memory_bytes = vectors.MemoryBytes();
+  stats.index_memory_bytes = vector_index_.index_memory_bytes();
+  lock.unlock();
+  std::lock_guard<std::mutex> background_lock(background_mu_);
+  stats.background_failures = background_failures_;
+  stats.background_error = background_error_;
+  return stats;
+}
+
+Status CollectionImpl::Compact() { return RunCompaction(/*fold_always=*/true); }
+
+Status CollectionImpl::BackgroundWork() {
+  Status s = RunCompaction(/*fold_always=*/false);
+  std::lock_guard<std::mutex> lock(background_mu_);
+  if (s.ok() || s.IsNotFound()) {
+    background_failures_ = 0;
+    background_error_.clear();
+  } else {
+    ++background_failures_;
+    background_error_ = s.ToString();
+  }
+  return s;
+}
+
+Status CollectionImpl::RunCompaction(bool fold_always) {
+  // Cleared first, so that a job that fails below does not keep later ones from being
+  // scheduled (a duplicate job meanwhile is harmless: it finds nothing to do).
+  compaction_scheduled_.store(false);
+  CallScope call(*this);
+  FATHOM_RETURN_IF_ERROR(call.status());
+  FATHOM_RETURN_IF_ERROR(EnsureOpen());
+  std::lock_guard<std::mutex> compaction_lock(compaction_mu_);
+  FATHOM_RETURN_IF_ERROR(CheckUsable());
+  // An earlier commit whose outcome is unknown decides what manifest_ is.
+  FATHOM_RETURN_IF_ERROR(ResolveUncertainManifest());
+  CheckRecallSamples();
+  if (Status s = MaintainVectorIndex(/*force=*/fold_always); !s.ok()) {
+    // Derived data: queries stay exact for the rows it does not cover.
+    spdlog::warn("collection {}: vector index maintenance failed: {}", id_, s.ToString());
+  }
+  if (Status s = MaintainColdVectors(); !s.ok()) {
+    // Derived data too: the rows stay in RAM.
+    spdlog::warn("collection {}: cold vector maintenance failed: {}", id_, s.ToString());
+  }
+  if (Status s = RepairColdParts(); !s.ok()) {
+    spdlog::error("collection {}: cold vector repair failed: {}", id_, s.ToString());
+  }
+  bool due;
+  {
+    std::shared_lock<std::shared_mutex> lock(state_mu_);
+    due = tail_ops_ >= compaction_trigger_ops_ || tail_bytes_ >= limits::kWalTailBytesMax;
+  }
+  const bool merge_due = manifest_.segments.size() > limits::kSegmentsPerCollectionMax;
+  if (!fold_always && !due && !merge_due) {
+    // A spill or drop of cold parts is recorded at the next fold; until then the new
+    // parts are simply not used after a reopen.
+    return Status::Ok();
+  }
+  Status folded = fold_always || due ? FoldTail() : Status::Ok();
+  if (folded.IsCorruption()) {
+    // A damaged cold part (found by this fold's reads) is repaired from the log, then
+    // the fold runs again.
+    if (HasDamagedColdPart()) {
+      FATHOM_RETURN_IF_ERROR(RepairColdParts());
+      folded = FoldTail();
+    }
+  }
+  FATHOM_RETURN_IF_ERROR(folded);
+  // Too many segments: merged after the fold, or on its own by a later job when an
+  // earlier merge failed (a retry finds no tail to fold but must still merge).
+  if (manifest_.segments.size() > limits::kSegmentsPerCollectionMax) {
+    FATHOM_RETURN_IF_ERROR(MergeSegments());
+    DeleteObsolete(manifest_);
+  }
+  return Status::Ok();
+}
+
+bool CollectionImpl::HasDamagedColdPart() const {
+  std::shared_lock<std::shared_mutex> lock(state_mu_);
+  return table_.vectors().DamagedPart() != nullptr;
+}
+
+bool CollectionImpl::RepairColdPartsNow() {
+  if (!HasDamagedColdPart()) return false;
+  std::lock_guard<std::mutex> compaction_lock(compaction_mu_);
+  Status s = RepairColdParts();
+  if (!s.ok()) spdlog::error("collection {}: cold vector repair failed: {}", id_, s.ToString());
+  return s.ok();
+}
+
+Status CollectionImpl::RepairColdParts() {
+  for (;;) {
+    std::shared_ptr<const ColdPart> part;
+    std::unordered_map<std::string, uint32_t> wanted;  // record id -> the part's row
+    uint64_t upto;
+    uint32_t dim;
+    {
+      std::shared_lock<std::shared_mutex> lock(state_mu_);
+      part = table_.vectors().DamagedPart();
+      if (!part) return Status::Ok();
+      for (const auto& [slot, row] : table_.vectors().SlotsOf(part.get())) wanted[table_.row(slot).id] = row;
+      upto = last_sequence_;
+      dim = table_.vectors().dim();
+    }
+    spdlog::warn("collection {}: cold part {} has bad bytes; restoring its {} rows from the segments and the WAL",
+                 id_, part->id, wanted.size());
+    std::unordered_set<std::string> ids;
+    for (const auto& [id, row] : wanted) ids.insert(id);
+    FATHOM_ASSIGN_OR_RETURN(auto logged, ReadLoggedVectors(ids, upto));
+    std::vector<float> rows(size_t{part->rows()} * dim, 0.0f);
+    for (const auto& [id, row] : wanted) {
+      auto it = logged.find(id);
+      if (it == logged.end() || it->second.size() != dim) {
+        return Status::Corruption("cold part " + part->id + " is damaged and the vector of record " + id +
+                                  " has no other copy");
+      }
+      std::copy(it->second.begin(), it->second.end(), rows.begin() + size_t{row} * dim);
+    }
+    // Rows that changed meanwhile no longer refer to the part; the rest are as logged.
+    std::unique_lock<std::shared_mutex> lock(state_mu_);
+    table_.mutable_vectors().DropPart(part.get(), rows);
+  }
+}
+
+Result<std::unordered_map<std::string, std::vector<float>>> CollectionImpl::ReadLoggedVectors(
+    const std::unordered_set<std::string>& ids, uint64_t upto) {
+  // The records' state as recovery would rebuild it: the manifest's segments, then the
+  // WAL objects after them. Only operations on `ids` matter (each touches its own id).
+  RecordTable replay;
+  if (manifest_.dimension != 0) replay.set_dimension(manifest_.dimension);
+  for (const SegmentRef& ref : manifest_.segments) {
+    const std::string key = SegmentKey(id_, ref.id);
+    FATHOM_ASSIGN_OR_RETURN(std::string bytes, store_->Get(key));
+    auto summary = ReadRecordsSegment(bytes, [&](SegmentEntry& e) {
+      if (ids.count(e.row.id) == 0) return;
+      if (e.tombstone) {
+        replay.LoadTombstone(e.row.id);
+      } else if (e.embedding.size() == manifest_.dimension) {
+        replay.LoadRow(std::move(e.row), e.embedding);
+      }
+    });
+    if (!summary.ok()) return summary.status().WithContext(key);
+  }
+  for (uint64_t sequence = manifest_.wal_sequence_covered + 1; sequence <= upto; ++sequence) {
+    const std::string key = WalKey(id_, sequence);
+    FATHOM_ASSIGN_OR_RETURN(std::string bytes, store_->Get(key));
+    auto decoded = DecodeWalObject(bytes);
+    if (!decoded.ok()) return decoded.status().WithContext(key);
+    for (Operation& op : decoded->ops) {
+      if (ids.count(op.record.id) != 0) replay.Apply(std::move(op));
+    }
+  }
+  std::unordered_map<std::string, std::vector<float>> out;
+  const size_t dim = replay.dimension().value_or(0);
+  for (const std::string& id : ids) {
+    auto slot = replay.Find(id);
+    if (!slot || !replay.row(*slot).live) continue;
+    const float* v = replay.vectors().Approx(*slot, nullptr);  // no cold parts: exact
+    out.emplace(id, std::vector<float>(v, v + dim));
+  }
+  return out;
+}
+
+Status CollectionImpl::MaintainVectorIndex(bool force) {
+  const DistanceSpace space = Space();
+  std::optional<VectorIndexTask> task;
+  uint32_t dim = 0;
+  {
+    std::shared_lock<std::shared_mutex> lock(state_mu_);
+    task = vector_index_.Plan(table_, force);
+    dim = table_.dimension().value_or(0);
+  }
+  if (!task) return Status::Ok();
+  CollectionVectorIndex::BuildSettings settings;
+  settings.recall_target = vector_index_.recall_target();
+  // Rows past the spill threshold are searched through int8 approximations (cold parts).
+  settings.two_stage = options_.cold_vectors && dim != 0 && task->slots.size() >= SpillMinRows(dim);
+  Status built = CollectionVectorIndex::RunBuild(space, dim, settings, &*task);
+  std::unique_lock<std::shared_mutex> lock(state_mu_);
+  if (!built.ok()) {
+    vector_index_.Abandon();
+    return built;
+  }
+  if (!vector_index_.Install(table_, std::move(*task))) {
+    spdlog::debug("collection {}: rows were renumbered during index maintenance; it runs again later", id_);
+  }
+  return Status::Ok();
+}
+
+size_t CollectionImpl::ColdPartRows(uint32_t dim) {
+  return std::max<size_t>(1, limits::kColdPartBytesMax / (size_t{dim} * sizeof(float)));
+}
+
+size_t CollectionImpl::SpillMinRows(uint32_t dim) const {
+  return options_.cold_spill_min_rows ? options_.cold_spill_min_rows : ColdPartRows(dim);
+}
+
+BlockCache* CollectionImpl::VectorCache(uint32_t dim) const {
+  return vector_caches_->ForBlockBytes(VectorFile::BlockBytesFor(dim));
+}
+
+Status CollectionImpl::MaintainColdVectors() {
+  if (!options_.cold_vectors) return Status::Ok();
+  // Parts mostly left by their rows (every part, once there is no index to search the
+  // cold rows through) are read back into RAM and forgotten; the next spill rewrites the
+  // live rows compactly.
+  for (int round = 0; round < 4; ++round) {
+    std::shared_ptr<const ColdPart> part;
+    {
+      std::shared_lock<std::shared_mutex> lock(state_mu_);
+      part = table_.vectors().PartToDrop(/*all=*/!vector_index_.has_index());
+    }
+    if (!part) break;
+    std::vector<float> rows;
+    FATHOM_RETURN_IF_ERROR(VectorColumn::ReadPart(*part, &rows).WithContext("cold part " + part->id));
+    std::unique_lock<std::shared_mutex> lock(state_mu_);
+    table_.mutable_vectors().DropPart(part.get(), rows);
+  }
+  for (;;) {
+    VectorColumn::SpillPlan plan;
+    uint32_t dim = 0;
+    {
+      std::shared_lock<std::shared_mutex> lock(state_mu_);
+      const VectorColumn& vectors = table_.vectors();
+      dim = vectors.dim();
+      if (!vector_index_.has_index() || dim == 0) return Status::Ok();
+      if (vectors.parts().size() + 1 > limits::kColdPartsMax) {
+        // A manifest names a bounded number of parts: past it rows stay in RAM.
+        if (!cold_parts_full_warned_.exchange(true)) {
+          spdlog::warn("collection {}: {} cold vector parts, the limit; further vectors stay in memory", id_,
+                       vectors.parts().size());
+        }
+        return Status::Ok();
+      }
+      const size_t part_rows = ColdPartRows(dim);
+      const size_t spill_min = SpillMinRows(dim);
+      const size_t due = std::max(spill_min, vectors.cold_rows() / limits::kColdSpillFractionInverse);
+      if (vectors.hot_rows() < due) return Status::Ok();
+      plan = vectors.PlanSpill([&](uint32_t slot) { return vector_index_.covers(slot); },
+                               [&](size_t slot) { return table_.row(slot).offset; }, part_rows);
+      // Only indexed rows are spilled (the rest are searched exactly, from RAM).
+      if (plan.slots.size() < std::min(due, part_rows)) return Status::Ok();
+      // In the index's cluster order, so that the rows one search re-scores share blocks.
+      VectorColumn::ReorderPlan(vector_index_.ClusterOrder(plan.slots), &plan);
+    }
+    const std::string part_id = NewUuidV4();
+    FATHOM_ASSIGN_OR_RETURN(std::shared_ptr<ColdPart> part,
+                            VectorColumn::WritePart(store_, ColdPartKey(id_, part_id), part_id, VectorCache(dim),
+                                                    dim, plan));
+    size_t moved;
+    {
+      std::unique_lock<std::shared_mutex> lock(state_mu_);
+      moved = table_.mutable_vectors().InstallPart(std::move(part), plan);
+    }
+    spdlog::debug("collection {}: spilled {} of {} vectors to cold part {}", id_, moved, plan.slots.size(), part_id);
+    if (moved == 0) return Status::Ok();  // renumbered meanwhile: the next pass plans again
+  }
+}
+
+Status CollectionImpl::FoldTail() {
+  if (manifest_.segments.size() + 1 > limits::kManifestSegmentsMax) {
+    // A fold adds a segment, and a manifest holds a bounded number: at the bound the
+    // segments are merged first, and while that fails nothing is folded (the WAL keeps
+    // every write).
+    FATHOM_RETURN_IF_ERROR(MergeSegments().WithContext("compaction: segments at the manifest's limit"));
+    DeleteObsolete(manifest_);
+  }
+  // Snapshot what changed since the last manifest, consistently with the WAL position.
+  std::unordered_set<std::string> dirty;
+  std::vector<SegmentEntry> entries;
+  Manifest next = manifest_;
+  std::optional<CollectionVectorIndex::Snapshot> index_snapshot;
+  std::vector<std::pair<size_t, VectorColumn::ColdRef>> cold_entries;  // read after the lock
+  uint64_t index_version = 0;
+  {
+    std::unique_lock<std::shared_mutex> lock(state_mu_);
+    next.cold_parts.clear();
+    for (const auto& part : table_.vectors().parts()) {
+      next.cold_parts.push_back(ColdPartRef{part->id, part->rows(), part->size_bytes});
+    }
+    auto same_parts = [&] {
+      if (next.cold_parts.size() != manifest_.cold_parts.size()) return false;
+      for (size_t i = 0; i < next.cold_parts.size(); ++i) {
+        if (next.cold_parts[i].id != manifest_.cold_parts[i].id) return false;
+      }
+      return true;
+    };
+    // Nothing to record: no new WAL objects, the same cold parts and the index the
+    // manifest already has.
+    if (last_sequence_ == manifest_.wal_sequence_covered && same_parts() &&
+        persisted_index_version_ == vector_index_.index_version()) {
+      return Status::Ok();
+    }
+    index_version = vector_index_.index_version();
+    index_snapshot = vector_index_.TakeSnapshot(table_);
+    dirty = table_.TakeDirty();
+    next.wal_sequence_covered = last_sequence_;
+    next.next_offset = table_.next_offset();
+    next.dimension = table_.dimension().value_or(0);
+    entries.reserve(dirty.size());
+    for (const std::string& id : dirty) {
+      SegmentEntry e;
+      if (auto slot = table_.Find(id)) {
+        e.row = table_.row(*slot);
+        e.embedding.resize(next.dimension);
+        if (auto ref = table_.vectors().cold_ref(*slot)) {
+          cold_entries.emplace_back(entries.size(), std::move(*ref));
+        } else {
+          const float* v = table_.vectors().Approx(*slot, nullptr);  // a hot row: exact
+          e.embedding.assign(v, v + next.dimension);
+        }
+      } else {
+        e.tombstone = true;
+        e.row.id = id;
+      }
+      entries.push_back(std::move(e));
+    }
+  }
+  auto restore = [&] {
+    std::unique_lock<std::shared_mutex> lock(state_mu_);
+    table_.RestoreDirty(dirty);
+  };
+  // Rows changed in metadata only keep their vector in a cold part: read it back.
+  for (const auto& [position, ref] : cold_entries) {
+    if (Status s = VectorColumn::ReadCold(ref, entries[position].embedding.data()); !s.ok()) {
+      restore();
+      return s.WithContext("compaction: cold vector");
+    }
+  }
+  if (!entries.empty()) {
+    // Rows in insertion order (the reader relies on it), tombstones after.
+    std::sort(entries.begin(), entries.end(), [](const SegmentEntry& a, const SegmentEntry& b) {
+      if (a.tombstone != b.tombstone) return !a.tombstone;
+      return a.tombstone ? a.row.id < b.row.id : a.row.offset < b.row.offset;
+    });
+    RecordsSegmentWriter writer(next.dimension);
+    for (const SegmentEntry& e : entries) {
+      if (e.tombstone) {
+        writer.AddTombstone(e.row.id);
+      } else {
+        writer.AddRow(e.row, e.embedding.data());
+      }
+    }
+    SegmentRef ref{NewUuidV4(), writer.rows(), writer.tombstones(), 0};
+    Result<std::string> finished = writer.Finish();
+    std::string bytes = finished.ok() ? std::move(*finished) : std::string();
+    ref.size_bytes = bytes.size();
+    if (Status s = finished.ok() ? CommitObject(*store_, SegmentKey(id_, ref.id), bytes) : finished.status();
+        !s.ok()) {
+      restore();
+      return s.WithContext("compaction: segment");
+    }
+    next.segments.push_back(ref);
+  }
+  next.vector_index = std::nullopt;  // the old one describes other rows
+  if (index_snapshot) {
+    // Derived data: a failure here only costs a rebuild after the next open.
+    auto index_bytes = CollectionVectorIndex::EncodeSnapshot(*index_snapshot);
+    VectorIndexRef ref{NewUuidV4(), 0, 0};
+    Status put = index_bytes.status();
+    if (index_bytes.ok()) {
+      ref.rows = index_snapshot->covered_rows;
+      ref.size_bytes = index_bytes->size();
+      put = CommitObject(*store_, VectorIndexKey(id_, ref.id), *index_bytes);
+    }
+    if (put.ok()) {
+      next.vector_index = std::move(ref);
+    } else {
+      spdlog::warn("collection {}: vector index not persisted: {}", id_, put.ToString());
+    }
+  }
+  if (Status s = CommitManifest(next); !s.ok()) {
+    restore();
+    // The segment is unreferenced unless the manifest landed after all (then it is
+    // resolved before the next commit); garbage otherwise, removed by a later compaction.
+    return s.WithContext("compaction: manifest");
+  }
+  persisted_index_version_ = index_snapshot && !manifest_.vector_index ? UINT64_MAX : index_version;
+  // What the new manifest makes obsolete goes now, whatever a merge does next.
+  DeleteObsolete(manifest_);
+  return Status::Ok();
+}
+
+Status CollectionImpl::MergeSegments() {
+  // Segments are immutable, so the merge reads them back instead of holding the table's
+  // lock; writers go on meanwhile.
+  RecordTable merged;
+  if (manifest_.dimension != 0) merged.set_dimension(manifest_.dimension);
+  for (const SegmentRef& ref : manifest_.segments) {
+    FATHOM_ASSIGN_OR_RETURN(std::string bytes, store_->Get(SegmentKey(id_, ref.id)));
+    bool wrong_dimension = false;
+    auto summary = ReadRecordsSegment(bytes, [&](SegmentEntry& e) {
+      if (e.tombstone) {
+        merged.LoadTombstone(e.row.id);
+      } else if (e.embedding.size() != manifest_.dimension) {
+        wrong_dimension = true;
+      } else {
+        merged.LoadRow(std::move(e.row), e.embedding);
+      }
+    });
+    if (!summary.ok()) return summary.status().WithContext("merge");
+    if (wrong_dimension) return Status::Corruption("merge: segment dimension disagrees with the manifest");
+  }
+  RecordsSegmentWriter writer(manifest_.dimension);
+  for (size_t slot = 0; slot < merged.slot_count(); ++slot) {
+    // A table loaded for a merge has no cold parts: Approx is the exact row.
+    if (merged.row(slot).live) writer.AddRow(merged.row(slot), merged.vectors().Approx(slot, nullptr));
+  }
+  SegmentRef ref{NewUuidV4(), writer.rows(), 0, 0};
+  FATHOM_ASSIGN_OR_RETURN(std::string bytes, writer.Finish());
+  ref.size_bytes = bytes.size();
+  FATHOM_RETURN_IF_ERROR(CommitObject(*store_, SegmentKey(id_, ref.id), bytes));
+  Manifest next = manifest_;
+  next.segments = {ref};
+  return CommitManifest(next);
+}
+
+void CollectionImpl::DeleteObsolete(const Manifest& current) {
+  // Everything here is garbage once `current` is committed; failures only leave garbage
+  // for the next pass. Single-node assumption: no other node reads older manifests.
+  std::unordered_set<std::string> live;
+  for (const SegmentRef& s : current.segments) live.insert(SegmentKey(id_, s.id));
+  if (auto segments = store_->List(SegmentPrefix(id_)); segments.ok()) {
+    for (const ObjectInfo& o : *segments) {
+      if (live.count(o.key) == 0) (void)store_->Delete(o.key);
+    }
+  }
+  if (auto indexes = store_->List(VectorIndexPrefix(id_)); indexes.ok()) {
+    const std::string keep = current.vector_index ? VectorIndexKey(id_, current.vector_index->id) : std::string();
+    for (const ObjectInfo& o : *indexes) {
+      if (o.key != keep) (void)store_->Delete(o.key);
+    }
+  }
+  if (auto parts = store_->List(ColdPartPrefix(id_)); parts.ok()) {
+    std::unordered_set<std::string> keep;
+    for (const ColdPartRef& p : current.cold_parts) keep.insert(ColdPartKey(id_, p.id));
+    for (const ObjectInfo& o : *parts) {
+      if (keep.count(o.key) == 0) (void)store_->Delete(o.key);
+    }
+  }
+  if (current.wal_sequence_covered > 0) {
+    if (auto wal = store_->List(WalPrefix(id_)); wal.ok()) {
+      const std::string last = WalKey(id_, current.wal_sequence_covered);
+      for (const ObjectInfo& o : *wal) {
+        if (o.key > last) break;
+        (void)store_->Delete(o.key);
+      }
+    }
+  }
+  if (current.version > 0) {
+    if (auto manifests = store_->List(ManifestPrefix(id_)); manifests.ok()) {
+      const std::string keep = ManifestKey(id_, current.version);
+      for (const ObjectInfo& o : *manifests) {
+        if (o.key < keep) (void)store_->Delete(o.key);
+      }
+    }
+  }
+}
+
+}  // namespace fathom

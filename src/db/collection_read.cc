@@ -1,0 +1,194 @@
+// CollectionImpl, the read path: get, query and count through the query layer (src/query),
+// materialising rows, and the recall monitor's checks.
+#include "db/collection_impl.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <set>
+#include <type_traits>
+#include <variant>
+#include <unordered_set>
+
+#include "common/assert.h"
+#include "common/limits.h"
+#include "common/random.h"
+#include "db/validate.h"
+#include "fathom/db.h"
+#include "index/meta/filter.h"
+#include "query/select.h"
+#include "index/vector/distance.h"
+#include "index/vector/top_k.h"
+#include "io/commit_object.h"
+#include "storage/records_segment.h"
+#include "wal/wal_format.h"
+
+namespace fathom {
+
+// ---- read path --------------------------------------------------------------------------
+
+Status CollectionImpl::Materialise(const std::vector<uint32_t>& slots, const Include& include,
+                                   GetResult* out) const {
+  out->ids.reserve(slots.size());
+  const size_t dim = table_.dimension().value_or(0);
+  std::vector<float> scratch(dim);
+  for (uint32_t slot : slots) {
+    const Row& row = table_.row(slot);
+    out->ids.push_back(row.id);
+    if (include.embeddings) {
+      Status status;
+      const float* e = table_.vectors().Exact(slot, scratch.data(), &status);
+      if (e == nullptr) return status.WithContext("reading the embedding of " + row.id);
+      out->embeddings.emplace_back(e, e + dim);
+    }
+    if (include.documents) out->documents.push_back(row.document);
+    if (include.uris) out->uris.push_back(row.uri);
+    if (include.metadatas) {
+      // As Chroma, which keeps a record's URI among its metadata: a record with a URI
+      // and no metadata has empty metadata ({}), not none (null).
+      if (!row.metadata && row.uri) {
+        out->metadatas.push_back(Metadata{});
+      } else {
+        out->metadatas.push_back(row.metadata);
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Result<GetResult> CollectionImpl::Get(const GetRequest& request) {
+  CallScope call(*this);
+  FATHOM_RETURN_IF_ERROR(call.status());
+  FATHOM_RETURN_IF_ERROR(EnsureOpen());
+  auto result = GetOnce(request);
+  if (!result.ok() && result.status().IsCorruption() && RepairColdPartsNow()) result = GetOnce(request);
+  return result;
+}
+
+Result<GetResult> CollectionImpl::GetOnce(const GetRequest& request) {
+  FATHOM_ASSIGN_OR_RETURN(CompiledFilter filter, CompiledFilter::Compile(request.where, request.where_document));
+  Selection selection;
+  if (request.ids) selection.ids = &*request.ids;
+  selection.filter = &filter;
+  selection.offset = request.offset;
+  if (request.limit) selection.limit = *request.limit;
+  std::shared_lock<std::shared_mutex> lock(state_mu_);
+  const std::vector<uint32_t> selected = SelectSlots(table_, selection);
+  GetResult result;
+  FATHOM_RETURN_IF_ERROR(Materialise(selected, request.include, &result));
+  return result;
+}
+
+Result<QueryResult> CollectionImpl::Query(const QueryRequest& request) {
+  FATHOM_RETURN_IF_ERROR(ValidateQueryEmbeddings(request.query_embeddings, request.n_results));
+  if (request.n_results > limits::kQueryResultsMax) {
+    return Status::InvalidArgument("n_results " + std::to_string(request.n_results) + " exceeds the maximum of " +
+                                   std::to_string(limits::kQueryResultsMax));
+  }
+  if (!(request.search_effort > 0.0 && request.search_effort <= limits::kSearchEffortMax)) {
+    return Status::InvalidArgument("search_effort must be in (0, " + std::to_string(limits::kSearchEffortMax) + "]");
+  }
+  if (request.search_probes > limits::kVectorIndexProbesMax) {
+    return Status::InvalidArgument("search_probes " + std::to_string(request.search_probes) +
+                                   " exceeds the maximum of " + std::to_string(limits::kVectorIndexProbesMax));
+  }
+  CallScope call(*this);
+  FATHOM_RETURN_IF_ERROR(call.status());
+  FATHOM_RETURN_IF_ERROR(EnsureOpen());
+  auto result = QueryOnce(request);
+  if (!result.ok() && result.status().IsCorruption() && RepairColdPartsNow()) result = QueryOnce(request);
+  return result;
+}
+
+Result<QueryResult> CollectionImpl::QueryOnce(const QueryRequest& request) {
+  FATHOM_ASSIGN_OR_RETURN(CompiledFilter filter, CompiledFilter::Compile(request.where, request.where_document));
+  const DistanceSpace space = Space();
+  std::shared_lock<std::shared_mutex> lock(state_mu_);
+  const std::optional<uint32_t> dimension = table_.dimension();
+  for (const auto& q : request.query_embeddings) {
+    if (dimension && q.size() != *dimension) {
+      return Status::InvalidArgument(DimensionMismatchMessage(*dimension, q.size()));
+    }
+  }
+  // Candidates: every live row (nullopt), or the named ids; then the filter.
+  FATHOM_ASSIGN_OR_RETURN(const std::optional<std::vector<uint32_t>> candidates,
+                          QueryCandidates(table_, request.ids, filter));
+  const bool restricted = candidates.has_value();
+  QueryResult result;
+  result.rows.resize(request.query_embeddings.size());
+  if (request.include.distances) result.distances.resize(request.query_embeddings.size());
+  VectorSearchKnobs knobs;
+  knobs.probes = request.search_probes;
+  knobs.effort = request.search_effort;
+  for (size_t qi = 0; qi < request.query_embeddings.size(); ++qi) {
+    FATHOM_ASSIGN_OR_RETURN(std::vector<Hit> hits,
+                            vector_index_.Search(table_, space, request.query_embeddings[qi].data(), request.n_results,
+                                                 restricted ? &*candidates : nullptr, knobs));
+    std::vector<uint32_t> slots;
+    slots.reserve(hits.size());
+    for (const Hit& h : hits) {
+      slots.push_back(h.slot);
+      if (request.include.distances) result.distances[qi].push_back(h.distance);
+    }
+    if (!restricted && vector_index_.has_index() && recall_monitor_.ShouldSample(table_.live_count())) {
+      RecallMonitor::Sample sample{request.query_embeddings[qi], request.n_results, {}, last_sequence_};
+      for (const Hit& h : hits) sample.distances.push_back(h.distance);
+      recall_monitor_.Offer(std::move(sample));
+    }
+    FATHOM_RETURN_IF_ERROR(Materialise(slots, request.include, &result.rows[qi]));
+  }
+  lock.unlock();
+  if (recall_monitor_.BatchReady() && schedule_ && !compaction_scheduled_.exchange(true)) {
+    schedule_(weak_from_this());
+  }
+  return result;
+}
+
+void CollectionImpl::CheckRecallSamples() {
+  std::vector<RecallMonitor::Sample> samples = recall_monitor_.TakePending();
+  if (samples.empty()) return;
+  const DistanceSpace space = Space();
+  for (const RecallMonitor::Sample& sample : samples) {
+    // One exact scan per lock hold, so a writer waits for one scan at most.
+    std::shared_lock<std::shared_mutex> lock(state_mu_);
+    // The truth must be the truth of the state that answered.
+    if (sample.sequence != last_sequence_) {
+      recall_monitor_.Discard();
+      continue;
+    }
+    auto truth = vector_index_.ExactNearest(table_, space, sample.query.data(), sample.k);
+    lock.unlock();
+    if (!truth.ok()) {
+      recall_monitor_.Discard();
+      continue;
+    }
+    const uint32_t k = static_cast<uint32_t>(truth->size());
+    if (k == 0) continue;
+    std::vector<Hit> found;
+    for (float distance : sample.distances) found.push_back(Hit{distance, 0});
+    recall_monitor_.Record(TieAwareRecall(found, truth->back().distance, k));
+  }
+  const RecallMonitor::Report report = recall_monitor_.report();
+  const double target = vector_index_.recall_target();
+  if (report.samples >= limits::kRecallWarnMinSamples && report.mean_recall < target) {
+    // Once per window's worth of samples, not once per batch.
+    const uint64_t warned_at = recall_warned_at_.load();
+    if (warned_at == 0 || report.recorded_total >= warned_at + limits::kRecallWindowSamples) {
+      recall_warned_at_.store(report.recorded_total);
+      spdlog::warn("collection {}: measured recall@k {:.3f} over the last {} sampled queries is below the target "
+                   "{:.2f} (GET /fathom/v1/tenants/{{t}}/databases/{{d}}/collections/{}/vector_index shows the "
+                   "settings in use)",
+                   id_, report.mean_recall, report.samples, target, id_);
+    }
+  }
+}
+
+Result<uint64_t> CollectionImpl::Count() {
+  CallScope call(*this);
+  FATHOM_RETURN_IF_ERROR(call.status());
+  FATHOM_RETURN_IF_ERROR(EnsureOpen());
+  std::shared_lock<std::shared_mutex> lock(state_mu_);
+  return static_cast<uint64_t>(table_.live_count());
+}
+
+}  // namespace fathom

@@ -1,0 +1,338 @@
+// CollectionImpl, the write path: validation, the group-commit queue, WAL objects, apply
+// (docs/design/write-path.md).
+#include "db/collection_impl.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <set>
+#include <type_traits>
+#include <variant>
+#include <unordered_set>
+
+#include "common/assert.h"
+#include "common/limits.h"
+#include "common/random.h"
+#include "db/validate.h"
+#include "fathom/db.h"
+#include "index/meta/filter.h"
+#include "query/select.h"
+#include "index/vector/distance.h"
+#include "index/vector/top_k.h"
+#include "io/commit_object.h"
+#include "storage/records_segment.h"
+#include "wal/wal_format.h"
+
+namespace fathom {
+
+// A writer in the group-commit queue (bytes: an upper bound of its ops' encoding).
+struct CollectionImpl::PendingWrite : GroupCommitQueue::Writer {
+  OperationBatch ops;
+  std::optional<uint32_t> dimension;       // of the embeddings in ops
+  const DeleteRequest* filter_delete = nullptr;
+  uint64_t deleted = 0;                    // for filter deletes
+};
+
+namespace {
+
+// An upper bound of a value's encoded size (tag, varint lengths of at most 10 bytes).
+size_t ValueBytesBound(const MetadataValue& value) {
+  constexpr size_t kHeader = 1 + 10;
+  return std::visit(
+      [](const auto& v) -> size_t {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          return kHeader + v.size();
+        } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+          size_t bytes = kHeader;
+          for (const std::string& s : v) bytes += 10 + s.size();
+          return bytes;
+        } else if constexpr (std::is_same_v<T, std::vector<bool>> || std::is_same_v<T, std::vector<int64_t>> ||
+                             std::is_same_v<T, std::vector<double>>) {
+          return kHeader + v.size() * 10;
+        } else {
+          return kHeader + 10;
+        }
+      },
+      value);
+}
+
+// An upper bound of the ops' encoded size, so that a request is refused before it is
+// queued rather than after (an estimate that was 4x short let a write produce a WAL
+// object its decoder refuses).
+size_t EstimateBytes(const OperationBatch& ops) {
+  size_t bytes = 0;
+  for (const Operation& op : ops) {
+    bytes += 16 + 10 + op.record.id.size();
+    if (op.record.embedding) bytes += 10 + op.record.embedding->size() * 4;
+    if (op.record.document) bytes += 10 + op.record.document->size();
+    if (op.record.uri) bytes += 10 + op.record.uri->size();
+    if (op.record.metadata) {
+      bytes += 10;
+      for (const auto& [key, value] : *op.record.metadata) {
+        bytes += 10 + key.size() + (value ? ValueBytesBound(*value) : 1);
+      }
+    }
+  }
+  return bytes;
+}
+
+}  // namespace
+
+// ---- write path -------------------------------------------------------------------------
+
+Status CollectionImpl::Write(OpType type, std::vector<WriteRecord> records) {
+  FATHOM_ASSIGN_OR_RETURN(std::optional<uint32_t> dimension, ValidateWriteRecords(type, records));
+  CallScope call(*this);
+  FATHOM_RETURN_IF_ERROR(call.status());
+  FATHOM_RETURN_IF_ERROR(EnsureOpen());
+  if (records.empty()) return Status::Ok();
+  PendingWrite write;
+  write.dimension = dimension;
+  write.ops.reserve(records.size());
+  for (WriteRecord& r : records) write.ops.push_back(Operation{type, std::move(r)});
+  write.bytes = EstimateBytes(write.ops);
+  if (write.bytes > limits::kWalGroupBytesMax) {
+    return Status::InvalidArgument("write of about " + std::to_string(write.bytes >> 20) +
+                                   " MiB exceeds the limit of " + std::to_string(limits::kWalGroupBytesMax >> 20) +
+                                   " MiB per request");
+  }
+  return Submit(&write);
+}
+
+Result<uint64_t> CollectionImpl::Delete(const DeleteRequest& request) {
+  const bool has_filter = request.where.has_value() || request.where_document.has_value();
+  if (request.limit && !has_filter) {
+    return Status::InvalidArgument("Validation error: limit can only be specified when a where clause is provided");
+  }
+  if (request.ids && request.ids->empty() && !has_filter) {
+    return Status::InvalidArgument("Validation error: ids, where: Either ids or where must be specified");
+  }
+  CallScope call(*this);
+  FATHOM_RETURN_IF_ERROR(call.status());
+  FATHOM_RETURN_IF_ERROR(EnsureOpen());
+  if (!request.ids && !has_filter) return uint64_t{0};
+  for (const std::string& id : request.ids.value_or(std::vector<std::string>{})) {
+    if (id.empty()) return Status::InvalidArgument("Empty ID, ID must have at least one character");
+  }
+  PendingWrite write;
+  if (has_filter) {
+    // Checked here so a bad filter is an error before queueing; resolved by the leader.
+    FATHOM_RETURN_IF_ERROR(CompiledFilter::Compile(request.where, request.where_document).status());
+    write.filter_delete = &request;
+    write.alone = true;  // must see the state every earlier write leaves
+  } else {
+    for (const std::string& id : *request.ids) {
+      Operation op;
+      op.type = OpType::kDelete;
+      op.record.id = id;
+      write.ops.push_back(std::move(op));
+    }
+    write.deleted = request.ids->size();  // Chroma counts the ids sent
+    write.bytes = EstimateBytes(write.ops);
+  }
+  FATHOM_RETURN_IF_ERROR(Submit(&write));
+  return write.deleted;
+}
+
+Status CollectionImpl::Submit(PendingWrite* write) {
+  return write_queue_.Submit(
+      write, options_.write_queue_timeout,
+      [&]() -> Status {
+        FATHOM_RETURN_IF_ERROR(CheckUsable());
+        return Status::Ok();
+      },
+      [&](const std::vector<GroupCommitQueue::Writer*>& writers) {
+        std::vector<PendingWrite*> group;
+        group.reserve(writers.size());
+        for (GroupCommitQueue::Writer* w : writers) group.push_back(static_cast<PendingWrite*>(w));
+        CommitGroup(group);
+      });
+}
+
+Status CollectionImpl::ResolveDelete(PendingWrite* write) {
+  const DeleteRequest& request = *write->filter_delete;
+  FATHOM_ASSIGN_OR_RETURN(CompiledFilter filter, CompiledFilter::Compile(request.where, request.where_document));
+  Selection selection;
+  if (request.ids) selection.ids = &*request.ids;
+  selection.filter = &filter;
+  if (request.limit) selection.limit = *request.limit;
+  std::shared_lock<std::shared_mutex> lock(state_mu_);
+  for (uint32_t slot : SelectSlots(table_, selection)) {
+    Operation op;
+    op.type = OpType::kDelete;
+    op.record.id = table_.row(slot).id;
+    write->ops.push_back(std::move(op));
+  }
+  write->deleted = write->ops.size();
+  return Status::Ok();
+}
+
+void CollectionImpl::CommitGroup(const std::vector<PendingWrite*>& group) {
+  if (Status s = CatchUp(); !s.ok()) {
+    for (PendingWrite* p : group) p->status = s;
+    return;
+  }
+  std::optional<uint32_t> dimension;
+  {
+    std::shared_lock<std::shared_mutex> lock(state_mu_);
+    dimension = table_.dimension();
+  }
+  std::vector<PendingWrite*> accepted;
+  MetadataKeys projected;
+  for (PendingWrite* p : group) {
+    if (p->filter_delete) {
+      if (Status s = ResolveDelete(p); !s.ok()) {
+        p->status = s;
+        continue;
+      }
+    }
+    if (p->dimension) {
+      if (dimension && *dimension != *p->dimension) {
+        p->status = Status::InvalidArgument(DimensionMismatchMessage(*dimension, *p->dimension));
+        continue;
+      }
+    }
+    if (Status s = CheckMergedMetadata(p->ops, &projected); !s.ok()) {
+      p->status = s;
+      continue;
+    }
+    if (p->dimension) dimension = p->dimension;
+    accepted.push_back(p);
+  }
+  // One WAL object for the group. The byte estimate that formed it can be far off (a
+  // filter delete is resolved only now), so the object is checked on its encoded bytes: a
+  // group the encoder refuses commits writer by writer, and only the writer whose own
+  // ops are refused gets the error.
+  const uint64_t logged_before = last_sequence_;
+  if (!CommitBatch(accepted)) {
+    for (PendingWrite* p : accepted) (void)CommitBatch({p});
+  }
+  // Only what was logged can make compaction due (a refused write on a full disk must not
+  // queue a job per attempt).
+  if (last_sequence_ != logged_before) MaybeScheduleCompaction();
+}
+
+bool CollectionImpl::CommitBatch(const std::vector<PendingWrite*>& writers) {
+  // The common case (one writer) logs its ops in place, no copy.
+  OperationBatch all;
+  OperationBatch* ops = &all;
+  if (writers.size() == 1) {
+    ops = &writers[0]->ops;
+  } else {
+    for (PendingWrite* p : writers) {
+      for (Operation& op : p->ops) all.push_back(std::move(op));
+    }
+  }
+  if (ops->empty()) return true;
+  const uint64_t sequence = last_sequence_ + 1;  // only the leader changes it
+  Result<std::string> encoded = EncodeWalObject(sequence, *ops);
+  if (encoded.ok() && encoded->size() > wal_object_bytes_max_) {
+    encoded = Status::InvalidArgument("WAL object: the write encodes to " + std::to_string(encoded->size()) +
+                                      " bytes, over DatabaseOptions::wal_object_bytes_max (" +
+                                      std::to_string(wal_object_bytes_max_) + ")");
+  }
+  if (!encoded.ok()) {
+    if (writers.size() > 1) {
+      // Give each writer its ops back, in order, for the split.
+      size_t next = 0;
+      for (PendingWrite* p : writers) {
+        for (Operation& op : p->ops) op = std::move(all[next++]);
+      }
+      return false;
+    }
+    PendingWrite* p = writers[0];
+    p->status = Status::InvalidArgument(
+        encoded.status().message() + "; split the write into smaller requests" +
+        (p->filter_delete ? " (for a delete by filter: add a limit)" : ""));
+    return true;
+  }
+  const std::string& bytes = *encoded;
+  Status s = PutWal(sequence, bytes);
+  if (!s.ok()) {
+    for (PendingWrite* p : writers) p->status = s;
+    return true;
+  }
+  std::unique_lock<std::shared_mutex> lock(state_mu_);
+  Status applied = ApplyLocked(std::move(*ops), sequence, bytes.size());
+  FATHOM_CHECK(applied.ok());  // validated above, before logging
+  return true;
+}
+
+Status CollectionImpl::CheckMergedMetadata(const OperationBatch& ops, MetadataKeys* projected) const {
+  std::shared_lock<std::shared_mutex> lock(state_mu_);
+  for (const Operation& op : ops) {
+    const WriteRecord& rec = op.record;
+    auto tracked = projected->find(rec.id);
+    if (!rec.metadata && tracked == projected->end()) continue;  // nothing merges
+    std::optional<std::set<std::string>> keys;  // the record's keys now; nullopt: no record
+    if (tracked != projected->end()) {
+      keys = tracked->second;
+    } else if (auto slot = table_.Find(rec.id); slot && table_.row(*slot).live) {
+      keys.emplace();
+      const std::optional<Metadata>& metadata = table_.row(*slot).metadata;
+      if (metadata) {
+        for (const auto& entry : *metadata) keys->insert(entry.first);
+      }
+    }
+    if (op.type == OpType::kDelete) {
+      keys.reset();
+    } else if (!keys) {
+      if (op.type == OpType::kUpdate) continue;  // an update of a missing id is ignored
+      keys.emplace();
+    } else if (op.type == OpType::kAdd) {
+      continue;  // the first write wins
+    }
+    if (keys && rec.metadata) {
+      for (const auto& [key, value] : *rec.metadata) {
+        if (value) {
+          keys->insert(key);
+        } else {
+          keys->erase(key);
+        }
+      }
+      if (keys->size() > limits::kMetadataKeysMax) {
+        return Status::InvalidArgument("record " + rec.id + ": its metadata would have " +
+                                       std::to_string(keys->size()) + " keys after this write, over the limit of " +
+                                       std::to_string(limits::kMetadataKeysMax) + " (limits::kMetadataKeysMax)");
+      }
+    }
+    (*projected)[rec.id] = std::move(keys);
+  }
+  return Status::Ok();
+}
+
+Status CollectionImpl::PutWal(uint64_t sequence, const std::string& bytes) {
+  Status s = CommitObject(*store_, WalKey(id_, sequence), bytes);
+  if (s.ok()) return s;
+  // Either another writer owns this sequence number or the outcome is unknown: CatchUp
+  // applies whatever is there before the next group commits.
+  wal_uncertain_ = true;
+  if (s.IsAlreadyExists()) {
+    return Status::Unavailable("another writer committed to collection " + id_ + " concurrently; retry");
+  }
+  spdlog::warn("collection {}: WAL put {} failed: {}", id_, sequence, s.ToString());
+  return s.WithContext("write-ahead log");
+}
+
+Status CollectionImpl::CatchUp() {
+  while (wal_uncertain_) {
+    const uint64_t sequence = last_sequence_ + 1;
+    auto bytes = store_->Get(WalKey(id_, sequence));
+    if (!bytes.ok()) {
+      if (bytes.status().IsNotFound()) {
+        wal_uncertain_ = false;
+        break;
+      }
+      return bytes.status().WithContext("write-ahead log recovery");
+    }
+    auto decoded = DecodeWalObject(*bytes);
+    if (!decoded.ok()) return decoded.status().WithContext(WalKey(id_, sequence));
+    if (decoded->sequence != sequence) return Status::Corruption(WalKey(id_, sequence) + ": holds another sequence number");
+    std::unique_lock<std::shared_mutex> lock(state_mu_);
+    FATHOM_RETURN_IF_ERROR(ApplyLocked(std::move(decoded->ops), sequence, bytes->size()));
+  }
+  return Status::Ok();
+}
+
+}  // namespace fathom
