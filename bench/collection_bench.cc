@@ -25,42 +25,23 @@
 
 #include "fathom/db.h"
 #include "bench_data.h"
+#include "bench_util.h"
 #include "hnsw_peer.h"
 #include "index/vector/synthetic_data.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
-double Mib(double bytes) { return bytes / (1 << 20); }
+using fathom::bench::Check;
+using fathom::bench::Clock;
+using fathom::bench::Die;
+using fathom::bench::Seconds;
+using fathom::bench::Mib;
+using fathom::bench::ParseDoubles;
+using fathom::bench::RssBytes;
 
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "collection_bench: %s\n", what.c_str());
-  std::exit(1);
-}
-void Check(const fathom::Status& s, const char* what) {
-  if (!s.ok()) Die(std::string(what) + ": " + s.ToString());
-}
 
-// Resident set size of this process, bytes.
-size_t RssBytes() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
-  }
-  return 0;
-}
 
-std::vector<double> ParseDoubles(const std::string& text) {
-  std::vector<double> out;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    if (!item.empty()) out.push_back(std::stod(item));
-  }
-  return out;
-}
+
 
 struct Config {
   size_t batch = 5000;

@@ -45,40 +45,22 @@
 #include <vector>
 
 #include "bench_data.h"
+#include "bench_util.h"
 #include "fathom/db.h"
 #include "hnsw_peer.h"
 #include "index/vector/synthetic_data.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+using fathom::bench::Check;
+using fathom::bench::Clock;
+using fathom::bench::Die;
+using fathom::bench::Seconds;
+using fathom::bench::ParseDoubles;
 
-// The machine is shared: the load average beside the figures says how much they can be trusted.
-std::string LoadAverage() {
-  std::ifstream in("/proc/loadavg");
-  std::string one, five, fifteen;
-  in >> one >> five >> fifteen;
-  return one + " " + five + " " + fifteen;
-}
 
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "filter_bench: %s\n", what.c_str());
-  std::exit(1);
-}
-void Check(const fathom::Status& s, const char* what) {
-  if (!s.ok()) Die(std::string(what) + ": " + s.ToString());
-}
 
-std::vector<double> ParseDoubles(const std::string& text) {
-  std::vector<double> out;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    if (!item.empty()) out.push_back(std::stod(item));
-  }
-  return out;
-}
+
 
 // A small seeded generator (splitmix64), one stream per row so metadata do not depend on
 // the order rows are generated in.
@@ -1057,7 +1039,7 @@ int main(int argc, char** argv) {
   data_options.seed = seed;
   data_options.threads = threads;
   bench::PrintDataOptions(data_options);
-  std::printf("# load average at start: %s (%u cores)\n", LoadAverage().c_str(), std::thread::hardware_concurrency());
+  std::printf("# load average at start: %s (%u cores)\n", fathom::bench::LoadAverages().c_str(), std::thread::hardware_concurrency());
   auto start = Clock::now();
   auto generated = fathom::GenerateSynthetic(data_options);
   Check(generated.status(), "generate");
@@ -1106,6 +1088,6 @@ int main(int argc, char** argv) {
   }
   if (knn) PrintKnnSummary(knn_cases, fathom_points, hnsw_points, config.k);
   if (own_dir) std::filesystem::remove_all(dir);
-  std::printf("# total wall-clock %.1f s; load average at end: %s\n", Seconds(run_start), LoadAverage().c_str());
+  std::printf("# total wall-clock %.1f s; load average at end: %s\n", Seconds(run_start), fathom::bench::LoadAverages().c_str());
   return 0;
 }

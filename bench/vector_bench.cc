@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "bench_data.h"
+#include "bench_util.h"
 #include "hnsw_peer.h"
 #include "index/vector/distance.h"
 #include "index/vector/int8_matrix.h"
@@ -57,11 +58,13 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using fathom::bench::Clock;
+using fathom::bench::Die;
+using fathom::bench::Mib;
+using fathom::bench::Seconds;
+
 using fathom::DistanceSpace;
 
-double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
-double Mib(double bytes) { return bytes / (1 << 20); }
 
 std::vector<uint32_t> ParseList(const std::string& text) {
   std::vector<uint32_t> out;
@@ -73,10 +76,6 @@ std::vector<uint32_t> ParseList(const std::string& text) {
   return out;
 }
 
-[[noreturn]] void Die(const std::string& message) {
-  std::fprintf(stderr, "vector_bench: %s\n", message.c_str());
-  std::exit(1);
-}
 
 // One point of a recall/QPS curve.
 struct Point {

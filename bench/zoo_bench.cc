@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "bench_data.h"
+#include "bench_util.h"
 #include "fathom/db.h"
 #include "hnsw_peer.h"
 #include "index/vector/data_zoo.h"
@@ -40,16 +41,13 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+using fathom::bench::Check;
+using fathom::bench::Clock;
+using fathom::bench::Die;
+using fathom::bench::Seconds;
+using fathom::bench::LoadAverage;
 
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "zoo_bench: %s\n", what.c_str());
-  std::exit(1);
-}
-void Check(const fathom::Status& s, const char* what) {
-  if (!s.ok()) Die(std::string(what) + ": " + s.ToString());
-}
+
 
 std::vector<std::string> SplitList(const std::string& text) {
   std::vector<std::string> out;
@@ -276,15 +274,6 @@ HnswRun RunHnsw(const Prepared& p, const Filter& all, const Truth& truth, const 
   return run;
 }
 
-// The 1-minute load average: the machine may be shared, and QPS says nothing without it.
-double LoadAverage() {
-  double load = -1.0;
-  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
-    if (std::fscanf(f, "%lf", &load) != 1) load = -1.0;
-    std::fclose(f);
-  }
-  return load;
-}
 
 std::string Fixed(double v, int digits) {
   char buf[64];

@@ -1,6 +1,7 @@
 #include "query/filter_eval.h"
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 namespace fathom {
@@ -92,13 +93,12 @@ Roaring TestRows(const FilterNode& node, const RowSource& rows, const Roaring& w
   return Roaring(kept.size(), kept.data());
 }
 
-// Children in evaluation order: indexed ones by estimated selectivity (most selective
-// first under $and, least under $or), document predicates last.
+// $or's children in evaluation order: the least selective indexed ones first (they leave
+// the fewest rows to the others), document predicates last.
 std::vector<const FilterNode*> Ordered(const FilterNode& node, const RowSource& rows) {
   std::vector<std::pair<double, const FilterNode*>> keyed;
   for (const FilterNode& c : node.children) {
-    double key = EstimateSelectivity(c, rows);
-    if (node.kind == Kind::kOr) key = 1.0 - key;
+    double key = 1.0 - EstimateSelectivity(c, rows);
     if (c.TestsDocument()) key += 2.0;
     keyed.emplace_back(key, &c);
   }
@@ -113,18 +113,132 @@ double LiveCount(const RowSource& rows) {
   return std::max<double>(1.0, static_cast<double>(rows.live_slots().cardinality()));
 }
 
+bool IsRangeLeaf(const FilterNode& n) { return n.kind == Kind::kField && IsRange(n.op); }
+
+// A unit of a conjunction: one child, or several range leaves on one key evaluated as a
+// single range (`$gte a` and `$lt b` become one walk of [a, b) instead of two long ones).
+struct Conjunct {
+  const FilterNode* node = nullptr;      // a single child, or
+  std::vector<const FilterNode*> range;  // range leaves on one key (two or more)
+  NumberRange merged;
+};
+
+std::vector<Conjunct> GroupConjuncts(const std::vector<const FilterNode*>& children) {
+  std::vector<Conjunct> out;
+  std::vector<const FilterNode*> ranges;
+  for (const FilterNode* c : children) {
+    if (IsRangeLeaf(*c)) {
+      ranges.push_back(c);
+    } else {
+      out.push_back(Conjunct{c, {}, {}});
+    }
+  }
+  std::vector<bool> used(ranges.size(), false);
+  for (size_t i = 0; i < ranges.size(); ++i) {
+    if (used[i]) continue;
+    Conjunct group;
+    for (size_t j = i; j < ranges.size(); ++j) {
+      if (used[j] || ranges[j]->key != ranges[i]->key) continue;
+      used[j] = true;
+      group.range.push_back(ranges[j]);
+    }
+    if (group.range.size() == 1) {
+      out.push_back(Conjunct{group.range[0], {}, {}});
+      continue;
+    }
+    for (const FilterNode* leaf : group.range) {
+      const NumberRange r = RangeOf(leaf->op, leaf->operands[0]);
+      // The tighter bound wins (NaN bounds make InRange empty, as each leaf alone would).
+      if (r.lo && (!group.merged.lo || r.lo->value > group.merged.lo->value ||
+                   (r.lo->value == group.merged.lo->value && !r.lo->inclusive))) {
+        group.merged.lo = r.lo;
+      }
+      if (r.lo && std::isnan(r.lo->value)) group.merged.lo = r.lo;
+      if (r.hi && (!group.merged.hi || r.hi->value < group.merged.hi->value ||
+                   (r.hi->value == group.merged.hi->value && !r.hi->inclusive))) {
+        group.merged.hi = r.hi;
+      }
+      if (r.hi && std::isnan(r.hi->value)) group.merged.hi = r.hi;
+    }
+    out.push_back(std::move(group));
+  }
+  return out;
+}
+
+const std::string& ConjunctKey(const Conjunct& c) { return c.range.front()->key; }
+
+Roaring EvaluateConjunct(const Conjunct& c, const RowSource& rows, const Roaring& within) {
+  if (c.node != nullptr) return EvaluateFilter(*c.node, rows, within);
+  // One element inside the merged range satisfies every leaf: exact for scalar values. An
+  // array may satisfy the leaves with different elements, so arrays outside the merged
+  // answer are tested row by row.
+  const MetadataIndex& index = rows.metadata_index();
+  Roaring matched = index.InRange(ConjunctKey(c), c.merged) & within;
+  Roaring arrays = (index.Arrays(ConjunctKey(c)) & within) - matched;
+  for (auto it = arrays.begin(); it != arrays.end(); ++it) {
+    const RecordView view = rows.view(*it);
+    bool all = true;
+    for (const FilterNode* leaf : c.range) all = all && CompiledFilter::MatchesNode(*leaf, view);
+    if (all) matched.add(*it);
+  }
+  return matched;
+}
+
+double ConjunctSelectivity(const Conjunct& c, const RowSource& rows) {
+  if (c.node != nullptr) return EstimateSelectivity(*c.node, rows);
+  return std::min(1.0, static_cast<double>(rows.metadata_index().EstimateRange(ConjunctKey(c), c.merged)) /
+                           LiveCount(rows));
+}
+
+double ConjunctCost(const Conjunct& c, const RowSource& rows) {
+  if (c.node != nullptr) return EstimateBitmapCost(*c.node, rows);
+  const double matched = static_cast<double>(rows.metadata_index().EstimateRange(ConjunctKey(c), c.merged));
+  return 1.0 + matched * kRangeEntryCost + LiveCount(rows) / kBitmapSlotsPerUnit;
+}
+
+std::vector<const FilterNode*> Children(const FilterNode& node) {
+  std::vector<const FilterNode*> out;
+  for (const FilterNode& c : node.children) out.push_back(&c);
+  return out;
+}
+
 }  // namespace
+
+Roaring EvaluateConjunction(const std::vector<const FilterNode*>& conjuncts, const RowSource& rows,
+                            const Roaring& within) {
+  std::vector<Conjunct> units = GroupConjuncts(conjuncts);
+  // Most selective first, document predicates last (they test rows one by one).
+  std::vector<std::pair<double, size_t>> order;
+  for (size_t i = 0; i < units.size(); ++i) {
+    double key = ConjunctSelectivity(units[i], rows);
+    if (units[i].node != nullptr && units[i].node->TestsDocument()) key += 2.0;
+    order.emplace_back(key, i);
+  }
+  std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  Roaring result = within;
+  for (const auto& [key, i] : order) {
+    if (result.isEmpty()) break;
+    result = EvaluateConjunct(units[i], rows, result);
+  }
+  return result;
+}
+
+double EstimateConjunctionSelectivity(const std::vector<const FilterNode*>& conjuncts, const RowSource& rows) {
+  double s = 1.0;
+  for (const Conjunct& c : GroupConjuncts(conjuncts)) s *= ConjunctSelectivity(c, rows);
+  return s;
+}
+
+double EstimateConjunctionCost(const std::vector<const FilterNode*>& conjuncts, const RowSource& rows) {
+  double cost = 0;
+  for (const Conjunct& c : GroupConjuncts(conjuncts)) cost += ConjunctCost(c, rows);
+  return cost;
+}
 
 Roaring EvaluateFilter(const FilterNode& node, const RowSource& rows, const Roaring& within) {
   switch (node.kind) {
-    case Kind::kAnd: {
-      Roaring result = within;
-      for (const FilterNode* c : Ordered(node, rows)) {
-        if (result.isEmpty()) break;
-        result = EvaluateFilter(*c, rows, result);
-      }
-      return result;
-    }
+    case Kind::kAnd:
+      return EvaluateConjunction(Children(node), rows, within);
     case Kind::kOr: {
       Roaring result;
       Roaring rest = within;
@@ -152,11 +266,8 @@ Roaring EvaluateFilter(const FilterNode& node, const RowSource& rows, const Roar
 double EstimateSelectivity(const FilterNode& node, const RowSource& rows) {
   const double live = LiveCount(rows);
   switch (node.kind) {
-    case Kind::kAnd: {
-      double s = 1.0;
-      for (const FilterNode& c : node.children) s *= EstimateSelectivity(c, rows);
-      return s;
-    }
+    case Kind::kAnd:
+      return EstimateConjunctionSelectivity(Children(node), rows);
     case Kind::kOr: {
       double none = 1.0;
       for (const FilterNode& c : node.children) none *= 1.0 - EstimateSelectivity(c, rows);
@@ -180,6 +291,7 @@ double EstimateBitmapCost(const FilterNode& node, const RowSource& rows) {
   const double live = LiveCount(rows);
   switch (node.kind) {
     case Kind::kAnd:
+      return EstimateConjunctionCost(Children(node), rows);
     case Kind::kOr: {
       double cost = 0;
       for (const FilterNode& c : node.children) cost += EstimateBitmapCost(c, rows);

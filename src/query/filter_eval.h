@@ -12,6 +12,8 @@
 
 #include <roaring/roaring.hh>
 
+#include <vector>
+
 #include "index/meta/filter.h"
 #include "query/row_source.h"
 
@@ -21,6 +23,13 @@ using FilterNode = CompiledFilter::Node;
 
 // The slots of `within` that `node` matches.
 Roaring EvaluateFilter(const FilterNode& node, const RowSource& rows, const Roaring& within);
+
+// The slots of `within` that every one of `conjuncts` matches (an $and of them). Range
+// leaves on one key are evaluated as one range.
+Roaring EvaluateConjunction(const std::vector<const FilterNode*>& conjuncts, const RowSource& rows,
+                            const Roaring& within);
+double EstimateConjunctionSelectivity(const std::vector<const FilterNode*>& conjuncts, const RowSource& rows);
+double EstimateConjunctionCost(const std::vector<const FilterNode*>& conjuncts, const RowSource& rows);
 
 // Estimated fraction of live rows `node` matches, in [0, 1] (from index cardinalities;
 // 0.5 for a document predicate).

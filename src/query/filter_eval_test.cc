@@ -208,3 +208,46 @@ TEST(MetadataIndexTest, SortedRunSurvivesRebuilds) {
 
 }  // namespace
 }  // namespace fathom
+
+namespace fathom {
+namespace {
+
+Where RangeLeaf(const std::string& key, CompareOp op, Scalar operand) {
+  Where w;
+  w.kind = Where::Kind::kField;
+  w.key = key;
+  w.op = op;
+  w.operands = {std::move(operand)};
+  return w;
+}
+
+// Range leaves on one key under $and are walked as one range; an array can satisfy them
+// with different elements ([1, 10] is >= 5 and < 3), which the one range cannot see.
+TEST(FilterEvalTest, RangesOnOneKeyMergeButArraysMatchElementByElement) {
+  RecordTable table;
+  auto add = [&](const std::string& id, MetadataValue v) {
+    Operation op;
+    op.type = OpType::kAdd;
+    op.record.id = id;
+    op.record.embedding = std::vector<float>{1.0f};
+    op.record.metadata = MetadataPatch{{"a", std::move(v)}};
+    table.Apply(std::move(op));
+  };
+  add("scalar-in", int64_t{4});
+  add("array-split", std::vector<int64_t>{1, 10});
+  add("array-out", std::vector<int64_t>{20, 30});
+  add("scalar-out", 7.5);
+  Where both;
+  both.kind = Where::Kind::kAnd;
+  both.children = {RangeLeaf("a", CompareOp::kGte, int64_t{2}), RangeLeaf("a", CompareOp::kLt, 5.0)};
+  auto f = CompiledFilter::Compile(both, std::nullopt);
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(EvaluateFilter(*f->root(), table, table.live_slots()), Roaring::bitmapOf(2, 0, 1));
+  both.children = {RangeLeaf("a", CompareOp::kGte, int64_t{5}), RangeLeaf("a", CompareOp::kLt, int64_t{3})};
+  f = CompiledFilter::Compile(both, std::nullopt);
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(EvaluateFilter(*f->root(), table, table.live_slots()), Roaring::bitmapOf(1, 1));
+}
+
+}  // namespace
+}  // namespace fathom

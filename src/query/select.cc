@@ -81,12 +81,8 @@ std::vector<uint32_t> SelectSlots(const RowSource& rows, const Selection& select
   const double wanted = static_cast<double>(selection.offset) + static_cast<double>(selection.limit);
   const double selectivity = std::max(EstimateSelectivity(*root, rows), 1.0 / candidates);
   const double scan_cost = std::min(candidates, wanted / selectivity) * EstimateRowTestCost(*root);
-  double bitmap_cost = 0;
-  double indexed_selectivity = 1.0;
-  for (const FilterNode* c : indexed) {
-    bitmap_cost += EstimateBitmapCost(*c, rows);
-    indexed_selectivity *= EstimateSelectivity(*c, rows);
-  }
+  double bitmap_cost = EstimateConjunctionCost(indexed, rows);
+  const double indexed_selectivity = EstimateConjunctionSelectivity(indexed, rows);
   for (const FilterNode* c : tested) {
     const double reached = candidates * indexed_selectivity;
     const double tested_selectivity = std::max(EstimateSelectivity(*c, rows), 1.0 / candidates);
@@ -101,14 +97,7 @@ std::vector<uint32_t> SelectSlots(const RowSource& rows, const Selection& select
     return pager.Finish();
   }
 
-  std::stable_sort(indexed.begin(), indexed.end(), [&](const FilterNode* a, const FilterNode* b) {
-    return EstimateSelectivity(*a, rows) < EstimateSelectivity(*b, rows);
-  });
-  Roaring matched = *base;
-  for (const FilterNode* c : indexed) {
-    if (matched.isEmpty()) break;
-    matched = EvaluateFilter(*c, rows, matched);
-  }
+  const Roaring matched = EvaluateConjunction(indexed, rows, *base);
   for (auto it = matched.begin(); it != matched.end() && !pager.full(); ++it) {
     const RecordView view = rows.view(*it);
     bool ok = true;

@@ -1,0 +1,72 @@
+// Small helpers every benchmark program shares: timing, fatal errors, list flags, process
+// memory and the machine's load (the machine is shared: figures need their load beside them).
+#pragma once
+
+#include <errno.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "fathom/status.h"
+
+namespace fathom::bench {
+
+using Clock = std::chrono::steady_clock;
+
+inline double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+inline double Mib(double bytes) { return bytes / (1 << 20); }
+
+// Prints "<program>: what" and exits 1.
+[[noreturn]] inline void Die(const std::string& what) {
+  std::fprintf(stderr, "%s: %s\n", program_invocation_short_name, what.c_str());
+  std::exit(1);
+}
+inline void Check(const Status& s, const char* what) {
+  if (!s.ok()) Die(std::string(what) + ": " + s.ToString());
+}
+
+// "1,2.5,4" -> {1, 2.5, 4}.
+inline std::vector<double> ParseDoubles(const std::string& text) {
+  std::vector<double> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (!item.empty()) out.push_back(std::stod(item));
+  }
+  return out;
+}
+
+// Resident set size of this process, bytes.
+inline size_t RssBytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  }
+  return 0;
+}
+
+// The 1-, 5- and 15-minute load averages, "1.00 0.80 0.50".
+inline std::string LoadAverages() {
+  std::ifstream in("/proc/loadavg");
+  std::string one, five, fifteen;
+  in >> one >> five >> fifteen;
+  return one + " " + five + " " + fifteen;
+}
+
+// The 1-minute load average (-1 when unknown).
+inline double LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  double load = -1.0;
+  if (!(in >> load)) return -1.0;
+  return load;
+}
+
+}  // namespace fathom::bench
