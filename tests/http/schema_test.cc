@@ -1,5 +1,7 @@
 // HTTP tests against the real `fathom run` for the collection schema (chroma.md §3.4):
-// the schema shown with a collection (Chroma's defaults filled in). Expected answers were observed on a real Chroma 1.4.4 server
+// the schema gate (a filter on a key whose inverted index the schema disables is refused
+// with local Chroma's 400) and the schema shown with a collection (Chroma's defaults
+// filled in). Expected answers were observed on a real Chroma 1.4.4 server
 // (docs/design/http-api.md, "Schema").
 #include <initializer_list>
 #include <string>
@@ -33,6 +35,18 @@ const std::string kDefaultsSchema =
     R"("int":{"int_inverted_index":{"enabled":false,"config":{}}}},)"
     R"("keys":{"title":{"string":{"string_inverted_index":{"enabled":true,"config":{}}}}}})";
 
+const std::string kRecords =
+    R"({"ids":["a","b","c"],"embeddings":[[1,0],[0,1],[1,1]],"documents":["d1","d2","d3"],"metadatas":[)"
+    R"({"author":"ann","year":2001,"score":0.5,"flag":true,"title":"t1","n":1,"f":1.5},)"
+    R"({"author":"bob","year":2002,"score":1.5,"flag":false,"title":"t2","n":2,"f":2.5},)"
+    R"({"author":"cy","year":2003,"score":2.5,"flag":true,"title":"t3","n":3,"f":3.5}]})";
+
+std::string Disabled(const std::string& key, const std::string& type) {
+  return "Cannot filter using metadata key '" + key + "' with type '" + type + "' because indexing is disabled";
+}
+
+const std::string kFtsDisabled = "Cannot filter using full-text search because FTS indexing is disabled";
+
 // The JSON text at `path` under `value`, or "<missing ...>" (so a test fails, not aborts,
 // on a shape it did not expect).
 std::string At(const rapidjson::Value& value, std::initializer_list<const char*> path) {
@@ -44,6 +58,155 @@ std::string At(const rapidjson::Value& value, std::initializer_list<const char*>
     v = &(*v)[key];
   }
   return ToJson(*v);
+}
+
+class SchemaGateTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(server_.Start()); }
+  void TearDown() override { EXPECT_EQ(server_.Stop(), 0) << server_.log(); }
+
+  // Creates a collection with `schema` (JSON) holding kRecords; returns its base path.
+  std::string Collection(const std::string& name, const std::string& schema) {
+    const std::string id = CreateCollection(server_, name, R"(,"schema":)" + schema);
+    EXPECT_FALSE(id.empty());
+    const std::string base = kCollections + "/" + id;
+    Response r = server_.Post(base + "/add", kRecords);
+    EXPECT_EQ(r.status, 201) << r.body;
+    return base;
+  }
+
+  // The ids a get with `where` returns (the request must succeed).
+  std::string GetIds(const std::string& base, const std::string& where) {
+    Response r = server_.Post(base + "/get", R"({"include":[],"where":)" + where + "}");
+    EXPECT_EQ(r.status, 200) << where << " " << r.body;
+    auto d = r.Json();
+    return d.HasParseError() ? r.body : At(d, {"ids"});
+  }
+
+  // get, query and delete with `where` are all refused with `message`; nothing is deleted.
+  void ExpectRefused(const std::string& base, const std::string& where, const std::string& message) {
+    SCOPED_TRACE(where);
+    ExpectError(server_.Post(base + "/get", R"({"where":)" + where + "}"), 400, "InvalidArgumentError", message);
+    ExpectError(server_.Post(base + "/query", R"({"query_embeddings":[[1,0]],"n_results":2,"where":)" + where + "}"),
+                400, "InvalidArgumentError", message);
+    ExpectError(server_.Post(base + "/delete", R"({"where":)" + where + "}"), 400, "InvalidArgumentError", message);
+    EXPECT_EQ(server_.Get(base + "/count").body, "3");
+  }
+
+  ServerProcess server_;
+};
+
+TEST_F(SchemaGateTest, KeyWithDisabledIndexIsRefusedForEachValueType) {
+  const std::string base = Collection("gate_keys", kKeysSchema);
+  ExpectRefused(base, R"({"author":"ann"})", Disabled("author", "Str"));
+  ExpectRefused(base, R"({"author":{"$ne":"ann"}})", Disabled("author", "Str"));
+  ExpectRefused(base, R"({"author":{"$in":["ann","bob"]}})", Disabled("author", "Str"));
+  ExpectRefused(base, R"({"author":{"$contains":"a"}})", Disabled("author", "Str"));
+  ExpectRefused(base, R"({"year":2001})", Disabled("year", "Int"));
+  ExpectRefused(base, R"({"year":{"$gt":2001}})", Disabled("year", "Int"));
+  ExpectRefused(base, R"({"year":{"$nin":[2001]}})", Disabled("year", "Int"));
+  ExpectRefused(base, R"({"score":{"$lte":1.0}})", Disabled("score", "Float"));
+  ExpectRefused(base, R"({"score":{"$in":[1.5,2]}})", Disabled("score", "Float"));
+  ExpectRefused(base, R"({"flag":true})", Disabled("flag", "Bool"));
+  ExpectRefused(base, R"({"flag":{"$ne":true}})", Disabled("flag", "Bool"));
+  // With ids or a document filter beside it, the where clause is still refused.
+  ExpectError(server_.Post(base + "/get", R"({"ids":["a"],"where":{"author":"ann"},)"
+                                          R"("where_document":{"$contains":"d"}})"),
+              400, "InvalidArgumentError", Disabled("author", "Str"));
+}
+
+TEST_F(SchemaGateTest, NestedClausesAreCheckedInOrder) {
+  const std::string base = Collection("gate_nested", kKeysSchema);
+  ExpectRefused(base, R"({"$and":[{"n":1},{"author":"ann"}]})", Disabled("author", "Str"));
+  ExpectRefused(base, R"({"$or":[{"n":1},{"$and":[{"title":"t1"},{"year":{"$lte":2005}}]}]})",
+                Disabled("year", "Int"));
+  // The first refused clause is named.
+  ExpectRefused(base, R"({"$and":[{"year":1},{"author":"x"}]})", Disabled("year", "Int"));
+  ExpectRefused(base, R"({"$or":[{"author":"x"},{"year":1}]})", Disabled("author", "Str"));
+  ExpectRefused(base, R"({"$and":[{"n":1},{"$or":[{"f":1.5},{"$and":[{"title":"t1"},{"flag":false}]}]}]})",
+                Disabled("flag", "Bool"));
+}
+
+TEST_F(SchemaGateTest, EnabledIndexesStillFilter) {
+  const std::string base = Collection("gate_enabled", kKeysSchema);
+  ExpectRefused(base, R"({"author":"ann"})", Disabled("author", "Str"));
+  // Keys the schema leaves on, and other value types of the disabled keys: the operand's
+  // type picks the index, as in Chroma (`year` has only its int index disabled).
+  EXPECT_EQ(GetIds(base, R"({"title":"t1"})"), R"(["a"])");
+  EXPECT_EQ(GetIds(base, R"({"n":{"$gte":2}})"), R"(["b","c"])");
+  EXPECT_EQ(GetIds(base, R"({"$and":[{"f":{"$gt":2.0}},{"title":{"$ne":"t3"}}]})"), R"(["b"])");
+  EXPECT_EQ(GetIds(base, R"({"year":2001.0})"), R"(["a"])");
+  EXPECT_EQ(GetIds(base, R"({"author":1})"), "[]");
+  EXPECT_EQ(GetIds(base, R"({"missing":"x"})"), "[]");
+  EXPECT_EQ(GetIds(base, R"({"#document":{"$contains":"d2"}})"), R"(["b"])");
+  Response r = server_.Post(base + "/query", R"({"query_embeddings":[[1,0]],"n_results":3,"include":[],)"
+                                             R"("where":{"title":{"$in":["t2","t3"]}}})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(At(r.Json(), {"ids"}), R"([["c","b"]])");
+  r = server_.Post(base + "/delete", R"({"where":{"title":"t3"}})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(server_.Get(base + "/count").body, "2");
+}
+
+TEST_F(SchemaGateTest, DisabledDefaultsRefuseKeysTheSchemaDoesNotName) {
+  const std::string base = Collection("gate_defaults", kDefaultsSchema);
+  ExpectRefused(base, R"({"author":"ann"})", Disabled("author", "Str"));
+  ExpectRefused(base, R"({"missing":"x"})", Disabled("missing", "Str"));
+  ExpectRefused(base, R"({"n":{"$gt":1}})", Disabled("n", "Int"));
+  ExpectRefused(base, R"({"title":1})", Disabled("title", "Int"));
+  // Chroma checks `#id` like a string key, so the disabled string default refuses it.
+  ExpectRefused(base, R"({"#id":{"$in":["a"]}})", Disabled("#id", "Str"));
+  EXPECT_EQ(GetIds(base, R"({"title":"t2"})"), R"(["b"])");
+  EXPECT_EQ(GetIds(base, R"({"f":{"$gte":2.0}})"), R"(["b","c"])");
+  EXPECT_EQ(GetIds(base, R"({"flag":true})"), R"(["a","c"])");
+  EXPECT_EQ(GetIds(base, R"({"$and":[]})"), R"(["a","b","c"])");
+}
+
+TEST_F(SchemaGateTest, DisabledFullTextIndexRefusesDocumentFilters) {
+  const std::string base = Collection(
+      "gate_fts", R"({"defaults":{},"keys":{"author":{"string":{"string_inverted_index":{"enabled":false,)"
+                  R"("config":{}}}},"#document":{"string":{"fts_index":{"enabled":false,"config":{}}}}}})");
+  for (const char* document : {R"({"$contains":"d"})", R"({"$not_contains":"d"})", R"({"$regex":"d.*"})",
+                               R"({"$or":[{"$and":[]},{"$contains":"x"}]})"}) {
+    SCOPED_TRACE(document);
+    ExpectError(server_.Post(base + "/get", std::string(R"({"where_document":)") + document + "}"), 400,
+                "InvalidArgumentError", kFtsDisabled);
+  }
+  ExpectRefused(base, R"({"#document":{"$contains":"d"}})", kFtsDisabled);
+  // In order: the where clause before the document clause, depth first inside where.
+  ExpectError(server_.Post(base + "/get", R"({"where":{"author":"x"},"where_document":{"$contains":"d"}})"), 400,
+              "InvalidArgumentError", Disabled("author", "Str"));
+  ExpectRefused(base, R"({"$and":[{"#document":{"$contains":"h"}},{"author":"x"}]})", kFtsDisabled);
+  ExpectRefused(base, R"({"$and":[{"author":"x"},{"#document":{"$contains":"h"}}]})", Disabled("author", "Str"));
+  // An empty document clause asks nothing of the index.
+  Response r = server_.Post(base + "/get", R"({"include":[],"where_document":{"$and":[]}})");
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
+TEST_F(SchemaGateTest, SearchFiltersAreGated) {
+  const std::string base = Collection("gate_search", kKeysSchema);
+  ExpectError(server_.Post(base + "/search", R"({"searches":[{"filter":{"title":"t1"}},{"filter":{"year":1}}]})"),
+              400, "InvalidArgumentError", Disabled("year", "Int"));
+  // Local Chroma answers 501 for a search that passes the gate; a malformed filter fails
+  // the body's decoding.
+  ExpectError(server_.Post(base + "/search", R"({"searches":[{"filter":{"title":"t1"}},{}]})"), 501, "ChromaError",
+              "Error executing plan: Not implemented");
+  ExpectError(server_.Post(base + "/search", R"({"searches":[{"filter":{"title":{"$gte":"x"}}}]})"), 422,
+              "ChromaError", "Failed to deserialize the JSON body into the target type: searches[0].filter: "
+                             "Invalid where clause");
+}
+
+TEST_F(SchemaGateTest, GateHoldsAfterRestartAndConfigurationChange) {
+  const std::string base = Collection("gate_restart", kKeysSchema);
+  ExpectRefused(base, R"({"author":"ann"})", Disabled("author", "Str"));
+  ASSERT_EQ(server_.Stop(), 0) << server_.log();
+  ASSERT_TRUE(server_.Start());
+  ExpectRefused(base, R"({"author":"ann"})", Disabled("author", "Str"));
+  EXPECT_EQ(GetIds(base, R"({"title":"t2"})"), R"(["b"])");
+  // A configuration change rewrites the stored configuration; the schema stays.
+  Response r = server_.Put(base, R"({"new_configuration":{"hnsw":{"ef_search":20}}})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  ExpectRefused(base, R"({"year":{"$gt":1}})", Disabled("year", "Int"));
 }
 
 // ---- the schema shown with a collection -------------------------------------------------
