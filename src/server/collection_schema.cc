@@ -66,6 +66,13 @@ ApiError UnknownField(std::string_view path, std::string_view key, std::string_v
   return ApiError::Deserialize(FieldPath(path, key), fmt::format("unknown field `{}`, {}", key, expected));
 }
 
+// A value kept as compact JSON for display.
+std::string Compact(JsonElement value) {
+  JsonWriter w;
+  w.Element(value);
+  return w.Take();
+}
+
 ApiResult<VectorIndexConfig> ParseVectorConfig(JsonObject object, std::string_view path) {
   VectorIndexConfig config;
   for (auto field : object) {
@@ -86,9 +93,7 @@ ApiResult<VectorIndexConfig> ParseVectorConfig(JsonObject object, std::string_vi
       FATHOM_API_ASSIGN_OR_RETURN(config.hnsw, ReadHnswFields(v, field_path, HnswKeys::kSchema));
     } else {
       FATHOM_API_RETURN_IF_ERROR(ReadSpann(v, field_path, SpannMode::kSchema, nullptr));
-      JsonWriter w;
-      w.Element(v);
-      config.spann_json = w.Take();
+      config.spann_json = Compact(v);
     }
   }
   return config;
@@ -111,9 +116,7 @@ ApiResult<SparseVectorIndexConfig> ParseSparseConfig(JsonObject object, std::str
     } else if (key == "bm25") {
       FATHOM_API_ASSIGN_OR_RETURN(config.bm25, ReadBool(v, field_path));
     } else {
-      JsonWriter w;
-      w.Element(v);
-      config.algorithm_json = w.Take();
+      config.algorithm_json = Compact(v);
     }
   }
   return config;
@@ -169,16 +172,21 @@ ApiResult<SchemaValueTypes> ParseValueTypes(JsonElement value, std::string_view 
 
 // ---- reconciling ------------------------------------------------------------------------
 
+// Chroma's `user.or(base)` for one optional field.
+template <typename T>
+std::optional<T> Or(const std::optional<T>& user, const std::optional<T>& base) {
+  return user.has_value() ? user : base;
+}
+
 VectorIndexConfig MergeVector(const VectorIndexConfig& base, const VectorIndexConfig& user) {
   VectorIndexConfig out;
-  out.space = user.space ? user.space : base.space;
-  out.embedding_function_json = user.embedding_function_json ? user.embedding_function_json
-                                                             : base.embedding_function_json;
-  out.source_key = user.source_key ? user.source_key : base.source_key;
+  out.space = Or(user.space, base.space);
+  out.embedding_function_json = Or(user.embedding_function_json, base.embedding_function_json);
+  out.source_key = Or(user.source_key, base.source_key);
   if (user.hnsw && base.hnsw) {
     out.hnsw = user.hnsw->Over(*base.hnsw);
   } else {
-    out.hnsw = user.hnsw ? user.hnsw : base.hnsw;
+    out.hnsw = Or(user.hnsw, base.hnsw);
   }
   // Local Chroma's HNSW merge drops SPANN settings.
   return out;
@@ -186,11 +194,10 @@ VectorIndexConfig MergeVector(const VectorIndexConfig& base, const VectorIndexCo
 
 SparseVectorIndexConfig MergeSparse(const SparseVectorIndexConfig& base, const SparseVectorIndexConfig& user) {
   SparseVectorIndexConfig out;
-  out.embedding_function_json = user.embedding_function_json ? user.embedding_function_json
-                                                             : base.embedding_function_json;
-  out.source_key = user.source_key ? user.source_key : base.source_key;
-  out.bm25 = user.bm25 ? user.bm25 : base.bm25;
-  out.algorithm_json = user.algorithm_json ? user.algorithm_json : base.algorithm_json;
+  out.embedding_function_json = Or(user.embedding_function_json, base.embedding_function_json);
+  out.source_key = Or(user.source_key, base.source_key);
+  out.bm25 = Or(user.bm25, base.bm25);
+  out.algorithm_json = Or(user.algorithm_json, base.algorithm_json);
   return out;
 }
 
@@ -216,49 +223,44 @@ SchemaValueTypes MergeValueTypes(const SchemaValueTypes& base, const SchemaValue
 
 // ---- writing ----------------------------------------------------------------------------
 
+// Optional config members are left out when absent, as Chroma's serde skips them.
+void OptionalJson(JsonWriter& w, std::string_view key, const std::optional<std::string>& json) {
+  if (!json.has_value()) return;
+  w.Key(key);
+  w.RawJson(*json);
+}
+
+void OptionalString(JsonWriter& w, std::string_view key, const std::optional<std::string>& text) {
+  if (!text.has_value()) return;
+  w.Key(key);
+  w.String(*text);
+}
+
 void WriteVectorConfig(JsonWriter& w, const VectorIndexConfig& c, SchemaOutput output) {
   w.StartObject();
   if (c.space) {
     w.Key("space");
     w.String(DistanceSpaceName(*c.space));
   }
-  if (c.embedding_function_json) {
-    w.Key("embedding_function");
-    w.RawJson(*c.embedding_function_json);
-  }
-  if (c.source_key) {
-    w.Key("source_key");
-    w.String(*c.source_key);
-  }
+  OptionalJson(w, "embedding_function", c.embedding_function_json);
+  OptionalString(w, "source_key", c.source_key);
   if (c.hnsw) {
     w.Key("hnsw");
     WriteHnswFields(w, *c.hnsw, output == SchemaOutput::kShown);
   }
-  if (c.spann_json) {
-    w.Key("spann");
-    w.RawJson(*c.spann_json);
-  }
+  OptionalJson(w, "spann", c.spann_json);
   w.EndObject();
 }
 
 void WriteSparseConfig(JsonWriter& w, const SparseVectorIndexConfig& c) {
   w.StartObject();
-  if (c.embedding_function_json) {
-    w.Key("embedding_function");
-    w.RawJson(*c.embedding_function_json);
-  }
-  if (c.source_key) {
-    w.Key("source_key");
-    w.String(*c.source_key);
-  }
+  OptionalJson(w, "embedding_function", c.embedding_function_json);
+  OptionalString(w, "source_key", c.source_key);
   if (c.bm25) {
     w.Key("bm25");
     w.Bool(*c.bm25);
   }
-  if (c.algorithm_json) {
-    w.Key("algorithm");
-    w.RawJson(*c.algorithm_json);
-  }
+  OptionalJson(w, "algorithm", c.algorithm_json);
   w.EndObject();
 }
 
