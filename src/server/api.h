@@ -7,7 +7,8 @@
 //
 // Route handlers live in handlers_system.cc, handlers_catalog.cc and
 // handlers_records.cc. Thread-safety: Handle() may be called from many threads at once;
-// the Database is thread-safe and the service keeps no mutable state of its own.
+// the Database is thread-safe, and the only state the service keeps is a cache of typed
+// collection configurations (config_cache.h), safe for concurrent use.
 // The Database must outlive the service.
 #pragma once
 
@@ -15,6 +16,7 @@
 #include <string>
 
 #include "fathom/db.h"
+#include "server/config_cache.h"
 #include "server/errors.h"
 #include "server/http_types.h"
 #include "server/json_reader.h"
@@ -29,7 +31,8 @@ struct ApiOptions {
 
 class ApiService {
  public:
-  ApiService(Database* db, ApiOptions options) : db_(db), options_(options) {}
+  ApiService(Database* db, ApiOptions options)
+      : db_(db), options_(options), config_cache_(std::make_unique<ConfigCache>()) {}
 
   HttpResponse Handle(HttpRequest request) const;
 
@@ -66,6 +69,11 @@ class ApiService {
   // handlers_records.cc
   enum class WriteKind { kAdd, kUpsert, kUpdate };
   ApiResult<std::shared_ptr<Collection>> CollectionForRecords(const RouteMatch& route) const;
+  // The collection's configuration, typed (cached: no JSON is parsed while it is unchanged).
+  ApiResult<std::shared_ptr<const CollectionConfig>> ConfigOf(const Collection& collection) const;
+  // The schema gate (schema_gate.h) for a request's filters; no engine call without filters.
+  ApiStatus CheckFilters(const Collection& collection, const std::optional<Where>& where,
+                         const std::optional<WhereDocument>& where_document) const;
   ApiResult<HttpResponse> Write(const RouteMatch& route, JsonElement body, WriteKind kind) const;
   ApiResult<HttpResponse> DeleteRecords(const RouteMatch& route, JsonElement body) const;
   ApiResult<HttpResponse> Count(const RouteMatch& route) const;
@@ -78,6 +86,7 @@ class ApiService {
 
   Database* db_;
   ApiOptions options_;
+  std::unique_ptr<ConfigCache> config_cache_;
 };
 
 // A 200 (or other) JSON response with the given body.

@@ -1,6 +1,6 @@
 // Collection configuration as Chroma's API sees it (chroma.md §1.5, §3): the HNSW
-// parameters, the embedding-function descriptor and the optional schema; their
-// validation on create and modify; and the Collection JSON object.
+// parameters, the embedding-function descriptor and the schema (collection_schema.h);
+// their validation on create and modify; and the Collection JSON object.
 //
 // The engine stores this as an opaque string (CollectionInfo::configuration_json) and
 // only reads `space`. Layout of that string, version 1 (all keys always present):
@@ -8,9 +8,12 @@
 //    "hnsw":{"space":"l2","ef_construction":100,"ef_search":100,"max_neighbors":16,
 //            "num_threads":N,"resize_factor":1.2,"sync_threshold":1000,"batch_size":100},
 //    "embedding_function": <the client's descriptor, verbatim> | null,
-//    "schema": <the client's schema, verbatim> | null}
-// A collection whose string is empty or unreadable (created through the C++ API) is shown
-// with default parameters and the engine's space.
+//    "schema": <the reconciled schema, WriteSchema(kStored)> | null}
+// `hnsw` is authoritative for the vector index; the schema's `#embedding` vector index is
+// kept equal to it. Before the typed schema, `schema` held the client's schema verbatim;
+// LoadConfig reconciles such a schema (and a reconciled one, which it leaves as it is),
+// and reads one it cannot parse as none. A collection whose string is empty or unreadable
+// (created through the C++ API) is shown with default parameters and the engine's space.
 //
 // Local Chroma turns SPANN requests into HNSW with the same space, so only HNSW
 // parameters are kept. Thread-safety: pure functions over plain values.
@@ -21,27 +24,20 @@
 #include <string>
 
 #include "fathom/types.h"
+#include "server/collection_schema.h"
 #include "server/errors.h"
+#include "server/index_settings.h"
 #include "server/json_reader.h"
 #include "server/json_writer.h"
 
 namespace fathom::server {
 
-struct HnswParams {
-  DistanceSpace space = DistanceSpace::kL2;
-  uint64_t ef_construction = 100;
-  uint64_t ef_search = 100;
-  uint64_t max_neighbors = 16;
-  uint64_t num_threads = 0;  // 0 = the number of CPUs, filled in when shown
-  double resize_factor = 1.2;
-  uint64_t sync_threshold = 1000;
-  uint64_t batch_size = 100;
-};
-
 struct CollectionConfig {
   HnswParams hnsw;
   std::optional<std::string> embedding_function_json;  // compact JSON; nullopt = null
-  std::optional<std::string> schema_json;              // compact JSON; nullopt = none given
+  // The client's schema merged onto the default one; nullopt = none given (the default
+  // schema, built from the configuration, is shown, and no filter is refused).
+  std::optional<CollectionSchema> schema;
 };
 
 // Builds the configuration of a new collection from the create payload's

@@ -10,6 +10,7 @@
 #include "server/api.h"
 #include "server/json_writer.h"
 #include "server/names.h"
+#include "server/schema_gate.h"
 #include "server/where_parser.h"
 
 namespace fathom::server {
@@ -179,6 +180,20 @@ ApiResult<std::shared_ptr<Collection>> ApiService::CollectionForRecords(const Ro
   return std::move(collection).value();
 }
 
+ApiResult<std::shared_ptr<const CollectionConfig>> ApiService::ConfigOf(const Collection& collection) const {
+  CollectionInfo info;
+  FATHOM_API_ASSIGN_OR_RETURN_STATUS(info, collection.Info());
+  return config_cache_->Get(info);
+}
+
+ApiStatus ApiService::CheckFilters(const Collection& collection, const std::optional<Where>& where,
+                                   const std::optional<WhereDocument>& where_document) const {
+  if (!where.has_value() && !where_document.has_value()) return ApiStatus::Ok();
+  std::shared_ptr<const CollectionConfig> config;
+  FATHOM_API_ASSIGN_OR_RETURN(config, ConfigOf(collection));
+  return CheckFilterIndexes(config->schema, where, where_document);
+}
+
 ApiResult<HttpResponse> ApiService::VectorIndexStatsRoute(const RouteMatch& route) const {
   std::shared_ptr<Collection> collection;
   FATHOM_API_ASSIGN_OR_RETURN(collection, CollectionForRecords(route));
@@ -232,6 +247,7 @@ ApiResult<HttpResponse> ApiService::DeleteRecords(const RouteMatch& route, JsonE
   std::shared_ptr<Collection> collection;
   FATHOM_API_ASSIGN_OR_RETURN(collection, CollectionForRecords(route));
   if (!request.ids && !has_filter) return JsonResponse(R"({"deleted":0})");  // `{}` deletes nothing
+  FATHOM_API_RETURN_IF_ERROR(CheckFilters(*collection, request.where, request.where_document));
   uint64_t deleted = 0;
   FATHOM_API_ASSIGN_OR_RETURN_STATUS(deleted, collection->Delete(request));
   JsonWriter w;
@@ -276,6 +292,7 @@ ApiResult<HttpResponse> ApiService::Get(const RouteMatch& route, JsonElement bod
   }
   std::shared_ptr<Collection> collection;
   FATHOM_API_ASSIGN_OR_RETURN(collection, CollectionForRecords(route));
+  FATHOM_API_RETURN_IF_ERROR(CheckFilters(*collection, request.where, request.where_document));
   GetResult result;
   FATHOM_API_ASSIGN_OR_RETURN_STATUS(result, collection->Get(request));
   JsonWriter w;
@@ -319,11 +336,12 @@ ApiResult<HttpResponse> ApiService::Query(const RouteMatch& route, JsonElement b
   std::shared_ptr<Collection> collection;
   FATHOM_API_ASSIGN_OR_RETURN(collection, CollectionForRecords(route));
   {
+    std::shared_ptr<const CollectionConfig> config;
+    FATHOM_API_ASSIGN_OR_RETURN(config, ConfigOf(*collection));
+    FATHOM_API_RETURN_IF_ERROR(CheckFilterIndexes(config->schema, request.where, request.where_document));
     // hnsw.ef_search (100 by default; SPANN's search parameters arrive as HNSW ones)
     // scales the vector index's probe budget: docs/design/vector-index.md.
-    CollectionInfo info;
-    FATHOM_API_ASSIGN_OR_RETURN_STATUS(info, collection->Info());
-    request.search_effort = SearchEffortForEfSearch(LoadConfig(info).hnsw.ef_search);
+    request.search_effort = SearchEffortForEfSearch(config->hnsw.ef_search);
   }
   auto result = collection->Query(request);
   if (!result.ok()) {
@@ -349,11 +367,39 @@ ApiResult<HttpResponse> ApiService::Search(const RouteMatch& route, JsonElement 
   FATHOM_API_ASSIGN_OR_RETURN(object, RequireObject(body, "", "struct SearchRequestPayload"));
   JsonElement searches;
   FATHOM_API_ASSIGN_OR_RETURN(searches, RequiredField(object, "searches", ""));
-  if (!searches.is_array()) {
+  JsonArray search_array;
+  if (searches.get(search_array)) {
     return ApiError::Deserialize("searches", InvalidTypeText(searches, "a sequence"));
+  }
+  // Each search's `filter` is a where clause: a malformed one fails the body's decoding
+  // (422, as in Chroma), other refusals keep their answer, and the schema gate applies to
+  // it as to get and query.
+  std::vector<Where> filters;
+  size_t i = 0;
+  for (JsonElement search : search_array) {
+    JsonObject search_object;
+    std::optional<JsonElement> filter;
+    if (!search.get(search_object)) filter = OptionalField(search_object, "filter");
+    if (filter.has_value()) {
+      auto parsed = ParseWhere(*filter);
+      if (!parsed.ok()) {
+        const std::string& message = parsed.error().message();
+        if (!message.starts_with(kInvalidWhereMessage)) return parsed.error();
+        return ApiError::Deserialize(FieldPath(IndexPath("searches", i), "filter"), message);
+      }
+      filters.push_back(std::move(parsed).value());
+    }
+    ++i;
   }
   std::shared_ptr<Collection> collection;
   FATHOM_API_ASSIGN_OR_RETURN(collection, CollectionForRecords(route));
+  if (!filters.empty()) {
+    std::shared_ptr<const CollectionConfig> config;
+    FATHOM_API_ASSIGN_OR_RETURN(config, ConfigOf(*collection));
+    for (const Where& filter : filters) {
+      FATHOM_API_RETURN_IF_ERROR(CheckFilterIndexes(config->schema, filter, std::nullopt));
+    }
+  }
   return ApiError::Chroma(501, "Error executing plan: Not implemented: Search operation is not implemented "
                                "for local executor");
 }

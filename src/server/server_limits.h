@@ -24,6 +24,10 @@ inline constexpr size_t kConnectionsMax = 4096;
 inline constexpr std::chrono::seconds kIdleTimeout{300};
 // How long shutdown waits for in-flight requests before closing their connections.
 inline constexpr std::chrono::seconds kShutdownGrace{30};
+// Typed collection configurations kept by ConfigCache (config_cache.h), and the largest
+// stored configuration text it holds (larger ones are parsed on each use instead).
+inline constexpr size_t kConfigCacheEntriesMax = 1024;
+inline constexpr size_t kConfigCacheEntryBytesMax = 64u << 10;
 // Where-clause depth ($and/$or nesting) and size.
 inline constexpr size_t kFilterDepthMax = 64;
 inline constexpr size_t kFilterNodesMax = 100000;

@@ -17,7 +17,7 @@ constexpr std::string_view kDocumentKey = "#document";
 constexpr std::string_view kIdKey = "#id";
 
 ApiError WhereError(std::string_view why) {
-  return ApiError::InvalidArgument(fmt::format("Invalid where clause: {}", why));
+  return ApiError::InvalidArgument(fmt::format("{}: {}", kInvalidWhereMessage, why));
 }
 
 ApiError DocumentError(std::string_view why) {

@@ -7,11 +7,16 @@
 // "Invalid where document clause: <why>". Thread-safety: pure functions.
 #pragma once
 
+#include <string_view>
+
 #include "fathom/types.h"
 #include "server/errors.h"
 #include "server/json_reader.h"
 
 namespace fathom::server {
+
+// The prefix of every syntax error ParseWhere reports.
+inline constexpr std::string_view kInvalidWhereMessage = "Invalid where clause";
 
 ApiResult<Where> ParseWhere(JsonElement value);
 ApiResult<WhereDocument> ParseWhereDocument(JsonElement value);

@@ -411,7 +411,7 @@ TEST_F(HttpErrorsTest, ConfigurationRules) {
               "Failed to deserialize the JSON body into the target type: configuration.hnsw.ef_construction: "
               "invalid value: integer `-1`, expected usize");
   ExpectError(server_.Post(kCollections, R"({"name":"cfg1","configuration":{"hnsw":{"bogus":1}}})"), 422,
-              "ChromaError", "Failed to deserialize the JSON body into the target type: configuration.hnsw: "
+              "ChromaError", "Failed to deserialize the JSON body into the target type: configuration.hnsw.bogus: "
                              "unknown field `bogus`");
   ExpectError(server_.Post(kCollections, R"({"name":"cfg1","configuration":{"hnsw":{"space":"hamming"}}})"), 422,
               "ChromaError", "");
@@ -422,8 +422,8 @@ TEST_F(HttpErrorsTest, ConfigurationRules) {
               400, "InvalidArgumentError",
               "Failed to reconcile schema: Cannot set both collection config and schema simultaneously");
   ExpectError(server_.Put(base_, R"({"new_configuration":{"hnsw":{"space":"ip"}}})"), 422, "ChromaError",
-              "Failed to deserialize the JSON body into the target type: new_configuration.hnsw: unknown field "
-              "`space`");
+              "Failed to deserialize the JSON body into the target type: new_configuration.hnsw.space: unknown "
+              "field `space`");
   ExpectError(server_.Put(base_, R"({"new_configuration":{"hnsw":{"ef_construction":10}}})"), 422, "ChromaError",
               "");
   ExpectError(server_.Put(base_, R"({"new_configuration":{"spann":{"search_nprobe":500}}})"), 400,
@@ -454,8 +454,11 @@ TEST_F(HttpErrorsTest, RecordMetadataStringOverTheValueLimitIs400) {
 }
 
 TEST_F(HttpErrorsTest, CollectionConfigurationOrMetadataOverTheCatalogLimitIs400) {
-  const std::string big_schema = R"({"keys":{"k":{"x":")" +
-                                 std::string(fathom::limits::kCatalogConfigurationBytesMax, 'x') + R"("}}})";
+  // The embedding-function descriptor is stored verbatim, so it can make the schema large.
+  const std::string big_schema =
+      R"({"defaults":{},"keys":{"#embedding":{"float_list":{"vector_index":{"enabled":true,"config":{)"
+      R"("embedding_function":{"type":"known","name":"x","config":{"blob":")" +
+      std::string(fathom::limits::kCatalogConfigurationBytesMax, 'x') + R"("}}}}}}}})";
   ExpectLimitError(server_.Post(kCollections, R"({"name":"big1","schema":)" + big_schema + "}"),
                    "limits::kCatalogConfigurationBytesMax");
   ExpectLimitError(server_.Post(kCollections, R"({"name":"big2","metadata":{"s":")" +
