@@ -80,11 +80,8 @@ Result<GetResult> CollectionImpl::GetOnce(const GetRequest& request) {
 }
 
 Result<QueryResult> CollectionImpl::Query(const QueryRequest& request) {
+  FATHOM_RETURN_IF_ERROR(ValidateQueryShape(request.query_embeddings.size(), request.n_results));
   FATHOM_RETURN_IF_ERROR(ValidateQueryEmbeddings(request.query_embeddings, request.n_results));
-  if (request.n_results > limits::kQueryResultsMax) {
-    return Status::InvalidArgument("n_results " + std::to_string(request.n_results) + " exceeds the maximum of " +
-                                   std::to_string(limits::kQueryResultsMax));
-  }
   if (!(request.search_effort > 0.0 && request.search_effort <= limits::kSearchEffortMax)) {
     return Status::InvalidArgument("search_effort must be in (0, " + std::to_string(limits::kSearchEffortMax) + "]");
   }

@@ -101,13 +101,8 @@ Status CollectionImpl::Write(OpType type, std::vector<WriteRecord> records) {
 }
 
 Result<uint64_t> CollectionImpl::Delete(const DeleteRequest& request) {
+  FATHOM_RETURN_IF_ERROR(ValidateDeleteRequest(request));
   const bool has_filter = request.where.has_value() || request.where_document.has_value();
-  if (request.limit && !has_filter) {
-    return Status::InvalidArgument("Validation error: limit can only be specified when a where clause is provided");
-  }
-  if (request.ids && request.ids->empty() && !has_filter) {
-    return Status::InvalidArgument("Validation error: ids, where: Either ids or where must be specified");
-  }
   CallScope call(*this);
   FATHOM_RETURN_IF_ERROR(call.status());
   FATHOM_RETURN_IF_ERROR(EnsureOpen());

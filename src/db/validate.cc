@@ -116,6 +116,26 @@ Status ValidateQueryResultRows(size_t query_embeddings, uint32_t n_results) {
   return Status::Ok();
 }
 
+Status ValidateQueryShape(size_t query_embeddings, uint32_t n_results) {
+  if (n_results > limits::kQueryResultsMax) {
+    return Status::InvalidArgument("n_results is " + std::to_string(n_results) + "; at most " +
+                                   std::to_string(limits::kQueryResultsMax) + " results can be asked for");
+  }
+  return ValidateQueryResultRows(query_embeddings, n_results);
+}
+
+Status ValidateDeleteRequest(const DeleteRequest& request) {
+  const bool has_filter = request.where.has_value() || request.where_document.has_value();
+  if (request.ids && request.ids->empty() && !has_filter) {
+    return Status::InvalidArgument("Validation error: ids, where: Either ids or where must be specified");
+  }
+  if (request.limit && !has_filter) {
+    return Status::InvalidArgument(
+        "Validation error: limit: limit can only be specified when a where clause is provided");
+  }
+  return Status::Ok();
+}
+
 std::string DimensionMismatchMessage(uint32_t expected, size_t got) {
   return "Collection expecting embedding with dimension of " + std::to_string(expected) + ", got " +
          std::to_string(got);

@@ -30,6 +30,11 @@ Result<std::optional<uint32_t>> ValidateWriteRecords(OpType type, const std::vec
 Status ValidateQueryEmbeddings(const std::vector<std::vector<float>>& embeddings, uint32_t n_results);
 // query_embeddings x n_results must be at most limits::kQueryResultRowsMax.
 Status ValidateQueryResultRows(size_t query_embeddings, uint32_t n_results);
+// n_results at most limits::kQueryResultsMax, and the total rows as above.
+Status ValidateQueryShape(size_t query_embeddings, uint32_t n_results);
+
+// A delete's shape, with Chroma's messages: ids or a filter; a limit only with a filter.
+Status ValidateDeleteRequest(const DeleteRequest& request);
 
 std::string DimensionMismatchMessage(uint32_t expected, size_t got);
 

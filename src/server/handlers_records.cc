@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "common/limits.h"
+#include "db/validate.h"
 #include "server/collection_config.h"
 #include "server/api.h"
 #include "server/json_writer.h"
@@ -237,13 +238,8 @@ ApiResult<HttpResponse> ApiService::DeleteRecords(const RouteMatch& route, JsonE
   request.where = std::move(filters.where);
   request.where_document = std::move(filters.where_document);
   FATHOM_API_ASSIGN_OR_RETURN(request.limit, ReadOptionalU32(object, "limit"));
+  FATHOM_API_RETURN_IF_ERROR(ToApiStatus(ValidateDeleteRequest(request)));
   const bool has_filter = request.where.has_value() || request.where_document.has_value();
-  if (request.ids && request.ids->empty() && !has_filter) {
-    return ApiError::Validation("ids, where", "Either ids or where must be specified");
-  }
-  if (request.limit && !has_filter) {
-    return ApiError::Validation("limit", "limit can only be specified when a where clause is provided");
-  }
   std::shared_ptr<Collection> collection;
   FATHOM_API_ASSIGN_OR_RETURN(collection, CollectionForRecords(route));
   if (!request.ids && !has_filter) return JsonResponse(R"({"deleted":0})");  // `{}` deletes nothing
@@ -315,17 +311,7 @@ ApiResult<HttpResponse> ApiService::Query(const RouteMatch& route, JsonElement b
   std::optional<uint32_t> n_results;
   FATHOM_API_ASSIGN_OR_RETURN(n_results, ReadOptionalU32(object, "n_results"));
   request.n_results = n_results.value_or(10);
-  if (request.n_results > fathom::limits::kQueryResultsMax) {
-    return ApiError::InvalidArgument(fmt::format("n_results is {}; at most {} results can be asked for",
-                                                 request.n_results, fathom::limits::kQueryResultsMax));
-  }
-  if (const uint64_t rows = uint64_t{request.query_embeddings.size()} * request.n_results;
-      rows > fathom::limits::kQueryResultRowsMax) {
-    return ApiError::InvalidArgument(fmt::format(
-        "{} query embeddings x n_results {} = {} result rows; a query may return at most {} "
-        "(limits::kQueryResultRowsMax)",
-        request.query_embeddings.size(), request.n_results, rows, fathom::limits::kQueryResultRowsMax));
-  }
+  FATHOM_API_RETURN_IF_ERROR(ToApiStatus(ValidateQueryShape(request.query_embeddings.size(), request.n_results)));
   std::vector<std::string> include_names = {"documents", "metadatas", "distances"};
   if (auto include = OptionalField(object, "include")) {
     FATHOM_API_ASSIGN_OR_RETURN(request.include, ReadInclude(*include, "include", &include_names));
