@@ -39,10 +39,6 @@ using fathom::bench::Mib;
 using fathom::bench::ParseDoubles;
 using fathom::bench::RssBytes;
 
-
-
-
-
 struct Config {
   size_t batch = 5000;
   uint32_t k = 10;

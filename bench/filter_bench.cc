@@ -58,10 +58,6 @@ using fathom::bench::Die;
 using fathom::bench::Seconds;
 using fathom::bench::ParseDoubles;
 
-
-
-
-
 // A small seeded generator (splitmix64), one stream per row so metadata do not depend on
 // the order rows are generated in.
 struct SplitMix {

@@ -65,7 +65,6 @@ using fathom::bench::Seconds;
 
 using fathom::DistanceSpace;
 
-
 std::vector<uint32_t> ParseList(const std::string& text) {
   std::vector<uint32_t> out;
   std::stringstream in(text);
@@ -75,7 +74,6 @@ std::vector<uint32_t> ParseList(const std::string& text) {
   }
   return out;
 }
-
 
 // One point of a recall/QPS curve.
 struct Point {

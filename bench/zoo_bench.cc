@@ -47,8 +47,6 @@ using fathom::bench::Die;
 using fathom::bench::Seconds;
 using fathom::bench::LoadAverage;
 
-
-
 std::vector<std::string> SplitList(const std::string& text) {
   std::vector<std::string> out;
   std::stringstream in(text);
@@ -273,7 +271,6 @@ HnswRun RunHnsw(const Prepared& p, const Filter& all, const Truth& truth, const 
   }
   return run;
 }
-
 
 std::string Fixed(double v, int digits) {
   char buf[64];
