@@ -8,7 +8,8 @@
 
 namespace fathom {
 
-class ObjectStore;
+class Clock;        // src/io/clock.h
+class ObjectStore;  // fathom/object_store.h
 
 struct DatabaseOptions {
   // Where the data lives: a local directory (created if missing) ...
@@ -54,6 +55,9 @@ struct DatabaseOptions {
   bool background_compaction = true;
   // How long a writer waits for room in a full commit queue before getting Unavailable.
   std::chrono::milliseconds write_queue_timeout{10000};
+  // The time background work reads and waits on (compaction retry delays); null = real
+  // time. Tests pass a ManualClock (src/io/manual_clock.h) to drive it.
+  std::shared_ptr<Clock> clock;
 };
 
 }  // namespace fathom
