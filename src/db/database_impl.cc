@@ -11,6 +11,7 @@
 #include "db/validate.h"
 #include "io/commit_object.h"
 #include "io/local_store.h"
+#include "io/store_factory.h"
 #include "storage/manifest.h"
 
 namespace fathom {
@@ -47,15 +48,23 @@ Result<std::unique_ptr<DatabaseImpl>> DatabaseImpl::Open(const DatabaseOptions& 
   std::shared_ptr<ObjectStore> store = options.store;
   std::unique_ptr<DirectoryLock> lock;
   if (!store) {
-    if (options.path.empty()) return Status::InvalidArgument("DatabaseOptions needs a path or a store");
+    if (options.path.empty() && options.store_url.empty()) {
+      return Status::InvalidArgument("DatabaseOptions needs a path, a store_url or a store");
+    }
+    if (!options.path.empty() && !options.store_url.empty()) {
+      return Status::InvalidArgument("DatabaseOptions takes a path or a store_url, not both");
+    }
   }
   if (!(options.vector_recall_target >= 0.0 && options.vector_recall_target <= 1.0)) {
     return Status::InvalidArgument("DatabaseOptions::vector_recall_target must be in (0, 1] (0 = the default 0.95)");
   }
   if (!store) {
-    FATHOM_ASSIGN_OR_RETURN(lock, DirectoryLock::Acquire(options.path));
-    FATHOM_ASSIGN_OR_RETURN(std::unique_ptr<LocalStore> local, LocalStore::Open(options.path));
-    store = std::move(local);
+    // A path is a directory even if it contains "://"; only store_url is parsed.
+    Result<OpenedStore> opened_or =
+        options.path.empty() ? OpenStore(options.store_url) : OpenStore(StoreLocation::Local(options.path));
+    FATHOM_ASSIGN_OR_RETURN(OpenedStore opened, std::move(opened_or));
+    store = std::move(opened.store);
+    lock = std::move(opened.lock);
   }
   if (Status probe = ProbeCreateOnly(*store); !probe.ok()) {
     // A full or read-only store cannot take the probe's write, but its data can still be
