@@ -50,9 +50,8 @@ Result<OpenedStore> OpenStore(const StoreLocation& location) {
       opened.store = std::make_shared<MemStore>();
       return opened;
     case StoreLocation::Kind::kS3:
-      return Status::Unimplemented("s3://" + location.path +
-                                   ": s3:// object storage is not supported yet; use a local directory "
-                                   "(DIR or file://DIR)");
+      return Status::Unimplemented(
+          "s3:// object storage is not supported yet; use a local directory (DIR or file://DIR)");
   }
   return Status::Internal("unknown store kind");
 }
