@@ -8,13 +8,17 @@
 
 namespace fathom {
 
-class ObjectStore;
+class Clock;        // src/io/clock.h
+class ObjectStore;  // fathom/object_store.h
 
 struct DatabaseOptions {
-  // Where the data lives: a local directory (created if missing) ...
+  // Where the data lives, one of: a local directory (created if missing) ...
   std::string path;
+  // ... or a store URL: "file://DIR" (the same as path DIR), "mem://" (in RAM, gone when
+  // closed); "s3://" is not supported yet (docs/design/io.md) ...
+  std::string store_url;
   // ... or an ObjectStore supplied by the caller (tests: MemStore, FaultStore). When set,
-  // `path` is ignored. Shared so a test can keep using the store after closing.
+  // `path` and `store_url` are ignored. Shared so a test can keep using the store after closing.
   // One owner at a time: a local `path` is locked (a second open fails), a caller's
   // store is not, so the caller must not open a second Database on it until the first
   // is destroyed. Destroying a Database waits for every call still running on it or its
@@ -54,6 +58,9 @@ struct DatabaseOptions {
   bool background_compaction = true;
   // How long a writer waits for room in a full commit queue before getting Unavailable.
   std::chrono::milliseconds write_queue_timeout{10000};
+  // The time background work reads and waits on (compaction retry delays); null = real
+  // time. Tests pass a ManualClock (src/io/manual_clock.h) to drive it.
+  std::shared_ptr<Clock> clock;
 };
 
 }  // namespace fathom

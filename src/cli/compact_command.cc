@@ -7,12 +7,16 @@
 
 namespace fathom::cli {
 
-int Compact(const std::string& path, double recall_target) {
+int Compact(const CompactOptions& options) {
   const auto start = std::chrono::steady_clock::now();
+  const std::string& where = options.path.empty() ? options.store_url : options.path;
   // No background thread: the work below is the whole point, done in this one.
-  auto db = Database::Open({.path = path, .vector_recall_target = recall_target, .background_compaction = false});
+  auto db = Database::Open({.path = options.path,
+                            .store_url = options.store_url,
+                            .vector_recall_target = options.recall_target,
+                            .background_compaction = false});
   if (!db.ok()) {
-    std::fprintf(stderr, "fathom: cannot open %s: %s\n", path.c_str(), db.status().ToString().c_str());
+    std::fprintf(stderr, "fathom: cannot open %s: %s\n", where.c_str(), db.status().ToString().c_str());
     return 1;
   }
   Status s = (*db)->CompactAll();
@@ -21,7 +25,7 @@ int Compact(const std::string& path, double recall_target) {
     return 1;
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("compacted %s in %.2f s\n", path.c_str(), seconds);
+  std::printf("compacted %s in %.2f s\n", where.c_str(), seconds);
   return 0;
 }
 

@@ -1,4 +1,4 @@
-// `fathom compact`: open the embedded store at a directory, compact every collection
+// `fathom compact`: open the store at a directory (or store URL), compact every collection
 // (vector index maintenance, WAL tail folded into segments, index persisted) and exit.
 // For operators before a restart or a backup, and for benchmarks that want the index
 // ready when the server starts.
@@ -8,7 +8,13 @@
 
 namespace fathom::cli {
 
+struct CompactOptions {
+  std::string path;           // --path DIR ...
+  std::string store_url;      // ... or --store URL (DatabaseOptions::store_url)
+  double recall_target = 0.0;  // DatabaseOptions::vector_recall_target (0 = 0.95)
+};
+
 // Returns the process exit code (0, or 1 with the error on stderr).
-int Compact(const std::string& path, double recall_target = 0.0);
+int Compact(const CompactOptions& options);
 
 }  // namespace fathom::cli

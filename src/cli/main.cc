@@ -1,10 +1,11 @@
 // The fathom command line.
 //
-//   fathom run --path DIR [--host 127.0.0.1] [--port 8000] [--allow-reset]
+//   fathom run (--path DIR | --store URL) [--host 127.0.0.1] [--port 8000] [--allow-reset]
 //              [--vector-cache-mib N] [--keep-vectors-in-ram] [--recall-target R]
 //              [--compaction-trigger-ops N] [--vector-index-min-rows N] [--cold-spill-min-rows N]
-//   fathom compact --path DIR [--recall-target R]
+//   fathom compact (--path DIR | --store URL) [--recall-target R]
 //   fathom version
+// URL: file://DIR (the same as --path DIR) or mem:// (docs/design/io.md).
 #include <cstdio>
 #include <string>
 
@@ -17,6 +18,17 @@ namespace {
 
 constexpr const char* kFathomVersion = "0.1.0";
 
+// Where the data lives: exactly one of --path DIR and --store URL (io/store_factory.h
+// reads both, through DatabaseOptions).
+void AddStoreOptions(CLI::App* command, std::string* path, std::string* store_url) {
+  CLI::Option_group* where = command->add_option_group("store", "Where the data lives (one of)");
+  where->add_option("--path", *path, "Data directory (created if missing)");
+  where->add_option("--store", *store_url,
+                    "Store URL: file://DIR (as --path DIR) or mem:// (in memory, gone on exit); "
+                    "s3:// is not supported yet");
+  where->require_option(1);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -25,7 +37,7 @@ int main(int argc, char** argv) {
 
   fathom::cli::RunOptions run_options;
   CLI::App* run = app.add_subcommand("run", "Serve the store at DIR over Chroma's HTTP API v2");
-  run->add_option("--path", run_options.path, "Data directory (created if missing)")->required();
+  AddStoreOptions(run, &run_options.path, &run_options.store_url);
   run->add_option("--host", run_options.host, "Address to listen on")->capture_default_str();
   run->add_option("--port", run_options.port, "Port to listen on (0 = any free port)")->capture_default_str();
   run->add_flag("--allow-reset", run_options.allow_reset, "Enable POST /api/v2/reset (wipes all data)");
@@ -54,12 +66,11 @@ int main(int argc, char** argv) {
                   "lower it)")
       ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 32));
 
-  std::string compact_path;
+  fathom::cli::CompactOptions compact_options;
   CLI::App* compact = app.add_subcommand(
       "compact", "Compact every collection at DIR now (build vector indexes, fold the WAL) and exit");
-  compact->add_option("--path", compact_path, "Data directory")->required();
-  double compact_recall_target = 0.0;
-  compact->add_option("--recall-target", compact_recall_target,
+  AddStoreOptions(compact, &compact_options.path, &compact_options.store_url);
+  compact->add_option("--recall-target", compact_options.recall_target,
                       "Recall@10 target of the vector indexes it builds (as fathom run's; 0 = 0.95)")
       ->check(CLI::Range(0.0, 1.0));
 
@@ -71,6 +82,6 @@ int main(int argc, char** argv) {
     std::printf("fathom %s (Chroma HTTP API v2 compatible)\n", kFathomVersion);
     return 0;
   }
-  if (app.got_subcommand("compact")) return fathom::cli::Compact(compact_path, compact_recall_target);
+  if (app.got_subcommand("compact")) return fathom::cli::Compact(compact_options);
   return fathom::cli::Run(run_options);
 }

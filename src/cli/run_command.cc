@@ -21,7 +21,9 @@ int Run(const RunOptions& options) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  const std::string& where = options.path.empty() ? options.store_url : options.path;
   auto db = Database::Open({.path = options.path,
+                            .store_url = options.store_url,
                             .compaction_trigger_ops = options.compaction_trigger_ops,
                             .vector_index_min_rows = options.vector_index_min_rows,
                             .vector_recall_target = options.recall_target,
@@ -29,7 +31,7 @@ int Run(const RunOptions& options) {
                             .cold_spill_min_rows = options.cold_spill_min_rows,
                             .cold_vectors = !options.keep_vectors_in_ram});
   if (!db.ok()) {
-    std::fprintf(stderr, "fathom: cannot open %s: %s\n", options.path.c_str(), db.status().ToString().c_str());
+    std::fprintf(stderr, "fathom: cannot open %s: %s\n", where.c_str(), db.status().ToString().c_str());
     return 1;
   }
   server::ApiService api(db->get(), server::ApiOptions{.allow_reset = options.allow_reset});
@@ -42,7 +44,7 @@ int Run(const RunOptions& options) {
     std::fprintf(stderr, "fathom: %s\n", started.ToString().c_str());
     return 1;
   }
-  std::printf("fathom: serving %s at http://%s:%u\n", options.path.c_str(), options.host.c_str(),
+  std::printf("fathom: serving %s at http://%s:%u\n", where.c_str(), options.host.c_str(),
               static_cast<unsigned>(http.port()));
   std::fflush(stdout);
 

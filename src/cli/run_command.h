@@ -1,4 +1,4 @@
-// `fathom run`: open the embedded store at a directory and serve Chroma's HTTP API v2.
+// `fathom run`: open the store at a directory (or store URL) and serve Chroma's HTTP API v2.
 #pragma once
 
 #include <cstdint>
@@ -7,7 +7,8 @@
 namespace fathom::cli {
 
 struct RunOptions {
-  std::string path;
+  std::string path;       // --path DIR ...
+  std::string store_url;  // ... or --store URL (DatabaseOptions::store_url)
   std::string host = "127.0.0.1";
   uint16_t port = 8000;
   bool allow_reset = false;

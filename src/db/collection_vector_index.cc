@@ -1,7 +1,6 @@
 #include "db/collection_vector_index.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstring>
 
@@ -498,11 +497,9 @@ Status CollectionVectorIndex::RunBuild(DistanceSpace space, uint32_t dim, const 
   CalibrationOptions calibration;
   calibration.recall_target = settings.recall_target;
   calibration.seed = options.seed;
-  // The plan (index or exact scan) is chosen by timing both on this machine. Engine code
-  // has no Clock interface yet (io/ will get one); the steady clock is read directly.
-  calibration.clock_seconds = [] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-  };
+  // The plan (index or exact scan) is chosen by timing both on this machine.
+  const Clock* clock = settings.clock != nullptr ? settings.clock : RealClock().get();
+  calibration.clock_seconds = [clock] { return clock->NowSeconds(); };
   const MatrixSource rows(matrix);
   const SlotsOfRowsSource exact(rows, task->slots);
   std::optional<Int8Matrix> int8;

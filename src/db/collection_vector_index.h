@@ -33,6 +33,7 @@
 #include "fathom/types.h"
 #include "index/vector/ivf_index.h"
 #include "index/vector/search_calibration.h"
+#include "io/clock.h"
 
 namespace fathom {
 
@@ -162,6 +163,8 @@ class CollectionVectorIndex {
     // The rows will be searched through int8 approximations (cold parts): calibrate that
     // two-stage path rather than the all-f32 one.
     bool two_stage = false;
+    // Times the index plan against an exact scan (search_calibration.h); null = real time.
+    const Clock* clock = nullptr;
   };
   static Status RunBuild(DistanceSpace space, uint32_t dim, const BuildSettings& settings, VectorIndexTask* task);
 

@@ -11,6 +11,7 @@
 #include "db/validate.h"
 #include "io/commit_object.h"
 #include "io/local_store.h"
+#include "io/store_factory.h"
 #include "storage/manifest.h"
 
 namespace fathom {
@@ -28,11 +29,17 @@ std::vector<T> Page(const std::vector<T>& all, std::optional<uint32_t> limit, ui
   return out;
 }
 
+// Fills in what the engine relies on being set.
+DatabaseOptions WithDefaults(DatabaseOptions options) {
+  if (!options.clock) options.clock = RealClock();
+  return options;
+}
+
 }  // namespace
 
 DatabaseImpl::DatabaseImpl(std::shared_ptr<ObjectStore> store, const DatabaseOptions& options)
     : store_(std::move(store)),
-      options_(options),
+      options_(WithDefaults(options)),
       vector_caches_(std::make_shared<BlockCachePool>(
           options.vector_cache_bytes ? options.vector_cache_bytes : limits::kVectorCacheBytesDefault)),
       catalog_store_(store_) {}
@@ -41,15 +48,23 @@ Result<std::unique_ptr<DatabaseImpl>> DatabaseImpl::Open(const DatabaseOptions& 
   std::shared_ptr<ObjectStore> store = options.store;
   std::unique_ptr<DirectoryLock> lock;
   if (!store) {
-    if (options.path.empty()) return Status::InvalidArgument("DatabaseOptions needs a path or a store");
+    if (options.path.empty() && options.store_url.empty()) {
+      return Status::InvalidArgument("DatabaseOptions needs a path, a store_url or a store");
+    }
+    if (!options.path.empty() && !options.store_url.empty()) {
+      return Status::InvalidArgument("DatabaseOptions takes a path or a store_url, not both");
+    }
   }
   if (!(options.vector_recall_target >= 0.0 && options.vector_recall_target <= 1.0)) {
     return Status::InvalidArgument("DatabaseOptions::vector_recall_target must be in (0, 1] (0 = the default 0.95)");
   }
   if (!store) {
-    FATHOM_ASSIGN_OR_RETURN(lock, DirectoryLock::Acquire(options.path));
-    FATHOM_ASSIGN_OR_RETURN(std::unique_ptr<LocalStore> local, LocalStore::Open(options.path));
-    store = std::move(local);
+    // A path is a directory even if it contains "://"; only store_url is parsed.
+    Result<OpenedStore> opened_or =
+        options.path.empty() ? OpenStore(options.store_url) : OpenStore(StoreLocation::Local(options.path));
+    FATHOM_ASSIGN_OR_RETURN(OpenedStore opened, std::move(opened_or));
+    store = std::move(opened.store);
+    lock = std::move(opened.lock);
   }
   if (Status probe = ProbeCreateOnly(*store); !probe.ok()) {
     // A full or read-only store cannot take the probe's write, but its data can still be
@@ -63,7 +78,8 @@ Result<std::unique_ptr<DatabaseImpl>> DatabaseImpl::Open(const DatabaseOptions& 
   FATHOM_RETURN_IF_ERROR(db->Load());
   db->RemoveOrphans();
   if (options.background_compaction) {
-    db->compaction_thread_ = std::thread([raw = db.get()] { raw->CompactionLoop(); });
+    db->compaction_executor_ = std::make_unique<ThreadPool>(1);
+    db->compaction_executor_->Submit([raw = db.get()] { raw->CompactionLoop(); });
   }
   return db;
 }
@@ -74,7 +90,7 @@ DatabaseImpl::~DatabaseImpl() {
     stopping_ = true;
   }
   compaction_cv_.notify_all();
-  if (compaction_thread_.joinable()) compaction_thread_.join();
+  compaction_executor_.reset();  // waits for CompactionLoop to return
   std::vector<std::shared_ptr<CollectionImpl>> handles;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -523,12 +539,12 @@ void DatabaseImpl::ScheduleCompaction(std::weak_ptr<CollectionImpl> collection) 
 }
 
 void DatabaseImpl::CompactionLoop() {
-  using Clock = std::chrono::steady_clock;
+  Clock& clock = *options_.clock;
   std::unique_lock<std::mutex> lock(compaction_mu_);
   while (true) {
     // Failed jobs whose delay is over are queued again.
-    const Clock::time_point now = Clock::now();
-    std::optional<Clock::time_point> next_retry;
+    const Clock::TimePoint now = clock.Now();
+    std::optional<Clock::TimePoint> next_retry;
     for (auto it = compaction_retries_.begin(); it != compaction_retries_.end();) {
       if (it->due <= now) {
         compaction_queue_.push_back(std::move(it->collection));
@@ -542,7 +558,7 @@ void DatabaseImpl::CompactionLoop() {
     if (compaction_queue_.empty()) {
       auto ready = [&] { return stopping_ || !compaction_queue_.empty(); };
       if (next_retry) {
-        compaction_cv_.wait_until(lock, *next_retry, ready);
+        clock.WaitUntil(compaction_cv_, lock, *next_retry, ready);
       } else {
         compaction_cv_.wait(lock, ready);
       }
@@ -570,7 +586,7 @@ void DatabaseImpl::CompactionLoop() {
           auto& delay = compaction_backoff_[id];
           delay = std::clamp(delay * 2, limits::kCompactionRetryDelayMin, limits::kCompactionRetryDelayMax);
           spdlog::warn("compaction of collection {} failed (retrying in {} ms): {}", id, delay.count(), s.ToString());
-          compaction_retries_.push_back({Clock::now() + delay, next});
+          compaction_retries_.push_back({clock.Now() + delay, next});
         }
       } else {
         if (!s.ok() && s.code() != StatusCode::kNotFound) {

@@ -1,5 +1,6 @@
 // DatabaseImpl: the catalog (tenants, databases, collections), the open collections,
-// and the background compaction thread.
+// and the background compaction loop (one job on a one-thread executor of its own, which
+// waits on options.clock between jobs).
 //
 // Catalog changes are serialised by mu_ and committed as catalog snapshots (see
 // catalog/catalog.h) before they take effect in memory. Collections open lazily on
@@ -12,13 +13,14 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "catalog/catalog.h"
 #include "db/collection_impl.h"
 #include "fathom/db.h"
+#include "io/clock.h"
+#include "io/executor.h"
 #include "io/local_store.h"
 #include "io/object_store.h"
 
@@ -90,7 +92,7 @@ class DatabaseImpl {
 
   std::shared_ptr<ObjectStore> store_;
   std::unique_ptr<DirectoryLock> directory_lock_;  // held while open (local directories only)
-  DatabaseOptions options_;
+  DatabaseOptions options_;  // options_.clock is never null
   std::shared_ptr<BlockCachePool> vector_caches_;  // cold vectors of every collection
 
   std::mutex mu_;
@@ -108,14 +110,15 @@ class DatabaseImpl {
   std::condition_variable idle_cv_;
   std::deque<std::weak_ptr<CollectionImpl>> compaction_queue_;
   struct CompactionRetry {
-    std::chrono::steady_clock::time_point due;
+    Clock::TimePoint due;
     std::weak_ptr<CollectionImpl> collection;
   };
   std::vector<CompactionRetry> compaction_retries_;  // failed jobs, queued again when due
   std::unordered_map<std::string, std::chrono::milliseconds> compaction_backoff_;  // by collection id
   bool compaction_running_ = false;
   bool stopping_ = false;
-  std::thread compaction_thread_;
+  // Runs CompactionLoop while the database is open (background_compaction only).
+  std::unique_ptr<Executor> compaction_executor_;
 };
 
 }  // namespace fathom

@@ -1,65 +1,12 @@
-// ObjectStore: the one kind of durable storage fathom uses (DESIGN.md section 2).
-//
-// Objects are immutable byte strings named by '/'-separated keys. The commit primitive is
-// a create-only Put: of two concurrent create-only Puts of one key exactly one succeeds,
-// the other gets AlreadyExists. Implementations: LocalStore (a directory), MemStore (RAM,
-// tests), FaultStore (wraps another and injects failures). Thread-safety: every
-// implementation is safe for concurrent use.
+// ObjectStore, for engine code: the public interface (include/fathom/object_store.h) plus
+// the checks fathom makes of every store and key.
 #pragma once
 
-#include <cstdint>
-#include <optional>
-#include <string>
 #include <string_view>
-#include <vector>
 
-#include "fathom/status.h"
+#include "fathom/object_store.h"
 
 namespace fathom {
-
-enum class PutMode : uint8_t {
-  kOverwrite,   // replace any existing object
-  kCreateOnly,  // fail with AlreadyExists if the key exists (If-None-Match: *)
-};
-
-struct ByteRange {
-  uint64_t offset = 0;
-  uint64_t length = 0;
-};
-
-struct ObjectInfo {
-  std::string key;
-  uint64_t size_bytes = 0;
-};
-
-class ObjectStore {
- public:
-  virtual ~ObjectStore() = default;
-
-  // Writes the whole object durably before returning OK. A create-only Put of an
-  // existing key returns AlreadyExists only once the existing object is durable too
-  // (callers treat "my bytes are there" as committed: io/commit_object.h).
-  virtual Status Put(const std::string& key, std::string_view bytes, PutMode mode) = 0;
-  // Reads the object, or `range` of it (clamped to the object's end). NotFound if missing.
-  virtual Result<std::string> Get(const std::string& key,
-                                  std::optional<ByteRange> range = std::nullopt) = 0;
-  virtual Result<ObjectInfo> Head(const std::string& key) = 0;
-  // Keys that start with `prefix` and sort after `start_after`, in byte order; at most
-  // `max_keys` of them (0 = all).
-  virtual Result<std::vector<ObjectInfo>> List(const std::string& prefix,
-                                               const std::string& start_after = "",
-                                               size_t max_keys = 0) = 0;
-  // Deleting a missing key is not an error.
-  virtual Status Delete(const std::string& key) = 0;
-  // For messages: "local:/path", "mem", ...
-  virtual std::string Describe() const = 0;
-  // The local file holding `key`, for stores that are a directory (readers may then
-  // keep the file open instead of issuing ranged Gets); nullopt otherwise.
-  virtual std::optional<std::string> LocalPath(const std::string& key) const {
-    (void)key;
-    return std::nullopt;
-  }
-};
 
 // Checks that the store refuses a second create-only Put of one key; a store that does
 // not is unsafe for fathom and is refused with FailedPrecondition.

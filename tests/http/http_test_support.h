@@ -198,6 +198,9 @@ class ServerProcess {
 
   const std::string& data_dir() const { return data_dir_; }
   uint16_t port() const { return port_; }
+  // Serve `--store url` instead of `--path` the data directory (the log stays in the
+  // temporary root).
+  void set_store_url(std::string url) { store_url_ = std::move(url); }
   // Arguments added to `fathom run` by the next Start (e.g. {"--compaction-trigger-ops", "64"}).
   void set_extra_args(std::vector<std::string> args) { extra_args_ = std::move(args); }
   // Where server.log goes (default: the temporary root, or the parent of a given data
@@ -224,8 +227,13 @@ class ServerProcess {
       const std::string port = std::to_string(port_);
       // Everything the child needs is prepared before fork: after it, only
       // async-signal-safe calls.
-      std::vector<const char*> args = {binary, "run", "--path", data_dir_.c_str(), "--host", "127.0.0.1",
-                                       "--port", port.c_str()};
+      std::vector<const char*> args = {binary, "run"};
+      if (store_url_.empty()) {
+        args.insert(args.end(), {"--path", data_dir_.c_str()});
+      } else {
+        args.insert(args.end(), {"--store", store_url_.c_str()});
+      }
+      args.insert(args.end(), {"--host", "127.0.0.1", "--port", port.c_str()});
       if (allow_reset_) args.push_back("--allow-reset");
       for (const std::string& arg : extra_args_) args.push_back(arg.c_str());
       args.push_back(nullptr);
@@ -294,6 +302,7 @@ class ServerProcess {
   std::string LogPath() const { return (log_dir_.empty() ? root_ : log_dir_) + "/server.log"; }
 
   bool allow_reset_;
+  std::string store_url_;  // empty: --path data_dir_
   std::vector<std::string> extra_args_;
   std::string log_dir_;  // empty: root_
   std::string root_;

@@ -5,7 +5,6 @@
 #include <limits>
 #include <numeric>
 #include <string>
-#include <thread>
 
 #include "common/assert.h"
 #include "index/vector/distance.h"
@@ -176,24 +175,17 @@ uint64_t MixSeed(uint64_t seed, uint64_t stream) {
 }
 
 void ParallelForChunks(size_t rows, size_t chunk_rows, int threads,
-                       const std::function<void(size_t, size_t)>& fn) {
+                       const std::function<void(size_t, size_t)>& fn, Executor* executor) {
   FATHOM_CHECK(chunk_rows > 0);
   const size_t chunks = (rows + chunk_rows - 1) / chunk_rows;
   auto run = [&](size_t c) { fn(c * chunk_rows, std::min(rows, (c + 1) * chunk_rows)); };
-  size_t workers = std::min<size_t>(std::max(threads, 1), chunks);
-  if (workers <= 1) {
+  if (threads <= 1 || chunks <= 1) {
+    // No pool for single-threaded work (the engine's background builds): none is started.
     for (size_t c = 0; c < chunks; ++c) run(c);
     return;
   }
-  // Static interleaving: chunk c goes to worker c % workers. Work per chunk is uniform.
-  std::vector<std::thread> pool;
-  for (size_t w = 1; w < workers; ++w) {
-    pool.emplace_back([&, w] {
-      for (size_t c = w; c < chunks; c += workers) run(c);
-    });
-  }
-  for (size_t c = 0; c < chunks; c += workers) run(c);
-  for (std::thread& t : pool) t.join();
+  Executor& runner = executor != nullptr ? *executor : DefaultExecutor();
+  runner.ParallelFor(chunks, static_cast<size_t>(threads), run);
 }
 
 void AssignNearest(MatrixView data, const float* centroids, uint32_t clusters, int threads,

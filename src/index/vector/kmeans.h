@@ -19,6 +19,7 @@
 
 #include "fathom/status.h"
 #include "index/vector/ivf_limits.h"
+#include "io/executor.h"
 
 namespace fathom {
 
@@ -53,10 +54,11 @@ class Rng {
 uint64_t MixSeed(uint64_t seed, uint64_t stream);
 
 // Calls fn(begin, end) for consecutive chunks of [0, rows) of `chunk_rows` rows each, on
-// up to `threads` threads (the calling thread included). Chunk boundaries depend only on
-// rows and chunk_rows.
+// up to `threads` threads (the calling thread included; the others are jobs of `executor`,
+// null = DefaultExecutor()). Chunk boundaries depend only on rows and chunk_rows; which
+// thread runs which chunk is unspecified.
 void ParallelForChunks(size_t rows, size_t chunk_rows, int threads,
-                       const std::function<void(size_t begin, size_t end)>& fn);
+                       const std::function<void(size_t begin, size_t end)>& fn, Executor* executor = nullptr);
 
 // For each row of `data`, the index of its nearest centroid (squared L2) and, when
 // `distances` is not null, that squared distance.

@@ -1,0 +1,64 @@
+#include "io/store_factory.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "io/mem_store.h"
+
+namespace fathom {
+
+namespace {
+
+constexpr std::string_view kSchemeSeparator = "://";
+
+std::string Lowercase(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+}  // namespace
+
+Result<StoreLocation> ParseStoreUrl(std::string_view url) {
+  if (url.empty()) return Status::InvalidArgument("empty store URL: use a directory, file://DIR or mem://");
+  const size_t separator = url.find(kSchemeSeparator);
+  if (separator == std::string_view::npos) return StoreLocation::Local(std::string(url));
+  const std::string scheme = Lowercase(url.substr(0, separator));
+  const std::string rest(url.substr(separator + kSchemeSeparator.size()));
+  if (scheme == "file") {
+    if (rest.empty()) return Status::InvalidArgument("store URL " + std::string(url) + " names no directory");
+    return StoreLocation::Local(rest);
+  }
+  if (scheme == "mem") return StoreLocation{StoreLocation::Kind::kMemory, rest};
+  if (scheme == "s3") return StoreLocation{StoreLocation::Kind::kS3, rest};
+  return Status::InvalidArgument("unknown store scheme '" + scheme + "://' in " + std::string(url) +
+                                 ": fathom stores data in a directory (DIR or file://DIR) or in memory (mem://)");
+}
+
+Result<OpenedStore> OpenStore(const StoreLocation& location) {
+  OpenedStore opened;
+  switch (location.kind) {
+    case StoreLocation::Kind::kLocal: {
+      if (location.path.empty()) return Status::InvalidArgument("no data directory given");
+      // Locked before the store is opened: Open removes leftover temporary files, which
+      // must not be those of another process's writes in progress.
+      FATHOM_ASSIGN_OR_RETURN(opened.lock, DirectoryLock::Acquire(location.path));
+      FATHOM_ASSIGN_OR_RETURN(opened.store, LocalStore::Open(location.path));
+      return opened;
+    }
+    case StoreLocation::Kind::kMemory:
+      opened.store = std::make_shared<MemStore>();
+      return opened;
+    case StoreLocation::Kind::kS3:
+      return Status::Unimplemented(
+          "s3:// object storage is not supported yet; use a local directory (DIR or file://DIR)");
+  }
+  return Status::Internal("unknown store kind");
+}
+
+Result<OpenedStore> OpenStore(std::string_view url) {
+  FATHOM_ASSIGN_OR_RETURN(StoreLocation location, ParseStoreUrl(url));
+  return OpenStore(location);
+}
+
+}  // namespace fathom

@@ -1,0 +1,106 @@
+// Stores chosen by URL: which store each form opens, the lock a local directory takes, and
+// the errors for what is not supported.
+#include "io/store_factory.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "fathom/db.h"
+#include "test_util.h"
+
+namespace fathom {
+namespace {
+
+TEST(StoreFactoryTest, ParsesEachForm) {
+  struct Case {
+    const char* url;
+    StoreLocation::Kind kind;
+    const char* path;
+  };
+  const Case cases[] = {
+      {"data", StoreLocation::Kind::kLocal, "data"},
+      {"/srv/fathom", StoreLocation::Kind::kLocal, "/srv/fathom"},
+      {"file:///srv/fathom", StoreLocation::Kind::kLocal, "/srv/fathom"},
+      {"file://data", StoreLocation::Kind::kLocal, "data"},
+      {"FILE:///srv", StoreLocation::Kind::kLocal, "/srv"},
+      {"mem://", StoreLocation::Kind::kMemory, ""},
+      {"mem://scratch", StoreLocation::Kind::kMemory, "scratch"},
+      {"s3://bucket/prefix", StoreLocation::Kind::kS3, "bucket/prefix"},
+  };
+  for (const Case& c : cases) {
+    Result<StoreLocation> location = ParseStoreUrl(c.url);
+    ASSERT_TRUE(location.ok()) << c.url << ": " << location.status().ToString();
+    EXPECT_EQ(location->kind, c.kind) << c.url;
+    EXPECT_EQ(location->path, c.path) << c.url;
+  }
+}
+
+TEST(StoreFactoryTest, RefusesEmptyAndUnknown) {
+  EXPECT_EQ(ParseStoreUrl("").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseStoreUrl("file://").status().code(), StatusCode::kInvalidArgument);
+  Status unknown = ParseStoreUrl("gs://bucket").status();
+  EXPECT_EQ(unknown.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(unknown.message().find("unknown store scheme 'gs://'"), std::string::npos) << unknown.ToString();
+}
+
+TEST(StoreFactoryTest, S3IsNotSupportedYet) {
+  Result<OpenedStore> opened = OpenStore("s3://bucket/prefix");
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.status().code(), StatusCode::kUnimplemented);
+  EXPECT_NE(opened.status().message().find("s3:// object storage is not supported yet"), std::string::npos)
+      << opened.status().ToString();
+}
+
+TEST(StoreFactoryTest, FileUrlOpensALockedLocalStore) {
+  testing::TempDir dir;
+  const std::string root = dir.path() + "/data";
+  Result<OpenedStore> opened = OpenStore("file://" + root);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  EXPECT_EQ(opened->store->Describe(), "local:" + root);
+  EXPECT_NE(opened->lock, nullptr);
+  ASSERT_TRUE(opened->store->Put("a/b", "bytes", PutMode::kCreateOnly).ok());
+  EXPECT_TRUE(std::filesystem::exists(root + "/a/b"));
+  // The plain path names the same directory, which is taken.
+  EXPECT_EQ(OpenStore(root).status().code(), StatusCode::kFailedPrecondition);
+  opened->lock.reset();
+  EXPECT_TRUE(OpenStore(root).ok());
+}
+
+TEST(StoreFactoryTest, MemUrlOpensAFreshStoreEachTime) {
+  Result<OpenedStore> first = OpenStore("mem://");
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->store->Describe(), "mem");
+  EXPECT_EQ(first->lock, nullptr);
+  ASSERT_TRUE(first->store->Put("k", "v", PutMode::kCreateOnly).ok());
+  Result<OpenedStore> second = OpenStore("mem://");
+  ASSERT_TRUE(second.ok());
+  EXPECT_TRUE(second->store->Head("k").status().IsNotFound());
+}
+
+// Database::Open reaches the factory through DatabaseOptions.
+TEST(StoreFactoryTest, DatabaseOpensByUrl) {
+  testing::TempDir dir;
+  const std::string root = dir.path() + "/db";
+  {
+    auto db = Database::Open({.store_url = "file://" + root});
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    ASSERT_TRUE((*db)->CreateCollection(Database::kDefaultTenant, Database::kDefaultDatabase, {.name = "docs"}).ok());
+    // The directory is locked against a second open by either form.
+    EXPECT_EQ(Database::Open({.path = root}).status().code(), StatusCode::kFailedPrecondition);
+  }
+  auto reopened = Database::Open({.path = root});
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_TRUE((*reopened)->GetCollection(Database::kDefaultTenant, Database::kDefaultDatabase, "docs").ok());
+
+  auto in_memory = Database::Open({.store_url = "mem://"});
+  ASSERT_TRUE(in_memory.ok()) << in_memory.status().ToString();
+  EXPECT_EQ(*(*in_memory)->CountCollections(Database::kDefaultTenant, Database::kDefaultDatabase), 0u);
+
+  EXPECT_EQ(Database::Open({.store_url = "s3://bucket"}).status().code(), StatusCode::kUnimplemented);
+  EXPECT_EQ(Database::Open({.path = root, .store_url = "mem://"}).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Database::Open({}).status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace fathom
