@@ -298,6 +298,7 @@ Status CollectionImpl::MaintainVectorIndex(bool force) {
   if (!task) return Status::Ok();
   CollectionVectorIndex::BuildSettings settings;
   settings.recall_target = vector_index_.recall_target();
+  settings.clock = options_.clock.get();
   // Rows past the spill threshold are searched through int8 approximations (cold parts).
   settings.two_stage = options_.cold_vectors && dim != 0 && task->slots.size() >= SpillMinRows(dim);
   Status built = CollectionVectorIndex::RunBuild(space, dim, settings, &*task);

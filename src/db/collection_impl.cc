@@ -17,6 +17,7 @@
 #include "query/select.h"
 #include "index/vector/distance.h"
 #include "index/vector/top_k.h"
+#include "io/clock.h"
 #include "io/commit_object.h"
 #include "storage/records_segment.h"
 #include "wal/wal_format.h"
@@ -37,7 +38,8 @@ CollectionImpl::CollectionImpl(std::shared_ptr<CollectionMeta> meta, std::shared
                                 ? std::min<uint64_t>(options.wal_object_bytes_max, limits::kWalObjectBytesMax)
                                 : limits::kWalObjectBytesMax),
       schedule_(std::move(schedule)),
-      write_queue_("write queue of collection " + id_, limits::kWriteQueueMax, limits::kWalGroupBytesMax),
+      write_queue_("write queue of collection " + id_, limits::kWriteQueueMax, limits::kWalGroupBytesMax,
+                   options.clock ? options.clock.get() : RealClock().get()),
       vector_index_(options.vector_index_min_rows, options.vector_recall_target),
       recall_monitor_(options.recall_sample_interval) {}
 
@@ -193,6 +195,7 @@ Status CollectionImpl::Recover() {
     table_.mutable_vectors().EndLoad();
     table_.set_next_offset(manifest_.next_offset);
     table_.TakeDirty();  // loaded state is already durable in segments
+    table_.SealIndexes();
     if (manifest_.vector_index) {
       // Derived data: anything wrong with it costs a rebuild, never the collection.
       const std::string index_key = VectorIndexKey(id_, manifest_.vector_index->id);

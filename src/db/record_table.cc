@@ -204,6 +204,7 @@ std::vector<uint32_t> RecordTable::MaybeShrink() {
   for (size_t slot = 0; slot < out; ++slot) {
     if (rows_[slot].metadata) metadata_index_.Insert(static_cast<uint32_t>(slot), *rows_[slot].metadata);
   }
+  metadata_index_.Seal();
   dead_ = 0;
   size_t kept = 0;
   for (uint32_t slot : vector_changes_) {

@@ -64,6 +64,9 @@ class RecordTable final : public RowSource {
   std::optional<uint32_t> FindSlot(const std::string& id) const override;
   const MetadataIndex& metadata_index() const override { return metadata_index_; }
 
+  // Compacts the metadata index after a bulk load (segments at open).
+  void SealIndexes() { metadata_index_.Seal(); }
+
   // Makes room for `extra_rows` more rows without repeated reallocation.
   void Reserve(size_t extra_rows);
 

@@ -6,7 +6,7 @@ Status GroupCommitQueue::Submit(Writer* writer, std::chrono::milliseconds timeou
                                 const std::function<Status()>& admit, const CommitFn& commit) {
   std::unique_lock<std::mutex> lock(mu_);
   const bool has_room =
-      space_cv_.wait_for(lock, timeout, [&] { return queue_.size() < writers_max_ || waking_; });
+      clock_->WaitFor(space_cv_, lock, timeout, [&] { return queue_.size() < writers_max_ || waking_; });
   FATHOM_RETURN_IF_ERROR(admit());
   if (!has_room || queue_.size() >= writers_max_) {
     return Status::Unavailable(name_ + " is full; retry later");

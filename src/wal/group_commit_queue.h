@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "fathom/status.h"
+#include "io/clock.h"
 
 namespace fathom {
 
@@ -40,9 +41,10 @@ class GroupCommitQueue {
   };
   using CommitFn = std::function<void(const std::vector<Writer*>& group)>;
 
-  // `name` names the queue in errors ("write queue of collection X is full").
-  GroupCommitQueue(std::string name, size_t writers_max, size_t group_bytes_max)
-      : name_(std::move(name)), writers_max_(writers_max), group_bytes_max_(group_bytes_max) {}
+  // `name` names the queue in errors ("write queue of collection X is full"); waits for
+  // room are timed by `clock` (which must outlive the queue).
+  GroupCommitQueue(std::string name, size_t writers_max, size_t group_bytes_max, Clock* clock)
+      : name_(std::move(name)), writers_max_(writers_max), group_bytes_max_(group_bytes_max), clock_(clock) {}
 
   // Queues `writer` and returns once its group is committed: writer->status. Waits up to
   // `timeout` for room; `admit` is asked after that wait (under the queue's lock) whether
@@ -58,6 +60,7 @@ class GroupCommitQueue {
   const std::string name_;
   const size_t writers_max_;
   const size_t group_bytes_max_;
+  Clock* const clock_;
   std::mutex mu_;
   std::deque<Writer*> queue_;
   std::condition_variable space_cv_;

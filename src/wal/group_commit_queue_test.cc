@@ -13,7 +13,7 @@ using Writer = GroupCommitQueue::Writer;
 Status Admit() { return Status::Ok(); }
 
 TEST(GroupCommitQueueTest, EveryWriterIsCommittedOnceInGroupsWithinTheByteLimit) {
-  GroupCommitQueue queue("test queue", /*writers_max=*/64, /*group_bytes_max=*/100);
+  GroupCommitQueue queue("test queue", /*writers_max=*/64, /*group_bytes_max=*/100, RealClock().get());
   std::mutex mu;
   std::vector<std::vector<int>> groups;  // writer ids per committed group
   std::atomic<bool> committing{false};
@@ -59,7 +59,7 @@ TEST(GroupCommitQueueTest, EveryWriterIsCommittedOnceInGroupsWithinTheByteLimit)
 }
 
 TEST(GroupCommitQueueTest, AFullQueueRefusesAfterItsTimeoutAndAdmitIsAsked) {
-  GroupCommitQueue queue("test queue", /*writers_max=*/1, /*group_bytes_max=*/100);
+  GroupCommitQueue queue("test queue", /*writers_max=*/1, /*group_bytes_max=*/100, RealClock().get());
   std::mutex gate;
   gate.lock();  // holds the first writer's commit
   std::atomic<bool> in_commit{false};

@@ -105,6 +105,10 @@ void MetadataIndex::Update(uint32_t slot, const std::string& key, const Metadata
   if (!insert && k.present.isEmpty()) keys_.erase(key);
 }
 
+void MetadataIndex::Seal() {
+  for (auto& [key, k] : keys_) k.numbers.Seal();
+}
+
 const MetadataIndex::KeyIndex* MetadataIndex::Find(const std::string& key) const {
   auto it = keys_.find(key);
   return it == keys_.end() ? nullptr : &it->second;

@@ -29,6 +29,9 @@ class MetadataIndex {
   // `metadata` must be what Insert was given for `slot`.
   void Erase(uint32_t slot, const Metadata& metadata);
   void Clear() { keys_.clear(); }
+  // Compacts the structures after a bulk load (numeric changes folded into sorted runs);
+  // lookups are right either way, only faster after.
+  void Seal();
 
   // Slots where `key` holds `value` (an array: any element), on Chroma's terms: numbers on
   // one number line, bools only equal bools, strings only strings.

@@ -10,6 +10,8 @@
 // Thread-safety: none; the owner serialises writers against readers.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <set>
@@ -47,6 +49,10 @@ class SortedNumberRun {
   // Entries in `range`, counting dead ones: an upper bound, in O(log n).
   size_t EstimateCount(const NumberRange& range) const;
   size_t size() const { return run_.size() - dead_count_ + recent_.size(); }
+  // Folds the recent changes into the sorted run (after a bulk load).
+  void Seal() {
+    if (!recent_.empty() || dead_count_ != 0) Rebuild();
+  }
   size_t MemoryBytes() const;
 
  private:
@@ -55,14 +61,31 @@ class SortedNumberRun {
     uint32_t slot;
     bool operator<(const Entry& o) const { return value < o.value || (value == o.value && slot < o.slot); }
   };
+  // Orders entries against a range's lower end, for lower_bound in recent_.
+  struct Below {
+    NumberBound lo;
+  };
+  struct Less {
+    using is_transparent = void;
+    bool operator()(const Entry& a, const Entry& b) const { return a < b; }
+    bool operator()(const Entry& e, const Below& b) const {
+      const long double v = static_cast<long double>(e.value);
+      return b.lo.inclusive ? v < b.lo.value : v <= b.lo.value;
+    }
+    bool operator()(const Below& b, const Entry& e) const {
+      const long double v = static_cast<long double>(e.value);
+      return b.lo.inclusive ? b.lo.value <= v : b.lo.value < v;
+    }
+  };
   // [begin, end) positions of run_ inside `range`.
   std::pair<size_t, size_t> RunSpan(const NumberRange& range) const;
   void MaybeRebuild();
+  void Rebuild();
 
   std::vector<Entry> run_;
   std::vector<uint64_t> dead_;  // one bit per run_ position
   size_t dead_count_ = 0;
-  std::set<Entry> recent_;
+  std::set<Entry, Less> recent_;
 };
 
 class NumberColumn {
@@ -71,6 +94,10 @@ class NumberColumn {
   void Add(double v, uint32_t slot);
   void Remove(int64_t v, uint32_t slot) { ints_.Remove(v, slot); }
   void Remove(double v, uint32_t slot);
+  void Seal() {
+    ints_.Seal();
+    floats_.Seal();
+  }
   template <typename Fn>
   void ForEach(const NumberRange& range, Fn&& fn) const {
     ints_.ForEach(range, fn);
@@ -133,15 +160,25 @@ void SortedNumberRun<T>::ForEach(const NumberRange& range, Fn&& fn) const {
       fn(run_[i].slot);
     }
   }
-  for (const Entry& e : recent_) {
-    if (range.Contains(static_cast<long double>(e.value))) fn(e.slot);
+  auto it = range.lo ? recent_.lower_bound(Below{*range.lo}) : recent_.begin();
+  for (; it != recent_.end(); ++it) {
+    const long double v = static_cast<long double>(it->value);
+    if (range.hi && (range.hi->inclusive ? v > range.hi->value : v >= range.hi->value)) break;
+    fn(it->slot);
   }
 }
 
 template <typename T>
 size_t SortedNumberRun<T>::EstimateCount(const NumberRange& range) const {
   const auto [begin, end] = RunSpan(range);
-  return (end - begin) + recent_.size();
+  if (run_.empty()) {
+    size_t n = 0;
+    ForEach(range, [&](uint32_t) { ++n; });
+    return n;
+  }
+  // The recent changes, assumed spread over the range as the run is.
+  const double share = static_cast<double>(end - begin) / static_cast<double>(run_.size());
+  return (end - begin) + static_cast<size_t>(std::ceil(share * static_cast<double>(recent_.size())));
 }
 
 template <typename T>
@@ -177,6 +214,11 @@ template <typename T>
 void SortedNumberRun<T>::MaybeRebuild() {
   const size_t changes = recent_.size() + dead_count_;
   if (changes < 1024 || changes * 8 < run_.size()) return;
+  Rebuild();
+}
+
+template <typename T>
+void SortedNumberRun<T>::Rebuild() {
   std::vector<Entry> merged;
   merged.reserve(run_.size() - dead_count_ + recent_.size());
   auto next = recent_.begin();
