@@ -157,6 +157,7 @@ Status CollectionImpl::Recover() {
       Status s = part.ok() ? table_.mutable_vectors().BeginLoad(std::move(*part)) : part.status();
       if (!s.ok()) spdlog::warn("collection {}: ignoring cold part {} ({})", id_, part_key, s.ToString());
     }
+    table_.BeginBulkLoad();
     for (const SegmentRef& ref : manifest_.segments) {
       const std::string seg_key = SegmentKey(id_, ref.id);
       auto seg_bytes = store_->Get(seg_key);

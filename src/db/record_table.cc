@@ -52,9 +52,28 @@ std::optional<uint32_t> RecordTable::FindSlot(const std::string& id) const {
 void RecordTable::SetMetadata(size_t slot, std::optional<Metadata> metadata) {
   Row& r = rows_[slot];
   const uint32_t s = static_cast<uint32_t>(slot);
-  if (r.metadata) metadata_index_.Erase(s, *r.metadata);
+  if (r.metadata && !bulk_load_) metadata_index_.Erase(s, *r.metadata);
   r.metadata = std::move(metadata);
-  if (r.metadata) metadata_index_.Insert(s, *r.metadata);
+  if (r.metadata && !bulk_load_) metadata_index_.Insert(s, *r.metadata);
+}
+
+void RecordTable::RebuildMetadataIndex() {
+  metadata_index_.Clear();
+  for (size_t slot = 0; slot < rows_.size(); ++slot) {
+    if (rows_[slot].live && rows_[slot].metadata) {
+      metadata_index_.BulkInsert(static_cast<uint32_t>(slot), *rows_[slot].metadata);
+    }
+  }
+  metadata_index_.Seal();
+}
+
+void RecordTable::SealIndexes() {
+  if (bulk_load_) {
+    bulk_load_ = false;
+    RebuildMetadataIndex();
+  } else {
+    metadata_index_.Seal();
+  }
 }
 
 void RecordTable::SetEmbedding(size_t slot, const std::vector<float>& embedding, bool loading) {
@@ -84,7 +103,7 @@ size_t RecordTable::Append(Row row, const std::vector<float>& embedding, bool lo
   row.live = true;
   index_[row.id] = slot;
   const uint64_t offset = row.offset;
-  if (row.metadata) metadata_index_.Insert(static_cast<uint32_t>(slot), *row.metadata);
+  if (row.metadata && !bulk_load_) metadata_index_.Insert(static_cast<uint32_t>(slot), *row.metadata);
   rows_.push_back(std::move(row));
   live_.push_back(1);
   live_slots_.add(static_cast<uint32_t>(slot));
@@ -112,6 +131,7 @@ void RecordTable::Kill(size_t slot) {
 }
 
 void RecordTable::Apply(Operation&& op) {
+  FATHOM_CHECK(!bulk_load_);  // the index must be sealed before writes apply
   WriteRecord& rec = op.record;
   auto existing = Find(rec.id);
   switch (op.type) {
@@ -142,7 +162,7 @@ void RecordTable::Apply(Operation&& op) {
         const uint32_t slot = static_cast<uint32_t>(*existing);
         if (row.metadata) metadata_index_.Erase(slot, *row.metadata);
         row.metadata = ApplyMetadataPatch(std::move(row.metadata), std::move(*rec.metadata));
-        if (row.metadata) metadata_index_.Insert(slot, *row.metadata);
+        if (row.metadata) metadata_index_.Insert(slot, *row.metadata);  // never in a bulk load
       }
       dirty_.insert(rec.id);
       return;
@@ -200,11 +220,7 @@ std::vector<uint32_t> RecordTable::MaybeShrink() {
   live_.resize(out);
   live_slots_ = Roaring();
   live_slots_.addRange(0, out);
-  metadata_index_.Clear();
-  for (size_t slot = 0; slot < out; ++slot) {
-    if (rows_[slot].metadata) metadata_index_.Insert(static_cast<uint32_t>(slot), *rows_[slot].metadata);
-  }
-  metadata_index_.Seal();
+  if (!bulk_load_) RebuildMetadataIndex();
   dead_ = 0;
   size_t kept = 0;
   for (uint32_t slot : vector_changes_) {

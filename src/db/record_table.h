@@ -64,8 +64,10 @@ class RecordTable final : public RowSource {
   std::optional<uint32_t> FindSlot(const std::string& id) const override;
   const MetadataIndex& metadata_index() const override { return metadata_index_; }
 
-  // Compacts the metadata index after a bulk load (segments at open).
-  void SealIndexes() { metadata_index_.Seal(); }
+  // Loading segments at open: the metadata index is built once at SealIndexes() rather
+  // than row by row. Only LoadRow / LoadTombstone may come in between.
+  void BeginBulkLoad() { bulk_load_ = true; }
+  void SealIndexes();
 
   // Makes room for `extra_rows` more rows without repeated reallocation.
   void Reserve(size_t extra_rows);
@@ -93,6 +95,7 @@ class RecordTable final : public RowSource {
   void Kill(size_t slot);
   // Replaces a row's metadata, keeping the metadata index in step.
   void SetMetadata(size_t slot, std::optional<Metadata> metadata);
+  void RebuildMetadataIndex();
 
   std::optional<uint32_t> dimension_;
   uint64_t next_offset_ = 0;
@@ -100,6 +103,7 @@ class RecordTable final : public RowSource {
   std::vector<uint8_t> live_;
   Roaring live_slots_;
   MetadataIndex metadata_index_;
+  bool bulk_load_ = false;  // BeginBulkLoad: metadata_index_ is rebuilt at SealIndexes
   VectorColumn vectors_;
   std::unordered_map<std::string, size_t> index_;  // id -> live slot
   size_t dead_ = 0;

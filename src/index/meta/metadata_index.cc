@@ -50,14 +50,19 @@ void NumberColumn::Remove(double v, uint32_t slot) {
 }
 
 void MetadataIndex::Insert(uint32_t slot, const Metadata& metadata) {
-  for (const auto& [key, value] : metadata) Update(slot, key, value, /*insert=*/true);
+  for (const auto& [key, value] : metadata) Update(slot, key, value, Change::kInsert);
 }
 
 void MetadataIndex::Erase(uint32_t slot, const Metadata& metadata) {
-  for (const auto& [key, value] : metadata) Update(slot, key, value, /*insert=*/false);
+  for (const auto& [key, value] : metadata) Update(slot, key, value, Change::kErase);
 }
 
-void MetadataIndex::Update(uint32_t slot, const std::string& key, const MetadataValue& value, bool insert) {
+void MetadataIndex::BulkInsert(uint32_t slot, const Metadata& metadata) {
+  for (const auto& [key, value] : metadata) Update(slot, key, value, Change::kBulkInsert);
+}
+
+void MetadataIndex::Update(uint32_t slot, const std::string& key, const MetadataValue& value, Change change) {
+  const bool insert = change != Change::kErase;
   KeyIndex& k = keys_[key];
   auto set = [&](Roaring& r) {
     if (insert) r.add(slot); else r.remove(slot);
@@ -73,7 +78,13 @@ void MetadataIndex::Update(uint32_t slot, const std::string& key, const Metadata
     if (it->second.isEmpty()) k.strings.erase(it);
   };
   auto number_entry = [&](auto v) {
-    if (insert) k.numbers.Add(v, slot); else k.numbers.Remove(v, slot);
+    if (change == Change::kBulkInsert) {
+      k.numbers.BulkAdd(v, slot);
+    } else if (insert) {
+      k.numbers.Add(v, slot);
+    } else {
+      k.numbers.Remove(v, slot);
+    }
   };
   set(k.present);
   std::visit(

@@ -49,8 +49,21 @@ class SortedNumberRun {
   // Entries in `range`, counting dead ones: an upper bound, in O(log n).
   size_t EstimateCount(const NumberRange& range) const;
   size_t size() const { return run_.size() - dead_count_ + recent_.size(); }
-  // Folds the recent changes into the sorted run (after a bulk load).
+  // Appends an entry to the run without keeping it sorted: for loading a fresh column,
+  // which Seal() then sorts. Nothing else may be called in between.
+  void BulkAdd(T value, uint32_t slot) {
+    run_.push_back(Entry{value, slot});
+    unsorted_ = true;
+  }
+  // Sorts a bulk load, and folds the recent changes into the sorted run.
   void Seal() {
+    if (unsorted_) {
+      std::sort(run_.begin(), run_.end());
+      run_.erase(std::unique(run_.begin(), run_.end(),
+                             [](const Entry& a, const Entry& b) { return !(a < b) && !(b < a); }),
+                 run_.end());
+      unsorted_ = false;
+    }
     if (!recent_.empty() || dead_count_ != 0) Rebuild();
   }
   size_t MemoryBytes() const;
@@ -86,6 +99,7 @@ class SortedNumberRun {
   std::vector<uint64_t> dead_;  // one bit per run_ position
   size_t dead_count_ = 0;
   std::set<Entry, Less> recent_;
+  bool unsorted_ = false;  // BulkAdd since the last Seal
 };
 
 class NumberColumn {
@@ -94,6 +108,10 @@ class NumberColumn {
   void Add(double v, uint32_t slot);
   void Remove(int64_t v, uint32_t slot) { ints_.Remove(v, slot); }
   void Remove(double v, uint32_t slot);
+  void BulkAdd(int64_t v, uint32_t slot) { ints_.BulkAdd(v, slot); }
+  void BulkAdd(double v, uint32_t slot) {
+    if (!std::isnan(v)) floats_.BulkAdd(v, slot);
+  }
   void Seal() {
     ints_.Seal();
     floats_.Seal();
