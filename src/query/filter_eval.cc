@@ -52,18 +52,41 @@ bool IsRange(CompareOp op) {
   return op == CompareOp::kGt || op == CompareOp::kGte || op == CompareOp::kLt || op == CompareOp::kLte;
 }
 
-// Slots where the field leaf's positive operator holds (over all rows).
-Roaring FieldPositive(const FilterNode& node, const MetadataIndex& index) {
+const Roaring& EmptySlots() {
+  static const Roaring empty;
+  return empty;
+}
+
+// Slots where the field leaf's positive operator holds (over all rows). Strings and bools
+// are borrowed from the index; numbers are gathered from their sorted runs.
+SlotSet FieldPositive(const FilterNode& node, const MetadataIndex& index) {
   const CompareOp op = Positive(node.op);
-  if (IsRange(op)) return index.InRange(node.key, RangeOf(op, node.operands[0]));
+  if (IsRange(op)) return SlotSet::Own(index.InRange(node.key, RangeOf(op, node.operands[0])));
+  auto equal = [&](const Scalar& s, std::vector<Roaring>* owned) -> const Roaring* {
+    if (s.index() == 1 || s.index() == 2) {
+      owned->push_back(index.Equal(node.key, s));
+      return &owned->back();
+    }
+    return index.StoredEqual(node.key, s);
+  };
+  std::vector<Roaring> owned;
+  owned.reserve(node.operands.size());
   if (op == CompareOp::kIn) {
-    Roaring out;
-    for (const Scalar& s : node.operands) out |= index.Equal(node.key, s);
-    return out;
+    std::vector<const Roaring*> parts;
+    for (const Scalar& s : node.operands) {
+      if (const Roaring* r = equal(s, &owned)) parts.push_back(r);
+    }
+    if (parts.empty()) return SlotSet::Borrow(nullptr);
+    if (parts.size() == 1) return owned.empty() ? SlotSet::Borrow(parts[0]) : SlotSet::Own(*parts[0]);
+    return SlotSet::Own(Roaring::fastunion(parts.size(), parts.data()));
   }
-  Roaring out = index.Equal(node.key, node.operands[0]);
-  if (op == CompareOp::kContains) out &= index.Arrays(node.key);
-  return out;
+  const Roaring* eq = equal(node.operands[0], &owned);
+  if (eq == nullptr) return SlotSet::Borrow(nullptr);
+  if (op == CompareOp::kContains) {
+    const Roaring* arrays = index.StoredArrays(node.key);
+    return SlotSet::Own(arrays != nullptr ? *eq & *arrays : Roaring());
+  }
+  return owned.empty() ? SlotSet::Borrow(eq) : SlotSet::Own(std::move(owned.back()));
 }
 
 uint64_t FieldPositiveEstimate(const FilterNode& node, const MetadataIndex& index) {
@@ -235,6 +258,33 @@ double EstimateConjunctionCost(const std::vector<const FilterNode*>& conjuncts, 
   return cost;
 }
 
+SlotSet SlotSet::Borrow(const Roaring* r) {
+  SlotSet s;
+  s.ref_ = r != nullptr ? r : &EmptySlots();
+  return s;
+}
+
+SlotSet SlotSet::Own(Roaring r) {
+  SlotSet s;
+  s.owned_ = std::move(r);
+  return s;
+}
+
+bool IsPositiveFieldLeaf(const FilterNode& node) { return node.kind == Kind::kField && !IsNegation(node.op); }
+
+SlotSet PositiveLeafSlots(const FilterNode& leaf, const RowSource& rows) {
+  return FieldPositive(leaf, rows.metadata_index());
+}
+
+double EstimatePositiveLeafCost(const FilterNode& leaf, const RowSource& rows) {
+  const double matched = static_cast<double>(FieldPositiveEstimate(leaf, rows.metadata_index()));
+  const CompareOp op = Positive(leaf.op);
+  if (IsRange(op)) return 1.0 + matched * kRangeEntryCost;
+  if (op == CompareOp::kIn) return 1.0 + static_cast<double>(leaf.operands.size()) + matched / kBitmapSlotsPerUnit;
+  if (op == CompareOp::kContains) return 1.0 + matched / kBitmapSlotsPerUnit;
+  return 1.0;
+}
+
 Roaring EvaluateFilter(const FilterNode& node, const RowSource& rows, const Roaring& within) {
   switch (node.kind) {
     case Kind::kAnd:
@@ -251,8 +301,8 @@ Roaring EvaluateFilter(const FilterNode& node, const RowSource& rows, const Roar
       return result;
     }
     case Kind::kField: {
-      const Roaring positive = FieldPositive(node, rows.metadata_index());
-      return IsNegation(node.op) ? within - positive : within & positive;
+      const SlotSet positive = FieldPositive(node, rows.metadata_index());
+      return IsNegation(node.op) ? within - positive.get() : within & positive.get();
     }
     case Kind::kId: {
       const Roaring positive = IdPositive(node, rows);

@@ -21,6 +21,26 @@ namespace fathom {
 
 using FilterNode = CompiledFilter::Node;
 
+// A set of slots borrowed from the metadata index (no copy) or owned.
+class SlotSet {
+ public:
+  static SlotSet Borrow(const Roaring* r);  // null = empty
+  static SlotSet Own(Roaring r);
+  const Roaring& get() const { return ref_ != nullptr ? *ref_ : owned_; }
+
+ private:
+  const Roaring* ref_ = nullptr;
+  Roaring owned_;
+};
+
+// True for a leaf the metadata index answers without a complement: a field leaf whose
+// operator is not $ne, $nin or $not_contains.
+bool IsPositiveFieldLeaf(const FilterNode& node);
+// The slots such a leaf matches over all indexed rows (the caller intersects with live
+// or requested slots), and the estimated cost of getting them (row-test units).
+SlotSet PositiveLeafSlots(const FilterNode& leaf, const RowSource& rows);
+double EstimatePositiveLeafCost(const FilterNode& leaf, const RowSource& rows);
+
 // The slots of `within` that `node` matches.
 Roaring EvaluateFilter(const FilterNode& node, const RowSource& rows, const Roaring& within);
 

@@ -119,7 +119,7 @@ class FilterEvalPropertyTest : public ::testing::Test {
   uint64_t seed_ = 0;
   size_t id_space_ = 400;
   RecordTable table_;
-  int plans_[3] = {0, 0, 0};
+  int plans_[4] = {0, 0, 0, 0};
 };
 
 TEST_F(FilterEvalPropertyTest, BitmapsEqualRowByRowThroughWritesAndRenumbering) {
@@ -157,6 +157,7 @@ TEST_F(FilterEvalPropertyTest, BitmapsEqualRowByRowThroughWritesAndRenumbering) 
   CheckFilters(r, 300);
   EXPECT_GT(plans_[static_cast<int>(SelectPlan::kRowScan)], 0) << "seed " << seed_;
   EXPECT_GT(plans_[static_cast<int>(SelectPlan::kBitmap)], 0) << "seed " << seed_;
+  EXPECT_GT(plans_[static_cast<int>(SelectPlan::kDriver)], 0) << "seed " << seed_;
 }
 
 // The number column keeps exactness at the edges of double precision: 2^53 + 1 (an int)

@@ -89,10 +89,52 @@ std::vector<uint32_t> SelectSlots(const RowSource& rows, const Selection& select
     bitmap_cost += std::min(reached, wanted / tested_selectivity) * EstimateRowTestCost(*c);
   }
 
-  if (scan_cost < bitmap_cost) {
+  // Driver plan: walk the slots of one selective field leaf in order (borrowed from the
+  // index where possible, no intersection with the live set) and test the rest of the
+  // filter on each row until the page is full.
+  const FilterNode* driver = nullptr;
+  double driver_cost = bitmap_cost;
+  if (selection.limit != UINT64_MAX) {
+    for (const FilterNode* c : indexed) {
+      if (!IsPositiveFieldLeaf(*c)) continue;
+      const double leaf_selectivity = std::max(EstimateSelectivity(*c, rows), 1.0 / candidates);
+      const double rest_selectivity = std::min(1.0, selectivity / leaf_selectivity);
+      const double walked = std::min(candidates * leaf_selectivity, wanted / std::max(rest_selectivity, 1.0 / candidates));
+      const double cost = EstimatePositiveLeafCost(*c, rows) + walked * (0.1 + EstimateRowTestCost(*root) - 1.0);
+      if (cost < driver_cost) {
+        driver_cost = cost;
+        driver = c;
+      }
+    }
+  }
+
+  if (scan_cost < bitmap_cost && scan_cost <= driver_cost) {
     if (plan != nullptr) *plan = SelectPlan::kRowScan;
     for (auto it = base->begin(); it != base->end() && !pager.full(); ++it) {
       if (CompiledFilter::MatchesNode(*root, rows.view(*it))) pager.Take(*it);
+    }
+    return pager.Finish();
+  }
+
+  if (driver != nullptr) {
+    if (plan != nullptr) *plan = SelectPlan::kDriver;
+    const SlotSet slots = PositiveLeafSlots(*driver, rows);
+    const Roaring& walk = slots.get();
+    for (auto it = walk.begin(); it != walk.end() && !pager.full(); ++it) {
+      if (!base->contains(*it)) continue;
+      const RecordView view = rows.view(*it);
+      bool ok = true;
+      for (const FilterNode* c : indexed) {
+        if (c != driver && !CompiledFilter::MatchesNode(*c, view)) {
+          ok = false;
+          break;
+        }
+      }
+      for (const FilterNode* c : tested) {
+        if (!ok) break;
+        ok = CompiledFilter::MatchesNode(*c, view);
+      }
+      if (ok) pager.Take(*it);
     }
     return pager.Finish();
   }

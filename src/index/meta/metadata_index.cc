@@ -143,6 +143,20 @@ Roaring MetadataIndex::Equal(const std::string& key, const Scalar& value) const 
   }
 }
 
+const Roaring* MetadataIndex::StoredEqual(const std::string& key, const Scalar& value) const {
+  const KeyIndex* k = Find(key);
+  if (k == nullptr) return nullptr;
+  if (value.index() == 0) return std::get<bool>(value) ? &k->trues : &k->falses;
+  if (value.index() != 3) return nullptr;
+  auto it = k->strings.find(std::get<std::string>(value));
+  return it == k->strings.end() ? nullptr : &it->second;
+}
+
+const Roaring* MetadataIndex::StoredArrays(const std::string& key) const {
+  const KeyIndex* k = Find(key);
+  return k == nullptr ? nullptr : &k->arrays;
+}
+
 Roaring MetadataIndex::InRange(const std::string& key, const NumberRange& range) const {
   const KeyIndex* k = Find(key);
   if (k == nullptr) return Roaring();

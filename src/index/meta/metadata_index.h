@@ -46,6 +46,12 @@ class MetadataIndex {
   Roaring Present(const std::string& key) const;
   Roaring Arrays(const std::string& key) const;
 
+  // The stored bitmap of a string or bool `value` under `key`, without a copy: nullptr
+  // when no slot holds it, or when `value` is a number (numbers have no stored bitmap;
+  // use Equal). Valid until the index changes.
+  const Roaring* StoredEqual(const std::string& key, const Scalar& value) const;
+  const Roaring* StoredArrays(const std::string& key) const;
+
   // Upper bounds of Equal(...).cardinality() and InRange(...).cardinality(), cheap.
   uint64_t EstimateEqual(const std::string& key, const Scalar& value) const;
   uint64_t EstimateRange(const std::string& key, const NumberRange& range) const;
