@@ -272,7 +272,15 @@ SlotSet SlotSet::Own(Roaring r) {
 
 bool IsPositiveFieldLeaf(const FilterNode& node) { return node.kind == Kind::kField && !IsNegation(node.op); }
 
-SlotSet PositiveLeafSlots(const FilterNode& leaf, const RowSource& rows) {
+SlotSet PositiveLeafSlots(const FilterNode& leaf, const RowSource& rows, bool* exact) {
+  *exact = true;
+  if (leaf.op == CompareOp::kContains) {
+    const Scalar& value = leaf.operands[0];
+    if (value.index() != 1 && value.index() != 2) {
+      *exact = false;
+      return SlotSet::Borrow(rows.metadata_index().StoredEqual(leaf.key, value));
+    }
+  }
   return FieldPositive(leaf, rows.metadata_index());
 }
 

@@ -37,8 +37,10 @@ class SlotSet {
 // operator is not $ne, $nin or $not_contains.
 bool IsPositiveFieldLeaf(const FilterNode& node);
 // The slots such a leaf matches over all indexed rows (the caller intersects with live
-// or requested slots), and the estimated cost of getting them (row-test units).
-SlotSet PositiveLeafSlots(const FilterNode& leaf, const RowSource& rows);
+// or requested slots), and the estimated cost of getting them (row-test units). For
+// $contains the slots holding the value at all are returned, a superset (arrays and
+// scalars): `*exact` is then false and the caller tests the leaf on each row.
+SlotSet PositiveLeafSlots(const FilterNode& leaf, const RowSource& rows, bool* exact);
 double EstimatePositiveLeafCost(const FilterNode& leaf, const RowSource& rows);
 
 // The slots of `within` that `node` matches.

@@ -118,14 +118,15 @@ std::vector<uint32_t> SelectSlots(const RowSource& rows, const Selection& select
 
   if (driver != nullptr) {
     if (plan != nullptr) *plan = SelectPlan::kDriver;
-    const SlotSet slots = PositiveLeafSlots(*driver, rows);
+    bool exact = true;
+    const SlotSet slots = PositiveLeafSlots(*driver, rows, &exact);
     const Roaring& walk = slots.get();
     for (auto it = walk.begin(); it != walk.end() && !pager.full(); ++it) {
       if (!base->contains(*it)) continue;
       const RecordView view = rows.view(*it);
       bool ok = true;
       for (const FilterNode* c : indexed) {
-        if (c != driver && !CompiledFilter::MatchesNode(*c, view)) {
+        if ((c != driver || !exact) && !CompiledFilter::MatchesNode(*c, view)) {
           ok = false;
           break;
         }
