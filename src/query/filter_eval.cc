@@ -30,13 +30,8 @@ CompareOp Positive(CompareOp op) {
   }
 }
 
-long double AsNumber(const Scalar& s) {
-  return s.index() == 1 ? static_cast<long double>(std::get<int64_t>(s))
-                        : static_cast<long double>(std::get<double>(s));
-}
-
 NumberRange RangeOf(CompareOp op, const Scalar& operand) {
-  const long double v = AsNumber(operand);
+  const long double v = NumberOf(operand);
   NumberRange r;
   switch (op) {
     case CompareOp::kGt: r.lo = NumberBound{v, false}; break;
@@ -99,13 +94,9 @@ uint64_t FieldPositiveEstimate(const FilterNode& node, const MetadataIndex& inde
 }
 
 Roaring IdPositive(const FilterNode& node, const RowSource& rows) {
-  std::vector<uint32_t> slots;
-  for (const Scalar& s : node.operands) {
-    if (auto slot = rows.FindSlot(std::get<std::string>(s))) slots.push_back(*slot);
-  }
-  std::sort(slots.begin(), slots.end());
-  slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
-  return Roaring(slots.size(), slots.data());
+  std::vector<std::string> ids;
+  for (const Scalar& s : node.operands) ids.push_back(std::get<std::string>(s));
+  return SlotsOfIds(rows, ids, nullptr);
 }
 
 Roaring TestRows(const FilterNode& node, const RowSource& rows, const Roaring& within) {
@@ -146,6 +137,18 @@ struct Conjunct {
   NumberRange merged;
 };
 
+// Narrows `merged` to its intersection with `r`. A NaN bound always wins: InRange then
+// matches nothing, as the leaf alone would.
+void Tighten(const NumberRange& r, NumberRange* merged) {
+  auto replaces = [](const std::optional<NumberBound>& current, const NumberBound& b, bool lower) {
+    if (!current || std::isnan(b.value)) return true;
+    if (b.value == current->value) return !b.inclusive;
+    return lower ? b.value > current->value : b.value < current->value;
+  };
+  if (r.lo && replaces(merged->lo, *r.lo, /*lower=*/true)) merged->lo = r.lo;
+  if (r.hi && replaces(merged->hi, *r.hi, /*lower=*/false)) merged->hi = r.hi;
+}
+
 std::vector<Conjunct> GroupConjuncts(const std::vector<const FilterNode*>& children) {
   std::vector<Conjunct> out;
   std::vector<const FilterNode*> ranges;
@@ -169,20 +172,7 @@ std::vector<Conjunct> GroupConjuncts(const std::vector<const FilterNode*>& child
       out.push_back(Conjunct{group.range[0], {}, {}});
       continue;
     }
-    for (const FilterNode* leaf : group.range) {
-      const NumberRange r = RangeOf(leaf->op, leaf->operands[0]);
-      // The tighter bound wins (NaN bounds make InRange empty, as each leaf alone would).
-      if (r.lo && (!group.merged.lo || r.lo->value > group.merged.lo->value ||
-                   (r.lo->value == group.merged.lo->value && !r.lo->inclusive))) {
-        group.merged.lo = r.lo;
-      }
-      if (r.lo && std::isnan(r.lo->value)) group.merged.lo = r.lo;
-      if (r.hi && (!group.merged.hi || r.hi->value < group.merged.hi->value ||
-                   (r.hi->value == group.merged.hi->value && !r.hi->inclusive))) {
-        group.merged.hi = r.hi;
-      }
-      if (r.hi && std::isnan(r.hi->value)) group.merged.hi = r.hi;
-    }
+    for (const FilterNode* leaf : group.range) Tighten(RangeOf(leaf->op, leaf->operands[0]), &group.merged);
     out.push_back(std::move(group));
   }
   return out;
@@ -197,7 +187,8 @@ Roaring EvaluateConjunct(const Conjunct& c, const RowSource& rows, const Roaring
   // answer are tested row by row.
   const MetadataIndex& index = rows.metadata_index();
   Roaring matched = index.InRange(ConjunctKey(c), c.merged) & within;
-  Roaring arrays = (index.Arrays(ConjunctKey(c)) & within) - matched;
+  const Roaring* stored_arrays = index.StoredArrays(ConjunctKey(c));
+  const Roaring arrays = stored_arrays != nullptr ? (*stored_arrays & within) - matched : Roaring();
   for (auto it = arrays.begin(); it != arrays.end(); ++it) {
     const RecordView view = rows.view(*it);
     bool all = true;
@@ -256,6 +247,22 @@ double EstimateConjunctionCost(const std::vector<const FilterNode*>& conjuncts, 
   double cost = 0;
   for (const Conjunct& c : GroupConjuncts(conjuncts)) cost += ConjunctCost(c, rows);
   return cost;
+}
+
+Roaring SlotsOfIds(const RowSource& rows, const std::vector<std::string>& ids, const std::string** missing) {
+  std::vector<uint32_t> slots;
+  slots.reserve(ids.size());
+  for (const std::string& id : ids) {
+    if (auto slot = rows.FindSlot(id)) {
+      slots.push_back(*slot);
+    } else if (missing != nullptr) {
+      *missing = &id;
+      return Roaring();
+    }
+  }
+  std::sort(slots.begin(), slots.end());
+  slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
+  return Roaring(slots.size(), slots.data());
 }
 
 SlotSet SlotSet::Borrow(const Roaring* r) {

@@ -12,6 +12,7 @@
 
 #include <roaring/roaring.hh>
 
+#include <string>
 #include <vector>
 
 #include "index/meta/filter.h"
@@ -32,6 +33,10 @@ class SlotSet {
   const Roaring* ref_ = nullptr;
   Roaring owned_;
 };
+
+// The slots of the live records `ids` name (unknown ids are skipped; with `missing`, the
+// first unknown id is reported there instead and the result is empty).
+Roaring SlotsOfIds(const RowSource& rows, const std::vector<std::string>& ids, const std::string** missing);
 
 // True for a leaf the metadata index answers without a complement: a field leaf whose
 // operator is not $ne, $nin or $not_contains.

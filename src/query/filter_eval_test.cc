@@ -173,7 +173,8 @@ TEST(MetadataIndexTest, NumbersCompareExactlyOnOneLine) {
   EXPECT_EQ(index.InRange("n", above), Roaring::bitmapOf(1, 0));
   EXPECT_EQ(index.Equal("n", Scalar(int64_t{0})), Roaring::bitmapOf(2, 2, 3));
   EXPECT_EQ(index.Equal("n", Scalar(0.0)), Roaring::bitmapOf(2, 2, 3));
-  EXPECT_EQ(index.Arrays("n"), Roaring::bitmapOf(1, 3));
+  ASSERT_NE(index.StoredArrays("n"), nullptr);
+  EXPECT_EQ(*index.StoredArrays("n"), Roaring::bitmapOf(1, 3));
   index.Erase(3, Metadata{{"n", std::vector<int64_t>{0, 0, 5}}});
   EXPECT_EQ(index.Equal("n", Scalar(int64_t{0})), Roaring::bitmapOf(1, 2));
   EXPECT_TRUE(index.Equal("n", Scalar(int64_t{5})).isEmpty());

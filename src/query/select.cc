@@ -30,15 +30,14 @@ class Pager {
   std::vector<uint32_t> out_;
 };
 
-Roaring SlotsOf(const RowSource& rows, const std::vector<std::string>& ids) {
-  std::vector<uint32_t> slots;
-  slots.reserve(ids.size());
-  for (const std::string& id : ids) {
-    if (auto slot = rows.FindSlot(id)) slots.push_back(*slot);
+// True when `view` matches every one of `nodes` except `skip` (which the plan already
+// answered exactly).
+bool MatchesAll(const std::vector<const FilterNode*>& nodes, const RecordView& view,
+                const FilterNode* skip = nullptr) {
+  for (const FilterNode* n : nodes) {
+    if (n != skip && !CompiledFilter::MatchesNode(*n, view)) return false;
   }
-  std::sort(slots.begin(), slots.end());
-  slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
-  return Roaring(slots.size(), slots.data());
+  return true;
 }
 
 // The root's top-level conjuncts, split: those the metadata index answers, and those
@@ -59,7 +58,7 @@ std::vector<uint32_t> SelectSlots(const RowSource& rows, const Selection& select
   Roaring id_slots;
   const Roaring* base = &rows.live_slots();
   if (selection.ids != nullptr) {
-    id_slots = SlotsOf(rows, *selection.ids);
+    id_slots = SlotsOfIds(rows, *selection.ids, nullptr);
     base = &id_slots;
   }
   Pager pager(selection);
@@ -124,33 +123,14 @@ std::vector<uint32_t> SelectSlots(const RowSource& rows, const Selection& select
     for (auto it = walk.begin(); it != walk.end() && !pager.full(); ++it) {
       if (!base->contains(*it)) continue;
       const RecordView view = rows.view(*it);
-      bool ok = true;
-      for (const FilterNode* c : indexed) {
-        if ((c != driver || !exact) && !CompiledFilter::MatchesNode(*c, view)) {
-          ok = false;
-          break;
-        }
-      }
-      for (const FilterNode* c : tested) {
-        if (!ok) break;
-        ok = CompiledFilter::MatchesNode(*c, view);
-      }
-      if (ok) pager.Take(*it);
+      if (MatchesAll(indexed, view, exact ? driver : nullptr) && MatchesAll(tested, view)) pager.Take(*it);
     }
     return pager.Finish();
   }
 
   const Roaring matched = EvaluateConjunction(indexed, rows, *base);
   for (auto it = matched.begin(); it != matched.end() && !pager.full(); ++it) {
-    const RecordView view = rows.view(*it);
-    bool ok = true;
-    for (const FilterNode* c : tested) {
-      if (!CompiledFilter::MatchesNode(*c, view)) {
-        ok = false;
-        break;
-      }
-    }
-    if (ok) pager.Take(*it);
+    if (MatchesAll(tested, rows.view(*it))) pager.Take(*it);
   }
   return pager.Finish();
 }
@@ -160,19 +140,12 @@ Result<std::optional<std::vector<uint32_t>>> QueryCandidates(const RowSource& ro
                                                              const CompiledFilter& filter) {
   Roaring id_slots;
   if (ids) {
-    std::vector<uint32_t> slots;
-    slots.reserve(ids->size());
-    for (const std::string& id : *ids) {
-      auto slot = rows.FindSlot(id);
-      if (!slot) {
-        return Status::NotFound(std::string(Collection::kMissingQueryIdMessage) + id +
-                                " (no such record in the collection)");
-      }
-      slots.push_back(*slot);
+    const std::string* missing = nullptr;
+    id_slots = SlotsOfIds(rows, *ids, &missing);
+    if (missing != nullptr) {
+      return Status::NotFound(std::string(Collection::kMissingQueryIdMessage) + *missing +
+                              " (no such record in the collection)");
     }
-    std::sort(slots.begin(), slots.end());
-    slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
-    id_slots = Roaring(slots.size(), slots.data());
   } else if (filter.empty()) {
     return std::optional<std::vector<uint32_t>>();
   }

@@ -28,14 +28,10 @@ Status InvalidWhereDocument(const std::string& why) {
 }
 
 bool IsNumber(const Scalar& s) { return s.index() == 1 || s.index() == 2; }
-long double AsNumber(const Scalar& s) {
-  return s.index() == 1 ? static_cast<long double>(std::get<int64_t>(s))
-                        : static_cast<long double>(std::get<double>(s));
-}
 
 // Equality on Chroma's terms: numbers on one number line, bools only equal bools.
 bool ScalarEquals(const Scalar& a, const Scalar& b) {
-  if (IsNumber(a) && IsNumber(b)) return AsNumber(a) == AsNumber(b);
+  if (IsNumber(a) && IsNumber(b)) return NumberOf(a) == NumberOf(b);
   if (a.index() != b.index()) return false;
   return a == b;
 }
@@ -109,7 +105,7 @@ bool MatchField(const Node& node, const std::optional<Metadata>& metadata) {
     case CompareOp::kLt:
     case CompareOp::kLte:
       return value && AnyElement(*value, [&](const Scalar& s) {
-               return IsNumber(s) && CompareNumbers(node.op, AsNumber(s), AsNumber(node.operands[0]));
+               return IsNumber(s) && CompareNumbers(node.op, NumberOf(s), NumberOf(node.operands[0]));
              });
   }
   return false;

@@ -29,6 +29,12 @@ struct RecordView {
   const std::optional<Metadata>& metadata;
 };
 
+// An int or float scalar on the number line (long double holds both exactly).
+inline long double NumberOf(const Scalar& s) {
+  return s.index() == 1 ? static_cast<long double>(std::get<int64_t>(s))
+                        : static_cast<long double>(std::get<double>(s));
+}
+
 class CompiledFilter {
  public:
   // The compiled tree: $and/$or nodes over leaves. A leaf tests one metadata key (kField),

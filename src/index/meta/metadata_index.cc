@@ -167,15 +167,6 @@ Roaring MetadataIndex::InRange(const std::string& key, const NumberRange& range)
   return SlotsToBitmap(slots);
 }
 
-Roaring MetadataIndex::Present(const std::string& key) const {
-  const KeyIndex* k = Find(key);
-  return k == nullptr ? Roaring() : k->present;
-}
-
-Roaring MetadataIndex::Arrays(const std::string& key) const {
-  const KeyIndex* k = Find(key);
-  return k == nullptr ? Roaring() : k->arrays;
-}
 
 uint64_t MetadataIndex::EstimateEqual(const std::string& key, const Scalar& value) const {
   const KeyIndex* k = Find(key);

@@ -42,9 +42,6 @@ class MetadataIndex {
   Roaring Equal(const std::string& key, const Scalar& value) const;
   // Slots where `key` holds a number (an array: any element) inside `range`.
   Roaring InRange(const std::string& key, const NumberRange& range) const;
-  // Slots holding `key` at all / holding an array under `key`.
-  Roaring Present(const std::string& key) const;
-  Roaring Arrays(const std::string& key) const;
 
   // The stored bitmap of a string or bool `value` under `key`, without a copy: nullptr
   // when no slot holds it, or when `value` is a number (numbers have no stored bitmap;
