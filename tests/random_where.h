@@ -56,6 +56,15 @@ class RandomWhere {
     return m;
   }
 
+  // MaybeMetadata() as the patch an add or upsert carries.
+  std::optional<MetadataPatch> MaybeMetadataPatch() {
+    std::optional<Metadata> m = MaybeMetadata();
+    if (!m) return std::nullopt;
+    MetadataPatch patch;
+    for (auto& [k, v] : *m) patch[k] = std::move(v);
+    return patch;
+  }
+
   // A patch for an update: sets, overwrites or deletes (nullopt) a few keys.
   MetadataPatch Patch() {
     MetadataPatch p;

@@ -30,11 +30,7 @@ class FilterEvalPropertyTest : public ::testing::Test {
         op.type = r.Chance(0.5) ? OpType::kAdd : OpType::kUpsert;
         op.record.embedding = std::vector<float>{0.0f, 1.0f};
         op.record.document = r.Document();
-        if (auto m = r.MaybeMetadata()) {
-          MetadataPatch patch;
-          for (auto& [k, v] : *m) patch[k] = v;
-          op.record.metadata = std::move(patch);
-        }
+        op.record.metadata = r.MaybeMetadataPatch();
         break;
       case 2:
       case 3:
@@ -137,11 +133,7 @@ TEST_F(FilterEvalPropertyTest, BitmapsEqualRowByRowThroughWritesAndRenumbering) 
     op.record.id = "id" + std::to_string(i);
     op.record.embedding = std::vector<float>{1.0f, 0.0f};
     op.record.document = r.Document();
-    if (auto m = r.MaybeMetadata()) {
-      MetadataPatch patch;
-      for (auto& [k, v] : *m) patch[k] = v;
-      op.record.metadata = std::move(patch);
-    }
+    op.record.metadata = r.MaybeMetadataPatch();
     table_.Apply(std::move(op));
   }
   for (int i = 0; i < 3500; ++i) {

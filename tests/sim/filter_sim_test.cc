@@ -44,11 +44,7 @@ class FilterSimulationTest : public ::testing::Test {
     if (full) {
       w.embedding = std::vector<float>{static_cast<float>(r.Below(7)), static_cast<float>(r.Below(5)), 1.0f};
       w.document = r.Document();
-      if (auto m = r.MaybeMetadata()) {
-        MetadataPatch patch;
-        for (auto& [k, v] : *m) patch[k] = v;
-        w.metadata = std::move(patch);
-      }
+      w.metadata = r.MaybeMetadataPatch();
     } else {
       w.metadata = r.Patch();
       if (r.Chance(0.3)) w.document = r.Document();
