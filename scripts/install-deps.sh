@@ -11,9 +11,11 @@ packages=(
   libxxhash-dev libzstd-dev
   liburing-dev            # batched reads of vector blocks (src/io/uring_reads.cc)
   libroaring-dev libre2-dev
+  libstemmer-dev          # Snowball stemmers for the text analyzer (src/index/text/)
   libcli11-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
   libsqlite3-dev libhnswlib-dev   # peers measured side by side in bench/ only
+  libxapian-dev liblucene8-java default-jdk-headless   # BM25 peers (bench/text_bench)
   libfaiss-dev libopenblas0-openmp   # FAISS IVF-Flat peer (bench/vector_bench); OpenBLAS for its k-means
   nodejs npm curl         # conformance suite (Chroma's JS client tests), HTTP tests
 )
