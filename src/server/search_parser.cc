@@ -121,10 +121,10 @@ ApiResult<SearchRequest> SearchParser::Parse(JsonElement body) {
   i = 0;
   for (JsonElement search : array) {
     const std::string path = IndexPath("searches", i);
-    const SearchPayload& payload = request.searches[i];
+    const SearchPayload& payload = request.searches[i++];
     if (payload.rank) ValidateRank(*payload.rank, FieldPath(path, "rank"), validation);
     JsonObject search_object;
-    (void)search.get(search_object);
+    if (search.get(search_object)) continue;  // decoded above: always an object
     if (auto group_by = RawField(search_object, "group_by")) {
       std::string group_errors;
       std::optional<GroupBy> parsed;
@@ -134,7 +134,6 @@ ApiResult<SearchRequest> SearchParser::Parse(JsonElement body) {
     if (payload.group_by && !payload.rank) {
       validation += FieldPath(path, "__all__") + ": group_by requires rank expression to be specified";
     }
-    ++i;
   }
   if (!validation.empty()) return ApiError::InvalidArgument("Validation error: " + validation);
   return request;
@@ -144,16 +143,18 @@ ApiResult<SearchPayload> SearchParser::ReadPayload(JsonElement value, const std:
   JsonObject object;
   FATHOM_API_ASSIGN_OR_RETURN(object, RequireObject(value, path, "struct SearchPayload"));
   SearchPayload payload;
-  if (auto filter = OptionalField(object, "filter")) {
+  auto filter = OptionalField(object, "filter");
+  JsonObject filter_object;
+  // `{}` is no filter (Chroma accepts it; the where parser wants one key per object).
+  if (filter && !filter->get(filter_object) && filter_object.size() == 0) filter.reset();
+  if (filter) {
     auto parsed = ParseWhere(*filter);
     if (!parsed.ok()) {
       const std::string& message = parsed.error().message();
       if (!message.starts_with(kInvalidWhereMessage)) return parsed.error();
       return ApiError::Deserialize(FieldPath(path, "filter"), message);
     }
-    Where where = std::move(parsed).value();
-    // `{}` (an $and of nothing) is no filter.
-    if (!(where.kind == Where::Kind::kAnd && where.children.empty())) payload.filter = std::move(where);
+    payload.filter = std::move(parsed).value();
   }
   if (auto rank = OptionalField(object, "rank")) {
     RankBudget budget;

@@ -115,7 +115,7 @@ TEST(SearchParserTest, MalformedBodiesAnswerAsChromaDoes) {
        {422, de + "searches[0].group_by.aggregate.$min_k: missing field `k`"}},
       {R"({"searches":[{"rank":{"$val":1},"group_by":{"keys":["a"],"aggregate":{}}}]})",
        {400, "Failed to parse the request body as JSON: searches[0].group_by.aggregate: expected value"}},
-      {R"({"searches":[{"filter":{"a":{"$bogus":1}}}]})", {422, de + "searches[0].filter: Invalid where clause"}},
+      {R"({"searches":[{"filter":{"a":{"$bogus":1}}}]})", {422, de + "searches[0].filter: Invalid where clause: unknown operator $bogus for key 'a'"}},  // fathom adds the reason
       {R"({"searches":[{"filter":{"a":{"$eq":1}}},{"rank":{"$bogus":1}}]})",
        {422, de + "searches[1].rank: unknown variant `$bogus`, expected one of `$abs`, `$bm25`, `$div`, `$exp`, "
                   "`$knn`, `$log`, `$max`, `$min`, `$mul`, `$sub`, `$sum`, `$val`"}},
