@@ -163,7 +163,8 @@ void Scan(std::string_view text, const FoldTable& table, Emit&& emit) {
       const uint8_t* start = p;
       uint8_t kinds = 0;
       uint8_t kind;
-      while (p != end && (kind = kByteKinds[*p]) != kAsciiSeparator && kind != kNonAscii) {
+      // kind - 1 < 2 (unsigned): kAsciiToken or kAsciiUpper, in one comparison.
+      while (p != end && static_cast<uint8_t>((kind = kByteKinds[*p]) - 1) < 2) {
         kinds |= kind;
         ++p;
       }
