@@ -55,6 +55,7 @@ Result<std::shared_ptr<const Analyzer>> Analyzer::Make(const AnalyzerOptions& op
                                      std::to_string(tokens.size()) +
                                      " tokens; each stop word must be exactly one token");
     }
+    analyzer->stop_word_lengths_ |= uint64_t{1} << std::min<size_t>(tokens[0].size(), 63);
     analyzer->stop_words_.insert(std::move(tokens[0]));
   }
   return std::shared_ptr<const Analyzer>(std::move(analyzer));

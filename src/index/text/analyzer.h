@@ -15,6 +15,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -99,14 +101,18 @@ class Analyzer {
   void ReleaseStemmer(sb_stemmer* stemmer) const;
   // The stem of `token`, valid until the stemmer's next use.
   static std::string_view Stem(sb_stemmer* stemmer, std::string_view token);
+  // The length mask answers most tokens without hashing them.
   bool IsStopWord(std::string_view token) const {
-    return !stop_words_.empty() && stop_words_.find(token) != stop_words_.end();
+    size_t length_bit = token.size() < 63 ? token.size() : 63;
+    if (((stop_word_lengths_ >> length_bit) & 1) == 0) return false;
+    return stop_words_.find(token) != stop_words_.end();
   }
 
   AnalyzerOptions options_;
   const unicode61::FoldTable* table_;
   bool has_stemmer_;
   std::unordered_set<std::string, StringHash, std::equal_to<>> stop_words_;  // folded
+  uint64_t stop_word_lengths_ = 0;  // bit min(size, 63) set for each stop word
 
   mutable std::mutex stemmers_mutex_;
   mutable std::vector<sb_stemmer*> idle_stemmers_;  // GUARDED_BY(stemmers_mutex_)

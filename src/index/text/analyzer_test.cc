@@ -486,5 +486,49 @@ TEST(TextAnalyzer, RandomTextMatchesFts5) {
   }
 }
 
+// Every BMP code point (and every 61st above it), alone and inside a token, through both
+// tokenizers: checks the generated tables and their lookup independently of the script.
+TEST(TextAnalyzer, EveryBmpCodePointMatchesFts5) {
+  auto utf8 = [](uint32_t c) {
+    std::string out;
+    if (c < 0x80) {
+      out += static_cast<char>(c);
+    } else if (c < 0x800) {
+      out += static_cast<char>(0xC0 | (c >> 6));
+      out += static_cast<char>(0x80 | (c & 0x3F));
+    } else if (c < 0x10000) {
+      out += static_cast<char>(0xE0 | (c >> 12));
+      out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (c & 0x3F));
+    } else {
+      out += static_cast<char>(0xF0 | (c >> 18));
+      out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
+      out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (c & 0x3F));
+    }
+    return out;
+  };
+  std::vector<std::string> documents;
+  for (uint32_t c = 0; c < 0x110000; c += c < 0x10000 ? 1 : 61) {
+    std::string character = utf8(c);
+    documents.push_back(character + " a" + character + "Z " + character + character);
+  }
+  for (bool remove_diacritics : {true, false}) {
+    Fts5 fts5(remove_diacritics ? "unicode61" : "unicode61 remove_diacritics 0");
+    fts5.Insert(documents);
+    std::vector<Tokens> expected = fts5.Instances(documents.size());
+    auto analyzer = MakeOrDie({.remove_diacritics = remove_diacritics});
+    size_t failures = 0;
+    for (size_t i = 0; i < documents.size() && failures < 10; ++i) {
+      Tokens ours = Tok(documents[i], *analyzer);
+      if (ours != expected[i]) {
+        ++failures;
+        ADD_FAILURE() << "remove_diacritics " << remove_diacritics << " text " << Hex(documents[i])
+                      << "\n  fts5:   " << HexTokens(expected[i]) << "\n  fathom: " << HexTokens(ours);
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace fathom
