@@ -13,9 +13,8 @@
 #include "fathom/db.h"
 #include "fathom/search.h"
 #include "index/text/analyzer.h"
-#include "io/mem_store.h"
 #include "random_where.h"
-#include "test_util.h"
+#include "sim/sim_collection.h"
 
 namespace fathom {
 namespace {
@@ -33,25 +32,9 @@ struct Expected {
   double score;
 };
 
-class TextSimulationTest : public ::testing::Test {
+class TextSimulationTest : public testing::SimCollectionTest {
  protected:
-  void SetUp() override {
-    seed_ = testing::SeedForTest("TextSimulationTest");
-    store_ = std::make_shared<MemStore>();
-    Reopen();
-  }
-
-  void Reopen() {
-    col_.reset();
-    db_.reset();
-    auto db = Database::Open({.store = store_, .compaction_trigger_ops = 1u << 30, .background_compaction = false});
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    db_ = std::move(*db);
-    auto col = db_->CreateCollection(Database::kDefaultTenant, Database::kDefaultDatabase,
-                                     {.name = "text", .get_or_create = true});
-    ASSERT_TRUE(col.ok()) << col.status().ToString();
-    col_ = *col;
-  }
+  TextSimulationTest() : SimCollectionTest("TextSimulationTest", "text") {}
 
   // Zipf-like: low word indexes are much more frequent.
   std::string Text(RandomWhere& r, size_t max_words) {
@@ -200,10 +183,6 @@ class TextSimulationTest : public ::testing::Test {
     }
   }
 
-  uint64_t seed_ = 0;
-  std::shared_ptr<MemStore> store_;
-  std::unique_ptr<Database> db_;
-  std::shared_ptr<Collection> col_;
 };
 
 TEST_F(TextSimulationTest, Bm25MatchesReferenceAcrossWritesCompactionAndReopen) {

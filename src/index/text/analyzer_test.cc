@@ -413,29 +413,32 @@ TEST(TextAnalyzer, VocabularyEqualsFts5OnDebianText) {
 // Random strings over all planes, with combining marks, case pairs and invalid UTF-8
 // (stray continuation bytes, truncated and overlong sequences, surrogates, lead bytes
 // F5..FF, long continuation runs), tokenized by both; FATHOM_SEED replays a run.
+// Appends code point `c` in UTF-8 (any value below 0x110000, surrogates included: the
+// tokenizers must cope with them).
+void AppendUtf8(std::string& out, uint32_t c) {
+  if (c < 0x80) {
+    out += static_cast<char>(c);
+  } else if (c < 0x800) {
+    out += static_cast<char>(0xC0 | (c >> 6));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  } else if (c < 0x10000) {
+    out += static_cast<char>(0xE0 | (c >> 12));
+    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (c >> 18));
+    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  }
+}
+
 std::string RandomText(std::mt19937_64& rng) {
   static const uint32_t kInteresting[] = {
       0x130, 0x131, 0xDF, 0xC9, 0x300, 0x301, 0x302, 0x308, 0x327, 0x331, 0x332, 0x10400,
       0x10428, 0xE000, 0xF0000, 0x10FFFF, 0xE0001, 0xFFFD, 0xAA, 0xB5, 0x1E9E, 0x212A,
       0x2160, 0x3000, 0x4E00, 0xAC00, 0x1F926, 0x200D, 0xFE0F, 0x2028, 0xA0, 0x1C5};
   auto pick = [&](uint64_t n) { return static_cast<uint64_t>(rng() % n); };
-  auto utf8 = [](std::string& out, uint32_t c) {
-    if (c < 0x80) {
-      out += static_cast<char>(c);
-    } else if (c < 0x800) {
-      out += static_cast<char>(0xC0 | (c >> 6));
-      out += static_cast<char>(0x80 | (c & 0x3F));
-    } else if (c < 0x10000) {
-      out += static_cast<char>(0xE0 | (c >> 12));
-      out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (c & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (c >> 18));
-      out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (c & 0x3F));
-    }
-  };
   std::string text;
   size_t pieces = pick(40);
   for (size_t i = 0; i < pieces; ++i) {
@@ -443,14 +446,14 @@ std::string RandomText(std::mt19937_64& rng) {
       case 0: text += static_cast<char>(0x20 + pick(95)); break;           // printable ASCII
       case 1: text += static_cast<char>(pick(2) ? 'A' + pick(26) : 'a' + pick(26)); break;
       case 2: text += ' '; break;
-      case 3: utf8(text, 0x80 + static_cast<uint32_t>(pick(0xFF80))); break;  // BMP (surrogates too)
-      case 4: utf8(text, static_cast<uint32_t>(pick(0x110000))); break;       // any plane
-      case 5: utf8(text, 0x300 + static_cast<uint32_t>(pick(0x70))); break;    // combining marks
-      case 6: utf8(text, kInteresting[pick(std::size(kInteresting))]); break;
+      case 3: AppendUtf8(text, 0x80 + static_cast<uint32_t>(pick(0xFF80))); break;  // BMP (surrogates too)
+      case 4: AppendUtf8(text, static_cast<uint32_t>(pick(0x110000))); break;       // any plane
+      case 5: AppendUtf8(text, 0x300 + static_cast<uint32_t>(pick(0x70))); break;    // combining marks
+      case 6: AppendUtf8(text, kInteresting[pick(std::size(kInteresting))]); break;
       case 7: text += static_cast<char>(0x80 + pick(128)); break;              // a stray byte
       case 8: {                                                                // a cut sequence
         std::string full;
-        utf8(full, 0x80 + static_cast<uint32_t>(pick(0x10FF80)));
+        AppendUtf8(full, 0x80 + static_cast<uint32_t>(pick(0x10FF80)));
         text += full.substr(0, 1 + pick(full.size()));
         break;
       }
@@ -491,21 +494,7 @@ TEST(TextAnalyzer, RandomTextMatchesFts5) {
 TEST(TextAnalyzer, EveryBmpCodePointMatchesFts5) {
   auto utf8 = [](uint32_t c) {
     std::string out;
-    if (c < 0x80) {
-      out += static_cast<char>(c);
-    } else if (c < 0x800) {
-      out += static_cast<char>(0xC0 | (c >> 6));
-      out += static_cast<char>(0x80 | (c & 0x3F));
-    } else if (c < 0x10000) {
-      out += static_cast<char>(0xE0 | (c >> 12));
-      out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (c & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (c >> 18));
-      out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (c & 0x3F));
-    }
+    AppendUtf8(out, c);
     return out;
   };
   std::vector<std::string> documents;
