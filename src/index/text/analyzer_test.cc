@@ -466,26 +466,32 @@ std::string RandomText(std::mt19937_64& rng) {
   return text;
 }
 
+// Tokenizes `documents` with FTS5 and with fathom (same remove_diacritics) and reports
+// the first ten documents whose token sequences differ; `context` prefixes each report.
+void ExpectSameTokensAsFts5(const std::vector<std::string>& documents, bool remove_diacritics,
+                            const std::string& context) {
+  Fts5 fts5(remove_diacritics ? "unicode61" : "unicode61 remove_diacritics 0");
+  fts5.Insert(documents);
+  std::vector<Tokens> expected = fts5.Instances(documents.size());
+  auto analyzer = MakeOrDie({.remove_diacritics = remove_diacritics});
+  size_t failures = 0;
+  for (size_t i = 0; i < documents.size() && failures < 10; ++i) {
+    Tokens ours = Tok(documents[i], *analyzer);
+    if (ours != expected[i]) {
+      ++failures;
+      ADD_FAILURE() << context << " remove_diacritics " << remove_diacritics << " text " << Hex(documents[i])
+                    << "\n  fts5:   " << HexTokens(expected[i]) << "\n  fathom: " << HexTokens(ours);
+    }
+  }
+}
+
 TEST(TextAnalyzer, RandomTextMatchesFts5) {
   uint64_t seed = testing::SeedForTest("TextAnalyzer.RandomTextMatchesFts5");
   std::mt19937_64 rng(seed);
   for (bool remove_diacritics : {true, false}) {
     std::vector<std::string> documents;
     for (int i = 0; i < 4000; ++i) documents.push_back(RandomText(rng));
-    Fts5 fts5(remove_diacritics ? "unicode61" : "unicode61 remove_diacritics 0");
-    fts5.Insert(documents);
-    std::vector<Tokens> expected = fts5.Instances(documents.size());
-    auto analyzer = MakeOrDie({.remove_diacritics = remove_diacritics});
-    size_t failures = 0;
-    for (size_t i = 0; i < documents.size() && failures < 10; ++i) {
-      Tokens ours = Tok(documents[i], *analyzer);
-      if (ours != expected[i]) {
-        ++failures;
-        ADD_FAILURE() << "seed " << seed << " remove_diacritics " << remove_diacritics
-                      << " text " << Hex(documents[i]) << "\n  fts5:   " << HexTokens(expected[i])
-                      << "\n  fathom: " << HexTokens(ours);
-      }
-    }
+    ExpectSameTokensAsFts5(documents, remove_diacritics, "seed " + std::to_string(seed));
   }
 }
 
@@ -503,19 +509,7 @@ TEST(TextAnalyzer, EveryBmpCodePointMatchesFts5) {
     documents.push_back(character + " a" + character + "Z " + character + character);
   }
   for (bool remove_diacritics : {true, false}) {
-    Fts5 fts5(remove_diacritics ? "unicode61" : "unicode61 remove_diacritics 0");
-    fts5.Insert(documents);
-    std::vector<Tokens> expected = fts5.Instances(documents.size());
-    auto analyzer = MakeOrDie({.remove_diacritics = remove_diacritics});
-    size_t failures = 0;
-    for (size_t i = 0; i < documents.size() && failures < 10; ++i) {
-      Tokens ours = Tok(documents[i], *analyzer);
-      if (ours != expected[i]) {
-        ++failures;
-        ADD_FAILURE() << "remove_diacritics " << remove_diacritics << " text " << Hex(documents[i])
-                      << "\n  fts5:   " << HexTokens(expected[i]) << "\n  fathom: " << HexTokens(ours);
-      }
-    }
+    ExpectSameTokensAsFts5(documents, remove_diacritics, "");
   }
 }
 
