@@ -18,6 +18,7 @@
 
 #include "fathom/options.h"
 #include "fathom/status.h"
+#include "fathom/search.h"
 #include "fathom/types.h"
 
 namespace fathom {
@@ -52,6 +53,10 @@ class Collection {
   Result<QueryResult> Query(const QueryRequest& request) const;
   static constexpr std::string_view kMissingQueryIdMessage = "Error finding id ";
   Result<uint64_t> Count() const;
+  // The Search API (include/fathom/search.h, docs/design/search-api.md): one result per
+  // search, in request order. A filter's invalid regex or a rank leaf over a missing index
+  // is InvalidArgument.
+  Result<std::vector<SearchResult>> Search(const SearchRequest& request) const;
 
   // Brings the vector index up to date and folds the WAL tail into a segment now
   // (normally done in the background).

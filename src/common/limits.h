@@ -44,6 +44,13 @@ inline constexpr size_t kFilterNodesMax = 100000;
 // 100,000 results (each allowed alone) would be 10^9 rows.
 inline constexpr uint64_t kQueryResultRowsMax = 1000000;
 
+// ---- the Search API (docs/design/search-api.md) ----
+inline constexpr size_t kSearchesPerRequestMax = 1024;   // searches in one request
+inline constexpr size_t kRankDepthMax = 64;              // nesting of a rank expression
+inline constexpr size_t kRankNodesMax = 4096;            // nodes in one rank expression
+inline constexpr size_t kRankSearchLeavesMax = 64;       // $knn / $bm25 leaves in one expression
+inline constexpr size_t kSearchSelectKeysMax = 1024;     // keys in `select`, `group_by`
+
 // ---- write path ----
 inline constexpr size_t kWriteQueueMax = 1024;           // writers waiting on one collection
 inline constexpr size_t kWalGroupBytesMax = 64u << 20;   // one WAL object (group commit)

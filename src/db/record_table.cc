@@ -49,30 +49,59 @@ std::optional<uint32_t> RecordTable::FindSlot(const std::string& id) const {
   return static_cast<uint32_t>(it->second);
 }
 
-void RecordTable::SetMetadata(size_t slot, std::optional<Metadata> metadata) {
-  Row& r = rows_[slot];
-  const uint32_t s = static_cast<uint32_t>(slot);
-  if (r.metadata && !bulk_load_) metadata_index_.Erase(s, *r.metadata);
-  r.metadata = std::move(metadata);
-  if (r.metadata && !bulk_load_) metadata_index_.Insert(s, *r.metadata);
+namespace {
+bool HasField(const Row& row, RowIndex::Field field) {
+  return field == RowIndex::Field::kMetadata ? row.metadata.has_value() : row.document.has_value();
+}
+RecordView ViewOf(const Row& r) { return RecordView{r.id, r.document, r.metadata}; }
+}  // namespace
+
+void RecordTable::IndexAdd(RowIndex::Field field, size_t slot) {
+  const Row& r = rows_[slot];
+  if (bulk_load_ || !HasField(r, field)) return;
+  for (RowIndex* index : row_indexes()) {
+    if (index->field() == field) index->Add(static_cast<uint32_t>(slot), ViewOf(r));
+  }
 }
 
-void RecordTable::RebuildMetadataIndex() {
-  metadata_index_.Clear();
-  for (size_t slot = 0; slot < rows_.size(); ++slot) {
-    if (rows_[slot].live && rows_[slot].metadata) {
-      metadata_index_.BulkInsert(static_cast<uint32_t>(slot), *rows_[slot].metadata);
-    }
+void RecordTable::IndexRemove(RowIndex::Field field, size_t slot) {
+  const Row& r = rows_[slot];
+  if (bulk_load_ || !HasField(r, field)) return;
+  for (RowIndex* index : row_indexes()) {
+    if (index->field() == field) index->Remove(static_cast<uint32_t>(slot), ViewOf(r));
   }
-  metadata_index_.Seal();
+}
+
+void RecordTable::SetMetadata(size_t slot, std::optional<Metadata> metadata) {
+  IndexRemove(RowIndex::Field::kMetadata, slot);
+  rows_[slot].metadata = std::move(metadata);
+  IndexAdd(RowIndex::Field::kMetadata, slot);
+}
+
+void RecordTable::SetDocument(size_t slot, std::optional<std::string> document) {
+  IndexRemove(RowIndex::Field::kDocument, slot);
+  rows_[slot].document = std::move(document);
+  IndexAdd(RowIndex::Field::kDocument, slot);
+}
+
+void RecordTable::RebuildIndex(RowIndex* only) {
+  for (RowIndex* index : row_indexes()) {
+    if (only != nullptr && index != only) continue;
+    index->Clear();
+    for (size_t slot = 0; slot < rows_.size(); ++slot) {
+      const Row& r = rows_[slot];
+      if (r.live && HasField(r, index->field())) index->BulkAdd(static_cast<uint32_t>(slot), ViewOf(r));
+    }
+    index->Seal();
+  }
 }
 
 void RecordTable::SealIndexes() {
   if (bulk_load_) {
     bulk_load_ = false;
-    RebuildMetadataIndex();
+    RebuildIndex(nullptr);
   } else {
-    metadata_index_.Seal();
+    for (RowIndex* index : row_indexes()) index->Seal();
   }
 }
 
@@ -103,10 +132,11 @@ size_t RecordTable::Append(Row row, const std::vector<float>& embedding, bool lo
   row.live = true;
   index_[row.id] = slot;
   const uint64_t offset = row.offset;
-  if (row.metadata && !bulk_load_) metadata_index_.Insert(static_cast<uint32_t>(slot), *row.metadata);
   rows_.push_back(std::move(row));
   live_.push_back(1);
   live_slots_.add(static_cast<uint32_t>(slot));
+  IndexAdd(RowIndex::Field::kMetadata, slot);
+  IndexAdd(RowIndex::Field::kDocument, slot);
   if (loading) {
     vectors_.LoadRow(slot, embedding.data(), offset);
   } else {
@@ -117,6 +147,8 @@ size_t RecordTable::Append(Row row, const std::vector<float>& embedding, bool lo
 }
 
 void RecordTable::Kill(size_t slot) {
+  SetDocument(slot, std::nullopt);
+  SetMetadata(slot, std::nullopt);
   Row& r = rows_[slot];
   index_.erase(r.id);
   r.live = false;
@@ -124,9 +156,7 @@ void RecordTable::Kill(size_t slot) {
   live_slots_.remove(static_cast<uint32_t>(slot));
   vectors_.Release(slot);
   vector_changes_.push_back(static_cast<uint32_t>(slot));
-  r.document.reset();
   r.uri.reset();
-  SetMetadata(slot, std::nullopt);
   ++dead_;
 }
 
@@ -156,13 +186,12 @@ void RecordTable::Apply(Operation&& op) {
       if (!existing) return;  // update of a missing id is ignored
       Row& row = rows_[*existing];
       if (rec.embedding) SetEmbedding(*existing, *rec.embedding, /*loading=*/false);
-      if (rec.document) row.document = std::move(rec.document);
+      if (rec.document) SetDocument(*existing, std::move(rec.document));
       if (rec.uri) row.uri = std::move(rec.uri);
       if (rec.metadata) {
-        const uint32_t slot = static_cast<uint32_t>(*existing);
-        if (row.metadata) metadata_index_.Erase(slot, *row.metadata);
+        IndexRemove(RowIndex::Field::kMetadata, *existing);
         row.metadata = ApplyMetadataPatch(std::move(row.metadata), std::move(*rec.metadata));
-        if (row.metadata) metadata_index_.Insert(slot, *row.metadata);  // never in a bulk load
+        IndexAdd(RowIndex::Field::kMetadata, *existing);
       }
       dirty_.insert(rec.id);
       return;
@@ -180,7 +209,7 @@ void RecordTable::LoadRow(Row row, const std::vector<float>& embedding) {
   if (auto existing = Find(row.id)) {
     Row& current = rows_[*existing];
     if (current.offset == row.offset) {
-      current.document = std::move(row.document);
+      SetDocument(*existing, std::move(row.document));
       current.uri = std::move(row.uri);
       SetMetadata(*existing, std::move(row.metadata));
       SetEmbedding(*existing, embedding, /*loading=*/true);
@@ -220,7 +249,11 @@ std::vector<uint32_t> RecordTable::MaybeShrink() {
   live_.resize(out);
   live_slots_ = Roaring();
   live_slots_.addRange(0, out);
-  if (!bulk_load_) RebuildMetadataIndex();
+  if (!bulk_load_) {
+    for (RowIndex* index : row_indexes()) {
+      if (!index->Renumber(renumbered)) RebuildIndex(index);
+    }
+  }
   dead_ = 0;
   size_t kept = 0;
   for (uint32_t slot : vector_changes_) {

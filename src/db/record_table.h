@@ -6,11 +6,12 @@
 // an int8 approximation in RAM), with norms kept for cosine.
 // Deleted slots are tombstoned and reclaimed by Shrink(). The table also tracks which ids
 // changed since the last compaction (the "dirty" set) so compaction can write a delta.
-// The table keeps a bitmap of live slots and the metadata index (index/meta/) in step
-// with its rows, and is the query layer's RowSource.
+// The table keeps a bitmap of live slots and its row indexes (index/row_index.h: the
+// metadata index, index/meta/; the trigram index, index/text/) in step with its rows, and is the query layer's RowSource.
 // Thread-safety: none; the owning CollectionImpl serialises writers and readers.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -21,6 +22,7 @@
 #include "db/vector_column.h"
 #include "fathom/types.h"
 #include "index/meta/metadata_index.h"
+#include "index/text/trigram_index.h"
 #include "query/row_source.h"
 #include "storage/row.h"
 #include "wal/operation.h"
@@ -63,8 +65,9 @@ class RecordTable final : public RowSource {
   }
   std::optional<uint32_t> FindSlot(const std::string& id) const override;
   const MetadataIndex& metadata_index() const override { return metadata_index_; }
+  const TrigramIndex* trigram_index() const override { return &trigram_index_; }
 
-  // Loading segments at open: the metadata index is built once at SealIndexes() rather
+  // Loading segments at open: the row indexes are built once at SealIndexes() rather
   // than row by row. Only LoadRow / LoadTombstone may come in between.
   void BeginBulkLoad() { bulk_load_ = true; }
   void SealIndexes();
@@ -93,9 +96,17 @@ class RecordTable final : public RowSource {
   size_t Append(Row row, const std::vector<float>& embedding, bool loading);
   void SetEmbedding(size_t slot, const std::vector<float>& embedding, bool loading);
   void Kill(size_t slot);
-  // Replaces a row's metadata, keeping the metadata index in step.
+  // Replaces a row's metadata / document, keeping the row indexes of that field in step.
   void SetMetadata(size_t slot, std::optional<Metadata> metadata);
-  void RebuildMetadataIndex();
+  void SetDocument(size_t slot, std::optional<std::string> document);
+  // Every row index, in a fixed order (computed, so the table stays movable).
+  std::array<RowIndex*, 2> row_indexes() { return {&metadata_index_, &trigram_index_}; }
+  // Tells the indexes of `field` that the live row at `slot` got it / is about to lose it
+  // (a no-op during a bulk load, when no index is built yet, or when the row lacks it).
+  void IndexAdd(RowIndex::Field field, size_t slot);
+  void IndexRemove(RowIndex::Field field, size_t slot);
+  // Clear, BulkAdd every live row, Seal: `index`, or every index when null.
+  void RebuildIndex(RowIndex* index);
 
   std::optional<uint32_t> dimension_;
   uint64_t next_offset_ = 0;
@@ -103,7 +114,8 @@ class RecordTable final : public RowSource {
   std::vector<uint8_t> live_;
   Roaring live_slots_;
   MetadataIndex metadata_index_;
-  bool bulk_load_ = false;  // BeginBulkLoad: metadata_index_ is rebuilt at SealIndexes
+  TrigramIndex trigram_index_;
+  bool bulk_load_ = false;  // BeginBulkLoad: the row indexes are built at SealIndexes
   VectorColumn vectors_;
   std::unordered_map<std::string, size_t> index_;  // id -> live slot
   size_t dead_ = 0;

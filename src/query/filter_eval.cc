@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <vector>
 
 namespace fathom {
@@ -97,6 +98,21 @@ Roaring IdPositive(const FilterNode& node, const RowSource& rows) {
   std::vector<std::string> ids;
   for (const Scalar& s : node.operands) ids.push_back(std::get<std::string>(s));
   return SlotsOfIds(rows, ids, nullptr);
+}
+
+// A superset of the slots a positive document leaf ($contains, $regex) matches, from the
+// trigram index; nullopt when it cannot narrow them.
+std::optional<Roaring> DocumentCandidates(const FilterNode& node, const RowSource& rows) {
+  const TrigramIndex* trigrams = rows.trigram_index();
+  if (trigrams == nullptr) return std::nullopt;
+  if (node.kind == Kind::kDocContains || node.kind == Kind::kDocNotContains) {
+    return trigrams->ContainsCandidates(node.pattern);
+  }
+  return trigrams->RegexCandidates(*node.regex);
+}
+
+bool IsDocumentNegation(const FilterNode& node) {
+  return node.kind == Kind::kDocNotContains || node.kind == Kind::kDocNotRegex;
 }
 
 Roaring TestRows(const FilterNode& node, const RowSource& rows, const Roaring& within) {
@@ -323,8 +339,20 @@ Roaring EvaluateFilter(const FilterNode& node, const RowSource& rows, const Roar
       const Roaring positive = IdPositive(node, rows);
       return IsNegation(node.op) ? within - positive : within & positive;
     }
-    default:
-      return TestRows(node, rows, within);
+    default: {
+      // A negation is the complement of its positive form (which a record without a
+      // document never matches), so both test only the trigram index's candidates.
+      std::optional<Roaring> candidates = DocumentCandidates(node, rows);
+      if (!candidates.has_value()) return TestRows(node, rows, within);
+      *candidates &= within;
+      Roaring positive;
+      for (auto it = candidates->begin(); it != candidates->end(); ++it) {
+        // The positive form's test: the negation's is its complement on a document.
+        const RecordView view = rows.view(*it);
+        if (view.document && CompiledFilter::MatchesNode(node, view) != IsDocumentNegation(node)) positive.add(*it);
+      }
+      return IsDocumentNegation(node) ? within - positive : positive;
+    }
   }
 }
 
@@ -347,8 +375,15 @@ double EstimateSelectivity(const FilterNode& node, const RowSource& rows) {
       const double positive = std::min(1.0, static_cast<double>(node.operands.size()) / live);
       return IsNegation(node.op) ? 1.0 - positive : positive;
     }
-    default:
+    default: {
+      const TrigramIndex* trigrams = rows.trigram_index();
+      if (trigrams != nullptr && node.kind == Kind::kDocContains) {
+        if (std::optional<uint64_t> n = trigrams->EstimateContains(node.pattern)) {
+          return std::min(0.5, static_cast<double>(*n) / live);
+        }
+      }
       return 0.5;
+    }
   }
 }
 
@@ -369,8 +404,18 @@ double EstimateBitmapCost(const FilterNode& node, const RowSource& rows) {
     }
     case Kind::kId:
       return 1.0 + static_cast<double>(node.operands.size()) + live / kBitmapSlotsPerUnit;
-    default:
-      return live * EstimateRowTestCost(node);  // a document predicate tests every candidate
+    default: {
+      // A document predicate tests every candidate: the trigram index's for a
+      // $contains, else every row.
+      const TrigramIndex* trigrams = rows.trigram_index();
+      const bool contains = node.kind == Kind::kDocContains || node.kind == Kind::kDocNotContains;
+      if (trigrams != nullptr && contains) {
+        if (std::optional<uint64_t> n = trigrams->EstimateContains(node.pattern)) {
+          return 1.0 + static_cast<double>(*n) * EstimateRowTestCost(node) + live / kBitmapSlotsPerUnit;
+        }
+      }
+      return live * EstimateRowTestCost(node);
+    }
   }
 }
 

@@ -5,8 +5,8 @@
 // most selective indexed child first, document predicates last, so they test few rows);
 // $or evaluates each child within what is still unmatched; $ne, $nin and $not_contains
 // are the candidates minus the positive match (so a record without the key matches, as
-// Chroma decides). Document predicates, which have no index yet, are tested row by row
-// on the candidates that reach them. The result equals CompiledFilter::MatchesNode on
+// Chroma decides). Document predicates are tested row by row on the candidates that
+// reach them, narrowed first by the trigram index (index/text/trigram_index.h). The result equals CompiledFilter::MatchesNode on
 // every candidate; filter_eval_test.cc checks that on random data.
 #pragma once
 

@@ -1,6 +1,6 @@
 // RowSource: what the query layer sees of a collection's records. The query layer plans
 // and evaluates reads against this narrow view (live slots, a row's fields, id lookup,
-// the metadata index), never against the storage that holds the rows.
+// the metadata and trigram indexes), never against the storage that holds the rows.
 // Thread-safety: callers hold whatever lock the implementation's owner requires for reads.
 #pragma once
 
@@ -12,6 +12,7 @@
 
 #include "index/meta/filter.h"
 #include "index/meta/metadata_index.h"
+#include "index/text/trigram_index.h"
 
 namespace fathom {
 
@@ -24,6 +25,9 @@ class RowSource {
   virtual RecordView view(uint32_t slot) const = 0;
   virtual std::optional<uint32_t> FindSlot(const std::string& id) const = 0;
   virtual const MetadataIndex& metadata_index() const = 0;
+  // Candidates for document predicates; null when the rows have none (every document is
+  // then tested).
+  virtual const TrigramIndex* trigram_index() const { return nullptr; }
 };
 
 }  // namespace fathom

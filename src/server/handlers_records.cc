@@ -12,6 +12,8 @@
 #include "server/json_writer.h"
 #include "server/names.h"
 #include "server/schema_gate.h"
+#include "server/search_parser.h"
+#include "server/search_writer.h"
 #include "server/where_parser.h"
 
 namespace fathom::server {
@@ -164,6 +166,31 @@ ApiResult<std::optional<uint32_t>> ReadOptionalU32(JsonObject object, std::strin
   uint32_t n = 0;
   FATHOM_API_ASSIGN_OR_RETURN(n, ReadU32(*value, key));
   return std::optional<uint32_t>(n);
+}
+
+// A rank leaf needs the index it searches: a sparse $knn its key's sparse vector index
+// (local Chroma's message when it is disabled, chroma.md §1.9), $bm25 the document's
+// full-text index. Dense $knn leaves search the collection's vector index, always there.
+ApiStatus CheckRankIndexes(const std::optional<CollectionSchema>& schema, const RankExpr& expr) {
+  if (expr.kind == RankExpr::Kind::kKnn && std::holds_alternative<SparseVector>(expr.search.query)) {
+    bool enabled = false;
+    if (schema) {
+      auto it = schema->keys.find(expr.search.key);
+      const SchemaIndex* index =
+          it != schema->keys.end() ? it->second.Index(SchemaIndexKind::kSparseVector) : nullptr;
+      enabled = index != nullptr && index->enabled;
+    }
+    if (!enabled) {
+      return ApiError::InvalidArgument(fmt::format(
+          "Cannot filter using metadata key '{}' with type 'SparseVector' because indexing is disabled",
+          expr.search.key));
+    }
+  }
+  if (expr.kind == RankExpr::Kind::kBm25 && schema && !schema->FtsEnabled()) {
+    return ApiError::InvalidArgument("Cannot rank with $bm25 because FTS indexing is disabled");
+  }
+  for (const RankExpr& child : expr.children) FATHOM_API_RETURN_IF_ERROR(CheckRankIndexes(schema, child));
+  return ApiStatus::Ok();
 }
 
 }  // namespace
@@ -349,45 +376,24 @@ ApiResult<HttpResponse> ApiService::Query(const RouteMatch& route, JsonElement b
 }
 
 ApiResult<HttpResponse> ApiService::Search(const RouteMatch& route, JsonElement body) const {
-  JsonObject object;
-  FATHOM_API_ASSIGN_OR_RETURN(object, RequireObject(body, "", "struct SearchRequestPayload"));
-  JsonElement searches;
-  FATHOM_API_ASSIGN_OR_RETURN(searches, RequiredField(object, "searches", ""));
-  JsonArray search_array;
-  if (searches.get(search_array)) {
-    return ApiError::Deserialize("searches", InvalidTypeText(searches, "a sequence"));
-  }
-  // Each search's `filter` is a where clause: a malformed one fails the body's decoding
-  // (422, as in Chroma), other refusals keep their answer, and the schema gate applies to
-  // it as to get and query.
-  std::vector<Where> filters;
-  size_t i = 0;
-  for (JsonElement search : search_array) {
-    JsonObject search_object;
-    std::optional<JsonElement> filter;
-    if (!search.get(search_object)) filter = OptionalField(search_object, "filter");
-    if (filter.has_value()) {
-      auto parsed = ParseWhere(*filter);
-      if (!parsed.ok()) {
-        const std::string& message = parsed.error().message();
-        if (!message.starts_with(kInvalidWhereMessage)) return parsed.error();
-        return ApiError::Deserialize(FieldPath(IndexPath("searches", i), "filter"), message);
-      }
-      filters.push_back(std::move(parsed).value());
-    }
-    ++i;
-  }
+  SearchRequest request;
+  FATHOM_API_ASSIGN_OR_RETURN(request, ParseSearchRequest(body));
   std::shared_ptr<Collection> collection;
   FATHOM_API_ASSIGN_OR_RETURN(collection, CollectionForRecords(route));
-  if (!filters.empty()) {
+  {
+    // The schema gate, as for get and query: each filter, then each rank leaf's index.
     std::shared_ptr<const CollectionConfig> config;
     FATHOM_API_ASSIGN_OR_RETURN(config, ConfigOf(*collection));
-    for (const Where& filter : filters) {
-      FATHOM_API_RETURN_IF_ERROR(CheckFilterIndexes(config->schema, filter, std::nullopt));
+    for (const SearchPayload& search : request.searches) {
+      if (search.filter) FATHOM_API_RETURN_IF_ERROR(CheckFilterIndexes(config->schema, search.filter, std::nullopt));
+      if (search.rank) FATHOM_API_RETURN_IF_ERROR(CheckRankIndexes(config->schema, *search.rank));
     }
   }
-  return ApiError::Chroma(501, "Error executing plan: Not implemented: Search operation is not implemented "
-                               "for local executor");
+  std::vector<SearchResult> results;
+  FATHOM_API_ASSIGN_OR_RETURN_STATUS(results, collection->Search(request));
+  JsonWriter w;
+  WriteSearchResults(w, results);
+  return JsonResponse(w.Take());
 }
 
 ApiResult<HttpResponse> ApiService::Unsupported(const RouteMatch& route) const {

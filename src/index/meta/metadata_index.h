@@ -20,22 +20,29 @@
 
 #include "fathom/types.h"
 #include "index/meta/number_column.h"
+#include "index/row_index.h"
 
 namespace fathom {
 
-class MetadataIndex {
+class MetadataIndex final : public RowIndex {
  public:
+  // RowIndex: the rows' metadata.
+  Field field() const override { return Field::kMetadata; }
+  void Add(uint32_t slot, const RecordView& row) override { Insert(slot, *row.metadata); }
+  void Remove(uint32_t slot, const RecordView& row) override { Erase(slot, *row.metadata); }
+  void BulkAdd(uint32_t slot, const RecordView& row) override { BulkInsert(slot, *row.metadata); }
+
   void Insert(uint32_t slot, const Metadata& metadata);
   // `metadata` must be what Insert was given for `slot`.
   void Erase(uint32_t slot, const Metadata& metadata);
-  void Clear() { keys_.clear(); }
+  void Clear() override { keys_.clear(); }
 
   // Loading a whole table at once: Clear(), then BulkInsert every row in increasing slot
   // order, then Seal(); no lookups or other changes in between. Much cheaper than Insert
   // row by row (numbers are sorted once, bitmaps grow at their end).
   void BulkInsert(uint32_t slot, const Metadata& metadata);
   // Ends a bulk load; otherwise compacts (numeric changes folded into the sorted runs).
-  void Seal();
+  void Seal() override;
 
   // Slots where `key` holds `value` (an array: any element), on Chroma's terms: numbers on
   // one number line, bools only equal bools, strings only strings.
@@ -54,7 +61,7 @@ class MetadataIndex {
   uint64_t EstimateRange(const std::string& key, const NumberRange& range) const;
 
   size_t key_count() const { return keys_.size(); }
-  size_t MemoryBytes() const;
+  size_t MemoryBytes() const override;
 
  private:
   struct KeyIndex {

@@ -1,0 +1,136 @@
+// InvertedIndex: one collection's analyzed documents by slot, for BM25 top-k search.
+//
+// Documents arrive as already-analyzed tokens (index/text/analyzer.h makes them); a slot
+// holds at most one document. The index has two parts:
+//   sealed  per term, postings in blocks of 128 (slot, tf) pairs, bit-packed
+//           (index/text/postings.h, docs/format/text-postings.md), with per-block
+//           maximum tf and minimum document length, from which an upper bound of the
+//           block's BM25 contribution is computed at query time (so bounds stay valid as
+//           N and avgdl change with writes);
+//   tail    documents inserted since the last rebuild, per term as a sorted vector of
+//           (slot, tf), searched together with the sealed blocks.
+// Erasing a sealed document only marks its slot (the sealed postings of a slot count only
+// while the slot's state says "sealed"); per-slot term ids are kept so that document
+// frequencies stay exact without the document text. When the tail or the erased sealed
+// documents pass 1/8 of the sealed documents, everything is rebuilt into the sealed part.
+// Exact document lengths are stored per slot. Search is block-max MaxScore over windows
+// of slots (docs/design/text-index.md).
+//
+// The owner (the RecordTable) keeps it in step with its rows, like the MetadataIndex:
+// Insert / Erase as writes apply, Clear + BulkInsert every row + Seal at open, Renumber
+// when slots are reclaimed.
+// Thread-safety: const methods may run concurrently with each other; mutation needs
+// exclusive access (the owner's lock).
+#pragma once
+
+#include <roaring/roaring.hh>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "index/text/bm25.h"
+
+namespace fathom {
+
+class InvertedIndex {
+ public:
+  // Adds the document of `slot` (which must hold none). Repeated tokens are the term
+  // frequency; an empty document has length 0 and still counts in N.
+  void Insert(uint32_t slot, const std::vector<std::string>& tokens);
+  // Removes the document of `slot`; a no-op if it holds none.
+  void Erase(uint32_t slot);
+  // Loading many documents at once: BulkInsert each (any slot order), then Seal(); no
+  // searches in between. No rebuild happens until Seal.
+  void BulkInsert(uint32_t slot, const std::vector<std::string>& tokens);
+  // Folds the tail and the erased documents into the sealed part (ends a bulk load).
+  void Seal();
+  void Clear();
+  // Moves the document of slot s to old_to_new[s]; UINT32_MAX (or s past the vector's
+  // end) drops it. New slots of kept documents must be distinct.
+  void Renumber(const std::vector<uint32_t>& old_to_new);
+
+  uint64_t doc_count() const { return live_docs_; }
+  double average_length() const {
+    return live_docs_ == 0 ? 0.0 : static_cast<double>(total_length_) / static_cast<double>(live_docs_);
+  }
+  uint64_t doc_freq(std::string_view term) const;
+
+  // The k best documents by BM25 for the distinct terms of `query_terms` (duplicates count
+  // once), restricted to slots in `filter` when non-null, by score descending then slot
+  // ascending. Documents matching no query term are never returned. k1 is clamped to
+  // >= 0 and b to [0, 1] (the block bounds rely on it).
+  std::vector<ScoredSlot> Search(const std::vector<std::string>& query_terms, uint32_t k, const Roaring* filter,
+                                 const Bm25Params& params) const;
+
+  size_t MemoryBytes() const;
+
+  // For tests and diagnostics.
+  size_t tail_doc_count() const { return tail_docs_; }
+  size_t term_count() const { return terms_.size(); }
+
+  // Per-block skip data of the sealed part (the bytes are in sealed_bytes_).
+  struct BlockMeta {
+    uint32_t first_slot;
+    uint32_t last_slot;
+    uint64_t offset;      // of the encoded block in sealed_bytes_
+    uint32_t max_tf;      // over the block's postings
+    uint32_t min_length;  // over the block's documents
+  };
+  struct TailPosting {
+    uint32_t slot;
+    uint32_t tf;
+  };
+  struct Term {
+    uint32_t first_block = 0;  // blocks [first_block, first_block + block_count) in blocks_
+    uint32_t block_count = 0;
+    uint32_t live_docs = 0;  // n_t: live documents containing the term
+    // Bounds over the tail postings (never lowered by erases: they stay upper bounds).
+    uint32_t tail_max_tf = 0;
+    uint32_t tail_min_length = UINT32_MAX;
+  };
+
+ private:
+  enum SlotState : uint8_t { kEmpty = 0, kSealed = 1, kTail = 2 };
+  struct TermHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+
+  uint32_t TermIdOrAdd(std::string_view term);
+  const Term* FindTerm(std::string_view term) const;
+  void AddDocument(uint32_t slot, const std::vector<std::string>& tokens);
+  void EnsureSlot(uint32_t slot);
+  void MaybeRebuild();
+  // Rebuilds the sealed part from every live posting, moving slots by `old_to_new` when
+  // non-null.
+  void Rebuild(const std::vector<uint32_t>* old_to_new);
+
+  friend class InvertedIndexSearch;
+
+  std::unordered_map<std::string, uint32_t, TermHash, std::equal_to<>> term_ids_;
+  std::vector<Term> terms_;  // by term id
+
+  std::vector<BlockMeta> blocks_;
+  std::string sealed_bytes_;  // encoded blocks, then kUnpackPaddingBytes of zeros
+  std::unordered_map<uint32_t, std::vector<TailPosting>> tails_;  // term id -> sorted by slot
+
+  // Per slot.
+  std::vector<uint8_t> state_;     // SlotState
+  std::vector<uint32_t> length_;   // tokens in the document
+  // Distinct term ids of sealed documents (CSR by slot), and of tail documents.
+  std::vector<uint64_t> sealed_terms_begin_;  // size slots + 1 after a rebuild
+  std::vector<uint32_t> sealed_terms_;
+  std::unordered_map<uint32_t, std::vector<uint32_t>> tail_terms_;
+
+  uint64_t live_docs_ = 0;
+  uint64_t total_length_ = 0;
+  uint64_t sealed_docs_ = 0;  // live documents in the sealed part
+  uint64_t sealed_dead_ = 0;  // sealed documents erased since the last rebuild
+  uint64_t tail_docs_ = 0;
+  bool bulk_loading_ = false;
+};
+
+}  // namespace fathom

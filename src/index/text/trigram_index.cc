@@ -1,0 +1,218 @@
+#include "index/text/trigram_index.h"
+
+#include <re2/filtered_re2.h>
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <bit>
+#include <string>
+
+#include "common/assert.h"
+
+namespace fathom {
+
+namespace {
+
+// Regexes whose prefilter names more atoms than this are not narrowed (the minimal
+// satisfying atom sets are found by enumerating subsets).
+constexpr size_t kRegexAtomsMax = 10;
+// Intersecting stops once this few candidates are left: verifying them is cheaper than
+// more intersections, and the result stays a superset.
+constexpr uint64_t kIntersectEnough = 32;
+
+inline uint32_t LowerAscii(unsigned char c) { return c >= 'A' && c <= 'Z' ? c + 32u : c; }
+
+void AppendTrigrams(std::string_view text, std::vector<uint32_t>* out) {
+  if (text.size() < 3) return;
+  uint32_t key = (LowerAscii(text[0]) << 8) | LowerAscii(text[1]);
+  for (size_t i = 2; i < text.size(); ++i) {
+    key = ((key << 8) | LowerAscii(text[i])) & 0xFFFFFFu;
+    out->push_back(key);
+  }
+}
+
+constexpr std::string_view kKelvin = "\xE2\x84\xAA";  // U+212A, folds to 'k'
+constexpr std::string_view kLongS = "\xC5\xBF";       // U+017F, folds to 's'
+
+// `text` with K and ſ replaced by their ASCII fold partners.
+std::string FoldToAscii(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    if (text.substr(i, kKelvin.size()) == kKelvin) {
+      out += 'k';
+      i += kKelvin.size();
+    } else if (text.substr(i, kLongS.size()) == kLongS) {
+      out += 's';
+      i += kLongS.size();
+    } else {
+      out += text[i++];
+    }
+  }
+  return out;
+}
+
+bool IsAscii(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+
+std::vector<uint32_t> PatternTrigrams(std::string_view pattern) {
+  std::vector<uint32_t> out;
+  AppendTrigrams(pattern, &out);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+}  // namespace
+
+std::vector<uint32_t> TrigramIndex::DocumentTrigrams(std::string_view text) {
+  std::vector<uint32_t> out;
+  AppendTrigrams(text, &out);
+  if (text.find(kKelvin) != std::string_view::npos || text.find(kLongS) != std::string_view::npos) {
+    AppendTrigrams(FoldToAscii(text), &out);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+void TrigramIndex::Add(uint32_t slot, const RecordView& row) {
+  for (uint32_t t : DocumentTrigrams(*row.document)) postings_[t].add(slot);
+}
+
+void TrigramIndex::Remove(uint32_t slot, const RecordView& row) {
+  for (uint32_t t : DocumentTrigrams(*row.document)) {
+    auto it = postings_.find(t);
+    FATHOM_CHECK(it != postings_.end());
+    it->second.remove(slot);
+    if (it->second.isEmpty()) postings_.erase(it);
+  }
+}
+
+void TrigramIndex::Seal() {
+  for (auto& [t, slots] : postings_) {
+    slots.runOptimize();
+    slots.shrinkToFit();
+  }
+}
+
+bool TrigramIndex::Renumber(const std::vector<uint32_t>& old_to_new) {
+  // Renumbering keeps the order of surviving slots, so each list stays sorted.
+  std::vector<uint32_t> moved;
+  for (auto it = postings_.begin(); it != postings_.end();) {
+    moved.clear();
+    for (uint32_t slot : it->second) {
+      const uint32_t to = slot < old_to_new.size() ? old_to_new[slot] : UINT32_MAX;
+      if (to != UINT32_MAX) moved.push_back(to);
+    }
+    if (moved.empty()) {
+      it = postings_.erase(it);
+      continue;
+    }
+    it->second = Roaring(moved.size(), moved.data());
+    it->second.runOptimize();
+    ++it;
+  }
+  return true;
+}
+
+size_t TrigramIndex::MemoryBytes() const {
+  size_t bytes = postings_.bucket_count() * sizeof(void*);
+  for (const auto& [t, slots] : postings_) {
+    bytes += sizeof(std::pair<const uint32_t, Roaring>) + 2 * sizeof(void*) + slots.getSizeInBytes();
+  }
+  return bytes;
+}
+
+Roaring TrigramIndex::Intersect(std::vector<uint32_t> trigrams) const {
+  std::vector<const Roaring*> lists;
+  lists.reserve(trigrams.size());
+  for (uint32_t t : trigrams) {
+    auto it = postings_.find(t);
+    if (it == postings_.end()) return Roaring();
+    lists.push_back(&it->second);
+  }
+  FATHOM_CHECK(!lists.empty());
+  std::vector<std::pair<uint64_t, const Roaring*>> by_size;
+  for (const Roaring* r : lists) by_size.emplace_back(r->cardinality(), r);
+  std::sort(by_size.begin(), by_size.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  Roaring result = *by_size[0].second;
+  for (size_t i = 1; i < by_size.size() && result.cardinality() > kIntersectEnough; ++i) {
+    result &= *by_size[i].second;
+  }
+  return result;
+}
+
+std::optional<Roaring> TrigramIndex::ContainsCandidates(std::string_view pattern) const {
+  std::vector<uint32_t> trigrams = PatternTrigrams(pattern);
+  if (trigrams.empty()) return std::nullopt;
+  return Intersect(std::move(trigrams));
+}
+
+std::optional<uint64_t> TrigramIndex::EstimateContains(std::string_view pattern) const {
+  const std::vector<uint32_t> trigrams = PatternTrigrams(pattern);
+  if (trigrams.empty()) return std::nullopt;
+  uint64_t least = UINT64_MAX;
+  for (uint32_t t : trigrams) {
+    auto it = postings_.find(t);
+    least = std::min<uint64_t>(least, it == postings_.end() ? 0 : it->second.cardinality());
+  }
+  return least;
+}
+
+std::optional<Roaring> TrigramIndex::RegexCandidates(const re2::RE2& regex) const {
+  re2::FilteredRE2 filtered(/*min_atom_len=*/3);
+  int id = -1;
+  if (filtered.Add(regex.pattern(), regex.options(), &id) != re2::RE2::NoError) return std::nullopt;
+  std::vector<std::string> atoms;
+  filtered.Compile(&atoms);
+  auto passes = [&](const std::vector<int>& matched) {
+    std::vector<int> potential;
+    filtered.AllPotentials(matched, &potential);
+    return !potential.empty();
+  };
+  // A regex the prefilter cannot constrain passes with no atom at all.
+  if (passes({}) || atoms.size() > kRegexAtomsMax) return std::nullopt;
+
+  // Each atom's documents; nullopt where the index cannot tell (assumed everywhere).
+  std::vector<std::optional<Roaring>> atom_slots(atoms.size());
+  for (size_t i = 0; i < atoms.size(); ++i) {
+    if (atoms[i].size() >= 3 && IsAscii(atoms[i])) atom_slots[i] = Intersect(PatternTrigrams(atoms[i]));
+  }
+  // The formula is monotone in the atoms: its minimal satisfying sets, unioned, give the
+  // candidates (each set's atoms intersected).
+  const uint32_t n = static_cast<uint32_t>(atoms.size());
+  std::vector<uint32_t> masks;
+  for (uint32_t m = 1; m < (1u << n); ++m) masks.push_back(m);
+  std::stable_sort(masks.begin(), masks.end(),
+                   [](uint32_t a, uint32_t b) { return std::popcount(a) < std::popcount(b); });
+  std::vector<uint32_t> minimal;
+  for (uint32_t m : masks) {
+    if (std::any_of(minimal.begin(), minimal.end(), [&](uint32_t s) { return (m & s) == s; })) continue;
+    std::vector<int> matched;
+    for (uint32_t i = 0; i < n; ++i) {
+      if (m & (1u << i)) matched.push_back(static_cast<int>(i));
+    }
+    if (passes(matched)) minimal.push_back(m);
+  }
+  if (minimal.empty()) return std::nullopt;  // not expected: every atom present must pass
+  Roaring result;
+  for (uint32_t m : minimal) {
+    std::optional<Roaring> part;
+    for (uint32_t i = 0; i < n; ++i) {
+      if (!(m & (1u << i)) || !atom_slots[i].has_value()) continue;
+      if (part.has_value()) {
+        *part &= *atom_slots[i];
+      } else {
+        part = *atom_slots[i];
+      }
+    }
+    if (!part.has_value()) return std::nullopt;  // a set made of atoms the index cannot see
+    result |= *part;
+  }
+  return result;
+}
+
+}  // namespace fathom

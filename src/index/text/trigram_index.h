@@ -1,0 +1,70 @@
+// TrigramIndex: which documents hold which 3-byte sequences, so `where_document`
+// $contains / $regex (and their negations) test only the documents that can match
+// instead of every document (Russ Cox's "regular expression matching with a trigram
+// index", the approach of Google Code Search). A RowIndex (index/row_index.h) over the
+// rows' documents.
+//
+// Trigrams are taken from the document with ASCII letters lower-cased, and, for a
+// document holding U+212A KELVIN SIGN or U+017F LONG S, also from the text with those
+// replaced by 'k' / 's' (the only non-ASCII characters in the case-fold orbits of ASCII
+// letters), so the candidates are a superset of the matches for
+//   - $contains p: every trigram of p (ASCII-lower-cased) is in a matching document;
+//   - $regex r: RE2's prefilter (re2::FilteredRE2) names the lower-cased literal atoms a
+//     match must contain, as an AND/OR formula; atoms that are all ASCII are looked up
+//     here, others are assumed present. Case-insensitive parts of r can only match, for
+//     an ASCII atom character, that character, its ASCII case pair, K or ſ.
+// The caller verifies every candidate (query/filter_eval.cc). Design:
+// docs/design/text-index.md, "where_document".
+// Thread-safety: const methods are safe concurrently; changes are exclusive.
+#pragma once
+
+#include <roaring/roaring.hh>
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "index/row_index.h"
+
+namespace re2 {
+class RE2;
+}
+
+namespace fathom {
+
+class TrigramIndex final : public RowIndex {
+ public:
+  Field field() const override { return Field::kDocument; }
+  void Add(uint32_t slot, const RecordView& row) override;
+  void Remove(uint32_t slot, const RecordView& row) override;
+  void Clear() override { postings_.clear(); }
+  void BulkAdd(uint32_t slot, const RecordView& row) override { Add(slot, row); }
+  void Seal() override;
+  bool Renumber(const std::vector<uint32_t>& old_to_new) override;
+  size_t MemoryBytes() const override;
+
+  // A superset of the slots whose document contains `pattern` (bytes, case-sensitive),
+  // or nullopt when the index cannot narrow it (fewer than 3 bytes).
+  std::optional<Roaring> ContainsCandidates(std::string_view pattern) const;
+  // A superset of the slots whose document `regex` matches somewhere (RE2::PartialMatch),
+  // or nullopt when the index cannot narrow it.
+  std::optional<Roaring> RegexCandidates(const re2::RE2& regex) const;
+  // An upper bound of ContainsCandidates(pattern)'s size (nullopt: no narrowing), cheap.
+  std::optional<uint64_t> EstimateContains(std::string_view pattern) const;
+
+  size_t trigram_count() const { return postings_.size(); }
+
+  // The distinct trigram keys of `text` as indexed (exposed for tests).
+  static std::vector<uint32_t> DocumentTrigrams(std::string_view text);
+
+ private:
+  // The intersection of the postings of `trigrams` (rarest first); an absent trigram
+  // makes it empty.
+  Roaring Intersect(std::vector<uint32_t> trigrams) const;
+
+  std::unordered_map<uint32_t, Roaring> postings_;
+};
+
+}  // namespace fathom
