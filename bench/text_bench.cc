@@ -20,7 +20,7 @@
 // token vector. Queries: OR of 1-5 and of 10-20 distinct terms, each term a random term of
 // a random document (so terms come in about as often as their document frequency), the
 // same queries for every engine; every engine answers each query at k=10 and k=100 after
-// one untimed warm-up pass over all of them (Lucene: --lucene-warmup passes, for its JIT;
+// one untimed warm-up pass over all of them (Lucene too, --lucene-warmup: 4000 searches for its JIT;
 // FTS5, which takes seconds per query at 1M documents: over its first two queries, and it
 // answers only the first --fts5-queries of each class).
 // Single thread. Top-10 agreement with fathom (or Lucene without fathom) is reported:
@@ -206,8 +206,8 @@ EngineRun RunFathom(const Corpus& corpus, const std::vector<QueryClass>& classes
   run.build_s = Seconds(start);
   run.bytes = static_cast<double>(index->MemoryBytes());
   fathom::Bm25Params params;
-  params.k1 = kK1;
-  params.b = kB;
+  params.k1 = static_cast<float>(kK1);
+  params.b = static_cast<float>(kB);
   TimeQueries(classes, limit, &run, [&](const std::vector<std::string>& terms, uint32_t k, std::vector<uint32_t>* docs) {
     docs->clear();
     for (const fathom::ScoredSlot& s : index->Search(terms, k, nullptr, params)) docs->push_back(s.slot);
@@ -369,7 +369,7 @@ struct LuceneSetup {
   std::string source;    // LuceneBench.java
   std::string classes;   // where javac puts LuceneBench.class
   std::string heap = "4g";
-  int warmup = 2;
+  int warmup = 1;
 };
 
 std::string FindJar(const std::string& prefix) {
