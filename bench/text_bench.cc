@@ -30,7 +30,8 @@
 // so very common terms weigh differently), and ties break differently.
 //
 // Prints tables; not a test. Usage:
-//   text_bench                                  (1M synthetic docs + the Debian corpus, ~15 min)
+//   text_bench                                  (1M synthetic docs + the Debian corpus: ~40 min on
+//                                               the shared 2-core VM at load 5, Xapian half of it)
 //   text_bench --quick                          (100k docs each, 200 queries per class)
 //   text_bench --corpus synthetic --docs 1000000 --engines fathom,lucene
 #include <sqlite3.h>
