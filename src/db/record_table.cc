@@ -5,6 +5,7 @@
 
 #include "common/assert.h"
 #include "index/vector/distance.h"
+#include "io/executor.h"
 
 namespace fathom {
 
@@ -85,15 +86,20 @@ void RecordTable::SetDocument(size_t slot, std::optional<std::string> document) 
 }
 
 void RecordTable::RebuildIndex(RowIndex* only) {
+  std::vector<RowIndex*> indexes;
   for (RowIndex* index : row_indexes()) {
-    if (only != nullptr && index != only) continue;
+    if (only == nullptr || index == only) indexes.push_back(index);
+  }
+  // Each index reads the rows and writes only itself: they build side by side.
+  DefaultExecutor().ParallelFor(indexes.size(), indexes.size(), [&](size_t i) {
+    RowIndex* index = indexes[i];
     index->Clear();
     for (size_t slot = 0; slot < rows_.size(); ++slot) {
       const Row& r = rows_[slot];
       if (r.live && HasField(r, index->field())) index->BulkAdd(static_cast<uint32_t>(slot), ViewOf(r));
     }
     index->Seal();
-  }
+  });
 }
 
 void RecordTable::SealIndexes() {

@@ -16,19 +16,28 @@ namespace {
 // Regexes whose prefilter names more atoms than this are not narrowed (the minimal
 // satisfying atom sets are found by enumerating subsets).
 constexpr size_t kRegexAtomsMax = 10;
+// Bulk builds of more documents than this switch to the direct table (2^24 entries, 64 MiB
+// while the build lasts); smaller ones add document by document.
+constexpr size_t kBulkDirectAfter = 16384;
 // Intersecting stops once this few candidates are left: verifying them is cheaper than
 // more intersections, and the result stays a superset.
 constexpr uint64_t kIntersectEnough = 32;
 
 inline uint32_t LowerAscii(unsigned char c) { return c >= 'A' && c <= 'Z' ? c + 32u : c; }
 
-void AppendTrigrams(std::string_view text, std::vector<uint32_t>* out) {
+// Calls fn(key) for every trigram of `text` in order (repeats included).
+template <class Fn>
+void ForEachTrigram(std::string_view text, Fn&& fn) {
   if (text.size() < 3) return;
   uint32_t key = (LowerAscii(text[0]) << 8) | LowerAscii(text[1]);
   for (size_t i = 2; i < text.size(); ++i) {
     key = ((key << 8) | LowerAscii(text[i])) & 0xFFFFFFu;
-    out->push_back(key);
+    fn(key);
   }
+}
+
+void AppendTrigrams(std::string_view text, std::vector<uint32_t>* out) {
+  ForEachTrigram(text, [out](uint32_t key) { out->push_back(key); });
 }
 
 constexpr std::string_view kKelvin = "\xE2\x84\xAA";  // U+212A, folds to 'k'
@@ -90,7 +99,55 @@ void TrigramIndex::Remove(uint32_t slot, const RecordView& row) {
   }
 }
 
+void TrigramIndex::Clear() {
+  postings_.clear();
+  bulk_docs_ = 0;
+  bulk_id_of_ = std::vector<uint32_t>();
+  bulk_lists_ = std::vector<BulkList>();
+  bulk_chunk_ = UINT32_MAX;
+}
+
+void TrigramIndex::BulkAdd(uint32_t slot, const RecordView& row) {
+  if (++bulk_docs_ <= kBulkDirectAfter) {
+    Add(slot, row);
+    return;
+  }
+  if (bulk_id_of_.empty()) bulk_id_of_.assign(size_t{1} << 24, UINT32_MAX);
+  if ((slot >> 16) != bulk_chunk_) {
+    FlushBulk();
+    bulk_chunk_ = slot >> 16;
+  }
+  auto take = [&](uint32_t key) {
+    uint32_t& id = bulk_id_of_[key];
+    if (id == UINT32_MAX) {
+      id = static_cast<uint32_t>(bulk_lists_.size());
+      bulk_lists_.push_back(BulkList{key, {}});
+    }
+    std::vector<uint32_t>& slots = bulk_lists_[id].slots;
+    if (slots.empty() || slots.back() != slot) slots.push_back(slot);
+  };
+  const std::string_view text = *row.document;
+  ForEachTrigram(text, take);
+  if (text.find(kKelvin) != std::string_view::npos || text.find(kLongS) != std::string_view::npos) {
+    ForEachTrigram(FoldToAscii(text), take);
+  }
+}
+
+void TrigramIndex::FlushBulk() {
+  for (BulkList& list : bulk_lists_) {
+    if (list.slots.empty()) continue;
+    // Slots of later chunks than any already in the bitmap: appended at its end.
+    postings_[list.key].addMany(list.slots.size(), list.slots.data());
+    list.slots.clear();
+  }
+}
+
 void TrigramIndex::Seal() {
+  FlushBulk();
+  bulk_docs_ = 0;
+  bulk_id_of_ = std::vector<uint32_t>();
+  bulk_lists_ = std::vector<BulkList>();
+  bulk_chunk_ = UINT32_MAX;
   for (auto& [t, slots] : postings_) {
     slots.runOptimize();
     slots.shrinkToFit();

@@ -39,8 +39,8 @@ class TrigramIndex final : public RowIndex {
   Field field() const override { return Field::kDocument; }
   void Add(uint32_t slot, const RecordView& row) override;
   void Remove(uint32_t slot, const RecordView& row) override;
-  void Clear() override { postings_.clear(); }
-  void BulkAdd(uint32_t slot, const RecordView& row) override { Add(slot, row); }
+  void Clear() override;
+  void BulkAdd(uint32_t slot, const RecordView& row) override;
   void Seal() override;
   bool Renumber(const std::vector<uint32_t>& old_to_new) override;
   size_t MemoryBytes() const override;
@@ -64,7 +64,23 @@ class TrigramIndex final : public RowIndex {
   // makes it empty.
   Roaring Intersect(std::vector<uint32_t> trigrams) const;
 
+  // Appends the bulk lists to the postings and empties them.
+  void FlushBulk();
+
   std::unordered_map<uint32_t, Roaring> postings_;
+
+  // A bulk build past kBulkDirectAfter documents collects slots per trigram in plain
+  // vectors (slots arrive in increasing order, so a repeat within a document is the
+  // list's last slot), found through a direct table over every trigram key, and appends
+  // them to the bitmaps once per 65536-slot chunk. Freed at Seal.
+  struct BulkList {
+    uint32_t key;
+    std::vector<uint32_t> slots;
+  };
+  size_t bulk_docs_ = 0;
+  std::vector<uint32_t> bulk_id_of_;  // trigram key -> index in bulk_lists_; 2^24 entries
+  std::vector<BulkList> bulk_lists_;
+  uint32_t bulk_chunk_ = UINT32_MAX;
 };
 
 }  // namespace fathom
