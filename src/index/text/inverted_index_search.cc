@@ -247,9 +247,9 @@ std::vector<ScoredSlot> InvertedIndexSearch::Run(const std::vector<std::string>&
 
   std::vector<uint32_t> ids;
   for (const std::string& term : query_terms) {
-    auto it = index_.term_ids_.find(term);
-    if (it == index_.term_ids_.end() || index_.terms_[it->second].live_docs == 0) continue;
-    ids.push_back(it->second);
+    const uint32_t id = index_.FindId(term);
+    if (id == UINT32_MAX || index_.terms_[id].live_docs == 0) continue;
+    ids.push_back(id);
   }
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
