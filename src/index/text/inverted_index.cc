@@ -3,6 +3,7 @@
 #include "index/text/inverted_index.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 #include "common/assert.h"
@@ -105,9 +106,10 @@ void InvertedIndex::GrowTable() {
   term_table_ = std::move(table);
 }
 
-uint32_t InvertedIndex::TermIdOrAdd(std::string_view term) {
+uint32_t InvertedIndex::TermIdOrAdd(std::string_view term) { return TermIdOrAdd(term, HashTerm(term)); }
+
+uint32_t InvertedIndex::TermIdOrAdd(std::string_view term, uint64_t hash) {
   if ((terms_.size() + 1) * 2 > term_table_.size()) GrowTable();
-  const uint64_t hash = HashTerm(term);
   const size_t mask = term_table_.size() - 1;
   const uint32_t tag_length = Tag(hash, term.size());
   size_t i = hash & mask;
@@ -195,9 +197,19 @@ void InvertedIndex::BulkInsert(uint32_t slot, const std::vector<std::string>& to
   FATHOM_CHECK(bulk_slot_.size() < UINT32_MAX - 1);
   // The document's term ids, sorted, become (term id, tf) runs. Document frequencies of
   // bulk-loaded terms are counted at Seal, in the transposition.
+  // Hashes first, with the table entries prefetched, so that the cache misses of a
+  // document's rare terms overlap instead of queueing one after the other.
+  std::vector<uint64_t>& hashes = bulk_hashes_;
+  hashes.resize(tokens.size());
+  while ((terms_.size() + tokens.size()) * 2 > term_table_.size()) GrowTable();  // no growth below
+  const size_t mask = term_table_.size() - 1;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    hashes[i] = HashTerm(tokens[i]);
+    __builtin_prefetch(&term_table_[hashes[i] & mask]);
+  }
   std::vector<uint32_t>& ids = bulk_scratch_;
   ids.clear();
-  for (const std::string& token : tokens) ids.push_back(TermIdOrAdd(token));
+  for (size_t i = 0; i < tokens.size(); ++i) ids.push_back(TermIdOrAdd(tokens[i], hashes[i]));
   std::sort(ids.begin(), ids.end());
   for (size_t i = 0; i < ids.size();) {
     size_t j = i + 1;
@@ -321,15 +333,7 @@ void InvertedIndex::Rebuild(const std::vector<uint32_t>* old_to_new) {
       }
     }
   }
-  // The runs are no longer needed: free them before the blocks are written.
-  Free(bulk_slot_);
-  Free(bulk_begin_);
-  bulk_begin_.push_back(0);
-  Free(bulk_ids_);
-  Free(bulk_tfs_);
-  Free(bulk_doc_of_slot_);
-  Free(bulk_scratch_);
-  bulk_docs_ = 0;
+  Free(bulk_tfs_);  // the term ids stay until the per-slot term ids are written
 
   // Terms are renumbered by live document count, most frequent first: a document's term
   // ids then cluster near zero and their varint deltas (the per-slot term ids) are short.
@@ -351,7 +355,7 @@ void InvertedIndex::Rebuild(const std::vector<uint32_t>* old_to_new) {
   std::vector<Term> new_terms;
   std::vector<BlockMeta> new_blocks;
   std::string new_bytes;
-  std::vector<uint64_t> slot_terms(new_slots + 1, 0);  // distinct terms per new slot, then CSR starts
+  std::vector<uint32_t> new_id(term_total, UINT32_MAX);
   std::vector<TailPosting> list;
   uint32_t block_slots[kPostingsBlockSize];
   uint32_t block_tfs[kPostingsBlockSize];
@@ -395,12 +399,12 @@ void InvertedIndex::Rebuild(const std::vector<uint32_t>* old_to_new) {
         block_tfs[i] = p.tf;
         meta.max_tf = std::max(meta.max_tf, p.tf);
         meta.min_length = std::min(meta.min_length, new_length[p.slot]);
-        slot_terms[size_t{p.slot} + 1] += 1;
       }
       EncodeBlock(block_slots, block_tfs, count, &new_bytes);
       new_blocks.push_back(meta);
     }
     fresh.block_count = static_cast<uint32_t>(new_blocks.size() - fresh.first_block);
+    new_id[t] = static_cast<uint32_t>(kept.size());
     kept.push_back(t);
     new_terms.push_back(fresh);
   }
@@ -408,12 +412,60 @@ void InvertedIndex::Rebuild(const std::vector<uint32_t>* old_to_new) {
   Free(bulk_postings);
   Free(bulk_by_term);
 
+  // Per-slot term ids in the new numbering, from each live document's old list (sealed:
+  // the varint runs; tail: tail_terms_; bulk: its run), sorted and written as varint
+  // deltas in new slot order.
+  std::vector<uint64_t> forward_begin(new_slots + 1, 0);
+  std::string forward;
+  {
+    std::vector<uint32_t> new_to_old(new_slots, UINT32_MAX);
+    for (size_t s = 0; s < state_.size(); ++s) {
+      if (state_[s] == kEmpty) continue;
+      const uint32_t to = moved(static_cast<uint32_t>(s));
+      if (to != UINT32_MAX) new_to_old[to] = static_cast<uint32_t>(s);
+    }
+    forward.reserve(sealed_terms_.size() + bulk_ids_.size() * 2);
+    std::vector<uint32_t> doc_ids;
+    for (size_t to = 0; to < new_slots; ++to) {
+      forward_begin[to] = forward.size();
+      const uint32_t from = new_to_old[to];
+      if (from == UINT32_MAX) continue;
+      doc_ids.clear();
+      if (state_[from] == kSealed) {
+        ForEachDelta(sealed_terms_, sealed_terms_begin_[from], sealed_terms_begin_[size_t{from} + 1],
+                     [&](uint32_t id) { doc_ids.push_back(new_id[id]); });
+      } else if (state_[from] == kTail) {
+        for (uint32_t id : tail_terms_.at(from)) doc_ids.push_back(new_id[id]);
+      } else {
+        const uint32_t d = bulk_doc_of_slot_[from];
+        for (uint64_t i = bulk_begin_[d]; i < bulk_begin_[size_t{d} + 1]; ++i) doc_ids.push_back(new_id[bulk_ids_[i]]);
+      }
+      std::sort(doc_ids.begin(), doc_ids.end());
+      uint32_t previous = 0;
+      for (uint32_t id : doc_ids) {
+        FATHOM_DCHECK(id != UINT32_MAX);
+        PutVarint(id - previous, &forward);
+        previous = id;
+      }
+    }
+    forward_begin[new_slots] = forward.size();
+    forward.shrink_to_fit();
+  }
+  Free(bulk_slot_);
+  Free(bulk_begin_);
+  bulk_begin_.push_back(0);
+  Free(bulk_ids_);
+  Free(bulk_doc_of_slot_);
+  Free(bulk_scratch_);
+  Free(bulk_hashes_);
+  bulk_docs_ = 0;
+
   // The dictionary, rebuilt in new id order.
   std::string old_chars = std::move(term_chars_);
   std::vector<uint32_t> old_offset = std::move(term_offset_);
   term_chars_.clear();
   term_offset_.assign(1, 0);
-  term_table_.clear();
+  term_table_.assign(std::max<size_t>(1024, std::bit_ceil(2 * (kept.size() + 1))), TableEntry{});
   terms_.clear();
   for (const uint32_t t : kept) {
     TermIdOrAdd(std::string_view(old_chars.data() + old_offset[t], old_offset[size_t{t} + 1] - old_offset[t]));
@@ -432,34 +484,7 @@ void InvertedIndex::Rebuild(const std::vector<uint32_t>* old_to_new) {
   state_ = std::move(new_state);
   length_ = std::move(new_length);
 
-  // Per-slot term ids: scattered from the new blocks (ids come out ascending per slot
-  // because terms are visited in id order), then written as varint deltas.
-  for (size_t s = 0; s < new_slots; ++s) slot_terms[s + 1] += slot_terms[s];
-  std::vector<uint32_t> ids(slot_terms[new_slots]);
-  {
-    std::vector<uint64_t> fill(slot_terms.begin(), slot_terms.end() - 1);
-    const auto* bytes = reinterpret_cast<const uint8_t*>(sealed_bytes_.data());
-    for (uint32_t t = 0; t < terms_.size(); ++t) {
-      for (uint32_t b = terms_[t].first_block; b < terms_[t].first_block + terms_[t].block_count; ++b) {
-        DecodeBlockTrusted(bytes + blocks_[b].offset, &block);
-        for (uint32_t i = 0; i < block.count; ++i) ids[fill[block.slots[i]]++] = t;
-      }
-    }
-  }
-  std::vector<uint64_t> begin(new_slots + 1, 0);
-  std::string forward;
-  forward.reserve(ids.size() * 2);
-  for (size_t s = 0; s < new_slots; ++s) {
-    begin[s] = forward.size();
-    uint32_t previous = 0;
-    for (uint64_t i = slot_terms[s]; i < slot_terms[s + 1]; ++i) {
-      PutVarint(ids[i] - previous, &forward);
-      previous = ids[i];
-    }
-  }
-  begin[new_slots] = forward.size();
-  forward.shrink_to_fit();
-  sealed_terms_begin_ = std::move(begin);
+  sealed_terms_begin_ = std::move(forward_begin);
   sealed_terms_ = std::move(forward);
 
   live_docs_ = live;

@@ -120,6 +120,7 @@ class InvertedIndex {
   // UINT32_MAX when absent.
   uint32_t FindId(std::string_view term) const;
   uint32_t TermIdOrAdd(std::string_view term);
+  uint32_t TermIdOrAdd(std::string_view term, uint64_t hash);
   void GrowTable();
   const Term* FindTerm(std::string_view term) const;
   void AddDocument(uint32_t slot, const std::vector<std::string>& tokens);
@@ -157,6 +158,7 @@ class InvertedIndex {
   std::vector<uint32_t> bulk_tfs_;
   std::vector<uint32_t> bulk_doc_of_slot_;  // slot -> d while the slot is kBulk
   std::vector<uint32_t> bulk_scratch_;      // one document's term ids
+  std::vector<uint64_t> bulk_hashes_;       // and their hashes
 
   uint64_t live_docs_ = 0;
   uint64_t total_length_ = 0;
