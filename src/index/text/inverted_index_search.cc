@@ -53,7 +53,8 @@ class InvertedIndexSearch {
     uint32_t block_count = 0;
     uint32_t block = 0;        // first block not wholly before the window
     uint32_t probe_block = 0;  // block of the last probe (>= block)
-    uint32_t decoded = UINT32_MAX;
+    uint32_t decoded = UINT32_MAX;  // block whose slots are in buffer
+    bool tfs_decoded = false;       // and whether its frequencies are too
     uint32_t pos = 0;  // probe position in the decoded block
     PostingsBlock* buffer = nullptr;
     const TailPosting* tail = nullptr;
@@ -76,11 +77,18 @@ class InvertedIndexSearch {
   bool SealedLive(uint32_t slot) const { return !has_dead_ || index_.state_[slot] == InvertedIndex::kSealed; }
   double Theta() const { return heap_.size() == k_ ? heap_.front().score : -1.0; }
 
+  // Decodes block b's slots into the cursor's buffer (its frequencies on demand).
   void Decode(Cursor& c, uint32_t b) {
     if (c.decoded == b) return;
-    DecodeBlockTrusted(Bytes() + c.blocks[b].offset, c.buffer);
+    DecodeSlotsTrusted(Bytes() + c.blocks[b].offset, c.buffer);
     c.decoded = b;
+    c.tfs_decoded = false;
     c.pos = 0;
+  }
+  void DecodeTfs(Cursor& c) {
+    if (c.tfs_decoded) return;
+    DecodeTfsTrusted(Bytes() + c.blocks[c.decoded].offset, c.buffer);
+    c.tfs_decoded = true;
   }
 
   // Moves every cursor to its first posting at or after `from`; returns the smallest such
@@ -113,16 +121,26 @@ class InvertedIndexSearch {
   // Adds the term's postings in [start, end) into the accumulator.
   void Accumulate(Cursor& c, uint32_t start, uint64_t end) {
     const uint32_t* length = index_.length_.data();
+    uint32_t lengths[kPostingsBlockSize];
+    double scores[kPostingsBlockSize];
     for (uint32_t b = c.block; b < c.block_count && c.blocks[b].first_slot < end; ++b) {
       Decode(c, b);
+      DecodeTfs(c);
       const PostingsBlock& blk = *c.buffer;
-      uint32_t i = 0;
-      if (blk.slots[0] < start) i = static_cast<uint32_t>(std::lower_bound(blk.slots, blk.slots + blk.count, start) - blk.slots);
-      for (; i < blk.count && blk.slots[i] < end; ++i) {
-        const uint32_t slot = blk.slots[i];
+      uint32_t lo = 0;
+      if (blk.slots[0] < start) lo = static_cast<uint32_t>(std::lower_bound(blk.slots, blk.slots + blk.count, start) - blk.slots);
+      uint32_t hi = blk.count;
+      if (c.blocks[b].last_slot >= end) {
+        hi = static_cast<uint32_t>(std::lower_bound(blk.slots + lo, blk.slots + blk.count, end) - blk.slots);
+      }
+      const uint32_t n = hi - lo;
+      for (uint32_t i = 0; i < n; ++i) lengths[i] = length[blk.slots[lo + i]];
+      c.scorer.ScoreMany(blk.tfs + lo, lengths, n, scores);
+      for (uint32_t i = 0; i < n; ++i) {
+        const uint32_t slot = blk.slots[lo + i];
         if (!SealedLive(slot)) continue;
         const uint32_t at = slot - start;
-        acc_[at] += c.scorer.Score(blk.tfs[i], length[slot]);
+        acc_[at] += scores[i];
         matched_[at >> 6] |= uint64_t{1} << (at & 63);
       }
     }
@@ -143,10 +161,16 @@ class InvertedIndexSearch {
       Decode(c, b);
       const PostingsBlock& blk = *c.buffer;
       uint32_t pos = c.pos;
-      if (pos < blk.count && blk.slots[pos] > slot) pos = 0;  // a probe behind the last one
-      while (blk.slots[pos] < slot) ++pos;  // last_slot >= slot bounds the scan
+      if (pos >= blk.count || blk.slots[pos] > slot) pos = 0;  // a probe behind the last one
+      // last_slot >= slot: the search ends inside the block.
+      if (blk.slots[pos] < slot) {
+        pos = static_cast<uint32_t>(std::lower_bound(blk.slots + pos, blk.slots + blk.count, slot) - blk.slots);
+      }
       c.pos = pos;
-      if (blk.slots[pos] == slot && SealedLive(slot)) return c.scorer.Score(blk.tfs[pos], index_.length_[slot]);
+      if (blk.slots[pos] == slot && SealedLive(slot)) {
+        DecodeTfs(c);
+        return c.scorer.Score(blk.tfs[pos], index_.length_[slot]);
+      }
     }
     size_t p = c.tail_probe;
     while (p < c.tail_size && c.tail[p].slot < slot) ++p;
