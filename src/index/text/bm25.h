@@ -9,7 +9,6 @@
 #pragma once
 
 #include <cmath>
-#include <cstddef>
 #include <cstdint>
 
 namespace fathom {
@@ -48,15 +47,6 @@ class Bm25TermScorer {
   // score grows with tf and falls with dl (k1, b >= 0). Slightly inflated so that a
   // bound rounded differently from the score it bounds still bounds it.
   double Bound(uint32_t max_tf, uint32_t min_length) const { return Score(max_tf, min_length) * (1.0 + 1e-12); }
-
-  // out[i] = Score(tfs[i], lengths[i]) for i < n, the same arithmetic in a loop the
-  // compiler vectorises.
-  void ScoreMany(const uint32_t* tfs, const uint32_t* lengths, size_t n, double* out) const {
-    for (size_t i = 0; i < n; ++i) {
-      const double f = static_cast<double>(tfs[i]);
-      out[i] = weight_ * f / (f + norm_base_ + norm_per_token_ * static_cast<double>(lengths[i]));
-    }
-  }
 
  private:
   double weight_;

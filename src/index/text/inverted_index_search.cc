@@ -118,29 +118,24 @@ class InvertedIndexSearch {
     return bound;
   }
 
-  // Adds the term's postings in [start, end) into the accumulator.
-  void Accumulate(Cursor& c, uint32_t start, uint64_t end) {
+  // Adds the term's postings in [start, end) into the accumulator, except in blocks whose
+  // bound plus `others` (the other terms' window bounds) is at most theta: no document
+  // there can enter the top k, and leaving this term's part out of its partial score
+  // only lowers a score that is already too low.
+  void Accumulate(Cursor& c, uint32_t start, uint64_t end, double others, double theta) {
     const uint32_t* length = index_.length_.data();
-    uint32_t lengths[kPostingsBlockSize];
-    double scores[kPostingsBlockSize];
     for (uint32_t b = c.block; b < c.block_count && c.blocks[b].first_slot < end; ++b) {
+      if (c.scorer.Bound(c.blocks[b].max_tf, c.blocks[b].min_length) + others <= theta) continue;
       Decode(c, b);
       DecodeTfs(c);
       const PostingsBlock& blk = *c.buffer;
-      uint32_t lo = 0;
-      if (blk.slots[0] < start) lo = static_cast<uint32_t>(std::lower_bound(blk.slots, blk.slots + blk.count, start) - blk.slots);
-      uint32_t hi = blk.count;
-      if (c.blocks[b].last_slot >= end) {
-        hi = static_cast<uint32_t>(std::lower_bound(blk.slots + lo, blk.slots + blk.count, end) - blk.slots);
-      }
-      const uint32_t n = hi - lo;
-      for (uint32_t i = 0; i < n; ++i) lengths[i] = length[blk.slots[lo + i]];
-      c.scorer.ScoreMany(blk.tfs + lo, lengths, n, scores);
-      for (uint32_t i = 0; i < n; ++i) {
-        const uint32_t slot = blk.slots[lo + i];
+      uint32_t i = 0;
+      if (blk.slots[0] < start) i = static_cast<uint32_t>(std::lower_bound(blk.slots, blk.slots + blk.count, start) - blk.slots);
+      for (; i < blk.count && blk.slots[i] < end; ++i) {
+        const uint32_t slot = blk.slots[i];
         if (!SealedLive(slot)) continue;
         const uint32_t at = slot - start;
-        acc_[at] += scores[i];
+        acc_[at] += c.scorer.Score(blk.tfs[i], length[slot]);
         matched_[at >> 6] |= uint64_t{1} << (at & 63);
       }
     }
@@ -163,6 +158,10 @@ class InvertedIndexSearch {
       uint32_t pos = c.pos;
       if (pos >= blk.count || blk.slots[pos] > slot) pos = 0;  // a probe behind the last one
       // last_slot >= slot: the search ends inside the block.
+      // A few steps forward first (probes of a dense term land close together), then a
+      // binary search over the rest.
+      const uint32_t near = std::min(pos + 8, blk.count - 1);
+      while (pos < near && blk.slots[pos] < slot) ++pos;
       if (blk.slots[pos] < slot) {
         pos = static_cast<uint32_t>(std::lower_bound(blk.slots + pos, blk.slots + blk.count, slot) - blk.slots);
       }
@@ -231,7 +230,10 @@ void InvertedIndexSearch::SearchWindow(uint32_t start) {
   while (essential < m && prefix_[essential] <= theta) ++essential;
   FATHOM_DCHECK(essential < m);
 
-  for (size_t j = essential; j < m; ++j) Accumulate(cursors_[order_[j]], start, end);
+  for (size_t j = essential; j < m; ++j) {
+    Cursor& c = cursors_[order_[j]];
+    Accumulate(c, start, end, total - c.window_bound, theta);
+  }
 
   const double non_essential = essential == 0 ? 0.0 : prefix_[essential - 1];
   for (size_t w = 0; w < kWindowWords; ++w) {
