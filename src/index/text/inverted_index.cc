@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <memory>
 
 #include "common/assert.h"
 #include "common/checksum.h"  // XXH3, the term hash
@@ -314,7 +315,7 @@ void InvertedIndex::Rebuild(const std::vector<uint32_t>* old_to_new) {
   // increasing order (the usual case; otherwise the per-term sort below fixes it).
   const size_t term_total = terms_.size();
   std::vector<uint64_t> bulk_by_term;
-  std::vector<TailPosting> bulk_postings;
+  std::unique_ptr<TailPosting[]> bulk_postings;  // not zero-filled: every entry is written
   if (bulk_docs_ != 0) {
     bulk_by_term.assign(term_total + 1, 0);
     for (size_t d = 0; d < bulk_slot_.size(); ++d) {
@@ -322,7 +323,7 @@ void InvertedIndex::Rebuild(const std::vector<uint32_t>* old_to_new) {
       for (uint64_t i = bulk_begin_[d]; i < bulk_begin_[d + 1]; ++i) bulk_by_term[size_t{bulk_ids_[i]} + 1] += 1;
     }
     for (size_t t = 0; t < term_total; ++t) bulk_by_term[t + 1] += bulk_by_term[t];
-    bulk_postings.resize(bulk_by_term[term_total]);
+    bulk_postings.reset(new TailPosting[bulk_by_term[term_total]]);
     std::vector<uint64_t> fill(bulk_by_term.begin(), bulk_by_term.end() - 1);
     for (size_t d = 0; d < bulk_slot_.size(); ++d) {
       if (bulk_slot_[d] == UINT32_MAX) continue;
@@ -379,22 +380,34 @@ void InvertedIndex::Rebuild(const std::vector<uint32_t>* old_to_new) {
         if (to != UINT32_MAX) list.push_back({to, p.tf});
       }
     }
+    // The postings to encode: `list`, or a term's bulk run in place when it is all there is
+    // (the whole of a first load).
+    TailPosting* postings = list.data();
+    size_t posting_count = list.size();
     if (!bulk_by_term.empty()) {
-      list.insert(list.end(), bulk_postings.begin() + static_cast<ptrdiff_t>(bulk_by_term[t]),
-                  bulk_postings.begin() + static_cast<ptrdiff_t>(bulk_by_term[size_t{t} + 1]));
+      TailPosting* run = bulk_postings.get() + bulk_by_term[t];
+      TailPosting* run_end = bulk_postings.get() + bulk_by_term[size_t{t} + 1];
+      if (list.empty()) {
+        postings = run;
+        posting_count = static_cast<size_t>(run_end - run);
+      } else {
+        list.insert(list.end(), run, run_end);
+        postings = list.data();
+        posting_count = list.size();
+      }
     }
-    if (list.empty()) continue;
+    if (posting_count == 0) continue;
     auto by_slot = [](const TailPosting& a, const TailPosting& b) { return a.slot < b.slot; };
-    if (!std::is_sorted(list.begin(), list.end(), by_slot)) std::sort(list.begin(), list.end(), by_slot);
+    if (!std::is_sorted(postings, postings + posting_count, by_slot)) std::sort(postings, postings + posting_count, by_slot);
 
     Term fresh;
     fresh.first_block = static_cast<uint32_t>(new_blocks.size());
-    fresh.live_docs = static_cast<uint32_t>(list.size());
-    for (size_t begin = 0; begin < list.size(); begin += kPostingsBlockSize) {
-      const size_t count = std::min(kPostingsBlockSize, list.size() - begin);
-      BlockMeta meta{list[begin].slot, list[begin + count - 1].slot, new_bytes.size(), 0, UINT32_MAX};
+    fresh.live_docs = static_cast<uint32_t>(posting_count);
+    for (size_t begin = 0; begin < posting_count; begin += kPostingsBlockSize) {
+      const size_t count = std::min(kPostingsBlockSize, posting_count - begin);
+      BlockMeta meta{postings[begin].slot, postings[begin + count - 1].slot, new_bytes.size(), 0, UINT32_MAX};
       for (size_t i = 0; i < count; ++i) {
-        const TailPosting& p = list[begin + i];
+        const TailPosting& p = postings[begin + i];
         block_slots[i] = p.slot;
         block_tfs[i] = p.tf;
         meta.max_tf = std::max(meta.max_tf, p.tf);
@@ -409,7 +422,7 @@ void InvertedIndex::Rebuild(const std::vector<uint32_t>* old_to_new) {
     new_terms.push_back(fresh);
   }
   new_bytes.append(kUnpackPaddingBytes, '\0');
-  Free(bulk_postings);
+  bulk_postings.reset();
   Free(bulk_by_term);
 
   // Per-slot term ids in the new numbering, from each live document's old list (sealed:
