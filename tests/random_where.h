@@ -4,6 +4,7 @@
 // bools, arrays with repeated elements, missing keys and missing metadata.
 #pragma once
 
+#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <optional>
@@ -148,7 +149,17 @@ class RandomWhere {
                                                      WhereDocument::Kind::kRegex, WhereDocument::Kind::kNotRegex};
     d.kind = kKinds[pick];
     d.pattern = kWords[Below(std::size(kWords))];
-    if (d.kind == WhereDocument::Kind::kRegex || d.kind == WhereDocument::Kind::kNotRegex) d.pattern = "^" + d.pattern;
+    if (d.kind == WhereDocument::Kind::kContains || d.kind == WhereDocument::Kind::kNotContains) {
+      // Words, spans across words and case variants: short and long patterns exercise
+      // the trigram index's narrowing and its fallback.
+      if (Chance(0.3)) d.pattern = std::string(d.pattern) + " " + kWords[Below(std::size(kWords))];
+      if (Chance(0.2)) d.pattern[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(d.pattern[0])));
+    } else {
+      static constexpr const char* kRegexForms[] = {"^%", "%", "(?i)%", "%|fox", "%.*dog", "f.x|%", "%s?$"};
+      std::string form = kRegexForms[Below(std::size(kRegexForms))];
+      form.replace(form.find('%'), 1, d.pattern);
+      d.pattern = form;
+    }
     return d;
   }
 
@@ -167,7 +178,7 @@ class RandomWhere {
   }
 
   static constexpr const char* kKeys[] = {"a", "b", "c", "d"};
-  static constexpr const char* kWords[] = {"fox", "dog", "cat", "fo"};
+  static constexpr const char* kWords[] = {"fox", "dog", "cat", "fo", "Fox", "foxes", "DOG"};
   std::mt19937_64 rng_;
 };
 

@@ -29,6 +29,7 @@
 #include "db/recall_monitor.h"
 #include "db/record_table.h"
 #include "fathom/options.h"
+#include "fathom/search.h"
 #include "fathom/types.h"
 #include "io/object_store.h"
 #include "storage/block_cache.h"
@@ -67,6 +68,8 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   Result<uint64_t> Delete(const DeleteRequest& request);
   Result<GetResult> Get(const GetRequest& request);
   Result<QueryResult> Query(const QueryRequest& request);
+  // The Search API (fathom/search.h): db/collection_search.cc.
+  Result<std::vector<SearchResult>> Search(const SearchRequest& request);
   Result<uint64_t> Count();
 
   // Brings the vector index up to date (builds it once the collection is large enough,
@@ -154,6 +157,7 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
       const std::unordered_set<std::string>& ids, uint64_t upto);
   Result<GetResult> GetOnce(const GetRequest& request);
   Result<QueryResult> QueryOnce(const QueryRequest& request);
+  Result<std::vector<SearchResult>> SearchOnce(const SearchRequest& request);
   BlockCache* VectorCache(uint32_t dim) const;
   // Rows of one cold part at `dim`, and the hot indexed rows past which they are spilled
   // (DatabaseOptions::cold_spill_min_rows, or one part's worth).

@@ -13,6 +13,7 @@
 #include "common/assert.h"
 #include "common/limits.h"
 #include "common/random.h"
+#include "db/table_ranker.h"
 #include "db/validate.h"
 #include "fathom/db.h"
 #include "index/meta/filter.h"
@@ -117,10 +118,11 @@ Result<QueryResult> CollectionImpl::QueryOnce(const QueryRequest& request) {
   VectorSearchKnobs knobs;
   knobs.probes = request.search_probes;
   knobs.effort = request.search_effort;
+  TableRanker ranker(table_, vector_index_, space, knobs);
   for (size_t qi = 0; qi < request.query_embeddings.size(); ++qi) {
-    FATHOM_ASSIGN_OR_RETURN(std::vector<Hit> hits,
-                            vector_index_.Search(table_, space, request.query_embeddings[qi].data(), request.n_results,
-                                                 restricted ? &*candidates : nullptr, knobs));
+    FATHOM_ASSIGN_OR_RETURN(std::vector<Hit> hits, ranker.DenseKnn(kEmbeddingKey, request.query_embeddings[qi],
+                                                                   request.n_results,
+                                                                   restricted ? &*candidates : nullptr));
     std::vector<uint32_t> slots;
     slots.reserve(hits.size());
     for (const Hit& h : hits) {

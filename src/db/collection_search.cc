@@ -1,15 +1,69 @@
-// TEMPORARY (search-api branch): the engine side of the Search API is the lead's to write
-// (CollectionImpl::Search: a Ranker over the collection's vector and text indexes, then
-// query/search_exec.h's ExecuteSearch under the read lock, then materialising the selected
-// columns). Until then the route answers 501 as local Chroma does, so the branch links.
+// CollectionImpl, the Search API (fathom/search.h): the query layer's executor
+// (query/search_exec.h) over the record table, with the collection's indexes as its
+// ranking operators: the vector index for a dense $knn, the text index for $bm25.
+#include <string>
+
+#include "db/collection_impl.h"
+#include "db/table_ranker.h"
 #include "fathom/db.h"
+#include "query/search_exec.h"
 
 namespace fathom {
 
 Result<std::vector<SearchResult>> Collection::Search(const SearchRequest& request) const {
-  (void)request;
-  return Status::Unimplemented(
-      "Error executing plan: Not implemented: Search operation is not implemented for local executor");
+  return impl_->Search(request);
+}
+
+Result<std::vector<SearchResult>> CollectionImpl::Search(const SearchRequest& request) {
+  CallScope call(*this);
+  FATHOM_RETURN_IF_ERROR(call.status());
+  FATHOM_RETURN_IF_ERROR(EnsureOpen());
+  auto result = SearchOnce(request);
+  if (!result.ok() && result.status().IsCorruption() && RepairColdPartsNow()) result = SearchOnce(request);
+  return result;
+}
+
+Result<std::vector<SearchResult>> CollectionImpl::SearchOnce(const SearchRequest& request) {
+  const DistanceSpace space = Space();
+  std::vector<SearchResult> results;
+  results.reserve(request.searches.size());
+  std::shared_lock<std::shared_mutex> lock(state_mu_);
+  TableRanker ranker(table_, vector_index_, space, VectorSearchKnobs{});
+  const size_t dim = table_.dimension().value_or(0);
+  std::vector<float> scratch(dim);
+  for (const SearchPayload& payload : request.searches) {
+    FATHOM_ASSIGN_OR_RETURN(std::vector<SearchRow> rows, ExecuteSearch(payload, table_, ranker));
+    const SearchSelect& select = payload.select;
+    SearchResult out;
+    out.select = select;
+    for (const SearchRow& r : rows) {
+      const Row& row = table_.row(r.slot);
+      out.ids.push_back(row.id);
+      if (select.document) out.documents.push_back(row.document);
+      if (select.embedding) {
+        Status status;
+        const float* e = table_.vectors().Exact(r.slot, scratch.data(), &status);
+        if (e == nullptr) return status.WithContext("reading the embedding of " + row.id);
+        out.embeddings.emplace_back(std::vector<float>(e, e + dim));
+      }
+      if (select.metadata) {
+        // As get and query: a record with a URI and no metadata has empty metadata.
+        out.metadatas.push_back(!row.metadata && row.uri ? std::optional<Metadata>(Metadata{}) : row.metadata);
+      } else if (!select.metadata_keys.empty()) {
+        Metadata picked;
+        if (row.metadata) {
+          for (const std::string& key : select.metadata_keys) {
+            auto it = row.metadata->find(key);
+            if (it != row.metadata->end()) picked.emplace(it->first, it->second);
+          }
+        }
+        out.metadatas.push_back(picked.empty() ? std::nullopt : std::optional<Metadata>(std::move(picked)));
+      }
+      if (select.score) out.scores.push_back(r.score);
+    }
+    results.push_back(std::move(out));
+  }
+  return results;
 }
 
 }  // namespace fathom

@@ -7,7 +7,7 @@
 // Deleted slots are tombstoned and reclaimed by Shrink(). The table also tracks which ids
 // changed since the last compaction (the "dirty" set) so compaction can write a delta.
 // The table keeps a bitmap of live slots and its row indexes (index/row_index.h: the
-// metadata index, index/meta/; the trigram index, index/text/) in step with its rows, and is the query layer's RowSource.
+// metadata index, index/meta/; the trigram and BM25 text indexes, index/text/) in step with its rows, and is the query layer's RowSource.
 // Thread-safety: none; the owning CollectionImpl serialises writers and readers.
 #pragma once
 
@@ -22,6 +22,7 @@
 #include "db/vector_column.h"
 #include "fathom/types.h"
 #include "index/meta/metadata_index.h"
+#include "index/text/text_index.h"
 #include "index/text/trigram_index.h"
 #include "query/row_source.h"
 #include "storage/row.h"
@@ -66,6 +67,7 @@ class RecordTable final : public RowSource {
   std::optional<uint32_t> FindSlot(const std::string& id) const override;
   const MetadataIndex& metadata_index() const override { return metadata_index_; }
   const TrigramIndex* trigram_index() const override { return &trigram_index_; }
+  const TextIndex* text_index() const override { return &text_index_; }
 
   // Loading segments at open: the row indexes are built once at SealIndexes() rather
   // than row by row. Only LoadRow / LoadTombstone may come in between.
@@ -100,7 +102,7 @@ class RecordTable final : public RowSource {
   void SetMetadata(size_t slot, std::optional<Metadata> metadata);
   void SetDocument(size_t slot, std::optional<std::string> document);
   // Every row index, in a fixed order (computed, so the table stays movable).
-  std::array<RowIndex*, 2> row_indexes() { return {&metadata_index_, &trigram_index_}; }
+  std::array<RowIndex*, 3> row_indexes() { return {&metadata_index_, &trigram_index_, &text_index_}; }
   // Tells the indexes of `field` that the live row at `slot` got it / is about to lose it
   // (a no-op during a bulk load, when no index is built yet, or when the row lacks it).
   void IndexAdd(RowIndex::Field field, size_t slot);
@@ -115,6 +117,7 @@ class RecordTable final : public RowSource {
   Roaring live_slots_;
   MetadataIndex metadata_index_;
   TrigramIndex trigram_index_;
+  TextIndex text_index_;
   bool bulk_load_ = false;  // BeginBulkLoad: the row indexes are built at SealIndexes
   VectorColumn vectors_;
   std::unordered_map<std::string, size_t> index_;  // id -> live slot

@@ -1,6 +1,6 @@
 // RowSource: what the query layer sees of a collection's records. The query layer plans
 // and evaluates reads against this narrow view (live slots, a row's fields, id lookup,
-// the metadata and trigram indexes), never against the storage that holds the rows.
+// the metadata, trigram and text indexes), never against the storage that holds the rows.
 // Thread-safety: callers hold whatever lock the implementation's owner requires for reads.
 #pragma once
 
@@ -12,6 +12,7 @@
 
 #include "index/meta/filter.h"
 #include "index/meta/metadata_index.h"
+#include "index/text/text_index.h"
 #include "index/text/trigram_index.h"
 
 namespace fathom {
@@ -28,6 +29,8 @@ class RowSource {
   // Candidates for document predicates; null when the rows have none (every document is
   // then tested).
   virtual const TrigramIndex* trigram_index() const { return nullptr; }
+  // BM25 over the documents; null when the rows have none.
+  virtual const TextIndex* text_index() const { return nullptr; }
 };
 
 }  // namespace fathom

@@ -40,11 +40,30 @@ bool MatchesAll(const std::vector<const FilterNode*>& nodes, const RecordView& v
   return true;
 }
 
-// The root's top-level conjuncts, split: those the metadata index answers, and those
-// that test the document (checked row by row).
-void SplitConjuncts(const FilterNode& root, std::vector<const FilterNode*>* indexed,
+// True when the indexes narrow `node`'s document predicates (the trigram index: every
+// $contains of 3 bytes or more, and regexes, whose prefilter may narrow them), so it is
+// evaluated as a bitmap rather than row by row.
+bool IndexNarrows(const FilterNode& node, const RowSource& rows) {
+  if (!node.TestsDocument()) return true;
+  if (rows.trigram_index() == nullptr) return false;
+  switch (node.kind) {
+    case FilterNode::Kind::kDocContains:
+    case FilterNode::Kind::kDocNotContains:
+      return node.pattern.size() >= 3;
+    case FilterNode::Kind::kDocRegex:
+    case FilterNode::Kind::kDocNotRegex:
+      return true;
+    default:
+      return std::all_of(node.children.begin(), node.children.end(),
+                         [&](const FilterNode& c) { return IndexNarrows(c, rows); });
+  }
+}
+
+// The root's top-level conjuncts, split: those the indexes answer, and those that test
+// the document without an index's help (checked row by row).
+void SplitConjuncts(const FilterNode& root, const RowSource& rows, std::vector<const FilterNode*>* indexed,
                     std::vector<const FilterNode*>* tested) {
-  auto place = [&](const FilterNode& n) { (n.TestsDocument() ? tested : indexed)->push_back(&n); };
+  auto place = [&](const FilterNode& n) { (IndexNarrows(n, rows) ? indexed : tested)->push_back(&n); };
   if (root.kind == FilterNode::Kind::kAnd) {
     for (const FilterNode& c : root.children) place(c);
   } else {
@@ -72,7 +91,7 @@ std::vector<uint32_t> SelectSlots(const RowSource& rows, const Selection& select
 
   std::vector<const FilterNode*> indexed;
   std::vector<const FilterNode*> tested;
-  SplitConjuncts(*root, &indexed, &tested);
+  SplitConjuncts(*root, rows, &indexed, &tested);
 
   // Cost of walking rows in order and testing each until the page is full, against
   // evaluating the indexed conjuncts as bitmaps (then testing the rest lazily).

@@ -12,6 +12,8 @@
 #   FATHOM_SHARED_DIR         the shared/ folder (default: $FATHOM_SOURCE_DIR/../shared)
 #   CHROMA_CONFORMANCE_CACHE  npm work dir (default: <fathom binary dir>/chroma-conformance,
 #                             or ~/.cache/chroma-conformance-fathom if that is not writable)
+#   FATHOM_JS_TESTS           a folder of fathom's own *.test.ts (tests/conformance/js): run
+#                             those, with the same client and setup, instead of the suite
 set -euo pipefail
 
 die() { echo "run_chroma_js.sh: $*" >&2; exit 2; }
@@ -103,8 +105,22 @@ done
 
 echo "run_chroma_js.sh: fathom (pid $SERVER_PID) at http://127.0.0.1:$PORT, data $DATA_DIR/data" >&2
 set +e
-"$RUNNER" "http://127.0.0.1:$PORT" "$@"
-status=$?
+if [ -n "${FATHOM_JS_TESTS:-}" ]; then
+  # The shared runner prepares the work dir (suite, client sources, node_modules) and
+  # lists the tests; then fathom's tests go beside the suite's and run alone.
+  "$RUNNER" "http://127.0.0.1:$PORT" --listTests >/dev/null
+  status=$?
+  if [ $status -eq 0 ]; then
+    mkdir -p "$CHROMA_CONFORMANCE_CACHE/test/fathom"
+    cp "$FATHOM_JS_TESTS"/*.test.ts "$CHROMA_CONFORMANCE_CACHE/test/fathom/"
+    (cd "$CHROMA_CONFORMANCE_CACHE" &&
+      CHROMA_URL="http://127.0.0.1:$PORT" node node_modules/jest/bin/jest.js --runInBand test/fathom "$@")
+    status=$?
+  fi
+else
+  "$RUNNER" "http://127.0.0.1:$PORT" "$@"
+  status=$?
+fi
 set -e
 if ! kill -0 "$SERVER_PID" 2>/dev/null; then
   echo "run_chroma_js.sh: the server died during the run; its log:" >&2

@@ -9,34 +9,17 @@
 
 #include "fathom/db.h"
 #include "index/meta/filter.h"
-#include "io/mem_store.h"
 #include "random_where.h"
-#include "test_util.h"
+#include "sim/sim_collection.h"
 
 namespace fathom {
 namespace {
 
 using testing::RandomWhere;
 
-class FilterSimulationTest : public ::testing::Test {
+class FilterSimulationTest : public testing::SimCollectionTest {
  protected:
-  void SetUp() override {
-    seed_ = testing::SeedForTest("FilterSimulationTest");
-    store_ = std::make_shared<MemStore>();
-    Reopen();
-  }
-
-  void Reopen() {
-    col_.reset();
-    db_.reset();
-    auto db = Database::Open({.store = store_, .compaction_trigger_ops = 1u << 30, .background_compaction = false});
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    db_ = std::move(*db);
-    auto col = db_->CreateCollection(Database::kDefaultTenant, Database::kDefaultDatabase,
-                                     {.name = "filters", .get_or_create = true});
-    ASSERT_TRUE(col.ok()) << col.status().ToString();
-    col_ = *col;
-  }
+  FilterSimulationTest() : SimCollectionTest("FilterSimulationTest", "filters") {}
 
   WriteRecord RandomRecord(RandomWhere& r, bool full) {
     WriteRecord w;
@@ -160,10 +143,6 @@ class FilterSimulationTest : public ::testing::Test {
     ASSERT_TRUE(col_->Get(check)->ids.empty()) << "seed " << seed_;
   }
 
-  uint64_t seed_ = 0;
-  std::shared_ptr<MemStore> store_;
-  std::unique_ptr<Database> db_;
-  std::shared_ptr<Collection> col_;
 };
 
 TEST_F(FilterSimulationTest, FiltersMatchTheRowByRowEvaluatorAcrossCompactionAndReopen) {

@@ -14,7 +14,7 @@
 //     here, others are assumed present. Case-insensitive parts of r can only match, for
 //     an ASCII atom character, that character, its ASCII case pair, K or ſ.
 // The caller verifies every candidate (query/filter_eval.cc). Design:
-// docs/design/text-index.md, "where_document".
+// docs/design/where-document.md.
 // Thread-safety: const methods are safe concurrently; changes are exclusive.
 #pragma once
 
