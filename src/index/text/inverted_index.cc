@@ -3,8 +3,12 @@
 #include "index/text/inverted_index.h"
 
 #include <algorithm>
+#include <bit>
+#include <cstring>
+#include <memory>
 
 #include "common/assert.h"
+#include "common/checksum.h"  // XXH3, the term hash
 #include "index/text/postings.h"
 
 namespace fathom {
@@ -16,21 +20,118 @@ namespace {
 constexpr uint64_t kRebuildShareDivisor = 8;
 constexpr uint64_t kRebuildMinDocs = 4096;
 
+// Releases a vector's memory (`v = {}` would keep its capacity).
+template <typename T>
+void Free(std::vector<T>& v) {
+  std::vector<T>().swap(v);
+}
+
+void PutVarint(uint32_t v, std::string* out) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+// Calls fn(term id) for each id of a run written by PutVarint as ascending deltas.
+template <typename Fn>
+void ForEachDelta(const std::string& bytes, uint64_t begin, uint64_t end, Fn fn) {
+  const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
+  uint32_t id = 0;
+  for (uint64_t i = begin; i < end;) {
+    uint32_t v = 0;
+    for (unsigned shift = 0;; shift += 7) {
+      const uint8_t byte = p[i++];
+      v |= static_cast<uint32_t>(byte & 0x7f) << shift;
+      if (byte < 0x80) break;
+    }
+    id += v;
+    fn(id);
+  }
+}
+
 }  // namespace
 
-uint32_t InvertedIndex::TermIdOrAdd(std::string_view term) {
-  auto it = term_ids_.find(term);
-  if (it != term_ids_.end()) return it->second;
+uint64_t InvertedIndex::HashTerm(std::string_view term) { return XXH3_64bits(term.data(), term.size()); }
+
+namespace {
+
+// A term of up to 8 bytes, zero-padded, as one word.
+inline uint64_t ShortText(std::string_view term) {
+  uint64_t word = 0;
+  std::memcpy(&word, term.data(), term.size());
+  return word;
+}
+
+}  // namespace
+
+InvertedIndex::TableEntry InvertedIndex::MakeEntry(uint64_t hash, std::string_view term, uint32_t id) const {
+  TableEntry e;
+  e.id_plus_one = id + 1;
+  e.tag_length = Tag(hash, term.size());
+  e.text = term.size() <= 8 ? ShortText(term) : uint64_t{term_offset_[id]};
+  return e;
+}
+
+bool InvertedIndex::EntryMatches(const TableEntry& e, uint32_t tag_length, std::string_view term) const {
+  if (e.tag_length != tag_length) return false;
+  if (term.size() <= 8) return e.text == ShortText(term);
+  if (term.size() >= 0xffff && TermText(e.id_plus_one - 1).size() != term.size()) return false;
+  return std::memcmp(term_chars_.data() + e.text, term.data(), term.size()) == 0;
+}
+
+uint32_t InvertedIndex::FindId(std::string_view term) const {
+  if (term_table_.empty()) return UINT32_MAX;
+  const uint64_t hash = HashTerm(term);
+  const size_t mask = term_table_.size() - 1;
+  const uint32_t tag_length = Tag(hash, term.size());
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    const TableEntry& e = term_table_[i];
+    if (e.id_plus_one == 0) return UINT32_MAX;
+    if (EntryMatches(e, tag_length, term)) return e.id_plus_one - 1;
+  }
+}
+
+void InvertedIndex::GrowTable() {
+  const size_t size = std::max<size_t>(1024, term_table_.size() * 2);
+  std::vector<TableEntry> table(size);
+  const size_t mask = size - 1;
+  for (uint32_t id = 0; id < terms_.size(); ++id) {
+    const std::string_view term = TermText(id);
+    const uint64_t hash = HashTerm(term);
+    size_t i = hash & mask;
+    while (table[i].id_plus_one != 0) i = (i + 1) & mask;
+    table[i] = MakeEntry(hash, term, id);
+  }
+  term_table_ = std::move(table);
+}
+
+uint32_t InvertedIndex::TermIdOrAdd(std::string_view term) { return TermIdOrAdd(term, HashTerm(term)); }
+
+uint32_t InvertedIndex::TermIdOrAdd(std::string_view term, uint64_t hash) {
+  if ((terms_.size() + 1) * 2 > term_table_.size()) GrowTable();
+  const size_t mask = term_table_.size() - 1;
+  const uint32_t tag_length = Tag(hash, term.size());
+  size_t i = hash & mask;
+  for (;; i = (i + 1) & mask) {
+    const TableEntry& e = term_table_[i];
+    if (e.id_plus_one == 0) break;
+    if (EntryMatches(e, tag_length, term)) return e.id_plus_one - 1;
+  }
+  FATHOM_CHECK(terms_.size() < UINT32_MAX - 1);
+  FATHOM_CHECK(term_chars_.size() + term.size() <= UINT32_MAX);
   const uint32_t id = static_cast<uint32_t>(terms_.size());
-  FATHOM_CHECK(terms_.size() < UINT32_MAX);
   terms_.emplace_back();
-  term_ids_.emplace(std::string(term), id);
+  term_chars_.append(term);
+  term_offset_.push_back(static_cast<uint32_t>(term_chars_.size()));
+  term_table_[i] = MakeEntry(hash, term, id);
   return id;
 }
 
 const InvertedIndex::Term* InvertedIndex::FindTerm(std::string_view term) const {
-  auto it = term_ids_.find(term);
-  return it == term_ids_.end() ? nullptr : &terms_[it->second];
+  const uint32_t id = FindId(term);
+  return id == UINT32_MAX ? nullptr : &terms_[id];
 }
 
 uint64_t InvertedIndex::doc_freq(std::string_view term) const {
@@ -90,17 +191,57 @@ void InvertedIndex::Insert(uint32_t slot, const std::vector<std::string>& tokens
 
 void InvertedIndex::BulkInsert(uint32_t slot, const std::vector<std::string>& tokens) {
   bulk_loading_ = true;
-  AddDocument(slot, tokens);
+  FATHOM_CHECK(slot != UINT32_MAX);
+  EnsureSlot(slot);
+  if (state_[slot] != kEmpty) Erase(slot);  // a slot holds one document
+  FATHOM_CHECK(tokens.size() <= UINT32_MAX);
+  FATHOM_CHECK(bulk_slot_.size() < UINT32_MAX - 1);
+  // The document's term ids, sorted, become (term id, tf) runs. Document frequencies of
+  // bulk-loaded terms are counted at Seal, in the transposition.
+  // Hashes first, with the table entries prefetched, so that the cache misses of a
+  // document's rare terms overlap instead of queueing one after the other.
+  std::vector<uint64_t>& hashes = bulk_hashes_;
+  hashes.resize(tokens.size());
+  while ((terms_.size() + tokens.size()) * 2 > term_table_.size()) GrowTable();  // no growth below
+  const size_t mask = term_table_.size() - 1;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    hashes[i] = HashTerm(tokens[i]);
+    __builtin_prefetch(&term_table_[hashes[i] & mask]);
+  }
+  std::vector<uint32_t>& ids = bulk_scratch_;
+  ids.clear();
+  for (size_t i = 0; i < tokens.size(); ++i) ids.push_back(TermIdOrAdd(tokens[i], hashes[i]));
+  std::sort(ids.begin(), ids.end());
+  for (size_t i = 0; i < ids.size();) {
+    size_t j = i + 1;
+    while (j < ids.size() && ids[j] == ids[i]) ++j;
+    bulk_ids_.push_back(ids[i]);
+    bulk_tfs_.push_back(static_cast<uint32_t>(j - i));
+    i = j;
+  }
+  const uint32_t doc = static_cast<uint32_t>(bulk_slot_.size());
+  bulk_slot_.push_back(slot);
+  bulk_begin_.push_back(bulk_ids_.size());
+  if (bulk_doc_of_slot_.size() < state_.size()) bulk_doc_of_slot_.resize(state_.size(), 0);
+  bulk_doc_of_slot_[slot] = doc;
+  const uint32_t length = static_cast<uint32_t>(tokens.size());
+  state_[slot] = kBulk;
+  length_[slot] = length;
+  live_docs_ += 1;
+  total_length_ += length;
+  bulk_docs_ += 1;
 }
 
 void InvertedIndex::Erase(uint32_t slot) {
   if (slot >= state_.size() || state_[slot] == kEmpty) return;
   if (state_[slot] == kSealed) {
-    for (uint64_t i = sealed_terms_begin_[slot]; i < sealed_terms_begin_[size_t{slot} + 1]; ++i) {
-      terms_[sealed_terms_[i]].live_docs -= 1;
-    }
+    ForEachDelta(sealed_terms_, sealed_terms_begin_[slot], sealed_terms_begin_[size_t{slot} + 1],
+                 [&](uint32_t id) { terms_[id].live_docs -= 1; });
     sealed_docs_ -= 1;
     sealed_dead_ += 1;
+  } else if (state_[slot] == kBulk) {
+    bulk_slot_[bulk_doc_of_slot_[slot]] = UINT32_MAX;
+    bulk_docs_ -= 1;
   } else {
     auto doc = tail_terms_.find(slot);
     FATHOM_CHECK(doc != tail_terms_.end());
@@ -127,7 +268,7 @@ void InvertedIndex::Erase(uint32_t slot) {
 
 void InvertedIndex::Seal() {
   bulk_loading_ = false;
-  if (tail_docs_ != 0 || sealed_dead_ != 0) Rebuild(nullptr);
+  if (tail_docs_ != 0 || sealed_dead_ != 0 || !bulk_slot_.empty()) Rebuild(nullptr);
 }
 
 void InvertedIndex::Clear() { *this = InvertedIndex(); }
@@ -169,20 +310,61 @@ void InvertedIndex::Rebuild(const std::vector<uint32_t>* old_to_new) {
     total += length_[s];
   }
 
+  // Bulk-loaded postings by term: a counting sort of the (term id, tf) runs. Documents
+  // come in insertion order, so each term's run is sorted when the slots were loaded in
+  // increasing order (the usual case; otherwise the per-term sort below fixes it).
+  const size_t term_total = terms_.size();
+  std::vector<uint64_t> bulk_by_term;
+  std::unique_ptr<TailPosting[]> bulk_postings;  // not zero-filled: every entry is written
+  if (bulk_docs_ != 0) {
+    bulk_by_term.assign(term_total + 1, 0);
+    for (size_t d = 0; d < bulk_slot_.size(); ++d) {
+      if (bulk_slot_[d] == UINT32_MAX || moved(bulk_slot_[d]) == UINT32_MAX) continue;
+      for (uint64_t i = bulk_begin_[d]; i < bulk_begin_[d + 1]; ++i) bulk_by_term[size_t{bulk_ids_[i]} + 1] += 1;
+    }
+    for (size_t t = 0; t < term_total; ++t) bulk_by_term[t + 1] += bulk_by_term[t];
+    bulk_postings.reset(new TailPosting[bulk_by_term[term_total]]);
+    std::vector<uint64_t> fill(bulk_by_term.begin(), bulk_by_term.end() - 1);
+    for (size_t d = 0; d < bulk_slot_.size(); ++d) {
+      if (bulk_slot_[d] == UINT32_MAX) continue;
+      const uint32_t to = moved(bulk_slot_[d]);
+      if (to == UINT32_MAX) continue;
+      for (uint64_t i = bulk_begin_[d]; i < bulk_begin_[d + 1]; ++i) {
+        bulk_postings[fill[bulk_ids_[i]]++] = {to, bulk_tfs_[i]};
+      }
+    }
+  }
+  Free(bulk_tfs_);  // the term ids stay until the per-slot term ids are written
+
+  // Terms are renumbered by live document count, most frequent first: a document's term
+  // ids then cluster near zero and their varint deltas (the per-slot term ids) are short.
+  std::vector<uint32_t> order;
+  if (!bulk_by_term.empty()) {
+    for (uint32_t t = 0; t < term_total; ++t) {
+      terms_[t].live_docs += static_cast<uint32_t>(bulk_by_term[size_t{t} + 1] - bulk_by_term[t]);
+    }
+  }
+  for (uint32_t t = 0; t < term_total; ++t) {
+    if (terms_[t].live_docs != 0) order.push_back(t);
+  }
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    return terms_[a].live_docs > terms_[b].live_docs || (terms_[a].live_docs == terms_[b].live_docs && a < b);
+  });
+
   // Terms: live postings of each, moved, encoded in blocks; terms with none are dropped.
-  std::vector<uint32_t> new_id(terms_.size(), UINT32_MAX);
+  std::vector<uint32_t> kept;  // old ids in new id order
   std::vector<Term> new_terms;
   std::vector<BlockMeta> new_blocks;
   std::string new_bytes;
+  std::vector<uint32_t> new_id(term_total, UINT32_MAX);
   std::vector<TailPosting> list;
-  std::vector<uint32_t> block_slots(kPostingsBlockSize);
-  std::vector<uint32_t> block_tfs(kPostingsBlockSize);
+  uint32_t block_slots[kPostingsBlockSize];
+  uint32_t block_tfs[kPostingsBlockSize];
   PostingsBlock block;
   const auto* old_bytes = reinterpret_cast<const uint8_t*>(sealed_bytes_.data());
-  for (uint32_t t = 0; t < terms_.size(); ++t) {
+  for (const uint32_t t : order) {
     list.clear();
     const Term& term = terms_[t];
-    if (term.live_docs == 0) continue;
     for (uint32_t b = term.first_block; b < term.first_block + term.block_count; ++b) {
       DecodeBlockTrusted(old_bytes + blocks_[b].offset, &block);
       for (uint32_t i = 0; i < block.count; ++i) {
@@ -198,41 +380,112 @@ void InvertedIndex::Rebuild(const std::vector<uint32_t>* old_to_new) {
         if (to != UINT32_MAX) list.push_back({to, p.tf});
       }
     }
-    if (list.empty()) continue;
+    // The postings to encode: `list`, or a term's bulk run in place when it is all there is
+    // (the whole of a first load).
+    TailPosting* postings = list.data();
+    size_t posting_count = list.size();
+    if (!bulk_by_term.empty()) {
+      TailPosting* run = bulk_postings.get() + bulk_by_term[t];
+      TailPosting* run_end = bulk_postings.get() + bulk_by_term[size_t{t} + 1];
+      if (list.empty()) {
+        postings = run;
+        posting_count = static_cast<size_t>(run_end - run);
+      } else {
+        list.insert(list.end(), run, run_end);
+        postings = list.data();
+        posting_count = list.size();
+      }
+    }
+    if (posting_count == 0) continue;
     auto by_slot = [](const TailPosting& a, const TailPosting& b) { return a.slot < b.slot; };
-    if (!std::is_sorted(list.begin(), list.end(), by_slot)) std::sort(list.begin(), list.end(), by_slot);
+    if (!std::is_sorted(postings, postings + posting_count, by_slot)) std::sort(postings, postings + posting_count, by_slot);
 
     Term fresh;
     fresh.first_block = static_cast<uint32_t>(new_blocks.size());
-    fresh.live_docs = static_cast<uint32_t>(list.size());
-    for (size_t begin = 0; begin < list.size(); begin += kPostingsBlockSize) {
-      const size_t count = std::min(kPostingsBlockSize, list.size() - begin);
-      BlockMeta meta{list[begin].slot, list[begin + count - 1].slot, new_bytes.size(), 0, UINT32_MAX};
+    fresh.live_docs = static_cast<uint32_t>(posting_count);
+    for (size_t begin = 0; begin < posting_count; begin += kPostingsBlockSize) {
+      const size_t count = std::min(kPostingsBlockSize, posting_count - begin);
+      BlockMeta meta{postings[begin].slot, postings[begin + count - 1].slot, new_bytes.size(), 0, UINT32_MAX};
       for (size_t i = 0; i < count; ++i) {
-        const TailPosting& p = list[begin + i];
+        const TailPosting& p = postings[begin + i];
         block_slots[i] = p.slot;
         block_tfs[i] = p.tf;
         meta.max_tf = std::max(meta.max_tf, p.tf);
         meta.min_length = std::min(meta.min_length, new_length[p.slot]);
       }
-      EncodeBlock(block_slots.data(), block_tfs.data(), count, &new_bytes);
+      EncodeBlock(block_slots, block_tfs, count, &new_bytes);
       new_blocks.push_back(meta);
     }
     fresh.block_count = static_cast<uint32_t>(new_blocks.size() - fresh.first_block);
-    new_id[t] = static_cast<uint32_t>(new_terms.size());
+    new_id[t] = static_cast<uint32_t>(kept.size());
+    kept.push_back(t);
     new_terms.push_back(fresh);
   }
   new_bytes.append(kUnpackPaddingBytes, '\0');
+  bulk_postings.reset();
+  Free(bulk_by_term);
 
-  for (auto it = term_ids_.begin(); it != term_ids_.end();) {
-    const uint32_t id = new_id[it->second];
-    if (id == UINT32_MAX) {
-      it = term_ids_.erase(it);
-    } else {
-      it->second = id;
-      ++it;
+  // Per-slot term ids in the new numbering, from each live document's old list (sealed:
+  // the varint runs; tail: tail_terms_; bulk: its run), sorted and written as varint
+  // deltas in new slot order.
+  std::vector<uint64_t> forward_begin(new_slots + 1, 0);
+  std::string forward;
+  {
+    std::vector<uint32_t> new_to_old(new_slots, UINT32_MAX);
+    for (size_t s = 0; s < state_.size(); ++s) {
+      if (state_[s] == kEmpty) continue;
+      const uint32_t to = moved(static_cast<uint32_t>(s));
+      if (to != UINT32_MAX) new_to_old[to] = static_cast<uint32_t>(s);
     }
+    forward.reserve(sealed_terms_.size() + bulk_ids_.size() * 2);
+    std::vector<uint32_t> doc_ids;
+    for (size_t to = 0; to < new_slots; ++to) {
+      forward_begin[to] = forward.size();
+      const uint32_t from = new_to_old[to];
+      if (from == UINT32_MAX) continue;
+      doc_ids.clear();
+      if (state_[from] == kSealed) {
+        ForEachDelta(sealed_terms_, sealed_terms_begin_[from], sealed_terms_begin_[size_t{from} + 1],
+                     [&](uint32_t id) { doc_ids.push_back(new_id[id]); });
+      } else if (state_[from] == kTail) {
+        for (uint32_t id : tail_terms_.at(from)) doc_ids.push_back(new_id[id]);
+      } else {
+        const uint32_t d = bulk_doc_of_slot_[from];
+        for (uint64_t i = bulk_begin_[d]; i < bulk_begin_[size_t{d} + 1]; ++i) doc_ids.push_back(new_id[bulk_ids_[i]]);
+      }
+      std::sort(doc_ids.begin(), doc_ids.end());
+      uint32_t previous = 0;
+      for (uint32_t id : doc_ids) {
+        FATHOM_DCHECK(id != UINT32_MAX);
+        PutVarint(id - previous, &forward);
+        previous = id;
+      }
+    }
+    forward_begin[new_slots] = forward.size();
+    forward.shrink_to_fit();
   }
+  Free(bulk_slot_);
+  Free(bulk_begin_);
+  bulk_begin_.push_back(0);
+  Free(bulk_ids_);
+  Free(bulk_doc_of_slot_);
+  Free(bulk_scratch_);
+  Free(bulk_hashes_);
+  bulk_docs_ = 0;
+
+  // The dictionary, rebuilt in new id order.
+  std::string old_chars = std::move(term_chars_);
+  std::vector<uint32_t> old_offset = std::move(term_offset_);
+  term_chars_.clear();
+  term_offset_.assign(1, 0);
+  term_table_.assign(std::max<size_t>(1024, std::bit_ceil(2 * (kept.size() + 1))), TableEntry{});
+  terms_.clear();
+  for (const uint32_t t : kept) {
+    TermIdOrAdd(std::string_view(old_chars.data() + old_offset[t], old_offset[size_t{t} + 1] - old_offset[t]));
+  }
+  term_chars_.shrink_to_fit();
+  term_offset_.shrink_to_fit();
+
   terms_ = std::move(new_terms);
   terms_.shrink_to_fit();
   blocks_ = std::move(new_blocks);
@@ -244,25 +497,8 @@ void InvertedIndex::Rebuild(const std::vector<uint32_t>* old_to_new) {
   state_ = std::move(new_state);
   length_ = std::move(new_length);
 
-  // Per-slot term ids (CSR), counted then filled from the new blocks; term ids come out
-  // ascending per slot because terms are visited in id order.
-  std::vector<uint64_t> begin(new_slots + 1, 0);
-  const auto* bytes = reinterpret_cast<const uint8_t*>(sealed_bytes_.data());
-  for (const BlockMeta& meta : blocks_) {
-    DecodeBlockTrusted(bytes + meta.offset, &block);
-    for (uint32_t i = 0; i < block.count; ++i) begin[size_t{block.slots[i]} + 1] += 1;
-  }
-  for (size_t s = 0; s < new_slots; ++s) begin[s + 1] += begin[s];
-  std::vector<uint32_t> ids(begin[new_slots]);
-  std::vector<uint64_t> fill(begin.begin(), begin.end() - 1);
-  for (uint32_t t = 0; t < terms_.size(); ++t) {
-    for (uint32_t b = terms_[t].first_block; b < terms_[t].first_block + terms_[t].block_count; ++b) {
-      DecodeBlockTrusted(bytes + blocks_[b].offset, &block);
-      for (uint32_t i = 0; i < block.count; ++i) ids[fill[block.slots[i]]++] = t;
-    }
-  }
-  sealed_terms_begin_ = std::move(begin);
-  sealed_terms_ = std::move(ids);
+  sealed_terms_begin_ = std::move(forward_begin);
+  sealed_terms_ = std::move(forward);
 
   live_docs_ = live;
   total_length_ = total;
@@ -272,22 +508,22 @@ void InvertedIndex::Rebuild(const std::vector<uint32_t>* old_to_new) {
 }
 
 size_t InvertedIndex::MemoryBytes() const {
-  // Hash containers: nodes (key, value, next pointer, cached hash) and bucket arrays.
   size_t bytes = sizeof(*this);
-  for (const auto& [term, id] : term_ids_) {
-    bytes += sizeof(std::string) + sizeof(uint32_t) + 2 * sizeof(void*);
-    if (term.capacity() > 15) bytes += term.capacity() + 1;
-  }
-  bytes += term_ids_.bucket_count() * sizeof(void*);
+  bytes += term_chars_.capacity() + term_offset_.capacity() * sizeof(uint32_t);
+  bytes += term_table_.capacity() * sizeof(TableEntry);
   bytes += terms_.capacity() * sizeof(Term);
   bytes += blocks_.capacity() * sizeof(BlockMeta);
   bytes += sealed_bytes_.capacity();
+  // Hash containers: nodes (key, value, next pointer, cached hash) and bucket arrays.
   for (const auto& [id, list] : tails_) bytes += 4 * sizeof(void*) + list.capacity() * sizeof(TailPosting);
   bytes += tails_.bucket_count() * sizeof(void*);
   bytes += state_.capacity() + length_.capacity() * sizeof(uint32_t);
-  bytes += sealed_terms_begin_.capacity() * sizeof(uint64_t) + sealed_terms_.capacity() * sizeof(uint32_t);
+  bytes += sealed_terms_begin_.capacity() * sizeof(uint64_t) + sealed_terms_.capacity();
   for (const auto& [slot, ids] : tail_terms_) bytes += 4 * sizeof(void*) + ids.capacity() * sizeof(uint32_t);
   bytes += tail_terms_.bucket_count() * sizeof(void*);
+  bytes += (bulk_slot_.capacity() + bulk_ids_.capacity() + bulk_tfs_.capacity() + bulk_doc_of_slot_.capacity() +
+            bulk_scratch_.capacity()) * sizeof(uint32_t);
+  bytes += bulk_begin_.capacity() * sizeof(uint64_t);
   return bytes;
 }
 

@@ -10,9 +10,12 @@
 //   tail    documents inserted since the last rebuild, per term as a sorted vector of
 //           (slot, tf), searched together with the sealed blocks.
 // Erasing a sealed document only marks its slot (the sealed postings of a slot count only
-// while the slot's state says "sealed"); per-slot term ids are kept so that document
+// while the slot's state says "sealed"); per-slot term ids (varint deltas, term ids
+// numbered by document frequency so the deltas are small) are kept so that document
 // frequencies stay exact without the document text. When the tail or the erased sealed
 // documents pass 1/8 of the sealed documents, everything is rebuilt into the sealed part.
+// BulkInsert bypasses the tail: documents are appended as (term id, tf) runs to one flat
+// buffer and transposed into postings lists by a counting sort at Seal.
 // Exact document lengths are stored per slot. Search is block-max MaxScore over windows
 // of slots (docs/design/text-index.md).
 //
@@ -25,6 +28,7 @@
 
 #include <roaring/roaring.hh>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -43,7 +47,8 @@ class InvertedIndex {
   // Removes the document of `slot`; a no-op if it holds none.
   void Erase(uint32_t slot);
   // Loading many documents at once: BulkInsert each (any slot order), then Seal(); no
-  // searches in between. No rebuild happens until Seal.
+  // searches in between. No rebuild happens until Seal; doc_freq counts bulk-loaded
+  // documents only once they are sealed.
   void BulkInsert(uint32_t slot, const std::vector<std::string>& tokens);
   // Folds the tail and the erased documents into the sealed part (ends a bulk load).
   void Seal();
@@ -93,13 +98,30 @@ class InvertedIndex {
   };
 
  private:
-  enum SlotState : uint8_t { kEmpty = 0, kSealed = 1, kTail = 2 };
-  struct TermHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
-  };
+  enum SlotState : uint8_t { kEmpty = 0, kSealed = 1, kTail = 2, kBulk = 3 };
 
+  // Term dictionary: term text in one arena, ids by an open-addressing table (linear
+  // probing, load factor at most 1/2). An entry holds a term of up to 8 bytes itself, so
+  // the usual lookup touches one cache line; longer terms are compared in the arena.
+  struct TableEntry {
+    uint32_t id_plus_one = 0;  // 0: empty
+    uint32_t tag_length = 0;   // hash bits << 16 | min(length, 0xffff)
+    uint64_t text = 0;         // the term's bytes (zero-padded) if <= 8, else its arena offset
+  };
+  static uint64_t HashTerm(std::string_view term);
+  static uint32_t Tag(uint64_t hash, size_t length) {
+    return static_cast<uint32_t>(hash >> 48) << 16 | static_cast<uint32_t>(std::min<size_t>(length, 0xffff));
+  }
+  TableEntry MakeEntry(uint64_t hash, std::string_view term, uint32_t id) const;
+  bool EntryMatches(const TableEntry& e, uint32_t tag_length, std::string_view term) const;
+  std::string_view TermText(uint32_t id) const {
+    return std::string_view(term_chars_.data() + term_offset_[id], term_offset_[size_t{id} + 1] - term_offset_[id]);
+  }
+  // UINT32_MAX when absent.
+  uint32_t FindId(std::string_view term) const;
   uint32_t TermIdOrAdd(std::string_view term);
+  uint32_t TermIdOrAdd(std::string_view term, uint64_t hash);
+  void GrowTable();
   const Term* FindTerm(std::string_view term) const;
   void AddDocument(uint32_t slot, const std::vector<std::string>& tokens);
   void EnsureSlot(uint32_t slot);
@@ -110,8 +132,10 @@ class InvertedIndex {
 
   friend class InvertedIndexSearch;
 
-  std::unordered_map<std::string, uint32_t, TermHash, std::equal_to<>> term_ids_;
-  std::vector<Term> terms_;  // by term id
+  std::string term_chars_;
+  std::vector<uint32_t> term_offset_{0};  // term id -> start in term_chars_; one extra at the end
+  std::vector<TableEntry> term_table_;    // power-of-two size
+  std::vector<Term> terms_;               // by term id
 
   std::vector<BlockMeta> blocks_;
   std::string sealed_bytes_;  // encoded blocks, then kUnpackPaddingBytes of zeros
@@ -120,16 +144,28 @@ class InvertedIndex {
   // Per slot.
   std::vector<uint8_t> state_;     // SlotState
   std::vector<uint32_t> length_;   // tokens in the document
-  // Distinct term ids of sealed documents (CSR by slot), and of tail documents.
-  std::vector<uint64_t> sealed_terms_begin_;  // size slots + 1 after a rebuild
-  std::vector<uint32_t> sealed_terms_;
+  // Distinct term ids of sealed documents: per slot, ascending, as varint deltas in
+  // sealed_terms_ starting at sealed_terms_begin_[slot] (size slots + 1 after a rebuild).
+  std::vector<uint64_t> sealed_terms_begin_;
+  std::string sealed_terms_;
   std::unordered_map<uint32_t, std::vector<uint32_t>> tail_terms_;
+
+  // Bulk-loaded documents not yet sealed: document d is slot bulk_slot_[d] (UINT32_MAX
+  // once erased) with term ids and tfs in [bulk_begin_[d], bulk_begin_[d + 1]).
+  std::vector<uint32_t> bulk_slot_;
+  std::vector<uint64_t> bulk_begin_{0};
+  std::vector<uint32_t> bulk_ids_;
+  std::vector<uint32_t> bulk_tfs_;
+  std::vector<uint32_t> bulk_doc_of_slot_;  // slot -> d while the slot is kBulk
+  std::vector<uint32_t> bulk_scratch_;      // one document's term ids
+  std::vector<uint64_t> bulk_hashes_;       // and their hashes
 
   uint64_t live_docs_ = 0;
   uint64_t total_length_ = 0;
   uint64_t sealed_docs_ = 0;  // live documents in the sealed part
   uint64_t sealed_dead_ = 0;  // sealed documents erased since the last rebuild
   uint64_t tail_docs_ = 0;
+  uint64_t bulk_docs_ = 0;    // live bulk-loaded documents not yet sealed
   bool bulk_loading_ = false;
 };
 

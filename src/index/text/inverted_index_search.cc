@@ -53,7 +53,8 @@ class InvertedIndexSearch {
     uint32_t block_count = 0;
     uint32_t block = 0;        // first block not wholly before the window
     uint32_t probe_block = 0;  // block of the last probe (>= block)
-    uint32_t decoded = UINT32_MAX;
+    uint32_t decoded = UINT32_MAX;  // block whose slots are in buffer
+    bool tfs_decoded = false;       // and whether its frequencies are too
     uint32_t pos = 0;  // probe position in the decoded block
     PostingsBlock* buffer = nullptr;
     const TailPosting* tail = nullptr;
@@ -76,11 +77,18 @@ class InvertedIndexSearch {
   bool SealedLive(uint32_t slot) const { return !has_dead_ || index_.state_[slot] == InvertedIndex::kSealed; }
   double Theta() const { return heap_.size() == k_ ? heap_.front().score : -1.0; }
 
+  // Decodes block b's slots into the cursor's buffer (its frequencies on demand).
   void Decode(Cursor& c, uint32_t b) {
     if (c.decoded == b) return;
-    DecodeBlockTrusted(Bytes() + c.blocks[b].offset, c.buffer);
+    DecodeSlotsTrusted(Bytes() + c.blocks[b].offset, c.buffer);
     c.decoded = b;
+    c.tfs_decoded = false;
     c.pos = 0;
+  }
+  void DecodeTfs(Cursor& c) {
+    if (c.tfs_decoded) return;
+    DecodeTfsTrusted(Bytes() + c.blocks[c.decoded].offset, c.buffer);
+    c.tfs_decoded = true;
   }
 
   // Moves every cursor to its first posting at or after `from`; returns the smallest such
@@ -110,11 +118,16 @@ class InvertedIndexSearch {
     return bound;
   }
 
-  // Adds the term's postings in [start, end) into the accumulator.
-  void Accumulate(Cursor& c, uint32_t start, uint64_t end) {
+  // Adds the term's postings in [start, end) into the accumulator, except in blocks whose
+  // bound plus `others` (the other terms' window bounds) is at most theta: no document
+  // there can enter the top k, and leaving this term's part out of its partial score
+  // only lowers a score that is already too low.
+  void Accumulate(Cursor& c, uint32_t start, uint64_t end, double others, double theta) {
     const uint32_t* length = index_.length_.data();
     for (uint32_t b = c.block; b < c.block_count && c.blocks[b].first_slot < end; ++b) {
+      if (c.scorer.Bound(c.blocks[b].max_tf, c.blocks[b].min_length) + others <= theta) continue;
       Decode(c, b);
+      DecodeTfs(c);
       const PostingsBlock& blk = *c.buffer;
       uint32_t i = 0;
       if (blk.slots[0] < start) i = static_cast<uint32_t>(std::lower_bound(blk.slots, blk.slots + blk.count, start) - blk.slots);
@@ -143,10 +156,20 @@ class InvertedIndexSearch {
       Decode(c, b);
       const PostingsBlock& blk = *c.buffer;
       uint32_t pos = c.pos;
-      if (pos < blk.count && blk.slots[pos] > slot) pos = 0;  // a probe behind the last one
-      while (blk.slots[pos] < slot) ++pos;  // last_slot >= slot bounds the scan
+      if (pos >= blk.count || blk.slots[pos] > slot) pos = 0;  // a probe behind the last one
+      // last_slot >= slot: the search ends inside the block.
+      // A few steps forward first (probes of a dense term land close together), then a
+      // binary search over the rest.
+      const uint32_t near = std::min(pos + 8, blk.count - 1);
+      while (pos < near && blk.slots[pos] < slot) ++pos;
+      if (blk.slots[pos] < slot) {
+        pos = static_cast<uint32_t>(std::lower_bound(blk.slots + pos, blk.slots + blk.count, slot) - blk.slots);
+      }
       c.pos = pos;
-      if (blk.slots[pos] == slot && SealedLive(slot)) return c.scorer.Score(blk.tfs[pos], index_.length_[slot]);
+      if (blk.slots[pos] == slot && SealedLive(slot)) {
+        DecodeTfs(c);
+        return c.scorer.Score(blk.tfs[pos], index_.length_[slot]);
+      }
     }
     size_t p = c.tail_probe;
     while (p < c.tail_size && c.tail[p].slot < slot) ++p;
@@ -207,7 +230,10 @@ void InvertedIndexSearch::SearchWindow(uint32_t start) {
   while (essential < m && prefix_[essential] <= theta) ++essential;
   FATHOM_DCHECK(essential < m);
 
-  for (size_t j = essential; j < m; ++j) Accumulate(cursors_[order_[j]], start, end);
+  for (size_t j = essential; j < m; ++j) {
+    Cursor& c = cursors_[order_[j]];
+    Accumulate(c, start, end, total - c.window_bound, theta);
+  }
 
   const double non_essential = essential == 0 ? 0.0 : prefix_[essential - 1];
   for (size_t w = 0; w < kWindowWords; ++w) {
@@ -247,9 +273,9 @@ std::vector<ScoredSlot> InvertedIndexSearch::Run(const std::vector<std::string>&
 
   std::vector<uint32_t> ids;
   for (const std::string& term : query_terms) {
-    auto it = index_.term_ids_.find(term);
-    if (it == index_.term_ids_.end() || index_.terms_[it->second].live_docs == 0) continue;
-    ids.push_back(it->second);
+    const uint32_t id = index_.FindId(term);
+    if (id == UINT32_MAX || index_.terms_[id].live_docs == 0) continue;
+    ids.push_back(id);
   }
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());

@@ -265,6 +265,63 @@ TEST_F(TextInvertedIndexPropertyTest, MatchesReferenceThroughChanges) {
   }
 }
 
+// The bulk path: slots in any order, a slot loaded twice, erases and single inserts in
+// the middle of a load, a renumbering before Seal, and terms short and long enough to
+// take both paths of the dictionary (inline text, arena text).
+TEST_F(TextInvertedIndexPropertyTest, BulkLoadInAnyOrder) {
+  std::mt19937_64 rng(seed_);
+  for (int scenario = 0; scenario < 4; ++scenario) {
+    const uint32_t vocabulary = std::vector<uint32_t>{30, 3000}[scenario % 2];
+    const uint32_t slot_space = 300 + static_cast<uint32_t>(rng() % 1500);
+    InvertedIndex index;
+    ReferenceBm25 model;
+    auto document = [&]() {
+      Tokens doc = Document(rng, vocabulary);
+      for (auto& t : doc) {
+        if (rng() % 4 == 0) t += "-long-suffix";  // > 8 bytes
+        if (rng() % 8 == 0) t = t.substr(0, 1) + "2345678";  // exactly 8 bytes
+      }
+      return doc;
+    };
+    for (int i = 0; i < 1500; ++i) {
+      const uint32_t slot = static_cast<uint32_t>(rng() % slot_space);
+      const int op = static_cast<int>(rng() % 10);
+      if (op == 0) {
+        index.Erase(slot);
+        model.Erase(slot);
+      } else if (op == 1) {
+        if (model.docs().count(slot)) {
+          index.Erase(slot);
+          model.Erase(slot);
+        }
+        Tokens doc = document();
+        index.Insert(slot, doc);
+        model.Insert(slot, doc);
+      } else {
+        Tokens doc = document();  // BulkInsert replaces a slot's document itself
+        index.BulkInsert(slot, doc);
+        model.Insert(slot, doc);
+      }
+    }
+    if (scenario % 2 == 1) {
+      std::vector<uint32_t> old_to_new(slot_space, UINT32_MAX);
+      std::vector<uint32_t> perm(model.docs().size());
+      for (size_t i = 0; i < perm.size(); ++i) perm[i] = static_cast<uint32_t>(i);
+      std::shuffle(perm.begin(), perm.end(), rng);
+      size_t next = 0;
+      for (const auto& [slot, tokens] : model.docs()) old_to_new[slot] = perm[next++];
+      index.Renumber(old_to_new);
+      model.Renumber(old_to_new);
+    }
+    index.Seal();
+    Check(rng, index, model, vocabulary, slot_space, 10);
+    if (HasFatalFailure()) return;
+    for (const auto& [slot, tokens] : model.docs()) {
+      for (const auto& t : tokens) ASSERT_EQ(index.doc_freq(t), model.DocFreq(t)) << "seed " << seed_ << " " << t;
+    }
+  }
+}
+
 // Enough single inserts and erases to pass the automatic rebuild thresholds.
 TEST_F(TextInvertedIndexPropertyTest, AutomaticRebuilds) {
   std::mt19937_64 rng(seed_);

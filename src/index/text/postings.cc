@@ -137,6 +137,23 @@ size_t DecodeBlockTrusted(const uint8_t* in, PostingsBlock* out) {
   return kPostingsBlockHeaderBytes + slot_bytes + PackedBytes(count, tf_bits);
 }
 
+void DecodeSlotsTrusted(const uint8_t* in, PostingsBlock* out) {
+  const uint32_t count = in[0];
+  const unsigned slot_bits = in[1];
+  out->count = count;
+  out->slots[0] = LoadFixed32(in + 4);
+  kUnpackers[slot_bits](in + kPostingsBlockHeaderBytes, count - 1, out->slots + 1);
+  PrefixSum(out);
+}
+
+void DecodeTfsTrusted(const uint8_t* in, PostingsBlock* out) {
+  const uint32_t count = in[0];
+  const unsigned slot_bits = in[1];
+  const unsigned tf_bits = in[2];
+  kUnpackers[tf_bits](in + kPostingsBlockHeaderBytes + PackedBytes(count - 1, slot_bits), count, out->tfs);
+  for (uint32_t i = 0; i < count; ++i) out->tfs[i] += 1;
+}
+
 Status DecodeBlock(std::string_view bytes, PostingsBlock* out, size_t* consumed) {
   if (bytes.size() < kPostingsBlockHeaderBytes) return Status::Corruption("postings block: truncated header");
   const auto* in = reinterpret_cast<const uint8_t*>(bytes.data());

@@ -53,6 +53,11 @@ size_t EncodeBlock(const uint32_t* slots, const uint32_t* tfs, size_t count, std
 // Decodes a block EncodeBlock wrote into memory fathom owns; `in` must have
 // kUnpackPaddingBytes readable past the block. Returns the block's size in bytes.
 size_t DecodeBlockTrusted(const uint8_t* in, PostingsBlock* out);
+// The two halves of DecodeBlockTrusted, for a reader that often needs only the slots
+// (a probe that misses): DecodeSlotsTrusted sets count and slots, DecodeTfsTrusted the
+// frequencies.
+void DecodeSlotsTrusted(const uint8_t* in, PostingsBlock* out);
+void DecodeTfsTrusted(const uint8_t* in, PostingsBlock* out);
 
 // Decodes the block at the start of `bytes` from an untrusted source: Corruption when a
 // field is out of range, the bytes end early, slots overflow or do not increase, or a

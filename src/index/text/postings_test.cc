@@ -60,6 +60,13 @@ void ExpectBlockRoundTrip(const std::vector<uint32_t>& slots, const std::vector<
   EXPECT_EQ(DecodeBlockTrusted(reinterpret_cast<const uint8_t*>(padded.data()), &trusted), size);
   EXPECT_EQ(std::vector<uint32_t>(trusted.slots, trusted.slots + trusted.count), slots);
   EXPECT_EQ(std::vector<uint32_t>(trusted.tfs, trusted.tfs + trusted.count), tfs);
+
+  PostingsBlock halves;  // the split decoders agree with the whole-block one
+  DecodeSlotsTrusted(reinterpret_cast<const uint8_t*>(padded.data()), &halves);
+  ASSERT_EQ(halves.count, slots.size());
+  EXPECT_EQ(std::vector<uint32_t>(halves.slots, halves.slots + halves.count), slots);
+  DecodeTfsTrusted(reinterpret_cast<const uint8_t*>(padded.data()), &halves);
+  EXPECT_EQ(std::vector<uint32_t>(halves.tfs, halves.tfs + halves.count), tfs);
 }
 
 TEST(TextPostingsTest, BlockRoundTrip) {
