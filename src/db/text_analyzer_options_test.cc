@@ -58,6 +58,7 @@ class TextAnalyzerOptionsTest : public ::testing::Test {
     ASSERT_TRUE(col.Add(std::move(records)).ok());
   }
 
+ public:
   // The ids $bm25 ranks for `query`, best first.
   static std::vector<std::string> Bm25(const Collection& col, const std::string& query) {
     SearchPayload payload;
@@ -81,6 +82,7 @@ class TextAnalyzerOptionsTest : public ::testing::Test {
     return ids;
   }
 
+ protected:
   std::shared_ptr<MemStore> store_;
   std::unique_ptr<Database> db_;
 };
@@ -164,8 +166,8 @@ TEST_F(TextAnalyzerOptionsTest, RefusedOptionsCreateNothing) {
 }
 
 TEST_F(TextAnalyzerOptionsTest, GetOrCreateReturnsTheExistingCollectionUnchanged) {
-  ASSERT_TRUE(Create("c", TextAnalyzerOptions{.stemmer = "english"}).ok());
-  auto again = Create("c", TextAnalyzerOptions{.stemmer = "french"}, /*get_or_create=*/true);
+  ASSERT_TRUE(Create("both", TextAnalyzerOptions{.stemmer = "english"}).ok());
+  auto again = Create("both", TextAnalyzerOptions{.stemmer = "french"}, /*get_or_create=*/true);
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   auto info = (*again)->Info();
   ASSERT_TRUE(info.ok());
