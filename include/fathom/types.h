@@ -192,6 +192,21 @@ struct DatabaseInfo {
   std::string tenant;
 };
 
+// How a collection's full-text index turns documents and `$bm25` queries into tokens
+// (docs/design/text-options.md). Chosen when the collection is created and fixed after.
+// The default value is the default analyzer: SQLite FTS5's unicode61 rules, no stemming,
+// no stop words.
+struct TextAnalyzerOptions {
+  // Whether a Latin letter's single diacritic is removed ("é" indexed as "e").
+  bool remove_diacritics = true;
+  // "" for none, else a Snowball language libstemmer knows ("english", "french", ...).
+  std::string stemmer;
+  // Tokens left out of documents and queries. Each must be exactly one token; it is
+  // folded like the text ("The" drops "the").
+  std::vector<std::string> stop_words;
+  bool operator==(const TextAnalyzerOptions&) const = default;
+};
+
 struct CollectionInfo {
   std::string id;  // UUID v4, lower-case with dashes
   std::string name;
@@ -203,6 +218,8 @@ struct CollectionInfo {
   // function); stored and returned verbatim. The engine reads only `space`.
   std::string configuration_json;
   std::optional<uint32_t> dimension;  // set by the first write with an embedding
+  // nullopt: the default analyzer.
+  std::optional<TextAnalyzerOptions> text_analyzer;
 };
 
 struct CreateCollectionRequest {
@@ -211,6 +228,10 @@ struct CreateCollectionRequest {
   DistanceSpace space = DistanceSpace::kL2;
   std::string configuration_json;
   bool get_or_create = false;
+  // The full-text analyzer; nullopt for the default one. Checked when the collection is
+  // created (InvalidArgument for an unknown stemmer or a bad stop word) and immutable
+  // after. With get_or_create, an existing collection is returned as it is.
+  std::optional<TextAnalyzerOptions> text_analyzer;
 };
 
 struct ModifyCollectionRequest {

@@ -1,5 +1,6 @@
 #include "catalog/catalog.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -8,6 +9,7 @@
 #include "common/coding.h"
 #include "common/limits.h"
 #include "common/value_coding.h"
+#include "index/text/analyzer.h"
 #include "io/commit_object.h"
 
 namespace fathom {
@@ -26,6 +28,21 @@ Status CheckString(const std::string& value, const char* what, size_t max = limi
   if (value.size() > max) {
     return Status::InvalidArgument(std::string("catalog: ") + what + " of " + std::to_string(value.size()) +
                                    " bytes exceeds " + limit_name + " (" + std::to_string(max) + " bytes)");
+  }
+  return Status::Ok();
+}
+
+Status CheckTextAnalyzer(const CatalogCollection& c) {
+  const TextAnalyzerOptions& options = *c.text_analyzer;
+  FATHOM_RETURN_IF_ERROR(CheckString(options.stemmer, "stemmer name", kCatalogStemmerBytesMax,
+                                     "kCatalogStemmerBytesMax"));
+  if (options.stop_words.size() > kAnalyzerStopWordsMax) {
+    return Status::InvalidArgument("catalog: collection " + c.name + ": " + std::to_string(options.stop_words.size()) +
+                                   " stop words exceed kAnalyzerStopWordsMax (" +
+                                   std::to_string(kAnalyzerStopWordsMax) + ")");
+  }
+  for (const std::string& word : options.stop_words) {
+    FATHOM_RETURN_IF_ERROR(CheckString(word, "stop word", kAnalyzerStopWordBytesMax, "kAnalyzerStopWordBytesMax"));
   }
   return Status::Ok();
 }
@@ -53,6 +70,7 @@ Status CheckCatalog(const CatalogState& state) {
                                        limits::kCatalogConfigurationBytesMax,
                                        "limits::kCatalogConfigurationBytesMax"));
     if (static_cast<uint8_t>(c.space) > 2) return Status::InvalidArgument("catalog: unknown distance space");
+    if (c.text_analyzer) FATHOM_RETURN_IF_ERROR(CheckTextAnalyzer(c));
     if (c.metadata) {
       if (Status s = CheckMetadataLimits(*c.metadata); !s.ok()) {
         return Status::InvalidArgument("catalog: collection " + c.name + ": " + s.message());
@@ -60,6 +78,35 @@ Status CheckCatalog(const CatalogState& state) {
     }
   }
   return Status::Ok();
+}
+
+void PutTextAnalyzer(std::string* out, const std::optional<TextAnalyzerOptions>& options) {
+  out->push_back(options ? 1 : 0);
+  if (!options) return;
+  out->push_back(options->remove_diacritics ? 1 : 0);
+  PutLengthPrefixed(out, options->stemmer);
+  PutVarint64(out, options->stop_words.size());
+  for (const std::string& word : options->stop_words) PutLengthPrefixed(out, word);
+}
+
+bool GetTextAnalyzer(Decoder* in, std::optional<TextAnalyzerOptions>* out) {
+  uint8_t present, remove_diacritics;
+  if (!in->GetU8(&present) || present > 1) return false;
+  if (present == 0) return true;
+  TextAnalyzerOptions options;
+  uint64_t n;
+  if (!in->GetU8(&remove_diacritics) || remove_diacritics > 1 ||
+      !GetString(in, &options.stemmer, kCatalogStemmerBytesMax) || !in->GetVarint64(&n) ||
+      n > kAnalyzerStopWordsMax || n > in->remaining()) {
+    return false;
+  }
+  options.remove_diacritics = remove_diacritics == 1;
+  options.stop_words.resize(n);
+  for (std::string& word : options.stop_words) {
+    if (!GetString(in, &word, kAnalyzerStopWordBytesMax)) return false;
+  }
+  *out = std::move(options);
+  return true;
 }
 
 }  // namespace
@@ -70,8 +117,11 @@ std::string CatalogKey(uint64_t version) {
 
 Result<std::string> EncodeCatalog(const CatalogState& state) {
   FATHOM_RETURN_IF_ERROR(CheckCatalog(state));
+  const bool any_analyzer = std::any_of(state.collections.begin(), state.collections.end(),
+                                        [](const CatalogCollection& c) { return c.text_analyzer.has_value(); });
+  const uint16_t format_version = any_analyzer ? kCatalogFormatVersion : kCatalogFormatVersionMin;
   std::string out(kCatalogMagic, 4);
-  PutFixed16(&out, kCatalogFormatVersion);
+  PutFixed16(&out, format_version);
   PutFixed16(&out, 0);
   PutFixed64(&out, state.version);
   PutVarint64(&out, state.tenants.size());
@@ -92,6 +142,7 @@ Result<std::string> EncodeCatalog(const CatalogState& state) {
     if (c.metadata) FATHOM_CHECK(EncodeMetadata(&out, *c.metadata).ok());  // checked above
     out.push_back(static_cast<char>(c.space));
     PutLengthPrefixed(&out, c.configuration_json);
+    if (format_version >= 2) PutTextAnalyzer(&out, c.text_analyzer);
   }
   PutFixed64(&out, Checksum64(out));
   return out;
@@ -110,7 +161,7 @@ Result<CatalogState> DecodeCatalog(std::string_view bytes) {
   uint64_t n;
   auto bad = [] { return Status::Corruption("catalog: malformed"); };
   if (!in.GetFixed16(&version) || !in.GetFixed16(&flags) || !in.GetFixed64(&state.version)) return bad();
-  if (version != kCatalogFormatVersion || flags != 0) {
+  if (version < kCatalogFormatVersionMin || version > kCatalogFormatVersion || flags != 0) {
     return Status::Corruption("catalog: unsupported version " + std::to_string(version));
   }
   if (!in.GetVarint64(&n) || n > in.remaining()) return bad();
@@ -140,6 +191,7 @@ Result<CatalogState> DecodeCatalog(std::string_view bytes) {
     }
     if (!in.GetU8(&space) || space > 2 || !GetString(&in, &c.configuration_json, limits::kCatalogConfigurationBytesMax)) return bad();
     c.space = static_cast<DistanceSpace>(space);
+    if (version >= 2 && !GetTextAnalyzer(&in, &c.text_analyzer)) return bad();
     state.collections.push_back(std::move(c));
   }
   if (!in.empty()) return bad();

@@ -21,7 +21,12 @@
 namespace fathom {
 
 inline constexpr char kCatalogMagic[4] = {'F', 'C', 'A', 'T'};
-inline constexpr uint16_t kCatalogFormatVersion = 1;
+// Version 2 adds a collection's text analyzer options. A catalog in which no collection
+// has any is still written as version 1, which binaries before version 2 can read.
+inline constexpr uint16_t kCatalogFormatVersion = 2;
+inline constexpr uint16_t kCatalogFormatVersionMin = 1;
+// A stemmer language's name (libstemmer's are at most a dozen bytes).
+inline constexpr size_t kCatalogStemmerBytesMax = 64;
 
 struct CatalogCollection {
   std::string id;
@@ -31,6 +36,10 @@ struct CatalogCollection {
   std::optional<Metadata> metadata;
   DistanceSpace space = DistanceSpace::kL2;
   std::string configuration_json;
+  // nullopt: the default analyzer. Bounded by kCatalogStemmerBytesMax and the analyzer's
+  // kAnalyzerStopWordsMax / kAnalyzerStopWordBytesMax; validated by Analyzer::Make when
+  // the collection is created and again when it opens, not here.
+  std::optional<TextAnalyzerOptions> text_analyzer;
 };
 
 struct CatalogState {
@@ -42,7 +51,8 @@ struct CatalogState {
 
 // InvalidArgument naming the limit (nothing encoded) when `state` breaks a limit that
 // DecodeCatalog enforces: limits::kCatalogStringBytesMax for ids and names,
-// limits::kCatalogConfigurationBytesMax for a configuration, the metadata limits.
+// limits::kCatalogConfigurationBytesMax for a configuration, the metadata limits, the
+// text analyzer bounds above.
 Result<std::string> EncodeCatalog(const CatalogState& state);
 Result<CatalogState> DecodeCatalog(std::string_view bytes);
 

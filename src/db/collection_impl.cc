@@ -120,19 +120,43 @@ Result<CollectionInfo> CollectionImpl::Info() {
     info.metadata = e.metadata;
     info.space = e.space;
     info.configuration_json = e.configuration_json;
+    info.text_analyzer = e.text_analyzer;
   }
   std::shared_lock<std::shared_mutex> lock(state_mu_);
   info.dimension = table_.dimension();
   return info;
 }
 
+Result<std::shared_ptr<const Analyzer>> CollectionImpl::MakeTextAnalyzer(
+    const std::optional<TextAnalyzerOptions>& options) {
+  if (!options.has_value()) return Analyzer::Default();
+  AnalyzerOptions analyzer;
+  analyzer.remove_diacritics = options->remove_diacritics;
+  analyzer.stemmer = options->stemmer;
+  analyzer.stop_words = options->stop_words;
+  return Analyzer::Make(analyzer);
+}
+
 // ---- recovery ---------------------------------------------------------------------------
 
 Status CollectionImpl::Recover() {
+  std::optional<TextAnalyzerOptions> text_options;
+  {
+    std::lock_guard<std::mutex> lock(meta_->mu);
+    text_options = meta_->entry.text_analyzer;
+  }
+  // Checked at creation; refused now only if this build's libstemmer lacks the language.
+  auto text_analyzer = MakeTextAnalyzer(text_options);
+  if (!text_analyzer.ok()) {
+    return Status::Corruption("collection " + id_ + ": its text analyzer options are refused: " +
+                              text_analyzer.status().message());
+  }
   FATHOM_ASSIGN_OR_RETURN(std::vector<ObjectInfo> manifests, store_->List(ManifestPrefix(id_)));
   std::unique_lock<std::shared_mutex> lock(state_mu_);
   // A failed earlier attempt may have loaded part of the state: start from nothing.
   table_ = RecordTable();
+  // Before any row loads: the text index tokenizes rows as they arrive.
+  table_.set_text_analyzer(std::move(*text_analyzer));
   vector_index_.Reset();
   manifest_ = Manifest();
   tail_.clear();

@@ -60,6 +60,11 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   const std::string& id() const { return id_; }
   Result<CollectionInfo> Info();
 
+  // The analyzer a collection's text index uses: Analyzer::Default() for nullopt, else
+  // Analyzer::Make's (InvalidArgument for options it refuses). Fixed at creation, so the
+  // text index is built with it at every open and never rebuilt for a change.
+  static Result<std::shared_ptr<const Analyzer>> MakeTextAnalyzer(const std::optional<TextAnalyzerOptions>& options);
+
   // Loads manifest + segments and replays the WAL tail, once. Corruption is remembered;
   // an I/O error is returned and recovery is tried again by the next call.
   Status EnsureOpen();

@@ -382,6 +382,10 @@ Result<std::shared_ptr<CollectionImpl>> DatabaseImpl::CreateCollection(const std
                                                                        bool* created) {
   FATHOM_RETURN_IF_ERROR(ValidateName(request.name));
   if (request.metadata) FATHOM_RETURN_IF_ERROR(ValidateMetadataKeys(*request.metadata, "metadata", 0));
+  if (request.text_analyzer) {
+    // Refused options never reach the catalog, where they would fail every open.
+    FATHOM_RETURN_IF_ERROR(CollectionImpl::MakeTextAnalyzer(request.text_analyzer).status());
+  }
   std::shared_ptr<CollectionImpl> handle;
   {
     FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
@@ -408,6 +412,7 @@ Result<std::shared_ptr<CollectionImpl>> DatabaseImpl::CreateCollection(const std
       if (request.metadata && !request.metadata->empty()) entry.metadata = request.metadata;
       entry.space = request.space;
       entry.configuration_json = request.configuration_json;
+      entry.text_analyzer = request.text_analyzer;
       CatalogState next = catalog_;
       next.collections.push_back(entry);
       FATHOM_RETURN_IF_ERROR(CommitLocked(std::move(next)));

@@ -85,6 +85,11 @@ void RecordTable::SetDocument(size_t slot, std::optional<std::string> document) 
   IndexAdd(RowIndex::Field::kDocument, slot);
 }
 
+void RecordTable::set_text_analyzer(std::shared_ptr<const Analyzer> analyzer) {
+  FATHOM_CHECK(rows_.empty());
+  text_index_.set_analyzer(std::move(analyzer));
+}
+
 void RecordTable::RebuildIndex(RowIndex* only) {
   std::vector<RowIndex*> indexes;
   for (RowIndex* index : row_indexes()) {

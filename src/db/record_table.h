@@ -68,6 +68,9 @@ class RecordTable final : public RowSource {
   const MetadataIndex& metadata_index() const override { return metadata_index_; }
   const TrigramIndex* trigram_index() const override { return &trigram_index_; }
   const TextIndex* text_index() const override { return &text_index_; }
+  // The analyzer of the BM25 text index (a collection's TextAnalyzerOptions). Only while
+  // the table has no row, i.e. before rows load: rows are indexed as they arrive.
+  void set_text_analyzer(std::shared_ptr<const Analyzer> analyzer);
 
   // Loading segments at open: the row indexes are built once at SealIndexes() rather
   // than row by row. Only LoadRow / LoadTombstone may come in between.

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include "common/assert.h"
+#include "index/text/analyzer.h"
+
 namespace fathom::server {
 
 namespace {
@@ -122,6 +125,28 @@ ApiResult<SparseVectorIndexConfig> ParseSparseConfig(JsonObject object, std::str
   return config;
 }
 
+// fathom's extension of Chroma's empty FtsIndexConfig (docs/design/text-options.md).
+ApiResult<FtsIndexConfig> ParseFtsConfig(JsonObject object, std::string_view path) {
+  FtsIndexConfig config;
+  for (auto field : object) {
+    const std::string_view key = field.key;
+    JsonElement v = field.value;
+    const std::string field_path = FieldPath(path, key);
+    if (key != "stemmer" && key != "stop_words" && key != "remove_diacritics") {
+      return UnknownField(path, key, "expected one of `stemmer`, `stop_words`, `remove_diacritics`");
+    }
+    if (v.is_null()) continue;
+    if (key == "stemmer") {
+      FATHOM_API_ASSIGN_OR_RETURN(config.stemmer, ReadString(v, field_path));
+    } else if (key == "stop_words") {
+      FATHOM_API_ASSIGN_OR_RETURN(config.stop_words, ReadStringArray(v, field_path));
+    } else {
+      FATHOM_API_ASSIGN_OR_RETURN(config.remove_diacritics, ReadBool(v, field_path));
+    }
+  }
+  return config;
+}
+
 // `{"enabled": bool, "config": {...}}`; members other than those two are ignored, as by
 // Chroma's structs.
 ApiResult<SchemaIndex> ParseIndex(JsonElement value, std::string_view path, const IndexSpec& spec) {
@@ -140,8 +165,10 @@ ApiResult<SchemaIndex> ParseIndex(JsonElement value, std::string_view path, cons
     FATHOM_API_ASSIGN_OR_RETURN(index.vector, ParseVectorConfig(config, config_path));
   } else if (spec.kind == SchemaIndexKind::kSparseVector) {
     FATHOM_API_ASSIGN_OR_RETURN(index.sparse, ParseSparseConfig(config, config_path));
+  } else if (spec.kind == SchemaIndexKind::kFts) {
+    FATHOM_API_ASSIGN_OR_RETURN(index.fts, ParseFtsConfig(config, config_path));
   } else if (config.size() > 0) {
-    // Inverted and FTS index configs are empty structs.
+    // Inverted index configs are empty structs.
     return UnknownField(config_path, (*config.begin()).key, "there are no fields");
   }
   return index;
@@ -201,6 +228,14 @@ SparseVectorIndexConfig MergeSparse(const SparseVectorIndexConfig& base, const S
   return out;
 }
 
+FtsIndexConfig MergeFts(const FtsIndexConfig& base, const FtsIndexConfig& user) {
+  FtsIndexConfig out;
+  out.stemmer = Or(user.stemmer, base.stemmer);
+  out.stop_words = Or(user.stop_words, base.stop_words);
+  out.remove_diacritics = Or(user.remove_diacritics, base.remove_diacritics);
+  return out;
+}
+
 // Index by index: a declared index takes the client's enabled flag; vector and sparse
 // configs merge field by field.
 SchemaValueTypes MergeValueTypes(const SchemaValueTypes& base, const SchemaValueTypes& user) {
@@ -217,6 +252,7 @@ SchemaValueTypes MergeValueTypes(const SchemaValueTypes& base, const SchemaValue
     merged->enabled = user_index->enabled;
     merged->vector = MergeVector(merged->vector, user_index->vector);
     merged->sparse = MergeSparse(merged->sparse, user_index->sparse);
+    merged->fts = MergeFts(merged->fts, user_index->fts);
   }
   return out;
 }
@@ -264,6 +300,31 @@ void WriteSparseConfig(JsonWriter& w, const SparseVectorIndexConfig& c) {
   w.EndObject();
 }
 
+// No stemmer is shown as null, and stored as "" so that reading it back gives the same
+// value (null reads as absent).
+void WriteFtsConfig(JsonWriter& w, const FtsIndexConfig& c, SchemaOutput output) {
+  w.StartObject();
+  if (c.stemmer) {
+    w.Key("stemmer");
+    if (c.stemmer->empty() && output == SchemaOutput::kShown) {
+      w.Null();
+    } else {
+      w.String(*c.stemmer);
+    }
+  }
+  if (c.stop_words) {
+    w.Key("stop_words");
+    w.StartArray();
+    for (const std::string& word : *c.stop_words) w.String(word);
+    w.EndArray();
+  }
+  if (c.remove_diacritics) {
+    w.Key("remove_diacritics");
+    w.Bool(*c.remove_diacritics);
+  }
+  w.EndObject();
+}
+
 void WriteValueTypes(JsonWriter& w, const SchemaValueTypes& value_types, SchemaOutput output) {
   w.StartObject();
   for (const ValueTypeSpec& type : kValueTypes) {
@@ -282,6 +343,8 @@ void WriteValueTypes(JsonWriter& w, const SchemaValueTypes& value_types, SchemaO
         WriteVectorConfig(w, index->vector, output);
       } else if (spec.kind == SchemaIndexKind::kSparseVector) {
         WriteSparseConfig(w, index->sparse);
+      } else if (spec.kind == SchemaIndexKind::kFts) {
+        WriteFtsConfig(w, index->fts, output);
       } else {
         w.StartObject();
         w.EndObject();
@@ -343,6 +406,21 @@ VectorIndexConfig* CollectionSchema::EmbeddingVectorConfig() {
 VectorIndexConfig* CollectionSchema::DefaultsVectorConfig() {
   SchemaIndex* index = defaults.MutableIndex(SchemaIndexKind::kVector);
   return index == nullptr ? nullptr : &index->vector;
+}
+
+std::optional<TextAnalyzerOptions> CollectionSchema::TextAnalyzer() const {
+  FtsIndexConfig config;
+  if (const SchemaIndex* index = defaults.Index(SchemaIndexKind::kFts)) config = index->fts;
+  auto it = keys.find(kDocumentKey);
+  if (it != keys.end()) {
+    if (const SchemaIndex* index = it->second.Index(SchemaIndexKind::kFts)) config = MergeFts(config, index->fts);
+  }
+  if (config.empty()) return std::nullopt;
+  TextAnalyzerOptions options;
+  if (config.stemmer) options.stemmer = *config.stemmer;
+  if (config.stop_words) options.stop_words = *config.stop_words;
+  if (config.remove_diacritics) options.remove_diacritics = *config.remove_diacritics;
+  return options;
 }
 
 // ---- free functions ---------------------------------------------------------------------
@@ -417,6 +495,14 @@ ApiStatus ValidateSchema(const CollectionSchema& schema) {
       }
     }
   }
+  if (auto options = schema.TextAnalyzer()) {
+    AnalyzerOptions analyzer;
+    analyzer.remove_diacritics = options->remove_diacritics;
+    analyzer.stemmer = options->stemmer;
+    analyzer.stop_words = options->stop_words;
+    auto made = Analyzer::Make(analyzer);
+    if (!made.ok()) return SchemaRule(fmt::format("full-text index config: {}", made.status().message()));
+  }
   // Sparse vector indexes are a distributed feature.
   for (const auto& [key, value_types] : schema.keys) {
     if (enabled(value_types, SchemaIndexKind::kSparseVector)) {
@@ -473,6 +559,14 @@ CollectionSchema ReconcileSchema(const CollectionSchema& user) {
     } else {
       out.keys.emplace(key, value_types);
     }
+  }
+  if (auto options = out.TextAnalyzer()) {
+    // The default schema declares `#document`'s full-text index, so it is there.
+    SchemaIndex* fts = out.keys[std::string(kDocumentKey)].MutableIndex(SchemaIndexKind::kFts);
+    FATHOM_CHECK(fts != nullptr);
+    fts->fts.stemmer = options->stemmer;
+    fts->fts.stop_words = options->stop_words;
+    fts->fts.remove_diacritics = options->remove_diacritics;
   }
   return out;
 }

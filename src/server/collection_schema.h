@@ -25,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "fathom/types.h"
 #include "server/errors.h"
@@ -58,6 +59,18 @@ struct SparseVectorIndexConfig {
   bool operator==(const SparseVectorIndexConfig&) const = default;
 };
 
+// Chroma's FtsIndexConfig is an empty struct; fathom adds the text analyzer options
+// (docs/design/text-options.md), each optional. A `#document` config that names any of
+// them sets the collection's analyzer (fields it leaves out come from the defaults'
+// config, then from the default analyzer).
+struct FtsIndexConfig {
+  std::optional<std::string> stemmer;  // a libstemmer language; null reads as absent
+  std::optional<std::vector<std::string>> stop_words;
+  std::optional<bool> remove_diacritics;
+  bool empty() const { return !stemmer && !stop_words && !remove_diacritics; }
+  bool operator==(const FtsIndexConfig&) const = default;
+};
+
 // The value types a schema names (ValueTypes' members), in Chroma's order.
 enum class SchemaValueType : uint8_t { kString, kFloatList, kSparseVector, kInt, kFloat, kBool };
 inline constexpr size_t kSchemaValueTypeCount = 6;
@@ -73,12 +86,13 @@ enum class SchemaIndexKind : uint8_t {
 };
 inline constexpr size_t kSchemaIndexKindCount = 7;
 
-// One declared index: `{"enabled": ..., "config": {...}}`. Inverted and FTS indexes have
-// an empty config; `vector` and `sparse` are used by their own kinds only.
+// One declared index: `{"enabled": ..., "config": {...}}`. Inverted indexes have an
+// empty config; `vector`, `sparse` and `fts` are used by their own kinds only.
 struct SchemaIndex {
   bool enabled = false;
   VectorIndexConfig vector;
   SparseVectorIndexConfig sparse;
+  FtsIndexConfig fts;
   bool operator==(const SchemaIndex&) const = default;
 };
 
@@ -113,6 +127,9 @@ struct CollectionSchema {
   VectorIndexConfig* EmbeddingVectorConfig();
   // The defaults' vector index config, or null.
   VectorIndexConfig* DefaultsVectorConfig();
+  // The text analyzer options the full-text configs name: `#document`'s fields, else the
+  // defaults'; nullopt when neither names any (the default analyzer).
+  std::optional<TextAnalyzerOptions> TextAnalyzer() const;
   bool operator==(const CollectionSchema&) const = default;
 };
 
@@ -122,14 +139,17 @@ struct CollectionSchema {
 ApiResult<CollectionSchema> ParseSchema(JsonElement value, std::string_view path);
 
 // Local Chroma's schema rules (400 `Validation error: schema: ...` and its sparse-index
-// refusal), applied to a client's schema before it is reconciled.
+// refusal), applied to a client's schema before it is reconciled, and fathom's for the
+// text analyzer options (400 with Analyzer::Make's reason, e.g. the known stemmers).
 ApiStatus ValidateSchema(const CollectionSchema& schema);
 
 // Chroma's default schema, its two vector indexes (the defaults' and `#embedding`'s)
 // configured as `vector` (`#embedding`'s also gets `source_key: "#document"`).
 CollectionSchema DefaultSchema(const VectorIndexConfig& vector);
 
-// A client's schema merged onto the default schema (see the file comment).
+// A client's schema merged onto the default schema (see the file comment). When the
+// full-text configs name analyzer options, `#document`'s is filled in with all three as
+// the collection uses them (TextAnalyzer()), so the schema shown says what is in force.
 CollectionSchema ReconcileSchema(const CollectionSchema& user);
 
 // How a schema is written: shown to clients (num_threads 0 becomes the number of CPUs)

@@ -83,6 +83,20 @@ ApiResult<std::string> ReadNameField(JsonElement body, std::string_view struct_n
   return ReadString(name, "name");
 }
 
+// Chroma's update payload has no schema, and ignores what it does not know. A schema
+// there can only be an attempt to change the indexes, the full-text analyzer options
+// among them, which are fixed at creation like the distance space: that is refused
+// rather than silently ignored.
+ApiStatus RefuseSchemaChange(JsonElement new_configuration) {
+  JsonObject object;
+  if (new_configuration.get_object().get(object) != simdjson::SUCCESS) return ApiStatus::Ok();  // answered later
+  auto schema = OptionalField(object, "schema");
+  if (!schema.has_value() || schema->is_null()) return ApiStatus::Ok();
+  return ApiError::InvalidArgument(
+      "a collection's schema, including the full-text analyzer options (stemmer, stop_words, "
+      "remove_diacritics), is fixed when the collection is created; create a new collection to change it");
+}
+
 }  // namespace
 
 // ---- tenants ----------------------------------------------------------------------------
@@ -198,6 +212,8 @@ ApiResult<HttpResponse> ApiService::CreateCollection(const RouteMatch& route, Js
   FATHOM_API_ASSIGN_OR_RETURN(config, ConfigForCreate(OptionalField(object, "configuration"),
                                                       OptionalField(object, "schema"), request.metadata));
   request.space = config.hnsw.space;
+  // fathom's analyzer options in the schema's full-text configs (checked by ReadSchema).
+  if (config.schema.has_value()) request.text_analyzer = config.schema->TextAnalyzer();
   request.configuration_json = SerializeConfig(config);
   FATHOM_API_RETURN_IF_ERROR(CheckConfigurationBytes(request.configuration_json));
   std::shared_ptr<Collection> collection;
@@ -249,6 +265,7 @@ ApiResult<HttpResponse> ApiService::UpdateCollection(const RouteMatch& route, Js
   std::shared_ptr<Collection> collection;
   FATHOM_API_ASSIGN_OR_RETURN_STATUS(collection, db_->GetCollectionById(route.tenant, route.database, *id));
   if (auto new_configuration = OptionalField(object, "new_configuration")) {
+    FATHOM_API_RETURN_IF_ERROR(RefuseSchemaChange(*new_configuration));
     CollectionInfo info;
     FATHOM_API_ASSIGN_OR_RETURN_STATUS(info, collection->Info());
     CollectionConfig config = LoadConfig(info);

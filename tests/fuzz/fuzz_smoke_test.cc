@@ -60,6 +60,11 @@ std::string ValidCatalog() {
   c.metadata = Metadata{{"a", true}};
   c.configuration_json = "{}";
   s.collections.push_back(c);
+  // A second collection with text analyzer options makes this a version 2 catalog.
+  c.id = NewUuidV4();
+  c.name = "stemmed";
+  c.text_analyzer = TextAnalyzerOptions{true, "english", {"the", "a"}};
+  s.collections.push_back(c);
   return EncodeCatalog(s).value();
 }
 

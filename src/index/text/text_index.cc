@@ -2,9 +2,17 @@
 
 #include <utility>
 
+#include "common/assert.h"
+
 namespace fathom {
 
 TextIndex::TextIndex(std::shared_ptr<const Analyzer> analyzer) : analyzer_(std::move(analyzer)) {}
+
+void TextIndex::set_analyzer(std::shared_ptr<const Analyzer> analyzer) {
+  FATHOM_CHECK(analyzer != nullptr);
+  FATHOM_CHECK(index_.doc_count() == 0 && index_.term_count() == 0);
+  analyzer_ = std::move(analyzer);
+}
 
 void TextIndex::Add(uint32_t slot, const RecordView& row) {
   scratch_.clear();

@@ -41,6 +41,9 @@ class TextIndex final : public RowIndex {
                                  const Bm25Params& params) const;
 
   const Analyzer& analyzer() const { return *analyzer_; }
+  // Replaces the analyzer. Only while the index holds no document: documents already
+  // indexed would keep the old analyzer's tokens.
+  void set_analyzer(std::shared_ptr<const Analyzer> analyzer);
   const InvertedIndex& inverted_index() const { return index_; }
 
  private:
