@@ -5,6 +5,7 @@
 #include <cfloat>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <unordered_map>
 
 #include "index/meta/filter.h"
@@ -225,7 +226,12 @@ std::vector<SearchRow> ScoreCandidates(const RankExpr& expr, const std::vector<s
   rows.reserve(candidates.size());
   for (uint32_t slot : candidates) {
     size_t next_leaf = 0;
-    rows.push_back(SearchRow{slot, Evaluate(expr, slot, values, next_leaf)});
+    float score = Evaluate(expr, slot, values, next_leaf);
+    // An undefined score ($log of a negative, 0/0, inf - inf) is one NaN, the positive
+    // one: it sorts after every number. The sign of a NaN depends on the order of the
+    // operations that made it (x86 keeps the first operand's), which no user can control.
+    if (std::isnan(score)) score = std::numeric_limits<float>::quiet_NaN();
+    rows.push_back(SearchRow{slot, score});
   }
   std::sort(rows.begin(), rows.end(), RowLess);
   return rows;
