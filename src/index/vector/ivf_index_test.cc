@@ -57,10 +57,12 @@ TEST_P(IvfRecallTest, RecallAgainstExactSearch) {
   auto truth = ExactTopK(data.base, data.queries, kK, space, nullptr, 1);
   IvfSearchOptions options;
   options.k = kK;
-  options.probes = 16;
+  // ip's MIPS reduction spreads a query's neighbours over more clusters: at 16 probes its
+  // recall ranged 0.90-0.99 over seeds (0.8985 with FATHOM_SEED=4212198130057918539).
+  options.probes = space == DistanceSpace::kInnerProduct ? 24 : 16;
   double recall = RecallAtK(truth, SearchAll(*index, data, options), kK);
-  std::printf("space %s: %u clusters, recall@10 %.3f at 16 probes\n", DistanceSpaceName(space), index->clusters(),
-              recall);
+  std::printf("space %s: %u clusters, recall@10 %.3f at %u probes\n", DistanceSpaceName(space), index->clusters(),
+              recall, options.probes);
   EXPECT_GE(recall, 0.9);
   // All clusters probed and every candidate re-ranked: close to exact. ip's 1-bit
   // estimates are the loosest (its MIPS reduction), so it keeps more candidates.
