@@ -252,6 +252,7 @@ Result<std::unordered_map<std::string, std::vector<float>>> CollectionImpl::Read
   // The records' state as recovery would rebuild it: the manifest's segments, then the
   // WAL objects after them. Only operations on `ids` matter (each touches its own id).
   RecordTable replay;
+  replay.DisableRowIndexes();
   if (manifest_.dimension != 0) replay.set_dimension(manifest_.dimension);
   for (const SegmentRef& ref : manifest_.segments) {
     const std::string key = SegmentKey(id_, ref.id);
@@ -511,6 +512,7 @@ Status CollectionImpl::MergeSegments() {
   // Segments are immutable, so the merge reads them back instead of holding the table's
   // lock; writers go on meanwhile.
   RecordTable merged;
+  merged.DisableRowIndexes();
   if (manifest_.dimension != 0) merged.set_dimension(manifest_.dimension);
   for (const SegmentRef& ref : manifest_.segments) {
     FATHOM_ASSIGN_OR_RETURN(std::string bytes, store_->Get(SegmentKey(id_, ref.id)));

@@ -3,6 +3,7 @@
 // ranking operators: the vector index for a dense $knn, the text index for $bm25.
 #include <string>
 
+#include "common/limits.h"
 #include "db/collection_impl.h"
 #include "db/table_ranker.h"
 #include "fathom/db.h"
@@ -31,8 +32,18 @@ Result<std::vector<SearchResult>> CollectionImpl::SearchOnce(const SearchRequest
   TableRanker ranker(table_, vector_index_, space, VectorSearchKnobs{});
   const size_t dim = table_.dimension().value_or(0);
   std::vector<float> scratch(dim);
+  uint64_t total_rows = 0;
   for (const SearchPayload& payload : request.searches) {
     FATHOM_ASSIGN_OR_RETURN(std::vector<SearchRow> rows, ExecuteSearch(payload, table_, ranker));
+    // One bound on the whole answer, as for query: many searches with large limits must
+    // not materialise the collection many times over.
+    total_rows += rows.size();
+    if (total_rows > limits::kQueryResultRowsMax) {
+      return Status::InvalidArgument("a search request may return at most " +
+                                     std::to_string(limits::kQueryResultRowsMax) +
+                                     " result rows in all its searches (limits::kQueryResultRowsMax); lower their "
+                                     "limits or split the request");
+    }
     const SearchSelect& select = payload.select;
     SearchResult out;
     out.select = select;

@@ -6,6 +6,7 @@
 
 #include "common/limits.h"
 #include "fathom/db.h"
+#include "fathom/search.h"
 #include "test_util.h"
 
 namespace fathom {
@@ -257,6 +258,23 @@ TEST_F(DatabaseTest, QueryResultRowsAreBounded) {
   request.query_embeddings.resize(limits::kQueryResultRowsMax / limits::kQueryResultsMax);
   auto at_limit = (*c)->Query(request);
   EXPECT_TRUE(at_limit.ok()) << at_limit.status().ToString();
+}
+
+// The Search API's answer is bounded as a whole: many searches with no limit over a
+// collection may not materialise it many times over.
+TEST_F(DatabaseTest, SearchResultRowsAreBoundedAcrossSearches) {
+  auto c = db_->CreateCollection(kT, kD, {.name = "docs"});
+  ASSERT_TRUE(c.ok());
+  std::vector<WriteRecord> records;
+  for (int i = 0; i < 1000; ++i) records.push_back(testing::MakeRecord("r" + std::to_string(i), {1, 0}));
+  ASSERT_TRUE((*c)->Add(std::move(records)).ok());
+  SearchRequest request;
+  request.searches.resize(limits::kQueryResultRowsMax / 1000);  // every row in each: exactly the bound
+  auto at_limit = (*c)->Search(request);
+  ASSERT_TRUE(at_limit.ok()) << at_limit.status().ToString();
+  EXPECT_EQ(at_limit->size(), request.searches.size());
+  request.searches.emplace_back();
+  ExpectInvalidNaming((*c)->Search(request).status(), "limits::kQueryResultRowsMax");
 }
 
 }  // namespace

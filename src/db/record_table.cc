@@ -59,7 +59,7 @@ RecordView ViewOf(const Row& r) { return RecordView{r.id, r.document, r.metadata
 
 void RecordTable::IndexAdd(RowIndex::Field field, size_t slot) {
   const Row& r = rows_[slot];
-  if (bulk_load_ || !HasField(r, field)) return;
+  if (bulk_load_ || !row_indexes_enabled_ || !HasField(r, field)) return;
   for (RowIndex* index : row_indexes()) {
     if (index->field() == field) index->Add(static_cast<uint32_t>(slot), ViewOf(r));
   }
@@ -67,7 +67,7 @@ void RecordTable::IndexAdd(RowIndex::Field field, size_t slot) {
 
 void RecordTable::IndexRemove(RowIndex::Field field, size_t slot) {
   const Row& r = rows_[slot];
-  if (bulk_load_ || !HasField(r, field)) return;
+  if (bulk_load_ || !row_indexes_enabled_ || !HasField(r, field)) return;
   for (RowIndex* index : row_indexes()) {
     if (index->field() == field) index->Remove(static_cast<uint32_t>(slot), ViewOf(r));
   }
@@ -91,6 +91,7 @@ void RecordTable::set_text_analyzer(std::shared_ptr<const Analyzer> analyzer) {
 }
 
 void RecordTable::RebuildIndex(RowIndex* only) {
+  if (!row_indexes_enabled_) return;
   std::vector<RowIndex*> indexes;
   for (RowIndex* index : row_indexes()) {
     if (only == nullptr || index == only) indexes.push_back(index);

@@ -72,6 +72,10 @@ class RecordTable final : public RowSource {
   // the table has no row, i.e. before rows load: rows are indexed as they arrive.
   void set_text_analyzer(std::shared_ptr<const Analyzer> analyzer);
 
+  // A scratch table (compaction's merge and replay) that is never queried: its row
+  // indexes are not kept. Call before any row is added.
+  void DisableRowIndexes() { row_indexes_enabled_ = false; }
+
   // Loading segments at open: the row indexes are built once at SealIndexes() rather
   // than row by row. Only LoadRow / LoadTombstone may come in between.
   void BeginBulkLoad() { bulk_load_ = true; }
@@ -122,6 +126,7 @@ class RecordTable final : public RowSource {
   TrigramIndex trigram_index_;
   TextIndex text_index_;
   bool bulk_load_ = false;  // BeginBulkLoad: the row indexes are built at SealIndexes
+  bool row_indexes_enabled_ = true;
   VectorColumn vectors_;
   std::unordered_map<std::string, size_t> index_;  // id -> live slot
   size_t dead_ = 0;

@@ -41,8 +41,8 @@ bool MatchesAll(const std::vector<const FilterNode*>& nodes, const RecordView& v
 }
 
 // True when the indexes narrow `node`'s document predicates (the trigram index: every
-// $contains of 3 bytes or more, and regexes, whose prefilter may narrow them), so it is
-// evaluated as a bitmap rather than row by row.
+// $contains of 3 bytes or more, and regexes whose prefilter names an indexable atom), so
+// it is evaluated as a bitmap rather than row by row.
 bool IndexNarrows(const FilterNode& node, const RowSource& rows) {
   if (!node.TestsDocument()) return true;
   if (rows.trigram_index() == nullptr) return false;
@@ -52,7 +52,7 @@ bool IndexNarrows(const FilterNode& node, const RowSource& rows) {
       return node.pattern.size() >= 3;
     case FilterNode::Kind::kDocRegex:
     case FilterNode::Kind::kDocNotRegex:
-      return true;
+      return rows.trigram_index()->MayNarrowRegex(*node.regex);
     default:
       return std::all_of(node.children.begin(), node.children.end(),
                          [&](const FilterNode& c) { return IndexNarrows(c, rows); });

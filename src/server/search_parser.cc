@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -36,9 +37,17 @@ double NumberValue(JsonElement value) {
   }
 }
 
+// A JSON number as f32: out-of-range magnitudes become infinities (a plain cast of them
+// is undefined behaviour).
+float ToF32(double x) {
+  if (std::isnan(x)) return std::numeric_limits<float>::quiet_NaN();
+  if (std::fabs(x) > std::numeric_limits<float>::max()) return std::copysign(std::numeric_limits<float>::infinity(), x);
+  return static_cast<float>(x);
+}
+
 ApiResult<float> ReadF32(JsonElement value, std::string_view path) {
   if (!IsNumber(value)) return ApiError::Deserialize(path, InvalidTypeText(value, "f32"));
-  return static_cast<float>(NumberValue(value));
+  return ToF32(NumberValue(value));
 }
 
 // Bounds on one rank expression, counted while it is read.
@@ -299,7 +308,7 @@ ApiResult<RankExpr::Search> SearchParser::ReadSearchLeaf(JsonElement value, cons
       v.reserve(dense.size());
       for (JsonElement x : dense) {
         if (!IsNumber(x)) return no_variant;
-        v.push_back(static_cast<float>(NumberValue(x)));
+        v.push_back(ToF32(NumberValue(x)));
       }
       search.query = std::move(v);
     } else if (!query.get(sparse)) {
@@ -314,7 +323,7 @@ ApiResult<RankExpr::Search> SearchParser::ReadSearchLeaf(JsonElement value, cons
       }
       for (JsonElement x : values) {
         if (!IsNumber(x)) return no_variant;
-        v.values.push_back(static_cast<float>(NumberValue(x)));
+        v.values.push_back(ToF32(NumberValue(x)));
       }
       search.query = std::move(v);
     } else {

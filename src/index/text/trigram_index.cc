@@ -219,19 +219,45 @@ std::optional<uint64_t> TrigramIndex::EstimateContains(std::string_view pattern)
   return least;
 }
 
-std::optional<Roaring> TrigramIndex::RegexCandidates(const re2::RE2& regex) const {
-  re2::FilteredRE2 filtered(/*min_atom_len=*/3);
-  int id = -1;
-  if (filtered.Add(regex.pattern(), regex.options(), &id) != re2::RE2::NoError) return std::nullopt;
-  std::vector<std::string> atoms;
-  filtered.Compile(&atoms);
-  auto passes = [&](const std::vector<int>& matched) {
+namespace {
+
+// RE2's prefilter for one regex: its atoms and whether a set of them lets it pass.
+class Prefilter {
+ public:
+  // False when the regex cannot be narrowed: it passes with no atom at all, or names too
+  // many atoms.
+  bool Init(const re2::RE2& regex) {
+    int id = -1;
+    if (filtered_.Add(regex.pattern(), regex.options(), &id) != re2::RE2::NoError) return false;
+    filtered_.Compile(&atoms_);
+    return !Passes({}) && atoms_.size() <= kRegexAtomsMax;
+  }
+  bool Passes(const std::vector<int>& matched) const {
     std::vector<int> potential;
-    filtered.AllPotentials(matched, &potential);
+    filtered_.AllPotentials(matched, &potential);
     return !potential.empty();
-  };
-  // A regex the prefilter cannot constrain passes with no atom at all.
-  if (passes({}) || atoms.size() > kRegexAtomsMax) return std::nullopt;
+  }
+  const std::vector<std::string>& atoms() const { return atoms_; }
+
+ private:
+  re2::FilteredRE2 filtered_{/*min_atom_len=*/3};
+  std::vector<std::string> atoms_;
+};
+
+}  // namespace
+
+bool TrigramIndex::MayNarrowRegex(const re2::RE2& regex) const {
+  Prefilter prefilter;
+  if (!prefilter.Init(regex)) return false;
+  return std::any_of(prefilter.atoms().begin(), prefilter.atoms().end(),
+                     [](const std::string& a) { return a.size() >= 3 && IsAscii(a); });
+}
+
+std::optional<Roaring> TrigramIndex::RegexCandidates(const re2::RE2& regex) const {
+  Prefilter prefilter;
+  if (!prefilter.Init(regex)) return std::nullopt;
+  const std::vector<std::string>& atoms = prefilter.atoms();
+  auto passes = [&](const std::vector<int>& matched) { return prefilter.Passes(matched); };
 
   // Each atom's documents; nullopt where the index cannot tell (assumed everywhere).
   std::vector<std::optional<Roaring>> atom_slots(atoms.size());

@@ -51,6 +51,8 @@ class TrigramIndex final : public RowIndex {
   // A superset of the slots whose document `regex` matches somewhere (RE2::PartialMatch),
   // or nullopt when the index cannot narrow it.
   std::optional<Roaring> RegexCandidates(const re2::RE2& regex) const;
+  // Whether RegexCandidates(regex) may narrow (cheap: the prefilter's atoms only).
+  bool MayNarrowRegex(const re2::RE2& regex) const;
   // An upper bound of ContainsCandidates(pattern)'s size (nullopt: no narrowing), cheap.
   std::optional<uint64_t> EstimateContains(std::string_view pattern) const;
 
