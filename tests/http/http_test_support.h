@@ -326,6 +326,18 @@ inline std::string CreateCollection(const ServerProcess& server, const std::stri
 }
 
 // Expects a Chroma error body with the given status, name and message (prefix).
+// Creates collection `name` with `schema` (JSON) holding `records` (an add body); its
+// base path ("" after a failed expectation).
+inline std::string CollectionWithRecords(const ServerProcess& server, const std::string& name,
+                                         const std::string& schema, const std::string& records) {
+  const std::string id = CreateCollection(server, name, R"(,"schema":)" + schema);
+  EXPECT_FALSE(id.empty());
+  const std::string base = kCollections + "/" + id;
+  Response r = server.Post(base + "/add", records);
+  EXPECT_EQ(r.status, 201) << r.body;
+  return base;
+}
+
 inline void ExpectError(const Response& r, int status, const std::string& error,
                         const std::string& message_prefix) {
   EXPECT_EQ(r.status, status) << r.body;

@@ -67,12 +67,7 @@ class SchemaGateTest : public ::testing::Test {
 
   // Creates a collection with `schema` (JSON) holding kRecords; returns its base path.
   std::string Collection(const std::string& name, const std::string& schema) {
-    const std::string id = CreateCollection(server_, name, R"(,"schema":)" + schema);
-    EXPECT_FALSE(id.empty());
-    const std::string base = kCollections + "/" + id;
-    Response r = server_.Post(base + "/add", kRecords);
-    EXPECT_EQ(r.status, 201) << r.body;
-    return base;
+    return CollectionWithRecords(server_, name, schema, kRecords);
   }
 
   // The ids a get with `where` returns (the request must succeed).

@@ -46,12 +46,7 @@ class TextOptionsTest : public ::testing::Test {
 
   // Creates `name` with `schema` and the records; its base path.
   std::string Collection(const std::string& name, const std::string& schema) {
-    const std::string id = CreateCollection(server_, name, R"(,"schema":)" + schema);
-    EXPECT_FALSE(id.empty());
-    const std::string base = kCollections + "/" + id;
-    Response r = server_.Post(base + "/add", kRecords);
-    EXPECT_EQ(r.status, 201) << r.body;
-    return base;
+    return CollectionWithRecords(server_, name, schema, kRecords);
   }
 
   // The ids `$bm25` ranks for `query`, sorted (the order of equal scores is not the point).
