@@ -20,7 +20,9 @@
 // token vector. Queries: OR of 1-5 and of 10-20 distinct terms, each term a random term of
 // a random document (so terms come in about as often as their document frequency), the
 // same queries for every engine; every engine answers each query at k=10 and k=100 after
-// one untimed warm-up pass over all of them (Lucene too, --lucene-warmup: 4000 searches for its JIT;
+// one untimed warm-up pass over all of them (Lucene: --lucene-warmup passes, 10 by default, as
+// its JIT needs many thousands of searches: with 1 pass its times at 50k documents were 7x
+// those with 30;
 // FTS5, which takes seconds per query at 1M documents: over its first two queries, and it
 // answers only the first --fts5-queries of each class).
 // Single thread. Top-10 agreement with fathom (or Lucene without fathom) is reported:
@@ -370,7 +372,7 @@ struct LuceneSetup {
   std::string source;    // LuceneBench.java
   std::string classes;   // where javac puts LuceneBench.class
   std::string heap = "4g";
-  int warmup = 1;
+  int warmup = 10;  // untimed passes: see the file comment
 };
 
 std::string FindJar(const std::string& prefix) {
