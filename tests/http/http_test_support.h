@@ -23,6 +23,7 @@
 #include <fstream>
 #include <optional>
 #include <sstream>
+#include <initializer_list>
 #include <string>
 #include <thread>
 #include <vector>
@@ -326,6 +327,19 @@ inline std::string CreateCollection(const ServerProcess& server, const std::stri
 }
 
 // Expects a Chroma error body with the given status, name and message (prefix).
+// The JSON text at `path` under `value`, or "<missing ...>" (so a test fails, not aborts,
+// on a shape it did not expect).
+inline std::string At(const rapidjson::Value& value, std::initializer_list<const char*> path) {
+  const rapidjson::Value* v = &value;
+  std::string walked;
+  for (const char* key : path) {
+    walked += std::string("/") + key;
+    if (!v->IsObject() || !v->HasMember(key)) return "<missing " + walked + ">";
+    v = &(*v)[key];
+  }
+  return ToJson(*v);
+}
+
 // Creates collection `name` with `schema` (JSON) holding `records` (an add body); its
 // base path ("" after a failed expectation).
 inline std::string CollectionWithRecords(const ServerProcess& server, const std::string& name,

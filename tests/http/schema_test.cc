@@ -47,19 +47,6 @@ std::string Disabled(const std::string& key, const std::string& type) {
 
 const std::string kFtsDisabled = "Cannot filter using full-text search because FTS indexing is disabled";
 
-// The JSON text at `path` under `value`, or "<missing ...>" (so a test fails, not aborts,
-// on a shape it did not expect).
-std::string At(const rapidjson::Value& value, std::initializer_list<const char*> path) {
-  const rapidjson::Value* v = &value;
-  std::string walked;
-  for (const char* key : path) {
-    walked += std::string("/") + key;
-    if (!v->IsObject() || !v->HasMember(key)) return "<missing " + walked + ">";
-    v = &(*v)[key];
-  }
-  return ToJson(*v);
-}
-
 class SchemaGateTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(server_.Start()); }

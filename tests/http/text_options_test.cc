@@ -13,18 +13,6 @@
 namespace fathom::http_test {
 namespace {
 
-// The JSON text at `path` under `value`, or "<missing ...>".
-std::string At(const rapidjson::Value& value, std::initializer_list<const char*> path) {
-  const rapidjson::Value* v = &value;
-  std::string walked;
-  for (const char* key : path) {
-    walked += std::string("/") + key;
-    if (!v->IsObject() || !v->HasMember(key)) return "<missing " + walked + ">";
-    v = &(*v)[key];
-  }
-  return ToJson(*v);
-}
-
 const std::string kDeserialize = "Failed to deserialize the JSON body into the target type: ";
 
 // A client schema naming only `#document`'s full-text index with `config`.
