@@ -34,6 +34,7 @@
 #include "bench_util.h"
 #include "fathom/db.h"
 #include "hnsw_peer.h"
+#include "zoo_sets.h"
 #include "index/vector/data_zoo.h"
 #include "index/vector/distance.h"
 #include "index/vector/kmeans.h"
@@ -282,10 +283,7 @@ std::string Fixed(double v, int digits) {
 
 int main(int argc, char** argv) {
   CLI::App app{"zoo_bench"};
-  const std::vector<std::string> all_names = {"uniform_64",   "uniform_128",   "uniform_256",
-                                              "gauss_decay_128", "bow_256",    "dup_128",
-                                              "ip_lognorm_128",  "synthetic_128", "doc_384",
-                                              "man_384"};
+  const std::vector<std::string>& all_names = fathom::bench::ZooSetNames();
   std::string datasets_flag, sizes_flag = "10000,100000", fvecs_dir = "/work/zoo-data", parent_dir, efs_flag;
   Config c;
   app.add_option("--datasets", datasets_flag, "comma-separated data set names (default: all)");
@@ -334,53 +332,21 @@ int main(int argc, char** argv) {
 
   std::optional<fathom::TextCorpus> corpus;
   const auto filters = Filters();
-  const fathom::SyntheticOptions synthetic_shape = [] {
-    fathom::SyntheticOptions s = bench::BenchDataOptions();
-    s.dim = 128;
-    return s;
-  }();
   std::vector<std::string> table, skipped;
   const auto total_start = Clock::now();
 
   for (const std::string& name : names) {
-    std::function<fathom::Result<fathom::ZooDataset>(const fathom::ZooOptions&)> make;
-    if (name.rfind("uniform_", 0) == 0) {
-      const uint32_t dim = static_cast<uint32_t>(std::stoul(name.substr(8)));
-      make = [dim](const fathom::ZooOptions& o) { return fathom::MakeUniform(dim, o); };
-    } else if (name == "gauss_decay_128") {
-      make = [](const fathom::ZooOptions& o) { return fathom::MakeDecayingGaussian(128, o); };
-    } else if (name == "dup_128") {
-      make = [](const fathom::ZooOptions& o) { return fathom::MakeDuplicates(128, o); };
-    } else if (name == "ip_lognorm_128") {
-      make = [](const fathom::ZooOptions& o) { return fathom::MakeLogNormalNorms(128, o); };
-    } else if (name == "synthetic_128") {
-      make = [&](const fathom::ZooOptions& o) { return fathom::MakeClustered(synthetic_shape, o); };
-    } else if (name == "bow_256") {
-      if (!corpus) {
-        auto start = Clock::now();
-        auto loaded = fathom::LoadTextCorpus(fathom::TextCorpusOptions{});
-        Check(loaded.status(), "text corpus");
-        corpus = std::move(*loaded);
-        std::printf("# text corpus: %zu distinct paragraphs from %zu files (/usr/share/common-licenses, "
-                    "/usr/share/doc; prose files under /usr/share, /usr/lib) in %.1f s\n",
-                    corpus->paragraphs.size(), corpus->files, Seconds(start));
-      }
-      make = [&](const fathom::ZooOptions& o) { return fathom::MakeHashedBagOfWords(*corpus, 256, o); };
-    } else {
-      const std::string path = fvecs_dir + "/" + name + ".fvecs";
-      if (!std::filesystem::exists(path)) {
-        std::printf("\n## %s: skipped, %s not found\n", name.c_str(), path.c_str());
-        skipped.push_back(name + " (" + path + " not found)");
-        continue;
-      }
-      make = [name, path](const fathom::ZooOptions& o) {
-        return fathom::MakeFromFvecs(name, path, fathom::DistanceSpace::kCosine, o);
-      };
+    std::string why;
+    const std::optional<fathom::bench::ZooMaker> make = fathom::bench::ZooSet(name, fvecs_dir, &corpus, &why);
+    if (!make) {
+      std::printf("\n## %s: skipped, %s\n", name.c_str(), why.c_str());
+      skipped.push_back(name + " (" + why + ")");
+      continue;
     }
     size_t last_rows = 0;
     for (size_t size : sizes) {
       auto start = Clock::now();
-      auto made = make({.rows = size, .queries = c.queries, .seed = c.seed, .threads = c.threads});
+      auto made = (*make)({.rows = size, .queries = c.queries, .seed = c.seed, .threads = c.threads});
       Check(made.status(), name.c_str());
       const fathom::ZooDataset& d = *made;
       if (d.rows == last_rows) {

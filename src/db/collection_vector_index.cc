@@ -197,6 +197,12 @@ float TableVectorSource::ApproximationError(uint32_t slot) const {
   return table_.vectors().ApproxError(slot);
 }
 
+void TableVectorSource::PrefetchToCache(uint32_t slot) const {
+  if (slot >= table_.slot_count()) return;
+  table_.vectors().PrefetchToCache(slot);
+  __builtin_prefetch(&table_.live()[slot], 0, 3);
+}
+
 float TableVectorSource::RowNorm(uint32_t slot, const float* row) const {
   if (table_.vectors().is_cold(slot)) return std::sqrt(DotProduct(row, row, dim()));
   return table_.norm(slot);

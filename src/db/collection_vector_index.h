@@ -48,6 +48,7 @@ class TableVectorSource final : public VectorSource {
   // The stored norm for a hot row (its exact vector); computed for a cold row's
   // approximation.
   float RowNorm(uint32_t slot, const float* row) const override;
+  void PrefetchToCache(uint32_t slot) const override;
 
  private:
   const RecordTable& table_;

@@ -7,6 +7,7 @@
 #include "common/assert.h"
 #include "index/vector/distance.h"
 #include "index/vector/int8_matrix.h"
+#include "index/vector/vector_source.h"
 #include "io/commit_object.h"
 #include "io/random_reader.h"
 
@@ -154,6 +155,17 @@ const float* VectorColumn::Approx(size_t slot, float* scratch) const {
   const uint32_t row = static_cast<uint32_t>(loc);
   Int8Matrix::DecodeRow(part.codes.data() + size_t{row} * dim_, part.scales[row], dim_, scratch);
   return scratch;
+}
+
+void VectorColumn::PrefetchToCache(size_t slot) const {
+  const uint64_t loc = loc_[slot];
+  __builtin_prefetch(&norms_[slot], 0, 3);
+  if (!(loc & kColdBit)) {
+    PrefetchLines(HotRow(static_cast<uint32_t>(loc)), size_t{dim_} * sizeof(float));
+    return;
+  }
+  const ColdPart& part = *FindPart(static_cast<uint32_t>((loc & ~kColdBit) >> 32))->part;
+  PrefetchLines(part.codes.data() + size_t{static_cast<uint32_t>(loc)} * dim_, dim_);
 }
 
 float VectorColumn::ApproxError(size_t slot) const {

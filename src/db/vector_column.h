@@ -76,6 +76,8 @@ class VectorColumn {
   bool is_cold(size_t slot) const { return (loc_[slot] & kColdBit) != 0 && loc_[slot] != kNone; }
   // The exact row of a hot slot, or the int8 reconstruction (into `scratch`) of a cold one.
   const float* Approx(size_t slot, float* scratch) const;
+  // A CPU cache hint for the bytes Approx(slot) will read (hot row or int8 code row).
+  void PrefetchToCache(size_t slot) const;
   // An upper bound on |exact - Approx(slot)| (L2): 0 for a hot slot.
   float ApproxError(size_t slot) const;
   // The exact row: RAM for a hot slot, read into `scratch` for a cold one. nullptr (and

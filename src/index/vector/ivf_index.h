@@ -205,6 +205,12 @@ class IvfIndex {
   // is left.
   Result<IvfIndex> Remapped(const std::function<std::optional<uint32_t>(uint32_t)>& map) const;
 
+  // Every cluster with its squared distance from `query` in the search space, nearest
+  // first (for studies of probe counts and for tests).
+  std::vector<std::pair<float, uint32_t>> CentroidOrder(const float* query) const;
+  // The cluster holding each row, by slot (slots not in the index map to UINT32_MAX).
+  std::vector<uint32_t> ClusterOfSlots() const;
+
   // Whether searches find their centroids through the int8 router (BuildRouting).
   bool routed() const { return !router_.empty(); }
   // A copy that scans every centroid (to measure or check routing against).

@@ -288,6 +288,66 @@ TEST(IvfIndexTest, ReturnsKRowsWhenTheIndexHasThem) {
 
 // Many clusters: searches route through coarse centroid groups; recall holds against
 // exact search, and a serialized copy answers identically.
+// Row i of `matrix` as slot 3i + 1.
+class EveryThirdSlot final : public VectorSource {
+ public:
+  explicit EveryThirdSlot(MatrixView matrix) : matrix_(matrix) {}
+  uint32_t dim() const override { return matrix_.dim; }
+  const float* Fetch(uint32_t slot, float* scratch) const override {
+    (void)scratch;
+    return slot % 3 == 1 && slot / 3 < matrix_.rows ? matrix_.Row(slot / 3) : nullptr;
+  }
+
+ private:
+  MatrixView matrix_;
+};
+
+TEST(IvfIndexTest, CentroidOrderIsTheSearchsProbeOrder) {
+  uint64_t seed = testing::SeedForTest("IvfIndexTest.CentroidOrderIsTheSearchsProbeOrder");
+  SyntheticData data = MakeData(seed, 3000, 24, 20);
+  std::vector<uint32_t> slots(data.base.rows);
+  for (size_t i = 0; i < slots.size(); ++i) slots[i] = static_cast<uint32_t>(3 * i + 1);
+  IvfBuildOptions build;
+  build.seed = seed;
+  auto index = IvfIndex::Build(data.base.view(), build, slots.data());
+  ASSERT_TRUE(index.ok()) << index.status().ToString();
+  const std::vector<uint32_t> cluster_of = index->ClusterOfSlots();
+  std::vector<size_t> counted(index->clusters(), 0);
+  for (size_t slot = 0; slot < cluster_of.size(); ++slot) {
+    if (slot % 3 != 1) {
+      EXPECT_EQ(cluster_of[slot], UINT32_MAX) << slot;
+      continue;
+    }
+    ASSERT_LT(cluster_of[slot], index->clusters()) << slot;
+    ++counted[cluster_of[slot]];
+  }
+  for (uint32_t j = 0; j < index->clusters(); ++j) EXPECT_EQ(counted[j], index->ClusterRows(j)) << j;
+
+  IvfSearchOptions one_probe;
+  one_probe.probes = 1;
+  one_probe.k = 5;
+  for (size_t q = 0; q < data.queries.rows; ++q) {
+    const auto order = index->CentroidOrder(data.queries.Row(q));
+    ASSERT_EQ(order.size(), index->clusters());
+    std::vector<uint8_t> seen(index->clusters(), 0);
+    for (size_t r = 0; r < order.size(); ++r) {
+      ASSERT_LT(order[r].second, index->clusters());
+      EXPECT_FALSE(seen[order[r].second]) << "cluster listed twice";
+      seen[order[r].second] = 1;
+      if (r > 0) {
+        EXPECT_LE(order[r - 1].first, order[r].first);
+      }
+    }
+    // One probe scans the nearest cluster only: every hit belongs to order[0]'s cluster
+    // (it has at least k rows at this size).
+    ASSERT_GE(index->ClusterRows(order[0].second), one_probe.k);
+    auto hits = index->Search(data.queries.Row(q), one_probe, EveryThirdSlot(data.base.view()));
+    ASSERT_TRUE(hits.ok()) << hits.status().ToString();
+    ASSERT_EQ(hits->size(), one_probe.k);
+    for (const Hit& h : *hits) EXPECT_EQ(cluster_of[h.slot], order[0].second) << "query " << q;
+  }
+}
+
 TEST(IvfIndexTest, RoutedCentroidsKeepRecall) {
   uint64_t seed = testing::SeedForTest("IvfIndexTest.RoutedCentroidsKeepRecall");
   SyntheticData data = MakeData(seed, 12000, 16, 40);

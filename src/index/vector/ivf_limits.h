@@ -107,7 +107,7 @@ inline constexpr double kCalibrationMeanMargin = 0.02;
 // upper confidence bound falls below the target.
 inline constexpr size_t kCalibrationEarlyRejectQueries = 40;
 // Re-rank depths tried (candidates kept = k * factor), shallow first.
-inline constexpr uint32_t kCalibrationRerankFactors[] = {10, 20, 40, 80, 160};
+inline constexpr uint32_t kCalibrationRerankFactors[] = {3, 5, 10, 20, 40, 80, 160};
 // The fixed cost of probing one cluster (quantizing the query residual), in exact
 // distance equivalents, for the calibration's cost model.
 inline constexpr double kProbeOverheadCost = 2.0;

@@ -49,7 +49,17 @@ class VectorSource {
     (void)slots;
     (void)count;
   }
+  // A CPU cache hint: `slot`'s row (if in memory) will be fetched within microseconds. A
+  // re-rank touches rows in random order, one cache miss per line of each row; hinting a
+  // few candidates ahead overlaps those misses instead of paying them one at a time.
+  virtual void PrefetchToCache(uint32_t slot) const { (void)slot; }
 };
+
+// Prefetches the cache lines of `bytes` bytes at `p` (a hint: no fault on any address).
+inline void PrefetchLines(const void* p, size_t bytes) {
+  const char* c = static_cast<const char*>(p);
+  for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off, 0, 3);
+}
 
 // The slots of the first `n` of `candidates` (any type with a `slot` member, in the order
 // they will be fetched): the reads a search hints with Prefetch before it fetches them.
@@ -69,6 +79,9 @@ class MatrixSource final : public VectorSource {
   const float* Fetch(uint32_t slot, float* scratch) const override {
     (void)scratch;
     return slot < matrix_.rows ? matrix_.Row(slot) : nullptr;
+  }
+  void PrefetchToCache(uint32_t slot) const override {
+    if (slot < matrix_.rows) PrefetchLines(matrix_.Row(slot), size_t{matrix_.dim} * sizeof(float));
   }
 
  private:
