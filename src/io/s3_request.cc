@@ -174,9 +174,9 @@ S3Response S3Client::Execute(const S3Request& request) {
 
   curl_slist* headers = nullptr;
   headers = curl_slist_append(headers, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
-  // curl would send "Expect: 100-continue" before large bodies and wait for the server's
-  // go-ahead: one more round trip per Put for nothing.
-  headers = curl_slist_append(headers, "Expect:");
+  // Not "Expect:" (to suppress curl's 100-continue for bodies over 1 MiB): curl 7.88 signs
+  // the empty header but does not send it, and the server answers 403
+  // SignatureDoesNotMatch. Large Puts keep the extra round trip instead.
   std::string token_header;
   if (!config_.session_token.empty()) {
     token_header = "x-amz-security-token: " + config_.session_token;
