@@ -2,6 +2,7 @@
 #   make          build the release binaries (build/release)
 #   make run      install what is missing, build, serve ./data on http://127.0.0.1:8000
 #   make test     install what is missing, build with ASan+UBSan (build/asan), run every test
+#                 (with the Ceph RGW test server of ../shared/s3 up, for the S3Store tests)
 #   make bench    build release benchmarks
 JOBS ?= 2
 DATA ?= ./data
@@ -43,8 +44,10 @@ run: release
 	@echo "fathom: serving $(DATA) at http://$(HOST):$(PORT) (Ctrl-C to stop)"
 	@./build/release/fathom run --path $(DATA) --host $(HOST) --port $(PORT)
 
+# The S3 tests need the Ceph RGW test server: scripts/with-s3.sh starts it for the run and
+# stops (and wipes) it after, whatever the outcome.
 test: asan
-	@cd build/asan && ctest -j$(JOBS) --output-on-failure
+	@bash scripts/with-s3.sh ctest --test-dir build/asan -j$(JOBS) --output-on-failure
 
 bench: release
 

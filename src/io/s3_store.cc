@@ -133,8 +133,9 @@ std::string S3Store::FullKey(const std::string& key) const {
 }
 
 void S3Store::Backoff(int attempt) {
-  // Full jitter (AWS's "exponential backoff and jitter"): a uniformly random wait up to
-  // the exponential bound, so that clients throttled together do not retry together.
+  // "Equal jitter" (AWS's "exponential backoff and jitter"): a uniformly random wait in
+  // [bound/2, bound], so that clients throttled together do not retry together, while
+  // every retry still backs off.
   thread_local std::mt19937_64 rng(std::random_device{}());
   int64_t bound = options_.retry.backoff_initial.count();
   for (int i = 1; i < attempt && bound < options_.retry.backoff_max.count(); ++i) bound *= 2;
