@@ -174,9 +174,11 @@ S3Response S3Client::Execute(const S3Request& request) {
 
   curl_slist* headers = nullptr;
   headers = curl_slist_append(headers, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
-  // Not "Expect:" (to suppress curl's 100-continue for bodies over 1 MiB): curl 7.88 signs
-  // the empty header but does not send it, and the server answers 403
-  // SignatureDoesNotMatch. Large Puts keep the extra round trip instead.
+  // curl sends "Expect: 100-continue" with every upload and waits up to 1 s for the
+  // server's go-ahead (forever, in effect, with a server that never sends one). The
+  // usual cure, an empty "Expect:" header, breaks SigV4 in curl 7.88 (it signs the header
+  // but does not send it: 403 SignatureDoesNotMatch), so the wait is set to zero instead:
+  // the body follows the headers at once, which HTTP/1.1 allows.
   std::string token_header;
   if (!config_.session_token.empty()) {
     token_header = "x-amz-security-token: " + config_.session_token;
@@ -202,6 +204,7 @@ S3Response S3Client::Execute(const S3Request& request) {
       curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, SeekBody);
       curl_easy_setopt(h, CURLOPT_SEEKDATA, &upload);
       curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+      curl_easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS, 0L);
       // A PUT without a Content-Type would be sent as-is; S3 stores it as metadata only.
       headers = curl_slist_append(headers, "Content-Type: application/octet-stream");
       break;

@@ -98,6 +98,9 @@ Status S3StoreOptions::ResolveFromEnvironment() {
     }
   }
   if (retry.attempts_max < 1) return Status::InvalidArgument("S3 retry attempts must be at least 1");
+  if (list_page_keys_max < 1 || list_page_keys_max > 1000) {
+    return Status::InvalidArgument("S3 list page size must be 1 to 1000 keys");
+  }
   return Status::Ok();
 }
 
@@ -314,8 +317,7 @@ Status S3Store::Delete(const std::string& key) {
 
 Result<std::vector<ObjectInfo>> S3Store::List(const std::string& prefix, const std::string& start_after,
                                               size_t max_keys) {
-  // ListObjectsV2 pages hold at most 1000 keys.
-  constexpr size_t kPageKeysMax = 1000;
+  const size_t page_keys_max = options_.list_page_keys_max;
   const std::string root = options_.prefix.empty() ? std::string() : options_.prefix + "/";
   std::vector<ObjectInfo> out;
   std::string token;
@@ -323,7 +325,7 @@ Result<std::vector<ObjectInfo>> S3Store::List(const std::string& prefix, const s
     S3Request request{.method = S3Request::Method::kGet};
     request.query["list-type"] = "2";
     request.query["prefix"] = root + prefix;
-    const size_t wanted = max_keys == 0 ? kPageKeysMax : std::min(kPageKeysMax, max_keys - out.size());
+    const size_t wanted = max_keys == 0 ? page_keys_max : std::min(page_keys_max, max_keys - out.size());
     request.query["max-keys"] = std::to_string(wanted);
     if (!token.empty()) {
       request.query["continuation-token"] = token;

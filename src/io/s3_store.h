@@ -55,6 +55,9 @@ struct S3StoreOptions {
   S3RetryPolicy retry;
   // Idle handles (and so idle connections) kept for reuse.
   size_t idle_handles_max = 64;
+  // Keys asked for per ListObjectsV2 page, 1..1000 (S3's maximum, the default). Tests
+  // lower it to page through continuation tokens without writing 1000 objects.
+  size_t list_page_keys_max = 1000;
 
   // Fills every empty field that has an environment variable (see above) and the
   // defaults. InvalidArgument if the result cannot work (no bucket, bad endpoint).

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
 #include <thread>
 
 #include "fathom/db.h"
@@ -93,7 +94,7 @@ TEST(S3StoreRgwTest, RacingCreateOnlyWritersHaveOneWinner) {
               static_cast<unsigned long long>(store->stats().unknown_outcomes));
 }
 
-TEST(S3StoreRgwTest, LargeObjectsAndManyKeys) {
+TEST(S3StoreRgwTest, LargeObjectsAndListPages) {
   std::shared_ptr<S3Store> store;
   FATHOM_S3_STORE_OR_SKIP(store, "large");
   std::string big(6 << 20, '\0');
@@ -101,42 +102,42 @@ TEST(S3StoreRgwTest, LargeObjectsAndManyKeys) {
   ASSERT_TRUE(store->Put("big", big, PutMode::kCreateOnly).ok());
   EXPECT_EQ(*store->Get("big", std::nullopt), big);
   EXPECT_EQ(*store->Get("big", ByteRange{(5 << 20) + 3, 1000}), big.substr((5 << 20) + 3, 1000));
-  // More keys than one ListObjectsV2 page (1000).
-  constexpr int kKeys = 1100;
-  std::vector<std::thread> threads;
-  std::atomic<int> failures{0};
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = t; i < kKeys; i += 4) {
-        char key[32];
-        std::snprintf(key, sizeof(key), "many/%06d", i);
-        if (!store->Put(key, "x", PutMode::kOverwrite).ok()) ++failures;
-      }
-    });
+  ASSERT_TRUE(store->Delete("big").ok());
+
+  // Pages of 7 keys: RGW's own continuation tokens, followed to the end.
+  S3StoreOptions options = store->options();
+  options.list_page_keys_max = 7;
+  auto paged = S3Store::Open(options);
+  ASSERT_TRUE(paged.ok());
+  constexpr int kKeys = 40;
+  for (int i = 0; i < kKeys; ++i) {
+    char key[32];
+    std::snprintf(key, sizeof(key), "many/%04d", i);
+    ASSERT_TRUE(store->Put(key, std::string(i, 'x'), PutMode::kCreateOnly).ok());
   }
-  for (auto& th : threads) th.join();
-  ASSERT_EQ(failures.load(), 0);
-  auto all = store->List("many/", "", 0);
+  ASSERT_TRUE(store->Put("manyx", "not under many/", PutMode::kCreateOnly).ok());
+  const uint64_t requests_before = (*paged)->stats().requests;
+  auto all = (*paged)->List("many/", "", 0);
   ASSERT_TRUE(all.ok()) << all.status().ToString();
   ASSERT_EQ(all->size(), static_cast<size_t>(kKeys));
-  EXPECT_EQ((*all)[999].key, "many/000999");
-  EXPECT_EQ((*all)[1000].key, "many/001000");
-  auto tail = store->List("many/", "many/001095", 0);
-  ASSERT_TRUE(tail.ok());
-  EXPECT_EQ(tail->size(), 4u);
-  // Clean up: the bucket is shared by the whole test run.
-  threads.clear();
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&, t] {
-      for (size_t i = t; i < all->size(); i += 4) {
-        if (!store->Delete((*all)[i].key).ok()) ++failures;
-      }
-    });
+  EXPECT_EQ((*paged)->stats().requests - requests_before, 6u);  // ceil(40 / 7)
+  for (int i = 0; i < kKeys; ++i) {
+    EXPECT_EQ((*all)[i].size_bytes, static_cast<uint64_t>(i));
   }
-  for (auto& th : threads) th.join();
-  EXPECT_EQ(failures.load(), 0);
-  ASSERT_TRUE(store->Delete("big").ok());
-  EXPECT_TRUE(store->List("many/", "", 0)->empty());
+  EXPECT_EQ((*all)[39].key, "many/0039");
+  auto tail = (*paged)->List("many/", "many/0030", 0);
+  ASSERT_TRUE(tail.ok());
+  ASSERT_EQ(tail->size(), 9u);
+  EXPECT_EQ(tail->front().key, "many/0031");
+  auto limited = (*paged)->List("many/", "many/0002", 10);
+  ASSERT_TRUE(limited.ok());
+  ASSERT_EQ(limited->size(), 10u);
+  EXPECT_EQ(limited->back().key, "many/0012");
+  // Clean up: the bucket is shared by the whole test run.
+  auto left = store->List("", "", 0);
+  ASSERT_TRUE(left.ok());
+  for (const ObjectInfo& o : *left) ASSERT_TRUE(store->Delete(o.key).ok());
+  EXPECT_TRUE(store->List("", "", 0)->empty());
 }
 
 TEST(S3StoreRgwTest, WrongCredentialsAreRefusedClearly) {
