@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -57,14 +58,23 @@ std::vector<double> Curl(const std::string& arguments) {
   const char* key = std::getenv("AWS_ACCESS_KEY_ID");
   const char* secret = std::getenv("AWS_SECRET_ACCESS_KEY");
   const char* region = std::getenv("AWS_REGION");
-  std::string command = std::string("curl -s -o /dev/null -w '%{time_total}\\n' --aws-sigv4 'aws:amz:") +
+  std::string command = std::string("curl -s -w '%{http_code} %{time_total}\\n' --aws-sigv4 'aws:amz:") +
                         (region ? region : "us-east-1") + ":s3' --user '" + (key ? key : "") + ":" +
                         (secret ? secret : "") + "' -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' " + arguments;
   std::vector<double> ms;
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) return ms;
   char line[64];
-  while (std::fgets(line, sizeof(line), pipe) != nullptr) ms.push_back(std::atof(line) * 1000.0);
+  while (std::fgets(line, sizeof(line), pipe) != nullptr) {
+    // "<http code> <seconds>"; a failed request would make curl look fast, so it stops the run.
+    int code = std::atoi(line);
+    const char* space = std::strchr(line, ' ');
+    if (code < 200 || code > 299 || space == nullptr) {
+      std::fprintf(stderr, "s3_latency: curl request failed: %s", line);
+      std::exit(1);
+    }
+    ms.push_back(std::atof(space + 1) * 1000.0);
+  }
   ::pclose(pipe);
   return ms;
 }
@@ -123,14 +133,15 @@ int main(int argc, char** argv) {
   std::ofstream(file, std::ios::binary) << bytes;
   std::string puts, gets, ranges, heads, lists;
   for (int i = 0; i < ops; ++i) {
-    puts += " -H 'If-None-Match: *' -T " + file + " '" + base + "curl/" + std::to_string(100000 + i) + "'";
-    gets += " '" + base + key(i) + "'";
-    ranges += " -r " + std::to_string(size / 2) + "-" + std::to_string(size / 2 + 511) + " '" + base + key(i) + "'";
-    heads += " -I '" + base + key(i) + "'";
-    lists += " '" + resolved.endpoint + "/" + resolved.bucket + "?list-type=2&prefix=" +
+    // -o per URL: curl applies each -o to one URL.
+    puts += " -o /dev/null -T " + file + " '" + base + "curl/" + std::to_string(100000 + i) + "'";
+    gets += " -o /dev/null '" + base + key(i) + "'";
+    ranges += " -o /dev/null -r " + std::to_string(size / 2) + "-" + std::to_string(size / 2 + 511) + " '" + base + key(i) + "'";
+    heads += " -o /dev/null -I '" + base + key(i) + "'";
+    lists += " -o /dev/null '" + resolved.endpoint + "/" + resolved.bucket + "?list-type=2&prefix=" +
              fathom::S3PercentEncode(resolved.prefix + "/obj/" + std::to_string(10000 + (i % groups)), false) + "'";
   }
-  rows[0].curl_ms = Curl(puts);
+  rows[0].curl_ms = Curl("-H 'If-None-Match: *'" + puts);  // -H holds for every URL
   rows[1].curl_ms = Curl(gets);
   rows[2].curl_ms = Curl(ranges);
   rows[3].curl_ms = Curl(heads);
