@@ -124,7 +124,31 @@ S3Client::S3Client(S3ClientConfig config) : config_(std::move(config)) {
 }
 
 S3Client::~S3Client() {
+  for (void* multi : idle_multis_) curl_multi_cleanup(static_cast<CURLM*>(multi));
   for (void* handle : idle_) curl_easy_cleanup(static_cast<CURL*>(handle));
+}
+
+void* S3Client::AcquireMulti() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!idle_multis_.empty()) {
+      void* multi = idle_multis_.back();
+      idle_multis_.pop_back();
+      return multi;
+    }
+  }
+  return curl_multi_init();
+}
+
+// A multi handle keeps its own connection cache, so it is pooled like the easy handles:
+// the next batch reuses the connections of the last.
+void S3Client::ReleaseMulti(void* multi) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (idle_multis_.size() < kIdleMultisMax) {
+    idle_multis_.push_back(multi);
+    return;
+  }
+  curl_multi_cleanup(static_cast<CURLM*>(multi));
 }
 
 void* S3Client::AcquireHandle() {
@@ -151,16 +175,31 @@ void S3Client::ReleaseHandle(void* handle) {
   curl_easy_cleanup(static_cast<CURL*>(handle));
 }
 
-S3Response S3Client::Execute(const S3Request& request) {
-  requests_.fetch_add(1, std::memory_order_relaxed);
+// One request in flight: its handle and everything the handle points into, so it must
+// not move once prepared (held by unique_ptr).
+struct S3Client::Transfer {
+  CURL* handle = nullptr;
+  std::string url;
+  curl_slist* headers = nullptr;
+  std::string token_header;
+  Upload upload;
+  char error_buffer[CURL_ERROR_SIZE] = {0};
   S3Response response;
+  size_t index = 0;  // ExecuteMany: the request's position
+};
+
+std::unique_ptr<S3Client::Transfer> S3Client::Prepare(const S3Request& request) {
+  requests_.fetch_add(1, std::memory_order_relaxed);
+  auto t = std::make_unique<Transfer>();
   CURL* h = static_cast<CURL*>(AcquireHandle());
   if (h == nullptr) {
-    response.transport_error = "curl_easy_init failed";
-    return response;
+    t->response.transport_error = "curl_easy_init failed";
+    return t;
   }
-  const std::string url = S3RequestUrl(config_, request);
-  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  t->handle = h;
+  t->url = S3RequestUrl(config_, request);
+  curl_easy_setopt(h, CURLOPT_URL, t->url.c_str());
+  curl_easy_setopt(h, CURLOPT_PRIVATE, t.get());
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);  // threads: no SIGALRM for DNS timeouts
   curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);  // README quirk 6: small requests wait otherwise
   curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -174,19 +213,13 @@ S3Response S3Client::Execute(const S3Request& request) {
 
   curl_slist* headers = nullptr;
   headers = curl_slist_append(headers, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
-  // curl sends "Expect: 100-continue" with every upload and waits up to 1 s for the
-  // server's go-ahead (forever, in effect, with a server that never sends one). The
-  // usual cure, an empty "Expect:" header, breaks SigV4 in curl 7.88 (it signs the header
-  // but does not send it: 403 SignatureDoesNotMatch), so the wait is set to zero instead:
-  // the body follows the headers at once, which HTTP/1.1 allows.
-  std::string token_header;
   if (!config_.session_token.empty()) {
-    token_header = "x-amz-security-token: " + config_.session_token;
-    headers = curl_slist_append(headers, token_header.c_str());
+    t->token_header = "x-amz-security-token: " + config_.session_token;
+    headers = curl_slist_append(headers, t->token_header.c_str());
   }
   for (const std::string& header : request.headers) headers = curl_slist_append(headers, header.c_str());
 
-  Upload upload{request.body, 0};
+  t->upload = Upload{request.body, 0, false};
   switch (request.method) {
     case S3Request::Method::kGet:
       curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
@@ -200,39 +233,106 @@ S3Response S3Client::Execute(const S3Request& request) {
     case S3Request::Method::kPut:
       curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
       curl_easy_setopt(h, CURLOPT_READFUNCTION, ReadBody);
-      curl_easy_setopt(h, CURLOPT_READDATA, &upload);
+      curl_easy_setopt(h, CURLOPT_READDATA, &t->upload);
       curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, SeekBody);
-      curl_easy_setopt(h, CURLOPT_SEEKDATA, &upload);
+      curl_easy_setopt(h, CURLOPT_SEEKDATA, &t->upload);
       curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+      // curl sends "Expect: 100-continue" with every upload and waits up to 1 s for the
+      // server's go-ahead (a server that never sends one costs a second per Put). The
+      // usual cure, an empty "Expect:" header, breaks SigV4 in curl 7.88 (it signs the
+      // header but does not send it: 403 SignatureDoesNotMatch), so the wait is zero
+      // instead: the body follows the headers at once, which HTTP/1.1 allows.
       curl_easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS, 0L);
-      // A PUT without a Content-Type would be sent as-is; S3 stores it as metadata only.
+      // Without it curl sends none; S3 keeps the type as metadata only.
       headers = curl_slist_append(headers, "Content-Type: application/octet-stream");
       break;
   }
+  t->headers = headers;
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, WriteBody);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &response.body);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &t->response.body);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t->error_buffer);
+  return t;
+}
 
-  char error_buffer[CURL_ERROR_SIZE] = {0};
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
-  CURLcode code = curl_easy_perform(h);
+S3Response S3Client::Finish(Transfer* t, int curl_code) {
+  S3Response& response = t->response;
+  if (t->handle == nullptr) return std::move(response);  // Prepare failed: the error is set
+  const CURLcode code = static_cast<CURLcode>(curl_code);
   if (code == CURLE_OK) {
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.http_status);
+    curl_easy_getinfo(t->handle, CURLINFO_RESPONSE_CODE, &response.http_status);
     curl_off_t length = -1;
-    curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+    curl_easy_getinfo(t->handle, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
     response.content_length = length;
   } else {
     response.http_status = 0;
     response.transport_error = std::string(curl_easy_strerror(code)) +
-                               (error_buffer[0] != '\0' ? std::string(": ") + error_buffer : std::string());
+                               (t->error_buffer[0] != '\0' ? std::string(": ") + t->error_buffer : std::string());
     response.transport_retryable = IsRetryableCurlError(code);
     response.body.clear();
   }
-  response.body_resent = upload.rewound;
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);
-  curl_slist_free_all(headers);
-  ReleaseHandle(h);
-  return response;
+  response.body_resent = t->upload.rewound;
+  curl_easy_setopt(t->handle, CURLOPT_ERRORBUFFER, nullptr);
+  curl_slist_free_all(t->headers);
+  t->headers = nullptr;
+  ReleaseHandle(t->handle);
+  t->handle = nullptr;
+  return std::move(response);
+}
+
+S3Response S3Client::Execute(const S3Request& request) {
+  std::unique_ptr<Transfer> t = Prepare(request);
+  if (t->handle == nullptr) return Finish(t.get(), CURLE_FAILED_INIT);
+  return Finish(t.get(), curl_easy_perform(t->handle));
+}
+
+std::vector<S3Response> S3Client::ExecuteMany(const std::vector<S3Request>& requests, size_t parallelism) {
+  std::vector<S3Response> responses(requests.size());
+  if (requests.empty()) return responses;
+  CURLM* multi = static_cast<CURLM*>(AcquireMulti());
+  if (multi == nullptr) {
+    for (S3Response& r : responses) r.transport_error = "curl_multi_init failed";
+    return responses;
+  }
+  // Transfers past the limit wait inside curl for a free connection.
+  curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(std::max<size_t>(1, parallelism)));
+  std::vector<std::unique_ptr<Transfer>> transfers;
+  transfers.reserve(requests.size());
+  for (size_t i = 0; i < requests.size(); ++i) {
+    transfers.push_back(Prepare(requests[i]));
+    Transfer* t = transfers.back().get();
+    t->index = i;
+    if (t->handle == nullptr || curl_multi_add_handle(multi, t->handle) != CURLM_OK) {
+      responses[i] = Finish(t, CURLE_FAILED_INIT);
+    }
+  }
+  int running = 0;
+  do {
+    CURLMcode mc = curl_multi_perform(multi, &running);
+    if (mc == CURLM_OK && running > 0) mc = curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+    int queued = 0;
+    while (CURLMsg* message = curl_multi_info_read(multi, &queued)) {
+      if (message->msg != CURLMSG_DONE) continue;
+      CURL* h = message->easy_handle;
+      const CURLcode result = message->data.result;
+      char* raw = nullptr;
+      curl_easy_getinfo(h, CURLINFO_PRIVATE, &raw);
+      curl_multi_remove_handle(multi, h);
+      Transfer* t = reinterpret_cast<Transfer*>(raw);
+      responses[t->index] = Finish(t, result);
+    }
+    if (mc != CURLM_OK) {
+      // The multi handle itself failed: end what is left as transport errors.
+      for (size_t i = 0; i < transfers.size(); ++i) {
+        if (transfers[i]->handle == nullptr) continue;
+        curl_multi_remove_handle(multi, transfers[i]->handle);
+        responses[i] = Finish(transfers[i].get(), CURLE_RECV_ERROR);
+      }
+      break;
+    }
+  } while (running > 0);
+  ReleaseMulti(multi);
+  return responses;
 }
 
 }  // namespace fathom

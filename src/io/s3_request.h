@@ -7,15 +7,16 @@
 // parameters are sent sorted by name and percent-encoded, because curl signs the query
 // string exactly as written.
 //
-// Thread-safety: Execute may be called from any number of threads; each call takes a
-// handle from the pool (one mutex) and returns it after, which keeps its connection
-// alive for the next call.
+// Thread-safety: Execute and ExecuteMany may be called from any number of threads; each
+// call takes handles from the pools (one mutex) and returns them after, which keeps
+// their connections alive for the next call.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -88,18 +89,33 @@ class S3Client {
 
   // One exchange, no retries. Never throws; failures are in the response.
   S3Response Execute(const S3Request& request);
+  // The requests at once through curl multi, at most `parallelism` connections at a time
+  // (the rest wait in curl's queue); responses in request order. No retries.
+  std::vector<S3Response> ExecuteMany(const std::vector<S3Request>& requests, size_t parallelism);
 
   uint64_t requests() const { return requests_.load(std::memory_order_relaxed); }
   const S3ClientConfig& config() const { return config_; }
 
  private:
+  struct Transfer;
+  // Idle multi handles kept (each holds the connections of its last batch).
+  static constexpr size_t kIdleMultisMax = 8;
+
   void* AcquireHandle();
   void ReleaseHandle(void* handle);
+  void* AcquireMulti();
+  void ReleaseMulti(void* multi);
+  // Sets up a handle for `request`; on failure the transfer has no handle and its
+  // response carries the error.
+  std::unique_ptr<Transfer> Prepare(const S3Request& request);
+  // Reads the outcome (a CURLcode) into the response and returns the handle to the pool.
+  S3Response Finish(Transfer* transfer, int curl_code);
 
   const S3ClientConfig config_;
   std::string sigv4_;  // "aws:amz:<region>:s3"
   std::mutex mu_;
-  std::vector<void*> idle_;  // CURL* handles, REQUIRES: mu_ held
+  std::vector<void*> idle_;         // CURL* handles, REQUIRES: mu_ held
+  std::vector<void*> idle_multis_;  // CURLM* handles, REQUIRES: mu_ held
   std::atomic<uint64_t> requests_{0};
 };
 

@@ -264,20 +264,18 @@ Status S3Store::PutCreateOnly(const std::string& key, std::string_view bytes) {
                              std::to_string(options_.retry.attempts_max) + " attempts; last: " + last.ToString());
 }
 
-Result<std::string> S3Store::Get(const std::string& key, std::optional<ByteRange> range) {
-  FATHOM_RETURN_IF_ERROR(ValidateObjectKey(key));
-  if (range.has_value() && range->length == 0) {
-    // No bytes wanted; an HTTP range cannot say so, but a missing object is still NotFound.
-    FATHOM_RETURN_IF_ERROR(Head(key).status());
-    return std::string();
-  }
+S3Request S3Store::GetRequest(const std::string& key, const std::optional<ByteRange>& range) const {
   S3Request request{.method = S3Request::Method::kGet, .key = FullKey(key)};
   if (range.has_value()) {
     uint64_t last = range->offset + range->length - 1;
     if (last < range->offset) last = UINT64_MAX;  // overflow: to the end
     request.headers.push_back("Range: bytes=" + std::to_string(range->offset) + "-" + std::to_string(last));
   }
-  S3Response response = Execute(request);
+  return request;
+}
+
+Result<std::string> S3Store::GetResult(S3Response& response, const S3Request& request,
+                                       const std::optional<ByteRange>& range) const {
   if (response.http_status == 206) return std::move(response.body);
   if (response.http_status == 200) {
     // A server that ignores Range sends the whole object; cut the range out here.
@@ -289,6 +287,49 @@ Result<std::string> S3Store::Get(const std::string& key, std::optional<ByteRange
   // is 404). The other stores clamp to an empty result; so does this one.
   if (response.http_status == 416 && range.has_value()) return std::string();
   return ErrorStatus(response, request, options_, options_.retry.attempts_max);
+}
+
+Result<std::string> S3Store::Get(const std::string& key, std::optional<ByteRange> range) {
+  FATHOM_RETURN_IF_ERROR(ValidateObjectKey(key));
+  if (range.has_value() && range->length == 0) {
+    // No bytes wanted; an HTTP range cannot say so, but a missing object is still NotFound.
+    FATHOM_RETURN_IF_ERROR(Head(key).status());
+    return std::string();
+  }
+  S3Request request = GetRequest(key, range);
+  S3Response response = Execute(request);
+  return GetResult(response, request, range);
+}
+
+Result<std::vector<std::string>> S3Store::GetMany(const std::vector<S3RangedRead>& reads, size_t parallelism) {
+  if (reads.size() > kS3GetManyReadsMax) {
+    return Status::InvalidArgument("GetMany of " + std::to_string(reads.size()) + " reads exceeds " +
+                                   std::to_string(kS3GetManyReadsMax));
+  }
+  std::vector<std::string> results(reads.size());
+  std::vector<S3Request> requests;
+  std::vector<size_t> batched;  // requests[j] reads reads[batched[j]]
+  for (size_t i = 0; i < reads.size(); ++i) {
+    FATHOM_RETURN_IF_ERROR(ValidateObjectKey(reads[i].key));
+    if (reads[i].range.has_value() && reads[i].range->length == 0) {
+      FATHOM_ASSIGN_OR_RETURN(results[i], Get(reads[i].key, reads[i].range));
+      continue;
+    }
+    requests.push_back(GetRequest(reads[i].key, reads[i].range));
+    batched.push_back(i);
+  }
+  std::vector<S3Response> responses = client_.ExecuteMany(requests, parallelism);
+  for (size_t j = 0; j < responses.size(); ++j) {
+    const S3RangedRead& read = reads[batched[j]];
+    if (IsRetryable(responses[j])) {
+      // Transient: this read alone goes through Get's retries.
+      retries_.fetch_add(1, std::memory_order_relaxed);
+      FATHOM_ASSIGN_OR_RETURN(results[batched[j]], Get(read.key, read.range));
+      continue;
+    }
+    FATHOM_ASSIGN_OR_RETURN(results[batched[j]], GetResult(responses[j], requests[j], read.range));
+  }
+  return results;
 }
 
 Result<ObjectInfo> S3Store::Head(const std::string& key) {

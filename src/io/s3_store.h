@@ -71,6 +71,15 @@ struct S3StoreStats {
   uint64_t unknown_outcomes = 0;  // create-only Puts resolved by reading back
 };
 
+// One read of a GetMany batch.
+struct S3RangedRead {
+  std::string key;
+  std::optional<ByteRange> range;  // nullopt: the whole object
+};
+
+// Reads per GetMany call; a larger batch is the caller's bug or a hostile input.
+inline constexpr size_t kS3GetManyReadsMax = 4096;
+
 class S3Store : public ObjectStore {
  public:
   // Resolves options from the environment and checks them; does not contact the server
@@ -85,6 +94,12 @@ class S3Store : public ObjectStore {
   Status Delete(const std::string& key) override;
   std::string Describe() const override;
 
+  // The reads at once, at most `parallelism` requests in flight (curl multi): the
+  // remote counterpart of io_uring batched reads. Results in the order of `reads`, each as
+  // Get would return it. A read whose request fails transiently is retried on its own
+  // (as Get); any read that fails for good fails the whole call with its error.
+  Result<std::vector<std::string>> GetMany(const std::vector<S3RangedRead>& reads, size_t parallelism = 16);
+
   S3StoreStats stats() const;
   const S3StoreOptions& options() const { return options_; }
 
@@ -95,6 +110,10 @@ class S3Store : public ObjectStore {
   // Runs `request` with retries of transient failures; the last response otherwise.
   S3Response Execute(const S3Request& request);
   Status PutCreateOnly(const std::string& key, std::string_view bytes);
+  S3Request GetRequest(const std::string& key, const std::optional<ByteRange>& range) const;
+  // A Get's result from its final response.
+  Result<std::string> GetResult(S3Response& response, const S3Request& request,
+                                const std::optional<ByteRange>& range) const;
   // Reads `key` back after a create-only Put of `bytes` with an unknown outcome: OK (the
   // bytes are there), AlreadyExists (other bytes), NotFound (nothing), another error.
   Status ReadBack(const std::string& key, std::string_view bytes);

@@ -140,6 +140,22 @@ TEST(S3StoreRgwTest, LargeObjectsAndListPages) {
   EXPECT_TRUE(store->List("", "", 0)->empty());
 }
 
+TEST(S3StoreRgwTest, GetManyMatchesSequentialGets) {
+  std::shared_ptr<S3Store> store;
+  FATHOM_S3_STORE_OR_SKIP(store, "many");
+  std::string bytes(1 << 20, '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 31 + (i >> 9));
+  ASSERT_TRUE(store->Put("blob", bytes, PutMode::kCreateOnly).ok());
+  std::vector<S3RangedRead> reads;
+  for (uint64_t i = 0; i < 64; ++i) reads.push_back({"blob", ByteRange{i * 16384 + i, 4096}});
+  auto got = store->GetMany(reads, 16);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  for (size_t i = 0; i < reads.size(); ++i) {
+    EXPECT_EQ((*got)[i], bytes.substr(reads[i].range->offset, 4096)) << i;
+  }
+  ASSERT_TRUE(store->Delete("blob").ok());
+}
+
 TEST(S3StoreRgwTest, WrongCredentialsAreRefusedClearly) {
   std::shared_ptr<S3Store> good;
   FATHOM_S3_STORE_OR_SKIP(good, "auth");

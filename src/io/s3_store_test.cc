@@ -210,6 +210,36 @@ TEST_F(S3StoreFakeTest, ManyThreadsShareThePool) {
   EXPECT_EQ(store_->List("", "", 0)->size(), 160u);
 }
 
+TEST_F(S3StoreFakeTest, GetManyReadsInParallelInOrder) {
+  for (int i = 0; i < 10; ++i) server_.SetObject("root/dir/o" + std::to_string(i), std::string(100, static_cast<char>('a' + i)));
+  std::vector<S3RangedRead> reads;
+  for (int i = 0; i < 40; ++i) {
+    reads.push_back({"o" + std::to_string(i % 10), ByteRange{static_cast<uint64_t>(i), 5}});
+  }
+  reads.push_back({"o3", std::nullopt});
+  reads.push_back({"o4", ByteRange{100, 5}});  // at the end: ""
+  reads.push_back({"o5", ByteRange{0, 0}});    // nothing wanted: ""
+  // Transient failures of single reads are retried one by one.
+  server_.QueueFault(Fault::k503SlowDown, 2);
+  server_.QueueFault(Fault::kClose);
+  auto got = store_->GetMany(reads, 8);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_EQ(got->size(), reads.size());
+  for (int i = 0; i < 40; ++i) EXPECT_EQ((*got)[i], std::string(5, static_cast<char>('a' + i % 10))) << i;
+  EXPECT_EQ((*got)[40], std::string(100, 'd'));
+  EXPECT_EQ((*got)[41], "");
+  EXPECT_EQ((*got)[42], "");
+  EXPECT_EQ(server_.counts().unsigned_requests, 0);
+
+  reads.push_back({"missing", std::nullopt});
+  EXPECT_TRUE(store_->GetMany(reads, 4).status().IsNotFound());
+  reads.back().key = "bad key";
+  EXPECT_EQ(store_->GetMany(reads, 4).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(store_->GetMany({}, 4)->empty());
+  EXPECT_EQ(store_->GetMany(std::vector<S3RangedRead>(kS3GetManyReadsMax + 1, {"o1", std::nullopt}), 4).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
 // A server that ignores If-None-Match would let two writers both "win" a WAL sequence
 // number: the start-up probe refuses it.
 TEST_F(S3StoreFakeTest, StoreIgnoringCreateOnlyIsRefused) {
