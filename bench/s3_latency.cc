@@ -156,6 +156,32 @@ int main(int argc, char** argv) {
                 Percentile(row.fathom_ms, 0.99), Percentile(row.curl_ms, 0.5), Percentile(row.curl_ms, 0.99),
                 row.curl_ms.size());
   }
+  // A batch of 16 ranged reads (a query's probed clusters, say): one at a time, then
+  // through GetMany (curl multi), per batch.
+  constexpr int kBatch = 16;
+  const int batches = std::max(1, ops / kBatch);
+  std::vector<fathom::S3RangedRead> batch_reads;
+  auto fill = [&](int b) {
+    batch_reads.clear();
+    for (int j = 0; j < kBatch; ++j) {
+      batch_reads.push_back({key((b * kBatch + j) % ops), fathom::ByteRange{size / 4, 1024}});
+    }
+  };
+  std::vector<double> one_by_one = Time(batches, [&](int b) {
+    fill(b);
+    for (const auto& read : batch_reads) {
+      if (!store.Get(read.key, read.range).ok()) return false;
+    }
+    return true;
+  });
+  std::vector<double> parallel = Time(batches, [&](int b) {
+    fill(b);
+    return store.GetMany(batch_reads, kBatch).ok();
+  });
+  std::printf("%d ranged GETs of 1 KiB, per batch (%d batches): one by one p50 %.2f p99 %.2f, GetMany p50 %.2f p99 %.2f\n",
+              kBatch, batches, Percentile(one_by_one, 0.5), Percentile(one_by_one, 0.99), Percentile(parallel, 0.5),
+              Percentile(parallel, 0.99));
+
   const fathom::S3StoreStats stats = store.stats();
   std::printf("S3Store: %llu requests, %llu retries, %llu unknown outcomes\n",
               static_cast<unsigned long long>(stats.requests), static_cast<unsigned long long>(stats.retries),
