@@ -2,6 +2,7 @@
 #   make          build the release binaries (build/release)
 #   make run      install what is missing, build, serve ./data on http://127.0.0.1:8000
 #   make test     install what is missing, build with ASan+UBSan (build/asan), run every test
+#                 (with the Ceph RGW test server of ../shared/s3 up, for the S3Store tests)
 #   make bench    build release benchmarks
 JOBS ?= 2
 DATA ?= ./data
@@ -32,8 +33,8 @@ tsan: deps
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	@CXX=clang++ cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFATHOM_FUZZ=ON -DFATHOM_BENCH=OFF >/dev/null
-	@cmake --build build/fuzz -j$(JOBS) --target wal_fuzzer segment_fuzzer manifest_fuzzer catalog_fuzzer drop_record_fuzzer vector_index_fuzzer vector_file_fuzzer postings_fuzzer analyzer_fuzzer
-	@for t in wal segment manifest catalog drop_record vector_index vector_file postings analyzer; do \
+	@cmake --build build/fuzz -j$(JOBS) --target wal_fuzzer segment_fuzzer manifest_fuzzer catalog_fuzzer drop_record_fuzzer vector_index_fuzzer vector_file_fuzzer postings_fuzzer analyzer_fuzzer s3_xml_fuzzer
+	@for t in wal segment manifest catalog drop_record vector_index vector_file postings analyzer s3_xml; do \
 	  mkdir -p build/fuzz/corpus/$$t && cp -n tests/fuzz/corpus/$$t/* build/fuzz/corpus/$$t/ 2>/dev/null; \
 	  echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
 	  (cd build/fuzz && ./$${t}_fuzzer -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 corpus/$$t) || exit 1; \
@@ -43,8 +44,10 @@ run: release
 	@echo "fathom: serving $(DATA) at http://$(HOST):$(PORT) (Ctrl-C to stop)"
 	@./build/release/fathom run --path $(DATA) --host $(HOST) --port $(PORT)
 
+# The S3 tests need the Ceph RGW test server: scripts/with-s3.sh starts it for the run and
+# stops (and wipes) it after, whatever the outcome.
 test: asan
-	@cd build/asan && ctest -j$(JOBS) --output-on-failure
+	@bash scripts/with-s3.sh ctest --test-dir build/asan -j$(JOBS) --output-on-failure
 
 bench: release
 

@@ -15,8 +15,12 @@ struct DatabaseOptions {
   // Where the data lives, one of: a local directory (created if missing) ...
   std::string path;
   // ... or a store URL: "file://DIR" (the same as path DIR), "mem://" (in RAM, gone when
-  // closed); "s3://" is not supported yet (docs/design/io.md) ...
+  // closed), "s3://BUCKET/PREFIX" (an S3-compatible object store; credentials and region
+  // from AWS_* variables, docs/design/object-storage.md) ...
   std::string store_url;
+  // For s3:// store URLs: the server, "http(s)://host[:port]". Empty: FATHOM_S3_ENDPOINT,
+  // else AWS_ENDPOINT_URL, else AWS S3 in the region. InvalidArgument with other stores.
+  std::string store_endpoint;
   // ... or an ObjectStore supplied by the caller (tests: MemStore, FaultStore). When set,
   // `path` and `store_url` are ignored. Shared so a test can keep using the store after closing.
   // One owner at a time: a local `path` is locked (a second open fails), a caller's

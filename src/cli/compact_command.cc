@@ -13,6 +13,7 @@ int Compact(const CompactOptions& options) {
   // No background thread: the work below is the whole point, done in this one.
   auto db = Database::Open({.path = options.path,
                             .store_url = options.store_url,
+                            .store_endpoint = options.store_endpoint,
                             .vector_recall_target = options.recall_target,
                             .background_compaction = false});
   if (!db.ok()) {

@@ -11,6 +11,7 @@ namespace fathom::cli {
 struct CompactOptions {
   std::string path;           // --path DIR ...
   std::string store_url;      // ... or --store URL (DatabaseOptions::store_url)
+  std::string store_endpoint; // --endpoint URL, for s3:// (DatabaseOptions::store_endpoint)
   double recall_target = 0.0;  // DatabaseOptions::vector_recall_target (0 = 0.95)
 };
 

@@ -1,11 +1,12 @@
 // The fathom command line.
 //
-//   fathom run (--path DIR | --store URL) [--host 127.0.0.1] [--port 8000] [--allow-reset]
+//   fathom run (--path DIR | --store URL [--endpoint URL]) [--host 127.0.0.1] [--port 8000] [--allow-reset]
 //              [--vector-cache-mib N] [--keep-vectors-in-ram] [--recall-target R]
 //              [--compaction-trigger-ops N] [--vector-index-min-rows N] [--cold-spill-min-rows N]
-//   fathom compact (--path DIR | --store URL) [--recall-target R]
+//   fathom compact (--path DIR | --store URL [--endpoint URL]) [--recall-target R]
 //   fathom version
-// URL: file://DIR (the same as --path DIR) or mem:// (docs/design/io.md).
+// URL: file://DIR (the same as --path DIR), mem:// or s3://BUCKET/PREFIX (docs/design/io.md,
+// docs/design/object-storage.md).
 #include <cstdio>
 #include <string>
 
@@ -20,13 +21,17 @@ constexpr const char* kFathomVersion = "0.1.0";
 
 // Where the data lives: exactly one of --path DIR and --store URL (io/store_factory.h
 // reads both, through DatabaseOptions).
-void AddStoreOptions(CLI::App* command, std::string* path, std::string* store_url) {
+void AddStoreOptions(CLI::App* command, std::string* path, std::string* store_url, std::string* endpoint) {
   CLI::Option_group* where = command->add_option_group("store", "Where the data lives (one of)");
   where->add_option("--path", *path, "Data directory (created if missing)");
   where->add_option("--store", *store_url,
-                    "Store URL: file://DIR (as --path DIR) or mem:// (in memory, gone on exit); "
-                    "s3:// is not supported yet");
+                    "Store URL: file://DIR (as --path DIR), mem:// (in memory, gone on exit) or "
+                    "s3://BUCKET/PREFIX (S3-compatible object storage; credentials and region from "
+                    "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION)");
   where->require_option(1);
+  command->add_option("--endpoint", *endpoint,
+                      "S3 server for --store s3://..., http(s)://host[:port] (default: FATHOM_S3_ENDPOINT, "
+                      "else AWS_ENDPOINT_URL, else AWS S3 in AWS_REGION)");
 }
 
 }  // namespace
@@ -37,7 +42,7 @@ int main(int argc, char** argv) {
 
   fathom::cli::RunOptions run_options;
   CLI::App* run = app.add_subcommand("run", "Serve the store at DIR over Chroma's HTTP API v2");
-  AddStoreOptions(run, &run_options.path, &run_options.store_url);
+  AddStoreOptions(run, &run_options.path, &run_options.store_url, &run_options.store_endpoint);
   run->add_option("--host", run_options.host, "Address to listen on")->capture_default_str();
   run->add_option("--port", run_options.port, "Port to listen on (0 = any free port)")->capture_default_str();
   run->add_flag("--allow-reset", run_options.allow_reset, "Enable POST /api/v2/reset (wipes all data)");
@@ -69,7 +74,7 @@ int main(int argc, char** argv) {
   fathom::cli::CompactOptions compact_options;
   CLI::App* compact = app.add_subcommand(
       "compact", "Compact every collection at DIR now (build vector indexes, fold the WAL) and exit");
-  AddStoreOptions(compact, &compact_options.path, &compact_options.store_url);
+  AddStoreOptions(compact, &compact_options.path, &compact_options.store_url, &compact_options.store_endpoint);
   compact->add_option("--recall-target", compact_options.recall_target,
                       "Recall@10 target of the vector indexes it builds (as fathom run's; 0 = 0.95)")
       ->check(CLI::Range(0.0, 1.0));

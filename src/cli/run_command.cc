@@ -24,6 +24,7 @@ int Run(const RunOptions& options) {
   const std::string& where = options.path.empty() ? options.store_url : options.path;
   auto db = Database::Open({.path = options.path,
                             .store_url = options.store_url,
+                            .store_endpoint = options.store_endpoint,
                             .compaction_trigger_ops = options.compaction_trigger_ops,
                             .vector_index_min_rows = options.vector_index_min_rows,
                             .vector_recall_target = options.recall_target,

@@ -9,6 +9,7 @@ namespace fathom::cli {
 struct RunOptions {
   std::string path;       // --path DIR ...
   std::string store_url;  // ... or --store URL (DatabaseOptions::store_url)
+  std::string store_endpoint;  // --endpoint URL, for s3:// (DatabaseOptions::store_endpoint)
   std::string host = "127.0.0.1";
   uint16_t port = 8000;
   bool allow_reset = false;

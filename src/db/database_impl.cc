@@ -60,9 +60,11 @@ Result<std::unique_ptr<DatabaseImpl>> DatabaseImpl::Open(const DatabaseOptions& 
   }
   if (!store) {
     // A path is a directory even if it contains "://"; only store_url is parsed.
-    Result<OpenedStore> opened_or =
-        options.path.empty() ? OpenStore(options.store_url) : OpenStore(StoreLocation::Local(options.path));
-    FATHOM_ASSIGN_OR_RETURN(OpenedStore opened, std::move(opened_or));
+    Result<StoreLocation> location =
+        options.path.empty() ? ParseStoreUrl(options.store_url) : Result<StoreLocation>(StoreLocation::Local(options.path));
+    FATHOM_RETURN_IF_ERROR(location.status());
+    location->endpoint = options.store_endpoint;
+    FATHOM_ASSIGN_OR_RETURN(OpenedStore opened, OpenStore(*location));
     store = std::move(opened.store);
     lock = std::move(opened.lock);
   }

@@ -28,7 +28,9 @@ Status ProbeCreateOnly(ObjectStore& store) {
   const std::string key = "probe/" + NewUuidV4();
   Status first = store.Put(key, "probe", PutMode::kCreateOnly);
   if (!first.ok()) return first.WithContext("store probe: first create-only put failed");
-  Status second = store.Put(key, "probe", PutMode::kCreateOnly);
+  // Other bytes than the first: a store that settles an uncertain outcome by reading back
+  // (S3Store) must not take the first write for its own and answer OK.
+  Status second = store.Put(key, "probe 2", PutMode::kCreateOnly);
   Status cleanup = store.Delete(key);
   if (second.ok()) {
     return Status::FailedPrecondition(

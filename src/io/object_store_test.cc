@@ -1,4 +1,5 @@
-// The ObjectStore contract, run against every implementation.
+// The ObjectStore contract, run against every implementation. The S3 instance runs against
+// the RGW test server (tests/s3_test_env.h) and skips without one.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -8,12 +9,13 @@
 #include "io/fault_store.h"
 #include "io/local_store.h"
 #include "io/mem_store.h"
+#include "s3_test_env.h"
 #include "test_util.h"
 
 namespace fathom {
 namespace {
 
-enum class Kind { kLocal, kMem };
+enum class Kind { kLocal, kMem, kS3 };
 
 class ObjectStoreTest : public ::testing::TestWithParam<Kind> {
  protected:
@@ -22,8 +24,20 @@ class ObjectStoreTest : public ::testing::TestWithParam<Kind> {
       auto s = LocalStore::Open(dir_.path() + "/store");
       ASSERT_TRUE(s.ok()) << s.status().ToString();
       store_ = std::move(*s);
-    } else {
+    } else if (GetParam() == Kind::kMem) {
       store_ = std::make_shared<MemStore>();
+    } else {
+      std::shared_ptr<S3Store> s3;
+      FATHOM_S3_STORE_OR_SKIP(s3, "contract");
+      store_ = s3;
+    }
+  }
+  void TearDown() override {
+    // Remote objects outlive the test: remove what it left under its prefix.
+    if (GetParam() != Kind::kS3 || store_ == nullptr) return;
+    auto left = store_->List("", "", 0);
+    if (left.ok()) {
+      for (const ObjectInfo& object : *left) (void)store_->Delete(object.key);
     }
   }
   testing::TempDir dir_;
@@ -89,8 +103,15 @@ TEST_P(ObjectStoreTest, RejectsBadKeys) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllStores, ObjectStoreTest, ::testing::Values(Kind::kLocal, Kind::kMem),
-                         [](const auto& info) { return info.param == Kind::kLocal ? "Local" : "Mem"; });
+INSTANTIATE_TEST_SUITE_P(AllStores, ObjectStoreTest, ::testing::Values(Kind::kLocal, Kind::kMem, Kind::kS3),
+                         [](const auto& info) {
+                           switch (info.param) {
+                             case Kind::kLocal: return "Local";
+                             case Kind::kMem: return "Mem";
+                             case Kind::kS3: return "S3";
+                           }
+                           return "?";
+                         });
 
 TEST(LocalStoreTest, LeftoverTempFilesAreIgnoredAndRemoved) {
   testing::TempDir dir;

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "io/mem_store.h"
+#include "io/s3_store.h"
 
 namespace fathom {
 
@@ -29,14 +30,23 @@ Result<StoreLocation> ParseStoreUrl(std::string_view url) {
     if (rest.empty()) return Status::InvalidArgument("store URL " + std::string(url) + " names no directory");
     return StoreLocation::Local(rest);
   }
-  if (scheme == "mem") return StoreLocation{StoreLocation::Kind::kMemory, rest};
-  if (scheme == "s3") return StoreLocation{StoreLocation::Kind::kS3, rest};
+  if (scheme == "mem") return StoreLocation{StoreLocation::Kind::kMemory, rest, {}};
+  if (scheme == "s3") {
+    if (rest.empty() || rest[0] == '/') {
+      return Status::InvalidArgument("store URL " + std::string(url) + " names no bucket: use s3://BUCKET/PREFIX");
+    }
+    return StoreLocation{StoreLocation::Kind::kS3, rest, {}};
+  }
   return Status::InvalidArgument("unknown store scheme '" + scheme + "://' in " + std::string(url) +
-                                 ": fathom stores data in a directory (DIR or file://DIR) or in memory (mem://)");
+                                 ": fathom stores data in a directory (DIR or file://DIR), in memory (mem://) or "
+                                 "in an S3 bucket (s3://BUCKET/PREFIX)");
 }
 
 Result<OpenedStore> OpenStore(const StoreLocation& location) {
   OpenedStore opened;
+  if (!location.endpoint.empty() && location.kind != StoreLocation::Kind::kS3) {
+    return Status::InvalidArgument("an endpoint (" + location.endpoint + ") applies to s3:// stores only");
+  }
   switch (location.kind) {
     case StoreLocation::Kind::kLocal: {
       if (location.path.empty()) return Status::InvalidArgument("no data directory given");
@@ -49,9 +59,15 @@ Result<OpenedStore> OpenStore(const StoreLocation& location) {
     case StoreLocation::Kind::kMemory:
       opened.store = std::make_shared<MemStore>();
       return opened;
-    case StoreLocation::Kind::kS3:
-      return Status::Unimplemented(
-          "s3:// object storage is not supported yet; use a local directory (DIR or file://DIR)");
+    case StoreLocation::Kind::kS3: {
+      S3StoreOptions options;
+      const size_t slash = location.path.find('/');
+      options.bucket = location.path.substr(0, slash);
+      if (slash != std::string::npos) options.prefix = location.path.substr(slash + 1);
+      options.endpoint = location.endpoint;
+      FATHOM_ASSIGN_OR_RETURN(opened.store, S3Store::Open(std::move(options)));
+      return opened;
+    }
   }
   return Status::Internal("unknown store kind");
 }

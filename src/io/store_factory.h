@@ -5,7 +5,9 @@
 //                        the path itself: file:///srv/data is /srv/data, file://data is
 //                        ./data (no host part).
 //   mem://[NAME]         a new, empty MemStore: gone with its last holder (tests, demos).
-//   s3://BUCKET/PREFIX   not supported yet: Unimplemented, saying so.
+//   s3://BUCKET/PREFIX   S3Store on the bucket, keys under PREFIX/ (may be empty);
+//                        endpoint from StoreLocation::endpoint, else the environment
+//                        (io/s3_store.h: FATHOM_S3_ENDPOINT, AWS_*).
 // Any other "scheme://" is InvalidArgument. Schemes are case-insensitive.
 // Database::Open reaches it through DatabaseOptions::path and ::store_url, so embedders
 // and the CLI (`fathom run --path DIR | --store URL`) open stores the same way.
@@ -26,8 +28,10 @@ struct StoreLocation {
   Kind kind = Kind::kLocal;
   // kLocal: the directory; kMemory: the name (may be empty); kS3: bucket/prefix.
   std::string path;
+  // kS3 only: "http(s)://host[:port]"; empty = from the environment.
+  std::string endpoint;
 
-  static StoreLocation Local(std::string directory) { return {Kind::kLocal, std::move(directory)}; }
+  static StoreLocation Local(std::string directory) { return {Kind::kLocal, std::move(directory), {}}; }
 };
 
 // Parses a store URL (a plain path, without "://", names a local directory).

@@ -39,17 +39,36 @@ TEST(StoreFactoryTest, ParsesEachForm) {
 TEST(StoreFactoryTest, RefusesEmptyAndUnknown) {
   EXPECT_EQ(ParseStoreUrl("").status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(ParseStoreUrl("file://").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseStoreUrl("s3://").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseStoreUrl("s3:///prefix").status().code(), StatusCode::kInvalidArgument);
   Status unknown = ParseStoreUrl("gs://bucket").status();
   EXPECT_EQ(unknown.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(unknown.message().find("unknown store scheme 'gs://'"), std::string::npos) << unknown.ToString();
 }
 
-TEST(StoreFactoryTest, S3IsNotSupportedYet) {
-  Result<OpenedStore> opened = OpenStore("s3://bucket/prefix");
-  ASSERT_FALSE(opened.ok());
-  EXPECT_EQ(opened.status().code(), StatusCode::kUnimplemented);
-  EXPECT_NE(opened.status().message().find("s3:// object storage is not supported yet"), std::string::npos)
-      << opened.status().ToString();
+// Opening an s3:// store checks its settings but does not contact the server.
+TEST(StoreFactoryTest, S3UrlOpensAnS3Store) {
+  Result<StoreLocation> location = ParseStoreUrl("s3://my-bucket/some/prefix/");
+  ASSERT_TRUE(location.ok());
+  location->endpoint = "http://127.0.0.1:1/";
+  Result<OpenedStore> opened = OpenStore(*location);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  EXPECT_EQ(opened->store->Describe(), "s3://my-bucket/some/prefix at http://127.0.0.1:1");
+  EXPECT_EQ(opened->lock, nullptr);
+
+  location->endpoint = "ftp://127.0.0.1";
+  EXPECT_EQ(OpenStore(*location).status().code(), StatusCode::kInvalidArgument);
+  location->endpoint = "http://127.0.0.1/path";
+  EXPECT_EQ(OpenStore(*location).status().code(), StatusCode::kInvalidArgument);
+  location->endpoint = "http://127.0.0.1";
+  location->path = "x/prefix";  // bucket names have 3 to 63 characters
+  EXPECT_EQ(OpenStore(*location).status().code(), StatusCode::kInvalidArgument);
+  location->path = "bucket/bad prefix";
+  EXPECT_EQ(OpenStore(*location).status().code(), StatusCode::kInvalidArgument);
+  // An endpoint belongs to s3:// stores only.
+  StoreLocation local = StoreLocation::Local("somewhere");
+  local.endpoint = "http://127.0.0.1";
+  EXPECT_EQ(OpenStore(local).status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST(StoreFactoryTest, FileUrlOpensALockedLocalStore) {
@@ -97,7 +116,10 @@ TEST(StoreFactoryTest, DatabaseOpensByUrl) {
   ASSERT_TRUE(in_memory.ok()) << in_memory.status().ToString();
   EXPECT_EQ(*(*in_memory)->CountCollections(Database::kDefaultTenant, Database::kDefaultDatabase), 0u);
 
-  EXPECT_EQ(Database::Open({.store_url = "s3://bucket"}).status().code(), StatusCode::kUnimplemented);
+  EXPECT_EQ(Database::Open({.store_url = "s3://bucket", .store_endpoint = "ftp://host"}).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(Database::Open({.path = root, .store_endpoint = "http://127.0.0.1"}).status().code(),
+            StatusCode::kInvalidArgument);
   EXPECT_EQ(Database::Open({.path = root, .store_url = "mem://"}).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(Database::Open({}).status().code(), StatusCode::kInvalidArgument);
 }

@@ -77,6 +77,13 @@ std::string ValidVectorIndex() {
   return index.ok() ? index->Serialize() : std::string();
 }
 
+std::string ValidS3Xml() {
+  return "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+         "<Name>b</Name><IsTruncated>true</IsTruncated><!-- c --><Contents><Key>p/a&amp;b&#x41;</Key><Size>5</Size>"
+         "</Contents><Contents><Key><![CDATA[p/c]]></Key><Size>0</Size></Contents>"
+         "<NextContinuationToken>tok</NextContinuationToken></ListBucketResult>";
+}
+
 std::string ValidVectorFile() {
   std::vector<float> data(20 * 6);
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<float>(i) / 3.0f;
@@ -118,6 +125,7 @@ const Target kTargets[] = {
     {"drop_record", FuzzDropRecord, ValidDropRecord},
     {"vector_index", FuzzVectorIndex, ValidVectorIndex},
     {"vector_file", FuzzVectorFile, ValidVectorFile},
+    {"s3_xml", FuzzS3Xml, ValidS3Xml},
 };
 
 TEST(FuzzSmokeTest, MutatedInputsNeverCrash) {

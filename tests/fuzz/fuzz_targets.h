@@ -21,6 +21,7 @@
 #include "index/vector/ivf_index.h"
 #include "index/vector/vector_file.h"
 #include "io/random_reader.h"
+#include "io/s3_xml.h"
 #include "storage/manifest.h"
 #include "storage/records_segment.h"
 #include "wal/wal_format.h"
@@ -65,6 +66,12 @@ inline void FuzzDropRecord(std::string_view bytes) {
 }
 
 inline void FuzzVectorIndex(std::string_view bytes) { (void)IvfIndex::Deserialize(bytes); }
+
+// An S3 server's answers (io/s3_xml.h): list pages and error documents.
+inline void FuzzS3Xml(std::string_view bytes) {
+  (void)ParseListBucketResult(bytes);
+  (void)ParseS3Error(bytes);
+}
 
 // Bytes in memory as a RandomReader.
 class StringReader final : public RandomReader {

@@ -1,5 +1,6 @@
 // `fathom run` and `fathom compact` with --store URL (io/store_factory.h): file:// is the
-// directory --path names, mem:// serves from RAM, s3:// and unknown schemes are refused
+// directory --path names, mem:// serves from RAM, s3:// serves from an S3 bucket (the
+// RGW test server, tests/s3_test_env.h), bad S3 settings and unknown schemes are refused
 // with a clear message, and exactly one of --path and --store is taken.
 #include <sys/wait.h>
 
@@ -7,7 +8,9 @@
 #include <cstdlib>
 #include <string>
 
+#include "common/random.h"
 #include "http/http_test_support.h"
+#include "s3_test_env.h"
 
 namespace fathom::http_test {
 namespace {
@@ -60,13 +63,58 @@ TEST(StoreUrlTest, MemUrlServesFromMemoryAndKeepsNothing) {
   EXPECT_EQ(server.Stop(), 0) << server.log();
 }
 
-TEST(StoreUrlTest, S3IsRefusedAsNotSupportedYet) {
+TEST(StoreUrlTest, BadS3SettingsAreRefusedClearly) {
   std::string output;
-  EXPECT_EQ(RunFathom("run --store s3://bucket/prefix --port 0", &output), 1) << output;
+  EXPECT_EQ(RunFathom("run --store s3://bucket/prefix --endpoint ftp://127.0.0.1 --port 0", &output), 1) << output;
   EXPECT_NE(output.find("cannot open s3://bucket/prefix"), std::string::npos) << output;
-  EXPECT_NE(output.find("s3:// object storage is not supported yet"), std::string::npos) << output;
-  EXPECT_EQ(RunFathom("compact --store s3://bucket/prefix", &output), 1) << output;
-  EXPECT_NE(output.find("s3:// object storage is not supported yet"), std::string::npos) << output;
+  EXPECT_NE(output.find("must start with http:// or https://"), std::string::npos) << output;
+  EXPECT_EQ(RunFathom("compact --store s3:// --endpoint http://127.0.0.1:1", &output), 1) << output;
+  EXPECT_NE(output.find("names no bucket"), std::string::npos) << output;
+  EXPECT_EQ(RunFathom("run --path /nonexistent/fathom --endpoint http://127.0.0.1:1 --port 0", &output), 1) << output;
+  EXPECT_NE(output.find("applies to s3:// stores only"), std::string::npos) << output;
+  // Nothing listens on port 1: the store cannot be reached, and says where it tried.
+  EXPECT_EQ(RunFathom("compact --store s3://bucket/prefix --endpoint http://127.0.0.1:1", &output), 1) << output;
+  EXPECT_NE(output.find("cannot reach http://127.0.0.1:1"), std::string::npos) << output;
+}
+
+// `fathom run --store s3://BUCKET/PREFIX` end to end on the RGW test server: records
+// written through one server process are there, and found by a query, in the next.
+TEST(StoreUrlTest, S3UrlServesFromTheBucket) {
+  const std::string missing = fathom::testing::S3TestEnvMissing();
+  if (!missing.empty()) {
+    if (fathom::testing::S3Required()) FAIL() << missing;
+    GTEST_SKIP() << "needs the RGW test server (../shared/s3/README.md): " << missing;
+  }
+  const std::string url =
+      "s3://" + fathom::testing::S3EnvValue("FATHOM_S3_BUCKET") + "/test/" + NewUuidV4() + "/http";
+  ServerProcess server;
+  server.set_store_url(url);
+  ASSERT_TRUE(server.Start());
+  const std::string id = CreateCollection(server, "remote");
+  ASSERT_FALSE(id.empty());
+  const std::string base = kCollections + "/" + id;
+  Response added = server.Post(base + "/add",
+                               R"({"ids":["a","b","c"],"embeddings":[[1,0],[0,1],[1,1]],)"
+                               R"("documents":["apple","banana","cherry"]})");
+  ASSERT_EQ(added.status, 201) << added.body;
+  EXPECT_EQ(server.Stop(), 0) << server.log();
+
+  ASSERT_TRUE(server.Start());
+  Response count = server.Get(base + "/count");
+  EXPECT_EQ(count.status, 200) << count.body;
+  EXPECT_EQ(count.body, "3");
+  Response query = server.Post(base + "/query", R"({"query_embeddings":[[0.1,0.9]],"n_results":1})");
+  ASSERT_EQ(query.status, 200) << query.body;
+  EXPECT_NE(query.body.find("\"b\""), std::string::npos) << query.body;
+  EXPECT_NE(query.body.find("banana"), std::string::npos) << query.body;
+  EXPECT_EQ(server.Stop(), 0) << server.log();
+
+  // `fathom compact` on the same URL, then served again.
+  std::string output;
+  EXPECT_EQ(RunFathom("compact --store " + url, &output), 0) << output;
+  ASSERT_TRUE(server.Start());
+  EXPECT_EQ(server.Get(base + "/count").body, "3");
+  EXPECT_EQ(server.Stop(), 0) << server.log();
 }
 
 TEST(StoreUrlTest, UnknownSchemeIsRefused) {
