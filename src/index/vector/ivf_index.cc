@@ -448,9 +448,6 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
     const uint32_t j = order[p].second;
     const size_t begin = offsets_[j], count = offsets_[j + 1] - begin;
     if (count == 0) continue;
-    const float* centroid = centroids_.data() + static_cast<size_t>(j) * padded;
-    for (uint32_t d = 0; d < padded; ++d) residual[d] = rotated[d] - centroid[d];
-    quantizer.PrepareQuery(residual.data(), &prepared);
     const uint64_t* codes = codes_.data() + begin * words;
     const uint32_t* slots = slots_.data() + begin;
     const uint32_t* rows = nullptr;
@@ -463,15 +460,22 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
       rows = selected.data();
       scored = selected.size();
       allowed_scored += scored;
-      // The allowed codes sit at scattered offsets of the cluster: request them all
-      // before scoring, so their cache misses overlap rather than queue behind the
-      // popcounts of the previous code.
+      // The allowed codes sit at scattered offsets of the cluster: request them all now,
+      // so their cache misses overlap each other and the query quantization below
+      // instead of queueing behind the popcounts of the previous code.
       for (uint32_t r : selected) {
         PrefetchLines(codes + size_t{r} * words, size_t{words} * sizeof(uint64_t));
         __builtin_prefetch(add_.data() + begin + r, 0, 3);
         __builtin_prefetch(rescale_.data() + begin + r, 0, 3);
       }
+      if (scored == 0) {  // nothing allowed here: no need to quantize the query for it
+        ++stats->clusters_probed;
+        continue;
+      }
     }
+    const float* centroid = centroids_.data() + static_cast<size_t>(j) * padded;
+    for (uint32_t d = 0; d < padded; ++d) residual[d] = rotated[d] - centroid[d];
+    quantizer.PrepareQuery(residual.data(), &prepared);
     total_scored += scored;
     estimates.resize(scored);
     RabitqEstimate(prepared, words, codes, add_.data() + begin, rescale_.data() + begin, rows, scored,
