@@ -106,8 +106,10 @@ inline constexpr double kCalibrationMeanMargin = 0.02;
 // A setting is measured in blocks of this many sample queries and rejected early once its
 // upper confidence bound falls below the target.
 inline constexpr size_t kCalibrationEarlyRejectQueries = 40;
-// Re-rank depths tried (candidates kept = k * factor), shallow first.
-inline constexpr uint32_t kCalibrationRerankFactors[] = {3, 5, 10, 20, 40, 80, 160};
+// Re-rank depths tried (candidates kept = k * factor), from the default depth deeper.
+inline constexpr uint32_t kCalibrationRerankFactors[] = {10, 20, 40, 80, 160};
+// Shallower depths, tried in this order only when the default depth was the cheapest.
+inline constexpr uint32_t kCalibrationShallowRerankFactors[] = {5, 3};
 // The fixed cost of probing one cluster (quantizing the query residual), in exact
 // distance equivalents, for the calibration's cost model.
 inline constexpr double kProbeOverheadCost = 2.0;

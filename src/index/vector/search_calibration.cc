@@ -244,15 +244,12 @@ Result<SearchBudget> CalibrateSearch(const IvfIndex& index, const VectorSource& 
     return point.lower_bound >= options.recall_target && point.recall >= mean_wanted;
   };
 
-  // For each re-rank depth (deeper first needs no more probes than shallower), the fewest
-  // probes that reach the target: doubling, then bisection. Recall grows with probes at a
-  // fixed depth (more clusters only add candidates), so the bisection is sound up to
-  // sampling noise, which the lower bound absorbs.
-  std::optional<CalibrationPoint> best;
-  uint32_t upper = clusters;
-  for (uint32_t rerank_factor : ivf_limits::kCalibrationRerankFactors) {
-    uint32_t low = 0;  // the most probes known to fall short (0: none measured)
-    uint32_t high = 1;
+  // The fewest probes that reach the target at one re-rank depth: doubling from `high`,
+  // then bisection down to just above `low` (a count known to fall short; 0: none).
+  // Recall grows with probes at a fixed depth (more clusters only add candidates), so the
+  // bisection is sound up to sampling noise, which the lower bound absorbs.
+  auto fewest_probes = [&](uint32_t rerank_factor, uint32_t low, uint32_t high,
+                           uint32_t upper) -> Result<std::optional<CalibrationPoint>> {
     std::optional<CalibrationPoint> found;
     while (true) {
       FATHOM_ASSIGN_OR_RETURN(CalibrationPoint point, measure(high, rerank_factor));
@@ -264,7 +261,7 @@ Result<SearchBudget> CalibrateSearch(const IvfIndex& index, const VectorSource& 
       if (high >= upper) break;
       high = std::min(upper, high * 2);
     }
-    if (!found) continue;  // this depth cannot reach the target: try a deeper one
+    if (!found) return found;
     while (high - low > 1) {
       const uint32_t mid = low + (high - low) / 2;
       FATHOM_ASSIGN_OR_RETURN(CalibrationPoint point, measure(mid, rerank_factor));
@@ -275,12 +272,33 @@ Result<SearchBudget> CalibrateSearch(const IvfIndex& index, const VectorSource& 
         low = mid;
       }
     }
-    upper = high;
+    return found;
+  };
+
+  // Deeper re-ranks first, from the default depth: a deeper one needs no more probes than
+  // a shallower one, and is tried while it lowers the cost.
+  std::optional<CalibrationPoint> best;
+  uint32_t upper = clusters;
+  for (uint32_t rerank_factor : ivf_limits::kCalibrationRerankFactors) {
+    FATHOM_ASSIGN_OR_RETURN(std::optional<CalibrationPoint> found, fewest_probes(rerank_factor, 0, 1, upper));
+    if (!found) continue;  // this depth cannot reach the target: try a deeper one
+    upper = found->probes;
     const bool cheaper = !best || found->cost < best->cost;
     if (cheaper) best = found;
     // A deeper re-rank that did not pay here will not pay deeper still.
     if (!cheaper) break;
-    if (high == 1) break;  // one probe suffices: nothing deeper can be cheaper
+    if (found->probes == 1) break;  // one probe suffices: nothing deeper can be cheaper
+  }
+  // Where the default depth was the cheapest, shallower ones may be cheaper still (easy
+  // data whose estimates already rank well: fewer exact reads for a few more probes).
+  // They need at least as many probes as the default depth did.
+  if (best && best->rerank_factor == ivf_limits::kCalibrationRerankFactors[0]) {
+    for (uint32_t rerank_factor : ivf_limits::kCalibrationShallowRerankFactors) {
+      FATHOM_ASSIGN_OR_RETURN(std::optional<CalibrationPoint> found,
+                              fewest_probes(rerank_factor, best->probes - 1, best->probes, clusters));
+      if (!found || found->cost >= best->cost) break;
+      best = found;
+    }
   }
   budget.sample_queries = static_cast<uint32_t>(queries.size());
   bool index_pays = best.has_value();
