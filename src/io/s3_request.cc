@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 
 namespace fathom {
@@ -46,6 +47,28 @@ int SeekBody(void* user, curl_off_t offset, int origin) {
 
 size_t WriteBody(char* data, size_t size, size_t count, void* user) {
   static_cast<std::string*>(user)->append(data, size * count);
+  return size * count;
+}
+
+// Keeps the Content-Range of the final answer. A status line starts a new header block
+// (after a "100 Continue", or on curl's resend over a new connection), so it clears what an
+// earlier block set.
+size_t ReadHeader(char* data, size_t size, size_t count, void* user) {
+  auto* response = static_cast<S3Response*>(user);
+  std::string_view line(data, size * count);
+  if (line.rfind("HTTP/", 0) == 0) {
+    response->content_range.clear();
+    return size * count;
+  }
+  constexpr std::string_view kName = "content-range:";
+  if (line.size() >= kName.size() &&
+      std::equal(kName.begin(), kName.end(), line.begin(),
+                 [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); })) {
+    line.remove_prefix(kName.size());
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+    while (!line.empty() && (line.back() == '\r' || line.back() == '\n' || line.back() == ' ')) line.remove_suffix(1);
+    response->content_range = std::string(line);
+  }
   return size * count;
 }
 
@@ -251,6 +274,8 @@ std::unique_ptr<S3Client::Transfer> S3Client::Prepare(const S3Request& request) 
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, WriteBody);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &t->response.body);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, ReadHeader);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &t->response);
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t->error_buffer);
   return t;
 }
@@ -270,6 +295,7 @@ S3Response S3Client::Finish(Transfer* t, int curl_code) {
                                (t->error_buffer[0] != '\0' ? std::string(": ") + t->error_buffer : std::string());
     response.transport_retryable = IsRetryableCurlError(code);
     response.body.clear();
+    response.content_range.clear();
   }
   response.body_resent = t->upload.rewound;
   curl_easy_setopt(t->handle, CURLOPT_ERRORBUFFER, nullptr);

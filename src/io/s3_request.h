@@ -64,6 +64,9 @@ struct S3Response {
   std::string body;
   // Content-Length of the answer, -1 if unknown (HEAD reports the object's size here).
   int64_t content_length = -1;
+  // The answer's Content-Range header ("bytes FIRST-LAST/TOTAL" on a 206), "" if none:
+  // where the bytes of a ranged GET sit in the object.
+  std::string content_range;
   // curl sent the body more than once: a reused keep-alive connection died before any
   // answer, and curl resent the request on a new one by itself. The first copy may have
   // been applied, so the answer (say 412 to a create-only Put) may be about our own write.

@@ -102,6 +102,17 @@ TEST(S3StoreRgwTest, LargeObjectsAndListPages) {
   ASSERT_TRUE(store->Put("big", big, PutMode::kCreateOnly).ok());
   EXPECT_EQ(*store->Get("big", std::nullopt), big);
   EXPECT_EQ(*store->Get("big", ByteRange{(5 << 20) + 3, 1000}), big.substr((5 << 20) + 3, 1000));
+  // Ranges RGW clamps or refuses, each checked against its Content-Range: across the end,
+  // to the end through an overflowing length, at the end, and on an empty object.
+  const uint64_t size = big.size();
+  EXPECT_EQ(*store->Get("big", ByteRange{size - 10, 100}), big.substr(size - 10));
+  EXPECT_EQ(*store->Get("big", ByteRange{size - 7, UINT64_MAX}), big.substr(size - 7));
+  EXPECT_EQ(*store->Get("big", ByteRange{size, 5}), "");
+  EXPECT_EQ(*store->Get("big", ByteRange{0, 1}), big.substr(0, 1));
+  ASSERT_TRUE(store->Put("empty", "", PutMode::kCreateOnly).ok());
+  EXPECT_EQ(*store->Get("empty", ByteRange{0, 10}), "");
+  EXPECT_EQ(*store->Get("empty", std::nullopt), "");
+  ASSERT_TRUE(store->Delete("empty").ok());
   ASSERT_TRUE(store->Delete("big").ok());
 
   // Pages of 7 keys: RGW's own continuation tokens, followed to the end.

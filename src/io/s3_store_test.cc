@@ -240,6 +240,65 @@ TEST_F(S3StoreFakeTest, GetManyReadsInParallelInOrder) {
             StatusCode::kInvalidArgument);
 }
 
+// A connection dropped mid-body: the answer's Content-Length says more than arrived. A cut
+// body is never data: the read is retried, and fails once the attempts run out. The
+// read-back of an unknown create-only outcome is a Get too: a cut read-back must not look
+// like another writer's bytes.
+TEST_F(S3StoreFakeTest, TruncatedBodyIsNeverData) {
+  std::string value;
+  for (int i = 0; i < 10000; ++i) value.push_back(static_cast<char>('a' + i % 26));
+  server_.SetObject("root/dir/k", value);
+  server_.QueueFault(Fault::kTruncateBody);
+  auto whole = store_->Get("k", std::nullopt);
+  ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+  EXPECT_EQ(*whole, value);
+  EXPECT_EQ(server_.counts().gets, 2);
+
+  server_.QueueFault(Fault::kTruncateBody);
+  auto part = store_->Get("k", ByteRange{100, 5000});
+  ASSERT_TRUE(part.ok()) << part.status().ToString();
+  EXPECT_EQ(*part, value.substr(100, 5000));
+
+  server_.QueueFault(Fault::kTruncateBody, 4);  // every attempt
+  auto cut = store_->Get("k", std::nullopt);
+  EXPECT_EQ(cut.status().code(), StatusCode::kUnavailable)
+      << (cut.ok() ? "returned " + std::to_string(cut->size()) + " bytes" : cut.status().ToString());
+
+  server_.QueueFault(Fault::kApplyThen500);
+  server_.QueueFault(Fault::kTruncateBody);
+  Status put = store_->Put("k2", value, PutMode::kCreateOnly);
+  EXPECT_TRUE(put.ok()) << put.ToString();
+
+  server_.QueueFault(Fault::kTruncateBody);
+  auto many = store_->GetMany({{"k", std::nullopt}, {"k", ByteRange{1, 10}}}, 2);
+  ASSERT_TRUE(many.ok()) << many.status().ToString();
+  EXPECT_EQ((*many)[0], value);
+  EXPECT_EQ((*many)[1], value.substr(1, 10));
+}
+
+// A 206 must carry the bytes asked for, cut short only by the object's end (Content-Range
+// says where they are). A short answer taken as the object's end, or bytes from another
+// offset, would be wrong data handed to a segment or vector reader.
+TEST_F(S3StoreFakeTest, RangeAnswerOtherThanTheAskedBytesIsAnError) {
+  server_.SetObject("root/dir/k", "0123456789");
+  server_.QueueFault(Fault::kShortRange);
+  auto short_read = store_->Get("k", ByteRange{2, 4});
+  EXPECT_EQ(short_read.status().code(), StatusCode::kIOError)
+      << (short_read.ok() ? "returned '" + *short_read + "'" : short_read.status().ToString());
+  server_.QueueFault(Fault::kShiftedRange);
+  auto shifted = store_->Get("k", ByteRange{2, 4});
+  EXPECT_EQ(shifted.status().code(), StatusCode::kIOError)
+      << (shifted.ok() ? "returned '" + *shifted + "'" : shifted.status().ToString());
+  server_.QueueFault(Fault::kShortRange);
+  auto many = store_->GetMany({{"k", ByteRange{2, 4}}}, 1);
+  EXPECT_EQ(many.status().code(), StatusCode::kIOError)
+      << (many.ok() ? "returned '" + (*many)[0] + "'" : many.status().ToString());
+  // The object's end is a legitimate short answer.
+  EXPECT_EQ(*store_->Get("k", ByteRange{8, 5}), "89");
+  EXPECT_EQ(*store_->Get("k", ByteRange{2, 4}), "2345");
+  EXPECT_EQ(*store_->Get("k", ByteRange{9, UINT64_MAX}), "9");
+}
+
 // A server that ignores If-None-Match would let two writers both "win" a WAL sequence
 // number: the start-up probe refuses it.
 TEST_F(S3StoreFakeTest, StoreIgnoringCreateOnlyIsRefused) {
