@@ -430,6 +430,9 @@ Result<std::vector<ObjectInfo>> S3Store::List(const std::string& prefix, const s
   const std::string root = options_.prefix.empty() ? std::string() : options_.prefix + "/";
   std::vector<ObjectInfo> out;
   std::string token;
+  // The full key of the last object taken: keys must come in strictly increasing order,
+  // across pages too, or a faulty continuation would hand the engine a key twice.
+  std::string previous;
   for (;;) {
     S3Request request{.method = S3Request::Method::kGet};
     request.query["list-type"] = "2";
@@ -456,6 +459,11 @@ Result<std::vector<ObjectInfo>> S3Store::List(const std::string& prefix, const s
         return Status::Corruption("list s3://" + options_.bucket + "/" + root + prefix + ": the server returned key '" +
                                   object.key + "' outside the requested range");
       }
+      if (!previous.empty() && object.key <= previous) {
+        return Status::Corruption("list s3://" + options_.bucket + "/" + root + prefix + ": the server returned key '" +
+                                  object.key + "' after '" + previous + "' (repeated or out of order)");
+      }
+      previous = object.key;
       object.key.erase(0, root.size());
       out.push_back(std::move(object));
       if (max_keys != 0 && out.size() == max_keys) return out;

@@ -299,6 +299,24 @@ TEST_F(S3StoreFakeTest, RangeAnswerOtherThanTheAskedBytesIsAnError) {
   EXPECT_EQ(*store_->Get("k", ByteRange{9, UINT64_MAX}), "9");
 }
 
+// An off-by-one continuation on the server: a page starts at the last key of the page
+// before. List must not hand the engine a key twice (two "segments", two WAL records).
+TEST_F(S3StoreFakeTest, ListRefusesARepeatedKey) {
+  server_.set_page_keys_max(2);
+  for (const char* k : {"p/1", "p/2", "p/3", "p/4", "p/5"}) server_.SetObject(std::string("root/dir/") + k, k);
+  server_.QueueFault(Fault::kNone);  // the first page is fine
+  server_.QueueFault(Fault::kListRepeatsLastKey);
+  auto all = store_->List("p/", "", 0);
+  std::string keys;
+  if (all.ok()) {
+    for (const ObjectInfo& o : *all) keys += o.key + " ";
+  }
+  EXPECT_EQ(all.status().code(), StatusCode::kCorruption) << (all.ok() ? "listed " + keys : all.status().ToString());
+  auto again = store_->List("p/", "", 0);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->size(), 5u);
+}
+
 // A server that ignores If-None-Match would let two writers both "win" a WAL sequence
 // number: the start-up probe refuses it.
 TEST_F(S3StoreFakeTest, StoreIgnoringCreateOnlyIsRefused) {
