@@ -33,9 +33,18 @@ bool IsBucketChar(char c) {
 // Throttling (503 SlowDown, 429) and server errors are transient; so is 408.
 bool IsRetryableStatus(long status) { return status == 408 || status == 429 || (status >= 500 && status <= 599); }
 
+// S3 (and RGW) answer 400 RequestTimeout when they stopped waiting for the request's bytes
+// (a stalled or slow upload): nothing was applied, and the same request may succeed, as
+// the AWS SDKs retry it. It is not the caller's bad input.
+bool IsRequestTimeout(const S3Response& response) {
+  if (response.http_status != 400 || response.body.empty()) return false;
+  auto error = ParseS3Error(response.body);
+  return error.ok() && error->code == "RequestTimeout";
+}
+
 bool IsRetryable(const S3Response& response) {
   if (response.transport_failed()) return response.transport_retryable;
-  return IsRetryableStatus(response.http_status);
+  return IsRetryableStatus(response.http_status) || IsRequestTimeout(response);
 }
 
 // After these answers a Put may or may not have been applied: the server failed while
@@ -199,6 +208,9 @@ Status ErrorStatus(const S3Response& response, const S3Request& request, const S
     return Status::FailedPrecondition(what + ": permission denied (" + detail +
                                       "); check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, the region (" +
                                       options.region + ") and the bucket's policy");
+  }
+  if (status == 400 && code == "RequestTimeout") {
+    return Status::Unavailable(what + ": " + detail + " (" + std::to_string(attempts) + " attempts)");
   }
   if (status == 400) return Status::InvalidArgument(what + ": the server refused the request (" + detail + ")");
   if (status == 412) return Status::FailedPrecondition(what + ": precondition failed (" + detail + ")");

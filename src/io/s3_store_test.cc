@@ -82,6 +82,24 @@ TEST_F(S3StoreFakeTest, RetriesAreBounded) {
   EXPECT_EQ(server_.counts().requests, 4);  // attempts_max
 }
 
+// 400 RequestTimeout is S3's (and RGW's) answer when it stopped waiting for the request's
+// bytes: nothing was applied, the same request may succeed, and it is not the caller's bad
+// input (InvalidArgument would reach an HTTP client as a 400 it cannot fix).
+TEST_F(S3StoreFakeTest, RequestTimeoutIsRetriedNotInvalidArgument) {
+  server_.SetObject("root/dir/k", "value");
+  server_.QueueFault(Fault::k400RequestTimeout);
+  auto got = store_->Get("k", std::nullopt);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, "value");
+  server_.QueueFault(Fault::k400RequestTimeout);
+  Status put = store_->Put("k2", "v", PutMode::kCreateOnly);
+  EXPECT_TRUE(put.ok()) << put.ToString();
+  EXPECT_EQ(server_.objects().at("root/dir/k2"), "v");
+  server_.QueueFault(Fault::k400RequestTimeout, 4);
+  Status exhausted = store_->Put("k3", "v", PutMode::kOverwrite);
+  EXPECT_EQ(exhausted.code(), StatusCode::kUnavailable) << exhausted.ToString();
+}
+
 TEST_F(S3StoreFakeTest, ClientErrorsAreNotRetried) {
   Status missing = store_->Get("missing", std::nullopt).status();
   EXPECT_TRUE(missing.IsNotFound()) << missing.ToString();
