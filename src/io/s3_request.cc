@@ -22,6 +22,7 @@ struct Upload {
   std::string_view bytes;
   size_t offset = 0;
   bool rewound = false;
+  int sends = 0;  // times curl was about to send the request (PrepareToSend)
 };
 
 size_t ReadBody(char* buffer, size_t size, size_t count, void* user) {
@@ -43,6 +44,15 @@ int SeekBody(void* user, curl_off_t offset, int origin) {
   }
   upload->offset = static_cast<size_t>(offset);
   return CURL_SEEKFUNC_OK;
+}
+
+// curl calls this right before it sends the request, on a new or a reused connection; a
+// second call means curl resent the request by itself. That is the only trace of a
+// resend with an empty body, which has nothing to rewind (SeekBody is never called).
+int PrepareToSend(void* user, char* /*conn_primary_ip*/, char* /*conn_local_ip*/, int /*conn_primary_port*/,
+                  int /*conn_local_port*/) {
+  ++static_cast<Upload*>(user)->sends;
+  return CURL_PREREQFUNC_OK;
 }
 
 size_t WriteBody(char* data, size_t size, size_t count, void* user) {
@@ -259,6 +269,8 @@ std::unique_ptr<S3Client::Transfer> S3Client::Prepare(const S3Request& request) 
       curl_easy_setopt(h, CURLOPT_READDATA, &t->upload);
       curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, SeekBody);
       curl_easy_setopt(h, CURLOPT_SEEKDATA, &t->upload);
+      curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, PrepareToSend);
+      curl_easy_setopt(h, CURLOPT_PREREQDATA, &t->upload);
       curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
       // curl sends "Expect: 100-continue" with every upload and waits up to 1 s for the
       // server's go-ahead (a server that never sends one costs a second per Put). The
@@ -297,7 +309,7 @@ S3Response S3Client::Finish(Transfer* t, int curl_code) {
     response.body.clear();
     response.content_range.clear();
   }
-  response.body_resent = t->upload.rewound;
+  response.body_resent = t->upload.rewound || t->upload.sends > 1;
   curl_easy_setopt(t->handle, CURLOPT_ERRORBUFFER, nullptr);
   curl_slist_free_all(t->headers);
   t->headers = nullptr;

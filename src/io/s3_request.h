@@ -67,9 +67,10 @@ struct S3Response {
   // The answer's Content-Range header ("bytes FIRST-LAST/TOTAL" on a 206), "" if none:
   // where the bytes of a ranged GET sit in the object.
   std::string content_range;
-  // curl sent the body more than once: a reused keep-alive connection died before any
-  // answer, and curl resent the request on a new one by itself. The first copy may have
-  // been applied, so the answer (say 412 to a create-only Put) may be about our own write.
+  // kPut: curl sent the request more than once: a reused keep-alive connection died before
+  // any answer, and curl resent the request on a new one by itself (seen as a rewind of the
+  // body, or, for an empty body, as a second send). The first copy may have been applied,
+  // so the answer (say 412 to a create-only Put) may be about our own write.
   bool body_resent = false;
 
   bool transport_failed() const { return http_status == 0; }

@@ -141,6 +141,20 @@ TEST_F(S3StoreFakeTest, UnknownOutcomeWithOurBytesIsOk) {
   EXPECT_EQ(server_.objects().at("root/dir/k2"), "ours");
 }
 
+// curl's silent resend of an empty object: a reused connection dies after the server
+// applied the PUT, curl sends it again on a new connection, and the resend meets 412. With
+// no body there is nothing to rewind, so the resend must be seen another way; the 412 is
+// our own write.
+TEST_F(S3StoreFakeTest, SilentResendOfAnEmptyObjectIsOurs) {
+  ASSERT_TRUE(store_->Put("warm", "up", PutMode::kCreateOnly).ok());  // a keep-alive connection to reuse
+  server_.QueueFault(Fault::kApplyThenClose);
+  Status s = store_->Put("empty", "", PutMode::kCreateOnly);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(server_.objects().count("root/dir/empty"), 1u);
+  // A real second write of the empty object is still refused.
+  EXPECT_TRUE(store_->Put("empty", "", PutMode::kCreateOnly).IsAlreadyExists());
+}
+
 // The answer was 500 and another writer's bytes are there: AlreadyExists.
 TEST_F(S3StoreFakeTest, UnknownOutcomeWithOtherBytesIsAlreadyExists) {
   server_.SetObject("root/dir/k", "theirs");
