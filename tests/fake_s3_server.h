@@ -47,6 +47,10 @@ class FakeS3Server {
     // GET faults. The answer's Content-Length is the whole body, but only half of it is
     // sent before the connection is closed (a dropped connection mid-body).
     kTruncateBody,
+    // A GET answered with neither Content-Length nor chunked encoding (the body ends when
+    // the connection closes, as HTTP/1.0 allows) and only half the body sent: a cut that
+    // the framing cannot reveal.
+    kCloseDelimitedTruncated,
     // A ranged GET is answered 206 with one byte fewer than asked (and than the object
     // has), Content-Range saying so: a short answer that is not the object's end.
     kShortRange,
@@ -150,6 +154,7 @@ class FakeS3Server {
     bool head = false;
     size_t head_length = 0;
     bool truncate = false;  // send half the body, then close
+    bool no_length = false;  // no Content-Length header (the body ends at close)
   };
 
   void AcceptLoop() {
@@ -241,7 +246,10 @@ class FakeS3Server {
       if (answer.close) break;
       std::string out = "HTTP/1.1 " + std::to_string(answer.status) + " X\r\n";
       for (const std::string& h : answer.headers) out += h + "\r\n";
-      out += "Content-Length: " + std::to_string(answer.head ? answer.head_length : answer.body.size()) + "\r\n\r\n";
+      if (!answer.no_length) {
+        out += "Content-Length: " + std::to_string(answer.head ? answer.head_length : answer.body.size()) + "\r\n";
+      }
+      out += "\r\n";
       if (!answer.head) out += answer.truncate ? answer.body.substr(0, answer.body.size() / 2) : answer.body;
       size_t sent = 0;
       while (sent < out.size()) {
@@ -301,6 +309,7 @@ class FakeS3Server {
 
     Answer answer = Apply(request, key, query, fault);
     if (fault == Fault::kTruncateBody) answer.truncate = true;
+    if (fault == Fault::kCloseDelimitedTruncated) answer.truncate = answer.no_length = true;
     if (fault == Fault::kApplyThen500) return {500, ErrorXml("UnknownError", "injected after applying")};
     if (fault == Fault::kApplyThenClose) return Answer{.close = true};
     return answer;

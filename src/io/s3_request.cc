@@ -60,7 +60,7 @@ size_t WriteBody(char* data, size_t size, size_t count, void* user) {
   return size * count;
 }
 
-// Keeps the Content-Range of the final answer. A status line starts a new header block
+// Keeps the Content-Range of the final answer and notes a chunked body. A status line starts a new header block
 // (after a "100 Continue", or on curl's resend over a new connection), so it clears what an
 // earlier block set.
 size_t ReadHeader(char* data, size_t size, size_t count, void* user) {
@@ -68,7 +68,13 @@ size_t ReadHeader(char* data, size_t size, size_t count, void* user) {
   std::string_view line(data, size * count);
   if (line.rfind("HTTP/", 0) == 0) {
     response->content_range.clear();
+    response->body_framed = false;
     return size * count;
+  }
+  std::string lower(line);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower.rfind("transfer-encoding:", 0) == 0 && lower.find("chunked") != std::string::npos) {
+    response->body_framed = true;
   }
   constexpr std::string_view kName = "content-range:";
   if (line.size() >= kName.size() &&
@@ -301,6 +307,9 @@ S3Response S3Client::Finish(Transfer* t, int curl_code) {
     curl_off_t length = -1;
     curl_easy_getinfo(t->handle, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
     response.content_length = length;
+    long version = 0;
+    curl_easy_getinfo(t->handle, CURLINFO_HTTP_VERSION, &version);
+    if (length >= 0 || version >= CURL_HTTP_VERSION_2_0) response.body_framed = true;
   } else {
     response.http_status = 0;
     response.transport_error = std::string(curl_easy_strerror(code)) +

@@ -341,6 +341,13 @@ Status CheckPartialAnswer(const S3Response& response, const ByteRange& range, co
 
 Result<std::string> S3Store::GetResult(S3Response& response, const S3Request& request,
                                        const std::optional<ByteRange>& range) const {
+  if ((response.http_status == 200 || response.http_status == 206) && !response.body_framed) {
+    // The body ran until the connection closed: a cut one looks complete. S3 and RGW always
+    // send a Content-Length; an answer without one (some proxy) cannot be trusted as data.
+    return Status::IOError("GET s3://" + options_.bucket + "/" + request.key +
+                           ": the answer has neither Content-Length nor chunked encoding, so a cut body cannot be "
+                           "told from a whole one");
+  }
   if ((response.http_status == 200 || response.http_status == 206) && response.content_length >= 0 &&
       response.body.size() != static_cast<uint64_t>(response.content_length)) {
     // curl itself fails a transfer cut short of its Content-Length (CURLE_PARTIAL_FILE,

@@ -296,6 +296,13 @@ TEST_F(S3StoreFakeTest, TruncatedBodyIsNeverData) {
   EXPECT_EQ(cut.status().code(), StatusCode::kUnavailable)
       << (cut.ok() ? "returned " + std::to_string(cut->size()) + " bytes" : cut.status().ToString());
 
+  // Without Content-Length or chunked framing, a cut body looks complete to curl: such an
+  // answer cannot be verified, so it is an error.
+  server_.QueueFault(Fault::kCloseDelimitedTruncated);
+  auto unframed = store_->Get("k", std::nullopt);
+  EXPECT_EQ(unframed.status().code(), StatusCode::kIOError)
+      << (unframed.ok() ? "returned " + std::to_string(unframed->size()) + " bytes" : unframed.status().ToString());
+
   server_.QueueFault(Fault::kApplyThen500);
   server_.QueueFault(Fault::kTruncateBody);
   Status put = store_->Put("k2", value, PutMode::kCreateOnly);
