@@ -6,7 +6,9 @@
 //
 // Faults are queued: each of the next requests takes the first queued fault. A fault can
 // answer 500/503/429 without applying the request, apply it and then answer 500 (a lost
-// acknowledgement), or close the connection without answering (before or after applying).
+// acknowledgement), close the connection without answering (before or after applying), or
+// damage a GET or List answer (a cut body, a wrong range, an off-by-one continuation).
+// kNone lets a request through untouched, to aim a later fault at a later request.
 //
 // Thread-safety: one mutex over the objects, the fault queue and the counters; one thread
 // per connection, all joined by the destructor.
@@ -34,12 +36,30 @@ namespace fathom::testing {
 class FakeS3Server {
  public:
   enum class Fault {
+    kNone,           // answered normally
     k500,            // 500 InternalError, nothing applied
     k503SlowDown,    // 503 SlowDown, nothing applied
     k429,            // 429 TooManyRequests, nothing applied
+    k400RequestTimeout,  // 400 RequestTimeout (the server gave up reading the request), nothing applied
     kApplyThen500,   // applied, then 500 (RGW's conditional-PUT loser, a lost ack)
     kClose,          // connection closed without an answer, nothing applied
-    kApplyThenClose  // applied, then the connection closed without an answer
+    kApplyThenClose,  // applied, then the connection closed without an answer
+    // GET faults. The answer's Content-Length is the whole body, but only half of it is
+    // sent before the connection is closed (a dropped connection mid-body).
+    kTruncateBody,
+    // A GET answered with neither Content-Length nor chunked encoding (the body ends when
+    // the connection closes, as HTTP/1.0 allows) and only half the body sent: a cut that
+    // the framing cannot reveal.
+    kCloseDelimitedTruncated,
+    // A ranged GET is answered 206 with one byte fewer than asked (and than the object
+    // has), Content-Range saying so: a short answer that is not the object's end.
+    kShortRange,
+    // A ranged GET is answered 206 with the range shifted one byte earlier, Content-Range
+    // saying so: bytes of the object, but not the ones asked for.
+    kShiftedRange,
+    // A ListObjectsV2 page starts at its continuation token's key instead of after it (an
+    // off-by-one continuation): the previous page's last key comes again.
+    kListRepeatsLastKey
   };
 
   struct Counts {
@@ -133,6 +153,8 @@ class FakeS3Server {
     bool close = false;
     bool head = false;
     size_t head_length = 0;
+    bool truncate = false;  // send half the body, then close
+    bool no_length = false;  // no Content-Length header (the body ends at close)
   };
 
   void AcceptLoop() {
@@ -224,14 +246,18 @@ class FakeS3Server {
       if (answer.close) break;
       std::string out = "HTTP/1.1 " + std::to_string(answer.status) + " X\r\n";
       for (const std::string& h : answer.headers) out += h + "\r\n";
-      out += "Content-Length: " + std::to_string(answer.head ? answer.head_length : answer.body.size()) + "\r\n\r\n";
-      if (!answer.head) out += answer.body;
+      if (!answer.no_length) {
+        out += "Content-Length: " + std::to_string(answer.head ? answer.head_length : answer.body.size()) + "\r\n";
+      }
+      out += "\r\n";
+      if (!answer.head) out += answer.truncate ? answer.body.substr(0, answer.body.size() / 2) : answer.body;
       size_t sent = 0;
       while (sent < out.size()) {
         ssize_t n = ::send(fd, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
         if (n <= 0) break;
         sent += static_cast<size_t>(n);
       }
+      if (answer.truncate) break;
       request = Request{};
     }
     std::lock_guard<std::mutex> lock(mu_);
@@ -274,16 +300,24 @@ class FakeS3Server {
     if (fault == Fault::k500) return {500, ErrorXml("InternalError", "injected")};
     if (fault == Fault::k503SlowDown) return {503, ErrorXml("SlowDown", "Please reduce your request rate.")};
     if (fault == Fault::k429) return {429, ErrorXml("TooManyRequests", "injected")};
+    if (fault == Fault::k400RequestTimeout) {
+      return {400, ErrorXml("RequestTimeout",
+                            "Your socket connection to the server was not read from or written to within the timeout "
+                            "period.")};
+    }
     if (fault == Fault::kClose) return Answer{.close = true};
 
-    Answer answer = Apply(request, key, query);
+    Answer answer = Apply(request, key, query, fault);
+    if (fault == Fault::kTruncateBody) answer.truncate = true;
+    if (fault == Fault::kCloseDelimitedTruncated) answer.truncate = answer.no_length = true;
     if (fault == Fault::kApplyThen500) return {500, ErrorXml("UnknownError", "injected after applying")};
     if (fault == Fault::kApplyThenClose) return Answer{.close = true};
     return answer;
   }
 
   // REQUIRES: mu_ held.
-  Answer Apply(const Request& request, const std::string& key, const std::map<std::string, std::string>& query) {
+  Answer Apply(const Request& request, const std::string& key, const std::map<std::string, std::string>& query,
+               std::optional<Fault> fault) {
     if (request.method == "PUT") {
       ++counts_.puts;
       auto inm = request.headers.find("if-none-match");
@@ -307,7 +341,7 @@ class FakeS3Server {
     if (request.method != "GET") return {405, ErrorXml("MethodNotAllowed", request.method)};
     if (key.empty()) {
       ++counts_.lists;
-      return List(query);
+      return List(query, fault == Fault::kListRepeatsLastKey);
     }
     ++counts_.gets;
     auto it = objects_.find(key);
@@ -321,11 +355,16 @@ class FakeS3Server {
     uint64_t last = std::stoull(range->second.substr(dash + 1));
     if (first >= bytes.size()) return {416, ErrorXml("InvalidRange", "The requested range is not satisfiable")};
     last = std::min<uint64_t>(last, bytes.size() - 1);
-    return {206, bytes.substr(first, last - first + 1)};
+    if (fault == Fault::kShortRange && last > first) --last;
+    if (fault == Fault::kShiftedRange && first > 0) --first, --last;
+    // As S3 and RGW: "Content-Range: bytes FIRST-LAST/TOTAL".
+    return {206, bytes.substr(first, last - first + 1),
+            {"Content-Range: bytes " + std::to_string(first) + "-" + std::to_string(last) + "/" +
+             std::to_string(bytes.size())}};
   }
 
   // REQUIRES: mu_ held.
-  Answer List(const std::map<std::string, std::string>& query) {
+  Answer List(const std::map<std::string, std::string>& query, bool repeat_last_key) {
     auto get = [&](const char* name) {
       auto it = query.find(name);
       return it == query.end() ? std::string() : it->second;
@@ -341,7 +380,8 @@ class FakeS3Server {
     size_t n = 0;
     bool truncated = false;
     std::string last;
-    for (auto it = objects_.upper_bound(after); it != objects_.end(); ++it) {
+    for (auto it = repeat_last_key ? objects_.lower_bound(after) : objects_.upper_bound(after); it != objects_.end();
+         ++it) {
       if (it->first.compare(0, prefix.size(), prefix) != 0) continue;
       if (n == max_keys) {
         truncated = true;

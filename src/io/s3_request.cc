@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 
 namespace fathom {
@@ -21,6 +22,7 @@ struct Upload {
   std::string_view bytes;
   size_t offset = 0;
   bool rewound = false;
+  int sends = 0;  // times curl was about to send the request (PrepareToSend)
 };
 
 size_t ReadBody(char* buffer, size_t size, size_t count, void* user) {
@@ -44,8 +46,45 @@ int SeekBody(void* user, curl_off_t offset, int origin) {
   return CURL_SEEKFUNC_OK;
 }
 
+// curl calls this right before it sends the request, on a new or a reused connection; a
+// second call means curl resent the request by itself. That is the only trace of a
+// resend with an empty body, which has nothing to rewind (SeekBody is never called).
+int PrepareToSend(void* user, char* /*conn_primary_ip*/, char* /*conn_local_ip*/, int /*conn_primary_port*/,
+                  int /*conn_local_port*/) {
+  ++static_cast<Upload*>(user)->sends;
+  return CURL_PREREQFUNC_OK;
+}
+
 size_t WriteBody(char* data, size_t size, size_t count, void* user) {
   static_cast<std::string*>(user)->append(data, size * count);
+  return size * count;
+}
+
+// Keeps the Content-Range of the final answer and notes a chunked body. A status line starts a new header block
+// (after a "100 Continue", or on curl's resend over a new connection), so it clears what an
+// earlier block set.
+size_t ReadHeader(char* data, size_t size, size_t count, void* user) {
+  auto* response = static_cast<S3Response*>(user);
+  std::string_view line(data, size * count);
+  if (line.rfind("HTTP/", 0) == 0) {
+    response->content_range.clear();
+    response->body_framed = false;
+    return size * count;
+  }
+  std::string lower(line);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower.rfind("transfer-encoding:", 0) == 0 && lower.find("chunked") != std::string::npos) {
+    response->body_framed = true;
+  }
+  constexpr std::string_view kName = "content-range:";
+  if (line.size() >= kName.size() &&
+      std::equal(kName.begin(), kName.end(), line.begin(),
+                 [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); })) {
+    line.remove_prefix(kName.size());
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+    while (!line.empty() && (line.back() == '\r' || line.back() == '\n' || line.back() == ' ')) line.remove_suffix(1);
+    response->content_range = std::string(line);
+  }
   return size * count;
 }
 
@@ -236,6 +275,8 @@ std::unique_ptr<S3Client::Transfer> S3Client::Prepare(const S3Request& request) 
       curl_easy_setopt(h, CURLOPT_READDATA, &t->upload);
       curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, SeekBody);
       curl_easy_setopt(h, CURLOPT_SEEKDATA, &t->upload);
+      curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, PrepareToSend);
+      curl_easy_setopt(h, CURLOPT_PREREQDATA, &t->upload);
       curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
       // curl sends "Expect: 100-continue" with every upload and waits up to 1 s for the
       // server's go-ahead (a server that never sends one costs a second per Put). The
@@ -251,6 +292,8 @@ std::unique_ptr<S3Client::Transfer> S3Client::Prepare(const S3Request& request) 
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, WriteBody);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &t->response.body);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, ReadHeader);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &t->response);
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t->error_buffer);
   return t;
 }
@@ -264,14 +307,18 @@ S3Response S3Client::Finish(Transfer* t, int curl_code) {
     curl_off_t length = -1;
     curl_easy_getinfo(t->handle, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
     response.content_length = length;
+    long version = 0;
+    curl_easy_getinfo(t->handle, CURLINFO_HTTP_VERSION, &version);
+    if (length >= 0 || version >= CURL_HTTP_VERSION_2_0) response.body_framed = true;
   } else {
     response.http_status = 0;
     response.transport_error = std::string(curl_easy_strerror(code)) +
                                (t->error_buffer[0] != '\0' ? std::string(": ") + t->error_buffer : std::string());
     response.transport_retryable = IsRetryableCurlError(code);
     response.body.clear();
+    response.content_range.clear();
   }
-  response.body_resent = t->upload.rewound;
+  response.body_resent = t->upload.rewound || t->upload.sends > 1;
   curl_easy_setopt(t->handle, CURLOPT_ERRORBUFFER, nullptr);
   curl_slist_free_all(t->headers);
   t->headers = nullptr;

@@ -64,9 +64,17 @@ struct S3Response {
   std::string body;
   // Content-Length of the answer, -1 if unknown (HEAD reports the object's size here).
   int64_t content_length = -1;
-  // curl sent the body more than once: a reused keep-alive connection died before any
-  // answer, and curl resent the request on a new one by itself. The first copy may have
-  // been applied, so the answer (say 412 to a create-only Put) may be about our own write.
+  // The answer's Content-Range header ("bytes FIRST-LAST/TOTAL" on a 206), "" if none:
+  // where the bytes of a ranged GET sit in the object.
+  std::string content_range;
+  // The answer said where its body ends: a Content-Length, chunked encoding, or HTTP/2's
+  // end of stream. False for a body that simply ran until the connection closed (HTTP/1.0
+  // style), whose cut cannot be told from its end.
+  bool body_framed = false;
+  // kPut: curl sent the request more than once: a reused keep-alive connection died before
+  // any answer, and curl resent the request on a new one by itself (seen as a rewind of the
+  // body, or, for an empty body, as a second send). The first copy may have been applied,
+  // so the answer (say 412 to a create-only Put) may be about our own write.
   bool body_resent = false;
 
   bool transport_failed() const { return http_status == 0; }

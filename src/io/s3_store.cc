@@ -1,6 +1,7 @@
 #include "io/s3_store.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <random>
 #include <thread>
@@ -32,9 +33,18 @@ bool IsBucketChar(char c) {
 // Throttling (503 SlowDown, 429) and server errors are transient; so is 408.
 bool IsRetryableStatus(long status) { return status == 408 || status == 429 || (status >= 500 && status <= 599); }
 
+// S3 (and RGW) answer 400 RequestTimeout when they stopped waiting for the request's bytes
+// (a stalled or slow upload): nothing was applied, and the same request may succeed, as
+// the AWS SDKs retry it. It is not the caller's bad input.
+bool IsRequestTimeout(const S3Response& response) {
+  if (response.http_status != 400 || response.body.empty()) return false;
+  auto error = ParseS3Error(response.body);
+  return error.ok() && error->code == "RequestTimeout";
+}
+
 bool IsRetryable(const S3Response& response) {
   if (response.transport_failed()) return response.transport_retryable;
-  return IsRetryableStatus(response.http_status);
+  return IsRetryableStatus(response.http_status) || IsRequestTimeout(response);
 }
 
 // After these answers a Put may or may not have been applied: the server failed while
@@ -43,6 +53,12 @@ bool IsRetryable(const S3Response& response) {
 bool OutcomeUnknown(const S3Response& response) {
   if (response.transport_failed()) return response.transport_retryable;
   return response.http_status == 409 || (response.http_status >= 500 && response.http_status != 503);
+}
+
+// The last byte a range asks for (the whole rest of the object if the range overflows).
+uint64_t RangeLast(const ByteRange& range) {
+  uint64_t last = range.offset + range.length - 1;
+  return last < range.offset ? UINT64_MAX : last;
 }
 
 const char* MethodName(S3Request::Method method) {
@@ -193,6 +209,9 @@ Status ErrorStatus(const S3Response& response, const S3Request& request, const S
                                       "); check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, the region (" +
                                       options.region + ") and the bucket's policy");
   }
+  if (status == 400 && code == "RequestTimeout") {
+    return Status::Unavailable(what + ": " + detail + " (" + std::to_string(attempts) + " attempts)");
+  }
   if (status == 400) return Status::InvalidArgument(what + ": the server refused the request (" + detail + ")");
   if (status == 412) return Status::FailedPrecondition(what + ": precondition failed (" + detail + ")");
   if (IsRetryableStatus(status)) {
@@ -267,16 +286,84 @@ Status S3Store::PutCreateOnly(const std::string& key, std::string_view bytes) {
 S3Request S3Store::GetRequest(const std::string& key, const std::optional<ByteRange>& range) const {
   S3Request request{.method = S3Request::Method::kGet, .key = FullKey(key)};
   if (range.has_value()) {
-    uint64_t last = range->offset + range->length - 1;
-    if (last < range->offset) last = UINT64_MAX;  // overflow: to the end
-    request.headers.push_back("Range: bytes=" + std::to_string(range->offset) + "-" + std::to_string(last));
+    // An overflowing range asks for everything to the end.
+    request.headers.push_back("Range: bytes=" + std::to_string(range->offset) + "-" + std::to_string(RangeLast(*range)));
   }
   return request;
 }
 
+namespace {
+
+// Parses "bytes FIRST-LAST/TOTAL" (TOTAL may be "*": unknown).
+bool ParseContentRange(std::string_view text, uint64_t* first, uint64_t* last, std::optional<uint64_t>* total) {
+  constexpr std::string_view kUnit = "bytes ";
+  if (text.substr(0, kUnit.size()) != kUnit) return false;
+  const char* p = text.data() + kUnit.size();
+  const char* end = text.data() + text.size();
+  auto r1 = std::from_chars(p, end, *first);
+  if (r1.ec != std::errc() || r1.ptr == end || *r1.ptr != '-') return false;
+  auto r2 = std::from_chars(r1.ptr + 1, end, *last);
+  if (r2.ec != std::errc() || r2.ptr == end || *r2.ptr != '/') return false;
+  std::string_view rest(r2.ptr + 1, static_cast<size_t>(end - r2.ptr - 1));
+  if (rest == "*") {
+    total->reset();
+    return true;
+  }
+  uint64_t value = 0;
+  auto r3 = std::from_chars(rest.data(), rest.data() + rest.size(), value);
+  if (rest.empty() || r3.ec != std::errc() || r3.ptr != rest.data() + rest.size()) return false;
+  *total = value;
+  return true;
+}
+
+// A 206 must hold exactly the bytes asked for, cut short only by the object's end: a body
+// that starts elsewhere, or stops before both the asked end and the object's end, is not
+// the object's bytes at `range`, and a reader would take a short one for the end.
+Status CheckPartialAnswer(const S3Response& response, const ByteRange& range, const std::string& what) {
+  uint64_t first = 0, last = 0;
+  std::optional<uint64_t> total;
+  const uint64_t asked_last = RangeLast(range);
+  auto bad = [&](const std::string& why) {
+    return Status::IOError(what + ": the server's 206 answer to bytes=" + std::to_string(range.offset) + "-" +
+                           std::to_string(asked_last) + " " + why + " (Content-Range '" + response.content_range +
+                           "', " + std::to_string(response.body.size()) + " bytes received)");
+  };
+  if (!ParseContentRange(response.content_range, &first, &last, &total)) return bad("has no valid Content-Range");
+  if (first != range.offset || last < first || last > asked_last) return bad("is for other bytes");
+  if (response.body.size() != last - first + 1) return bad("has a body that does not match its Content-Range");
+  // Short of the asked end only at the object's end; with the size unknown, not at all.
+  const bool complete = last == asked_last || (total.has_value() && last + 1 == *total);
+  if (!complete || (total.has_value() && last >= *total)) return bad("stops before the range and the object end");
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<std::string> S3Store::GetResult(S3Response& response, const S3Request& request,
                                        const std::optional<ByteRange>& range) const {
-  if (response.http_status == 206) return std::move(response.body);
+  if ((response.http_status == 200 || response.http_status == 206) && !response.body_framed) {
+    // The body ran until the connection closed: a cut one looks complete. S3 and RGW always
+    // send a Content-Length; an answer without one (some proxy) cannot be trusted as data.
+    return Status::IOError("GET s3://" + options_.bucket + "/" + request.key +
+                           ": the answer has neither Content-Length nor chunked encoding, so a cut body cannot be "
+                           "told from a whole one");
+  }
+  if ((response.http_status == 200 || response.http_status == 206) && response.content_length >= 0 &&
+      response.body.size() != static_cast<uint64_t>(response.content_length)) {
+    // curl itself fails a transfer cut short of its Content-Length (CURLE_PARTIAL_FILE,
+    // retried); this guards the bytes handed on against any path that would not.
+    return Status::IOError("GET s3://" + options_.bucket + "/" + request.key + ": received " +
+                           std::to_string(response.body.size()) + " bytes of a " +
+                           std::to_string(response.content_length) + "-byte answer");
+  }
+  if (response.http_status == 206) {
+    if (!range.has_value()) {
+      return Status::IOError("GET s3://" + options_.bucket + "/" + request.key +
+                             ": the server answered 206 Partial Content to a whole-object read");
+    }
+    FATHOM_RETURN_IF_ERROR(CheckPartialAnswer(response, *range, "GET s3://" + options_.bucket + "/" + request.key));
+    return std::move(response.body);
+  }
   if (response.http_status == 200) {
     // A server that ignores Range sends the whole object; cut the range out here.
     if (!range.has_value()) return std::move(response.body);
@@ -362,6 +449,9 @@ Result<std::vector<ObjectInfo>> S3Store::List(const std::string& prefix, const s
   const std::string root = options_.prefix.empty() ? std::string() : options_.prefix + "/";
   std::vector<ObjectInfo> out;
   std::string token;
+  // The full key of the last object taken: keys must come in strictly increasing order,
+  // across pages too, or a faulty continuation would hand the engine a key twice.
+  std::string previous;
   for (;;) {
     S3Request request{.method = S3Request::Method::kGet};
     request.query["list-type"] = "2";
@@ -388,6 +478,11 @@ Result<std::vector<ObjectInfo>> S3Store::List(const std::string& prefix, const s
         return Status::Corruption("list s3://" + options_.bucket + "/" + root + prefix + ": the server returned key '" +
                                   object.key + "' outside the requested range");
       }
+      if (!previous.empty() && object.key <= previous) {
+        return Status::Corruption("list s3://" + options_.bucket + "/" + root + prefix + ": the server returned key '" +
+                                  object.key + "' after '" + previous + "' (repeated or out of order)");
+      }
+      previous = object.key;
       object.key.erase(0, root.size());
       out.push_back(std::move(object));
       if (max_keys != 0 && out.size() == max_keys) return out;

@@ -82,6 +82,24 @@ TEST_F(S3StoreFakeTest, RetriesAreBounded) {
   EXPECT_EQ(server_.counts().requests, 4);  // attempts_max
 }
 
+// 400 RequestTimeout is S3's (and RGW's) answer when it stopped waiting for the request's
+// bytes: nothing was applied, the same request may succeed, and it is not the caller's bad
+// input (InvalidArgument would reach an HTTP client as a 400 it cannot fix).
+TEST_F(S3StoreFakeTest, RequestTimeoutIsRetriedNotInvalidArgument) {
+  server_.SetObject("root/dir/k", "value");
+  server_.QueueFault(Fault::k400RequestTimeout);
+  auto got = store_->Get("k", std::nullopt);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, "value");
+  server_.QueueFault(Fault::k400RequestTimeout);
+  Status put = store_->Put("k2", "v", PutMode::kCreateOnly);
+  EXPECT_TRUE(put.ok()) << put.ToString();
+  EXPECT_EQ(server_.objects().at("root/dir/k2"), "v");
+  server_.QueueFault(Fault::k400RequestTimeout, 4);
+  Status exhausted = store_->Put("k3", "v", PutMode::kOverwrite);
+  EXPECT_EQ(exhausted.code(), StatusCode::kUnavailable) << exhausted.ToString();
+}
+
 TEST_F(S3StoreFakeTest, ClientErrorsAreNotRetried) {
   Status missing = store_->Get("missing", std::nullopt).status();
   EXPECT_TRUE(missing.IsNotFound()) << missing.ToString();
@@ -121,6 +139,20 @@ TEST_F(S3StoreFakeTest, UnknownOutcomeWithOurBytesIsOk) {
   s = store_->Put("k2", "ours", PutMode::kCreateOnly);
   EXPECT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(server_.objects().at("root/dir/k2"), "ours");
+}
+
+// curl's silent resend of an empty object: a reused connection dies after the server
+// applied the PUT, curl sends it again on a new connection, and the resend meets 412. With
+// no body there is nothing to rewind, so the resend must be seen another way; the 412 is
+// our own write.
+TEST_F(S3StoreFakeTest, SilentResendOfAnEmptyObjectIsOurs) {
+  ASSERT_TRUE(store_->Put("warm", "up", PutMode::kCreateOnly).ok());  // a keep-alive connection to reuse
+  server_.QueueFault(Fault::kApplyThenClose);
+  Status s = store_->Put("empty", "", PutMode::kCreateOnly);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(server_.objects().count("root/dir/empty"), 1u);
+  // A real second write of the empty object is still refused.
+  EXPECT_TRUE(store_->Put("empty", "", PutMode::kCreateOnly).IsAlreadyExists());
 }
 
 // The answer was 500 and another writer's bytes are there: AlreadyExists.
@@ -238,6 +270,90 @@ TEST_F(S3StoreFakeTest, GetManyReadsInParallelInOrder) {
   EXPECT_TRUE(store_->GetMany({}, 4)->empty());
   EXPECT_EQ(store_->GetMany(std::vector<S3RangedRead>(kS3GetManyReadsMax + 1, {"o1", std::nullopt}), 4).status().code(),
             StatusCode::kInvalidArgument);
+}
+
+// A connection dropped mid-body: the answer's Content-Length says more than arrived. A cut
+// body is never data: the read is retried, and fails once the attempts run out. The
+// read-back of an unknown create-only outcome is a Get too: a cut read-back must not look
+// like another writer's bytes.
+TEST_F(S3StoreFakeTest, TruncatedBodyIsNeverData) {
+  std::string value;
+  for (int i = 0; i < 10000; ++i) value.push_back(static_cast<char>('a' + i % 26));
+  server_.SetObject("root/dir/k", value);
+  server_.QueueFault(Fault::kTruncateBody);
+  auto whole = store_->Get("k", std::nullopt);
+  ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+  EXPECT_EQ(*whole, value);
+  EXPECT_EQ(server_.counts().gets, 2);
+
+  server_.QueueFault(Fault::kTruncateBody);
+  auto part = store_->Get("k", ByteRange{100, 5000});
+  ASSERT_TRUE(part.ok()) << part.status().ToString();
+  EXPECT_EQ(*part, value.substr(100, 5000));
+
+  server_.QueueFault(Fault::kTruncateBody, 4);  // every attempt
+  auto cut = store_->Get("k", std::nullopt);
+  EXPECT_EQ(cut.status().code(), StatusCode::kUnavailable)
+      << (cut.ok() ? "returned " + std::to_string(cut->size()) + " bytes" : cut.status().ToString());
+
+  // Without Content-Length or chunked framing, a cut body looks complete to curl: such an
+  // answer cannot be verified, so it is an error.
+  server_.QueueFault(Fault::kCloseDelimitedTruncated);
+  auto unframed = store_->Get("k", std::nullopt);
+  EXPECT_EQ(unframed.status().code(), StatusCode::kIOError)
+      << (unframed.ok() ? "returned " + std::to_string(unframed->size()) + " bytes" : unframed.status().ToString());
+
+  server_.QueueFault(Fault::kApplyThen500);
+  server_.QueueFault(Fault::kTruncateBody);
+  Status put = store_->Put("k2", value, PutMode::kCreateOnly);
+  EXPECT_TRUE(put.ok()) << put.ToString();
+
+  server_.QueueFault(Fault::kTruncateBody);
+  auto many = store_->GetMany({{"k", std::nullopt}, {"k", ByteRange{1, 10}}}, 2);
+  ASSERT_TRUE(many.ok()) << many.status().ToString();
+  EXPECT_EQ((*many)[0], value);
+  EXPECT_EQ((*many)[1], value.substr(1, 10));
+}
+
+// A 206 must carry the bytes asked for, cut short only by the object's end (Content-Range
+// says where they are). A short answer taken as the object's end, or bytes from another
+// offset, would be wrong data handed to a segment or vector reader.
+TEST_F(S3StoreFakeTest, RangeAnswerOtherThanTheAskedBytesIsAnError) {
+  server_.SetObject("root/dir/k", "0123456789");
+  server_.QueueFault(Fault::kShortRange);
+  auto short_read = store_->Get("k", ByteRange{2, 4});
+  EXPECT_EQ(short_read.status().code(), StatusCode::kIOError)
+      << (short_read.ok() ? "returned '" + *short_read + "'" : short_read.status().ToString());
+  server_.QueueFault(Fault::kShiftedRange);
+  auto shifted = store_->Get("k", ByteRange{2, 4});
+  EXPECT_EQ(shifted.status().code(), StatusCode::kIOError)
+      << (shifted.ok() ? "returned '" + *shifted + "'" : shifted.status().ToString());
+  server_.QueueFault(Fault::kShortRange);
+  auto many = store_->GetMany({{"k", ByteRange{2, 4}}}, 1);
+  EXPECT_EQ(many.status().code(), StatusCode::kIOError)
+      << (many.ok() ? "returned '" + (*many)[0] + "'" : many.status().ToString());
+  // The object's end is a legitimate short answer.
+  EXPECT_EQ(*store_->Get("k", ByteRange{8, 5}), "89");
+  EXPECT_EQ(*store_->Get("k", ByteRange{2, 4}), "2345");
+  EXPECT_EQ(*store_->Get("k", ByteRange{9, UINT64_MAX}), "9");
+}
+
+// An off-by-one continuation on the server: a page starts at the last key of the page
+// before. List must not hand the engine a key twice (two "segments", two WAL records).
+TEST_F(S3StoreFakeTest, ListRefusesARepeatedKey) {
+  server_.set_page_keys_max(2);
+  for (const char* k : {"p/1", "p/2", "p/3", "p/4", "p/5"}) server_.SetObject(std::string("root/dir/") + k, k);
+  server_.QueueFault(Fault::kNone);  // the first page is fine
+  server_.QueueFault(Fault::kListRepeatsLastKey);
+  auto all = store_->List("p/", "", 0);
+  std::string keys;
+  if (all.ok()) {
+    for (const ObjectInfo& o : *all) keys += o.key + " ";
+  }
+  EXPECT_EQ(all.status().code(), StatusCode::kCorruption) << (all.ok() ? "listed " + keys : all.status().ToString());
+  auto again = store_->List("p/", "", 0);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->size(), 5u);
 }
 
 // A server that ignores If-None-Match would let two writers both "win" a WAL sequence
