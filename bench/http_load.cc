@@ -469,8 +469,24 @@ int main(int argc, char** argv) {
   app.add_option("--label", server_label, "Name of the server in the summary table (default: fathom or the URL)");
   uint64_t seed = 42;
   app.add_option("--seed", seed, "Seed of the --fvecs query sample and base order")->capture_default_str();
+  bool tiny_only = false;
+  app.add_flag("--tiny-only", tiny_only,
+               "Only the per-request overhead phases (heartbeat, query of a 10-record collection): no ingest, "
+               "no large query passes; --dim sets the tiny query's dimension");
+  std::string tiny_kinds = "all";
+  app.add_option("--tiny-kinds", tiny_kinds, "Overhead phases to run: all, heartbeat or query")
+      ->check(CLI::IsMember({"all", "heartbeat", "query"}))
+      ->capture_default_str();
   auto* ef_option = app.get_option("--ef-search");
   CLI11_PARSE(app, argc, argv);
+  if (tiny_only) {
+    // Ten random rows are all the tiny phases need.
+    fvecs_path.clear();
+    data_kind = "uniform";
+    records = 10;
+    queries = 1;
+    recall_queries = 1;
+  }
   if (!recall_target.empty()) {
     fathom_run_args.push_back("--recall-target");
     fathom_run_args.push_back(recall_target);
@@ -620,6 +636,46 @@ int main(int argc, char** argv) {
               std::string(10, '-').c_str(), std::string(10, '-').c_str(), std::string(12, '-').c_str(),
               std::string(12, '-').c_str());
 
+  auto tiny_phase = [&](size_t c, const char* label, const char* method, const std::string& target,
+                        const std::string& payload) {
+    if (tiny_requests == 0) return;
+    CpuMeter cpu(server_pid);
+    Stats s = RunConcurrent(host, port, c, tiny_requests, [&](size_t, std::string* m, std::string* t, std::string* p) {
+      *m = method;
+      *t = target;
+      *p = payload;
+    });
+    PrintRow(label, c, s, 1.0, "req/s", cpu.Elapsed());
+  };
+  const std::string tiny_query =
+      fmt::format(R"({{"query_embeddings":[{}],"n_results":10}})", FloatsJson(vectors.data(), dim));
+  auto tiny_phases = [&] {
+    if (tiny_kinds != "query") {
+      tiny_phase(1, "heartbeat", "GET", "/api/v2/heartbeat", "");
+      tiny_phase(clients, "heartbeat", "GET", "/api/v2/heartbeat", "");
+    }
+    if (tiny_kinds != "heartbeat") {
+      tiny_phase(1, "query 10-record collection", "POST", tiny + "/query", tiny_query);
+      tiny_phase(clients, "query 10-record collection", "POST", tiny + "/query", tiny_query);
+    }
+  };
+  const bool own_server = !fathom_binary.empty();
+  auto clean_up = [&] {
+    admin.Request("DELETE", collections + fmt::format("/bench_{}", suffix), "", nullptr);
+    admin.Request("DELETE", collections + fmt::format("/bench_tiny_{}", suffix), "", nullptr);
+    if (own_server) {
+      StopServer(server_pid);
+      std::error_code ec;
+      std::filesystem::remove_all(temp_dir, ec);
+    }
+  };
+  if (tiny_only) {
+    tiny_phases();
+    std::fflush(stdout);
+    clean_up();
+    return 0;
+  }
+
   CpuMeter ingest_cpu(server_pid);
   Stats ingest = RunConcurrent(host, port, clients, batches, [&](size_t i, std::string* m, std::string* t, std::string* p) {
     *m = "POST";
@@ -645,7 +701,6 @@ int main(int argc, char** argv) {
     }
   }
 
-  const bool own_server = !fathom_binary.empty();
   if (own_server && !no_compact) {
     // Stop, build the index with `fathom compact`, start again: the index is loaded at open.
     StopServer(server_pid);
@@ -708,23 +763,7 @@ int main(int argc, char** argv) {
     figures.push_back(std::move(f));
   }
 
-  auto tiny_phase = [&](size_t c, const char* label, const char* method, const std::string& target,
-                        const std::string& payload) {
-    if (tiny_requests == 0) return;
-    CpuMeter cpu(server_pid);
-    Stats s = RunConcurrent(host, port, c, tiny_requests, [&](size_t, std::string* m, std::string* t, std::string* p) {
-      *m = method;
-      *t = target;
-      *p = payload;
-    });
-    PrintRow(label, c, s, 1.0, "req/s", cpu.Elapsed());
-  };
-  tiny_phase(1, "heartbeat", "GET", "/api/v2/heartbeat", "");
-  tiny_phase(clients, "heartbeat", "GET", "/api/v2/heartbeat", "");
-  const std::string tiny_query =
-      fmt::format(R"({{"query_embeddings":[{}],"n_results":10}})", FloatsJson(vectors.data(), dim));
-  tiny_phase(1, "query 10-record collection", "POST", tiny + "/query", tiny_query);
-  tiny_phase(clients, "query 10-record collection", "POST", tiny + "/query", tiny_query);
+  tiny_phases();
 
   // Summary: what servers are compared by (one row per ef_search setting).
   std::printf("\nrecall@%u by id / tie-aware over %zu queries; queries/s, p50, p99 and CPU of the sequential (1 "
@@ -745,12 +784,6 @@ int main(int argc, char** argv) {
   }
   std::fflush(stdout);
 
-  admin.Request("DELETE", collections + fmt::format("/bench_{}", suffix), "", nullptr);
-  admin.Request("DELETE", collections + fmt::format("/bench_tiny_{}", suffix), "", nullptr);
-  if (own_server) {
-    StopServer(server_pid);
-    std::error_code ec;
-    std::filesystem::remove_all(temp_dir, ec);
-  }
+  clean_up();
   return ingest.failures == 0 ? 0 : 1;
 }
