@@ -214,21 +214,21 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     // A fast read runs right here: no hand-off to a worker and back (two thread wake-ups,
     // most of a small request's CPU). The connections sharing this thread wait while it
-    // runs, so a connection whose last read took longer than kInlineReadDurationMax
+    // runs, so a connection whose last read took longer than inline_read_duration_max
     // sends its reads to the workers until one is fast again; writes, which may wait for
     // storage, and large bodies always go there (docs/design/http-api.md, "Threads").
     if (kind == RequestKind::kRead && server_->options.inline_reads && !slow_reads_ &&
         request.body.size() <= http_limits::kInlineReadBodyBytesMax) {
       const auto start = std::chrono::steady_clock::now();
       HttpResponse response = server_->api->Handle(std::move(request));
-      slow_reads_ = std::chrono::steady_clock::now() - start > http_limits::kInlineReadDurationMax;
+      slow_reads_ = std::chrono::steady_clock::now() - start > server_->options.inline_read_duration_max;
       SendResponse(std::move(response), keep_alive);
       return;
     }
     net::post(*server_->workers, [self = shared_from_this(), request = std::move(request), keep_alive, kind]() mutable {
       const auto start = std::chrono::steady_clock::now();
       HttpResponse response = self->server_->api->Handle(std::move(request));
-      const bool slow = std::chrono::steady_clock::now() - start > http_limits::kInlineReadDurationMax;
+      const bool slow = std::chrono::steady_clock::now() - start > self->server_->options.inline_read_duration_max;
       net::post(self->stream_.get_executor(), [self, response = std::move(response), keep_alive, kind, slow]() mutable {
         if (kind == RequestKind::kRead) self->slow_reads_ = slow;
         self->SendResponse(std::move(response), keep_alive);
@@ -328,7 +328,7 @@ class Session : public std::enable_shared_from_this<Session> {
   unsigned version_ = 11;
   bool busy_ = false;             // a request is being read past its header, handled or answered
   bool close_requested_ = false;  // shutdown: close after the current exchange
-  bool slow_reads_ = false;       // the last engine read took over kInlineReadDurationMax
+  bool slow_reads_ = false;       // the last engine read took over inline_read_duration_max
   HttpServer::Impl* server_;
 };
 

@@ -16,12 +16,14 @@
 // must be safe for concurrent use and outlive the server.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
 
 #include "fathom/status.h"
 #include "server/http_types.h"
+#include "server/server_limits.h"
 
 namespace fathom::server {
 
@@ -32,6 +34,8 @@ struct ServerOptions {
   size_t worker_threads = 0;  // 0 = hardware concurrency, at least 2
   // Fast engine reads run on the I/O thread (false: every engine request goes to a worker).
   bool inline_reads = true;
+  // A connection whose last read took longer sends its next read to a worker.
+  std::chrono::microseconds inline_read_duration_max = http_limits::kInlineReadDurationMax;
 };
 
 class HttpServer {

@@ -24,9 +24,10 @@
 namespace fathom::server {
 namespace {
 
-// Targets: /cheap (kCheap), /read (kRead), /write (kWrite); `?block` makes the request wait
-// until Release(), `?slow` makes it take 10 ms (over kInlineReadDurationMax). Records the
-// thread each target ran on.
+// Targets: /cheap (kCheap), /read (kRead), /write (kWrite); a query string containing
+// `block` makes the request wait until Release(), one containing `slow` makes it take at
+// least 100 ms (over the 50 ms inline_read_duration_max the tests use, which a fast
+// request stays under even on a loaded machine). Records the thread each target ran on.
 class BlockingHandler final : public RequestHandler {
  public:
   HttpResponse Handle(HttpRequest request) const override {
@@ -36,13 +37,13 @@ class BlockingHandler final : public RequestHandler {
       threads_[request.target] = std::this_thread::get_id();
       ++entered_;
       entered_cv_.notify_all();
-      if (request.target.find("?block") != std::string::npos) {
+      if (request.target.find("block") != std::string::npos) {
         released_cv_.wait(lock, [this] { return released_; });
       }
     }
-    if (request.target.find("?slow") != std::string::npos) {
+    if (request.target.find("slow") != std::string::npos) {
       // Stands in for a slow engine call (the duration is the point, not a synchronisation).
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     HttpResponse response;
     response.body = "\"" + path + "\"";
@@ -157,6 +158,7 @@ class HttpServerTest : public ::testing::Test {
  protected:
   void StartServer(ServerOptions options) {
     options.port = 0;
+    options.inline_read_duration_max = std::chrono::milliseconds(50);
     server_ = std::make_unique<HttpServer>(&handler_, options);
     ASSERT_TRUE(server_->Start().ok());
   }
@@ -197,16 +199,16 @@ TEST_F(HttpServerTest, SlowReadSendsItsConnectionsNextReadToAWorker) {
   EXPECT_EQ(handler_.ThreadOf("/read?slow"), handler_.ThreadOf("/cheap"));
   // The connection's next read goes to a worker: blocked there, it leaves the only I/O
   // thread free for everyone else.
-  slow.Send("GET", "/read?block");
+  slow.Send("GET", "/read?block-slow");
   handler_.WaitEntered(3);
   Client other(server_->port());
   EXPECT_EQ(other.Call("GET", "/cheap").status, 200);
   EXPECT_EQ(other.Call("GET", "/read").status, 200);
   handler_.Release();
   EXPECT_EQ(slow.Read().status, 200);
-  EXPECT_NE(handler_.ThreadOf("/read?block"), handler_.ThreadOf("/cheap"));
-  // Still slow (it was blocked), so the next read goes to a worker too; that one is fast,
-  // so the one after runs inline again.
+  EXPECT_NE(handler_.ThreadOf("/read?block-slow"), handler_.ThreadOf("/cheap"));
+  // Slow again on the worker, so the next read goes to a worker too; that one is fast, so
+  // the one after runs inline again.
   EXPECT_EQ(slow.Call("GET", "/read?on-worker").status, 200);
   EXPECT_NE(handler_.ThreadOf("/read?on-worker"), handler_.ThreadOf("/cheap"));
   EXPECT_EQ(slow.Call("GET", "/read?again").status, 200);
