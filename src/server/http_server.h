@@ -1,12 +1,14 @@
-// HttpServer: HTTP/1.1 on Boost.Beast + Asio in front of an ApiService.
+// HttpServer: HTTP/1.1 on Boost.Beast + Asio in front of a RequestHandler (http_types.h;
+// ApiService in production).
 //
 // Network I/O runs on a set of I/O threads (one per CPU, at least two, by default), each
 // with an io_context of its own; a connection stays on the thread that accepted it (round
 // robin). Cheap routes (heartbeat, version, ...) are answered there. An engine read runs
 // there too while it stays fast (a connection whose last read took over 2 ms, and any
 // body over 256 KiB, go to the workers), saving the two thread wake-ups of a hand-off;
-// writes and slow reads run on a bounded worker pool, so a slow engine call stalls other
-// connections at most once. The trade-off is in docs/design/http-api.md, "Threads".
+// writes and slow reads run on a bounded worker pool. A slow read thus stalls the other
+// connections on its thread once, and its connection's reads then go to the workers
+// until one of them is fast again. The trade-off is in docs/design/http-api.md, "Threads".
 // Keep-alive, `Expect: 100-continue`, a 40 MiB body limit (413 "Payload too large", plain
 // text, as Chroma) and a cap on open connections.
 //
