@@ -469,8 +469,28 @@ int main(int argc, char** argv) {
   app.add_option("--label", server_label, "Name of the server in the summary table (default: fathom or the URL)");
   uint64_t seed = 42;
   app.add_option("--seed", seed, "Seed of the --fvecs query sample and base order")->capture_default_str();
+  std::vector<std::string> also_fathom;
+  app.add_option("--also-fathom", also_fathom,
+                 "With --fathom: after its query and overhead phases, serve the same data directory (same "
+                 "index) with this binary and run them again (repeatable; for before/after comparisons)");
+  bool tiny_only = false;
+  app.add_flag("--tiny-only", tiny_only,
+               "Only the per-request overhead phases (heartbeat, query of a 10-record collection): no ingest, "
+               "no large query passes; --dim sets the tiny query's dimension");
+  std::string tiny_kinds = "all";
+  app.add_option("--tiny-kinds", tiny_kinds, "Overhead phases to run: all, heartbeat or query")
+      ->check(CLI::IsMember({"all", "heartbeat", "query"}))
+      ->capture_default_str();
   auto* ef_option = app.get_option("--ef-search");
   CLI11_PARSE(app, argc, argv);
+  if (tiny_only) {
+    // Ten random rows are all the tiny phases need.
+    fvecs_path.clear();
+    data_kind = "uniform";
+    records = 10;
+    queries = 1;
+    recall_queries = 1;
+  }
   if (!recall_target.empty()) {
     fathom_run_args.push_back("--recall-target");
     fathom_run_args.push_back(recall_target);
@@ -620,6 +640,46 @@ int main(int argc, char** argv) {
               std::string(10, '-').c_str(), std::string(10, '-').c_str(), std::string(12, '-').c_str(),
               std::string(12, '-').c_str());
 
+  auto tiny_phase = [&](size_t c, const char* label, const char* method, const std::string& target,
+                        const std::string& payload) {
+    if (tiny_requests == 0) return;
+    CpuMeter cpu(server_pid);
+    Stats s = RunConcurrent(host, port, c, tiny_requests, [&](size_t, std::string* m, std::string* t, std::string* p) {
+      *m = method;
+      *t = target;
+      *p = payload;
+    });
+    PrintRow(label, c, s, 1.0, "req/s", cpu.Elapsed());
+  };
+  const std::string tiny_query =
+      fmt::format(R"({{"query_embeddings":[{}],"n_results":10}})", FloatsJson(vectors.data(), dim));
+  auto tiny_phases = [&] {
+    if (tiny_kinds != "query") {
+      tiny_phase(1, "heartbeat", "GET", "/api/v2/heartbeat", "");
+      tiny_phase(clients, "heartbeat", "GET", "/api/v2/heartbeat", "");
+    }
+    if (tiny_kinds != "heartbeat") {
+      tiny_phase(1, "query 10-record collection", "POST", tiny + "/query", tiny_query);
+      tiny_phase(clients, "query 10-record collection", "POST", tiny + "/query", tiny_query);
+    }
+  };
+  const bool own_server = !fathom_binary.empty();
+  auto clean_up = [&] {
+    admin.Request("DELETE", collections + fmt::format("/bench_{}", suffix), "", nullptr);
+    admin.Request("DELETE", collections + fmt::format("/bench_tiny_{}", suffix), "", nullptr);
+    if (own_server) {
+      StopServer(server_pid);
+      std::error_code ec;
+      std::filesystem::remove_all(temp_dir, ec);
+    }
+  };
+  if (tiny_only) {
+    tiny_phases();
+    std::fflush(stdout);
+    clean_up();
+    return 0;
+  }
+
   CpuMeter ingest_cpu(server_pid);
   Stats ingest = RunConcurrent(host, port, clients, batches, [&](size_t i, std::string* m, std::string* t, std::string* p) {
     *m = "POST";
@@ -645,7 +705,6 @@ int main(int argc, char** argv) {
     }
   }
 
-  const bool own_server = !fathom_binary.empty();
   if (own_server && !no_compact) {
     // Stop, build the index with `fathom compact`, start again: the index is loaded at open.
     StopServer(server_pid);
@@ -664,67 +723,70 @@ int main(int argc, char** argv) {
   }
 
   struct QueryFigures {
+    std::string label;
     std::string ef;
     double recall = 0, tie_recall = 0;
     Stats sequential;
     std::pair<double, double> cpu;
   };
   std::vector<QueryFigures> figures;
-  for (uint64_t ef_search : ef_search_values) {
-    if (ef_search != 0) {
-      const std::string config = fmt::format(R"({{"new_configuration":{{"hnsw":{{"ef_search":{}}}}}}})", ef_search);
-      if (admin.Request("PUT", big, config, &body) != 200) {
-        std::fprintf(stderr, "http_load: cannot set ef_search %llu: %s\n", static_cast<unsigned long long>(ef_search),
-                     body.c_str());
-        return 1;
+  auto query_phases = [&](const std::string& label) -> bool {
+    for (uint64_t ef_search : ef_search_values) {
+      if (ef_search != 0) {
+        const std::string config = fmt::format(R"({{"new_configuration":{{"hnsw":{{"ef_search":{}}}}}}})", ef_search);
+        if (admin.Request("PUT", big, config, &body) != 200) {
+          std::fprintf(stderr, "http_load: cannot set ef_search %llu: %s\n", static_cast<unsigned long long>(ef_search),
+                       body.c_str());
+          return false;
+        }
       }
-    }
-    // The recall pass is also the timed passes' warm-up (same queries, same order).
-    std::vector<std::vector<uint32_t>> found(recall_queries);
-    for (size_t i = 0; i < recall_queries; ++i) {
-      admin.Request("POST", big + "/query", query_bodies[i], &body);
-      found[i] = ParseResultIds(body);
-    }
-    QueryFigures f;
-    f.ef = ef_search == 0 ? "default" : std::to_string(ef_search);
-    f.recall = fathom::RecallAtK(truth, found, n_results);
-    f.tie_recall = TieAwareRecall(vectors, query_vectors, dim, space, truth, found, n_results);
-    const std::string phase_label =
-        fmt::format("query ef_search {} (recall@{} {:.3f}/{:.3f})", f.ef, n_results, f.recall, f.tie_recall);
-    for (size_t c : {size_t{1}, clients}) {
-      CpuMeter cpu(server_pid);
-      Stats s = RunConcurrent(host, port, c, queries, [&](size_t i, std::string* m, std::string* t, std::string* p) {
-        *m = "POST";
-        *t = big + "/query";
-        *p = query_bodies[i];
-      });
-      const auto used = cpu.Elapsed();
-      PrintRow(phase_label.c_str(), c, s, 1.0, "queries/s", used);
-      if (c == 1) {
-        f.sequential = s;
-        f.cpu = used;
+      // The recall pass is also the timed passes' warm-up (same queries, same order).
+      std::vector<std::vector<uint32_t>> found(recall_queries);
+      for (size_t i = 0; i < recall_queries; ++i) {
+        admin.Request("POST", big + "/query", query_bodies[i], &body);
+        found[i] = ParseResultIds(body);
       }
+      QueryFigures f;
+      f.label = label;
+      f.ef = ef_search == 0 ? "default" : std::to_string(ef_search);
+      f.recall = fathom::RecallAtK(truth, found, n_results);
+      f.tie_recall = TieAwareRecall(vectors, query_vectors, dim, space, truth, found, n_results);
+      const std::string phase_label =
+          fmt::format("query ef_search {} (recall@{} {:.3f}/{:.3f})", f.ef, n_results, f.recall, f.tie_recall);
+      for (size_t c : {size_t{1}, clients}) {
+        CpuMeter cpu(server_pid);
+        Stats s = RunConcurrent(host, port, c, queries, [&](size_t i, std::string* m, std::string* t, std::string* p) {
+          *m = "POST";
+          *t = big + "/query";
+          *p = query_bodies[i];
+        });
+        const auto used = cpu.Elapsed();
+        PrintRow(phase_label.c_str(), c, s, 1.0, "queries/s", used);
+        if (c == 1) {
+          f.sequential = s;
+          f.cpu = used;
+        }
+      }
+      figures.push_back(std::move(f));
     }
-    figures.push_back(std::move(f));
-  }
-
-  auto tiny_phase = [&](size_t c, const char* label, const char* method, const std::string& target,
-                        const std::string& payload) {
-    if (tiny_requests == 0) return;
-    CpuMeter cpu(server_pid);
-    Stats s = RunConcurrent(host, port, c, tiny_requests, [&](size_t, std::string* m, std::string* t, std::string* p) {
-      *m = method;
-      *t = target;
-      *p = payload;
-    });
-    PrintRow(label, c, s, 1.0, "req/s", cpu.Elapsed());
+    tiny_phases();
+    return true;
   };
-  tiny_phase(1, "heartbeat", "GET", "/api/v2/heartbeat", "");
-  tiny_phase(clients, "heartbeat", "GET", "/api/v2/heartbeat", "");
-  const std::string tiny_query =
-      fmt::format(R"({{"query_embeddings":[{}],"n_results":10}})", FloatsJson(vectors.data(), dim));
-  tiny_phase(1, "query 10-record collection", "POST", tiny + "/query", tiny_query);
-  tiny_phase(clients, "query 10-record collection", "POST", tiny + "/query", tiny_query);
+  if (!query_phases(server_label)) return 1;
+  for (const std::string& binary : also_fathom) {
+    if (!own_server) break;
+    // Same data directory, same index: only the serving binary changes.
+    StopServer(server_pid);
+    server_pid = StartServer(binary, data_dir, port, fathom_run_args);
+    if (!WaitForHeartbeat(host, port)) {
+      std::fprintf(stderr, "http_load: %s did not start\n", binary.c_str());
+      return 1;
+    }
+    const std::string label = std::filesystem::path(binary).filename().string();
+    std::printf("| %-50s | %7s | %9s | %22s | %8s | %8s | %8s | %10s | %10s |\n",
+                ("now serving: " + label).c_str(), "", "", "", "", "", "", "", "");
+    if (!query_phases(label)) return 1;
+  }
 
   // Summary: what servers are compared by (one row per ef_search setting).
   std::printf("\nrecall@%u by id / tie-aware over %zu queries; queries/s, p50, p99 and CPU of the sequential (1 "
@@ -737,7 +799,7 @@ int main(int argc, char** argv) {
               std::string(11, '-').c_str(), std::string(9, '-').c_str(), std::string(9, '-').c_str(),
               std::string(12, '-').c_str(), std::string(12, '-').c_str());
   for (const QueryFigures& f : figures) {
-    std::printf("| %-24s | %-7s | %12.0f | %9.4f | %10.4f | %9.1f | %7.2f | %7.2f | %10s | %10s |\n", server_label.c_str(),
+    std::printf("| %-24s | %-7s | %12.0f | %9.4f | %10.4f | %9.1f | %7.2f | %7.2f | %10s | %10s |\n", f.label.c_str(),
                 f.ef.c_str(), static_cast<double>(records) / ingest.seconds, f.recall, f.tie_recall,
                 static_cast<double>(f.sequential.requests) / f.sequential.seconds, f.sequential.Percentile(0.50),
                 f.sequential.Percentile(0.99), CpuCell(f.cpu.first, f.sequential.requests).c_str(),
@@ -745,12 +807,6 @@ int main(int argc, char** argv) {
   }
   std::fflush(stdout);
 
-  admin.Request("DELETE", collections + fmt::format("/bench_{}", suffix), "", nullptr);
-  admin.Request("DELETE", collections + fmt::format("/bench_tiny_{}", suffix), "", nullptr);
-  if (own_server) {
-    StopServer(server_pid);
-    std::error_code ec;
-    std::filesystem::remove_all(temp_dir, ec);
-  }
+  clean_up();
   return ingest.failures == 0 ? 0 : 1;
 }

@@ -48,6 +48,9 @@ int main(int argc, char** argv) {
   run->add_flag("--allow-reset", run_options.allow_reset, "Enable POST /api/v2/reset (wipes all data)");
   run->add_option("--workers", run_options.worker_threads,
                   "Request worker threads (0 = number of CPUs, at least 2)")->capture_default_str();
+  run->add_option("--io-threads", run_options.io_threads,
+                  "Network threads, each serving its share of the connections and their fast reads "
+                  "(0 = number of CPUs, at least 2)")->capture_default_str();
   run->add_option("--vector-cache-mib", run_options.vector_cache_mib,
                   "Block cache for full vectors read from cold parts, MiB (0 = 128)")
       ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 24));

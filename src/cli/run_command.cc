@@ -38,7 +38,7 @@ int Run(const RunOptions& options) {
   server::ApiService api(db->get(), server::ApiOptions{.allow_reset = options.allow_reset});
   server::HttpServer http(&api, server::ServerOptions{.host = options.host,
                                                        .port = options.port,
-                                                       .io_threads = 1,
+                                                       .io_threads = options.io_threads,
                                                        .worker_threads = options.worker_threads});
   Status started = http.Start();
   if (!started.ok()) {

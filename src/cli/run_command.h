@@ -14,6 +14,7 @@ struct RunOptions {
   uint16_t port = 8000;
   bool allow_reset = false;
   size_t worker_threads = 0;  // 0 = hardware concurrency, at least 2
+  size_t io_threads = 0;      // 0 = hardware concurrency, at least 2
   uint64_t vector_cache_mib = 0;     // DatabaseOptions::vector_cache_bytes in MiB (0 = default)
   bool keep_vectors_in_ram = false;  // DatabaseOptions::cold_vectors = false
   double recall_target = 0.0;        // DatabaseOptions::vector_recall_target (0 = 0.95)

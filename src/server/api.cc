@@ -44,8 +44,10 @@ HttpResponse JsonResponse(std::string body, unsigned status) {
   return response;
 }
 
-bool ApiService::IsCheap(const HttpRequest& request) {
-  return RouteIsCheap(MatchRoute(request.method, request.target).id);
+RequestKind ApiService::Classify(const HttpRequest& request) const {
+  const RouteId id = MatchRoute(request.method, request.target).id;
+  if (RouteIsCheap(id)) return RequestKind::kCheap;
+  return RouteIsRead(id) ? RequestKind::kRead : RequestKind::kWrite;
 }
 
 HttpResponse ApiService::Handle(HttpRequest request) const {

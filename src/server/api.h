@@ -29,15 +29,15 @@ struct ApiOptions {
   bool allow_reset = false;
 };
 
-class ApiService {
+class ApiService final : public RequestHandler {
  public:
   ApiService(Database* db, ApiOptions options)
       : db_(db), options_(options), config_cache_(std::make_unique<ConfigCache>()) {}
 
-  HttpResponse Handle(HttpRequest request) const;
+  HttpResponse Handle(HttpRequest request) const override;
 
-  // Whether a request needs no engine call and may be answered on the network thread.
-  static bool IsCheap(const HttpRequest& request);
+  // From the route alone (router.h): RouteIsCheap, RouteIsRead, else a write.
+  RequestKind Classify(const HttpRequest& request) const override;
 
  private:
   ApiResult<HttpResponse> Dispatch(const RouteMatch& route, HttpRequest& request) const;

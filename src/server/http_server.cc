@@ -19,6 +19,7 @@
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
+#include "server/errors.h"
 #include "server/server_limits.h"
 
 namespace fathom::server {
@@ -50,17 +51,22 @@ bool IEquals(std::string_view a, std::string_view b) {
 class Session;
 
 struct HttpServer::Impl {
-  Impl(const ApiService* api_in, ServerOptions options_in) : api(api_in), options(std::move(options_in)) {}
+  Impl(const RequestHandler* api_in, ServerOptions options_in) : api(api_in), options(std::move(options_in)) {}
 
   void DoAccept();
   void Register(const std::shared_ptr<Session>& session);
   void Unregister(Session* session);
 
-  const ApiService* api;
+  const RequestHandler* api;
   ServerOptions options;
-  net::io_context ioc;
-  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
-  tcp::acceptor acceptor{ioc};
+  // One io_context per I/O thread, each run by that thread alone: a connection lives on one
+  // of them (round robin at accept) and needs no strand, and a thread that takes an event
+  // off epoll runs its handler itself instead of waking another thread to take over the
+  // reactor, as a shared multi-threaded io_context does on every event.
+  std::vector<std::unique_ptr<net::io_context>> iocs;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> work;
+  std::optional<tcp::acceptor> acceptor;  // on iocs[0]
+  size_t next_ioc = 0;                    // round robin; touched by the accept handler only
   std::unique_ptr<net::thread_pool> workers;
   std::vector<std::thread> io_threads;
   std::atomic<bool> stopping{false};
@@ -75,8 +81,8 @@ struct HttpServer::Impl {
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;  // guarded by mu
 };
 
-// One client connection. All its handlers run on its strand; the engine call runs on the
-// worker pool and posts the response back to the strand.
+// One client connection. All its handlers run on its I/O thread; an engine call runs there
+// too (a fast read) or on the worker pool, which posts the response back.
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, HttpServer::Impl* server) : stream_(std::move(socket)), server_(server) {}
@@ -86,6 +92,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Start() {
+    buffer_.reserve(http_limits::kReadBufferBytes);
     net::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::DoReadHeader, shared_from_this()));
   }
 
@@ -107,6 +114,12 @@ class Session : public std::enable_shared_from_this<Session> {
     if (close_requested_ || server_->stopping.load()) {
       DoClose();
       return;
+    }
+    if (buffer_.capacity() > http_limits::kReadBufferBytes) {
+      // The last request had a large body: give back its read buffer, keeping any bytes
+      // of the next request already read.
+      buffer_.shrink_to_fit();
+      buffer_.reserve(http_limits::kReadBufferBytes);
     }
     parser_.emplace();
     parser_->body_limit(http_limits::kRequestBodyBytesMax);
@@ -134,6 +147,7 @@ class Session : public std::enable_shared_from_this<Session> {
                                                 "later").ToResponse());
         return;
       }
+      if (*length > http_limits::kReadBufferBytes) buffer_.reserve(http_limits::kLargeReadBufferBytes);
     }
     auto expect = parser_->get().find(http::field::expect);
     if (expect != parser_->get().end() && IEquals(std::string_view(expect->value().data(), expect->value().size()), "100-continue") && !parser_->is_done()) {
@@ -193,13 +207,30 @@ class Session : public std::enable_shared_from_this<Session> {
     const bool keep_alive = beast_request.keep_alive();
     request.body = std::move(beast_request.body());
 
-    if (ApiService::IsCheap(request)) {
+    const RequestKind kind = server_->api->Classify(request);
+    if (kind == RequestKind::kCheap) {
       SendResponse(server_->api->Handle(std::move(request)), keep_alive);
       return;
     }
-    net::post(*server_->workers, [self = shared_from_this(), request = std::move(request), keep_alive]() mutable {
+    // A fast read runs right here: no hand-off to a worker and back (two thread wake-ups,
+    // most of a small request's CPU). The connections sharing this thread wait while it
+    // runs, so a connection whose last read took longer than inline_read_duration_max
+    // sends its reads to the workers until one is fast again; writes, which may wait for
+    // storage, and large bodies always go there (docs/design/http-api.md, "Threads").
+    if (kind == RequestKind::kRead && server_->options.inline_reads && !slow_reads_ &&
+        request.body.size() <= http_limits::kInlineReadBodyBytesMax) {
+      const auto start = std::chrono::steady_clock::now();
+      HttpResponse response = server_->api->Handle(std::move(request));
+      slow_reads_ = std::chrono::steady_clock::now() - start > server_->options.inline_read_duration_max;
+      SendResponse(std::move(response), keep_alive);
+      return;
+    }
+    net::post(*server_->workers, [self = shared_from_this(), request = std::move(request), keep_alive, kind]() mutable {
+      const auto start = std::chrono::steady_clock::now();
       HttpResponse response = self->server_->api->Handle(std::move(request));
-      net::post(self->stream_.get_executor(), [self, response = std::move(response), keep_alive]() mutable {
+      const bool slow = std::chrono::steady_clock::now() - start > self->server_->options.inline_read_duration_max;
+      net::post(self->stream_.get_executor(), [self, response = std::move(response), keep_alive, kind, slow]() mutable {
+        if (kind == RequestKind::kRead) self->slow_reads_ = slow;
         self->SendResponse(std::move(response), keep_alive);
       });
     });
@@ -297,6 +328,7 @@ class Session : public std::enable_shared_from_this<Session> {
   unsigned version_ = 11;
   bool busy_ = false;             // a request is being read past its header, handled or answered
   bool close_requested_ = false;  // shutdown: close after the current exchange
+  bool slow_reads_ = false;       // the last engine read took over inline_read_duration_max
   HttpServer::Impl* server_;
 };
 
@@ -312,7 +344,9 @@ void HttpServer::Impl::Unregister(Session* session) {
 }
 
 void HttpServer::Impl::DoAccept() {
-  acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+  net::io_context& target = *iocs[next_ioc];
+  next_ioc = (next_ioc + 1) % iocs.size();
+  acceptor->async_accept(target, [this](beast::error_code ec, tcp::socket socket) {
     if (stopping.load() || ec == net::error::operation_aborted) return;
     if (ec) {
       // Out of descriptors and similar: log, keep accepting (the condition may pass).
@@ -339,7 +373,7 @@ void HttpServer::Impl::DoAccept() {
   });
 }
 
-HttpServer::HttpServer(const ApiService* api, ServerOptions options)
+HttpServer::HttpServer(const RequestHandler* api, ServerOptions options)
     : impl_(std::make_unique<Impl>(api, std::move(options))) {}
 
 HttpServer::~HttpServer() { Stop(); }
@@ -349,26 +383,33 @@ uint16_t HttpServer::port() const { return impl_->bound_port; }
 Status HttpServer::Start() {
   Impl& s = *impl_;
   if (s.started) return Status::FailedPrecondition("server already started");
+  const size_t cpus = std::max<size_t>(2, std::thread::hardware_concurrency());
+  const size_t io_threads = s.options.io_threads != 0 ? s.options.io_threads : cpus;
+  for (size_t i = 0; i < io_threads; ++i) {
+    // Concurrency hint 1: one thread runs each io_context (posts from other threads are
+    // still safe).
+    s.iocs.push_back(std::make_unique<net::io_context>(1));
+  }
+  s.acceptor.emplace(*s.iocs[0]);
+  tcp::acceptor& acceptor = *s.acceptor;
   beast::error_code ec;
   const auto address = net::ip::make_address(s.options.host, ec);
   if (ec) return Status::InvalidArgument("invalid listen address '" + s.options.host + "': " + ec.message());
   const tcp::endpoint endpoint(address, s.options.port);
-  s.acceptor.open(endpoint.protocol(), ec);
-  if (!ec) s.acceptor.set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) s.acceptor.bind(endpoint, ec);
-  if (!ec) s.acceptor.listen(net::socket_base::max_listen_connections, ec);
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
   if (ec) {
     return Status::IOError("cannot listen on " + s.options.host + ":" + std::to_string(s.options.port) + ": " +
                            ec.message());
   }
-  s.bound_port = s.acceptor.local_endpoint().port();
-  size_t workers = s.options.worker_threads;
-  if (workers == 0) workers = std::max<size_t>(2, std::thread::hardware_concurrency());
+  s.bound_port = acceptor.local_endpoint().port();
+  const size_t workers = s.options.worker_threads != 0 ? s.options.worker_threads : cpus;
   s.workers = std::make_unique<net::thread_pool>(workers);
-  s.work.emplace(net::make_work_guard(s.ioc));
+  for (auto& ioc : s.iocs) s.work.push_back(net::make_work_guard(*ioc));
   s.DoAccept();
-  const size_t io_threads = std::max<size_t>(1, s.options.io_threads);
-  for (size_t i = 0; i < io_threads; ++i) s.io_threads.emplace_back([&s] { s.ioc.run(); });
+  for (auto& ioc : s.iocs) s.io_threads.emplace_back([ioc = ioc.get()] { ioc->run(); });
   s.started = true;
   return Status::Ok();
 }
@@ -378,9 +419,9 @@ void HttpServer::Stop() {
   if (!s.started || s.stopped) return;
   s.stopped = true;
   s.stopping.store(true);
-  net::post(s.ioc, [&s] {
+  net::post(*s.iocs[0], [&s] {
     beast::error_code ignored;
-    s.acceptor.close(ignored);
+    s.acceptor->close(ignored);
   });
   auto signal_sessions = [&s](bool force) {
     std::vector<std::shared_ptr<Session>> live;
@@ -404,11 +445,16 @@ void HttpServer::Stop() {
   }
   // Requests already on the worker pool finish before the pool joins; their answers have
   // nowhere to go once the I/O threads stop, which is the price of the grace deadline.
+  // A read running inline finishes before its I/O thread joins, likewise.
   s.workers->join();
-  s.work.reset();
-  s.ioc.stop();
+  s.work.clear();
+  for (auto& ioc : s.iocs) ioc->stop();
   for (auto& t : s.io_threads) t.join();
   s.io_threads.clear();
+  // Destroyed here, while the session registry they unregister from is still alive:
+  // handlers still queued may hold the last reference to a session.
+  s.acceptor.reset();
+  s.iocs.clear();
 }
 
 }  // namespace fathom::server

@@ -242,6 +242,26 @@ bool RouteIsCheap(RouteId id) {
   }
 }
 
+bool RouteIsRead(RouteId id) {
+  switch (id) {
+    case RouteId::kGetTenant:
+    case RouteId::kListDatabases:
+    case RouteId::kGetDatabase:
+    case RouteId::kListCollections:
+    case RouteId::kCountCollections:
+    case RouteId::kGetCollection:
+    case RouteId::kGetCollectionById:
+    case RouteId::kCount:
+    case RouteId::kGet:
+    case RouteId::kQuery:
+    case RouteId::kSearch:
+    case RouteId::kVectorIndexStats:
+      return true;
+    default:
+      return false;
+  }
+}
+
 std::optional<std::string> QueryParam(std::string_view query, std::string_view name) {
   while (!query.empty()) {
     const size_t amp = query.find('&');

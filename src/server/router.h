@@ -49,6 +49,9 @@ RouteMatch MatchRoute(std::string_view method, std::string_view target);
 bool RouteTakesJsonBody(RouteId id);
 // Whether a route touches no engine state and can be answered on the network thread.
 bool RouteIsCheap(RouteId id);
+// Whether a route only reads engine state (records or catalog) and writes nothing: such
+// requests may run on the network thread while they stay fast (http_server.h).
+bool RouteIsRead(RouteId id);
 
 // Looks up `name` in a query string ("a=1&b=2"); values are percent-decoded.
 std::optional<std::string> QueryParam(std::string_view query, std::string_view name);

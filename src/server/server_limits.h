@@ -18,6 +18,19 @@ inline constexpr size_t kRequestHeaderBytesMax = 64u << 10;
 // reused; larger ones get a parser of their own so a single huge body does not pin its
 // buffers in every worker thread.
 inline constexpr size_t kReusedParserBodyBytesMax = 4u << 20;
+// Each connection's read buffer. Beast reads at most the buffer's free capacity (and at
+// least 512 bytes) per receive call, and a body parser consumes the buffer as it goes, so
+// an unreserved buffer stays at 512 bytes and a 5 KiB query body took ten recvmsg calls
+// (each with an epoll poll in between). Requests with larger bodies read through a
+// buffer of kLargeReadBufferBytes (Beast's cap on one read), given back afterwards.
+inline constexpr size_t kReadBufferBytes = 16u << 10;
+inline constexpr size_t kLargeReadBufferBytes = 64u << 10;
+// An engine read runs on the I/O thread that read it (no hand-off to a worker) when its
+// body is at most this large and the connection's previous read took at most
+// kInlineReadDurationMax; other connections on that thread wait meanwhile, so the bound
+// is also the longest such a wait gets (once per slow connection).
+inline constexpr size_t kInlineReadBodyBytesMax = 256u << 10;
+inline constexpr std::chrono::microseconds kInlineReadDurationMax{2000};
 // Open connections; beyond this new connections are closed at once.
 inline constexpr size_t kConnectionsMax = 4096;
 // A keep-alive connection with no request in flight for this long is closed.
