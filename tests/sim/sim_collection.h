@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "fathom/db.h"
@@ -34,13 +35,14 @@ class SimCollectionTest : public ::testing::Test {
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     db_ = std::move(*db);
     auto col = db_->CreateCollection(Database::kDefaultTenant, Database::kDefaultDatabase,
-                                     {.name = collection_, .get_or_create = true});
+                                     {.name = collection_, .get_or_create = true, .sparse_key = sparse_key_});
     ASSERT_TRUE(col.ok()) << col.status().ToString();
     col_ = *col;
   }
 
   const char* test_name_;
   std::string collection_;
+  std::optional<std::string> sparse_key_;  // the collection's sparse vector key, when set before SetUp
   uint64_t seed_ = 0;
   std::shared_ptr<MemStore> store_;
   std::unique_ptr<Database> db_;
