@@ -126,6 +126,28 @@ class WindowAccumulator {
   std::vector<uint64_t> matched_;
 };
 
+// Moves every cursor to its first posting at or after `from` and returns the smallest such
+// slot (UINT32_MAX when no cursor has one): the start of the next window. A Cursor has
+// sealed blocks (`blocks[0, block_count)`, each with first_slot and last_slot; `block` is
+// the first not wholly before the window, `probe_block` >= block) and a tail of postings
+// sorted by `.slot` (`tail[0, tail_size)`, `tail_pos` the first not before the window,
+// `tail_probe` >= tail_pos).
+template <typename Cursor>
+uint32_t AdvanceCursors(std::vector<Cursor>& cursors, uint64_t from) {
+  uint32_t next = UINT32_MAX;
+  for (Cursor& c : cursors) {
+    while (c.block < c.block_count && c.blocks[c.block].last_slot < from) ++c.block;
+    c.probe_block = std::max(c.probe_block, c.block);
+    if (c.block < c.block_count) {
+      next = static_cast<uint32_t>(std::min<uint64_t>(next, std::max<uint64_t>(from, c.blocks[c.block].first_slot)));
+    }
+    while (c.tail_pos < c.tail_size && c.tail[c.tail_pos].slot < from) ++c.tail_pos;
+    c.tail_probe = std::max(c.tail_probe, c.tail_pos);
+    if (c.tail_pos < c.tail_size) next = std::min(next, c.tail[c.tail_pos].slot);
+  }
+  return next;
+}
+
 // Scratch of MaxScoreWindow, kept across windows of one search.
 struct MaxScoreScratch {
   std::vector<double> bounds;  // by term

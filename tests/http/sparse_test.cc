@@ -34,11 +34,6 @@ const std::string kRecords =
 // c 3, d 0.5; e and f share no dimension.
 const std::string kQuery = R"({"indices":[1,3],"values":[1,0.5]})";
 
-struct Ranked {
-  std::vector<std::string> ids;
-  std::vector<double> scores;
-};
-
 class SparseHttpTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -48,21 +43,7 @@ class SparseHttpTest : public ::testing::Test {
   }
   void TearDown() override { EXPECT_EQ(server_.Stop(), 0) << server_.log(); }
 
-  Ranked Search(const std::string& payload, const std::string& base = "") {
-    Response r = server_.Post((base.empty() ? base_ : base) + "/search", R"({"searches":[)" + payload + "]}");
-    EXPECT_EQ(r.status, 200) << payload << " -> " << r.body;
-    Ranked out;
-    auto d = r.Json();
-    if (d.HasParseError() || !d.IsObject() || !d.HasMember("ids")) {
-      ADD_FAILURE() << r.body;
-      return out;
-    }
-    for (const auto& id : d["ids"][0].GetArray()) out.ids.push_back(id.GetString());
-    if (d["scores"].IsArray() && d["scores"][0].IsArray()) {
-      for (const auto& s : d["scores"][0].GetArray()) out.scores.push_back(s.GetDouble());
-    }
-    return out;
-  }
+  Ranked Search(const std::string& payload) { return SearchRanked(server_, base_, payload); }
 
   ServerProcess server_;
   std::string base_;

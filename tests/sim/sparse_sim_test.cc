@@ -22,11 +22,6 @@ using testing::RandomWhere;
 
 constexpr const char* kKey = "sp";
 
-struct Expected {
-  std::string id;
-  double score;  // the inner product
-};
-
 class SparseSimulationTest : public testing::SimCollectionTest {
  protected:
   SparseSimulationTest() : SimCollectionTest("SparseSimulationTest", "sparse") { sparse_key_ = kKey; }
@@ -69,30 +64,18 @@ class SparseSimulationTest : public testing::SimCollectionTest {
         w.metadata = std::move(patch);
         batch.push_back(std::move(w));
       }
-      Status s;
-      if (kind == 0) {
-        s = col_->Add(std::move(batch));
-      } else if (kind == 1) {
-        s = col_->Upsert(std::move(batch));
-      } else if (kind == 2) {
-        s = col_->Update(std::move(batch));
-      } else {
-        DeleteRequest d;
-        d.ids = std::vector<std::string>{};
-        for (size_t i = 0; i < batch.size() && i < 5; ++i) d.ids->push_back(batch[i].id);
-        s = col_->Delete(d).status();
-      }
+      const Status s = ApplyBatch(kind, std::move(batch));
       ASSERT_TRUE(s.ok()) << s.ToString() << " seed " << seed_;
     }
   }
 
   // Every live record whose vector shares a dimension with the query, best first.
-  std::vector<Expected> Reference(const SparseVector& query, const std::optional<bool> even) {
+  std::vector<ExpectedHit> Reference(const SparseVector& query, const std::optional<bool> even) {
     GetRequest get;
     get.include.metadatas = true;
     auto all = col_->Get(get);
     EXPECT_TRUE(all.ok());
-    std::vector<Expected> out;
+    std::vector<ExpectedHit> out;
     for (size_t i = 0; i < all->ids.size(); ++i) {
       const auto& m = all->metadatas[i];
       if (!m || !m->contains(kKey)) continue;
@@ -108,7 +91,7 @@ class SparseSimulationTest : public testing::SimCollectionTest {
       }
       if (shared) out.push_back({all->ids[i], score});
     }
-    std::sort(out.begin(), out.end(), [](const Expected& a, const Expected& b) { return a.score > b.score; });
+    std::sort(out.begin(), out.end(), [](const ExpectedHit& a, const ExpectedHit& b) { return a.score > b.score; });
     return out;
   }
 
@@ -118,57 +101,23 @@ class SparseSimulationTest : public testing::SimCollectionTest {
       const uint32_t k = 1 + static_cast<uint32_t>(r.Below(20));
       std::optional<bool> even;
       if (r.Chance(0.4)) even = r.Chance(0.5);
-      SearchPayload payload;
       RankExpr knn;
       knn.kind = RankExpr::Kind::kKnn;
       knn.search.query = query;
       knn.search.key = kKey;
       knn.search.limit = k;
-      payload.rank = knn;
-      payload.select.score = true;
-      if (even) {
-        Where where;
-        where.kind = Where::Kind::kField;
-        where.key = "even";
-        where.op = CompareOp::kEq;
-        where.operands = {Scalar(*even)};
-        payload.filter = where;
-      }
-      SearchRequest request;
-      request.searches.push_back(payload);
-      auto got = col_->Search(request);
-      ASSERT_TRUE(got.ok()) << got.status().ToString() << " seed " << seed_;
-      ASSERT_EQ(got->size(), 1u);
-      const SearchResult& result = (*got)[0];
-      const std::vector<Expected> want = Reference(query, even);
-      const size_t expect_n = std::min<size_t>(k, want.size());
-      ASSERT_EQ(result.ids.size(), expect_n) << phase << " seed " << seed_;
-      for (size_t i = 0; i < expect_n; ++i) {
-        const double got_ip = 1.0 - static_cast<double>(*result.scores[i]);  // score = 1 - ip
-        const double tolerance = 1e-5 * std::max(1.0, std::abs(want[i].score));
-        EXPECT_NEAR(got_ip, want[i].score, tolerance) << phase << " rank " << i << " seed " << seed_;
-        bool tie = false;
-        for (const Expected& e : want) {
-          if (e.id == result.ids[i]) tie = std::abs(e.score - want[i].score) <= tolerance;
-        }
-        EXPECT_TRUE(tie) << phase << " id " << result.ids[i] << " at rank " << i << " seed " << seed_;
-      }
+      // The score is 1 - inner product.
+      ExpectRankedLikeReference(knn, even, Reference(query, even), [](float score) { return 1.0 - double{score}; },
+                                phase);
+      if (HasFatalFailure()) return;
     }
   }
 };
 
 TEST_F(SparseSimulationTest, SparseKnnMatchesBruteForceAcrossWritesCompactionAndReopen) {
   RandomWhere r(seed_);
-  for (int round = 0; round < 4; ++round) {
-    RandomWrites(r, 15);
-    Check(r, "after writes");
-    if (r.Chance(0.5)) {
-      ASSERT_TRUE(col_->Compact().ok()) << " seed " << seed_;
-      Check(r, "after compaction");
-    }
-    Reopen();
-    Check(r, "after reopen");
-  }
+  WriteCompactReopenRounds([&] { RandomWrites(r, 15); }, [&](const char* phase) { Check(r, phase); },
+                           [&] { return r.Chance(0.5); });
 }
 
 TEST_F(SparseSimulationTest, SparseValuesRoundTripThroughWalAndSegments) {

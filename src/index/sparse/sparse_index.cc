@@ -316,22 +316,7 @@ class SparseIndexSearch {
 
   bool SealedLive(uint32_t slot) const { return index_.state_[slot] == SparseIndex::kSealed; }
 
-  // Moves every cursor to its first posting at or after `from`; returns the smallest such
-  // slot, or UINT32_MAX when no dimension has one.
-  uint32_t Advance(uint64_t from) {
-    uint32_t next = UINT32_MAX;
-    for (Cursor& c : cursors_) {
-      while (c.block < c.block_count && c.blocks[c.block].last_slot < from) ++c.block;
-      c.probe_block = std::max(c.probe_block, c.block);
-      if (c.block < c.block_count) {
-        next = static_cast<uint32_t>(std::min<uint64_t>(next, std::max<uint64_t>(from, c.blocks[c.block].first_slot)));
-      }
-      while (c.tail_pos < c.tail_size && c.tail[c.tail_pos].slot < from) ++c.tail_pos;
-      c.tail_probe = std::max(c.tail_probe, c.tail_pos);
-      if (c.tail_pos < c.tail_size) next = std::min(next, c.tail[c.tail_pos].slot);
-    }
-    return next;
-  }
+  uint32_t Advance(uint64_t from) { return AdvanceCursors(cursors_, from); }
 
   const SparseIndex& index_;
   const Roaring* filter_;
