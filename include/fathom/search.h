@@ -21,13 +21,6 @@ namespace fathom {
 // index_and_wal read would); the field is kept so requests round-trip.
 enum class ReadLevel : uint8_t { kIndexAndWal, kIndexOnly, kIndexAndBoundedWal };
 
-// A sparse query vector: strictly ascending indices, one value each.
-struct SparseVector {
-  std::vector<uint32_t> indices;
-  std::vector<float> values;
-  bool operator==(const SparseVector&) const = default;
-};
-
 // Keys a search names: "#document", "#embedding", "#metadata", "#score", "#id" or a
 // metadata field.
 inline constexpr std::string_view kDocumentKey = "#document";

@@ -18,9 +18,23 @@ namespace fathom {
 // A scalar: bool, 64-bit integer, double or UTF-8 string. The variant index is the type tag.
 using Scalar = std::variant<bool, int64_t, double, std::string>;
 
-// A metadata value: a scalar or a homogeneous array of scalars.
+// A sparse vector (Chroma's `sparse_vector` metadata value, and a sparse `$knn` query):
+// strictly ascending u32 dimension indices with one finite value each, and optionally
+// one token per index (the text each dimension stands for, as Chroma's BM25 embedding
+// function sends; kept and returned, never interpreted). docs/design/sparse-vectors.md.
+struct SparseVector {
+  std::vector<uint32_t> indices;
+  std::vector<float> values;
+  std::vector<std::string> tokens;  // empty, or one per index
+  bool operator==(const SparseVector&) const = default;
+};
+
+// A metadata value: a scalar, a homogeneous array of scalars, or a sparse vector. The
+// sparse vector comes last so that the earlier alternatives keep their variant indexes
+// (and on-disk tags, docs/format/values.md).
 using MetadataValue = std::variant<bool, int64_t, double, std::string, std::vector<bool>,
-                                   std::vector<int64_t>, std::vector<double>, std::vector<std::string>>;
+                                   std::vector<int64_t>, std::vector<double>, std::vector<std::string>,
+                                   SparseVector>;
 
 // Record or collection metadata. Keys are sorted; an empty map is stored as "no metadata".
 using Metadata = std::map<std::string, MetadataValue>;
@@ -220,6 +234,8 @@ struct CollectionInfo {
   std::optional<uint32_t> dimension;  // set by the first write with an embedding
   // nullopt: the default analyzer.
   std::optional<TextAnalyzerOptions> text_analyzer;
+  // The metadata key whose sparse vectors are indexed for sparse $knn; nullopt: none.
+  std::optional<std::string> sparse_key;
 };
 
 struct CreateCollectionRequest {
@@ -232,6 +248,10 @@ struct CreateCollectionRequest {
   // created (InvalidArgument for an unknown stemmer or a bad stop word) and immutable
   // after. With get_or_create, an existing collection is returned as it is.
   std::optional<TextAnalyzerOptions> text_analyzer;
+  // The one metadata key whose sparse vectors get a sparse vector index (Chroma's
+  // `sparse_vector_index` in the schema); nullopt for none. Fixed at creation. A non-empty
+  // key of at most limits::kMetadataKeyBytesMax bytes, not starting with '#' or '$'.
+  std::optional<std::string> sparse_key;
 };
 
 struct ModifyCollectionRequest {

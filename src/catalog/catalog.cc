@@ -71,6 +71,10 @@ Status CheckCatalog(const CatalogState& state) {
                                        "limits::kCatalogConfigurationBytesMax"));
     if (static_cast<uint8_t>(c.space) > 2) return Status::InvalidArgument("catalog: unknown distance space");
     if (c.text_analyzer) FATHOM_RETURN_IF_ERROR(CheckTextAnalyzer(c));
+    if (c.sparse_key) {
+      FATHOM_RETURN_IF_ERROR(CheckString(*c.sparse_key, "sparse vector key", limits::kMetadataKeyBytesMax,
+                                         "limits::kMetadataKeyBytesMax"));
+    }
     if (c.metadata) {
       if (Status s = CheckMetadataLimits(*c.metadata); !s.ok()) {
         return Status::InvalidArgument("catalog: collection " + c.name + ": " + s.message());
@@ -119,7 +123,9 @@ Result<std::string> EncodeCatalog(const CatalogState& state) {
   FATHOM_RETURN_IF_ERROR(CheckCatalog(state));
   const bool any_analyzer = std::any_of(state.collections.begin(), state.collections.end(),
                                         [](const CatalogCollection& c) { return c.text_analyzer.has_value(); });
-  const uint16_t format_version = any_analyzer ? kCatalogFormatVersion : kCatalogFormatVersionMin;
+  const bool any_sparse = std::any_of(state.collections.begin(), state.collections.end(),
+                                      [](const CatalogCollection& c) { return c.sparse_key.has_value(); });
+  const uint16_t format_version = any_sparse ? 3 : (any_analyzer ? 2 : kCatalogFormatVersionMin);
   std::string out(kCatalogMagic, 4);
   PutFixed16(&out, format_version);
   PutFixed16(&out, 0);
@@ -143,6 +149,10 @@ Result<std::string> EncodeCatalog(const CatalogState& state) {
     out.push_back(static_cast<char>(c.space));
     PutLengthPrefixed(&out, c.configuration_json);
     if (format_version >= 2) PutTextAnalyzer(&out, c.text_analyzer);
+    if (format_version >= 3) {
+      out.push_back(c.sparse_key ? 1 : 0);
+      if (c.sparse_key) PutLengthPrefixed(&out, *c.sparse_key);
+    }
   }
   PutFixed64(&out, Checksum64(out));
   return out;
@@ -192,6 +202,15 @@ Result<CatalogState> DecodeCatalog(std::string_view bytes) {
     if (!in.GetU8(&space) || space > 2 || !GetString(&in, &c.configuration_json, limits::kCatalogConfigurationBytesMax)) return bad();
     c.space = static_cast<DistanceSpace>(space);
     if (version >= 2 && !GetTextAnalyzer(&in, &c.text_analyzer)) return bad();
+    if (version >= 3) {
+      uint8_t has_sparse_key;
+      if (!in.GetU8(&has_sparse_key) || has_sparse_key > 1) return bad();
+      if (has_sparse_key == 1) {
+        std::string key;
+        if (!GetString(&in, &key, limits::kMetadataKeyBytesMax)) return bad();
+        c.sparse_key = std::move(key);
+      }
+    }
     state.collections.push_back(std::move(c));
   }
   if (!in.empty()) return bad();

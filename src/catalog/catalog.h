@@ -21,9 +21,10 @@
 namespace fathom {
 
 inline constexpr char kCatalogMagic[4] = {'F', 'C', 'A', 'T'};
-// Version 2 adds a collection's text analyzer options. A catalog in which no collection
-// has any is still written as version 1, which binaries before version 2 can read.
-inline constexpr uint16_t kCatalogFormatVersion = 2;
+// Version 2 adds a collection's text analyzer options, version 3 its sparse vector key.
+// A catalog is written at the lowest version that holds what it has (version 1 when no
+// collection has either), which older binaries can read.
+inline constexpr uint16_t kCatalogFormatVersion = 3;
 inline constexpr uint16_t kCatalogFormatVersionMin = 1;
 // A stemmer language's name (libstemmer's are at most a dozen bytes).
 inline constexpr size_t kCatalogStemmerBytesMax = 64;
@@ -40,6 +41,9 @@ struct CatalogCollection {
   // kAnalyzerStopWordsMax / kAnalyzerStopWordBytesMax; validated by Analyzer::Make when
   // the collection is created and again when it opens, not here.
   std::optional<TextAnalyzerOptions> text_analyzer;
+  // The metadata key of the collection's sparse vector index (at most
+  // limits::kMetadataKeyBytesMax bytes); nullopt: none.
+  std::optional<std::string> sparse_key;
 };
 
 struct CatalogState {

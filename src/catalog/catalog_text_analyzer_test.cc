@@ -98,7 +98,7 @@ TEST(CatalogTextAnalyzerTest, VersionOneBytesStillDecode) {
 
 TEST(CatalogTextAnalyzerTest, UnknownVersionsAreRefused) {
   std::string bytes = EncodeCatalog(WithAnalyzer()).value();
-  for (uint16_t version : {uint16_t{0}, uint16_t{3}}) {
+  for (uint16_t version : {uint16_t{0}, uint16_t{4}}) {
     std::string bad = bytes;
     bad[4] = static_cast<char>(version & 0xff);
     bad[5] = static_cast<char>(version >> 8);

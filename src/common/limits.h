@@ -29,6 +29,10 @@ inline constexpr size_t kMetadataKeysMax = 4096;         // keys in one record's
 inline constexpr size_t kMetadataKeyBytesMax = 4096;
 inline constexpr size_t kMetadataStringBytesMax = 32u << 20;  // one string value (or array element)
 inline constexpr size_t kMetadataArrayLengthMax = 1u << 20;
+// Nonzero dimensions of one sparse vector (a metadata value or a sparse $knn query).
+// SPLADE documents hold a few hundred; Chroma's BM25 function one per distinct token, so
+// a long document can hold thousands.
+inline constexpr size_t kSparseVectorLengthMax = 1u << 16;
 inline constexpr size_t kWriteBatchRecordsMax = 100000;  // records in one write call
 inline constexpr uint32_t kMaxBatchSizeAdvertised = 5461;  // what pre-flight tells clients
 

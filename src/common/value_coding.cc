@@ -1,5 +1,6 @@
 #include "common/value_coding.h"
 
+#include <cmath>
 #include <type_traits>
 #include <variant>
 
@@ -94,7 +95,71 @@ Status CheckKey(std::string_view key) {
   return Status::Ok();
 }
 
+// Sparse vector payload: varint n, n fixed32 indices, n fixed32 float bit patterns, one
+// byte 0 (no tokens) or 1 (n length-prefixed tokens). CheckSparseVector ran first.
+void EncodeSparse(std::string* dst, const SparseVector& v) {
+  PutVarint64(dst, v.indices.size());
+  for (uint32_t index : v.indices) PutFixed32(dst, index);
+  if (!v.values.empty()) PutFloats(dst, v.values.data(), v.values.size());
+  dst->push_back(v.tokens.empty() ? 0 : 1);
+  for (const std::string& token : v.tokens) PutLengthPrefixed(dst, token);
+}
+
+bool DecodeSparse(Decoder* in, SparseVector* out) {
+  uint64_t n;
+  uint8_t has_tokens;
+  if (!in->GetVarint64(&n) || n > limits::kSparseVectorLengthMax || n > in->remaining() / 8) return false;
+  out->indices.resize(static_cast<size_t>(n));
+  out->values.resize(static_cast<size_t>(n));
+  for (uint32_t& index : out->indices) {
+    if (!in->GetFixed32(&index)) return false;
+  }
+  if ((n > 0 && !in->GetFloats(static_cast<size_t>(n), out->values.data())) || !in->GetU8(&has_tokens) ||
+      has_tokens > 1) {
+    return false;
+  }
+  out->tokens.clear();
+  if (has_tokens == 1) {
+    out->tokens.resize(static_cast<size_t>(n));
+    for (std::string& token : out->tokens) {
+      if (!DecodeScalar(in, &token)) return false;
+    }
+  }
+  return CheckSparseVector(*out).ok();
+}
+
 }  // namespace
+
+Status CheckSparseVector(const SparseVector& vector) {
+  const size_t n = vector.indices.size();
+  // The first two messages are Chroma's (rust/types SparseVector::validate).
+  if (n != vector.values.size() || (!vector.tokens.empty() && vector.tokens.size() != n)) {
+    return Status::InvalidArgument(
+        "Sparse vector indices, values, and tokens (when present) must have the same length");
+  }
+  if (n > limits::kSparseVectorLengthMax) {
+    return OverLimit("nonzero dimensions of a sparse vector", n, "limits::kSparseVectorLengthMax",
+                     limits::kSparseVectorLengthMax);
+  }
+  for (size_t i = 1; i < n; ++i) {
+    if (vector.indices[i] <= vector.indices[i - 1]) {
+      return Status::InvalidArgument("Sparse vector indices must be sorted in strictly ascending order (no duplicates)");
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(vector.values[i])) {
+      return Status::InvalidArgument("Sparse vector values must be finite numbers (position " + std::to_string(i) +
+                                     ")");
+    }
+  }
+  for (const std::string& token : vector.tokens) {
+    if (token.size() > limits::kMetadataStringBytesMax) {
+      return OverLimit("bytes of a sparse vector token", token.size(), "limits::kMetadataStringBytesMax",
+                       limits::kMetadataStringBytesMax);
+    }
+  }
+  return Status::Ok();
+}
 
 Status CheckMetadataValueLimits(std::string_view key, const MetadataValue& value) {
   auto string_too_long = [key](size_t bytes) {
@@ -105,12 +170,18 @@ Status CheckMetadataValueLimits(std::string_view key, const MetadataValue& value
     if (s->size() > limits::kMetadataStringBytesMax) return string_too_long(s->size());
     return Status::Ok();
   }
+  if (const auto* sparse = std::get_if<SparseVector>(&value)) {
+    if (Status s = CheckSparseVector(*sparse); !s.ok()) {
+      return Status::InvalidArgument("metadata key '" + std::string(key.substr(0, 64)) + "': " + s.message());
+    }
+    return Status::Ok();
+  }
   size_t length = 0;
   std::visit(
       [&length](const auto& v) {
         using T = std::decay_t<decltype(v)>;
         if constexpr (!std::is_same_v<T, bool> && !std::is_same_v<T, int64_t> && !std::is_same_v<T, double> &&
-                      !std::is_same_v<T, std::string>) {
+                      !std::is_same_v<T, std::string> && !std::is_same_v<T, SparseVector>) {
           length = v.size();
         }
       },
@@ -152,13 +223,15 @@ Status CheckMetadataPatchLimits(const MetadataPatch& patch) {
 namespace {
 
 void EncodeValueUnchecked(std::string* dst, const MetadataValue& value) {
-  dst->push_back(static_cast<char>(value.index() + 1));  // tags 1..8 follow the variant order
+  dst->push_back(static_cast<char>(value.index() + 1));  // tags 1..9 follow the variant order
   std::visit(
       [dst](const auto& v) {
         using T = std::decay_t<decltype(v)>;
         if constexpr (std::is_same_v<T, bool> || std::is_same_v<T, int64_t> || std::is_same_v<T, double> ||
                       std::is_same_v<T, std::string>) {
           EncodeScalar<T>(dst, v);
+        } else if constexpr (std::is_same_v<T, SparseVector>) {
+          EncodeSparse(dst, v);
         } else {
           EncodeArray(dst, v);
         }
@@ -184,6 +257,7 @@ bool DecodeMetadataValue(Decoder* in, ValueTag tag, MetadataValue* out) {
     case ValueTag::kIntArray: { std::vector<int64_t> v; if (!DecodeArray(in, &v)) return false; *out = std::move(v); return true; }
     case ValueTag::kDoubleArray: { std::vector<double> v; if (!DecodeArray(in, &v)) return false; *out = std::move(v); return true; }
     case ValueTag::kStringArray: { std::vector<std::string> v; if (!DecodeArray(in, &v)) return false; *out = std::move(v); return true; }
+    case ValueTag::kSparseVector: { SparseVector v; if (!DecodeSparse(in, &v)) return false; *out = std::move(v); return true; }
     case ValueTag::kDeleteKey: return false;
   }
   return false;

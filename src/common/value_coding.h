@@ -25,10 +25,18 @@ enum class ValueTag : uint8_t {
   kIntArray = 6,
   kDoubleArray = 7,
   kStringArray = 8,
+  kSparseVector = 9,
 };
 
+// The checks a sparse vector must pass to be stored or searched (InvalidArgument
+// otherwise, with Chroma's wording where it has one): indices and values of equal length
+// (at most limits::kSparseVectorLengthMax), indices strictly ascending, values finite,
+// tokens empty or one per index (each at most limits::kMetadataStringBytesMax bytes).
+Status CheckSparseVector(const SparseVector& vector);
+
 // The decode limits: string values (and array elements) of at most
-// limits::kMetadataStringBytesMax, arrays of at most limits::kMetadataArrayLengthMax, keys
+// limits::kMetadataStringBytesMax, arrays of at most limits::kMetadataArrayLengthMax,
+// sparse vectors as CheckSparseVector, keys
 // of at most limits::kMetadataKeyBytesMax and at most limits::kMetadataKeysMax of them.
 // `key` only names the value in the message.
 Status CheckMetadataValueLimits(std::string_view key, const MetadataValue& value);

@@ -121,6 +121,7 @@ Result<CollectionInfo> CollectionImpl::Info() {
     info.space = e.space;
     info.configuration_json = e.configuration_json;
     info.text_analyzer = e.text_analyzer;
+    info.sparse_key = e.sparse_key;
   }
   std::shared_lock<std::shared_mutex> lock(state_mu_);
   info.dimension = table_.dimension();
@@ -141,9 +142,11 @@ Result<std::shared_ptr<const Analyzer>> CollectionImpl::MakeTextAnalyzer(
 
 Status CollectionImpl::Recover() {
   std::optional<TextAnalyzerOptions> text_options;
+  std::optional<std::string> sparse_key;
   {
     std::lock_guard<std::mutex> lock(meta_->mu);
     text_options = meta_->entry.text_analyzer;
+    sparse_key = meta_->entry.sparse_key;
   }
   // Checked at creation; refused now only if this build's libstemmer lacks the language.
   auto text_analyzer = MakeTextAnalyzer(text_options);
@@ -157,6 +160,7 @@ Status CollectionImpl::Recover() {
   table_ = RecordTable();
   // Before any row loads: the text index tokenizes rows as they arrive.
   table_.set_text_analyzer(std::move(*text_analyzer));
+  if (sparse_key) table_.set_sparse_key(*sparse_key);
   vector_index_.Reset();
   manifest_ = Manifest();
   tail_.clear();

@@ -50,6 +50,10 @@ size_t ValueBytesBound(const MetadataValue& value) {
         } else if constexpr (std::is_same_v<T, std::vector<bool>> || std::is_same_v<T, std::vector<int64_t>> ||
                              std::is_same_v<T, std::vector<double>>) {
           return kHeader + v.size() * 10;
+        } else if constexpr (std::is_same_v<T, SparseVector>) {
+          size_t bytes = kHeader + 1 + v.indices.size() * 8;
+          for (const std::string& s : v.tokens) bytes += 10 + s.size();
+          return bytes;
         } else {
           return kHeader + 10;
         }

@@ -384,6 +384,14 @@ Result<std::shared_ptr<CollectionImpl>> DatabaseImpl::CreateCollection(const std
                                                                        bool* created) {
   FATHOM_RETURN_IF_ERROR(ValidateName(request.name));
   if (request.metadata) FATHOM_RETURN_IF_ERROR(ValidateMetadataKeys(*request.metadata, "metadata", 0));
+  if (request.sparse_key) {
+    const std::string& key = *request.sparse_key;
+    if (key.empty() || key[0] == '#' || key[0] == '$' || key.size() > limits::kMetadataKeyBytesMax) {
+      return Status::InvalidArgument("a sparse vector index key must be a metadata key: non-empty, at most " +
+                                     std::to_string(limits::kMetadataKeyBytesMax) +
+                                     " bytes, not starting with '#' or '$'");
+    }
+  }
   if (request.text_analyzer) {
     // Refused options never reach the catalog, where they would fail every open.
     FATHOM_RETURN_IF_ERROR(CollectionImpl::MakeTextAnalyzer(request.text_analyzer).status());
@@ -415,6 +423,7 @@ Result<std::shared_ptr<CollectionImpl>> DatabaseImpl::CreateCollection(const std
       entry.space = request.space;
       entry.configuration_json = request.configuration_json;
       entry.text_analyzer = request.text_analyzer;
+      entry.sparse_key = request.sparse_key;
       CatalogState next = catalog_;
       next.collections.push_back(entry);
       FATHOM_RETURN_IF_ERROR(CommitLocked(std::move(next)));

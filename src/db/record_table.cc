@@ -61,7 +61,7 @@ void RecordTable::IndexAdd(RowIndex::Field field, size_t slot) {
   const Row& r = rows_[slot];
   if (bulk_load_ || !row_indexes_enabled_ || !HasField(r, field)) return;
   for (RowIndex* index : row_indexes()) {
-    if (index->field() == field) index->Add(static_cast<uint32_t>(slot), ViewOf(r));
+    if (index != nullptr && index->field() == field) index->Add(static_cast<uint32_t>(slot), ViewOf(r));
   }
 }
 
@@ -69,7 +69,7 @@ void RecordTable::IndexRemove(RowIndex::Field field, size_t slot) {
   const Row& r = rows_[slot];
   if (bulk_load_ || !row_indexes_enabled_ || !HasField(r, field)) return;
   for (RowIndex* index : row_indexes()) {
-    if (index->field() == field) index->Remove(static_cast<uint32_t>(slot), ViewOf(r));
+    if (index != nullptr && index->field() == field) index->Remove(static_cast<uint32_t>(slot), ViewOf(r));
   }
 }
 
@@ -90,11 +90,16 @@ void RecordTable::set_text_analyzer(std::shared_ptr<const Analyzer> analyzer) {
   text_index_.set_analyzer(std::move(analyzer));
 }
 
+void RecordTable::set_sparse_key(const std::string& key) {
+  FATHOM_CHECK(rows_.empty());
+  sparse_index_ = std::make_unique<SparseIndex>(key);
+}
+
 void RecordTable::RebuildIndex(RowIndex* only) {
   if (!row_indexes_enabled_) return;
   std::vector<RowIndex*> indexes;
   for (RowIndex* index : row_indexes()) {
-    if (only == nullptr || index == only) indexes.push_back(index);
+    if (index != nullptr && (only == nullptr || index == only)) indexes.push_back(index);
   }
   // Each index reads the rows and writes only itself: they build side by side.
   DefaultExecutor().ParallelFor(indexes.size(), indexes.size(), [&](size_t i) {
@@ -113,7 +118,9 @@ void RecordTable::SealIndexes() {
     bulk_load_ = false;
     RebuildIndex(nullptr);
   } else {
-    for (RowIndex* index : row_indexes()) index->Seal();
+    for (RowIndex* index : row_indexes()) {
+      if (index != nullptr) index->Seal();
+    }
   }
 }
 
@@ -263,7 +270,7 @@ std::vector<uint32_t> RecordTable::MaybeShrink() {
   live_slots_.addRange(0, out);
   if (!bulk_load_) {
     for (RowIndex* index : row_indexes()) {
-      if (!index->Renumber(renumbered)) RebuildIndex(index);
+      if (index != nullptr && !index->Renumber(renumbered)) RebuildIndex(index);
     }
   }
   dead_ = 0;

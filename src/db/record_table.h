@@ -7,12 +7,15 @@
 // Deleted slots are tombstoned and reclaimed by Shrink(). The table also tracks which ids
 // changed since the last compaction (the "dirty" set) so compaction can write a delta.
 // The table keeps a bitmap of live slots and its row indexes (index/row_index.h: the
-// metadata index, index/meta/; the trigram and BM25 text indexes, index/text/) in step with its rows, and is the query layer's RowSource.
+// metadata index, index/meta/; the trigram and BM25 text indexes, index/text/; the sparse
+// vector index of the collection's sparse key, index/sparse/, when it has one) in step
+// with its rows, and is the query layer's RowSource.
 // Thread-safety: none; the owning CollectionImpl serialises writers and readers.
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -22,6 +25,7 @@
 #include "db/vector_column.h"
 #include "fathom/types.h"
 #include "index/meta/metadata_index.h"
+#include "index/sparse/sparse_index.h"
 #include "index/text/text_index.h"
 #include "index/text/trigram_index.h"
 #include "query/row_source.h"
@@ -71,6 +75,10 @@ class RecordTable final : public RowSource {
   // The analyzer of the BM25 text index (a collection's TextAnalyzerOptions). Only while
   // the table has no row, i.e. before rows load: rows are indexed as they arrive.
   void set_text_analyzer(std::shared_ptr<const Analyzer> analyzer);
+  // The sparse vector index over metadata key `key` (the collection's sparse key); null
+  // when the collection has none. Set, like the analyzer, before rows load.
+  void set_sparse_key(const std::string& key);
+  const SparseIndex* sparse_index() const { return sparse_index_.get(); }
 
   // A scratch table (compaction's merge and replay) that is never queried: its row
   // indexes are not kept. Call before any row is added.
@@ -108,8 +116,11 @@ class RecordTable final : public RowSource {
   // Replaces a row's metadata / document, keeping the row indexes of that field in step.
   void SetMetadata(size_t slot, std::optional<Metadata> metadata);
   void SetDocument(size_t slot, std::optional<std::string> document);
-  // Every row index, in a fixed order (computed, so the table stays movable).
-  std::array<RowIndex*, 3> row_indexes() { return {&metadata_index_, &trigram_index_, &text_index_}; }
+  // Every row index, in a fixed order (computed, so the table stays movable); the last is
+  // null when the collection has no sparse key.
+  std::array<RowIndex*, 4> row_indexes() {
+    return {&metadata_index_, &trigram_index_, &text_index_, sparse_index_.get()};
+  }
   // Tells the indexes of `field` that the live row at `slot` got it / is about to lose it
   // (a no-op during a bulk load, when no index is built yet, or when the row lacks it).
   void IndexAdd(RowIndex::Field field, size_t slot);
@@ -125,6 +136,7 @@ class RecordTable final : public RowSource {
   MetadataIndex metadata_index_;
   TrigramIndex trigram_index_;
   TextIndex text_index_;
+  std::unique_ptr<SparseIndex> sparse_index_;
   bool bulk_load_ = false;  // BeginBulkLoad: the row indexes are built at SealIndexes
   bool row_indexes_enabled_ = true;
   VectorColumn vectors_;

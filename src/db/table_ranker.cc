@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 
+#include "common/value_coding.h"
 #include "db/validate.h"
 
 namespace fathom {
@@ -23,11 +24,25 @@ Result<std::vector<Hit>> TableRanker::DenseKnn(std::string_view key, const std::
   return vectors_.Search(table_, space_, query.data(), limit, candidates, knobs_);
 }
 
+// Chroma's sparse score: 1 - query . document, in float (its sparse_index_knn and
+// sparse_log_knn operators), so lower is better like every $knn.
 Result<std::vector<Hit>> TableRanker::SparseKnn(std::string_view key, const SparseVector& query, uint32_t limit,
                                                 const std::vector<uint32_t>* candidates) {
-  (void)query, (void)limit, (void)candidates;
-  return Status::InvalidArgument("sparse vector search is not available in fathom yet (key '" + std::string(key) +
-                                 "'): rank by a dense $knn or $bm25");
+  const SparseIndex* index = table_.sparse_index();
+  if (index == nullptr || index->key() != key) {
+    return Status::InvalidArgument("Cannot filter using metadata key '" + std::string(key) +
+                                   "' with type 'SparseVector' because indexing is disabled");
+  }
+  if (Status s = CheckSparseVector(query); !s.ok()) {
+    return Status::InvalidArgument("Invalid sparse vector in KNN query: " + s.message());
+  }
+  Roaring filter;
+  if (candidates != nullptr) filter.addMany(candidates->size(), candidates->data());
+  const std::vector<ScoredSlot> scored = index->Search(query, limit, candidates != nullptr ? &filter : nullptr);
+  std::vector<Hit> hits;
+  hits.reserve(scored.size());
+  for (const ScoredSlot& s : scored) hits.push_back(Hit{1.0f - s.score, s.slot});
+  return hits;
 }
 
 Result<std::vector<Hit>> TableRanker::Bm25(std::string_view key, std::string_view text, uint32_t limit,

@@ -134,6 +134,10 @@ int CompareValue(const std::optional<MetadataValue>& a, const std::optional<Meta
         if constexpr (std::is_same_v<T, std::vector<bool>> || std::is_same_v<T, std::vector<int64_t>> ||
                       std::is_same_v<T, std::vector<double>> || std::is_same_v<T, std::vector<std::string>>) {
           return CompareVector(x, y);
+        } else if constexpr (std::is_same_v<T, SparseVector>) {
+          // Any total order will do for grouping: indices, then values.
+          const int c = CompareVector(x.indices, y.indices);
+          return c != 0 ? c : CompareVector(x.values, y.values);
         } else {
           return CompareScalar<T>(x, y);
         }

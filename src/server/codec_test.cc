@@ -95,9 +95,29 @@ TEST(JsonReaderTest, MetadataValuesFollowChromaTyping) {
   auto patch = ParseMetadata(R"({"n":null})", MetadataMode::kPatch);
   ASSERT_TRUE(patch.ok());
   EXPECT_FALSE(patch->at("n").has_value());
-  auto sparse = ParseMetadata(R"({"sv":{"indices":[1],"values":[2.0]}})", MetadataMode::kAdd);
-  ASSERT_FALSE(sparse.ok());
-  EXPECT_EQ(sparse.error().http_status(), 501u);
+  // Sparse vectors: the legacy and the tagged form, tokens kept; shapes that are neither
+  // are 422, broken vectors 400.
+  auto sparse = ParseMetadata(R"({"sv":{"indices":[1],"values":[2]},)"
+                              R"("st":{"#type":"sparse_vector","indices":[0,4],"values":[0.5,1],"tokens":["a","b"]}})",
+                              MetadataMode::kAdd);
+  ASSERT_TRUE(sparse.ok());
+  EXPECT_EQ(std::get<SparseVector>(*sparse->at("sv")), (SparseVector{{1}, {2.0f}, {}}));
+  EXPECT_EQ(std::get<SparseVector>(*sparse->at("st")), (SparseVector{{0, 4}, {0.5f, 1.0f}, {"a", "b"}}));
+  for (const char* shape : {R"({"sv":{"indices":[1]}})", R"({"sv":{"indices":["1"],"values":[1]}})",
+                            R"({"sv":{"indices":[4294967296],"values":[1]}})",
+                            R"({"sv":{"#type":"other","indices":[1],"values":[1]}})",
+                            R"({"sv":{"indices":[1],"values":[1],"tokens":[1]}})"}) {
+    auto bad = ParseMetadata(shape, MetadataMode::kAdd);
+    ASSERT_FALSE(bad.ok()) << shape;
+    EXPECT_EQ(bad.error().http_status(), 422u) << shape;
+  }
+  for (const char* broken : {R"({"sv":{"indices":[1,1],"values":[1,2]}})", R"({"sv":{"indices":[1],"values":[1,2]}})",
+                             R"({"sv":{"indices":[1],"values":[1],"tokens":["a","b"]}})",
+                             R"({"sv":{"indices":[1],"values":[-1e39]}})"}) {
+    auto bad = ParseMetadata(broken, MetadataMode::kAdd);
+    ASSERT_FALSE(bad.ok()) << broken;
+    EXPECT_EQ(bad.error().http_status(), 400u) << broken;
+  }
 }
 
 TEST(JsonReaderTest, EmbeddingsAcceptFloatsOrBase64NotBoth) {

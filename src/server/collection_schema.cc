@@ -423,6 +423,14 @@ std::optional<TextAnalyzerOptions> CollectionSchema::TextAnalyzer() const {
   return options;
 }
 
+std::optional<std::string> CollectionSchema::SparseKey() const {
+  for (const auto& [key, value_types] : keys) {
+    const SchemaIndex* index = value_types.Index(SchemaIndexKind::kSparseVector);
+    if (index != nullptr && index->enabled) return key;
+  }
+  return std::nullopt;
+}
+
 // ---- free functions ---------------------------------------------------------------------
 
 ApiResult<CollectionSchema> ParseSchema(JsonElement value, std::string_view path) {
@@ -503,12 +511,12 @@ ApiStatus ValidateSchema(const CollectionSchema& schema) {
     auto made = Analyzer::Make(analyzer);
     if (!made.ok()) return SchemaRule(fmt::format("full-text index config: {}", made.status().message()));
   }
-  // Sparse vector indexes are a distributed feature.
-  for (const auto& [key, value_types] : schema.keys) {
-    if (enabled(value_types, SchemaIndexKind::kSparseVector)) {
-      return ApiError::InvalidArgument(
-          "Failed to reconcile schema: Invalid schema input: Sparse vector indexing is not enabled in local");
-    }
+  // Local Chroma refuses every sparse vector index; fathom serves one per collection, as
+  // Chroma Cloud does (docs/design/sparse-vectors.md).
+  size_t sparse_indexes = 0;
+  for (const auto& [key, value_types] : schema.keys) sparse_indexes += enabled(value_types, SchemaIndexKind::kSparseVector);
+  if (sparse_indexes > 1) {
+    return SchemaRule("At most one sparse vector index is allowed for the collection.");
   }
   return ApiStatus::Ok();
 }

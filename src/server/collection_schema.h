@@ -130,6 +130,9 @@ struct CollectionSchema {
   // The text analyzer options the full-text configs name: `#document`'s fields, else the
   // defaults'; nullopt when neither names any (the default analyzer).
   std::optional<TextAnalyzerOptions> TextAnalyzer() const;
+  // The key whose sparse vector index is enabled (ValidateSchema allows at most one), or
+  // nullopt.
+  std::optional<std::string> SparseKey() const;
   bool operator==(const CollectionSchema&) const = default;
 };
 
@@ -138,9 +141,10 @@ struct CollectionSchema {
 // refused). `path` prefixes error paths ("schema").
 ApiResult<CollectionSchema> ParseSchema(JsonElement value, std::string_view path);
 
-// Local Chroma's schema rules (400 `Validation error: schema: ...` and its sparse-index
-// refusal), applied to a client's schema before it is reconciled, and fathom's for the
-// text analyzer options (400 with Analyzer::Make's reason, e.g. the known stemmers).
+// Chroma's schema rules (400 `Validation error: schema: ...`; at most one sparse vector
+// index, on a metadata key, as Chroma Cloud allows), applied to a client's schema before
+// it is reconciled, and fathom's for the text analyzer options (400 with Analyzer::Make's
+// reason, e.g. the known stemmers).
 ApiStatus ValidateSchema(const CollectionSchema& schema);
 
 // Chroma's default schema, its two vector indexes (the defaults' and `#embedding`'s)

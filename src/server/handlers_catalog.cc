@@ -53,9 +53,12 @@ ApiResult<std::optional<Metadata>> ReadCollectionMetadata(JsonElement value, std
       reset = true;
       continue;
     }
-    if (v->index() >= 4) {  // the array alternatives of MetadataValue
+    if (v->index() >= 4) {  // the array and sparse vector alternatives of MetadataValue
       return ApiError::Validation("metadata", fmt::format("Collection metadata values must be a string, "
-                                                          "number or boolean; '{}' is a list", key));
+                                                          "number or boolean; '{}' is {}", key,
+                                                          std::holds_alternative<SparseVector>(*v)
+                                                              ? "a sparse vector"
+                                                              : "a list"));
     }
   }
   if (reset) return std::optional<Metadata>();
@@ -213,7 +216,10 @@ ApiResult<HttpResponse> ApiService::CreateCollection(const RouteMatch& route, Js
                                                       OptionalField(object, "schema"), request.metadata));
   request.space = config.hnsw.space;
   // fathom's analyzer options in the schema's full-text configs (checked by ReadSchema).
-  if (config.schema.has_value()) request.text_analyzer = config.schema->TextAnalyzer();
+  if (config.schema.has_value()) {
+    request.text_analyzer = config.schema->TextAnalyzer();
+    request.sparse_key = config.schema->SparseKey();
+  }
   request.configuration_json = SerializeConfig(config);
   FATHOM_API_RETURN_IF_ERROR(CheckConfigurationBytes(request.configuration_json));
   std::shared_ptr<Collection> collection;

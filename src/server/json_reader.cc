@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "common/limits.h"
+#include "common/value_coding.h"
 #include "server/base64.h"
 #include "server/server_limits.h"
 
@@ -230,6 +231,11 @@ namespace {
 constexpr const char* kMetadataVariantText =
     "data did not match any variant of untagged enum MetadataValue";
 
+float NumberToF32(double x) {
+  if (std::fabs(x) > std::numeric_limits<float>::max()) return std::copysign(std::numeric_limits<float>::infinity(), x);
+  return static_cast<float>(x);
+}
+
 bool LooksLikeSparseVector(JsonObject object) {
   JsonElement tag;
   if (!object.at_key("#type").get(tag)) {
@@ -287,6 +293,35 @@ ApiResult<std::optional<MetadataValue>> ReadMetadataArray(JsonArray array, std::
 
 }  // namespace
 
+std::optional<SparseVector> ReadSparseVectorFields(JsonObject object) {
+  JsonArray indices, values, tokens;
+  if (object["indices"].get(indices) || object["values"].get(values)) return std::nullopt;
+  SparseVector v;
+  v.indices.reserve(indices.size());
+  for (JsonElement x : indices) {
+    uint64_t n;
+    if (x.get(n) || n > std::numeric_limits<uint32_t>::max()) return std::nullopt;
+    v.indices.push_back(static_cast<uint32_t>(n));
+  }
+  v.values.reserve(values.size());
+  for (JsonElement x : values) {
+    double d;
+    if (x.get(d)) return std::nullopt;
+    v.values.push_back(NumberToF32(d));
+  }
+  JsonElement tokens_value;
+  if (!object["tokens"].get(tokens_value) && !tokens_value.is_null()) {
+    if (tokens_value.get(tokens)) return std::nullopt;
+    v.tokens.reserve(tokens.size());
+    for (JsonElement x : tokens) {
+      std::string_view s;
+      if (x.get(s)) return std::nullopt;
+      v.tokens.emplace_back(s);
+    }
+  }
+  return v;
+}
+
 ApiResult<MetadataPatch> ReadMetadataMap(JsonElement value, std::string_view path,
                                          MetadataMode mode) {
   JsonObject object;
@@ -327,12 +362,17 @@ ApiResult<MetadataPatch> ReadMetadataMap(JsonElement value, std::string_view pat
         if (array_value.has_value()) out[std::string(key)] = std::move(*array_value);
         break;
       }
-      case element_type::OBJECT:
-        if (LooksLikeSparseVector(v.get_object().value_unsafe())) {
-          return ApiError::Chroma(
-              501, fmt::format("Unimplemented: Sparse vector is not supported for local chroma: {}", key));
+      case element_type::OBJECT: {
+        const JsonObject object = v.get_object().value_unsafe();
+        if (!LooksLikeSparseVector(object)) return ApiError::Deserialize(value_path, kMetadataVariantText);
+        std::optional<SparseVector> sparse = ReadSparseVectorFields(object);
+        if (!sparse) return ApiError::Deserialize(value_path, kMetadataVariantText);
+        if (Status s = CheckSparseVector(*sparse); !s.ok()) {
+          return ApiError::Validation("metadatas", fmt::format("Invalid sparse vector at {}: {}", value_path, s.message()));
         }
-        return ApiError::Deserialize(value_path, kMetadataVariantText);
+        out[std::string(key)] = MetadataValue(std::move(*sparse));
+        break;
+      }
     }
   }
   return out;

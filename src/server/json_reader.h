@@ -79,8 +79,15 @@ ApiResult<std::vector<std::optional<std::string>>> ReadOptionalStringArray(JsonE
 // them to delete keys.
 enum class MetadataMode { kAdd, kPatch };
 
+// A sparse vector object's fields, as Chroma's SparseVector deserializes them: `indices`
+// (integers in u32), `values` (numbers, as float32; beyond its range they become
+// infinities, which CheckSparseVector refuses) and, optionally, `tokens` (strings).
+// nullopt when the object does not have that shape; lengths and order are not checked.
+std::optional<SparseVector> ReadSparseVectorFields(JsonObject object);
+
 // Parses one metadata map (chroma.md §1.8). `path` is used for 422 messages. An empty
-// array value drops the key. Sparse vectors answer 501 as local Chroma does.
+// array value drops the key. A sparse vector ({"#type":"sparse_vector",...} or the legacy
+// {"indices","values"}) must pass CheckSparseVector (400 otherwise).
 ApiResult<MetadataPatch> ReadMetadataMap(JsonElement value, std::string_view path,
                                          MetadataMode mode);
 // Whether every key is acceptable: non-empty, not starting with '#' or '$'.

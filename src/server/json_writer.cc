@@ -129,14 +129,39 @@ void JsonWriter::MetadataValueJson(const MetadataValue& value) {
           writer_.StartArray();
           for (double d : v) Double(d);
           writer_.EndArray();
-        } else {
-          static_assert(std::is_same_v<T, std::vector<std::string>>);
+        } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
           writer_.StartArray();
           for (const auto& s : v) String(s);
           writer_.EndArray();
+        } else {
+          static_assert(std::is_same_v<T, SparseVector>);
+          SparseVectorJson(v);
         }
       },
       value);
+}
+
+// Chroma Cloud's tagged form, which every client reads back as a sparse vector. Values are
+// float32: written with the shortest digits that read back as the same float.
+void JsonWriter::SparseVectorJson(const SparseVector& v) {
+  writer_.StartObject();
+  Key("#type");
+  String("sparse_vector");
+  Key("indices");
+  writer_.StartArray();
+  for (uint32_t index : v.indices) writer_.Uint(index);
+  writer_.EndArray();
+  Key("values");
+  writer_.StartArray();
+  for (float f : v.values) Float(f);
+  writer_.EndArray();
+  if (!v.tokens.empty()) {
+    Key("tokens");
+    writer_.StartArray();
+    for (const std::string& s : v.tokens) String(s);
+    writer_.EndArray();
+  }
+  writer_.EndObject();
 }
 
 void JsonWriter::MetadataJson(const Metadata& metadata) {

@@ -43,6 +43,7 @@ class JsonWriter {
   void FloatArray(const std::vector<float>& values);
   void OptionalString(const std::optional<std::string>& s);
   void MetadataValueJson(const MetadataValue& value);
+  void SparseVectorJson(const SparseVector& v);
   void MetadataJson(const Metadata& metadata);
   void OptionalMetadata(const std::optional<Metadata>& metadata);
   void StringArray(const std::vector<std::string>& values);

@@ -1,5 +1,7 @@
 #include "server/schema_gate.h"
 
+#include <optional>
+#include <string>
 #include <string_view>
 #include <variant>
 
@@ -24,9 +26,12 @@ OperandType TypeOf(const Scalar& operand) {
   }
 }
 
-ApiStatus CheckKey(const CollectionSchema& schema, std::string_view key, const Scalar& operand) {
+// The collection's sparse vector key holds sparse vectors, which no inverted index covers:
+// a filter on it is refused like a filter on a key whose index is disabled.
+ApiStatus CheckKey(const CollectionSchema& schema, const std::optional<std::string>& sparse_key, std::string_view key,
+                   const Scalar& operand) {
   const OperandType type = TypeOf(operand);
-  if (schema.InvertedIndexEnabled(key, type.type)) return ApiStatus::Ok();
+  if (schema.InvertedIndexEnabled(key, type.type) && sparse_key != key) return ApiStatus::Ok();
   return ApiError::InvalidArgument(fmt::format(
       "Cannot filter using metadata key '{}' with type '{}' because indexing is disabled", key, type.name));
 }
@@ -47,18 +52,19 @@ ApiStatus CheckDocument(const CollectionSchema& schema, const WhereDocument& doc
 }
 
 // The where parsers bound the depth (http_limits::kFilterDepthMax), so recursion is bounded.
-ApiStatus CheckWhere(const CollectionSchema& schema, const Where& where) {
+ApiStatus CheckWhere(const CollectionSchema& schema, const std::optional<std::string>& sparse_key,
+                     const Where& where) {
   switch (where.kind) {
     case Where::Kind::kAnd:
     case Where::Kind::kOr:
-      for (const Where& child : where.children) FATHOM_API_RETURN_IF_ERROR(CheckWhere(schema, child));
+      for (const Where& child : where.children) FATHOM_API_RETURN_IF_ERROR(CheckWhere(schema, sparse_key, child));
       return ApiStatus::Ok();
     case Where::Kind::kField:
       if (where.operands.empty()) return ApiStatus::Ok();
-      return CheckKey(schema, where.key, where.operands.front());
+      return CheckKey(schema, sparse_key, where.key, where.operands.front());
     case Where::Kind::kId:
       // Chroma treats `#id` as a metadata key with string operands.
-      return CheckKey(schema, "#id", Scalar(std::string()));
+      return CheckKey(schema, sparse_key, "#id", Scalar(std::string()));
     case Where::Kind::kDocument:
       for (const WhereDocument& document : where.document) FATHOM_API_RETURN_IF_ERROR(CheckDocument(schema, document));
       return ApiStatus::Ok();
@@ -71,7 +77,7 @@ ApiStatus CheckWhere(const CollectionSchema& schema, const Where& where) {
 ApiStatus CheckFilterIndexes(const std::optional<CollectionSchema>& schema, const std::optional<Where>& where,
                              const std::optional<WhereDocument>& where_document) {
   if (!schema.has_value()) return ApiStatus::Ok();
-  if (where.has_value()) FATHOM_API_RETURN_IF_ERROR(CheckWhere(*schema, *where));
+  if (where.has_value()) FATHOM_API_RETURN_IF_ERROR(CheckWhere(*schema, schema->SparseKey(), *where));
   if (where_document.has_value()) FATHOM_API_RETURN_IF_ERROR(CheckDocument(*schema, *where_document));
   return ApiStatus::Ok();
 }

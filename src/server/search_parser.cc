@@ -312,20 +312,9 @@ ApiResult<RankExpr::Search> SearchParser::ReadSearchLeaf(JsonElement value, cons
       }
       search.query = std::move(v);
     } else if (!query.get(sparse)) {
-      JsonArray indices, values;
-      if (sparse["indices"].get(indices) || sparse["values"].get(values)) return no_variant;
-      SparseVector v;
-      for (JsonElement x : indices) {
-        if (x.type() != element_type::INT64 && x.type() != element_type::UINT64) return no_variant;
-        const int64_t n = x.type() == element_type::INT64 ? x.get_int64().value_unsafe() : -1;
-        if (n < 0 || n > std::numeric_limits<uint32_t>::max()) return no_variant;
-        v.indices.push_back(static_cast<uint32_t>(n));
-      }
-      for (JsonElement x : values) {
-        if (!IsNumber(x)) return no_variant;
-        v.values.push_back(ToF32(NumberValue(x)));
-      }
-      search.query = std::move(v);
+      std::optional<SparseVector> v = ReadSparseVectorFields(sparse);
+      if (!v) return no_variant;
+      search.query = std::move(*v);
     } else {
       return no_variant;
     }
@@ -353,7 +342,8 @@ void SearchParser::ValidateRank(const RankExpr& expr, const std::string& path, s
   if (expr.kind == RankExpr::Kind::kKnn) {
     if (const auto* sparse = std::get_if<SparseVector>(&expr.search.query)) {
       const std::string prefix = path + ": Invalid sparse vector in KNN query: ";
-      if (sparse->indices.size() != sparse->values.size()) {
+      if (sparse->indices.size() != sparse->values.size() ||
+          (!sparse->tokens.empty() && sparse->tokens.size() != sparse->indices.size())) {
         out += prefix + "Sparse vector indices, values, and tokens (when present) must have the same length";
       } else if (std::adjacent_find(sparse->indices.begin(), sparse->indices.end(),
                                     [](uint32_t a, uint32_t b) { return a >= b; }) != sparse->indices.end()) {

@@ -20,7 +20,9 @@ std::string ValidWal() {
   ops[0].record.id = "a";
   ops[0].record.embedding = std::vector<float>{1, 2, 3};
   ops[0].record.document = "doc";
-  ops[0].record.metadata = MetadataPatch{{"k", MetadataValue(std::vector<std::string>{"x", "y"})}, {"d", std::nullopt}};
+  ops[0].record.metadata = MetadataPatch{{"k", MetadataValue(std::vector<std::string>{"x", "y"})},
+                                         {"d", std::nullopt},
+                                         {"s", MetadataValue(SparseVector{{1, 9}, {0.5f, 2}, {"a", "b"}})}};
   ops[1].type = OpType::kUpdate;
   ops[1].record.id = "b";
   ops[1].record.uri = "u";
@@ -34,7 +36,7 @@ std::string ValidSegment() {
   Row r;
   r.id = "a";
   r.document = "d";
-  r.metadata = Metadata{{"n", int64_t{1}}, {"f", std::vector<double>{1.5}}};
+  r.metadata = Metadata{{"n", int64_t{1}}, {"f", std::vector<double>{1.5}}, {"s", SparseVector{{3}, {1.0f}, {}}}};
   float v[2] = {1, 2};
   w.AddRow(r, v);
   w.AddTombstone("gone");
@@ -65,7 +67,24 @@ std::string ValidCatalog() {
   c.name = "stemmed";
   c.text_analyzer = TextAnalyzerOptions{true, "english", {"the", "a"}};
   s.collections.push_back(c);
+  // A third with a sparse vector key makes it a version 3 catalog.
+  c.id = NewUuidV4();
+  c.name = "sparse";
+  c.sparse_key = "sp";
+  s.collections.push_back(c);
   return EncodeCatalog(s).value();
+}
+
+std::string ValidMetadataValues() {
+  std::string out;
+  Metadata m{{"b", true},
+             {"i", int64_t{-3}},
+             {"s", std::string("text")},
+             {"sa", std::vector<std::string>{"x", ""}},
+             {"sp", SparseVector{{0, 7, 4000000000u}, {1.5f, -2, 0}, {}}},
+             {"st", SparseVector{{2}, {0.25f}, {"token"}}}};
+  if (!EncodeMetadata(&out, m).ok()) return std::string();
+  return out;
 }
 
 std::string ValidDropRecord() { return *EncodeDropRecord({NewUuidV4(), NewUuidV4()}); }
@@ -123,6 +142,7 @@ const Target kTargets[] = {
     {"manifest", FuzzManifest, ValidManifest},
     {"catalog", FuzzCatalog, ValidCatalog},
     {"drop_record", FuzzDropRecord, ValidDropRecord},
+    {"metadata_values", FuzzMetadataValues, ValidMetadataValues},
     {"vector_index", FuzzVectorIndex, ValidVectorIndex},
     {"vector_file", FuzzVectorFile, ValidVectorFile},
     {"s3_xml", FuzzS3Xml, ValidS3Xml},

@@ -16,8 +16,10 @@
 
 #include "catalog/catalog.h"
 #include "catalog/drop_record.h"
+#include "common/assert.h"
 #include "common/checksum.h"
 #include "common/coding.h"
+#include "common/value_coding.h"
 #include "index/vector/ivf_index.h"
 #include "index/vector/vector_file.h"
 #include "io/random_reader.h"
@@ -58,6 +60,23 @@ inline void FuzzManifest(std::string_view bytes) {
 inline void FuzzCatalog(std::string_view bytes) {
   (void)DecodeCatalog(bytes);
   (void)DecodeCatalog(WithFixedChecksum(bytes));
+}
+
+// Metadata values (docs/format/values.md), as a whole map and as a patch. Whatever decodes
+// must encode again: the encoders enforce the limits the decoders check.
+inline void FuzzMetadataValues(std::string_view bytes) {
+  Decoder in(bytes);
+  Metadata metadata;
+  if (DecodeMetadata(&in, &metadata)) {
+    std::string again;
+    FATHOM_CHECK(EncodeMetadata(&again, metadata).ok());
+  }
+  Decoder patch_in(bytes);
+  MetadataPatch patch;
+  if (DecodeMetadataPatch(&patch_in, &patch)) {
+    std::string again;
+    FATHOM_CHECK(EncodeMetadataPatch(&again, patch).ok());
+  }
 }
 
 inline void FuzzDropRecord(std::string_view bytes) {

@@ -192,10 +192,14 @@ TEST_F(HttpErrorsTest, UnknownCollectionIs404WithPeriod) {
   EXPECT_EQ(server_.Get(kCollections + "/" + missing + "/count").status, 404);
 }
 
-TEST_F(HttpErrorsTest, SparseVectorMetadataIs501) {
+// Sparse vector metadata is stored (tests/http/sparse_test.cc); a malformed one is refused
+// and changes nothing.
+TEST_F(HttpErrorsTest, BadSparseVectorMetadataIs400) {
   ExpectError(server_.Post(base_ + "/add", R"({"ids":["z"],"embeddings":[[1,2,3]],)"
-                                           R"("metadatas":[{"sv":{"#type":"sparse_vector","indices":[1],"values":[0.5]}}]})"),
-              501, "ChromaError", "Unimplemented: Sparse vector is not supported for local chroma: sv");
+                                           R"("metadatas":[{"sv":{"#type":"sparse_vector","indices":[2,1],"values":[0.5,1]}}]})"),
+              400, "InvalidArgumentError",
+              "Validation error: metadatas: Invalid sparse vector at metadatas[0].sv: Sparse vector indices must be "
+              "sorted in strictly ascending order (no duplicates)");
   ExpectUnchanged();
 }
 

@@ -352,6 +352,28 @@ inline std::string CollectionWithRecords(const ServerProcess& server, const std:
   return base;
 }
 
+// One Search API search (`payload` is a SearchPayload's JSON) on the collection at `base`:
+// its ids and scores (empty after a failed expectation).
+struct Ranked {
+  std::vector<std::string> ids;
+  std::vector<double> scores;
+};
+inline Ranked SearchRanked(const ServerProcess& server, const std::string& base, const std::string& payload) {
+  Response r = server.Post(base + "/search", R"({"searches":[)" + payload + "]}");
+  EXPECT_EQ(r.status, 200) << payload << " -> " << r.body;
+  Ranked out;
+  auto d = r.Json();
+  if (d.HasParseError() || !d.IsObject() || !d.HasMember("ids")) {
+    ADD_FAILURE() << r.body;
+    return out;
+  }
+  for (const auto& id : d["ids"][0].GetArray()) out.ids.push_back(id.GetString());
+  if (d["scores"].IsArray() && d["scores"][0].IsArray()) {
+    for (const auto& s : d["scores"][0].GetArray()) out.scores.push_back(s.GetDouble());
+  }
+  return out;
+}
+
 inline void ExpectError(const Response& r, int status, const std::string& error,
                         const std::string& message_prefix) {
   EXPECT_EQ(r.status, status) << r.body;

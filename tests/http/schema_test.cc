@@ -359,10 +359,11 @@ TEST_F(SchemaShapeTest, SchemaShapeAndRulesAreChecked) {
   ExpectError(create(R"({"defaults":{},"keys":{"#x":{}}})"), 400, "InvalidArgumentError",
               "Validation error: schema: key cannot begin with '#'. Keys starting with '#' are reserved for system "
               "use: #x");
+  // One sparse vector index is served (as Chroma Cloud); two are refused with its rule.
   ExpectError(create(R"({"defaults":{},"keys":{"x":{"sparse_vector":{"sparse_vector_index":{"enabled":true,)"
-                     R"("config":{}}}}}})"),
+                     R"("config":{}}}},"y":{"sparse_vector":{"sparse_vector_index":{"enabled":true,"config":{}}}}}})"),
               400, "InvalidArgumentError",
-              "Failed to reconcile schema: Invalid schema input: Sparse vector indexing is not enabled in local");
+              "Validation error: schema: At most one sparse vector index is allowed for the collection.");
   EXPECT_EQ(server_.Get(kDb + "/collections_count").body, "0");
 }
 

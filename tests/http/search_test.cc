@@ -21,11 +21,6 @@ const std::string kRecords =
     R"("dogs and foxes","nothing to see here","the fox and the dog"],)"
     R"("metadatas":[{"cat":"x"},{"cat":"y"},{"cat":"x"},{"cat":"y"},{"cat":"x"},{"cat":"y"}]})";
 
-struct Ranked {
-  std::vector<std::string> ids;
-  std::vector<double> scores;
-};
-
 class SearchRouteTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -39,21 +34,7 @@ class SearchRouteTest : public ::testing::Test {
   void TearDown() override { EXPECT_EQ(server_.Stop(), 0) << server_.log(); }
 
   // One search (`payload` is a SearchPayload's JSON); its ids and scores.
-  Ranked Search(const std::string& payload) {
-    Response r = server_.Post(base_ + "/search", R"({"searches":[)" + payload + "]}");
-    EXPECT_EQ(r.status, 200) << payload << " -> " << r.body;
-    Ranked out;
-    auto d = r.Json();
-    if (d.HasParseError() || !d.IsObject() || !d.HasMember("ids")) {
-      ADD_FAILURE() << r.body;
-      return out;
-    }
-    for (const auto& id : d["ids"][0].GetArray()) out.ids.push_back(id.GetString());
-    if (d["scores"].IsArray() && d["scores"][0].IsArray()) {
-      for (const auto& s : d["scores"][0].GetArray()) out.scores.push_back(s.GetDouble());
-    }
-    return out;
-  }
+  Ranked Search(const std::string& payload) { return SearchRanked(server_, base_, payload); }
 
   ServerProcess server_;
   std::string base_;

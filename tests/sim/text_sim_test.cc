@@ -27,11 +27,6 @@ constexpr const char* kWords[] = {"alpha", "Beta",  "gamma", "delta", "Émile", 
                                   "omicron", "pi",  "rho",   "sigma", "tau",   "upsilon", "phi", "chi",
                                   "psi",   "omega", "x86-64", "2026", "naïve", "NAIVE"};
 
-struct Expected {
-  std::string id;
-  double score;
-};
-
 class TextSimulationTest : public testing::SimCollectionTest {
  protected:
   TextSimulationTest() : SimCollectionTest("TextSimulationTest", "text") {}
@@ -64,27 +59,13 @@ class TextSimulationTest : public testing::SimCollectionTest {
         w.metadata = MetadataPatch{{"even", MetadataValue(static_cast<bool>(r.Below(2)))}};
         batch.push_back(std::move(w));
       }
-      Status s;
-      if (kind == 0) {
-        s = col_->Add(std::move(batch));
-      } else if (kind == 1 || kind == 2) {
-        if (kind == 1) {
-          s = col_->Upsert(std::move(batch));
-        } else {
-          s = col_->Update(std::move(batch));
-        }
-      } else {
-        DeleteRequest d;
-        d.ids = std::vector<std::string>{};
-        for (size_t i = 0; i < batch.size() && i < 5; ++i) d.ids->push_back(batch[i].id);
-        s = col_->Delete(d).status();
-      }
+      const Status s = ApplyBatch(kind, std::move(batch));
       ASSERT_TRUE(s.ok()) << s.ToString() << " seed " << seed_;
     }
   }
 
   // BM25 over every live record that has a document, by the formula, in double.
-  std::vector<Expected> Reference(const std::string& query, const std::optional<bool> even) {
+  std::vector<ExpectedHit> Reference(const std::string& query, const std::optional<bool> even) {
     GetRequest get;
     get.include.documents = true;
     get.include.metadatas = true;
@@ -112,7 +93,7 @@ class TextSimulationTest : public testing::SimCollectionTest {
     analyzer->Tokenize(query, &terms);
     std::sort(terms.begin(), terms.end());
     terms.erase(std::unique(terms.begin(), terms.end()), terms.end());
-    std::vector<Expected> out;
+    std::vector<ExpectedHit> out;
     for (size_t d = 0; d < rows.size(); ++d) {
       const size_t i = rows[d];
       if (even.has_value()) {
@@ -133,7 +114,7 @@ class TextSimulationTest : public testing::SimCollectionTest {
       }
       if (matched) out.push_back({all->ids[i], score});
     }
-    std::sort(out.begin(), out.end(), [](const Expected& a, const Expected& b) { return a.score > b.score; });
+    std::sort(out.begin(), out.end(), [](const ExpectedHit& a, const ExpectedHit& b) { return a.score > b.score; });
     return out;
   }
 
@@ -143,60 +124,23 @@ class TextSimulationTest : public testing::SimCollectionTest {
       const uint32_t k = 1 + static_cast<uint32_t>(r.Below(12));
       std::optional<bool> even;
       if (r.Chance(0.4)) even = r.Chance(0.5);
-      SearchPayload payload;
       RankExpr bm25;
       bm25.kind = RankExpr::Kind::kBm25;
       bm25.search.query = query;
       bm25.search.key = std::string(kDocumentKey);
       bm25.search.limit = k;
-      payload.rank = bm25;
-      payload.select.score = true;
-      if (even) {
-        Where where;
-        where.kind = Where::Kind::kField;
-        where.key = "even";
-        where.op = CompareOp::kEq;
-        where.operands = {Scalar(*even)};
-        payload.filter = where;
-      }
-      SearchRequest request;
-      request.searches.push_back(payload);
-      auto got = col_->Search(request);
-      ASSERT_TRUE(got.ok()) << got.status().ToString() << " seed " << seed_;
-      ASSERT_EQ(got->size(), 1u);
-      const SearchResult& result = (*got)[0];
-      const std::vector<Expected> want = Reference(query, even);
-      const size_t expect_n = std::min<size_t>(k, want.size());
-      ASSERT_EQ(result.ids.size(), expect_n) << phase << " query '" << query << "' seed " << seed_;
-      for (size_t i = 0; i < expect_n; ++i) {
-        const double got_score = -static_cast<double>(*result.scores[i]);  // $bm25 scores are negated
-        EXPECT_NEAR(got_score, want[i].score, 1e-5 * std::max(1.0, want[i].score))
-            << phase << " query '" << query << "' rank " << i << " seed " << seed_;
-        // The id must be one whose reference score ties this rank's.
-        bool tie = false;
-        for (const Expected& e : want) {
-          if (e.id == result.ids[i]) tie = std::abs(e.score - want[i].score) <= 1e-5 * std::max(1.0, e.score);
-        }
-        EXPECT_TRUE(tie) << phase << " id " << result.ids[i] << " at rank " << i << " query '" << query
-                         << "' seed " << seed_;
-      }
+      // $bm25 scores are negated.
+      ExpectRankedLikeReference(bm25, even, Reference(query, even), [](float score) { return -double{score}; },
+                                std::string(phase) + " query '" + query + "'");
+      if (HasFatalFailure()) return;
     }
   }
-
 };
 
 TEST_F(TextSimulationTest, Bm25MatchesReferenceAcrossWritesCompactionAndReopen) {
   RandomWhere r(seed_);
-  for (int round = 0; round < 4; ++round) {
-    RandomWrites(r, 15);
-    Check(r, "after writes");
-    if (r.Chance(0.5)) {
-      ASSERT_TRUE(col_->Compact().ok()) << " seed " << seed_;
-      Check(r, "after compaction");
-    }
-    Reopen();
-    Check(r, "after reopen");
-  }
+  WriteCompactReopenRounds([&] { RandomWrites(r, 15); }, [&](const char* phase) { Check(r, phase); },
+                           [&] { return r.Chance(0.5); });
 }
 
 }  // namespace

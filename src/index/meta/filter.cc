@@ -46,6 +46,8 @@ bool AnyElement(const MetadataValue& value, Fn&& fn) {
         if constexpr (std::is_same_v<T, bool> || std::is_same_v<T, int64_t> ||
                       std::is_same_v<T, double> || std::is_same_v<T, std::string>) {
           return fn(Scalar(v));
+        } else if constexpr (std::is_same_v<T, SparseVector>) {
+          return false;  // no scalar equals a sparse vector (the API refuses such filters)
         } else {
           for (const auto& e : v) {
             if (fn(Scalar(static_cast<typename T::value_type>(e)))) return true;

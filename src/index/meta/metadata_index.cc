@@ -96,6 +96,8 @@ void MetadataIndex::Update(uint32_t slot, const std::string& key, const Metadata
           number_entry(v);
         } else if constexpr (std::is_same_v<T, std::string>) {
           string_entry(v);
+        } else if constexpr (std::is_same_v<T, SparseVector>) {
+          // Only `present`: no filter compares a sparse vector (index/sparse/ searches it).
         } else {
           set(k.arrays);
           // An element repeated in one array is one entry.

@@ -11,16 +11,13 @@
 #include <cmath>
 #include <cstdint>
 
+#include "index/maxscore.h"  // ScoredSlot
+
 namespace fathom {
 
 struct Bm25Params {
   float k1 = 1.2f;
   float b = 0.75f;
-};
-
-struct ScoredSlot {
-  uint32_t slot;
-  float score;  // higher is better
 };
 
 inline double Bm25Idf(uint64_t doc_count, uint64_t doc_freq) {

@@ -1,21 +1,8 @@
-// InvertedIndex::Search: block-max MaxScore over windows of slots.
-//
-// Slots are visited in windows of kWindowSlots, in increasing order. In each window:
-//   1. every query term's window bound = the largest upper bound of its blocks (and of its
-//      tail, when it has tail postings) overlapping the window, from the blocks' max tf
-//      and min length under the current N, avgdl, k1 and b;
-//   2. if the bounds sum to no more than the current k-th score (theta), the window is
-//      skipped without decoding anything;
-//   3. otherwise terms are sorted by window bound; the longest prefix whose bounds sum to
-//      no more than theta is "non-essential" (a document matching only those cannot
-//      enter the top k); the essential terms are added term-at-a-time into a dense
-//      accumulator for the window;
-//   4. each accumulated document is completed by probing the non-essential terms from the
-//      largest bound down, stopping as soon as its score plus the remaining bounds cannot
-//      beat theta; the filter is tested only for documents that survive the first check.
-// Documents are offered to the heap in increasing slot order, so a later document with a
-// score equal to theta always loses the tie (slot ascending): pruning on `<= theta` is
-// exact. See docs/design/text-index.md.
+// InvertedIndex::Search: block-max MaxScore over windows of slots (index/maxscore.h runs
+// the windows; this file supplies BM25 term cursors over the index's blocks and tail).
+// A term's window bound is the largest upper bound of its blocks (and of its tail, when it
+// has tail postings) overlapping the window, from the blocks' max tf and min length under
+// the current N, avgdl, k1 and b. See docs/design/text-index.md.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -27,19 +14,7 @@
 
 namespace fathom {
 namespace {
-
-constexpr uint32_t kWindowSlots = 4096;
-constexpr size_t kWindowWords = kWindowSlots / 64;
-
-struct Candidate {
-  double score;
-  uint32_t slot;
-};
-// Better = higher score, then lower slot. As the heap's comparator it keeps the worst on top.
-inline bool Better(const Candidate& a, const Candidate& b) {
-  return a.score > b.score || (a.score == b.score && a.slot < b.slot);
-}
-
+constexpr uint32_t kWindowSlots = kMaxScoreWindowSlots;
 }  // namespace
 
 class InvertedIndexSearch {
@@ -62,20 +37,27 @@ class InvertedIndexSearch {
     size_t tail_pos = 0;    // first tail posting not before the window
     size_t tail_probe = 0;  // >= tail_pos
     double tail_bound = 0;
-    double window_bound = 0;
 
     explicit Cursor(const Bm25TermScorer& s) : scorer(s) {}
   };
 
+  // BM25 scores are positive: -1 is below every one.
   InvertedIndexSearch(const InvertedIndex& index, const Roaring* filter, uint32_t k)
-      : index_(index), filter_(filter), k_(k), has_dead_(index.sealed_dead_ != 0) {}
+      : index_(index), filter_(filter), top_(k, -1.0), has_dead_(index.sealed_dead_ != 0) {}
 
   std::vector<ScoredSlot> Run(const std::vector<std::string>& query_terms, const Bm25Params& raw_params);
+
+  // The Terms interface of MaxScoreWindow (index/maxscore.h).
+  size_t size() const { return cursors_.size(); }
+  double WindowBound(size_t t, uint64_t end) const { return WindowBound(cursors_[t], end); }
+  void Accumulate(size_t t, uint32_t start, uint64_t end, double others, double theta, WindowAccumulator& acc) {
+    Accumulate(cursors_[t], start, end, others, theta, acc);
+  }
+  double Probe(size_t t, uint32_t slot) { return Probe(cursors_[t], slot); }
 
  private:
   const uint8_t* Bytes() const { return reinterpret_cast<const uint8_t*>(index_.sealed_bytes_.data()); }
   bool SealedLive(uint32_t slot) const { return !has_dead_ || index_.state_[slot] == InvertedIndex::kSealed; }
-  double Theta() const { return heap_.size() == k_ ? heap_.front().score : -1.0; }
 
   // Decodes block b's slots into the cursor's buffer (its frequencies on demand).
   void Decode(Cursor& c, uint32_t b) {
@@ -91,22 +73,7 @@ class InvertedIndexSearch {
     c.tfs_decoded = true;
   }
 
-  // Moves every cursor to its first posting at or after `from`; returns the smallest such
-  // slot, or UINT32_MAX when no term has one.
-  uint32_t Advance(uint64_t from) {
-    uint32_t next = UINT32_MAX;
-    for (Cursor& c : cursors_) {
-      while (c.block < c.block_count && c.blocks[c.block].last_slot < from) ++c.block;
-      c.probe_block = std::max(c.probe_block, c.block);
-      if (c.block < c.block_count) {
-        next = static_cast<uint32_t>(std::min<uint64_t>(next, std::max<uint64_t>(from, c.blocks[c.block].first_slot)));
-      }
-      while (c.tail_pos < c.tail_size && c.tail[c.tail_pos].slot < from) ++c.tail_pos;
-      c.tail_probe = std::max(c.tail_probe, c.tail_pos);
-      if (c.tail_pos < c.tail_size) next = std::min(next, c.tail[c.tail_pos].slot);
-    }
-    return next;
-  }
+  uint32_t Advance(uint64_t from) { return AdvanceCursors(cursors_, from); }
 
   // The term's bound over [start, end).
   double WindowBound(const Cursor& c, uint64_t end) const {
@@ -122,7 +89,7 @@ class InvertedIndexSearch {
   // bound plus `others` (the other terms' window bounds) is at most theta: no document
   // there can enter the top k, and leaving this term's part out of its partial score
   // only lowers a score that is already too low.
-  void Accumulate(Cursor& c, uint32_t start, uint64_t end, double others, double theta) {
+  void Accumulate(Cursor& c, uint32_t start, uint64_t end, double others, double theta, WindowAccumulator& acc) {
     const uint32_t* length = index_.length_.data();
     for (uint32_t b = c.block; b < c.block_count && c.blocks[b].first_slot < end; ++b) {
       if (c.scorer.Bound(c.blocks[b].max_tf, c.blocks[b].min_length) + others <= theta) continue;
@@ -134,16 +101,12 @@ class InvertedIndexSearch {
       for (; i < blk.count && blk.slots[i] < end; ++i) {
         const uint32_t slot = blk.slots[i];
         if (!SealedLive(slot)) continue;
-        const uint32_t at = slot - start;
-        acc_[at] += c.scorer.Score(blk.tfs[i], length[slot]);
-        matched_[at >> 6] |= uint64_t{1} << (at & 63);
+        acc.Add(slot - start, c.scorer.Score(blk.tfs[i], length[slot]));
       }
     }
     for (size_t p = c.tail_pos; p < c.tail_size && c.tail[p].slot < end; ++p) {
       const uint32_t slot = c.tail[p].slot;
-      const uint32_t at = slot - start;
-      acc_[at] += c.scorer.Score(c.tail[p].tf, length[slot]);
-      matched_[at >> 6] |= uint64_t{1} << (at & 63);
+      acc.Add(slot - start, c.scorer.Score(c.tail[p].tf, length[slot]));
     }
   }
 
@@ -178,95 +141,18 @@ class InvertedIndexSearch {
     return 0;
   }
 
-  void Offer(double score, uint32_t slot) {
-    const Candidate candidate{score, slot};
-    if (heap_.size() < k_) {
-      heap_.push_back(candidate);
-      std::push_heap(heap_.begin(), heap_.end(), Better);
-    } else if (Better(candidate, heap_.front())) {
-      std::pop_heap(heap_.begin(), heap_.end(), Better);
-      heap_.back() = candidate;
-      std::push_heap(heap_.begin(), heap_.end(), Better);
-    }
-  }
-
-  void SearchWindow(uint32_t start);
-
   const InvertedIndex& index_;
   const Roaring* filter_;
-  const uint32_t k_;
+  TopKSlots top_;
   const bool has_dead_;
   std::vector<Cursor> cursors_;
   std::vector<PostingsBlock> buffers_;
-  std::vector<Candidate> heap_;
-  std::vector<uint32_t> order_;   // cursor indexes by window bound ascending
-  std::vector<double> prefix_;    // prefix_[i] = sum of the bounds of order_[0..i]
-  std::vector<double> acc_;       // kWindowSlots
-  std::vector<uint64_t> matched_;  // kWindowWords
 };
-
-void InvertedIndexSearch::SearchWindow(uint32_t start) {
-  const uint64_t end = uint64_t{start} + kWindowSlots;
-  double total = 0;
-  for (Cursor& c : cursors_) {
-    c.window_bound = WindowBound(c, end);
-    total += c.window_bound;
-  }
-  double theta = Theta();
-  if (total <= theta) return;
-
-  const size_t m = cursors_.size();
-  order_.resize(m);
-  prefix_.resize(m);
-  for (size_t i = 0; i < m; ++i) order_[i] = static_cast<uint32_t>(i);
-  std::sort(order_.begin(), order_.end(),
-            [&](uint32_t a, uint32_t b) { return cursors_[a].window_bound < cursors_[b].window_bound; });
-  double sum = 0;
-  for (size_t i = 0; i < m; ++i) {
-    sum += cursors_[order_[i]].window_bound;
-    prefix_[i] = sum;
-  }
-  size_t essential = 0;  // order_[0, essential) are non-essential
-  while (essential < m && prefix_[essential] <= theta) ++essential;
-  FATHOM_DCHECK(essential < m);
-
-  for (size_t j = essential; j < m; ++j) {
-    Cursor& c = cursors_[order_[j]];
-    Accumulate(c, start, end, total - c.window_bound, theta);
-  }
-
-  const double non_essential = essential == 0 ? 0.0 : prefix_[essential - 1];
-  for (size_t w = 0; w < kWindowWords; ++w) {
-    uint64_t bits = matched_[w];
-    if (bits == 0) continue;
-    matched_[w] = 0;
-    while (bits != 0) {
-      const uint32_t at = static_cast<uint32_t>(w * 64 + static_cast<size_t>(__builtin_ctzll(bits)));
-      bits &= bits - 1;
-      double score = acc_[at];
-      acc_[at] = 0;
-      if (score + non_essential <= theta) continue;
-      const uint32_t slot = start + at;
-      if (filter_ != nullptr && !filter_->contains(slot)) continue;
-      bool pruned = false;
-      for (size_t j = essential; j-- > 0;) {
-        if (score + prefix_[j] <= theta) {
-          pruned = true;
-          break;
-        }
-        score += Probe(cursors_[order_[j]], slot);
-      }
-      if (pruned || score <= theta) continue;
-      Offer(score, slot);
-      theta = Theta();
-    }
-  }
-}
 
 std::vector<ScoredSlot> InvertedIndexSearch::Run(const std::vector<std::string>& query_terms,
                                                  const Bm25Params& raw_params) {
   std::vector<ScoredSlot> out;
-  if (k_ == 0 || index_.live_docs_ == 0) return out;
+  if (top_.k() == 0 || index_.live_docs_ == 0) return out;
   Bm25Params params;
   params.k1 = std::isnan(raw_params.k1) ? 0.0f : std::max(0.0f, raw_params.k1);
   params.b = std::isnan(raw_params.b) ? 0.0f : std::clamp(raw_params.b, 0.0f, 1.0f);
@@ -298,20 +184,14 @@ std::vector<ScoredSlot> InvertedIndexSearch::Run(const std::vector<std::string>&
     cursors_.push_back(c);
   }
 
-  acc_.assign(kWindowSlots, 0.0);
-  matched_.assign(kWindowWords, 0);
-  heap_.reserve(std::min<uint64_t>(k_, index_.live_docs_));
+  WindowAccumulator acc;
+  MaxScoreScratch scratch;
+  top_.Reserve(index_.live_docs_);
   for (uint32_t start = Advance(0); start != UINT32_MAX; start = Advance(uint64_t{start} + kWindowSlots)) {
-    SearchWindow(start);
+    MaxScoreWindow(*this, start, filter_, acc, top_, scratch);
     if (uint64_t{start} + kWindowSlots > UINT32_MAX) break;
   }
-
-  out.reserve(heap_.size());
-  for (const Candidate& c : heap_) out.push_back({c.slot, static_cast<float>(c.score)});
-  std::sort(out.begin(), out.end(), [](const ScoredSlot& a, const ScoredSlot& b) {
-    return a.score > b.score || (a.score == b.score && a.slot < b.slot);
-  });
-  return out;
+  return top_.Sorted();
 }
 
 std::vector<ScoredSlot> InvertedIndex::Search(const std::vector<std::string>& query_terms, uint32_t k,

@@ -1,0 +1,8 @@
+// libFuzzer entry point for the metadata value decoders, sparse vectors included (built
+// by `make fuzz`).
+#include "fuzz/fuzz_targets.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  fathom::fuzz::FuzzMetadataValues(std::string_view(reinterpret_cast<const char*>(data), size));
+  return 0;
+}
