@@ -106,7 +106,7 @@ class WindowAccumulator {
 
   // Calls fn(at, score) for each touched document in increasing order and resets it.
   template <typename Fn>
-  void Drain(Fn&& fn) {
+  [[gnu::always_inline]] void Drain(Fn&& fn) {
     for (size_t w = 0; w < kWords; ++w) {
       uint64_t bits = matched_[w];
       if (bits == 0) continue;
