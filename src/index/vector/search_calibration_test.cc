@@ -192,6 +192,31 @@ TEST(SearchCalibrationTest, HigherTargetsCostMoreAndStillHold) {
   EXPECT_FLOAT_EQ(high->recall_target, 0.99f);
 }
 
+TEST(SearchCalibrationTest, TargetsNearOneDoNotDemandAPerfectSample) {
+  // The sample mean must clear the target by a margin, but by at most half the distance
+  // to 1: with a flat +0.02, a target of 0.98 asked for a perfect sample, the same budget
+  // as a target of 1 (over HTTP: recall 0.999 at 2.5x the server CPU of 0.990).
+  const uint64_t seed = Seed();
+  const size_t rows = vector_testing::kSanitized ? 3000 : 8000;
+  const ZooSet data = Zoo(seed, rows, 150)[1];  // the decaying-spectrum Gaussian
+  const IvfIndex index = BuildIndex(data, seed);
+  CalibrationOptions options = SeededOptions(seed);
+  options.recall_target = 0.98;
+  auto near_one = CalibrateSearch(index, MatrixSource(data.view()), options);
+  options.recall_target = 1.0;
+  auto one = CalibrateSearch(index, MatrixSource(data.view()), options);
+  ASSERT_TRUE(near_one.ok() && one.ok());
+  const auto work = [](const SearchBudget& b) {
+    return b.plan == SearchBudget::Plan::kExactScan ? 1e12 : double(b.probes) * b.rerank_factor;
+  };
+  std::printf("target 0.98: %s probes %u rerank %u sample %.3f; target 1: %s probes %u rerank %u\n",
+              SearchPlanName(near_one->plan), near_one->probes, near_one->rerank_factor, near_one->measured_recall,
+              SearchPlanName(one->plan), one->probes, one->rerank_factor);
+  EXPECT_LT(work(*near_one), work(*one));
+  EXPECT_GE(near_one->measured_recall, 0.99f);
+  EXPECT_GE(HeldOutRecall(index, data, *near_one), 0.96);
+}
+
 TEST(SearchCalibrationTest, ExactScanWhereTheIndexCannotPay) {
   // Uniform data needs many probes; when a scanned row costs a tenth of what it normally
   // does (the model's knob), the index no longer pays and the budget says so.
