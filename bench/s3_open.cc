@@ -28,6 +28,7 @@
 #include "io/cache_store.h"
 #include "io/fault_store.h"
 #include "io/s3_store.h"
+#include "storage/manifest.h"
 
 namespace {
 
@@ -150,7 +151,8 @@ int main(int argc, char** argv) {
       fault.latency = std::chrono::microseconds(static_cast<int64_t>(latency_ms * 1000));
       std::shared_ptr<fathom::ObjectStore> store = std::make_shared<fathom::FaultStore>(counting, fault);
       if (std::string(mode) != "no cache") {
-        auto cache = fathom::CacheStore::Open(store, {.dir = cache_dir});
+        auto cache = fathom::CacheStore::Open(
+            store, {.dir = cache_dir, .cacheable = [](const std::string& key) { return fathom::IsCollectionDataKey(key); }});
         Check(cache.status(), "open cache");
         store = *cache;
       }

@@ -66,6 +66,7 @@ Result<std::unique_ptr<DatabaseImpl>> DatabaseImpl::Open(const DatabaseOptions& 
     location->endpoint = options.store_endpoint;
     location->cache_dir = options.store_cache_dir;
     location->cache_bytes = options.store_cache_bytes;
+    location->cache_filter = [](const std::string& key) { return IsCollectionDataKey(key); };
     FATHOM_ASSIGN_OR_RETURN(OpenedStore opened, OpenStore(*location));
     store = std::move(opened.store);
     lock = std::move(opened.lock);

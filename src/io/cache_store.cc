@@ -167,9 +167,13 @@ Status CacheStore::LoadIndex() {
   return Status::Ok();
 }
 
+bool CacheStore::Cacheable(const std::string& key) const {
+  return options_.cacheable == nullptr || options_.cacheable(key);
+}
+
 Status CacheStore::Put(const std::string& key, std::string_view bytes, PutMode mode) {
   Status s = inner_->Put(key, bytes, mode);
-  if (!s.ok()) return s;
+  if (!s.ok() || !Cacheable(key)) return s;
   // A key that now holds these bytes: whatever was cached for it is gone (only possible
   // if another process deleted and re-created it).
   DropKey(Checksum64(key));
@@ -184,6 +188,7 @@ Status CacheStore::Delete(const std::string& key) {
 }
 
 Result<std::string> CacheStore::Get(const std::string& key, std::optional<ByteRange> range) {
+  if (!Cacheable(key)) return inner_->Get(key, range);
   if (!range) return GetWhole(key);
   if (range->length == 0) return inner_->Get(key, range);  // answers "exists?" too
   return GetRange(key, *range);

@@ -36,6 +36,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <map>
 #include <memory>
@@ -58,6 +59,10 @@ struct CacheStoreOptions {
   // it touches. Larger pages mean fewer files and requests, more bytes per cold read.
   uint32_t page_bytes = 256 * 1024;
   bool write_through = true;
+  // Which keys the cache keeps (null: all). The others pass straight through: fathom
+  // caches only collection data objects (storage/manifest.h, IsCollectionDataKey), never
+  // the small objects whose existence orders commits (WAL, manifests, catalog).
+  std::function<bool(const std::string&)> cacheable;
   // Null: the real file system. Tests inject faults through it.
   std::shared_ptr<FileSystem> file_system;
 };
@@ -108,6 +113,7 @@ class CacheStore final : public ObjectStore {
   CacheStore(std::shared_ptr<ObjectStore> inner, CacheStoreOptions options, std::unique_ptr<DirectoryLock> lock);
   Status LoadIndex();
   std::string PagePath(PageId id) const;
+  bool Cacheable(const std::string& key) const;
 
   Result<std::string> GetWhole(const std::string& key);
   Result<std::string> GetRange(const std::string& key, ByteRange range);

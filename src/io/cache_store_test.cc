@@ -274,6 +274,27 @@ TEST(CacheStoreTest, TornPagesAfterACrashAreNotServed) {
   EXPECT_GT(cache->stats().damaged_pages, 0u);
 }
 
+TEST(CacheStoreTest, KeysOutsideTheFilterPassThrough) {
+  testing::TempDir dir;
+  auto inner = std::make_shared<CountingStore>();
+  CacheStoreOptions options;
+  options.dir = dir.path();
+  options.page_bytes = 64;
+  options.cacheable = [](const std::string& key) { return key.rfind("data/", 0) == 0; };
+  auto cache = CacheStore::Open(inner, options);
+  ASSERT_TRUE(cache.ok());
+  ASSERT_TRUE((*cache)->Put("data/1", "kept", PutMode::kCreateOnly).ok());
+  ASSERT_TRUE((*cache)->Put("wal/1", "asked every time", PutMode::kCreateOnly).ok());
+  EXPECT_EQ(*(*cache)->Get("data/1", std::nullopt), "kept");
+  EXPECT_EQ(*(*cache)->Get("wal/1", std::nullopt), "asked every time");
+  EXPECT_EQ(*(*cache)->Get("wal/1", ByteRange{0, 5}), "asked");
+  EXPECT_EQ(inner->gets, 2u);
+  EXPECT_EQ((*cache)->stats().resident_pages, 1u);
+  // Deleted from the store behind the cache's back: an uncached key says so at once.
+  ASSERT_TRUE(inner->Delete("wal/1").ok());
+  EXPECT_TRUE((*cache)->Get("wal/1", std::nullopt).status().IsNotFound());
+}
+
 TEST(CacheStoreTest, OneProcessPerDirectoryAndLeftoversAreRemoved) {
   testing::TempDir dir;
   auto inner = std::make_shared<CountingStore>();

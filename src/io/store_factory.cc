@@ -31,12 +31,12 @@ Result<StoreLocation> ParseStoreUrl(std::string_view url) {
     if (rest.empty()) return Status::InvalidArgument("store URL " + std::string(url) + " names no directory");
     return StoreLocation::Local(rest);
   }
-  if (scheme == "mem") return StoreLocation{StoreLocation::Kind::kMemory, rest, {}, {}, 0};
+  if (scheme == "mem") return StoreLocation{StoreLocation::Kind::kMemory, rest, {}, {}, 0, nullptr};
   if (scheme == "s3") {
     if (rest.empty() || rest[0] == '/') {
       return Status::InvalidArgument("store URL " + std::string(url) + " names no bucket: use s3://BUCKET/PREFIX");
     }
-    return StoreLocation{StoreLocation::Kind::kS3, rest, {}, {}, 0};
+    return StoreLocation{StoreLocation::Kind::kS3, rest, {}, {}, 0, nullptr};
   }
   return Status::InvalidArgument("unknown store scheme '" + scheme + "://' in " + std::string(url) +
                                  ": fathom stores data in a directory (DIR or file://DIR), in memory (mem://) or "
@@ -79,6 +79,7 @@ Result<OpenedStore> OpenStore(const StoreLocation& location) {
         CacheStoreOptions cache;
         cache.dir = location.cache_dir;
         if (location.cache_bytes != 0) cache.capacity_bytes = location.cache_bytes;
+        cache.cacheable = location.cache_filter;
         FATHOM_ASSIGN_OR_RETURN(opened.store, CacheStore::Open(std::move(opened.store), std::move(cache)));
       }
       return opened;

@@ -14,6 +14,7 @@
 // and the CLI (`fathom run --path DIR | --store URL`) open stores the same way.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -35,8 +36,10 @@ struct StoreLocation {
   // (io/cache_store.h), holding at most cache_bytes (0 = CacheStoreOptions' default).
   std::string cache_dir;
   uint64_t cache_bytes = 0;
+  // Which keys the cache keeps (CacheStoreOptions::cacheable; null: all).
+  std::function<bool(const std::string&)> cache_filter;
 
-  static StoreLocation Local(std::string directory) { return {Kind::kLocal, std::move(directory), {}, {}, 0}; }
+  static StoreLocation Local(std::string directory) { return {Kind::kLocal, std::move(directory), {}, {}, 0, nullptr}; }
 };
 
 // Parses a store URL (a plain path, without "://", names a local directory).
