@@ -10,6 +10,7 @@ packages=(
   libsimdjson-dev rapidjson-dev
   libxxhash-dev libzstd-dev
   libcurl4-openssl-dev    # S3Store (src/io/s3_store.cc): HTTP, TLS, SigV4 signing
+  libssl-dev              # S3Store: Content-MD5 of every PUT (libcrypto)
   liburing-dev            # batched reads of vector blocks (src/io/uring_reads.cc)
   libroaring-dev libre2-dev
   libstemmer-dev          # Snowball stemmers for the text analyzer (src/index/text/)

@@ -31,6 +31,8 @@
 #include <thread>
 #include <vector>
 
+#include "io/s3_request.h"
+
 namespace fathom::testing {
 
 class FakeS3Server {
@@ -59,7 +61,11 @@ class FakeS3Server {
     kShiftedRange,
     // A ListObjectsV2 page starts at its continuation token's key instead of after it (an
     // off-by-one continuation): the previous page's last key comes again.
-    kListRepeatsLastKey
+    kListRepeatsLastKey,
+    // A PUT's body arrives with one byte flipped (damage in transit). With a Content-MD5
+    // header the server answers 400 BadDigest and stores nothing, as S3 and RGW do;
+    // without one it stores the damaged bytes.
+    kCorruptBodyInTransit
   };
 
   struct Counts {
@@ -71,6 +77,8 @@ class FakeS3Server {
     int lists = 0;
     int unsigned_requests = 0;  // without Authorization: AWS4-HMAC-SHA256 or the payload header
     int unsorted_queries = 0;
+    int puts_without_md5 = 0;  // PUTs without a Content-MD5 header
+    int bad_digests = 0;       // PUTs refused with 400 BadDigest
   };
 
   explicit FakeS3Server(std::string bucket = "fake-bucket") : bucket_(std::move(bucket)) {
@@ -320,11 +328,20 @@ class FakeS3Server {
                std::optional<Fault> fault) {
     if (request.method == "PUT") {
       ++counts_.puts;
+      std::string body = request.body;
+      if (fault == Fault::kCorruptBodyInTransit && !body.empty()) body[body.size() / 2] ^= 0x01;
+      auto md5 = request.headers.find("content-md5");
+      if (md5 == request.headers.end()) {
+        ++counts_.puts_without_md5;
+      } else if ("Content-MD5: " + md5->second != ContentMd5Header(body)) {
+        ++counts_.bad_digests;
+        return {400, ErrorXml("BadDigest", "The Content-MD5 you specified did not match what was received.")};
+      }
       auto inm = request.headers.find("if-none-match");
       if (inm != request.headers.end() && inm->second == "*" && objects_.count(key) && !ignore_create_only_) {
         return {412, ErrorXml("PreconditionFailed", "At least one of the pre-conditions you specified did not hold")};
       }
-      objects_[key] = request.body;
+      objects_[key] = body;
       return {200, "", {"ETag: \"fake\""}};
     }
     if (request.method == "DELETE") {

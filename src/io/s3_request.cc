@@ -1,6 +1,9 @@
 #include "io/s3_request.h"
 
+#include "common/assert.h"
+
 #include <curl/curl.h>
+#include <openssl/evp.h>
 
 #include <algorithm>
 #include <cctype>
@@ -380,6 +383,15 @@ std::vector<S3Response> S3Client::ExecuteMany(const std::vector<S3Request>& requ
   } while (running > 0);
   ReleaseMulti(multi);
   return responses;
+}
+
+std::string ContentMd5Header(std::string_view body) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_bytes = 0;
+  FATHOM_CHECK(EVP_Digest(body.data(), body.size(), digest, &digest_bytes, EVP_md5(), nullptr) == 1);
+  unsigned char base64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
+  const int length = EVP_EncodeBlock(base64, digest, static_cast<int>(digest_bytes));
+  return "Content-MD5: " + std::string(reinterpret_cast<const char*>(base64), static_cast<size_t>(length));
 }
 
 }  // namespace fathom

@@ -84,6 +84,11 @@ struct S3Response {
 // as SigV4's canonical form wants.
 std::string S3PercentEncode(std::string_view text, bool keep_slash);
 
+// "Content-MD5: <base64 of the body's MD5>" (RFC 1864). Sent with every PUT: the server
+// recomputes it and refuses a body damaged on the way (400 BadDigest) instead of storing
+// it, so an acknowledged object is the bytes fathom sent.
+std::string ContentMd5Header(std::string_view body);
+
 // The request's URL: endpoint, bucket (path or virtual-host style), encoded key, sorted
 // and encoded query.
 std::string S3RequestUrl(const S3ClientConfig& config, const S3Request& request);

@@ -42,9 +42,17 @@ bool IsRequestTimeout(const S3Response& response) {
   return error.ok() && error->code == "RequestTimeout";
 }
 
+// 400 BadDigest: the body that arrived does not match its Content-MD5 (damaged on the
+// way); nothing was stored, and the next attempt sends the bytes again.
+bool IsBadDigest(const S3Response& response) {
+  if (response.http_status != 400 || response.body.empty()) return false;
+  auto error = ParseS3Error(response.body);
+  return error.ok() && error->code == "BadDigest";
+}
+
 bool IsRetryable(const S3Response& response) {
   if (response.transport_failed()) return response.transport_retryable;
-  return IsRetryableStatus(response.http_status) || IsRequestTimeout(response);
+  return IsRetryableStatus(response.http_status) || IsRequestTimeout(response) || IsBadDigest(response);
 }
 
 // After these answers a Put may or may not have been applied: the server failed while
@@ -209,7 +217,7 @@ Status ErrorStatus(const S3Response& response, const S3Request& request, const S
                                       "); check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, the region (" +
                                       options.region + ") and the bucket's policy");
   }
-  if (status == 400 && code == "RequestTimeout") {
+  if (status == 400 && (code == "RequestTimeout" || code == "BadDigest")) {
     return Status::Unavailable(what + ": " + detail + " (" + std::to_string(attempts) + " attempts)");
   }
   if (status == 400) return Status::InvalidArgument(what + ": the server refused the request (" + detail + ")");
@@ -225,7 +233,8 @@ Status ErrorStatus(const S3Response& response, const S3Request& request, const S
 Status S3Store::Put(const std::string& key, std::string_view bytes, PutMode mode) {
   FATHOM_RETURN_IF_ERROR(ValidateObjectKey(key));
   if (mode == PutMode::kCreateOnly) return PutCreateOnly(key, bytes);
-  S3Request request{.method = S3Request::Method::kPut, .key = FullKey(key), .body = bytes};
+  S3Request request{
+      .method = S3Request::Method::kPut, .key = FullKey(key), .headers = {ContentMd5Header(bytes)}, .body = bytes};
   S3Response response = Execute(request);
   if (response.http_status >= 200 && response.http_status < 300) return Status::Ok();
   return ErrorStatus(response, request, options_, options_.retry.attempts_max);
@@ -246,7 +255,7 @@ Status S3Store::ReadBack(const std::string& key, std::string_view bytes) {
 Status S3Store::PutCreateOnly(const std::string& key, std::string_view bytes) {
   S3Request request{.method = S3Request::Method::kPut,
                     .key = FullKey(key),
-                    .headers = {"If-None-Match: *"},
+                    .headers = {"If-None-Match: *", ContentMd5Header(bytes)},
                     .body = bytes};
   // Set once an attempt may have landed: a later 412 may then be our own earlier write.
   bool maybe_landed = false;
