@@ -30,7 +30,7 @@ struct Selection {
 };
 
 // How SelectSlots ran (for tests and stats).
-enum class SelectPlan : uint8_t { kAll, kRowScan, kBitmap, kDriver };
+enum class SelectPlan : uint8_t { kAll, kRowScan, kBitmap, kDriver, kRangeDriver };
 
 // The selected slots of live records, in slot order, after offset and limit.
 std::vector<uint32_t> SelectSlots(const RowSource& rows, const Selection& selection, SelectPlan* plan = nullptr);
