@@ -466,7 +466,10 @@ double EstimateBitmapCost(const FilterNode& node, const RowSource& rows) {
     case Kind::kField: {
       const double matched = static_cast<double>(FieldPositiveEstimate(node, rows.metadata_index()));
       const double gather = IsRange(Positive(node.op)) ? matched * kRangeEntryCost : matched / kBitmapSlotsPerUnit;
-      return 1.0 + gather + live / kBitmapSlotsPerUnit;
+      // One lookup per value of an $in / $nin list (as EstimatePositiveLeafCost counts).
+      const bool list = node.op == CompareOp::kIn || node.op == CompareOp::kNin;
+      const double lookups = list ? static_cast<double>(node.operands.size()) : 1.0;
+      return lookups + gather + live / kBitmapSlotsPerUnit;
     }
     case Kind::kId:
       return 1.0 + static_cast<double>(node.operands.size()) + live / kBitmapSlotsPerUnit;
