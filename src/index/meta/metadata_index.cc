@@ -8,38 +8,31 @@ namespace fathom {
 
 namespace {
 
-// Sorts slots by LSD radix, 11 bits per pass (two passes below 2^22 slots): a range's
-// entries come in value order, so their slots are random, and a comparison sort (or a
-// bitset walked word by word, which mispredicts a branch per word) costs several times
-// more.
-void RadixSortSlots(std::vector<uint32_t>& slots) {
-  constexpr uint32_t kBits = 11;
-  constexpr uint32_t kBuckets = 1u << kBits;
-  const uint32_t max = *std::max_element(slots.begin(), slots.end());
-  std::vector<uint32_t> scratch(slots.size());
-  for (uint32_t shift = 0; shift < 32 && (max >> shift) != 0; shift += kBits) {
-    uint32_t counts[kBuckets] = {};
-    for (uint32_t s : slots) ++counts[(s >> shift) & (kBuckets - 1)];
-    uint32_t sum = 0;
-    for (uint32_t& c : counts) {
-      const uint32_t n = c;
-      c = sum;
-      sum += n;
-    }
-    for (uint32_t s : slots) scratch[counts[(s >> shift) & (kBuckets - 1)]++] = s;
-    slots.swap(scratch);
-  }
-}
-
-// `slots` (any order, duplicates allowed) as a bitmap.
+// `slots` (any order, duplicates allowed) as a bitmap. A range's entries come in value
+// order, so their slots are random: large sets go through a dense bitset over the slots'
+// span (linear in the entries plus span / 64 words) instead of a comparison sort.
 Roaring SlotsToBitmap(std::vector<uint32_t>& slots) {
   if (slots.empty()) return Roaring();
-  if (slots.size() > 256) {
-    RadixSortSlots(slots);
+  if (slots.size() > 4096) {
+    const auto [min_it, max_it] = std::minmax_element(slots.begin(), slots.end());
+    const uint32_t base = *min_it >> 6;
+    const size_t word_count = (*max_it >> 6) - base + 1;
+    std::vector<uint64_t> words(word_count, 0);
+    for (uint32_t s : slots) words[(s >> 6) - base] |= uint64_t{1} << (s & 63);
+    // Written through a raw pointer: push_back here kept the vector's fields in memory
+    // and cost more than the rest of the lookup.
+    uint32_t* out = slots.data();
+    for (size_t w = 0; w < word_count; ++w) {
+      const uint32_t high = static_cast<uint32_t>((base + w) << 6);
+      for (uint64_t bits = words[w]; bits != 0; bits &= bits - 1) {
+        *out++ = high + static_cast<uint32_t>(__builtin_ctzll(bits));
+      }
+    }
+    slots.resize(static_cast<size_t>(out - slots.data()));
   } else {
     std::sort(slots.begin(), slots.end());
+    slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
   }
-  slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
   return Roaring(slots.size(), slots.data());
 }
 
