@@ -6,9 +6,11 @@
 // Plan choice for a paged selection (docs/design/query-layer.md): with a small limit and
 // a filter that matches many rows, walking the rows in order and testing each one
 // (stopping at the limit) is cheaper than building the whole match bitmap; with a small
-// limit and one selective field leaf, walking that leaf's slots from the index and testing
-// the rest per row ("driver") is; otherwise the filter is evaluated on the metadata index
-// and only document predicates are tested row by row, lazily, as the page fills.
+// limit and one selective field leaf or numeric range, walking its slots in slot order
+// from the index (a range through the number column's slot-ordered blocks) and checking
+// the rest per slot against bitmaps or the row ("driver") is; otherwise the filter is
+// evaluated on the metadata index and only document predicates are tested row by row,
+// lazily, as the page fills.
 #pragma once
 
 #include <cstdint>
