@@ -674,6 +674,8 @@ struct Config {
   std::vector<double> efs;
   double knn_seconds = 8;  // per setting: stop after this long (at least 20 queries)
   RepeatPolicy repeat;
+  std::string get_only;  // get: only the predicates whose kind contains this (empty: all)
+  bool reuse_dir = false;  // open the collection an earlier run left in --dir instead of ingesting
 };
 
 fathom::Include IdsOnly() {
@@ -710,6 +712,7 @@ void RunGets(const std::vector<Predicate>& predicates, const Columns& columns, f
   constexpr uint32_t kLimit = 100;
   std::vector<GetRow> rows;
   for (const Predicate& p : predicates) {
+    if (p.kind.find(config.get_only) == std::string::npos) continue;
     GetRow row;
     row.predicate = &p;
     const std::vector<uint64_t> allowed = AllowedRows(p, columns, &row.matches);
@@ -840,7 +843,7 @@ std::unique_ptr<fathom::Database> LoadFathom(fathom::DatabaseOptions options, co
                                              const Columns& columns, const Config& config, bool bulk) {
   options.background_compaction = !bulk;
   auto start = Clock::now();
-  {
+  if (!config.reuse_dir) {
     auto db = fathom::Database::Open(options);
     Check(db.status(), "open");
     auto col = (*db)->CreateCollection(fathom::Database::kDefaultTenant, fathom::Database::kDefaultDatabase,
@@ -1005,6 +1008,9 @@ int main(int argc, char** argv) {
   app.add_option("--min-reps", config.repeat.min_reps, "get: at least this many timed runs per query ...");
   app.add_option("--min-seconds", config.repeat.min_seconds, "get: ... and at least this long ...");
   app.add_option("--max-seconds", config.repeat.max_seconds, "get: ... unless a query has run this long (and 3 times)");
+  app.add_option("--get-only", config.get_only, "get: only the predicates whose kind contains this text");
+  app.add_flag("--reuse-dir", config.reuse_dir,
+               "with --dir: open the collection an earlier run (same --rows, --dim, --seed) left there, no ingest");
   app.add_option("--dir", dir, "fathom working directory (default: a new temp dir, removed after)");
   app.add_option("--hnsw-cache", hnsw_cache,
                  "hnswlib index file: loaded when present (checked against the data), else built and saved there");

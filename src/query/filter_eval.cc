@@ -16,6 +16,15 @@ using Kind = FilterNode::Kind;
 // into a bitmap costs this much per matching entry.
 constexpr double kBitmapSlotsPerUnit = 256;
 constexpr double kRangeEntryCost = 0.25;
+// Walking a range in slot order (NumberColumn's blocks): per whole block merged, and per
+// entry of its two partial ends (gathered and sorted).
+constexpr double kMergeBlockCost = 0.5;
+constexpr double kRangeEndEntryCost = 0.05;
+// A union of bitmaps holding at most this many slots each on average is gathered and
+// sorted rather than merged by Roaring (UnionOf).
+constexpr uint64_t kSmallUnionSlotsPerPart = 64;
+// $in lists longer than this are estimated from this many of their values.
+constexpr size_t kInEstimateSample = 32;
 
 bool IsNegation(CompareOp op) {
   return op == CompareOp::kNe || op == CompareOp::kNin || op == CompareOp::kNotContains;
@@ -53,6 +62,26 @@ const Roaring& EmptySlots() {
   return empty;
 }
 
+// The union of `parts`. Many small bitmaps (a long $in list of values held by a few rows
+// each, as ids or user names) are gathered and sorted: Roaring's union of many turns
+// every container it touches into a dense bitset and back, which costs far more there.
+Roaring UnionOf(const std::vector<const Roaring*>& parts) {
+  uint64_t total = 0;
+  for (const Roaring* r : parts) total += r->cardinality();
+  if (total > kSmallUnionSlotsPerPart * parts.size()) {
+    return Roaring::fastunion(parts.size(), const_cast<const Roaring**>(parts.data()));
+  }
+  std::vector<uint32_t> slots(total);
+  uint32_t* out = slots.data();
+  for (const Roaring* r : parts) {
+    r->toUint32Array(out);
+    out += r->cardinality();
+  }
+  std::sort(slots.begin(), slots.end());
+  slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
+  return Roaring(slots.size(), slots.data());
+}
+
 // Slots where the field leaf's positive operator holds (over all rows). Strings and bools
 // are borrowed from the index; numbers are gathered from their sorted runs.
 SlotSet FieldPositive(const FilterNode& node, const MetadataIndex& index) {
@@ -74,7 +103,7 @@ SlotSet FieldPositive(const FilterNode& node, const MetadataIndex& index) {
     }
     if (parts.empty()) return SlotSet::Borrow(nullptr);
     if (parts.size() == 1) return owned.empty() ? SlotSet::Borrow(parts[0]) : SlotSet::Own(*parts[0]);
-    return SlotSet::Own(Roaring::fastunion(parts.size(), parts.data()));
+    return SlotSet::Own(UnionOf(parts));
   }
   const Roaring* eq = equal(node.operands[0], &owned);
   if (eq == nullptr) return SlotSet::Borrow(nullptr);
@@ -88,10 +117,14 @@ SlotSet FieldPositive(const FilterNode& node, const MetadataIndex& index) {
 uint64_t FieldPositiveEstimate(const FilterNode& node, const MetadataIndex& index) {
   const CompareOp op = Positive(node.op);
   if (IsRange(op)) return index.EstimateRange(node.key, RangeOf(op, node.operands[0]));
+  if (op != CompareOp::kIn) return index.EstimateEqual(node.key, node.operands[0]);
+  // A long $in list is estimated from an even sample of its values: the plan asks for
+  // estimates several times, and 500 lookups each time cost more than the evaluation.
+  const size_t operands = node.operands.size();
+  const size_t sampled = std::min(operands, kInEstimateSample);
   uint64_t n = 0;
-  const size_t operands = op == CompareOp::kIn ? node.operands.size() : 1;
-  for (size_t i = 0; i < operands; ++i) n += index.EstimateEqual(node.key, node.operands[i]);
-  return n;
+  for (size_t i = 0; i < sampled; ++i) n += index.EstimateEqual(node.key, node.operands[i * operands / sampled]);
+  return sampled == operands ? n : static_cast<uint64_t>(std::ceil(static_cast<double>(n) * operands / sampled));
 }
 
 Roaring IdPositive(const FilterNode& node, const RowSource& rows) {
@@ -145,14 +178,6 @@ double LiveCount(const RowSource& rows) {
 
 bool IsRangeLeaf(const FilterNode& n) { return n.kind == Kind::kField && IsRange(n.op); }
 
-// A unit of a conjunction: one child, or several range leaves on one key evaluated as a
-// single range (`$gte a` and `$lt b` become one walk of [a, b) instead of two long ones).
-struct Conjunct {
-  const FilterNode* node = nullptr;      // a single child, or
-  std::vector<const FilterNode*> range;  // range leaves on one key (two or more)
-  NumberRange merged;
-};
-
 // Narrows `merged` to its intersection with `r`. A NaN bound always wins: InRange then
 // matches nothing, as the leaf alone would.
 void Tighten(const NumberRange& r, NumberRange* merged) {
@@ -165,27 +190,37 @@ void Tighten(const NumberRange& r, NumberRange* merged) {
   if (r.hi && replaces(merged->hi, *r.hi, /*lower=*/false)) merged->hi = r.hi;
 }
 
-std::vector<Conjunct> GroupConjuncts(const std::vector<const FilterNode*>& children) {
-  std::vector<Conjunct> out;
+const std::string& ConjunctKey(const ConjunctUnit& c) { return c.range.front()->key; }
+
+std::vector<const FilterNode*> Children(const FilterNode& node) {
+  std::vector<const FilterNode*> out;
+  for (const FilterNode& c : node.children) out.push_back(&c);
+  return out;
+}
+
+}  // namespace
+
+std::vector<ConjunctUnit> GroupConjuncts(const std::vector<const FilterNode*>& children) {
+  std::vector<ConjunctUnit> out;
   std::vector<const FilterNode*> ranges;
   for (const FilterNode* c : children) {
     if (IsRangeLeaf(*c)) {
       ranges.push_back(c);
     } else {
-      out.push_back(Conjunct{c, {}, {}});
+      out.push_back(ConjunctUnit{c, {}, {}});
     }
   }
   std::vector<bool> used(ranges.size(), false);
   for (size_t i = 0; i < ranges.size(); ++i) {
     if (used[i]) continue;
-    Conjunct group;
+    ConjunctUnit group;
     for (size_t j = i; j < ranges.size(); ++j) {
       if (used[j] || ranges[j]->key != ranges[i]->key) continue;
       used[j] = true;
       group.range.push_back(ranges[j]);
     }
     if (group.range.size() == 1) {
-      out.push_back(Conjunct{group.range[0], {}, {}});
+      out.push_back(ConjunctUnit{group.range[0], {}, {}});
       continue;
     }
     for (const FilterNode* leaf : group.range) Tighten(RangeOf(leaf->op, leaf->operands[0]), &group.merged);
@@ -194,9 +229,7 @@ std::vector<Conjunct> GroupConjuncts(const std::vector<const FilterNode*>& child
   return out;
 }
 
-const std::string& ConjunctKey(const Conjunct& c) { return c.range.front()->key; }
-
-Roaring EvaluateConjunct(const Conjunct& c, const RowSource& rows, const Roaring& within) {
+Roaring EvaluateUnit(const ConjunctUnit& c, const RowSource& rows, const Roaring& within) {
   if (c.node != nullptr) return EvaluateFilter(*c.node, rows, within);
   // One element inside the merged range satisfies every leaf: exact for scalar values. An
   // array may satisfy the leaves with different elements, so arrays outside the merged
@@ -214,54 +247,74 @@ Roaring EvaluateConjunct(const Conjunct& c, const RowSource& rows, const Roaring
   return matched;
 }
 
-double ConjunctSelectivity(const Conjunct& c, const RowSource& rows) {
+bool UnitMatches(const ConjunctUnit& unit, const RecordView& view) {
+  if (unit.node != nullptr) return CompiledFilter::MatchesNode(*unit.node, view);
+  for (const FilterNode* leaf : unit.range) {
+    if (!CompiledFilter::MatchesNode(*leaf, view)) return false;
+  }
+  return true;
+}
+
+double UnitRowTestCost(const ConjunctUnit& unit) {
+  return unit.node != nullptr ? EstimateRowTestCost(*unit.node) : static_cast<double>(unit.range.size());
+}
+
+std::optional<NumberRange> WalkableRange(const ConjunctUnit& unit, const RowSource& rows) {
+  if (unit.node != nullptr) {
+    if (!IsRangeLeaf(*unit.node)) return std::nullopt;
+    return RangeOf(unit.node->op, unit.node->operands[0]);
+  }
+  // One element inside the merged range satisfies every leaf, but an array may satisfy
+  // them with different elements and hold none inside it: walk only keys without arrays.
+  const Roaring* arrays = rows.metadata_index().StoredArrays(ConjunctKey(unit));
+  if (arrays != nullptr && !arrays->isEmpty()) return std::nullopt;
+  return unit.merged;
+}
+
+const std::string& UnitKey(const ConjunctUnit& unit) {
+  return unit.node != nullptr ? unit.node->key : ConjunctKey(unit);
+}
+
+double UnitSelectivity(const ConjunctUnit& c, const RowSource& rows) {
   if (c.node != nullptr) return EstimateSelectivity(*c.node, rows);
   return std::min(1.0, static_cast<double>(rows.metadata_index().EstimateRange(ConjunctKey(c), c.merged)) /
                            LiveCount(rows));
 }
 
-double ConjunctCost(const Conjunct& c, const RowSource& rows) {
+double UnitBitmapCost(const ConjunctUnit& c, const RowSource& rows) {
   if (c.node != nullptr) return EstimateBitmapCost(*c.node, rows);
   const double matched = static_cast<double>(rows.metadata_index().EstimateRange(ConjunctKey(c), c.merged));
   return 1.0 + matched * kRangeEntryCost + LiveCount(rows) / kBitmapSlotsPerUnit;
 }
 
-std::vector<const FilterNode*> Children(const FilterNode& node) {
-  std::vector<const FilterNode*> out;
-  for (const FilterNode& c : node.children) out.push_back(&c);
-  return out;
-}
-
-}  // namespace
-
 Roaring EvaluateConjunction(const std::vector<const FilterNode*>& conjuncts, const RowSource& rows,
                             const Roaring& within) {
-  std::vector<Conjunct> units = GroupConjuncts(conjuncts);
+  std::vector<ConjunctUnit> units = GroupConjuncts(conjuncts);
   // Most selective first, document predicates last (they test rows one by one).
   std::vector<std::pair<double, size_t>> order;
   for (size_t i = 0; i < units.size(); ++i) {
-    double key = ConjunctSelectivity(units[i], rows);
+    double key = UnitSelectivity(units[i], rows);
     if (units[i].node != nullptr && units[i].node->TestsDocument()) key += 2.0;
     order.emplace_back(key, i);
   }
   std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  Roaring result = within;
-  for (const auto& [key, i] : order) {
-    if (result.isEmpty()) break;
-    result = EvaluateConjunct(units[i], rows, result);
-  }
+  if (order.empty()) return within;
+  // The first unit narrows `within` itself: copying it (all live rows, typically) first
+  // cost more than a selective lookup.
+  Roaring result = EvaluateUnit(units[order[0].second], rows, within);
+  for (size_t k = 1; k < order.size() && !result.isEmpty(); ++k) result = EvaluateUnit(units[order[k].second], rows, result);
   return result;
 }
 
 double EstimateConjunctionSelectivity(const std::vector<const FilterNode*>& conjuncts, const RowSource& rows) {
   double s = 1.0;
-  for (const Conjunct& c : GroupConjuncts(conjuncts)) s *= ConjunctSelectivity(c, rows);
+  for (const ConjunctUnit& c : GroupConjuncts(conjuncts)) s *= UnitSelectivity(c, rows);
   return s;
 }
 
 double EstimateConjunctionCost(const std::vector<const FilterNode*>& conjuncts, const RowSource& rows) {
   double cost = 0;
-  for (const Conjunct& c : GroupConjuncts(conjuncts)) cost += ConjunctCost(c, rows);
+  for (const ConjunctUnit& c : GroupConjuncts(conjuncts)) cost += UnitBitmapCost(c, rows);
   return cost;
 }
 
@@ -295,16 +348,29 @@ SlotSet SlotSet::Own(Roaring r) {
 
 bool IsPositiveFieldLeaf(const FilterNode& node) { return node.kind == Kind::kField && !IsNegation(node.op); }
 
-SlotSet PositiveLeafSlots(const FilterNode& leaf, const RowSource& rows, bool* exact) {
-  *exact = true;
+SlotSet PositiveLeafSlots(const FilterNode& leaf, const RowSource& rows, const Roaring** also_in) {
+  *also_in = nullptr;
   if (leaf.op == CompareOp::kContains) {
     const Scalar& value = leaf.operands[0];
     if (value.index() != 1 && value.index() != 2) {
-      *exact = false;
+      // The value's bitmap holds scalars and array elements; $contains wants arrays only.
+      // Intersecting would copy; the caller checks each slot against the arrays instead.
+      const Roaring* arrays = rows.metadata_index().StoredArrays(leaf.key);
+      *also_in = arrays != nullptr ? arrays : &EmptySlots();
       return SlotSet::Borrow(rows.metadata_index().StoredEqual(leaf.key, value));
     }
   }
   return FieldPositive(leaf, rows.metadata_index());
+}
+
+double EstimateRangeWalkCost(const ConjunctUnit& unit, const NumberRange& range, const RowSource& rows) {
+  const MetadataIndex& index = rows.metadata_index();
+  const double matched = static_cast<double>(index.EstimateRange(UnitKey(unit), range));
+  const double blocks = static_cast<double>(index.EstimateRangeBlocks(UnitKey(unit), range));
+  // The range's two partial blocks are gathered and sorted; each whole block inside it
+  // is one sorted sequence in the merge (a heap entry and its first cache miss).
+  const double ends = std::min(matched, 2.0 * static_cast<double>(SortedNumberRun<int64_t>::kBlockEntries));
+  return 1.0 + blocks * kMergeBlockCost + ends * kRangeEndEntryCost;
 }
 
 double EstimatePositiveLeafCost(const FilterNode& leaf, const RowSource& rows) {
@@ -400,7 +466,10 @@ double EstimateBitmapCost(const FilterNode& node, const RowSource& rows) {
     case Kind::kField: {
       const double matched = static_cast<double>(FieldPositiveEstimate(node, rows.metadata_index()));
       const double gather = IsRange(Positive(node.op)) ? matched * kRangeEntryCost : matched / kBitmapSlotsPerUnit;
-      return 1.0 + gather + live / kBitmapSlotsPerUnit;
+      // One lookup per value of an $in / $nin list (as EstimatePositiveLeafCost counts).
+      const bool list = node.op == CompareOp::kIn || node.op == CompareOp::kNin;
+      const double lookups = list ? static_cast<double>(node.operands.size()) : 1.0;
+      return lookups + gather + live / kBitmapSlotsPerUnit;
     }
     case Kind::kId:
       return 1.0 + static_cast<double>(node.operands.size()) + live / kBitmapSlotsPerUnit;

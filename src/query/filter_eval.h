@@ -12,6 +12,7 @@
 
 #include <roaring/roaring.hh>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,17 +43,41 @@ Roaring SlotsOfIds(const RowSource& rows, const std::vector<std::string>& ids, c
 // operator is not $ne, $nin or $not_contains.
 bool IsPositiveFieldLeaf(const FilterNode& node);
 // The slots such a leaf matches over all indexed rows (the caller intersects with live
-// or requested slots), and the estimated cost of getting them (row-test units). For
-// $contains the slots holding the value at all are returned, a superset (arrays and
-// scalars): `*exact` is then false and the caller tests the leaf on each row.
-SlotSet PositiveLeafSlots(const FilterNode& leaf, const RowSource& rows, bool* exact);
+// or requested slots), and the estimated cost of getting them (row-test units). For a
+// $contains of a string or bool the value's bitmap is borrowed as it is (scalars and
+// array elements): `*also_in` then names the key's arrays, and a slot matches only when
+// it is in both; otherwise `*also_in` is null and the set is exact.
+SlotSet PositiveLeafSlots(const FilterNode& leaf, const RowSource& rows, const Roaring** also_in);
 double EstimatePositiveLeafCost(const FilterNode& leaf, const RowSource& rows);
+
+// A unit of a conjunction ($and's children): one child, or two or more range leaves on
+// one key taken as one range (`$gte a` and `$lt b` become one walk of [a, b)).
+struct ConjunctUnit {
+  const FilterNode* node = nullptr;      // a single child, or
+  std::vector<const FilterNode*> range;  // range leaves on one key (two or more)
+  NumberRange merged;
+};
+std::vector<ConjunctUnit> GroupConjuncts(const std::vector<const FilterNode*>& conjuncts);
+// The slots of `within` the unit matches (arrays outside a merged range are tested row by
+// row: their elements may satisfy the leaves separately).
+Roaring EvaluateUnit(const ConjunctUnit& unit, const RowSource& rows, const Roaring& within);
+bool UnitMatches(const ConjunctUnit& unit, const RecordView& view);
+double UnitSelectivity(const ConjunctUnit& unit, const RowSource& rows);
+double UnitBitmapCost(const ConjunctUnit& unit, const RowSource& rows);
+double UnitRowTestCost(const ConjunctUnit& unit);
+const std::string& UnitKey(const ConjunctUnit& unit);
+// The number range whose slots (MetadataIndex::ForEachInRangeInSlotOrder) are exactly the
+// unit's matches: a single range leaf, or a merged range on a key that holds no arrays;
+// nullopt otherwise.
+std::optional<NumberRange> WalkableRange(const ConjunctUnit& unit, const RowSource& rows);
+// Estimated cost of starting that walk (the merge's set-up), in row-test units.
+double EstimateRangeWalkCost(const ConjunctUnit& unit, const NumberRange& range, const RowSource& rows);
 
 // The slots of `within` that `node` matches.
 Roaring EvaluateFilter(const FilterNode& node, const RowSource& rows, const Roaring& within);
 
-// The slots of `within` that every one of `conjuncts` matches (an $and of them). Range
-// leaves on one key are evaluated as one range.
+// The slots of `within` that every one of `conjuncts` matches (an $and of them): units
+// most selective first, the first narrowing `within` without copying it.
 Roaring EvaluateConjunction(const std::vector<const FilterNode*>& conjuncts, const RowSource& rows,
                             const Roaring& within);
 double EstimateConjunctionSelectivity(const std::vector<const FilterNode*>& conjuncts, const RowSource& rows);

@@ -30,12 +30,10 @@ class Pager {
   std::vector<uint32_t> out_;
 };
 
-// True when `view` matches every one of `nodes` except `skip` (which the plan already
-// answered exactly).
-bool MatchesAll(const std::vector<const FilterNode*>& nodes, const RecordView& view,
-                const FilterNode* skip = nullptr) {
+// True when `view` matches every one of `nodes`.
+bool MatchesAll(const std::vector<const FilterNode*>& nodes, const RecordView& view) {
   for (const FilterNode* n : nodes) {
-    if (n != skip && !CompiledFilter::MatchesNode(*n, view)) return false;
+    if (!CompiledFilter::MatchesNode(*n, view)) return false;
   }
   return true;
 }
@@ -71,6 +69,126 @@ void SplitConjuncts(const FilterNode& root, const RowSource& rows, std::vector<c
   }
 }
 
+// Costs of the driver plan, in the row-test units of filter_eval.h: taking one slot from
+// the driver's walk (a bitmap's iterator or a merge step, and the candidate check);
+// checking one slot against a bitmap; and how much more a row test costs on the rows a
+// driver reaches (far apart: each is a few cache misses) than in a scan of consecutive
+// rows.
+constexpr double kWalkStepCost = 0.05;
+constexpr double kProbeCost = 0.05;
+constexpr double kSparseRowTestFactor = 4.0;
+
+// The driver plan: walk one unit's slots in slot order (a field leaf's bitmap borrowed
+// from the index, or a numeric range through its sorted blocks), and check the other
+// units per slot, each against its bitmap ("probe") or by testing the row, whichever the
+// estimates make cheaper.
+struct DriverPlan {
+  size_t driver = 0;                 // index into the units
+  std::optional<NumberRange> range;  // walk this range; otherwise the leaf's bitmap
+  std::vector<bool> probe;           // per unit: probe a bitmap (else test the row)
+  double cost = 0;
+};
+
+// Everything the plan choice needs, estimated once per selection (a long $in list costs
+// lookups per estimate).
+struct Estimates {
+  std::vector<double> unit_selectivity;
+  double candidates = 1;
+  double wanted = 0;
+  double selectivity = 1;  // of the whole filter
+};
+
+std::optional<DriverPlan> PlanDriver(size_t i, const std::vector<ConjunctUnit>& units,
+                                     const std::vector<const FilterNode*>& tested, const Estimates& e,
+                                     const RowSource& rows) {
+  const ConjunctUnit& unit = units[i];
+  DriverPlan plan;
+  plan.driver = i;
+  plan.range = WalkableRange(unit, rows);
+  double walk_cost = 0;
+  double per_slot = kWalkStepCost;
+  if (plan.range) {
+    walk_cost = EstimateRangeWalkCost(unit, *plan.range, rows);
+  } else if (unit.node != nullptr && IsPositiveFieldLeaf(*unit.node)) {
+    walk_cost = EstimatePositiveLeafCost(*unit.node, rows);
+    if (unit.node->op == CompareOp::kContains) per_slot += kProbeCost;
+  } else {
+    return std::nullopt;
+  }
+  const double own = std::max(e.unit_selectivity[i], 1.0 / e.candidates);
+  const double rest = std::min(1.0, e.selectivity / own);
+  const double walked = std::min(e.candidates * own, e.wanted / std::max(rest, 1.0 / e.candidates));
+  plan.cost = walk_cost + walked * per_slot;
+  plan.probe.assign(units.size(), false);
+  for (size_t j = 0; j < units.size(); ++j) {
+    if (j == i) continue;
+    const ConjunctUnit& other = units[j];
+    const double test = walked * UnitRowTestCost(other) * kSparseRowTestFactor;
+    const double setup = other.node != nullptr && IsPositiveFieldLeaf(*other.node)
+                             ? EstimatePositiveLeafCost(*other.node, rows)
+                             : UnitBitmapCost(other, rows);
+    const double probe = setup + walked * kProbeCost;
+    plan.probe[j] = probe < test;
+    plan.cost += std::min(probe, test);
+  }
+  for (const FilterNode* c : tested) plan.cost += walked * EstimateRowTestCost(*c) * kSparseRowTestFactor;
+  return plan;
+}
+
+// Runs a driver plan into `pager`.
+void RunDriver(const DriverPlan& plan, const std::vector<ConjunctUnit>& units,
+               const std::vector<const FilterNode*>& tested, const RowSource& rows, const Roaring& base,
+               Pager& pager) {
+  // The probed units' bitmaps (borrowed from the index where possible), and the units
+  // tested row by row.
+  std::vector<SlotSet> probes;
+  std::vector<const Roaring*> probe_arrays;  // a $contains probe's second bitmap, or null
+  std::vector<const ConjunctUnit*> row_tests;
+  for (size_t j = 0; j < units.size(); ++j) {
+    if (j == plan.driver) continue;
+    const ConjunctUnit& unit = units[j];
+    if (!plan.probe[j]) {
+      row_tests.push_back(&unit);
+      continue;
+    }
+    const Roaring* also_in = nullptr;
+    if (unit.node != nullptr && IsPositiveFieldLeaf(*unit.node)) {
+      probes.push_back(PositiveLeafSlots(*unit.node, rows, &also_in));
+    } else {
+      probes.push_back(SlotSet::Own(EvaluateUnit(unit, rows, base)));
+    }
+    probe_arrays.push_back(also_in);
+  }
+  const Roaring* driver_arrays = nullptr;
+  auto take = [&](uint32_t slot) {
+    if (!base.contains(slot)) return true;
+    if (driver_arrays != nullptr && !driver_arrays->contains(slot)) return true;
+    for (size_t k = 0; k < probes.size(); ++k) {
+      if (!probes[k].get().contains(slot)) return true;
+      if (probe_arrays[k] != nullptr && !probe_arrays[k]->contains(slot)) return true;
+    }
+    if (!row_tests.empty() || !tested.empty()) {
+      const RecordView view = rows.view(slot);
+      for (const ConjunctUnit* unit : row_tests) {
+        if (!UnitMatches(*unit, view)) return true;
+      }
+      if (!MatchesAll(tested, view)) return true;
+    }
+    pager.Take(slot);
+    return !pager.full();
+  };
+  const ConjunctUnit& driver = units[plan.driver];
+  if (plan.range) {
+    rows.metadata_index().ForEachInRangeInSlotOrder(UnitKey(driver), *plan.range, take);
+    return;
+  }
+  const SlotSet slots = PositiveLeafSlots(*driver.node, rows, &driver_arrays);
+  const Roaring& walk = slots.get();
+  for (auto it = walk.begin(); it != walk.end(); ++it) {
+    if (!take(*it)) return;
+  }
+}
+
 }  // namespace
 
 std::vector<uint32_t> SelectSlots(const RowSource& rows, const Selection& selection, SelectPlan* plan) {
@@ -92,41 +210,46 @@ std::vector<uint32_t> SelectSlots(const RowSource& rows, const Selection& select
   std::vector<const FilterNode*> indexed;
   std::vector<const FilterNode*> tested;
   SplitConjuncts(*root, rows, &indexed, &tested);
+  const std::vector<ConjunctUnit> units = GroupConjuncts(indexed);
+
+  Estimates e;
+  e.candidates = std::max(1.0, static_cast<double>(base->cardinality()));
+  e.wanted = static_cast<double>(selection.offset) + static_cast<double>(selection.limit);
+  double indexed_selectivity = 1.0;
+  for (const ConjunctUnit& unit : units) {
+    e.unit_selectivity.push_back(UnitSelectivity(unit, rows));
+    indexed_selectivity *= e.unit_selectivity.back();
+  }
+  std::vector<double> tested_selectivity;
+  e.selectivity = indexed_selectivity;
+  for (const FilterNode* c : tested) {
+    tested_selectivity.push_back(std::max(EstimateSelectivity(*c, rows), 1.0 / e.candidates));
+    e.selectivity *= tested_selectivity.back();
+  }
+  e.selectivity = std::max(e.selectivity, 1.0 / e.candidates);
 
   // Cost of walking rows in order and testing each until the page is full, against
-  // evaluating the indexed conjuncts as bitmaps (then testing the rest lazily).
-  const double candidates = std::max(1.0, static_cast<double>(base->cardinality()));
-  const double wanted = static_cast<double>(selection.offset) + static_cast<double>(selection.limit);
-  const double selectivity = std::max(EstimateSelectivity(*root, rows), 1.0 / candidates);
-  const double scan_cost = std::min(candidates, wanted / selectivity) * EstimateRowTestCost(*root);
-  double bitmap_cost = EstimateConjunctionCost(indexed, rows);
-  const double indexed_selectivity = EstimateConjunctionSelectivity(indexed, rows);
-  for (const FilterNode* c : tested) {
-    const double reached = candidates * indexed_selectivity;
-    const double tested_selectivity = std::max(EstimateSelectivity(*c, rows), 1.0 / candidates);
-    bitmap_cost += std::min(reached, wanted / tested_selectivity) * EstimateRowTestCost(*c);
+  // evaluating the indexed units as bitmaps (then testing the rest lazily).
+  const double scan_cost = std::min(e.candidates, e.wanted / e.selectivity) * EstimateRowTestCost(*root);
+  double bitmap_cost = 0;
+  for (const ConjunctUnit& unit : units) bitmap_cost += UnitBitmapCost(unit, rows);
+  for (size_t k = 0; k < tested.size(); ++k) {
+    const double reached = e.candidates * indexed_selectivity;
+    bitmap_cost += std::min(reached, e.wanted / tested_selectivity[k]) * EstimateRowTestCost(*tested[k]);
   }
 
-  // Driver plan: walk the slots of one selective field leaf in order (borrowed from the
-  // index where possible, no intersection with the live set) and test the rest of the
-  // filter on each row until the page is full.
-  const FilterNode* driver = nullptr;
-  double driver_cost = bitmap_cost;
+  // Driver plans (a limit only: without one the whole match set is wanted anyway).
+  std::optional<DriverPlan> driver;
   if (selection.limit != UINT64_MAX) {
-    for (const FilterNode* c : indexed) {
-      if (!IsPositiveFieldLeaf(*c)) continue;
-      const double leaf_selectivity = std::max(EstimateSelectivity(*c, rows), 1.0 / candidates);
-      const double rest_selectivity = std::min(1.0, selectivity / leaf_selectivity);
-      const double walked = std::min(candidates * leaf_selectivity, wanted / std::max(rest_selectivity, 1.0 / candidates));
-      const double cost = EstimatePositiveLeafCost(*c, rows) + walked * (0.1 + EstimateRowTestCost(*root) - 1.0);
-      if (cost < driver_cost) {
-        driver_cost = cost;
-        driver = c;
+    for (size_t i = 0; i < units.size(); ++i) {
+      std::optional<DriverPlan> candidate = PlanDriver(i, units, tested, e, rows);
+      if (candidate && candidate->cost < bitmap_cost && (!driver || candidate->cost < driver->cost)) {
+        driver = std::move(candidate);
       }
     }
   }
 
-  if (scan_cost < bitmap_cost && scan_cost <= driver_cost) {
+  if (scan_cost < bitmap_cost && (!driver || scan_cost <= driver->cost)) {
     if (plan != nullptr) *plan = SelectPlan::kRowScan;
     for (auto it = base->begin(); it != base->end() && !pager.full(); ++it) {
       if (CompiledFilter::MatchesNode(*root, rows.view(*it))) pager.Take(*it);
@@ -134,16 +257,9 @@ std::vector<uint32_t> SelectSlots(const RowSource& rows, const Selection& select
     return pager.Finish();
   }
 
-  if (driver != nullptr) {
-    if (plan != nullptr) *plan = SelectPlan::kDriver;
-    bool exact = true;
-    const SlotSet slots = PositiveLeafSlots(*driver, rows, &exact);
-    const Roaring& walk = slots.get();
-    for (auto it = walk.begin(); it != walk.end() && !pager.full(); ++it) {
-      if (!base->contains(*it)) continue;
-      const RecordView view = rows.view(*it);
-      if (MatchesAll(indexed, view, exact ? driver : nullptr) && MatchesAll(tested, view)) pager.Take(*it);
-    }
+  if (driver) {
+    if (plan != nullptr) *plan = driver->range ? SelectPlan::kRangeDriver : SelectPlan::kDriver;
+    RunDriver(*driver, units, tested, rows, *base, pager);
     return pager.Finish();
   }
 

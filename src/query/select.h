@@ -6,9 +6,11 @@
 // Plan choice for a paged selection (docs/design/query-layer.md): with a small limit and
 // a filter that matches many rows, walking the rows in order and testing each one
 // (stopping at the limit) is cheaper than building the whole match bitmap; with a small
-// limit and one selective field leaf, walking that leaf's slots from the index and testing
-// the rest per row ("driver") is; otherwise the filter is evaluated on the metadata index
-// and only document predicates are tested row by row, lazily, as the page fills.
+// limit and one selective field leaf or numeric range, walking its slots in slot order
+// from the index (a range through the number column's slot-ordered blocks) and checking
+// the rest per slot against bitmaps or the row ("driver") is; otherwise the filter is
+// evaluated on the metadata index and only document predicates are tested row by row,
+// lazily, as the page fills.
 #pragma once
 
 #include <cstdint>
@@ -30,7 +32,7 @@ struct Selection {
 };
 
 // How SelectSlots ran (for tests and stats).
-enum class SelectPlan : uint8_t { kAll, kRowScan, kBitmap, kDriver };
+enum class SelectPlan : uint8_t { kAll, kRowScan, kBitmap, kDriver, kRangeDriver };
 
 // The selected slots of live records, in slot order, after offset and limit.
 std::vector<uint32_t> SelectSlots(const RowSource& rows, const Selection& selection, SelectPlan* plan = nullptr);

@@ -8,20 +8,27 @@ namespace fathom {
 
 namespace {
 
-// Sorted, duplicate-free `slots` as a bitmap. Large sets go through a dense bitset (linear)
-// instead of a sort.
+// `slots` (any order, duplicates allowed) as a bitmap. A range's entries come in value
+// order, so their slots are random: large sets go through a dense bitset over the slots'
+// span (linear in the entries plus span / 64 words) instead of a comparison sort.
 Roaring SlotsToBitmap(std::vector<uint32_t>& slots) {
   if (slots.empty()) return Roaring();
   if (slots.size() > 4096) {
-    const uint32_t max = *std::max_element(slots.begin(), slots.end());
-    std::vector<uint64_t> words(max / 64 + 1, 0);
-    for (uint32_t s : slots) words[s >> 6] |= uint64_t{1} << (s & 63);
-    slots.clear();
-    for (size_t w = 0; w < words.size(); ++w) {
+    const auto [min_it, max_it] = std::minmax_element(slots.begin(), slots.end());
+    const uint32_t base = *min_it >> 6;
+    const size_t word_count = (*max_it >> 6) - base + 1;
+    std::vector<uint64_t> words(word_count, 0);
+    for (uint32_t s : slots) words[(s >> 6) - base] |= uint64_t{1} << (s & 63);
+    // Written through a raw pointer: push_back here kept the vector's fields in memory
+    // and cost more than the rest of the lookup.
+    uint32_t* out = slots.data();
+    for (size_t w = 0; w < word_count; ++w) {
+      const uint32_t high = static_cast<uint32_t>((base + w) << 6);
       for (uint64_t bits = words[w]; bits != 0; bits &= bits - 1) {
-        slots.push_back(static_cast<uint32_t>(w * 64 + static_cast<size_t>(__builtin_ctzll(bits))));
+        *out++ = high + static_cast<uint32_t>(__builtin_ctzll(bits));
       }
     }
+    slots.resize(static_cast<size_t>(out - slots.data()));
   } else {
     std::sort(slots.begin(), slots.end());
     slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
@@ -187,6 +194,11 @@ uint64_t MetadataIndex::EstimateEqual(const std::string& key, const Scalar& valu
 uint64_t MetadataIndex::EstimateRange(const std::string& key, const NumberRange& range) const {
   const KeyIndex* k = Find(key);
   return k == nullptr ? 0 : k->numbers.EstimateCount(range);
+}
+
+uint64_t MetadataIndex::EstimateRangeBlocks(const std::string& key, const NumberRange& range) const {
+  const KeyIndex* k = Find(key);
+  return k == nullptr ? 0 : k->numbers.EstimateBlocks(range);
 }
 
 size_t MetadataIndex::MemoryBytes() const {

@@ -14,6 +14,7 @@
 
 #include <roaring/roaring.hh>
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <unordered_map>
@@ -55,6 +56,18 @@ class MetadataIndex final : public RowIndex {
   // use Equal). Valid until the index changes.
   const Roaring* StoredEqual(const std::string& key, const Scalar& value) const;
   const Roaring* StoredArrays(const std::string& key) const;
+
+  // Calls fn(slot) for the slots where `key` holds a number inside `range` (an array: any
+  // element), in increasing slot order, each once, until fn returns false. Costs the
+  // range's blocks and ends (NumberColumn), not its size.
+  template <typename Fn>
+  void ForEachInRangeInSlotOrder(const std::string& key, const NumberRange& range, Fn&& fn) const {
+    const KeyIndex* k = Find(key);
+    if (k == nullptr || (range.lo && std::isnan(range.lo->value)) || (range.hi && std::isnan(range.hi->value))) return;
+    k->numbers.ForEachInSlotOrder(range, fn);
+  }
+  // Sorted blocks ForEachInRangeInSlotOrder merges for `range`.
+  uint64_t EstimateRangeBlocks(const std::string& key, const NumberRange& range) const;
 
   // Upper bounds of Equal(...).cardinality() and InRange(...).cardinality(), cheap.
   uint64_t EstimateEqual(const std::string& key, const Scalar& value) const;
