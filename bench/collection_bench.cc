@@ -86,10 +86,12 @@ void RunMode(bool cold, const std::string& dir, const fathom::SyntheticData& dat
     Check((*col)->Compact(), "compact");
     auto stats = (*col)->IndexStats();
     Check(stats.status(), "stats");
-    std::printf("# %s: ingest %.1f s (%.0f rec/s), compact %.1f s: %u clusters, %llu hot / %llu cold vectors, "
-                "%u cold parts\n",
+    // The calibrated defaults, to run vector_bench at the same settings (--probes N
+    // --rerank-factors F) for the collection-vs-index comparison.
+    std::printf("# %s: ingest %.1f s (%.0f rec/s), compact %.1f s: %u clusters, default probes %u, rerank x%u, "
+                "%llu hot / %llu cold vectors, %u cold parts\n",
                 cold ? "cold" : "hot", ingest_s, data.base.rows / ingest_s, Seconds(start), stats->clusters,
-                static_cast<unsigned long long>(stats->hot_vectors),
+                stats->default_probes, stats->default_rerank_factor, static_cast<unsigned long long>(stats->hot_vectors),
                 static_cast<unsigned long long>(stats->cold_vectors), stats->cold_parts);
   }
   // A fresh open of the directory, as a restarted server would see it. The first

@@ -35,6 +35,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -794,7 +795,16 @@ struct KnnPoint {
   std::string setting;
   double recall = 0, qps = 0;
   size_t queries = 0;
+  // Queries per second of the querying thread's CPU time: on a shared, loaded machine
+  // wall-clock QPS measures the scheduler's share as much as the engine.
+  double cpu_qps = 0;
 };
+
+double ThreadCpuSeconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
 
 // Runs `search` over the queries in order (at least 20, at most all, stopping after
 // knn_seconds), timing the whole pass; recall over the queries answered.
@@ -805,35 +815,40 @@ KnnPoint MeasureKnn(const std::string& setting, const fathom::Dataset& queries, 
   for (size_t q = 0; q < warm; ++q) (void)search(queries.Row(q));
   std::vector<std::vector<uint32_t>> found;
   const auto start = Clock::now();
+  const double cpu_start = ThreadCpuSeconds();
   for (size_t q = 0; q < queries.rows; ++q) {
     found.push_back(search(queries.Row(q)));
     if (found.size() >= 20 && Seconds(start) > config.knn_seconds) break;
   }
   const double elapsed = Seconds(start);
+  const double cpu = ThreadCpuSeconds() - cpu_start;
   const std::vector<std::vector<uint32_t>> truth(c.truth.begin(), c.truth.begin() + found.size());
-  return {setting, fathom::RecallAtK(truth, found, config.k), found.size() / elapsed, found.size()};
+  return {setting, fathom::RecallAtK(truth, found, config.k), found.size() / elapsed, found.size(),
+          found.size() / cpu};
 }
 
 void PrintKnnPoint(const KnnCase& c, const char* engine, const KnnPoint& p, size_t rows) {
-  std::printf("%-7s %-9s %-8s %-14s %10.4f %10.1f %8zu\n", Percent(c.predicate->target).c_str(),
-              Percent(double(c.matches) / rows).c_str(), engine, p.setting.c_str(), p.recall, p.qps, p.queries);
+  std::printf("%-7s %-9s %-8s %-14s %10.4f %10.1f %10.1f %8zu\n", Percent(c.predicate->target).c_str(),
+              Percent(double(c.matches) / rows).c_str(), engine, p.setting.c_str(), p.recall, p.qps, p.cpu_qps,
+              p.queries);
   std::fflush(stdout);
 }
 
 void PrintKnnHeader() {
-  std::printf("%-7s %-9s %-8s %-14s %10s %10s %8s\n", "target", "measured", "engine", "setting", "recall@k", "QPS",
-              "queries");
+  std::printf("%-7s %-9s %-8s %-14s %10s %10s %10s %8s\n", "target", "measured", "engine", "setting", "recall@k", "QPS",
+              "cpu_QPS", "queries");
 }
 
-// The fastest point at or above the recall bar, as text.
+// The fastest point (by CPU time) at or above the recall bar, as text.
 std::string BestAt(const std::vector<KnnPoint>& points, double recall_bar) {
   const KnnPoint* best = nullptr;
   for (const KnnPoint& p : points) {
-    if (p.recall >= recall_bar && (best == nullptr || p.qps > best->qps)) best = &p;
+    if (p.recall >= recall_bar && (best == nullptr || p.cpu_qps > best->cpu_qps)) best = &p;
   }
   if (best == nullptr) return "none reaches it";
-  char text[96];
-  std::snprintf(text, sizeof(text), "%.1f QPS (%s, recall %.4f)", best->qps, best->setting.c_str(), best->recall);
+  char text[128];
+  std::snprintf(text, sizeof(text), "%.1f QPS, %.1f cpu_QPS (%s, recall %.4f)", best->qps, best->cpu_qps,
+                best->setting.c_str(), best->recall);
   return text;
 }
 
@@ -875,10 +890,11 @@ std::unique_ptr<fathom::Database> LoadFathom(fathom::DatabaseOptions options, co
   auto stats = (*col)->IndexStats();  // opens (recovers) the collection
   Check(stats.status(), "stats");
   std::printf("# fathom: reopen %.1f s; index %s, %u clusters, plan %s, default probes %u, rerank x%u, "
-              "calibrated recall %.3f; %llu hot / %llu cold vectors\n",
+              "calibrated recall %.3f; %llu indexed / %llu pending rows; %llu hot / %llu cold vectors\n",
               Seconds(start), stats->active ? "active" : "inactive", stats->clusters,
               stats->plan == fathom::VectorIndexStats::Plan::kIndex ? "index" : "exact scan", stats->default_probes,
               stats->default_rerank_factor, stats->calibrated_recall,
+              static_cast<unsigned long long>(stats->indexed_rows), static_cast<unsigned long long>(stats->pending_rows),
               static_cast<unsigned long long>(stats->hot_vectors), static_cast<unsigned long long>(stats->cold_vectors));
   (*db)->WaitIdle();
   std::fflush(stdout);

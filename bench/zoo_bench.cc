@@ -91,6 +91,7 @@ struct Config {
   int repeat = 2;
   std::vector<size_t> efs = {10, 20, 40, 80, 160, 320, 640};
   std::string dir;
+  bool hnsw = true;
 };
 
 // Exact neighbours of each query, nearest first, and the distance of the k-th.
@@ -297,7 +298,9 @@ int main(int argc, char** argv) {
   app.add_option("--ef", efs_flag, "hnswlib ef values (comma-separated; default 10,20,40,80,160,320,640)");
   app.add_option("--fvecs-dir", fvecs_dir, "directory of <name>.fvecs embedding files (doc_384, man_384)");
   app.add_option("--dir", parent_dir, "where to make the temp data directory (default /tmp); removed after");
+  app.add_flag("!--no-hnsw", c.hnsw, "skip hnswlib (fathom's recall and QPS only)");
   CLI11_PARSE(app, argc, argv);
+  if (!c.hnsw) c.efs.clear();
   std::vector<std::string> names = datasets_flag.empty() ? all_names : SplitList(datasets_flag);
   for (const std::string& n : names) {
     if (std::find(all_names.begin(), all_names.end(), n) == all_names.end()) Die("unknown data set " + n);
@@ -378,7 +381,7 @@ int main(int argc, char** argv) {
       }
       std::fflush(stdout);
 
-      HnswRun h = RunHnsw(p, filters[0], truths[0], c);
+      HnswRun h = c.hnsw ? RunHnsw(p, filters[0], truths[0], c) : HnswRun{};
       std::printf("# hnswlib build %.1f s; ef:recall/QPS", h.build_s);
       size_t match = h.recall_qps.size();
       for (size_t i = 0; i < c.efs.size(); ++i) {

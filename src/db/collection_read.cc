@@ -17,6 +17,7 @@
 #include "db/validate.h"
 #include "fathom/db.h"
 #include "index/meta/filter.h"
+#include "query/filter_eval.h"
 #include "query/select.h"
 #include "index/vector/distance.h"
 #include "index/vector/top_k.h"
@@ -113,21 +114,32 @@ Result<QueryResult> CollectionImpl::QueryOnce(const QueryRequest& request) {
       return Status::InvalidArgument(DimensionMismatchMessage(*dimension, q.size()));
     }
   }
-  // Candidates: every live row (nullopt), or the named ids; then the filter.
-  FATHOM_ASSIGN_OR_RETURN(const std::optional<std::vector<uint32_t>> candidates,
-                          QueryCandidates(table_, request.ids, filter));
-  const bool restricted = candidates.has_value();
-  QueryResult result;
-  result.rows.resize(request.query_embeddings.size());
-  if (request.include.distances) result.distances.resize(request.query_embeddings.size());
   VectorSearchKnobs knobs;
   knobs.probes = request.search_probes;
   knobs.effort = request.search_effort;
   TableRanker ranker(table_, vector_index_, space, knobs);
+  // Candidates: every live row (nullopt), or the named ids; then the filter. A filter
+  // alone hands its bitmap to the vector search, which copies it container by container
+  // into the bitset its scan tests (a list of slots costs a few ns per allowed row: at
+  // 10 % of 1M rows, more than the search itself).
+  std::optional<std::vector<uint32_t>> candidates;
+  std::optional<VectorCandidates> prepared;
+  if (!request.ids.has_value() && !filter.empty()) {
+    prepared = ranker.PrepareDenseCandidates(EvaluateFilter(*filter.root(), table_, table_.live_slots()));
+  } else {
+    FATHOM_ASSIGN_OR_RETURN(candidates, QueryCandidates(table_, request.ids, filter));
+  }
+  const bool restricted = candidates.has_value() || prepared.has_value();
+  QueryResult result;
+  result.rows.resize(request.query_embeddings.size());
+  if (request.include.distances) result.distances.resize(request.query_embeddings.size());
   for (size_t qi = 0; qi < request.query_embeddings.size(); ++qi) {
-    FATHOM_ASSIGN_OR_RETURN(std::vector<Hit> hits, ranker.DenseKnn(kEmbeddingKey, request.query_embeddings[qi],
-                                                                   request.n_results,
-                                                                   restricted ? &*candidates : nullptr));
+    FATHOM_ASSIGN_OR_RETURN(
+        std::vector<Hit> hits,
+        prepared.has_value()
+            ? ranker.DenseKnn(kEmbeddingKey, request.query_embeddings[qi], request.n_results, *prepared)
+            : ranker.DenseKnn(kEmbeddingKey, request.query_embeddings[qi], request.n_results,
+                              candidates.has_value() ? &*candidates : nullptr));
     std::vector<uint32_t> slots;
     slots.reserve(hits.size());
     for (const Hit& h : hits) {

@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <bit>
 #include <cstring>
 
 #include "common/assert.h"
 #include "common/checksum.h"
 #include "common/coding.h"
 #include "common/limits.h"
+#include "db/roaring_bitset.h"
 #include "index/vector/bounded_rescore.h"
 #include "index/vector/distance.h"
 #include "index/vector/int8_matrix.h"
@@ -525,30 +527,132 @@ Status CollectionVectorIndex::RunBuild(DistanceSpace space, uint32_t dim, const 
   return Status::Ok();
 }
 
+bool CollectionVectorIndex::ScansExactly(const VectorSearchKnobs& knobs) const {
+  // The calibration found that the index cannot reach the recall target on this data
+  // more cheaply than a scan: every query scans, unless it names its own probes.
+  const bool scan_planned = budget_.plan == SearchBudget::Plan::kExactScan && knobs.probes == 0;
+  return !index_ || covered_count_ == 0 || scan_planned;
+}
+
+VectorCandidates CollectionVectorIndex::PrepareCandidates(const RecordTable& table, const Roaring& allowed,
+                                                          const VectorSearchKnobs& knobs) const {
+  VectorCandidates out;
+  const uint64_t count = allowed.cardinality();
+  if (ScansExactly(knobs) || count <= ivf_limits::kExactScanAllowedRowsMin) {
+    out.count_ = count;
+    out.slots_.resize(count);
+    allowed.toUint32Array(out.slots_.data());
+    return out;
+  }
+  out.covered_bits_.assign((table.slot_count() + 63) / 64, 0);
+  out.count_ = RoaringToBitset(allowed, out.covered_bits_.data(), out.covered_bits_.size());
+  FinishCandidates(table, &out);
+  return out;
+}
+
+VectorCandidates CollectionVectorIndex::PrepareCandidates(const RecordTable& table, const std::vector<uint32_t>& allowed,
+                                                          const VectorSearchKnobs& knobs) const {
+  VectorCandidates out;
+  out.count_ = allowed.size();
+  if (ScansExactly(knobs) || allowed.size() <= ivf_limits::kExactScanAllowedRowsMin) {
+    out.slots_ = allowed;
+    return out;
+  }
+  out.covered_bits_.assign((table.slot_count() + 63) / 64, 0);
+  for (uint32_t slot : allowed) out.covered_bits_[slot >> 6] |= uint64_t{1} << (slot & 63);
+  FinishCandidates(table, &out);
+  return out;
+}
+
+void CollectionVectorIndex::FinishCandidates(const RecordTable& table, VectorCandidates* candidates) const {
+  candidates->exact_ = false;
+  std::vector<uint64_t>& bits = candidates->covered_bits_;
+  // Covered rows are live; when every live row is covered (the steady state between
+  // writes) the allowed rows are all covered and the mask below changes nothing.
+  if (covered_count_ == table.live_count()) {
+    candidates->covered_count_ = candidates->count_;
+    return;
+  }
+  // Live rows the index does not cover are all pending (Absorb queues them).
+  const uint8_t* live = table.live();
+  for (uint32_t slot : pending_) {
+    if (live[slot] && !IsCovered(slot) && slot < bits.size() * 64 && ((bits[slot >> 6] >> (slot & 63)) & 1)) {
+      candidates->uncovered_.push_back(slot);
+    }
+  }
+  std::sort(candidates->uncovered_.begin(), candidates->uncovered_.end());
+  candidates->uncovered_.erase(std::unique(candidates->uncovered_.begin(), candidates->uncovered_.end()),
+                               candidates->uncovered_.end());
+  size_t covered = 0;
+  for (size_t w = 0; w < bits.size(); ++w) {
+    bits[w] &= w < covered_.size() ? covered_[w] : 0;
+    covered += static_cast<size_t>(std::popcount(bits[w]));
+  }
+  candidates->covered_count_ = covered;
+}
+
 Result<std::vector<Hit>> CollectionVectorIndex::Search(const RecordTable& table, DistanceSpace space,
                                                        const float* query, uint32_t k,
                                                        const std::vector<uint32_t>* candidates,
+                                                       const VectorSearchKnobs& knobs) const {
+  if (candidates != nullptr) return Search(table, space, query, k, PrepareCandidates(table, *candidates, knobs), knobs);
+  const size_t d = table.dimension().value_or(0);
+  TopK top(k);
+  if (d == 0 || k == 0) return top.Take();
+  const float query_norm = space == DistanceSpace::kCosine ? std::sqrt(DotProduct(query, query, d)) : 0.0f;
+  const uint32_t rerank_factor = RerankFactor(space, budget_, knobs);
+  if (ScansExactly(knobs)) {
+    FATHOM_RETURN_IF_ERROR(
+        ExactSearch(table, space, query, query_norm, AllSlots{table.slot_count()}, rerank_factor, &top));
+    return top.Take();
+  }
+  std::vector<uint32_t> uncovered;
+  const uint8_t* live = table.live();
+  for (uint32_t slot : pending_) {
+    if (live[slot] && !IsCovered(slot)) uncovered.push_back(slot);
+  }
+  FATHOM_RETURN_IF_ERROR(ExactSearch(table, space, query, query_norm, uncovered, rerank_factor, &top));
+  // Covered slots are always rows of the index; when every row is covered (the steady
+  // state) the unfiltered scan is the same search without a per-code bitset test.
+  const SlotFilter filter = SlotFilter::Bitset(covered_.data(), covered_.size() * 64, covered_count_);
+  const bool everything = covered_count_ == index_->rows();
+  FATHOM_RETURN_IF_ERROR(SearchIndex(table, query, k, everything ? nullptr : &filter, knobs, &top));
+  return top.Take();
+}
+
+Result<std::vector<Hit>> CollectionVectorIndex::Search(const RecordTable& table, DistanceSpace space,
+                                                       const float* query, uint32_t k,
+                                                       const VectorCandidates& candidates,
                                                        const VectorSearchKnobs& knobs) const {
   const size_t d = table.dimension().value_or(0);
   TopK top(k);
   if (d == 0 || k == 0) return top.Take();
   const float query_norm = space == DistanceSpace::kCosine ? std::sqrt(DotProduct(query, query, d)) : 0.0f;
-  const uint8_t* live = table.live();
   const uint32_t rerank_factor = RerankFactor(space, budget_, knobs);
-  const bool small = candidates != nullptr && candidates->size() <= ivf_limits::kExactScanAllowedRowsMin;
-  // The calibration found that the index cannot reach the recall target on this data
-  // more cheaply than a scan: every query scans, unless it names its own probes.
-  const bool scan_planned = budget_.plan == SearchBudget::Plan::kExactScan && knobs.probes == 0;
-  if (!index_ || covered_count_ == 0 || small || scan_planned) {
-    if (candidates != nullptr) {
-      FATHOM_RETURN_IF_ERROR(ExactSearch(table, space, query, query_norm, *candidates, rerank_factor, &top));
-    } else {
-      FATHOM_RETURN_IF_ERROR(
-          ExactSearch(table, space, query, query_norm, AllSlots{table.slot_count()}, rerank_factor, &top));
+  if (candidates.exact_ || ScansExactly(knobs)) {
+    if (candidates.exact_) {
+      FATHOM_RETURN_IF_ERROR(ExactSearch(table, space, query, query_norm, candidates.slots_, rerank_factor, &top));
+      return top.Take();
     }
+    // Prepared for an index that is gone (not expected under one lock): scan the bits.
+    std::vector<uint32_t> slots = candidates.uncovered_;
+    SlotFilter::Bitset(candidates.covered_bits_.data(), candidates.covered_bits_.size() * 64, 0)
+        .ForEachAllowed(candidates.covered_bits_.size() * 64, [&](uint32_t slot) { slots.push_back(slot); });
+    FATHOM_RETURN_IF_ERROR(ExactSearch(table, space, query, query_norm, slots, rerank_factor, &top));
     return top.Take();
   }
+  FATHOM_RETURN_IF_ERROR(ExactSearch(table, space, query, query_norm, candidates.uncovered_, rerank_factor, &top));
+  if (candidates.covered_count_ > 0) {
+    const SlotFilter filter = SlotFilter::Bitset(candidates.covered_bits_.data(),
+                                                 candidates.covered_bits_.size() * 64, candidates.covered_count_);
+    FATHOM_RETURN_IF_ERROR(SearchIndex(table, query, k, &filter, knobs, &top));
+  }
+  return top.Take();
+}
 
+Status CollectionVectorIndex::SearchIndex(const RecordTable& table, const float* query, uint32_t k,
+                                          const SlotFilter* filter, const VectorSearchKnobs& knobs,
+                                          TopK* top) const {
   IvfSearchOptions options;
   options.k = k;
   options.probes = knobs.probes;
@@ -557,33 +661,8 @@ Result<std::vector<Hit>> CollectionVectorIndex::Search(const RecordTable& table,
     const double scaled = std::ceil(base * knobs.effort);
     options.probes = static_cast<uint32_t>(std::clamp(scaled, 1.0, static_cast<double>(index_->clusters())));
   }
-  options.rerank_factor = rerank_factor;
-  std::vector<uint64_t> allowed_bits;
-  std::vector<uint32_t> uncovered;
-  SlotFilter filter;
-  if (candidates == nullptr) {
-    filter = SlotFilter::Bitset(covered_.data(), covered_.size() * 64, covered_count_);
-    for (uint32_t slot : pending_) {
-      if (live[slot] && !IsCovered(slot)) uncovered.push_back(slot);
-    }
-  } else {
-    allowed_bits.assign(covered_.size(), 0);
-    size_t allowed = 0;
-    for (uint32_t slot : *candidates) {
-      if (IsCovered(slot)) {
-        allowed_bits[slot >> 6] |= uint64_t{1} << (slot & 63);
-        ++allowed;
-      } else {
-        uncovered.push_back(slot);
-      }
-    }
-    filter = SlotFilter::Bitset(allowed_bits.data(), allowed_bits.size() * 64, allowed);
-  }
-  FATHOM_RETURN_IF_ERROR(ExactSearch(table, space, query, query_norm, uncovered, rerank_factor, &top));
-  // Covered slots are always rows of the index; when every row is covered (the steady
-  // state) the unfiltered scan is the same search without a per-code bitset test.
-  const bool everything = candidates == nullptr && covered_count_ == index_->rows();
-  options.filter = everything ? nullptr : &filter;
+  options.rerank_factor = RerankFactor(index_->space(), budget_, knobs);
+  options.filter = filter;
   // With cold rows the index ranks by their int8 approximations, then re-scores its best
   // k * refine_factor from the exact vectors.
   const TableExactSource exact(table);
@@ -591,12 +670,10 @@ Result<std::vector<Hit>> CollectionVectorIndex::Search(const RecordTable& table,
     options.exact = &exact;
     options.refine_factor = RefineFactor(knobs);
   }
-  if (filter.allowed_count() > 0) {
-    FATHOM_ASSIGN_OR_RETURN(std::vector<Hit> hits, index_->Search(query, options, TableVectorSource(table)));
-    FATHOM_RETURN_IF_ERROR(exact.status().WithContext("vector search"));
-    for (const Hit& h : hits) top.Push(h.distance, h.slot);
-  }
-  return top.Take();
+  FATHOM_ASSIGN_OR_RETURN(std::vector<Hit> hits, index_->Search(query, options, TableVectorSource(table)));
+  FATHOM_RETURN_IF_ERROR(exact.status().WithContext("vector search"));
+  for (const Hit& h : hits) top->Push(h.distance, h.slot);
+  return Status::Ok();
 }
 
 Result<std::vector<Hit>> CollectionVectorIndex::ExactNearest(const RecordTable& table, DistanceSpace space,

@@ -28,6 +28,8 @@
 #include <utility>
 #include <vector>
 
+#include <roaring/roaring.hh>
+
 #include "db/record_table.h"
 #include "fathom/status.h"
 #include "fathom/types.h"
@@ -82,6 +84,28 @@ struct VectorSearchKnobs {
   uint32_t probes = 0;         // clusters scanned; 0 = the calibrated budget's probes * effort
   double effort = 1.0;
   uint32_t rerank_factor = 0;  // 0 = the calibrated budget's depth, scaled by the effort
+};
+
+// The rows a filtered query may return, prepared once per request (for all of its query
+// vectors) by CollectionVectorIndex::PrepareCandidates: either a short sorted slot list
+// for an exact scan, or the allowed rows the index covers as a flat bitset (the IVF
+// scan's filter: one bit test per row of a probed cluster) plus the allowed rows it does
+// not cover (searched exactly). Valid while the caller holds the table's lock.
+class VectorCandidates {
+ public:
+  // Allowed live rows.
+  size_t count() const { return count_; }
+  // Whether the search is an exact scan of the allowed rows.
+  bool exact() const { return exact_; }
+
+ private:
+  friend class CollectionVectorIndex;
+  size_t count_ = 0;
+  bool exact_ = true;
+  std::vector<uint32_t> slots_;        // exact_: the allowed slots
+  std::vector<uint64_t> covered_bits_;  // !exact_: allowed and covered, by slot
+  size_t covered_count_ = 0;
+  std::vector<uint32_t> uncovered_;    // !exact_: allowed and not covered
 };
 
 // What maintenance will do; produced by Plan under the lock.
@@ -173,6 +197,16 @@ class CollectionVectorIndex {
   // live rows when `candidates` is null. Distances are Chroma's for `space`.
   Result<std::vector<Hit>> Search(const RecordTable& table, DistanceSpace space, const float* query, uint32_t k,
                                   const std::vector<uint32_t>* candidates, const VectorSearchKnobs& knobs) const;
+  // The same among prepared candidates (PrepareCandidates, same knobs and table state).
+  Result<std::vector<Hit>> Search(const RecordTable& table, DistanceSpace space, const float* query, uint32_t k,
+                                  const VectorCandidates& candidates, const VectorSearchKnobs& knobs) const;
+  // A query's allowed rows (live slots: a Roaring bitmap from the metadata index, or a
+  // sorted list) in the form the search uses. Costs O(allowed / 64 + pending) from a
+  // bitmap (containers are copied whole), O(allowed) from a list.
+  VectorCandidates PrepareCandidates(const RecordTable& table, const Roaring& allowed,
+                                     const VectorSearchKnobs& knobs) const;
+  VectorCandidates PrepareCandidates(const RecordTable& table, const std::vector<uint32_t>& allowed,
+                                     const VectorSearchKnobs& knobs) const;
 
   // The exact k nearest live rows to `query` (what Search answers without an index); the
   // recall monitor's truth.
@@ -200,6 +234,17 @@ class CollectionVectorIndex {
     return slot < covered_.size() * 64 && ((covered_[slot >> 6] >> (slot & 63)) & 1);
   }
   void RebuildPending(const RecordTable& table);
+  // Whether a query with these knobs scans exactly (no index to use, or the calibration
+  // chose the exact plan), before looking at its filter.
+  bool ScansExactly(const VectorSearchKnobs& knobs) const;
+  // PrepareCandidates once the allowed rows are in `candidates->covered_bits_` (sized to
+  // the table's slots) and counted: the exact-or-index choice, the uncovered rows, and
+  // the mask with the covered bits.
+  void FinishCandidates(const RecordTable& table, VectorCandidates* candidates) const;
+  // The IVF search of the covered rows `filter` allows (null: every row of the index),
+  // its hits pushed into `top`.
+  Status SearchIndex(const RecordTable& table, const float* query, uint32_t k, const SlotFilter* filter,
+                     const VectorSearchKnobs& knobs, TopK* top) const;
 
   size_t min_rows_;
   double recall_target_;

@@ -10,17 +10,37 @@
 
 namespace fathom {
 
-Result<std::vector<Hit>> TableRanker::DenseKnn(std::string_view key, const std::vector<float>& query, uint32_t limit,
-                                               const std::vector<uint32_t>* candidates) {
+namespace {
+
+// The checks every dense k-NN makes before searching; `dimension` is the table's.
+Status CheckDenseQuery(std::string_view key, const std::vector<float>& query, uint32_t dimension) {
   if (key != kEmbeddingKey) {
     return Status::InvalidArgument("a dense $knn query searches \"#embedding\", not \"" + std::string(key) + "\"");
   }
-  const std::optional<uint32_t> dimension = table_.dimension();
-  if (!dimension) return std::vector<Hit>{};  // no record has an embedding yet
-  if (query.size() != *dimension) return Status::InvalidArgument(DimensionMismatchMessage(*dimension, query.size()));
+  if (query.size() != dimension) return Status::InvalidArgument(DimensionMismatchMessage(dimension, query.size()));
   for (float v : query) {
     if (!std::isfinite(v)) return Status::InvalidArgument("a $knn query vector must hold finite numbers");
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::vector<Hit>> TableRanker::DenseKnn(std::string_view key, const std::vector<float>& query, uint32_t limit,
+                                               const std::vector<uint32_t>* candidates) {
+  if (key != kEmbeddingKey) return CheckDenseQuery(key, query, 0);
+  const std::optional<uint32_t> dimension = table_.dimension();
+  if (!dimension) return std::vector<Hit>{};  // no record has an embedding yet
+  FATHOM_RETURN_IF_ERROR(CheckDenseQuery(key, query, *dimension));
+  return vectors_.Search(table_, space_, query.data(), limit, candidates, knobs_);
+}
+
+Result<std::vector<Hit>> TableRanker::DenseKnn(std::string_view key, const std::vector<float>& query, uint32_t limit,
+                                               const VectorCandidates& candidates) {
+  if (key != kEmbeddingKey) return CheckDenseQuery(key, query, 0);
+  const std::optional<uint32_t> dimension = table_.dimension();
+  if (!dimension) return std::vector<Hit>{};
+  FATHOM_RETURN_IF_ERROR(CheckDenseQuery(key, query, *dimension));
   return vectors_.Search(table_, space_, query.data(), limit, candidates, knobs_);
 }
 

@@ -21,6 +21,14 @@ class TableRanker final : public Ranker {
 
   Result<std::vector<Hit>> DenseKnn(std::string_view key, const std::vector<float>& query, uint32_t limit,
                                     const std::vector<uint32_t>* candidates) override;
+  // A dense k-NN among candidates prepared once for several queries
+  // (CollectionVectorIndex::PrepareCandidates with this ranker's knobs).
+  Result<std::vector<Hit>> DenseKnn(std::string_view key, const std::vector<float>& query, uint32_t limit,
+                                    const VectorCandidates& candidates);
+  // The candidates a filtered query's allowed rows become, for DenseKnn above.
+  VectorCandidates PrepareDenseCandidates(const Roaring& allowed) const {
+    return vectors_.PrepareCandidates(table_, allowed, knobs_);
+  }
   Result<std::vector<Hit>> SparseKnn(std::string_view key, const SparseVector& query, uint32_t limit,
                                      const std::vector<uint32_t>* candidates) override;
   Result<std::vector<Hit>> Bm25(std::string_view key, std::string_view text, uint32_t limit,
