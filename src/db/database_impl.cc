@@ -75,7 +75,18 @@ Result<std::unique_ptr<DatabaseImpl>> DatabaseImpl::Open(const DatabaseOptions& 
     spdlog::warn("{}; opening anyway: reads are served, writes fail until the store takes them",
                  probe.ToString());
   }
-  std::unique_ptr<DatabaseImpl> db(new DatabaseImpl(store, options));
+  // Sharing: s3:// is meant for several nodes; a directory has one owner (its lock), and
+  // a caller's store is shared only when the caller says so.
+  DatabaseOptions resolved = options;
+  if (resolved.sharing == DatabaseOptions::Sharing::kAuto) {
+    const bool s3 = !options.store && options.path.empty() && options.store_url.rfind("s3://", 0) == 0;
+    resolved.sharing = s3 ? DatabaseOptions::Sharing::kShared : DatabaseOptions::Sharing::kSingleNode;
+  }
+  if (resolved.gc_grace.count() < 0) {
+    resolved.gc_grace = resolved.sharing == DatabaseOptions::Sharing::kShared ? limits::kSharedGcGraceDefault
+                                                                               : std::chrono::milliseconds(0);
+  }
+  std::unique_ptr<DatabaseImpl> db(new DatabaseImpl(store, resolved));
   db->directory_lock_ = std::move(lock);
   FATHOM_RETURN_IF_ERROR(db->Load());
   db->RemoveOrphans();
