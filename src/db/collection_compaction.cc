@@ -169,6 +169,11 @@ Status CollectionImpl::RunCompaction(bool fold_always) {
   // An earlier commit whose outcome is unknown decides what manifest_ is.
   FATHOM_RETURN_IF_ERROR(ResolveUncertainManifest());
   Status compacted = CompactLocked(fold_always);
+  if (compacted.ok() && !obsolete_since_.empty()) {
+    // Objects waiting out the grace period go once it passed, whether or not this job
+    // folded anything (a collection that stopped taking writes still gets its space back).
+    DeleteObsolete(manifest_);
+  }
   if (compacted.IsAlreadyExists()) {
     // Another node committed the manifest version this one wanted: its manifest is the
     // collection's now. This node's new objects are garbage (collected after the grace

@@ -42,7 +42,8 @@ DatabaseImpl::DatabaseImpl(std::shared_ptr<ObjectStore> store, const DatabaseOpt
       options_(WithDefaults(options)),
       vector_caches_(std::make_shared<BlockCachePool>(
           options.vector_cache_bytes ? options.vector_cache_bytes : limits::kVectorCacheBytesDefault)),
-      catalog_store_(store_) {}
+      catalog_store_(store_),
+      shared_(options_.sharing == DatabaseOptions::Sharing::kShared) {}
 
 Result<std::unique_ptr<DatabaseImpl>> DatabaseImpl::Open(const DatabaseOptions& options) {
   std::shared_ptr<ObjectStore> store = options.store;
@@ -201,8 +202,10 @@ void DatabaseImpl::KeepDroppedLocked(std::vector<std::shared_ptr<CollectionImpl>
   for (auto& handle : handles) dropped_handles_.push_back(std::move(handle));
 }
 
-Result<std::unique_lock<std::mutex>> DatabaseImpl::LockFresh() {
+Result<std::unique_lock<std::mutex>> DatabaseImpl::LockFresh(CatalogRead read) {
   std::unique_lock<std::mutex> lock(mu_);
+  // Another node may have changed the catalog: on a shared store, read it again.
+  if (read == CatalogRead::kStored && shared_) catalog_stale_ = true;
   FATHOM_RETURN_IF_ERROR(FreshLocked());
   return lock;
 }
@@ -327,7 +330,7 @@ bool DatabaseImpl::DatabaseExistsLocked(const std::string& tenant, const std::st
 
 Status DatabaseImpl::CreateTenant(const std::string& name) {
   FATHOM_RETURN_IF_ERROR(ValidateTenantName(name));
-  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
+  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh(CatalogRead::kStored));
   for (const TenantInfo& t : catalog_.tenants) {
     if (t.name == name) return Status::AlreadyExists("Tenant [" + name + "] already exists");
   }
@@ -337,16 +340,19 @@ Status DatabaseImpl::CreateTenant(const std::string& name) {
 }
 
 Result<TenantInfo> DatabaseImpl::GetTenant(const std::string& name) {
-  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
-  for (const TenantInfo& t : catalog_.tenants) {
-    if (t.name == name) return t;
+  for (CatalogRead read : {CatalogRead::kCached, CatalogRead::kStored}) {
+    FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh(read));
+    for (const TenantInfo& t : catalog_.tenants) {
+      if (t.name == name) return t;
+    }
+    if (!shared_) break;  // a miss on a shared store reads the catalog again (another node's change)
   }
   return Status::NotFound("Tenant [" + name + "] not found");
 }
 
 Status DatabaseImpl::CreateDatabase(const std::string& tenant, const std::string& name) {
   FATHOM_RETURN_IF_ERROR(ValidateName(name));
-  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
+  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh(CatalogRead::kStored));
   if (DatabaseExistsLocked(tenant, name)) return Status::AlreadyExists("Database [" + name + "] already exists");
   CatalogState next = catalog_;
   next.databases.push_back({NewUuidV4(), name, tenant});
@@ -354,16 +360,19 @@ Status DatabaseImpl::CreateDatabase(const std::string& tenant, const std::string
 }
 
 Result<DatabaseInfo> DatabaseImpl::GetDatabase(const std::string& tenant, const std::string& name) {
-  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
-  for (const DatabaseInfo& d : catalog_.databases) {
-    if (d.tenant == tenant && d.name == name) return d;
+  for (CatalogRead read : {CatalogRead::kCached, CatalogRead::kStored}) {
+    FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh(read));
+    for (const DatabaseInfo& d : catalog_.databases) {
+      if (d.tenant == tenant && d.name == name) return d;
+    }
+    if (!shared_) break;
   }
   return Status::NotFound("Database [" + name + "] not found. Are you sure it exists?");
 }
 
 Result<std::vector<DatabaseInfo>> DatabaseImpl::ListDatabases(const std::string& tenant, std::optional<uint32_t> limit,
                                                               uint32_t offset) {
-  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
+  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh(CatalogRead::kStored));
   std::vector<DatabaseInfo> all;
   for (const DatabaseInfo& d : catalog_.databases) {
     if (d.tenant == tenant) all.push_back(d);
@@ -372,7 +381,7 @@ Result<std::vector<DatabaseInfo>> DatabaseImpl::ListDatabases(const std::string&
 }
 
 Status DatabaseImpl::DeleteDatabase(const std::string& tenant, const std::string& name) {
-  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
+  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh(CatalogRead::kStored));
   if (!DatabaseExistsLocked(tenant, name)) {
     return Status::NotFound("Database [" + name + "] not found. Are you sure it exists?");
   }
@@ -409,7 +418,7 @@ Result<std::shared_ptr<CollectionImpl>> DatabaseImpl::CreateCollection(const std
   }
   std::shared_ptr<CollectionImpl> handle;
   {
-    FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
+    FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh(CatalogRead::kStored));
     if (!DatabaseExistsLocked(tenant, database)) {
       return Status::InvalidArgument("Database [" + database + "] does not exist");
     }
@@ -449,12 +458,16 @@ Result<std::shared_ptr<CollectionImpl>> DatabaseImpl::CreateCollection(const std
 Result<std::shared_ptr<CollectionImpl>> DatabaseImpl::FindOpen(
     const std::function<bool(const CatalogCollection&)>& match, Status not_found) {
   std::shared_ptr<CollectionImpl> handle;
-  {
-    FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
+  for (CatalogRead read : {CatalogRead::kCached, CatalogRead::kStored}) {
+    FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh(read));
     auto it = std::find_if(catalog_.collections.begin(), catalog_.collections.end(), match);
-    if (it == catalog_.collections.end()) return not_found;
-    handle = HandleLocked(*it);
+    if (it != catalog_.collections.end()) {
+      handle = HandleLocked(*it);
+      break;
+    }
+    if (!shared_) break;  // a miss on a shared store reads the catalog again (another node's change)
   }
+  if (!handle) return not_found;
   FATHOM_RETURN_IF_ERROR(handle->EnsureOpen());
   return handle;
 }
@@ -480,7 +493,7 @@ Result<std::vector<CollectionInfo>> DatabaseImpl::ListCollections(const std::str
                                                                   std::optional<uint32_t> limit, uint32_t offset) {
   std::vector<std::shared_ptr<CollectionImpl>> handles;
   {
-    FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
+    FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh(CatalogRead::kStored));
     std::vector<CatalogCollection> all;
     for (const CatalogCollection& c : catalog_.collections) {
       if (c.tenant == tenant && c.database == database) all.push_back(c);
@@ -496,7 +509,7 @@ Result<std::vector<CollectionInfo>> DatabaseImpl::ListCollections(const std::str
 }
 
 Result<uint64_t> DatabaseImpl::CountCollections(const std::string& tenant, const std::string& database) {
-  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
+  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh(CatalogRead::kStored));
   return static_cast<uint64_t>(std::count_if(
       catalog_.collections.begin(), catalog_.collections.end(),
       [&](const CatalogCollection& c) { return c.tenant == tenant && c.database == database; }));
@@ -508,7 +521,7 @@ Status DatabaseImpl::ModifyCollection(const std::string& tenant, const std::stri
   if (request.new_metadata && *request.new_metadata) {
     FATHOM_RETURN_IF_ERROR(ValidateMetadataKeys(**request.new_metadata, "metadata", 0));
   }
-  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
+  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh(CatalogRead::kStored));
   CatalogState next = catalog_;
   auto it = std::find_if(next.collections.begin(), next.collections.end(), [&](const CatalogCollection& c) {
     return c.id == id && c.tenant == tenant && c.database == database;
@@ -532,7 +545,7 @@ Status DatabaseImpl::ModifyCollection(const std::string& tenant, const std::stri
 
 Status DatabaseImpl::DeleteCollection(const std::string& tenant, const std::string& database,
                                       const std::string& name) {
-  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
+  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh(CatalogRead::kStored));
   std::vector<std::string> dropped;
   CatalogState next = catalog_;
   std::erase_if(next.collections, [&](const CatalogCollection& c) {
@@ -545,7 +558,7 @@ Status DatabaseImpl::DeleteCollection(const std::string& tenant, const std::stri
 }
 
 Status DatabaseImpl::Reset() {
-  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
+  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh(CatalogRead::kStored));
   std::vector<std::string> dropped;
   for (const CatalogCollection& c : catalog_.collections) dropped.push_back(c.id);
   CatalogState next;
