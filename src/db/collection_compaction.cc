@@ -166,6 +166,8 @@ Status CollectionImpl::RunCompaction(bool fold_always) {
   std::lock_guard<std::mutex> compaction_lock(compaction_mu_);
   FATHOM_RETURN_IF_ERROR(CheckUsable());
   compaction_started_ = clock_->Now();
+  // A table a failed reload left half loaded must never be folded into a manifest.
+  if (reload_failed_.load()) FATHOM_RETURN_IF_ERROR(ReloadLocked());
   // An earlier commit whose outcome is unknown decides what manifest_ is.
   FATHOM_RETURN_IF_ERROR(ResolveUncertainManifest());
   Status compacted = CompactLocked(fold_always);

@@ -251,6 +251,7 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   // known_manifest_version_ (or the last load); a full check is due half a grace later.
   Clock::TimePoint manifests_checked_at_{};
   std::atomic<uint64_t> known_manifest_version_{0};  // the newest this node loaded or committed
+  std::atomic<bool> reload_failed_{false};  // the last Reload failed: the table is not usable
   // Obsolete objects, and when they were first found obsolete (gc_grace > 0): deleted
   // once a grace period older. Requires compaction_mu_ (or the open path).
   std::unordered_map<std::string, Clock::TimePoint> obsolete_since_;

@@ -9,7 +9,8 @@
 namespace fathom {
 
 Status CollectionImpl::EnsureFresh(ReadLevel level) {
-  if (!shared_ || level == ReadLevel::kIndexOnly) return Status::Ok();
+  // Even index_only must not read a table a failed reload left half loaded.
+  if (!reload_failed_.load() && (!shared_ || level == ReadLevel::kIndexOnly)) return Status::Ok();
   // A check that starts after this read arrived sees every write acknowledged before it.
   const uint64_t arrival = checks_started_.load();
   for (int attempt = 0;; ++attempt) {
@@ -30,7 +31,8 @@ Status CollectionImpl::EnsureFresh(ReadLevel level) {
 }
 
 Status CollectionImpl::CatchUpLocked(bool check, bool full, bool* reload) {
-  *reload = false;
+  *reload = reload_failed_.load();
+  if (*reload) return Status::Ok();
   if (!check && !wal_uncertain_) return Status::Ok();
   const uint64_t number = checks_started_.fetch_add(1) + 1;
   const Clock::TimePoint started = clock_->Now();
@@ -75,20 +77,20 @@ Status CollectionImpl::Reload() {
 Status CollectionImpl::ReloadLocked() {
   std::lock_guard<std::mutex> sync(sync_mu_);
   FATHOM_RETURN_IF_ERROR(CheckUsable());
-  // Someone else may have reloaded (or this node committed the manifest) meanwhile.
-  FATHOM_ASSIGN_OR_RETURN(std::vector<ObjectInfo> newer,
-                          store_->List(ManifestPrefix(id_), ManifestKey(id_, known_manifest_version_.load()), 1));
-  if (newer.empty()) return Status::Ok();
-  spdlog::info("collection {}: another node committed {}; reloading", id_, newer[0].key);
+  if (!reload_failed_.load()) {
+    // Someone else may have reloaded (or this node committed the manifest) meanwhile.
+    FATHOM_ASSIGN_OR_RETURN(std::vector<ObjectInfo> newer,
+                            store_->List(ManifestPrefix(id_), ManifestKey(id_, known_manifest_version_.load()), 1));
+    if (newer.empty()) return Status::Ok();
+    spdlog::info("collection {}: another node committed {}; reloading", id_, newer[0].key);
+  }
   // Whatever this node's uncertain manifest commit did, the newest manifest decides now.
   uncertain_manifest_.reset();
   Status s = Recover();
-  if (!s.ok()) {
-    // The table may be half loaded: reads must not be answered from it.
-    spdlog::error("collection {}: reload failed: {}", id_, s.ToString());
-    std::lock_guard<std::mutex> lock(open_mu_);
-    opened_ = false;
-  }
+  // A failure may leave the table half loaded: no read is answered from it, and every
+  // read or write tries the reload again first.
+  reload_failed_.store(!s.ok());
+  if (!s.ok()) spdlog::error("collection {}: reload failed: {}", id_, s.ToString());
   return s;
 }
 
