@@ -41,12 +41,13 @@ class MultiNodeSimulation {
       stores_.push_back(std::make_shared<FaultStore>(base_, FaultOptions{.seed = seed + i}));
       dbs_.emplace_back();
       cols_.emplace_back();
-      Reopen(i);
+      Reopen(i, /*faults_after=*/false);
       if (::testing::Test::HasFatalFailure()) return;
     }
   }
 
   void Run(int steps) {
+    Faults(true);
     for (int step = 0; step < steps; ++step) {
       SCOPED_TRACE("step " + std::to_string(step));
       Step();
@@ -61,7 +62,7 @@ class MultiNodeSimulation {
     }
     clock_->AdvanceBy(kGrace * 2);
     for (int i = 0; i < kNodes; ++i) {
-      Reopen(i);
+      Reopen(i, /*faults_after=*/false);
       CheckRead(i);
       if (::testing::Test::HasFatalFailure()) return;
     }
@@ -80,7 +81,8 @@ class MultiNodeSimulation {
     }
   }
 
-  void Reopen(int node) {
+  // Reopens `node` (faults off meanwhile; on afterwards when `faults_after`).
+  void Reopen(int node, bool faults_after = true) {
     cols_[node].reset();
     dbs_[node].reset();
     Faults(false);
@@ -95,7 +97,7 @@ class MultiNodeSimulation {
     auto col = dbs_[node]->CreateCollection(kT, kD, {.name = "shared", .get_or_create = true});
     ASSERT_TRUE(col.ok()) << col.status().ToString();
     cols_[node] = *col;
-    Faults(true);
+    Faults(faults_after);
   }
 
   void CheckRead(int node) {
