@@ -6,7 +6,7 @@
 // index_only counts, compactions, clock jumps past the grace
 // period, and reopening a node. A failed write's outcome is unknown: a strong read through
 // another node with faults off decides it (the model with or without it, nothing else).
-// A second test runs writers on all three nodes at once on threads.
+// Two more run writers on all three nodes at once on threads, with and without faults.
 // A seed reproduces a run: FATHOM_SEED=<seed>.
 #include <gtest/gtest.h>
 
@@ -223,14 +223,18 @@ TEST(MultiNodeSimulationTest, RandomOperationsThroughThreeNodesWithStoreFaults) 
   EXPECT_GT(sim.failures(), 0u);
 }
 
-// Writers on three nodes at once, each its own ids: every acknowledged record is on every
-// node, none twice, and every node lists them in the same (WAL) order.
-TEST(MultiNodeSimulationTest, ConcurrentWritersOnThreeNodes) {
+// Writers on three nodes at once, each its own ids, with background compaction every 40
+// operations (so compactions race too), optionally through FaultStores: every
+// acknowledged record is on every node, none twice, nothing that was never written, and
+// every node lists them in the same (WAL) order.
+void ConcurrentWriters(uint64_t seed, double fault_probability) {
   auto base = std::make_shared<MemStore>();
+  std::vector<std::shared_ptr<FaultStore>> stores;
   std::vector<std::unique_ptr<Database>> dbs;
   std::vector<std::shared_ptr<Collection>> cols;
   for (int i = 0; i < kNodes; ++i) {
-    auto db = Database::Open({.store = base,
+    stores.push_back(std::make_shared<FaultStore>(base, FaultOptions{.seed = seed + i}));
+    auto db = Database::Open({.store = stores.back(),
                               .compaction_trigger_ops = 40,
                               .sharing = DatabaseOptions::Sharing::kShared,
                               .gc_grace = std::chrono::milliseconds(60000)});
@@ -240,10 +244,19 @@ TEST(MultiNodeSimulationTest, ConcurrentWritersOnThreeNodes) {
     dbs.push_back(std::move(*db));
     cols.push_back(*col);
   }
+  for (int i = 0; i < kNodes; ++i) {
+    // A store request that takes a while keeps the window between a node's catch-up and
+    // its put open, so that nodes do lose races for sequence numbers (without it MemStore
+    // answers at once and races are rare).
+    stores[i]->SetOptions(FaultOptions{.seed = seed * 7 + i,
+                                       .fail_before_probability = fault_probability,
+                                       .fail_after_probability = fault_probability,
+                                       .latency = std::chrono::microseconds(300)});
+  }
   constexpr int kWritersPerNode = 2, kWritesPerWriter = 40;
   std::vector<std::thread> threads;
   std::vector<std::vector<std::string>> acked(kNodes * kWritersPerNode);
-  std::atomic<int> unavailable{0};
+  std::atomic<int> failed{0};
   for (int w = 0; w < kNodes * kWritersPerNode; ++w) {
     threads.emplace_back([&, w] {
       Collection& col = *cols[w % kNodes];
@@ -253,14 +266,17 @@ TEST(MultiNodeSimulationTest, ConcurrentWritersOnThreeNodes) {
         if (s.ok()) {
           acked[w].push_back(id);
         } else {
-          EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();
-          ++unavailable;
+          if (fault_probability == 0.0) {
+            EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();
+          }
+          ++failed;
         }
         if (i % 8 == 0) (void)col.Count();
       }
     });
   }
   for (auto& t : threads) t.join();
+  for (auto& store : stores) store->SetOptions(FaultOptions{.seed = seed});
   std::set<std::string> want;
   for (const auto& ids : acked) want.insert(ids.begin(), ids.end());
   std::vector<std::string> first;
@@ -270,15 +286,28 @@ TEST(MultiNodeSimulationTest, ConcurrentWritersOnThreeNodes) {
     std::set<std::string> ids(got->ids.begin(), got->ids.end());
     EXPECT_EQ(ids.size(), got->ids.size()) << "node " << i << " holds a record twice";
     for (const std::string& id : want) EXPECT_TRUE(ids.count(id)) << "node " << i << " lacks " << id;
-    // An unacknowledged write (Unavailable after too many lost races) was never logged.
-    EXPECT_EQ(ids.size(), want.size()) << "node " << i;
+    // Without faults an unacknowledged write (Unavailable after too many lost races) was
+    // never logged; with them a failed write may have landed (its outcome was unknown).
+    if (fault_probability == 0.0) {
+      EXPECT_EQ(ids.size(), want.size()) << "node " << i;
+    } else {
+      EXPECT_LE(ids.size(), want.size() + static_cast<size_t>(failed.load())) << "node " << i;
+    }
     if (i == 0) {
       first = got->ids;
     } else {
       EXPECT_EQ(got->ids, first) << "node " << i << " orders the records differently";
     }
   }
-  std::printf("[sim] %zu acknowledged, %d unavailable\n", want.size(), unavailable.load());
+  std::printf("[sim] %zu acknowledged, %d failed\n", want.size(), failed.load());
+}
+
+TEST(MultiNodeSimulationTest, ConcurrentWritersOnThreeNodes) {
+  ConcurrentWriters(SeedForTest("MultiNodeSimulationTest.ConcurrentWritersOnThreeNodes"), 0.0);
+}
+
+TEST(MultiNodeSimulationTest, ConcurrentWritersOnThreeNodesWithStoreFaults) {
+  ConcurrentWriters(SeedForTest("MultiNodeSimulationTest.ConcurrentWritersOnThreeNodesWithStoreFaults"), 0.03);
 }
 
 }  // namespace
