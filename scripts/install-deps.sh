@@ -19,6 +19,7 @@ packages=(
   libxapian-dev liblucene8-java default-jdk-headless   # BM25 peers (bench/text_bench)
   libfaiss-dev libopenblas0-openmp   # FAISS IVF-Flat peer (bench/vector_bench); OpenBLAS for its k-means
   nodejs npm curl         # conformance suite (Chroma's JS client tests), HTTP tests
+  nginx-core              # docs/deploy: several nodes behind nginx, tested (tests/deploy/)
 )
 
 if [ $# -gt 0 ]; then packages=("$@"); fi

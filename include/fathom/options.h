@@ -22,6 +22,12 @@ struct DatabaseOptions {
   // For s3:// store URLs: the server, "http(s)://host[:port]". Empty: FATHOM_S3_ENDPOINT,
   // else AWS_ENDPOINT_URL, else AWS S3 in the region. InvalidArgument with other stores.
   std::string store_endpoint;
+  // For s3:// store URLs: a local directory caching the store's objects (created if
+  // missing; one process per directory), kept across restarts, within store_cache_bytes
+  // (0 = 4 GiB). Empty: no cache. InvalidArgument with other stores (a local directory
+  // needs none). docs/design/object-storage.md, "The local cache".
+  std::string store_cache_dir;
+  uint64_t store_cache_bytes = 0;
   // ... or an ObjectStore supplied by the caller (tests: MemStore, FaultStore). When set,
   // `path` and `store_url` are ignored. Shared so a test can keep using the store after closing.
   // One owner at a time: a local `path` is locked (a second open fails), a caller's

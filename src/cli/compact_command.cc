@@ -14,6 +14,8 @@ int Compact(const CompactOptions& options) {
   auto db = Database::Open({.path = options.path,
                             .store_url = options.store_url,
                             .store_endpoint = options.store_endpoint,
+                            .store_cache_dir = options.cache_dir,
+                            .store_cache_bytes = options.cache_size_mib << 20,
                             .vector_recall_target = options.recall_target,
                             .background_compaction = false});
   if (!db.ok()) {

@@ -4,6 +4,7 @@
 // ready when the server starts.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace fathom::cli {
@@ -12,6 +13,8 @@ struct CompactOptions {
   std::string path;           // --path DIR ...
   std::string store_url;      // ... or --store URL (DatabaseOptions::store_url)
   std::string store_endpoint; // --endpoint URL, for s3:// (DatabaseOptions::store_endpoint)
+  std::string cache_dir;      // --cache-dir DIR (DatabaseOptions::store_cache_dir)
+  uint64_t cache_size_mib = 0;  // --cache-size-mib N (DatabaseOptions::store_cache_bytes in MiB)
   double recall_target = 0.0;  // DatabaseOptions::vector_recall_target (0 = 0.95)
 };
 

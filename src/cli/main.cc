@@ -1,9 +1,11 @@
 // The fathom command line.
 //
-//   fathom run (--path DIR | --store URL [--endpoint URL]) [--host 127.0.0.1] [--port 8000] [--allow-reset]
+//   fathom run (--path DIR | --store URL [--endpoint URL] [--cache-dir DIR [--cache-size-mib N]])
+//              [--host 127.0.0.1] [--port 8000] [--allow-reset]
 //              [--vector-cache-mib N] [--keep-vectors-in-ram] [--recall-target R]
 //              [--compaction-trigger-ops N] [--vector-index-min-rows N] [--cold-spill-min-rows N]
-//   fathom compact (--path DIR | --store URL [--endpoint URL]) [--recall-target R]
+//   fathom compact (--path DIR | --store URL [--endpoint URL] [--cache-dir DIR [--cache-size-mib N]])
+//                  [--recall-target R]
 //   fathom version
 // URL: file://DIR (the same as --path DIR), mem:// or s3://BUCKET/PREFIX (docs/design/io.md,
 // docs/design/object-storage.md).
@@ -21,7 +23,8 @@ constexpr const char* kFathomVersion = "0.1.0";
 
 // Where the data lives: exactly one of --path DIR and --store URL (io/store_factory.h
 // reads both, through DatabaseOptions).
-void AddStoreOptions(CLI::App* command, std::string* path, std::string* store_url, std::string* endpoint) {
+void AddStoreOptions(CLI::App* command, std::string* path, std::string* store_url, std::string* endpoint,
+                     std::string* cache_dir, uint64_t* cache_size_mib) {
   CLI::Option_group* where = command->add_option_group("store", "Where the data lives (one of)");
   where->add_option("--path", *path, "Data directory (created if missing)");
   where->add_option("--store", *store_url,
@@ -32,6 +35,11 @@ void AddStoreOptions(CLI::App* command, std::string* path, std::string* store_ur
   command->add_option("--endpoint", *endpoint,
                       "S3 server for --store s3://..., http(s)://host[:port] (default: FATHOM_S3_ENDPOINT, "
                       "else AWS_ENDPOINT_URL, else AWS S3 in AWS_REGION)");
+  command->add_option("--cache-dir", *cache_dir,
+                      "For --store s3://...: a local directory caching the store's objects across restarts "
+                      "(one process per directory)");
+  command->add_option("--cache-size-mib", *cache_size_mib, "Most the --cache-dir may hold, MiB (0 = 4096)")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 30));
 }
 
 }  // namespace
@@ -42,7 +50,8 @@ int main(int argc, char** argv) {
 
   fathom::cli::RunOptions run_options;
   CLI::App* run = app.add_subcommand("run", "Serve the store at DIR over Chroma's HTTP API v2");
-  AddStoreOptions(run, &run_options.path, &run_options.store_url, &run_options.store_endpoint);
+  AddStoreOptions(run, &run_options.path, &run_options.store_url, &run_options.store_endpoint,
+                  &run_options.cache_dir, &run_options.cache_size_mib);
   run->add_option("--host", run_options.host, "Address to listen on")->capture_default_str();
   run->add_option("--port", run_options.port, "Port to listen on (0 = any free port)")->capture_default_str();
   run->add_flag("--allow-reset", run_options.allow_reset, "Enable POST /api/v2/reset (wipes all data)");
@@ -77,7 +86,8 @@ int main(int argc, char** argv) {
   fathom::cli::CompactOptions compact_options;
   CLI::App* compact = app.add_subcommand(
       "compact", "Compact every collection at DIR now (build vector indexes, fold the WAL) and exit");
-  AddStoreOptions(compact, &compact_options.path, &compact_options.store_url, &compact_options.store_endpoint);
+  AddStoreOptions(compact, &compact_options.path, &compact_options.store_url, &compact_options.store_endpoint,
+                  &compact_options.cache_dir, &compact_options.cache_size_mib);
   compact->add_option("--recall-target", compact_options.recall_target,
                       "Recall@10 target of the vector indexes it builds (as fathom run's; 0 = 0.95)")
       ->check(CLI::Range(0.0, 1.0));

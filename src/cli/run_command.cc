@@ -25,6 +25,8 @@ int Run(const RunOptions& options) {
   auto db = Database::Open({.path = options.path,
                             .store_url = options.store_url,
                             .store_endpoint = options.store_endpoint,
+                            .store_cache_dir = options.cache_dir,
+                            .store_cache_bytes = options.cache_size_mib << 20,
                             .compaction_trigger_ops = options.compaction_trigger_ops,
                             .vector_index_min_rows = options.vector_index_min_rows,
                             .vector_recall_target = options.recall_target,

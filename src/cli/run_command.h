@@ -10,6 +10,8 @@ struct RunOptions {
   std::string path;       // --path DIR ...
   std::string store_url;  // ... or --store URL (DatabaseOptions::store_url)
   std::string store_endpoint;  // --endpoint URL, for s3:// (DatabaseOptions::store_endpoint)
+  std::string cache_dir;       // --cache-dir DIR (DatabaseOptions::store_cache_dir)
+  uint64_t cache_size_mib = 0;  // --cache-size-mib N (DatabaseOptions::store_cache_bytes in MiB)
   std::string host = "127.0.0.1";
   uint16_t port = 8000;
   bool allow_reset = false;

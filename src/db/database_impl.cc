@@ -65,6 +65,9 @@ Result<std::unique_ptr<DatabaseImpl>> DatabaseImpl::Open(const DatabaseOptions& 
         options.path.empty() ? ParseStoreUrl(options.store_url) : Result<StoreLocation>(StoreLocation::Local(options.path));
     FATHOM_RETURN_IF_ERROR(location.status());
     location->endpoint = options.store_endpoint;
+    location->cache_dir = options.store_cache_dir;
+    location->cache_bytes = options.store_cache_bytes;
+    location->cache_filter = [](const std::string& key) { return IsCollectionDataKey(key); };
     FATHOM_ASSIGN_OR_RETURN(OpenedStore opened, OpenStore(*location));
     store = std::move(opened.store);
     lock = std::move(opened.lock);

@@ -19,6 +19,7 @@ void FillStat(const struct stat& st, FileStat* out) {
   out->inode = static_cast<uint64_t>(st.st_ino);
   out->is_regular = S_ISREG(st.st_mode);
   out->is_directory = S_ISDIR(st.st_mode);
+  out->modified_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
 }
 
 class PosixFile final : public File {

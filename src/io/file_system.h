@@ -26,6 +26,7 @@ struct FileStat {
   uint64_t inode = 0;
   bool is_regular = false;
   bool is_directory = false;
+  int64_t modified_ns = 0;  // st_mtim, nanoseconds since the epoch
 };
 
 // An open file descriptor.

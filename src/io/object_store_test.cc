@@ -6,6 +6,7 @@
 #include <fstream>
 #include <thread>
 
+#include "io/cache_store.h"
 #include "io/fault_store.h"
 #include "io/local_store.h"
 #include "io/mem_store.h"
@@ -15,7 +16,9 @@
 namespace fathom {
 namespace {
 
-enum class Kind { kLocal, kMem, kS3 };
+// kCachedMem, kCachedS3: a CacheStore (io/cache_store.h) in front, with small pages so
+// that objects span several.
+enum class Kind { kLocal, kMem, kS3, kCachedMem, kCachedS3 };
 
 class ObjectStoreTest : public ::testing::TestWithParam<Kind> {
  protected:
@@ -26,15 +29,22 @@ class ObjectStoreTest : public ::testing::TestWithParam<Kind> {
       store_ = std::move(*s);
     } else if (GetParam() == Kind::kMem) {
       store_ = std::make_shared<MemStore>();
+    } else if (GetParam() == Kind::kCachedMem) {
+      store_ = Cached(std::make_shared<MemStore>());
     } else {
       std::shared_ptr<S3Store> s3;
       FATHOM_S3_STORE_OR_SKIP(s3, "contract");
-      store_ = s3;
+      store_ = GetParam() == Kind::kCachedS3 ? Cached(s3) : s3;
     }
+  }
+  std::shared_ptr<ObjectStore> Cached(std::shared_ptr<ObjectStore> inner) {
+    auto cache = CacheStore::Open(std::move(inner), CacheStoreOptions{.dir = dir_.path() + "/cache", .page_bytes = 4});
+    EXPECT_TRUE(cache.ok()) << cache.status().ToString();
+    return cache.ok() ? *cache : nullptr;
   }
   void TearDown() override {
     // Remote objects outlive the test: remove what it left under its prefix.
-    if (GetParam() != Kind::kS3 || store_ == nullptr) return;
+    if ((GetParam() != Kind::kS3 && GetParam() != Kind::kCachedS3) || store_ == nullptr) return;
     auto left = store_->List("", "", 0);
     if (left.ok()) {
       for (const ObjectInfo& object : *left) (void)store_->Delete(object.key);
@@ -103,12 +113,14 @@ TEST_P(ObjectStoreTest, RejectsBadKeys) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllStores, ObjectStoreTest, ::testing::Values(Kind::kLocal, Kind::kMem, Kind::kS3),
+INSTANTIATE_TEST_SUITE_P(AllStores, ObjectStoreTest, ::testing::Values(Kind::kLocal, Kind::kMem, Kind::kS3, Kind::kCachedMem, Kind::kCachedS3),
                          [](const auto& info) {
                            switch (info.param) {
                              case Kind::kLocal: return "Local";
                              case Kind::kMem: return "Mem";
                              case Kind::kS3: return "S3";
+                             case Kind::kCachedMem: return "CachedMem";
+                             case Kind::kCachedS3: return "CachedS3";
                            }
                            return "?";
                          });

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "io/cache_store.h"
 #include "io/mem_store.h"
 #include "io/s3_store.h"
 
@@ -30,12 +31,12 @@ Result<StoreLocation> ParseStoreUrl(std::string_view url) {
     if (rest.empty()) return Status::InvalidArgument("store URL " + std::string(url) + " names no directory");
     return StoreLocation::Local(rest);
   }
-  if (scheme == "mem") return StoreLocation{StoreLocation::Kind::kMemory, rest, {}};
+  if (scheme == "mem") return StoreLocation{StoreLocation::Kind::kMemory, rest, {}, {}, 0, nullptr};
   if (scheme == "s3") {
     if (rest.empty() || rest[0] == '/') {
       return Status::InvalidArgument("store URL " + std::string(url) + " names no bucket: use s3://BUCKET/PREFIX");
     }
-    return StoreLocation{StoreLocation::Kind::kS3, rest, {}};
+    return StoreLocation{StoreLocation::Kind::kS3, rest, {}, {}, 0, nullptr};
   }
   return Status::InvalidArgument("unknown store scheme '" + scheme + "://' in " + std::string(url) +
                                  ": fathom stores data in a directory (DIR or file://DIR), in memory (mem://) or "
@@ -46,6 +47,14 @@ Result<OpenedStore> OpenStore(const StoreLocation& location) {
   OpenedStore opened;
   if (!location.endpoint.empty() && location.kind != StoreLocation::Kind::kS3) {
     return Status::InvalidArgument("an endpoint (" + location.endpoint + ") applies to s3:// stores only");
+  }
+  if ((!location.cache_dir.empty() || location.cache_bytes != 0) && location.kind != StoreLocation::Kind::kS3) {
+    return Status::InvalidArgument(
+        "a cache directory (--cache-dir) and its size apply to s3:// stores only: a local store is read from its "
+        "own files");
+  }
+  if (location.cache_bytes != 0 && location.cache_dir.empty()) {
+    return Status::InvalidArgument("a cache size was given without a cache directory (--cache-dir DIR)");
   }
   switch (location.kind) {
     case StoreLocation::Kind::kLocal: {
@@ -66,6 +75,13 @@ Result<OpenedStore> OpenStore(const StoreLocation& location) {
       if (slash != std::string::npos) options.prefix = location.path.substr(slash + 1);
       options.endpoint = location.endpoint;
       FATHOM_ASSIGN_OR_RETURN(opened.store, S3Store::Open(std::move(options)));
+      if (!location.cache_dir.empty()) {
+        CacheStoreOptions cache;
+        cache.dir = location.cache_dir;
+        if (location.cache_bytes != 0) cache.capacity_bytes = location.cache_bytes;
+        cache.cacheable = location.cache_filter;
+        FATHOM_ASSIGN_OR_RETURN(opened.store, CacheStore::Open(std::move(opened.store), std::move(cache)));
+      }
       return opened;
     }
   }

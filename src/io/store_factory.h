@@ -7,12 +7,14 @@
 //   mem://[NAME]         a new, empty MemStore: gone with its last holder (tests, demos).
 //   s3://BUCKET/PREFIX   S3Store on the bucket, keys under PREFIX/ (may be empty);
 //                        endpoint from StoreLocation::endpoint, else the environment
-//                        (io/s3_store.h: FATHOM_S3_ENDPOINT, AWS_*).
+//                        (io/s3_store.h: FATHOM_S3_ENDPOINT, AWS_*); behind a
+//                        local-disk cache (io/cache_store.h) when cache_dir is set.
 // Any other "scheme://" is InvalidArgument. Schemes are case-insensitive.
 // Database::Open reaches it through DatabaseOptions::path and ::store_url, so embedders
 // and the CLI (`fathom run --path DIR | --store URL`) open stores the same way.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -30,8 +32,14 @@ struct StoreLocation {
   std::string path;
   // kS3 only: "http(s)://host[:port]"; empty = from the environment.
   std::string endpoint;
+  // kS3 only: a local-disk cache of the store's objects in this directory
+  // (io/cache_store.h), holding at most cache_bytes (0 = CacheStoreOptions' default).
+  std::string cache_dir;
+  uint64_t cache_bytes = 0;
+  // Which keys the cache keeps (CacheStoreOptions::cacheable; null: all).
+  std::function<bool(const std::string&)> cache_filter;
 
-  static StoreLocation Local(std::string directory) { return {Kind::kLocal, std::move(directory), {}}; }
+  static StoreLocation Local(std::string directory) { return {Kind::kLocal, std::move(directory), {}, {}, 0, nullptr}; }
 };
 
 // Parses a store URL (a plain path, without "://", names a local directory).

@@ -71,6 +71,31 @@ TEST(StoreFactoryTest, S3UrlOpensAnS3Store) {
   EXPECT_EQ(OpenStore(local).status().code(), StatusCode::kInvalidArgument);
 }
 
+TEST(StoreFactoryTest, S3StoreBehindACacheDirectory) {
+  testing::TempDir dir;
+  Result<StoreLocation> location = ParseStoreUrl("s3://my-bucket/prefix");
+  ASSERT_TRUE(location.ok());
+  location->endpoint = "http://127.0.0.1:1";
+  location->cache_dir = dir.path() + "/cache";
+  location->cache_bytes = 1 << 20;
+  Result<OpenedStore> opened = OpenStore(*location);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  EXPECT_EQ(opened->store->Describe(), "cache:" + dir.path() + "/cache over s3://my-bucket/prefix at http://127.0.0.1:1");
+  // One process per cache directory.
+  Status second = OpenStore(*location).status();
+  EXPECT_EQ(second.code(), StatusCode::kFailedPrecondition) << second.ToString();
+  // A size needs a directory; a cache belongs to s3:// stores only.
+  location->cache_dir.clear();
+  EXPECT_EQ(OpenStore(*location).status().code(), StatusCode::kInvalidArgument);
+  StoreLocation local = StoreLocation::Local(dir.path() + "/data");
+  local.cache_dir = dir.path() + "/cache2";
+  Status refused = OpenStore(local).status();
+  EXPECT_EQ(refused.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.message().find("s3:// stores only"), std::string::npos) << refused.ToString();
+  EXPECT_EQ(Database::Open({.path = dir.path() + "/data", .store_cache_dir = dir.path() + "/c"}).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
 TEST(StoreFactoryTest, FileUrlOpensALockedLocalStore) {
   testing::TempDir dir;
   const std::string root = dir.path() + "/data";

@@ -161,6 +161,17 @@ std::string ColdPartKey(const std::string& collection_id, const std::string& par
   return ColdPartPrefix(collection_id) + part_id + ".vec";
 }
 
+bool IsCollectionDataKey(std::string_view key) {
+  // "c/" + a 36-character collection id + "/" + a data prefix.
+  constexpr size_t kIdEnd = 2 + 36;
+  if (key.size() <= kIdEnd + 1 || key.substr(0, 2) != "c/" || key[kIdEnd] != '/') return false;
+  const std::string_view rest = key.substr(kIdEnd + 1);
+  for (std::string_view kind : {"seg/", "vidx/", "vcold/"}) {
+    if (rest.substr(0, kind.size()) == kind && rest.size() > kind.size()) return true;
+  }
+  return false;
+}
+
 std::string ManifestKey(const std::string& collection_id, uint64_t version) {
   return ManifestPrefix(collection_id) + FixedWidthNumber(version);
 }

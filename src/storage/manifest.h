@@ -65,5 +65,10 @@ std::string VectorIndexKey(const std::string& collection_id, const std::string& 
 std::string ColdPartPrefix(const std::string& collection_id);
 std::string ColdPartKey(const std::string& collection_id, const std::string& part_id);
 std::string CollectionPrefix(const std::string& collection_id);
+// Whether `key` names a collection's data object: a segment, vector index or cold part.
+// Their ids are fresh UUIDs, so such a key never names two different byte strings (what
+// lets io/cache_store.h keep them without asking the store); WAL objects, manifests and
+// the catalog are read to learn what exists and are not data objects.
+bool IsCollectionDataKey(std::string_view key);
 
 }  // namespace fathom

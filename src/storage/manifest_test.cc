@@ -163,3 +163,24 @@ TEST(ManifestTest, KeysSortNumerically) {
 
 }  // namespace
 }  // namespace fathom
+
+namespace fathom {
+namespace {
+
+TEST(ManifestKeysTest, DataKeysAreSegmentsIndexesAndColdPartsOnly) {
+  const std::string id = "0b6c5a52-3f7e-4f55-9a43-0d1c1fd7b7a1";
+  const std::string object = "8c0f2a4e-2b1d-4e62-a1b0-5d9f8e7c6b5a";
+  EXPECT_TRUE(IsCollectionDataKey(SegmentKey(id, object)));
+  EXPECT_TRUE(IsCollectionDataKey(VectorIndexKey(id, object)));
+  EXPECT_TRUE(IsCollectionDataKey(ColdPartKey(id, object)));
+  EXPECT_FALSE(IsCollectionDataKey(ManifestKey(id, 3)));
+  EXPECT_FALSE(IsCollectionDataKey("c/" + id + "/wal/00000000000000000001"));
+  EXPECT_FALSE(IsCollectionDataKey("catalog/00000000000000000001"));
+  EXPECT_FALSE(IsCollectionDataKey("dropped/" + object));
+  EXPECT_FALSE(IsCollectionDataKey(SegmentPrefix(id)));  // a prefix names no object
+  EXPECT_FALSE(IsCollectionDataKey("c/short/seg/x"));
+  EXPECT_FALSE(IsCollectionDataKey(""));
+}
+
+}  // namespace
+}  // namespace fathom

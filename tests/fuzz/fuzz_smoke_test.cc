@@ -89,6 +89,8 @@ std::string ValidMetadataValues() {
 
 std::string ValidDropRecord() { return *EncodeDropRecord({NewUuidV4(), NewUuidV4()}); }
 
+std::string ValidCachePage() { return *EncodeCachePage(CachePage{"segments/abc/0001", 3, 64, "page bytes"}); }
+
 std::string ValidVectorIndex() {
   std::vector<float> data(64 * 8);
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<float>((i * 7919) % 101) / 10.0f;
@@ -142,6 +144,7 @@ const Target kTargets[] = {
     {"manifest", FuzzManifest, ValidManifest},
     {"catalog", FuzzCatalog, ValidCatalog},
     {"drop_record", FuzzDropRecord, ValidDropRecord},
+    {"cache_page", FuzzCachePage, ValidCachePage},
     {"metadata_values", FuzzMetadataValues, ValidMetadataValues},
     {"vector_index", FuzzVectorIndex, ValidVectorIndex},
     {"vector_file", FuzzVectorFile, ValidVectorFile},

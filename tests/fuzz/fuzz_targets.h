@@ -22,6 +22,7 @@
 #include "common/value_coding.h"
 #include "index/vector/ivf_index.h"
 #include "index/vector/vector_file.h"
+#include "io/cache_page.h"
 #include "io/random_reader.h"
 #include "io/s3_xml.h"
 #include "storage/manifest.h"
@@ -77,6 +78,11 @@ inline void FuzzMetadataValues(std::string_view bytes) {
     std::string again;
     FATHOM_CHECK(EncodeMetadataPatch(&again, patch).ok());
   }
+}
+
+inline void FuzzCachePage(std::string_view bytes) {
+  (void)DecodeCachePage(bytes);
+  (void)DecodeCachePage(WithFixedChecksum(bytes));
 }
 
 inline void FuzzDropRecord(std::string_view bytes) {

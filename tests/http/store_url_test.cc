@@ -11,6 +11,7 @@
 #include "common/random.h"
 #include "http/http_test_support.h"
 #include "s3_test_env.h"
+#include "test_util.h"
 
 namespace fathom::http_test {
 namespace {
@@ -72,6 +73,11 @@ TEST(StoreUrlTest, BadS3SettingsAreRefusedClearly) {
   EXPECT_NE(output.find("names no bucket"), std::string::npos) << output;
   EXPECT_EQ(RunFathom("run --path /nonexistent/fathom --endpoint http://127.0.0.1:1 --port 0", &output), 1) << output;
   EXPECT_NE(output.find("applies to s3:// stores only"), std::string::npos) << output;
+  EXPECT_EQ(RunFathom("run --path /nonexistent/fathom --cache-dir /tmp/x --port 0", &output), 1) << output;
+  EXPECT_NE(output.find("apply to s3:// stores only"), std::string::npos) << output;
+  EXPECT_EQ(RunFathom("run --store s3://bucket/prefix --endpoint http://127.0.0.1:1 --cache-size-mib 5 --port 0",
+                      &output), 1) << output;
+  EXPECT_NE(output.find("without a cache directory"), std::string::npos) << output;
   // Nothing listens on port 1: the store cannot be reached, and says where it tried.
   EXPECT_EQ(RunFathom("compact --store s3://bucket/prefix --endpoint http://127.0.0.1:1", &output), 1) << output;
   EXPECT_NE(output.find("cannot reach http://127.0.0.1:1"), std::string::npos) << output;
@@ -115,6 +121,44 @@ TEST(StoreUrlTest, S3UrlServesFromTheBucket) {
   ASSERT_TRUE(server.Start());
   EXPECT_EQ(server.Get(base + "/count").body, "3");
   EXPECT_EQ(server.Stop(), 0) << server.log();
+}
+
+// `--cache-dir`: the second process finds the first one's pages (written through when
+// the WAL and segments were put, io/cache_store.h) and serves the same records.
+TEST(StoreUrlTest, S3UrlWithACacheDirectory) {
+  const std::string missing = fathom::testing::S3TestEnvMissing();
+  if (!missing.empty()) {
+    if (fathom::testing::S3Required()) FAIL() << missing;
+    GTEST_SKIP() << "needs the RGW test server (../shared/s3/README.md): " << missing;
+  }
+  const std::string url =
+      "s3://" + fathom::testing::S3EnvValue("FATHOM_S3_BUCKET") + "/test/" + NewUuidV4() + "/cached";
+  fathom::testing::TempDir cache;
+  ServerProcess server;
+  server.set_store_url(url);
+  server.set_extra_args({"--cache-dir", cache.path(), "--cache-size-mib", "64"});
+  ASSERT_TRUE(server.Start());
+  const std::string id = CreateCollection(server, "cached");
+  ASSERT_FALSE(id.empty());
+  const std::string base = kCollections + "/" + id;
+  Response added = server.Post(base + "/add", R"({"ids":["a","b"],"embeddings":[[1,0],[0,1]],"documents":["x","y"]})");
+  ASSERT_EQ(added.status, 201) << added.body;
+  EXPECT_EQ(server.Stop(), 0) << server.log();
+
+  std::string output;
+  EXPECT_EQ(RunFathom("compact --store " + url + " --cache-dir " + cache.path(), &output), 0) << output;
+  ASSERT_TRUE(server.Start());
+  EXPECT_EQ(server.Get(base + "/count").body, "2");
+  Response got = server.Post(base + "/get", R"({"ids":["b"],"include":["documents"]})");
+  EXPECT_NE(got.body.find("\"y\""), std::string::npos) << got.body;
+  EXPECT_EQ(server.Stop(), 0) << server.log();
+  // The restarted server (its log is appended to the first one's) found pages in the
+  // cache directory.
+  const std::string log = server.log();
+  const size_t last = log.rfind("bytes found");
+  ASSERT_NE(last, std::string::npos) << log;
+  const std::string line = log.substr(log.rfind('\n', last) + 1, last - log.rfind('\n', last));
+  EXPECT_EQ(line.find(": 0 pages"), std::string::npos) << line;
 }
 
 TEST(StoreUrlTest, UnknownSchemeIsRefused) {
