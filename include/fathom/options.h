@@ -32,9 +32,10 @@ struct DatabaseOptions {
   // `path` and `store_url` are ignored. Shared so a test can keep using the store after closing.
   // One owner at a time: a local `path` is locked (a second open fails), a caller's
   // store is not, so the caller must not open a second Database on it until the first
-  // is destroyed, unless every Database on it sets `sharing = kShared` (below). Destroying a Database waits for every call still running on it or its
-  // collections (a write, a Compact() on another thread), so nothing it started touches
-  // the store afterwards.
+  // is destroyed, unless every Database on it sets `sharing = kShared` (below).
+  // Destroying a Database waits for every call still running on it or its collections (a
+  // write, a Compact() on another thread), so nothing it started touches the store
+  // afterwards.
   std::shared_ptr<ObjectStore> store;
 
   // Compaction folds a collection's WAL tail into a segment once the tail holds this
