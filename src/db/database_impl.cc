@@ -207,8 +207,13 @@ void DatabaseImpl::KeepDroppedLocked(std::vector<std::shared_ptr<CollectionImpl>
 
 Result<std::unique_lock<std::mutex>> DatabaseImpl::LockFresh(CatalogRead read) {
   std::unique_lock<std::mutex> lock(mu_);
-  // Another node may have changed the catalog: on a shared store, read it again.
+  // Another node may have changed the catalog: on a shared store, read it again (kStored),
+  // or when a newer version exists (kChecked: one LIST).
   if (read == CatalogRead::kStored && shared_) catalog_stale_ = true;
+  if (read == CatalogRead::kChecked && shared_ && !catalog_stale_) {
+    FATHOM_ASSIGN_OR_RETURN(std::vector<ObjectInfo> newer, store_->List("catalog/", CatalogKey(catalog_.version), 1));
+    if (!newer.empty()) catalog_stale_ = true;
+  }
   FATHOM_RETURN_IF_ERROR(FreshLocked());
   return lock;
 }
@@ -461,7 +466,8 @@ Result<std::shared_ptr<CollectionImpl>> DatabaseImpl::CreateCollection(const std
 Result<std::shared_ptr<CollectionImpl>> DatabaseImpl::FindOpen(
     const std::function<bool(const CatalogCollection&)>& match, Status not_found) {
   std::shared_ptr<CollectionImpl> handle;
-  for (CatalogRead read : {CatalogRead::kCached, CatalogRead::kStored}) {
+  // A collection another node deleted or changed must not be served from this node's copy.
+  for (CatalogRead read : {CatalogRead::kChecked, CatalogRead::kStored}) {
     FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh(read));
     auto it = std::find_if(catalog_.collections.begin(), catalog_.collections.end(), match);
     if (it != catalog_.collections.end()) {

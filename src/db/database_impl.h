@@ -69,8 +69,9 @@ class DatabaseImpl {
   void KeepDroppedLocked(std::vector<std::shared_ptr<CollectionImpl>> handles);
   // mu_, with a catalog known to be the stored one. kStored on a shared store reads the
   // catalog again first (another node may have changed it): for lists, counts, changes,
-  // and lookups that missed.
-  enum class CatalogRead { kCached, kStored };
+  // and lookups that missed; kChecked reads it again only if a newer version is listed
+  // (collection lookups).
+  enum class CatalogRead { kCached, kChecked, kStored };
   Result<std::unique_lock<std::mutex>> LockFresh(CatalogRead read = CatalogRead::kCached);
   // The open handle for a catalog entry, opening it if needed. Requires mu_.
   std::shared_ptr<CollectionImpl> HandleLocked(const CatalogCollection& entry);

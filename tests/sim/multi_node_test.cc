@@ -256,6 +256,9 @@ TEST_F(MultiNodeTest, ACollectionCreatedOrDeletedOnOneNodeIsSeenOnAnother) {
   ASSERT_TRUE(found.ok()) << found.status().ToString();
   EXPECT_EQ((*found)->id(), (*created)->id());
   ASSERT_TRUE(a.db->DeleteCollection(kT, kD, "later").ok());
+  // B's lookup hits its own catalog copy, which a newer stored version makes stale.
+  EXPECT_EQ(b.db->GetCollection(kT, kD, "later").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ((*found)->Count().status().code(), StatusCode::kNotFound);
   auto listed = b.db->ListCollections(kT, kD, std::nullopt, 0);
   ASSERT_TRUE(listed.ok());
   EXPECT_EQ(listed->size(), 1u);
