@@ -52,7 +52,10 @@ class Collection {
   // that starts with kMissingQueryIdMessage and names the id.
   Result<QueryResult> Query(const QueryRequest& request) const;
   static constexpr std::string_view kMissingQueryIdMessage = "Error finding id ";
-  Result<uint64_t> Count() const;
+  // The number of records. On a shared store (DatabaseOptions::sharing) the default
+  // read level first applies what other nodes committed; kIndexOnly answers from what
+  // this node has already applied (Chroma's `read_level=index_only`).
+  Result<uint64_t> Count(ReadLevel level = ReadLevel::kIndexAndWal) const;
   // The Search API (include/fathom/search.h, docs/design/search-api.md): one result per
   // search, in request order. A filter's invalid regex or a rank leaf over a missing index
   // is InvalidArgument.

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstddef>
 #include <memory>
 #include <string>
 
@@ -31,9 +32,10 @@ struct DatabaseOptions {
   // `path` and `store_url` are ignored. Shared so a test can keep using the store after closing.
   // One owner at a time: a local `path` is locked (a second open fails), a caller's
   // store is not, so the caller must not open a second Database on it until the first
-  // is destroyed. Destroying a Database waits for every call still running on it or its
-  // collections (a write, a Compact() on another thread), so nothing it started touches
-  // the store afterwards.
+  // is destroyed, unless every Database on it sets `sharing = kShared` (below).
+  // Destroying a Database waits for every call still running on it or its collections (a
+  // write, a Compact() on another thread), so nothing it started touches the store
+  // afterwards.
   std::shared_ptr<ObjectStore> store;
 
   // Compaction folds a collection's WAL tail into a segment once the tail holds this
@@ -64,6 +66,20 @@ struct DatabaseOptions {
   // limits::kWalObjectBytesMax, the most the decoder reads. A group commit whose encoding
   // is larger commits writer by writer; a single write larger is refused. Tests lower it.
   uint64_t wal_object_bytes_max = 0;
+  // Whether other processes ("nodes") may open the same store at once and write to it
+  // (docs/design/object-storage.md, "Several nodes on one store"). kAuto: yes for
+  // s3:// stores, no for a local path (held by one process through its directory lock),
+  // mem:// and a caller's `store`. A shared store costs every strong read one store
+  // request (is there a WAL object newer than the last one applied?) and delays garbage
+  // collection by `gc_grace`; a store that is not shared must have one owner at a time.
+  enum class Sharing : uint8_t { kAuto, kSingleNode, kShared };
+  Sharing sharing = Sharing::kAuto;
+  // How long an object that compaction made obsolete (a WAL object, segment, manifest,
+  // index or cold part no current manifest names) stays before it is deleted, so that a
+  // node still reading an older manifest does not find its objects gone. Negative: 0
+  // when the store is not shared, 10 minutes when it is. A node whose view of a
+  // collection is older than half of it checks for a newer manifest before answering.
+  std::chrono::milliseconds gc_grace{-1};
   // Run compaction in a background thread. Tests turn it off and call Compact() directly.
   bool background_compaction = true;
   // How long a writer waits for room in a full commit queue before getting Unavailable.

@@ -43,6 +43,13 @@ Status CollectionImpl::CommitManifest(Manifest next) {
     return Status::Unavailable("the outcome of an earlier manifest commit is not known yet; compaction retries");
   }
   next.version = manifest_.version + 1;
+  if (shared_ && clock_->Now() - compaction_started_ > gc_grace_ / 2) {
+    // Another node's garbage collection may delete the objects this compaction wrote a
+    // grace period after it first found them unreferenced: a manifest naming them is
+    // committed well within that, or not at all.
+    return Status::Unavailable("compaction took longer than half the GC grace period (DatabaseOptions::gc_grace); "
+                               "it retries");
+  }
   FATHOM_ASSIGN_OR_RETURN(std::string bytes, EncodeManifest(next));
   Status s = CommitObject(*store_, ManifestKey(id_, next.version), bytes);
   if (!s.ok()) {
@@ -52,6 +59,7 @@ Status CollectionImpl::CommitManifest(Manifest next) {
     return s;
   }
   manifest_ = std::move(next);
+  known_manifest_version_ = manifest_.version;
   DropCoveredTail();
   return Status::Ok();
 }
@@ -69,6 +77,7 @@ Status CollectionImpl::ResolveUncertainManifest() {
   // It landed: it is the collection's manifest. Its vector index may be older than the
   // one in memory, so the next fold writes the index again.
   manifest_ = std::move(uncertain_manifest_->manifest);
+  known_manifest_version_ = manifest_.version;
   uncertain_manifest_.reset();
   persisted_index_version_ = UINT64_MAX;
   DropCoveredTail();
@@ -156,8 +165,29 @@ Status CollectionImpl::RunCompaction(bool fold_always) {
   FATHOM_RETURN_IF_ERROR(EnsureOpen());
   std::lock_guard<std::mutex> compaction_lock(compaction_mu_);
   FATHOM_RETURN_IF_ERROR(CheckUsable());
+  compaction_started_ = clock_->Now();
+  // A table a failed reload left half loaded must never be folded into a manifest.
+  if (reload_failed_.load()) FATHOM_RETURN_IF_ERROR(ReloadLocked());
   // An earlier commit whose outcome is unknown decides what manifest_ is.
   FATHOM_RETURN_IF_ERROR(ResolveUncertainManifest());
+  Status compacted = CompactLocked(fold_always);
+  if (compacted.ok() && !obsolete_since_.empty()) {
+    // Objects waiting out the grace period go once it passed, whether or not this job
+    // folded anything (a collection that stopped taking writes still gets its space back).
+    DeleteObsolete(manifest_);
+  }
+  if (compacted.IsAlreadyExists()) {
+    // Another node committed the manifest version this one wanted: its manifest is the
+    // collection's now. This node's new objects are garbage (collected after the grace
+    // period); it reloads from the newest manifest, which folded the tail as this
+    // compaction would have.
+    spdlog::info("collection {}: another node compacted concurrently ({}); reloading", id_, compacted.ToString());
+    return ReloadLocked();
+  }
+  return compacted;
+}
+
+Status CollectionImpl::CompactLocked(bool fold_always) {
   CheckRecallSamples();
   if (Status s = MaintainVectorIndex(/*force=*/fold_always); !s.ok()) {
     // Derived data: queries stay exact for the rows it does not cover.
@@ -545,25 +575,26 @@ Status CollectionImpl::MergeSegments() {
 
 void CollectionImpl::DeleteObsolete(const Manifest& current) {
   // Everything here is garbage once `current` is committed; failures only leave garbage
-  // for the next pass. Single-node assumption: no other node reads older manifests.
+  // for the next pass.
+  std::vector<std::string> obsolete;
   std::unordered_set<std::string> live;
   for (const SegmentRef& s : current.segments) live.insert(SegmentKey(id_, s.id));
   if (auto segments = store_->List(SegmentPrefix(id_)); segments.ok()) {
     for (const ObjectInfo& o : *segments) {
-      if (live.count(o.key) == 0) (void)store_->Delete(o.key);
+      if (live.count(o.key) == 0) obsolete.push_back(o.key);
     }
   }
   if (auto indexes = store_->List(VectorIndexPrefix(id_)); indexes.ok()) {
     const std::string keep = current.vector_index ? VectorIndexKey(id_, current.vector_index->id) : std::string();
     for (const ObjectInfo& o : *indexes) {
-      if (o.key != keep) (void)store_->Delete(o.key);
+      if (o.key != keep) obsolete.push_back(o.key);
     }
   }
   if (auto parts = store_->List(ColdPartPrefix(id_)); parts.ok()) {
     std::unordered_set<std::string> keep;
     for (const ColdPartRef& p : current.cold_parts) keep.insert(ColdPartKey(id_, p.id));
     for (const ObjectInfo& o : *parts) {
-      if (keep.count(o.key) == 0) (void)store_->Delete(o.key);
+      if (keep.count(o.key) == 0) obsolete.push_back(o.key);
     }
   }
   if (current.wal_sequence_covered > 0) {
@@ -571,7 +602,7 @@ void CollectionImpl::DeleteObsolete(const Manifest& current) {
       const std::string last = WalKey(id_, current.wal_sequence_covered);
       for (const ObjectInfo& o : *wal) {
         if (o.key > last) break;
-        (void)store_->Delete(o.key);
+        obsolete.push_back(o.key);
       }
     }
   }
@@ -579,10 +610,33 @@ void CollectionImpl::DeleteObsolete(const Manifest& current) {
     if (auto manifests = store_->List(ManifestPrefix(id_)); manifests.ok()) {
       const std::string keep = ManifestKey(id_, current.version);
       for (const ObjectInfo& o : *manifests) {
-        if (o.key < keep) (void)store_->Delete(o.key);
+        if (o.key < keep) obsolete.push_back(o.key);
       }
     }
   }
+  if (gc_grace_ == Clock::Duration::zero()) {
+    // One node: nobody reads an older manifest.
+    for (const std::string& key : obsolete) (void)store_->Delete(key);
+    return;
+  }
+  if (shared_) {
+    // Only the newest manifest can say what is unreferenced: a newer one (another node's)
+    // may name a segment `current` does not. This node reloads before its next fold.
+    auto newer = store_->List(ManifestPrefix(id_), ManifestKey(id_, current.version), 1);
+    if (!newer.ok() || !newer->empty()) return;
+  }
+  // Deleted once found obsolete for a grace period. The clock starts when this process
+  // first sees the object obsolete, which is never earlier than when it became obsolete:
+  // a restart only delays deletion (to the first compaction a grace period after it).
+  const Clock::TimePoint now = clock_->Now();
+  std::unordered_map<std::string, Clock::TimePoint> still;
+  for (const std::string& key : obsolete) {
+    auto found = obsolete_since_.find(key);
+    const Clock::TimePoint since = found == obsolete_since_.end() ? now : found->second;
+    if (now - since >= gc_grace_ && store_->Delete(key).ok()) continue;
+    still.emplace(key, since);
+  }
+  obsolete_since_ = std::move(still);
 }
 
 }  // namespace fathom

@@ -38,6 +38,9 @@ CollectionImpl::CollectionImpl(std::shared_ptr<CollectionMeta> meta, std::shared
                                 ? std::min<uint64_t>(options.wal_object_bytes_max, limits::kWalObjectBytesMax)
                                 : limits::kWalObjectBytesMax),
       schedule_(std::move(schedule)),
+      shared_(options.sharing == DatabaseOptions::Sharing::kShared),
+      gc_grace_(std::max(options.gc_grace, std::chrono::milliseconds(0))),
+      clock_(options.clock ? options.clock.get() : RealClock().get()),
       write_queue_("write queue of collection " + id_, limits::kWriteQueueMax, limits::kWalGroupBytesMax,
                    options.clock ? options.clock.get() : RealClock().get()),
       vector_index_(options.vector_index_min_rows, options.vector_recall_target),
@@ -154,6 +157,9 @@ Status CollectionImpl::Recover() {
     return Status::Corruption("collection " + id_ + ": its text analyzer options are refused: " +
                               text_analyzer.status().message());
   }
+  // A load is a freshness check too (docs/design/object-storage.md).
+  const uint64_t check_number = checks_started_.fetch_add(1) + 1;
+  const Clock::TimePoint started = clock_->Now();
   FATHOM_ASSIGN_OR_RETURN(std::vector<ObjectInfo> manifests, store_->List(ManifestPrefix(id_)));
   std::unique_lock<std::shared_mutex> lock(state_mu_);
   // A failed earlier attempt may have loaded part of the state: start from nothing.
@@ -260,6 +266,10 @@ Status CollectionImpl::Recover() {
     FATHOM_RETURN_IF_ERROR(ApplyLocked(std::move(decoded->ops), sequence, bytes.size()));
   }
   lock.unlock();
+  known_manifest_version_ = manifest_.version;
+  manifests_checked_at_ = started;
+  checks_finished_ = check_number;
+  wal_uncertain_ = false;
   DeleteObsolete(manifest_);
   MaybeScheduleCompaction();
   return Status::Ok();

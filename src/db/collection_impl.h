@@ -9,7 +9,8 @@
 // the tail. See docs/design/write-path.md.
 //
 // Thread-safety: all public methods are safe to call concurrently. Lock order:
-// compaction_mu_ -> write_queue_'s lock -> state_mu_ (never the reverse).
+// compaction_mu_ -> write_queue_'s lock -> sync_mu_ -> state_mu_ (never the reverse; a
+// commit leader that must reload releases sync_mu_ first).
 #pragma once
 
 #include <atomic>
@@ -31,6 +32,7 @@
 #include "fathom/options.h"
 #include "fathom/search.h"
 #include "fathom/types.h"
+#include "io/clock.h"
 #include "io/object_store.h"
 #include "storage/block_cache.h"
 #include "storage/manifest.h"
@@ -75,7 +77,13 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   Result<QueryResult> Query(const QueryRequest& request);
   // The Search API (fathom/search.h): db/collection_search.cc.
   Result<std::vector<SearchResult>> Search(const SearchRequest& request);
-  Result<uint64_t> Count();
+  Result<uint64_t> Count(ReadLevel level = ReadLevel::kIndexAndWal);
+
+  // Before a read on a shared store (DatabaseOptions::sharing): applies the WAL objects
+  // other nodes committed since the last one applied here, and reloads from a newer
+  // manifest when it must (db/collection_sync.cc). kIndexOnly skips it. Free when the
+  // store is not shared.
+  Status EnsureFresh(ReadLevel level);
 
   // Brings the vector index up to date (builds it once the collection is large enough,
   // folds pending rows in), then writes a delta segment for everything applied so far
@@ -122,10 +130,18 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   Status CheckUsable() const;
   Status Submit(PendingWrite* write);
   void CommitGroup(const std::vector<PendingWrite*>& group);
-  // Logs the ops of `writers` as one WAL object and applies them, setting each writer's
-  // status; false (nothing done, ops intact) if several writers' ops together are refused
-  // by the encoder (too large for one object): the caller splits them.
-  bool CommitBatch(const std::vector<PendingWrite*>& writers);
+  // The writers that pass the checks only the committed state can make (dimension,
+  // merged metadata keys; filter deletes resolved); the others get their error. Requires
+  // sync_mu_.
+  std::vector<PendingWrite*> ValidateGroup(const std::vector<PendingWrite*>& writers);
+  enum class CommitOutcome {
+    kDone,      // logged and applied, or each writer's status set
+    kTooLarge,  // several writers' ops together are refused by the encoder: split them
+    kLostRace,  // another node owns the sequence number: catch up and try again
+  };
+  // Logs the ops of `writers` as one WAL object and applies them. For kTooLarge and
+  // kLostRace nothing is done and every writer has its ops back. Requires sync_mu_.
+  CommitOutcome CommitBatch(const std::vector<PendingWrite*>& writers);
   // Per record id: its metadata keys as a group's earlier writes leave them (nullopt: no
   // such record).
   using MetadataKeys = std::unordered_map<std::string, std::optional<std::set<std::string>>>;
@@ -135,13 +151,27 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   // Resolves a filter delete to the ids it removes (under the state lock).
   Status ResolveDelete(PendingWrite* write);
   Status PutWal(uint64_t sequence, const std::string& bytes);
-  // Applies WAL objects at next_sequence_ and after that exist in the store but not in
-  // memory (a lost acknowledgement, or another writer).
-  Status CatchUp();
+  // Applies the WAL objects after last_sequence_ that are in the store but not in memory
+  // (another node's, or ours whose acknowledgement was lost), when `check` (else only
+  // after an uncertain put). Also lists newer manifests when `full` or when the last
+  // listing is older than half the GC grace: then a newer manifest sets *reload (the
+  // caller reloads with sync_mu_ released), because the objects this node's state names
+  // may be deleted a grace period later, and WAL objects it lacks may be gone already.
+  // Requires sync_mu_.
+  Status CatchUpLocked(bool check, bool full, bool* reload);
+  // Rebuilds the collection from the store's newest manifest and the WAL after it, unless
+  // a listing under the locks finds nothing newer than what this node knows. Takes
+  // compaction_mu_ and sync_mu_ (neither may be held).
+  Status Reload();
+  // Reload with compaction_mu_ held by the caller.
+  Status ReloadLocked();
   Status ApplyLocked(OperationBatch&& ops, uint64_t sequence, uint64_t bytes);
   Status Recover();
   Status MergeSegments();
   Status RunCompaction(bool fold_always);
+  // RunCompaction's work under compaction_mu_; AlreadyExists when another node committed
+  // the manifest version it wanted.
+  Status CompactLocked(bool fold_always);
   Status FoldTail();
   Status MaintainVectorIndex(bool force);
   // Checks the recall monitor's waiting samples against exact search (background job).
@@ -200,9 +230,31 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   std::shared_ptr<CollectionImpl> predecessor_;  // guarded by open_mu_ once shared
   Status open_status_;
 
+  // Several nodes on one store (DatabaseOptions::sharing resolved, and its gc_grace).
+  const bool shared_;
+  const Clock::Duration gc_grace_;
+  Clock* const clock_;  // options_.clock
+
   // Group commit queue.
   GroupCommitQueue write_queue_;
-  bool wal_uncertain_ = false;  // a WAL put failed: the object may exist (leader only)
+
+  // Who applies WAL objects to the table: the commit leader (for its whole commit) and a
+  // strong read's catch-up. Guards the members below and last_sequence_'s changes.
+  std::mutex sync_mu_;
+  bool wal_uncertain_ = false;  // a WAL put failed or lost a race: the object may exist
+  // Freshness checks of strong reads are shared: a read that arrives while a check is
+  // running waits for the next one to finish, and skips its own when a check that
+  // started after its arrival has finished.
+  std::atomic<uint64_t> checks_started_{0};
+  uint64_t checks_finished_ = 0;  // the number of the last finished check
+  // When the last listing of manifests started that found none newer than
+  // known_manifest_version_ (or the last load); a full check is due half a grace later.
+  Clock::TimePoint manifests_checked_at_{};
+  std::atomic<uint64_t> known_manifest_version_{0};  // the newest this node loaded or committed
+  std::atomic<bool> reload_failed_{false};  // the last Reload failed: the table is not usable
+  // Obsolete objects, and when they were first found obsolete (gc_grace > 0): deleted
+  // once a grace period older. Requires compaction_mu_ (or the open path).
+  std::unordered_map<std::string, Clock::TimePoint> obsolete_since_;
 
   // Table and WAL position.
   mutable std::shared_mutex state_mu_;
@@ -224,7 +276,8 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
     Manifest manifest;
     std::string bytes;
   };
-  std::optional<UncertainManifest> uncertain_manifest_;  // a commit whose outcome is unknown
+  std::optional<UncertainManifest> uncertain_manifest_;
+  Clock::TimePoint compaction_started_{};  // of the running compaction (compaction_mu_)  // a commit whose outcome is unknown
   uint64_t persisted_index_version_ = UINT64_MAX;  // vector_index_.index_version() in manifest_
   std::atomic<bool> compaction_scheduled_{false};
   std::atomic<uint64_t> recall_warned_at_{0};

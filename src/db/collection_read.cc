@@ -67,6 +67,7 @@ Result<GetResult> CollectionImpl::Get(const GetRequest& request) {
   CallScope call(*this);
   FATHOM_RETURN_IF_ERROR(call.status());
   FATHOM_RETURN_IF_ERROR(EnsureOpen());
+  FATHOM_RETURN_IF_ERROR(EnsureFresh(ReadLevel::kIndexAndWal));
   auto result = GetOnce(request);
   if (!result.ok() && result.status().IsCorruption() && RepairColdPartsNow()) result = GetOnce(request);
   return result;
@@ -99,6 +100,7 @@ Result<QueryResult> CollectionImpl::Query(const QueryRequest& request) {
   CallScope call(*this);
   FATHOM_RETURN_IF_ERROR(call.status());
   FATHOM_RETURN_IF_ERROR(EnsureOpen());
+  FATHOM_RETURN_IF_ERROR(EnsureFresh(ReadLevel::kIndexAndWal));
   auto result = QueryOnce(request);
   if (!result.ok() && result.status().IsCorruption() && RepairColdPartsNow()) result = QueryOnce(request);
   return result;
@@ -199,10 +201,11 @@ void CollectionImpl::CheckRecallSamples() {
   }
 }
 
-Result<uint64_t> CollectionImpl::Count() {
+Result<uint64_t> CollectionImpl::Count(ReadLevel level) {
   CallScope call(*this);
   FATHOM_RETURN_IF_ERROR(call.status());
   FATHOM_RETURN_IF_ERROR(EnsureOpen());
+  FATHOM_RETURN_IF_ERROR(EnsureFresh(level));
   std::shared_lock<std::shared_mutex> lock(state_mu_);
   return static_cast<uint64_t>(table_.live_count());
 }

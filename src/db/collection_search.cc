@@ -19,6 +19,7 @@ Result<std::vector<SearchResult>> CollectionImpl::Search(const SearchRequest& re
   CallScope call(*this);
   FATHOM_RETURN_IF_ERROR(call.status());
   FATHOM_RETURN_IF_ERROR(EnsureOpen());
+  FATHOM_RETURN_IF_ERROR(EnsureFresh(request.read_level));
   auto result = SearchOnce(request);
   if (!result.ok() && result.status().IsCorruption() && RepairColdPartsNow()) result = SearchOnce(request);
   return result;

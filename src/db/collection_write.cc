@@ -168,10 +168,65 @@ Status CollectionImpl::ResolveDelete(PendingWrite* write) {
 }
 
 void CollectionImpl::CommitGroup(const std::vector<PendingWrite*>& group) {
-  if (Status s = CatchUp(); !s.ok()) {
-    for (PendingWrite* p : group) p->status = s;
-    return;
+  // sync_mu_ for the whole commit: nothing else applies WAL objects meanwhile, so the
+  // state the group is validated against is the state its sequence number follows.
+  std::unique_lock<std::mutex> sync(sync_mu_);
+  const uint64_t logged_before = last_sequence_;
+  std::vector<PendingWrite*> pending = group;
+  bool lost_race = false;
+  for (int race = 0; !pending.empty(); ++race) {
+    if (race == limits::kWalCommitRacesMax) {
+      for (PendingWrite* p : pending) {
+        p->status = Status::Unavailable("collection " + id_ + ": " + std::to_string(race) +
+                                        " other writers committed first, one after another; retry the write");
+      }
+      break;
+    }
+    // Another node's WAL objects first (before validation: a write must be checked against
+    // every write acknowledged before it, on any node). After a lost race the check looks
+    // for a newer manifest too: the object that beat us may already be compacted away.
+    bool reload = false;
+    Status s = CatchUpLocked(/*check=*/shared_ || wal_uncertain_, /*full=*/lost_race, &reload);
+    if (s.ok() && reload) {
+      sync.unlock();
+      s = Reload();
+      sync.lock();
+    }
+    if (!s.ok()) {
+      for (PendingWrite* p : pending) p->status = s;
+      break;
+    }
+    if (reload) {
+      lost_race = false;
+      continue;  // check again on the reloaded state (counts as a race: bounded)
+    }
+    pending = ValidateGroup(pending);
+    // One WAL object for the group. The byte estimate that formed it can be far off (a
+    // filter delete is resolved only now), so the object is checked on its encoded bytes:
+    // a group the encoder refuses commits writer by writer, and only the writer whose own
+    // ops are refused gets the error.
+    std::vector<PendingWrite*> again;  // lost the race: caught up and validated anew
+    CommitOutcome outcome = CommitBatch(pending);
+    if (outcome == CommitOutcome::kTooLarge) {
+      for (size_t i = 0; i < pending.size(); ++i) {
+        if (CommitBatch({pending[i]}) == CommitOutcome::kLostRace) {
+          again.assign(pending.begin() + static_cast<ptrdiff_t>(i), pending.end());
+          break;
+        }
+      }
+    } else if (outcome == CommitOutcome::kLostRace) {
+      again = pending;
+    }
+    lost_race = !again.empty();
+    pending = std::move(again);
   }
+  sync.unlock();
+  // Only what was logged can make compaction due (a refused write on a full disk must not
+  // queue a job per attempt).
+  if (last_sequence_ != logged_before) MaybeScheduleCompaction();
+}
+
+std::vector<CollectionImpl::PendingWrite*> CollectionImpl::ValidateGroup(const std::vector<PendingWrite*>& writers) {
   std::optional<uint32_t> dimension;
   {
     std::shared_lock<std::shared_mutex> lock(state_mu_);
@@ -179,8 +234,9 @@ void CollectionImpl::CommitGroup(const std::vector<PendingWrite*>& group) {
   }
   std::vector<PendingWrite*> accepted;
   MetadataKeys projected;
-  for (PendingWrite* p : group) {
+  for (PendingWrite* p : writers) {
     if (p->filter_delete) {
+      p->ops.clear();  // resolved again against the state this attempt follows
       if (Status s = ResolveDelete(p); !s.ok()) {
         p->status = s;
         continue;
@@ -199,20 +255,10 @@ void CollectionImpl::CommitGroup(const std::vector<PendingWrite*>& group) {
     if (p->dimension) dimension = p->dimension;
     accepted.push_back(p);
   }
-  // One WAL object for the group. The byte estimate that formed it can be far off (a
-  // filter delete is resolved only now), so the object is checked on its encoded bytes: a
-  // group the encoder refuses commits writer by writer, and only the writer whose own
-  // ops are refused gets the error.
-  const uint64_t logged_before = last_sequence_;
-  if (!CommitBatch(accepted)) {
-    for (PendingWrite* p : accepted) (void)CommitBatch({p});
-  }
-  // Only what was logged can make compaction due (a refused write on a full disk must not
-  // queue a job per attempt).
-  if (last_sequence_ != logged_before) MaybeScheduleCompaction();
+  return accepted;
 }
 
-bool CollectionImpl::CommitBatch(const std::vector<PendingWrite*>& writers) {
+CollectionImpl::CommitOutcome CollectionImpl::CommitBatch(const std::vector<PendingWrite*>& writers) {
   // The common case (one writer) logs its ops in place, no copy.
   OperationBatch all;
   OperationBatch* ops = &all;
@@ -223,8 +269,16 @@ bool CollectionImpl::CommitBatch(const std::vector<PendingWrite*>& writers) {
       for (Operation& op : p->ops) all.push_back(std::move(op));
     }
   }
-  if (ops->empty()) return true;
-  const uint64_t sequence = last_sequence_ + 1;  // only the leader changes it
+  // Gives each writer its ops back, in order (for a split or another attempt).
+  auto give_back = [&] {
+    if (writers.size() == 1) return;
+    size_t next = 0;
+    for (PendingWrite* p : writers) {
+      for (Operation& op : p->ops) op = std::move(all[next++]);
+    }
+  };
+  if (ops->empty()) return CommitOutcome::kDone;
+  const uint64_t sequence = last_sequence_ + 1;  // only under sync_mu_ does it change
   Result<std::string> encoded = EncodeWalObject(sequence, *ops);
   if (encoded.ok() && encoded->size() > wal_object_bytes_max_) {
     encoded = Status::InvalidArgument("WAL object: the write encodes to " + std::to_string(encoded->size()) +
@@ -233,29 +287,30 @@ bool CollectionImpl::CommitBatch(const std::vector<PendingWrite*>& writers) {
   }
   if (!encoded.ok()) {
     if (writers.size() > 1) {
-      // Give each writer its ops back, in order, for the split.
-      size_t next = 0;
-      for (PendingWrite* p : writers) {
-        for (Operation& op : p->ops) op = std::move(all[next++]);
-      }
-      return false;
+      give_back();
+      return CommitOutcome::kTooLarge;
     }
     PendingWrite* p = writers[0];
     p->status = Status::InvalidArgument(
         encoded.status().message() + "; split the write into smaller requests" +
         (p->filter_delete ? " (for a delete by filter: add a limit)" : ""));
-    return true;
+    return CommitOutcome::kDone;
   }
   const std::string& bytes = *encoded;
   Status s = PutWal(sequence, bytes);
+  if (s.IsAlreadyExists()) {
+    // Another node owns this sequence number: the caller catches up and tries again.
+    give_back();
+    return CommitOutcome::kLostRace;
+  }
   if (!s.ok()) {
     for (PendingWrite* p : writers) p->status = s;
-    return true;
+    return CommitOutcome::kDone;
   }
   std::unique_lock<std::shared_mutex> lock(state_mu_);
   Status applied = ApplyLocked(std::move(*ops), sequence, bytes.size());
   FATHOM_CHECK(applied.ok());  // validated above, before logging
-  return true;
+  return CommitOutcome::kDone;
 }
 
 Status CollectionImpl::CheckMergedMetadata(const OperationBatch& ops, MetadataKeys* projected) const {
@@ -304,34 +359,12 @@ Status CollectionImpl::CheckMergedMetadata(const OperationBatch& ops, MetadataKe
 Status CollectionImpl::PutWal(uint64_t sequence, const std::string& bytes) {
   Status s = CommitObject(*store_, WalKey(id_, sequence), bytes);
   if (s.ok()) return s;
-  // Either another writer owns this sequence number or the outcome is unknown: CatchUp
-  // applies whatever is there before the next group commits.
+  // Either another writer owns this sequence number or the outcome is unknown: the next
+  // catch-up applies whatever is there before anything commits again.
   wal_uncertain_ = true;
-  if (s.IsAlreadyExists()) {
-    return Status::Unavailable("another writer committed to collection " + id_ + " concurrently; retry");
-  }
+  if (s.IsAlreadyExists()) return s;
   spdlog::warn("collection {}: WAL put {} failed: {}", id_, sequence, s.ToString());
   return s.WithContext("write-ahead log");
-}
-
-Status CollectionImpl::CatchUp() {
-  while (wal_uncertain_) {
-    const uint64_t sequence = last_sequence_ + 1;
-    auto bytes = store_->Get(WalKey(id_, sequence));
-    if (!bytes.ok()) {
-      if (bytes.status().IsNotFound()) {
-        wal_uncertain_ = false;
-        break;
-      }
-      return bytes.status().WithContext("write-ahead log recovery");
-    }
-    auto decoded = DecodeWalObject(*bytes);
-    if (!decoded.ok()) return decoded.status().WithContext(WalKey(id_, sequence));
-    if (decoded->sequence != sequence) return Status::Corruption(WalKey(id_, sequence) + ": holds another sequence number");
-    std::unique_lock<std::shared_mutex> lock(state_mu_);
-    FATHOM_RETURN_IF_ERROR(ApplyLocked(std::move(decoded->ops), sequence, bytes->size()));
-  }
-  return Status::Ok();
 }
 
 }  // namespace fathom

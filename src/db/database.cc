@@ -38,7 +38,7 @@ Status Collection::Update(std::vector<WriteRecord> records) {
 Result<uint64_t> Collection::Delete(const DeleteRequest& request) { return impl_->Delete(request); }
 Result<GetResult> Collection::Get(const GetRequest& request) const { return impl_->Get(request); }
 Result<QueryResult> Collection::Query(const QueryRequest& request) const { return impl_->Query(request); }
-Result<uint64_t> Collection::Count() const { return impl_->Count(); }
+Result<uint64_t> Collection::Count(ReadLevel level) const { return impl_->Count(level); }
 Status Collection::Compact() { return impl_->Compact(); }
 Result<VectorIndexStats> Collection::IndexStats() const { return impl_->IndexStats(); }
 

@@ -42,7 +42,8 @@ DatabaseImpl::DatabaseImpl(std::shared_ptr<ObjectStore> store, const DatabaseOpt
       options_(WithDefaults(options)),
       vector_caches_(std::make_shared<BlockCachePool>(
           options.vector_cache_bytes ? options.vector_cache_bytes : limits::kVectorCacheBytesDefault)),
-      catalog_store_(store_) {}
+      catalog_store_(store_),
+      shared_(options_.sharing == DatabaseOptions::Sharing::kShared) {}
 
 Result<std::unique_ptr<DatabaseImpl>> DatabaseImpl::Open(const DatabaseOptions& options) {
   std::shared_ptr<ObjectStore> store = options.store;
@@ -78,7 +79,18 @@ Result<std::unique_ptr<DatabaseImpl>> DatabaseImpl::Open(const DatabaseOptions& 
     spdlog::warn("{}; opening anyway: reads are served, writes fail until the store takes them",
                  probe.ToString());
   }
-  std::unique_ptr<DatabaseImpl> db(new DatabaseImpl(store, options));
+  // Sharing: s3:// is meant for several nodes; a directory has one owner (its lock), and
+  // a caller's store is shared only when the caller says so.
+  DatabaseOptions resolved = options;
+  if (resolved.sharing == DatabaseOptions::Sharing::kAuto) {
+    const bool s3 = !options.store && options.path.empty() && options.store_url.rfind("s3://", 0) == 0;
+    resolved.sharing = s3 ? DatabaseOptions::Sharing::kShared : DatabaseOptions::Sharing::kSingleNode;
+  }
+  if (resolved.gc_grace.count() < 0) {
+    resolved.gc_grace = resolved.sharing == DatabaseOptions::Sharing::kShared ? limits::kSharedGcGraceDefault
+                                                                               : std::chrono::milliseconds(0);
+  }
+  std::unique_ptr<DatabaseImpl> db(new DatabaseImpl(store, resolved));
   db->directory_lock_ = std::move(lock);
   FATHOM_RETURN_IF_ERROR(db->Load());
   db->RemoveOrphans();
@@ -193,8 +205,15 @@ void DatabaseImpl::KeepDroppedLocked(std::vector<std::shared_ptr<CollectionImpl>
   for (auto& handle : handles) dropped_handles_.push_back(std::move(handle));
 }
 
-Result<std::unique_lock<std::mutex>> DatabaseImpl::LockFresh() {
+Result<std::unique_lock<std::mutex>> DatabaseImpl::LockFresh(CatalogRead read) {
   std::unique_lock<std::mutex> lock(mu_);
+  // Another node may have changed the catalog: on a shared store, read it again (kStored),
+  // or when a newer version exists (kChecked: one LIST).
+  if (read == CatalogRead::kStored && shared_) catalog_stale_ = true;
+  if (read == CatalogRead::kChecked && shared_ && !catalog_stale_) {
+    FATHOM_ASSIGN_OR_RETURN(std::vector<ObjectInfo> newer, store_->List("catalog/", CatalogKey(catalog_.version), 1));
+    if (!newer.empty()) catalog_stale_ = true;
+  }
   FATHOM_RETURN_IF_ERROR(FreshLocked());
   return lock;
 }
@@ -319,7 +338,7 @@ bool DatabaseImpl::DatabaseExistsLocked(const std::string& tenant, const std::st
 
 Status DatabaseImpl::CreateTenant(const std::string& name) {
   FATHOM_RETURN_IF_ERROR(ValidateTenantName(name));
-  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
+  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh(CatalogRead::kStored));
   for (const TenantInfo& t : catalog_.tenants) {
     if (t.name == name) return Status::AlreadyExists("Tenant [" + name + "] already exists");
   }
@@ -329,16 +348,19 @@ Status DatabaseImpl::CreateTenant(const std::string& name) {
 }
 
 Result<TenantInfo> DatabaseImpl::GetTenant(const std::string& name) {
-  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
-  for (const TenantInfo& t : catalog_.tenants) {
-    if (t.name == name) return t;
+  for (CatalogRead read : {CatalogRead::kCached, CatalogRead::kStored}) {
+    FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh(read));
+    for (const TenantInfo& t : catalog_.tenants) {
+      if (t.name == name) return t;
+    }
+    if (!shared_) break;  // a miss on a shared store reads the catalog again (another node's change)
   }
   return Status::NotFound("Tenant [" + name + "] not found");
 }
 
 Status DatabaseImpl::CreateDatabase(const std::string& tenant, const std::string& name) {
   FATHOM_RETURN_IF_ERROR(ValidateName(name));
-  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
+  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh(CatalogRead::kStored));
   if (DatabaseExistsLocked(tenant, name)) return Status::AlreadyExists("Database [" + name + "] already exists");
   CatalogState next = catalog_;
   next.databases.push_back({NewUuidV4(), name, tenant});
@@ -346,16 +368,19 @@ Status DatabaseImpl::CreateDatabase(const std::string& tenant, const std::string
 }
 
 Result<DatabaseInfo> DatabaseImpl::GetDatabase(const std::string& tenant, const std::string& name) {
-  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
-  for (const DatabaseInfo& d : catalog_.databases) {
-    if (d.tenant == tenant && d.name == name) return d;
+  for (CatalogRead read : {CatalogRead::kCached, CatalogRead::kStored}) {
+    FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh(read));
+    for (const DatabaseInfo& d : catalog_.databases) {
+      if (d.tenant == tenant && d.name == name) return d;
+    }
+    if (!shared_) break;
   }
   return Status::NotFound("Database [" + name + "] not found. Are you sure it exists?");
 }
 
 Result<std::vector<DatabaseInfo>> DatabaseImpl::ListDatabases(const std::string& tenant, std::optional<uint32_t> limit,
                                                               uint32_t offset) {
-  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
+  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh(CatalogRead::kStored));
   std::vector<DatabaseInfo> all;
   for (const DatabaseInfo& d : catalog_.databases) {
     if (d.tenant == tenant) all.push_back(d);
@@ -364,7 +389,7 @@ Result<std::vector<DatabaseInfo>> DatabaseImpl::ListDatabases(const std::string&
 }
 
 Status DatabaseImpl::DeleteDatabase(const std::string& tenant, const std::string& name) {
-  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
+  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh(CatalogRead::kStored));
   if (!DatabaseExistsLocked(tenant, name)) {
     return Status::NotFound("Database [" + name + "] not found. Are you sure it exists?");
   }
@@ -401,7 +426,7 @@ Result<std::shared_ptr<CollectionImpl>> DatabaseImpl::CreateCollection(const std
   }
   std::shared_ptr<CollectionImpl> handle;
   {
-    FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
+    FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh(CatalogRead::kStored));
     if (!DatabaseExistsLocked(tenant, database)) {
       return Status::InvalidArgument("Database [" + database + "] does not exist");
     }
@@ -441,12 +466,17 @@ Result<std::shared_ptr<CollectionImpl>> DatabaseImpl::CreateCollection(const std
 Result<std::shared_ptr<CollectionImpl>> DatabaseImpl::FindOpen(
     const std::function<bool(const CatalogCollection&)>& match, Status not_found) {
   std::shared_ptr<CollectionImpl> handle;
-  {
-    FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
+  // A collection another node deleted or changed must not be served from this node's copy.
+  for (CatalogRead read : {CatalogRead::kChecked, CatalogRead::kStored}) {
+    FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh(read));
     auto it = std::find_if(catalog_.collections.begin(), catalog_.collections.end(), match);
-    if (it == catalog_.collections.end()) return not_found;
-    handle = HandleLocked(*it);
+    if (it != catalog_.collections.end()) {
+      handle = HandleLocked(*it);
+      break;
+    }
+    if (!shared_) break;  // a miss on a shared store reads the catalog again (another node's change)
   }
+  if (!handle) return not_found;
   FATHOM_RETURN_IF_ERROR(handle->EnsureOpen());
   return handle;
 }
@@ -472,7 +502,7 @@ Result<std::vector<CollectionInfo>> DatabaseImpl::ListCollections(const std::str
                                                                   std::optional<uint32_t> limit, uint32_t offset) {
   std::vector<std::shared_ptr<CollectionImpl>> handles;
   {
-    FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
+    FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh(CatalogRead::kStored));
     std::vector<CatalogCollection> all;
     for (const CatalogCollection& c : catalog_.collections) {
       if (c.tenant == tenant && c.database == database) all.push_back(c);
@@ -488,7 +518,7 @@ Result<std::vector<CollectionInfo>> DatabaseImpl::ListCollections(const std::str
 }
 
 Result<uint64_t> DatabaseImpl::CountCollections(const std::string& tenant, const std::string& database) {
-  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
+  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh(CatalogRead::kStored));
   return static_cast<uint64_t>(std::count_if(
       catalog_.collections.begin(), catalog_.collections.end(),
       [&](const CatalogCollection& c) { return c.tenant == tenant && c.database == database; }));
@@ -500,7 +530,7 @@ Status DatabaseImpl::ModifyCollection(const std::string& tenant, const std::stri
   if (request.new_metadata && *request.new_metadata) {
     FATHOM_RETURN_IF_ERROR(ValidateMetadataKeys(**request.new_metadata, "metadata", 0));
   }
-  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
+  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh(CatalogRead::kStored));
   CatalogState next = catalog_;
   auto it = std::find_if(next.collections.begin(), next.collections.end(), [&](const CatalogCollection& c) {
     return c.id == id && c.tenant == tenant && c.database == database;
@@ -524,7 +554,7 @@ Status DatabaseImpl::ModifyCollection(const std::string& tenant, const std::stri
 
 Status DatabaseImpl::DeleteCollection(const std::string& tenant, const std::string& database,
                                       const std::string& name) {
-  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
+  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh(CatalogRead::kStored));
   std::vector<std::string> dropped;
   CatalogState next = catalog_;
   std::erase_if(next.collections, [&](const CatalogCollection& c) {
@@ -537,7 +567,7 @@ Status DatabaseImpl::DeleteCollection(const std::string& tenant, const std::stri
 }
 
 Status DatabaseImpl::Reset() {
-  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh());
+  FATHOM_ASSIGN_OR_RETURN(std::unique_lock<std::mutex> lock, LockFresh(CatalogRead::kStored));
   std::vector<std::string> dropped;
   for (const CatalogCollection& c : catalog_.collections) dropped.push_back(c.id);
   CatalogState next;

@@ -67,8 +67,12 @@ class DatabaseImpl {
   // Keeps handles dropped outside a delete (their running calls are waited for by a later
   // delete, a re-created handle and close); forgets those nobody else holds.
   void KeepDroppedLocked(std::vector<std::shared_ptr<CollectionImpl>> handles);
-  // mu_, with a catalog known to be the stored one.
-  Result<std::unique_lock<std::mutex>> LockFresh();
+  // mu_, with a catalog known to be the stored one. kStored on a shared store reads the
+  // catalog again first (another node may have changed it): for lists, counts, changes,
+  // and lookups that missed; kChecked reads it again only if a newer version is listed
+  // (collection lookups).
+  enum class CatalogRead { kCached, kChecked, kStored };
+  Result<std::unique_lock<std::mutex>> LockFresh(CatalogRead read = CatalogRead::kCached);
   // The open handle for a catalog entry, opening it if needed. Requires mu_.
   std::shared_ptr<CollectionImpl> HandleLocked(const CatalogCollection& entry);
   // Marks the handles of `ids` dropped and forgets them; returns them, so that their
@@ -97,6 +101,7 @@ class DatabaseImpl {
 
   std::mutex mu_;
   CatalogStore catalog_store_;
+  const bool shared_;  // DatabaseOptions::Sharing::kShared
   CatalogState catalog_;
   bool catalog_stale_ = false;  // a commit failed and the stored catalog was not read back
   std::unordered_map<std::string, std::shared_ptr<CollectionMeta>> metas_;          // by id

@@ -282,7 +282,9 @@ ApiResult<HttpResponse> ApiService::DeleteRecords(const RouteMatch& route, JsonE
 }
 
 ApiResult<HttpResponse> ApiService::Count(const RouteMatch& route) const {
+  ReadLevel read_level = ReadLevel::kIndexAndWal;
   if (auto level = QueryParam(route.query, "read_level")) {
+    if (*level == "index_only") read_level = ReadLevel::kIndexOnly;
     if (*level != "index_and_wal" && *level != "index_only" && *level != "index_and_bounded_wal") {
       return ApiError::InvalidArgument(fmt::format(
           "Failed to deserialize query string: read_level: unknown variant `{}`, expected one of "
@@ -292,7 +294,7 @@ ApiResult<HttpResponse> ApiService::Count(const RouteMatch& route) const {
   std::shared_ptr<Collection> collection;
   FATHOM_API_ASSIGN_OR_RETURN(collection, CollectionForRecords(route));
   uint64_t count = 0;
-  FATHOM_API_ASSIGN_OR_RETURN_STATUS(count, collection->Count());
+  FATHOM_API_ASSIGN_OR_RETURN_STATUS(count, collection->Count(read_level));
   return JsonResponse(std::to_string(count));
 }
 
