@@ -20,6 +20,10 @@ TEST(GroupCommitQueueTest, EveryWriterIsCommittedOnceInGroupsWithinTheByteLimit)
   constexpr int kWriters = 200;
   std::vector<std::thread> threads;
   std::vector<int> committed(kWriters, 0);
+  // The first commit waits until most writers are submitting: on a loaded machine threads
+  // start so slowly that each could otherwise commit alone before the next arrives.
+  std::atomic<int> submitting{0};
+  std::atomic<bool> first_commit{true};
   for (int i = 0; i < kWriters; ++i) {
     threads.emplace_back([&, i] {
       struct Tagged : Writer {
@@ -28,8 +32,16 @@ TEST(GroupCommitQueueTest, EveryWriterIsCommittedOnceInGroupsWithinTheByteLimit)
       w.id = i;
       w.bytes = 10 + static_cast<size_t>(i % 7) * 10;
       w.alone = i % 13 == 0;
+      ++submitting;
       Status s = queue.Submit(&w, std::chrono::seconds(60), Admit, [&](const std::vector<Writer*>& group) {
         EXPECT_FALSE(committing.exchange(true)) << "two groups committed at once";
+        if (first_commit.exchange(false)) {
+          const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+          while (submitting.load() < kWriters / 2 && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));  // let them queue
+        }
         size_t bytes = 0;
         std::vector<int> ids;
         for (Writer* g : group) {
