@@ -27,6 +27,7 @@
 #include "fathom/db.h"
 #include "io/cache_store.h"
 #include "io/fault_store.h"
+#include "io/forwarding_store.h"
 #include "io/s3_store.h"
 #include "storage/manifest.h"
 
@@ -38,37 +39,33 @@ using fathom::bench::Die;
 using fathom::bench::Seconds;
 
 // Counts the requests and bytes that reach the bucket.
-class CountingStore final : public fathom::ObjectStore {
+class CountingStore final : public fathom::ForwardingStore {
  public:
-  explicit CountingStore(std::shared_ptr<fathom::ObjectStore> base) : base_(std::move(base)) {}
+  using ForwardingStore::ForwardingStore;
   fathom::Status Put(const std::string& key, std::string_view bytes, fathom::PutMode mode) override {
     ++requests;
-    return base_->Put(key, bytes, mode);
+    return ForwardingStore::Put(key, bytes, mode);
   }
   fathom::Result<std::string> Get(const std::string& key, std::optional<fathom::ByteRange> range) override {
     ++requests;
-    auto r = base_->Get(key, range);
+    auto r = ForwardingStore::Get(key, range);
     if (r.ok()) bytes += r->size();
     return r;
   }
   fathom::Result<fathom::ObjectInfo> Head(const std::string& key) override {
     ++requests;
-    return base_->Head(key);
+    return ForwardingStore::Head(key);
   }
   fathom::Result<std::vector<fathom::ObjectInfo>> List(const std::string& prefix, const std::string& start_after,
                                                        size_t max_keys) override {
     ++requests;
-    return base_->List(prefix, start_after, max_keys);
+    return ForwardingStore::List(prefix, start_after, max_keys);
   }
   fathom::Status Delete(const std::string& key) override {
     ++requests;
-    return base_->Delete(key);
+    return ForwardingStore::Delete(key);
   }
-  std::string Describe() const override { return base_->Describe(); }
   std::atomic<uint64_t> requests{0}, bytes{0};
-
- private:
-  std::shared_ptr<fathom::ObjectStore> base_;
 };
 
 std::shared_ptr<fathom::S3Store> OpenBucket(const std::string& prefix) {

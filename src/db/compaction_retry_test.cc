@@ -12,6 +12,7 @@
 #include "common/limits.h"
 #include "fathom/db.h"
 #include "io/manual_clock.h"
+#include "io/forwarding_store.h"
 #include "io/mem_store.h"
 #include "storage/manifest.h"
 #include "test_util.h"
@@ -27,9 +28,9 @@ constexpr uint64_t kTriggerOps = 10;
 
 // Refuses every Put of collection data other than the WAL (segments, manifests, index
 // files: what compaction writes) while `failing`, as an I/O error would.
-class CompactionFailingStore : public ObjectStore {
+class CompactionFailingStore : public ForwardingStore {
  public:
-  explicit CompactionFailingStore(std::shared_ptr<ObjectStore> base) : base_(std::move(base)) {}
+  using ForwardingStore::ForwardingStore;
 
   void set_failing(bool failing) { failing_.store(failing); }
   uint64_t refused() const { return refused_.load(); }
@@ -40,21 +41,11 @@ class CompactionFailingStore : public ObjectStore {
       refused_.fetch_add(1);
       return Status::IOError("injected: put " + key);
     }
-    return base_->Put(key, bytes, mode);
+    return ForwardingStore::Put(key, bytes, mode);
   }
-  Result<std::string> Get(const std::string& key, std::optional<ByteRange> range) override {
-    return base_->Get(key, range);
-  }
-  Result<ObjectInfo> Head(const std::string& key) override { return base_->Head(key); }
-  Result<std::vector<ObjectInfo>> List(const std::string& prefix, const std::string& start_after,
-                                       size_t max_keys) override {
-    return base_->List(prefix, start_after, max_keys);
-  }
-  Status Delete(const std::string& key) override { return base_->Delete(key); }
-  std::string Describe() const override { return "compaction-failing(" + base_->Describe() + ")"; }
+  std::string Describe() const override { return "compaction-failing(" + ForwardingStore::Describe() + ")"; }
 
  private:
-  std::shared_ptr<ObjectStore> base_;
   std::atomic<bool> failing_{false};
   std::atomic<uint64_t> refused_{0};
 };

@@ -434,45 +434,22 @@ TEST(ContentMd5Test, KnownDigests) {
   EXPECT_EQ(ContentMd5Header("message digest"), "Content-MD5: +WtpfXy3k41SWi8xqvFh0A==");
 }
 
-using Fault = testing::FakeS3Server::Fault;
-
-class S3StoreDigestTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_TRUE(server_.ok());
-    S3StoreOptions options;
-    options.bucket = server_.bucket();
-    options.endpoint = server_.endpoint();
-    options.region = "us-east-1";
-    options.access_key_id = "testkey";
-    options.secret_access_key = "testsecret";
-    options.retry = {.attempts_max = 4,
-                     .backoff_initial = std::chrono::milliseconds(1),
-                     .backoff_max = std::chrono::milliseconds(4)};
-    auto store = S3Store::Open(options);
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
-    store_ = *store;
-  }
-  testing::FakeS3Server server_;
-  std::shared_ptr<S3Store> store_;
-};
-
 // Every PUT carries the body's MD5, so a body damaged on the way is refused by the server
 // (400 BadDigest, nothing stored) and sent again, never acknowledged as stored.
-TEST_F(S3StoreDigestTest, ABodyDamagedInTransitIsRefusedAndSentAgain) {
+TEST_F(S3StoreFakeTest, ABodyDamagedInTransitIsRefusedAndSentAgain) {
   server_.QueueFault(Fault::kCorruptBodyInTransit);
   ASSERT_TRUE(store_->Put("a", "the bytes fathom sent", PutMode::kCreateOnly).ok());
-  EXPECT_EQ(server_.objects().at("a"), "the bytes fathom sent");
+  EXPECT_EQ(server_.objects().at("root/dir/a"), "the bytes fathom sent");
   server_.QueueFault(Fault::kCorruptBodyInTransit);
   ASSERT_TRUE(store_->Put("b", "overwritten bytes", PutMode::kOverwrite).ok());
-  EXPECT_EQ(server_.objects().at("b"), "overwritten bytes");
+  EXPECT_EQ(server_.objects().at("root/dir/b"), "overwritten bytes");
   EXPECT_EQ(server_.counts().bad_digests, 2);
   EXPECT_EQ(server_.counts().puts_without_md5, 0);
   // Damaged on every attempt: an error, nothing stored.
   server_.QueueFault(Fault::kCorruptBodyInTransit, 4);
   Status s = store_->Put("c", "never whole", PutMode::kCreateOnly);
   EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();
-  EXPECT_EQ(server_.objects().count("c"), 0u);
+  EXPECT_EQ(server_.objects().count("root/dir/c"), 0u);
 }
 
 }  // namespace

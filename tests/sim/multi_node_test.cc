@@ -13,6 +13,7 @@
 
 #include "fathom/db.h"
 #include "io/manual_clock.h"
+#include "io/forwarding_store.h"
 #include "io/mem_store.h"
 #include "sim/collection_model.h"
 
@@ -24,9 +25,9 @@ constexpr const char* kD = Database::kDefaultDatabase;
 
 // Passes every call to `base`; before a create-only Put of a key starting with
 // `prefix`, runs `hook` once (then forgets it).
-class HookStore : public ObjectStore {
+class HookStore : public ForwardingStore {
  public:
-  explicit HookStore(std::shared_ptr<ObjectStore> base) : base_(std::move(base)) {}
+  using ForwardingStore::ForwardingStore;
 
   void SetHook(std::string prefix, std::function<void()> hook) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -41,21 +42,11 @@ class HookStore : public ObjectStore {
       if (hook_ && key.find(prefix_) != std::string::npos) hook = std::exchange(hook_, nullptr);
     }
     if (hook) hook();
-    return base_->Put(key, bytes, mode);
+    return ForwardingStore::Put(key, bytes, mode);
   }
-  Result<std::string> Get(const std::string& key, std::optional<ByteRange> range) override {
-    return base_->Get(key, range);
-  }
-  Result<ObjectInfo> Head(const std::string& key) override { return base_->Head(key); }
-  Result<std::vector<ObjectInfo>> List(const std::string& prefix, const std::string& start_after,
-                                       size_t max_keys) override {
-    return base_->List(prefix, start_after, max_keys);
-  }
-  Status Delete(const std::string& key) override { return base_->Delete(key); }
-  std::string Describe() const override { return "hook(" + base_->Describe() + ")"; }
+  std::string Describe() const override { return "hook(" + ForwardingStore::Describe() + ")"; }
 
  private:
-  std::shared_ptr<ObjectStore> base_;
   std::mutex mu_;
   std::string prefix_;
   std::function<void()> hook_;
