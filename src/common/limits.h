@@ -60,9 +60,11 @@ inline constexpr size_t kWriteQueueMax = 1024;           // writers waiting on o
 inline constexpr size_t kWalGroupBytesMax = 64u << 20;   // one WAL object (group commit)
 inline constexpr size_t kWalObjectBytesMax = 256u << 20; // decode limit: one WAL object, encoded
 inline constexpr int kStorePutAttemptsMax = 4;           // retries of one WAL/manifest put
-// A group commit that loses the race for its WAL sequence number to another node catches
-// up and tries again, at most this many times in all, before its writers get Unavailable.
-inline constexpr int kWalCommitRacesMax = 16;
+// A group commit that loses the race for its WAL sequence number to another node waits a
+// random, growing while (db/collection_write.cc, LostRaceBackoff: about 3 s in all at
+// most), catches up and tries again, at most this many times in all, before its writers
+// get Unavailable.
+inline constexpr int kWalCommitRacesMax = 40;
 // gc_grace when the store is shared and DatabaseOptions::gc_grace is negative.
 inline constexpr std::chrono::milliseconds kSharedGcGraceDefault{10 * 60 * 1000};
 

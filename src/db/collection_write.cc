@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <random>
 #include <set>
 #include <type_traits>
 #include <variant>
@@ -19,6 +20,7 @@
 #include "query/select.h"
 #include "index/vector/distance.h"
 #include "index/vector/top_k.h"
+#include "io/clock.h"
 #include "io/commit_object.h"
 #include "storage/records_segment.h"
 #include "wal/wal_format.h"
@@ -167,6 +169,21 @@ Status CollectionImpl::ResolveDelete(PendingWrite* write) {
   return Status::Ok();
 }
 
+namespace {
+
+// How long a group commit waits after losing its `race`-th race (from 1) for a WAL
+// sequence number: uniform in [0, min(cap, base * 2^race)).
+Clock::Duration LostRaceBackoff(int race) {
+  constexpr auto kBase = std::chrono::microseconds(500);
+  constexpr auto kCap = std::chrono::microseconds(100'000);
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  const int64_t ceiling = std::min<int64_t>(kCap.count(), kBase.count() << std::min(race, 10));
+  std::uniform_int_distribution<int64_t> pick(0, ceiling - 1);
+  return std::chrono::microseconds(pick(rng));
+}
+
+}  // namespace
+
 void CollectionImpl::CommitGroup(const std::vector<PendingWrite*>& group) {
   // sync_mu_ for the whole commit: nothing else applies WAL objects meanwhile, so the
   // state the group is validated against is the state its sequence number follows.
@@ -181,6 +198,16 @@ void CollectionImpl::CommitGroup(const std::vector<PendingWrite*>& group) {
                                         " other writers committed first, one after another; retry the write");
       }
       break;
+    }
+    if (lost_race) {
+      // The node that won is likely to win the next sequence number too: it commits right
+      // after its last commit, while this one must first read what it lost to. A random
+      // wait, growing with each loss, lets this node catch up in a pause of the winner's
+      // (full jitter, as in AWS's "Exponential Backoff and Jitter"). Real time: the other
+      // nodes are other processes, whatever clock drives this node's timers.
+      sync.unlock();
+      RealClock()->SleepFor(LostRaceBackoff(race));
+      sync.lock();
     }
     // Another node's WAL objects first (before validation: a write must be checked against
     // every write acknowledged before it, on any node). After a lost race the check looks

@@ -37,6 +37,7 @@ TEST(MultiNodeHttpTest, TwoServersOnOneBucketShareACollection) {
   constexpr int kWrites = 20;
   std::vector<std::thread> writers;
   std::vector<int> failures(4, 0);
+  std::vector<std::string> failure_bodies(4);
   for (int w = 0; w < 4; ++w) {
     writers.emplace_back([&, w] {
       ServerProcess& node = w % 2 == 0 ? a : b;
@@ -44,12 +45,15 @@ TEST(MultiNodeHttpTest, TwoServersOnOneBucketShareACollection) {
         const std::string rid = "w" + std::to_string(w) + "-" + std::to_string(i);
         Response r = node.Post(base + "/add", R"({"ids":[")" + rid + R"("],"embeddings":[[)" + std::to_string(w) +
                                                    "," + std::to_string(i) + "]]}");
-        if (r.status != 201) ++failures[w];
+        if (r.status != 201) {
+          ++failures[w];
+          failure_bodies[w] += std::to_string(r.status) + " " + r.body + "\n";
+        }
       }
     });
   }
   for (auto& t : writers) t.join();
-  for (int w = 0; w < 4; ++w) EXPECT_EQ(failures[w], 0) << "writer " << w;
+  for (int w = 0; w < 4; ++w) EXPECT_EQ(failures[w], 0) << "writer " << w << ": " << failure_bodies[w];
   const std::string total = std::to_string(4 * kWrites);
   EXPECT_EQ(a.Get(base + "/count").body, total);
   EXPECT_EQ(b.Get(base + "/count").body, total);
