@@ -209,11 +209,20 @@ void CollectionImpl::CommitGroup(const std::vector<PendingWrite*>& group) {
       RealClock()->SleepFor(LostRaceBackoff(race));
       sync.lock();
     }
-    // Another node's WAL objects first (before validation: a write must be checked against
-    // every write acknowledged before it, on any node). After a lost race the check looks
-    // for a newer manifest too: the object that beat us may already be compacted away.
+    // A write must be validated against every write acknowledged before it, on any node.
+    // On a shared store the create-only PUT of last_sequence_ + 1 settles that by itself:
+    // sequence numbers are dense, so the PUT fails if any node took that number (the
+    // group then catches up, is validated anew and tries the next), and a PUT that
+    // succeeds follows every WAL object ever committed. So a commit reads nothing first
+    // (one request, as a raw PUT) unless (a) its last attempt lost a race, (b) a put's
+    // outcome is unknown, or (c) the last listing of manifests is half a grace old: WAL
+    // objects after last_sequence_ may then have been compacted and deleted, and a PUT of
+    // a deleted number would succeed; CatchUpLocked lists manifests first then. After a
+    // lost race the check looks for a newer manifest too: the object that beat us may
+    // already be compacted away.
+    const bool listing_due = shared_ && clock_->Now() - manifests_checked_at_ >= gc_grace_ / 2;
     bool reload = false;
-    Status s = CatchUpLocked(/*check=*/shared_ || wal_uncertain_, /*full=*/lost_race, &reload);
+    Status s = CatchUpLocked(/*check=*/wal_uncertain_ || lost_race || listing_due, /*full=*/lost_race, &reload);
     if (s.ok() && reload) {
       sync.unlock();
       s = Reload();
