@@ -69,6 +69,10 @@ class CountingStore final : public ForwardingStore {
     ++deletes_;
     return ForwardingStore::Delete(key);
   }
+  std::vector<Status> DeleteMany(const std::vector<std::string>& keys) override {
+    deletes_ += keys.size();
+    return ForwardingStore::DeleteMany(keys);
+  }
 
   StoreRequests Snapshot() const {
     return {puts_.load(), gets_.load(), heads_.load(), lists_.load(), deletes_.load(), bytes_read_.load()};

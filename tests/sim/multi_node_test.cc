@@ -183,6 +183,19 @@ TEST_F(MultiNodeTest, ARetriedFilterDeleteIsResolvedAgainstTheStateItFollows) {
   EXPECT_EQ(*b.col->Count(), 0u);
 }
 
+TEST_F(MultiNodeTest, AWriteWithNothingToLogLooksAtTheStoreBeforeAnswering) {
+  Node a = Open(), b = Open();
+  ASSERT_TRUE(a.col->Add({Rec("x", {0, 0}, 1)}).ok());
+  // B has not read A's add: its filter delete matches nothing in B's view, so there is
+  // no PUT to find out that B is behind. It must read the WAL before answering.
+  DeleteRequest del;
+  del.where = NBelow(5);
+  auto deleted = b.col->Delete(del);
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  EXPECT_EQ(*deleted, 1u);
+  EXPECT_EQ(*a.col->Count(), 0u);
+}
+
 TEST_F(MultiNodeTest, AReadAfterAnotherNodesCompactionAndGcReloadsFromItsManifest) {
   Node a = Open(), b = Open();
   ASSERT_TRUE(a.col->Add({Rec("x", {1, 1})}).ok());
