@@ -4,6 +4,7 @@
 
 #include <errno.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -67,6 +68,14 @@ inline double LoadAverage() {
   double load = -1.0;
   if (!(in >> load)) return -1.0;
   return load;
+}
+
+// The p-quantile (0..1) of `values`, nearest rank; 0 for none.
+inline double Percentile(std::vector<double> values, double p) {
+  if (values.empty()) return 0.0;
+  std::sort(values.begin(), values.end());
+  const size_t index = static_cast<size_t>(p * static_cast<double>(values.size() - 1) + 0.5);
+  return values[std::min(index, values.size() - 1)];
 }
 
 }  // namespace fathom::bench

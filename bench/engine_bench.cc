@@ -18,12 +18,14 @@
 #include <random>
 #include <thread>
 
+#include "bench_util.h"
 #include "fathom/db.h"
 #include "index/vector/distance.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using fathom::bench::Percentile;
 
 double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
@@ -56,11 +58,6 @@ void Die(const fathom::Status& s, const char* what) {
     std::fprintf(stderr, "%s: %s\n", what, s.ToString().c_str());
     std::exit(1);
   }
-}
-
-double Percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
 }
 
 double FathomIngest(fathom::Collection& col, const Data& d, size_t batch, size_t writers) {

@@ -35,6 +35,7 @@ namespace {
 using fathom::bench::Check;
 using fathom::bench::Clock;
 using fathom::bench::CountingStore;
+using fathom::bench::Percentile;
 using fathom::bench::Seconds;
 using fathom::bench::StoreRequests;
 
@@ -46,12 +47,6 @@ constexpr double kGetHeadPer1k = 0.0004;
 double Dollars(const StoreRequests& r) {
   return (static_cast<double>(r.puts + r.lists) * kPutListPer1k + static_cast<double>(r.gets + r.heads) * kGetHeadPer1k) /
          1000.0;
-}
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
 }
 
 fathom::WriteRecord Record(const std::string& id, const float* v, uint32_t dim) {

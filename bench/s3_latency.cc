@@ -17,25 +17,20 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
 #include "common/random.h"
 #include "io/s3_store.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using fathom::bench::Percentile;
 
 struct Row {
   std::string name;
   std::vector<double> fathom_ms;
   std::vector<double> curl_ms;
 };
-
-double Percentile(std::vector<double> values, double p) {
-  if (values.empty()) return 0.0;
-  std::sort(values.begin(), values.end());
-  size_t index = static_cast<size_t>(p * static_cast<double>(values.size() - 1) + 0.5);
-  return values[std::min(index, values.size() - 1)];
-}
 
 template <typename Fn>
 std::vector<double> Time(int ops, Fn fn) {
