@@ -1,0 +1,212 @@
+// text_open_bench: what the persisted text index (docs/format/text-index.md) saves when a
+// collection opens. A collection of short documents (text_corpus.h's synthetic generator:
+// Zipfian term frequencies, log-normal lengths; one float as the embedding) is written to
+// a local directory and compacted (which writes the text index object), then opened
+// again and again, alternating in one process:
+//   rebuild  the object moved aside: recovery analyzes every compacted document and
+//            bulk-builds the index (what every open did before the object existed)
+//   load     the object in place: recovery decodes, checks and adopts it
+// Open = Database::Open + the collection's first Count (recovery runs on first use), wall
+// time; the other row indexes (metadata, trigram) are built in both modes, in parallel
+// with the text index. Then the text index alone, single-threaded in this process:
+// analyze + BulkInsert + Seal against decode + LoadSealed of the object's bytes, and the
+// object's size against the documents'. Prints tables and the machine's load; not a test.
+// Usage: text_open_bench [--docs 1000000] [--dir /tmp/text_open_bench] [--rounds 3]
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "bench_util.h"
+#include "fathom/db.h"
+#include "fathom/search.h"
+#include "index/text/analyzer.h"
+#include "index/text/inverted_index.h"
+#include "index/text/text_index_format.h"
+#include "text_corpus.h"
+
+namespace {
+
+using fathom::bench::Check;
+using fathom::bench::Clock;
+using fathom::bench::Die;
+using fathom::bench::Mib;
+using fathom::bench::Seconds;
+
+std::unique_ptr<fathom::Database> OpenDatabase(const std::string& dir) {
+  fathom::DatabaseOptions options;
+  options.path = dir;
+  options.background_compaction = false;
+  options.compaction_trigger_ops = uint64_t{1} << 40;
+  options.vector_index_min_rows = uint64_t{1} << 40;  // text only: no vector index to build
+  auto db = fathom::Database::Open(options);
+  Check(db.status(), "open");
+  return std::move(*db);
+}
+
+std::shared_ptr<fathom::Collection> OpenCollection(fathom::Database& db) {
+  auto col = db.CreateCollection(fathom::Database::kDefaultTenant, fathom::Database::kDefaultDatabase,
+                                 {.name = "text", .get_or_create = true});
+  Check(col.status(), "collection");
+  return *col;
+}
+
+std::vector<std::string> Top(fathom::Collection& col, const std::string& query) {
+  fathom::RankExpr bm25;
+  bm25.kind = fathom::RankExpr::Kind::kBm25;
+  bm25.search.query = query;
+  bm25.search.key = std::string(fathom::kDocumentKey);
+  bm25.search.limit = 10;
+  fathom::SearchPayload payload;
+  payload.rank = bm25;
+  fathom::SearchRequest request;
+  request.searches.push_back(payload);
+  auto got = col.Search(request);
+  Check(got.status(), "search");
+  return (*got)[0].ids;
+}
+
+std::filesystem::path FindTextIndexFile(const std::string& dir) {
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (entry.path().extension() == ".tix") return entry.path();
+  }
+  Die("no .tix object under " + dir + " after compaction");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"open time of a text collection with and without its persisted text index"};
+  fathom::bench::SyntheticCorpusOptions corpus_options;
+  std::string dir = "/tmp/text_open_bench";
+  int rounds = 3;
+  size_t batch = 10000;
+  app.add_option("--docs", corpus_options.docs, "documents");
+  app.add_option("--median", corpus_options.length_median, "median document length, tokens");
+  app.add_option("--dir", dir, "directory for the collection (wiped)");
+  app.add_option("--rounds", rounds, "open pairs (rebuild, load)");
+  CLI11_PARSE(app, argc, argv);
+
+  std::printf("load before: %s\n", fathom::bench::LoadAverages().c_str());
+  auto started = Clock::now();
+  const fathom::bench::Corpus corpus = fathom::bench::GenerateSyntheticCorpus(corpus_options);
+  std::printf("corpus: %s; generated in %.1f s\n", corpus.description.c_str(), Seconds(started));
+  std::vector<std::string> documents(corpus.docs());
+  uint64_t document_bytes = 0;
+  for (size_t d = 0; d < corpus.docs(); ++d) {
+    documents[d] = corpus.Joined(d);
+    document_bytes += documents[d].size();
+  }
+
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  double ingest_s = 0, compact_s = 0;
+  std::vector<std::string> queries;
+  for (size_t q = 0; q < 20; ++q) queries.push_back(corpus.Joined((q * 7919) % corpus.docs()).substr(0, 40));
+  std::vector<std::vector<std::string>> expected;
+  {
+    auto db = OpenDatabase(dir);
+    auto col = OpenCollection(*db);
+    started = Clock::now();
+    for (size_t begin = 0; begin < documents.size(); begin += batch) {
+      std::vector<fathom::WriteRecord> records;
+      for (size_t d = begin; d < std::min(documents.size(), begin + batch); ++d) {
+        fathom::WriteRecord w;
+        w.id = "doc" + std::to_string(d);
+        w.embedding = std::vector<float>{1.0f};
+        w.document = documents[d];
+        records.push_back(std::move(w));
+      }
+      Check(col->Add(std::move(records)), "add");
+    }
+    ingest_s = Seconds(started);
+    started = Clock::now();
+    Check(col->Compact(), "compact");
+    compact_s = Seconds(started);
+    for (const std::string& q : queries) expected.push_back(Top(*col, q));
+  }
+  const std::filesystem::path object = FindTextIndexFile(dir);
+  const uint64_t object_bytes = std::filesystem::file_size(object);
+  std::printf("ingest %.1f s, compaction (segment + text index object) %.1f s\n", ingest_s, compact_s);
+
+  // Collection open, alternating rebuild and load.
+  std::vector<double> rebuild_s, load_s;
+  const std::filesystem::path aside = object.string() + ".aside";
+  for (int round = 0; round < rounds; ++round) {
+    for (bool load : {false, true}) {
+      if (!load) std::filesystem::rename(object, aside);
+      started = Clock::now();
+      auto db = OpenDatabase(dir);
+      auto col = OpenCollection(*db);
+      Check(col->Count().status(), "count");
+      const double seconds = Seconds(started);
+      (load ? load_s : rebuild_s).push_back(seconds);
+      for (size_t q = 0; q < queries.size(); ++q) {
+        if (Top(*col, queries[q]) != expected[q]) Die("answers differ after open (" + std::string(load ? "load" : "rebuild") + ")");
+      }
+      col.reset();
+      db.reset();
+      if (!load) std::filesystem::rename(aside, object);
+    }
+  }
+  std::sort(rebuild_s.begin(), rebuild_s.end());
+  std::sort(load_s.begin(), load_s.end());
+
+  // The text index alone, in this process, single-threaded.
+  std::string bytes;
+  {
+    std::ifstream in(object, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const auto analyzer = fathom::Analyzer::Default();
+  double analyze_build_s = 0, decode_s = 0, adopt_s = 0;
+  size_t rebuilt_memory = 0, loaded_memory = 0;
+  {
+    started = Clock::now();
+    fathom::InvertedIndex index;
+    std::vector<std::string> tokens;
+    for (size_t d = 0; d < documents.size(); ++d) {
+      tokens.clear();
+      analyzer->Tokenize(documents[d], &tokens);
+      index.BulkInsert(static_cast<uint32_t>(d), tokens);
+    }
+    index.Seal();
+    analyze_build_s = Seconds(started);
+    rebuilt_memory = index.MemoryBytes();
+  }
+  {
+    started = Clock::now();
+    auto decoded = fathom::DecodeTextIndexObject(bytes);
+    Check(decoded.status(), "decode");
+    decode_s = Seconds(started);
+    started = Clock::now();
+    fathom::InvertedIndex index;
+    index.LoadSealed(std::move(decoded->image), nullptr);
+    adopt_s = Seconds(started);
+    loaded_memory = index.MemoryBytes();
+  }
+
+  std::printf("\n%zu documents, %.1f MiB of document text (%.1f tokens per document)\n", corpus.docs(),
+              Mib(static_cast<double>(document_bytes)), static_cast<double>(corpus.tokens.size()) / corpus.docs());
+  std::printf("text index object: %.1f MiB (%.2fx the document text)\n\n", Mib(static_cast<double>(object_bytes)),
+              static_cast<double>(object_bytes) / static_cast<double>(document_bytes));
+  std::printf("| collection open (Database::Open + first Count), wall | min s | median s | max s |\n");
+  std::printf("| --- | --- | --- | --- |\n");
+  auto row = [](const char* name, const std::vector<double>& v) {
+    std::printf("| %s | %.2f | %.2f | %.2f |\n", name, v.front(), v[v.size() / 2], v.back());
+  };
+  row("rebuild (object moved aside)", rebuild_s);
+  row("load (object in place)", load_s);
+  std::printf("| load / rebuild (medians) | %.2fx | | |\n\n", load_s[load_s.size() / 2] / rebuild_s[rebuild_s.size() / 2]);
+  std::printf("| text index alone, one thread | s | memory MiB |\n| --- | --- | --- |\n");
+  std::printf("| analyze + BulkInsert + Seal | %.2f | %.1f |\n", analyze_build_s, Mib(static_cast<double>(rebuilt_memory)));
+  std::printf("| decode (all checks) | %.2f | |\n", decode_s);
+  std::printf("| LoadSealed (adopt) | %.2f | %.1f |\n", adopt_s, Mib(static_cast<double>(loaded_memory)));
+  std::printf("| decode + load / rebuild | %.2fx | |\n", (decode_s + adopt_s) / analyze_build_s);
+  std::printf("\nload after: %s\n", fathom::bench::LoadAverages().c_str());
+  std::filesystem::remove_all(dir);
+  return 0;
+}
