@@ -208,6 +208,20 @@ Result<std::string> EncodeTextIndexObject(const TextIndexObject& object) {
       next = begin[id];
     }
   }
+  // Where each term's blocks start in the block table: terms are in id order there, so a
+  // running sum (a term without postings, left in the dictionary by an erased tail
+  // document, starts where the next one does).
+  std::vector<uint32_t> first_block(terms);
+  {
+    uint64_t next = 0;
+    for (size_t id = 0; id < terms; ++id) {
+      const InvertedIndex::Term& t = image.terms[id];
+      FATHOM_CHECK(t.block_count == 0 || t.first_block == next);
+      first_block[id] = static_cast<uint32_t>(next);
+      next += t.block_count;
+    }
+    FATHOM_CHECK(next == image.blocks.size());
+  }
   uint64_t offsets[kTextIndexSections];
   uint64_t at = kTextIndexHeaderBytes;
   // Sizes of the dictionary, texts and blocks are known before their bytes.
@@ -232,7 +246,7 @@ Result<std::string> EncodeTextIndexObject(const TextIndexObject& object) {
       chars.append(text(id));
       PutFixed32(&out, id);
       PutFixed32(&out, t.live_docs);
-      PutFixed32(&out, t.first_block);
+      PutFixed32(&out, first_block[id]);
       PutFixed32(&out, t.block_count);
       PutFixed64(&out, postings_at + begin[id]);
       PutFixed64(&out, end[id] - begin[id]);

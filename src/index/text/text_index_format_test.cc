@@ -128,6 +128,28 @@ TEST(TextIndexFormatTest, RoundTripSearchesLikeTheIndexItCameFrom) {
   }
 }
 
+// A tail document erased without a rebuild leaves its terms in the dictionary with no
+// postings: such an index is still "sealed only" and its object must read back.
+TEST(TextIndexFormatTest, TermsWithoutPostingsRoundTrip) {
+  InvertedIndex index;
+  index.Insert(0, {"b", "c"});
+  index.Seal();
+  index.Insert(1, {"a", "zzz"});
+  index.Erase(1);
+  ASSERT_TRUE(index.sealed_only());
+  InvertedIndex expected = index;
+  TextIndexObject object;
+  object.image = index.TakeSealed(2);
+  auto bytes = EncodeTextIndexObject(object);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+  auto decoded = DecodeTextIndexObject(*bytes);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  InvertedIndex loaded;
+  loaded.LoadSealed(std::move(decoded->image), nullptr);
+  ExpectSameResults(expected, loaded, {{"a"}, {"b"}, {"c", "zzz"}}, nullptr);
+  EXPECT_EQ(loaded.doc_freq("zzz"), 0u);
+}
+
 TEST(TextIndexFormatTest, EveryFlippedByteAndTruncationIsCorruption) {
   const uint64_t seed = testing::SeedForTest("TextIndexFormatTest.EveryFlippedByteAndTruncationIsCorruption");
   std::mt19937_64 rng(seed);
