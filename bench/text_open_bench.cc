@@ -134,7 +134,8 @@ int main(int argc, char** argv) {
 
   // Collection open, alternating rebuild and load.
   std::vector<double> rebuild_s, load_s;
-  const std::filesystem::path aside = object.string() + ".aside";
+  // Outside the store's directory: inside, the open's garbage collection would delete it.
+  const std::filesystem::path aside = dir + ".aside.tix";
   for (int round = 0; round < rounds; ++round) {
     for (bool load : {false, true}) {
       if (!load) std::filesystem::rename(object, aside);
