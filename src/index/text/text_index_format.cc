@@ -128,9 +128,9 @@ TextIndexRowsHasher::TextIndexRowsHasher() {
 }
 
 void TextIndexRowsHasher::AddRow(uint64_t offset, const std::string* document) {
-  std::string bytes;
-  PutFixed64(&bytes, offset);
-  XXH3_64bits_update(&offsets_, bytes.data(), bytes.size());
+  char bytes[8];
+  EncodeFixed64(bytes, offset);
+  XXH3_64bits_update(&offsets_, bytes, sizeof(bytes));
   char entry[9] = {};
   if (document != nullptr) {
     entry[0] = 1;
@@ -391,7 +391,6 @@ Result<TextIndexObject> DecodeTextIndexObject(std::string_view bytes) {
   }
 
   // Dictionary, in text order: texts contiguous and strictly increasing; ids a permutation.
-  std::vector<uint32_t> id_at(terms);  // dictionary position -> id
   std::vector<uint32_t> position_of(terms, UINT32_MAX);
   struct Entry {
     uint32_t doc_freq, first_block, block_count, checksum;
@@ -416,7 +415,6 @@ Result<TextIndexObject> DecodeTextIndexObject(std::string_view bytes) {
       text_at += text_length;
       if (id >= terms || position_of[id] != UINT32_MAX) return Corrupt("term ids are not a permutation");
       position_of[id] = static_cast<uint32_t>(i);
-      id_at[i] = id;
       Entry& e = by_id[id];
       e.doc_freq = DecodeFixed32(d + 12);
       e.first_block = DecodeFixed32(d + 16);
