@@ -446,8 +446,8 @@ Status CollectionImpl::FoldTail() {
       }
       return true;
     };
-    // Nothing to record: no new WAL objects, the same cold parts and the index the
-    // manifest already has.
+    // Nothing to record: no new WAL objects, the same cold parts, the vector index the
+    // manifest already has and a usable text index (or no documents).
     const bool rows_changed = last_sequence_ != manifest_.wal_sequence_covered;
     if (!rows_changed && same_parts() && persisted_index_version_ == vector_index_.index_version() &&
         !text_index_stale_) {
