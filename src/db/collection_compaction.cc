@@ -13,6 +13,7 @@
 #include "common/assert.h"
 #include "common/limits.h"
 #include "common/random.h"
+#include "db/text_index_persistence.h"
 #include "db/validate.h"
 #include "fathom/db.h"
 #include "index/meta/filter.h"
@@ -427,6 +428,9 @@ Status CollectionImpl::FoldTail() {
   std::vector<SegmentEntry> entries;
   Manifest next = manifest_;
   std::optional<CollectionVectorIndex::Snapshot> index_snapshot;
+  std::optional<TextIndexSnapshot> text_snapshot;
+  bool text_attempted = false;
+  bool text_had_documents = false;
   std::vector<std::pair<size_t, VectorColumn::ColdRef>> cold_entries;  // read after the lock
   uint64_t index_version = 0;
   {
@@ -442,14 +446,22 @@ Status CollectionImpl::FoldTail() {
       }
       return true;
     };
-    // Nothing to record: no new WAL objects, the same cold parts and the index the
-    // manifest already has.
-    if (last_sequence_ == manifest_.wal_sequence_covered && same_parts() &&
-        persisted_index_version_ == vector_index_.index_version()) {
+    // Nothing to record: no new WAL objects, the same cold parts, the vector index the
+    // manifest already has and a usable text index (or no documents).
+    const bool rows_changed = last_sequence_ != manifest_.wal_sequence_covered;
+    if (!rows_changed && same_parts() && persisted_index_version_ == vector_index_.index_version() &&
+        !text_index_stale_) {
       return Status::Ok();
     }
     index_version = vector_index_.index_version();
     index_snapshot = vector_index_.TakeSnapshot(table_);
+    // The text index depends on the rows only: the manifest's stays right until they change.
+    if (rows_changed || text_index_stale_) {
+      next.text_index = std::nullopt;
+      text_snapshot = TakeTextIndexSnapshot(table_);
+      text_attempted = true;
+      text_had_documents = text_snapshot.has_value();
+    }
     dirty = table_.TakeDirty();
     next.wal_sequence_covered = last_sequence_;
     next.next_offset = table_.next_offset();
@@ -526,6 +538,23 @@ Status CollectionImpl::FoldTail() {
       spdlog::warn("collection {}: vector index not persisted: {}", id_, put.ToString());
     }
   }
+  if (text_snapshot) {
+    // Derived data too: without it the next open analyzes the documents again.
+    const uint64_t rows = text_snapshot->live_rows;
+    auto text_bytes = EncodeTextIndexSnapshot(std::move(*text_snapshot));
+    text_snapshot.reset();
+    TextIndexRef ref{NewUuidV4(), rows, 0};
+    Status put = text_bytes.status();
+    if (text_bytes.ok()) {
+      ref.size_bytes = text_bytes->size();
+      put = CommitObject(*store_, TextIndexKey(id_, ref.id), *text_bytes);
+    }
+    if (put.ok()) {
+      next.text_index = std::move(ref);
+    } else {
+      spdlog::warn("collection {}: text index not persisted: {}", id_, put.ToString());
+    }
+  }
   if (Status s = CommitManifest(next); !s.ok()) {
     restore();
     // The segment is unreferenced unless the manifest landed after all (then it is
@@ -533,6 +562,8 @@ Status CollectionImpl::FoldTail() {
     return s.WithContext("compaction: manifest");
   }
   persisted_index_version_ = index_snapshot && !manifest_.vector_index ? UINT64_MAX : index_version;
+  // Stale while the manifest names no text index although its state has documents.
+  if (text_attempted) text_index_stale_ = text_had_documents && !manifest_.text_index;
   // What the new manifest makes obsolete goes now, whatever a merge does next.
   DeleteObsolete(manifest_);
   return Status::Ok();
@@ -586,6 +617,12 @@ void CollectionImpl::DeleteObsolete(const Manifest& current) {
   }
   if (auto indexes = store_->List(VectorIndexPrefix(id_)); indexes.ok()) {
     const std::string keep = current.vector_index ? VectorIndexKey(id_, current.vector_index->id) : std::string();
+    for (const ObjectInfo& o : *indexes) {
+      if (o.key != keep) obsolete.push_back(o.key);
+    }
+  }
+  if (auto indexes = store_->List(TextIndexPrefix(id_)); indexes.ok()) {
+    const std::string keep = current.text_index ? TextIndexKey(id_, current.text_index->id) : std::string();
     for (const ObjectInfo& o : *indexes) {
       if (o.key != keep) obsolete.push_back(o.key);
     }

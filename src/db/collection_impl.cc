@@ -11,6 +11,7 @@
 #include "common/assert.h"
 #include "common/limits.h"
 #include "common/random.h"
+#include "db/text_index_persistence.h"
 #include "db/validate.h"
 #include "fathom/db.h"
 #include "index/meta/filter.h"
@@ -169,6 +170,7 @@ Status CollectionImpl::Recover() {
   if (sparse_key) table_.set_sparse_key(*sparse_key);
   vector_index_.Reset();
   manifest_ = Manifest();
+  text_index_stale_ = false;
   tail_.clear();
   tail_ops_ = 0;
   tail_bytes_ = 0;
@@ -230,7 +232,34 @@ Status CollectionImpl::Recover() {
     table_.mutable_vectors().EndLoad();
     table_.set_next_offset(manifest_.next_offset);
     table_.TakeDirty();  // loaded state is already durable in segments
-    table_.SealIndexes();
+    // Derived data, like the vector index below: a text index object that is missing,
+    // damaged or made for other rows or another analyzer costs a rebuild (analyzing the
+    // compacted documents), never the collection.
+    std::optional<std::string> text_bytes;
+    std::string text_key;
+    if (manifest_.text_index) {
+      text_key = TextIndexKey(id_, manifest_.text_index->id);
+      auto fetched = store_->Get(text_key);
+      if (fetched.ok()) {
+        text_bytes = std::move(*fetched);
+      } else if (fetched.status().IsNotFound()) {
+        spdlog::warn("collection {}: text index {} is missing; it will be rebuilt", id_, text_key);
+      } else {
+        return fetched.status();
+      }
+    }
+    RecordTable::TextIndexLoader load_text;
+    if (text_bytes) {
+      load_text = [&](const RecordTable& table, TextIndex* index) { return LoadTextIndex(*text_bytes, table, index); };
+    }
+    Status text_loaded = table_.SealIndexes(load_text);
+    const bool text_used = text_bytes.has_value() && text_loaded.ok();
+    text_bytes.reset();
+    if (!text_loaded.ok()) {
+      spdlog::warn("collection {}: ignoring text index {} ({}); rebuilt from the documents", id_, text_key,
+                   text_loaded.ToString());
+    }
+    text_index_stale_ = !text_used && table_.text_index()->inverted_index().doc_count() != 0;
     if (manifest_.vector_index) {
       // Derived data: anything wrong with it costs a rebuild, never the collection.
       const std::string index_key = VectorIndexKey(id_, manifest_.vector_index->id);

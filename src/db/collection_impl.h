@@ -279,6 +279,9 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   std::optional<UncertainManifest> uncertain_manifest_;
   Clock::TimePoint compaction_started_{};  // of the running compaction (compaction_mu_)  // a commit whose outcome is unknown
   uint64_t persisted_index_version_ = UINT64_MAX;  // vector_index_.index_version() in manifest_
+  // Whether manifest_ lacks a usable text index of its state although it has documents
+  // (none was written, or the one named failed to load): the next fold writes one.
+  bool text_index_stale_ = false;
   std::atomic<bool> compaction_scheduled_{false};
   std::atomic<uint64_t> recall_warned_at_{0};
   std::atomic<bool> cold_parts_full_warned_{false};

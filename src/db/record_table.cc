@@ -95,15 +95,20 @@ void RecordTable::set_sparse_key(const std::string& key) {
   sparse_index_ = std::make_unique<SparseIndex>(key);
 }
 
-void RecordTable::RebuildIndex(RowIndex* only) {
-  if (!row_indexes_enabled_) return;
+Status RecordTable::RebuildIndex(RowIndex* only, const TextIndexLoader* load_text) {
+  if (!row_indexes_enabled_) return Status::Ok();
   std::vector<RowIndex*> indexes;
   for (RowIndex* index : row_indexes()) {
     if (index != nullptr && (only == nullptr || index == only)) indexes.push_back(index);
   }
+  Status loaded = Status::Ok();
   // Each index reads the rows and writes only itself: they build side by side.
   DefaultExecutor().ParallelFor(indexes.size(), indexes.size(), [&](size_t i) {
     RowIndex* index = indexes[i];
+    if (index == &text_index_ && load_text != nullptr && *load_text) {
+      loaded = (*load_text)(*this, &text_index_);
+      if (loaded.ok()) return;
+    }
     index->Clear();
     for (size_t slot = 0; slot < rows_.size(); ++slot) {
       const Row& r = rows_[slot];
@@ -111,17 +116,18 @@ void RecordTable::RebuildIndex(RowIndex* only) {
     }
     index->Seal();
   });
+  return loaded;
 }
 
-void RecordTable::SealIndexes() {
+Status RecordTable::SealIndexes(const TextIndexLoader& load_text) {
   if (bulk_load_) {
     bulk_load_ = false;
-    RebuildIndex(nullptr);
-  } else {
-    for (RowIndex* index : row_indexes()) {
-      if (index != nullptr) index->Seal();
-    }
+    return RebuildIndex(nullptr, &load_text);
   }
+  for (RowIndex* index : row_indexes()) {
+    if (index != nullptr) index->Seal();
+  }
+  return Status::Ok();
 }
 
 void RecordTable::SetEmbedding(size_t slot, const std::vector<float>& embedding, bool loading) {
@@ -270,7 +276,7 @@ std::vector<uint32_t> RecordTable::MaybeShrink() {
   live_slots_.addRange(0, out);
   if (!bulk_load_) {
     for (RowIndex* index : row_indexes()) {
-      if (index != nullptr && !index->Renumber(renumbered)) RebuildIndex(index);
+      if (index != nullptr && !index->Renumber(renumbered)) (void)RebuildIndex(index);
     }
   }
   dead_ = 0;

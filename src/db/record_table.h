@@ -15,6 +15,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -87,7 +88,13 @@ class RecordTable final : public RowSource {
   // Loading segments at open: the row indexes are built once at SealIndexes() rather
   // than row by row. Only LoadRow / LoadTombstone may come in between.
   void BeginBulkLoad() { bulk_load_ = true; }
-  void SealIndexes();
+  using TextIndexLoader = std::function<Status(const RecordTable& table, TextIndex* index)>;
+  void SealIndexes() { (void)SealIndexes(TextIndexLoader()); }
+  // SealIndexes, except that the text index is first offered to `load_text` (a persisted
+  // text index, db/text_index_persistence.h), in parallel with the other indexes' builds;
+  // when it returns an error the text index is built like the others. Returns what
+  // load_text returned (Ok when it was not called: no bulk load, or no loader).
+  [[nodiscard]] Status SealIndexes(const TextIndexLoader& load_text);
 
   // Makes room for `extra_rows` more rows without repeated reallocation.
   void Reserve(size_t extra_rows);
@@ -125,8 +132,10 @@ class RecordTable final : public RowSource {
   // (a no-op during a bulk load, when no index is built yet, or when the row lacks it).
   void IndexAdd(RowIndex::Field field, size_t slot);
   void IndexRemove(RowIndex::Field field, size_t slot);
-  // Clear, BulkAdd every live row, Seal: `index`, or every index when null.
-  void RebuildIndex(RowIndex* index);
+  // Clear, BulkAdd every live row, Seal: `index`, or every index when null. With
+  // `load_text`, the text index is loaded by it instead unless it fails (its status is
+  // returned).
+  Status RebuildIndex(RowIndex* index, const TextIndexLoader* load_text = nullptr);
 
   std::optional<uint32_t> dimension_;
   uint64_t next_offset_ = 0;

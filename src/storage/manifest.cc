@@ -41,6 +41,7 @@ Status CheckManifest(const Manifest& m) {
   for (const SegmentRef& s : m.segments) FATHOM_RETURN_IF_ERROR(CheckObjectId(s.id, "segment"));
   if (m.vector_index) FATHOM_RETURN_IF_ERROR(CheckObjectId(m.vector_index->id, "vector index"));
   for (const ColdPartRef& p : m.cold_parts) FATHOM_RETURN_IF_ERROR(CheckObjectId(p.id, "cold part"));
+  if (m.text_index) FATHOM_RETURN_IF_ERROR(CheckObjectId(m.text_index->id, "text index"));
   return Status::Ok();
 }
 
@@ -73,6 +74,12 @@ Result<std::string> EncodeManifest(const Manifest& m) {
     PutLengthPrefixed(&out, p.id);
     PutVarint64(&out, p.rows);
     PutVarint64(&out, p.size_bytes);
+  }
+  PutVarint64(&out, m.text_index ? 1 : 0);
+  if (m.text_index) {
+    PutLengthPrefixed(&out, m.text_index->id);
+    PutVarint64(&out, m.text_index->rows);
+    PutVarint64(&out, m.text_index->size_bytes);
   }
   PutFixed64(&out, Checksum64(out));
   return out;
@@ -141,6 +148,20 @@ Result<Manifest> DecodeManifest(std::string_view bytes) {
       m.cold_parts.push_back(std::move(ref));
     }
   }
+  if (version >= 4) {
+    uint64_t indexes;
+    if (!in.GetVarint64(&indexes) || indexes > 1) return Status::Corruption("manifest: malformed text index count");
+    if (indexes == 1) {
+      TextIndexRef ref;
+      std::string_view id;
+      if (!in.GetLengthPrefixed(&id, limits::kManifestObjectIdBytesMax) || !IsUuid(std::string(id)) ||
+          !in.GetVarint64(&ref.rows) || !in.GetVarint64(&ref.size_bytes)) {
+        return Status::Corruption("manifest: malformed text index entry");
+      }
+      ref.id.assign(id);
+      m.text_index = std::move(ref);
+    }
+  }
   if (!in.empty()) return Status::Corruption("manifest: trailing bytes");
   return m;
 }
@@ -161,12 +182,18 @@ std::string ColdPartKey(const std::string& collection_id, const std::string& par
   return ColdPartPrefix(collection_id) + part_id + ".vec";
 }
 
+std::string TextIndexPrefix(const std::string& collection_id) { return CollectionPrefix(collection_id) + "tidx/"; }
+
+std::string TextIndexKey(const std::string& collection_id, const std::string& index_id) {
+  return TextIndexPrefix(collection_id) + index_id + ".tix";
+}
+
 bool IsCollectionDataKey(std::string_view key) {
   // "c/" + a 36-character collection id + "/" + a data prefix.
   constexpr size_t kIdEnd = 2 + 36;
   if (key.size() <= kIdEnd + 1 || key.substr(0, 2) != "c/" || key[kIdEnd] != '/') return false;
   const std::string_view rest = key.substr(kIdEnd + 1);
-  for (std::string_view kind : {"seg/", "vidx/", "vcold/"}) {
+  for (std::string_view kind : {"seg/", "vidx/", "vcold/", "tidx/"}) {
     if (rest.substr(0, kind.size()) == kind && rest.size() > kind.size()) return true;
   }
   return false;

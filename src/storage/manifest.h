@@ -14,7 +14,7 @@
 namespace fathom {
 
 inline constexpr char kManifestMagic[4] = {'F', 'M', 'A', 'N'};
-inline constexpr uint16_t kManifestFormatVersion = 3;  // 1 and 2 are still read
+inline constexpr uint16_t kManifestFormatVersion = 4;  // 1, 2 and 3 are still read
 
 struct SegmentRef {
   std::string id;  // object c/<collection>/seg/<id>.records
@@ -40,6 +40,14 @@ struct ColdPartRef {
   uint64_t size_bytes = 0;
 };
 
+// The persisted full-text index of the state the manifest describes (docs/format/
+// text-index.md): object c/<collection>/tidx/<id>.tix. Derived data like the vector index.
+struct TextIndexRef {
+  std::string id;
+  uint64_t rows = 0;  // live rows of the state it describes
+  uint64_t size_bytes = 0;
+};
+
 struct Manifest {
   uint64_t version = 0;
   uint64_t wal_sequence_covered = 0;  // every WAL object <= this is folded into segments
@@ -48,6 +56,7 @@ struct Manifest {
   std::vector<SegmentRef> segments;   // oldest first; later segments override earlier
   std::optional<VectorIndexRef> vector_index;  // derived data: may lag, never required
   std::vector<ColdPartRef> cold_parts;         // derived data, oldest first
+  std::optional<TextIndexRef> text_index;      // derived data: may be absent, never required
 };
 
 // InvalidArgument naming the limit (nothing encoded) when `manifest` breaks a limit that
@@ -64,8 +73,11 @@ std::string VectorIndexPrefix(const std::string& collection_id);
 std::string VectorIndexKey(const std::string& collection_id, const std::string& index_id);
 std::string ColdPartPrefix(const std::string& collection_id);
 std::string ColdPartKey(const std::string& collection_id, const std::string& part_id);
+std::string TextIndexPrefix(const std::string& collection_id);
+std::string TextIndexKey(const std::string& collection_id, const std::string& index_id);
 std::string CollectionPrefix(const std::string& collection_id);
-// Whether `key` names a collection's data object: a segment, vector index or cold part.
+// Whether `key` names a collection's data object: a segment, vector index, cold part or
+// text index.
 // Their ids are fresh UUIDs, so such a key never names two different byte strings (what
 // lets io/cache_store.h keep them without asking the store); WAL objects, manifests and
 // the catalog are read to learn what exists and are not data objects.

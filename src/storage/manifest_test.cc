@@ -21,6 +21,7 @@ Manifest Sample() {
   m.vector_index = VectorIndexRef{NewUuidV4(), 8, 5000};
   m.cold_parts.push_back({NewUuidV4(), 7, 3000});
   m.cold_parts.push_back({NewUuidV4(), 1, 200});
+  m.text_index = TextIndexRef{NewUuidV4(), 9, 7000};
   return m;
 }
 
@@ -43,10 +44,33 @@ TEST(ManifestTest, RoundTrip) {
   EXPECT_EQ(d->cold_parts[1].id, m.cold_parts[1].id);
   EXPECT_EQ(d->cold_parts[0].rows, 7u);
   EXPECT_EQ(d->cold_parts[0].size_bytes, 3000u);
+  ASSERT_TRUE(d->text_index.has_value());
+  EXPECT_EQ(d->text_index->id, m.text_index->id);
+  EXPECT_EQ(d->text_index->rows, 9u);
+  EXPECT_EQ(d->text_index->size_bytes, 7000u);
   m.vector_index.reset();
+  m.text_index.reset();
   d = DecodeManifest(EncodeManifest(m).value());
   ASSERT_TRUE(d.ok());
   EXPECT_FALSE(d->vector_index.has_value());
+  EXPECT_FALSE(d->text_index.has_value());
+}
+
+// Version 3 (no text index entry) is still read.
+TEST(ManifestTest, ReadsVersionThree) {
+  Manifest m = Sample();
+  m.text_index.reset();
+  std::string bytes = EncodeManifest(m).value();
+  // Version 4 without a text index ends in a zero text index count: drop it.
+  std::string v3 = bytes.substr(0, bytes.size() - 8 - 1);
+  v3[4] = 3;
+  v3[5] = 0;
+  PutFixed64(&v3, Checksum64(v3));
+  auto d = DecodeManifest(v3);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  ASSERT_TRUE(d->vector_index.has_value());
+  EXPECT_EQ(d->cold_parts.size(), 2u);
+  EXPECT_FALSE(d->text_index.has_value());
 }
 
 // Version 1 (before the vector index entry) is still read.
@@ -54,11 +78,12 @@ TEST(ManifestTest, ReadsVersionOne) {
   Manifest m = Sample();
   m.vector_index.reset();
   m.cold_parts.clear();
+  m.text_index.reset();
   std::string bytes = EncodeManifest(m).value();
-  // Version 3 without an index or cold parts differs from version 1 by the version field
-  // and the trailing index and part counts (two zero bytes); rewrite both and the
-  // checksum.
-  std::string v1 = bytes.substr(0, bytes.size() - 8 - 2);
+  // Version 4 without indexes or cold parts differs from version 1 by the version field
+  // and the trailing index, part and text index counts (three zero bytes); rewrite both
+  // and the checksum.
+  std::string v1 = bytes.substr(0, bytes.size() - 8 - 3);
   v1[4] = 1;
   v1[5] = 0;
   PutFixed64(&v1, Checksum64(v1));
@@ -72,8 +97,9 @@ TEST(ManifestTest, ReadsVersionOne) {
 TEST(ManifestTest, ReadsVersionTwo) {
   Manifest m = Sample();
   m.cold_parts.clear();
+  m.text_index.reset();
   std::string bytes = EncodeManifest(m).value();
-  std::string v2 = bytes.substr(0, bytes.size() - 8 - 1);
+  std::string v2 = bytes.substr(0, bytes.size() - 8 - 2);
   v2[4] = 2;
   v2[5] = 0;
   PutFixed64(&v2, Checksum64(v2));
@@ -135,6 +161,9 @@ TEST(ManifestTest, EncoderRefusesIdsAndDimensionsTheDecoderRefuses) {
   m.vector_index->id = "";
   ExpectRefused(m, "limits::kManifestObjectIdBytesMax");
   m = Sample();
+  m.text_index->id = "not-a-uuid";
+  ExpectRefused(m, "limits::kManifestObjectIdBytesMax");
+  m = Sample();
   m.dimension = limits::kDimensionMax + 1;
   ExpectRefused(m, "limits::kDimensionMax");
 }
@@ -151,6 +180,7 @@ TEST(ManifestTest, TinyManifestClaimingHugeCountsIsCorruption) {
     PutVarint64(&out, cold ? 0 : UINT64_MAX);  // segments
     PutVarint64(&out, 0);                      // no vector index
     PutVarint64(&out, cold ? UINT64_MAX : 0);  // cold parts
+    PutVarint64(&out, 0);                      // no text index
     PutFixed64(&out, Checksum64(out));
     EXPECT_TRUE(DecodeManifest(out).status().IsCorruption()) << (cold ? "cold parts" : "segments");
   }
@@ -173,6 +203,7 @@ TEST(ManifestKeysTest, DataKeysAreSegmentsIndexesAndColdPartsOnly) {
   EXPECT_TRUE(IsCollectionDataKey(SegmentKey(id, object)));
   EXPECT_TRUE(IsCollectionDataKey(VectorIndexKey(id, object)));
   EXPECT_TRUE(IsCollectionDataKey(ColdPartKey(id, object)));
+  EXPECT_TRUE(IsCollectionDataKey(TextIndexKey(id, object)));
   EXPECT_FALSE(IsCollectionDataKey(ManifestKey(id, 3)));
   EXPECT_FALSE(IsCollectionDataKey("c/" + id + "/wal/00000000000000000001"));
   EXPECT_FALSE(IsCollectionDataKey("catalog/00000000000000000001"));

@@ -49,6 +49,7 @@ std::string ValidManifest() {
   m.segments.push_back({NewUuidV4(), 1, 1, 100});
   m.vector_index = VectorIndexRef{NewUuidV4(), 1, 4096};
   m.cold_parts.push_back({NewUuidV4(), 2, 300});
+  m.text_index = TextIndexRef{NewUuidV4(), 1, 900};
   return EncodeManifest(m).value();
 }
 
@@ -114,6 +115,22 @@ std::string ValidVectorFile() {
   return bytes.ok() ? *bytes : std::string();
 }
 
+std::string ValidTextIndex() {
+  InvertedIndex index;
+  for (uint32_t slot = 0; slot < 300; ++slot) {
+    std::vector<std::string> tokens;
+    for (uint32_t i = 0; i < slot % 7; ++i) tokens.push_back("t" + std::to_string((slot * 31 + i * 17) % (1 + i * 5)));
+    if (slot % 5 != 0) index.Insert(slot, tokens);
+  }
+  index.Seal();
+  TextIndexObject object;
+  object.analyzer.stemmer = "english";
+  object.analyzer.stop_words = {"the"};
+  object.image = index.TakeSealed(300);
+  auto bytes = EncodeTextIndexObject(object);
+  return bytes.ok() ? *bytes : std::string();
+}
+
 // Byte-level mutations in the style of libFuzzer's: flips, sets, inserts, erases, splices
 // of length fields.
 std::string Mutate(std::string s, std::mt19937_64& rng) {
@@ -149,6 +166,7 @@ const Target kTargets[] = {
     {"vector_index", FuzzVectorIndex, ValidVectorIndex},
     {"vector_file", FuzzVectorFile, ValidVectorFile},
     {"s3_xml", FuzzS3Xml, ValidS3Xml},
+    {"text_index", FuzzTextIndex, ValidTextIndex},
 };
 
 TEST(FuzzSmokeTest, MutatedInputsNeverCrash) {

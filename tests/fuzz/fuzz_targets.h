@@ -20,6 +20,7 @@
 #include "common/checksum.h"
 #include "common/coding.h"
 #include "common/value_coding.h"
+#include "index/text/text_index_format.h"
 #include "index/vector/ivf_index.h"
 #include "index/vector/vector_file.h"
 #include "io/cache_page.h"
@@ -91,6 +92,26 @@ inline void FuzzDropRecord(std::string_view bytes) {
 }
 
 inline void FuzzVectorIndex(std::string_view bytes) { (void)IvfIndex::Deserialize(bytes); }
+
+// A persisted text index (docs/format/text-index.md): as given, and with every checksum
+// recomputed to reach the structural checks; whatever decodes must load into an index,
+// search, and encode again to bytes that decode (what fathom writes, it reads).
+inline void FuzzTextIndexOnce(std::string_view bytes) {
+  auto decoded = DecodeTextIndexObject(bytes);
+  if (!decoded.ok()) return;
+  auto again = EncodeTextIndexObject(*decoded);
+  FATHOM_CHECK(again.ok() && DecodeTextIndexObject(*again).ok());
+  InvertedIndex index;
+  index.LoadSealed(std::move(decoded->image), nullptr);
+  (void)index.Search({"a", "b", "t0", "t1"}, 10, nullptr, Bm25Params{});
+}
+
+inline void FuzzTextIndex(std::string_view bytes) {
+  FuzzTextIndexOnce(bytes);
+  std::string fixed(bytes);
+  RecomputeTextIndexChecksumsForTesting(&fixed);
+  FuzzTextIndexOnce(fixed);
+}
 
 // An S3 server's answers (io/s3_xml.h): list pages and error documents.
 inline void FuzzS3Xml(std::string_view bytes) {

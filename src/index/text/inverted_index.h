@@ -72,6 +72,24 @@ class InvertedIndex {
 
   size_t MemoryBytes() const;
 
+  // The sealed part as plain arrays, by slot: what a persisted text index stores
+  // (index/text/text_index_format.h, docs/format/text-index.md) and LoadSealed adopts.
+  struct SealedImage;
+  // Whether the index is exactly its sealed part: no tail, no erased sealed document, no
+  // bulk load in progress (true after Seal or Renumber until the next change).
+  bool sealed_only() const {
+    return tail_docs_ == 0 && sealed_dead_ == 0 && bulk_docs_ == 0 && bulk_slot_.empty() && !bulk_loading_;
+  }
+  // Requires sealed_only() and no document at a slot >= slot_count. Moves the sealed part
+  // out into an image of `slot_count` slots and leaves the index empty.
+  SealedImage TakeSealed(uint32_t slot_count);
+  // Replaces everything by `image` (which the caller validated: DecodeTextIndexObject
+  // does), image slot r becoming slot_of[r] when `slot_of` is non-null (strictly
+  // increasing, one entry per image slot), else slot r. With identity slots the postings
+  // arena is adopted as is; otherwise each block is re-encoded with its new slots (the
+  // mapping keeps their order, so nothing is sorted).
+  void LoadSealed(SealedImage image, const std::vector<uint32_t>* slot_of);
+
   // For tests and diagnostics.
   size_t tail_doc_count() const { return tail_docs_; }
   size_t term_count() const { return terms_.size(); }
@@ -130,6 +148,9 @@ class InvertedIndex {
   // non-null.
   void Rebuild(const std::vector<uint32_t>* old_to_new);
 
+  // Rebuilds term_table_ for terms 0..terms_.size()-1 from the term texts.
+  void RebuildTable();
+
   friend class InvertedIndexSearch;
 
   std::string term_chars_;
@@ -167,6 +188,19 @@ class InvertedIndex {
   uint64_t tail_docs_ = 0;
   uint64_t bulk_docs_ = 0;    // live bulk-loaded documents not yet sealed
   bool bulk_loading_ = false;
+};
+
+struct InvertedIndex::SealedImage {
+  uint32_t slot_count = 0;             // slots [0, slot_count)
+  std::vector<uint8_t> has_document;   // per slot: 1 when it holds a document
+  std::vector<uint32_t> length;        // per slot: tokens in its document (0 without one)
+  std::string term_chars;              // term texts, by term id
+  std::vector<uint32_t> term_offset;   // term id -> start in term_chars; one extra at the end
+  std::vector<Term> terms;             // by term id: blocks and live_docs (no tail bounds)
+  std::vector<BlockMeta> blocks;       // by term id, then block; offsets into `postings`
+  std::string postings;                // the encoded blocks, then kUnpackPaddingBytes zeros
+  std::vector<uint64_t> forward_begin;  // slot_count + 1 starts in `forward`
+  std::string forward;                 // per slot: its distinct term ids, ascending varint deltas
 };
 
 }  // namespace fathom

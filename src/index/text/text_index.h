@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "index/row_index.h"
@@ -45,6 +46,11 @@ class TextIndex final : public RowIndex {
   // indexed would keep the old analyzer's tokens.
   void set_analyzer(std::shared_ptr<const Analyzer> analyzer);
   const InvertedIndex& inverted_index() const { return index_; }
+  // Replaces the documents by a persisted sealed part (InvertedIndex::LoadSealed), which
+  // the caller checked was made by this analyzer for these rows.
+  void LoadSealed(InvertedIndex::SealedImage image, const std::vector<uint32_t>* slot_of) {
+    index_.LoadSealed(std::move(image), slot_of);
+  }
 
  private:
   std::shared_ptr<const Analyzer> analyzer_;

@@ -1,0 +1,556 @@
+#include "index/text/text_index_format.h"
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+#include <vector>
+
+#include "common/assert.h"
+#include "common/coding.h"
+#include "index/text/postings.h"
+
+namespace fathom {
+namespace {
+
+// Sections in file order (docs/format/text-index.md).
+enum Section : size_t {
+  kAnalyzerSection = 0,
+  kDictionarySection = 1,
+  kTermTextSection = 2,
+  kBlockSection = 3,
+  kDocumentSection = 4,
+  kForwardSection = 5,
+  kPostingsSection = 6,
+};
+
+// Header field offsets.
+constexpr size_t kVersionAt = 8;
+constexpr size_t kFlagsAt = 12;
+constexpr size_t kRowsAt = 16;
+constexpr size_t kOffsetsHashAt = 24;
+constexpr size_t kDocumentsHashAt = 32;
+constexpr size_t kDocumentsAt = 40;
+constexpr size_t kTotalLengthAt = 48;
+constexpr size_t kTermsAt = 56;
+constexpr size_t kBlocksAt = 64;
+constexpr size_t kSectionTableAt = 72;
+constexpr size_t kHeaderChecksumAt = kSectionTableAt + kTextIndexSections * 24;
+static_assert(kHeaderChecksumAt + 8 == kTextIndexHeaderBytes);
+
+// A (term id, slot) pair's contribution to a multiset hash: the postings and the
+// per-document term ids must hold the same pairs, and their sums agree exactly when they
+// do (up to 2^-64 per damaged file).
+inline uint64_t PairHash(uint32_t id, uint32_t slot) {
+  uint64_t x = (uint64_t{id} << 32 | slot) + 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+inline uint32_t TermChecksum(std::string_view bytes) { return static_cast<uint32_t>(Checksum64(bytes)); }
+
+std::string EncodeAnalyzer(const AnalyzerOptions& a) {
+  std::string out;
+  PutFixed32(&out, kTextAnalyzerVersion);
+  out.push_back(a.remove_diacritics ? 1 : 0);
+  PutLengthPrefixed(&out, a.stemmer);
+  PutVarint64(&out, a.stop_words.size());
+  for (const std::string& w : a.stop_words) PutLengthPrefixed(&out, w);
+  return out;
+}
+
+Status CheckAnalyzer(const AnalyzerOptions& a) {
+  if (a.stemmer.size() > kTextIndexStemmerBytesMax) {
+    return Status::InvalidArgument("text index: stemmer name longer than kTextIndexStemmerBytesMax");
+  }
+  if (a.stop_words.size() > kAnalyzerStopWordsMax) {
+    return Status::InvalidArgument("text index: more stop words than kAnalyzerStopWordsMax");
+  }
+  for (const std::string& w : a.stop_words) {
+    if (w.size() > kAnalyzerStopWordBytesMax) {
+      return Status::InvalidArgument("text index: a stop word longer than kAnalyzerStopWordBytesMax");
+    }
+  }
+  return Status::Ok();
+}
+
+Status Corrupt(const std::string& what) { return Status::Corruption("text index object: " + what); }
+
+Status DecodeAnalyzer(std::string_view bytes, AnalyzerOptions* a) {
+  Decoder in(bytes);
+  uint32_t version;
+  uint8_t diacritics;
+  std::string_view stemmer;
+  uint64_t words;
+  if (!in.GetFixed32(&version)) return Corrupt("truncated analyzer section");
+  if (version != kTextAnalyzerVersion) {
+    return Corrupt("made by analyzer version " + std::to_string(version) + ", this build's is " +
+                   std::to_string(kTextAnalyzerVersion));
+  }
+  if (!in.GetU8(&diacritics) || diacritics > 1 || !in.GetLengthPrefixed(&stemmer, kTextIndexStemmerBytesMax) ||
+      !in.GetVarint64(&words) || words > kAnalyzerStopWordsMax || words > in.remaining()) {
+    return Corrupt("malformed analyzer section");
+  }
+  a->remove_diacritics = diacritics == 1;
+  a->stemmer.assign(stemmer);
+  a->stop_words.clear();
+  a->stop_words.reserve(words);
+  for (uint64_t i = 0; i < words; ++i) {
+    std::string_view w;
+    if (!in.GetLengthPrefixed(&w, kAnalyzerStopWordBytesMax)) return Corrupt("malformed stop word");
+    a->stop_words.emplace_back(w);
+  }
+  if (!in.empty()) return Corrupt("trailing bytes in the analyzer section");
+  return Status::Ok();
+}
+
+// Reads one varint of at most 32 bits from bytes[*at, end).
+inline bool GetVarint32(const uint8_t* bytes, size_t end, size_t* at, uint32_t* v) {
+  uint64_t result = 0;
+  for (unsigned shift = 0; shift < 35; shift += 7) {
+    if (*at >= end) return false;
+    const uint8_t byte = bytes[(*at)++];
+    result |= uint64_t{byte & 0x7fu} << shift;
+    if (byte < 0x80) {
+      if (result > UINT32_MAX) return false;
+      *v = static_cast<uint32_t>(result);
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+TextIndexRowsHasher::TextIndexRowsHasher() {
+  XXH3_64bits_reset(&offsets_);
+  XXH3_64bits_reset(&documents_);
+}
+
+void TextIndexRowsHasher::AddRow(uint64_t offset, const std::string* document) {
+  char bytes[8];
+  EncodeFixed64(bytes, offset);
+  XXH3_64bits_update(&offsets_, bytes, sizeof(bytes));
+  char entry[9] = {};
+  if (document != nullptr) {
+    entry[0] = 1;
+    EncodeFixed64(entry + 1, Checksum64(*document));
+  }
+  XXH3_64bits_update(&documents_, entry, sizeof(entry));
+}
+
+uint64_t TextIndexRowsHasher::offsets_hash() const { return XXH3_64bits_digest(&offsets_); }
+uint64_t TextIndexRowsHasher::documents_hash() const { return XXH3_64bits_digest(&documents_); }
+
+Result<std::string> EncodeTextIndexObject(const TextIndexObject& object) {
+  const InvertedIndex::SealedImage& image = object.image;
+  FATHOM_RETURN_IF_ERROR(CheckAnalyzer(object.analyzer));
+  if (image.slot_count > kTextIndexRowsMax) return Status::InvalidArgument("text index: more rows than kTextIndexRowsMax");
+  const size_t terms = image.terms.size();
+  if (terms > kTextIndexTermsMax) return Status::InvalidArgument("text index: more terms than kTextIndexTermsMax");
+  FATHOM_CHECK(image.term_offset.size() == terms + 1 && image.has_document.size() == image.slot_count &&
+               image.length.size() == image.slot_count && image.forward_begin.size() == size_t{image.slot_count} + 1);
+  auto text = [&](uint32_t id) {
+    return std::string_view(image.term_chars.data() + image.term_offset[id],
+                            image.term_offset[size_t{id} + 1] - image.term_offset[id]);
+  };
+  std::vector<uint32_t> sorted(terms);
+  std::iota(sorted.begin(), sorted.end(), 0u);
+  std::sort(sorted.begin(), sorted.end(), [&](uint32_t a, uint32_t b) { return text(a) < text(b); });
+  for (size_t i = 0; i < terms; ++i) {
+    if (text(sorted[i]).size() > kTextIndexTermBytesMax) {
+      return Status::InvalidArgument("text index: a term longer than kTextIndexTermBytesMax");
+    }
+    if (i > 0 && text(sorted[i]) == text(sorted[i - 1])) return Status::InvalidArgument("text index: a repeated term");
+  }
+
+  // Section contents except the postings, which are copied last straight from the image.
+  std::string sections[kTextIndexSections];
+  sections[kAnalyzerSection] = EncodeAnalyzer(object.analyzer);
+  uint64_t documents = 0;
+  uint64_t total_length = 0;
+  {
+    std::string& out = sections[kDocumentSection];
+    out.assign((size_t{image.slot_count} + 7) / 8, '\0');
+    for (uint32_t s = 0; s < image.slot_count; ++s) {
+      if (!image.has_document[s]) continue;
+      out[s / 8] = static_cast<char>(out[s / 8] | (1 << (s % 8)));
+      documents += 1;
+      total_length += image.length[s];
+    }
+    for (uint32_t s = 0; s < image.slot_count; ++s) PutFixed32(&out, image.has_document[s] ? image.length[s] : 0);
+  }
+  {
+    std::string& out = sections[kForwardSection];
+    for (uint32_t s = 0; s < image.slot_count; ++s) {
+      if (image.has_document[s]) PutVarint64(&out, image.forward_begin[size_t{s} + 1] - image.forward_begin[s]);
+    }
+    for (uint32_t s = 0; s < image.slot_count; ++s) {
+      if (!image.has_document[s]) continue;
+      out.append(image.forward, image.forward_begin[s], image.forward_begin[size_t{s} + 1] - image.forward_begin[s]);
+    }
+  }
+  // The postings arena is the image's, without its padding; a term's blocks are
+  // [offset of its first block, offset of the next term's first block).
+  FATHOM_CHECK(image.postings.size() >= kUnpackPaddingBytes);
+  const size_t postings_bytes = image.postings.size() - kUnpackPaddingBytes;
+  auto term_begin = [&](uint32_t id) -> uint64_t {
+    const InvertedIndex::Term& t = image.terms[id];
+    return t.block_count == 0 ? UINT64_MAX : image.blocks[t.first_block].offset;
+  };
+  std::vector<uint64_t> begin(terms), end(terms);
+  {
+    uint64_t next = postings_bytes;
+    for (size_t id = terms; id-- > 0;) {
+      const uint64_t b = term_begin(static_cast<uint32_t>(id));
+      begin[id] = b == UINT64_MAX ? next : b;
+      end[id] = next;
+      next = begin[id];
+    }
+  }
+  // Where each term's blocks start in the block table: terms are in id order there, so a
+  // running sum (a term without postings, left in the dictionary by an erased tail
+  // document, starts where the next one does).
+  std::vector<uint32_t> first_block(terms);
+  {
+    uint64_t next = 0;
+    for (size_t id = 0; id < terms; ++id) {
+      const InvertedIndex::Term& t = image.terms[id];
+      FATHOM_CHECK(t.block_count == 0 || t.first_block == next);
+      first_block[id] = static_cast<uint32_t>(next);
+      next += t.block_count;
+    }
+    FATHOM_CHECK(next == image.blocks.size());
+  }
+  uint64_t offsets[kTextIndexSections];
+  uint64_t at = kTextIndexHeaderBytes;
+  // Sizes of the dictionary, texts and blocks are known before their bytes.
+  const uint64_t sizes_known[kTextIndexSections] = {
+      sections[kAnalyzerSection].size(), terms * kTextIndexDictionaryEntryBytes, image.term_chars.size(),
+      image.blocks.size() * kTextIndexBlockEntryBytes, sections[kDocumentSection].size(),
+      sections[kForwardSection].size(), postings_bytes};
+  for (size_t i = 0; i < kTextIndexSections; ++i) {
+    offsets[i] = at;
+    at += sizes_known[i];
+  }
+  const uint64_t postings_at = offsets[kPostingsSection];
+  {
+    std::string& out = sections[kDictionarySection];
+    std::string& chars = sections[kTermTextSection];
+    out.reserve(terms * kTextIndexDictionaryEntryBytes);
+    chars.reserve(image.term_chars.size());
+    for (uint32_t id : sorted) {
+      const InvertedIndex::Term& t = image.terms[id];
+      PutFixed32(&out, static_cast<uint32_t>(chars.size()));
+      PutFixed32(&out, static_cast<uint32_t>(text(id).size()));
+      chars.append(text(id));
+      PutFixed32(&out, id);
+      PutFixed32(&out, t.live_docs);
+      PutFixed32(&out, first_block[id]);
+      PutFixed32(&out, t.block_count);
+      PutFixed64(&out, postings_at + begin[id]);
+      PutFixed64(&out, end[id] - begin[id]);
+      PutFixed32(&out, TermChecksum(std::string_view(image.postings).substr(begin[id], end[id] - begin[id])));
+      PutFixed32(&out, 0);
+    }
+  }
+  {
+    std::string& out = sections[kBlockSection];
+    out.reserve(image.blocks.size() * kTextIndexBlockEntryBytes);
+    for (const InvertedIndex::BlockMeta& b : image.blocks) {
+      PutFixed32(&out, b.first_slot);
+      PutFixed32(&out, b.last_slot);
+      PutFixed32(&out, b.max_tf);
+      PutFixed32(&out, b.min_length);
+      PutFixed64(&out, postings_at + b.offset);
+    }
+  }
+
+  std::string out(kTextIndexMagic, 8);
+  PutFixed32(&out, kTextIndexFormatVersion);
+  PutFixed32(&out, 0);
+  PutFixed64(&out, image.slot_count);
+  PutFixed64(&out, object.offsets_hash);
+  PutFixed64(&out, object.documents_hash);
+  PutFixed64(&out, documents);
+  PutFixed64(&out, total_length);
+  PutFixed64(&out, terms);
+  PutFixed64(&out, image.blocks.size());
+  for (size_t i = 0; i < kTextIndexSections; ++i) {
+    FATHOM_CHECK(i == kPostingsSection || sections[i].size() == sizes_known[i]);
+    PutFixed64(&out, offsets[i]);
+    PutFixed64(&out, sizes_known[i]);
+    PutFixed64(&out, i == kPostingsSection ? 0 : Checksum64(sections[i]));
+  }
+  PutFixed64(&out, Checksum64(out));
+  FATHOM_CHECK(out.size() == kTextIndexHeaderBytes);
+  out.reserve(at);
+  for (size_t i = 0; i < kPostingsSection; ++i) out.append(sections[i]);
+  out.append(image.postings, 0, postings_bytes);
+  FATHOM_CHECK(out.size() == at);
+  return out;
+}
+
+void RecomputeTextIndexChecksumsForTesting(std::string* bytes) {
+  if (bytes->size() < kTextIndexHeaderBytes) return;
+  char* h = bytes->data();
+  uint64_t offset[kTextIndexSections], size[kTextIndexSections];
+  bool in_bounds[kTextIndexSections];
+  for (size_t i = 0; i < kTextIndexSections; ++i) {
+    char* e = h + kSectionTableAt + i * 24;
+    offset[i] = DecodeFixed64(e);
+    size[i] = DecodeFixed64(e + 8);
+    in_bounds[i] = offset[i] <= bytes->size() && size[i] <= bytes->size() - offset[i];
+  }
+  // Per-term checksums first: they are inside the dictionary section.
+  if (in_bounds[kDictionarySection]) {
+    for (uint64_t at = 0; at + kTextIndexDictionaryEntryBytes <= size[kDictionarySection];
+         at += kTextIndexDictionaryEntryBytes) {
+      char* d = h + offset[kDictionarySection] + at;
+      const uint64_t postings = DecodeFixed64(d + 24);
+      const uint64_t length = DecodeFixed64(d + 32);
+      if (postings <= bytes->size() && length <= bytes->size() - postings) {
+        EncodeFixed32(d + 40, TermChecksum(std::string_view(h + postings, length)));
+      }
+    }
+  }
+  for (size_t i = 0; i < kTextIndexSections; ++i) {
+    if (i != kPostingsSection && in_bounds[i]) {
+      EncodeFixed64(h + kSectionTableAt + i * 24 + 16, Checksum64(std::string_view(h + offset[i], size[i])));
+    }
+  }
+  EncodeFixed64(h + kHeaderChecksumAt, Checksum64(std::string_view(h, kHeaderChecksumAt)));
+}
+
+Result<TextIndexObject> DecodeTextIndexObject(std::string_view bytes) {
+  if (bytes.size() < kTextIndexHeaderBytes) return Corrupt("truncated header");
+  if (std::memcmp(bytes.data(), kTextIndexMagic, 8) != 0) return Corrupt("bad magic");
+  const char* h = bytes.data();
+  if (DecodeFixed64(h + kHeaderChecksumAt) != Checksum64(bytes.substr(0, kHeaderChecksumAt))) {
+    return Corrupt("header checksum mismatch");
+  }
+  const uint32_t version = DecodeFixed32(h + kVersionAt);
+  if (version != kTextIndexFormatVersion) return Corrupt("unsupported format version " + std::to_string(version));
+  if (DecodeFixed32(h + kFlagsAt) != 0) return Corrupt("unknown flags");
+  const uint64_t rows = DecodeFixed64(h + kRowsAt);
+  const uint64_t documents = DecodeFixed64(h + kDocumentsAt);
+  const uint64_t total_length = DecodeFixed64(h + kTotalLengthAt);
+  const uint64_t terms = DecodeFixed64(h + kTermsAt);
+  const uint64_t block_count = DecodeFixed64(h + kBlocksAt);
+  if (rows > kTextIndexRowsMax || documents > rows || terms > kTextIndexTermsMax || block_count > UINT32_MAX) {
+    return Corrupt("counts out of range");
+  }
+  std::string_view section[kTextIndexSections];
+  uint64_t expected_at = kTextIndexHeaderBytes;
+  for (size_t i = 0; i < kTextIndexSections; ++i) {
+    const char* e = h + kSectionTableAt + i * 24;
+    const uint64_t offset = DecodeFixed64(e);
+    const uint64_t size = DecodeFixed64(e + 8);
+    const uint64_t checksum = DecodeFixed64(e + 16);
+    if (offset != expected_at || size > bytes.size() - offset) return Corrupt("section " + std::to_string(i) + " out of bounds");
+    section[i] = bytes.substr(offset, size);
+    expected_at = offset + size;
+    if (i == kPostingsSection ? checksum != 0 : checksum != Checksum64(section[i])) {
+      return Corrupt("section " + std::to_string(i) + " checksum mismatch");
+    }
+  }
+  if (expected_at != bytes.size()) return Corrupt("trailing bytes");
+  // Sizes the counts fix (each count is bounded by its section's bytes before it sizes
+  // an allocation).
+  if (section[kDictionarySection].size() != terms * kTextIndexDictionaryEntryBytes ||
+      section[kBlockSection].size() != block_count * kTextIndexBlockEntryBytes ||
+      section[kDocumentSection].size() != (rows + 7) / 8 + rows * 4) {
+    return Corrupt("section sizes disagree with the header's counts");
+  }
+
+  TextIndexObject object;
+  object.offsets_hash = DecodeFixed64(h + kOffsetsHashAt);
+  object.documents_hash = DecodeFixed64(h + kDocumentsHashAt);
+  FATHOM_RETURN_IF_ERROR(DecodeAnalyzer(section[kAnalyzerSection], &object.analyzer));
+  InvertedIndex::SealedImage& image = object.image;
+  const uint32_t slot_count = static_cast<uint32_t>(rows);
+  image.slot_count = slot_count;
+
+  // Documents: presence bits, then lengths (0 where absent).
+  {
+    const auto* bits = reinterpret_cast<const uint8_t*>(section[kDocumentSection].data());
+    const char* lengths = section[kDocumentSection].data() + (rows + 7) / 8;
+    if (rows % 8 != 0 && (bits[rows / 8] >> (rows % 8)) != 0) return Corrupt("presence bits past the last row");
+    image.has_document.resize(slot_count);
+    image.length.resize(slot_count);
+    uint64_t present = 0;
+    uint64_t total = 0;
+    for (uint32_t s = 0; s < slot_count; ++s) {
+      image.has_document[s] = (bits[s / 8] >> (s % 8)) & 1;
+      image.length[s] = DecodeFixed32(lengths + size_t{s} * 4);
+      if (!image.has_document[s] && image.length[s] != 0) return Corrupt("a length for a row without a document");
+      present += image.has_document[s];
+      total += image.length[s];
+    }
+    if (present != documents || total != total_length) return Corrupt("document count or total length disagrees");
+  }
+
+  // Dictionary, in text order: texts contiguous and strictly increasing; ids a permutation.
+  std::vector<uint32_t> position_of(terms, UINT32_MAX);
+  struct Entry {
+    uint32_t doc_freq, first_block, block_count, checksum;
+    uint64_t postings_offset, postings_bytes;
+  };
+  std::vector<Entry> by_id(terms);
+  {
+    const std::string_view texts = section[kTermTextSection];
+    const char* d = section[kDictionarySection].data();
+    uint64_t text_at = 0;
+    std::string_view previous;
+    for (uint64_t i = 0; i < terms; ++i, d += kTextIndexDictionaryEntryBytes) {
+      const uint32_t text_offset = DecodeFixed32(d);
+      const uint32_t text_length = DecodeFixed32(d + 4);
+      const uint32_t id = DecodeFixed32(d + 8);
+      if (text_offset != text_at || text_length > kTextIndexTermBytesMax || text_length > texts.size() - text_at) {
+        return Corrupt("term text out of bounds");
+      }
+      const std::string_view text = texts.substr(text_at, text_length);
+      if (i > 0 && !(previous < text)) return Corrupt("terms not strictly increasing");
+      previous = text;
+      text_at += text_length;
+      if (id >= terms || position_of[id] != UINT32_MAX) return Corrupt("term ids are not a permutation");
+      position_of[id] = static_cast<uint32_t>(i);
+      Entry& e = by_id[id];
+      e.doc_freq = DecodeFixed32(d + 12);
+      e.first_block = DecodeFixed32(d + 16);
+      e.block_count = DecodeFixed32(d + 20);
+      e.postings_offset = DecodeFixed64(d + 24);
+      e.postings_bytes = DecodeFixed64(d + 32);
+      e.checksum = DecodeFixed32(d + 40);
+      if (DecodeFixed32(d + 44) != 0) return Corrupt("reserved dictionary field set");
+    }
+    if (text_at != texts.size()) return Corrupt("term text section has unused bytes");
+    image.term_offset.reserve(terms + 1);
+    image.term_chars.reserve(texts.size());
+    image.term_offset.push_back(0);
+    for (uint64_t id = 0; id < terms; ++id) {
+      const char* e = section[kDictionarySection].data() + size_t{position_of[id]} * kTextIndexDictionaryEntryBytes;
+      image.term_chars.append(texts.substr(DecodeFixed32(e), DecodeFixed32(e + 4)));
+      image.term_offset.push_back(static_cast<uint32_t>(image.term_chars.size()));
+    }
+  }
+
+  // Postings, term by term in id order, tiling the section; every block decoded and its
+  // skip data checked against it.
+  const uint64_t postings_at = static_cast<uint64_t>(section[kPostingsSection].data() - bytes.data());
+  const std::string_view arena = section[kPostingsSection];
+  image.terms.resize(terms);
+  image.blocks.resize(block_count);
+  uint64_t postings_hash = 0;
+  {
+    const char* block_table = section[kBlockSection].data();
+    uint64_t next_block = 0;
+    uint64_t next_byte = 0;  // relative to the arena
+    PostingsBlock block;
+    for (uint64_t id = 0; id < terms; ++id) {
+      const Entry& e = by_id[id];
+      if (e.first_block != next_block || e.block_count > block_count - next_block ||
+          e.postings_offset != postings_at + next_byte || e.postings_bytes > arena.size() - next_byte) {
+        return Corrupt("term " + std::to_string(id) + ": postings out of place");
+      }
+      const std::string_view run = arena.substr(next_byte, e.postings_bytes);
+      if (TermChecksum(run) != e.checksum) return Corrupt("term " + std::to_string(id) + ": postings checksum mismatch");
+      if ((e.block_count == 0) != (e.doc_freq == 0) || (e.block_count == 0) != run.empty()) {
+        return Corrupt("term " + std::to_string(id) + ": blocks disagree with its document count");
+      }
+      uint64_t at = 0;  // within the run
+      uint64_t postings = 0;
+      int64_t last_slot = -1;
+      for (uint32_t b = 0; b < e.block_count; ++b) {
+        const char* entry = block_table + (next_block + b) * kTextIndexBlockEntryBytes;
+        InvertedIndex::BlockMeta meta{DecodeFixed32(entry), DecodeFixed32(entry + 4), 0, DecodeFixed32(entry + 8),
+                                      DecodeFixed32(entry + 12)};
+        if (DecodeFixed64(entry + 16) != postings_at + next_byte + at) return Corrupt("block offset out of place");
+        size_t consumed = 0;
+        Status s = DecodeBlock(run.substr(at), &block, &consumed);
+        if (!s.ok()) return Corrupt("term " + std::to_string(id) + ": " + s.message());
+        if (block.slots[0] != meta.first_slot || block.slots[block.count - 1] != meta.last_slot ||
+            static_cast<int64_t>(meta.first_slot) <= last_slot) {
+          return Corrupt("term " + std::to_string(id) + ": block slots disagree with the skip data");
+        }
+        uint32_t max_tf = 0;
+        uint32_t min_length = UINT32_MAX;
+        for (uint32_t i = 0; i < block.count; ++i) {
+          const uint32_t slot = block.slots[i];
+          if (slot >= slot_count || !image.has_document[slot]) return Corrupt("a posting of a row without a document");
+          max_tf = std::max(max_tf, block.tfs[i]);
+          min_length = std::min(min_length, image.length[slot]);
+          postings_hash += PairHash(static_cast<uint32_t>(id), slot);
+        }
+        if (max_tf != meta.max_tf || min_length != meta.min_length) {
+          return Corrupt("term " + std::to_string(id) + ": block bounds disagree with its postings");
+        }
+        meta.offset = next_byte + at;
+        image.blocks[next_block + b] = meta;
+        last_slot = meta.last_slot;
+        postings += block.count;
+        at += consumed;
+      }
+      if (at != run.size()) return Corrupt("term " + std::to_string(id) + ": bytes after its last block");
+      if (postings != e.doc_freq) return Corrupt("term " + std::to_string(id) + ": document count disagrees");
+      InvertedIndex::Term& t = image.terms[id];
+      t.first_block = e.first_block;
+      t.block_count = e.block_count;
+      t.live_docs = e.doc_freq;
+      next_block += e.block_count;
+      next_byte += run.size();
+    }
+    if (next_block != block_count || next_byte != arena.size()) return Corrupt("blocks or postings left over");
+  }
+  image.postings.reserve(arena.size() + kUnpackPaddingBytes);
+  image.postings.assign(arena);
+  image.postings.append(kUnpackPaddingBytes, '\0');
+
+  // Per-document term ids: run lengths, then runs; each run ascending ids < terms, and
+  // all runs together the same (id, slot) pairs as the postings.
+  {
+    const std::string_view forward = section[kForwardSection];
+    const auto* p = reinterpret_cast<const uint8_t*>(forward.data());
+    size_t at = 0;
+    std::vector<uint32_t> run_bytes;
+    run_bytes.reserve(documents);
+    uint64_t sum = 0;
+    for (uint64_t d = 0; d < documents; ++d) {
+      uint32_t n;
+      if (!GetVarint32(p, forward.size(), &at, &n)) return Corrupt("malformed term id run length");
+      run_bytes.push_back(n);
+      sum += n;
+    }
+    if (sum != forward.size() - at) return Corrupt("term id runs disagree with their lengths");
+    image.forward.assign(forward.substr(at));
+    image.forward_begin.assign(size_t{slot_count} + 1, 0);
+    const auto* runs = reinterpret_cast<const uint8_t*>(image.forward.data());
+    uint64_t forward_hash = 0;
+    size_t next = 0;
+    size_t document = 0;
+    for (uint32_t s = 0; s < slot_count; ++s) {
+      image.forward_begin[s] = next;
+      if (!image.has_document[s]) continue;
+      const size_t end = next + run_bytes[document++];
+      uint32_t id = 0;
+      size_t count = 0;
+      while (next < end) {
+        uint32_t delta;
+        if (!GetVarint32(runs, end, &next, &delta)) return Corrupt("malformed term id");
+        if (count > 0 && delta == 0) return Corrupt("term ids not ascending");
+        if (delta >= terms - id) return Corrupt("term id out of range");
+        id += delta;
+        forward_hash += PairHash(id, s);
+        ++count;
+      }
+      if (count > image.length[s] || (count == 0) != (image.length[s] == 0)) {
+        return Corrupt("distinct terms disagree with the document's length");
+      }
+    }
+    image.forward_begin[slot_count] = next;
+    if (forward_hash != postings_hash) return Corrupt("per-document term ids disagree with the postings");
+  }
+  return object;
+}
+
+}  // namespace fathom

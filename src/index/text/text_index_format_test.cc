@@ -1,0 +1,242 @@
+// The persisted text index object: round trips through InvertedIndex's sealed image
+// (searches identical to the index it came from, with and without moved slots), and the
+// strict decoder (every flipped byte and truncation, damage behind recomputed checksums,
+// analyzer versions, encoder limits). Randomized tests print their seed (FATHOM_SEED).
+#include "index/text/text_index_format.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "common/coding.h"
+#include "index/text/postings.h"
+#include "test_util.h"
+
+namespace fathom {
+namespace {
+
+using Tokens = std::vector<std::string>;
+
+// A random document over a Zipf-ish vocabulary, so that some terms span many blocks.
+Tokens RandomDocument(std::mt19937_64& rng, size_t vocabulary) {
+  Tokens tokens(rng() % 12);
+  for (std::string& t : tokens) {
+    const double u = std::uniform_real_distribution<double>(0, 1)(rng);
+    t = "t" + std::to_string(static_cast<size_t>(std::pow(static_cast<double>(vocabulary), u)) - 1);
+  }
+  return tokens;
+}
+
+// An index of `slots` slots, most holding a document, built through inserts, erases and a
+// renumbering onto [0, live) as compaction's snapshot does; returns the live count.
+uint32_t BuildDense(std::mt19937_64& rng, uint32_t slots, InvertedIndex* index) {
+  for (uint32_t s = 0; s < slots; ++s) {
+    if (rng() % 10 != 0) index->Insert(s, RandomDocument(rng, 400));
+  }
+  for (uint32_t s = 0; s < slots; ++s) {
+    if (rng() % 7 == 0) index->Erase(s);
+  }
+  // Slots with a document keep their order; the others get none (as rows without one).
+  std::vector<uint32_t> rank(slots, UINT32_MAX);
+  uint32_t live = 0;
+  for (uint32_t s = 0; s < slots; ++s) {
+    if (rng() % 9 != 0) rank[s] = live++;  // rows without a document stay ranks too
+  }
+  index->Renumber(rank);
+  return live;
+}
+
+std::vector<Tokens> Queries(std::mt19937_64& rng) {
+  std::vector<Tokens> out;
+  for (int i = 0; i < 40; ++i) out.push_back(RandomDocument(rng, 400));
+  out.push_back({"t0", "t1", "t2", "t3"});
+  return out;
+}
+
+void ExpectSameResults(const InvertedIndex& expected, const InvertedIndex& actual, const std::vector<Tokens>& queries,
+                       const std::vector<uint32_t>* slot_of) {
+  ASSERT_EQ(expected.doc_count(), actual.doc_count());
+  ASSERT_DOUBLE_EQ(expected.average_length(), actual.average_length());
+  for (const Tokens& q : queries) {
+    for (uint32_t k : {1u, 10u, 1000u}) {
+      auto a = expected.Search(q, k, nullptr, Bm25Params{});
+      auto b = actual.Search(q, k, nullptr, Bm25Params{});
+      ASSERT_EQ(a.size(), b.size());
+      for (size_t i = 0; i < a.size(); ++i) {
+        EXPECT_EQ(slot_of ? (*slot_of)[a[i].slot] : a[i].slot, b[i].slot);
+        EXPECT_EQ(a[i].score, b[i].score);  // the same postings and lengths: bit-identical
+      }
+    }
+  }
+}
+
+TextIndexObject MakeObject(std::mt19937_64& rng, uint32_t slots, InvertedIndex* kept) {
+  InvertedIndex index;
+  const uint32_t live = BuildDense(rng, slots, &index);
+  *kept = index;
+  TextIndexObject object;
+  object.analyzer.stemmer = "english";
+  object.analyzer.stop_words = {"the", "a"};
+  object.offsets_hash = 7;
+  object.documents_hash = 9;
+  object.image = index.TakeSealed(live);
+  return object;
+}
+
+TEST(TextIndexFormatTest, RoundTripSearchesLikeTheIndexItCameFrom) {
+  const uint64_t seed = testing::SeedForTest("TextIndexFormatTest.RoundTripSearchesLikeTheIndexItCameFrom");
+  std::mt19937_64 rng(seed);
+  for (uint32_t slots : {0u, 1u, 50u, 3000u}) {
+    SCOPED_TRACE("slots " + std::to_string(slots));
+    InvertedIndex original;
+    TextIndexObject object = MakeObject(rng, slots, &original);
+    auto bytes = EncodeTextIndexObject(object);
+    ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+    auto decoded = DecodeTextIndexObject(*bytes);
+    ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+    EXPECT_EQ(decoded->analyzer.stemmer, "english");
+    EXPECT_EQ(decoded->analyzer.stop_words, object.analyzer.stop_words);
+    EXPECT_EQ(decoded->offsets_hash, 7u);
+    EXPECT_EQ(decoded->documents_hash, 9u);
+    // The same image bytes again: the encoding is canonical.
+    auto again = EncodeTextIndexObject(*decoded);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(*again, *bytes);
+
+    const std::vector<Tokens> queries = Queries(rng);
+    InvertedIndex loaded;
+    loaded.LoadSealed(decoded->image, nullptr);
+    ExpectSameResults(original, loaded, queries, nullptr);
+
+    // Moved slots (recovery's rows with dead slots between them): the same ranking.
+    std::vector<uint32_t> slot_of(decoded->image.slot_count);
+    uint32_t next = 0;
+    for (uint32_t& s : slot_of) s = (next += 1 + rng() % 3);
+    InvertedIndex moved;
+    moved.LoadSealed(decoded->image, &slot_of);
+    ExpectSameResults(original, moved, queries, &slot_of);
+    // And it keeps working as an index: erase, insert, doc_freq, a rebuild.
+    if (slots > 0) {
+      moved.Erase(slot_of[0]);
+      loaded.Erase(0);
+      moved.Insert(next + 5, {"t0", "t1"});
+      loaded.Insert(next + 5, {"t0", "t1"});
+      EXPECT_EQ(moved.doc_freq("t0"), loaded.doc_freq("t0"));
+      moved.Seal();
+      EXPECT_EQ(moved.doc_count(), loaded.doc_count());
+    }
+  }
+}
+
+// A tail document erased without a rebuild leaves its terms in the dictionary with no
+// postings: such an index is still "sealed only" and its object must read back.
+TEST(TextIndexFormatTest, TermsWithoutPostingsRoundTrip) {
+  InvertedIndex index;
+  index.Insert(0, {"b", "c"});
+  index.Seal();
+  index.Insert(1, {"a", "zzz"});
+  index.Erase(1);
+  ASSERT_TRUE(index.sealed_only());
+  InvertedIndex expected = index;
+  TextIndexObject object;
+  object.image = index.TakeSealed(2);
+  auto bytes = EncodeTextIndexObject(object);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+  auto decoded = DecodeTextIndexObject(*bytes);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  InvertedIndex loaded;
+  loaded.LoadSealed(std::move(decoded->image), nullptr);
+  ExpectSameResults(expected, loaded, {{"a"}, {"b"}, {"c", "zzz"}}, nullptr);
+  EXPECT_EQ(loaded.doc_freq("zzz"), 0u);
+}
+
+TEST(TextIndexFormatTest, EveryFlippedByteAndTruncationIsCorruption) {
+  const uint64_t seed = testing::SeedForTest("TextIndexFormatTest.EveryFlippedByteAndTruncationIsCorruption");
+  std::mt19937_64 rng(seed);
+  InvertedIndex original;
+  const std::string bytes = EncodeTextIndexObject(MakeObject(rng, 60, &original)).value();
+  ASSERT_TRUE(DecodeTextIndexObject(bytes).ok());
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    std::string bad = bytes;
+    bad[i] ^= static_cast<char>(1u << (rng() % 8));
+    EXPECT_TRUE(DecodeTextIndexObject(bad).status().IsCorruption()) << "byte " << i;
+    EXPECT_TRUE(DecodeTextIndexObject(std::string_view(bytes).substr(0, i)).status().IsCorruption()) << "length " << i;
+  }
+}
+
+// Damage behind valid checksums (a bug, or bytes crafted to pass them) is still refused:
+// the structural checks alone must catch it or leave a decodable, consistent index.
+TEST(TextIndexFormatTest, DamageBehindRecomputedChecksumsNeverCrashes) {
+  const uint64_t seed = testing::SeedForTest("TextIndexFormatTest.DamageBehindRecomputedChecksumsNeverCrashes");
+  std::mt19937_64 rng(seed);
+  InvertedIndex original;
+  const std::string bytes = EncodeTextIndexObject(MakeObject(rng, 300, &original)).value();
+  size_t refused = 0;
+  for (int round = 0; round < 3000; ++round) {
+    std::string bad = bytes;
+    const size_t at = kTextIndexHeaderBytes + rng() % (bad.size() - kTextIndexHeaderBytes);
+    bad[at] ^= static_cast<char>(1u << (rng() % 8));
+    RecomputeTextIndexChecksumsForTesting(&bad);
+    auto decoded = DecodeTextIndexObject(bad);
+    if (!decoded.ok()) {
+      EXPECT_TRUE(decoded.status().IsCorruption());
+      ++refused;
+      continue;
+    }
+    // Accepted: it must load and search without tripping anything.
+    InvertedIndex loaded;
+    loaded.LoadSealed(std::move(decoded->image), nullptr);
+    (void)loaded.Search({"t0", "t1", "t5"}, 10, nullptr, Bm25Params{});
+  }
+  std::printf("refused %zu of 3000 damaged objects with valid checksums\n", refused);
+  EXPECT_GT(refused, 2000u);
+}
+
+TEST(TextIndexFormatTest, AnotherAnalyzerVersionIsRefused) {
+  std::mt19937_64 rng(1);
+  InvertedIndex original;
+  std::string bytes = EncodeTextIndexObject(MakeObject(rng, 10, &original)).value();
+  const uint64_t analyzer_at = DecodeFixed64(bytes.data() + 72);
+  EncodeFixed32(bytes.data() + analyzer_at, kTextAnalyzerVersion + 1);
+  RecomputeTextIndexChecksumsForTesting(&bytes);
+  auto decoded = DecodeTextIndexObject(bytes);
+  ASSERT_TRUE(decoded.status().IsCorruption());
+  EXPECT_NE(decoded.status().message().find("analyzer version"), std::string::npos) << decoded.status().ToString();
+}
+
+TEST(TextIndexFormatTest, EncoderRefusesWhatTheDecoderRefuses) {
+  InvertedIndex index;
+  index.Insert(0, {std::string(kTextIndexTermBytesMax + 1, 'x')});
+  index.Seal();
+  TextIndexObject object;
+  object.image = index.TakeSealed(1);
+  EXPECT_EQ(EncodeTextIndexObject(object).status().code(), StatusCode::kInvalidArgument);
+
+  InvertedIndex small;
+  small.Insert(0, {"a"});
+  small.Seal();
+  object = TextIndexObject();
+  object.image = small.TakeSealed(1);
+  object.analyzer.stemmer = std::string(kTextIndexStemmerBytesMax + 1, 's');
+  EXPECT_EQ(EncodeTextIndexObject(object).status().code(), StatusCode::kInvalidArgument);
+  object.analyzer.stemmer.clear();
+  object.analyzer.stop_words.assign(1, std::string(kAnalyzerStopWordBytesMax + 1, 'w'));
+  EXPECT_EQ(EncodeTextIndexObject(object).status().code(), StatusCode::kInvalidArgument);
+  object.analyzer.stop_words.clear();
+  EXPECT_TRUE(EncodeTextIndexObject(object).ok());
+}
+
+TEST(TextIndexFormatTest, RowsHasherSeesOffsetsAndDocuments) {
+  const std::string doc = "hello";
+  TextIndexRowsHasher a, b, c;
+  a.AddRow(1, &doc);
+  b.AddRow(1, nullptr);
+  c.AddRow(2, &doc);
+  EXPECT_EQ(a.offsets_hash(), b.offsets_hash());
+  EXPECT_NE(a.documents_hash(), b.documents_hash());
+  EXPECT_NE(a.offsets_hash(), c.offsets_hash());
+  EXPECT_EQ(a.documents_hash(), c.documents_hash());
+}
+
+}  // namespace
+}  // namespace fathom
