@@ -185,7 +185,8 @@ Status DatabaseImpl::FreshLocked() {
   catalog_stale_ = false;
   // Entries whose catalog row changed or vanished must not keep stale handles.
   std::vector<std::string> vanished;
-  for (auto& [id, meta] : metas_) {
+  for (auto& [entry_id, meta] : metas_) {
+    const std::string& id = entry_id;  // a structured binding cannot be captured before C++20 in clang 14
     auto found = std::find_if(catalog_.collections.begin(), catalog_.collections.end(),
                               [&](const CatalogCollection& c) { return c.id == id; });
     if (found == catalog_.collections.end()) {
