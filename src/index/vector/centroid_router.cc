@@ -18,9 +18,9 @@ constexpr float kBoundSlack = 1e-4f;
 using DistancesKernel = void (*)(const int16_t*, int32_t, const int8_t*, const int32_t*, size_t, uint32_t, float,
                                  float*);
 
-DistancesKernel ChooseKernel() {
-  return ActiveSimdLevel() >= SimdLevel::kAvx2 ? router_kernels::Int8DistancesAvx2
-                                                : router_kernels::Int8DistancesScalar;
+DistancesKernel KernelFor(SimdLevel level) {
+  return std::min(level, SupportedSimdLevel()) >= SimdLevel::kAvx2 ? router_kernels::Int8DistancesAvx2
+                                                                     : router_kernels::Int8DistancesScalar;
 }
 
 // x / scale rounded (half away from zero) to a code in [-127, 127]. Plain arithmetic
@@ -70,7 +70,7 @@ void Int8DistancesScalar(const int16_t* query, int32_t query_norm, const int8_t*
 CentroidRouter CentroidRouter::Build(const float* centroids, uint32_t count, uint32_t dim) {
   FATHOM_CHECK(dim % 16 == 0);
   CentroidRouter router;
-  if (count == 0 || dim == 0) return router;
+  if (count == 0 || dim == 0 || dim > kDimMax) return router;
   const size_t values = size_t{count} * dim;
   float max_abs = 0.0f;
   for (size_t i = 0; i < values; ++i) max_abs = std::max(max_abs, std::fabs(centroids[i]));
@@ -88,8 +88,8 @@ CentroidRouter CentroidRouter::Build(const float* centroids, uint32_t count, uin
 }
 
 size_t CentroidRouter::Route(const float* query, const float* centroids, uint32_t wanted,
-                             std::vector<std::pair<float, uint32_t>>* order) const {
-  static const DistancesKernel kernel = ChooseKernel();
+                             std::vector<std::pair<float, uint32_t>>* order, SimdLevel level) const {
+  const DistancesKernel kernel = KernelFor(level);
   order->clear();
   wanted = std::clamp<uint32_t>(wanted, 1, count_);
   // The query on the centroids' scale; what the codes miss (rounding, and clamping of a
@@ -115,14 +115,29 @@ size_t CentroidRouter::Route(const float* query, const float* centroids, uint32_
       std::push_heap(upper.begin(), upper.end());
     }
   }
-  // Any of the `wanted` nearest lies within the wanted-th smallest upper bound.
+  // Any of the `wanted` nearest lies within the wanted-th smallest upper bound, and so
+  // does every centroid nearer than `limit`: those are the candidates.
   const float limit = upper.front();
   for (uint32_t j = 0; j < count_; ++j) {
     const float lower = (approx[j] - query_error - errors_[j]) * (1.0f - kBoundSlack);
     if (lower > limit) continue;
     order->push_back({L2Squared(query, centroids + size_t{j} * dim_, dim_), j});
   }
-  return order->size();
+  const size_t computed = order->size();
+  // A candidate farther than `limit` may have nearer centroids that the bounds left out,
+  // so it is not the next nearest of anything: drop it. What stays is every centroid
+  // within max(limit, the wanted-th nearest distance), i.e. the nearest ones in true
+  // order. A caller that wants more than this prefix must route again with a larger
+  // `wanted` (issue 11: IvfIndex::Search took such a candidate as its next probe).
+  // `limit` was computed with the slack on both bounds, so a left-out centroid's exact
+  // distance exceeds it by a relative 1e-4, far above the float rounding of the
+  // distances compared here.
+  std::nth_element(order->begin(), order->begin() + (wanted - 1), order->end());
+  const float keep = std::max(limit * limit, (*order)[wanted - 1].first);
+  order->erase(std::remove_if(order->begin() + wanted, order->end(),
+                              [keep](const std::pair<float, uint32_t>& entry) { return entry.first > keep; }),
+               order->end());
+  return computed;
 }
 
 size_t CentroidRouter::MemoryBytes() const {

@@ -11,10 +11,11 @@
 //
 //   s |q8 - c8| - e_q - e_c  <=  |q - c|  <=  s |q8 - c8| + e_q + e_c
 //
-// Every centroid whose lower bound is at most the `wanted`-th smallest upper bound may
-// be among the `wanted` nearest; only those get an exact f32 distance. The result holds
-// the exact `wanted` nearest centroids with their exact distances, so a search probes
-// the same clusters as a scan of every f32 centroid (docs/design/vector-index.md,
+// Every centroid whose lower bound is at most the `wanted`-th smallest upper bound L may
+// be among the `wanted` nearest; only those get an exact f32 distance. Of those, the ones
+// within max(L, the wanted-th exact distance) are returned: exactly the nearest
+// centroids up to that distance, with their exact distances, so a search probes the
+// same clusters as a scan of every f32 centroid (docs/design/vector-index.md,
 // "Centroid routing").
 //
 // Ownership: the router copies what it needs at Build; the f32 centroids are passed to
@@ -28,26 +29,40 @@
 #include <vector>
 
 #include "common/aligned_allocator.h"
+#include "index/vector/distance.h"
 
 namespace fathom {
 
 class CentroidRouter {
  public:
+  // The widest rows the int32 kernels take: |q8 - c8|^2 <= dim * 254^2 must fit an
+  // int32 (33 285 would), and so must |q8|^2 + |c8|^2 on the way to it.
+  static constexpr uint32_t kDimMax = 32768;
+
   // An empty router (Route must not be called; empty() is true).
   CentroidRouter() = default;
 
   // Quantizes `count` centroids of `dim` floats each (row-major). dim must be a multiple
-  // of 16 (IVF centroids live in the padded rotated space, a multiple of 64).
+  // of 16 (IVF centroids live in the padded rotated space, a multiple of 64). Above
+  // kDimMax the router is empty: the caller scans the f32 centroids instead.
   static CentroidRouter Build(const float* centroids, uint32_t count, uint32_t dim);
 
   bool empty() const { return count_ == 0; }
 
-  // Appends to *order (cleared first) (exact squared distance, centroid) for a set of
-  // centroids that contains the `wanted` nearest to `query` (ties aside), where
-  // `centroids` are the f32 rows given to Build. 1 <= wanted <= count. Returns how many
-  // exact distances were computed (order->size()).
+  // Appends to *order (cleared first) (exact squared distance, centroid) for the n
+  // nearest centroids to `query`, for some n >= `wanted` (ties aside), where `centroids`
+  // are the f32 rows given to Build; 1 <= wanted <= count. The set is closed: no
+  // centroid left out is nearer than one in it, so sorted by distance it is the true
+  // nearest order, every entry of it (not only the first `wanted`). *order is not
+  // sorted. Returns how many exact distances were computed (>= order->size()).
   size_t Route(const float* query, const float* centroids, uint32_t wanted,
-               std::vector<std::pair<float, uint32_t>>* order) const;
+               std::vector<std::pair<float, uint32_t>>* order) const {
+    return Route(query, centroids, wanted, order, ActiveSimdLevel());
+  }
+  // The same with the int8 kernel of `level` (capped at what the CPU supports), so tests
+  // check every level, whatever FATHOM_SIMD chose for the process.
+  size_t Route(const float* query, const float* centroids, uint32_t wanted,
+               std::vector<std::pair<float, uint32_t>>* order, SimdLevel level) const;
 
   size_t MemoryBytes() const;
 
@@ -68,7 +83,7 @@ inline float Int8Distance(int32_t query_norm, int32_t row_norm, int32_t dot, flo
 }
 // out[i] = Int8Distance(query_norm, norms[i], <query, row i>, scale) for count rows of dim
 // int8 values (row-major); query holds dim int16 values in [-127, 127] with squared norm
-// query_norm. dim must be a multiple of 16 (at most 4096, so no sum overflows).
+// query_norm. dim must be a multiple of 16 and at most CentroidRouter::kDimMax.
 void Int8DistancesScalar(const int16_t* query, int32_t query_norm, const int8_t* rows, const int32_t* norms,
                          size_t count, uint32_t dim, float scale, float* out);
 void Int8DistancesAvx2(const int16_t* query, int32_t query_norm, const int8_t* rows, const int32_t* norms,

@@ -417,16 +417,19 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
   const double wanted = std::ceil(expected_probes);
   stats->centroids_scored =
       RouteQuery(rotated.data(), static_cast<uint32_t>(std::min<double>(wanted, clusters)), &order, &centroid_distances);
-  // The routed candidates hold at least `probes` clusters; a filtered search that needs
-  // more appends every cluster not yet considered (AppendRemaining below).
-  auto append_remaining = [&] {
+  // `order` holds the nearest clusters in true order as far as it goes (at least
+  // `wanted`; the router returns a closed prefix, never a farther cluster that skips a
+  // nearer one). A search that goes past it (a filtered one short of its target, or
+  // clusters holding fewer than k rows) routes again for twice as many and appends the
+  // clusters it has not got yet, so probe p is always the true p-th nearest.
+  auto route_further = [&] {
+    const uint32_t more = static_cast<uint32_t>(std::min<size_t>(clusters, 2 * order.size()));
     std::vector<uint8_t> seen(clusters, 0);
     for (const auto& entry : order) seen[entry.second] = 1;
-    for (uint32_t j = 0; j < clusters; ++j) {
-      if (!seen[j]) {
-        order.push_back({L2Squared(rotated.data(), centroids_.data() + static_cast<size_t>(j) * padded, padded), j});
-        ++stats->centroids_scored;
-      }
+    std::vector<std::pair<float, uint32_t>> further;
+    stats->centroids_scored += RouteQuery(rotated.data(), more, &further, &centroid_distances);
+    for (const auto& entry : further) {
+      if (!seen[entry.second]) order.push_back(entry);
     }
   };
   std::partial_sort(order.begin(), order.begin() + probes, order.end());
@@ -450,7 +453,7 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
     // k rows gets k when the index has them) or a filtered search has not reached its
     // target.
     if (p >= probes && total_scored >= k && (filter.allows_all() || allowed_scored >= allowed_target)) break;
-    if (p == order.size()) append_remaining();
+    if (p == order.size()) route_further();
     if (p == sorted) {
       const uint32_t next = std::min<uint32_t>(static_cast<uint32_t>(order.size()), 2 * sorted);
       std::partial_sort(order.begin() + sorted, order.begin() + next, order.end());
