@@ -6,11 +6,14 @@
 // written to the bucket through the engine and compacted (segments, vector index, cold
 // parts). Then, for each latency, a fresh Database opens it in three ways and answers one
 // query: straight from the store; through an empty cache (which it fills); through that
-// cache again (a restart). Reported: time to the first answer, store requests and bytes
-// fetched from the bucket, and the warm query latency afterwards (the same in every mode:
-// by then the collection is in RAM). Settings from the environment as the tests'
-// (FATHOM_S3_ENDPOINT, AWS_*, FATHOM_S3_BUCKET; `scripts/with-s3.sh` provides them).
-// Prints a table; not a test.
+// cache again (a restart). Reported separately for the open (Database::Open and the
+// collection lookup) and for the first query after it: time, store requests, sequential
+// store rounds and bytes fetched from the bucket; then the warm query latency (the median
+// of the queries after the first). A "round" is one request, or one batch of ranged reads
+// sent together (ObjectStore::GetRanges): the dependent round trips a caller waits for in
+// sequence, which is what an injected per-request latency multiplies. Settings from the
+// environment as the tests' (FATHOM_S3_ENDPOINT, AWS_*, FATHOM_S3_BUCKET;
+// `scripts/with-s3.sh` provides them). Prints a table; not a test.
 //   s3_open [--rows 100000] [--dim 384] [--latency-ms 0,50]
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -38,34 +41,48 @@ using fathom::bench::Clock;
 using fathom::bench::Die;
 using fathom::bench::Seconds;
 
-// Counts the requests and bytes that reach the bucket.
+// Counts the requests, sequential rounds and bytes that reach the bucket. The engine
+// calls the store from one thread during open and a query (no background compaction
+// here), so every call is one round.
 class CountingStore final : public fathom::ForwardingStore {
  public:
   using ForwardingStore::ForwardingStore;
   fathom::Status Put(const std::string& key, std::string_view bytes, fathom::PutMode mode) override {
-    ++requests;
+    Count(1);
     return ForwardingStore::Put(key, bytes, mode);
   }
   fathom::Result<std::string> Get(const std::string& key, std::optional<fathom::ByteRange> range) override {
-    ++requests;
+    Count(1);
     auto r = ForwardingStore::Get(key, range);
     if (r.ok()) bytes += r->size();
     return r;
   }
   fathom::Result<fathom::ObjectInfo> Head(const std::string& key) override {
-    ++requests;
+    Count(1);
     return ForwardingStore::Head(key);
   }
   fathom::Result<std::vector<fathom::ObjectInfo>> List(const std::string& prefix, const std::string& start_after,
                                                        size_t max_keys) override {
-    ++requests;
+    Count(1);
     return ForwardingStore::List(prefix, start_after, max_keys);
   }
   fathom::Status Delete(const std::string& key) override {
-    ++requests;
+    Count(1);
     return ForwardingStore::Delete(key);
   }
-  std::atomic<uint64_t> requests{0}, bytes{0};
+
+  struct Totals {
+    uint64_t requests = 0, rounds = 0, bytes = 0;
+    Totals operator-(const Totals& o) const { return {requests - o.requests, rounds - o.rounds, bytes - o.bytes}; }
+  };
+  Totals totals() const { return {requests, rounds, bytes}; }
+
+ protected:
+  void Count(uint64_t batch_requests) {
+    requests += batch_requests;
+    ++rounds;
+  }
+  std::atomic<uint64_t> requests{0}, rounds{0}, bytes{0};
 };
 
 std::shared_ptr<fathom::S3Store> OpenBucket(const std::string& prefix) {
@@ -137,8 +154,8 @@ int main(int argc, char** argv) {
     std::printf("# written and compacted in %.1f s\n", Seconds(start));
   }
 
-  std::printf("%-10s %-12s %14s %10s %12s %14s\n", "latency", "mode", "first answer", "requests", "MiB fetched",
-              "warm p50 ms");
+  std::printf("%-8s %-11s | %9s %5s %6s %7s | %9s %5s %6s %7s | %9s\n", "latency", "mode", "open s", "reqs",
+              "rounds", "MiB", "query ms", "reqs", "rounds", "MiB", "warm p50");
   for (double latency_ms : fathom::bench::ParseDoubles(latencies_text)) {
     const std::string cache_dir = cache_root + "/latency-" + std::to_string(static_cast<int>(latency_ms));
     std::filesystem::remove_all(cache_dir);
@@ -158,10 +175,12 @@ int main(int argc, char** argv) {
       Check(db.status(), "open");
       auto col = (*db)->GetCollection(fathom::Database::kDefaultTenant, fathom::Database::kDefaultDatabase, "bench");
       Check(col.status(), "get collection");
+      const double open_s = Seconds(start);
+      const CountingStore::Totals opened = counting->totals();
+      auto query_start = Clock::now();
       Check((*col)->Query(QueryFor(data->queries.Row(0), dim)).status(), "first query");
-      const double first_s = Seconds(start);
-      const uint64_t requests = counting->requests;
-      const uint64_t bytes = counting->bytes;
+      const double query_ms = Seconds(query_start) * 1000;
+      const CountingStore::Totals first = counting->totals() - opened;
       std::vector<double> warm_ms;
       for (size_t q = 1; q < data->queries.rows; ++q) {
         auto t = Clock::now();
@@ -169,12 +188,16 @@ int main(int argc, char** argv) {
         warm_ms.push_back(Seconds(t) * 1000);
       }
       std::sort(warm_ms.begin(), warm_ms.end());
-      std::printf("%-10.0f %-12s %12.2f s %10llu %12.1f %14.2f\n", latency_ms, mode, first_s,
-                  static_cast<unsigned long long>(requests), fathom::bench::Mib(static_cast<double>(bytes)),
-                  warm_ms[warm_ms.size() / 2]);
+      auto mib = [](uint64_t b) { return fathom::bench::Mib(static_cast<double>(b)); };
+      std::printf("%-8.0f %-11s | %9.2f %5llu %6llu %7.1f | %9.1f %5llu %6llu %7.2f | %9.2f\n", latency_ms, mode,
+                  open_s, static_cast<unsigned long long>(opened.requests),
+                  static_cast<unsigned long long>(opened.rounds), mib(opened.bytes), query_ms,
+                  static_cast<unsigned long long>(first.requests), static_cast<unsigned long long>(first.rounds),
+                  mib(first.bytes), warm_ms[warm_ms.size() / 2]);
       std::fflush(stdout);
     }
   }
+  std::printf("# load at the end %s\n", fathom::bench::LoadAverages().c_str());
   // The bucket prefix is left for inspection; scripts/with-s3.sh wipes the server.
   return 0;
 }
