@@ -11,7 +11,9 @@
 // store rounds and bytes fetched from the bucket; then the warm query latency (the median
 // of the queries after the first). A "round" is one request, or one batch of ranged reads
 // sent together (ObjectStore::GetRanges): the dependent round trips a caller waits for in
-// sequence, which is what an injected per-request latency multiplies. Settings from the
+// sequence, which is what an injected per-request latency multiplies. The "one by one"
+// mode is "no cache" with every batch sent one read after another (as before batched
+// reads): the same-run peer of the batched modes. Settings from the
 // environment as the tests' (FATHOM_S3_ENDPOINT, AWS_*, FATHOM_S3_BUCKET;
 // `scripts/with-s3.sh` provides them). Prints a table; not a test.
 //   s3_open [--rows 100000] [--dim 384] [--latency-ms 0,50]
@@ -57,6 +59,14 @@ class CountingStore final : public fathom::ForwardingStore {
     if (r.ok()) bytes += r->size();
     return r;
   }
+  fathom::Result<std::vector<std::string>> GetRanges(const std::vector<fathom::RangedRead>& reads) override {
+    Count(reads.size());  // sent together: one round
+    auto r = ForwardingStore::GetRanges(reads);
+    if (r.ok()) {
+      for (const std::string& b : *r) bytes += b.size();
+    }
+    return r;
+  }
   fathom::Result<fathom::ObjectInfo> Head(const std::string& key) override {
     Count(1);
     return ForwardingStore::Head(key);
@@ -83,6 +93,16 @@ class CountingStore final : public fathom::ForwardingStore {
     ++rounds;
   }
   std::atomic<uint64_t> requests{0}, rounds{0}, bytes{0};
+};
+
+// Sends a batch's reads one after another (the ObjectStore default), as every read went
+// before batched reads existed: the peer the batched modes are measured against.
+class OneByOneStore final : public fathom::ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  fathom::Result<std::vector<std::string>> GetRanges(const std::vector<fathom::RangedRead>& reads) override {
+    return ObjectStore::GetRanges(reads);  // calls this->Get per read
+  }
 };
 
 std::shared_ptr<fathom::S3Store> OpenBucket(const std::string& prefix) {
@@ -159,12 +179,13 @@ int main(int argc, char** argv) {
   for (double latency_ms : fathom::bench::ParseDoubles(latencies_text)) {
     const std::string cache_dir = cache_root + "/latency-" + std::to_string(static_cast<int>(latency_ms));
     std::filesystem::remove_all(cache_dir);
-    for (const char* mode : {"no cache", "cache cold", "cache warm"}) {
+    for (const std::string mode : {"one by one", "no cache", "cache cold", "cache warm"}) {
       auto counting = std::make_shared<CountingStore>(OpenBucket(prefix));
       fathom::FaultOptions fault;
       fault.latency = std::chrono::microseconds(static_cast<int64_t>(latency_ms * 1000));
       std::shared_ptr<fathom::ObjectStore> store = std::make_shared<fathom::FaultStore>(counting, fault);
-      if (std::string(mode) != "no cache") {
+      if (mode == "one by one") store = std::make_shared<OneByOneStore>(store);
+      if (mode == "cache cold" || mode == "cache warm") {
         auto cache = fathom::CacheStore::Open(
             store, {.dir = cache_dir, .cacheable = [](const std::string& key) { return fathom::IsCollectionDataKey(key); }});
         Check(cache.status(), "open cache");
@@ -189,7 +210,7 @@ int main(int argc, char** argv) {
       }
       std::sort(warm_ms.begin(), warm_ms.end());
       auto mib = [](uint64_t b) { return fathom::bench::Mib(static_cast<double>(b)); };
-      std::printf("%-8.0f %-11s | %9.2f %5llu %6llu %7.1f | %9.1f %5llu %6llu %7.2f | %9.2f\n", latency_ms, mode,
+      std::printf("%-8.0f %-11s | %9.2f %5llu %6llu %7.1f | %9.1f %5llu %6llu %7.2f | %9.2f\n", latency_ms, mode.c_str(),
                   open_s, static_cast<unsigned long long>(opened.requests),
                   static_cast<unsigned long long>(opened.rounds), mib(opened.bytes), query_ms,
                   static_cast<unsigned long long>(first.requests), static_cast<unsigned long long>(first.rounds),

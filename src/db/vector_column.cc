@@ -195,24 +195,18 @@ Status VectorColumn::ReadCold(const ColdRef& ref, float* out) {
 }
 
 void VectorColumn::PrefetchCold(const uint32_t* slots, size_t count) const {
-  // (part seq, row) of the cold slots, grouped by part; a search's candidates mostly
-  // live in one or two parts.
-  thread_local std::vector<std::pair<uint32_t, uint32_t>> refs;
-  thread_local std::vector<uint32_t> rows;
-  refs.clear();
+  // The cold slots' rows, across parts, in one batch (one GetRanges call for an object
+  // store): a search's candidates may live in several parts.
+  thread_local std::vector<VectorFile::RowRef> rows;
+  rows.clear();
   for (size_t i = 0; i < count; ++i) {
     if (slots[i] >= loc_.size() || !is_cold(slots[i])) continue;
     const uint64_t loc = loc_[slots[i]];
-    refs.push_back({static_cast<uint32_t>((loc & ~kColdBit) >> 32), static_cast<uint32_t>(loc)});
+    rows.push_back({FindPart(static_cast<uint32_t>((loc & ~kColdBit) >> 32))->part->file.get(),
+                    static_cast<uint32_t>(loc)});
   }
-  std::stable_sort(refs.begin(), refs.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (size_t begin = 0; begin < refs.size();) {
-    size_t end = begin;
-    rows.clear();
-    while (end < refs.size() && refs[end].first == refs[begin].first) rows.push_back(refs[end++].second);
-    FindPart(refs[begin].first)->part->file->Prefetch(rows.data(), rows.size());
-    begin = end;
-  }
+  // A single missing block gains nothing from a batch: Exact reads it.
+  VectorFile::PrefetchRows(rows.data(), rows.size(), 2);
 }
 
 std::optional<VectorColumn::ColdRef> VectorColumn::cold_ref(size_t slot) const {

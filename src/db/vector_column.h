@@ -85,8 +85,9 @@ class VectorColumn {
   const float* Exact(size_t slot, float* scratch, Status* status) const;
 
   // Reads ahead the blocks of the cold rows among `slots` (hot and dead slots are
-  // skipped), one batch per part (VectorFile::Prefetch), so the Exact calls that follow
-  // hit the block cache. A hint: failures are left to Exact.
+  // skipped) in one batch across parts (VectorFile::PrefetchRows: one GetRanges call
+  // to an object store), so the Exact calls that follow hit the block cache. A hint:
+  // failures are left to Exact.
   void PrefetchCold(const uint32_t* slots, size_t count) const;
 
   struct ColdRef {

@@ -4,8 +4,10 @@
 //
 // ReadMany reads several ranges at once: a LocalFileReader submits them together through
 // io_uring (one system call for the batch instead of one pread each; uring_reads.h),
-// falling back to pread where io_uring is unavailable; other readers read them one after
-// another.
+// falling back to pread where io_uring is unavailable; an ObjectRangeReader sends them as
+// one ObjectStore::GetRanges batch (parallel ranged GETs on S3). ReadAcross does the same
+// for the ranges of several readers at once: all those on one store in one GetRanges
+// call, so reading blocks of several objects costs one round trip, not one per object.
 //
 // Ownership: LocalFileReader owns its descriptor; ObjectRangeReader shares the store.
 // Thread-safety: ReadAt and ReadMany are safe from many threads at once.
@@ -43,7 +45,22 @@ class RandomReader {
   }
   // For messages: a path or an object key.
   virtual const std::string& name() const = 0;
+  // The store this reader reads `name()` from with ranged Gets, so that ReadAcross can
+  // batch its ranges with other readers' on the same store; null for a local file.
+  virtual ObjectStore* batch_store() const { return nullptr; }
 };
+
+// One range of a ReadAcross batch: `request` read from `reader`.
+struct ReaderRequest {
+  const RandomReader* reader = nullptr;
+  ReadRequest* request = nullptr;
+};
+
+// Reads every request, each with ReadAt's semantics and its own status: the requests of
+// readers on one store (batch_store) as one GetRanges call per kGetRangesReadsMax (a
+// failed batch fails each of its requests with the batch's error), the others through
+// their reader's ReadMany.
+void ReadAcross(const ReaderRequest* requests, size_t count);
 
 // A local file read with pread.
 class LocalFileReader final : public RandomReader {
@@ -68,7 +85,10 @@ class ObjectRangeReader final : public RandomReader {
   static Result<std::unique_ptr<RandomReader>> Open(std::shared_ptr<ObjectStore> store, const std::string& key);
   uint64_t size() const override { return size_; }
   Status ReadAt(uint64_t offset, size_t length, char* dst) const override;
+  // One GetRanges batch.
+  void ReadMany(ReadRequest* requests, size_t count) const override;
   const std::string& name() const override { return key_; }
+  ObjectStore* batch_store() const override { return store_.get(); }
 
  private:
   ObjectRangeReader(std::shared_ptr<ObjectStore> store, std::string key, uint64_t size)
