@@ -16,7 +16,7 @@
 // reads): the same-run peer of the batched modes. Settings from the
 // environment as the tests' (FATHOM_S3_ENDPOINT, AWS_*, FATHOM_S3_BUCKET;
 // `scripts/with-s3.sh` provides them). Prints a table; not a test.
-//   s3_open [--rows 100000] [--dim 384] [--latency-ms 0,50]
+//   s3_open [--rows 100000] [--dim 384] [--latency-ms 0,50] [--trace]
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
@@ -46,38 +46,54 @@ using fathom::bench::Seconds;
 // Counts the requests, sequential rounds and bytes that reach the bucket. The engine
 // calls the store from one thread during open and a query (no background compaction
 // here), so every call is one round.
+// With `trace`, prints each round to stderr ("round: REQUEST key [range] -> bytes").
 class CountingStore final : public fathom::ForwardingStore {
  public:
-  using ForwardingStore::ForwardingStore;
+  CountingStore(std::shared_ptr<fathom::ObjectStore> base, bool trace)
+      : ForwardingStore(std::move(base)), trace_(trace) {}
   fathom::Status Put(const std::string& key, std::string_view bytes, fathom::PutMode mode) override {
     Count(1);
+    Trace("PUT", key, std::nullopt, bytes.size());
     return ForwardingStore::Put(key, bytes, mode);
   }
   fathom::Result<std::string> Get(const std::string& key, std::optional<fathom::ByteRange> range) override {
     Count(1);
     auto r = ForwardingStore::Get(key, range);
     if (r.ok()) bytes += r->size();
+    Trace("GET", key, range, r.ok() ? r->size() : 0);
     return r;
   }
   fathom::Result<std::vector<std::string>> GetRanges(const std::vector<fathom::RangedRead>& reads) override {
     Count(reads.size());  // sent together: one round
     auto r = ForwardingStore::GetRanges(reads);
+    uint64_t got = 0;
     if (r.ok()) {
-      for (const std::string& b : *r) bytes += b.size();
+      for (const std::string& b : *r) got += b.size();
+    }
+    bytes += got;
+    if (trace_) {
+      std::fprintf(stderr, "  round %llu: GetRanges of %zu reads (first %s) -> %llu bytes\n",
+                   static_cast<unsigned long long>(rounds.load()), reads.size(),
+                   reads.empty() ? "-" : reads[0].key.c_str(), static_cast<unsigned long long>(got));
     }
     return r;
   }
   fathom::Result<fathom::ObjectInfo> Head(const std::string& key) override {
     Count(1);
+    Trace("HEAD", key, std::nullopt, 0);
     return ForwardingStore::Head(key);
   }
   fathom::Result<std::vector<fathom::ObjectInfo>> List(const std::string& prefix, const std::string& start_after,
                                                        size_t max_keys) override {
     Count(1);
-    return ForwardingStore::List(prefix, start_after, max_keys);
+    auto r = ForwardingStore::List(prefix, start_after, max_keys);
+    Trace("LIST", prefix + " after " + start_after + " max " + std::to_string(max_keys), std::nullopt,
+          r.ok() ? r->size() : 0);
+    return r;
   }
   fathom::Status Delete(const std::string& key) override {
     Count(1);
+    Trace("DELETE", key, std::nullopt, 0);
     return ForwardingStore::Delete(key);
   }
 
@@ -86,12 +102,21 @@ class CountingStore final : public fathom::ForwardingStore {
     Totals operator-(const Totals& o) const { return {requests - o.requests, rounds - o.rounds, bytes - o.bytes}; }
   };
   Totals totals() const { return {requests, rounds, bytes}; }
+  void set_trace(bool on) { trace_ = on; }
 
- protected:
+ private:
   void Count(uint64_t batch_requests) {
     requests += batch_requests;
     ++rounds;
   }
+  void Trace(const char* what, const std::string& key, std::optional<fathom::ByteRange> range, uint64_t size) {
+    if (!trace_) return;
+    std::string span;
+    if (range) span = " [" + std::to_string(range->offset) + ", +" + std::to_string(range->length) + ")";
+    std::fprintf(stderr, "  round %llu: %s %s%s -> %llu\n", static_cast<unsigned long long>(rounds.load()), what,
+                 key.c_str(), span.c_str(), static_cast<unsigned long long>(size));
+  }
+  std::atomic<bool> trace_;
   std::atomic<uint64_t> requests{0}, rounds{0}, bytes{0};
 };
 
@@ -133,12 +158,14 @@ int main(int argc, char** argv) {
   uint32_t dim = 384;
   std::string latencies_text = "0,50";
   std::string cache_root = "/tmp/fathom-s3-open-cache";
+  bool trace = false;
   app.add_option("--rows", rows)->capture_default_str();
   app.add_option("--dim", dim)->capture_default_str();
   app.add_option("--latency-ms", latencies_text, "Injected latency per store request, ms (list)")
       ->capture_default_str();
   app.add_option("--cache-root", cache_root, "Where the cache directories go (emptied first)")
       ->capture_default_str();
+  app.add_flag("--trace", trace, "Print every store round of the opens and first queries to stderr");
   CLI11_PARSE(app, argc, argv);
 
   fathom::SyntheticOptions data_options = bench::BenchDataOptions();
@@ -180,7 +207,8 @@ int main(int argc, char** argv) {
     const std::string cache_dir = cache_root + "/latency-" + std::to_string(static_cast<int>(latency_ms));
     std::filesystem::remove_all(cache_dir);
     for (const std::string mode : {"one by one", "no cache", "cache cold", "cache warm"}) {
-      auto counting = std::make_shared<CountingStore>(OpenBucket(prefix));
+      auto counting = std::make_shared<CountingStore>(OpenBucket(prefix), trace);
+      if (trace) std::fprintf(stderr, "%.0f ms, %s: open\n", latency_ms, mode.c_str());
       fathom::FaultOptions fault;
       fault.latency = std::chrono::microseconds(static_cast<int64_t>(latency_ms * 1000));
       std::shared_ptr<fathom::ObjectStore> store = std::make_shared<fathom::FaultStore>(counting, fault);
@@ -198,10 +226,12 @@ int main(int argc, char** argv) {
       Check(col.status(), "get collection");
       const double open_s = Seconds(start);
       const CountingStore::Totals opened = counting->totals();
+      if (trace) std::fprintf(stderr, "%.0f ms, %s: first query\n", latency_ms, mode.c_str());
       auto query_start = Clock::now();
       Check((*col)->Query(QueryFor(data->queries.Row(0), dim)).status(), "first query");
       const double query_ms = Seconds(query_start) * 1000;
       const CountingStore::Totals first = counting->totals() - opened;
+      counting->set_trace(false);  // warm queries: counted in their latency only
       std::vector<double> warm_ms;
       for (size_t q = 1; q < data->queries.rows; ++q) {
         auto t = Clock::now();

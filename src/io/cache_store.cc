@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <unordered_map>
 
 #include "common/checksum.h"
 #include "io/cache_page.h"
@@ -271,13 +272,13 @@ RangedRead CacheStore::SpanRead(const std::string& key, const RangePlan& plan) c
   return RangedRead{key, ByteRange{(plan.first + plan.missing_first) * page_bytes, plan.span_pages * page_bytes}};
 }
 
-std::string CacheStore::FinishRange(const std::string& key, RangePlan& plan, const std::string* fetched) {
+std::string CacheStore::FinishRange(const std::string& key, RangePlan& plan, const std::string* fetched, bool keep) {
   const uint64_t page_bytes = options_.page_bytes;
   std::vector<std::optional<std::string>>& pages = plan.pages;
   if (fetched != nullptr) {
     const uint64_t span_pages = plan.span_pages;
     const size_t missing_first = plan.missing_first;
-    page_misses_ += span_pages;
+    if (keep) page_misses_ += span_pages;
     const bool reaches_end = fetched->size() < span_pages * page_bytes;
     for (uint64_t i = 0; i < span_pages; ++i) {
       const uint64_t at = i * page_bytes;
@@ -291,7 +292,7 @@ std::string CacheStore::FinishRange(const std::string& key, RangePlan& plan, con
         break;
       }
     }
-    StorePages(key, plan.first + missing_first, *fetched, reaches_end);
+    if (keep) StorePages(key, plan.first + missing_first, *fetched, reaches_end);
   }
   std::string out;
   uint64_t position = plan.first * page_bytes;
@@ -321,6 +322,7 @@ Result<std::vector<std::string>> CacheStore::GetRanges(const std::vector<RangedR
   std::vector<std::string> out(reads.size());
   std::vector<Pending> pending(reads.size());
   std::vector<RangedRead> fetches;
+  std::unordered_map<std::string, size_t> fetch_of;  // key and span -> its fetch
   for (size_t i = 0; i < reads.size(); ++i) {
     const RangedRead& read = reads[i];
     Pending& p = pending[i];
@@ -343,8 +345,13 @@ Result<std::vector<std::string>> CacheStore::GetRanges(const std::vector<RangedR
         p.kind = Kind::kRange;
       }
     }
-    p.fetch = fetches.size();
-    fetches.push_back(p.kind == Kind::kRange ? SpanRead(read.key, p.plan) : read);
+    // Reads that need the same bytes (two blocks in one page) share one fetch.
+    RangedRead fetch = p.kind == Kind::kRange ? SpanRead(read.key, p.plan) : read;
+    std::string id = fetch.key;
+    if (fetch.range) id += '\0' + std::to_string(fetch.range->offset) + '+' + std::to_string(fetch.range->length);
+    auto [it, added] = fetch_of.try_emplace(std::move(id), fetches.size());
+    p.fetch = it->second;
+    if (added) fetches.push_back(std::move(fetch));
   }
   if (fetches.empty()) return out;
   fetches_ += fetches.size();
@@ -353,20 +360,23 @@ Result<std::vector<std::string>> CacheStore::GetRanges(const std::vector<RangedR
     return Status::IOError("cache: " + inner_->Describe() + " answered " + std::to_string(fetched.size()) +
                            " of a batch of " + std::to_string(fetches.size()) + " reads");
   }
+  std::vector<bool> kept(fetches.size(), false);  // a shared fetch is cached once
   for (size_t i = 0; i < reads.size(); ++i) {
     Pending& p = pending[i];
+    const bool keep = p.kind != Kind::kDone && !kept[p.fetch];
+    if (p.kind != Kind::kDone) kept[p.fetch] = true;
     switch (p.kind) {
       case Kind::kDone:
         break;
       case Kind::kRaw:
-        out[i] = std::move(fetched[p.fetch]);
+        out[i] = fetched[p.fetch];  // copied: another read may share the fetch
         break;
       case Kind::kWhole:
-        KeepWhole(reads[i].key, fetched[p.fetch]);
-        out[i] = std::move(fetched[p.fetch]);
+        if (keep) KeepWhole(reads[i].key, fetched[p.fetch]);
+        out[i] = fetched[p.fetch];
         break;
       case Kind::kRange:
-        out[i] = FinishRange(reads[i].key, p.plan, &fetched[p.fetch]);
+        out[i] = FinishRange(reads[i].key, p.plan, &fetched[p.fetch], keep);
         break;
     }
   }

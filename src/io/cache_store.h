@@ -140,8 +140,9 @@ class CacheStore final : public ObjectStore {
   // The read that fetches the plan's missing span (span_pages > 0).
   RangedRead SpanRead(const std::string& key, const RangePlan& plan) const;
   // The range's bytes from the plan's pages and `fetched` (the span's bytes, when the
-  // plan had one); caches the fetched pages.
-  std::string FinishRange(const std::string& key, RangePlan& plan, const std::string* fetched);
+  // plan had one); caches the fetched pages when `keep` (a batch keeps a fetch two
+  // reads share once).
+  std::string FinishRange(const std::string& key, RangePlan& plan, const std::string* fetched, bool keep = true);
   // The page's data, or nullopt when the cache does not have it (or had it damaged).
   std::optional<std::string> ReadPage(const std::string& key, PageId id);
   // Caches `bytes`, the object's bytes from page `first_page` on; `reaches_end`: they run

@@ -183,6 +183,27 @@ TEST(CacheStoreTest, GetRangesEqualsTheStoresInOneBatch) {
   }
 }
 
+// Reads of one batch that need the same pages share one fetch, cached once.
+TEST(CacheStoreTest, GetRangesFetchesSharedPagesOnce) {
+  testing::TempDir dir;
+  auto inner = std::make_shared<CountingStore>();
+  std::string bytes(1000, '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 7);
+  inner->Set("k", bytes);
+  auto cache = OpenCache(inner, dir.path(), 256);
+  ASSERT_NE(cache, nullptr);
+  auto got = cache->GetRanges({{"k", ByteRange{10, 20}}, {"k", ByteRange{100, 50}}, {"k", ByteRange{300, 10}},
+                               {"k", ByteRange{260, 30}}});
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ((*got)[0], bytes.substr(10, 20));
+  EXPECT_EQ((*got)[1], bytes.substr(100, 50));
+  EXPECT_EQ((*got)[2], bytes.substr(300, 10));
+  EXPECT_EQ((*got)[3], bytes.substr(260, 30));
+  EXPECT_EQ(inner->gets, 2u);  // page 0 once, page 1 once
+  EXPECT_EQ(cache->stats().page_misses, 2u);
+  EXPECT_EQ(cache->stats().pages_written, 2u);
+}
+
 TEST(CacheStoreTest, SurvivesARestart) {
   testing::TempDir dir;
   auto inner = std::make_shared<CountingStore>();

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <unordered_set>
 #include <vector>
 
 #include "common/checksum.h"
@@ -242,19 +243,35 @@ size_t VectorFile::PrefetchRows(const RowRef* rows, size_t count, size_t min_blo
   };
   thread_local std::vector<Wanted> wanted;
   wanted.clear();
+  // Blocks already taken: a linear scan for the usual few dozen, a set beyond.
+  std::unordered_set<uint64_t> taken;
+  auto seen = [&](const VectorFile* file, uint64_t block) {
+    if (wanted.size() < 64) {
+      return std::any_of(wanted.begin(), wanted.end(), [&](const Wanted& w) { return w.file == file && w.block == block; });
+    }
+    if (taken.empty()) {
+      for (const Wanted& w : wanted) taken.insert(w.file->file_id_ * 0x9E3779B97F4A7C15ull ^ w.block);
+    }
+    return taken.count(file->file_id_ * 0x9E3779B97F4A7C15ull ^ block) != 0 &&
+           std::any_of(wanted.begin(), wanted.end(), [&](const Wanted& w) { return w.file == file && w.block == block; });
+  };
   size_t buffer_bytes = 0;
   for (size_t i = 0; i < count && wanted.size() < kPrefetchRowsBlocksMax; ++i) {
     const VectorFile* file = rows[i].file;
     if (file == nullptr || rows[i].row >= file->rows_) continue;
     const uint64_t block = rows[i].row / file->rows_per_block_;
-    const bool seen = std::any_of(wanted.begin(), wanted.end(),
-                                  [&](const Wanted& w) { return w.file == file && w.block == block; });
-    if (seen || file->cache_->Contains(file->file_id_, block)) continue;
+    if (seen(file, block) || file->cache_->Contains(file->file_id_, block)) continue;
     wanted.push_back({file, block});
+    if (!taken.empty()) taken.insert(file->file_id_ * 0x9E3779B97F4A7C15ull ^ block);
     buffer_bytes += file->BlockStride();
   }
   if (wanted.empty() || wanted.size() < min_blocks) return 0;
-  thread_local std::vector<char> buffer;
+  // The usual batch reuses a per-thread buffer; a large one (a deep re-score of wide
+  // rows) gets its own, so no thread keeps megabytes after it.
+  constexpr size_t kKeptBufferBytes = 256 << 10;
+  thread_local std::vector<char> kept_buffer;
+  std::vector<char> large_buffer;
+  std::vector<char>& buffer = buffer_bytes <= kKeptBufferBytes ? kept_buffer : large_buffer;
   thread_local std::vector<ReadRequest> requests;
   thread_local std::vector<ReaderRequest> across;
   if (buffer.size() < buffer_bytes) buffer.resize(buffer_bytes);
