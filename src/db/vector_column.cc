@@ -234,8 +234,10 @@ size_t VectorColumn::MemoryBytes() const {
 
 Result<std::shared_ptr<ColdPart>> VectorColumn::OpenPart(const std::shared_ptr<ObjectStore>& store,
                                                          const std::string& key, const std::string& id,
-                                                         BlockCache* cache, uint32_t dim) {
-  FATHOM_ASSIGN_OR_RETURN(std::unique_ptr<RandomReader> reader, OpenObjectReader(store, key));
+                                                         BlockCache* cache, uint32_t dim, uint64_t size_bytes) {
+  FATHOM_ASSIGN_OR_RETURN(std::unique_ptr<RandomReader> reader,
+                          OpenObjectReader(store, key, size_bytes != 0 ? std::optional<uint64_t>(size_bytes)
+                                                                       : std::nullopt));
   auto part = std::make_shared<ColdPart>();
   part->id = id;
   part->size_bytes = reader->size();
@@ -273,8 +275,9 @@ Result<std::shared_ptr<ColdPart>> VectorColumn::WritePart(const std::shared_ptr<
   const MatrixView rows{plan.vectors.data(), plan.slots.size(), dim};
   FATHOM_ASSIGN_OR_RETURN(std::string bytes, VectorFile::Encode(rows, plan.tags.data()));
   FATHOM_RETURN_IF_ERROR(CommitObject(*store, key, bytes));
+  const uint64_t size_bytes = bytes.size();
   bytes = {};
-  return OpenPart(store, key, id, cache, dim);
+  return OpenPart(store, key, id, cache, dim, size_bytes);
 }
 
 size_t VectorColumn::InstallPart(std::shared_ptr<ColdPart> part, const SpillPlan& plan) {

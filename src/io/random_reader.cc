@@ -110,7 +110,9 @@ void LocalFileReader::ReadMany(ReadRequest* requests, size_t count) const {
 }
 
 Result<std::unique_ptr<RandomReader>> ObjectRangeReader::Open(std::shared_ptr<ObjectStore> store,
-                                                              const std::string& key) {
+                                                              const std::string& key,
+                                                              std::optional<uint64_t> size_bytes) {
+  if (size_bytes) return std::unique_ptr<RandomReader>(new ObjectRangeReader(std::move(store), key, *size_bytes));
   FATHOM_ASSIGN_OR_RETURN(ObjectInfo info, store->Head(key));
   return std::unique_ptr<RandomReader>(new ObjectRangeReader(std::move(store), key, info.size_bytes));
 }
@@ -168,14 +170,14 @@ void ReadAcross(const ReaderRequest* requests, size_t count) {
 }
 
 Result<std::unique_ptr<RandomReader>> OpenObjectReader(const std::shared_ptr<ObjectStore>& store,
-                                                       const std::string& key) {
+                                                       const std::string& key, std::optional<uint64_t> size_bytes) {
   FATHOM_RETURN_IF_ERROR(ValidateObjectKey(key));
   if (auto path = store->LocalPath(key)) {
     auto reader = LocalFileReader::Open(*path);
     if (!reader.ok() && reader.status().IsNotFound()) return Status::NotFound("no object " + key);
     return reader;
   }
-  return ObjectRangeReader::Open(store, key);
+  return ObjectRangeReader::Open(store, key, size_bytes);
 }
 
 }  // namespace fathom

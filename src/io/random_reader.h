@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "fathom/status.h"
@@ -79,10 +80,12 @@ class LocalFileReader final : public RandomReader {
   uint64_t size_;
 };
 
-// An object read with ranged Gets. Open asks the store for the object's size once.
+// An object read with ranged Gets. Open asks the store for the object's size once, unless
+// the caller knows it (a manifest records its objects' sizes): one request fewer.
 class ObjectRangeReader final : public RandomReader {
  public:
-  static Result<std::unique_ptr<RandomReader>> Open(std::shared_ptr<ObjectStore> store, const std::string& key);
+  static Result<std::unique_ptr<RandomReader>> Open(std::shared_ptr<ObjectStore> store, const std::string& key,
+                                                    std::optional<uint64_t> size_bytes = std::nullopt);
   uint64_t size() const override { return size_; }
   Status ReadAt(uint64_t offset, size_t length, char* dst) const override;
   // One GetRanges batch.
@@ -98,8 +101,11 @@ class ObjectRangeReader final : public RandomReader {
   uint64_t size_;
 };
 
-// The best reader for an object: the local file for a LocalStore, ranged Gets otherwise.
+// The best reader for an object: the local file for a LocalStore, ranged Gets otherwise
+// (`size_bytes`, when known, saves their HEAD; a wrong size makes reads fail, never
+// return other bytes: a read past the real end is short, so Corruption).
 Result<std::unique_ptr<RandomReader>> OpenObjectReader(const std::shared_ptr<ObjectStore>& store,
-                                                       const std::string& key);
+                                                       const std::string& key,
+                                                       std::optional<uint64_t> size_bytes = std::nullopt);
 
 }  // namespace fathom

@@ -69,8 +69,35 @@ class BatchCountingStore final : public ForwardingStore {
     ++batches;
     return ForwardingStore::GetRanges(reads);
   }
-  int gets = 0, batches = 0;
+  Result<ObjectInfo> Head(const std::string& key) override {
+    ++heads;
+    return ForwardingStore::Head(key);
+  }
+  int gets = 0, batches = 0, heads = 0;
 };
+
+// A reader opened with the object's size (a manifest knows it) asks no HEAD; a wrong size
+// makes reads past the real end fail, never return other bytes.
+TEST(RandomReaderTest, AKnownSizeSavesTheHead) {
+  auto store = std::make_shared<BatchCountingStore>();
+  ASSERT_TRUE(store->Put("o/x", "0123456789", PutMode::kCreateOnly).ok());
+  auto asked = OpenObjectReader(store, "o/x");
+  ASSERT_TRUE(asked.ok());
+  EXPECT_EQ(store->heads, 1);
+  EXPECT_EQ((*asked)->size(), 10u);
+  auto known = OpenObjectReader(store, "o/x", 10);
+  ASSERT_TRUE(known.ok());
+  EXPECT_EQ(store->heads, 1);
+  char buffer[4];
+  ASSERT_TRUE((*known)->ReadAt(6, 4, buffer).ok());
+  EXPECT_EQ(std::string(buffer, 4), "6789");
+  auto wrong = OpenObjectReader(store, "o/x", 20);
+  ASSERT_TRUE(wrong.ok());
+  EXPECT_TRUE((*wrong)->ReadAt(8, 4, buffer).IsCorruption());
+  auto missing = OpenObjectReader(store, "o/missing", 10);
+  ASSERT_TRUE(missing.ok());
+  EXPECT_TRUE((*missing)->ReadAt(0, 4, buffer).IsNotFound());
+}
 
 // An object reader's ReadMany is one GetRanges batch; ReadAcross sends the ranges of all
 // readers on one store as one batch and a local file's through its own ReadMany; a range
