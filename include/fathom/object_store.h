@@ -87,6 +87,14 @@ class ObjectStore {
                                                size_t max_keys = 0) = 0;
   // Deleting a missing key is not an error.
   virtual Status Delete(const std::string& key) = 0;
+  // Deletes every key, each as Delete would; one status per key, in order. Stores with
+  // per-request latency (S3) send the requests at once; the default deletes one by one.
+  virtual std::vector<Status> DeleteMany(const std::vector<std::string>& keys) {
+    std::vector<Status> statuses;
+    statuses.reserve(keys.size());
+    for (const std::string& key : keys) statuses.push_back(Delete(key));
+    return statuses;
+  }
   // For messages: "local:/path", "mem", ...
   virtual std::string Describe() const = 0;
   // The local file holding `key`, for stores that are a directory (readers may then

@@ -191,6 +191,7 @@ void CollectionImpl::CommitGroup(const std::vector<PendingWrite*>& group) {
   const uint64_t logged_before = last_sequence_;
   std::vector<PendingWrite*> pending = group;
   bool lost_race = false;
+  bool must_check = false;  // the last attempt had nothing to log and had not checked
   for (int race = 0; !pending.empty(); ++race) {
     if (race == limits::kWalCommitRacesMax) {
       for (PendingWrite* p : pending) {
@@ -209,11 +210,22 @@ void CollectionImpl::CommitGroup(const std::vector<PendingWrite*>& group) {
       RealClock()->SleepFor(LostRaceBackoff(race));
       sync.lock();
     }
-    // Another node's WAL objects first (before validation: a write must be checked against
-    // every write acknowledged before it, on any node). After a lost race the check looks
-    // for a newer manifest too: the object that beat us may already be compacted away.
+    // A write must be validated against every write acknowledged before it, on any node.
+    // On a shared store the create-only PUT of last_sequence_ + 1 settles that by itself:
+    // sequence numbers are dense, so the PUT fails if any node took that number (the
+    // group then catches up, is validated anew and tries the next), and a PUT that
+    // succeeds follows every WAL object ever committed. So a commit reads nothing first
+    // (one request, as a raw PUT) unless (a) its last attempt lost a race, (b) a put's
+    // outcome is unknown, or (c) the last listing of manifests is half a grace old: WAL
+    // objects after last_sequence_ may then have been compacted and deleted, and a PUT of
+    // a deleted number would succeed; CatchUpLocked lists manifests first then. After a
+    // lost race the check looks for a newer manifest too: the object that beat us may
+    // already be compacted away.
+    const bool listing_due = shared_ && clock_->Now() - manifests_checked_at_ >= gc_grace_ / 2;
+    const bool checked = wal_uncertain_ || lost_race || must_check || listing_due;
+    must_check = false;
     bool reload = false;
-    Status s = CatchUpLocked(/*check=*/shared_ || wal_uncertain_, /*full=*/lost_race, &reload);
+    Status s = CatchUpLocked(checked, /*full=*/lost_race, &reload);
     if (s.ok() && reload) {
       sync.unlock();
       s = Reload();
@@ -227,7 +239,18 @@ void CollectionImpl::CommitGroup(const std::vector<PendingWrite*>& group) {
       lost_race = false;
       continue;  // check again on the reloaded state (counts as a race: bounded)
     }
+    std::vector<PendingWrite*> attempt = pending;
     pending = ValidateGroup(pending);
+    if (shared_ && !checked &&
+        std::all_of(pending.begin(), pending.end(), [](const PendingWrite* p) { return p->ops.empty(); })) {
+      // Nothing to log, so no PUT proves that the state these answers come from is the
+      // newest (a delete by filter that matches nothing here, an add of an id this node
+      // still has, a refusal): check the store first, then answer.
+      for (PendingWrite* p : attempt) p->status = Status::Ok();
+      pending = std::move(attempt);
+      must_check = true;
+      continue;
+    }
     // One WAL object for the group. The byte estimate that formed it can be far off (a
     // filter delete is resolved only now), so the object is checked on its encoded bytes:
     // a group the encoder refuses commits writer by writer, and only the writer whose own

@@ -303,7 +303,10 @@ bool DatabaseImpl::DeleteCollectionData(const std::vector<std::string>& ids,
       all = false;  // the drop record stays; the next open tries again
       continue;
     }
-    for (const ObjectInfo& o : *objects) all = store_->Delete(o.key).ok() && all;
+    std::vector<std::string> keys;
+    keys.reserve(objects->size());
+    for (const ObjectInfo& o : *objects) keys.push_back(o.key);
+    for (const Status& s : store_->DeleteMany(keys)) all = s.ok() && all;
   }
   return all;
 }

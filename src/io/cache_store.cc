@@ -182,6 +182,12 @@ Status CacheStore::Put(const std::string& key, std::string_view bytes, PutMode m
   return s;
 }
 
+std::vector<Status> CacheStore::DeleteMany(const std::vector<std::string>& keys) {
+  std::vector<Status> statuses = inner_->DeleteMany(keys);
+  for (const std::string& key : keys) DropKey(Checksum64(key));  // as Delete: even after a failure
+  return statuses;
+}
+
 Status CacheStore::Delete(const std::string& key) {
   Status s = inner_->Delete(key);
   DropKey(Checksum64(key));  // even if the Delete failed: the object may be gone

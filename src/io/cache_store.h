@@ -98,6 +98,7 @@ class CacheStore final : public ObjectStore {
     return inner_->List(prefix, start_after, max_keys);
   }
   Status Delete(const std::string& key) override;
+  std::vector<Status> DeleteMany(const std::vector<std::string>& keys) override;
   std::string Describe() const override;
 
   CacheStats stats() const;

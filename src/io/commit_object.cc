@@ -13,17 +13,24 @@ Status ResolveObject(ObjectStore& store, const std::string& key, std::string_vie
 
 Status CommitObject(ObjectStore& store, const std::string& key, std::string_view bytes) {
   Status last;
+  bool maybe_landed = false;  // an earlier attempt failed in a way that may have written
   for (int attempt = 0; attempt < limits::kStorePutAttemptsMax; ++attempt) {
     last = store.Put(key, bytes, PutMode::kCreateOnly);
     if (last.ok()) return last;
     if (last.IsAlreadyExists()) {
-      // An earlier attempt of ours landed, or another writer owns the key. The store
-      // makes an existing object durable before answering AlreadyExists.
+      // Another writer owns the key, or an earlier attempt of ours landed. Without such
+      // an attempt the object is another writer's even if its bytes equal ours: two
+      // nodes can log byte-identical WAL objects (the same delete at the same sequence
+      // number), and taking the other's as ours would acknowledge a write validated
+      // against a state that was not the newest. The store makes an existing object
+      // durable before answering AlreadyExists.
+      if (!maybe_landed) return last;
       Status resolved = ResolveObject(store, key, bytes);
       if (resolved.ok() || resolved.IsAlreadyExists()) return resolved;
       last = resolved;
     }
     // Retry other failures: if the put landed, the next attempt meets AlreadyExists.
+    maybe_landed = true;
   }
   // Out of attempts: one last look, so that a landed put is not reported as lost.
   Status resolved = ResolveObject(store, key, bytes);

@@ -7,7 +7,10 @@
 // each resolves that case the same way: read the object back and compare bytes.
 //   OK            an object with exactly `bytes` is durable at `key` (ours, maybe from an
 //                 earlier attempt whose acknowledgement was lost);
-//   AlreadyExists another object holds `key` (another writer got there first);
+//   AlreadyExists another object holds `key` (another writer got there first), or the
+//                 first attempt met an existing object: bytes are compared only after an
+//                 attempt of this call may have landed, so an equal object another writer
+//                 put first is theirs, not ours;
 //   other         the outcome is unknown: the object may or may not exist. Callers must
 //                 resolve it (read back) before reusing `key` or anything that depends on it.
 #pragma once

@@ -47,6 +47,15 @@ TEST(CommitObjectTest, AnotherWritersObjectIsAlreadyExists) {
   EXPECT_EQ(*store.MemStore::Get("a/1", std::nullopt), "theirs");
 }
 
+TEST(CommitObjectTest, AnEqualObjectFoundByTheFirstAttemptIsAnotherWriters) {
+  // Two nodes can log byte-identical WAL objects (the same delete at the same sequence
+  // number): with no earlier attempt of ours that may have landed, the key is theirs.
+  FlakyStore store;
+  ASSERT_TRUE(store.MemStore::Put("a/1", "same", PutMode::kCreateOnly).ok());
+  EXPECT_TRUE(CommitObject(store, "a/1", "same").IsAlreadyExists());
+  EXPECT_EQ(store.puts, 1);
+}
+
 TEST(CommitObjectTest, AnOutcomeThatCannotBeReadBackStaysAnError) {
   FlakyStore store;
   store.lost_acks = 100;

@@ -114,6 +114,29 @@ Result<std::vector<ObjectInfo>> FaultStore::List(const std::string& prefix,
   return base_->List(prefix, start_after, max_keys);
 }
 
+std::vector<Status> FaultStore::DeleteMany(const std::vector<std::string>& keys) {
+  Sleep();  // the deletes are sent at once: one latency for the batch
+  std::vector<Status> statuses(keys.size());
+  std::vector<Fault> faults(keys.size());
+  std::vector<std::string> sent;
+  std::vector<size_t> sent_index;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    faults[i] = Decide(true);
+    if (faults[i] == Fault::kFailBefore) {
+      statuses[i] = Injected("delete failed");
+      continue;
+    }
+    sent.push_back(keys[i]);
+    sent_index.push_back(i);
+  }
+  std::vector<Status> done = base_->DeleteMany(sent);
+  for (size_t j = 0; j < sent.size(); ++j) {
+    const size_t i = sent_index[j];
+    statuses[i] = faults[i] == Fault::kFailAfter && done[j].ok() ? Injected("delete applied, ack lost") : done[j];
+  }
+  return statuses;
+}
+
 Status FaultStore::Delete(const std::string& key) {
   Sleep();
   Fault fault = Decide(true);

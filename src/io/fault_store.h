@@ -42,6 +42,8 @@ class FaultStore : public ObjectStore {
   Result<std::vector<ObjectInfo>> List(const std::string& prefix, const std::string& start_after,
                                        size_t max_keys) override;
   Status Delete(const std::string& key) override;
+  // One latency for the batch (the requests go out at once); faults decided per key.
+  std::vector<Status> DeleteMany(const std::vector<std::string>& keys) override;
   std::string Describe() const override { return "fault(" + base_->Describe() + ")"; }
 
   void SetOptions(FaultOptions options);

@@ -32,6 +32,7 @@ class ForwardingStore : public ObjectStore {
     return base_->List(prefix, start_after, max_keys);
   }
   Status Delete(const std::string& key) override { return base_->Delete(key); }
+  std::vector<Status> DeleteMany(const std::vector<std::string>& keys) override { return base_->DeleteMany(keys); }
   std::string Describe() const override { return base_->Describe(); }
 
  protected:

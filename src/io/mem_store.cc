@@ -46,6 +46,7 @@ Result<std::vector<ObjectInfo>> MemStore::List(const std::string& prefix,
 }
 
 Status MemStore::Delete(const std::string& key) {
+  FATHOM_RETURN_IF_ERROR(ValidateObjectKey(key));  // as every store: a bad key is refused
   std::lock_guard<std::mutex> lock(mu_);
   objects_.erase(key);
   return Status::Ok();

@@ -72,6 +72,24 @@ TEST_P(ObjectStoreTest, PutGetHeadDelete) {
   EXPECT_TRUE(store_->Delete("a/b/c").ok());  // deleting a missing key is fine
 }
 
+TEST_P(ObjectStoreTest, DeleteManyDeletesEachKeyAndReportsEach) {
+  std::vector<std::string> keys;
+  for (int i = 0; i < 40; ++i) {
+    keys.push_back("many/" + std::to_string(i));
+    ASSERT_TRUE(store_->Put(keys.back(), "x" + std::to_string(i), PutMode::kCreateOnly).ok());
+  }
+  ASSERT_TRUE(store_->Put("many-kept", "y", PutMode::kCreateOnly).ok());
+  keys.push_back("many/missing");  // deleting a missing key is fine
+  keys.push_back("bad//key");      // refused alone
+  std::vector<Status> statuses = store_->DeleteMany(keys);
+  ASSERT_EQ(statuses.size(), keys.size());
+  for (size_t i = 0; i + 1 < keys.size(); ++i) EXPECT_TRUE(statuses[i].ok()) << keys[i] << ": " << statuses[i].ToString();
+  EXPECT_EQ(statuses.back().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->List("many/", "", 0)->size(), 0u);
+  EXPECT_EQ(*store_->Get("many-kept"), "y");
+  EXPECT_TRUE(store_->DeleteMany({}).empty());
+}
+
 TEST_P(ObjectStoreTest, CreateOnlyRefusesSecondWrite) {
   ASSERT_TRUE(store_->Put("k", "one", PutMode::kCreateOnly).ok());
   EXPECT_TRUE(store_->Put("k", "two", PutMode::kCreateOnly).IsAlreadyExists());

@@ -441,15 +441,43 @@ Result<ObjectInfo> S3Store::Head(const std::string& key) {
   return ErrorStatus(response, request, options_, options_.retry.attempts_max);
 }
 
-Status S3Store::Delete(const std::string& key) {
-  FATHOM_RETURN_IF_ERROR(ValidateObjectKey(key));
-  S3Request request{.method = S3Request::Method::kDelete, .key = FullKey(key)};
-  S3Response response = Execute(request);
+Status S3Store::DeleteResult(const S3Response& response, const S3Request& request) const {
   const long status = response.http_status;
   if (status >= 200 && status < 300) return Status::Ok();
   // A missing object is fine (S3 itself answers 204); a missing bucket is not.
   if (status == 404 && response.body.find("NoSuchBucket") == std::string::npos) return Status::Ok();
   return ErrorStatus(response, request, options_, options_.retry.attempts_max);
+}
+
+Status S3Store::Delete(const std::string& key) {
+  FATHOM_RETURN_IF_ERROR(ValidateObjectKey(key));
+  S3Request request{.method = S3Request::Method::kDelete, .key = FullKey(key)};
+  return DeleteResult(Execute(request), request);
+}
+
+std::vector<Status> S3Store::DeleteMany(const std::vector<std::string>& keys) {
+  std::vector<Status> statuses(keys.size());
+  for (size_t first = 0; first < keys.size(); first += kS3GetManyReadsMax) {
+    const size_t end = std::min(keys.size(), first + kS3GetManyReadsMax);
+    std::vector<S3Request> requests;
+    std::vector<size_t> batched;  // requests[j] deletes keys[batched[j]]
+    for (size_t i = first; i < end; ++i) {
+      statuses[i] = ValidateObjectKey(keys[i]);
+      if (!statuses[i].ok()) continue;
+      requests.push_back(S3Request{.method = S3Request::Method::kDelete, .key = FullKey(keys[i])});
+      batched.push_back(i);
+    }
+    std::vector<S3Response> responses = client_.ExecuteMany(requests, /*parallelism=*/16);
+    for (size_t j = 0; j < responses.size(); ++j) {
+      if (IsRetryable(responses[j])) {
+        retries_.fetch_add(1, std::memory_order_relaxed);
+        statuses[batched[j]] = Delete(keys[batched[j]]);  // with Delete's retries
+        continue;
+      }
+      statuses[batched[j]] = DeleteResult(responses[j], requests[j]);
+    }
+  }
+  return statuses;
 }
 
 Result<std::vector<ObjectInfo>> S3Store::List(const std::string& prefix, const std::string& start_after,

@@ -93,6 +93,9 @@ class S3Store : public ObjectStore {
   Result<std::vector<ObjectInfo>> List(const std::string& prefix, const std::string& start_after,
                                        size_t max_keys) override;
   Status Delete(const std::string& key) override;
+  // The deletes at once, at most 16 requests in flight (curl multi), in batches of
+  // kS3GetManyReadsMax; a delete that fails transiently is retried on its own (as Delete).
+  std::vector<Status> DeleteMany(const std::vector<std::string>& keys) override;
   std::string Describe() const override;
 
   // The reads at once, at most `parallelism` requests in flight (curl multi): the
@@ -115,6 +118,8 @@ class S3Store : public ObjectStore {
   // A Get's result from its final response.
   Result<std::string> GetResult(S3Response& response, const S3Request& request,
                                 const std::optional<ByteRange>& range) const;
+  // A Delete's result from its final response.
+  Status DeleteResult(const S3Response& response, const S3Request& request) const;
   // Reads `key` back after a create-only Put of `bytes` with an unknown outcome: OK (the
   // bytes are there), AlreadyExists (other bytes), NotFound (nothing), another error.
   Status ReadBack(const std::string& key, std::string_view bytes);

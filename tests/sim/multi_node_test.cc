@@ -5,6 +5,7 @@
 // for a WAL sequence number or a manifest version at a known moment.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -42,8 +43,24 @@ class HookStore : public ForwardingStore {
       if (hook_ && key.find(prefix_) != std::string::npos) hook = std::exchange(hook_, nullptr);
     }
     if (hook) hook();
+    ++requests;
     return ForwardingStore::Put(key, bytes, mode);
   }
+  Result<std::string> Get(const std::string& key, std::optional<ByteRange> range) override {
+    ++requests;
+    return ForwardingStore::Get(key, range);
+  }
+  Result<ObjectInfo> Head(const std::string& key) override {
+    ++requests;
+    return ForwardingStore::Head(key);
+  }
+  Result<std::vector<ObjectInfo>> List(const std::string& prefix, const std::string& start_after,
+                                       size_t max_keys) override {
+    ++requests;
+    return ForwardingStore::List(prefix, start_after, max_keys);
+  }
+
+  std::atomic<int> requests{0};  // every request that reached `base`
   std::string Describe() const override { return "hook(" + ForwardingStore::Describe() + ")"; }
 
  private:
@@ -166,6 +183,19 @@ TEST_F(MultiNodeTest, ARetriedFilterDeleteIsResolvedAgainstTheStateItFollows) {
   EXPECT_EQ(*b.col->Count(), 0u);
 }
 
+TEST_F(MultiNodeTest, AWriteWithNothingToLogLooksAtTheStoreBeforeAnswering) {
+  Node a = Open(), b = Open();
+  ASSERT_TRUE(a.col->Add({Rec("x", {0, 0}, 1)}).ok());
+  // B has not read A's add: its filter delete matches nothing in B's view, so there is
+  // no PUT to find out that B is behind. It must read the WAL before answering.
+  DeleteRequest del;
+  del.where = NBelow(5);
+  auto deleted = b.col->Delete(del);
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  EXPECT_EQ(*deleted, 1u);
+  EXPECT_EQ(*a.col->Count(), 0u);
+}
+
 TEST_F(MultiNodeTest, AReadAfterAnotherNodesCompactionAndGcReloadsFromItsManifest) {
   Node a = Open(), b = Open();
   ASSERT_TRUE(a.col->Add({Rec("x", {1, 1})}).ok());
@@ -183,6 +213,42 @@ TEST_F(MultiNodeTest, AReadAfterAnotherNodesCompactionAndGcReloadsFromItsManifes
   // And B's writes continue after the newest state.
   ASSERT_TRUE(b.col->Add({Rec("w", {4, 4})}).ok());
   EXPECT_EQ(*a.col->Count(), 8u);
+}
+
+TEST_F(MultiNodeTest, ACommitIsOnePutWhileTheLastManifestListingIsFresh) {
+  Node a = Open(), b = Open();
+  ASSERT_TRUE(b.col->Add({Rec("x", {1, 1})}).ok());
+  ASSERT_TRUE(a.col->Add({Rec("y", {2, 2})}).ok());  // lost to B's WAL 1: caught up
+  int before = a.store->requests;
+  ASSERT_TRUE(a.col->Add({Rec("z", {3, 3})}).ok());
+  EXPECT_EQ(a.store->requests - before, 1);  // the create-only PUT alone, as a raw PUT
+  // Half a grace later WAL objects after A's may have been compacted and deleted: the
+  // commit lists manifests and reads the next WAL key before its PUT.
+  clock_->AdvanceBy(std::chrono::seconds(30));
+  before = a.store->requests;
+  ASSERT_TRUE(a.col->Add({Rec("w", {4, 4})}).ok());
+  EXPECT_EQ(a.store->requests - before, 3);
+  EXPECT_EQ(Ids(*b.col), (std::vector<std::string>{"x", "y", "z", "w"}));
+}
+
+TEST_F(MultiNodeTest, AWriteAfterAnotherNodesCompactionAndGcFollowsItsManifest) {
+  Node a = Open(), b = Open();
+  ASSERT_TRUE(a.col->Add({Rec("x", {1, 1})}).ok());
+  ASSERT_EQ(*b.col->Count(), 1u);  // B has applied WAL 1
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(a.col->Add({Rec("y" + std::to_string(i), {2, 2})}).ok());
+  ASSERT_TRUE(a.col->Compact().ok());
+  clock_->AdvanceBy(std::chrono::minutes(2));
+  ASSERT_TRUE(a.col->Add({Rec("z", {3, 3})}).ok());
+  ASSERT_TRUE(a.col->Compact().ok());
+  ASSERT_EQ(CountKeys(*base_, a.col->id(), "wal"), 1u);  // WAL 2..6 deleted, WAL 7 kept
+  // B's next WAL number (2) is free again in the store; a PUT of it would succeed under
+  // a manifest that covers it, and the write would be lost. B's commit must find the
+  // manifest first, reload, and log after WAL 7.
+  ASSERT_TRUE(b.col->Add({Rec("w", {4, 4})}).ok());
+  const std::vector<std::string> all{"x", "y0", "y1", "y2", "y3", "y4", "z", "w"};
+  EXPECT_EQ(Ids(*a.col), all);
+  Node c = Open();
+  EXPECT_EQ(Ids(*c.col), all);
 }
 
 TEST_F(MultiNodeTest, TwoNodesCompactingAtOnceOneWinsTheOtherReloads) {
