@@ -6,12 +6,17 @@
 // written to the bucket through the engine and compacted (segments, vector index, cold
 // parts). Then, for each latency, a fresh Database opens it in three ways and answers one
 // query: straight from the store; through an empty cache (which it fills); through that
-// cache again (a restart). Reported: time to the first answer, store requests and bytes
-// fetched from the bucket, and the warm query latency afterwards (the same in every mode:
-// by then the collection is in RAM). Settings from the environment as the tests'
-// (FATHOM_S3_ENDPOINT, AWS_*, FATHOM_S3_BUCKET; `scripts/with-s3.sh` provides them).
-// Prints a table; not a test.
-//   s3_open [--rows 100000] [--dim 384] [--latency-ms 0,50]
+// cache again (a restart). Reported separately for the open (Database::Open and the
+// collection lookup) and for the first query after it: time, store requests, sequential
+// store rounds and bytes fetched from the bucket; then the warm query latency (the median
+// of the queries after the first). A "round" is one request, or one batch of ranged reads
+// sent together (ObjectStore::GetRanges): the dependent round trips a caller waits for in
+// sequence, which is what an injected per-request latency multiplies. The "one by one"
+// mode is "no cache" with every batch sent one read after another (as before batched
+// reads): the same-run peer of the batched modes. Settings from the
+// environment as the tests' (FATHOM_S3_ENDPOINT, AWS_*, FATHOM_S3_BUCKET;
+// `scripts/with-s3.sh` provides them). Prints a table; not a test.
+//   s3_open [--rows 100000] [--dim 384] [--latency-ms 0,50] [--trace]
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
@@ -38,34 +43,91 @@ using fathom::bench::Clock;
 using fathom::bench::Die;
 using fathom::bench::Seconds;
 
-// Counts the requests and bytes that reach the bucket.
+// Counts the requests, sequential rounds and bytes that reach the bucket. The engine
+// calls the store from one thread during open and a query (no background compaction
+// here), so every call is one round.
+// With `trace`, prints each round to stderr ("round: REQUEST key [range] -> bytes").
 class CountingStore final : public fathom::ForwardingStore {
  public:
-  using ForwardingStore::ForwardingStore;
+  CountingStore(std::shared_ptr<fathom::ObjectStore> base, bool trace)
+      : ForwardingStore(std::move(base)), trace_(trace) {}
   fathom::Status Put(const std::string& key, std::string_view bytes, fathom::PutMode mode) override {
-    ++requests;
+    Count(1);
+    Trace("PUT", key, std::nullopt, bytes.size());
     return ForwardingStore::Put(key, bytes, mode);
   }
   fathom::Result<std::string> Get(const std::string& key, std::optional<fathom::ByteRange> range) override {
-    ++requests;
+    Count(1);
     auto r = ForwardingStore::Get(key, range);
     if (r.ok()) bytes += r->size();
+    Trace("GET", key, range, r.ok() ? r->size() : 0);
+    return r;
+  }
+  fathom::Result<std::vector<std::string>> GetRanges(const std::vector<fathom::RangedRead>& reads) override {
+    Count(reads.size());  // sent together: one round
+    auto r = ForwardingStore::GetRanges(reads);
+    uint64_t got = 0;
+    if (r.ok()) {
+      for (const std::string& b : *r) got += b.size();
+    }
+    bytes += got;
+    if (trace_) {
+      std::fprintf(stderr, "  round %llu: GetRanges of %zu reads (first %s) -> %llu bytes\n",
+                   static_cast<unsigned long long>(rounds.load()), reads.size(),
+                   reads.empty() ? "-" : reads[0].key.c_str(), static_cast<unsigned long long>(got));
+    }
     return r;
   }
   fathom::Result<fathom::ObjectInfo> Head(const std::string& key) override {
-    ++requests;
+    Count(1);
+    Trace("HEAD", key, std::nullopt, 0);
     return ForwardingStore::Head(key);
   }
   fathom::Result<std::vector<fathom::ObjectInfo>> List(const std::string& prefix, const std::string& start_after,
                                                        size_t max_keys) override {
-    ++requests;
-    return ForwardingStore::List(prefix, start_after, max_keys);
+    Count(1);
+    auto r = ForwardingStore::List(prefix, start_after, max_keys);
+    Trace("LIST", prefix + " after " + start_after + " max " + std::to_string(max_keys), std::nullopt,
+          r.ok() ? r->size() : 0);
+    return r;
   }
   fathom::Status Delete(const std::string& key) override {
-    ++requests;
+    Count(1);
+    Trace("DELETE", key, std::nullopt, 0);
     return ForwardingStore::Delete(key);
   }
-  std::atomic<uint64_t> requests{0}, bytes{0};
+
+  struct Totals {
+    uint64_t requests = 0, rounds = 0, bytes = 0;
+    Totals operator-(const Totals& o) const { return {requests - o.requests, rounds - o.rounds, bytes - o.bytes}; }
+  };
+  Totals totals() const { return {requests, rounds, bytes}; }
+  void set_trace(bool on) { trace_ = on; }
+
+ private:
+  void Count(uint64_t batch_requests) {
+    requests += batch_requests;
+    ++rounds;
+  }
+  void Trace(const char* what, const std::string& key, std::optional<fathom::ByteRange> range, uint64_t size) {
+    if (!trace_) return;
+    std::string span;
+    if (range) span = " [" + std::to_string(range->offset) + ", +" + std::to_string(range->length) + ")";
+    std::fprintf(stderr, "  round %llu: %s %s%s -> %llu\n", static_cast<unsigned long long>(rounds.load()), what,
+                 key.c_str(), span.c_str(), static_cast<unsigned long long>(size));
+  }
+  std::atomic<bool> trace_;
+  std::atomic<uint64_t> requests{0}, rounds{0}, bytes{0};
+};
+
+// Sends a batch's reads one after another (the ObjectStore default), as every read went
+// before batched reads existed: the peer the batched modes are measured against.
+class OneByOneStore final : public fathom::ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  fathom::Result<std::vector<std::string>> GetRanges(const std::vector<fathom::RangedRead>& reads) override {
+    return ObjectStore::GetRanges(reads);  // calls this->Get per read
+  }
 };
 
 std::shared_ptr<fathom::S3Store> OpenBucket(const std::string& prefix) {
@@ -96,12 +158,14 @@ int main(int argc, char** argv) {
   uint32_t dim = 384;
   std::string latencies_text = "0,50";
   std::string cache_root = "/tmp/fathom-s3-open-cache";
+  bool trace = false;
   app.add_option("--rows", rows)->capture_default_str();
   app.add_option("--dim", dim)->capture_default_str();
   app.add_option("--latency-ms", latencies_text, "Injected latency per store request, ms (list)")
       ->capture_default_str();
   app.add_option("--cache-root", cache_root, "Where the cache directories go (emptied first)")
       ->capture_default_str();
+  app.add_flag("--trace", trace, "Print every store round of the opens and first queries to stderr");
   CLI11_PARSE(app, argc, argv);
 
   fathom::SyntheticOptions data_options = bench::BenchDataOptions();
@@ -137,17 +201,19 @@ int main(int argc, char** argv) {
     std::printf("# written and compacted in %.1f s\n", Seconds(start));
   }
 
-  std::printf("%-10s %-12s %14s %10s %12s %14s\n", "latency", "mode", "first answer", "requests", "MiB fetched",
-              "warm p50 ms");
+  std::printf("%-8s %-11s | %9s %5s %6s %7s | %9s %5s %6s %7s | %9s\n", "latency", "mode", "open s", "reqs",
+              "rounds", "MiB", "query ms", "reqs", "rounds", "MiB", "warm p50");
   for (double latency_ms : fathom::bench::ParseDoubles(latencies_text)) {
     const std::string cache_dir = cache_root + "/latency-" + std::to_string(static_cast<int>(latency_ms));
     std::filesystem::remove_all(cache_dir);
-    for (const char* mode : {"no cache", "cache cold", "cache warm"}) {
-      auto counting = std::make_shared<CountingStore>(OpenBucket(prefix));
+    for (const std::string mode : {"one by one", "no cache", "cache cold", "cache warm"}) {
+      auto counting = std::make_shared<CountingStore>(OpenBucket(prefix), trace);
+      if (trace) std::fprintf(stderr, "%.0f ms, %s: open\n", latency_ms, mode.c_str());
       fathom::FaultOptions fault;
       fault.latency = std::chrono::microseconds(static_cast<int64_t>(latency_ms * 1000));
       std::shared_ptr<fathom::ObjectStore> store = std::make_shared<fathom::FaultStore>(counting, fault);
-      if (std::string(mode) != "no cache") {
+      if (mode == "one by one") store = std::make_shared<OneByOneStore>(store);
+      if (mode == "cache cold" || mode == "cache warm") {
         auto cache = fathom::CacheStore::Open(
             store, {.dir = cache_dir, .cacheable = [](const std::string& key) { return fathom::IsCollectionDataKey(key); }});
         Check(cache.status(), "open cache");
@@ -158,10 +224,14 @@ int main(int argc, char** argv) {
       Check(db.status(), "open");
       auto col = (*db)->GetCollection(fathom::Database::kDefaultTenant, fathom::Database::kDefaultDatabase, "bench");
       Check(col.status(), "get collection");
+      const double open_s = Seconds(start);
+      const CountingStore::Totals opened = counting->totals();
+      if (trace) std::fprintf(stderr, "%.0f ms, %s: first query\n", latency_ms, mode.c_str());
+      auto query_start = Clock::now();
       Check((*col)->Query(QueryFor(data->queries.Row(0), dim)).status(), "first query");
-      const double first_s = Seconds(start);
-      const uint64_t requests = counting->requests;
-      const uint64_t bytes = counting->bytes;
+      const double query_ms = Seconds(query_start) * 1000;
+      const CountingStore::Totals first = counting->totals() - opened;
+      counting->set_trace(false);  // warm queries: counted in their latency only
       std::vector<double> warm_ms;
       for (size_t q = 1; q < data->queries.rows; ++q) {
         auto t = Clock::now();
@@ -169,12 +239,16 @@ int main(int argc, char** argv) {
         warm_ms.push_back(Seconds(t) * 1000);
       }
       std::sort(warm_ms.begin(), warm_ms.end());
-      std::printf("%-10.0f %-12s %12.2f s %10llu %12.1f %14.2f\n", latency_ms, mode, first_s,
-                  static_cast<unsigned long long>(requests), fathom::bench::Mib(static_cast<double>(bytes)),
-                  warm_ms[warm_ms.size() / 2]);
+      auto mib = [](uint64_t b) { return fathom::bench::Mib(static_cast<double>(b)); };
+      std::printf("%-8.0f %-11s | %9.2f %5llu %6llu %7.1f | %9.1f %5llu %6llu %7.2f | %9.2f\n", latency_ms, mode.c_str(),
+                  open_s, static_cast<unsigned long long>(opened.requests),
+                  static_cast<unsigned long long>(opened.rounds), mib(opened.bytes), query_ms,
+                  static_cast<unsigned long long>(first.requests), static_cast<unsigned long long>(first.rounds),
+                  mib(first.bytes), warm_ms[warm_ms.size() / 2]);
       std::fflush(stdout);
     }
   }
+  std::printf("# load at the end %s\n", fathom::bench::LoadAverages().c_str());
   // The bucket prefix is left for inspection; scripts/with-s3.sh wipes the server.
   return 0;
 }

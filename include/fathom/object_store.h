@@ -33,6 +33,15 @@ struct ByteRange {
   uint64_t length = 0;
 };
 
+// One read of a batch (ObjectStore::GetRanges).
+struct RangedRead {
+  std::string key;
+  std::optional<ByteRange> range;  // nullopt: the whole object
+};
+
+// Reads per GetRanges call; a larger batch is the caller's bug (InvalidArgument).
+inline constexpr size_t kGetRangesReadsMax = 4096;
+
 struct ObjectInfo {
   std::string key;
   uint64_t size_bytes = 0;
@@ -49,6 +58,27 @@ class ObjectStore {
   // Reads the object, or `range` of it (clamped to the object's end). NotFound if missing.
   virtual Result<std::string> Get(const std::string& key,
                                   std::optional<ByteRange> range = std::nullopt) = 0;
+  // Reads each of `reads` as Get would: the results in the order of `reads`, or the error
+  // of the first read (in that order) that failed. A store that can overlap requests
+  // sends them together (S3Store: parallel ranged GETs through curl multi; CacheStore:
+  // the missing pages in one batch to the store it caches), so a batch costs about one
+  // round trip where one Get after another costs one each: what a cold query's reads of
+  // many blocks need. This default reads them one after another. More than
+  // kGetRangesReadsMax reads is InvalidArgument.
+  virtual Result<std::vector<std::string>> GetRanges(const std::vector<RangedRead>& reads) {
+    if (reads.size() > kGetRangesReadsMax) {
+      return Status::InvalidArgument("GetRanges of " + std::to_string(reads.size()) + " reads exceeds " +
+                                     std::to_string(kGetRangesReadsMax));
+    }
+    std::vector<std::string> out;
+    out.reserve(reads.size());
+    for (const RangedRead& read : reads) {
+      Result<std::string> bytes = Get(read.key, read.range);
+      if (!bytes.ok()) return bytes.status();
+      out.push_back(std::move(bytes).value());
+    }
+    return out;
+  }
   virtual Result<ObjectInfo> Head(const std::string& key) = 0;
   // Keys that start with `prefix` and sort after `start_after`, in byte order; at most
   // `max_keys` of them (0 = all).

@@ -188,8 +188,9 @@ Status CollectionImpl::Recover() {
       if (!options_.cold_vectors) break;  // every row stays in RAM; the next fold drops them
       // Derived data: rows a part cannot give back simply stay in RAM.
       const std::string part_key = ColdPartKey(id_, ref.id);
+      // The manifest's size saves a HEAD per part (a wrong one fails the part's reads).
       auto part = VectorColumn::OpenPart(store_, part_key, ref.id, VectorCache(manifest_.dimension),
-                                         manifest_.dimension);
+                                         manifest_.dimension, ref.size_bytes);
       Status s = part.ok() ? table_.mutable_vectors().BeginLoad(std::move(*part)) : part.status();
       if (!s.ok()) spdlog::warn("collection {}: ignoring cold part {} ({})", id_, part_key, s.ToString());
     }

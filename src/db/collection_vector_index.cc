@@ -131,20 +131,20 @@ Status ExactSearch(const RecordTable& table, DistanceSpace space, const float* q
   }
   if (!any_cold) return Status::Ok();
   // Re-score in order of the lower bound on the exact distance, while it can still beat
-  // the k-th exact one (bounded_rescore.h). The first k reads, which nearly every search
-  // makes, are read ahead together.
+  // the k-th exact one (bounded_rescore.h). Every row the re-score can reach is read
+  // ahead in one batch (one round trip to an object store) before the first exact read.
   const std::vector<BoundedCandidate> candidates =
       LowerBounds(space, query_norm, cold.Take(), TableVectorSource(table));
-  const std::vector<uint32_t> first = FirstSlots(candidates, top->capacity());
-  vectors.PrefetchCold(first.data(), first.size());
-  return BoundedRescore(candidates, *top,
-                        [&](uint32_t slot) {
-                          Status status;
-                          const float* v = vectors.Exact(slot, scratch.data(), &status);
-                          if (v == nullptr) return status.WithContext("vector search");
-                          top->Push(SpaceDistance(space, query, query_norm, v, table.norm(slot), d), slot);
-                          return Status::Ok();
-                        });
+  return BoundedRescoreBatched(
+      candidates, *top,
+      [&](uint32_t slot) {
+        Status status;
+        const float* v = vectors.Exact(slot, scratch.data(), &status);
+        if (v == nullptr) return status.WithContext("vector search");
+        top->Push(SpaceDistance(space, query, query_norm, v, table.norm(slot), d), slot);
+        return Status::Ok();
+      },
+      [&](const uint32_t* batch, size_t count) { vectors.PrefetchCold(batch, count); });
 }
 
 // The live slots of a table, as a range for ExactSearch.

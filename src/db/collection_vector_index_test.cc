@@ -17,6 +17,7 @@
 #include "common/checksum.h"
 #include "common/coding.h"
 #include "common/limits.h"
+#include "io/forwarding_store.h"
 #include "io/mem_store.h"
 #include "test_util.h"
 
@@ -721,6 +722,66 @@ TEST_F(CollectionVectorIndexTest, ColdVectorsStayExactAndSurviveReopen) {
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   ExpectEmbeddingsIntact();
   EXPECT_LT(Stats().cold_parts, parts->size()) << "the damaged part is dropped";
+}
+
+// Counts the store's sequential rounds: a request, or a GetRanges batch.
+class RoundCountingStore final : public ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  Result<std::string> Get(const std::string& key, std::optional<ByteRange> range) override {
+    ++rounds;
+    return ForwardingStore::Get(key, range);
+  }
+  Result<std::vector<std::string>> GetRanges(const std::vector<RangedRead>& reads) override {
+    ++rounds;
+    batched_reads += reads.size();
+    return ForwardingStore::GetRanges(reads);
+  }
+  Result<ObjectInfo> Head(const std::string& key) override {
+    ++rounds;
+    return ForwardingStore::Head(key);
+  }
+  std::atomic<uint64_t> rounds{0}, batched_reads{0};
+};
+
+// A cold query (a fresh database: nothing in the block cache) reads every exact row it
+// re-scores in one batch, through the index and through the exact scan of a small filter:
+// at most one round trip to the store per query, and the answers stay exact.
+TEST_F(CollectionVectorIndexTest, ColdQueryReadsItsRowsInOneRound) {
+  Open();
+  Data data(SeedForTest("CollectionVectorIndexTest.ColdQueryReadsItsRowsInOneRound"), 24);
+  AddRows(data, 0, 5000);
+  ASSERT_TRUE(col_->Compact().ok());
+  ASSERT_EQ(Stats().cold_vectors, 5000u);
+  for (int64_t bucket_below : {100, 3}) {
+    col_.reset();
+    db_.reset();
+    auto counting = std::make_shared<RoundCountingStore>(store_);
+    auto db = Database::Open({.store = counting,
+                              .vector_index_min_rows = kMinRows,
+                              .vector_recall_target = recall_target_,
+                              .cold_spill_min_rows = kSpillRows,
+                              .background_compaction = false});
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    db_ = std::move(*db);
+    auto col = db_->GetCollection(Database::kDefaultTenant, Database::kDefaultDatabase, "vectors");
+    ASSERT_TRUE(col.ok());
+    col_ = *col;
+    double recall = 0;
+    uint64_t most = 0;
+    const uint64_t batched_before = counting->batched_reads;
+    for (int i = 0; i < 20; ++i) {
+      const uint64_t before = counting->rounds;
+      recall += Recall(data, 1, DistanceSpace::kL2, bucket_below);  // distances checked exact
+      most = std::max<uint64_t>(most, counting->rounds - before);
+    }
+    std::printf("filter bucket < %lld: at most %llu store rounds per query, %llu block reads batched, recall %.3f\n",
+                static_cast<long long>(bucket_below), static_cast<unsigned long long>(most),
+                static_cast<unsigned long long>(counting->batched_reads - batched_before), recall / 20);
+    EXPECT_LE(most, 1u);
+    EXPECT_GT(counting->batched_reads, batched_before);
+    EXPECT_GE(recall / 20, 0.95);
+  }
 }
 
 TEST_F(CollectionVectorIndexTest, ColdVectorsOff) {

@@ -195,24 +195,18 @@ Status VectorColumn::ReadCold(const ColdRef& ref, float* out) {
 }
 
 void VectorColumn::PrefetchCold(const uint32_t* slots, size_t count) const {
-  // (part seq, row) of the cold slots, grouped by part; a search's candidates mostly
-  // live in one or two parts.
-  thread_local std::vector<std::pair<uint32_t, uint32_t>> refs;
-  thread_local std::vector<uint32_t> rows;
-  refs.clear();
+  // The cold slots' rows, across parts, in one batch (one GetRanges call for an object
+  // store): a search's candidates may live in several parts.
+  thread_local std::vector<VectorFile::RowRef> rows;
+  rows.clear();
   for (size_t i = 0; i < count; ++i) {
     if (slots[i] >= loc_.size() || !is_cold(slots[i])) continue;
     const uint64_t loc = loc_[slots[i]];
-    refs.push_back({static_cast<uint32_t>((loc & ~kColdBit) >> 32), static_cast<uint32_t>(loc)});
+    rows.push_back({FindPart(static_cast<uint32_t>((loc & ~kColdBit) >> 32))->part->file.get(),
+                    static_cast<uint32_t>(loc)});
   }
-  std::stable_sort(refs.begin(), refs.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (size_t begin = 0; begin < refs.size();) {
-    size_t end = begin;
-    rows.clear();
-    while (end < refs.size() && refs[end].first == refs[begin].first) rows.push_back(refs[end++].second);
-    FindPart(refs[begin].first)->part->file->Prefetch(rows.data(), rows.size());
-    begin = end;
-  }
+  // A single missing block gains nothing from a batch: Exact reads it.
+  VectorFile::PrefetchRows(rows.data(), rows.size(), 2);
 }
 
 std::optional<VectorColumn::ColdRef> VectorColumn::cold_ref(size_t slot) const {
@@ -240,8 +234,10 @@ size_t VectorColumn::MemoryBytes() const {
 
 Result<std::shared_ptr<ColdPart>> VectorColumn::OpenPart(const std::shared_ptr<ObjectStore>& store,
                                                          const std::string& key, const std::string& id,
-                                                         BlockCache* cache, uint32_t dim) {
-  FATHOM_ASSIGN_OR_RETURN(std::unique_ptr<RandomReader> reader, OpenObjectReader(store, key));
+                                                         BlockCache* cache, uint32_t dim, uint64_t size_bytes) {
+  FATHOM_ASSIGN_OR_RETURN(std::unique_ptr<RandomReader> reader,
+                          OpenObjectReader(store, key, size_bytes != 0 ? std::optional<uint64_t>(size_bytes)
+                                                                       : std::nullopt));
   auto part = std::make_shared<ColdPart>();
   part->id = id;
   part->size_bytes = reader->size();
@@ -279,8 +275,9 @@ Result<std::shared_ptr<ColdPart>> VectorColumn::WritePart(const std::shared_ptr<
   const MatrixView rows{plan.vectors.data(), plan.slots.size(), dim};
   FATHOM_ASSIGN_OR_RETURN(std::string bytes, VectorFile::Encode(rows, plan.tags.data()));
   FATHOM_RETURN_IF_ERROR(CommitObject(*store, key, bytes));
+  const uint64_t size_bytes = bytes.size();
   bytes = {};
-  return OpenPart(store, key, id, cache, dim);
+  return OpenPart(store, key, id, cache, dim, size_bytes);
 }
 
 size_t VectorColumn::InstallPart(std::shared_ptr<ColdPart> part, const SpillPlan& plan) {

@@ -85,8 +85,9 @@ class VectorColumn {
   const float* Exact(size_t slot, float* scratch, Status* status) const;
 
   // Reads ahead the blocks of the cold rows among `slots` (hot and dead slots are
-  // skipped), one batch per part (VectorFile::Prefetch), so the Exact calls that follow
-  // hit the block cache. A hint: failures are left to Exact.
+  // skipped) in one batch across parts (VectorFile::PrefetchRows: one GetRanges call
+  // to an object store), so the Exact calls that follow hit the block cache. A hint:
+  // failures are left to Exact.
   void PrefetchCold(const uint32_t* slots, size_t count) const;
 
   struct ColdRef {
@@ -154,8 +155,11 @@ class VectorColumn {
 
   // ---- open ----
   // Opens part object `key` (written by WritePart) for reading through `cache`.
+  // `size_bytes` (0: unknown, asked of the store) is the object's size as the manifest
+  // records it.
   static Result<std::shared_ptr<ColdPart>> OpenPart(const std::shared_ptr<ObjectStore>& store, const std::string& key,
-                                                    const std::string& id, BlockCache* cache, uint32_t dim);
+                                                    const std::string& id, BlockCache* cache, uint32_t dim,
+                                                    uint64_t size_bytes = 0);
   // Makes an opened part available to LoadRow (parts oldest first: a later part's row
   // wins for a tag both hold). Nothing changes on error.
   Status BeginLoad(std::shared_ptr<ColdPart> part);

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <unordered_map>
 
 #include "common/checksum.h"
 #include "io/cache_page.h"
@@ -201,78 +202,189 @@ Result<std::string> CacheStore::Get(const std::string& key, std::optional<ByteRa
 }
 
 Result<std::string> CacheStore::GetWhole(const std::string& key) {
+  if (std::optional<std::string> cached = CachedWhole(key)) return std::move(*cached);
+  ++fetches_;
+  FATHOM_ASSIGN_OR_RETURN(std::string bytes, inner_->Get(key, std::nullopt));
+  KeepWhole(key, bytes);
+  return bytes;
+}
+
+std::optional<std::string> CacheStore::CachedWhole(const std::string& key) {
   const uint64_t hash = Checksum64(key);
   std::string out;
   for (uint64_t index = 0;; ++index) {
     std::optional<std::string> page = ReadPage(key, PageId{hash, index});
-    if (!page) break;
+    if (!page) return std::nullopt;
     out += *page;
     if (page->size() < options_.page_bytes) return out;  // the last page
   }
-  ++fetches_;
-  FATHOM_ASSIGN_OR_RETURN(std::string bytes, inner_->Get(key, std::nullopt));
+}
+
+void CacheStore::KeepWhole(const std::string& key, const std::string& bytes) {
   page_misses_ += bytes.size() / options_.page_bytes + 1;
   if (bytes.size() <= options_.capacity_bytes / 2) StorePages(key, 0, bytes, true);
-  return bytes;
 }
 
 Result<std::string> CacheStore::GetRange(const std::string& key, ByteRange range) {
-  const uint64_t page_bytes = options_.page_bytes;
-  const uint64_t end = range.length > std::numeric_limits<uint64_t>::max() - range.offset
-                           ? std::numeric_limits<uint64_t>::max()
-                           : range.offset + range.length;
-  const uint64_t first = range.offset / page_bytes;
-  const uint64_t last = (end - 1) / page_bytes;
-  // A range that would take more pages than the cache holds is not worth caching (and
-  // page arithmetic near 2^64 would overflow): pass it through.
-  if ((last - first + 1) > options_.capacity_bytes / 2 / page_bytes || last >= std::numeric_limits<uint64_t>::max() / page_bytes) {
+  RangePlan plan = PlanRange(key, range);
+  if (plan.pass_through) {
     ++fetches_;
     return inner_->Get(key, range);
   }
-  const uint64_t hash = Checksum64(key);
-  std::vector<std::optional<std::string>> pages;
-  pages.reserve(last - first + 1);
-  for (uint64_t index = first; index <= last; ++index) {
-    pages.push_back(ReadPage(key, PageId{hash, index}));
-    if (pages.back() && pages.back()->size() < page_bytes) break;  // the object ends here
+  if (plan.span_pages == 0) return FinishRange(key, plan, nullptr);
+  const RangedRead span = SpanRead(key, plan);
+  ++fetches_;
+  FATHOM_ASSIGN_OR_RETURN(std::string fetched, inner_->Get(span.key, span.range));
+  return FinishRange(key, plan, &fetched);
+}
+
+CacheStore::RangePlan CacheStore::PlanRange(const std::string& key, ByteRange range) {
+  const uint64_t page_bytes = options_.page_bytes;
+  RangePlan plan;
+  plan.range = range;
+  plan.end = range.length > std::numeric_limits<uint64_t>::max() - range.offset ? std::numeric_limits<uint64_t>::max()
+                                                                               : range.offset + range.length;
+  plan.first = range.offset / page_bytes;
+  const uint64_t last = (plan.end - 1) / page_bytes;
+  // A range that would take more pages than the cache holds is not worth caching (and
+  // page arithmetic near 2^64 would overflow): pass it through.
+  if ((last - plan.first + 1) > options_.capacity_bytes / 2 / page_bytes ||
+      last >= std::numeric_limits<uint64_t>::max() / page_bytes) {
+    plan.pass_through = true;
+    return plan;
   }
-  size_t missing_first = pages.size(), missing_last = 0;
-  for (size_t i = 0; i < pages.size(); ++i) {
-    if (pages[i]) continue;
+  const uint64_t hash = Checksum64(key);
+  plan.pages.reserve(last - plan.first + 1);
+  for (uint64_t index = plan.first; index <= last; ++index) {
+    plan.pages.push_back(ReadPage(key, PageId{hash, index}));
+    if (plan.pages.back() && plan.pages.back()->size() < page_bytes) break;  // the object ends here
+  }
+  size_t missing_first = plan.pages.size(), missing_last = 0;
+  for (size_t i = 0; i < plan.pages.size(); ++i) {
+    if (plan.pages[i]) continue;
     missing_first = std::min(missing_first, i);
     missing_last = i;
   }
-  if (missing_first < pages.size()) {
+  if (missing_first < plan.pages.size()) {
     // One request for the span of missing pages (present ones inside it come along).
-    const uint64_t span_pages = missing_last - missing_first + 1;
-    const uint64_t span_offset = (first + missing_first) * page_bytes;
-    ++fetches_;
-    FATHOM_ASSIGN_OR_RETURN(std::string fetched, inner_->Get(key, ByteRange{span_offset, span_pages * page_bytes}));
-    page_misses_ += span_pages;
-    const bool reaches_end = fetched.size() < span_pages * page_bytes;
+    plan.missing_first = missing_first;
+    plan.span_pages = missing_last - missing_first + 1;
+  }
+  return plan;
+}
+
+RangedRead CacheStore::SpanRead(const std::string& key, const RangePlan& plan) const {
+  const uint64_t page_bytes = options_.page_bytes;
+  return RangedRead{key, ByteRange{(plan.first + plan.missing_first) * page_bytes, plan.span_pages * page_bytes}};
+}
+
+std::string CacheStore::FinishRange(const std::string& key, RangePlan& plan, const std::string* fetched, bool keep) {
+  const uint64_t page_bytes = options_.page_bytes;
+  std::vector<std::optional<std::string>>& pages = plan.pages;
+  if (fetched != nullptr) {
+    const uint64_t span_pages = plan.span_pages;
+    const size_t missing_first = plan.missing_first;
+    if (keep) page_misses_ += span_pages;
+    const bool reaches_end = fetched->size() < span_pages * page_bytes;
     for (uint64_t i = 0; i < span_pages; ++i) {
       const uint64_t at = i * page_bytes;
-      if (at > fetched.size()) {
+      if (at > fetched->size()) {
         pages.resize(missing_first + i);  // past the end the object has no pages
         break;
       }
-      pages[missing_first + i] = fetched.substr(at, page_bytes);
+      pages[missing_first + i] = fetched->substr(at, page_bytes);
       if (pages[missing_first + i]->size() < page_bytes) {
         pages.resize(missing_first + i + 1);
         break;
       }
     }
-    StorePages(key, first + missing_first, fetched, reaches_end);
+    if (keep) StorePages(key, plan.first + missing_first, *fetched, reaches_end);
   }
   std::string out;
-  uint64_t position = first * page_bytes;
+  uint64_t position = plan.first * page_bytes;
   for (const std::optional<std::string>& page : pages) {
     const uint64_t page_end = position + page->size();
-    const uint64_t from = std::max(position, range.offset);
-    const uint64_t to = std::min(page_end, end);
+    const uint64_t from = std::max(position, plan.range.offset);
+    const uint64_t to = std::min(page_end, plan.end);
     if (from < to) out.append(*page, from - position, to - from);
     position += page_bytes;
     if (page->size() < page_bytes) break;
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> CacheStore::GetRanges(const std::vector<RangedRead>& reads) {
+  if (reads.size() > kGetRangesReadsMax) {
+    return Status::InvalidArgument("GetRanges of " + std::to_string(reads.size()) + " reads exceeds " +
+                                   std::to_string(kGetRangesReadsMax));
+  }
+  // What each read needs once the batch's fetches are back.
+  enum class Kind { kDone, kRaw, kWhole, kRange };
+  struct Pending {
+    Kind kind = Kind::kDone;
+    RangePlan plan;
+    size_t fetch = 0;  // its position in `fetches`
+  };
+  std::vector<std::string> out(reads.size());
+  std::vector<Pending> pending(reads.size());
+  std::vector<RangedRead> fetches;
+  std::unordered_map<std::string, size_t> fetch_of;  // key and span -> its fetch
+  for (size_t i = 0; i < reads.size(); ++i) {
+    const RangedRead& read = reads[i];
+    Pending& p = pending[i];
+    if (!Cacheable(read.key) || (read.range && read.range->length == 0)) {
+      p.kind = Kind::kRaw;  // as Get: straight to the store
+    } else if (!read.range) {
+      if (std::optional<std::string> cached = CachedWhole(read.key)) {
+        out[i] = std::move(*cached);
+        continue;
+      }
+      p.kind = Kind::kWhole;
+    } else {
+      p.plan = PlanRange(read.key, *read.range);
+      if (p.plan.pass_through) {
+        p.kind = Kind::kRaw;
+      } else if (p.plan.span_pages == 0) {
+        out[i] = FinishRange(read.key, p.plan, nullptr);
+        continue;
+      } else {
+        p.kind = Kind::kRange;
+      }
+    }
+    // Reads that need the same bytes (two blocks in one page) share one fetch.
+    RangedRead fetch = p.kind == Kind::kRange ? SpanRead(read.key, p.plan) : read;
+    std::string id = fetch.key;
+    if (fetch.range) id += '\0' + std::to_string(fetch.range->offset) + '+' + std::to_string(fetch.range->length);
+    auto [it, added] = fetch_of.try_emplace(std::move(id), fetches.size());
+    p.fetch = it->second;
+    if (added) fetches.push_back(std::move(fetch));
+  }
+  if (fetches.empty()) return out;
+  fetches_ += fetches.size();
+  FATHOM_ASSIGN_OR_RETURN(std::vector<std::string> fetched, inner_->GetRanges(fetches));
+  if (fetched.size() != fetches.size()) {
+    return Status::IOError("cache: " + inner_->Describe() + " answered " + std::to_string(fetched.size()) +
+                           " of a batch of " + std::to_string(fetches.size()) + " reads");
+  }
+  std::vector<bool> kept(fetches.size(), false);  // a shared fetch is cached once
+  for (size_t i = 0; i < reads.size(); ++i) {
+    Pending& p = pending[i];
+    const bool keep = p.kind != Kind::kDone && !kept[p.fetch];
+    if (p.kind != Kind::kDone) kept[p.fetch] = true;
+    switch (p.kind) {
+      case Kind::kDone:
+        break;
+      case Kind::kRaw:
+        out[i] = fetched[p.fetch];  // copied: another read may share the fetch
+        break;
+      case Kind::kWhole:
+        if (keep) KeepWhole(reads[i].key, fetched[p.fetch]);
+        out[i] = fetched[p.fetch];
+        break;
+      case Kind::kRange:
+        out[i] = FinishRange(reads[i].key, p.plan, &fetched[p.fetch], keep);
+        break;
+    }
   }
   return out;
 }

@@ -88,6 +88,10 @@ class CacheStore final : public ObjectStore {
 
   Status Put(const std::string& key, std::string_view bytes, PutMode mode) override;
   Result<std::string> Get(const std::string& key, std::optional<ByteRange> range = std::nullopt) override;
+  // Serves what the cache holds and fetches every read's missing pages (one span per
+  // read, as Get does) in one GetRanges call to the wrapped store: a batch costs one
+  // round trip to the store at most.
+  Result<std::vector<std::string>> GetRanges(const std::vector<RangedRead>& reads) override;
   Result<ObjectInfo> Head(const std::string& key) override { return inner_->Head(key); }
   Result<std::vector<ObjectInfo>> List(const std::string& prefix, const std::string& start_after,
                                        size_t max_keys) override {
@@ -116,8 +120,30 @@ class CacheStore final : public ObjectStore {
   std::string PagePath(PageId id) const;
   bool Cacheable(const std::string& key) const;
 
+  // A ranged read planned against the cache: the pages found, and what to fetch.
+  struct RangePlan {
+    ByteRange range;
+    uint64_t end = 0;    // range.offset + range.length, saturated
+    uint64_t first = 0;  // first page touched
+    std::vector<std::optional<std::string>> pages;  // from `first` on; nullopt: missing
+    bool pass_through = false;  // too many pages to cache: fetch `range` as it is
+    size_t missing_first = 0;   // pages[missing_first .. + span_pages) are fetched
+    uint64_t span_pages = 0;    // 0: nothing to fetch
+  };
+
   Result<std::string> GetWhole(const std::string& key);
+  // The object whole from cached pages, or nullopt when a page is missing.
+  std::optional<std::string> CachedWhole(const std::string& key);
+  // Caches an object fetched whole.
+  void KeepWhole(const std::string& key, const std::string& bytes);
   Result<std::string> GetRange(const std::string& key, ByteRange range);
+  RangePlan PlanRange(const std::string& key, ByteRange range);
+  // The read that fetches the plan's missing span (span_pages > 0).
+  RangedRead SpanRead(const std::string& key, const RangePlan& plan) const;
+  // The range's bytes from the plan's pages and `fetched` (the span's bytes, when the
+  // plan had one); caches the fetched pages when `keep` (a batch keeps a fetch two
+  // reads share once).
+  std::string FinishRange(const std::string& key, RangePlan& plan, const std::string* fetched, bool keep = true);
   // The page's data, or nullopt when the cache does not have it (or had it damaged).
   std::optional<std::string> ReadPage(const std::string& key, PageId id);
   // Caches `bytes`, the object's bytes from page `first_page` on; `reaches_end`: they run

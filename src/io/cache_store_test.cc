@@ -16,14 +16,19 @@
 namespace fathom {
 namespace {
 
-// A MemStore that counts the Gets that reach it.
+// A MemStore that counts the Gets that reach it (a batch's reads included) and the
+// GetRanges batches.
 class CountingStore : public MemStore {
  public:
   Result<std::string> Get(const std::string& key, std::optional<ByteRange> range) override {
     ++gets;
     return MemStore::Get(key, range);
   }
-  std::atomic<uint64_t> gets{0};
+  Result<std::vector<std::string>> GetRanges(const std::vector<RangedRead>& reads) override {
+    ++batches;
+    return MemStore::GetRanges(reads);
+  }
+  std::atomic<uint64_t> gets{0}, batches{0};
 };
 
 std::string RandomBytes(std::mt19937_64& rng, size_t n) {
@@ -120,6 +125,83 @@ TEST(CacheStoreTest, ReadsEqualTheStoresAtAnyPageSize) {
     EXPECT_TRUE(cache->Get("obj/missing", ByteRange{0, 10}).status().IsNotFound());
     EXPECT_EQ(cache->stats().damaged_pages, 0u);
   }
+}
+
+// Property: a batch through the cache equals the store's reads, cold and warm, and costs
+// the store at most one batch, none once every page is cached.
+TEST(CacheStoreTest, GetRangesEqualsTheStoresInOneBatch) {
+  const uint64_t seed = testing::SeedForTest("CacheStoreTest.GetRangesEqualsTheStoresInOneBatch");
+  std::mt19937_64 rng(seed);
+  for (uint32_t page_bytes : {1u, 7u, 64u, 4096u}) {
+    testing::TempDir dir;
+    auto inner = std::make_shared<CountingStore>();
+    std::vector<std::pair<std::string, std::string>> objects;
+    const size_t sizes[] = {0, 1, page_bytes - 1u, page_bytes, page_bytes + 1u, 3u * page_bytes, 5000};
+    for (size_t size : sizes) {
+      std::string key = "obj/" + std::to_string(objects.size());
+      std::string bytes = RandomBytes(rng, size);
+      inner->Set(key, bytes);
+      objects.emplace_back(key, bytes);
+    }
+    auto cache = OpenCache(inner, dir.path(), page_bytes);
+    ASSERT_NE(cache, nullptr);
+    for (int pass = 0; pass < 6; ++pass) {
+      std::vector<RangedRead> reads;
+      for (int i = 0; i < 60; ++i) {
+        const auto& [key, bytes] = objects[rng() % objects.size()];
+        if (rng() % 8 == 0) {
+          reads.push_back({key, std::nullopt});
+          continue;
+        }
+        const uint64_t offset = rng() % (bytes.size() + 2 * page_bytes + 1);
+        const uint64_t length = rng() % 4 == 0 ? UINT64_MAX - offset : rng() % (3 * page_bytes + 2);
+        reads.push_back({key, ByteRange{offset, length}});
+      }
+      const uint64_t batches_before = inner->batches;
+      auto got = cache->GetRanges(reads);
+      ASSERT_TRUE(got.ok()) << got.status().ToString();
+      EXPECT_LE(inner->batches - batches_before, 1u);
+      for (size_t i = 0; i < reads.size(); ++i) {
+        auto want = inner->MemStore::Get(reads[i].key, reads[i].range);
+        ASSERT_EQ((*got)[i], *want) << reads[i].key << " page " << page_bytes << " read " << i;
+      }
+    }
+    // Once every object was read whole, a batch is served from disk.
+    for (const auto& [key, bytes] : objects) ASSERT_EQ(*cache->Get(key, std::nullopt), bytes);
+    const uint64_t gets = inner->gets, batches = inner->batches;
+    std::vector<RangedRead> all;
+    for (const auto& [key, bytes] : objects) {
+      all.push_back({key, std::nullopt});
+      all.push_back({key, ByteRange{bytes.size() / 2, bytes.size() + 1}});  // (length 0 always asks the store)
+    }
+    auto got = cache->GetRanges(all);
+    ASSERT_TRUE(got.ok());
+    for (size_t i = 0; i < objects.size(); ++i) EXPECT_EQ((*got)[2 * i], objects[i].second);
+    EXPECT_EQ(inner->gets, gets);
+    EXPECT_EQ(inner->batches, batches);
+    EXPECT_TRUE(cache->GetRanges({{"obj/0", std::nullopt}, {"obj/missing", ByteRange{0, 3}}}).status().IsNotFound());
+  }
+}
+
+// Reads of one batch that need the same pages share one fetch, cached once.
+TEST(CacheStoreTest, GetRangesFetchesSharedPagesOnce) {
+  testing::TempDir dir;
+  auto inner = std::make_shared<CountingStore>();
+  std::string bytes(1000, '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 7);
+  inner->Set("k", bytes);
+  auto cache = OpenCache(inner, dir.path(), 256);
+  ASSERT_NE(cache, nullptr);
+  auto got = cache->GetRanges({{"k", ByteRange{10, 20}}, {"k", ByteRange{100, 50}}, {"k", ByteRange{300, 10}},
+                               {"k", ByteRange{260, 30}}});
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ((*got)[0], bytes.substr(10, 20));
+  EXPECT_EQ((*got)[1], bytes.substr(100, 50));
+  EXPECT_EQ((*got)[2], bytes.substr(300, 10));
+  EXPECT_EQ((*got)[3], bytes.substr(260, 30));
+  EXPECT_EQ(inner->gets, 2u);  // page 0 once, page 1 once
+  EXPECT_EQ(cache->stats().page_misses, 2u);
+  EXPECT_EQ(cache->stats().pages_written, 2u);
 }
 
 TEST(CacheStoreTest, SurvivesARestart) {

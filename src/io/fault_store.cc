@@ -67,14 +67,9 @@ Status FaultStore::Put(const std::string& key, std::string_view bytes, PutMode m
   return s;
 }
 
-Result<std::string> FaultStore::Get(const std::string& key, std::optional<ByteRange> range) {
-  Sleep();
-  if (Decide(false) != Fault::kNone) return Injected("get failed");
-  auto result = base_->Get(key, range);
-  if (!result.ok()) return result;
+void FaultStore::MaybeTear(std::string& bytes) {
   std::lock_guard<std::mutex> lock(mu_);
   std::uniform_real_distribution<double> coin(0.0, 1.0);
-  std::string& bytes = result.value();
   if (!bytes.empty() && coin(rng_) < options_.torn_read_probability) {
     std::uniform_int_distribution<size_t> pos(0, bytes.size() - 1);
     if (coin(rng_) < 0.5) {
@@ -83,6 +78,26 @@ Result<std::string> FaultStore::Get(const std::string& key, std::optional<ByteRa
       bytes[pos(rng_)] ^= static_cast<char>(1u << (rng_() % 8));
     }
   }
+}
+
+Result<std::string> FaultStore::Get(const std::string& key, std::optional<ByteRange> range) {
+  Sleep();
+  if (Decide(false) != Fault::kNone) return Injected("get failed");
+  auto result = base_->Get(key, range);
+  if (!result.ok()) return result;
+  MaybeTear(result.value());
+  return result;
+}
+
+Result<std::vector<std::string>> FaultStore::GetRanges(const std::vector<RangedRead>& reads) {
+  Sleep();  // once: the batch's requests are in flight together
+  // Every read draws its fault, so a batch of n reads fails about as often as n Gets.
+  bool failed = false;
+  for (size_t i = 0; i < reads.size(); ++i) failed = Decide(false) != Fault::kNone || failed;
+  if (failed) return Injected("batched get failed");
+  auto result = base_->GetRanges(reads);
+  if (!result.ok()) return result;
+  for (std::string& bytes : result.value()) MaybeTear(bytes);
   return result;
 }
 

@@ -4,7 +4,9 @@
 //   - fail before: the operation does nothing and returns IOError;
 //   - fail after (lost ack): a Put/Delete takes effect, then returns IOError;
 //   - torn read: a Get returns a truncated or bit-flipped copy of the object;
-//   - latency: every operation sleeps first.
+//   - latency: every operation sleeps first; a GetRanges batch sleeps once (its reads
+//     are modelled as parallel requests, as S3Store sends them), and draws its faults per
+//     read: any failed read fails the batch, a torn read tears that read's bytes.
 // Crash simulation: CrashAfterOps(n) lets n more mutating operations (Put, Delete) through;
 // the next one and every operation after it fail, as if the process had died. With
 // `crash_takes_effect` the fatal operation is applied before failing (the write reached
@@ -35,6 +37,7 @@ class FaultStore : public ObjectStore {
 
   Status Put(const std::string& key, std::string_view bytes, PutMode mode) override;
   Result<std::string> Get(const std::string& key, std::optional<ByteRange> range) override;
+  Result<std::vector<std::string>> GetRanges(const std::vector<RangedRead>& reads) override;
   Result<ObjectInfo> Head(const std::string& key) override;
   Result<std::vector<ObjectInfo>> List(const std::string& prefix, const std::string& start_after,
                                        size_t max_keys) override;
@@ -53,6 +56,8 @@ class FaultStore : public ObjectStore {
   // Decides the fate of one operation; `mutating` for Put/Delete.
   Fault Decide(bool mutating);
   void Sleep() const;
+  // With torn_read_probability, truncates or flips a bit of `bytes`.
+  void MaybeTear(std::string& bytes);
 
   std::shared_ptr<ObjectStore> base_;
   mutable std::mutex mu_;

@@ -23,6 +23,9 @@ class ForwardingStore : public ObjectStore {
   Result<std::string> Get(const std::string& key, std::optional<ByteRange> range) override {
     return base_->Get(key, range);
   }
+  Result<std::vector<std::string>> GetRanges(const std::vector<RangedRead>& reads) override {
+    return base_->GetRanges(reads);
+  }
   Result<ObjectInfo> Head(const std::string& key) override { return base_->Head(key); }
   Result<std::vector<ObjectInfo>> List(const std::string& prefix, const std::string& start_after,
                                        size_t max_keys) override {

@@ -2,14 +2,18 @@
 // the RGW test server (tests/s3_test_env.h) and skips without one.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <thread>
 
 #include "io/cache_store.h"
 #include "io/fault_store.h"
+#include "io/forwarding_store.h"
 #include "io/local_store.h"
 #include "io/mem_store.h"
+#include "common/random.h"
 #include "s3_test_env.h"
 #include "test_util.h"
 
@@ -131,6 +135,69 @@ TEST_P(ObjectStoreTest, RejectsBadKeys) {
   }
 }
 
+// GetRanges answers each read as Get does, in the order asked: whole objects, ranges in
+// and past the end, empty ranges, one key several times, cold and (for the cache) warm.
+TEST_P(ObjectStoreTest, GetRangesAnswersEachReadAsGet) {
+  ASSERT_TRUE(store_->Put("g/a", "hello world", PutMode::kCreateOnly).ok());
+  ASSERT_TRUE(store_->Put("g/b", "0123456789abcdefghij", PutMode::kCreateOnly).ok());
+  ASSERT_TRUE(store_->Put("g/empty", "", PutMode::kCreateOnly).ok());
+  const std::vector<RangedRead> reads = {
+      {"g/a", std::nullopt},           {"g/b", ByteRange{3, 4}},  {"g/a", ByteRange{6, 100}},
+      {"g/b", ByteRange{100, 5}},      {"g/b", ByteRange{2, 0}},  {"g/empty", std::nullopt},
+      {"g/b", ByteRange{0, 20}},       {"g/b", ByteRange{19, 1}}, {"g/a", ByteRange{0, 1}},
+  };
+  for (int pass = 0; pass < 2; ++pass) {
+    auto got = store_->GetRanges(reads);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    ASSERT_EQ(got->size(), reads.size());
+    for (size_t i = 0; i < reads.size(); ++i) {
+      EXPECT_EQ((*got)[i], *store_->Get(reads[i].key, reads[i].range)) << "read " << i << " pass " << pass;
+    }
+  }
+  auto none = store_->GetRanges({});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
+// Property: a batch of random reads of random objects equals Get read by read.
+TEST_P(ObjectStoreTest, GetRangesOfRandomReadsEqualsGets) {
+  const uint64_t seed = TestSeed();
+  std::printf("seed %llu (replay with FATHOM_SEED)\n", static_cast<unsigned long long>(seed));
+  std::mt19937_64 rng(seed);
+  std::vector<std::string> keys;
+  for (size_t size : {1u, 5u, 64u, 300u}) {
+    std::string bytes(size, '\0');
+    for (char& c : bytes) c = static_cast<char>('a' + rng() % 26);
+    keys.push_back("r/" + std::to_string(size));
+    ASSERT_TRUE(store_->Put(keys.back(), bytes, PutMode::kCreateOnly).ok());
+  }
+  for (int round = 0; round < 3; ++round) {
+    std::vector<RangedRead> reads;
+    for (int i = 0; i < 40; ++i) {
+      RangedRead read{keys[rng() % keys.size()], std::nullopt};
+      if (rng() % 6 != 0) read.range = ByteRange{rng() % 320, 1 + rng() % 80};
+      reads.push_back(read);
+    }
+    auto got = store_->GetRanges(reads);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    for (size_t i = 0; i < reads.size(); ++i) {
+      ASSERT_EQ((*got)[i], *store_->Get(reads[i].key, reads[i].range)) << "round " << round << " read " << i;
+    }
+  }
+}
+
+// One read that fails fails the batch with its error; a batch past the limit is refused.
+TEST_P(ObjectStoreTest, GetRangesFailsWithTheFirstError) {
+  ASSERT_TRUE(store_->Put("e/a", "bytes", PutMode::kCreateOnly).ok());
+  auto missing = store_->GetRanges({{"e/a", ByteRange{0, 2}}, {"e/missing", ByteRange{0, 2}}, {"e/a", std::nullopt}});
+  EXPECT_TRUE(missing.status().IsNotFound()) << missing.status().ToString();
+  auto bad_key = store_->GetRanges({{"e/a", std::nullopt}, {"e//bad", std::nullopt}});
+  EXPECT_FALSE(bad_key.ok());
+  EXPECT_EQ(bad_key.status().code(), store_->Get("e//bad").status().code()) << bad_key.status().ToString();
+  std::vector<RangedRead> too_many(kGetRangesReadsMax + 1, RangedRead{"e/a", ByteRange{0, 1}});
+  EXPECT_EQ(store_->GetRanges(too_many).status().code(), StatusCode::kInvalidArgument);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllStores, ObjectStoreTest, ::testing::Values(Kind::kLocal, Kind::kMem, Kind::kS3, Kind::kCachedMem, Kind::kCachedS3),
                          [](const auto& info) {
                            switch (info.param) {
@@ -142,6 +209,71 @@ INSTANTIATE_TEST_SUITE_P(AllStores, ObjectStoreTest, ::testing::Values(Kind::kLo
                            }
                            return "?";
                          });
+
+// Counts the calls that reach a MemStore: Gets and GetRanges batches apart.
+class CallCountingStore final : public ForwardingStore {
+ public:
+  CallCountingStore() : ForwardingStore(std::make_shared<MemStore>()) {}
+  Result<std::string> Get(const std::string& key, std::optional<ByteRange> range) override {
+    ++gets;
+    return ForwardingStore::Get(key, range);
+  }
+  Result<std::vector<std::string>> GetRanges(const std::vector<RangedRead>& reads) override {
+    ++batches;
+    return ForwardingStore::GetRanges(reads);
+  }
+  std::atomic<int> gets{0}, batches{0};
+};
+
+// FaultStore and ForwardingStore pass a batch on as a batch; FaultStore's latency is paid
+// once per batch (its reads model parallel requests) and its faults are drawn per read.
+TEST(FaultStoreTest, GetRangesIsOneBatchWithOneLatencyAndFaultsPerRead) {
+  auto counting = std::make_shared<CallCountingStore>();
+  ASSERT_TRUE(counting->Put("k", "0123456789", PutMode::kCreateOnly).ok());
+  FaultOptions options;
+  options.latency = std::chrono::milliseconds(40);
+  auto fault = std::make_shared<FaultStore>(counting, options);
+  ForwardingStore forwarding(fault);
+  std::vector<RangedRead> reads;
+  for (uint64_t i = 0; i < 10; ++i) reads.push_back({"k", ByteRange{i, 1}});
+  const auto start = std::chrono::steady_clock::now();
+  auto got = forwarding.GetRanges(reads);
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  for (size_t i = 0; i < reads.size(); ++i) EXPECT_EQ((*got)[i], std::string(1, static_cast<char>('0' + i)));
+  EXPECT_EQ(counting->batches.load(), 1);
+  // One latency, not ten (400 ms); generous for a loaded machine.
+  EXPECT_GE(elapsed, std::chrono::milliseconds(40));
+  EXPECT_LT(elapsed, std::chrono::milliseconds(200));
+
+  // Every read draws its fault: at 10% per read, a batch of 10 fails about 65% of the
+  // time, so 200 batches fail more than 60 times and fewer than 190 (a batch-wide draw
+  // would fail about 20).
+  options.latency = std::chrono::microseconds(0);
+  options.fail_before_probability = 0.1;
+  options.seed = 7;
+  fault->SetOptions(options);
+  int failed = 0;
+  for (int i = 0; i < 200; ++i) failed += fault->GetRanges(reads).ok() ? 0 : 1;
+  EXPECT_GT(failed, 60);
+  EXPECT_LT(failed, 190);
+
+  // Torn reads tear single results.
+  options.fail_before_probability = 0.0;
+  options.torn_read_probability = 1.0;
+  fault->SetOptions(options);
+  auto torn = fault->GetRanges({{"k", std::nullopt}, {"k", ByteRange{2, 5}}});
+  ASSERT_TRUE(torn.ok());
+  EXPECT_NE((*torn)[0], "0123456789");
+  EXPECT_NE((*torn)[1], "23456");
+
+  // A crashed store fails batches too.
+  options.torn_read_probability = 0.0;
+  fault->SetOptions(options);
+  fault->CrashAfterOps(0, false);
+  EXPECT_EQ(fault->Put("x", "y", PutMode::kOverwrite).code(), StatusCode::kIOError);
+  EXPECT_FALSE(fault->GetRanges(reads).ok());
+}
 
 TEST(LocalStoreTest, LeftoverTempFilesAreIgnoredAndRemoved) {
   testing::TempDir dir;

@@ -4,8 +4,10 @@
 //
 // ReadMany reads several ranges at once: a LocalFileReader submits them together through
 // io_uring (one system call for the batch instead of one pread each; uring_reads.h),
-// falling back to pread where io_uring is unavailable; other readers read them one after
-// another.
+// falling back to pread where io_uring is unavailable; an ObjectRangeReader sends them as
+// one ObjectStore::GetRanges batch (parallel ranged GETs on S3). ReadAcross does the same
+// for the ranges of several readers at once: all those on one store in one GetRanges
+// call, so reading blocks of several objects costs one round trip, not one per object.
 //
 // Ownership: LocalFileReader owns its descriptor; ObjectRangeReader shares the store.
 // Thread-safety: ReadAt and ReadMany are safe from many threads at once.
@@ -14,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "fathom/status.h"
@@ -43,7 +46,22 @@ class RandomReader {
   }
   // For messages: a path or an object key.
   virtual const std::string& name() const = 0;
+  // The store this reader reads `name()` from with ranged Gets, so that ReadAcross can
+  // batch its ranges with other readers' on the same store; null for a local file.
+  virtual ObjectStore* batch_store() const { return nullptr; }
 };
+
+// One range of a ReadAcross batch: `request` read from `reader`.
+struct ReaderRequest {
+  const RandomReader* reader = nullptr;
+  ReadRequest* request = nullptr;
+};
+
+// Reads every request, each with ReadAt's semantics and its own status: the requests of
+// readers on one store (batch_store) as one GetRanges call per kGetRangesReadsMax (a
+// failed batch fails each of its requests with the batch's error), the others through
+// their reader's ReadMany.
+void ReadAcross(const ReaderRequest* requests, size_t count);
 
 // A local file read with pread.
 class LocalFileReader final : public RandomReader {
@@ -62,13 +80,18 @@ class LocalFileReader final : public RandomReader {
   uint64_t size_;
 };
 
-// An object read with ranged Gets. Open asks the store for the object's size once.
+// An object read with ranged Gets. Open asks the store for the object's size once, unless
+// the caller knows it (a manifest records its objects' sizes): one request fewer.
 class ObjectRangeReader final : public RandomReader {
  public:
-  static Result<std::unique_ptr<RandomReader>> Open(std::shared_ptr<ObjectStore> store, const std::string& key);
+  static Result<std::unique_ptr<RandomReader>> Open(std::shared_ptr<ObjectStore> store, const std::string& key,
+                                                    std::optional<uint64_t> size_bytes = std::nullopt);
   uint64_t size() const override { return size_; }
   Status ReadAt(uint64_t offset, size_t length, char* dst) const override;
+  // One GetRanges batch.
+  void ReadMany(ReadRequest* requests, size_t count) const override;
   const std::string& name() const override { return key_; }
+  ObjectStore* batch_store() const override { return store_.get(); }
 
  private:
   ObjectRangeReader(std::shared_ptr<ObjectStore> store, std::string key, uint64_t size)
@@ -78,8 +101,11 @@ class ObjectRangeReader final : public RandomReader {
   uint64_t size_;
 };
 
-// The best reader for an object: the local file for a LocalStore, ranged Gets otherwise.
+// The best reader for an object: the local file for a LocalStore, ranged Gets otherwise
+// (`size_bytes`, when known, saves their HEAD; a wrong size makes reads fail, never
+// return other bytes: a read past the real end is short, so Corruption).
 Result<std::unique_ptr<RandomReader>> OpenObjectReader(const std::shared_ptr<ObjectStore>& store,
-                                                       const std::string& key);
+                                                       const std::string& key,
+                                                       std::optional<uint64_t> size_bytes = std::nullopt);
 
 }  // namespace fathom

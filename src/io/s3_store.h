@@ -72,13 +72,10 @@ struct S3StoreStats {
 };
 
 // One read of a GetMany batch.
-struct S3RangedRead {
-  std::string key;
-  std::optional<ByteRange> range;  // nullopt: the whole object
-};
+using S3RangedRead = RangedRead;
 
 // Reads per GetMany call; a larger batch is the caller's bug or a hostile input.
-inline constexpr size_t kS3GetManyReadsMax = 4096;
+inline constexpr size_t kS3GetManyReadsMax = kGetRangesReadsMax;
 
 class S3Store : public ObjectStore {
  public:
@@ -88,6 +85,10 @@ class S3Store : public ObjectStore {
 
   Status Put(const std::string& key, std::string_view bytes, PutMode mode) override;
   Result<std::string> Get(const std::string& key, std::optional<ByteRange> range) override;
+  // GetMany with the default parallelism.
+  Result<std::vector<std::string>> GetRanges(const std::vector<RangedRead>& reads) override {
+    return GetMany(reads);
+  }
   Result<ObjectInfo> Head(const std::string& key) override;
   Result<std::vector<ObjectInfo>> List(const std::string& prefix, const std::string& start_after,
                                        size_t max_keys) override;

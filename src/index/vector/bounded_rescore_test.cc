@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <set>
 
 #include "common/random.h"
 #include "index/vector/int8_matrix.h"
@@ -46,6 +47,40 @@ TEST(BoundedRescoreTest, LowerBoundNeverExceedsTheExactDistance) {
       ASSERT_LE(lower, exact + 1e-5f * (std::abs(exact) + 1.0f))
           << "space " << static_cast<int>(space) << " trial " << trial << " error " << error;
       EXPECT_EQ(DistanceLowerBound(space, approximate, 0.0f, qn, an), approximate);
+    }
+  }
+}
+
+// The matching upper bound never falls below the exact distance; with error 0 it is the
+// approximate distance itself.
+TEST(BoundedRescoreTest, UpperBoundIsNeverBelowTheExactDistance) {
+  const uint64_t seed = TestSeed();
+  std::printf("seed %llu (replay with FATHOM_SEED)\n", static_cast<unsigned long long>(seed));
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> gauss;
+  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
+  for (int trial = 0; trial < 3000; ++trial) {
+    const size_t dim = 1 + trial % 40;
+    const float scale = std::pow(10.0f, 4.0f * unit(rng) - 2.0f);
+    std::vector<float> q(dim), x(dim), noise(dim), approx(dim);
+    for (size_t d = 0; d < dim; ++d) {
+      q[d] = gauss(rng);
+      x[d] = scale * gauss(rng);
+      noise[d] = gauss(rng);
+    }
+    // |x - x~| = error exactly, in a random direction; sometimes larger than |x|.
+    const float error = Norm(x) * (trial % 10 == 0 ? 2.0f : 0.5f) * unit(rng);
+    const float noise_norm = Norm(noise);
+    for (size_t d = 0; d < dim; ++d) approx[d] = x[d] + noise[d] * (error / noise_norm);
+    const float qn = Norm(q), xn = Norm(x), an = Norm(approx);
+    for (DistanceSpace space : {DistanceSpace::kL2, DistanceSpace::kInnerProduct, DistanceSpace::kCosine}) {
+      const float exact = SpaceDistance(space, q.data(), qn, x.data(), xn, dim);
+      const float approximate = SpaceDistance(space, q.data(), qn, approx.data(), an, dim);
+      const float upper = DistanceUpperBound(space, approximate, error, qn, an);
+      ASSERT_GE(upper, exact - 1e-5f * (std::abs(exact) + 1.0f))
+          << "space " << static_cast<int>(space) << " trial " << trial << " error " << error;
+      ASSERT_GE(upper, DistanceLowerBound(space, approximate, error, qn, an));
+      EXPECT_EQ(DistanceUpperBound(space, approximate, 0.0f, qn, an), approximate);
     }
   }
 }
@@ -131,6 +166,88 @@ TEST(BoundedRescoreTest, MatchesRescoringEveryCandidate) {
   }
   std::printf("re-scored %.1f of %zu candidates per query\n", double(total_rescored) / queries, kept);
   EXPECT_LT(total_rescored, queries * kept);
+}
+
+// The batched re-score gives BoundedRescore's answer, and its first batch of hints holds
+// every candidate it re-scores (ReadSetSize is a sound bound), in every space, with and
+// without rows already in the top (an exact scan's hot rows); when reads fail (a row
+// that pushes nothing), every row re-scored was still hinted before it was read.
+TEST(BoundedRescoreTest, BatchedHintsEveryReadInOneBatch) {
+  const uint64_t seed = TestSeed();
+  std::printf("seed %llu (replay with FATHOM_SEED)\n", static_cast<unsigned long long>(seed));
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> gauss;
+  const size_t rows = 2000, dim = 24, k = 10, kept = 50;
+  std::vector<float> values(rows * dim);
+  for (float& v : values) v = gauss(rng);
+  auto m = Int8Matrix::Quantize(MatrixView{values.data(), rows, dim});
+  ASSERT_TRUE(m.ok());
+  const Int8MatrixSource approx(*m);
+  size_t hinted_total = 0, rescored_total = 0, runs = 0;
+  for (DistanceSpace space : {DistanceSpace::kL2, DistanceSpace::kInnerProduct, DistanceSpace::kCosine}) {
+    for (int trial = 0; trial < 30; ++trial) {
+      std::vector<float> q(dim), scratch(dim);
+      for (float& v : q) v = gauss(rng);
+      const float qn = Norm(q);
+      auto exact_distance = [&](uint32_t slot) {
+        const float* row = values.data() + size_t{slot} * dim;
+        return SpaceDistance(space, q.data(), qn, row, std::sqrt(DotProduct(row, row, dim)), dim);
+      };
+      // Slots below 100 play the hot rows: in the top before the re-score, exactly.
+      TopK first(kept);
+      TopK seeded(k);
+      for (uint32_t slot = 0; slot < rows; ++slot) {
+        if (trial % 2 == 1 && slot < 100) {
+          seeded.Push(exact_distance(slot), slot);
+          continue;
+        }
+        const float* row = approx.Fetch(slot, scratch.data());
+        first.Push(SpaceDistance(space, q.data(), qn, row, std::sqrt(DotProduct(row, row, dim)), dim), slot);
+      }
+      const std::vector<BoundedCandidate> candidates = LowerBounds(space, qn, first.Take(), approx);
+      for (bool failures : {false, true}) {
+        // With failures, every 7th candidate's read "fails": it pushes nothing.
+        auto fails = [&](uint32_t slot) { return failures && slot % 7 == 0; };
+        TopK plain = seeded;
+        ASSERT_TRUE(BoundedRescore(candidates, plain, [&](uint32_t slot) {
+                      if (!fails(slot)) plain.Push(exact_distance(slot), slot);
+                      return Status::Ok();
+                    }).ok());
+        TopK batched = seeded;
+        std::set<uint32_t> hinted;
+        std::vector<size_t> batch_sizes;
+        size_t rescored = 0, batches = 0;
+        ASSERT_TRUE(BoundedRescoreBatched(
+                        candidates, batched,
+                        [&](uint32_t slot) {
+                          EXPECT_TRUE(hinted.count(slot)) << "slot " << slot << " read before its hint";
+                          if (!fails(slot)) batched.Push(exact_distance(slot), slot);
+                          return Status::Ok();
+                        },
+                        [&](const uint32_t* slots, size_t count) {
+                          hinted.insert(slots, slots + count);
+                          batch_sizes.push_back(count);
+                        },
+                        &rescored, &batches)
+                        .ok());
+        const std::vector<Hit> want = plain.Take(), got = batched.Take();
+        ASSERT_EQ(got.size(), want.size());
+        for (size_t i = 0; i < want.size(); ++i) {
+          EXPECT_EQ(got[i].slot, want[i].slot) << "space " << static_cast<int>(space) << " trial " << trial;
+          EXPECT_EQ(got[i].distance, want[i].distance);
+        }
+        EXPECT_EQ(batches, batch_sizes.size());
+        if (!failures) {
+          EXPECT_EQ(batches, rescored > 0 ? 1u : 0u) << "space " << static_cast<int>(space) << " trial " << trial;
+          hinted_total += batch_sizes.empty() ? 0 : batch_sizes[0];
+          rescored_total += rescored;
+          ++runs;
+        }
+      }
+    }
+  }
+  std::printf("one batch of %.1f hinted rows per query for %.1f re-scored (of %zu candidates)\n",
+              double(hinted_total) / runs, double(rescored_total) / runs, kept);
 }
 
 // A failing exact read stops the re-scoring with its error.

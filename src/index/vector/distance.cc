@@ -118,4 +118,34 @@ float DistanceLowerBound(DistanceSpace space, float approx_distance, float error
   return bound - kSlack * (std::abs(bound) + 1e-3f);
 }
 
+float DistanceUpperBound(DistanceSpace space, float approx_distance, float error, float query_norm,
+                         float approx_norm) {
+  if (error <= 0.0f) return approx_distance;
+  // Rounding slack: the bound may only be looser than the exact one.
+  constexpr float kSlack = 1e-4f;
+  error *= 1.0f + kSlack;
+  float bound = 0.0f;
+  switch (space) {
+    case DistanceSpace::kL2: {
+      const float reach = std::sqrt(std::max(0.0f, approx_distance)) + error;
+      bound = reach * reach;
+      break;
+    }
+    case DistanceSpace::kInnerProduct:
+      bound = approx_distance + query_norm * error;
+      break;
+    case DistanceSpace::kCosine: {
+      if (approx_norm <= error || query_norm == 0.0f) {
+        bound = 2.0f;
+        break;
+      }
+      const float direction_error = 2.0f * error / (approx_norm - error);
+      const float reach = std::sqrt(std::max(0.0f, 2.0f * approx_distance)) + direction_error;
+      bound = 0.5f * reach * reach;
+      break;
+    }
+  }
+  return bound + kSlack * (std::abs(bound) + 1e-3f);
+}
+
 }  // namespace fathom

@@ -54,6 +54,17 @@ inline float SpaceDistance(DistanceSpace space, const float* query, float query_
 float DistanceLowerBound(DistanceSpace space, float approx_distance, float error, float query_norm,
                          float approx_norm);
 
+// The matching upper bound on SpaceDistance(space, query, query_norm, x, |x|), slightly
+// loose the other way. A two-stage search uses it to know, before reading any exact row,
+// which rows its bounded re-score can read at most (bounded_rescore.h, ReadSetSize), so
+// that it reads them in one batch.
+//   l2:     |q - x| <= |q - x~| + error
+//   ip:     <q, x> >= <q, x~> - |q| error
+//   cosine: the unit directions as for the lower bound; 2 (the largest cosine distance)
+//           when |x~| <= error leaves the direction unknown.
+float DistanceUpperBound(DistanceSpace space, float approx_distance, float error, float query_norm,
+                         float approx_norm);
+
 namespace kernels {
 // Per-level implementations, exposed for tests. Calling a level the CPU lacks is undefined.
 float L2SquaredScalar(const float* a, const float* b, size_t n);

@@ -558,17 +558,13 @@ std::vector<Hit> IvfIndex::Refine(const float* query, float query_norm, uint32_t
                                   IvfSearchStats* stats) const {
   if (options.exact == nullptr) return approximate;
   const std::vector<BoundedCandidate> candidates = LowerBounds(space_, query_norm, approximate, approx);
-  {
-    // Hint the reads most searches make: about k of them.
-    const std::vector<uint32_t> first = FirstSlots(candidates, k);
-    options.exact->Prefetch(first.data(), first.size());
-  }
   const bool cosine = space_ == DistanceSpace::kCosine;
   std::vector<float> scratch(dim_);
   TopK refined(k);
-  // A row the exact source cannot read is skipped (the caller learns of it through the
-  // source), as in the first stage.
-  Status ignored = BoundedRescore(
+  // Every row the re-score can reach is hinted at once (one batch of reads from an
+  // object store), before the first exact read. A row the exact source cannot read is
+  // skipped (the caller learns of it through the source), as in the first stage.
+  Status ignored = BoundedRescoreBatched(
       candidates, refined,
       [&](uint32_t slot) {
         const float* row = options.exact->Fetch(slot, scratch.data());
@@ -578,7 +574,7 @@ std::vector<Hit> IvfIndex::Refine(const float* query, float query_norm, uint32_t
         }
         return Status::Ok();
       },
-      &stats->refined);
+      [&](const uint32_t* slots, size_t count) { options.exact->Prefetch(slots, count); }, &stats->refined);
   (void)ignored;
   return refined.Take();
 }

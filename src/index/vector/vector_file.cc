@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <unordered_set>
 #include <vector>
 
 #include "common/checksum.h"
@@ -218,34 +219,87 @@ const float* VectorFile::Fetch(uint32_t slot, float* scratch) const {
 }
 
 void VectorFile::Prefetch(const uint32_t* slots, size_t count) const {
+  thread_local std::vector<RowRef> rows;
+  rows.clear();
+  for (size_t i = 0; i < count; ++i) rows.push_back(RowRef{this, slots[i]});
+  // At most kPrefetchBlocksMax blocks: PrefetchRows stops at its own, larger limit.
   thread_local std::vector<uint64_t> blocks;
   blocks.clear();
-  for (size_t i = 0; i < count && blocks.size() < kPrefetchBlocksMax; ++i) {
-    if (slots[i] >= rows_) continue;
-    const uint64_t block = slots[i] / rows_per_block_;
-    if (std::find(blocks.begin(), blocks.end(), block) != blocks.end() || cache_->Contains(file_id_, block)) continue;
+  size_t used = 0;
+  for (; used < rows.size(); ++used) {
+    if (rows[used].row >= rows_) continue;
+    const uint64_t block = rows[used].row / rows_per_block_;
+    if (std::find(blocks.begin(), blocks.end(), block) != blocks.end()) continue;
+    if (blocks.size() == kPrefetchBlocksMax) break;
     blocks.push_back(block);
   }
-  if (blocks.size() < 2) return;  // a single read gains nothing from batching: Fetch makes it
-  const size_t stride = size_t{rows_per_block_} * row_bytes_ + kBlockChecksumBytes;
-  thread_local std::vector<char> buffer;
-  thread_local std::vector<ReadRequest> requests;
-  if (buffer.size() < blocks.size() * stride) buffer.resize(blocks.size() * stride);
-  requests.resize(blocks.size());
-  for (size_t i = 0; i < blocks.size(); ++i) {
-    requests[i].offset = BlockOffset(blocks[i]);
-    requests[i].length = BlockPayloadBytes(blocks[i]) + kBlockChecksumBytes;
-    requests[i].dst = buffer.data() + i * stride;
+  PrefetchRows(rows.data(), used, 2);
+}
+
+size_t VectorFile::PrefetchRows(const RowRef* rows, size_t count, size_t min_blocks) {
+  struct Wanted {
+    const VectorFile* file;
+    uint64_t block;
+  };
+  thread_local std::vector<Wanted> wanted;
+  wanted.clear();
+  // Blocks already taken: a linear scan for the usual few dozen, a set beyond.
+  std::unordered_set<uint64_t> taken;
+  auto seen = [&](const VectorFile* file, uint64_t block) {
+    if (wanted.size() < 64) {
+      return std::any_of(wanted.begin(), wanted.end(), [&](const Wanted& w) { return w.file == file && w.block == block; });
+    }
+    if (taken.empty()) {
+      for (const Wanted& w : wanted) taken.insert(w.file->file_id_ * 0x9E3779B97F4A7C15ull ^ w.block);
+    }
+    return taken.count(file->file_id_ * 0x9E3779B97F4A7C15ull ^ block) != 0 &&
+           std::any_of(wanted.begin(), wanted.end(), [&](const Wanted& w) { return w.file == file && w.block == block; });
+  };
+  size_t buffer_bytes = 0;
+  for (size_t i = 0; i < count && wanted.size() < kPrefetchRowsBlocksMax; ++i) {
+    const VectorFile* file = rows[i].file;
+    if (file == nullptr || rows[i].row >= file->rows_) continue;
+    const uint64_t block = rows[i].row / file->rows_per_block_;
+    if (seen(file, block) || file->cache_->Contains(file->file_id_, block)) continue;
+    wanted.push_back({file, block});
+    if (!taken.empty()) taken.insert(file->file_id_ * 0x9E3779B97F4A7C15ull ^ block);
+    buffer_bytes += file->BlockStride();
   }
-  reader_->ReadMany(requests.data(), requests.size());
-  for (size_t i = 0; i < blocks.size(); ++i) {
+  if (wanted.empty() || wanted.size() < min_blocks) return 0;
+  // The usual batch reuses a per-thread buffer; a large one (a deep re-score of wide
+  // rows) gets its own, so no thread keeps megabytes after it.
+  constexpr size_t kKeptBufferBytes = 256 << 10;
+  thread_local std::vector<char> kept_buffer;
+  std::vector<char> large_buffer;
+  std::vector<char>& buffer = buffer_bytes <= kKeptBufferBytes ? kept_buffer : large_buffer;
+  thread_local std::vector<ReadRequest> requests;
+  thread_local std::vector<ReaderRequest> across;
+  if (buffer.size() < buffer_bytes) buffer.resize(buffer_bytes);
+  requests.resize(wanted.size());
+  across.resize(wanted.size());
+  size_t at = 0;
+  for (size_t i = 0; i < wanted.size(); ++i) {
+    const VectorFile& file = *wanted[i].file;
+    requests[i].offset = file.BlockOffset(wanted[i].block);
+    requests[i].length = file.BlockPayloadBytes(wanted[i].block) + kBlockChecksumBytes;
+    requests[i].dst = buffer.data() + at;
+    requests[i].status = Status::Ok();
+    at += file.BlockStride();
+    across[i] = ReaderRequest{file.reader_.get(), &requests[i]};
+  }
+  ReadAcross(across.data(), across.size());
+  size_t cached = 0;
+  for (size_t i = 0; i < wanted.size(); ++i) {
     if (!requests[i].status.ok()) continue;
+    const VectorFile& file = *wanted[i].file;
     const size_t payload = requests[i].length - kBlockChecksumBytes;
     const char* bytes = requests[i].dst;
     if (DecodeFixed64(bytes + payload) != Checksum64(std::string_view(bytes, payload))) continue;
-    cache_->Insert(file_id_, blocks[i], bytes, payload);
-    prefetched_.fetch_add(1, std::memory_order_relaxed);
+    file.cache_->Insert(file.file_id_, wanted[i].block, bytes, payload);
+    file.prefetched_.fetch_add(1, std::memory_order_relaxed);
+    ++cached;
   }
+  return cached;
 }
 
 Status VectorFile::ReadRows(uint64_t first, uint64_t count, float* out) const {

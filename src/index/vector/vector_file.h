@@ -101,17 +101,34 @@ class VectorFile final : public VectorSource {
   // The row tags section (FailedPrecondition without one; Corruption if it is damaged).
   Status ReadRowTags(std::vector<uint64_t>* tags, std::vector<uint64_t>* row_hashes) const;
   // Reads the uncached blocks of up to kPrefetchBlocksMax of `slots` together
-  // (RandomReader::ReadMany: one io_uring submission for a local file) and caches the
-  // verified ones, so the Fetch calls that follow hit. A hint: a block that fails to
-  // read or verify is left to Fetch, which reports it.
+  // (PrefetchRows with this file only) and caches the verified ones, so the Fetch calls
+  // that follow hit. A hint: a block that fails to read or verify is left to Fetch, which
+  // reports it.
   void Prefetch(const uint32_t* slots, size_t count) const override;
   static constexpr size_t kPrefetchBlocksMax = 32;
+
+  // A row of some file, for PrefetchRows.
+  struct RowRef {
+    const VectorFile* file = nullptr;
+    uint32_t row = 0;
+  };
+  // The batched block-cache lookup of a search's cold rows, across files: finds which of
+  // the rows' blocks no cache holds, reads all of those (up to kPrefetchRowsBlocksMax, in
+  // order of `rows`) in one batch (ReadAcross: one ObjectStore::GetRanges call for the
+  // files of one store, one io_uring submission per local file), verifies each block's
+  // checksum and caches it in its file's cache. `min_blocks`: read nothing when fewer
+  // blocks are missing (a single read gains nothing from a batch: Fetch makes it). A
+  // hint, as Prefetch. Returns the number of blocks it read and cached.
+  static size_t PrefetchRows(const RowRef* rows, size_t count, size_t min_blocks = 1);
+  static constexpr size_t kPrefetchRowsBlocksMax = 1024;
   Stats stats() const;
 
  private:
   VectorFile() = default;
   uint64_t BlockOffset(uint64_t block) const;
   size_t BlockPayloadBytes(uint64_t block) const;
+  // Bytes of a full block with its checksum.
+  size_t BlockStride() const { return size_t{rows_per_block_} * row_bytes_ + kBlockChecksumBytes; }
   // Reads and verifies `block` into `buffer` (payload + checksum bytes), counting
   // failures.
   Status ReadBlock(uint64_t block, char* buffer) const;

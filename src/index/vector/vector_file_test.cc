@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "index/vector/kmeans.h"
+#include "io/forwarding_store.h"
+#include "io/mem_store.h"
 #include "storage/block_cache.h"
 #include "test_util.h"
 
@@ -188,6 +190,78 @@ TEST(VectorFileTest, PrefetchCachesVerifiedBlocks) {
   uint32_t far = 999;
   (*file)->Prefetch(&far, 1);
   EXPECT_EQ((*file)->stats().prefetched, prefetched);
+}
+
+// Counts the store calls of object-backed files.
+class CountingObjects final : public ForwardingStore {
+ public:
+  CountingObjects() : ForwardingStore(std::make_shared<MemStore>()) {}
+  Result<std::string> Get(const std::string& key, std::optional<ByteRange> range) override {
+    ++gets;
+    return ForwardingStore::Get(key, range);
+  }
+  Result<std::vector<std::string>> GetRanges(const std::vector<RangedRead>& reads) override {
+    ++batches;
+    reads_ += static_cast<int>(reads.size());
+    return ForwardingStore::GetRanges(reads);
+  }
+  int gets = 0, batches = 0, reads_ = 0;
+};
+
+// PrefetchRows reads the missing blocks of rows of several object-backed files as one
+// batch (one GetRanges call), caches the verified ones, and leaves a damaged block to
+// Fetch; the rows then come from the cache with no further store calls.
+TEST(VectorFileTest, PrefetchRowsReadsSeveralFilesInOneBatch) {
+  const uint64_t seed = testing::SeedForTest("VectorFileTest.PrefetchRowsReadsSeveralFilesInOneBatch");
+  auto store = std::make_shared<CountingObjects>();
+  const uint32_t dim = 32;
+  const size_t rows = 400;  // 4 rows (512 bytes) per block: 100 blocks per file
+  std::vector<std::vector<float>> values;
+  BlockCache cache(1 << 20, 512);
+  std::vector<std::unique_ptr<VectorFile>> files;
+  for (int f = 0; f < 3; ++f) {
+    values.push_back(RandomMatrix(seed + f, rows, dim));
+    auto bytes = VectorFile::Encode(MatrixView{values.back().data(), rows, dim}, nullptr, 512);
+    ASSERT_TRUE(bytes.ok());
+    if (f == 2) {  // block 5 (rows 20-23) of the third file is damaged
+      (*bytes)[VectorFile::kHeaderBytes + 5 * (512 + VectorFile::kBlockChecksumBytes) + 9] ^= 0x40;
+    }
+    const std::string key = "v/" + std::to_string(f);
+    ASSERT_TRUE(store->Put(key, *bytes, PutMode::kCreateOnly).ok());
+    auto reader = ObjectRangeReader::Open(store, key);
+    ASSERT_TRUE(reader.ok());
+    auto file = VectorFile::Open(std::move(*reader), &cache);
+    ASSERT_TRUE(file.ok()) << file.status().ToString();
+    files.push_back(std::move(*file));
+  }
+  Rng rng(seed);
+  std::vector<VectorFile::RowRef> wanted;
+  for (int i = 0; i < 60; ++i) {
+    wanted.push_back({files[i % 3].get(), static_cast<uint32_t>(rng.Below(rows))});
+  }
+  wanted.push_back({files[2].get(), 21});        // the damaged block
+  wanted.push_back({files[0].get(), 100000});    // no such row: ignored
+  wanted.push_back(wanted.front());              // repeated
+  store->gets = store->batches = 0;
+  const size_t cached = VectorFile::PrefetchRows(wanted.data(), wanted.size());
+  EXPECT_EQ(store->batches, 1);
+  EXPECT_EQ(store->gets, 0);
+  EXPECT_GT(cached, 40u);
+  std::vector<float> row(dim);
+  for (const VectorFile::RowRef& r : wanted) {
+    if (r.row >= rows || (r.file == files[2].get() && r.row / 4 == 5)) continue;
+    ASSERT_TRUE(r.file->FetchRow(r.row, row.data()).ok());
+    const float* want = values[r.file == files[0].get() ? 0 : r.file == files[1].get() ? 1 : 2].data() +
+                        size_t{r.row} * dim;
+    EXPECT_EQ(std::memcmp(row.data(), want, dim * sizeof(float)), 0);
+  }
+  EXPECT_EQ(store->batches, 1);
+  EXPECT_EQ(store->gets, 0);  // every row above came from the cache
+  EXPECT_TRUE(files[2]->FetchRow(21, row.data()).IsCorruption());
+  // Everything cached: nothing to read, no batch.
+  std::vector<VectorFile::RowRef> again(wanted.begin(), wanted.begin() + 10);
+  EXPECT_EQ(VectorFile::PrefetchRows(again.data(), again.size()), 0u);
+  EXPECT_EQ(store->batches, 1);
 }
 
 TEST(VectorFileTest, CorruptHeaderIsCorruption) {
