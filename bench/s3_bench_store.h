@@ -4,10 +4,13 @@
 #pragma once
 
 #include <atomic>
+#include <cstdio>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "bench_util.h"
 #include "io/forwarding_store.h"
@@ -26,64 +29,104 @@ inline std::shared_ptr<S3Store> OpenBucket(const std::string& prefix) {
   return *store;
 }
 
-// Requests by type (S3 prices PUT and LIST alike, GET and HEAD alike), and bytes read.
+// Requests by type (S3 prices PUT and LIST alike, GET and HEAD alike), the sequential
+// rounds they took (a batch is one round) and the bytes read.
 struct StoreRequests {
-  uint64_t puts = 0, gets = 0, heads = 0, lists = 0, deletes = 0, bytes_read = 0;
+  uint64_t puts = 0, gets = 0, heads = 0, lists = 0, deletes = 0, rounds = 0, bytes_read = 0;
   uint64_t total() const { return puts + gets + heads + lists + deletes; }
   StoreRequests& operator+=(const StoreRequests& o) {
     puts += o.puts, gets += o.gets, heads += o.heads, lists += o.lists, deletes += o.deletes;
-    bytes_read += o.bytes_read;
+    rounds += o.rounds, bytes_read += o.bytes_read;
     return *this;
   }
   StoreRequests operator-(const StoreRequests& o) const {
-    return {puts - o.puts, gets - o.gets, heads - o.heads, lists - o.lists, deletes - o.deletes,
-            bytes_read - o.bytes_read};
+    return {puts - o.puts,       gets - o.gets,     heads - o.heads,          lists - o.lists,
+            deletes - o.deletes, rounds - o.rounds, bytes_read - o.bytes_read};
   }
 };
 
-// Counts the requests and bytes that reach the store below it.
+// Counts the requests, rounds and bytes that reach the store below it. Rounds are
+// sequential only when one thread calls the store (a benchmark's open or query without
+// background work); every call counts as one round, a batch (GetRanges, DeleteMany) too.
+// With `trace`, prints each round to stderr ("round N: REQUEST key [range] -> bytes").
 class CountingStore final : public ForwardingStore {
  public:
-  using ForwardingStore::ForwardingStore;
+  explicit CountingStore(std::shared_ptr<ObjectStore> base, bool trace = false)
+      : ForwardingStore(std::move(base)), trace_(trace) {}
+
   Status Put(const std::string& key, std::string_view bytes, PutMode mode) override {
-    ++puts_;
+    Count(&puts_, 1);
     last_put_bytes = bytes.size();
+    Trace("PUT", key, std::nullopt, bytes.size());
     return ForwardingStore::Put(key, bytes, mode);
   }
   Result<std::string> Get(const std::string& key, std::optional<ByteRange> range) override {
-    ++gets_;
+    Count(&gets_, 1);
     auto r = ForwardingStore::Get(key, range);
     if (r.ok()) bytes_read_ += r->size();
+    Trace("GET", key, range, r.ok() ? r->size() : 0);
+    return r;
+  }
+  Result<std::vector<std::string>> GetRanges(const std::vector<RangedRead>& reads) override {
+    Count(&gets_, reads.size());  // sent together: one round
+    auto r = ForwardingStore::GetRanges(reads);
+    uint64_t got = 0;
+    if (r.ok()) {
+      for (const std::string& b : *r) got += b.size();
+    }
+    bytes_read_ += got;
+    Trace("GetRanges of " + std::to_string(reads.size()) + " reads, first", reads.empty() ? "-" : reads[0].key,
+          std::nullopt, got);
     return r;
   }
   Result<ObjectInfo> Head(const std::string& key) override {
-    ++heads_;
+    Count(&heads_, 1);
+    Trace("HEAD", key, std::nullopt, 0);
     return ForwardingStore::Head(key);
   }
   Result<std::vector<ObjectInfo>> List(const std::string& prefix, const std::string& start_after,
                                        size_t max_keys) override {
-    ++lists_;
-    return ForwardingStore::List(prefix, start_after, max_keys);
+    Count(&lists_, 1);
+    auto r = ForwardingStore::List(prefix, start_after, max_keys);
+    Trace("LIST", prefix + " after " + start_after + " max " + std::to_string(max_keys), std::nullopt,
+          r.ok() ? r->size() : 0);
+    return r;
   }
   Status Delete(const std::string& key) override {
-    ++deletes_;
+    Count(&deletes_, 1);
+    Trace("DELETE", key, std::nullopt, 0);
     return ForwardingStore::Delete(key);
   }
   std::vector<Status> DeleteMany(const std::vector<std::string>& keys) override {
-    deletes_ += keys.size();
+    Count(&deletes_, keys.size());
+    Trace("DeleteMany of " + std::to_string(keys.size()) + " keys, first", keys.empty() ? "-" : keys[0],
+          std::nullopt, 0);
     return ForwardingStore::DeleteMany(keys);
   }
 
   StoreRequests Snapshot() const {
-    return {puts_.load(), gets_.load(), heads_.load(), lists_.load(), deletes_.load(), bytes_read_.load()};
+    return {puts_.load(), gets_.load(), heads_.load(), lists_.load(), deletes_.load(), rounds_.load(),
+            bytes_read_.load()};
   }
-  uint64_t requests() const { return Snapshot().total(); }
-  uint64_t bytes() const { return bytes_read_.load(); }
+  void set_trace(bool on) { trace_ = on; }
 
   std::atomic<size_t> last_put_bytes{0};  // the size of the latest Put
 
  private:
-  std::atomic<uint64_t> puts_{0}, gets_{0}, heads_{0}, lists_{0}, deletes_{0}, bytes_read_{0};
+  void Count(std::atomic<uint64_t>* counter, uint64_t requests) {
+    *counter += requests;
+    ++rounds_;
+  }
+  void Trace(const std::string& what, const std::string& key, std::optional<ByteRange> range, uint64_t size) {
+    if (!trace_) return;
+    std::string span;
+    if (range) span = " [" + std::to_string(range->offset) + ", +" + std::to_string(range->length) + ")";
+    std::fprintf(stderr, "  round %llu: %s %s%s -> %llu\n", static_cast<unsigned long long>(rounds_.load()),
+                 what.c_str(), key.c_str(), span.c_str(), static_cast<unsigned long long>(size));
+  }
+
+  std::atomic<bool> trace_;
+  std::atomic<uint64_t> puts_{0}, gets_{0}, heads_{0}, lists_{0}, deletes_{0}, rounds_{0}, bytes_read_{0};
 };
 
 }  // namespace fathom::bench

@@ -34,91 +34,17 @@
 #include "io/fault_store.h"
 #include "io/forwarding_store.h"
 #include "io/s3_store.h"
+#include "s3_bench_store.h"
 #include "storage/manifest.h"
 
 namespace {
 
 using fathom::bench::Check;
 using fathom::bench::Clock;
-using fathom::bench::Die;
+using fathom::bench::CountingStore;
+using fathom::bench::OpenBucket;
 using fathom::bench::Seconds;
-
-// Counts the requests, sequential rounds and bytes that reach the bucket. The engine
-// calls the store from one thread during open and a query (no background compaction
-// here), so every call is one round.
-// With `trace`, prints each round to stderr ("round: REQUEST key [range] -> bytes").
-class CountingStore final : public fathom::ForwardingStore {
- public:
-  CountingStore(std::shared_ptr<fathom::ObjectStore> base, bool trace)
-      : ForwardingStore(std::move(base)), trace_(trace) {}
-  fathom::Status Put(const std::string& key, std::string_view bytes, fathom::PutMode mode) override {
-    Count(1);
-    Trace("PUT", key, std::nullopt, bytes.size());
-    return ForwardingStore::Put(key, bytes, mode);
-  }
-  fathom::Result<std::string> Get(const std::string& key, std::optional<fathom::ByteRange> range) override {
-    Count(1);
-    auto r = ForwardingStore::Get(key, range);
-    if (r.ok()) bytes += r->size();
-    Trace("GET", key, range, r.ok() ? r->size() : 0);
-    return r;
-  }
-  fathom::Result<std::vector<std::string>> GetRanges(const std::vector<fathom::RangedRead>& reads) override {
-    Count(reads.size());  // sent together: one round
-    auto r = ForwardingStore::GetRanges(reads);
-    uint64_t got = 0;
-    if (r.ok()) {
-      for (const std::string& b : *r) got += b.size();
-    }
-    bytes += got;
-    if (trace_) {
-      std::fprintf(stderr, "  round %llu: GetRanges of %zu reads (first %s) -> %llu bytes\n",
-                   static_cast<unsigned long long>(rounds.load()), reads.size(),
-                   reads.empty() ? "-" : reads[0].key.c_str(), static_cast<unsigned long long>(got));
-    }
-    return r;
-  }
-  fathom::Result<fathom::ObjectInfo> Head(const std::string& key) override {
-    Count(1);
-    Trace("HEAD", key, std::nullopt, 0);
-    return ForwardingStore::Head(key);
-  }
-  fathom::Result<std::vector<fathom::ObjectInfo>> List(const std::string& prefix, const std::string& start_after,
-                                                       size_t max_keys) override {
-    Count(1);
-    auto r = ForwardingStore::List(prefix, start_after, max_keys);
-    Trace("LIST", prefix + " after " + start_after + " max " + std::to_string(max_keys), std::nullopt,
-          r.ok() ? r->size() : 0);
-    return r;
-  }
-  fathom::Status Delete(const std::string& key) override {
-    Count(1);
-    Trace("DELETE", key, std::nullopt, 0);
-    return ForwardingStore::Delete(key);
-  }
-
-  struct Totals {
-    uint64_t requests = 0, rounds = 0, bytes = 0;
-    Totals operator-(const Totals& o) const { return {requests - o.requests, rounds - o.rounds, bytes - o.bytes}; }
-  };
-  Totals totals() const { return {requests, rounds, bytes}; }
-  void set_trace(bool on) { trace_ = on; }
-
- private:
-  void Count(uint64_t batch_requests) {
-    requests += batch_requests;
-    ++rounds;
-  }
-  void Trace(const char* what, const std::string& key, std::optional<fathom::ByteRange> range, uint64_t size) {
-    if (!trace_) return;
-    std::string span;
-    if (range) span = " [" + std::to_string(range->offset) + ", +" + std::to_string(range->length) + ")";
-    std::fprintf(stderr, "  round %llu: %s %s%s -> %llu\n", static_cast<unsigned long long>(rounds.load()), what,
-                 key.c_str(), span.c_str(), static_cast<unsigned long long>(size));
-  }
-  std::atomic<bool> trace_;
-  std::atomic<uint64_t> requests{0}, rounds{0}, bytes{0};
-};
+using fathom::bench::StoreRequests;
 
 // Sends a batch's reads one after another (the ObjectStore default), as every read went
 // before batched reads existed: the peer the batched modes are measured against.
@@ -129,17 +55,6 @@ class OneByOneStore final : public fathom::ForwardingStore {
     return ObjectStore::GetRanges(reads);  // calls this->Get per read
   }
 };
-
-std::shared_ptr<fathom::S3Store> OpenBucket(const std::string& prefix) {
-  const char* bucket = std::getenv("FATHOM_S3_BUCKET");
-  if (bucket == nullptr) Die("FATHOM_S3_BUCKET is not set: run under scripts/with-s3.sh");
-  fathom::S3StoreOptions options;
-  options.bucket = bucket;
-  options.prefix = prefix;
-  auto store = fathom::S3Store::Open(options);
-  Check(store.status(), "open bucket");
-  return *store;
-}
 
 fathom::QueryRequest QueryFor(const float* v, uint32_t dim) {
   fathom::QueryRequest r;
@@ -225,12 +140,12 @@ int main(int argc, char** argv) {
       auto col = (*db)->GetCollection(fathom::Database::kDefaultTenant, fathom::Database::kDefaultDatabase, "bench");
       Check(col.status(), "get collection");
       const double open_s = Seconds(start);
-      const CountingStore::Totals opened = counting->totals();
+      const StoreRequests opened = counting->Snapshot();
       if (trace) std::fprintf(stderr, "%.0f ms, %s: first query\n", latency_ms, mode.c_str());
       auto query_start = Clock::now();
       Check((*col)->Query(QueryFor(data->queries.Row(0), dim)).status(), "first query");
       const double query_ms = Seconds(query_start) * 1000;
-      const CountingStore::Totals first = counting->totals() - opened;
+      const StoreRequests first = counting->Snapshot() - opened;
       counting->set_trace(false);  // warm queries: counted in their latency only
       std::vector<double> warm_ms;
       for (size_t q = 1; q < data->queries.rows; ++q) {
@@ -241,10 +156,10 @@ int main(int argc, char** argv) {
       std::sort(warm_ms.begin(), warm_ms.end());
       auto mib = [](uint64_t b) { return fathom::bench::Mib(static_cast<double>(b)); };
       std::printf("%-8.0f %-11s | %9.2f %5llu %6llu %7.1f | %9.1f %5llu %6llu %7.2f | %9.2f\n", latency_ms, mode.c_str(),
-                  open_s, static_cast<unsigned long long>(opened.requests),
-                  static_cast<unsigned long long>(opened.rounds), mib(opened.bytes), query_ms,
-                  static_cast<unsigned long long>(first.requests), static_cast<unsigned long long>(first.rounds),
-                  mib(first.bytes), warm_ms[warm_ms.size() / 2]);
+                  open_s, static_cast<unsigned long long>(opened.total()),
+                  static_cast<unsigned long long>(opened.rounds), mib(opened.bytes_read), query_ms,
+                  static_cast<unsigned long long>(first.total()), static_cast<unsigned long long>(first.rounds),
+                  mib(first.bytes_read), warm_ms[warm_ms.size() / 2]);
       std::fflush(stdout);
     }
   }
