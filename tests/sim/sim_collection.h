@@ -19,6 +19,23 @@
 
 namespace fathom::testing {
 
+// A search over the records whose metadata "even" is `even` (the sim tests' filter), or
+// over every record without one.
+inline SearchPayload RankedPayload(const RankExpr& rank, std::optional<bool> even) {
+  SearchPayload payload;
+  payload.rank = rank;
+  payload.select.score = true;
+  if (even) {
+    Where where;
+    where.kind = Where::Kind::kField;
+    where.key = "even";
+    where.op = CompareOp::kEq;
+    where.operands = {Scalar(*even)};
+    payload.filter = where;
+  }
+  return payload;
+}
+
 class SimCollectionTest : public ::testing::Test {
  protected:
   SimCollectionTest(const char* test_name, std::string collection)
@@ -86,19 +103,8 @@ class SimCollectionTest : public ::testing::Test {
   // relative of the reference at its rank, each id one whose reference score ties it.
   void ExpectRankedLikeReference(const RankExpr& rank, std::optional<bool> even, const std::vector<ExpectedHit>& want,
                                  double (*to_reference)(float), const std::string& context) {
-    SearchPayload payload;
-    payload.rank = rank;
-    payload.select.score = true;
-    if (even) {
-      Where where;
-      where.kind = Where::Kind::kField;
-      where.key = "even";
-      where.op = CompareOp::kEq;
-      where.operands = {Scalar(*even)};
-      payload.filter = where;
-    }
     SearchRequest request;
-    request.searches.push_back(payload);
+    request.searches.push_back(RankedPayload(rank, even));
     auto got = col_->Search(request);
     ASSERT_TRUE(got.ok()) << got.status().ToString() << " seed " << seed_;
     ASSERT_EQ(got->size(), 1u);

@@ -70,19 +70,8 @@ std::vector<Hit> Bm25(Collection& col, const std::string& query, uint32_t k, std
   bm25.search.query = query;
   bm25.search.key = std::string(kDocumentKey);
   bm25.search.limit = k;
-  SearchPayload payload;
-  payload.rank = bm25;
-  payload.select.score = true;
-  if (even) {
-    Where where;
-    where.kind = Where::Kind::kField;
-    where.key = "even";
-    where.op = CompareOp::kEq;
-    where.operands = {Scalar(*even)};
-    payload.filter = where;
-  }
   SearchRequest request;
-  request.searches.push_back(payload);
+  request.searches.push_back(RankedPayload(bm25, even));
   auto got = col.Search(request);
   EXPECT_TRUE(got.ok()) << got.status().ToString();
   std::vector<Hit> out;
