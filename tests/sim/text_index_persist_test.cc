@@ -71,7 +71,7 @@ std::vector<Hit> Bm25(Collection& col, const std::string& query, uint32_t k, std
   bm25.search.key = std::string(kDocumentKey);
   bm25.search.limit = k;
   SearchRequest request;
-  request.searches.push_back(RankedPayload(bm25, even));
+  request.searches.push_back(testing::RankedPayload(bm25, even));
   auto got = col.Search(request);
   EXPECT_TRUE(got.ok()) << got.status().ToString();
   std::vector<Hit> out;
