@@ -93,8 +93,9 @@ uint32_t InvertedIndex::FindId(std::string_view term) const {
   }
 }
 
-void InvertedIndex::GrowTable() {
-  const size_t size = std::max<size_t>(1024, term_table_.size() * 2);
+void InvertedIndex::GrowTable() { FillTable(std::max<size_t>(1024, term_table_.size() * 2)); }
+
+void InvertedIndex::FillTable(size_t size) {
   std::vector<TableEntry> table(size);
   const size_t mask = size - 1;
   for (uint32_t id = 0; id < terms_.size(); ++id) {

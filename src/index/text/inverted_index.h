@@ -148,8 +148,11 @@ class InvertedIndex {
   // non-null.
   void Rebuild(const std::vector<uint32_t>* old_to_new);
 
-  // Rebuilds term_table_ for terms 0..terms_.size()-1 from the term texts.
+  // Rebuilds term_table_ for terms 0..terms_.size()-1 from the term texts (FillTable at
+  // the size the term count needs).
   void RebuildTable();
+  // term_table_ of `size` entries (a power of two) holding terms 0..terms_.size()-1.
+  void FillTable(size_t size);
 
   friend class InvertedIndexSearch;
 

@@ -10,17 +10,7 @@
 
 namespace fathom {
 
-void InvertedIndex::RebuildTable() {
-  term_table_.assign(std::max<size_t>(1024, std::bit_ceil(2 * (terms_.size() + 1))), TableEntry{});
-  const size_t mask = term_table_.size() - 1;
-  for (uint32_t id = 0; id < terms_.size(); ++id) {
-    const std::string_view term = TermText(id);
-    const uint64_t hash = HashTerm(term);
-    size_t i = hash & mask;
-    while (term_table_[i].id_plus_one != 0) i = (i + 1) & mask;
-    term_table_[i] = MakeEntry(hash, term, id);
-  }
-}
+void InvertedIndex::RebuildTable() { FillTable(std::max<size_t>(1024, std::bit_ceil(2 * (terms_.size() + 1)))); }
 
 InvertedIndex::SealedImage InvertedIndex::TakeSealed(uint32_t slot_count) {
   FATHOM_CHECK(sealed_only());
