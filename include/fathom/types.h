@@ -157,6 +157,9 @@ struct VectorIndexStats {
   uint32_t calibration_queries = 0;
   double calibrated_recall = 0.0;
   double calibrated_recall_lower_bound = 0.0;
+  // Rows of the index when it was calibrated (0: not recorded, an index persisted before
+  // it was). Once the collection grows 1.3x past it, maintenance calibrates again.
+  uint64_t calibrated_rows = 0;
   // The recall monitor (docs/design/recall-calibration.md, "Monitor"): one unfiltered
   // query in DatabaseOptions::recall_sample_interval is checked against exact search in
   // the background; these cover the last 1000 checked (mean recall@k, tie-aware, and its

@@ -95,6 +95,13 @@ inline constexpr size_t kVectorIndexPendingFractionInverse = 20;
 // The index is re-clustered from scratch once the collection has grown this many times
 // past the size of its last full build (incremental splits keep it usable meanwhile).
 inline constexpr size_t kVectorIndexRebuildGrowth = 4;
+// Between full builds, the search budget is calibrated again (on the updated index, in
+// the background) once the collection has grown this much past the size it was last
+// calibrated at: a budget chosen at 10k rows gave recall@10 0.90-0.94 at 20k-30k rows
+// (more rows per probed cluster compete for the same re-rank depth, and splits add
+// clusters the fixed probe count no longer covers); at 1.49x growth the worst of 18 zoo
+// runs was 0.9515 (docs/design/recall-calibration.md, "Growth").
+inline constexpr double kVectorIndexRecalibrateGrowth = 1.3;
 // ip: more than one added row in this many longer than the build's max norm -> rebuild.
 inline constexpr size_t kVectorIndexNormOverflowInverse = 100;
 // Default probes: this fraction of the clusters, at least kVectorIndexProbesMin; and the

@@ -120,6 +120,7 @@ Result<VectorIndexStats> CollectionImpl::IndexStats() {
     stats.calibration_queries = budget.sample_queries;
     stats.calibrated_recall = budget.measured_recall;
     stats.calibrated_recall_lower_bound = budget.recall_lower_bound;
+    stats.calibrated_rows = budget.calibrated_rows;
   }
   stats.recall_target = vector_index_.recall_target();
   const RecallMonitor::Report monitor = recall_monitor_.report();

@@ -67,7 +67,7 @@ void PutBudget(std::string* out, const SearchBudget& budget) {
   PutFixed32(out, BitsOfFloat(budget.recall_target));
   PutFixed32(out, BitsOfFloat(budget.measured_recall));
   PutFixed32(out, BitsOfFloat(budget.recall_lower_bound));
-  PutFixed32(out, 0);
+  PutFixed32(out, budget.calibrated_rows);
 }
 
 SearchBudget DecodeBudget(const char* p) {
@@ -79,6 +79,7 @@ SearchBudget DecodeBudget(const char* p) {
   budget.recall_target = FloatFromBits(DecodeFixed32(p + 16));
   budget.measured_recall = FloatFromBits(DecodeFixed32(p + 20));
   budget.recall_lower_bound = FloatFromBits(DecodeFixed32(p + 24));
+  budget.calibrated_rows = DecodeFixed32(p + 28);  // 0 in objects written before it was recorded
   return budget;
 }
 
@@ -436,7 +437,6 @@ std::optional<VectorIndexTask> CollectionVectorIndex::Plan(const RecordTable& ta
   VectorIndexTask task;
   task.generation = generation_;
   const size_t live = table.live_count();
-  const uint32_t dim = *table.dimension();
   if (index_ && live < min_rows_ / 2) {
     task.kind = VectorIndexTask::Kind::kDrop;
   } else if (index_ && budget_.calibrated() && std::fabs(budget_.recall_target - recall_target_) <= 1e-6 &&
@@ -460,6 +460,14 @@ std::optional<VectorIndexTask> CollectionVectorIndex::Plan(const RecordTable& ta
       task.result = std::make_shared<const IvfIndex>(std::move(*updated));
       // Splits add clusters; the calibrated probe count stays valid for the new count.
       task.budget.probes = std::min(task.budget.probes, task.result->clusters());
+      // Grown well past the size it was calibrated at: the budget no longer reaches the
+      // target (limits.h); calibrate it again on the updated index.
+      const size_t calibrated_rows = budget_.calibrated_rows != 0 ? budget_.calibrated_rows : built_rows_;
+      if (static_cast<double>(task.result->rows()) >=
+          static_cast<double>(calibrated_rows) * limits::kVectorIndexRecalibrateGrowth) {
+        task.recalibrate = true;
+        CopyLiveRows(table, &task);
+      }
     } else {
       task.kind = VectorIndexTask::Kind::kBuild;  // fall through to a full build
     }
@@ -468,43 +476,55 @@ std::optional<VectorIndexTask> CollectionVectorIndex::Plan(const RecordTable& ta
   }
   if (task.kind == VectorIndexTask::Kind::kBuild) {
     task.added.clear();
-    task.slots.reserve(live);
-    task.vectors.reserve(live * dim);
-    const uint8_t* live_bytes = table.live();
-    const VectorColumn& vectors = table.vectors();
-    for (size_t slot = 0; slot < table.slot_count(); ++slot) {
-      if (!live_bytes[slot]) continue;
-      if (auto ref = vectors.cold_ref(slot)) {
-        task.cold_rows.emplace_back(task.slots.size(), std::move(*ref));
-        task.vectors.resize(task.vectors.size() + dim);
-      } else {
-        const float* v = vectors.Approx(slot, nullptr);  // a hot row: exact, in RAM
-        task.vectors.insert(task.vectors.end(), v, v + dim);
-      }
-      task.slots.push_back(static_cast<uint32_t>(slot));
-    }
+    CopyLiveRows(table, &task);
   }
   maintaining_ = true;
   changed_during_task_.clear();
   return task;
 }
 
+void CollectionVectorIndex::CopyLiveRows(const RecordTable& table, VectorIndexTask* task) {
+  const size_t live = table.live_count();
+  const uint32_t dim = table.dimension().value_or(0);
+  task->slots.reserve(live);
+  task->vectors.reserve(live * dim);
+  const uint8_t* live_bytes = table.live();
+  const VectorColumn& vectors = table.vectors();
+  for (size_t slot = 0; slot < table.slot_count(); ++slot) {
+    if (!live_bytes[slot]) continue;
+    if (auto ref = vectors.cold_ref(slot)) {
+      task->cold_rows.emplace_back(task->slots.size(), std::move(*ref));
+      task->vectors.resize(task->vectors.size() + dim);
+    } else {
+      const float* v = vectors.Approx(slot, nullptr);  // a hot row: exact, in RAM
+      task->vectors.insert(task->vectors.end(), v, v + dim);
+    }
+    task->slots.push_back(static_cast<uint32_t>(slot));
+  }
+}
+
 Status CollectionVectorIndex::RunBuild(DistanceSpace space, uint32_t dim, const BuildSettings& settings,
                                        VectorIndexTask* task) {
-  if (task->kind != VectorIndexTask::Kind::kBuild) return Status::Ok();
+  const bool build = task->kind == VectorIndexTask::Kind::kBuild;
+  if (!build && !(task->kind == VectorIndexTask::Kind::kUpdate && task->recalibrate)) return Status::Ok();
   for (const auto& [position, ref] : task->cold_rows) {
     FATHOM_RETURN_IF_ERROR(VectorColumn::ReadCold(ref, task->vectors.data() + position * dim));
   }
   task->cold_rows = {};
-  IvfBuildOptions options;
-  options.space = space;
-  options.seed = task->slots.size();
-  options.threads = 1;  // background work: leave the other cores to queries
   MatrixView matrix{task->vectors.data(), task->slots.size(), dim};
-  FATHOM_ASSIGN_OR_RETURN(IvfIndex index, IvfIndex::Build(matrix, options, task->slots.data()));
+  const uint64_t seed = task->slots.size();
+  std::optional<IvfIndex> built;
+  if (build) {
+    IvfBuildOptions options;
+    options.space = space;
+    options.seed = seed;
+    options.threads = 1;  // background work: leave the other cores to queries
+    FATHOM_ASSIGN_OR_RETURN(built, IvfIndex::Build(matrix, options, task->slots.data()));
+  }
+  const IvfIndex& index = build ? *built : *task->result;
   CalibrationOptions calibration;
   calibration.recall_target = settings.recall_target;
-  calibration.seed = options.seed;
+  calibration.seed = seed;
   // The plan (index or exact scan) is chosen by timing both on this machine.
   const Clock* clock = settings.clock != nullptr ? settings.clock : RealClock().get();
   calibration.clock_seconds = [clock] { return clock->NowSeconds(); };
@@ -520,8 +540,10 @@ Status CollectionVectorIndex::RunBuild(DistanceSpace space, uint32_t dim, const 
     calibration.approximate = &*approximate;
   }
   FATHOM_ASSIGN_OR_RETURN(task->budget, CalibrateSearch(index, exact, calibration));
-  task->built_rows = task->slots.size();
-  task->result = std::make_shared<const IvfIndex>(std::move(index));
+  if (build) {
+    task->built_rows = task->slots.size();
+    task->result = std::make_shared<const IvfIndex>(std::move(*built));
+  }
   task->vectors = {};
   task->slots = {};
   return Status::Ok();

@@ -119,8 +119,11 @@ struct VectorIndexTask {
   std::vector<std::pair<size_t, VectorColumn::ColdRef>> cold_rows;
   // kUpdate: the pending live slots to add (their stale entries are dropped).
   std::vector<uint32_t> added;
+  // kUpdate: calibrate the updated index's search budget again (RunBuild, on copies of
+  // the live vectors in `vectors` / `slots` / `cold_rows`, as a build has).
+  bool recalibrate = false;
   // The result, ready to install, with its search budget: calibrated by RunBuild for a
-  // build, the current index's for an update (its centroids and cluster sizes stay).
+  // build or a recalibrating update, else the current index's (its centroids stay).
   std::shared_ptr<const IvfIndex> result;
   SearchBudget budget;
   size_t built_rows = 0;
@@ -182,7 +185,8 @@ class CollectionVectorIndex {
   // computed here (they read the table; cheap), kBuild tasks carry copies for RunBuild.
   std::optional<VectorIndexTask> Plan(const RecordTable& table, bool force = false);
   // The heavy part of a kBuild task: the build, then the calibration of its search
-  // budget on the built rows; no lock needed.
+  // budget on the built rows; of a recalibrating kUpdate task, that calibration alone.
+  // No lock needed.
   struct BuildSettings {
     double recall_target = ivf_limits::kRecallTargetDefault;
     // The rows will be searched through int8 approximations (cold parts): calibrate that
@@ -234,6 +238,9 @@ class CollectionVectorIndex {
     return slot < covered_.size() * 64 && ((covered_[slot >> 6] >> (slot & 63)) & 1);
   }
   void RebuildPending(const RecordTable& table);
+  // Copies of every live row's vector (hot rows copied, cold ones noted for RunBuild to
+  // read) into the task, for a build or a calibration without the lock.
+  static void CopyLiveRows(const RecordTable& table, VectorIndexTask* task);
   // Whether a query with these knobs scans exactly (no index to use, or the calibration
   // chose the exact plan), before looking at its filter.
   bool ScansExactly(const VectorSearchKnobs& knobs) const;

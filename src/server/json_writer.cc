@@ -338,6 +338,7 @@ void WriteVectorIndexStats(JsonWriter& w, const VectorIndexStats& stats) {
   count("sample_queries", stats.calibration_queries);
   number("recall", stats.calibrated_recall);
   number("recall_lower_bound", stats.calibrated_recall_lower_bound);
+  count("rows", stats.calibrated_rows);
   w.EndObject();
   w.Key("monitor");
   w.StartObject();

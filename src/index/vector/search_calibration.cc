@@ -219,6 +219,7 @@ Result<SearchBudget> CalibrateSearch(const IvfIndex& index, const VectorSource& 
   }
   SearchBudget budget;
   budget.recall_target = static_cast<float>(options.recall_target);
+  budget.calibrated_rows = static_cast<uint32_t>(std::min<size_t>(index.rows(), UINT32_MAX));
   const double exact_cost = static_cast<double>(index.rows()) * options.exact_row_cost;
   if (index.rows() <= options.k + 1) {
     budget.plan = SearchBudget::Plan::kExactScan;

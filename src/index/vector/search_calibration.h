@@ -37,6 +37,10 @@ struct SearchBudget {
   float recall_target = 0.0f;         // recall@k the budget was chosen for
   float measured_recall = 0.0f;       // mean over the sample at the chosen settings
   float recall_lower_bound = 0.0f;    // its one-sided 99% lower confidence bound
+  // Rows of the index it was calibrated on (capped at UINT32_MAX); 0 = not known (an
+  // index persisted before this was recorded). A collection calibrates again once it
+  // has grown well past it (limits::kVectorIndexRecalibrateGrowth).
+  uint32_t calibrated_rows = 0;
   bool calibrated() const { return sample_queries > 0; }
 };
 
