@@ -300,7 +300,14 @@ Status CollectionImpl::Recover() {
   manifests_checked_at_ = started;
   checks_finished_ = check_number;
   wal_uncertain_ = false;
-  DeleteObsolete(manifest_);
+  if (options_.background_compaction && schedule_) {
+    // The sweep for objects an interrupted compaction left (five LISTs) is the background
+    // job's first work, off the path of the request that opened the collection.
+    obsolete_sweep_due_.store(true);
+    if (!compaction_scheduled_.exchange(true)) schedule_(weak_from_this());
+  } else {
+    DeleteObsolete(manifest_);
+  }
   MaybeScheduleCompaction();
   return Status::Ok();
 }

@@ -255,6 +255,9 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   // Obsolete objects, and when they were first found obsolete (gc_grace > 0): deleted
   // once a grace period older. Requires compaction_mu_ (or the open path).
   std::unordered_map<std::string, Clock::TimePoint> obsolete_since_;
+  // Recover left the sweep for obsolete objects to the next compaction job (background
+  // compaction only; without it Recover sweeps at once).
+  std::atomic<bool> obsolete_sweep_due_{false};
 
   // Table and WAL position.
   mutable std::shared_mutex state_mu_;

@@ -86,7 +86,13 @@ class DatabaseImpl {
   // record first (catalog/drop_record.h), then the catalog, then, with mu_ released, the
   // data and the record. `lock` holds mu_ on entry.
   Status CommitDrop(std::unique_lock<std::mutex>* lock, CatalogState next, const std::vector<std::string>& ids);
+  // Deletes the collections that drop records name and the catalog does not (a delete
+  // interrupted after its catalog commit); warns about data nothing names.
   void RemoveOrphans();
+  // The open's work that the first answer does not wait for, on the background thread:
+  // deletes the probe key `probe_key` (if not empty), then RemoveOrphans; clears
+  // compaction_running_ (set by Open) so that WaitIdle returns after it.
+  void FinishOpen(const std::string& probe_key);
   // The open handle of the first catalog entry `match` accepts, or `not_found`.
   Result<std::shared_ptr<CollectionImpl>> FindOpen(const std::function<bool(const CatalogCollection&)>& match,
                                                    Status not_found);

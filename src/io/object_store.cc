@@ -24,14 +24,19 @@ Status ValidateObjectKey(std::string_view key) {
   return Status::Ok();
 }
 
-Status ProbeCreateOnly(ObjectStore& store) {
+Status ProbeCreateOnly(ObjectStore& store, std::string* leftover) {
   const std::string key = "probe/" + NewUuidV4();
   Status first = store.Put(key, "probe", PutMode::kCreateOnly);
   if (!first.ok()) return first.WithContext("store probe: first create-only put failed");
   // Other bytes than the first: a store that settles an uncertain outcome by reading back
   // (S3Store) must not take the first write for its own and answer OK.
   Status second = store.Put(key, "probe 2", PutMode::kCreateOnly);
-  Status cleanup = store.Delete(key);
+  Status cleanup;
+  if (leftover != nullptr && second.IsAlreadyExists()) {
+    *leftover = key;  // the caller deletes it
+  } else {
+    cleanup = store.Delete(key);
+  }
   if (second.ok()) {
     return Status::FailedPrecondition(
         "store " + store.Describe() +
