@@ -106,6 +106,7 @@ Status CollectionImpl::EnsureOpen() {
   }
   opened_ = true;
   open_status_ = s;
+  open_ok_.store(s.ok());
   return s;
 }
 

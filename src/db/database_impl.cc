@@ -96,6 +96,7 @@ Result<std::unique_ptr<DatabaseImpl>> DatabaseImpl::Open(const DatabaseOptions& 
   }
   std::unique_ptr<DatabaseImpl> db(new DatabaseImpl(store, resolved));
   db->directory_lock_ = std::move(lock);
+  if (db->shared_) db->check_executor_ = std::make_unique<ThreadPool>(limits::kLookupCheckThreads);
   if (Status loaded = db->Load(); !loaded.ok()) {
     if (!probe_leftover.empty()) (void)store->Delete(probe_leftover);
     return loaded;
@@ -535,10 +536,43 @@ Result<std::shared_ptr<CollectionImpl>> DatabaseImpl::GetCollection(const std::s
 
 Result<std::shared_ptr<CollectionImpl>> DatabaseImpl::GetCollectionById(const std::string& tenant,
                                                                         const std::string& database,
-                                                                        const std::string& id) {
-  return FindOpen(
-      [&](const CatalogCollection& c) { return c.id == id && c.tenant == tenant && c.database == database; },
-      Status::NotFound("Collection [" + id + "] does not exist."));
+                                                                        const std::string& id,
+                                                                        uint64_t* checked_ahead) {
+  auto match = [&](const CatalogCollection& c) { return c.id == id && c.tenant == tenant && c.database == database; };
+  Status not_found = Status::NotFound("Collection [" + id + "] does not exist.");
+  if (checked_ahead != nullptr && shared_) return FindOpenCheckingAhead(match, std::move(not_found), checked_ahead);
+  return FindOpen(match, std::move(not_found));
+}
+
+Result<std::shared_ptr<CollectionImpl>> DatabaseImpl::FindOpenCheckingAhead(
+    const std::function<bool(const CatalogCollection&)>& match, Status not_found, uint64_t* checked_ahead) {
+  // The handle the cached catalog names, if this node has it open: a collection not open
+  // yet is loaded by the lookup, and a load is a freshness check of its own.
+  std::shared_ptr<CollectionImpl> open;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = std::find_if(catalog_.collections.begin(), catalog_.collections.end(), match);
+    if (it != catalog_.collections.end()) {
+      if (auto found = open_.find(it->id); found != open_.end() && found->second->IsOpen()) open = found->second;
+    }
+  }
+  if (!open) return FindOpen(match, std::move(not_found));
+  // The two checks are independent: each starts after the lookup began, so each sees
+  // what was committed before it (the catalog: deletes and changes of the collection;
+  // the WAL: writes to it); neither's answer changes what the other must read
+  // (docs/design/object-storage.md, "A lookup and a strong read, in one round").
+  Result<std::shared_ptr<CollectionImpl>> found = Status::Unavailable("not looked up");
+  Result<uint64_t> ahead = Status::Unavailable("not checked");
+  check_executor_->ParallelFor(2, 2, [&](size_t i) {
+    if (i == 0) {
+      found = FindOpen(match, not_found);
+    } else {
+      ahead = open->CheckFreshAhead();
+    }
+  });
+  // A check that failed is not reported here: the read makes its own and reports it.
+  if (found.ok() && found->get() == open.get() && ahead.ok()) *checked_ahead = *ahead;
+  return found;
 }
 
 Result<std::vector<CollectionInfo>> DatabaseImpl::ListCollections(const std::string& tenant,

@@ -43,8 +43,12 @@ class DatabaseImpl {
                                                            const CreateCollectionRequest& request, bool* created);
   Result<std::shared_ptr<CollectionImpl>> GetCollection(const std::string& tenant, const std::string& database,
                                                         const std::string& name);
+  // With `checked_ahead` (CollectionLookup::read_at_once), on a shared store and for a
+  // collection already open here, the collection's freshness check runs together with
+  // the catalog check, and *checked_ahead is set to its arrival number
+  // (CollectionImpl::CheckFreshAhead; unchanged if it was not made or failed).
   Result<std::shared_ptr<CollectionImpl>> GetCollectionById(const std::string& tenant, const std::string& database,
-                                                            const std::string& id);
+                                                            const std::string& id, uint64_t* checked_ahead = nullptr);
   Result<std::vector<CollectionInfo>> ListCollections(const std::string& tenant, const std::string& database,
                                                       std::optional<uint32_t> limit, uint32_t offset);
   Result<uint64_t> CountCollections(const std::string& tenant, const std::string& database);
@@ -96,6 +100,10 @@ class DatabaseImpl {
   // The open handle of the first catalog entry `match` accepts, or `not_found`.
   Result<std::shared_ptr<CollectionImpl>> FindOpen(const std::function<bool(const CatalogCollection&)>& match,
                                                    Status not_found);
+  // FindOpen with the found collection's freshness check sent at the same time as the
+  // catalog check (see GetCollectionById).
+  Result<std::shared_ptr<CollectionImpl>> FindOpenCheckingAhead(
+      const std::function<bool(const CatalogCollection&)>& match, Status not_found, uint64_t* checked_ahead);
   bool DatabaseExistsLocked(const std::string& tenant, const std::string& name) const;
   void ScheduleCompaction(std::weak_ptr<CollectionImpl> collection);
   void CompactionLoop();
@@ -130,6 +138,10 @@ class DatabaseImpl {
   bool stopping_ = false;
   // Runs CompactionLoop while the database is open (background_compaction only).
   std::unique_ptr<Executor> compaction_executor_;
+  // Runs a lookup's freshness check while the lookup's thread checks the catalog (shared
+  // stores only). When all its threads are busy the lookup's thread makes both checks,
+  // one after the other (Executor::ParallelFor).
+  std::unique_ptr<Executor> check_executor_;
 };
 
 }  // namespace fathom

@@ -369,6 +369,36 @@ TEST_F(MultiNodeTest, ALookupsCatalogCheckIsOneGet) {
   EXPECT_EQ(b.store->gets.load(), gets_before + 3);
 }
 
+// A lookup for a read at once (as an HTTP read makes) sends the collection's WAL check
+// with its catalog check, and the read uses it: still every write another node
+// acknowledged before the lookup is seen, and a deletion too.
+TEST_F(MultiNodeTest, ALookupForAReadAtOnceChecksTheWalAheadAndTheReadSeesEveryWrite) {
+  Node a = Open(), b = Open();
+  const std::string id = a.col->id();
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(a.col->Add({Rec("x" + std::to_string(i), {1, float(i)})}).ok());
+    auto looked_up = b.db->GetCollectionById(kT, kD, id, {.read_at_once = true});
+    ASSERT_TRUE(looked_up.ok()) << looked_up.status().ToString();
+    const int gets_before = b.store->gets.load();
+    auto count = (*looked_up)->Count();
+    ASSERT_TRUE(count.ok());
+    EXPECT_EQ(*count, static_cast<uint64_t>(i + 1));
+    // The read made no check of its own: the lookup's was enough.
+    EXPECT_EQ(b.store->gets.load(), gets_before) << i;
+    // A second read through the same handle checks again (the lookup's check served one).
+    ASSERT_TRUE(a.col->Add({Rec("y" + std::to_string(i), {1, float(i)})}).ok());
+    EXPECT_EQ(*(*looked_up)->Count(), static_cast<uint64_t>(i + 2));
+    ASSERT_TRUE(a.col->Delete({.ids = std::vector<std::string>{"y" + std::to_string(i)}}).ok());
+  }
+  // Without read_at_once, the lookup leaves the check to the read.
+  ASSERT_TRUE(a.col->Add({Rec("z", {2, 2})}).ok());
+  auto plain = b.db->GetCollectionById(kT, kD, id);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(*(*plain)->Count(), 6u);
+  ASSERT_TRUE(a.db->DeleteCollection(kT, kD, "shared").ok());
+  EXPECT_EQ(b.db->GetCollectionById(kT, kD, id, {.read_at_once = true}).status().code(), StatusCode::kNotFound);
+}
+
 TEST_F(MultiNodeTest, ALocalStoreIsNotSharedUnlessSaid) {
   // The default for a caller's store: one node, no freshness checks.
   auto db1 = Database::Open({.store = base_, .background_compaction = false});
