@@ -67,9 +67,6 @@ inline constexpr int kStorePutAttemptsMax = 4;           // retries of one WAL/m
 inline constexpr int kWalCommitRacesMax = 40;
 // gc_grace when the store is shared and DatabaseOptions::gc_grace is negative.
 inline constexpr std::chrono::milliseconds kSharedGcGraceDefault{10 * 60 * 1000};
-// Threads that send a lookup's freshness check beside its catalog check on a shared
-// store (CollectionLookup::read_at_once); lookups beyond them make both checks in turn.
-inline constexpr size_t kLookupCheckThreads = 4;
 
 // ---- compaction and segments ----
 // A background compaction that failed for a reason that may pass (disk full, read-only,

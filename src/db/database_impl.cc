@@ -12,6 +12,7 @@
 #include "io/commit_object.h"
 #include "io/local_store.h"
 #include "io/store_factory.h"
+#include "io/store_probe.h"
 #include "storage/manifest.h"
 
 namespace fathom {
@@ -75,7 +76,8 @@ Result<std::unique_ptr<DatabaseImpl>> DatabaseImpl::Open(const DatabaseOptions& 
   // With a background thread, the probe key's delete is sent after the open, by that
   // thread (FinishOpen): it decides nothing, and costs a round trip on the open's path.
   std::string probe_leftover;
-  if (Status probe = ProbeCreateOnly(*store, options.background_compaction ? &probe_leftover : nullptr);
+  if (Status probe = options.background_compaction ? ProbeCreateOnlyLeavingKey(*store, &probe_leftover)
+                                                     : ProbeCreateOnly(*store);
       !probe.ok()) {
     // A full or read-only store cannot take the probe's write, but its data can still be
     // served; its writes fail with the same clear error until it can take them.
@@ -96,7 +98,7 @@ Result<std::unique_ptr<DatabaseImpl>> DatabaseImpl::Open(const DatabaseOptions& 
   }
   std::unique_ptr<DatabaseImpl> db(new DatabaseImpl(store, resolved));
   db->directory_lock_ = std::move(lock);
-  if (db->shared_) db->check_executor_ = std::make_unique<ThreadPool>(limits::kLookupCheckThreads);
+  if (db->shared_) db->check_executor_ = std::make_unique<ThreadPool>(kLookupCheckThreads);
   if (Status loaded = db->Load(); !loaded.ok()) {
     if (!probe_leftover.empty()) (void)store->Delete(probe_leftover);
     return loaded;

@@ -26,6 +26,10 @@
 
 namespace fathom {
 
+// Threads that send a lookup's freshness check beside its catalog check on a shared
+// store (CollectionLookup::read_at_once); lookups beyond them make both checks in turn.
+inline constexpr size_t kLookupCheckThreads = 4;
+
 class DatabaseImpl {
  public:
   static Result<std::unique_ptr<DatabaseImpl>> Open(const DatabaseOptions& options);

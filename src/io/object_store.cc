@@ -1,5 +1,7 @@
 #include "io/object_store.h"
 
+#include "io/store_probe.h"
+
 #include "common/random.h"
 
 namespace fathom {
@@ -24,7 +26,10 @@ Status ValidateObjectKey(std::string_view key) {
   return Status::Ok();
 }
 
-Status ProbeCreateOnly(ObjectStore& store, std::string* leftover) {
+namespace {
+
+// With `leftover`, a passed probe leaves its key (see ProbeCreateOnlyLeavingKey).
+Status Probe(ObjectStore& store, std::string* leftover) {
   const std::string key = "probe/" + NewUuidV4();
   Status first = store.Put(key, "probe", PutMode::kCreateOnly);
   if (!first.ok()) return first.WithContext("store probe: first create-only put failed");
@@ -47,5 +52,11 @@ Status ProbeCreateOnly(ObjectStore& store, std::string* leftover) {
   if (!cleanup.ok()) return cleanup.WithContext("store probe: delete");
   return Status::Ok();
 }
+
+}  // namespace
+
+Status ProbeCreateOnly(ObjectStore& store) { return Probe(store, nullptr); }
+
+Status ProbeCreateOnlyLeavingKey(ObjectStore& store, std::string* leftover) { return Probe(store, leftover); }
 
 }  // namespace fathom
