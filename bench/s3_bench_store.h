@@ -63,12 +63,14 @@ class CountingStore final : public ForwardingStore {
         foreground_(std::this_thread::get_id()) {}
 
   Status Put(const std::string& key, std::string_view bytes, PutMode mode) override {
+    InFlight flight(this);
     Count(&Mine().puts, 1);
     last_put_bytes = bytes.size();
     Trace("PUT", key, std::nullopt, bytes.size());
     return ForwardingStore::Put(key, bytes, mode);
   }
   Result<std::string> Get(const std::string& key, std::optional<ByteRange> range) override {
+    InFlight flight(this);
     Count(&Mine().gets, 1);
     auto r = ForwardingStore::Get(key, range);
     if (r.ok()) Mine().bytes_read += r->size();
@@ -76,6 +78,7 @@ class CountingStore final : public ForwardingStore {
     return r;
   }
   Result<std::vector<std::string>> GetRanges(const std::vector<RangedRead>& reads) override {
+    InFlight flight(this);
     Count(&Mine().gets, reads.size());  // sent together: one round
     auto r = ForwardingStore::GetRanges(reads);
     uint64_t got = 0;
@@ -88,12 +91,14 @@ class CountingStore final : public ForwardingStore {
     return r;
   }
   Result<ObjectInfo> Head(const std::string& key) override {
+    InFlight flight(this);
     Count(&Mine().heads, 1);
     Trace("HEAD", key, std::nullopt, 0);
     return ForwardingStore::Head(key);
   }
   Result<std::vector<ObjectInfo>> List(const std::string& prefix, const std::string& start_after,
                                        size_t max_keys) override {
+    InFlight flight(this);
     Count(&Mine().lists, 1);
     auto r = ForwardingStore::List(prefix, start_after, max_keys);
     Trace("LIST", prefix + " after " + start_after + " max " + std::to_string(max_keys), std::nullopt,
@@ -101,11 +106,13 @@ class CountingStore final : public ForwardingStore {
     return r;
   }
   Status Delete(const std::string& key) override {
+    InFlight flight(this);
     Count(&Mine().deletes, 1);
     Trace("DELETE", key, std::nullopt, 0);
     return ForwardingStore::Delete(key);
   }
   std::vector<Status> DeleteMany(const std::vector<std::string>& keys) override {
+    InFlight flight(this);
     Count(&Mine().deletes, keys.size());
     Trace("DeleteMany of " + std::to_string(keys.size()) + " keys, first", keys.empty() ? "-" : keys[0],
           std::nullopt, 0);
@@ -115,11 +122,25 @@ class CountingStore final : public ForwardingStore {
   // The benchmark thread's requests, and the other threads'.
   StoreRequests Snapshot() const { return foreground_counts_.Load(); }
   StoreRequests BackgroundSnapshot() const { return background_counts_.Load(); }
+  // Rounds of every thread's calls taken together: a call that starts while another is
+  // in flight (two checks sent side by side) joins that one's round.
+  uint64_t OverlappedRounds() const { return overlapped_rounds_.load(); }
   void set_trace(bool on) { trace_ = on; }
 
   std::atomic<size_t> last_put_bytes{0};  // the size of the latest Put
 
  private:
+  // Counts a call in flight for OverlappedRounds.
+  class InFlight {
+   public:
+    explicit InFlight(CountingStore* store) : store_(store) {
+      if (store_->in_flight_.fetch_add(1) == 0) ++store_->overlapped_rounds_;
+    }
+    ~InFlight() { store_->in_flight_.fetch_sub(1); }
+
+   private:
+    CountingStore* store_;
+  };
   struct Counters {
     std::atomic<uint64_t> puts{0}, gets{0}, heads{0}, lists{0}, deletes{0}, rounds{0}, bytes_read{0};
     StoreRequests Load() const {
@@ -145,6 +166,7 @@ class CountingStore final : public ForwardingStore {
   const bool split_background_;
   const std::thread::id foreground_;
   Counters foreground_counts_, background_counts_;
+  std::atomic<uint64_t> in_flight_{0}, overlapped_rounds_{0};
 };
 
 }  // namespace fathom::bench
