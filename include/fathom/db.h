@@ -10,6 +10,7 @@
 // write-ahead-log object. A write that returns OK is durable and visible to every later read.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -25,6 +26,19 @@ namespace fathom {
 
 class CollectionImpl;
 class DatabaseImpl;
+
+// How a collection lookup will be used (Database::GetCollectionById).
+struct CollectionLookup {
+  // The caller reads through the returned handle at once, at the default read level (an
+  // HTTP get, query, search or count does). On a shared store the lookup then sends that
+  // read's freshness check (the next WAL object) together with its own catalog check, and
+  // the first strong read through the handle uses that check instead of making its own:
+  // one round trip before the read instead of two. Both checks start after the lookup
+  // does, so the read still sees every write acknowledged before the lookup began. Leave
+  // it false for a handle kept for later reads (they would see only the writes
+  // acknowledged before the lookup).
+  bool read_at_once = false;
+};
 
 // A handle to one collection. Handles stay valid after the collection is deleted; every
 // operation on a deleted collection then returns NotFound.
@@ -68,7 +82,13 @@ class Collection {
   Result<VectorIndexStats> IndexStats() const;
 
  private:
+  friend class Database;
+  static constexpr uint64_t kNoCheck = UINT64_MAX;
+
   std::shared_ptr<CollectionImpl> impl_;
+  // The freshness check a CollectionLookup::read_at_once lookup made (the arrival number
+  // it serves, see CollectionImpl::CheckFreshAhead), used once by the first strong read.
+  mutable std::atomic<uint64_t> lookup_check_{kNoCheck};
 };
 
 class Database {
@@ -105,7 +125,8 @@ class Database {
   // By UUID, within a tenant and database (the Chroma routes always name both).
   Result<std::shared_ptr<Collection>> GetCollectionById(const std::string& tenant,
                                                         const std::string& database,
-                                                        const std::string& id) const;
+                                                        const std::string& id,
+                                                        CollectionLookup lookup = {}) const;
   // In creation order.
   Result<std::vector<CollectionInfo>> ListCollections(const std::string& tenant,
                                                       const std::string& database,

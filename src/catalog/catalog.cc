@@ -218,9 +218,11 @@ Result<CatalogState> DecodeCatalog(std::string_view bytes) {
 }
 
 Result<CatalogState> CatalogStore::Load() {
+  const Clock::TimePoint started = clock_->Now();
   FATHOM_ASSIGN_OR_RETURN(std::vector<ObjectInfo> objects, store_->List("catalog/"));
   if (objects.empty()) {
     current_version_ = 0;
+    confirmed_at_ = started;
     return CatalogState{};
   }
   const std::string& latest = objects.back().key;
@@ -231,10 +233,12 @@ Result<CatalogState> CatalogStore::Load() {
     return Status::Corruption(latest + ": holds catalog version " + std::to_string(state->version));
   }
   current_version_ = state->version;
+  confirmed_at_ = started;
   return state;
 }
 
 Status CatalogStore::Commit(CatalogState* next) {
+  const Clock::TimePoint started = clock_->Now();
   next->version = current_version_ + 1;
   const std::string key = CatalogKey(next->version);
   FATHOM_ASSIGN_OR_RETURN(std::string bytes, EncodeCatalog(*next));
@@ -253,17 +257,53 @@ Status CatalogStore::Commit(CatalogState* next) {
     return Status::AlreadyExists("catalog changed concurrently (found " + newer[0].key + ")");
   }
   current_version_ = next->version;
-  // Old snapshots are garbage; failing to delete them is harmless (retried next commit).
-  if (current_version_ > limits::kCatalogVersionsKept) {
-    auto old = store_->List("catalog/", "", 0);
-    if (old.ok()) {
-      for (const ObjectInfo& o : *old) {
-        if (o.key >= CatalogKey(current_version_ - limits::kCatalogVersionsKept + 1)) break;
-        (void)store_->Delete(o.key);
-      }
+  confirmed_at_ = started;
+  DeleteSuperseded();
+  return Status::Ok();
+}
+
+Result<bool> CatalogStore::NewerExists(uint64_t version) {
+  const Clock::TimePoint started = clock_->Now();
+  bool newer;
+  if (confirmed_at_ && version == current_version_ && started - *confirmed_at_ < grace_ / 2) {
+    // catalog/<version+1> can be gone only if it was written after the confirmation and
+    // superseded and kept for a grace period since: more than half a grace from now.
+    auto next = store_->Get(CatalogKey(version + 1));
+    if (!next.ok() && !next.status().IsNotFound()) return next.status().WithContext("catalog check");
+    newer = next.ok();
+  } else {
+    FATHOM_ASSIGN_OR_RETURN(std::vector<ObjectInfo> listed, store_->List("catalog/", CatalogKey(version), 1));
+    newer = !listed.empty();
+  }
+  if (!newer && version == current_version_) confirmed_at_ = started;
+  return newer;
+}
+
+void CatalogStore::DeleteSuperseded() {
+  if (current_version_ <= limits::kCatalogVersionsKept) return;
+  auto old = store_->List("catalog/", "", 0);
+  if (!old.ok()) return;  // tried again at the next commit
+  const std::string keep_from = CatalogKey(current_version_ - limits::kCatalogVersionsKept + 1);
+  const Clock::TimePoint now = clock_->Now();
+  std::unordered_map<std::string, Clock::TimePoint> still;
+  std::vector<std::string> due;
+  std::vector<Clock::TimePoint> due_since;
+  for (const ObjectInfo& o : *old) {
+    if (o.key >= keep_from) break;
+    auto found = superseded_since_.find(o.key);
+    const Clock::TimePoint since = found == superseded_since_.end() ? now : found->second;
+    if (now - since >= grace_) {
+      due.push_back(o.key);
+      due_since.push_back(since);
+    } else {
+      still.emplace(o.key, since);
     }
   }
-  return Status::Ok();
+  const std::vector<Status> deleted = store_->DeleteMany(due);
+  for (size_t i = 0; i < due.size(); ++i) {
+    if (!deleted[i].ok()) still.emplace(due[i], due_since[i]);
+  }
+  superseded_since_ = std::move(still);
 }
 
 }  // namespace fathom

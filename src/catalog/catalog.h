@@ -2,9 +2,13 @@
 //
 // Stored as a sequence of immutable snapshots, catalog/<version:020>, each the whole
 // catalog; a change commits version+1 with a create-only Put, so two writers cannot both
-// win. Old versions beyond limits::kCatalogVersionsKept are deleted. Byte layout:
-// docs/format/catalog.md. Thread-safety: CatalogStore is not synchronised; DatabaseImpl
-// serialises catalog changes under its own mutex.
+// win. A superseded version is deleted once it is older than the last
+// limits::kCatalogVersionsKept and this process has seen it superseded for the grace
+// period (DatabaseOptions::gc_grace), so that a node can learn whether a newer catalog
+// exists from one GET of the next version (NewerExists). Byte layout:
+// docs/format/catalog.md; the protocol: docs/design/object-storage.md, "The catalog".
+// Thread-safety: CatalogStore is not synchronised; DatabaseImpl serialises its calls
+// under its own mutex.
 #pragma once
 
 #include <cstdint>
@@ -12,10 +16,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "fathom/status.h"
 #include "fathom/types.h"
+#include "io/clock.h"
 #include "io/object_store.h"
 
 namespace fathom {
@@ -62,17 +68,38 @@ Result<CatalogState> DecodeCatalog(std::string_view bytes);
 
 class CatalogStore {
  public:
-  explicit CatalogStore(std::shared_ptr<ObjectStore> store) : store_(std::move(store)) {}
+  // `clock` outlives the store; `grace` is how long a superseded version is kept after
+  // this process first saw it superseded (0: at once, for a store with one owner).
+  CatalogStore(std::shared_ptr<ObjectStore> store, Clock* clock, Clock::Duration grace)
+      : store_(std::move(store)), clock_(clock), grace_(grace) {}
 
-  // The latest committed catalog, or an empty state with version 0.
+  // The latest committed catalog, or an empty state with version 0. One LIST and one GET.
   Result<CatalogState> Load();
   // Commits `next` as version current+1 (next->version is set). On AlreadyExists another
   // writer got there first: the caller must reload.
   Status Commit(CatalogState* next);
+  // Whether a catalog newer than `version` (the one loaded or committed last) is stored.
+  // One GET of catalog/<version+1> (404: none) while the last confirmation that `version`
+  // was the newest (a Load, a Commit, or a check that found none) started less than half
+  // a grace ago: a version is deleted only a grace period after it was superseded, so a
+  // newer version written since that confirmation still has its successor-of-`version`
+  // key in the store. Past that, one LIST after `version` (max-keys 1).
+  Result<bool> NewerExists(uint64_t version);
 
  private:
+  // Deletes the superseded versions whose time is up (failures are retried next commit).
+  void DeleteSuperseded();
+
   std::shared_ptr<ObjectStore> store_;
+  Clock* const clock_;
+  const Clock::Duration grace_;
   uint64_t current_version_ = 0;
+  // When the last Load, Commit or NewerExists that found current_version_ the newest
+  // started; nullopt before the first.
+  std::optional<Clock::TimePoint> confirmed_at_;
+  // Superseded versions waiting out the grace period, and when this process first saw
+  // them superseded (never earlier than they were: a restart only delays deletion).
+  std::unordered_map<std::string, Clock::TimePoint> superseded_since_;
 };
 
 std::string CatalogKey(uint64_t version);

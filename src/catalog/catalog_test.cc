@@ -5,6 +5,8 @@
 #include "common/checksum.h"
 #include "common/coding.h"
 #include "common/limits.h"
+#include "io/forwarding_store.h"
+#include "io/manual_clock.h"
 #include "io/mem_store.h"
 
 namespace fathom {
@@ -50,7 +52,7 @@ TEST(CatalogTest, EveryFlippedByteIsCorruption) {
 
 TEST(CatalogTest, CommitIsCreateOnlyAndOldVersionsAreDropped) {
   auto store = std::make_shared<MemStore>();
-  CatalogStore catalog(store);
+  CatalogStore catalog(store, RealClock().get(), Clock::Duration::zero());
   ASSERT_EQ(catalog.Load()->version, 0u);
   for (int i = 0; i < 10; ++i) {
     CatalogState next = Sample();
@@ -60,9 +62,110 @@ TEST(CatalogTest, CommitIsCreateOnlyAndOldVersionsAreDropped) {
   EXPECT_EQ(catalog.Load()->version, 10u);
   EXPECT_LE(store->List("catalog/", "", 0)->size(), 4u);
   // A second writer that did not see version 10 loses.
-  CatalogStore stale(store);
+  CatalogStore stale(store, RealClock().get(), Clock::Duration::zero());
   CatalogState next = Sample();
   EXPECT_TRUE(stale.Commit(&next).IsAlreadyExists());
+}
+
+// Counts the requests of each kind that reach the wrapped store.
+class CountingStore : public ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  Result<std::string> Get(const std::string& key, std::optional<ByteRange> range) override {
+    ++gets;
+    return ForwardingStore::Get(key, range);
+  }
+  Result<std::vector<ObjectInfo>> List(const std::string& prefix, const std::string& start_after,
+                                       size_t max_keys) override {
+    ++lists;
+    return ForwardingStore::List(prefix, start_after, max_keys);
+  }
+  int gets = 0, lists = 0;
+};
+
+// Two processes on one store with a grace period: `reader` loaded the catalog and checks
+// for newer versions while `writer` commits more than kCatalogVersionsKept of them.
+struct TwoCatalogs {
+  static constexpr auto kGrace = std::chrono::minutes(10);
+  std::shared_ptr<ObjectStore> base = std::make_shared<MemStore>();
+  std::shared_ptr<CountingStore> counted = std::make_shared<CountingStore>(base);
+  ManualClock clock;
+  CatalogStore writer{base, &clock, kGrace};
+  CatalogStore reader{counted, &clock, kGrace};
+
+  void CommitMany(int n) {
+    for (int i = 0; i < n; ++i) {
+      CatalogState next = Sample();
+      ASSERT_TRUE(writer.Commit(&next).ok());
+    }
+  }
+};
+
+TEST(CatalogTest, TheNewerVersionCheckIsOneGetWhileFresh) {
+  TwoCatalogs t;
+  t.CommitMany(1);
+  auto loaded = t.reader.Load();
+  ASSERT_TRUE(loaded.ok());
+  t.counted->gets = t.counted->lists = 0;
+  EXPECT_FALSE(*t.reader.NewerExists(loaded->version));
+  EXPECT_EQ(t.counted->gets, 1);
+  EXPECT_EQ(t.counted->lists, 0);
+  t.CommitMany(1);
+  EXPECT_TRUE(*t.reader.NewerExists(loaded->version));
+  EXPECT_EQ(t.counted->gets, 2);
+  EXPECT_EQ(t.counted->lists, 0);
+}
+
+// The GET check is sound only because the successor of the version a node knows stays
+// in the store for a grace period: pruned by count alone (the last kCatalogVersionsKept,
+// as before), it was gone after a few commits and the check answered "nothing newer".
+TEST(CatalogTest, ASupersededVersionStaysForTheGracePeriod) {
+  TwoCatalogs t;
+  t.CommitMany(1);
+  auto loaded = t.reader.Load();
+  ASSERT_TRUE(loaded.ok());
+  t.CommitMany(static_cast<int>(limits::kCatalogVersionsKept) * 3);
+  EXPECT_TRUE(t.base->Get(CatalogKey(loaded->version + 1)).ok());
+  EXPECT_TRUE(*t.reader.NewerExists(loaded->version));
+  // A grace period after the writer first saw them superseded, its next commit deletes
+  // all but the last kCatalogVersionsKept.
+  t.clock.AdvanceBy(TwoCatalogs::kGrace);
+  t.CommitMany(1);
+  EXPECT_TRUE(t.base->Get(CatalogKey(loaded->version + 1)).status().IsNotFound());
+  // The version that just left the last kCatalogVersionsKept starts its own wait.
+  EXPECT_EQ(t.base->List("catalog/", "", 0)->size(), limits::kCatalogVersionsKept + 1);
+}
+
+// Past half a grace since the reader last confirmed its version, the successor may be
+// gone: the check lists instead, and finds the newer catalog.
+TEST(CatalogTest, PastHalfAGraceTheCheckLists) {
+  TwoCatalogs t;
+  t.CommitMany(1);
+  auto loaded = t.reader.Load();
+  ASSERT_TRUE(loaded.ok());
+  t.CommitMany(static_cast<int>(limits::kCatalogVersionsKept) + 1);
+  t.clock.AdvanceBy(TwoCatalogs::kGrace);
+  t.CommitMany(1);
+  ASSERT_TRUE(t.base->Get(CatalogKey(loaded->version + 1)).status().IsNotFound());
+  t.counted->gets = t.counted->lists = 0;
+  EXPECT_TRUE(*t.reader.NewerExists(loaded->version));
+  EXPECT_EQ(t.counted->lists, 1);
+  EXPECT_EQ(t.counted->gets, 0);
+}
+
+// A check that found nothing confirms the version again: a reader that keeps checking
+// stays on GETs however long it runs.
+TEST(CatalogTest, ACheckThatFindsNothingRestartsTheHalfGrace) {
+  TwoCatalogs t;
+  t.CommitMany(1);
+  auto loaded = t.reader.Load();
+  ASSERT_TRUE(loaded.ok());
+  for (int i = 0; i < 5; ++i) {
+    t.clock.AdvanceBy(TwoCatalogs::kGrace / 4);
+    t.counted->gets = t.counted->lists = 0;
+    EXPECT_FALSE(*t.reader.NewerExists(loaded->version));
+    EXPECT_EQ(t.counted->lists, 0) << i;
+  }
 }
 
 // Issue 12, finding 1: a catalog the decoder would refuse makes the whole database
@@ -101,7 +204,7 @@ TEST(CatalogTest, EncoderRefusesNamesOverTheFieldLimit) {
 
 TEST(CatalogTest, RefusedCommitWritesNothing) {
   auto store = std::make_shared<MemStore>();
-  CatalogStore catalog(store);
+  CatalogStore catalog(store, RealClock().get(), Clock::Duration::zero());
   CatalogState first = Sample();
   ASSERT_TRUE(catalog.Commit(&first).ok());
   CatalogState next = Sample();

@@ -172,11 +172,15 @@ Status CollectionImpl::RunCompaction(bool fold_always) {
   if (reload_failed_.load()) FATHOM_RETURN_IF_ERROR(ReloadLocked());
   // An earlier commit whose outcome is unknown decides what manifest_ is.
   FATHOM_RETURN_IF_ERROR(ResolveUncertainManifest());
+  const bool sweep_due = obsolete_sweep_due_.exchange(false);
   Status compacted = CompactLocked(fold_always);
-  if (compacted.ok() && !obsolete_since_.empty()) {
+  if (compacted.ok() && (sweep_due || !obsolete_since_.empty())) {
     // Objects waiting out the grace period go once it passed, whether or not this job
-    // folded anything (a collection that stopped taking writes still gets its space back).
+    // folded anything (a collection that stopped taking writes still gets its space back);
+    // after an open, the sweep Recover left to this job.
     DeleteObsolete(manifest_);
+  } else if (sweep_due && !compacted.ok()) {
+    obsolete_sweep_due_.store(true);  // the retried job sweeps
   }
   if (compacted.IsAlreadyExists()) {
     // Another node committed the manifest version this one wanted: its manifest is the

@@ -106,6 +106,7 @@ Status CollectionImpl::EnsureOpen() {
   }
   opened_ = true;
   open_status_ = s;
+  open_ok_.store(s.ok());
   return s;
 }
 
@@ -184,13 +185,25 @@ Status CollectionImpl::Recover() {
     }
     manifest_ = std::move(*manifest);
     if (manifest_.dimension != 0) table_.set_dimension(manifest_.dimension);
-    for (const ColdPartRef& ref : manifest_.cold_parts) {
+    // Every part's header and row tags in one batch (one round trip on S3, not two per
+    // part); a local directory's parts are read from their files.
+    std::vector<VectorFileOpening> openings(manifest_.cold_parts.size());
+    if (options_.cold_vectors && !manifest_.cold_parts.empty() &&
+        !store_->LocalPath(ColdPartKey(id_, manifest_.cold_parts[0].id))) {
+      std::vector<VectorFile::ObjectToOpen> objects;
+      for (const ColdPartRef& ref : manifest_.cold_parts) {
+        objects.push_back({ColdPartKey(id_, ref.id), ref.size_bytes, ref.rows});
+      }
+      openings = VectorFile::ReadOpenings(*store_, objects);
+    }
+    for (size_t i = 0; i < manifest_.cold_parts.size(); ++i) {
+      const ColdPartRef& ref = manifest_.cold_parts[i];
       if (!options_.cold_vectors) break;  // every row stays in RAM; the next fold drops them
       // Derived data: rows a part cannot give back simply stay in RAM.
       const std::string part_key = ColdPartKey(id_, ref.id);
       // The manifest's size saves a HEAD per part (a wrong one fails the part's reads).
       auto part = VectorColumn::OpenPart(store_, part_key, ref.id, VectorCache(manifest_.dimension),
-                                         manifest_.dimension, ref.size_bytes);
+                                         manifest_.dimension, ref.size_bytes, std::move(openings[i]));
       Status s = part.ok() ? table_.mutable_vectors().BeginLoad(std::move(*part)) : part.status();
       if (!s.ok()) spdlog::warn("collection {}: ignoring cold part {} ({})", id_, part_key, s.ToString());
     }
@@ -300,7 +313,14 @@ Status CollectionImpl::Recover() {
   manifests_checked_at_ = started;
   checks_finished_ = check_number;
   wal_uncertain_ = false;
-  DeleteObsolete(manifest_);
+  if (options_.background_compaction && schedule_) {
+    // The sweep for objects an interrupted compaction left (five LISTs) is the background
+    // job's first work, off the path of the request that opened the collection.
+    obsolete_sweep_due_.store(true);
+    if (!compaction_scheduled_.exchange(true)) schedule_(weak_from_this());
+  } else {
+    DeleteObsolete(manifest_);
+  }
   MaybeScheduleCompaction();
   return Status::Ok();
 }

@@ -70,6 +70,8 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   // Loads manifest + segments and replays the WAL tail, once. Corruption is remembered;
   // an I/O error is returned and recovery is tried again by the next call.
   Status EnsureOpen();
+  // Whether EnsureOpen has loaded the collection (without waiting for a load running).
+  bool IsOpen() const { return open_ok_.load(); }
 
   Status Write(OpType type, std::vector<WriteRecord> records);
   Result<uint64_t> Delete(const DeleteRequest& request);
@@ -84,6 +86,28 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   // manifest when it must (db/collection_sync.cc). kIndexOnly skips it. Free when the
   // store is not shared.
   Status EnsureFresh(ReadLevel level);
+
+  // A strong read's freshness check made ahead of the read, while the caller checks the
+  // catalog (CollectionLookup::read_at_once): runs a check as EnsureFresh does and
+  // returns the arrival it serves, a number for ReadAfterCheck. A read that passes it
+  // skips its own check, as it would skip it for any check that started after it
+  // arrived. Free (and the number useless) when the store is not shared.
+  Result<uint64_t> CheckFreshAhead();
+  // For the duration of one read on this thread: the read counts as arrived at
+  // `arrival` (CheckFreshAhead's; Collection::kNoCheck: no effect), so EnsureFresh takes
+  // the check made ahead for its own. Thread-local because the read runs on the caller's
+  // thread from start to end, and the read paths need not carry the number.
+  class ReadAfterCheck {
+   public:
+    ReadAfterCheck(const CollectionImpl& collection, uint64_t arrival);
+    ~ReadAfterCheck();
+    ReadAfterCheck(const ReadAfterCheck&) = delete;
+    ReadAfterCheck& operator=(const ReadAfterCheck&) = delete;
+
+   private:
+    const CollectionImpl* previous_collection_;
+    uint64_t previous_arrival_;
+  };
 
   // Brings the vector index up to date (builds it once the collection is large enough,
   // folds pending rows in), then writes a delta segment for everything applied so far
@@ -227,6 +251,7 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
 
   std::mutex open_mu_;
   bool opened_ = false;  // recovery finished (successfully, or with Corruption)
+  std::atomic<bool> open_ok_{false};  // recovery finished successfully
   std::shared_ptr<CollectionImpl> predecessor_;  // guarded by open_mu_ once shared
   Status open_status_;
 
@@ -255,6 +280,9 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   // Obsolete objects, and when they were first found obsolete (gc_grace > 0): deleted
   // once a grace period older. Requires compaction_mu_ (or the open path).
   std::unordered_map<std::string, Clock::TimePoint> obsolete_since_;
+  // Recover left the sweep for obsolete objects to the next compaction job (background
+  // compaction only; without it Recover sweeps at once).
+  std::atomic<bool> obsolete_sweep_due_{false};
 
   // Table and WAL position.
   mutable std::shared_mutex state_mu_;

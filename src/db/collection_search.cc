@@ -12,6 +12,7 @@
 namespace fathom {
 
 Result<std::vector<SearchResult>> Collection::Search(const SearchRequest& request) const {
+  CollectionImpl::ReadAfterCheck checked(*impl_, lookup_check_.exchange(kNoCheck));
   return impl_->Search(request);
 }
 

@@ -3,16 +3,49 @@
 // (docs/design/object-storage.md, "Several nodes on one store").
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "db/collection_impl.h"
 #include "wal/wal_format.h"
 
 namespace fathom {
 
+namespace {
+// The read in progress on this thread that a check made ahead serves (ReadAfterCheck).
+thread_local const CollectionImpl* read_after_check_collection = nullptr;
+thread_local uint64_t read_after_check_arrival = 0;
+}  // namespace
+
+CollectionImpl::ReadAfterCheck::ReadAfterCheck(const CollectionImpl& collection, uint64_t arrival)
+    : previous_collection_(read_after_check_collection), previous_arrival_(read_after_check_arrival) {
+  if (arrival == UINT64_MAX) return;  // Collection::kNoCheck
+  read_after_check_collection = &collection;
+  read_after_check_arrival = arrival;
+}
+
+CollectionImpl::ReadAfterCheck::~ReadAfterCheck() {
+  read_after_check_collection = previous_collection_;
+  read_after_check_arrival = previous_arrival_;
+}
+
+Result<uint64_t> CollectionImpl::CheckFreshAhead() {
+  CallScope call(*this);
+  FATHOM_RETURN_IF_ERROR(call.status());
+  // EnsureFresh returns once a check numbered above its own arrival, which is at least
+  // this one, has finished.
+  const uint64_t arrival = checks_started_.load();
+  FATHOM_RETURN_IF_ERROR(EnsureFresh(ReadLevel::kIndexAndWal));
+  return arrival;
+}
+
 Status CollectionImpl::EnsureFresh(ReadLevel level) {
   // Even index_only must not read a table a failed reload left half loaded.
   if (!reload_failed_.load() && (!shared_ || level == ReadLevel::kIndexOnly)) return Status::Ok();
   // A check that starts after this read arrived sees every write acknowledged before it.
-  const uint64_t arrival = checks_started_.load();
+  // A read whose check was made ahead, after its request arrived (CheckFreshAhead),
+  // counts as arrived then.
+  uint64_t arrival = checks_started_.load();
+  if (read_after_check_collection == this) arrival = std::min(arrival, read_after_check_arrival);
   for (int attempt = 0;; ++attempt) {
     bool reload = false;
     {

@@ -36,9 +36,18 @@ Status Collection::Update(std::vector<WriteRecord> records) {
   return impl_->Write(OpType::kUpdate, std::move(records));
 }
 Result<uint64_t> Collection::Delete(const DeleteRequest& request) { return impl_->Delete(request); }
-Result<GetResult> Collection::Get(const GetRequest& request) const { return impl_->Get(request); }
-Result<QueryResult> Collection::Query(const QueryRequest& request) const { return impl_->Query(request); }
-Result<uint64_t> Collection::Count(ReadLevel level) const { return impl_->Count(level); }
+Result<GetResult> Collection::Get(const GetRequest& request) const {
+  CollectionImpl::ReadAfterCheck checked(*impl_, lookup_check_.exchange(kNoCheck));
+  return impl_->Get(request);
+}
+Result<QueryResult> Collection::Query(const QueryRequest& request) const {
+  CollectionImpl::ReadAfterCheck checked(*impl_, lookup_check_.exchange(kNoCheck));
+  return impl_->Query(request);
+}
+Result<uint64_t> Collection::Count(ReadLevel level) const {
+  CollectionImpl::ReadAfterCheck checked(*impl_, lookup_check_.exchange(kNoCheck));
+  return impl_->Count(level);
+}
 Status Collection::Compact() { return impl_->Compact(); }
 Result<VectorIndexStats> Collection::IndexStats() const { return impl_->IndexStats(); }
 
@@ -83,9 +92,12 @@ Result<std::shared_ptr<Collection>> Database::GetCollection(const std::string& t
   return Wrap(impl_->GetCollection(tenant, database, name));
 }
 Result<std::shared_ptr<Collection>> Database::GetCollectionById(const std::string& tenant,
-                                                                const std::string& database,
-                                                                const std::string& id) const {
-  return Wrap(impl_->GetCollectionById(tenant, database, id));
+                                                                const std::string& database, const std::string& id,
+                                                                CollectionLookup lookup) const {
+  uint64_t checked = Collection::kNoCheck;
+  auto collection = Wrap(impl_->GetCollectionById(tenant, database, id, lookup.read_at_once ? &checked : nullptr));
+  if (collection.ok()) (*collection)->lookup_check_.store(checked);
+  return collection;
 }
 Result<std::vector<CollectionInfo>> Database::ListCollections(const std::string& tenant, const std::string& database,
                                                               std::optional<uint32_t> limit, uint32_t offset) const {

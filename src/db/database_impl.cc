@@ -12,6 +12,7 @@
 #include "io/commit_object.h"
 #include "io/local_store.h"
 #include "io/store_factory.h"
+#include "io/store_probe.h"
 #include "storage/manifest.h"
 
 namespace fathom {
@@ -42,7 +43,7 @@ DatabaseImpl::DatabaseImpl(std::shared_ptr<ObjectStore> store, const DatabaseOpt
       options_(WithDefaults(options)),
       vector_caches_(std::make_shared<BlockCachePool>(
           options.vector_cache_bytes ? options.vector_cache_bytes : limits::kVectorCacheBytesDefault)),
-      catalog_store_(store_),
+      catalog_store_(store_, options_.clock.get(), options_.gc_grace),
       shared_(options_.sharing == DatabaseOptions::Sharing::kShared) {}
 
 Result<std::unique_ptr<DatabaseImpl>> DatabaseImpl::Open(const DatabaseOptions& options) {
@@ -72,7 +73,12 @@ Result<std::unique_ptr<DatabaseImpl>> DatabaseImpl::Open(const DatabaseOptions& 
     store = std::move(opened.store);
     lock = std::move(opened.lock);
   }
-  if (Status probe = ProbeCreateOnly(*store); !probe.ok()) {
+  // With a background thread, the probe key's delete is sent after the open, by that
+  // thread (FinishOpen): it decides nothing, and costs a round trip on the open's path.
+  std::string probe_leftover;
+  if (Status probe = options.background_compaction ? ProbeCreateOnlyLeavingKey(*store, &probe_leftover)
+                                                     : ProbeCreateOnly(*store);
+      !probe.ok()) {
     // A full or read-only store cannot take the probe's write, but its data can still be
     // served; its writes fail with the same clear error until it can take them.
     if (probe.code() != StatusCode::kStorageFull && probe.code() != StatusCode::kUnavailable) return probe;
@@ -92,13 +98,40 @@ Result<std::unique_ptr<DatabaseImpl>> DatabaseImpl::Open(const DatabaseOptions& 
   }
   std::unique_ptr<DatabaseImpl> db(new DatabaseImpl(store, resolved));
   db->directory_lock_ = std::move(lock);
-  FATHOM_RETURN_IF_ERROR(db->Load());
-  db->RemoveOrphans();
+  if (db->shared_) db->check_executor_ = std::make_unique<ThreadPool>(kLookupCheckThreads);
+  if (Status loaded = db->Load(); !loaded.ok()) {
+    if (!probe_leftover.empty()) (void)store->Delete(probe_leftover);
+    return loaded;
+  }
   if (options.background_compaction) {
+    // What the open needs no answer from (the probe key's delete, the orphan sweep: two
+    // LISTs and more) runs first on the background thread, while the database answers;
+    // WaitIdle waits for it.
+    db->compaction_running_ = true;
     db->compaction_executor_ = std::make_unique<ThreadPool>(1);
-    db->compaction_executor_->Submit([raw = db.get()] { raw->CompactionLoop(); });
+    db->compaction_executor_->Submit([raw = db.get(), probe_leftover] {
+      raw->FinishOpen(probe_leftover);
+      raw->CompactionLoop();
+    });
+  } else {
+    db->RemoveOrphans();
   }
   return db;
+}
+
+void DatabaseImpl::FinishOpen(const std::string& probe_key) {
+  if (!probe_key.empty()) (void)store_->Delete(probe_key);  // a leftover costs a few bytes, nothing else
+  bool stopping;
+  {
+    std::lock_guard<std::mutex> lock(compaction_mu_);
+    stopping = stopping_;
+  }
+  if (!stopping) RemoveOrphans();
+  {
+    std::lock_guard<std::mutex> lock(compaction_mu_);
+    compaction_running_ = false;
+  }
+  idle_cv_.notify_all();
 }
 
 DatabaseImpl::~DatabaseImpl() {
@@ -209,11 +242,12 @@ void DatabaseImpl::KeepDroppedLocked(std::vector<std::shared_ptr<CollectionImpl>
 Result<std::unique_lock<std::mutex>> DatabaseImpl::LockFresh(CatalogRead read) {
   std::unique_lock<std::mutex> lock(mu_);
   // Another node may have changed the catalog: on a shared store, read it again (kStored),
-  // or when a newer version exists (kChecked: one LIST).
+  // or when a newer version exists (kChecked: one GET of the next version, or a LIST when
+  // the last confirmation is half a grace old; CatalogStore::NewerExists).
   if (read == CatalogRead::kStored && shared_) catalog_stale_ = true;
   if (read == CatalogRead::kChecked && shared_ && !catalog_stale_) {
-    FATHOM_ASSIGN_OR_RETURN(std::vector<ObjectInfo> newer, store_->List("catalog/", CatalogKey(catalog_.version), 1));
-    if (!newer.empty()) catalog_stale_ = true;
+    FATHOM_ASSIGN_OR_RETURN(bool newer, catalog_store_.NewerExists(catalog_.version));
+    if (newer) catalog_stale_ = true;
   }
   FATHOM_RETURN_IF_ERROR(FreshLocked());
   return lock;
@@ -224,13 +258,22 @@ void DatabaseImpl::RemoveOrphans() {
   // crash in between. Only what a drop record names is deleted, and only when the
   // catalog does not name it (the record of a delete whose catalog commit failed names
   // live collections).
-  std::unordered_set<std::string> known;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const CatalogCollection& c : catalog_.collections) known.insert(c.id);
-  }
+  //
+  // The records are listed before the catalog is read: a delete writes its record before
+  // its catalog commit, so a collection a listed record names is either still in the
+  // catalog read after (its delete not committed, or failed) or truly deleted. Read the
+  // other way round, a collection created and then deleted (commit failed) by another
+  // node in between would look deleted. On a shared store the catalog is read from the
+  // store for this (the open runs this in the background, after requests may have
+  // started).
   auto records = store_->List(std::string(kDropRecordPrefix));
   if (!records.ok()) return;  // tried again at the next open
+  std::unordered_set<std::string> known;
+  {
+    auto lock = LockFresh(CatalogRead::kStored);
+    if (!lock.ok()) return;
+    for (const CatalogCollection& c : catalog_.collections) known.insert(c.id);
+  }
   for (const ObjectInfo& record : *records) {
     auto bytes = store_->Get(record.key);
     if (!bytes.ok()) continue;
@@ -495,10 +538,43 @@ Result<std::shared_ptr<CollectionImpl>> DatabaseImpl::GetCollection(const std::s
 
 Result<std::shared_ptr<CollectionImpl>> DatabaseImpl::GetCollectionById(const std::string& tenant,
                                                                         const std::string& database,
-                                                                        const std::string& id) {
-  return FindOpen(
-      [&](const CatalogCollection& c) { return c.id == id && c.tenant == tenant && c.database == database; },
-      Status::NotFound("Collection [" + id + "] does not exist."));
+                                                                        const std::string& id,
+                                                                        uint64_t* checked_ahead) {
+  auto match = [&](const CatalogCollection& c) { return c.id == id && c.tenant == tenant && c.database == database; };
+  Status not_found = Status::NotFound("Collection [" + id + "] does not exist.");
+  if (checked_ahead != nullptr && shared_) return FindOpenCheckingAhead(match, std::move(not_found), checked_ahead);
+  return FindOpen(match, std::move(not_found));
+}
+
+Result<std::shared_ptr<CollectionImpl>> DatabaseImpl::FindOpenCheckingAhead(
+    const std::function<bool(const CatalogCollection&)>& match, Status not_found, uint64_t* checked_ahead) {
+  // The handle the cached catalog names, if this node has it open: a collection not open
+  // yet is loaded by the lookup, and a load is a freshness check of its own.
+  std::shared_ptr<CollectionImpl> open;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = std::find_if(catalog_.collections.begin(), catalog_.collections.end(), match);
+    if (it != catalog_.collections.end()) {
+      if (auto found = open_.find(it->id); found != open_.end() && found->second->IsOpen()) open = found->second;
+    }
+  }
+  if (!open) return FindOpen(match, std::move(not_found));
+  // The two checks are independent: each starts after the lookup began, so each sees
+  // what was committed before it (the catalog: deletes and changes of the collection;
+  // the WAL: writes to it); neither's answer changes what the other must read
+  // (docs/design/object-storage.md, "A lookup and a strong read, in one round").
+  Result<std::shared_ptr<CollectionImpl>> found = Status::Unavailable("not looked up");
+  Result<uint64_t> ahead = Status::Unavailable("not checked");
+  check_executor_->ParallelFor(2, 2, [&](size_t i) {
+    if (i == 0) {
+      found = FindOpen(match, not_found);
+    } else {
+      ahead = open->CheckFreshAhead();
+    }
+  });
+  // A check that failed is not reported here: the read makes its own and reports it.
+  if (found.ok() && found->get() == open.get() && ahead.ok()) *checked_ahead = *ahead;
+  return found;
 }
 
 Result<std::vector<CollectionInfo>> DatabaseImpl::ListCollections(const std::string& tenant,

@@ -26,6 +26,10 @@
 
 namespace fathom {
 
+// Threads that send a lookup's freshness check beside its catalog check on a shared
+// store (CollectionLookup::read_at_once); lookups beyond them make both checks in turn.
+inline constexpr size_t kLookupCheckThreads = 4;
+
 class DatabaseImpl {
  public:
   static Result<std::unique_ptr<DatabaseImpl>> Open(const DatabaseOptions& options);
@@ -43,8 +47,12 @@ class DatabaseImpl {
                                                            const CreateCollectionRequest& request, bool* created);
   Result<std::shared_ptr<CollectionImpl>> GetCollection(const std::string& tenant, const std::string& database,
                                                         const std::string& name);
+  // With `checked_ahead` (CollectionLookup::read_at_once), on a shared store and for a
+  // collection already open here, the collection's freshness check runs together with
+  // the catalog check, and *checked_ahead is set to its arrival number
+  // (CollectionImpl::CheckFreshAhead; unchanged if it was not made or failed).
   Result<std::shared_ptr<CollectionImpl>> GetCollectionById(const std::string& tenant, const std::string& database,
-                                                            const std::string& id);
+                                                            const std::string& id, uint64_t* checked_ahead = nullptr);
   Result<std::vector<CollectionInfo>> ListCollections(const std::string& tenant, const std::string& database,
                                                       std::optional<uint32_t> limit, uint32_t offset);
   Result<uint64_t> CountCollections(const std::string& tenant, const std::string& database);
@@ -86,10 +94,20 @@ class DatabaseImpl {
   // record first (catalog/drop_record.h), then the catalog, then, with mu_ released, the
   // data and the record. `lock` holds mu_ on entry.
   Status CommitDrop(std::unique_lock<std::mutex>* lock, CatalogState next, const std::vector<std::string>& ids);
+  // Deletes the collections that drop records name and the catalog does not (a delete
+  // interrupted after its catalog commit); warns about data nothing names.
   void RemoveOrphans();
+  // The open's work that the first answer does not wait for, on the background thread:
+  // deletes the probe key `probe_key` (if not empty), then RemoveOrphans; clears
+  // compaction_running_ (set by Open) so that WaitIdle returns after it.
+  void FinishOpen(const std::string& probe_key);
   // The open handle of the first catalog entry `match` accepts, or `not_found`.
   Result<std::shared_ptr<CollectionImpl>> FindOpen(const std::function<bool(const CatalogCollection&)>& match,
                                                    Status not_found);
+  // FindOpen with the found collection's freshness check sent at the same time as the
+  // catalog check (see GetCollectionById).
+  Result<std::shared_ptr<CollectionImpl>> FindOpenCheckingAhead(
+      const std::function<bool(const CatalogCollection&)>& match, Status not_found, uint64_t* checked_ahead);
   bool DatabaseExistsLocked(const std::string& tenant, const std::string& name) const;
   void ScheduleCompaction(std::weak_ptr<CollectionImpl> collection);
   void CompactionLoop();
@@ -124,6 +142,10 @@ class DatabaseImpl {
   bool stopping_ = false;
   // Runs CompactionLoop while the database is open (background_compaction only).
   std::unique_ptr<Executor> compaction_executor_;
+  // Runs a lookup's freshness check while the lookup's thread checks the catalog (shared
+  // stores only). When all its threads are busy the lookup's thread makes both checks,
+  // one after the other (Executor::ParallelFor).
+  std::unique_ptr<Executor> check_executor_;
 };
 
 }  // namespace fathom

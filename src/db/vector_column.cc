@@ -234,14 +234,15 @@ size_t VectorColumn::MemoryBytes() const {
 
 Result<std::shared_ptr<ColdPart>> VectorColumn::OpenPart(const std::shared_ptr<ObjectStore>& store,
                                                          const std::string& key, const std::string& id,
-                                                         BlockCache* cache, uint32_t dim, uint64_t size_bytes) {
+                                                         BlockCache* cache, uint32_t dim, uint64_t size_bytes,
+                                                         VectorFileOpening opening) {
   FATHOM_ASSIGN_OR_RETURN(std::unique_ptr<RandomReader> reader,
                           OpenObjectReader(store, key, size_bytes != 0 ? std::optional<uint64_t>(size_bytes)
                                                                        : std::nullopt));
   auto part = std::make_shared<ColdPart>();
   part->id = id;
   part->size_bytes = reader->size();
-  FATHOM_ASSIGN_OR_RETURN(part->file, VectorFile::Open(std::move(reader), cache));
+  FATHOM_ASSIGN_OR_RETURN(part->file, VectorFile::Open(std::move(reader), cache, std::move(opening)));
   if (part->file->dim() != dim) return Status::Corruption(key + ": dimension disagrees with the collection");
   if (!part->file->has_row_tags()) return Status::Corruption(key + ": no row tags");
   part->codes.assign(part->file->rows() * dim, 0);

@@ -156,10 +156,11 @@ class VectorColumn {
   // ---- open ----
   // Opens part object `key` (written by WritePart) for reading through `cache`.
   // `size_bytes` (0: unknown, asked of the store) is the object's size as the manifest
-  // records it.
+  // records it; `opening`, its header and row tags read ahead in one batch with the
+  // other parts' (VectorFile::ReadOpenings).
   static Result<std::shared_ptr<ColdPart>> OpenPart(const std::shared_ptr<ObjectStore>& store, const std::string& key,
                                                     const std::string& id, BlockCache* cache, uint32_t dim,
-                                                    uint64_t size_bytes = 0);
+                                                    uint64_t size_bytes = 0, VectorFileOpening opening = {});
   // Makes an opened part available to LoadRow (parts oldest first: a later part's row
   // wins for a tag both hold). Nothing changes on error.
   Status BeginLoad(std::shared_ptr<ColdPart> part);

@@ -1,5 +1,7 @@
 #include "io/object_store.h"
 
+#include "io/store_probe.h"
+
 #include "common/random.h"
 
 namespace fathom {
@@ -24,14 +26,22 @@ Status ValidateObjectKey(std::string_view key) {
   return Status::Ok();
 }
 
-Status ProbeCreateOnly(ObjectStore& store) {
+namespace {
+
+// With `leftover`, a passed probe leaves its key (see ProbeCreateOnlyLeavingKey).
+Status Probe(ObjectStore& store, std::string* leftover) {
   const std::string key = "probe/" + NewUuidV4();
   Status first = store.Put(key, "probe", PutMode::kCreateOnly);
   if (!first.ok()) return first.WithContext("store probe: first create-only put failed");
   // Other bytes than the first: a store that settles an uncertain outcome by reading back
   // (S3Store) must not take the first write for its own and answer OK.
   Status second = store.Put(key, "probe 2", PutMode::kCreateOnly);
-  Status cleanup = store.Delete(key);
+  Status cleanup;
+  if (leftover != nullptr && second.IsAlreadyExists()) {
+    *leftover = key;  // the caller deletes it
+  } else {
+    cleanup = store.Delete(key);
+  }
   if (second.ok()) {
     return Status::FailedPrecondition(
         "store " + store.Describe() +
@@ -42,5 +52,11 @@ Status ProbeCreateOnly(ObjectStore& store) {
   if (!cleanup.ok()) return cleanup.WithContext("store probe: delete");
   return Status::Ok();
 }
+
+}  // namespace
+
+Status ProbeCreateOnly(ObjectStore& store) { return Probe(store, nullptr); }
+
+Status ProbeCreateOnlyLeavingKey(ObjectStore& store, std::string* leftover) { return Probe(store, leftover); }
 
 }  // namespace fathom

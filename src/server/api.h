@@ -68,7 +68,11 @@ class ApiService final : public RequestHandler {
 
   // handlers_records.cc
   enum class WriteKind { kAdd, kUpsert, kUpdate };
-  ApiResult<std::shared_ptr<Collection>> CollectionForRecords(const RouteMatch& route) const;
+  // `read_at_once`: the handler reads at the default read level right after
+  // (CollectionLookup::read_at_once: on a shared store the read's check goes out with the
+  // lookup's).
+  ApiResult<std::shared_ptr<Collection>> CollectionForRecords(const RouteMatch& route,
+                                                              bool read_at_once = false) const;
   // The collection's configuration, typed (cached: no JSON is parsed while it is unchanged).
   ApiResult<std::shared_ptr<const CollectionConfig>> ConfigOf(const Collection& collection) const;
   // The schema gate (schema_gate.h) for a request's filters; no engine call without filters.

@@ -195,10 +195,11 @@ ApiStatus CheckRankIndexes(const std::optional<CollectionSchema>& schema, const 
 
 }  // namespace
 
-ApiResult<std::shared_ptr<Collection>> ApiService::CollectionForRecords(const RouteMatch& route) const {
+ApiResult<std::shared_ptr<Collection>> ApiService::CollectionForRecords(const RouteMatch& route,
+                                                                      bool read_at_once) const {
   auto id = NormalizeUuid(route.collection);
   if (!id.has_value()) return ApiError::InvalidArgument("Collection ID is not a valid UUIDv4");
-  auto collection = db_->GetCollectionById(route.tenant, route.database, *id);
+  auto collection = db_->GetCollectionById(route.tenant, route.database, *id, {.read_at_once = read_at_once});
   if (!collection.ok()) {
     if (collection.status().IsNotFound()) {
       return ApiError::NotFound(fmt::format("Collection [{}] does not exist.", route.collection));
@@ -292,7 +293,7 @@ ApiResult<HttpResponse> ApiService::Count(const RouteMatch& route) const {
     }
   }
   std::shared_ptr<Collection> collection;
-  FATHOM_API_ASSIGN_OR_RETURN(collection, CollectionForRecords(route));
+  FATHOM_API_ASSIGN_OR_RETURN(collection, CollectionForRecords(route, read_level != ReadLevel::kIndexOnly));
   uint64_t count = 0;
   FATHOM_API_ASSIGN_OR_RETURN_STATUS(count, collection->Count(read_level));
   return JsonResponse(std::to_string(count));
@@ -316,7 +317,7 @@ ApiResult<HttpResponse> ApiService::Get(const RouteMatch& route, JsonElement bod
     FATHOM_API_ASSIGN_OR_RETURN(request.include, ReadInclude(*include, "include", &include_names));
   }
   std::shared_ptr<Collection> collection;
-  FATHOM_API_ASSIGN_OR_RETURN(collection, CollectionForRecords(route));
+  FATHOM_API_ASSIGN_OR_RETURN(collection, CollectionForRecords(route, /*read_at_once=*/true));
   FATHOM_API_RETURN_IF_ERROR(CheckFilters(*collection, request.where, request.where_document));
   GetResult result;
   FATHOM_API_ASSIGN_OR_RETURN_STATUS(result, collection->Get(request));
@@ -349,7 +350,7 @@ ApiResult<HttpResponse> ApiService::Query(const RouteMatch& route, JsonElement b
     if (e.empty()) return ApiError::Validation("query_embeddings", "Each embedding must have at least 1 dimension");
   }
   std::shared_ptr<Collection> collection;
-  FATHOM_API_ASSIGN_OR_RETURN(collection, CollectionForRecords(route));
+  FATHOM_API_ASSIGN_OR_RETURN(collection, CollectionForRecords(route, /*read_at_once=*/true));
   {
     std::shared_ptr<const CollectionConfig> config;
     FATHOM_API_ASSIGN_OR_RETURN(config, ConfigOf(*collection));
@@ -381,7 +382,7 @@ ApiResult<HttpResponse> ApiService::Search(const RouteMatch& route, JsonElement 
   SearchRequest request;
   FATHOM_API_ASSIGN_OR_RETURN(request, ParseSearchRequest(body));
   std::shared_ptr<Collection> collection;
-  FATHOM_API_ASSIGN_OR_RETURN(collection, CollectionForRecords(route));
+  FATHOM_API_ASSIGN_OR_RETURN(collection, CollectionForRecords(route, request.read_level != ReadLevel::kIndexOnly));
   {
     // The schema gate, as for get and query: each filter, then each rank leaf's index.
     std::shared_ptr<const CollectionConfig> config;

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/limits.h"
 #include "fathom/db.h"
 #include "io/manual_clock.h"
 #include "io/forwarding_store.h"
@@ -48,6 +49,7 @@ class HookStore : public ForwardingStore {
   }
   Result<std::string> Get(const std::string& key, std::optional<ByteRange> range) override {
     ++requests;
+    ++gets;
     return ForwardingStore::Get(key, range);
   }
   Result<ObjectInfo> Head(const std::string& key) override {
@@ -57,10 +59,12 @@ class HookStore : public ForwardingStore {
   Result<std::vector<ObjectInfo>> List(const std::string& prefix, const std::string& start_after,
                                        size_t max_keys) override {
     ++requests;
+    ++lists;
     return ForwardingStore::List(prefix, start_after, max_keys);
   }
 
   std::atomic<int> requests{0};  // every request that reached `base`
+  std::atomic<int> gets{0}, lists{0};
   std::string Describe() const override { return "hook(" + ForwardingStore::Describe() + ")"; }
 
  private:
@@ -324,6 +328,75 @@ TEST_F(MultiNodeTest, ACollectionCreatedOrDeletedOnOneNodeIsSeenOnAnother) {
   auto names = a.db->ListCollections(kT, kD, std::nullopt, 0);
   ASSERT_TRUE(names.ok());
   EXPECT_EQ(names->size(), 2u);
+}
+
+// The catalog check of a lookup is one GET of the next catalog version. It must still see
+// a change when many more versions were committed after it (a GET of a pruned successor
+// would answer "nothing newer": catalog versions are kept for the grace period), and
+// when the node's last look is more than half a grace old (then it lists).
+TEST_F(MultiNodeTest, ACatalogChangeIsSeenHoweverManyVersionsFollowedIt) {
+  Node a = Open(), b = Open();
+  for (const bool past_half_a_grace : {false, true}) {
+    SCOPED_TRACE(past_half_a_grace ? "past half a grace" : "within half a grace");
+    const std::string name = past_half_a_grace ? "later2" : "later1";
+    auto created = a.db->CreateCollection(kT, kD, {.name = name});
+    ASSERT_TRUE(created.ok());
+    auto found = b.db->GetCollection(kT, kD, name);
+    ASSERT_TRUE(found.ok()) << found.status().ToString();
+    ASSERT_TRUE(a.db->DeleteCollection(kT, kD, name).ok());
+    for (size_t i = 0; i < 3 * limits::kCatalogVersionsKept; ++i) {
+      ASSERT_TRUE(a.db->CreateTenant(name + "-t" + std::to_string(i)).ok());
+    }
+    if (past_half_a_grace) {
+      // A's next commits delete every version the grace period let go, the successor of
+      // B's version among them.
+      clock_->AdvanceBy(std::chrono::minutes(2));
+      ASSERT_TRUE(a.db->CreateTenant(name + "-last").ok());
+    }
+    const int before = b.store->requests.load();
+    EXPECT_EQ(b.db->GetCollection(kT, kD, name).status().code(), StatusCode::kNotFound);
+    EXPECT_GT(b.store->requests.load(), before);
+  }
+}
+
+// While nothing changes, a lookup's catalog check on a shared store is one GET.
+TEST_F(MultiNodeTest, ALookupsCatalogCheckIsOneGet) {
+  Node a = Open(), b = Open();
+  ASSERT_TRUE(b.db->GetCollection(kT, kD, "shared").ok());
+  const int lists_before = b.store->lists.load(), gets_before = b.store->gets.load();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(b.db->GetCollection(kT, kD, "shared").ok());
+  EXPECT_EQ(b.store->lists.load(), lists_before);
+  EXPECT_EQ(b.store->gets.load(), gets_before + 3);
+}
+
+// A lookup for a read at once (as an HTTP read makes) sends the collection's WAL check
+// with its catalog check, and the read uses it: still every write another node
+// acknowledged before the lookup is seen, and a deletion too.
+TEST_F(MultiNodeTest, ALookupForAReadAtOnceChecksTheWalAheadAndTheReadSeesEveryWrite) {
+  Node a = Open(), b = Open();
+  const std::string id = a.col->id();
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(a.col->Add({Rec("x" + std::to_string(i), {1, float(i)})}).ok());
+    auto looked_up = b.db->GetCollectionById(kT, kD, id, {.read_at_once = true});
+    ASSERT_TRUE(looked_up.ok()) << looked_up.status().ToString();
+    const int gets_before = b.store->gets.load();
+    auto count = (*looked_up)->Count();
+    ASSERT_TRUE(count.ok());
+    EXPECT_EQ(*count, static_cast<uint64_t>(i + 1));
+    // The read made no check of its own: the lookup's was enough.
+    EXPECT_EQ(b.store->gets.load(), gets_before) << i;
+    // A second read through the same handle checks again (the lookup's check served one).
+    ASSERT_TRUE(a.col->Add({Rec("y" + std::to_string(i), {1, float(i)})}).ok());
+    EXPECT_EQ(*(*looked_up)->Count(), static_cast<uint64_t>(i + 2));
+    ASSERT_TRUE(a.col->Delete({.ids = std::vector<std::string>{"y" + std::to_string(i)}}).ok());
+  }
+  // Without read_at_once, the lookup leaves the check to the read.
+  ASSERT_TRUE(a.col->Add({Rec("z", {2, 2})}).ok());
+  auto plain = b.db->GetCollectionById(kT, kD, id);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(*(*plain)->Count(), 6u);
+  ASSERT_TRUE(a.db->DeleteCollection(kT, kD, "shared").ok());
+  EXPECT_EQ(b.db->GetCollectionById(kT, kD, id, {.read_at_once = true}).status().code(), StatusCode::kNotFound);
 }
 
 TEST_F(MultiNodeTest, ALocalStoreIsNotSharedUnlessSaid) {

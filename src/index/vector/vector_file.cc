@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 #include <unordered_set>
 #include <vector>
 
@@ -117,14 +118,19 @@ Result<std::unique_ptr<VectorFile>> VectorFile::Open(const std::string& path, Bl
   return Open(std::move(reader), cache);
 }
 
-Result<std::unique_ptr<VectorFile>> VectorFile::Open(std::unique_ptr<RandomReader> reader, BlockCache* cache) {
+Result<std::unique_ptr<VectorFile>> VectorFile::Open(std::unique_ptr<RandomReader> reader, BlockCache* cache,
+                                                     VectorFileOpening opening) {
   using namespace vector_file_limits;
   if (cache == nullptr) return Status::InvalidArgument("vector file: no block cache");
   const std::string name = reader->name();
   auto corrupt = [&](const std::string& what) { return Status::Corruption("vector file: " + what + " in " + name); };
   if (reader->size() < kHeaderBytes) return corrupt("short header");
   char header[kHeaderBytes];
-  FATHOM_RETURN_IF_ERROR(reader->ReadAt(0, sizeof(header), header));
+  if (opening.header.size() == kHeaderBytes) {
+    std::memcpy(header, opening.header.data(), kHeaderBytes);
+  } else {
+    FATHOM_RETURN_IF_ERROR(reader->ReadAt(0, sizeof(header), header));
+  }
   if (std::memcmp(header, kMagic, sizeof(kMagic)) != 0) return corrupt("bad magic");
   if (DecodeFixed64(header + kHeaderChecksumOffset) != Checksum64(std::string_view(header, kHeaderChecksumOffset))) {
     return corrupt("header checksum mismatch");
@@ -160,7 +166,33 @@ Result<std::unique_ptr<VectorFile>> VectorFile::Open(std::unique_ptr<RandomReade
   file->reader_ = std::move(reader);
   file->cache_ = cache;
   file->file_id_ = cache->NewFileId();
+  if (file->has_row_tags_ && opening.row_tags.size() == file->rows_ * kRowTagBytes + 8) {
+    file->row_tags_read_ahead_ = std::move(opening.row_tags);
+  }
   return file;
+}
+
+std::vector<VectorFileOpening> VectorFile::ReadOpenings(ObjectStore& store, const std::vector<ObjectToOpen>& objects) {
+  std::vector<VectorFileOpening> openings(objects.size());
+  std::vector<RangedRead> reads;
+  reads.reserve(2 * objects.size());
+  for (const ObjectToOpen& o : objects) {
+    // A count the size cannot hold is left to Open, which reports the damage.
+    if (o.rows > vector_file_limits::kRowsMax || o.size_bytes < kHeaderBytes + o.rows * kRowTagBytes + 8) {
+      return openings;
+    }
+    const uint64_t tags_bytes = o.rows * kRowTagBytes + 8;
+    reads.push_back({o.key, ByteRange{0, kHeaderBytes}});
+    reads.push_back({o.key, ByteRange{o.size_bytes - tags_bytes, tags_bytes}});
+  }
+  if (reads.empty() || reads.size() > kGetRangesReadsMax) return openings;
+  auto got = store.GetRanges(reads);
+  if (!got.ok()) return openings;
+  for (size_t i = 0; i < objects.size(); ++i) {
+    openings[i].header = std::move((*got)[2 * i]);
+    openings[i].row_tags = std::move((*got)[2 * i + 1]);
+  }
+  return openings;
 }
 
 VectorFile::~VectorFile() {
@@ -338,9 +370,16 @@ Status VectorFile::ReadRows(uint64_t first, uint64_t count, float* out) const {
 
 Status VectorFile::ReadRowTags(std::vector<uint64_t>* tags, std::vector<uint64_t>* row_hashes) const {
   if (!has_row_tags_) return Status::FailedPrecondition("vector file: no row tags in " + reader_->name());
-  const uint64_t begin = BlockOffset(blocks_);
-  std::string section(rows_ * kRowTagBytes + 8, '\0');
-  FATHOM_RETURN_IF_ERROR(reader_->ReadAt(begin, section.size(), section.data()));
+  std::string section;
+  {
+    std::lock_guard<std::mutex> lock(row_tags_mu_);
+    section = std::exchange(row_tags_read_ahead_, std::string());
+  }
+  if (section.empty()) {
+    const uint64_t begin = BlockOffset(blocks_);
+    section.assign(rows_ * kRowTagBytes + 8, '\0');
+    FATHOM_RETURN_IF_ERROR(reader_->ReadAt(begin, section.size(), section.data()));
+  }
   const std::string_view body(section.data(), section.size() - 8);
   if (DecodeFixed64(section.data() + body.size()) != Checksum64(body)) {
     return Status::Corruption("vector file: row tags checksum mismatch in " + reader_->name());

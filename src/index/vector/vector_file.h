@@ -25,6 +25,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,14 @@
 #include "storage/block_cache.h"
 
 namespace fathom {
+
+// The bytes VectorFile::Open reads before any row (the header) and the row tags section,
+// read ahead by the caller (ReadOpenings) so that opening many files costs one batch.
+// Empty strings: not read ahead (Open reads them itself).
+struct VectorFileOpening {
+  std::string header;
+  std::string row_tags;
+};
 
 namespace vector_file_limits {
 // A block holds max(1, kBlockBytesTarget / row bytes) whole rows, so one row is one read.
@@ -80,8 +89,25 @@ class VectorFile final : public VectorSource {
   // Opens `path`, reads and checks its header and size. `cache` is borrowed; its
   // block_bytes() must hold a full block of the file (InvalidArgument otherwise).
   static Result<std::unique_ptr<VectorFile>> Open(const std::string& path, BlockCache* cache);
-  // The same over any reader (e.g. ObjectRangeReader).
-  static Result<std::unique_ptr<VectorFile>> Open(std::unique_ptr<RandomReader> reader, BlockCache* cache);
+  // The same over any reader (e.g. ObjectRangeReader). With `opening` (ReadOpenings'),
+  // the header is not read again, and a row tags section of the size the header implies
+  // serves the first ReadRowTags (one that is not is ignored: read from the reader).
+  static Result<std::unique_ptr<VectorFile>> Open(std::unique_ptr<RandomReader> reader, BlockCache* cache,
+                                                  VectorFileOpening opening = {});
+
+  // One file to open: an object of `size_bytes` with `rows` rows and a row tags section
+  // (both from a manifest).
+  struct ObjectToOpen {
+    std::string key;
+    uint64_t size_bytes = 0;
+    uint64_t rows = 0;
+  };
+  // The headers and row tags sections of `objects` in one ObjectStore::GetRanges batch
+  // (the tags are the last rows * kRowTagBytes + 8 bytes), one opening per object in
+  // order; all empty if the batch fails or a size cannot hold the rows (each Open then
+  // reads its own, and reports what is wrong). Nothing is trusted here: Open checks the
+  // header's checksum and the tags section's size and checksum as ever.
+  static std::vector<VectorFileOpening> ReadOpenings(ObjectStore& store, const std::vector<ObjectToOpen>& objects);
 
   ~VectorFile() override;
   VectorFile(const VectorFile&) = delete;
@@ -142,6 +168,9 @@ class VectorFile final : public VectorSource {
   uint64_t blocks_ = 0;
   size_t row_bytes_ = 0;
   bool has_row_tags_ = false;
+  // The row tags section read ahead (VectorFileOpening), served once by ReadRowTags.
+  mutable std::mutex row_tags_mu_;
+  mutable std::string row_tags_read_ahead_;
   mutable std::atomic<uint64_t> hits_{0}, misses_{0}, read_errors_{0}, corruptions_{0}, prefetched_{0};
 };
 

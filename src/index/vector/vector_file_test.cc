@@ -264,6 +264,79 @@ TEST(VectorFileTest, PrefetchRowsReadsSeveralFilesInOneBatch) {
   EXPECT_EQ(store->batches, 1);
 }
 
+// ReadOpenings reads every file's header and row tags in one batch; Open and
+// ReadRowTags then make no request for them. A wrong row count (a damaged manifest) is
+// ignored for the tags (read from the file), and a damaged tags section read ahead is
+// Corruption as if read by ReadRowTags.
+TEST(VectorFileTest, OpeningsOfSeveralFilesAreOneBatch) {
+  const uint64_t seed = testing::SeedForTest("VectorFileTest.OpeningsOfSeveralFilesAreOneBatch");
+  auto store = std::make_shared<CountingObjects>();
+  const uint32_t dim = 8;
+  BlockCache cache(1 << 20, 512);
+  std::vector<VectorFile::ObjectToOpen> objects;
+  std::vector<std::vector<uint64_t>> tags;
+  for (int f = 0; f < 3; ++f) {
+    const size_t rows = 50 + 10 * f;
+    std::vector<float> values = RandomMatrix(seed + f, rows, dim);
+    tags.emplace_back();
+    for (size_t r = 0; r < rows; ++r) tags.back().push_back(1000 * f + r);
+    auto bytes = VectorFile::Encode(MatrixView{values.data(), rows, dim}, tags.back().data(), 512);
+    ASSERT_TRUE(bytes.ok());
+    const std::string key = "v/" + std::to_string(f);
+    ASSERT_TRUE(store->Put(key, *bytes, PutMode::kCreateOnly).ok());
+    objects.push_back({key, bytes->size(), rows});
+  }
+  auto open_all = [&](std::vector<VectorFileOpening> openings, std::vector<Status>* tag_status) {
+    tag_status->clear();
+    for (size_t f = 0; f < objects.size(); ++f) {
+      auto reader = ObjectRangeReader::Open(store, objects[f].key, objects[f].size_bytes);
+      ASSERT_TRUE(reader.ok());
+      auto file = VectorFile::Open(std::move(*reader), &cache, std::move(openings[f]));
+      ASSERT_TRUE(file.ok()) << file.status().ToString();
+      std::vector<uint64_t> got, hashes;
+      tag_status->push_back((*file)->ReadRowTags(&got, &hashes));
+      if (tag_status->back().ok()) {
+        EXPECT_EQ(got, tags[f]);
+      }
+    }
+  };
+  store->gets = store->batches = 0;
+  std::vector<Status> tag_status;
+  open_all(VectorFile::ReadOpenings(*store, objects), &tag_status);
+  EXPECT_EQ(store->batches, 1);
+  EXPECT_EQ(store->reads_, 6);
+  EXPECT_EQ(store->gets, 0);
+  for (const Status& st : tag_status) EXPECT_TRUE(st.ok()) << st.ToString();
+
+  // A row count that disagrees with the file: its tags read ahead are the wrong bytes
+  // and are not used.
+  objects[1].rows -= 1;
+  store->gets = store->batches = 0;
+  open_all(VectorFile::ReadOpenings(*store, objects), &tag_status);
+  EXPECT_EQ(store->batches, 1);
+  EXPECT_EQ(store->gets, 1);  // file 1's tags, read by ReadRowTags
+  for (const Status& st : tag_status) EXPECT_TRUE(st.ok()) << st.ToString();
+  objects[1].rows += 1;
+
+  // A size that cannot hold the rows: nothing read ahead, each file reads its own.
+  std::vector<VectorFile::ObjectToOpen> impossible = objects;
+  impossible[2].rows = impossible[2].size_bytes;
+  const std::vector<VectorFileOpening> none = VectorFile::ReadOpenings(*store, impossible);
+  for (const VectorFileOpening& o : none) EXPECT_TRUE(o.header.empty() && o.row_tags.empty());
+
+  // A damaged tags section read ahead is Corruption, as read by the file.
+  std::vector<VectorFileOpening> damaged = VectorFile::ReadOpenings(*store, objects);
+  damaged[0].row_tags[3] ^= 0x01;
+  open_all(std::move(damaged), &tag_status);
+  EXPECT_TRUE(tag_status[0].IsCorruption()) << tag_status[0].ToString();
+  // A damaged header read ahead is Corruption at Open.
+  std::vector<VectorFileOpening> bad_header = VectorFile::ReadOpenings(*store, objects);
+  bad_header[0].header[10] ^= 0x01;
+  auto reader = ObjectRangeReader::Open(store, objects[0].key, objects[0].size_bytes);
+  ASSERT_TRUE(reader.ok());
+  EXPECT_TRUE(VectorFile::Open(std::move(*reader), &cache, std::move(bad_header[0])).status().IsCorruption());
+}
+
 TEST(VectorFileTest, CorruptHeaderIsCorruption) {
   uint64_t seed = testing::SeedForTest("VectorFileTest.CorruptHeaderIsCorruption");
   Written w;
