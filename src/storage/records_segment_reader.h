@@ -44,7 +44,8 @@ namespace fathom {
 class RecordsSegmentReader {
  public:
   // Bytes read from the object's end at open: the trailer and, in one request, a footer
-  // of up to about 2,700 blocks (a 170 MiB segment at 64 KiB blocks).
+  // of up to about 6,000 blocks (about 10 footer bytes each: a ~400 MiB segment at 64 KiB
+  // blocks).
   static constexpr size_t kTailReadBytes = 64 << 10;
   // Scan reads at most this many payload bytes (or kGetRangesReadsMax blocks) per batch.
   static constexpr size_t kScanBatchBytes = 4 << 20;
