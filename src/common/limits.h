@@ -80,7 +80,9 @@ inline constexpr size_t kSegmentsPerCollectionMax = 8;    // merge when more
 inline constexpr size_t kManifestSegmentsMax = kSegmentsPerCollectionMax * 4;
 // Decode limit: the ids of segments, indexes and cold parts in a manifest (UUIDs: 36).
 inline constexpr size_t kManifestObjectIdBytesMax = 64;
-inline constexpr size_t kSegmentBlockBytesTarget = 1u << 20;
+// Records segment blocks are cut once their payload reaches this: the unit of a ranged read
+// when one record's document is fetched on demand (docs/format/segment.md, "Block size").
+inline constexpr size_t kSegmentBlockBytesTarget = 64u << 10;
 inline constexpr uint64_t kSegmentBytesMax = 1ull << 40;
 
 // ---- a collection's vector index (db/collection_vector_index.h) ----

@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "common/assert.h"
+#include "common/checksum.h"
 #include "common/limits.h"
 #include "common/random.h"
 #include "db/text_index_persistence.h"
@@ -292,8 +293,8 @@ Result<std::unordered_map<std::string, std::vector<float>>> CollectionImpl::Read
   if (manifest_.dimension != 0) replay.set_dimension(manifest_.dimension);
   for (const SegmentRef& ref : manifest_.segments) {
     const std::string key = SegmentKey(id_, ref.id);
-    FATHOM_ASSIGN_OR_RETURN(std::string bytes, store_->Get(key));
-    auto summary = ReadRecordsSegment(bytes, [&](SegmentEntry& e) {
+    FATHOM_ASSIGN_OR_RETURN(std::shared_ptr<RecordsSegmentReader> segment, OpenSegment(ref));
+    auto summary = segment->Scan([&](SegmentEntry& e, SegmentEntryLocator) {
       if (ids.count(e.row.id) == 0) return;
       if (e.tombstone) {
         replay.LoadTombstone(e.row.id);
@@ -437,9 +438,13 @@ Status CollectionImpl::FoldTail() {
   bool text_attempted = false;
   bool text_had_documents = false;
   std::vector<std::pair<size_t, VectorColumn::ColdRef>> cold_entries;  // read after the lock
+  // The readers of the segments the rows' stored documents are in: documents of rows
+  // changed in metadata only are read back after the lock.
+  std::vector<std::shared_ptr<const RecordsSegmentReader>> segments;
   uint64_t index_version = 0;
   {
     std::unique_lock<std::shared_mutex> lock(state_mu_);
+    segments = table_.segments();
     next.cold_parts.clear();
     for (const auto& part : table_.vectors().parts()) {
       next.cold_parts.push_back(ColdPartRef{part->id, part->rows(), part->size_bytes});
@@ -501,6 +506,17 @@ Status CollectionImpl::FoldTail() {
       return s.WithContext("compaction: cold vector");
     }
   }
+  {
+    std::vector<Row*> rows;
+    for (SegmentEntry& e : entries) {
+      if (!e.tombstone) rows.push_back(&e.row);
+    }
+    if (Status s = RecordTable::FetchDocuments(segments, rows); !s.ok()) {
+      restore();
+      return s.WithContext("compaction: stored document");
+    }
+  }
+  std::vector<RecordTable::StoredEntry> stored;  // where the rows' documents land
   if (!entries.empty()) {
     // Rows in insertion order (the reader relies on it), tombstones after.
     std::sort(entries.begin(), entries.end(), [](const SegmentEntry& a, const SegmentEntry& b) {
@@ -512,9 +528,11 @@ Status CollectionImpl::FoldTail() {
       if (e.tombstone) {
         writer.AddTombstone(e.row.id);
       } else {
-        writer.AddRow(e.row, e.embedding.data());
+        const SegmentEntryLocator at = writer.AddRow(e.row, e.embedding.data());
+        if (e.row.document) stored.push_back({e.row.id, e.row.offset, true, Checksum64(*e.row.document), at});
       }
     }
+    entries.clear();  // the documents are in the writer now
     SegmentRef ref{NewUuidV4(), writer.rows(), writer.tombstones(), 0};
     Result<std::string> finished = writer.Finish();
     std::string bytes = finished.ok() ? std::move(*finished) : std::string();
@@ -569,6 +587,7 @@ Status CollectionImpl::FoldTail() {
   persisted_index_version_ = index_snapshot && !manifest_.vector_index ? UINT64_MAX : index_version;
   // Stale while the manifest names no text index although its state has documents.
   if (text_attempted) text_index_stale_ = text_had_documents && !manifest_.text_index;
+  if (!stored.empty()) AdoptSegmentDocuments(manifest_.segments.back(), stored);
   // What the new manifest makes obsolete goes now, whatever a merge does next.
   DeleteObsolete(manifest_);
   return Status::Ok();
@@ -581,9 +600,9 @@ Status CollectionImpl::MergeSegments() {
   merged.DisableRowIndexes();
   if (manifest_.dimension != 0) merged.set_dimension(manifest_.dimension);
   for (const SegmentRef& ref : manifest_.segments) {
-    FATHOM_ASSIGN_OR_RETURN(std::string bytes, store_->Get(SegmentKey(id_, ref.id)));
+    FATHOM_ASSIGN_OR_RETURN(std::shared_ptr<RecordsSegmentReader> segment, OpenSegment(ref));
     bool wrong_dimension = false;
-    auto summary = ReadRecordsSegment(bytes, [&](SegmentEntry& e) {
+    auto summary = segment->Scan([&](SegmentEntry& e, SegmentEntryLocator) {
       if (e.tombstone) {
         merged.LoadTombstone(e.row.id);
       } else if (e.embedding.size() != manifest_.dimension) {
@@ -596,17 +615,38 @@ Status CollectionImpl::MergeSegments() {
     if (wrong_dimension) return Status::Corruption("merge: segment dimension disagrees with the manifest");
   }
   RecordsSegmentWriter writer(manifest_.dimension);
+  std::vector<RecordTable::StoredEntry> stored;  // where the rows' documents land
   for (size_t slot = 0; slot < merged.slot_count(); ++slot) {
     // A table loaded for a merge has no cold parts: Approx is the exact row.
-    if (merged.row(slot).live) writer.AddRow(merged.row(slot), merged.vectors().Approx(slot, nullptr));
+    const Row& row = merged.row(slot);
+    if (!row.live) continue;
+    const SegmentEntryLocator at = writer.AddRow(row, merged.vectors().Approx(slot, nullptr));
+    if (row.document) stored.push_back({row.id, row.offset, true, Checksum64(*row.document), at});
   }
+  merged = RecordTable();
   SegmentRef ref{NewUuidV4(), writer.rows(), 0, 0};
   FATHOM_ASSIGN_OR_RETURN(std::string bytes, writer.Finish());
   ref.size_bytes = bytes.size();
   FATHOM_RETURN_IF_ERROR(CommitObject(*store_, SegmentKey(id_, ref.id), bytes));
   Manifest next = manifest_;
   next.segments = {ref};
-  return CommitManifest(next);
+  FATHOM_RETURN_IF_ERROR(CommitManifest(next));
+  // The table's documents move to the merged segment before the old ones are deleted.
+  AdoptSegmentDocuments(ref, stored);
+  return Status::Ok();
+}
+
+void CollectionImpl::AdoptSegmentDocuments(const SegmentRef& ref,
+                                           const std::vector<RecordTable::StoredEntry>& stored) {
+  // Without a reader the documents simply stay where they are (in RAM, or in segments the
+  // table's readers keep readable).
+  auto reader = OpenSegment(ref);
+  if (!reader.ok()) {
+    spdlog::warn("collection {}: documents stay in RAM: {}", id_, reader.status().ToString());
+    return;
+  }
+  std::unique_lock<std::shared_mutex> lock(state_mu_);
+  table_.AdoptStoredDocuments(table_.AddSegment(std::move(*reader)), stored);
 }
 
 void CollectionImpl::DeleteObsolete(const Manifest& current) {

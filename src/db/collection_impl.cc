@@ -209,38 +209,8 @@ Status CollectionImpl::Recover() {
     }
     table_.BeginBulkLoad();
     for (const SegmentRef& ref : manifest_.segments) {
-      const std::string seg_key = SegmentKey(id_, ref.id);
-      auto seg_bytes = store_->Get(seg_key);
-      if (!seg_bytes.ok()) {
-        if (seg_bytes.status().IsNotFound()) return Status::Corruption(seg_key + " is in the manifest but missing");
-        return seg_bytes.status();
-      }
       if (manifest_.dimension == 0 && ref.rows > 0) return Status::Corruption(key + ": rows without a dimension");
-      if (manifest_.dimension != 0) table_.set_dimension(manifest_.dimension);
-      // Every row holds its embedding: a count the bytes cannot hold is damage, and must
-      // not size an allocation.
-      if (ref.rows > seg_bytes->size() / std::max<uint64_t>(1, uint64_t{4} * manifest_.dimension)) {
-        return Status::Corruption(seg_key + ": the manifest's row count does not fit in the segment");
-      }
-      table_.Reserve(ref.rows);
-      bool wrong_dimension = false;
-      auto summary = ReadRecordsSegment(*seg_bytes, [&](SegmentEntry& e) {
-        if (e.tombstone) {
-          table_.LoadTombstone(e.row.id);
-        } else if (e.embedding.size() != manifest_.dimension) {
-          wrong_dimension = true;
-        } else {
-          table_.LoadRow(std::move(e.row), e.embedding);
-        }
-      });
-      if (!summary.ok()) return summary.status().WithContext(seg_key);
-      if (wrong_dimension) return Status::Corruption(seg_key + ": dimension disagrees with the manifest");
-      if (summary->rows > 0 && summary->dimension != manifest_.dimension) {
-        return Status::Corruption(seg_key + ": dimension disagrees with the manifest");
-      }
-      if (summary->rows != ref.rows || summary->tombstones != ref.tombstones) {
-        return Status::Corruption(seg_key + ": entry counts disagree with the manifest");
-      }
+      FATHOM_RETURN_IF_ERROR(LoadSegmentLocked(ref));
     }
     if (manifest_.dimension != 0) table_.set_dimension(manifest_.dimension);
     table_.mutable_vectors().EndLoad();
@@ -267,6 +237,8 @@ Status CollectionImpl::Recover() {
       load_text = [&](const RecordTable& table, TextIndex* index) { return LoadTextIndex(*text_bytes, table, index); };
     }
     Status text_loaded = table_.SealIndexes(load_text);
+    // The indexes are built: documents stored in the segments leave RAM.
+    table_.SpillStoredDocuments();
     const bool text_used = text_bytes.has_value() && text_loaded.ok();
     text_bytes.reset();
     if (!text_loaded.ok()) {

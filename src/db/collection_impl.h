@@ -35,6 +35,7 @@
 #include "io/clock.h"
 #include "io/object_store.h"
 #include "storage/block_cache.h"
+#include "storage/records_segment_reader.h"
 #include "storage/manifest.h"
 #include "common/limits.h"
 #include "wal/group_commit_queue.h"
@@ -190,6 +191,17 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   // Reload with compaction_mu_ held by the caller.
   Status ReloadLocked();
   Status ApplyLocked(OperationBatch&& ops, uint64_t sequence, uint64_t bytes);
+  // Loads one of manifest_'s records segments into table_ (bulk load), streaming it a
+  // batch of blocks at a time (db/collection_segments.cc). Requires state_mu_ exclusive.
+  Status LoadSegmentLocked(const SegmentRef& ref);
+  // The cache of records segment blocks read on demand.
+  BlockCache* SegmentCache() const;
+  // A reader of one of manifest_'s records segments (its tail read and checked).
+  Result<std::shared_ptr<RecordsSegmentReader>> OpenSegment(const SegmentRef& ref) const;
+  // After a compaction committed segment `ref` holding `stored`: the table's rows whose
+  // documents are unchanged since refer to it instead of RAM or older segments.
+  // Requires compaction_mu_; takes state_mu_.
+  void AdoptSegmentDocuments(const SegmentRef& ref, const std::vector<RecordTable::StoredEntry>& stored);
   Status Recover();
   Status MergeSegments();
   Status RunCompaction(bool fold_always);

@@ -13,6 +13,7 @@
 #include "common/assert.h"
 #include "common/limits.h"
 #include "common/random.h"
+#include "db/document_reads.h"
 #include "db/table_ranker.h"
 #include "db/validate.h"
 #include "fathom/db.h"
@@ -34,6 +35,11 @@ Status CollectionImpl::Materialise(const std::vector<uint32_t>& slots, const Inc
   out->ids.reserve(slots.size());
   const size_t dim = table_.dimension().value_or(0);
   std::vector<float> scratch(dim);
+  // Documents stored in segments: the page's distinct blocks in one batch per segment.
+  std::vector<std::optional<std::string>> documents;
+  if (include.documents) {
+    FATHOM_RETURN_IF_ERROR(table_.FetchDocuments(slots.data(), slots.size(), &documents));
+  }
   // Selected rows lie far apart in the table (a filter's matches): each is a cache miss,
   // so the row a few places ahead is fetched while this one is copied.
   constexpr size_t kPrefetchAhead = 8;
@@ -48,7 +54,7 @@ Status CollectionImpl::Materialise(const std::vector<uint32_t>& slots, const Inc
       if (e == nullptr) return status.WithContext("reading the embedding of " + row.id);
       out->embeddings.emplace_back(e, e + dim);
     }
-    if (include.documents) out->documents.push_back(row.document);
+    if (include.documents) out->documents.push_back(std::move(documents[i]));
     if (include.uris) out->uris.push_back(row.uri);
     if (include.metadatas) {
       // As Chroma, which keeps a record's URI among its metadata: a record with a URI
@@ -81,7 +87,9 @@ Result<GetResult> CollectionImpl::GetOnce(const GetRequest& request) {
   selection.offset = request.offset;
   if (request.limit) selection.limit = *request.limit;
   std::shared_lock<std::shared_mutex> lock(state_mu_);
+  DocumentReadScope reads;  // documents read on demand by the filter's verification
   const std::vector<uint32_t> selected = SelectSlots(table_, selection);
+  FATHOM_RETURN_IF_ERROR(reads.status());
   GetResult result;
   FATHOM_RETURN_IF_ERROR(Materialise(selected, request.include, &result));
   return result;
@@ -110,6 +118,7 @@ Result<QueryResult> CollectionImpl::QueryOnce(const QueryRequest& request) {
   FATHOM_ASSIGN_OR_RETURN(CompiledFilter filter, CompiledFilter::Compile(request.where, request.where_document));
   const DistanceSpace space = Space();
   std::shared_lock<std::shared_mutex> lock(state_mu_);
+  DocumentReadScope reads;  // documents read on demand by the filter's verification
   const std::optional<uint32_t> dimension = table_.dimension();
   for (const auto& q : request.query_embeddings) {
     if (dimension && q.size() != *dimension) {
@@ -131,6 +140,7 @@ Result<QueryResult> CollectionImpl::QueryOnce(const QueryRequest& request) {
   } else {
     FATHOM_ASSIGN_OR_RETURN(candidates, QueryCandidates(table_, request.ids, filter));
   }
+  FATHOM_RETURN_IF_ERROR(reads.status());
   const bool restricted = candidates.has_value() || prepared.has_value();
   QueryResult result;
   result.rows.resize(request.query_embeddings.size());

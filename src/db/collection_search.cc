@@ -5,6 +5,7 @@
 
 #include "common/limits.h"
 #include "db/collection_impl.h"
+#include "db/document_reads.h"
 #include "db/table_ranker.h"
 #include "fathom/db.h"
 #include "query/search_exec.h"
@@ -36,7 +37,9 @@ Result<std::vector<SearchResult>> CollectionImpl::SearchOnce(const SearchRequest
   std::vector<float> scratch(dim);
   uint64_t total_rows = 0;
   for (const SearchPayload& payload : request.searches) {
+    DocumentReadScope reads;  // documents read on demand by a where_document verification
     FATHOM_ASSIGN_OR_RETURN(std::vector<SearchRow> rows, ExecuteSearch(payload, table_, ranker));
+    FATHOM_RETURN_IF_ERROR(reads.status());
     // One bound on the whole answer, as for query: many searches with large limits must
     // not materialise the collection many times over.
     total_rows += rows.size();
@@ -49,10 +52,19 @@ Result<std::vector<SearchResult>> CollectionImpl::SearchOnce(const SearchRequest
     const SearchSelect& select = payload.select;
     SearchResult out;
     out.select = select;
-    for (const SearchRow& r : rows) {
+    // Documents stored in segments: the result's distinct blocks in one batch per segment.
+    std::vector<std::optional<std::string>> documents;
+    if (select.document) {
+      std::vector<uint32_t> slots;
+      slots.reserve(rows.size());
+      for (const SearchRow& r : rows) slots.push_back(r.slot);
+      FATHOM_RETURN_IF_ERROR(table_.FetchDocuments(slots.data(), slots.size(), &documents));
+    }
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const SearchRow& r = rows[i];
       const Row& row = table_.row(r.slot);
       out.ids.push_back(row.id);
-      if (select.document) out.documents.push_back(row.document);
+      if (select.document) out.documents.push_back(std::move(documents[i]));
       if (select.embedding) {
         Status status;
         const float* e = table_.vectors().Exact(r.slot, scratch.data(), &status);

@@ -1,6 +1,7 @@
 // CollectionImpl, the write path: validation, the group-commit queue, WAL objects, apply
 // (docs/design/write-path.md).
 #include "db/collection_impl.h"
+#include "db/document_reads.h"
 
 #include <spdlog/spdlog.h>
 
@@ -159,7 +160,10 @@ Status CollectionImpl::ResolveDelete(PendingWrite* write) {
   selection.filter = &filter;
   if (request.limit) selection.limit = *request.limit;
   std::shared_lock<std::shared_mutex> lock(state_mu_);
-  for (uint32_t slot : SelectSlots(table_, selection)) {
+  DocumentReadScope reads;  // documents read on demand by a where_document verification
+  const std::vector<uint32_t> selected = SelectSlots(table_, selection);
+  FATHOM_RETURN_IF_ERROR(reads.status());
+  for (uint32_t slot : selected) {
     Operation op;
     op.type = OpType::kDelete;
     op.record.id = table_.row(slot).id;

@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "common/assert.h"
+#include "common/checksum.h"
+#include "db/document_reads.h"
 #include "index/vector/distance.h"
 #include "io/executor.h"
 
@@ -52,24 +54,202 @@ std::optional<uint32_t> RecordTable::FindSlot(const std::string& id) const {
 
 namespace {
 bool HasField(const Row& row, RowIndex::Field field) {
-  return field == RowIndex::Field::kMetadata ? row.metadata.has_value() : row.document.has_value();
+  return field == RowIndex::Field::kMetadata ? row.metadata.has_value() : row.has_document();
 }
-RecordView ViewOf(const Row& r) { return RecordView{r.id, r.document, r.metadata}; }
+const std::optional<std::string> kNoDocument;
+
+// Prefetch hints read at most this many documents ahead (the block cache is bounded:
+// more would evict what the hint read before it is used).
+constexpr size_t kPrefetchDocumentsMax = 1024;
+
+Status DocumentMismatch(const RecordsSegmentReader& segment, const std::string& id) {
+  return Status::Corruption("records segment " + segment.name() + ": the entry of record " + id +
+                            " holds another document than the one indexed");
+}
 }  // namespace
+
+RecordView RecordTable::view(uint32_t slot) const {
+  const Row& r = rows_[slot];
+  if (r.document || !r.document_stored()) return RecordView{r.id, r.document, r.metadata};
+  const RecordsSegmentReader* segment = segments_[r.document_segment].get();
+  std::optional<std::string> document;
+  Status s = segment->ReadEntries(&r.document_at, 1, [&](size_t, SegmentEntry& e) { document = std::move(e.row.document); });
+  if (s.ok() && (!document || Checksum64(*document) != r.document_checksum)) s = DocumentMismatch(*segment, r.id);
+  if (!s.ok()) {
+    DocumentReadScope::Fail(s.WithContext("reading the document of " + r.id));
+    return RecordView{r.id, kNoDocument, r.metadata};
+  }
+  return RecordView{r.id, DocumentReadScope::Keep(std::move(*document)), r.metadata};
+}
+
+void RecordTable::PrefetchDocuments(const Roaring& slots) const {
+  std::vector<std::vector<SegmentEntryLocator>> wanted(segments_.size());
+  size_t n = 0;
+  for (auto it = slots.begin(); it != slots.end() && n < kPrefetchDocumentsMax; ++it) {
+    if (*it >= rows_.size()) continue;
+    const Row& r = rows_[*it];
+    if (r.document || !r.document_stored()) continue;
+    wanted[r.document_segment].push_back(r.document_at);
+    ++n;
+  }
+  // Errors surface when the rows are viewed.
+  for (size_t i = 0; i < wanted.size(); ++i) {
+    if (!wanted[i].empty()) (void)segments_[i]->ReadEntries(wanted[i].data(), wanted[i].size(), [](size_t, SegmentEntry&) {});
+  }
+}
+
+Status RecordTable::FetchDocuments(const uint32_t* slots, size_t count,
+                                   std::vector<std::optional<std::string>>* out) const {
+  out->assign(count, std::nullopt);
+  std::vector<std::vector<SegmentEntryLocator>> locators(segments_.size());
+  std::vector<std::vector<size_t>> positions(segments_.size());
+  for (size_t i = 0; i < count; ++i) {
+    const Row& r = rows_[slots[i]];
+    if (r.document) {
+      (*out)[i] = r.document;
+    } else if (r.document_stored()) {
+      locators[r.document_segment].push_back(r.document_at);
+      positions[r.document_segment].push_back(i);
+    }
+  }
+  for (size_t k = 0; k < segments_.size(); ++k) {
+    if (locators[k].empty()) continue;
+    Status mismatch;
+    FATHOM_RETURN_IF_ERROR(segments_[k]->ReadEntries(locators[k].data(), locators[k].size(), [&](size_t j, SegmentEntry& e) {
+      const size_t i = positions[k][j];
+      const Row& r = rows_[slots[i]];
+      if (!e.row.document || Checksum64(*e.row.document) != r.document_checksum) {
+        if (mismatch.ok()) mismatch = DocumentMismatch(*segments_[k], r.id);
+        return;
+      }
+      (*out)[i] = std::move(e.row.document);
+    }));
+    FATHOM_RETURN_IF_ERROR(mismatch);
+  }
+  return Status::Ok();
+}
+
+Status RecordTable::FetchDocuments(const std::vector<std::shared_ptr<const RecordsSegmentReader>>& segments,
+                                   std::vector<Row*>& rows) {
+  std::vector<std::vector<SegmentEntryLocator>> locators(segments.size());
+  std::vector<std::vector<Row*>> owners(segments.size());
+  for (Row* r : rows) {
+    if (r->document || !r->document_stored()) continue;
+    if (r->document_segment >= segments.size() || segments[r->document_segment] == nullptr) {
+      return Status::Corruption("record " + r->id + ": its document's segment is gone");
+    }
+    locators[r->document_segment].push_back(r->document_at);
+    owners[r->document_segment].push_back(r);
+  }
+  for (size_t k = 0; k < segments.size(); ++k) {
+    if (locators[k].empty()) continue;
+    Status mismatch;
+    FATHOM_RETURN_IF_ERROR(segments[k]->ReadEntries(locators[k].data(), locators[k].size(), [&](size_t j, SegmentEntry& e) {
+      Row* r = owners[k][j];
+      if (!e.row.document || Checksum64(*e.row.document) != r->document_checksum) {
+        if (mismatch.ok()) mismatch = DocumentMismatch(*segments[k], r->id);
+        return;
+      }
+      r->document = std::move(e.row.document);
+    }));
+    FATHOM_RETURN_IF_ERROR(mismatch);
+  }
+  return Status::Ok();
+}
+
+uint32_t RecordTable::AddSegment(std::shared_ptr<const RecordsSegmentReader> segment) {
+  segments_.push_back(std::move(segment));
+  return static_cast<uint32_t>(segments_.size() - 1);
+}
+
+void RecordTable::SpillStoredDocuments() {
+  for (Row& r : rows_) {
+    if (r.document_stored() && r.document) r.document.reset();
+  }
+}
+
+void RecordTable::AdoptStoredDocuments(uint32_t segment, const std::vector<StoredEntry>& entries) {
+  FATHOM_CHECK(segment < segments_.size() && segments_[segment] != nullptr);
+  for (const StoredEntry& e : entries) {
+    auto found = Find(e.id);
+    if (!found || !e.has_document) continue;
+    Row& r = rows_[*found];
+    if (r.offset != e.offset) continue;
+    const std::optional<uint64_t> checksum = DocumentChecksum(*found);
+    if (!checksum || *checksum != e.document_checksum) continue;  // changed since
+    r.document_segment = segment;
+    r.document_at = e.at;
+    r.document_checksum = e.document_checksum;
+    r.document.reset();
+  }
+  std::vector<bool> used(segments_.size(), false);
+  for (const Row& r : rows_) {
+    if (r.document_stored()) used[r.document_segment] = true;
+  }
+  for (size_t k = 0; k < segments_.size(); ++k) {
+    if (!used[k]) segments_[k].reset();
+  }
+}
+
+std::optional<uint64_t> RecordTable::DocumentChecksum(size_t slot) const {
+  const Row& r = rows_[slot];
+  if (r.document) return r.document_stored() ? r.document_checksum : Checksum64(*r.document);
+  if (r.document_stored()) return r.document_checksum;
+  return std::nullopt;
+}
+
+size_t RecordTable::RowMemoryBytes() const {
+  auto heap = [](const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 : 0; };
+  size_t bytes = rows_.capacity() * sizeof(Row) + live_.capacity();
+  for (const Row& r : rows_) {
+    bytes += heap(r.id);
+    if (r.document) bytes += heap(*r.document);
+    if (r.uri) bytes += heap(*r.uri);
+    if (r.metadata) {
+      // std::map nodes: links and colour (32 bytes) plus the pair, per key.
+      for (const auto& [key, value] : *r.metadata) {
+        bytes += 32 + sizeof(std::pair<const std::string, MetadataValue>) + heap(key);
+        if (const auto* s = std::get_if<std::string>(&value)) bytes += heap(*s);
+      }
+    }
+  }
+  // The id map: a node (next pointer, key, value, cached hash) per id plus a bucket each.
+  bytes += index_.size() * (sizeof(void*) + sizeof(std::pair<const std::string, size_t>) + sizeof(size_t)) +
+           index_.bucket_count() * sizeof(void*);
+  for (const auto& [id, slot] : index_) bytes += heap(id);
+  return bytes;
+}
+
+RecordView RecordTable::IndexView(size_t slot, RowIndex::Field field) const {
+  const Row& r = rows_[slot];
+  // An index of metadata never reads the document: no read for it.
+  if (field == RowIndex::Field::kMetadata && !r.document) return RecordView{r.id, kNoDocument, r.metadata};
+  return view(static_cast<uint32_t>(slot));
+}
 
 void RecordTable::IndexAdd(RowIndex::Field field, size_t slot) {
   const Row& r = rows_[slot];
   if (bulk_load_ || !row_indexes_enabled_ || !HasField(r, field)) return;
   for (RowIndex* index : row_indexes()) {
-    if (index != nullptr && index->field() == field) index->Add(static_cast<uint32_t>(slot), ViewOf(r));
+    if (index != nullptr && index->field() == field) index->Add(static_cast<uint32_t>(slot), IndexView(slot, field));
   }
 }
 
 void RecordTable::IndexRemove(RowIndex::Field field, size_t slot) {
   const Row& r = rows_[slot];
   if (bulk_load_ || !row_indexes_enabled_ || !HasField(r, field)) return;
+  const bool in_ram = field == RowIndex::Field::kMetadata || r.document.has_value();
   for (RowIndex* index : row_indexes()) {
-    if (index != nullptr && index->field() == field) index->Remove(static_cast<uint32_t>(slot), ViewOf(r));
+    if (index == nullptr || index->field() != field) continue;
+    if (!in_ram && index->RemoveReadsValue()) {
+      // The old document is in a segment and this write must not wait for (or fail on) a
+      // read. Such an index is a candidate filter whose answers are verified against the
+      // rows (the trigram index): leaving the slot in the old document's lists costs a
+      // false candidate, never a wrong answer, until the next rebuild.
+      ++trigram_stale_removals_;
+      continue;
+    }
+    index->Remove(static_cast<uint32_t>(slot), RecordView{r.id, in_ram ? r.document : kNoDocument, r.metadata});
   }
 }
 
@@ -81,7 +261,9 @@ void RecordTable::SetMetadata(size_t slot, std::optional<Metadata> metadata) {
 
 void RecordTable::SetDocument(size_t slot, std::optional<std::string> document) {
   IndexRemove(RowIndex::Field::kDocument, slot);
-  rows_[slot].document = std::move(document);
+  Row& r = rows_[slot];
+  r.document = std::move(document);
+  r.document_segment = Row::kNotStored;  // the new document is in RAM until compacted
   IndexAdd(RowIndex::Field::kDocument, slot);
 }
 
@@ -112,7 +294,7 @@ Status RecordTable::RebuildIndex(RowIndex* only, const TextIndexLoader* load_tex
     index->Clear();
     for (size_t slot = 0; slot < rows_.size(); ++slot) {
       const Row& r = rows_[slot];
-      if (r.live && HasField(r, index->field())) index->BulkAdd(static_cast<uint32_t>(slot), ViewOf(r));
+      if (r.live && HasField(r, index->field())) index->BulkAdd(static_cast<uint32_t>(slot), IndexView(slot, index->field()));
     }
     index->Seal();
   });
@@ -230,19 +412,30 @@ void RecordTable::Apply(Operation&& op) {
   }
 }
 
-void RecordTable::LoadRow(Row row, const std::vector<float>& embedding) {
-  if (auto existing = Find(row.id)) {
-    Row& current = rows_[*existing];
-    if (current.offset == row.offset) {
-      SetDocument(*existing, std::move(row.document));
-      current.uri = std::move(row.uri);
-      SetMetadata(*existing, std::move(row.metadata));
-      SetEmbedding(*existing, embedding, /*loading=*/true);
-      return;
-    }
-    Kill(*existing);  // deleted and re-added: the new incarnation goes to the end
+void RecordTable::LoadRow(Row row, const std::vector<float>& embedding,
+                          std::optional<std::pair<uint32_t, SegmentEntryLocator>> stored) {
+  const bool store = stored.has_value() && row.document.has_value();
+  const uint64_t checksum = store ? Checksum64(*row.document) : 0;
+  size_t slot;
+  if (auto existing = Find(row.id); existing && rows_[*existing].offset == row.offset) {
+    slot = *existing;
+    Row& current = rows_[slot];
+    SetDocument(slot, std::move(row.document));
+    current.uri = std::move(row.uri);
+    SetMetadata(slot, std::move(row.metadata));
+    SetEmbedding(slot, embedding, /*loading=*/true);
+  } else {
+    if (existing) Kill(*existing);  // deleted and re-added: the new incarnation goes to the end
+    row.document_segment = Row::kNotStored;
+    slot = Append(std::move(row), embedding, /*loading=*/true);
   }
-  Append(std::move(row), embedding, /*loading=*/true);
+  if (store) {
+    // The document stays in RAM too until SpillStoredDocuments.
+    Row& r = rows_[slot];
+    r.document_segment = stored->first;
+    r.document_at = stored->second;
+    r.document_checksum = checksum;
+  }
 }
 
 void RecordTable::LoadTombstone(const std::string& id) {

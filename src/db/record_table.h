@@ -4,6 +4,11 @@
 // Rows live in slots in insertion order (the order Get returns); embeddings live in a
 // VectorColumn by slot (db/vector_column.h: hot in RAM, or cold in object storage with
 // an int8 approximation in RAM), with norms kept for cosine.
+// A row loaded from a records segment keeps its document there, not in RAM: only a
+// locator (segment number, block, offset) and the document's checksum stay resident; the
+// table shares the segments' readers (storage/records_segment_reader.h) and reads such
+// documents on demand (docs/design/documents-on-demand.md). Rows from the WAL tail keep
+// theirs in RAM until a compaction has stored them (AdoptStoredDocuments).
 // Deleted slots are tombstoned and reclaimed by Shrink(). The table also tracks which ids
 // changed since the last compaction (the "dirty" set) so compaction can write a delta.
 // The table keeps a bitmap of live slots and its row indexes (index/row_index.h: the
@@ -30,6 +35,7 @@
 #include "index/text/text_index.h"
 #include "index/text/trigram_index.h"
 #include "query/row_source.h"
+#include "storage/records_segment_reader.h"
 #include "storage/row.h"
 #include "wal/operation.h"
 
@@ -50,8 +56,46 @@ class RecordTable final : public RowSource {
   void Apply(Operation&& op);
 
   // Segment loading: a row's full state (replaces a row with the same id), or its deletion.
-  void LoadRow(Row row, const std::vector<float>& embedding);
+  // With `stored`, the row's entry in the segment numbered stored->first: its document
+  // stays in RAM until SpillStoredDocuments (the row indexes are built from it first).
+  void LoadRow(Row row, const std::vector<float>& embedding,
+               std::optional<std::pair<uint32_t, SegmentEntryLocator>> stored = std::nullopt);
   void LoadTombstone(const std::string& id);
+
+  // ---- documents stored in segments ----
+  // Makes `segment` readable by the table's rows; returns its number for locators.
+  uint32_t AddSegment(std::shared_ptr<const RecordsSegmentReader> segment);
+  // The reader of segment `number` (null once no row refers to it).
+  std::shared_ptr<const RecordsSegmentReader> segment(uint32_t number) const {
+    return number < segments_.size() ? segments_[number] : nullptr;
+  }
+  // Drops from RAM every document that is also stored (after the indexes are built).
+  void SpillStoredDocuments();
+  // A compaction stored rows in segment `segment` (a number from AddSegment): each live
+  // row with that id and offset whose document (in RAM or stored elsewhere) has the
+  // checksum the entry's has now refers to the entry instead; other rows changed
+  // meanwhile and keep theirs. Then drops the readers no row refers to any more.
+  struct StoredEntry {
+    std::string id;
+    uint64_t offset = 0;
+    bool has_document = false;
+    uint64_t document_checksum = 0;
+    SegmentEntryLocator at;
+  };
+  void AdoptStoredDocuments(uint32_t segment, const std::vector<StoredEntry>& entries);
+  // The documents of `slots` (live), in order: copied from RAM or read, the blocks of each
+  // segment in one batch. IOError / Corruption when a read fails.
+  Status FetchDocuments(const uint32_t* slots, size_t count, std::vector<std::optional<std::string>>* out) const;
+  // Fills rows[i].document for every row whose document is stored, reading through
+  // `segments` (the table's readers, taken with the rows). For rows copied out of the table.
+  static Status FetchDocuments(const std::vector<std::shared_ptr<const RecordsSegmentReader>>& segments,
+                               std::vector<Row*>& rows);
+  const std::vector<std::shared_ptr<const RecordsSegmentReader>>& segments() const { return segments_; }
+  // XXH3 of the row's document, nullopt when it has none (without reading it).
+  std::optional<uint64_t> DocumentChecksum(size_t slot) const;
+  // Bytes held for rows (fields, strings' heap bytes, the id map), not the indexes or
+  // vectors: what docs/design/object-storage.md reports per row.
+  size_t RowMemoryBytes() const;
 
   // Slot access for scans. Slots are in insertion order; check row(slot).live.
   size_t slot_count() const { return rows_.size(); }
@@ -65,10 +109,11 @@ class RecordTable final : public RowSource {
 
   // RowSource.
   const Roaring& live_slots() const override { return live_slots_; }
-  RecordView view(uint32_t slot) const override {
-    const Row& r = rows_[slot];
-    return RecordView{r.id, r.document, r.metadata};
-  }
+  // A stored document is read on demand: a failed read is recorded in the thread's
+  // DocumentReadScope (db/document_reads.h) and the view has no document.
+  RecordView view(uint32_t slot) const override;
+  RecordView metadata_view(uint32_t slot) const override { return IndexView(slot, RowIndex::Field::kMetadata); }
+  void PrefetchDocuments(const Roaring& slots) const override;
   std::optional<uint32_t> FindSlot(const std::string& id) const override;
   const MetadataIndex& metadata_index() const override { return metadata_index_; }
   const TrigramIndex* trigram_index() const override { return &trigram_index_; }
@@ -131,6 +176,9 @@ class RecordTable final : public RowSource {
   // Tells the indexes of `field` that the live row at `slot` got it / is about to lose it
   // (a no-op during a bulk load, when no index is built yet, or when the row lacks it).
   void IndexAdd(RowIndex::Field field, size_t slot);
+  // view(slot), for an index of `field`: a stored document is read on demand, and only
+  // for an index of documents.
+  RecordView IndexView(size_t slot, RowIndex::Field field) const;
   void IndexRemove(RowIndex::Field field, size_t slot);
   // Clear, BulkAdd every live row, Seal: `index`, or every index when null. With
   // `load_text`, the text index is loaded by it instead unless it fails (its status is
@@ -153,6 +201,9 @@ class RecordTable final : public RowSource {
   size_t dead_ = 0;
   std::unordered_set<std::string> dirty_;
   std::vector<uint32_t> vector_changes_;
+  // Readers of the segments rows' documents are stored in, by number; null once unused.
+  std::vector<std::shared_ptr<const RecordsSegmentReader>> segments_;
+  size_t trigram_stale_removals_ = 0;  // see IndexRemove
 };
 
 // Applies a metadata patch: nullopt or an empty array deletes a key, other values set it.

@@ -31,8 +31,8 @@ LiveRows ScanLiveRows(const RecordTable& table) {
     const Row& row = table.row(slot);
     out.rank_of_slot[slot] = out.live++;
     out.slot_of_rank.push_back(static_cast<uint32_t>(slot));
-    out.any_document = out.any_document || row.document.has_value();
-    hasher.AddRow(row.offset, row.document ? &*row.document : nullptr);
+    out.any_document = out.any_document || row.has_document();
+    hasher.AddRowChecksum(row.offset, table.DocumentChecksum(slot));
   }
   out.offsets_hash = hasher.offsets_hash();
   out.documents_hash = hasher.documents_hash();

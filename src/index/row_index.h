@@ -33,6 +33,10 @@ class RowIndex {
   virtual void Add(uint32_t slot, const RecordView& row) = 0;
   // `row` still holds the value Add was given; it is about to change or the row to die.
   virtual void Remove(uint32_t slot, const RecordView& row) = 0;
+  // Whether Remove reads the old value. An index that does must also tolerate not being
+  // told (its answers a superset, verified by the caller): a document read on demand is
+  // not read inside a write, so such a Remove may be skipped (db/record_table.h).
+  virtual bool RemoveReadsValue() const { return true; }
 
   // Bulk build: after Clear(), BulkAdd in increasing slot order, then Seal(); no reads or
   // other changes in between. Seal() outside a bulk build compacts recent changes.

@@ -149,6 +149,7 @@ bool IsDocumentNegation(const FilterNode& node) {
 }
 
 Roaring TestRows(const FilterNode& node, const RowSource& rows, const Roaring& within) {
+  if (node.IsDocument()) rows.PrefetchDocuments(within);
   std::vector<uint32_t> kept;
   for (auto it = within.begin(); it != within.end(); ++it) {
     if (CompiledFilter::MatchesNode(node, rows.view(*it))) kept.push_back(*it);
@@ -200,6 +201,15 @@ std::vector<const FilterNode*> Children(const FilterNode& node) {
 
 }  // namespace
 
+bool ReadsDocument(const FilterNode& node) {
+  if (node.IsDocument()) return true;
+  for (const FilterNode& child : node.children) {
+    if (ReadsDocument(child)) return true;
+  }
+  return false;
+}
+
+
 std::vector<ConjunctUnit> GroupConjuncts(const std::vector<const FilterNode*>& children) {
   std::vector<ConjunctUnit> out;
   std::vector<const FilterNode*> ranges;
@@ -239,7 +249,7 @@ Roaring EvaluateUnit(const ConjunctUnit& c, const RowSource& rows, const Roaring
   const Roaring* stored_arrays = index.StoredArrays(ConjunctKey(c));
   const Roaring arrays = stored_arrays != nullptr ? (*stored_arrays & within) - matched : Roaring();
   for (auto it = arrays.begin(); it != arrays.end(); ++it) {
-    const RecordView view = rows.view(*it);
+    const RecordView view = rows.metadata_view(*it);  // range leaves read metadata only
     bool all = true;
     for (const FilterNode* leaf : c.range) all = all && CompiledFilter::MatchesNode(*leaf, view);
     if (all) matched.add(*it);
@@ -411,6 +421,7 @@ Roaring EvaluateFilter(const FilterNode& node, const RowSource& rows, const Roar
       std::optional<Roaring> candidates = DocumentCandidates(node, rows);
       if (!candidates.has_value()) return TestRows(node, rows, within);
       *candidates &= within;
+      rows.PrefetchDocuments(*candidates);  // documents read on demand: in one batch
       Roaring positive;
       for (auto it = candidates->begin(); it != candidates->end(); ++it) {
         // The positive form's test: the negation's is its complement on a document.

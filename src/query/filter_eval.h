@@ -52,6 +52,10 @@ double EstimatePositiveLeafCost(const FilterNode& leaf, const RowSource& rows);
 
 // A unit of a conjunction ($and's children): one child, or two or more range leaves on
 // one key taken as one range (`$gte a` and `$lt b` become one walk of [a, b)).
+// Whether evaluating `node` row by row reads the record's document (a document
+// predicate in it): callers that know it does not take RowSource::metadata_view.
+bool ReadsDocument(const FilterNode& node);
+
 struct ConjunctUnit {
   const FilterNode* node = nullptr;      // a single child, or
   std::vector<const FilterNode*> range;  // range leaves on one key (two or more)

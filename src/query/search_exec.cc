@@ -251,7 +251,7 @@ std::vector<SearchRow> ApplyGroupBy(const GroupBy& group_by, const RowSource& ro
   std::vector<Enriched> records;
   records.reserve(ranked.size());
   for (const SearchRow& row : ranked) {
-    const RecordView view = rows.view(row.slot);
+    const RecordView view = rows.metadata_view(row.slot);  // group keys are metadata
     const float score = row.score.value_or(0.0f);
     records.push_back(Enriched{row, ExtractKeys(group_by.keys, view.metadata, score),
                                ExtractKeys(group_by.aggregate_keys, view.metadata, score)});

@@ -159,6 +159,11 @@ void RunDriver(const DriverPlan& plan, const std::vector<ConjunctUnit>& units,
     }
     probe_arrays.push_back(also_in);
   }
+  bool document = false;  // whether the row tests read documents
+  for (const ConjunctUnit* unit : row_tests) {
+    if (unit->node != nullptr && ReadsDocument(*unit->node)) document = true;
+  }
+  for (const FilterNode* n : tested) document = document || ReadsDocument(*n);
   const Roaring* driver_arrays = nullptr;
   auto take = [&](uint32_t slot) {
     if (!base.contains(slot)) return true;
@@ -168,7 +173,7 @@ void RunDriver(const DriverPlan& plan, const std::vector<ConjunctUnit>& units,
       if (probe_arrays[k] != nullptr && !probe_arrays[k]->contains(slot)) return true;
     }
     if (!row_tests.empty() || !tested.empty()) {
-      const RecordView view = rows.view(slot);
+      const RecordView view = document ? rows.view(slot) : rows.metadata_view(slot);
       for (const ConjunctUnit* unit : row_tests) {
         if (!UnitMatches(*unit, view)) return true;
       }
@@ -251,8 +256,9 @@ std::vector<uint32_t> SelectSlots(const RowSource& rows, const Selection& select
 
   if (scan_cost < bitmap_cost && (!driver || scan_cost <= driver->cost)) {
     if (plan != nullptr) *plan = SelectPlan::kRowScan;
+    const bool document = ReadsDocument(*root);
     for (auto it = base->begin(); it != base->end() && !pager.full(); ++it) {
-      if (CompiledFilter::MatchesNode(*root, rows.view(*it))) pager.Take(*it);
+      if (CompiledFilter::MatchesNode(*root, document ? rows.view(*it) : rows.metadata_view(*it))) pager.Take(*it);
     }
     return pager.Finish();
   }
@@ -264,8 +270,10 @@ std::vector<uint32_t> SelectSlots(const RowSource& rows, const Selection& select
   }
 
   const Roaring matched = EvaluateConjunction(indexed, rows, *base);
+  bool document = false;  // whether the row tests read documents
+  for (const FilterNode* n : tested) document = document || ReadsDocument(*n);
   for (auto it = matched.begin(); it != matched.end() && !pager.full(); ++it) {
-    if (MatchesAll(tested, rows.view(*it))) pager.Take(*it);
+    if (MatchesAll(tested, document ? rows.view(*it) : rows.metadata_view(*it))) pager.Take(*it);
   }
   return pager.Finish();
 }

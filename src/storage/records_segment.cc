@@ -12,15 +12,17 @@ namespace fathom {
 
 namespace {
 
-constexpr size_t kHeaderBytes = 16;   // magic, version, kind, dimension, reserved
-constexpr size_t kTrailerBytes = 32;  // footer offset, footer length, footer checksum, magic
+constexpr size_t kHeaderBytes = kSegmentHeaderBytes;
+constexpr size_t kTrailerBytes = kSegmentTrailerBytes;
 constexpr uint8_t kEntryRow = 1;
 constexpr uint8_t kEntryTombstone = 2;
 enum FieldBit : uint8_t { kHasDocument = 1, kHasUri = 2, kHasMetadata = 4 };
 
 Status Corrupt(const std::string& why) { return Status::Corruption("records segment: " + why); }
 
-bool DecodeEntry(Decoder* in, uint32_t dimension, SegmentEntry* e) {
+}  // namespace
+
+bool DecodeSegmentEntry(Decoder* in, uint32_t dimension, SegmentEntry* e) {
   uint8_t kind;
   std::string_view id;
   if (!in->GetU8(&kind) || !in->GetLengthPrefixed(&id, limits::kIdLengthMax) || id.empty()) return false;
@@ -58,8 +60,6 @@ bool DecodeEntry(Decoder* in, uint32_t dimension, SegmentEntry* e) {
   e->row.live = true;
   return true;
 }
-
-}  // namespace
 
 RecordsSegmentWriter::RecordsSegmentWriter(uint32_t dimension) : dimension_(dimension) {
   out_.append(kSegmentMagic, 4);
@@ -100,12 +100,15 @@ Status RecordsSegmentWriter::CheckRow(const Row& row) const {
   return Status::Ok();
 }
 
-void RecordsSegmentWriter::AddRow(const Row& row, const float* embedding) {
-  if (!status_.ok()) return;
+SegmentEntryLocator RecordsSegmentWriter::AddRow(const Row& row, const float* embedding) {
+  if (!status_.ok()) return {};
   if (Status s = CheckRow(row); !s.ok()) {
     status_ = std::move(s);
-    return;
+    return {};
   }
+  FATHOM_CHECK(!row.document_stored() || row.document.has_value());
+  // Blocks over kSegmentBlockPayloadBytesMax fail Finish, so the offset fits when it matters.
+  const SegmentEntryLocator at{static_cast<uint32_t>(blocks_.size()), static_cast<uint32_t>(block_.size())};
   block_.push_back(static_cast<char>(kEntryRow));
   PutLengthPrefixed(&block_, row.id);
   PutVarint64(&block_, row.offset);
@@ -118,6 +121,7 @@ void RecordsSegmentWriter::AddRow(const Row& row, const float* embedding) {
   if (row.metadata) FATHOM_CHECK(EncodeMetadata(&block_, *row.metadata).ok());  // checked by CheckRow
   ++rows_;
   if (++block_entries_, block_.size() >= limits::kSegmentBlockBytesTarget) CutBlock();
+  return at;
 }
 
 void RecordsSegmentWriter::AddTombstone(const std::string& id) {
@@ -134,6 +138,11 @@ void RecordsSegmentWriter::AddTombstone(const std::string& id) {
 
 void RecordsSegmentWriter::CutBlock() {
   if (block_entries_ == 0) return;
+  if (block_.size() > kSegmentBlockPayloadBytesMax && status_.ok()) {
+    // Only one entry can make a block this long (blocks are cut past the target).
+    status_ = Status::InvalidArgument("records segment: an entry of " + std::to_string(block_.size()) +
+                                      " bytes exceeds kSegmentBlockPayloadBytesMax");
+  }
   blocks_.push_back({out_.size(), block_.size(), block_entries_});
   out_ += block_;
   PutFixed64(&out_, Checksum64(block_));
@@ -142,8 +151,8 @@ void RecordsSegmentWriter::CutBlock() {
 }
 
 Result<std::string> RecordsSegmentWriter::Finish() {
-  if (!status_.ok()) return status_;
   CutBlock();
+  if (!status_.ok()) return status_;
   std::string footer;
   PutVarint64(&footer, blocks_.size());
   for (const BlockRef& b : blocks_) {
@@ -164,24 +173,28 @@ Result<std::string> RecordsSegmentWriter::Finish() {
   return std::move(out_);
 }
 
-Result<SegmentSummary> ReadRecordsSegment(std::string_view bytes,
-                                          const std::function<void(SegmentEntry&)>& visit) {
-  if (bytes.size() < kHeaderBytes + kTrailerBytes) return Corrupt("too short");
-  if (std::memcmp(bytes.data(), kSegmentMagic, 4) != 0) return Corrupt("bad magic");
-  const char* trailer = bytes.data() + bytes.size() - kTrailerBytes;
-  if (std::memcmp(trailer + 24, kSegmentTrailerMagic, 8) != 0) return Corrupt("bad trailer magic");
-  uint64_t footer_offset = DecodeFixed64(trailer);
-  uint64_t footer_length = DecodeFixed64(trailer + 8);
-  uint64_t footer_checksum = DecodeFixed64(trailer + 16);
-  const uint64_t body_end = bytes.size() - kTrailerBytes;
-  if (footer_offset < kHeaderBytes || footer_offset > body_end || footer_length != body_end - footer_offset) {
+Result<SegmentTrailer> DecodeSegmentTrailer(std::string_view trailer, uint64_t object_size) {
+  if (object_size < kHeaderBytes + kTrailerBytes || trailer.size() != kTrailerBytes) return Corrupt("too short");
+  if (std::memcmp(trailer.data() + 24, kSegmentTrailerMagic, 8) != 0) return Corrupt("bad trailer magic");
+  SegmentTrailer t;
+  t.footer_offset = DecodeFixed64(trailer.data());
+  t.footer_length = DecodeFixed64(trailer.data() + 8);
+  t.footer_checksum = DecodeFixed64(trailer.data() + 16);
+  const uint64_t body_end = object_size - kTrailerBytes;
+  if (t.footer_offset < kHeaderBytes || t.footer_offset > body_end || t.footer_length != body_end - t.footer_offset) {
     return Corrupt("footer out of bounds");
   }
-  std::string_view footer = bytes.substr(footer_offset, footer_length);
-  std::string covered = std::string(bytes.substr(0, kHeaderBytes)) + std::string(footer);
-  if (Checksum64(covered) != footer_checksum) return Corrupt("footer checksum mismatch");
+  return t;
+}
 
-  Decoder header(bytes.substr(4, kHeaderBytes - 4));
+Result<SegmentLayout> DecodeSegmentLayout(std::string_view header_bytes, std::string_view footer,
+                                          const SegmentTrailer& trailer) {
+  if (header_bytes.size() != kHeaderBytes || footer.size() != trailer.footer_length) return Corrupt("too short");
+  if (std::memcmp(header_bytes.data(), kSegmentMagic, 4) != 0) return Corrupt("bad magic");
+  std::string covered = std::string(header_bytes) + std::string(footer);
+  if (Checksum64(covered) != trailer.footer_checksum) return Corrupt("footer checksum mismatch");
+
+  Decoder header(header_bytes.substr(4));
   uint16_t version, kind;
   uint32_t dimension, reserved;
   if (!header.GetFixed16(&version) || !header.GetFixed16(&kind) || !header.GetFixed32(&dimension) ||
@@ -192,39 +205,70 @@ Result<SegmentSummary> ReadRecordsSegment(std::string_view bytes,
   if (kind != kSegmentKindRecords || reserved != 0) return Corrupt("not a records segment");
   if (dimension > limits::kDimensionMax) return Corrupt("dimension out of range");
 
+  SegmentLayout layout;
+  layout.dimension = dimension;
+  layout.footer_offset = trailer.footer_offset;
   Decoder f(footer);
   uint64_t block_count;
-  if (!f.GetVarint64(&block_count) || block_count > footer.size()) return Corrupt("bad block count");
-  SegmentSummary summary;
-  summary.dimension = dimension;
+  // Each block takes at least three footer bytes: the count cannot size a huge allocation.
+  if (!f.GetVarint64(&block_count) || block_count > footer.size() / 3) return Corrupt("bad block count");
+  layout.blocks.reserve(block_count);
   uint64_t expected_offset = kHeaderBytes;
-  uint64_t seen_rows = 0, seen_tombstones = 0;
-  SegmentEntry entry;
+  const uint64_t footer_offset = trailer.footer_offset;
   for (uint64_t b = 0; b < block_count; ++b) {
-    uint64_t offset, length, entries;
-    if (!f.GetVarint64(&offset) || !f.GetVarint64(&length) || !f.GetVarint64(&entries)) {
+    SegmentBlock block;
+    if (!f.GetVarint64(&block.offset) || !f.GetVarint64(&block.length) || !f.GetVarint64(&block.entries)) {
       return Corrupt("truncated block index");
     }
     // Blocks are contiguous: payload then an 8-byte checksum.
-    if (offset != expected_offset || length > footer_offset || offset + length + 8 > footer_offset) {
+    if (block.offset != expected_offset || block.length > footer_offset ||
+        block.offset + block.length + kSegmentBlockChecksumBytes > footer_offset ||
+        block.length > kSegmentBlockPayloadBytesMax || block.entries > block.length) {
       return Corrupt("block " + std::to_string(b) + " out of bounds");
     }
-    std::string_view payload = bytes.substr(offset, length);
-    if (Checksum64(payload) != DecodeFixed64(bytes.data() + offset + length)) {
-      return Corrupt("block " + std::to_string(b) + " checksum mismatch");
-    }
-    expected_offset = offset + length + 8;
-    Decoder in(payload);
-    for (uint64_t i = 0; i < entries; ++i) {
-      if (!DecodeEntry(&in, dimension, &entry)) return Corrupt("malformed entry in block " + std::to_string(b));
-      (entry.tombstone ? seen_tombstones : seen_rows)++;
-      visit(entry);  // the visitor may move fields out; DecodeEntry resets them
-    }
-    if (!in.empty()) return Corrupt("trailing bytes in block " + std::to_string(b));
+    expected_offset = block.offset + block.length + kSegmentBlockChecksumBytes;
+    layout.blocks.push_back(block);
   }
   if (expected_offset != footer_offset) return Corrupt("gap before footer");
-  if (!f.GetVarint64(&summary.rows) || !f.GetVarint64(&summary.tombstones) || !f.empty()) {
+  if (!f.GetVarint64(&layout.rows) || !f.GetVarint64(&layout.tombstones) || !f.empty()) {
     return Corrupt("malformed footer");
+  }
+  return layout;
+}
+
+Status VerifySegmentBlock(std::string_view bytes, uint64_t index) {
+  if (bytes.size() < kSegmentBlockChecksumBytes) return Corrupt("block " + std::to_string(index) + " truncated");
+  const std::string_view payload = bytes.substr(0, bytes.size() - kSegmentBlockChecksumBytes);
+  if (Checksum64(payload) != DecodeFixed64(bytes.data() + payload.size())) {
+    return Corrupt("block " + std::to_string(index) + " checksum mismatch");
+  }
+  return Status::Ok();
+}
+
+Result<SegmentSummary> ReadRecordsSegment(std::string_view bytes,
+                                          const std::function<void(SegmentEntry&)>& visit) {
+  if (bytes.size() < kHeaderBytes + kTrailerBytes) return Corrupt("too short");
+  FATHOM_ASSIGN_OR_RETURN(SegmentTrailer trailer,
+                          DecodeSegmentTrailer(bytes.substr(bytes.size() - kTrailerBytes), bytes.size()));
+  FATHOM_ASSIGN_OR_RETURN(SegmentLayout layout,
+                          DecodeSegmentLayout(bytes.substr(0, kHeaderBytes),
+                                              bytes.substr(trailer.footer_offset, trailer.footer_length), trailer));
+  SegmentSummary summary;
+  summary.dimension = layout.dimension;
+  summary.rows = layout.rows;
+  summary.tombstones = layout.tombstones;
+  uint64_t seen_rows = 0, seen_tombstones = 0;
+  SegmentEntry entry;
+  for (uint64_t b = 0; b < layout.blocks.size(); ++b) {
+    const SegmentBlock& block = layout.blocks[b];
+    FATHOM_RETURN_IF_ERROR(VerifySegmentBlock(bytes.substr(block.offset, block.length + kSegmentBlockChecksumBytes), b));
+    Decoder in(bytes.substr(block.offset, block.length));
+    for (uint64_t i = 0; i < block.entries; ++i) {
+      if (!DecodeSegmentEntry(&in, layout.dimension, &entry)) return Corrupt("malformed entry in block " + std::to_string(b));
+      (entry.tombstone ? seen_tombstones : seen_rows)++;
+      visit(entry);  // the visitor may move fields out; DecodeSegmentEntry resets them
+    }
+    if (!in.empty()) return Corrupt("trailing bytes in block " + std::to_string(b));
   }
   if (summary.rows != seen_rows || summary.tombstones != seen_tombstones) return Corrupt("entry counts disagree");
   return summary;

@@ -1,9 +1,12 @@
 // Records segment: an immutable object holding the full state of some records (and
 // deletions of others) as of a WAL sequence number. Byte layout: docs/format/segment.md.
 //
-// Blocks of about 1 MiB, each with its own XXH3-64, then a footer (block index, counts)
-// and a fixed-size trailer. The reader verifies every checksum and bound; malformed
-// bytes give Corruption, never a crash (fuzzed in tests/fuzz/).
+// Blocks of about limits::kSegmentBlockBytesTarget (64 KiB) each with its own XXH3-64,
+// then a footer (block index, counts) and a fixed-size trailer. The reader verifies every
+// checksum and bound; malformed bytes give Corruption, never a crash (fuzzed in
+// tests/fuzz/). ReadRecordsSegment decodes a whole object held in memory; random access
+// (one block by a ranged read) and streaming decode are storage/records_segment_reader.h,
+// built on the frame functions at the end of this header.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/coding.h"
 #include "storage/row.h"
 #include "fathom/status.h"
 
@@ -27,8 +31,11 @@ class RecordsSegmentWriter {
   explicit RecordsSegmentWriter(uint32_t dimension);
 
   // Rows must be added in ascending offset order. A row or id over a limit the reader
-  // enforces (common/limits.h) is not written; Finish then returns the error.
-  void AddRow(const Row& row, const float* embedding);
+  // enforces (common/limits.h) is not written; Finish then returns the error. Returns
+  // where the entry starts (meaningful once Finish succeeded). Only row.id, offset,
+  // document, uri and metadata are written: a document that is stored elsewhere
+  // (document_stored()) must be read into `document` first.
+  SegmentEntryLocator AddRow(const Row& row, const float* embedding);
   void AddTombstone(const std::string& id);
   // Returns the complete object bytes, or InvalidArgument naming the limit that the first
   // refused row broke (then nothing may be stored).
@@ -67,6 +74,50 @@ struct SegmentSummary {
   uint64_t rows = 0;
   uint64_t tombstones = 0;
 };
+
+// ---- the frame, shared by the whole-object and the random-access readers ----
+
+inline constexpr size_t kSegmentHeaderBytes = 16;   // magic, version, kind, dimension, reserved
+inline constexpr size_t kSegmentTrailerBytes = 32;  // footer offset, length, checksum, magic
+inline constexpr size_t kSegmentBlockChecksumBytes = 8;
+// A block payload longer than this is refused by the writer (InvalidArgument) and the
+// reader (Corruption): an entry's position in its block is kept in 32 bits.
+inline constexpr uint64_t kSegmentBlockPayloadBytesMax = UINT32_MAX;
+
+struct SegmentTrailer {
+  uint64_t footer_offset = 0;
+  uint64_t footer_length = 0;
+  uint64_t footer_checksum = 0;
+};
+
+struct SegmentBlock {
+  uint64_t offset = 0;  // of the payload in the object; its checksum follows it
+  uint64_t length = 0;  // payload bytes
+  uint64_t entries = 0;
+};
+
+// What the header and footer say: enough to read any block on its own.
+struct SegmentLayout {
+  uint32_t dimension = 0;
+  uint64_t rows = 0;
+  uint64_t tombstones = 0;
+  uint64_t footer_offset = 0;
+  std::vector<SegmentBlock> blocks;
+};
+
+// Checks the trailer (the last kSegmentTrailerBytes of an object of `object_size` bytes):
+// magic, and a footer that ends where the trailer begins.
+Result<SegmentTrailer> DecodeSegmentTrailer(std::string_view trailer, uint64_t object_size);
+// Checks the header and footer against the trailer's checksum and decodes them; blocks
+// must tile the space between header and footer. Corruption otherwise.
+Result<SegmentLayout> DecodeSegmentLayout(std::string_view header, std::string_view footer,
+                                          const SegmentTrailer& trailer);
+// `bytes` is one block as stored (payload then its checksum); Corruption naming block
+// `index` unless the checksum matches.
+Status VerifySegmentBlock(std::string_view bytes, uint64_t index);
+// Decodes the entry at the decoder's position (the entry is reset first). False on
+// malformed bytes.
+bool DecodeSegmentEntry(Decoder* in, uint32_t dimension, SegmentEntry* entry);
 
 // Verifies and decodes a whole segment, calling `visit` for each entry in order. The
 // entry is reused between calls (the visitor may move fields out of it).

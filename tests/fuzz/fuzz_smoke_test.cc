@@ -158,6 +158,7 @@ struct Target {
 const Target kTargets[] = {
     {"wal", FuzzWal, ValidWal},
     {"segment", FuzzSegment, ValidSegment},
+    {"segment_reader", FuzzSegmentReader, ValidSegment},
     {"manifest", FuzzManifest, ValidManifest},
     {"catalog", FuzzCatalog, ValidCatalog},
     {"drop_record", FuzzDropRecord, ValidDropRecord},

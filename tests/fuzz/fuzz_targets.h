@@ -28,6 +28,7 @@
 #include "io/s3_xml.h"
 #include "storage/manifest.h"
 #include "storage/records_segment.h"
+#include "storage/records_segment_reader.h"
 #include "wal/wal_format.h"
 
 namespace fathom::fuzz {
@@ -157,6 +158,40 @@ inline void FuzzVectorFile(std::string_view bytes) {
     EncodeFixed64(fixed.data() + 56, Checksum64(std::string_view(fixed.data(), 56)));
     FuzzVectorFileOnce(std::move(fixed));
   }
+}
+
+inline void FuzzSegmentReaderOnce(std::string bytes) {
+  static BlockCache cache(1 << 18, RecordsSegmentReader::kCacheBlockBytes);
+  auto reader = RecordsSegmentReader::Open(std::make_unique<StringReader>(bytes), &cache);
+  if (!reader.ok()) return;
+  std::vector<SegmentEntryLocator> locators;
+  (void)(*reader)->Scan([&](SegmentEntry&, SegmentEntryLocator at) { locators.push_back(at); });
+  // Locators from the scan, and every block's start and a byte inside it (not entry
+  // starts: decoding there may fail, never crash).
+  for (uint32_t b = 0; b < (*reader)->block_count() && b < 64; ++b) {
+    locators.push_back({b, 0});
+    locators.push_back({b, static_cast<uint32_t>(bytes.size() % 7)});
+  }
+  for (const SegmentEntryLocator& at : locators) {
+    (void)(*reader)->ReadEntries(&at, 1, [](size_t, SegmentEntry&) {});
+  }
+  (void)(*reader)->ReadEntries(locators.data(), locators.size(), [](size_t, SegmentEntry&) {});
+}
+
+// The random-access reader (storage/records_segment_reader.h): as given, and with the
+// footer checksum recomputed (when the trailer places the footer) to reach the footer
+// parser and the block reads behind it.
+inline void FuzzSegmentReader(std::string_view bytes) {
+  FuzzSegmentReaderOnce(std::string(bytes));
+  auto trailer = bytes.size() >= kSegmentHeaderBytes + kSegmentTrailerBytes
+                     ? DecodeSegmentTrailer(bytes.substr(bytes.size() - kSegmentTrailerBytes), bytes.size())
+                     : Result<SegmentTrailer>(Status::Corruption("short"));
+  if (!trailer.ok()) return;
+  std::string fixed(bytes);
+  const std::string covered =
+      fixed.substr(0, kSegmentHeaderBytes) + fixed.substr(trailer->footer_offset, trailer->footer_length);
+  EncodeFixed64(fixed.data() + fixed.size() - kSegmentTrailerBytes + 16, Checksum64(covered));
+  FuzzSegmentReaderOnce(std::move(fixed));
 }
 
 }  // namespace fathom::fuzz

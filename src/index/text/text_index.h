@@ -27,6 +27,8 @@ class TextIndex final : public RowIndex {
   Field field() const override { return Field::kDocument; }
   void Add(uint32_t slot, const RecordView& row) override;
   void Remove(uint32_t slot, const RecordView& row) override;
+  // The inverted index remembers each slot's terms.
+  bool RemoveReadsValue() const override { return false; }
   void Clear() override { index_.Clear(); }
   void BulkAdd(uint32_t slot, const RecordView& row) override;
   void Seal() override { index_.Seal(); }

@@ -128,13 +128,17 @@ TextIndexRowsHasher::TextIndexRowsHasher() {
 }
 
 void TextIndexRowsHasher::AddRow(uint64_t offset, const std::string* document) {
+  AddRowChecksum(offset, document != nullptr ? std::optional<uint64_t>(Checksum64(*document)) : std::nullopt);
+}
+
+void TextIndexRowsHasher::AddRowChecksum(uint64_t offset, std::optional<uint64_t> document_checksum) {
   char bytes[8];
   EncodeFixed64(bytes, offset);
   XXH3_64bits_update(&offsets_, bytes, sizeof(bytes));
   char entry[9] = {};
-  if (document != nullptr) {
+  if (document_checksum) {
     entry[0] = 1;
-    EncodeFixed64(entry + 1, Checksum64(*document));
+    EncodeFixed64(entry + 1, *document_checksum);
   }
   XXH3_64bits_update(&documents_, entry, sizeof(entry));
 }

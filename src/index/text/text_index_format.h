@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -68,6 +69,9 @@ class TextIndexRowsHasher {
  public:
   TextIndexRowsHasher();
   void AddRow(uint64_t offset, const std::string* document);
+  // The same, given the document's Checksum64 instead of the document (a document kept
+  // in a segment is hashed without reading it).
+  void AddRowChecksum(uint64_t offset, std::optional<uint64_t> document_checksum);
   uint64_t offsets_hash() const;
   uint64_t documents_hash() const;
 
