@@ -336,8 +336,9 @@ Status CollectionImpl::MaintainVectorIndex(bool force) {
   // Rows past the spill threshold are searched through int8 approximations (cold parts),
   // unless cold rows keep none (a memory budget): then the search is the all-f32 one, its
   // rows read from the parts.
-  settings.two_stage = options_.cold_vectors && memory_budget_.cold_approximations && dim != 0 &&
-                       task->slots.size() >= SpillMinRows(dim);
+  const bool spilled = options_.cold_vectors && dim != 0 && task->slots.size() >= SpillMinRows(dim);
+  settings.two_stage = spilled && memory_budget_.cold_approximations;
+  settings.cold_reads = spilled && !memory_budget_.cold_approximations;
   Status built = CollectionVectorIndex::RunBuild(space, dim, settings, &*task);
   std::unique_lock<std::shared_mutex> lock(state_mu_);
   if (!built.ok()) {

@@ -27,8 +27,8 @@
 
 #include "catalog/catalog.h"
 #include "db/collection_vector_index.h"
-#include "db/recall_monitor.h"
 #include "db/memory_budget.h"
+#include "db/recall_monitor.h"
 #include "db/record_table.h"
 #include "fathom/options.h"
 #include "fathom/search.h"
@@ -224,7 +224,7 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   const DatabaseOptions options_;
   std::shared_ptr<BlockCachePool> vector_caches_;
   const MemoryBudget memory_budget_;  // DatabaseOptions::memory_budget_bytes, divided
-  std::atomic<bool> over_budget_warned_{false};
+  mutable std::atomic<bool> over_budget_warned_{false};  // OverMemoryBudget logged once
   const uint64_t compaction_trigger_ops_;
   const uint64_t wal_object_bytes_max_;  // DatabaseOptions::wal_object_bytes_max, resolved
   CompactionScheduler schedule_;

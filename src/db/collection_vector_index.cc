@@ -549,7 +549,11 @@ Status CollectionVectorIndex::RunBuild(DistanceSpace space, uint32_t dim, const 
   calibration.seed = options.seed;
   // The plan (index or exact scan) is chosen by timing both on this machine.
   const Clock* clock = settings.clock != nullptr ? settings.clock : RealClock().get();
-  calibration.clock_seconds = [clock] { return clock->NowSeconds(); };
+  if (settings.cold_reads) {
+    calibration.exact_row_cost = kColdExactRowCost;
+  } else {
+    calibration.clock_seconds = [clock] { return clock->NowSeconds(); };
+  }
   const MatrixSource rows(matrix);
   const SlotsOfRowsSource exact(rows, task->slots);
   std::optional<Int8Matrix> int8;
