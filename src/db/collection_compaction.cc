@@ -355,18 +355,18 @@ Status CollectionImpl::MaintainVectorIndex(bool force) {
 bool CollectionImpl::OverMemoryBudget() const {
   if (!memory_budget_.bounded()) return false;
   const uint64_t index_bytes = vector_index_.index_memory_bytes();
-  const uint64_t vector_bytes = table_.vectors().MemoryBytes();
-  // Hot vectors have their own share (MemoryBudget::hot_vector_bytes_max): the
-  // per-row share holds the index and the column's per-slot locators and norms.
-  const uint64_t hot_bytes = uint64_t{table_.vectors().hot_rows()} * table_.vectors().dim() * sizeof(float);
-  const uint64_t resident = index_bytes + (vector_bytes > hot_bytes ? vector_bytes - hot_bytes : 0);
+  // Hot vectors (the WAL tail, rows not spilled yet) have their own share
+  // (MemoryBudget::hot_vector_bytes_max); the per-row share holds the index and the
+  // column's per-slot locator and norm (cold rows keep nothing else under a budget).
+  const uint64_t slot_bytes = uint64_t{table_.vectors().slots()} * (sizeof(uint64_t) + sizeof(float));
+  const uint64_t resident = index_bytes + slot_bytes;
   if (resident <= memory_budget_.resident_share_bytes) return false;
   if (!over_budget_warned_.exchange(true)) {
     spdlog::warn(
         "collection {}: its vector index ({} MiB) and per-row vector structures ({} MiB) exceed the {} MiB the "
         "memory budget of {} MiB leaves for them; it is served anyway (a search needs the index): raise "
         "--memory-budget-mib",
-        id_, index_bytes >> 20, (resident - index_bytes) >> 20, memory_budget_.resident_share_bytes >> 20,
+        id_, index_bytes >> 20, slot_bytes >> 20, memory_budget_.resident_share_bytes >> 20,
         memory_budget_.budget_bytes >> 20);
   }
   return true;

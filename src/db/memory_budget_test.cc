@@ -72,7 +72,7 @@ TEST(MemoryBudgetTest, DatabaseOpenRefusesABadBudgetAndTouchesNothing) {
   auto db = Database::Open({.store = store, .memory_budget_bytes = 1 * kMiB});
   ASSERT_FALSE(db.ok());
   EXPECT_TRUE(db.status().code() == StatusCode::kInvalidArgument) << db.status().ToString();
-  auto listed = store->List("");
+  auto listed = static_cast<ObjectStore&>(*store).List("");
   ASSERT_TRUE(listed.ok());
   EXPECT_TRUE(listed->empty()) << "nothing is written before the options are checked";
   db = Database::Open({.store = store, .memory_budget_bytes = MemoryBudget::kBytesMin});
