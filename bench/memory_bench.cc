@@ -13,8 +13,10 @@
 // own figures (IndexStats: index and vector-column RAM) are printed beside them.
 //
 // Usage: memory_bench --preset 200k768 --budget-mib 512 [--dir DIR (kept: a second run
-// reuses the built collection)] [--store-latency-ms 50 (not yet)]. Prints a table; not a
-// test.
+// reuses the built collection)] [--s3-prefix P --latency-ms 50: the collection lives in
+// the bucket of scripts/with-s3.sh under prefix P instead of DIR, and every store request
+// of the serving processes waits that long first (FaultStore), modelling S3 in a region;
+// DIR then holds only the queries and their answers]. Prints a table; not a test.
 #include <malloc.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,6 +32,8 @@
 #include "bench_util.h"
 #include "fathom/db.h"
 #include "index/vector/synthetic_data.h"
+#include "io/fault_store.h"
+#include "s3_bench_store.h"
 
 namespace {
 
@@ -40,6 +44,26 @@ using fathom::bench::Mib;
 using fathom::bench::Seconds;
 
 constexpr char kCollection[] = "bench";
+
+// Where the collection lives: the directory, or (with an S3 prefix) the bucket of
+// scripts/with-s3.sh behind an injected per-request latency.
+struct Where {
+  std::string dir;
+  std::string s3_prefix;  // empty: the directory
+  double latency_ms = 0;
+  fathom::DatabaseOptions Options(uint64_t budget_mib) const {
+    fathom::DatabaseOptions options;
+    options.memory_budget_bytes = budget_mib << 20;
+    if (s3_prefix.empty()) {
+      options.path = dir;
+      return options;
+    }
+    fathom::FaultOptions fault;
+    fault.latency = std::chrono::microseconds(static_cast<int64_t>(latency_ms * 1000));
+    options.store = std::make_shared<fathom::FaultStore>(fathom::bench::OpenBucket(s3_prefix), fault);
+    return options;
+  }
+};
 
 // VmRSS and VmHWM of this process, bytes.
 struct Resident {
@@ -70,11 +94,13 @@ std::string ReadFile(const std::string& path) {
 
 // Ingests `data` into `dir` (background compaction off: one index build at Compact) with
 // `budget_mib`, so spills follow the budget's rule.
-void Build(const std::string& dir, const fathom::SyntheticData& data, uint64_t budget_mib, size_t batch_rows) {
+void Build(Where where, const fathom::SyntheticData& data, uint64_t budget_mib, size_t batch_rows) {
   const uint32_t dim = data.base.dim;
   auto start = Clock::now();
-  auto db = fathom::Database::Open(
-      {.path = dir, .memory_budget_bytes = budget_mib << 20, .background_compaction = false});
+  where.latency_ms = 0;  // the build is not what is measured
+  fathom::DatabaseOptions options = where.Options(budget_mib);
+  options.background_compaction = false;
+  auto db = fathom::Database::Open(options);
   Check(db.status(), "open");
   auto col = (*db)->CreateCollection(fathom::Database::kDefaultTenant, fathom::Database::kDefaultDatabase,
                                      {.name = kCollection});
@@ -102,7 +128,8 @@ void Build(const std::string& dir, const fathom::SyntheticData& data, uint64_t b
 }
 
 // One serving process: open `dir` with `budget_mib` (0: none), query, print one row.
-int Serve(const std::string& dir, uint64_t budget_mib, uint32_t k, size_t rows) {
+int Serve(const Where& where, uint64_t budget_mib, uint32_t k, size_t rows) {
+  const std::string& dir = where.dir;
   const std::string queries_bytes = ReadFile(dir + "/queries.f32");
   const std::string truth_bytes = ReadFile(dir + "/truth.u32");
   const size_t dim_queries = queries_bytes.size() / sizeof(float);
@@ -116,7 +143,7 @@ int Serve(const std::string& dir, uint64_t budget_mib, uint32_t k, size_t rows) 
 
   const Resident before = ReadResident();
   auto start = Clock::now();
-  auto db = fathom::Database::Open({.path = dir, .memory_budget_bytes = budget_mib << 20});
+  auto db = fathom::Database::Open(where.Options(budget_mib));
   Check(db.status(), "open");
   auto col = (*db)->GetCollection(fathom::Database::kDefaultTenant, fathom::Database::kDefaultDatabase, kCollection);
   Check(col.status(), "get collection");
@@ -172,6 +199,7 @@ int main(int argc, char** argv) {
   uint32_t dim = 768, k = 10;
   uint64_t seed = 1, budget_mib = 512, serve_budget_mib = 0;
   int threads = 2;
+  Where where;
   fathom::SyntheticOptions data_options = bench::BenchDataOptions();
   bench::AddDataOptions(app, &data_options);
   app.add_option("--preset", preset, "1m128 | 200k768");
@@ -184,19 +212,25 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed, "data seed");
   app.add_option("--threads", threads, "threads for data generation and ground truth");
   app.add_option("--dir", dir, "working directory (kept; reused when it holds a built collection)");
+  app.add_option("--s3-prefix", where.s3_prefix, "keep the collection in the bucket of scripts/with-s3.sh, here");
+  app.add_option("--latency-ms", where.latency_ms, "with --s3-prefix: injected latency per store request, ms");
   app.add_option("--phase", phase, "all (default) | serve (internal: one serving process)");
   app.add_option("--serve-budget-mib", serve_budget_mib, "internal: the serving process's budget (0 = none)");
   CLI11_PARSE(app, argc, argv);
   if (!bench::ApplyPreset(preset, &rows, &dim)) Die("unknown preset " + preset);
-  if (phase == "serve") return Serve(dir, serve_budget_mib, k, rows);
+  where.dir = dir;
+  if (phase == "serve") return Serve(where, serve_budget_mib, k, rows);
   if (dir.empty()) {
     char tmpl[] = "/tmp/memory_bench.XXXXXX";
     if (mkdtemp(tmpl) == nullptr) Die("mkdtemp failed");
     dir = tmpl;
   }
-  std::printf("# memory_bench: n=%zu dim=%u queries=%zu k=%u l2 seed=%llu budget %llu MiB dir %s; load %s\n", rows,
-              dim, queries, k, static_cast<unsigned long long>(seed), static_cast<unsigned long long>(budget_mib),
-              dir.c_str(), fathom::bench::LoadAverages().c_str());
+  where.dir = dir;
+  std::printf("# memory_bench: n=%zu dim=%u queries=%zu k=%u l2 seed=%llu budget %llu MiB dir %s store %s latency %.0f "
+              "ms; load %s\n",
+              rows, dim, queries, k, static_cast<unsigned long long>(seed), static_cast<unsigned long long>(budget_mib),
+              dir.c_str(), where.s3_prefix.empty() ? "local" : ("s3 " + where.s3_prefix).c_str(), where.latency_ms,
+              fathom::bench::LoadAverages().c_str());
   if (!std::filesystem::exists(dir + "/truth.u32")) {
     data_options.rows = rows;
     data_options.queries = queries;
@@ -211,7 +245,8 @@ int main(int argc, char** argv) {
                                          threads);
     std::printf("# data + exact ground truth in %.1f s\n", Seconds(start));
     std::fflush(stdout);
-    Build(dir, *generated, budget_mib, batch_rows);
+    std::filesystem::create_directories(dir);
+    Build(where, *generated, budget_mib, batch_rows);
     WriteFile(dir + "/queries.f32", generated->queries.values.data(), generated->queries.values.size() * sizeof(float));
     std::vector<uint32_t> flat;
     for (const auto& ids : truth) {
@@ -236,8 +271,16 @@ int main(int argc, char** argv) {
       const std::string budget_text = std::to_string(budget);
       const std::string rows_text = std::to_string(rows);
       const std::string k_text = std::to_string(k);
-      execl("/proc/self/exe", "memory_bench", "--phase", "serve", "--dir", dir.c_str(), "--serve-budget-mib",
-            budget_text.c_str(), "--n", rows_text.c_str(), "--k", k_text.c_str(), static_cast<char*>(nullptr));
+      const std::string latency_text = std::to_string(where.latency_ms);
+      const std::string prefix_text = where.s3_prefix.empty() ? "" : where.s3_prefix;
+      if (prefix_text.empty()) {
+        execl("/proc/self/exe", "memory_bench", "--phase", "serve", "--dir", dir.c_str(), "--serve-budget-mib",
+              budget_text.c_str(), "--n", rows_text.c_str(), "--k", k_text.c_str(), static_cast<char*>(nullptr));
+      } else {
+        execl("/proc/self/exe", "memory_bench", "--phase", "serve", "--dir", dir.c_str(), "--serve-budget-mib",
+              budget_text.c_str(), "--n", rows_text.c_str(), "--k", k_text.c_str(), "--s3-prefix",
+              prefix_text.c_str(), "--latency-ms", latency_text.c_str(), static_cast<char*>(nullptr));
+      }
       _exit(127);
     }
     int status = 0;
