@@ -89,6 +89,7 @@ struct Config {
   int threads = 2;
   size_t batch = 5000;
   int repeat = 2;
+  uint64_t memory_budget_mib = 0;  // DatabaseOptions::memory_budget_bytes in MiB (0 = none)
   std::vector<size_t> efs = {10, 20, 40, 80, 160, 320, 640};
   std::string dir;
   bool hnsw = true;
@@ -171,6 +172,7 @@ FathomRun RunFathom(const Prepared& p, const std::vector<Filter>& filters, const
   FathomRun run;
   fathom::DatabaseOptions options;
   options.path = dir;
+  options.memory_budget_bytes = c.memory_budget_mib << 20;
   auto db = fathom::Database::Open(options);
   Check(db.status(), "open");
   auto col = (*db)->CreateCollection(fathom::Database::kDefaultTenant, fathom::Database::kDefaultDatabase,
@@ -294,6 +296,9 @@ int main(int argc, char** argv) {
   app.add_option("--k", c.k, "n_results");
   app.add_option("--threads", c.threads, "threads for data generation, ground truth and the hnswlib build");
   app.add_option("--batch", c.batch, "records per Add");
+  app.add_option("--memory-budget-mib", c.memory_budget_mib,
+                 "DatabaseOptions::memory_budget_bytes in MiB (0 = none; 64 keeps 8 MiB of vectors hot, the rest "
+                 "cold without int8 copies)");
   app.add_option("--repeat", c.repeat, "timed passes per setting (the best counts)");
   app.add_option("--ef", efs_flag, "hnswlib ef values (comma-separated; default 10,20,40,80,160,320,640)");
   app.add_option("--fvecs-dir", fvecs_dir, "directory of <name>.fvecs embedding files (doc_384, man_384)");
@@ -330,6 +335,7 @@ int main(int argc, char** argv) {
               "100\n",
               c.k);
   std::printf("# hnswlib: M=16 ef_construction=200, %d build threads, 1-thread queries, unfiltered\n", c.threads);
+  std::printf("# memory budget %llu MiB (0 = none)\n", static_cast<unsigned long long>(c.memory_budget_mib));
   std::printf("# %u cores; load average at the start %.2f\n", std::thread::hardware_concurrency(), LoadAverage());
   std::fflush(stdout);
 
@@ -372,10 +378,13 @@ int main(int argc, char** argv) {
       FathomRun f = RunFathom(p, filters, truths, run_dir, c);
       std::filesystem::remove_all(run_dir);
       std::printf("# fathom: ingest %.1f s, compact %.1f s; index active=%d indexed=%llu pending=%llu clusters=%u "
-                  "default_probes=%u\n",
+                  "default_probes=%u rerank=x%u calibrated_recall=%.4f; vectors hot=%llu cold=%llu (int8 copies: %s)\n",
                   f.ingest_s, f.compact_s, f.stats.active ? 1 : 0,
                   static_cast<unsigned long long>(f.stats.indexed_rows),
-                  static_cast<unsigned long long>(f.stats.pending_rows), f.stats.clusters, f.stats.default_probes);
+                  static_cast<unsigned long long>(f.stats.pending_rows), f.stats.clusters, f.stats.default_probes,
+                  f.stats.default_rerank_factor, f.stats.calibrated_recall,
+                  static_cast<unsigned long long>(f.stats.hot_vectors),
+                  static_cast<unsigned long long>(f.stats.cold_vectors), f.stats.cold_vector_copies ? "yes" : "no");
       for (size_t i = 0; i < kFilters; ++i) {
         std::printf("# fathom %-4s recall@%u %.4f  QPS %.0f\n", filters[i].name, c.k, f.recall[i], f.qps[i]);
       }

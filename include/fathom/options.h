@@ -57,6 +57,14 @@ struct DatabaseOptions {
   // block cache of this many bytes per distinct block size (one for dimensions up to
   // 1024). 0 = limits::kVectorCacheBytesDefault (128 MiB). docs/design/cold-vectors.md.
   uint64_t vector_cache_bytes = 0;
+  // The memory budget of the database, bytes (0 = none, the default: the caches and
+  // per-row structures are sized by the options above). With a budget, the vector block
+  // cache takes a quarter of it (vector_cache_bytes, when set, at most half), cold
+  // vectors keep no int8 copy in RAM (searches read their exact rows in batches through
+  // the cache), and a collection keeps at most an eighth of it (and 64 MiB) of indexed
+  // vectors hot. At least 64 MiB. What it bounds and what it does not:
+  // docs/design/memory-budget.md. `fathom run --memory-budget-mib`.
+  uint64_t memory_budget_bytes = 0;
   // Spill once this many indexed rows are hot (and at least an eighth of the cold rows).
   // 0 = 64 MiB worth of rows (limits::kColdPartBytesMax; 131,072 at 128-d). Tests lower it.
   uint64_t cold_spill_min_rows = 0;

@@ -177,6 +177,13 @@ struct VectorIndexStats {
   uint32_t cold_parts = 0;
   uint64_t vector_memory_bytes = 0;  // RAM held for vectors (not counting the block cache)
   uint64_t index_memory_bytes = 0;   // RAM held by the index (centroids, codes, factors)
+  // Whether cold vectors keep an int8 copy in RAM (no memory budget) or none (a budget:
+  // DatabaseOptions::memory_budget_bytes).
+  bool cold_vector_copies = false;
+  // A memory budget is set and the index and per-row vector structures alone take more
+  // than its share for them (docs/design/memory-budget.md); the collection is served
+  // anyway and a warning is logged.
+  bool over_memory_budget = false;
   // Background maintenance (compaction, index and cold-vector upkeep): how many runs in a
   // row have failed, and the last failure. The background thread retries by itself
   // (docs/design/durability.md); a failure that persists is shown here, not only logged.

@@ -63,6 +63,11 @@ int main(int argc, char** argv) {
   run->add_option("--vector-cache-mib", run_options.vector_cache_mib,
                   "Block cache for full vectors read from cold parts, MiB (0 = 128)")
       ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 24));
+  run->add_option("--memory-budget-mib", run_options.memory_budget_mib,
+                  "Memory budget of the node, MiB (0 = none; at least 64): sizes the vector block cache (a "
+                  "quarter), keeps cold vectors without RAM copies and bounds the hot ones "
+                  "(docs/design/memory-budget.md)")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 30));
   run->add_flag("--keep-vectors-in-ram", run_options.keep_vectors_in_ram,
                 "Keep every full vector in RAM instead of spilling indexed ones to cold parts "
                 "(faster queries, about 3.5x the vector memory)");

@@ -31,6 +31,7 @@ int Run(const RunOptions& options) {
                             .vector_index_min_rows = options.vector_index_min_rows,
                             .vector_recall_target = options.recall_target,
                             .vector_cache_bytes = options.vector_cache_mib << 20,
+                            .memory_budget_bytes = options.memory_budget_mib << 20,
                             .cold_spill_min_rows = options.cold_spill_min_rows,
                             .cold_vectors = !options.keep_vectors_in_ram});
   if (!db.ok()) {

@@ -18,6 +18,7 @@ struct RunOptions {
   size_t worker_threads = 0;  // 0 = hardware concurrency, at least 2
   size_t io_threads = 0;      // 0 = hardware concurrency, at least 2
   uint64_t vector_cache_mib = 0;     // DatabaseOptions::vector_cache_bytes in MiB (0 = default)
+  uint64_t memory_budget_mib = 0;    // DatabaseOptions::memory_budget_bytes in MiB (0 = none)
   bool keep_vectors_in_ram = false;  // DatabaseOptions::cold_vectors = false
   double recall_target = 0.0;        // DatabaseOptions::vector_recall_target (0 = 0.95)
   uint64_t compaction_trigger_ops = 0;  // DatabaseOptions::compaction_trigger_ops (0 = default)

@@ -33,7 +33,7 @@ void CollectionImpl::MaybeScheduleCompaction() {
   bool due;
   {
     std::shared_lock<std::shared_mutex> lock(state_mu_);
-    due = tail_ops_ >= compaction_trigger_ops_ || tail_bytes_ >= limits::kWalTailBytesMax ||
+    due = tail_ops_ >= compaction_trigger_ops_ || tail_bytes_ >= TailBytesMax() ||
           vector_index_.NeedsMaintenance(table_);
   }
   if (due && schedule_ && !compaction_scheduled_.exchange(true)) schedule_(weak_from_this());
@@ -137,6 +137,8 @@ Result<VectorIndexStats> CollectionImpl::IndexStats() {
   stats.cold_parts = static_cast<uint32_t>(vectors.parts().size());
   stats.vector_memory_bytes = vectors.MemoryBytes();
   stats.index_memory_bytes = vector_index_.index_memory_bytes();
+  stats.cold_vector_copies = vectors.cold_rows() > 0 && vectors.cold_approximations();
+  stats.over_memory_budget = OverMemoryBudget();
   lock.unlock();
   std::lock_guard<std::mutex> background_lock(background_mu_);
   stats.background_failures = background_failures_;
@@ -210,7 +212,7 @@ Status CollectionImpl::CompactLocked(bool fold_always) {
   bool due;
   {
     std::shared_lock<std::shared_mutex> lock(state_mu_);
-    due = tail_ops_ >= compaction_trigger_ops_ || tail_bytes_ >= limits::kWalTailBytesMax;
+    due = tail_ops_ >= compaction_trigger_ops_ || tail_bytes_ >= TailBytesMax();
   }
   const bool merge_due = manifest_.segments.size() > limits::kSegmentsPerCollectionMax;
   if (!fold_always && !due && !merge_due) {
@@ -337,8 +339,12 @@ Status CollectionImpl::MaintainVectorIndex(bool force) {
   CollectionVectorIndex::BuildSettings settings;
   settings.recall_target = vector_index_.recall_target();
   settings.clock = options_.clock.get();
-  // Rows past the spill threshold are searched through int8 approximations (cold parts).
-  settings.two_stage = options_.cold_vectors && dim != 0 && task->slots.size() >= SpillMinRows(dim);
+  // Rows past the spill threshold are searched through int8 approximations (cold parts),
+  // unless cold rows keep none (a memory budget): then the search is the all-f32 one, its
+  // rows read from the parts.
+  const bool spilled = options_.cold_vectors && dim != 0 && task->slots.size() >= SpillMinRows(dim);
+  settings.two_stage = spilled && memory_budget_.cold_approximations;
+  settings.cold_reads = spilled && !memory_budget_.cold_approximations;
   Status built = CollectionVectorIndex::RunBuild(space, dim, settings, &*task);
   std::unique_lock<std::shared_mutex> lock(state_mu_);
   if (!built.ok()) {
@@ -348,7 +354,35 @@ Status CollectionImpl::MaintainVectorIndex(bool force) {
   if (!vector_index_.Install(table_, std::move(*task))) {
     spdlog::debug("collection {}: rows were renumbered during index maintenance; it runs again later", id_);
   }
+  (void)OverMemoryBudget();  // warns once if the budget cannot hold the index
   return Status::Ok();
+}
+
+bool CollectionImpl::OverMemoryBudget() const {
+  if (!memory_budget_.bounded()) return false;
+  const uint64_t index_bytes = vector_index_.index_memory_bytes();
+  // Hot vectors (the WAL tail, rows not spilled yet) have their own share
+  // (MemoryBudget::hot_vector_bytes_max); the per-row share holds the index and the
+  // column's per-slot locator and norm (cold rows keep nothing else under a budget).
+  const uint64_t slot_bytes = uint64_t{table_.vectors().slots()} * (sizeof(uint64_t) + sizeof(float));
+  const uint64_t resident = index_bytes + slot_bytes;
+  if (resident <= memory_budget_.resident_share_bytes) return false;
+  if (!over_budget_warned_.exchange(true)) {
+    spdlog::warn(
+        "collection {}: its vector index ({} MiB) and per-row vector structures ({} MiB) exceed the {} MiB the "
+        "memory budget of {} MiB leaves for them; it is served anyway (a search needs the index): raise "
+        "--memory-budget-mib",
+        id_, index_bytes >> 20, slot_bytes >> 20, memory_budget_.resident_share_bytes >> 20,
+        memory_budget_.budget_bytes >> 20);
+  }
+  return true;
+}
+
+uint64_t CollectionImpl::TailBytesMax() const {
+  // Under a memory budget the WAL tail (in RAM, its vectors hot) is folded once it holds
+  // the budget's hot-vector share, not 256 MiB.
+  if (memory_budget_.bounded()) return std::min<uint64_t>(limits::kWalTailBytesMax, memory_budget_.hot_vector_bytes_max);
+  return limits::kWalTailBytesMax;
 }
 
 size_t CollectionImpl::ColdPartRows(uint32_t dim) {
@@ -356,7 +390,10 @@ size_t CollectionImpl::ColdPartRows(uint32_t dim) {
 }
 
 size_t CollectionImpl::SpillMinRows(uint32_t dim) const {
-  return options_.cold_spill_min_rows ? options_.cold_spill_min_rows : ColdPartRows(dim);
+  if (options_.cold_spill_min_rows) return options_.cold_spill_min_rows;
+  // A budget bounds the hot indexed vectors (MemoryBudget::hot_vector_bytes_max).
+  if (memory_budget_.bounded()) return std::min<size_t>(ColdPartRows(dim), memory_budget_.SpillRows(dim));
+  return ColdPartRows(dim);
 }
 
 BlockCache* CollectionImpl::VectorCache(uint32_t dim) const {
@@ -396,9 +433,16 @@ Status CollectionImpl::MaintainColdVectors() {
         }
         return Status::Ok();
       }
-      const size_t part_rows = ColdPartRows(dim);
       const size_t spill_min = SpillMinRows(dim);
-      const size_t due = std::max(spill_min, vectors.cold_rows() / limits::kColdSpillFractionInverse);
+      // Under a memory budget a part is at most the budget's hot share, and the hot rows
+      // do not grow with the cold ones (more, smaller parts instead).
+      const size_t part_rows =
+          memory_budget_.bounded()
+              ? std::max<size_t>(spill_min, std::min<size_t>(ColdPartRows(dim), memory_budget_.SpillRows(dim)))
+              : ColdPartRows(dim);
+      const size_t due = memory_budget_.bounded()
+                             ? spill_min
+                             : std::max(spill_min, vectors.cold_rows() / limits::kColdSpillFractionInverse);
       if (vectors.hot_rows() < due) return Status::Ok();
       plan = vectors.PlanSpill([&](uint32_t slot) { return vector_index_.covers(slot); },
                                [&](size_t slot) { return table_.row(slot).offset; }, part_rows);
@@ -410,7 +454,7 @@ Status CollectionImpl::MaintainColdVectors() {
     const std::string part_id = NewUuidV4();
     FATHOM_ASSIGN_OR_RETURN(std::shared_ptr<ColdPart> part,
                             VectorColumn::WritePart(store_, ColdPartKey(id_, part_id), part_id, VectorCache(dim),
-                                                    dim, plan));
+                                                    dim, plan, memory_budget_.cold_approximations));
     size_t moved;
     {
       std::unique_lock<std::shared_mutex> lock(state_mu_);

@@ -33,6 +33,7 @@ CollectionImpl::CollectionImpl(std::shared_ptr<CollectionMeta> meta, std::shared
       store_(std::move(store)),
       options_(options),
       vector_caches_(std::move(vector_caches)),
+      memory_budget_(MemoryBudget::Resolve(options)),
       compaction_trigger_ops_(options.compaction_trigger_ops ? options.compaction_trigger_ops
                                                              : limits::kCompactionTriggerOpsDefault),
       wal_object_bytes_max_(options.wal_object_bytes_max
@@ -203,7 +204,8 @@ Status CollectionImpl::Recover() {
       const std::string part_key = ColdPartKey(id_, ref.id);
       // The manifest's size saves a HEAD per part (a wrong one fails the part's reads).
       auto part = VectorColumn::OpenPart(store_, part_key, ref.id, VectorCache(manifest_.dimension),
-                                         manifest_.dimension, ref.size_bytes, std::move(openings[i]));
+                                         manifest_.dimension, ref.size_bytes, memory_budget_.cold_approximations,
+                                         std::move(openings[i]));
       Status s = part.ok() ? table_.mutable_vectors().BeginLoad(std::move(*part)) : part.status();
       if (!s.ok()) spdlog::warn("collection {}: ignoring cold part {} ({})", id_, part_key, s.ToString());
     }
@@ -280,6 +282,7 @@ Status CollectionImpl::Recover() {
     if (decoded->sequence != sequence) return Status::Corruption(object.key + ": holds another sequence number");
     FATHOM_RETURN_IF_ERROR(ApplyLocked(std::move(decoded->ops), sequence, bytes.size()));
   }
+  (void)OverMemoryBudget();  // warns once if the budget cannot hold the index
   lock.unlock();
   known_manifest_version_ = manifest_.version;
   manifests_checked_at_ = started;

@@ -27,6 +27,7 @@
 
 #include "catalog/catalog.h"
 #include "db/collection_vector_index.h"
+#include "db/memory_budget.h"
 #include "db/recall_monitor.h"
 #include "db/record_table.h"
 #include "fathom/options.h"
@@ -234,6 +235,13 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   // (DatabaseOptions::cold_spill_min_rows, or one part's worth).
   static size_t ColdPartRows(uint32_t dim);
   size_t SpillMinRows(uint32_t dim) const;
+  // WAL tail bytes past which a fold is due (limits::kWalTailBytesMax, or less under a
+  // memory budget).
+  uint64_t TailBytesMax() const;
+  // Whether the index and the vector column outgrow the memory budget's share for
+  // resident per-row structures (MemoryBudget::resident_share_bytes); logs a warning the
+  // first time. Requires state_mu_ (shared).
+  bool OverMemoryBudget() const;
   DistanceSpace Space() const;
   // Commits `next` as manifest_.version + 1 (create-only, outcome resolved by reading
   // back); an outcome still unknown is remembered and resolved before the next commit.
@@ -251,6 +259,8 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   std::shared_ptr<ObjectStore> store_;
   const DatabaseOptions options_;
   std::shared_ptr<BlockCachePool> vector_caches_;
+  const MemoryBudget memory_budget_;  // DatabaseOptions::memory_budget_bytes, divided
+  mutable std::atomic<bool> over_budget_warned_{false};  // OverMemoryBudget logged once
   const uint64_t compaction_trigger_ops_;
   const uint64_t wal_object_bytes_max_;  // DatabaseOptions::wal_object_bytes_max, resolved
   CompactionScheduler schedule_;

@@ -158,7 +158,10 @@ Result<QueryResult> CollectionImpl::QueryOnce(const QueryRequest& request) {
       slots.push_back(h.slot);
       if (request.include.distances) result.distances[qi].push_back(h.distance);
     }
-    if (!restricted && vector_index_.has_index() && recall_monitor_.ShouldSample(table_.live_count())) {
+    // Under a memory budget a sample's truth is an exact scan reading every cold row from
+    // its part (no int8 copies to rank them by): only when the user asked for sampling.
+    const bool monitored = !memory_budget_.bounded() || options_.recall_sample_interval != 0;
+    if (!restricted && monitored && vector_index_.has_index() && recall_monitor_.ShouldSample(table_.live_count())) {
       RecallMonitor::Sample sample{request.query_embeddings[qi], request.n_results, {}, last_sequence_};
       for (const Hit& h : hits) sample.distances.push_back(h.distance);
       recall_monitor_.Offer(std::move(sample));

@@ -28,6 +28,10 @@ constexpr size_t kEnvelopeHeaderBytes = kEnvelopeV1HeaderBytes + 32;  // + the b
 // Re-rank depths a persisted budget may name (k * factor candidates).
 constexpr uint32_t kBudgetRerankFactorMax = 1u << 16;
 
+// Cold rows per batch of an exact scan without RAM copies: a batch's blocks (at most two
+// a row) stay within one VectorFile::PrefetchRows call.
+constexpr size_t kColdScanBatchRows = 256;
+
 float FloatFromBits(uint32_t bits) {
   float v;
   std::memcpy(&v, &bits, sizeof v);
@@ -106,6 +110,41 @@ class SlotsOfRowsSource final : public VectorSource {
   std::vector<uint32_t> row_;
 };
 
+// Exact k nearest among `slots` (live ones) when cold rows have no RAM copies: hot rows
+// are scored from RAM, cold ones read exactly in batches (each batch's rows hinted at
+// once: one round of reads per batch, not one per row).
+template <typename Slots>
+Status ExactSearchReadingCold(const RecordTable& table, DistanceSpace space, const float* query, float query_norm,
+                              const Slots& slots, TopK* top) {
+  const VectorColumn& vectors = table.vectors();
+  const size_t d = table.dimension().value_or(0);
+  const uint8_t* live = table.live();
+  std::vector<float> scratch(d);
+  std::vector<uint32_t> batch;
+  batch.reserve(kColdScanBatchRows);
+  auto flush = [&]() -> Status {
+    vectors.PrefetchCold(batch.data(), batch.size());
+    for (uint32_t slot : batch) {
+      Status status;
+      const float* v = vectors.Exact(slot, scratch.data(), &status);
+      if (v == nullptr) return status.WithContext("vector search");
+      top->Push(SpaceDistance(space, query, query_norm, v, table.norm(slot), d), slot);
+    }
+    batch.clear();
+    return Status::Ok();
+  };
+  for (uint32_t slot : slots) {
+    if (!live[slot]) continue;
+    if (!vectors.is_cold(slot)) {
+      top->Push(SpaceDistance(space, query, query_norm, vectors.Approx(slot, nullptr), table.norm(slot), d), slot);
+      continue;
+    }
+    batch.push_back(slot);
+    if (batch.size() == kColdScanBatchRows) FATHOM_RETURN_IF_ERROR(flush());
+  }
+  return batch.empty() ? Status::Ok() : flush();
+}
+
 // Exact k nearest among `slots` (live ones): hot rows are scored from RAM at once; cold
 // rows are ranked by their int8 approximations and the best k * rerank_factor of them
 // re-scored from their parts, skipping those whose lower bound cannot make the top k, so
@@ -117,6 +156,9 @@ Status ExactSearch(const RecordTable& table, DistanceSpace space, const float* q
   const size_t d = table.dimension().value_or(0);
   const uint8_t* live = table.live();
   std::vector<float> scratch(d);
+  if (!vectors.cold_approximations()) {
+    return ExactSearchReadingCold(table, space, query, query_norm, slots, top);
+  }
   TopK cold(top->capacity() * rerank_factor);
   bool any_cold = false;
   for (uint32_t slot : slots) {
@@ -527,7 +569,11 @@ Status CollectionVectorIndex::RunBuild(DistanceSpace space, uint32_t dim, const 
   calibration.seed = seed;
   // The plan (index or exact scan) is chosen by timing both on this machine.
   const Clock* clock = settings.clock != nullptr ? settings.clock : RealClock().get();
-  calibration.clock_seconds = [clock] { return clock->NowSeconds(); };
+  if (settings.cold_reads) {
+    calibration.exact_row_cost = kColdExactRowCost;
+  } else {
+    calibration.clock_seconds = [clock] { return clock->NowSeconds(); };
+  }
   const MatrixSource rows(matrix);
   const SlotsOfRowsSource exact(rows, task->slots);
   std::optional<Int8Matrix> int8;
@@ -688,7 +734,18 @@ Status CollectionVectorIndex::SearchIndex(const RecordTable& table, const float*
   // With cold rows the index ranks by their int8 approximations, then re-scores its best
   // k * refine_factor from the exact vectors.
   const TableExactSource exact(table);
-  if (table.vectors().cold_rows() > 0) {
+  const bool cold = table.vectors().cold_rows() > 0;
+  if (cold && !table.vectors().cold_approximations()) {
+    // No RAM copies of cold rows: the index re-ranks its candidates from the exact rows
+    // themselves, in order of RaBitQ's lower bound, with every read it can reach in one
+    // batch (IvfSearchOptions::batched_reads): the all-f32 search, read from the parts.
+    options.batched_reads = true;
+    FATHOM_ASSIGN_OR_RETURN(std::vector<Hit> hits, index_->Search(query, options, exact));
+    FATHOM_RETURN_IF_ERROR(exact.status().WithContext("vector search"));
+    for (const Hit& h : hits) top->Push(h.distance, h.slot);
+    return Status::Ok();
+  }
+  if (cold) {
     options.exact = &exact;
     options.refine_factor = RefineFactor(knobs);
   }

@@ -192,10 +192,18 @@ class CollectionVectorIndex {
     // The rows will be searched through int8 approximations (cold parts): calibrate that
     // two-stage path rather than the all-f32 one.
     bool two_stage = false;
+    // The rows will be searched from cold parts without RAM copies (a memory budget): an
+    // exact scan then reads every row from its part, so the plan is chosen by the work
+    // model with that cost (kColdExactRowCost) rather than by timing scans of rows in RAM.
+    bool cold_reads = false;
     // Times the index plan against an exact scan (search_calibration.h); null = real time.
     const Clock* clock = nullptr;
   };
   static Status RunBuild(DistanceSpace space, uint32_t dim, const BuildSettings& settings, VectorIndexTask* task);
+  // The cost of one exact-scan row read from a cold part through the block cache, in
+  // exact f32 distances (BuildSettings::cold_reads): a block-cache lookup and copy, or a
+  // read on a miss, against one distance of a row in RAM.
+  static constexpr double kColdExactRowCost = 8.0;
 
   // The k nearest rows to `query` among `candidates` (sorted live slots), or among all
   // live rows when `candidates` is null. Distances are Chroma's for `space`.

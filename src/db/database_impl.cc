@@ -8,6 +8,7 @@
 #include "common/limits.h"
 #include "common/random.h"
 #include "catalog/drop_record.h"
+#include "db/memory_budget.h"
 #include "db/validate.h"
 #include "io/commit_object.h"
 #include "io/local_store.h"
@@ -41,8 +42,7 @@ DatabaseOptions WithDefaults(DatabaseOptions options) {
 DatabaseImpl::DatabaseImpl(std::shared_ptr<ObjectStore> store, const DatabaseOptions& options)
     : store_(std::move(store)),
       options_(WithDefaults(options)),
-      vector_caches_(std::make_shared<BlockCachePool>(
-          options.vector_cache_bytes ? options.vector_cache_bytes : limits::kVectorCacheBytesDefault)),
+      vector_caches_(std::make_shared<BlockCachePool>(MemoryBudget::Resolve(options).vector_cache_bytes)),
       catalog_store_(store_, options_.clock.get(), options_.gc_grace),
       shared_(options_.sharing == DatabaseOptions::Sharing::kShared) {}
 
@@ -57,6 +57,8 @@ Result<std::unique_ptr<DatabaseImpl>> DatabaseImpl::Open(const DatabaseOptions& 
       return Status::InvalidArgument("DatabaseOptions takes a path or a store_url, not both");
     }
   }
+  // Checked before the store is touched; the constructor and collections divide it again.
+  FATHOM_RETURN_IF_ERROR(MemoryBudget::Plan(options).status());
   if (!(options.vector_recall_target >= 0.0 && options.vector_recall_target <= 1.0)) {
     return Status::InvalidArgument("DatabaseOptions::vector_recall_target must be in (0, 1] (0 = the default 0.95)");
   }

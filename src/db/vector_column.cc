@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "common/assert.h"
 #include "index/vector/distance.h"
@@ -72,7 +73,7 @@ void VectorColumn::SetHot(size_t slot, const float* v) {
 void VectorColumn::SetCold(size_t slot, PartEntry& entry, uint32_t row, const float* v) {
   Clear(slot);
   ColdPart& part = *entry.part;
-  if (!Int8Matrix::QuantizeRow(v, dim_, part.codes.data() + size_t{row} * dim_, &part.scales[row],
+  if (part.approximations && !Int8Matrix::QuantizeRow(v, dim_, part.codes.data() + size_t{row} * dim_, &part.scales[row],
                                &part.errors[row])) {
     FATHOM_CHECK(false);  // embeddings are validated finite before they reach the table
   }
@@ -152,6 +153,7 @@ const float* VectorColumn::Approx(size_t slot, float* scratch) const {
   const uint64_t loc = loc_[slot];
   if (!(loc & kColdBit)) return HotRow(static_cast<uint32_t>(loc));
   const ColdPart& part = *FindPart(static_cast<uint32_t>((loc & ~kColdBit) >> 32))->part;
+  FATHOM_DCHECK(part.approximations);
   const uint32_t row = static_cast<uint32_t>(loc);
   Int8Matrix::DecodeRow(part.codes.data() + size_t{row} * dim_, part.scales[row], dim_, scratch);
   return scratch;
@@ -165,6 +167,7 @@ void VectorColumn::PrefetchToCache(size_t slot) const {
     return;
   }
   const ColdPart& part = *FindPart(static_cast<uint32_t>((loc & ~kColdBit) >> 32))->part;
+  if (!part.approximations) return;
   PrefetchLines(part.codes.data() + size_t{static_cast<uint32_t>(loc)} * dim_, dim_);
 }
 
@@ -172,6 +175,8 @@ float VectorColumn::ApproxError(size_t slot) const {
   const uint64_t loc = loc_[slot];
   if (!(loc & kColdBit)) return 0.0f;
   const ColdPart& part = *FindPart(static_cast<uint32_t>((loc & ~kColdBit) >> 32))->part;
+  // Without a copy there is no approximation to bound; callers ask only with copies.
+  if (!part.approximations) return std::numeric_limits<float>::infinity();
   return part.errors[static_cast<uint32_t>(loc)];
 }
 
@@ -235,7 +240,7 @@ size_t VectorColumn::MemoryBytes() const {
 Result<std::shared_ptr<ColdPart>> VectorColumn::OpenPart(const std::shared_ptr<ObjectStore>& store,
                                                          const std::string& key, const std::string& id,
                                                          BlockCache* cache, uint32_t dim, uint64_t size_bytes,
-                                                         VectorFileOpening opening) {
+                                                         bool approximations, VectorFileOpening opening) {
   FATHOM_ASSIGN_OR_RETURN(std::unique_ptr<RandomReader> reader,
                           OpenObjectReader(store, key, size_bytes != 0 ? std::optional<uint64_t>(size_bytes)
                                                                        : std::nullopt));
@@ -245,9 +250,12 @@ Result<std::shared_ptr<ColdPart>> VectorColumn::OpenPart(const std::shared_ptr<O
   FATHOM_ASSIGN_OR_RETURN(part->file, VectorFile::Open(std::move(reader), cache, std::move(opening)));
   if (part->file->dim() != dim) return Status::Corruption(key + ": dimension disagrees with the collection");
   if (!part->file->has_row_tags()) return Status::Corruption(key + ": no row tags");
-  part->codes.assign(part->file->rows() * dim, 0);
-  part->scales.assign(part->file->rows(), 0.0f);
-  part->errors.assign(part->file->rows(), 0.0f);
+  part->approximations = approximations;
+  if (approximations) {
+    part->codes.assign(part->file->rows() * dim, 0);
+    part->scales.assign(part->file->rows(), 0.0f);
+    part->errors.assign(part->file->rows(), 0.0f);
+  }
   return part;
 }
 
@@ -272,17 +280,25 @@ void VectorColumn::ReorderPlan(const std::vector<size_t>& order, SpillPlan* plan
 
 Result<std::shared_ptr<ColdPart>> VectorColumn::WritePart(const std::shared_ptr<ObjectStore>& store,
                                                           const std::string& key, const std::string& id,
-                                                          BlockCache* cache, uint32_t dim, const SpillPlan& plan) {
+                                                          BlockCache* cache, uint32_t dim, const SpillPlan& plan,
+                                                          bool approximations) {
   const MatrixView rows{plan.vectors.data(), plan.slots.size(), dim};
   FATHOM_ASSIGN_OR_RETURN(std::string bytes, VectorFile::Encode(rows, plan.tags.data()));
   FATHOM_RETURN_IF_ERROR(CommitObject(*store, key, bytes));
   const uint64_t size_bytes = bytes.size();
   bytes = {};
-  return OpenPart(store, key, id, cache, dim, size_bytes);
+  return OpenPart(store, key, id, cache, dim, size_bytes, approximations);
+}
+
+void VectorColumn::AdoptPartKind(const ColdPart& part) {
+  // One DatabaseOptions opens every part of a column, so they all agree.
+  FATHOM_CHECK(parts_.empty() || part.approximations == cold_approximations_);
+  cold_approximations_ = part.approximations;
 }
 
 size_t VectorColumn::InstallPart(std::shared_ptr<ColdPart> part, const SpillPlan& plan) {
   if (plan.generation != generation_) return 0;
+  AdoptPartKind(*part);
   parts_.push_back(PartEntry{next_seq_++, std::move(part), 0});
   PartEntry& entry = parts_.back();
   size_t moved = 0;
@@ -349,6 +365,7 @@ void VectorColumn::DropPart(const ColdPart* part, const std::vector<float>& rows
 Status VectorColumn::BeginLoad(std::shared_ptr<ColdPart> part) {
   std::vector<uint64_t> tags, hashes;
   FATHOM_RETURN_IF_ERROR(part->file->ReadRowTags(&tags, &hashes));
+  AdoptPartKind(*part);
   const uint32_t seq = next_seq_++;
   for (uint32_t row = 0; row < tags.size(); ++row) load_map_[tags[row]] = LoadEntry{seq, row, hashes[row]};
   parts_.push_back(PartEntry{seq, std::move(part), 0});

@@ -6,12 +6,16 @@
 // - Cold: rows spilled to immutable cold parts, VectorFile objects with row tags
 //   (index/vector/vector_file.h; docs/format/vector_file.md) at c/<collection>/vcold/
 //   <id>.vec, read on demand through the database's BlockCache. RAM keeps per cold row
-//   an int8 approximation (Int8Matrix::QuantizeRow), and every slot's norm.
+//   an int8 approximation (Int8Matrix::QuantizeRow), unless the parts are opened without
+//   approximations (a memory budget: DatabaseOptions::memory_budget_bytes), and every
+//   slot's norm.
 //
 // Exact(slot) gives the f32 row (read from the part for a cold row); Approx(slot) gives
 // the int8 reconstruction of a cold row and the exact row of a hot one. Searches rank
 // candidates with Approx and re-score the best of them with Exact, so the distances they
-// return are always exact.
+// return are always exact. Without approximations (cold_approximations() false) Approx
+// must not be asked for a cold row: searches read cold rows exactly, in batches
+// (docs/design/cold-vectors.md, "Without int8 copies").
 //
 // A part is written by a spill (PlanSpill under the owner's shared lock, WritePart with
 // no lock, InstallPart under the exclusive lock) and left by its rows one by one as they
@@ -42,17 +46,20 @@
 
 namespace fathom {
 
-// One cold part: its object and the int8 approximations of its rows.
+// One cold part: its object and (unless opened without them) the int8 approximations of
+// its rows.
 struct ColdPart {
   std::string id;  // object c/<collection>/vcold/<id>.vec
   uint64_t size_bytes = 0;
   std::unique_ptr<VectorFile> file;
+  // Whether codes / scales / errors are kept (rows x dim + 8 bytes a row); empty when not.
+  bool approximations = true;
   std::vector<int8_t> codes;  // rows x dim; meaningful for rows a slot refers to
   std::vector<float> scales;  // per row: max |x| / 127
   std::vector<float> errors;  // per row: bound on |x - decoded| (Int8Matrix::QuantizeRow)
   // A read found bad bytes: the owner repairs the rows from the log and drops the part.
   mutable std::atomic<bool> damaged{false};
-  uint32_t rows() const { return static_cast<uint32_t>(scales.size()); }
+  uint32_t rows() const { return static_cast<uint32_t>(file->rows()); }
 };
 
 class VectorColumn {
@@ -74,7 +81,11 @@ class VectorColumn {
   // ---- reads (the owner's shared lock) ----
   float norm(size_t slot) const { return norms_[slot]; }
   bool is_cold(size_t slot) const { return (loc_[slot] & kColdBit) != 0 && loc_[slot] != kNone; }
-  // The exact row of a hot slot, or the int8 reconstruction (into `scratch`) of a cold one.
+  // Whether cold rows have int8 approximations in RAM: false once a part opened without
+  // them is in use (every part of a column is opened the same way: one DatabaseOptions).
+  bool cold_approximations() const { return cold_approximations_; }
+  // The exact row of a hot slot, or the int8 reconstruction (into `scratch`) of a cold one
+  // (only with cold_approximations()).
   const float* Approx(size_t slot, float* scratch) const;
   // A CPU cache hint for the bytes Approx(slot) will read (hot row or int8 code row).
   void PrefetchToCache(size_t slot) const;
@@ -132,10 +143,12 @@ class VectorColumn {
   // permutation of the plan's positions).
   static void ReorderPlan(const std::vector<size_t>& order, SpillPlan* plan);
   // Writes the plan's rows as a new part object `key` (create-only) and opens it for
-  // reading through `cache`. No lock needed.
+  // reading through `cache` (with int8 approximations of its rows when `approximations`).
+  // No lock needed.
   static Result<std::shared_ptr<ColdPart>> WritePart(const std::shared_ptr<ObjectStore>& store,
                                                      const std::string& key, const std::string& id,
-                                                     BlockCache* cache, uint32_t dim, const SpillPlan& plan);
+                                                     BlockCache* cache, uint32_t dim, const SpillPlan& plan,
+                                                     bool approximations = true);
   // Slots of the plan that still hold the same vector (and were not renumbered) move to
   // the part. Returns how many did; a part that took none is not kept.
   size_t InstallPart(std::shared_ptr<ColdPart> part, const SpillPlan& plan);
@@ -156,11 +169,14 @@ class VectorColumn {
   // ---- open ----
   // Opens part object `key` (written by WritePart) for reading through `cache`.
   // `size_bytes` (0: unknown, asked of the store) is the object's size as the manifest
-  // records it; `opening`, its header and row tags read ahead in one batch with the
-  // other parts' (VectorFile::ReadOpenings).
+  // records it. `approximations`: keep int8 copies of the rows that become cold (dim + 8
+  // bytes of RAM a row), or none (searches then read cold rows exactly). `opening`: its
+  // header and row tags read ahead in one batch with the other parts'
+  // (VectorFile::ReadOpenings).
   static Result<std::shared_ptr<ColdPart>> OpenPart(const std::shared_ptr<ObjectStore>& store, const std::string& key,
                                                     const std::string& id, BlockCache* cache, uint32_t dim,
-                                                    uint64_t size_bytes = 0, VectorFileOpening opening = {});
+                                                    uint64_t size_bytes = 0, bool approximations = true,
+                                                    VectorFileOpening opening = {});
   // Makes an opened part available to LoadRow (parts oldest first: a later part's row
   // wins for a tag both hold). Nothing changes on error.
   Status BeginLoad(std::shared_ptr<ColdPart> part);
@@ -193,7 +209,11 @@ class VectorColumn {
   // Packs the hot rows when at least half of them are free.
   void MaybeCompactHot();
 
+  // Takes the part's kind (with or without approximations) for the column.
+  void AdoptPartKind(const ColdPart& part);
+
   uint32_t dim_ = 0;
+  bool cold_approximations_ = true;
   std::vector<uint64_t> loc_;  // per slot: hot row, cold (part seq, row) or kNone
   std::vector<float> norms_;
   std::vector<float, AlignedAllocator<float>> hot_;  // hot rows

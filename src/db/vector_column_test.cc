@@ -214,6 +214,46 @@ TEST_F(VectorColumnTest, OpenMatchesRowsByTagAndContent) {
   EXPECT_TRUE(VectorColumn::OpenPart(store_, key, "part0", &cache_, kDim + 1).status().IsCorruption());
 }
 
+// Parts without approximations (a memory budget): cold rows keep only their locator and
+// norm in RAM, read back exactly; a part written either way opens either way.
+TEST_F(VectorColumnTest, PartsWithoutApproximationsKeepNoCopies) {
+  const size_t with_copies_before = column_.MemoryBytes();  // every row hot
+  VectorColumn::SpillPlan plan =
+      column_.PlanSpill([](uint32_t) { return true; }, [](size_t slot) { return uint64_t{slot} * 10; }, SIZE_MAX);
+  auto part = VectorColumn::WritePart(store_, "c/x/vcold/n.vec", "n", &cache_, kDim, plan, /*approximations=*/false);
+  ASSERT_TRUE(part.ok()) << part.status().ToString();
+  EXPECT_FALSE((*part)->approximations);
+  EXPECT_TRUE((*part)->codes.empty());
+  EXPECT_EQ((*part)->rows(), 300u);
+  ASSERT_EQ(column_.InstallPart(std::move(*part), plan), 300u);
+  EXPECT_FALSE(column_.cold_approximations());
+  EXPECT_EQ(column_.cold_rows(), 300u);
+  // The part adds nothing to RAM (with copies it would add dim + 8 bytes a row); the hot
+  // rows' freed storage is kept until enough is free (MaybeCompactHot), plus its free list.
+  EXPECT_LE(column_.MemoryBytes(), with_copies_before + 300u * sizeof(uint32_t) * 2);
+  std::vector<float> scratch(kDim);
+  Status status;
+  for (size_t slot = 0; slot < rows_.size(); ++slot) {
+    const float* v = column_.Exact(slot, scratch.data(), &status);
+    ASSERT_NE(v, nullptr) << status.ToString();
+    EXPECT_EQ(std::memcmp(v, rows_[slot].data(), kDim * sizeof(float)), 0) << slot;
+    EXPECT_NEAR(column_.norm(slot),
+                std::sqrt(std::inner_product(rows_[slot].begin(), rows_[slot].end(), rows_[slot].begin(), 0.0f)),
+                1e-4);
+  }
+  // The same object reopened with approximations: int8 copies again.
+  VectorColumn reopened;
+  reopened.set_dim(kDim);
+  auto again = VectorColumn::OpenPart(store_, "c/x/vcold/n.vec", "n", &cache_, kDim, 0, /*approximations=*/true);
+  ASSERT_TRUE(again.ok());
+  ASSERT_TRUE(reopened.BeginLoad(std::move(*again)).ok());
+  for (size_t slot = 0; slot < rows_.size(); ++slot) reopened.LoadRow(slot, rows_[slot].data(), uint64_t{slot} * 10);
+  reopened.EndLoad();
+  EXPECT_EQ(reopened.cold_rows(), 300u);
+  EXPECT_TRUE(reopened.cold_approximations());
+  EXPECT_GT(reopened.MemoryBytes(), 300u * kDim);
+}
+
 TEST_F(VectorColumnTest, DamagedPartBytesAreDetected) {
   std::string key;
   ASSERT_EQ(Spill([](uint32_t) { return true; }, &key), 300u);

@@ -89,7 +89,57 @@ struct InternalMap {
   float scale = 1.0f;
   float shift = 0.0f;
   float operator()(float distance) const { return scale * distance + shift; }
+  // The Chroma distance of an internal one (scale > 0: the map is increasing).
+  float Inverse(float internal) const { return (internal - shift) / scale; }
 };
+
+// The first-stage re-rank of IvfSearchOptions::batched_reads: the candidates re-scored
+// from `vectors` in order of their lower bounds, with every read the re-rank can reach
+// hinted in one batch first; the best k * refine_factor (k without a second stage).
+std::vector<Hit> RerankBatched(DistanceSpace space, uint32_t dim, const float* query, float query_norm, uint32_t k,
+                               const std::vector<Candidate>& candidates, const InternalMap& to_internal,
+                               bool early_stop, const VectorSource& vectors, const IvfSearchOptions& options,
+                               IvfSearchStats* stats) {
+  // The bounds in Chroma's distance, which the TopK holds: the internal squared distance
+  // is an increasing affine map of it (scale > 0; an ip query of norm 0 has scale 0 and
+  // every row at the same distance, so nothing can be skipped).
+  const bool bounded = early_stop && to_internal.scale > 0.0f;
+  std::vector<BoundedCandidate> bounds;
+  bounds.reserve(candidates.size());
+  for (const Candidate& c : candidates) {
+    if (!bounded) {
+      bounds.push_back({-std::numeric_limits<float>::infinity(), c.slot});
+      continue;
+    }
+    const float upper = c.estimate + (c.estimate - c.lower);  // estimate + error bound
+    bounds.push_back({to_internal.Inverse(c.lower), c.slot, to_internal.Inverse(upper)});
+  }
+  std::sort(bounds.begin(), bounds.end(), [](const BoundedCandidate& a, const BoundedCandidate& b) {
+    return a.lower < b.lower || (a.lower == b.lower && a.slot < b.slot);
+  });
+  const bool cosine = space == DistanceSpace::kCosine;
+  std::vector<float> scratch(dim);
+  const size_t kept = options.exact != nullptr ? size_t{k} * options.refine_factor : k;
+  TopK top(kept);
+  // A row the source cannot read is skipped (the caller learns of it through the source).
+  Status ignored = BoundedRescoreBatched(
+      bounds, top,
+      [&](uint32_t slot) {
+        const float* row = vectors.Fetch(slot, scratch.data());
+        if (row != nullptr) {
+          top.Push(SpaceDistance(space, query, query_norm, row, cosine ? vectors.RowNorm(slot, row) : 0.0f, dim),
+                   slot);
+        }
+        return Status::Ok();
+      },
+      [&](const uint32_t* slots, size_t count) { vectors.Prefetch(slots, count); }, &stats->reranked);
+  (void)ignored;
+  return top.Take();
+}
+
+// Rows per Prefetch hint of a batched exact scan: a batch's blocks stay well within one
+// VectorFile::PrefetchRows call (kPrefetchRowsBlocksMax) even when every row spans two.
+constexpr size_t kExactScanBatchRows = 256;
 
 }  // namespace
 
@@ -333,16 +383,36 @@ void IvfIndex::TransformQuery(const float* query, float query_norm, float* out) 
 }
 
 std::vector<Hit> IvfIndex::ExactScan(const float* query, float query_norm, uint32_t k, const SlotFilter& filter,
-                                     const VectorSource& vectors) const {
+                                     const VectorSource& vectors, bool batched_reads) const {
   TopK top(k);
   const bool cosine = space_ == DistanceSpace::kCosine;
   std::vector<float> scratch(dim_);
-  filter.ForEachAllowed(slot_bound_, [&](uint32_t slot) {
-    if (!Contains(slot)) return;
+  auto score = [&](uint32_t slot) {
     const float* row = vectors.Fetch(slot, scratch.data());
     if (row == nullptr) return;
     top.Push(SpaceDistance(space_, query, query_norm, row, cosine ? vectors.RowNorm(slot, row) : 0.0f, dim_), slot);
+  };
+  if (!batched_reads) {
+    filter.ForEachAllowed(slot_bound_, [&](uint32_t slot) {
+      if (Contains(slot)) score(slot);
+    });
+    return top.Take();
+  }
+  // Rows read on demand: hint each batch of allowed rows, then score it, so a scan costs
+  // one round of reads per batch rather than one per row.
+  std::vector<uint32_t> batch;
+  batch.reserve(kExactScanBatchRows);
+  auto flush = [&] {
+    vectors.Prefetch(batch.data(), batch.size());
+    for (uint32_t slot : batch) score(slot);
+    batch.clear();
+  };
+  filter.ForEachAllowed(slot_bound_, [&](uint32_t slot) {
+    if (!Contains(slot)) return;
+    batch.push_back(slot);
+    if (batch.size() == kExactScanBatchRows) flush();
   });
+  if (!batch.empty()) flush();
   return top.Take();
 }
 
@@ -391,8 +461,8 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
     if (exact) {
       stats->exact_scan = true;
       const uint32_t kept = options.exact != nullptr ? k * options.refine_factor : k;
-      return Refine(query, query_norm, k, ExactScan(query, query_norm, kept, filter, vectors), vectors, options,
-                    stats);
+      return Refine(query, query_norm, k, ExactScan(query, query_norm, kept, filter, vectors, options.batched_reads),
+                    vectors, options, stats);
     }
   }
 
@@ -528,6 +598,12 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
   }
   const bool early_stop = options.error_bound_epsilon > 0.0f;
   const bool cosine = space_ == DistanceSpace::kCosine;
+  if (options.batched_reads) {
+    return Refine(query, query_norm, k,
+                  RerankBatched(space_, dim_, query, query_norm, k, candidates, to_internal, early_stop, vectors,
+                                options, stats),
+                  vectors, options, stats);
+  }
   {
     // Hint the first k * 2 candidates' reads (most searches stop soon after k).
     const std::vector<uint32_t> first = FirstSlots(candidates, size_t{k} * 2);

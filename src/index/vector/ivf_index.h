@@ -145,6 +145,15 @@ struct IvfSearchOptions {
   // returned are then always exact.
   const VectorSource* exact = nullptr;
   uint32_t refine_factor = ivf_limits::kRefineFactorDefault;
+  // The VectorSource given to Search reads its rows on demand (cold rows kept without RAM
+  // copies, db/vector_column.h): the re-rank goes in order of each candidate's lower
+  // bound (estimate - error bound), and every row it can reach, settled in advance by
+  // the candidates' upper bounds (estimate + error bound), is hinted in one
+  // VectorSource::Prefetch batch before the first Fetch (BoundedRescoreBatched,
+  // bounded_rescore.h). The answer is the one-by-one re-rank's whenever the bounds hold;
+  // only the order and batching of the reads differ. A filtered exact scan hints its
+  // rows in batches too.
+  bool batched_reads = false;
 };
 
 struct IvfSearchStats {
@@ -245,7 +254,7 @@ class IvfIndex {
   // The search space transform of a query: internal_dim_ floats.
   void TransformQuery(const float* query, float query_norm, float* out) const;
   std::vector<Hit> ExactScan(const float* query, float query_norm, uint32_t k, const SlotFilter& filter,
-                             const VectorSource& vectors) const;
+                             const VectorSource& vectors, bool batched_reads = false) const;
   // The second stage of a two-stage re-rank (IvfSearchOptions::exact): the k best of
   // `approximate` (distances from `approx`) by exact distance, re-scoring only the rows
   // whose lower bound can still make the cut (bounded_rescore.h); `approximate` itself
