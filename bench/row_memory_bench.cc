@@ -12,7 +12,8 @@
 //          (limit 10). Medians over --rounds rounds.
 // Prints the machine's load beside the figures. Not a test.
 // Usage: row_memory_bench write|read [--dir /tmp/row_memory_bench] [--rows 100000]
-//        [--dim 8] [--doc-bytes 1024] [--rounds 50]
+//        [--dim 8] [--doc-bytes 1024] [--rounds 50] [--memory-budget-mib N (read; documents
+//        are read on demand only under a budget)]
 #include <malloc.h>
 
 #include <CLI/CLI.hpp>
@@ -72,6 +73,9 @@ int main(int argc, char** argv) {
   app.add_option("--dim", dim);
   app.add_option("--doc-bytes", doc_bytes);
   app.add_option("--rounds", rounds);
+  uint64_t budget_mib = 0;
+  app.add_option("--memory-budget-mib", budget_mib,
+                 "read: open with this memory budget (documents are read on demand only under one)");
   CLI11_PARSE(app, argc, argv);
   std::mt19937_64 rng(42);
 
@@ -104,7 +108,7 @@ int main(int argc, char** argv) {
   malloc_trim(0);
   const size_t rss_before = fathom::bench::RssBytes();
   const fathom::bench::Clock::time_point start = fathom::bench::Clock::now();
-  auto db = Database::Open({.path = dir, .background_compaction = false});
+  auto db = Database::Open({.path = dir, .memory_budget_bytes = budget_mib << 20, .background_compaction = false});
   if (!db.ok()) Die(db.status().ToString());
   auto col = OpenCollection(**db);
   auto count = col->Count();

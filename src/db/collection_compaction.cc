@@ -682,8 +682,10 @@ Status CollectionImpl::MergeSegments() {
 
 void CollectionImpl::AdoptSegmentDocuments(const SegmentRef& ref,
                                            const std::vector<RecordTable::StoredEntry>& stored) {
-  // Without a reader the documents simply stay where they are (in RAM, or in segments the
-  // table's readers keep readable).
+  // Without a memory budget documents stay in RAM (Recover). Without a reader the
+  // documents simply stay where they are (in RAM, or in segments the table's readers keep
+  // readable).
+  if (!memory_budget_.bounded()) return;
   auto reader = OpenSegment(ref);
   if (!reader.ok()) {
     spdlog::warn("collection {}: documents stay in RAM: {}", id_, reader.status().ToString());

@@ -182,6 +182,17 @@ void RecordTable::AdoptStoredDocuments(uint32_t segment, const std::vector<Store
     r.document_checksum = e.document_checksum;
     r.document.reset();
   }
+  DropUnusedSegments();
+}
+
+void RecordTable::ForgetStoredDocuments() {
+  for (Row& r : rows_) {
+    if (r.document_stored() && r.document) r.document_segment = Row::kNotStored;
+  }
+  DropUnusedSegments();
+}
+
+void RecordTable::DropUnusedSegments() {
   std::vector<bool> used(segments_.size(), false);
   for (const Row& r : rows_) {
     if (r.document_stored()) used[r.document_segment] = true;

@@ -71,6 +71,10 @@ class RecordTable final : public RowSource {
   }
   // Drops from RAM every document that is also stored (after the indexes are built).
   void SpillStoredDocuments();
+  // The opposite choice (no memory budget: a document read from RAM costs 5-90x less than
+  // one read from its block, documents-on-demand.md): rows whose document is in RAM
+  // forget where it is stored, and segment readers no row needs are closed.
+  void ForgetStoredDocuments();
   // A compaction stored rows in segment `segment` (a number from AddSegment): each live
   // row with that id and offset whose document (in RAM or stored elsewhere) has the
   // checksum the entry's has now refers to the entry instead; other rows changed
@@ -180,6 +184,8 @@ class RecordTable final : public RowSource {
   // for an index of documents.
   RecordView IndexView(size_t slot, RowIndex::Field field) const;
   void IndexRemove(RowIndex::Field field, size_t slot);
+  // Closes the segment readers no row's stored document refers to.
+  void DropUnusedSegments();
   // Clear, BulkAdd every live row, Seal: `index`, or every index when null. With
   // `load_text`, the text index is loaded by it instead unless it fails (its status is
   // returned).

@@ -25,7 +25,9 @@ constexpr const char* kWords[] = {"apple", "banana", "cherry", "damson", "elder"
 
 class DocumentSimulationTest : public testing::SimCollectionTest {
  protected:
-  DocumentSimulationTest() : SimCollectionTest("DocumentSimulationTest", "docs") {}
+  // Under a memory budget documents stored in segments are read on demand (without one
+  // they stay in RAM, which the other simulations cover).
+  DocumentSimulationTest() : SimCollectionTest("DocumentSimulationTest", "docs") { memory_budget_bytes_ = 256u << 20; }
 
   std::string Text(RandomWhere& r) {
     std::string out = "doc";
@@ -148,7 +150,7 @@ TEST(DocumentFaultTest, AFailedDocumentReadIsAnErrorAndTheNextReadSucceeds) {
   auto fault = std::make_shared<FaultStore>(mem, FaultOptions{});
   std::vector<std::string> docs;
   {
-    auto db = Database::Open({.store = fault, .background_compaction = false}).value();
+    auto db = Database::Open({.store = fault, .memory_budget_bytes = 256u << 20, .background_compaction = false}).value();
     auto col = db->CreateCollection(Database::kDefaultTenant, Database::kDefaultDatabase, {.name = "faults"}).value();
     std::vector<WriteRecord> batch;
     for (int i = 0; i < 300; ++i) {
@@ -162,7 +164,7 @@ TEST(DocumentFaultTest, AFailedDocumentReadIsAnErrorAndTheNextReadSucceeds) {
     ASSERT_TRUE(col->Add(std::move(batch)).ok());
     ASSERT_TRUE(col->Compact().ok());
   }
-  auto db = Database::Open({.store = fault, .background_compaction = false}).value();
+  auto db = Database::Open({.store = fault, .memory_budget_bytes = 256u << 20, .background_compaction = false}).value();
   auto col = db->GetCollection(Database::kDefaultTenant, Database::kDefaultDatabase, "faults").value();
   GetRequest get;
   get.include.documents = true;

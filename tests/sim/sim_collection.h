@@ -52,7 +52,10 @@ class SimCollectionTest : public ::testing::Test {
   void Reopen() {
     col_.reset();
     db_.reset();
-    auto db = Database::Open({.store = store_, .compaction_trigger_ops = 1u << 30, .background_compaction = false});
+    auto db = Database::Open({.store = store_,
+                              .compaction_trigger_ops = 1u << 30,
+                              .memory_budget_bytes = memory_budget_bytes_,
+                              .background_compaction = false});
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     db_ = std::move(*db);
     auto col = db_->CreateCollection(Database::kDefaultTenant, Database::kDefaultDatabase,
@@ -126,6 +129,7 @@ class SimCollectionTest : public ::testing::Test {
   const char* test_name_;
   std::string collection_;
   std::optional<std::string> sparse_key_;  // the collection's sparse vector key, when set before SetUp
+  uint64_t memory_budget_bytes_ = 0;       // DatabaseOptions::memory_budget_bytes, when set before SetUp
   uint64_t seed_ = 0;
   std::shared_ptr<MemStore> store_;
   std::unique_ptr<Database> db_;
