@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "fathom/db.h"
 #include "fathom/status.h"
 
 namespace fathom::bench {
@@ -76,6 +77,22 @@ inline double Percentile(std::vector<double> values, double p) {
   std::sort(values.begin(), values.end());
   const size_t index = static_cast<size_t>(p * static_cast<double>(values.size() - 1) + 0.5);
   return values[std::min(index, values.size() - 1)];
+}
+
+// Adds rows [0, rows.rows) of a row matrix (Row(i) gives `dim` floats) to `col` as
+// records with ids "0", "1", ..., `batch` records per Add: the benches' ingest.
+template <typename Rows>
+void AddRowsInBatches(Collection& col, const Rows& rows, size_t dim, size_t batch) {
+  for (size_t first = 0; first < rows.rows; first += batch) {
+    std::vector<WriteRecord> records;
+    for (size_t i = first; i < std::min<size_t>(rows.rows, first + batch); ++i) {
+      WriteRecord r;
+      r.id = std::to_string(i);
+      r.embedding = std::vector<float>(rows.Row(i), rows.Row(i) + dim);
+      records.push_back(std::move(r));
+    }
+    Check(col.Add(std::move(records)), "add");
+  }
 }
 
 }  // namespace fathom::bench

@@ -71,16 +71,7 @@ void RunMode(bool cold, const std::string& dir, const fathom::SyntheticData& dat
     auto col = (*db)->CreateCollection(fathom::Database::kDefaultTenant, fathom::Database::kDefaultDatabase,
                                        {.name = "bench"});
     Check(col.status(), "create");
-    for (size_t first = 0; first < data.base.rows; first += config.batch) {
-      std::vector<fathom::WriteRecord> batch;
-      for (size_t i = first; i < std::min(data.base.rows, first + config.batch); ++i) {
-        fathom::WriteRecord r;
-        r.id = std::to_string(i);
-        r.embedding = std::vector<float>(data.base.Row(i), data.base.Row(i) + dim);
-        batch.push_back(std::move(r));
-      }
-      Check((*col)->Add(std::move(batch)), "add");
-    }
+    fathom::bench::AddRowsInBatches(**col, data.base, dim, config.batch);
     const double ingest_s = Seconds(start);
     start = Clock::now();
     Check((*col)->Compact(), "compact");

@@ -105,16 +105,7 @@ void Build(Where where, const fathom::SyntheticData& data, uint64_t budget_mib, 
   auto col = (*db)->CreateCollection(fathom::Database::kDefaultTenant, fathom::Database::kDefaultDatabase,
                                      {.name = kCollection});
   Check(col.status(), "create");
-  for (size_t first = 0; first < data.base.rows; first += batch_rows) {
-    std::vector<fathom::WriteRecord> batch;
-    for (size_t i = first; i < std::min(data.base.rows, first + batch_rows); ++i) {
-      fathom::WriteRecord r;
-      r.id = std::to_string(i);
-      r.embedding = std::vector<float>(data.base.Row(i), data.base.Row(i) + dim);
-      batch.push_back(std::move(r));
-    }
-    Check((*col)->Add(std::move(batch)), "add");
-  }
+  fathom::bench::AddRowsInBatches(**col, data.base, dim, batch_rows);
   const double ingest_s = Seconds(start);
   start = Clock::now();
   Check((*col)->Compact(), "compact");
