@@ -42,7 +42,8 @@ bool DecodeSegmentEntry(Decoder* in, uint32_t dimension, SegmentEntry* e) {
   if (!in->GetVarint64(&e->row.offset) || !in->GetU8(&bits) || (bits & ~0x07) != 0) return false;
   if (dimension > in->remaining() / 4) return false;  // before allocating
   e->embedding.resize(dimension);
-  if (!in->GetFloats(dimension, e->embedding.data())) return false;
+  // A segment of dimension 0 holds rows without floats (and data() may be null then).
+  if (dimension != 0 && !in->GetFloats(dimension, e->embedding.data())) return false;
   std::string_view s;
   if (bits & kHasDocument) {
     if (!in->GetLengthPrefixed(&s, limits::kDocumentBytesMax)) return false;
