@@ -3,6 +3,7 @@
 #pragma once
 
 #include <errno.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -24,6 +25,14 @@ inline double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
 inline double Mib(double bytes) { return bytes / (1 << 20); }
+
+// CPU time of the calling thread. On a shared, loaded machine wall-clock rates measure the
+// scheduler's share as much as the code; queries per CPU-second of the querying thread do not.
+inline double ThreadCpuSeconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
 
 // Prints "<program>: what" and exits 1.
 [[noreturn]] inline void Die(const std::string& what) {

@@ -57,6 +57,7 @@ using fathom::bench::Check;
 using fathom::bench::Clock;
 using fathom::bench::Die;
 using fathom::bench::Seconds;
+using fathom::bench::ThreadCpuSeconds;
 using fathom::bench::ParseDoubles;
 
 // A small seeded generator (splitmix64), one stream per row so metadata do not depend on
@@ -799,12 +800,6 @@ struct KnnPoint {
   // wall-clock QPS measures the scheduler's share as much as the engine.
   double cpu_qps = 0;
 };
-
-double ThreadCpuSeconds() {
-  timespec t{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
-}
 
 // Runs `search` over the queries in order (at least 20, at most all, stopping after
 // knn_seconds), timing the whole pass; recall over the queries answered.

@@ -38,6 +38,7 @@ using fathom::bench::Clock;
 using fathom::bench::Die;
 using fathom::bench::Mib;
 using fathom::bench::Seconds;
+using fathom::bench::ThreadCpuSeconds;
 
 // CPU seconds of the whole process (every thread) and of the calling thread: on a shared
 // machine they move much less with the load than wall time does.
@@ -47,12 +48,6 @@ double ProcessCpuSeconds() {
   return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
          static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
-double ThreadCpuSeconds() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
-
 std::unique_ptr<fathom::Database> OpenDatabase(const std::string& dir) {
   fathom::DatabaseOptions options;
   options.path = dir;

@@ -68,6 +68,11 @@ struct DatabaseOptions {
   // Spill once this many indexed rows are hot (and at least an eighth of the cold rows).
   // 0 = 64 MiB worth of rows (limits::kColdPartBytesMax; 131,072 at 128-d). Tests lower it.
   uint64_t cold_spill_min_rows = 0;
+  // A collection whose calibrated plan is the exact scan, with every row in RAM, scans
+  // through int8 copies of its rows once their f32 bytes reach this (0 =
+  // ivf_limits::kInt8ScanMinF32Bytes, 8 MiB; below it the f32 rows sit in the CPU caches).
+  // docs/design/recall-calibration.md, "Int8 first pass". Tests lower it.
+  uint64_t int8_scan_min_bytes = 0;
   // false keeps every full vector in RAM (fastest queries, most memory).
   bool cold_vectors = true;
   // The largest WAL object a write may produce, at most (and 0 =)

@@ -177,6 +177,12 @@ struct VectorIndexStats {
   uint32_t cold_parts = 0;
   uint64_t vector_memory_bytes = 0;  // RAM held for vectors (not counting the block cache)
   uint64_t index_memory_bytes = 0;   // RAM held by the index (centroids, codes, factors)
+  // The exact plan's int8 first pass (docs/design/recall-calibration.md, "Int8 first
+  // pass"): rows with an int8 copy (0 unless the plan is the exact scan and every row is
+  // hot; their bytes are in index_memory_bytes), and scans whose check found a row it
+  // left out could matter, which then scanned the f32 rows (answers are exact either way).
+  uint64_t scan_copy_rows = 0;
+  uint64_t scan_copy_fallbacks = 0;
   // Whether cold vectors keep an int8 copy in RAM (no memory budget) or none (a budget:
   // DatabaseOptions::memory_budget_bytes).
   bool cold_vector_copies = false;

@@ -137,6 +137,8 @@ Result<VectorIndexStats> CollectionImpl::IndexStats() {
   stats.cold_parts = static_cast<uint32_t>(vectors.parts().size());
   stats.vector_memory_bytes = vectors.MemoryBytes();
   stats.index_memory_bytes = vector_index_.index_memory_bytes();
+  stats.scan_copy_rows = vector_index_.scan_copy_rows();
+  stats.scan_copy_fallbacks = vector_index_.scan_copy_fallbacks();
   stats.cold_vector_copies = vectors.cold_rows() > 0 && vectors.cold_approximations();
   stats.over_memory_budget = OverMemoryBudget();
   lock.unlock();
@@ -339,6 +341,7 @@ Status CollectionImpl::MaintainVectorIndex(bool force) {
   CollectionVectorIndex::BuildSettings settings;
   settings.recall_target = vector_index_.recall_target();
   settings.clock = options_.clock.get();
+  settings.int8_scan_min_bytes = vector_index_.int8_scan_min_bytes();
   // Rows past the spill threshold are searched through int8 approximations (cold parts),
   // unless cold rows keep none (a memory budget): then the search is the all-f32 one, its
   // rows read from the parts.

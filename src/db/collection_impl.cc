@@ -45,7 +45,7 @@ CollectionImpl::CollectionImpl(std::shared_ptr<CollectionMeta> meta, std::shared
       clock_(options.clock ? options.clock.get() : RealClock().get()),
       write_queue_("write queue of collection " + id_, limits::kWriteQueueMax, limits::kWalGroupBytesMax,
                    options.clock ? options.clock.get() : RealClock().get()),
-      vector_index_(options.vector_index_min_rows, options.vector_recall_target),
+      vector_index_(options.vector_index_min_rows, options.vector_recall_target, options.int8_scan_min_bytes),
       recall_monitor_(options.recall_sample_interval) {}
 
 Status CollectionImpl::CheckUsable() const {

@@ -31,6 +31,8 @@ constexpr uint32_t kBudgetRerankFactorMax = 1u << 16;
 // Cold rows per batch of an exact scan without RAM copies: a batch's blocks (at most two
 // a row) stay within one VectorFile::PrefetchRows call.
 constexpr size_t kColdScanBatchRows = 256;
+// The int8 first pass of an exact-plan scan keeps at least k * this rows for the re-score.
+constexpr size_t kScanCopyDepthMin = 4;
 
 float FloatFromBits(uint32_t bits) {
   float v;
@@ -190,6 +192,49 @@ Status ExactSearch(const RecordTable& table, DistanceSpace space, const float* q
       [&](const uint32_t* batch, size_t count) { vectors.PrefetchCold(batch, count); });
 }
 
+// The exact k nearest of `slots` (live ones) through int8 copies (int8_scan_copy.h), into
+// `top` (empty, capacity k). Every live row is ranked by its copy (rows without one by
+// their exact vector); the best k * depth are re-scored from their exact rows in order of
+// their lower bounds (bounded_rescore.h). False when a row outside the best k * depth
+// could still have entered the top k (its copy's distance is at least the k * depth-th,
+// so its lower bound is at least that distance's bound with the copy's largest error):
+// the caller then scans the f32 rows. Every row must be hot.
+template <typename Slots>
+bool ExactSearchWithCopy(const RecordTable& table, const Int8ScanCopy& copy, DistanceSpace space,
+                         const float* query, float query_norm, const Slots& slots, size_t depth, TopK* top) {
+  const VectorColumn& vectors = table.vectors();
+  const size_t d = table.dimension().value_or(0);
+  const uint8_t* live = table.live();
+  TopK ranked(top->capacity() * depth);
+  for (uint32_t slot : slots) {
+    if (!live[slot]) continue;
+    if (copy.Has(slot)) {
+      // Most rows miss the cut: test it before the heap (a tie enters by slot in Push).
+      const float distance = copy.Distance(space, query, query_norm, slot);
+      if (distance <= ranked.threshold()) ranked.Push(distance, slot);
+    } else {
+      top->Push(SpaceDistance(space, query, query_norm, vectors.Approx(slot, nullptr), table.norm(slot), d), slot);
+    }
+  }
+  const float cut = ranked.threshold();  // infinity unless some row was left out
+  std::vector<BoundedCandidate> candidates;
+  for (const Hit& h : ranked.Take()) {
+    const float error = copy.error(h.slot), norm = copy.approx_norm(h.slot);
+    candidates.push_back({DistanceLowerBound(space, h.distance, error, query_norm, norm), h.slot});
+  }
+  std::sort(candidates.begin(), candidates.end(), [](const BoundedCandidate& a, const BoundedCandidate& b) {
+    return a.lower < b.lower || (a.lower == b.lower && a.slot < b.slot);
+  });
+  Status rescored = BoundedRescore(candidates, *top, [&](uint32_t slot) {
+    top->Push(SpaceDistance(space, query, query_norm, vectors.Approx(slot, nullptr), table.norm(slot), d), slot);
+    return Status::Ok();
+  });
+  FATHOM_CHECK(rescored.ok());  // hot rows: the re-score cannot fail
+  if (cut == std::numeric_limits<float>::infinity()) return true;
+  const float left_out = DistanceLowerBound(space, cut, copy.max_error(), query_norm, copy.min_norm());
+  return left_out > top->threshold();
+}
+
 // The live slots of a table, as a range for ExactSearch.
 struct AllSlots {
   size_t n;
@@ -289,9 +334,10 @@ uint64_t LiveOffsetsHash(const RecordTable& table) {
   return Checksum64(offsets);
 }
 
-CollectionVectorIndex::CollectionVectorIndex(size_t min_rows, double recall_target)
+CollectionVectorIndex::CollectionVectorIndex(size_t min_rows, double recall_target, size_t int8_scan_min_bytes)
     : min_rows_(min_rows != 0 ? min_rows : limits::kVectorIndexMinRows),
-      recall_target_(recall_target > 0.0 ? recall_target : ivf_limits::kRecallTargetDefault) {}
+      recall_target_(recall_target > 0.0 ? recall_target : ivf_limits::kRecallTargetDefault),
+      int8_scan_min_bytes_(int8_scan_min_bytes != 0 ? int8_scan_min_bytes : ivf_limits::kInt8ScanMinF32Bytes) {}
 
 uint32_t CollectionVectorIndex::UncalibratedProbes(uint32_t clusters) {
   const uint32_t scaled = static_cast<uint32_t>(std::ceil(clusters * limits::kVectorIndexProbeFraction));
@@ -334,6 +380,7 @@ void CollectionVectorIndex::Reset() {
   ++generation_;
   ++index_version_;
   changed_during_task_.clear();
+  scan_copy_ = Int8ScanCopy();
 }
 
 void CollectionVectorIndex::Absorb(RecordTable& table, const std::vector<uint32_t>& renumbered) {
@@ -375,6 +422,38 @@ void CollectionVectorIndex::Absorb(RecordTable& table, const std::vector<uint32_
       pending_.push_back(slot);
     }
   }
+  SyncScanCopy(table, renumbered, changes);
+}
+
+void CollectionVectorIndex::SyncScanCopy(const RecordTable& table, const std::vector<uint32_t>& renumbered,
+                                         const std::vector<uint32_t>& changes) {
+  const VectorColumn& vectors = table.vectors();
+  // Copies pay once the f32 rows outgrow the CPU caches; kept down to half that size.
+  const size_t f32_bytes = table.live_count() * table.dimension().value_or(0) * sizeof(float);
+  const size_t min_bytes = scan_copy_.dim() != 0 ? int8_scan_min_bytes_ / 2 : int8_scan_min_bytes_;
+  const bool wanted = index_ != nullptr && budget_.calibrated() && budget_.plan == SearchBudget::Plan::kExactScan &&
+                      table.dimension().has_value() && vectors.cold_rows() == 0 && f32_bytes >= min_bytes;
+  if (!wanted) {
+    if (scan_copy_.dim() != 0) scan_copy_ = Int8ScanCopy();  // frees the copies
+    return;
+  }
+  const uint8_t* live = table.live();
+  auto copy = [&](uint32_t slot) {
+    if (slot < table.slot_count() && live[slot] && !vectors.is_cold(slot)) {
+      scan_copy_.Set(slot, vectors.Approx(slot, nullptr));
+    } else {
+      scan_copy_.Drop(slot);
+    }
+  };
+  if (scan_copy_.dim() != *table.dimension()) {  // the plan just became the scan: copy every row
+    scan_copy_.Reset(*table.dimension());
+    for (size_t slot = 0; slot < table.slot_count(); ++slot) {
+      if (live[slot]) copy(static_cast<uint32_t>(slot));
+    }
+    return;
+  }
+  if (!renumbered.empty()) scan_copy_.Renumber(renumbered, table.slot_count());
+  for (uint32_t slot : changes) copy(slot);
 }
 
 bool CollectionVectorIndex::Install(const RecordTable& table, VectorIndexTask task) {
@@ -390,6 +469,7 @@ bool CollectionVectorIndex::Install(const RecordTable& table, VectorIndexTask ta
     covered_count_ = 0;
     built_rows_ = 0;
     RebuildPending(table);
+    SyncScanCopy(table, {}, {});
     return true;
   }
   index_ = std::move(task.result);
@@ -403,6 +483,7 @@ bool CollectionVectorIndex::Install(const RecordTable& table, VectorIndexTask ta
   });
   for (uint32_t slot : changed) SetCovered(slot, false);
   RebuildPending(table);
+  SyncScanCopy(table, {}, {});
   return true;
 }
 
@@ -573,6 +654,9 @@ Status CollectionVectorIndex::RunBuild(DistanceSpace space, uint32_t dim, const 
     calibration.exact_row_cost = kColdExactRowCost;
   } else {
     calibration.clock_seconds = [clock] { return clock->NowSeconds(); };
+    // Every row stays in RAM: an exact plan would scan through int8 copies (SyncScanCopy).
+    calibration.int8_exact_scan =
+        !settings.two_stage && task->slots.size() * dim * sizeof(float) >= settings.int8_scan_min_bytes;
   }
   const MatrixSource rows(matrix);
   const SlotsOfRowsSource exact(rows, task->slots);
@@ -671,7 +755,7 @@ Result<std::vector<Hit>> CollectionVectorIndex::Search(const RecordTable& table,
   const uint32_t rerank_factor = RerankFactor(space, budget_, knobs);
   if (ScansExactly(knobs)) {
     FATHOM_RETURN_IF_ERROR(
-        ExactSearch(table, space, query, query_norm, AllSlots{table.slot_count()}, rerank_factor, &top));
+        ScanExactly(table, space, query, query_norm, AllSlots{table.slot_count()}, rerank_factor, &top));
     return top.Take();
   }
   std::vector<uint32_t> uncovered;
@@ -699,7 +783,7 @@ Result<std::vector<Hit>> CollectionVectorIndex::Search(const RecordTable& table,
   const uint32_t rerank_factor = RerankFactor(space, budget_, knobs);
   if (candidates.exact_ || ScansExactly(knobs)) {
     if (candidates.exact_) {
-      FATHOM_RETURN_IF_ERROR(ExactSearch(table, space, query, query_norm, candidates.slots_, rerank_factor, &top));
+      FATHOM_RETURN_IF_ERROR(ScanExactly(table, space, query, query_norm, candidates.slots_, rerank_factor, &top));
       return top.Take();
     }
     // Prepared for an index that is gone (not expected under one lock): scan the bits.
@@ -716,6 +800,22 @@ Result<std::vector<Hit>> CollectionVectorIndex::Search(const RecordTable& table,
     FATHOM_RETURN_IF_ERROR(SearchIndex(table, query, k, &filter, knobs, &top));
   }
   return top.Take();
+}
+
+template <typename Slots>
+Status CollectionVectorIndex::ScanExactly(const RecordTable& table, DistanceSpace space, const float* query,
+                                          float query_norm, const Slots& slots, uint32_t rerank_factor,
+                                          TopK* top) const {
+  if (scan_copy_.rows() != 0 && table.vectors().cold_rows() == 0) {
+    TopK found(top->capacity());
+    if (ExactSearchWithCopy(table, scan_copy_, space, query, query_norm, slots,
+                            std::max<size_t>(rerank_factor, kScanCopyDepthMin), &found)) {
+      for (const Hit& h : found.Take()) top->Push(h.distance, h.slot);
+      return Status::Ok();
+    }
+    scan_copy_fallbacks_.fetch_add(1, std::memory_order_relaxed);
+  }
+  return ExactSearch(table, space, query, query_norm, slots, rerank_factor, top);
 }
 
 Status CollectionVectorIndex::SearchIndex(const RecordTable& table, const float* query, uint32_t k,

@@ -33,6 +33,7 @@
 #include "db/record_table.h"
 #include "fathom/status.h"
 #include "fathom/types.h"
+#include "index/vector/int8_scan_copy.h"
 #include "index/vector/ivf_index.h"
 #include "index/vector/search_calibration.h"
 #include "io/clock.h"
@@ -134,7 +135,8 @@ class CollectionVectorIndex {
   // `min_rows`: live rows below which there is no index (0 = limits::kVectorIndexMinRows).
   // `recall_target`: the recall@10 the default search is calibrated to (0 =
   // ivf_limits::kRecallTargetDefault).
-  explicit CollectionVectorIndex(size_t min_rows = 0, double recall_target = 0.0);
+  // `int8_scan_min_bytes`: DatabaseOptions::int8_scan_min_bytes (0 = the default).
+  explicit CollectionVectorIndex(size_t min_rows = 0, double recall_target = 0.0, size_t int8_scan_min_bytes = 0);
 
   // The probe count of an index whose budget is not calibrated yet (an index persisted
   // before calibration existed, until its rebuild): grows with the cluster count.
@@ -172,11 +174,16 @@ class CollectionVectorIndex {
   // without an index.
   const SearchBudget& budget() const { return budget_; }
   double recall_target() const { return recall_target_; }
+  size_t int8_scan_min_bytes() const { return int8_scan_min_bytes_; }
   // Positions into `slots`, ordered by the index's cluster order (IvfIndex::ForEachSlot),
   // slots the index lacks last, ties in their given order. A spill writes rows in this
   // order so that the rows one search re-scores (a few clusters' nearest) share blocks.
   std::vector<size_t> ClusterOrder(const std::vector<uint32_t>& slots) const;
-  size_t index_memory_bytes() const { return index_ ? index_->MemoryBytes() : 0; }
+  size_t index_memory_bytes() const { return (index_ ? index_->MemoryBytes() : 0) + scan_copy_.MemoryBytes(); }
+  // Rows with an int8 copy for the exact plan's first pass (int8_scan_copy.h), and the
+  // scans whose check sent them back to the f32 rows.
+  size_t scan_copy_rows() const { return scan_copy_.rows(); }
+  uint64_t scan_copy_fallbacks() const { return scan_copy_fallbacks_.load(std::memory_order_relaxed); }
 
   // Whether maintenance is due: enough pending or stale rows to be worth a pass, or (with
   // `force`, an explicit Compact) any at all.
@@ -196,6 +203,9 @@ class CollectionVectorIndex {
     // exact scan then reads every row from its part, so the plan is chosen by the work
     // model with that cost (kColdExactRowCost) rather than by timing scans of rows in RAM.
     bool cold_reads = false;
+    // The f32 bytes from which an exact plan scans through int8 copies (the timed exact
+    // scan is that one then): CollectionVectorIndex::int8_scan_min_bytes().
+    size_t int8_scan_min_bytes = ivf_limits::kInt8ScanMinF32Bytes;
     // Times the index plan against an exact scan (search_calibration.h); null = real time.
     const Clock* clock = nullptr;
   };
@@ -260,9 +270,20 @@ class CollectionVectorIndex {
   // its hits pushed into `top`.
   Status SearchIndex(const RecordTable& table, const float* query, uint32_t k, const SlotFilter* filter,
                      const VectorSearchKnobs& knobs, TopK* top) const;
+  // The exact k nearest of `slots` (live ones) pushed into `top`: through the int8 copies
+  // when the exact plan keeps them, else ExactSearch.
+  template <typename Slots>
+  Status ScanExactly(const RecordTable& table, DistanceSpace space, const float* query, float query_norm,
+                     const Slots& slots, uint32_t rerank_factor, TopK* top) const;
+  // Keeps scan_copy_ in step with the table (exclusive lock): every live row copied while
+  // the calibrated plan is the exact scan and every row is hot, nothing otherwise.
+  // `renumbered` and `changes` as Absorb got them.
+  void SyncScanCopy(const RecordTable& table, const std::vector<uint32_t>& renumbered,
+                    const std::vector<uint32_t>& changes);
 
   size_t min_rows_;
   double recall_target_;
+  size_t int8_scan_min_bytes_;
   std::shared_ptr<const IvfIndex> index_;
   SearchBudget budget_;
   std::vector<uint64_t> covered_;  // bitset over table slots
@@ -276,6 +297,8 @@ class CollectionVectorIndex {
   // under the shared lock from other threads).
   std::atomic<bool> maintaining_{false};
   std::vector<uint32_t> changed_during_task_;
+  Int8ScanCopy scan_copy_;
+  mutable std::atomic<uint64_t> scan_copy_fallbacks_{0};
 };
 
 // XXH3 of the live rows' offsets in slot order: ties a persisted index's dense slots to

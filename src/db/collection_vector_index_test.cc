@@ -20,6 +20,7 @@
 #include "common/coding.h"
 #include "common/limits.h"
 #include "io/forwarding_store.h"
+#include "io/manual_clock.h"
 #include "io/mem_store.h"
 #include "test_util.h"
 
@@ -79,8 +80,10 @@ class CollectionVectorIndexTest : public ::testing::TestWithParam<bool> {
          .recall_sample_interval = recall_sample_interval_,
          .vector_cache_bytes = cache_bytes_,
          .memory_budget_bytes = Budget(),
-         .cold_spill_min_rows = kSpillRows,
-         .background_compaction = false});
+         .cold_spill_min_rows = cold_spill_rows_,
+         .int8_scan_min_bytes = int8_scan_min_bytes_,
+         .background_compaction = false,
+         .clock = clock_});
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     db_ = std::move(*db);
     auto col = db_->CreateCollection(Database::kDefaultTenant, Database::kDefaultDatabase,
@@ -183,6 +186,9 @@ class CollectionVectorIndexTest : public ::testing::TestWithParam<bool> {
 
   std::shared_ptr<MemStore> store_ = std::make_shared<MemStore>();
   uint64_t cache_bytes_ = 0;
+  size_t cold_spill_rows_ = kSpillRows;
+  uint64_t int8_scan_min_bytes_ = 0;
+  std::shared_ptr<Clock> clock_;  // null: real time
   // Tests that assert recall >= 0.95 on a few dozen queries calibrate for more, so that
   // sampling noise cannot fail them; the default target has a test of its own.
   double recall_target_ = 0.98;
@@ -671,6 +677,86 @@ TEST_P(CollectionVectorIndexTest, DeletesAndRenumbering) {
   EXPECT_EQ(Stats().indexed_rows, 2000u);
 }
 
+// The exact plan ranks rows by int8 copies, re-scores the best exactly and proves that no
+// row it left out could matter (int8_scan_copy.h): its answers are an exact scan's, through
+// upserts, deletes that renumber slots, new rows and a reopen, in every space; rows that
+// tie with many others send the scan back to the f32 rows, still exact.
+TEST_P(CollectionVectorIndexTest, ExactPlanScansThroughInt8CopiesExactly) {
+  // A clock that stands still times the index and the scan alike, and a tie keeps the
+  // exact plan: the plan does not depend on this machine's speed.
+  clock_ = std::make_shared<ManualClock>();
+  cold_spill_rows_ = 1u << 30;  // every row hot: the copies are kept only then
+  int8_scan_min_bytes_ = 64 << 10;  // rows of 96 bytes: copies from 683 rows, kept down to 342
+  for (DistanceSpace space : {DistanceSpace::kL2, DistanceSpace::kCosine, DistanceSpace::kInnerProduct}) {
+    SCOPED_TRACE(DistanceSpaceName(space));
+    store_ = std::make_shared<MemStore>();
+    vectors_.clear();
+    Open(space);
+    Data data(SeedForTest("CollectionVectorIndexTest.ExactPlanScansThroughInt8CopiesExactly"), 0);
+    AddRows(data, 0, 3000);
+    ASSERT_TRUE(col_->Compact().ok());
+    VectorIndexStats s = Stats();
+    ASSERT_TRUE(s.active);
+    ASSERT_EQ(s.plan, VectorIndexStats::Plan::kExactScan);
+    EXPECT_EQ(s.scan_copy_rows, 3000u);
+    EXPECT_EQ(Recall(data, 30, space), 1.0);
+    EXPECT_EQ(Recall(data, 30, space, /*bucket_below=*/10), 1.0);
+
+    // Upserts change rows in place; deletes of two thirds reclaim and renumber slots.
+    std::vector<WriteRecord> upserts;
+    for (size_t i = 0; i < 300; ++i) {
+      std::vector<float> v = data.Next();
+      vectors_["r" + std::to_string(i)] = v;
+      upserts.push_back(MakeRecord("r" + std::to_string(i), v, std::nullopt, Metadata{{"bucket", int64_t(i % 100)}}));
+    }
+    ASSERT_TRUE(col_->Upsert(std::move(upserts)).ok());
+    EXPECT_EQ(Recall(data, 20, space), 1.0);
+    DeleteRequest del;
+    del.ids.emplace();
+    for (size_t i = 0; i < 3000; ++i) {
+      if (i % 3 != 0) del.ids->push_back("r" + std::to_string(i));
+    }
+    ASSERT_TRUE(col_->Delete(del).ok());
+    for (const std::string& id : *del.ids) vectors_.erase(id);
+    EXPECT_EQ(Stats().scan_copy_rows, 1000u);
+    EXPECT_EQ(Recall(data, 20, space), 1.0);
+
+    // 400 copies of one vector: the copies cannot separate them, so the scan falls back.
+    std::vector<WriteRecord> same;
+    const std::vector<float> twin = data.Next();
+    for (size_t i = 0; i < 400; ++i) {
+      vectors_["t" + std::to_string(i)] = twin;
+      same.push_back(MakeRecord("t" + std::to_string(i), twin, std::nullopt, Metadata{{"bucket", int64_t{0}}}));
+    }
+    ASSERT_TRUE(col_->Add(std::move(same)).ok());
+    s = Stats();
+    EXPECT_EQ(s.scan_copy_rows, 1400u);
+    const uint64_t fallbacks = s.scan_copy_fallbacks;
+    QueryRequest r;
+    r.query_embeddings = {twin};
+    r.n_results = 10;
+    auto res = col_->Query(r);
+    ASSERT_TRUE(res.ok()) << res.status().ToString();
+    ASSERT_EQ(res->rows[0].ids.size(), 10u);
+    for (const std::string& id : res->rows[0].ids) EXPECT_EQ(id[0], 't') << id;
+    EXPECT_GT(Stats().scan_copy_fallbacks, fallbacks);
+    for (size_t i = 0; i < 400; ++i) vectors_.erase("t" + std::to_string(i));
+    DeleteRequest twins;
+    twins.ids.emplace();
+    for (size_t i = 0; i < 400; ++i) twins.ids->push_back("t" + std::to_string(i));
+    ASSERT_TRUE(col_->Delete(twins).ok());
+
+    // A reopen copies the rows again from the loaded index's plan.
+    AddRows(data, 3000, 500);
+    ASSERT_TRUE(col_->Compact().ok());
+    Open(space);
+    s = Stats();
+    ASSERT_EQ(s.plan, VectorIndexStats::Plan::kExactScan);
+    EXPECT_EQ(s.scan_copy_rows, vectors_.size());
+    EXPECT_EQ(Recall(data, 20, space), 1.0);
+  }
+}
+
 TEST_P(CollectionVectorIndexTest, ColdVectorsStayExactAndSurviveReopen) {
   cache_bytes_ = 64 << 10;  // a small cache: most exact reads go to the store
   Open();
@@ -802,7 +888,8 @@ TEST_P(CollectionVectorIndexTest, ColdQueryReadsItsRowsInOneRound) {
                               .vector_index_min_rows = kMinRows,
                               .vector_recall_target = recall_target_,
                               .memory_budget_bytes = Budget(),
-                              .cold_spill_min_rows = kSpillRows,
+                              .cold_spill_min_rows = cold_spill_rows_,
+                              .int8_scan_min_bytes = int8_scan_min_bytes_,
                               .background_compaction = false});
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     db_ = std::move(*db);
@@ -830,7 +917,8 @@ TEST_P(CollectionVectorIndexTest, ColdVectorsOff) {
   store_ = std::make_shared<MemStore>();
   auto db = Database::Open({.store = store_,
                             .vector_index_min_rows = kMinRows,
-                            .cold_spill_min_rows = kSpillRows,
+                            .cold_spill_min_rows = cold_spill_rows_,
+         .int8_scan_min_bytes = int8_scan_min_bytes_,
                             .cold_vectors = false,
                             .background_compaction = false});
   ASSERT_TRUE(db.ok());
@@ -902,7 +990,8 @@ TEST_P(CollectionVectorIndexTest, ReopenWithAndWithoutABudgetAnswersAlike) {
                               .vector_index_min_rows = kMinRows,
                               .vector_recall_target = recall_target_,
                               .memory_budget_bytes = budget,
-                              .cold_spill_min_rows = kSpillRows,
+                              .cold_spill_min_rows = cold_spill_rows_,
+         .int8_scan_min_bytes = int8_scan_min_bytes_,
                               .background_compaction = false});
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     db_ = std::move(*db);

@@ -330,6 +330,8 @@ void WriteVectorIndexStats(JsonWriter& w, const VectorIndexStats& stats) {
   w.String(exact ? "exact_scan" : "index");
   count("probes", stats.default_probes);
   count("rerank_factor", stats.default_rerank_factor);
+  count("int8_scan_rows", stats.scan_copy_rows);
+  count("int8_scan_fallbacks", stats.scan_copy_fallbacks);
   w.EndObject();
   w.Key("calibration");
   w.StartObject();

@@ -24,17 +24,36 @@ float DotProductScalar(const float* a, const float* b, size_t n) {
   return sum;
 }
 
+float L2SquaredInt8Scalar(const float* a, const int8_t* codes, float scale, size_t n) {
+  float sum = 0.0f;
+  for (size_t i = 0; i < n; ++i) {
+    float d = a[i] - scale * static_cast<float>(codes[i]);
+    sum += d * d;
+  }
+  return sum;
+}
+
+float DotProductInt8Scalar(const float* a, const int8_t* codes, size_t n) {
+  float sum = 0.0f;
+  for (size_t i = 0; i < n; ++i) sum += a[i] * static_cast<float>(codes[i]);
+  return sum;
+}
+
 }  // namespace kernels
 
 namespace {
 
 using Kernel = float (*)(const float*, const float*, size_t);
+using Int8L2Kernel = float (*)(const float*, const int8_t*, float, size_t);
+using Int8DotKernel = float (*)(const float*, const int8_t*, size_t);
 
 struct Dispatch {
   SimdLevel supported = SimdLevel::kScalar;
   SimdLevel active = SimdLevel::kScalar;
   Kernel l2 = kernels::L2SquaredScalar;
   Kernel dot = kernels::DotProductScalar;
+  Int8L2Kernel l2_int8 = kernels::L2SquaredInt8Scalar;
+  Int8DotKernel dot_int8 = kernels::DotProductInt8Scalar;
 };
 
 const Dispatch& GetDispatch() {
@@ -61,10 +80,14 @@ const Dispatch& GetDispatch() {
       case SimdLevel::kAvx512:
         d.l2 = kernels::L2SquaredAvx512;
         d.dot = kernels::DotProductAvx512;
+        d.l2_int8 = kernels::L2SquaredInt8Avx2;
+        d.dot_int8 = kernels::DotProductInt8Avx2;
         break;
       case SimdLevel::kAvx2:
         d.l2 = kernels::L2SquaredAvx2;
         d.dot = kernels::DotProductAvx2;
+        d.l2_int8 = kernels::L2SquaredInt8Avx2;
+        d.dot_int8 = kernels::DotProductInt8Avx2;
         break;
       case SimdLevel::kScalar:
         break;
@@ -90,6 +113,10 @@ const char* SimdLevelName(SimdLevel level) {
 
 float L2Squared(const float* a, const float* b, size_t n) { return GetDispatch().l2(a, b, n); }
 float DotProduct(const float* a, const float* b, size_t n) { return GetDispatch().dot(a, b, n); }
+float L2SquaredInt8(const float* a, const int8_t* codes, float scale, size_t n) {
+  return GetDispatch().l2_int8(a, codes, scale, n);
+}
+float DotProductInt8(const float* a, const int8_t* codes, size_t n) { return GetDispatch().dot_int8(a, codes, n); }
 
 float DistanceLowerBound(DistanceSpace space, float approx_distance, float error, float query_norm,
                          float approx_norm) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "fathom/types.h"
 
@@ -22,6 +23,12 @@ const char* SimdLevelName(SimdLevel level);
 
 float L2Squared(const float* a, const float* b, size_t n);
 float DotProduct(const float* a, const float* b, size_t n);
+
+// An f32 vector against an int8 row whose values are scale * codes[i] (Int8Matrix's rows):
+// |a - scale * codes|^2, and <a, codes> (unscaled: multiply by the scale). A quarter of the
+// bytes of the f32 kernels for the first pass of a scan (int8_scan_copy.h).
+float L2SquaredInt8(const float* a, const int8_t* codes, float scale, size_t n);
+float DotProductInt8(const float* a, const int8_t* codes, size_t n);
 
 // Chroma's distance for `space` between a query and a stored vector, given their norms
 // (used for cosine only; pass 0 when unknown for other spaces).
@@ -72,6 +79,11 @@ float DotProductScalar(const float* a, const float* b, size_t n);
 float L2SquaredAvx2(const float* a, const float* b, size_t n);
 float DotProductAvx2(const float* a, const float* b, size_t n);
 float L2SquaredAvx512(const float* a, const float* b, size_t n);
+// The int8 kernels have scalar and AVX2 levels; the AVX-512 level uses the AVX2 ones.
+float L2SquaredInt8Scalar(const float* a, const int8_t* codes, float scale, size_t n);
+float DotProductInt8Scalar(const float* a, const int8_t* codes, size_t n);
+float L2SquaredInt8Avx2(const float* a, const int8_t* codes, float scale, size_t n);
+float DotProductInt8Avx2(const float* a, const int8_t* codes, size_t n);
 float DotProductAvx512(const float* a, const float* b, size_t n);
 }  // namespace kernels
 

@@ -38,6 +38,33 @@ TEST(DistanceTest, AllLevelsAgreeWithScalar) {
   }
 }
 
+TEST(DistanceTest, Int8KernelsAgreeWithDecodedRows) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal;
+  std::uniform_int_distribution<int> code(-127, 127);
+  for (size_t n : {1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 128, 384, 768, 1536}) {
+    std::vector<float> a(n), decoded(n);
+    std::vector<int8_t> codes(n);
+    const float scale = 0.013f;
+    for (size_t i = 0; i < n; ++i) {
+      a[i] = normal(rng);
+      codes[i] = static_cast<int8_t>(code(rng));
+      decoded[i] = scale * static_cast<float>(codes[i]);
+    }
+    const float l2 = kernels::L2SquaredScalar(a.data(), decoded.data(), n);
+    const float dot = kernels::DotProductScalar(a.data(), decoded.data(), n);
+    const float tol_l2 = 1e-4f * std::max(1.0f, l2), tol_dot = 1e-4f * static_cast<float>(n);
+    EXPECT_NEAR(kernels::L2SquaredInt8Scalar(a.data(), codes.data(), scale, n), l2, tol_l2) << n;
+    EXPECT_NEAR(scale * kernels::DotProductInt8Scalar(a.data(), codes.data(), n), dot, tol_dot) << n;
+    EXPECT_NEAR(L2SquaredInt8(a.data(), codes.data(), scale, n), l2, tol_l2) << n;
+    EXPECT_NEAR(scale * DotProductInt8(a.data(), codes.data(), n), dot, tol_dot) << n;
+    if (SupportedSimdLevel() >= SimdLevel::kAvx2) {
+      EXPECT_NEAR(kernels::L2SquaredInt8Avx2(a.data(), codes.data(), scale, n), l2, tol_l2) << n;
+      EXPECT_NEAR(scale * kernels::DotProductInt8Avx2(a.data(), codes.data(), n), dot, tol_dot) << n;
+    }
+  }
+}
+
 TEST(DistanceTest, ChromaSpaces) {
   float a[] = {1, 1}, b[] = {3, 4};
   float na = std::sqrt(2.0f), nb = 5.0f;

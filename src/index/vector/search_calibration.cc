@@ -7,7 +7,9 @@
 #include <utility>
 #include <vector>
 
+#include "index/vector/bounded_rescore.h"
 #include "index/vector/distance.h"
+#include "index/vector/int8_scan_copy.h"
 #include "index/vector/kmeans.h"
 #include "index/vector/top_k.h"
 
@@ -18,6 +20,9 @@ namespace {
 // z of the one-sided 99% bound: held-out queries are another sample, and a budget that
 // only just clears the target on this one would miss it on about half of the others.
 constexpr double kConfidenceZ = 2.326;
+// The int8 first pass keeps k * this rows for the exact re-score (the collection keeps
+// k * its re-rank factor, 10 unless calibrated otherwise).
+constexpr size_t kInt8ScanDepth = 10;
 
 // One sampled row used as a query: its own slot (excluded from its answers), its vector
 // and the true distance of its k-th nearest other row.
@@ -124,6 +129,56 @@ Result<CalibrationPoint> Measure(const IvfIndex& index, const VectorSource& exac
 // exact scan of every row through the same sources (ranking by the approximations and
 // re-scoring the best exactly when there are approximations, as a collection's scan of
 // cold rows does).
+// Seconds for the first `count` queries by the exact plan's int8 first pass, as a
+// collection scans with its copies (CollectionVectorIndex, ExactSearchWithCopy): rank every
+// row by its copy, re-score the best k * kInt8ScanDepth exactly in order of their lower
+// bounds. The copies are made first, untimed.
+double TimeInt8Scan(DistanceSpace space, const VectorSource& exact, const CalibrationOptions& options,
+                    const std::vector<SampleQuery>& queries, size_t count, const std::vector<uint32_t>& slots) {
+  const uint32_t dim = exact.dim();
+  const bool cosine = space == DistanceSpace::kCosine;
+  std::vector<float> scratch(dim);
+  Int8ScanCopy copy;
+  copy.Reset(dim);
+  for (uint32_t slot : slots) {
+    const float* row = exact.Fetch(slot, scratch.data());
+    if (row != nullptr) copy.Set(slot, row);
+  }
+  size_t sink = 0;  // keeps the work observable
+  const double start = options.clock_seconds();
+  for (size_t i = 0; i < count; ++i) {
+    const SampleQuery& query = queries[i];
+    TopK ranked(size_t{options.k} * kInt8ScanDepth);
+    for (uint32_t slot : slots) {
+      if (!copy.Has(slot)) continue;
+      const float distance = copy.Distance(space, query.vector.data(), query.norm, slot);
+      if (distance <= ranked.threshold()) ranked.Push(distance, slot);
+    }
+    std::vector<BoundedCandidate> candidates;
+    for (const Hit& h : ranked.Take()) {
+      candidates.push_back({DistanceLowerBound(space, h.distance, copy.error(h.slot), query.norm,
+                                               copy.approx_norm(h.slot)),
+                            h.slot});
+    }
+    std::sort(candidates.begin(), candidates.end(),
+              [](const BoundedCandidate& a, const BoundedCandidate& b) { return a.lower < b.lower; });
+    TopK top(options.k);
+    Status ignored = BoundedRescore(candidates, top, [&](uint32_t slot) {
+      const float* row = exact.Fetch(slot, scratch.data());
+      if (row != nullptr) {
+        const float norm = cosine ? std::sqrt(DotProduct(row, row, dim)) : 0.0f;
+        top.Push(SpaceDistance(space, query.vector.data(), query.norm, row, norm, dim), slot);
+      }
+      return Status::Ok();
+    });
+    (void)ignored;
+    sink += top.Take().size();
+  }
+  const double seconds = options.clock_seconds() - start;
+  (void)sink;
+  return seconds;
+}
+
 struct PlanTimes {
   double index = 0.0;
   double exact = 0.0;
@@ -154,6 +209,10 @@ PlanTimes TimePlans(const IvfIndex& index, const VectorSource& exact, const Cali
     sink += hits.ok() ? hits->size() : 0;
   }
   times.index = options.clock_seconds() - index_start;
+  if (options.int8_exact_scan && options.approximate == nullptr) {
+    times.exact = TimeInt8Scan(space, exact, options, queries, count, slots);
+    return times;
+  }
   const double exact_start = options.clock_seconds();
   for (size_t i = 0; i < count; ++i) {
     const SampleQuery& query = queries[i];

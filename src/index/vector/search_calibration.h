@@ -61,6 +61,10 @@ struct CalibrationOptions {
   // collection with cold rows, IvfSearchOptions::exact), so the budget covers the
   // approximation's losses too.
   const VectorSource* approximate = nullptr;
+  // Without `approximate`: the exact scan the collection would run is the int8 first pass
+  // over copies of every row (int8_scan_copy.h; every row in RAM), so that is the scan
+  // timed against the index.
+  bool int8_exact_scan = false;
   // When set (seconds from any fixed origin), the plan is chosen by timing both on a few
   // sample queries, back to back: the cheapest index setting against an exact scan of
   // every row through the same sources, the faster one kept. The work model alone
