@@ -285,6 +285,7 @@ Status CollectionImpl::RepairColdParts() {
     // Rows that changed meanwhile no longer refer to the part; the rest are as logged.
     std::unique_lock<std::shared_mutex> lock(state_mu_);
     table_.mutable_vectors().DropPart(part.get(), rows);
+    vector_index_.VectorsMoved(table_);
   }
 }
 
@@ -419,6 +420,7 @@ Status CollectionImpl::MaintainColdVectors() {
     FATHOM_RETURN_IF_ERROR(VectorColumn::ReadPart(*part, &rows).WithContext("cold part " + part->id));
     std::unique_lock<std::shared_mutex> lock(state_mu_);
     table_.mutable_vectors().DropPart(part.get(), rows);
+    vector_index_.VectorsMoved(table_);
   }
   for (;;) {
     VectorColumn::SpillPlan plan;
@@ -462,6 +464,7 @@ Status CollectionImpl::MaintainColdVectors() {
     {
       std::unique_lock<std::shared_mutex> lock(state_mu_);
       moved = table_.mutable_vectors().InstallPart(std::move(part), plan);
+      vector_index_.VectorsMoved(table_);  // cold rows: the exact plan's int8 copies go
     }
     spdlog::debug("collection {}: spilled {} of {} vectors to cold part {}", id_, moved, plan.slots.size(), part_id);
     if (moved == 0) return Status::Ok();  // renumbered meanwhile: the next pass plans again

@@ -751,7 +751,8 @@ Result<std::vector<Hit>> CollectionVectorIndex::Search(const RecordTable& table,
   const size_t d = table.dimension().value_or(0);
   TopK top(k);
   if (d == 0 || k == 0) return top.Take();
-  const float query_norm = space == DistanceSpace::kCosine ? std::sqrt(DotProduct(query, query, d)) : 0.0f;
+  // |q| for cosine distances, and for the bounds of int8 approximations in ip (DistanceLowerBound).
+  const float query_norm = space == DistanceSpace::kL2 ? 0.0f : std::sqrt(DotProduct(query, query, d));
   const uint32_t rerank_factor = RerankFactor(space, budget_, knobs);
   if (ScansExactly(knobs)) {
     FATHOM_RETURN_IF_ERROR(
@@ -779,7 +780,8 @@ Result<std::vector<Hit>> CollectionVectorIndex::Search(const RecordTable& table,
   const size_t d = table.dimension().value_or(0);
   TopK top(k);
   if (d == 0 || k == 0) return top.Take();
-  const float query_norm = space == DistanceSpace::kCosine ? std::sqrt(DotProduct(query, query, d)) : 0.0f;
+  // |q| for cosine distances, and for the bounds of int8 approximations in ip (DistanceLowerBound).
+  const float query_norm = space == DistanceSpace::kL2 ? 0.0f : std::sqrt(DotProduct(query, query, d));
   const uint32_t rerank_factor = RerankFactor(space, budget_, knobs);
   if (candidates.exact_ || ScansExactly(knobs)) {
     if (candidates.exact_) {
@@ -860,7 +862,8 @@ Result<std::vector<Hit>> CollectionVectorIndex::ExactNearest(const RecordTable& 
   const size_t d = table.dimension().value_or(0);
   TopK top(k);
   if (d == 0 || k == 0) return top.Take();
-  const float query_norm = space == DistanceSpace::kCosine ? std::sqrt(DotProduct(query, query, d)) : 0.0f;
+  // |q| for cosine distances, and for the bounds of int8 approximations in ip (DistanceLowerBound).
+  const float query_norm = space == DistanceSpace::kL2 ? 0.0f : std::sqrt(DotProduct(query, query, d));
   FATHOM_RETURN_IF_ERROR(ExactSearch(table, space, query, query_norm, AllSlots{table.slot_count()},
                                      RerankFactor(space, budget_, VectorSearchKnobs{}), &top));
   return top.Take();

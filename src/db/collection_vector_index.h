@@ -145,6 +145,9 @@ class CollectionVectorIndex {
   // ---- exclusive lock ----
   // Folds the table's change journal in; `renumbered` is MaybeShrink's result (may be empty).
   void Absorb(RecordTable& table, const std::vector<uint32_t>& renumbered);
+  // Rows moved between RAM and cold parts without changing (exclusive lock): the exact
+  // plan's int8 copies are kept only while every row is hot.
+  void VectorsMoved(const RecordTable& table) { SyncScanCopy(table, {}, {}); }
   // Forgets everything (recovery starts over).
   void Reset();
   // A planned task failed: nothing is installed.

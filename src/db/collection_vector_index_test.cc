@@ -738,8 +738,18 @@ TEST_P(CollectionVectorIndexTest, ExactPlanScansThroughInt8CopiesExactly) {
     auto res = col_->Query(r);
     ASSERT_TRUE(res.ok()) << res.status().ToString();
     ASSERT_EQ(res->rows[0].ids.size(), 10u);
-    for (const std::string& id : res->rows[0].ids) EXPECT_EQ(id[0], 't') << id;
-    EXPECT_GT(Stats().scan_copy_fallbacks, fallbacks);
+    // The exact distances (the ids of equal ones are interchangeable).
+    const std::vector<std::string> truth = Exact(twin, 10, space);
+    const float twin_norm = std::sqrt(DotProduct(twin.data(), twin.data(), kDim));
+    for (size_t j = 0; j < 10; ++j) {
+      const std::vector<float>& v = vectors_.at(truth[j]);
+      const float vn = std::sqrt(DotProduct(v.data(), v.data(), kDim));
+      EXPECT_NEAR(res->distances[0][j], SpaceDistance(space, twin.data(), twin_norm, v.data(), vn, kDim), 1e-5) << j;
+    }
+    if (space != DistanceSpace::kInnerProduct) {  // in ip, rows of larger norm beat the twins
+      for (const std::string& id : res->rows[0].ids) EXPECT_EQ(id[0], 't') << id;
+      EXPECT_GT(Stats().scan_copy_fallbacks, fallbacks);
+    }
     for (size_t i = 0; i < 400; ++i) vectors_.erase("t" + std::to_string(i));
     DeleteRequest twins;
     twins.ids.emplace();
@@ -755,6 +765,20 @@ TEST_P(CollectionVectorIndexTest, ExactPlanScansThroughInt8CopiesExactly) {
     EXPECT_EQ(s.scan_copy_rows, vectors_.size());
     EXPECT_EQ(Recall(data, 20, space), 1.0);
   }
+}
+
+// The exact path over cold rows' int8 approximations re-scores in order of lower bounds
+// that, in ip, depend on |q|: it was passed as 0 (only cosine needed it for distances),
+// which made the bounds too high and skipped rows of the true top k.
+TEST_P(CollectionVectorIndexTest, ColdExactPathIsExactInInnerProduct) {
+  Open(DistanceSpace::kInnerProduct);
+  Data data(SeedForTest("CollectionVectorIndexTest.ColdExactPathIsExactInInnerProduct"), 0);
+  AddRows(data, 0, 5000);
+  ASSERT_TRUE(col_->Compact().ok());
+  ASSERT_GT(Stats().cold_vectors, 0u);
+  // A 10% filter: 500 allowed rows (fewer than kExactScanAllowedRowsMin), scanned exactly
+  // through their approximations.
+  EXPECT_EQ(Recall(data, 60, DistanceSpace::kInnerProduct, /*bucket_below=*/10), 1.0);
 }
 
 TEST_P(CollectionVectorIndexTest, ColdVectorsStayExactAndSurviveReopen) {

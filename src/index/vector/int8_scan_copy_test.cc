@@ -25,7 +25,7 @@ std::vector<float> RandomRow(std::mt19937_64& rng) {
 }
 
 TEST(Int8ScanCopyTest, BoundsHoldInEverySpace) {
-  const uint64_t seed = SeedForTest("Int8ScanCopyTest.BoundsHoldInEverySpace");
+  const uint64_t seed = testing::SeedForTest("Int8ScanCopyTest.BoundsHoldInEverySpace");
   std::mt19937_64 rng(seed);
   Int8ScanCopy copy;
   copy.Reset(kDim);
