@@ -259,9 +259,9 @@ int main(int argc, char** argv) {
   {
     // Section sizes, from the header's section table (docs/format/text-index.md).
     static const char* kNames[] = {"analyzer", "dictionary", "term texts", "block table", "documents",
-                                   "per-document term ids", "postings"};
+                                   "per-document term ids", "postings", "trigrams"};
     std::printf("| section | MiB |\n| --- | --- |\n");
-    for (size_t i = 0; i < 7 && bytes.size() >= fathom::kTextIndexHeaderBytes; ++i) {
+    for (size_t i = 0; i < fathom::kTextIndexSections && bytes.size() >= fathom::kTextIndexHeaderBytes; ++i) {
       uint64_t size = 0;
       for (int b = 7; b >= 0; --b) size = size << 8 | static_cast<uint8_t>(bytes[72 + i * 24 + 8 + b]);
       std::printf("| %s | %.1f |\n", kNames[i], Mib(static_cast<double>(size)));
