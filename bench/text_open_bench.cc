@@ -4,11 +4,12 @@
 // a local directory and compacted (which writes the text index object), then opened
 // again and again, alternating in one process:
 //   rebuild  the object moved aside: recovery analyzes every compacted document and
-//            bulk-builds the index (what every open did before the object existed)
-//   load     the object in place: recovery decodes, checks and adopts it
+//            bulk-builds the index, and builds the trigram index from the documents (what
+//            every open did before the object existed)
+//   load     the object in place: recovery decodes, checks and adopts it (since format
+//            version 2 the trigram index too)
 // Open = Database::Open + the collection's first Count (recovery runs on first use), wall
-// time; the other row indexes (metadata, trigram) are built in both modes, in parallel
-// with the text index. Then the text index alone, single-threaded in this process:
+// time; the metadata index is built in both modes, in parallel with the document indexes. Then the text index alone, single-threaded in this process:
 // analyze + BulkInsert + Seal against decode + LoadSealed of the object's bytes, and the
 // object's size against the documents'. Prints tables and the machine's load; not a test.
 // Usage: text_open_bench [--docs 1000000] [--dir /tmp/text_open_bench] [--rounds 3]
