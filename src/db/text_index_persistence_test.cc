@@ -89,7 +89,9 @@ void ExpectSameTrigrams(const RecordTable& expected, const RecordTable& actual, 
     auto a = expected.trigram_index()->ContainsCandidates(pattern);
     auto b = actual.trigram_index()->ContainsCandidates(pattern);
     ASSERT_EQ(a.has_value(), b.has_value()) << pattern;
-    if (a) EXPECT_TRUE(*a == *b) << "'" << pattern << "'";
+    if (a) {
+      EXPECT_TRUE(*a == *b) << "'" << pattern << "'";
+    }
   }
 }
 

@@ -139,7 +139,7 @@ std::shared_ptr<Collection> OpenCollection(Database& db, const std::string& name
 
 class TextIndexPersistTest : public testing::SimCollectionTest {
  protected:
-  TextIndexPersistTest() : SimCollectionTest("TextIndexPersistTest", "text") {}
+  explicit TextIndexPersistTest(const char* name = "TextIndexPersistTest") : SimCollectionTest(name, "text") {}
 
   // Reopen, and the first call, which recovers the collection (and logs its warnings).
   void ReopenAndRecover() {
@@ -414,7 +414,7 @@ TEST_F(TextIndexPersistTest, ObjectOfAnotherAnalyzerIsRebuilt) {
 // documents cannot remove their old trigrams from the table's index.
 class TrigramPersistTest : public TextIndexPersistTest {
  protected:
-  TrigramPersistTest() { memory_budget_bytes_ = 256u << 20; }
+  TrigramPersistTest() : TextIndexPersistTest("TrigramPersistTest") { memory_budget_bytes_ = 256u << 20; }
 
   // The collection's documents in Get order (slot order: ranks of the compacted state when
   // nothing was written since the compaction).
