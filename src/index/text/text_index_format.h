@@ -2,7 +2,8 @@
 // (c/<collection>/tidx/<uuid>.tix) written by compaction and named by the manifest,
 // holding the analyzer identity, a sorted term dictionary, per-block skip data, exact
 // document lengths, per-document term ids and the postings blocks of
-// docs/format/text-postings.md. Byte layout: docs/format/text-index.md; design:
+// docs/format/text-postings.md, and (format version 2) the where_document trigram index
+// of the same rows (trigram_section.h). Byte layout: docs/format/text-index.md; design:
 // docs/design/text-index.md, "Persistence".
 //
 // Slots in the object are ranks: rank r is the r-th live row of the compacted state in

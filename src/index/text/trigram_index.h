@@ -13,7 +13,9 @@
 //     match must contain, as an AND/OR formula; atoms that are all ASCII are looked up
 //     here, others are assumed present. Case-insensitive parts of r can only match, for
 //     an ASCII atom character, that character, its ASCII case pair, K or ſ.
-// The caller verifies every candidate (query/filter_eval.cc). Design:
+// The caller verifies every candidate (query/filter_eval.cc). Compaction persists the
+// postings in the text index object (trigram_section.h) and an open loads them
+// (LoadSealed) instead of building them from the documents. Design:
 // docs/design/where-document.md.
 // Thread-safety: const methods are safe concurrently; changes are exclusive.
 #pragma once
