@@ -54,15 +54,19 @@ inline std::vector<double> ParseDoubles(const std::string& text) {
   return out;
 }
 
-// Resident set size of this process, bytes.
-inline size_t RssBytes() {
+// A "<field>: N kB" line of /proc/self/status, bytes (0 when absent).
+inline size_t ProcStatusBytes(const std::string& field) {
   std::ifstream status("/proc/self/status");
   std::string line;
   while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+    if (line.rfind(field, 0) == 0) return std::stoull(line.substr(field.size())) * 1024;
   }
   return 0;
 }
+// Resident set size of this process, bytes.
+inline size_t RssBytes() { return ProcStatusBytes("VmRSS:"); }
+// The largest resident set this process has had, bytes.
+inline size_t PeakRssBytes() { return ProcStatusBytes("VmHWM:"); }
 
 // The 1-, 5- and 15-minute load averages, "1.00 0.80 0.50".
 inline std::string LoadAverages() {

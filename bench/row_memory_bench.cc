@@ -9,17 +9,26 @@
 //          row; then the latency of: get of 100 random ids with documents (each a cold
 //          block the first time), the same 100 again (warm), get of 100 ids without
 //          documents, query k=10 with documents, and a where_document $contains get
-//          (limit 10). Medians over --rounds rounds.
+//          (limit 10). Medians over --rounds rounds. Also the open's process CPU time and
+//          the peak resident set (VmHWM) at the end of the open.
+//   text-index-version  rewrites the collection's text index object as format version
+//          --version (1: without the trigram section, so the open builds the trigram index
+//          from the documents, as every open did before version 2; 2: the object as
+//          compaction wrote it, kept in <dir>.tix-v2/), so that `read` compares
+//          both in separate processes, back to back. Uses fathom's internals.
 // Prints the machine's load beside the figures. Not a test.
-// Usage: row_memory_bench write|read [--dir /tmp/row_memory_bench] [--rows 100000]
-//        [--dim 8] [--doc-bytes 1024] [--rounds 50] [--memory-budget-mib N (read; documents
-//        are read on demand only under a budget)]
+// Usage: row_memory_bench write|read|text-index-version [--dir /tmp/row_memory_bench]
+//        [--rows 100000] [--dim 8] [--doc-bytes 1024] [--rounds 50] [--memory-budget-mib N
+//        (read; documents are read on demand only under a budget)] [--version 1|2]
 #include <malloc.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <set>
 #include <string>
@@ -27,6 +36,7 @@
 
 #include "bench_util.h"
 #include "fathom/db.h"
+#include "index/text/text_index_format.h"
 
 namespace {
 
@@ -56,6 +66,40 @@ std::shared_ptr<Collection> OpenCollection(Database& db) {
   return *col;
 }
 
+double ProcessCpuSeconds() {
+  rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// The text-index-version mode: every text index object under `dir` as format `version`.
+void SetTextIndexVersion(const std::string& dir, uint32_t version) {
+  size_t objects = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    const std::filesystem::path path = entry.path();
+    if (path.extension() != ".tix") continue;
+    // Outside the store, whose garbage collection would delete an object it does not know.
+    const std::filesystem::path saved = std::filesystem::path(dir + ".tix-v2") / path.filename();
+    std::filesystem::create_directories(saved.parent_path());
+    if (!std::filesystem::exists(saved)) std::filesystem::copy_file(path, saved);
+    auto object = DecodeTextIndexObject(ReadFile(saved));
+    if (!object.ok()) Die(path.string() + ": " + object.status().ToString());
+    if (version == 1) object->trigrams.reset();
+    auto bytes = EncodeTextIndexObject(*object);
+    if (!bytes.ok()) Die(bytes.status().ToString());
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << *bytes;
+    std::printf("%s: version %u, %.1f MiB\n", path.c_str(), version, Mib(static_cast<double>(bytes->size())));
+    ++objects;
+  }
+  if (objects == 0) Die("no text index object under " + dir);
+}
+
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0.0 : v[v.size() / 2];
@@ -67,12 +111,14 @@ int main(int argc, char** argv) {
   CLI::App app{"row_memory_bench"};
   std::string mode, dir = "/tmp/row_memory_bench";
   size_t rows = 100000, dim = 8, doc_bytes = 1024, rounds = 50;
-  app.add_option("mode", mode, "write | read")->required();
+  uint32_t version = 2;
+  app.add_option("mode", mode, "write | read | text-index-version")->required();
   app.add_option("--dir", dir);
   app.add_option("--rows", rows);
   app.add_option("--dim", dim);
   app.add_option("--doc-bytes", doc_bytes);
   app.add_option("--rounds", rounds);
+  app.add_option("--version", version, "text-index-version: the object's format version, 1 or 2");
   uint64_t budget_mib = 0;
   app.add_option("--memory-budget-mib", budget_mib,
                  "read: open with this memory budget (documents are read on demand only under one)");
@@ -103,10 +149,16 @@ int main(int argc, char** argv) {
     std::printf("wrote %zu rows (dim %zu, documents %zu B) in %.1f s\n", rows, dim, doc_bytes, Seconds(start));
     return 0;
   }
-  if (mode != "read") Die("mode must be write or read");
+  if (mode == "text-index-version") {
+    if (version != 1 && version != 2) Die("--version must be 1 or 2");
+    SetTextIndexVersion(dir, version);
+    return 0;
+  }
+  if (mode != "read") Die("mode must be write, read or text-index-version");
 
   malloc_trim(0);
   const size_t rss_before = fathom::bench::RssBytes();
+  const double cpu_before = ProcessCpuSeconds();
   const fathom::bench::Clock::time_point start = fathom::bench::Clock::now();
   auto db = Database::Open({.path = dir, .memory_budget_bytes = budget_mib << 20, .background_compaction = false});
   if (!db.ok()) Die(db.status().ToString());
@@ -114,12 +166,16 @@ int main(int argc, char** argv) {
   auto count = col->Count();
   if (!count.ok()) Die(count.status().ToString());
   const double open_seconds = Seconds(start);
+  const double open_cpu_seconds = ProcessCpuSeconds() - cpu_before;
+  const size_t peak_rss = fathom::bench::PeakRssBytes();
   malloc_trim(0);
   const size_t rss_after = fathom::bench::RssBytes();
   std::printf("load %s\n", fathom::bench::LoadAverages().c_str());
   std::printf("open: %llu rows in %.2f s; resident set %+.1f MiB = %.0f B/row\n",
               static_cast<unsigned long long>(*count), open_seconds, Mib(double(rss_after) - double(rss_before)),
               (double(rss_after) - double(rss_before)) / double(*count));
+  std::printf("open: process CPU %.2f s; peak resident set at the end of the open %.1f MiB\n", open_cpu_seconds,
+              Mib(double(peak_rss)));
 
   auto random_ids = [&](size_t n) {
     std::set<uint64_t> picked;

@@ -219,8 +219,8 @@ Status CollectionImpl::Recover() {
     table_.set_next_offset(manifest_.next_offset);
     table_.TakeDirty();  // loaded state is already durable in segments
     // Derived data, like the vector index below: a text index object that is missing,
-    // damaged or made for other rows or another analyzer costs a rebuild (analyzing the
-    // compacted documents), never the collection.
+    // damaged or made for other rows or another analyzer costs a rebuild (reading the
+    // compacted documents) of the document indexes it cannot give, never the collection.
     std::optional<std::string> text_bytes;
     std::string text_key;
     if (manifest_.text_index) {
@@ -236,9 +236,12 @@ Status CollectionImpl::Recover() {
     }
     RecordTable::TextIndexLoader load_text;
     if (text_bytes) {
-      load_text = [&](const RecordTable& table, TextIndex* index) { return LoadTextIndex(*text_bytes, table, index); };
+      load_text = [&](const RecordTable& table, TextIndex* text, TrigramIndex* trigram) {
+        return LoadTextIndex(*text_bytes, table, text, trigram);
+      };
     }
-    Status text_loaded = table_.SealIndexes(load_text);
+    // document_indexes.all_loaded(): the open needed no document for its indexes.
+    const RecordTable::DocumentIndexLoad document_indexes = table_.SealIndexes(load_text);
     // The indexes are built. Under a memory budget documents stored in the segments leave
     // RAM and are read on demand; without one they stay, as reads from RAM cost 5-90x less
     // (docs/design/documents-on-demand.md).
@@ -247,12 +250,15 @@ Status CollectionImpl::Recover() {
     } else {
       table_.ForgetStoredDocuments();
     }
-    const bool text_used = text_bytes.has_value() && text_loaded.ok();
-    text_bytes.reset();
-    if (!text_loaded.ok()) {
+    const bool text_used = text_bytes.has_value() && document_indexes.all_loaded();
+    if (text_bytes && !document_indexes.text.ok()) {
       spdlog::warn("collection {}: ignoring text index {} ({}); rebuilt from the documents", id_, text_key,
-                   text_loaded.ToString());
+                   document_indexes.text.ToString());
+    } else if (text_bytes && !document_indexes.trigram.ok()) {
+      spdlog::warn("collection {}: no trigram index in text index {} ({}); rebuilt from the documents", id_,
+                   text_key, document_indexes.trigram.ToString());
     }
+    text_bytes.reset();
     text_index_stale_ = !text_used && table_.text_index()->inverted_index().doc_count() != 0;
     if (manifest_.vector_index) {
       // Derived data: anything wrong with it costs a rebuild, never the collection.

@@ -256,8 +256,9 @@ void RecordTable::IndexRemove(RowIndex::Field field, size_t slot) {
       // The old document is in a segment and this write must not wait for (or fail on) a
       // read. Such an index is a candidate filter whose answers are verified against the
       // rows (the trigram index): leaving the slot in the old document's lists costs a
-      // false candidate, never a wrong answer, until the next rebuild.
-      ++trigram_stale_removals_;
+      // false candidate, never a wrong answer, until the next rebuild. The index remembers
+      // the slot, so that the copy compaction persists holds no stale entry.
+      index->RemoveSkipped(static_cast<uint32_t>(slot));
       continue;
     }
     index->Remove(static_cast<uint32_t>(slot), RecordView{r.id, in_ram ? r.document : kNoDocument, r.metadata});
@@ -288,31 +289,46 @@ void RecordTable::set_sparse_key(const std::string& key) {
   sparse_index_ = std::make_unique<SparseIndex>(key);
 }
 
-Status RecordTable::RebuildIndex(RowIndex* only, const TextIndexLoader* load_text) {
-  if (!row_indexes_enabled_) return Status::Ok();
+RecordTable::DocumentIndexLoad RecordTable::RebuildIndex(RowIndex* only, const TextIndexLoader* load_text) {
+  DocumentIndexLoad loaded;
+  if (!row_indexes_enabled_) return loaded;
+  const bool use_loader = only == nullptr && load_text != nullptr && *load_text;
+  auto loadable = [&](RowIndex* index) { return index == &text_index_ || index == &trigram_index_; };
   std::vector<RowIndex*> indexes;
   for (RowIndex* index : row_indexes()) {
-    if (index != nullptr && (only == nullptr || index == only)) indexes.push_back(index);
-  }
-  Status loaded = Status::Ok();
-  // Each index reads the rows and writes only itself: they build side by side.
-  DefaultExecutor().ParallelFor(indexes.size(), indexes.size(), [&](size_t i) {
-    RowIndex* index = indexes[i];
-    if (index == &text_index_ && load_text != nullptr && *load_text) {
-      loaded = (*load_text)(*this, &text_index_);
-      if (loaded.ok()) return;
+    if (index != nullptr && (only == nullptr || index == only) && !(use_loader && loadable(index))) {
+      indexes.push_back(index);
     }
+  }
+  auto build = [&](RowIndex* index) {
     index->Clear();
     for (size_t slot = 0; slot < rows_.size(); ++slot) {
       const Row& r = rows_[slot];
       if (r.live && HasField(r, index->field())) index->BulkAdd(static_cast<uint32_t>(slot), IndexView(slot, index->field()));
     }
     index->Seal();
+  };
+  // Each index reads the rows and writes only itself: they build side by side, and the
+  // loader (which writes the document indexes only) runs beside them.
+  const size_t tasks = indexes.size() + (use_loader ? 1 : 0);
+  DefaultExecutor().ParallelFor(tasks, tasks, [&](size_t i) {
+    if (i == indexes.size()) {
+      loaded = (*load_text)(*this, &text_index_, &trigram_index_);
+    } else {
+      build(indexes[i]);
+    }
   });
+  if (use_loader) {
+    // What the loader could not give is built from the documents after all.
+    std::vector<RowIndex*> rest;
+    if (!loaded.text.ok()) rest.push_back(&text_index_);
+    if (!loaded.trigram.ok()) rest.push_back(&trigram_index_);
+    if (!rest.empty()) DefaultExecutor().ParallelFor(rest.size(), rest.size(), [&](size_t i) { build(rest[i]); });
+  }
   return loaded;
 }
 
-Status RecordTable::SealIndexes(const TextIndexLoader& load_text) {
+RecordTable::DocumentIndexLoad RecordTable::SealIndexes(const TextIndexLoader& load_text) {
   if (bulk_load_) {
     bulk_load_ = false;
     return RebuildIndex(nullptr, &load_text);
@@ -320,7 +336,7 @@ Status RecordTable::SealIndexes(const TextIndexLoader& load_text) {
   for (RowIndex* index : row_indexes()) {
     if (index != nullptr) index->Seal();
   }
-  return Status::Ok();
+  return DocumentIndexLoad();
 }
 
 void RecordTable::SetEmbedding(size_t slot, const std::vector<float>& embedding, bool loading) {

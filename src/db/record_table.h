@@ -137,13 +137,25 @@ class RecordTable final : public RowSource {
   // Loading segments at open: the row indexes are built once at SealIndexes() rather
   // than row by row. Only LoadRow / LoadTombstone may come in between.
   void BeginBulkLoad() { bulk_load_ = true; }
-  using TextIndexLoader = std::function<Status(const RecordTable& table, TextIndex* index)>;
+  // ---- the document indexes from a persisted text index object ----
+  // What a loader gave, per index of documents (BM25 text, trigram): Ok when the index was
+  // loaded, otherwise why not; an index not loaded was built from the documents.
+  struct DocumentIndexLoad {
+    Status text = Status::NotFound("no text index object");
+    Status trigram = Status::NotFound("no text index object");
+    // Whether both came from the object: then the open read no document for its indexes
+    // (a caller keeping documents out of RAM needs them only when this is false).
+    bool all_loaded() const { return text.ok() && trigram.ok(); }
+  };
+  using TextIndexLoader =
+      std::function<DocumentIndexLoad(const RecordTable& table, TextIndex* text, TrigramIndex* trigram)>;
   void SealIndexes() { (void)SealIndexes(TextIndexLoader()); }
-  // SealIndexes, except that the text index is first offered to `load_text` (a persisted
-  // text index, db/text_index_persistence.h), in parallel with the other indexes' builds;
-  // when it returns an error the text index is built like the others. Returns what
-  // load_text returned (Ok when it was not called: no bulk load, or no loader).
-  [[nodiscard]] Status SealIndexes(const TextIndexLoader& load_text);
+  // SealIndexes, except that the document indexes are first offered to `load_text` (a
+  // persisted text index object, db/text_index_persistence.h), in parallel with the other
+  // indexes' builds; those it does not load are built from the documents after it.
+  // Returns what load_text returned (NotFound for both when it was not called: no bulk
+  // load, or no loader).
+  [[nodiscard]] DocumentIndexLoad SealIndexes(const TextIndexLoader& load_text);
 
   // Makes room for `extra_rows` more rows without repeated reallocation.
   void Reserve(size_t extra_rows);
@@ -187,9 +199,9 @@ class RecordTable final : public RowSource {
   // Closes the segment readers no row's stored document refers to.
   void DropUnusedSegments();
   // Clear, BulkAdd every live row, Seal: `index`, or every index when null. With
-  // `load_text`, the text index is loaded by it instead unless it fails (its status is
-  // returned).
-  Status RebuildIndex(RowIndex* index, const TextIndexLoader* load_text = nullptr);
+  // `load_text` (and every index), the document indexes are loaded by it instead where it
+  // can (what it returned is returned).
+  DocumentIndexLoad RebuildIndex(RowIndex* index, const TextIndexLoader* load_text = nullptr);
 
   std::optional<uint32_t> dimension_;
   uint64_t next_offset_ = 0;
@@ -209,7 +221,6 @@ class RecordTable final : public RowSource {
   std::vector<uint32_t> vector_changes_;
   // Readers of the segments rows' documents are stored in, by number; null once unused.
   std::vector<std::shared_ptr<const RecordsSegmentReader>> segments_;
-  size_t trigram_stale_removals_ = 0;  // see IndexRemove
 };
 
 // Applies a metadata patch: nullopt or an empty array deletes a key, other values set it.

@@ -1,5 +1,6 @@
 #include "db/text_index_persistence.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "index/text/text_index_format.h"
@@ -54,12 +55,84 @@ std::optional<TextIndexSnapshot> TakeTextIndexSnapshot(const RecordTable& table)
   snapshot.analyzer = text->analyzer().options();
   snapshot.offsets_hash = rows.offsets_hash;
   snapshot.documents_hash = rows.documents_hash;
+  const TrigramIndex* trigram = table.trigram_index();
+  snapshot.trigrams = trigram->CopySortedPostings();
+  snapshot.trigram_stale = trigram->stale_slots();
+  for (uint32_t slot : snapshot.trigram_stale) {
+    if (slot >= table.slot_count() || !table.live()[slot] || !table.row(slot).has_document()) continue;
+    const Row& r = table.row(slot);
+    Row copy;
+    copy.id = r.id;
+    copy.document = r.document;
+    copy.document_segment = r.document_segment;
+    copy.document_at = r.document_at;
+    copy.document_checksum = r.document_checksum;
+    snapshot.stale_documents.emplace_back(slot, std::move(copy));
+  }
+  if (!snapshot.stale_documents.empty()) snapshot.segments = table.segments();
   return snapshot;
 }
 
+namespace {
+
+// The snapshot's trigram postings without stale entries, renumbered to ranks and
+// run-optimized: the stale slots leave every list, then go back into their current
+// documents' lists.
+Result<TrigramIndex::SortedPostings> FreshTrigramsByRank(TextIndexSnapshot& snapshot) {
+  TrigramIndex::SortedPostings postings = std::move(snapshot.trigrams);
+  if (!snapshot.trigram_stale.isEmpty()) {
+    std::vector<Row*> rows;
+    for (auto& [slot, row] : snapshot.stale_documents) rows.push_back(&row);
+    FATHOM_RETURN_IF_ERROR(RecordTable::FetchDocuments(snapshot.segments, rows));
+    std::vector<std::pair<uint32_t, uint32_t>> added;  // (trigram, slot)
+    for (const auto& [slot, row] : snapshot.stale_documents) {
+      for (uint32_t key : TrigramIndex::DocumentTrigrams(*row.document)) added.emplace_back(key, slot);
+    }
+    std::sort(added.begin(), added.end());
+    for (auto& [key, slots] : postings) slots -= snapshot.trigram_stale;
+    // Both lists are sorted by key: merge the additions in.
+    size_t next = 0;
+    const size_t known = postings.size();
+    for (size_t i = 0; i < added.size();) {
+      const uint32_t key = added[i].first;
+      size_t end = i;
+      std::vector<uint32_t> slots;
+      for (; end < added.size() && added[end].first == key; ++end) slots.push_back(added[end].second);
+      while (next < known && postings[next].first < key) ++next;
+      if (next < known && postings[next].first == key) {
+        postings[next].second.addMany(slots.size(), slots.data());
+      } else {
+        postings.emplace_back(key, Roaring(slots.size(), slots.data()));
+      }
+      i = end;
+    }
+    std::sort(postings.begin(), postings.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  }
+  TrigramIndex::SortedPostings out;
+  out.reserve(postings.size());
+  std::vector<uint32_t> ranks;
+  for (auto& [key, slots] : postings) {
+    if (!snapshot.dense) {
+      ranks.clear();
+      for (uint32_t slot : slots) {
+        const uint32_t rank = slot < snapshot.rank_of_slot.size() ? snapshot.rank_of_slot[slot] : RecordTable::kNoSlot;
+        if (rank != RecordTable::kNoSlot) ranks.push_back(rank);
+      }
+      slots = Roaring(ranks.size(), ranks.data());
+    }
+    if (slots.isEmpty()) continue;
+    slots.runOptimize();
+    out.emplace_back(key, std::move(slots));
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<std::string> EncodeTextIndexSnapshot(TextIndexSnapshot snapshot) {
-  if (!snapshot.dense || !snapshot.index.sealed_only()) snapshot.index.Renumber(snapshot.rank_of_slot);
   TextIndexObject object;
+  FATHOM_ASSIGN_OR_RETURN(object.trigrams, FreshTrigramsByRank(snapshot));
+  if (!snapshot.dense || !snapshot.index.sealed_only()) snapshot.index.Renumber(snapshot.rank_of_slot);
   object.analyzer = std::move(snapshot.analyzer);
   object.offsets_hash = snapshot.offsets_hash;
   object.documents_hash = snapshot.documents_hash;
@@ -67,25 +140,43 @@ Result<std::string> EncodeTextIndexSnapshot(TextIndexSnapshot snapshot) {
   return EncodeTextIndexObject(object);
 }
 
-Status LoadTextIndex(std::string_view bytes, const RecordTable& table, TextIndex* index) {
-  FATHOM_ASSIGN_OR_RETURN(TextIndexObject object, DecodeTextIndexObject(bytes));
-  if (!SameAnalyzer(object.analyzer, index->analyzer().options())) {
-    return Status::Corruption("text index object: made with other analyzer options than the collection's");
-  }
-  if (object.image.slot_count != table.live_count()) {
-    return Status::Corruption("text index object: made for " + std::to_string(object.image.slot_count) +
-                              " rows, the segments hold " + std::to_string(table.live_count()));
+RecordTable::DocumentIndexLoad LoadTextIndex(std::string_view bytes, const RecordTable& table, TextIndex* text,
+                                             TrigramIndex* trigram) {
+  RecordTable::DocumentIndexLoad out;
+  auto refuse_both = [&](Status why) {
+    out.text = why;
+    out.trigram = std::move(why);
+    return out;
+  };
+  auto object = DecodeTextIndexObject(bytes);
+  if (!object.ok()) return refuse_both(object.status());
+  if (object->image.slot_count != table.live_count()) {
+    return refuse_both(Status::Corruption("text index object: made for " + std::to_string(object->image.slot_count) +
+                                          " rows, the segments hold " + std::to_string(table.live_count())));
   }
   LiveRows rows = ScanLiveRows(table);
-  if (object.offsets_hash != rows.offsets_hash) {
-    return Status::Corruption("text index object: made for other rows than the segments hold");
+  if (object->offsets_hash != rows.offsets_hash) {
+    return refuse_both(Status::Corruption("text index object: made for other rows than the segments hold"));
   }
-  if (object.documents_hash != rows.documents_hash) {
-    return Status::Corruption("text index object: made for other documents than the segments hold");
+  if (object->documents_hash != rows.documents_hash) {
+    return refuse_both(Status::Corruption("text index object: made for other documents than the segments hold"));
   }
   const bool dense = rows.live == table.slot_count();
-  index->LoadSealed(std::move(object.image), dense ? nullptr : &rows.slot_of_rank);
-  return Status::Ok();
+  // The trigram index does not depend on the analyzer.
+  if (object->trigrams) {
+    trigram->LoadSealed(std::move(*object->trigrams));
+    if (!dense) (void)trigram->Renumber(rows.slot_of_rank);
+    out.trigram = Status::Ok();
+  } else {
+    out.trigram = object->trigram_status;
+  }
+  if (!SameAnalyzer(object->analyzer, text->analyzer().options())) {
+    out.text = Status::Corruption("text index object: made with other analyzer options than the collection's");
+  } else {
+    text->LoadSealed(std::move(object->image), dense ? nullptr : &rows.slot_of_rank);
+    out.text = Status::Ok();
+  }
+  return out;
 }
 
 }  // namespace fathom

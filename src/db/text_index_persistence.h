@@ -1,9 +1,10 @@
-// A collection's persisted full-text index (docs/format/text-index.md): compaction
-// snapshots the table's TextIndex with the state the manifest will describe and encodes it
-// later, without the table's lock; recovery loads it in place of analyzing every
-// compacted document again, after checking that it was made by the collection's analyzer
-// for exactly the rows the segments gave (docs/design/text-index.md, "Persistence").
-// Derived data: a caller that gets an error from LoadTextIndex rebuilds the index.
+// A collection's persisted document indexes (docs/format/text-index.md): compaction
+// snapshots the table's TextIndex and TrigramIndex with the state the manifest will
+// describe and encodes them later, without the table's lock; recovery loads them in place
+// of reading every compacted document again, after checking that they were made for
+// exactly the rows the segments gave, and the BM25 part by the collection's analyzer
+// (docs/design/text-index.md, "Persistence"). Derived data: an index LoadTextIndex does
+// not load is rebuilt by the caller.
 // Thread-safety: TakeTextIndexSnapshot and LoadTextIndex read the table (the caller holds
 // its lock); EncodeTextIndexSnapshot touches only its argument.
 #pragma once
@@ -14,11 +15,16 @@
 #include <string_view>
 #include <vector>
 
+#include <roaring/roaring.hh>
+
+#include <memory>
+
 #include "db/record_table.h"
 #include "fathom/status.h"
 #include "index/text/analyzer.h"
 #include "index/text/inverted_index.h"
 #include "index/text/text_index.h"
+#include "index/text/trigram_index.h"
 
 namespace fathom {
 
@@ -30,18 +36,30 @@ struct TextIndexSnapshot {
   AnalyzerOptions analyzer;
   uint64_t offsets_hash = 0;
   uint64_t documents_hash = 0;
+  // A copy of the table's trigram index (slots), and what cleans it of stale entries (the
+  // slots the index was not told of a removal for): their current documents, as the
+  // rows hold them (in RAM, or stored in `segments`).
+  TrigramIndex::SortedPostings trigrams;
+  Roaring trigram_stale;
+  std::vector<std::pair<uint32_t, Row>> stale_documents;  // live stale slots with a document
+  std::vector<std::shared_ptr<const RecordsSegmentReader>> segments;
 };
 
 // The table's text index and what identifies its rows, or nullopt when no live row has a
 // document (nothing worth persisting). Copies the inverted index: O(its memory).
 std::optional<TextIndexSnapshot> TakeTextIndexSnapshot(const RecordTable& table);
-// Renumbers the copy to ranks (a rebuild of its sealed part, skipped when it is sealed and
-// dense) and encodes the object.
+// Renumbers the copies to ranks (for the inverted index a rebuild of its sealed part,
+// skipped when it is sealed and dense), drops the trigram copy's stale entries (reading
+// the stale slots' stored documents: IOError / Corruption when that fails) and encodes
+// the object.
 Result<std::string> EncodeTextIndexSnapshot(TextIndexSnapshot snapshot);
 
-// Decodes `bytes` and, when it was made by `index`'s analyzer for exactly the table's live
-// rows (count, record offsets, documents), loads it into `index`. Corruption naming the
-// first difference otherwise, leaving `index` untouched.
-Status LoadTextIndex(std::string_view bytes, const RecordTable& table, TextIndex* index);
+// Decodes `bytes` and, when it was made for exactly the table's live rows (count, record
+// offsets, documents), loads its BM25 part into `text` if made by `text`'s analyzer, and
+// its trigram part (version 2) into `trigram`. Per index, Ok when loaded, else Corruption
+// (or NotFound: a version 1 object has no trigram part) naming the first difference, the
+// index left untouched.
+RecordTable::DocumentIndexLoad LoadTextIndex(std::string_view bytes, const RecordTable& table, TextIndex* text,
+                                             TrigramIndex* trigram);
 
 }  // namespace fathom

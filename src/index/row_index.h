@@ -37,6 +37,9 @@ class RowIndex {
   // told (its answers a superset, verified by the caller): a document read on demand is
   // not read inside a write, so such a Remove may be skipped (db/record_table.h).
   virtual bool RemoveReadsValue() const { return true; }
+  // Remove was not called for `slot` (live or about to die) because its old value was not
+  // at hand (see RemoveReadsValue); the index keeps the slot's old entries.
+  virtual void RemoveSkipped(uint32_t slot) { (void)slot; }
 
   // Bulk build: after Clear(), BulkAdd in increasing slot order, then Seal(); no reads or
   // other changes in between. Seal() outside a bulk build compacts recent changes.

@@ -127,6 +127,17 @@ std::string ValidTextIndex() {
   object.analyzer.stemmer = "english";
   object.analyzer.stop_words = {"the"};
   object.image = index.TakeSealed(300);
+  // Trigram lists in array containers (every third document) and run containers (every
+  // document); bitmap containers need more than 4096 slots in one chunk.
+  object.trigrams.emplace();
+  for (uint32_t key : {0x616263u, 0x746865u, 0x746f30u}) {  // "abc", "the", "to0": ascending
+    Roaring slots;
+    for (uint32_t slot = 0; slot < 300; ++slot) {
+      if (object.image.has_document[slot] && (key != 0x616263u || slot % 3 == 0)) slots.add(slot);
+    }
+    slots.runOptimize();
+    object.trigrams->emplace_back(key, std::move(slots));
+  }
   auto bytes = EncodeTextIndexObject(object);
   return bytes.ok() ? *bytes : std::string();
 }

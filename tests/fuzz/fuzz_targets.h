@@ -97,14 +97,24 @@ inline void FuzzVectorIndex(std::string_view bytes) { (void)IvfIndex::Deserializ
 // A persisted text index (docs/format/text-index.md): as given, and with every checksum
 // recomputed to reach the structural checks; whatever decodes must load into an index,
 // search, and encode again to bytes that decode (what fathom writes, it reads).
+// The persisted text index object, version 1 or 2 (with its trigram section): decoded
+// parts must encode and decode again, load and answer.
 inline void FuzzTextIndexOnce(std::string_view bytes) {
   auto decoded = DecodeTextIndexObject(bytes);
   if (!decoded.ok()) return;
   auto again = EncodeTextIndexObject(*decoded);
-  FATHOM_CHECK(again.ok() && DecodeTextIndexObject(*again).ok());
+  FATHOM_CHECK(again.ok());
+  auto redecoded = DecodeTextIndexObject(*again);
+  FATHOM_CHECK(redecoded.ok() && redecoded->trigrams.has_value() == decoded->trigrams.has_value());
   InvertedIndex index;
   index.LoadSealed(std::move(decoded->image), nullptr);
   (void)index.Search({"a", "b", "t0", "t1"}, 10, nullptr, Bm25Params{});
+  if (decoded->trigrams) {
+    TrigramIndex trigrams;
+    trigrams.LoadSealed(std::move(*decoded->trigrams));
+    (void)trigrams.ContainsCandidates("the t0 a");
+    (void)trigrams.EstimateContains("abc");
+  }
 }
 
 inline void FuzzTextIndex(std::string_view bytes) {

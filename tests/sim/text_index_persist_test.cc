@@ -8,7 +8,13 @@
 //   with a warning), and the next compaction writes a good one again;
 // - an object made by another analyzer is not used (a collection with a stemmer given the
 //   object of an identical collection without one rebuilds);
-// - garbage collection keeps only the current manifest's object.
+// - garbage collection keeps only the current manifest's object;
+// - the object's trigram section (version 2) holds exactly the trigrams of the documents
+//   of the state it describes, also when documents are out of RAM (a memory budget: their
+//   updates and deletes leave stale entries in the table's index), and the loaded index
+//   answers where_document $contains like the documents say; a version 1 object or a
+//   damaged trigram section loads the BM25 part, rebuilds the trigram index (with a
+//   warning), and the next compaction writes a version 2 object.
 // Prints its seed (FATHOM_SEED replays).
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ringbuffer_sink.h>
@@ -24,6 +30,7 @@
 #include "fathom/search.h"
 #include "index/text/analyzer.h"
 #include "index/text/text_index_format.h"
+#include "index/text/trigram_index.h"
 #include "io/mem_store.h"
 #include "random_where.h"
 #include "sim/sim_collection.h"
@@ -38,7 +45,7 @@ constexpr const char* kWords[] = {"alpha", "beta",   "gamma", "delta",  "epsilon
                                   "rho",   "sigma",  "tau",   "upsilon", "phi",    "chi",  "psi",   "omega",
                                   "running", "runs", "runner", "the",   "a",       "cats", "cat",   "Émile"};
 
-// Counts warnings that mention the text index, from the default logger.
+// Counts warnings that mention `what` (the text index unless told), from the default logger.
 class TextIndexWarnings {
  public:
   TextIndexWarnings() : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(4096)) {
@@ -48,9 +55,9 @@ class TextIndexWarnings {
     auto& sinks = spdlog::default_logger()->sinks();
     sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
   }
-  size_t Count() const {
+  size_t Count(std::string_view what = "text index") const {
     size_t n = 0;
-    for (const std::string& line : sink_->last_formatted()) n += line.find("text index") != std::string::npos;
+    for (const std::string& line : sink_->last_formatted()) n += line.find(what) != std::string::npos;
     return n;
   }
 
@@ -132,7 +139,14 @@ std::shared_ptr<Collection> OpenCollection(Database& db, const std::string& name
 
 class TextIndexPersistTest : public testing::SimCollectionTest {
  protected:
-  TextIndexPersistTest() : SimCollectionTest("TextIndexPersistTest", "text") {}
+  explicit TextIndexPersistTest(const char* name = "TextIndexPersistTest") : SimCollectionTest(name, "text") {}
+
+  // Reopen, and the first call, which recovers the collection (and logs its warnings).
+  void ReopenAndRecover() {
+    Reopen();
+    auto count = col_->Count();
+    ASSERT_TRUE(count.ok()) << count.status().ToString();
+  }
 
   void RandomWrites(RandomWhere& r, int batches, Collection* col = nullptr) {
     for (int b = 0; b < batches; ++b) {
@@ -280,7 +294,7 @@ TEST_F(TextIndexPersistTest, LoadedIndexAnswersLikeARebuiltOne) {
     for (const Query& q : queries) before.push_back(Bm25(*col_, q.text, q.k, q.even));
     {
       TextIndexWarnings warnings;
-      Reopen();
+      ReopenAndRecover();
       EXPECT_EQ(warnings.Count(), 0u) << "round " << round << " seed " << seed_;
     }
     // Garbage collection leaves the current manifest's object only.
@@ -392,6 +406,137 @@ TEST_F(TextIndexPersistTest, ObjectOfAnotherAnalyzerIsRebuilt) {
   }
   EXPECT_GE(warnings.Count(), 1u);
   EXPECT_FALSE(Bm25(*stem, "running", 10, std::nullopt).empty());
+}
+
+// ---- the trigram section ----
+
+// Documents are read on demand (a memory budget), so updates and deletes of compacted
+// documents cannot remove their old trigrams from the table's index.
+class TrigramPersistTest : public TextIndexPersistTest {
+ protected:
+  TrigramPersistTest() : TextIndexPersistTest("TrigramPersistTest") { memory_budget_bytes_ = 256u << 20; }
+
+  // The collection's documents in Get order (slot order: ranks of the compacted state when
+  // nothing was written since the compaction).
+  std::vector<std::optional<std::string>> Documents() {
+    GetRequest get;
+    get.include.documents = true;
+    auto all = col_->Get(get);
+    EXPECT_TRUE(all.ok()) << all.status().ToString();
+    return all.ok() ? all->documents : std::vector<std::optional<std::string>>{};
+  }
+
+  std::string ObjectKey() {
+    const auto keys = KeysUnder(*store_, "/tidx/");
+    EXPECT_EQ(keys.size(), 1u);
+    return keys.empty() ? std::string() : keys[0];
+  }
+
+  // The current object's trigram section equals the trigrams of the documents.
+  void ExpectObjectHoldsTheDocumentsTrigrams(const std::string& context) {
+    const std::string bytes = static_cast<ObjectStore&>(*store_).Get(ObjectKey()).value();
+    EXPECT_EQ(DecodeFixed32(bytes.data() + 8), kTextIndexFormatVersion);
+    auto object = DecodeTextIndexObject(bytes);
+    ASSERT_TRUE(object.ok()) << object.status().ToString();
+    ASSERT_TRUE(object->trigrams.has_value()) << object->trigram_status.ToString();
+    std::map<uint32_t, Roaring> expected;
+    const auto documents = Documents();
+    for (uint32_t rank = 0; rank < documents.size(); ++rank) {
+      if (!documents[rank]) continue;
+      for (uint32_t key : TrigramIndex::DocumentTrigrams(*documents[rank])) expected[key].add(rank);
+    }
+    ASSERT_EQ(object->trigrams->size(), expected.size()) << context << " seed " << seed_;
+    size_t i = 0;
+    for (const auto& [key, slots] : expected) {
+      const auto& [got_key, got_slots] = (*object->trigrams)[i++];
+      ASSERT_EQ(got_key, key) << context << " seed " << seed_;
+      EXPECT_TRUE(got_slots == slots) << context << " trigram " << key << " seed " << seed_;
+    }
+  }
+
+  // where_document $contains of random patterns (pieces of the words, other cases)
+  // answers like the documents say.
+  void ExpectContainsLikeDocuments(RandomWhere& r, const std::string& context) {
+    GetRequest get;
+    get.include.documents = true;
+    auto all = col_->Get(get);
+    ASSERT_TRUE(all.ok());
+    for (int q = 0; q < 20; ++q) {
+      std::string pattern = kWords[r.Below(std::size(kWords))];
+      if (r.Chance(0.5)) pattern += " " + std::string(kWords[r.Below(std::size(kWords))]);
+      const size_t from = r.Below(pattern.size());
+      pattern = pattern.substr(from, 3 + r.Below(6));
+      if (r.Chance(0.2)) pattern[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(pattern[0])));
+      std::set<std::string> want;
+      for (size_t i = 0; i < all->ids.size(); ++i) {
+        if (all->documents[i] && all->documents[i]->find(pattern) != std::string::npos) want.insert(all->ids[i]);
+      }
+      GetRequest filtered;
+      filtered.where_document = WhereDocument{WhereDocument::Kind::kContains, {}, pattern};
+      auto got = col_->Get(filtered);
+      ASSERT_TRUE(got.ok()) << got.status().ToString();
+      EXPECT_EQ(std::set<std::string>(got->ids.begin(), got->ids.end()), want)
+          << context << " pattern '" << pattern << "' seed " << seed_;
+    }
+  }
+};
+
+TEST_F(TrigramPersistTest, PersistedTrigramsAreTheDocumentsAfterUpdatesDeletesAndReopens) {
+  RandomWhere r(seed_);
+  for (int round = 0; round < 5; ++round) {
+    const std::string context = "round " + std::to_string(round);
+    RandomWrites(r, 12);
+    ASSERT_TRUE(col_->Compact().ok());
+    if (HasFatalFailure()) return;
+    ExpectObjectHoldsTheDocumentsTrigrams(context);
+    {
+      TextIndexWarnings warnings;
+      ReopenAndRecover();
+      EXPECT_EQ(warnings.Count(), 0u) << context << " seed " << seed_;
+    }
+    ExpectContainsLikeDocuments(r, context + " after reopen");
+    if (HasFatalFailure()) return;
+  }
+}
+
+TEST_F(TrigramPersistTest, VersionOneObjectOrDamagedTrigramsRebuildOnlyTheTrigramIndex) {
+  RandomWhere r(seed_);
+  RandomWrites(r, 20);
+  ASSERT_TRUE(col_->Compact().ok());
+  // Each case replaces the current object by a version 1 re-encoding of it, or by itself
+  // with a byte of its trigram section flipped.
+  for (const bool version1 : {true, false}) {
+    const std::string what = version1 ? "version 1" : "damaged trigram section";
+    SCOPED_TRACE(what);
+    const std::string key = ObjectKey();
+    std::string bytes = static_cast<ObjectStore&>(*store_).Get(key).value();
+    if (version1) {
+      auto decoded = DecodeTextIndexObject(bytes);
+      ASSERT_TRUE(decoded.ok() && decoded->trigrams.has_value());
+      decoded->trigrams.reset();
+      bytes = EncodeTextIndexObject(*decoded).value();
+    } else {
+      const uint64_t trigrams_at = DecodeFixed64(bytes.data() + 72 + 7 * 24);
+      ASSERT_LT(trigrams_at, bytes.size());
+      bytes[trigrams_at + (bytes.size() - trigrams_at) / 2] ^= 0x04;
+    }
+    ASSERT_TRUE(store_->Put(key, bytes, PutMode::kOverwrite).ok());
+    {
+      TextIndexWarnings warnings;
+      ReopenAndRecover();
+      EXPECT_EQ(warnings.Count("no trigram index"), 1u);
+      EXPECT_EQ(warnings.Count("ignoring text index"), 0u);  // the BM25 part loaded
+    }
+    ExpectContainsLikeDocuments(r, what);
+    // The next compaction writes a version 2 object although nothing is new.
+    ASSERT_TRUE(col_->Compact().ok());
+    EXPECT_NE(ObjectKey(), key);
+    ExpectObjectHoldsTheDocumentsTrigrams(what);
+    TextIndexWarnings warnings;
+    ReopenAndRecover();
+    EXPECT_EQ(warnings.Count(), 0u);
+    ExpectContainsLikeDocuments(r, what + ", then compacted");
+  }
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "common/assert.h"
 #include "common/coding.h"
 #include "index/text/postings.h"
+#include "index/text/trigram_section.h"
 
 namespace fathom {
 namespace {
@@ -21,6 +22,7 @@ enum Section : size_t {
   kDocumentSection = 4,
   kForwardSection = 5,
   kPostingsSection = 6,
+  kTrigramSection = 7,  // version 2
 };
 
 // Header field offsets.
@@ -34,8 +36,9 @@ constexpr size_t kTotalLengthAt = 48;
 constexpr size_t kTermsAt = 56;
 constexpr size_t kBlocksAt = 64;
 constexpr size_t kSectionTableAt = 72;
-constexpr size_t kHeaderChecksumAt = kSectionTableAt + kTextIndexSections * 24;
-static_assert(kHeaderChecksumAt + 8 == kTextIndexHeaderBytes);
+constexpr size_t HeaderChecksumAt(uint32_t version) { return kSectionTableAt + TextIndexSections(version) * 24; }
+static_assert(HeaderChecksumAt(kTextIndexFormatVersion) + 8 == kTextIndexHeaderBytes);
+static_assert(TextIndexHeaderBytes(1) == 248);
 
 // A (term id, slot) pair's contribution to a multiset hash: the postings and the
 // per-document term ids must hold the same pairs, and their sums agree exactly when they
@@ -168,9 +171,13 @@ Result<std::string> EncodeTextIndexObject(const TextIndexObject& object) {
     if (i > 0 && text(sorted[i]) == text(sorted[i - 1])) return Status::InvalidArgument("text index: a repeated term");
   }
 
-  // Section contents except the postings, which are copied last straight from the image.
+  // Without a trigram index, a version 1 object (the first seven sections).
+  const uint32_t version = object.trigrams.has_value() ? kTextIndexFormatVersion : 1;
+  const size_t section_count = TextIndexSections(version);
+  // Section contents except the postings, which are copied straight from the image.
   std::string sections[kTextIndexSections];
   sections[kAnalyzerSection] = EncodeAnalyzer(object.analyzer);
+  if (object.trigrams) sections[kTrigramSection] = EncodeTrigramSection(*object.trigrams, image.slot_count);
   uint64_t documents = 0;
   uint64_t total_length = 0;
   {
@@ -227,13 +234,13 @@ Result<std::string> EncodeTextIndexObject(const TextIndexObject& object) {
     FATHOM_CHECK(next == image.blocks.size());
   }
   uint64_t offsets[kTextIndexSections];
-  uint64_t at = kTextIndexHeaderBytes;
+  uint64_t at = TextIndexHeaderBytes(version);
   // Sizes of the dictionary, texts and blocks are known before their bytes.
   const uint64_t sizes_known[kTextIndexSections] = {
       sections[kAnalyzerSection].size(), terms * kTextIndexDictionaryEntryBytes, image.term_chars.size(),
       image.blocks.size() * kTextIndexBlockEntryBytes, sections[kDocumentSection].size(),
-      sections[kForwardSection].size(), postings_bytes};
-  for (size_t i = 0; i < kTextIndexSections; ++i) {
+      sections[kForwardSection].size(), postings_bytes, sections[kTrigramSection].size()};
+  for (size_t i = 0; i < section_count; ++i) {
     offsets[i] = at;
     at += sizes_known[i];
   }
@@ -271,7 +278,7 @@ Result<std::string> EncodeTextIndexObject(const TextIndexObject& object) {
   }
 
   std::string out(kTextIndexMagic, 8);
-  PutFixed32(&out, kTextIndexFormatVersion);
+  PutFixed32(&out, version);
   PutFixed32(&out, 0);
   PutFixed64(&out, image.slot_count);
   PutFixed64(&out, object.offsets_hash);
@@ -280,27 +287,35 @@ Result<std::string> EncodeTextIndexObject(const TextIndexObject& object) {
   PutFixed64(&out, total_length);
   PutFixed64(&out, terms);
   PutFixed64(&out, image.blocks.size());
-  for (size_t i = 0; i < kTextIndexSections; ++i) {
+  for (size_t i = 0; i < section_count; ++i) {
     FATHOM_CHECK(i == kPostingsSection || sections[i].size() == sizes_known[i]);
     PutFixed64(&out, offsets[i]);
     PutFixed64(&out, sizes_known[i]);
     PutFixed64(&out, i == kPostingsSection ? 0 : Checksum64(sections[i]));
   }
   PutFixed64(&out, Checksum64(out));
-  FATHOM_CHECK(out.size() == kTextIndexHeaderBytes);
+  FATHOM_CHECK(out.size() == TextIndexHeaderBytes(version));
   out.reserve(at);
-  for (size_t i = 0; i < kPostingsSection; ++i) out.append(sections[i]);
-  out.append(image.postings, 0, postings_bytes);
+  for (size_t i = 0; i < section_count; ++i) {
+    if (i == kPostingsSection) {
+      out.append(image.postings, 0, postings_bytes);
+    } else {
+      out.append(sections[i]);
+    }
+  }
   FATHOM_CHECK(out.size() == at);
   return out;
 }
 
 void RecomputeTextIndexChecksumsForTesting(std::string* bytes) {
-  if (bytes->size() < kTextIndexHeaderBytes) return;
+  if (bytes->size() < kVersionAt + 4) return;
   char* h = bytes->data();
+  const uint32_t version = DecodeFixed32(h + kVersionAt);
+  const size_t section_count = TextIndexSections(version);
+  if (bytes->size() < TextIndexHeaderBytes(version)) return;
   uint64_t offset[kTextIndexSections], size[kTextIndexSections];
   bool in_bounds[kTextIndexSections];
-  for (size_t i = 0; i < kTextIndexSections; ++i) {
+  for (size_t i = 0; i < section_count; ++i) {
     char* e = h + kSectionTableAt + i * 24;
     offset[i] = DecodeFixed64(e);
     size[i] = DecodeFixed64(e + 8);
@@ -318,23 +333,30 @@ void RecomputeTextIndexChecksumsForTesting(std::string* bytes) {
       }
     }
   }
-  for (size_t i = 0; i < kTextIndexSections; ++i) {
+  for (size_t i = 0; i < section_count; ++i) {
     if (i != kPostingsSection && in_bounds[i]) {
       EncodeFixed64(h + kSectionTableAt + i * 24 + 16, Checksum64(std::string_view(h + offset[i], size[i])));
     }
   }
-  EncodeFixed64(h + kHeaderChecksumAt, Checksum64(std::string_view(h, kHeaderChecksumAt)));
+  const size_t checksum_at = HeaderChecksumAt(version);
+  EncodeFixed64(h + checksum_at, Checksum64(std::string_view(h, checksum_at)));
 }
 
 Result<TextIndexObject> DecodeTextIndexObject(std::string_view bytes) {
-  if (bytes.size() < kTextIndexHeaderBytes) return Corrupt("truncated header");
+  if (bytes.size() < TextIndexHeaderBytes(1)) return Corrupt("truncated header");
   if (std::memcmp(bytes.data(), kTextIndexMagic, 8) != 0) return Corrupt("bad magic");
   const char* h = bytes.data();
-  if (DecodeFixed64(h + kHeaderChecksumAt) != Checksum64(bytes.substr(0, kHeaderChecksumAt))) {
+  // The version (checked by the header checksum below) fixes the header's size.
+  const uint32_t version = DecodeFixed32(h + kVersionAt);
+  if (version != 1 && version != kTextIndexFormatVersion) {
+    return Corrupt("unsupported format version " + std::to_string(version));
+  }
+  const size_t section_count = TextIndexSections(version);
+  const size_t checksum_at = HeaderChecksumAt(version);
+  if (bytes.size() < TextIndexHeaderBytes(version)) return Corrupt("truncated header");
+  if (DecodeFixed64(h + checksum_at) != Checksum64(bytes.substr(0, checksum_at))) {
     return Corrupt("header checksum mismatch");
   }
-  const uint32_t version = DecodeFixed32(h + kVersionAt);
-  if (version != kTextIndexFormatVersion) return Corrupt("unsupported format version " + std::to_string(version));
   if (DecodeFixed32(h + kFlagsAt) != 0) return Corrupt("unknown flags");
   const uint64_t rows = DecodeFixed64(h + kRowsAt);
   const uint64_t documents = DecodeFixed64(h + kDocumentsAt);
@@ -345,8 +367,10 @@ Result<TextIndexObject> DecodeTextIndexObject(std::string_view bytes) {
     return Corrupt("counts out of range");
   }
   std::string_view section[kTextIndexSections];
-  uint64_t expected_at = kTextIndexHeaderBytes;
-  for (size_t i = 0; i < kTextIndexSections; ++i) {
+  uint64_t expected_at = TextIndexHeaderBytes(version);
+  Status trigram_status =
+      version == 1 ? Status::NotFound("text index object: version 1 has no trigram section") : Status::Ok();
+  for (size_t i = 0; i < section_count; ++i) {
     const char* e = h + kSectionTableAt + i * 24;
     const uint64_t offset = DecodeFixed64(e);
     const uint64_t size = DecodeFixed64(e + 8);
@@ -355,6 +379,11 @@ Result<TextIndexObject> DecodeTextIndexObject(std::string_view bytes) {
     section[i] = bytes.substr(offset, size);
     expected_at = offset + size;
     if (i == kPostingsSection ? checksum != 0 : checksum != Checksum64(section[i])) {
+      // Damage confined to the trigram section costs only the trigram index.
+      if (i == kTrigramSection) {
+        trigram_status = Corrupt("section 7 (trigrams) checksum mismatch");
+        continue;
+      }
       return Corrupt("section " + std::to_string(i) + " checksum mismatch");
     }
   }
@@ -554,6 +583,12 @@ Result<TextIndexObject> DecodeTextIndexObject(std::string_view bytes) {
     image.forward_begin[slot_count] = next;
     if (forward_hash != postings_hash) return Corrupt("per-document term ids disagree with the postings");
   }
+  if (trigram_status.ok()) {
+    TrigramIndex::SortedPostings trigrams;
+    trigram_status = DecodeTrigramSection(section[kTrigramSection], image.has_document, &trigrams);
+    if (trigram_status.ok()) object.trigrams = std::move(trigrams);
+  }
+  object.trigram_status = std::move(trigram_status);
   return object;
 }
 

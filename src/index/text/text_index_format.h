@@ -2,7 +2,8 @@
 // (c/<collection>/tidx/<uuid>.tix) written by compaction and named by the manifest,
 // holding the analyzer identity, a sorted term dictionary, per-block skip data, exact
 // document lengths, per-document term ids and the postings blocks of
-// docs/format/text-postings.md. Byte layout: docs/format/text-index.md; design:
+// docs/format/text-postings.md, and (format version 2) the where_document trigram index
+// of the same rows (trigram_section.h). Byte layout: docs/format/text-index.md; design:
 // docs/design/text-index.md, "Persistence".
 //
 // Slots in the object are ranks: rank r is the r-th live row of the compacted state in
@@ -24,11 +25,14 @@
 #include "fathom/status.h"
 #include "index/text/analyzer.h"
 #include "index/text/inverted_index.h"
+#include "index/text/trigram_index.h"
 
 namespace fathom {
 
 inline constexpr char kTextIndexMagic[8] = {'F', 'T', 'H', 'M', 'T', 'I', 'X', '1'};
-inline constexpr uint32_t kTextIndexFormatVersion = 1;
+// Version 2 adds the trigram section; version 1 objects still load (their trigram index
+// is rebuilt from the documents).
+inline constexpr uint32_t kTextIndexFormatVersion = 2;
 // Bumped whenever the analyzer's output changes for some input (tokenizer tables, folding,
 // stop-word or stemming rules): an object made by another version is rebuilt, not used.
 inline constexpr uint32_t kTextAnalyzerVersion = 1;
@@ -37,8 +41,12 @@ inline constexpr uint64_t kTextIndexRowsMax = UINT32_MAX - 1;  // slots are u32,
 inline constexpr uint64_t kTextIndexTermsMax = UINT32_MAX - 1;
 inline constexpr size_t kTextIndexTermBytesMax = 65536;
 inline constexpr size_t kTextIndexStemmerBytesMax = 64;
-inline constexpr size_t kTextIndexHeaderBytes = 248;
-inline constexpr size_t kTextIndexSections = 7;
+// Version 1 has the first 7 sections, version 2 all 8; the header holds one section table
+// entry (24 bytes) per section.
+inline constexpr size_t kTextIndexSections = 8;
+inline constexpr size_t TextIndexSections(uint32_t version) { return version == 1 ? 7 : 8; }
+inline constexpr size_t TextIndexHeaderBytes(uint32_t version) { return 72 + TextIndexSections(version) * 24 + 8; }
+inline constexpr size_t kTextIndexHeaderBytes = TextIndexHeaderBytes(kTextIndexFormatVersion);
 inline constexpr size_t kTextIndexDictionaryEntryBytes = 48;
 inline constexpr size_t kTextIndexBlockEntryBytes = 24;
 
@@ -48,13 +56,20 @@ struct TextIndexObject {
   uint64_t documents_hash = 0;  // of the live rows' documents, in rank order
   // Slots are ranks 0..slot_count-1 (slot_count = the compacted state's live rows).
   InvertedIndex::SealedImage image;
+  // The `where_document` trigram index of the same rows (slots are ranks), or nullopt: the
+  // encoder then writes a version 1 object (tests); the decoder gives nullopt for a
+  // version 1 object or a damaged trigram section, and says which in trigram_status.
+  std::optional<TrigramIndex::SortedPostings> trigrams;
+  Status trigram_status;
 };
 
 // InvalidArgument (nothing encoded) when the object breaks a limit the decoder checks
 // (rows, terms, term bytes, analyzer options) or two terms have the same text.
 Result<std::string> EncodeTextIndexObject(const TextIndexObject& object);
 // Corruption for any damage, and for an object whose analyzer version is not
-// kTextAnalyzerVersion.
+// kTextAnalyzerVersion; except damage inside the trigram section (checksum or contents),
+// which only drops the trigram index (trigrams nullopt, trigram_status the Corruption):
+// the BM25 sections are checked on their own.
 Result<TextIndexObject> DecodeTextIndexObject(std::string_view bytes);
 
 // For tests and fuzzers: recomputes every checksum of `bytes` where the layout allows

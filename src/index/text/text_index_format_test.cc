@@ -1,7 +1,9 @@
 // The persisted text index object: round trips through InvertedIndex's sealed image
-// (searches identical to the index it came from, with and without moved slots), and the
-// strict decoder (every flipped byte and truncation, damage behind recomputed checksums,
-// analyzer versions, encoder limits). Randomized tests print their seed (FATHOM_SEED).
+// (searches identical to the index it came from, with and without moved slots) and of the
+// trigram postings, and the strict decoder (every flipped byte and truncation, damage
+// behind recomputed checksums, in the BM25 sections and in the trigram section, analyzer
+// versions, version 1 objects, encoder limits). Randomized tests print their seed
+// (FATHOM_SEED).
 #include "index/text/text_index_format.h"
 
 #include <gtest/gtest.h>
@@ -10,6 +12,7 @@
 
 #include "common/coding.h"
 #include "index/text/postings.h"
+#include "index/text/trigram_section.h"
 #include "test_util.h"
 
 namespace fathom {
@@ -70,6 +73,41 @@ void ExpectSameResults(const InvertedIndex& expected, const InvertedIndex& actua
   }
 }
 
+// Trigram postings over the ranks that have a document: some short lists, some long ones
+// (bitmap and run containers), keys sorted and unique.
+TrigramIndex::SortedPostings RandomTrigrams(std::mt19937_64& rng, const std::vector<uint8_t>& has_document) {
+  std::vector<uint32_t> documents;
+  for (uint32_t r = 0; r < has_document.size(); ++r) {
+    if (has_document[r]) documents.push_back(r);
+  }
+  TrigramIndex::SortedPostings out;
+  if (documents.empty()) return out;
+  uint32_t key = static_cast<uint32_t>(rng() % 1000);
+  for (int i = 0; i < 40; ++i) {
+    key += 1 + static_cast<uint32_t>(rng() % 50000);
+    Roaring slots;
+    const int kind = static_cast<int>(rng() % 3);
+    for (uint32_t d : documents) {
+      if (kind == 0 ? rng() % 20 == 0 : kind == 1 ? rng() % 2 == 0 : true) slots.add(d);
+    }
+    if (slots.isEmpty()) slots.add(documents[rng() % documents.size()]);
+    slots.runOptimize();
+    out.emplace_back(key, std::move(slots));
+  }
+  return out;
+}
+
+void ExpectSameTrigrams(const TrigramIndex::SortedPostings& expected, const TrigramIndex::SortedPostings& actual) {
+  ASSERT_EQ(expected.size(), actual.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(expected[i].first, actual[i].first);
+    EXPECT_TRUE(expected[i].second == actual[i].second) << "trigram " << expected[i].first;
+  }
+}
+
+// The trigram section (the last) starts where the section table's eighth entry says.
+size_t TrigramSectionAt(const std::string& bytes) { return DecodeFixed64(bytes.data() + 72 + 7 * 24); }
+
 TextIndexObject MakeObject(std::mt19937_64& rng, uint32_t slots, InvertedIndex* kept) {
   InvertedIndex index;
   const uint32_t live = BuildDense(rng, slots, &index);
@@ -80,6 +118,7 @@ TextIndexObject MakeObject(std::mt19937_64& rng, uint32_t slots, InvertedIndex* 
   object.offsets_hash = 7;
   object.documents_hash = 9;
   object.image = index.TakeSealed(live);
+  object.trigrams = RandomTrigrams(rng, object.image.has_document);
   return object;
 }
 
@@ -98,6 +137,8 @@ TEST(TextIndexFormatTest, RoundTripSearchesLikeTheIndexItCameFrom) {
     EXPECT_EQ(decoded->analyzer.stop_words, object.analyzer.stop_words);
     EXPECT_EQ(decoded->offsets_hash, 7u);
     EXPECT_EQ(decoded->documents_hash, 9u);
+    ASSERT_TRUE(decoded->trigrams.has_value()) << decoded->trigram_status.ToString();
+    ExpectSameTrigrams(*object.trigrams, *decoded->trigrams);
     // The same image bytes again: the encoding is canonical.
     auto again = EncodeTextIndexObject(*decoded);
     ASSERT_TRUE(again.ok());
@@ -150,17 +191,89 @@ TEST(TextIndexFormatTest, TermsWithoutPostingsRoundTrip) {
   EXPECT_EQ(loaded.doc_freq("zzz"), 0u);
 }
 
+// A flipped byte outside the trigram section refuses the object; inside it, only the
+// trigram index (the BM25 part still decodes). Any truncation refuses the object.
 TEST(TextIndexFormatTest, EveryFlippedByteAndTruncationIsCorruption) {
   const uint64_t seed = testing::SeedForTest("TextIndexFormatTest.EveryFlippedByteAndTruncationIsCorruption");
   std::mt19937_64 rng(seed);
   InvertedIndex original;
   const std::string bytes = EncodeTextIndexObject(MakeObject(rng, 60, &original)).value();
   ASSERT_TRUE(DecodeTextIndexObject(bytes).ok());
+  const size_t trigrams_at = TrigramSectionAt(bytes);
+  ASSERT_LT(trigrams_at, bytes.size());
   for (size_t i = 0; i < bytes.size(); ++i) {
     std::string bad = bytes;
     bad[i] ^= static_cast<char>(1u << (rng() % 8));
-    EXPECT_TRUE(DecodeTextIndexObject(bad).status().IsCorruption()) << "byte " << i;
+    auto decoded = DecodeTextIndexObject(bad);
+    if (i < trigrams_at) {
+      EXPECT_TRUE(decoded.status().IsCorruption()) << "byte " << i;
+    } else {
+      ASSERT_TRUE(decoded.ok()) << "byte " << i << ": " << decoded.status().ToString();
+      EXPECT_FALSE(decoded->trigrams.has_value()) << "byte " << i;
+      EXPECT_TRUE(decoded->trigram_status.IsCorruption()) << "byte " << i;
+    }
     EXPECT_TRUE(DecodeTextIndexObject(std::string_view(bytes).substr(0, i)).status().IsCorruption()) << "length " << i;
+  }
+}
+
+// Damage inside the trigram section behind its checksum (DecodeTrigramSection, which the
+// object's decoder calls once the checksum holds): refused, or decoded into postings that
+// still satisfy every invariant.
+TEST(TextIndexFormatTest, TrigramDamageBehindTheChecksumIsCheckedOrHarmless) {
+  const uint64_t seed = testing::SeedForTest("TextIndexFormatTest.TrigramDamageBehindTheChecksumIsCheckedOrHarmless");
+  std::mt19937_64 rng(seed);
+  InvertedIndex original;
+  const std::string bytes = EncodeTextIndexObject(MakeObject(rng, 3000, &original)).value();
+  const std::string section = bytes.substr(TrigramSectionAt(bytes));
+  const std::vector<uint8_t> has_document = DecodeTextIndexObject(bytes).value().image.has_document;
+  size_t refused = 0;
+  for (int round = 0; round < 600; ++round) {
+    std::string bad = section;
+    bad[rng() % bad.size()] ^= static_cast<char>(1u << (rng() % 8));
+    TrigramIndex::SortedPostings trigrams;
+    Status s = DecodeTrigramSection(bad, has_document, &trigrams);
+    if (!s.ok()) {
+      EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+      ++refused;
+      continue;
+    }
+    for (size_t i = 0; i < trigrams.size(); ++i) {
+      const auto& [key, slots] = trigrams[i];
+      EXPECT_TRUE(i == 0 || key > trigrams[i - 1].first);
+      ASSERT_FALSE(slots.isEmpty());
+      EXPECT_LT(slots.maximum(), has_document.size());
+      for (uint32_t slot : slots) ASSERT_TRUE(has_document[slot]);
+    }
+    TrigramIndex index;
+    index.LoadSealed(std::move(trigrams));
+    (void)index.ContainsCandidates("abcdef");
+  }
+  std::printf("refused %zu of 600 damaged trigram sections\n", refused);
+  EXPECT_GT(refused, 300u);
+}
+
+// An object without a trigram index is written as version 1, the format before it, and
+// still reads: the BM25 part in full, no trigram index (NotFound).
+TEST(TextIndexFormatTest, VersionOneObjectsStillDecode) {
+  std::mt19937_64 rng(3);
+  InvertedIndex original;
+  TextIndexObject object = MakeObject(rng, 200, &original);
+  object.trigrams.reset();
+  const std::string bytes = EncodeTextIndexObject(object).value();
+  EXPECT_EQ(DecodeFixed32(bytes.data() + 8), 1u);
+  EXPECT_EQ(DecodeFixed64(bytes.data() + 72), TextIndexHeaderBytes(1));  // 7 sections: the analyzer at 248
+  auto decoded = DecodeTextIndexObject(bytes);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_FALSE(decoded->trigrams.has_value());
+  EXPECT_TRUE(decoded->trigram_status.IsNotFound());
+  InvertedIndex loaded;
+  loaded.LoadSealed(std::move(decoded->image), nullptr);
+  ExpectSameResults(original, loaded, Queries(rng), nullptr);
+  // Every flipped byte of a version 1 object is still refused whole.
+  for (size_t i = 0; i < bytes.size(); i += 7) {
+    std::string bad = bytes;
+    bad[i] ^= 0x20;
+    EXPECT_TRUE(DecodeTextIndexObject(bad).status().IsCorruption()) << "byte " << i;
   }
 }
 
@@ -174,7 +287,8 @@ TEST(TextIndexFormatTest, DamageBehindRecomputedChecksumsNeverCrashes) {
   size_t refused = 0;
   for (int round = 0; round < 3000; ++round) {
     std::string bad = bytes;
-    const size_t at = kTextIndexHeaderBytes + rng() % (bad.size() - kTextIndexHeaderBytes);
+    // The BM25 sections (the trigram section has its own test below).
+    const size_t at = kTextIndexHeaderBytes + rng() % (TrigramSectionAt(bad) - kTextIndexHeaderBytes);
     bad[at] ^= static_cast<char>(1u << (rng() % 8));
     RecomputeTextIndexChecksumsForTesting(&bad);
     auto decoded = DecodeTextIndexObject(bad);

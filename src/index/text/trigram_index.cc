@@ -101,6 +101,7 @@ void TrigramIndex::Remove(uint32_t slot, const RecordView& row) {
 
 void TrigramIndex::Clear() {
   postings_.clear();
+  stale_slots_ = Roaring();
   bulk_docs_ = 0;
   bulk_id_of_ = std::vector<uint32_t>();
   bulk_lists_ = std::vector<BulkList>();
@@ -157,6 +158,11 @@ void TrigramIndex::Seal() {
 bool TrigramIndex::Renumber(const std::vector<uint32_t>& old_to_new) {
   // Renumbering keeps the order of surviving slots, so each list stays sorted.
   std::vector<uint32_t> moved;
+  for (uint32_t slot : stale_slots_) {
+    const uint32_t to = slot < old_to_new.size() ? old_to_new[slot] : UINT32_MAX;
+    if (to != UINT32_MAX) moved.push_back(to);
+  }
+  stale_slots_ = Roaring(moved.size(), moved.data());
   for (auto it = postings_.begin(); it != postings_.end();) {
     moved.clear();
     for (uint32_t slot : it->second) {
@@ -170,6 +176,30 @@ bool TrigramIndex::Renumber(const std::vector<uint32_t>& old_to_new) {
     it->second = Roaring(moved.size(), moved.data());
     it->second.runOptimize();
     ++it;
+  }
+  return true;
+}
+
+TrigramIndex::SortedPostings TrigramIndex::CopySortedPostings() const {
+  SortedPostings out(postings_.begin(), postings_.end());
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  return out;
+}
+
+void TrigramIndex::LoadSealed(SortedPostings postings) {
+  Clear();
+  postings_.reserve(postings.size());
+  for (auto& [key, slots] : postings) {
+    FATHOM_CHECK(!slots.isEmpty());
+    FATHOM_CHECK(postings_.emplace(key, std::move(slots)).second);
+  }
+}
+
+bool TrigramIndex::SamePostings(const TrigramIndex& other) const {
+  if (postings_.size() != other.postings_.size()) return false;
+  for (const auto& [key, slots] : postings_) {
+    auto it = other.postings_.find(key);
+    if (it == other.postings_.end() || !(it->second == slots)) return false;
   }
   return true;
 }

@@ -13,7 +13,9 @@
 //     match must contain, as an AND/OR formula; atoms that are all ASCII are looked up
 //     here, others are assumed present. Case-insensitive parts of r can only match, for
 //     an ASCII atom character, that character, its ASCII case pair, K or ſ.
-// The caller verifies every candidate (query/filter_eval.cc). Design:
+// The caller verifies every candidate (query/filter_eval.cc). Compaction persists the
+// postings in the text index object (trigram_section.h) and an open loads them
+// (LoadSealed) instead of building them from the documents. Design:
 // docs/design/where-document.md.
 // Thread-safety: const methods are safe concurrently; changes are exclusive.
 #pragma once
@@ -44,6 +46,21 @@ class TrigramIndex final : public RowIndex {
   void Seal() override;
   bool Renumber(const std::vector<uint32_t>& old_to_new) override;
   size_t MemoryBytes() const override;
+  // The row's old document was not at hand, so its entries stay (a false candidate each):
+  // remembered in stale_slots() until a rebuild, so that a persisted copy can drop them.
+  void RemoveSkipped(uint32_t slot) override { stale_slots_.add(slot); }
+
+  // The postings by trigram key, ascending: what the text index object persists
+  // (docs/format/text-index.md, section 7). Every bitmap is non-empty.
+  using SortedPostings = std::vector<std::pair<uint32_t, Roaring>>;
+  SortedPostings CopySortedPostings() const;
+  // Replaces everything by `postings` (checked by the caller: keys unique, bitmaps
+  // non-empty), as a bulk build would have left it.
+  void LoadSealed(SortedPostings postings);
+  // Slots that may hold entries of a document they no longer have (RemoveSkipped).
+  const Roaring& stale_slots() const { return stale_slots_; }
+  // Whether both indexes hold the same postings (tests).
+  bool SamePostings(const TrigramIndex& other) const;
 
   // A superset of the slots whose document contains `pattern` (bytes, case-sensitive),
   // or nullopt when the index cannot narrow it (fewer than 3 bytes).
@@ -70,6 +87,7 @@ class TrigramIndex final : public RowIndex {
   void FlushBulk();
 
   std::unordered_map<uint32_t, Roaring> postings_;
+  Roaring stale_slots_;
 
   // A bulk build past kBulkDirectAfter documents collects slots per trigram in plain
   // vectors (slots arrive in increasing order, so a repeat within a document is the
