@@ -55,6 +55,16 @@ inline size_t RssBytes() {
   return 0;
 }
 
+// The process's peak resident set so far (VmHWM), in bytes; 0 when unknown.
+inline size_t PeakRssBytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  }
+  return 0;
+}
+
 // The 1-, 5- and 15-minute load averages, "1.00 0.80 0.50".
 inline std::string LoadAverages() {
   std::ifstream in("/proc/loadavg");

@@ -6,10 +6,10 @@
 //          bytes of text, one small metadata value) under --dir and compacts it.
 //   read   in a fresh process: the resident set before and after opening the collection
 //          (Database::Open + the first Count, which recovers it), after malloc_trim, per
-//          row; then the latency of: get of 100 random ids with documents (each a cold
-//          block the first time), the same 100 again (warm), get of 100 ids without
-//          documents, query k=10 with documents, and a where_document $contains get
-//          (limit 10). Medians over --rounds rounds.
+//          row, and the open's peak (VmHWM); then the latency of: get of 100 random ids
+//          with documents (each a cold block the first time), the same 100 again (warm),
+//          get of 100 ids without documents, query k=10 with documents, and a
+//          where_document $contains get (limit 10). Medians over --rounds rounds.
 // Prints the machine's load beside the figures. Not a test.
 // Usage: row_memory_bench write|read [--dir /tmp/row_memory_bench] [--rows 100000]
 //        [--dim 8] [--doc-bytes 1024] [--rounds 50] [--memory-budget-mib N (read; documents
@@ -114,12 +114,15 @@ int main(int argc, char** argv) {
   auto count = col->Count();
   if (!count.ok()) Die(count.status().ToString());
   const double open_seconds = Seconds(start);
+  const size_t rss_peak = fathom::bench::PeakRssBytes();
   malloc_trim(0);
   const size_t rss_after = fathom::bench::RssBytes();
   std::printf("load %s\n", fathom::bench::LoadAverages().c_str());
   std::printf("open: %llu rows in %.2f s; resident set %+.1f MiB = %.0f B/row\n",
               static_cast<unsigned long long>(*count), open_seconds, Mib(double(rss_after) - double(rss_before)),
               (double(rss_after) - double(rss_before)) / double(*count));
+  std::printf("open peak: resident set %+.1f MiB = %.0f B/row\n", Mib(double(rss_peak) - double(rss_before)),
+              (double(rss_peak) - double(rss_before)) / double(*count));
 
   auto random_ids = [&](size_t n) {
     std::set<uint64_t> picked;
