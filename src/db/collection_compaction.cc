@@ -572,7 +572,7 @@ Status CollectionImpl::FoldTail() {
       if (e.tombstone) {
         writer.AddTombstone(e.row.id);
       } else {
-        const SegmentEntryLocator at = writer.AddRow(e.row, e.embedding.data());
+        const SegmentDocumentLocator at = writer.AddRow(e.row, e.embedding.data());
         if (e.row.document) stored.push_back({e.row.id, e.row.offset, true, Checksum64(*e.row.document), at});
       }
     }
@@ -664,7 +664,7 @@ Status CollectionImpl::MergeSegments() {
     // A table loaded for a merge has no cold parts: Approx is the exact row.
     const Row& row = merged.row(slot);
     if (!row.live) continue;
-    const SegmentEntryLocator at = writer.AddRow(row, merged.vectors().Approx(slot, nullptr));
+    const SegmentDocumentLocator at = writer.AddRow(row, merged.vectors().Approx(slot, nullptr));
     if (row.document) stored.push_back({row.id, row.offset, true, Checksum64(*row.document), at});
   }
   merged = RecordTable();
@@ -682,10 +682,8 @@ Status CollectionImpl::MergeSegments() {
 
 void CollectionImpl::AdoptSegmentDocuments(const SegmentRef& ref,
                                            const std::vector<RecordTable::StoredEntry>& stored) {
-  // Without a memory budget documents stay in RAM (Recover). Without a reader the
-  // documents simply stay where they are (in RAM, or in segments the table's readers keep
-  // readable).
-  if (!memory_budget_.bounded()) return;
+  // Without a reader the documents simply stay where they are (in RAM, or in segments
+  // the table's readers keep readable).
   auto reader = OpenSegment(ref);
   if (!reader.ok()) {
     spdlog::warn("collection {}: documents stay in RAM: {}", id_, reader.status().ToString());

@@ -238,15 +238,10 @@ Status CollectionImpl::Recover() {
     if (text_bytes) {
       load_text = [&](const RecordTable& table, TextIndex* index) { return LoadTextIndex(*text_bytes, table, index); };
     }
-    Status text_loaded = table_.SealIndexes(load_text);
-    // The indexes are built. Under a memory budget documents stored in the segments leave
-    // RAM and are read on demand; without one they stay, as reads from RAM cost 5-90x less
-    // (docs/design/documents-on-demand.md).
-    if (memory_budget_.bounded()) {
-      table_.SpillStoredDocuments();
-    } else {
-      table_.ForgetStoredDocuments();
-    }
+    // The indexes of documents read the stored documents back in bounded batches
+    // (documents-on-demand.md): a failed read fails the open, which a retry repeats.
+    Status text_loaded;
+    FATHOM_RETURN_IF_ERROR(table_.SealIndexes(load_text, &text_loaded));
     const bool text_used = text_bytes.has_value() && text_loaded.ok();
     text_bytes.reset();
     if (!text_loaded.ok()) {

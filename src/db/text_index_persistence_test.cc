@@ -94,8 +94,9 @@ TEST(TextIndexPersistenceTest, LoadsIntoARecoveredTableAndAnswersLikeARebuild) {
     LoadLikeRecovery(layout, written, &rebuilt);
     layout.seed(seed * 31 + round);
     LoadLikeRecovery(layout, written, &loaded);
-    rebuilt.SealIndexes();
-    Status s = loaded.SealIndexes(Loader(*bytes));
+    ASSERT_TRUE(rebuilt.SealIndexes().ok());
+    Status s;
+    ASSERT_TRUE(loaded.SealIndexes(Loader(*bytes), &s).ok());
     ASSERT_TRUE(s.ok()) << s.ToString() << " seed " << seed;
     ExpectSameSearches(rebuilt, loaded);
     // The tables go on: the loaded index takes changes like the rebuilt one.
@@ -122,7 +123,8 @@ TEST(TextIndexPersistenceTest, OtherRowsOrAnalyzerAreRefusedAndRebuilt) {
   const std::string bytes = EncodeTextIndexSnapshot(*TakeTextIndexSnapshot(written)).value();
 
   auto expect_refused = [&](RecordTable& table, const std::string& why) {
-    Status s = table.SealIndexes(Loader(bytes));
+    Status s;
+    ASSERT_TRUE(table.SealIndexes(Loader(bytes), &s).ok());
     EXPECT_TRUE(s.IsCorruption()) << s.ToString();
     EXPECT_NE(s.message().find(why), std::string::npos) << s.ToString();
   };

@@ -15,6 +15,7 @@
 #include "io/fault_store.h"
 #include "random_where.h"
 #include "sim/sim_collection.h"
+#include "test_util.h"
 
 namespace fathom {
 namespace {
@@ -25,9 +26,7 @@ constexpr const char* kWords[] = {"apple", "banana", "cherry", "damson", "elder"
 
 class DocumentSimulationTest : public testing::SimCollectionTest {
  protected:
-  // Under a memory budget documents stored in segments are read on demand (without one
-  // they stay in RAM, which the other simulations cover).
-  DocumentSimulationTest() : SimCollectionTest("DocumentSimulationTest", "docs") { memory_budget_bytes_ = 256u << 20; }
+  DocumentSimulationTest() : SimCollectionTest("DocumentSimulationTest", "docs") {}
 
   std::string Text(RandomWhere& r) {
     std::string out = "doc";
@@ -150,7 +149,7 @@ TEST(DocumentFaultTest, AFailedDocumentReadIsAnErrorAndTheNextReadSucceeds) {
   auto fault = std::make_shared<FaultStore>(mem, FaultOptions{});
   std::vector<std::string> docs;
   {
-    auto db = Database::Open({.store = fault, .memory_budget_bytes = 256u << 20, .background_compaction = false}).value();
+    auto db = Database::Open({.store = fault, .background_compaction = false}).value();
     auto col = db->CreateCollection(Database::kDefaultTenant, Database::kDefaultDatabase, {.name = "faults"}).value();
     std::vector<WriteRecord> batch;
     for (int i = 0; i < 300; ++i) {
@@ -164,7 +163,7 @@ TEST(DocumentFaultTest, AFailedDocumentReadIsAnErrorAndTheNextReadSucceeds) {
     ASSERT_TRUE(col->Add(std::move(batch)).ok());
     ASSERT_TRUE(col->Compact().ok());
   }
-  auto db = Database::Open({.store = fault, .memory_budget_bytes = 256u << 20, .background_compaction = false}).value();
+  auto db = Database::Open({.store = fault, .background_compaction = false}).value();
   auto col = db->GetCollection(Database::kDefaultTenant, Database::kDefaultDatabase, "faults").value();
   GetRequest get;
   get.include.documents = true;
@@ -192,6 +191,63 @@ TEST(DocumentFaultTest, AFailedDocumentReadIsAnErrorAndTheNextReadSucceeds) {
   auto matched = col->Get(filtered);
   ASSERT_TRUE(matched.ok()) << matched.status().ToString();
   EXPECT_EQ(matched->ids.size(), 11u);  // 12, 120..129
+}
+
+// Opening reads the stored documents back to build the document indexes (in batches,
+// documents-on-demand.md): a failed read there fails the open cleanly (an IOError, no
+// partial state served), and the next call opens the collection whole. Faults land on
+// random reads of the open (prints its seed); the test checks that some landed in the
+// index build.
+TEST(DocumentFaultTest, AFailedReadWhileOpeningFailsTheOpenAndARetrySucceeds) {
+  const uint64_t seed = testing::SeedForTest("DocumentFaultTest.AFailedReadWhileOpeningFailsTheOpenAndARetrySucceeds");
+  auto mem = std::make_shared<MemStore>();
+  auto fault = std::make_shared<FaultStore>(mem, FaultOptions{});
+  std::vector<std::string> docs;
+  {
+    auto db = Database::Open({.store = fault, .background_compaction = false}).value();
+    auto col = db->CreateCollection(Database::kDefaultTenant, Database::kDefaultDatabase, {.name = "faults"}).value();
+    std::vector<WriteRecord> batch;
+    for (int i = 0; i < 3000; ++i) {
+      WriteRecord w;
+      w.id = "id" + std::to_string(i);
+      w.embedding = std::vector<float>{static_cast<float>(i), 1.0f};
+      w.document = "document number " + std::to_string(i) + " " + std::string(300, 'x');
+      docs.push_back(*w.document);
+      batch.push_back(std::move(w));
+    }
+    ASSERT_TRUE(col->Add(std::move(batch)).ok());
+    ASSERT_TRUE(col->Compact().ok());
+  }
+  size_t failed_in_build = 0;
+  for (uint64_t round = 0; round < 40; ++round) {
+    auto db = Database::Open({.store = fault, .background_compaction = false}).value();
+    auto col = db->GetCollection(Database::kDefaultTenant, Database::kDefaultDatabase, "faults").value();
+    FaultOptions failing;
+    failing.seed = seed + round;
+    failing.fail_before_probability = 0.15;
+    fault->SetOptions(failing);
+    auto counted = col->Count();
+    fault->SetOptions(FaultOptions{});
+    if (!counted.ok()) {
+      ASSERT_TRUE(counted.status().code() == StatusCode::kIOError) << counted.status().ToString();
+      failed_in_build += counted.status().message().find("document indexes") != std::string::npos;
+    }
+    // The retry (or the first try) sees every record, its document and the indexes'.
+    auto count = col->Count();
+    ASSERT_TRUE(count.ok()) << "seed " << seed << " round " << round << ": " << count.status().ToString();
+    EXPECT_EQ(*count, docs.size());
+    GetRequest filtered;
+    WhereDocument wd;
+    wd.kind = WhereDocument::Kind::kContains;
+    wd.pattern = "number 271 ";  // not 2710..2719
+    filtered.where_document = wd;
+    filtered.include.documents = true;
+    auto matched = col->Get(filtered);
+    ASSERT_TRUE(matched.ok()) << matched.status().ToString();
+    ASSERT_EQ(matched->ids.size(), 1u);
+    EXPECT_EQ(matched->documents[0], docs[271]);
+  }
+  EXPECT_GT(failed_in_build, 0u) << "seed " << seed << ": no fault landed in the index build";
 }
 
 }  // namespace
