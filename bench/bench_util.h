@@ -45,25 +45,19 @@ inline std::vector<double> ParseDoubles(const std::string& text) {
   return out;
 }
 
+// A "Vm...:" line of /proc/self/status (kB there), in bytes; 0 when unknown.
+inline size_t ProcStatusBytes(const std::string& field) {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind(field, 0) == 0) return std::stoull(line.substr(field.size())) * 1024;
+  }
+  return 0;
+}
 // Resident set size of this process, bytes.
-inline size_t RssBytes() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
-  }
-  return 0;
-}
-
-// The process's peak resident set so far (VmHWM), in bytes; 0 when unknown.
-inline size_t PeakRssBytes() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
-  }
-  return 0;
-}
+inline size_t RssBytes() { return ProcStatusBytes("VmRSS:"); }
+// The process's peak resident set so far (VmHWM).
+inline size_t PeakRssBytes() { return ProcStatusBytes("VmHWM:"); }
 
 // The 1-, 5- and 15-minute load averages, "1.00 0.80 0.50".
 inline std::string LoadAverages() {

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/assert.h"
 #include "common/coding.h"
 #include "storage/row.h"
 #include "fathom/status.h"
@@ -74,6 +75,7 @@ struct SegmentEntry {
 
 // The locator of the document of `entry` (a row with a document), decoded at `at`.
 inline SegmentDocumentLocator DocumentLocatorOf(SegmentEntryLocator at, const SegmentEntry& entry) {
+  FATHOM_DCHECK(!entry.tombstone && entry.row.document.has_value());
   return SegmentDocumentLocator{at.block, at.offset + entry.document_position,
                                 static_cast<uint32_t>(entry.row.document->size())};
 }
