@@ -699,6 +699,16 @@ void CollectionImpl::DeleteObsolete(const Manifest& current) {
   std::vector<std::string> obsolete;
   std::unordered_set<std::string> live;
   for (const SegmentRef& s : current.segments) live.insert(SegmentKey(id_, s.id));
+  {
+    // Segments rows still read their documents from stay until no row refers to them: a
+    // compaction whose new segment could not be opened for adoption leaves rows pointing
+    // into the segments it replaced (documents-on-demand.md, "Locator lifetime"). A
+    // reader of a local file is named by its path, not its key, and reads a deleted file.
+    std::shared_lock<std::shared_mutex> lock(state_mu_);
+    for (const auto& reader : table_.segments()) {
+      if (reader != nullptr) live.insert(reader->name());
+    }
+  }
   if (auto segments = store_->List(SegmentPrefix(id_)); segments.ok()) {
     for (const ObjectInfo& o : *segments) {
       if (live.count(o.key) == 0) obsolete.push_back(o.key);
