@@ -174,8 +174,9 @@ int main(int argc, char** argv) {
   std::printf("open: %llu rows in %.2f s; resident set %+.1f MiB = %.0f B/row\n",
               static_cast<unsigned long long>(*count), open_seconds, Mib(double(rss_after) - double(rss_before)),
               (double(rss_after) - double(rss_before)) / double(*count));
-  std::printf("open: process CPU %.2f s; peak resident set at the end of the open %.1f MiB\n", open_cpu_seconds,
-              Mib(double(peak_rss)));
+  std::printf("open: process CPU %.2f s; peak resident set at the end of the open %.1f MiB = %+.0f B/row over "
+              "the start\n",
+              open_cpu_seconds, Mib(double(peak_rss)), (double(peak_rss) - double(rss_before)) / double(*count));
 
   auto random_ids = [&](size_t n) {
     std::set<uint64_t> picked;

@@ -145,6 +145,7 @@ class Decoder {
     return GetBytes(static_cast<size_t>(n), out);
   }
   bool GetFloats(size_t n, float* out) {
+    if (n == 0) return true;  // `out` may be null then (an empty vector's data())
     if (n > remaining() / 4) return false;
     std::memcpy(out, data_.data() + pos_, n * 4);
     pos_ += n * 4;

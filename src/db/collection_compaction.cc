@@ -578,7 +578,7 @@ Status CollectionImpl::FoldTail() {
       if (e.tombstone) {
         writer.AddTombstone(e.row.id);
       } else {
-        const SegmentEntryLocator at = writer.AddRow(e.row, e.embedding.data());
+        const SegmentDocumentLocator at = writer.AddRow(e.row, e.embedding.data());
         if (e.row.document) stored.push_back({e.row.id, e.row.offset, true, Checksum64(*e.row.document), at});
       }
     }
@@ -670,7 +670,7 @@ Status CollectionImpl::MergeSegments() {
     // A table loaded for a merge has no cold parts: Approx is the exact row.
     const Row& row = merged.row(slot);
     if (!row.live) continue;
-    const SegmentEntryLocator at = writer.AddRow(row, merged.vectors().Approx(slot, nullptr));
+    const SegmentDocumentLocator at = writer.AddRow(row, merged.vectors().Approx(slot, nullptr));
     if (row.document) stored.push_back({row.id, row.offset, true, Checksum64(*row.document), at});
   }
   merged = RecordTable();
@@ -688,10 +688,8 @@ Status CollectionImpl::MergeSegments() {
 
 void CollectionImpl::AdoptSegmentDocuments(const SegmentRef& ref,
                                            const std::vector<RecordTable::StoredEntry>& stored) {
-  // Without a memory budget documents stay in RAM (Recover). Without a reader the
-  // documents simply stay where they are (in RAM, or in segments the table's readers keep
-  // readable).
-  if (!memory_budget_.bounded()) return;
+  // Without a reader the documents simply stay where they are (in RAM, or in segments
+  // the table's readers keep readable).
   auto reader = OpenSegment(ref);
   if (!reader.ok()) {
     spdlog::warn("collection {}: documents stay in RAM: {}", id_, reader.status().ToString());
@@ -707,6 +705,16 @@ void CollectionImpl::DeleteObsolete(const Manifest& current) {
   std::vector<std::string> obsolete;
   std::unordered_set<std::string> live;
   for (const SegmentRef& s : current.segments) live.insert(SegmentKey(id_, s.id));
+  {
+    // Segments rows still read their documents from stay until no row refers to them: a
+    // compaction whose new segment could not be opened for adoption leaves rows pointing
+    // into the segments it replaced (documents-on-demand.md, "Locator lifetime"). A
+    // reader of a local file is named by its path, not its key, and reads a deleted file.
+    std::shared_lock<std::shared_mutex> lock(state_mu_);
+    for (const auto& reader : table_.segments()) {
+      if (reader != nullptr) live.insert(reader->name());
+    }
+  }
   if (auto segments = store_->List(SegmentPrefix(id_)); segments.ok()) {
     for (const ObjectInfo& o : *segments) {
       if (live.count(o.key) == 0) obsolete.push_back(o.key);

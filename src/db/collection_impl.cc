@@ -240,16 +240,12 @@ Status CollectionImpl::Recover() {
         return LoadTextIndex(*text_bytes, table, text, trigram);
       };
     }
-    // document_indexes.all_loaded(): the open needed no document for its indexes.
-    const RecordTable::DocumentIndexLoad document_indexes = table_.SealIndexes(load_text);
-    // The indexes are built. Under a memory budget documents stored in the segments leave
-    // RAM and are read on demand; without one they stay, as reads from RAM cost 5-90x less
-    // (docs/design/documents-on-demand.md).
-    if (memory_budget_.bounded()) {
-      table_.SpillStoredDocuments();
-    } else {
-      table_.ForgetStoredDocuments();
-    }
+    // The document indexes come from the text index object when it holds them
+    // (document_indexes.all_loaded(): the open read no document); otherwise they read the
+    // stored documents back in bounded batches (documents-on-demand.md). A failed read
+    // fails the open, which a retry repeats.
+    RecordTable::DocumentIndexLoad document_indexes;
+    FATHOM_RETURN_IF_ERROR(table_.SealIndexes(load_text, &document_indexes));
     const bool text_used = text_bytes.has_value() && document_indexes.all_loaded();
     if (text_bytes && !document_indexes.text.ok()) {
       spdlog::warn("collection {}: ignoring text index {} ({}); rebuilt from the documents", id_, text_key,

@@ -38,8 +38,8 @@ Status CollectionImpl::LoadSegmentLocked(const SegmentRef& ref) {
   }
   if (manifest_.dimension != 0) table_.set_dimension(manifest_.dimension);
   table_.Reserve(ref.rows);
-  // Rows keep a locator of their document in this segment (read on demand once the
-  // indexes are built: RecordTable::SpillStoredDocuments).
+  // Rows keep a locator of their document in this segment, not the document: it is read
+  // on demand (the indexes of documents read it back at SealIndexes).
   const uint32_t number = table_.AddSegment(*reader);
   bool wrong_dimension = false;
   auto summary = (*reader)->Scan([&](SegmentEntry& e, SegmentEntryLocator at) {
@@ -48,7 +48,8 @@ Status CollectionImpl::LoadSegmentLocked(const SegmentRef& ref) {
     } else if (e.embedding.size() != manifest_.dimension) {
       wrong_dimension = true;
     } else {
-      table_.LoadRow(std::move(e.row), e.embedding, std::make_pair(number, at));
+      const SegmentDocumentLocator document_at = e.row.document ? DocumentLocatorOf(at, e) : SegmentDocumentLocator{};
+      table_.LoadRow(std::move(e.row), e.embedding, std::make_pair(number, document_at));
     }
   });
   if (!summary.ok()) return summary.status().WithContext(seg_key);

@@ -231,8 +231,11 @@ bool ExactSearchWithCopy(const RecordTable& table, const Int8ScanCopy& copy, Dis
   });
   FATHOM_CHECK(rescored.ok());  // hot rows: the re-score cannot fail
   if (cut == std::numeric_limits<float>::infinity()) return true;
+  // With a margin for float rounding: a distance of near-identical rows computes to
+  // +-1e-7, about the bound's own slack.
   const float left_out = DistanceLowerBound(space, cut, copy.max_error(), query_norm, copy.min_norm());
-  return left_out > top->threshold();
+  const float kth = top->threshold();
+  return left_out > kth + 1e-6f * (1.0f + std::fabs(kth));
 }
 
 // The live slots of a table, as a range for ExactSearch.

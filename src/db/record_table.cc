@@ -56,158 +56,7 @@ namespace {
 bool HasField(const Row& row, RowIndex::Field field) {
   return field == RowIndex::Field::kMetadata ? row.metadata.has_value() : row.has_document();
 }
-const std::optional<std::string> kNoDocument;
-
-// Prefetch hints read at most this many documents ahead (the block cache is bounded:
-// more would evict what the hint read before it is used).
-constexpr size_t kPrefetchDocumentsMax = 1024;
-
-Status DocumentMismatch(const RecordsSegmentReader& segment, const std::string& id) {
-  return Status::Corruption("records segment " + segment.name() + ": the entry of record " + id +
-                            " holds another document than the one indexed");
-}
 }  // namespace
-
-RecordView RecordTable::view(uint32_t slot) const {
-  const Row& r = rows_[slot];
-  if (r.document || !r.document_stored()) return RecordView{r.id, r.document, r.metadata};
-  const RecordsSegmentReader* segment = segments_[r.document_segment].get();
-  std::optional<std::string> document;
-  Status s = segment->ReadEntries(&r.document_at, 1, [&](size_t, SegmentEntry& e) { document = std::move(e.row.document); });
-  if (s.ok() && (!document || Checksum64(*document) != r.document_checksum)) s = DocumentMismatch(*segment, r.id);
-  if (!s.ok()) {
-    DocumentReadScope::Fail(s.WithContext("reading the document of " + r.id));
-    return RecordView{r.id, kNoDocument, r.metadata};
-  }
-  return RecordView{r.id, DocumentReadScope::Keep(std::move(*document)), r.metadata};
-}
-
-void RecordTable::PrefetchDocuments(const Roaring& slots) const {
-  std::vector<std::vector<SegmentEntryLocator>> wanted(segments_.size());
-  size_t n = 0;
-  for (auto it = slots.begin(); it != slots.end() && n < kPrefetchDocumentsMax; ++it) {
-    if (*it >= rows_.size()) continue;
-    const Row& r = rows_[*it];
-    if (r.document || !r.document_stored()) continue;
-    wanted[r.document_segment].push_back(r.document_at);
-    ++n;
-  }
-  // Errors surface when the rows are viewed.
-  for (size_t i = 0; i < wanted.size(); ++i) {
-    if (!wanted[i].empty()) (void)segments_[i]->ReadEntries(wanted[i].data(), wanted[i].size(), [](size_t, SegmentEntry&) {});
-  }
-}
-
-Status RecordTable::FetchDocuments(const uint32_t* slots, size_t count,
-                                   std::vector<std::optional<std::string>>* out) const {
-  out->assign(count, std::nullopt);
-  std::vector<std::vector<SegmentEntryLocator>> locators(segments_.size());
-  std::vector<std::vector<size_t>> positions(segments_.size());
-  for (size_t i = 0; i < count; ++i) {
-    const Row& r = rows_[slots[i]];
-    if (r.document) {
-      (*out)[i] = r.document;
-    } else if (r.document_stored()) {
-      locators[r.document_segment].push_back(r.document_at);
-      positions[r.document_segment].push_back(i);
-    }
-  }
-  for (size_t k = 0; k < segments_.size(); ++k) {
-    if (locators[k].empty()) continue;
-    Status mismatch;
-    FATHOM_RETURN_IF_ERROR(segments_[k]->ReadEntries(locators[k].data(), locators[k].size(), [&](size_t j, SegmentEntry& e) {
-      const size_t i = positions[k][j];
-      const Row& r = rows_[slots[i]];
-      if (!e.row.document || Checksum64(*e.row.document) != r.document_checksum) {
-        if (mismatch.ok()) mismatch = DocumentMismatch(*segments_[k], r.id);
-        return;
-      }
-      (*out)[i] = std::move(e.row.document);
-    }));
-    FATHOM_RETURN_IF_ERROR(mismatch);
-  }
-  return Status::Ok();
-}
-
-Status RecordTable::FetchDocuments(const std::vector<std::shared_ptr<const RecordsSegmentReader>>& segments,
-                                   std::vector<Row*>& rows) {
-  std::vector<std::vector<SegmentEntryLocator>> locators(segments.size());
-  std::vector<std::vector<Row*>> owners(segments.size());
-  for (Row* r : rows) {
-    if (r->document || !r->document_stored()) continue;
-    if (r->document_segment >= segments.size() || segments[r->document_segment] == nullptr) {
-      return Status::Corruption("record " + r->id + ": its document's segment is gone");
-    }
-    locators[r->document_segment].push_back(r->document_at);
-    owners[r->document_segment].push_back(r);
-  }
-  for (size_t k = 0; k < segments.size(); ++k) {
-    if (locators[k].empty()) continue;
-    Status mismatch;
-    FATHOM_RETURN_IF_ERROR(segments[k]->ReadEntries(locators[k].data(), locators[k].size(), [&](size_t j, SegmentEntry& e) {
-      Row* r = owners[k][j];
-      if (!e.row.document || Checksum64(*e.row.document) != r->document_checksum) {
-        if (mismatch.ok()) mismatch = DocumentMismatch(*segments[k], r->id);
-        return;
-      }
-      r->document = std::move(e.row.document);
-    }));
-    FATHOM_RETURN_IF_ERROR(mismatch);
-  }
-  return Status::Ok();
-}
-
-uint32_t RecordTable::AddSegment(std::shared_ptr<const RecordsSegmentReader> segment) {
-  segments_.push_back(std::move(segment));
-  return static_cast<uint32_t>(segments_.size() - 1);
-}
-
-void RecordTable::SpillStoredDocuments() {
-  for (Row& r : rows_) {
-    if (r.document_stored() && r.document) r.document.reset();
-  }
-}
-
-void RecordTable::AdoptStoredDocuments(uint32_t segment, const std::vector<StoredEntry>& entries) {
-  FATHOM_CHECK(segment < segments_.size() && segments_[segment] != nullptr);
-  for (const StoredEntry& e : entries) {
-    auto found = Find(e.id);
-    if (!found || !e.has_document) continue;
-    Row& r = rows_[*found];
-    if (r.offset != e.offset) continue;
-    const std::optional<uint64_t> checksum = DocumentChecksum(*found);
-    if (!checksum || *checksum != e.document_checksum) continue;  // changed since
-    r.document_segment = segment;
-    r.document_at = e.at;
-    r.document_checksum = e.document_checksum;
-    r.document.reset();
-  }
-  DropUnusedSegments();
-}
-
-void RecordTable::ForgetStoredDocuments() {
-  for (Row& r : rows_) {
-    if (r.document_stored() && r.document) r.document_segment = Row::kNotStored;
-  }
-  DropUnusedSegments();
-}
-
-void RecordTable::DropUnusedSegments() {
-  std::vector<bool> used(segments_.size(), false);
-  for (const Row& r : rows_) {
-    if (r.document_stored()) used[r.document_segment] = true;
-  }
-  for (size_t k = 0; k < segments_.size(); ++k) {
-    if (!used[k]) segments_[k].reset();
-  }
-}
-
-std::optional<uint64_t> RecordTable::DocumentChecksum(size_t slot) const {
-  const Row& r = rows_[slot];
-  if (r.document) return r.document_stored() ? r.document_checksum : Checksum64(*r.document);
-  if (r.document_stored()) return r.document_checksum;
-  return std::nullopt;
-}
 
 size_t RecordTable::RowMemoryBytes() const {
   auto heap = [](const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 : 0; };
@@ -234,7 +83,7 @@ size_t RecordTable::RowMemoryBytes() const {
 RecordView RecordTable::IndexView(size_t slot, RowIndex::Field field) const {
   const Row& r = rows_[slot];
   // An index of metadata never reads the document: no read for it.
-  if (field == RowIndex::Field::kMetadata && !r.document) return RecordView{r.id, kNoDocument, r.metadata};
+  if (field == RowIndex::Field::kMetadata && !r.document) return RecordView{r.id, NoDocument(), r.metadata};
   return view(static_cast<uint32_t>(slot));
 }
 
@@ -261,7 +110,7 @@ void RecordTable::IndexRemove(RowIndex::Field field, size_t slot) {
       index->RemoveSkipped(static_cast<uint32_t>(slot));
       continue;
     }
-    index->Remove(static_cast<uint32_t>(slot), RecordView{r.id, in_ram ? r.document : kNoDocument, r.metadata});
+    index->Remove(static_cast<uint32_t>(slot), RecordView{r.id, in_ram ? r.document : NoDocument(), r.metadata});
   }
 }
 
@@ -289,54 +138,54 @@ void RecordTable::set_sparse_key(const std::string& key) {
   sparse_index_ = std::make_unique<SparseIndex>(key);
 }
 
-RecordTable::DocumentIndexLoad RecordTable::RebuildIndex(RowIndex* only, const TextIndexLoader* load_text) {
+Status RecordTable::RebuildIndex(RowIndex* only, const TextIndexLoader* load_text, DocumentIndexLoad* loaded_out) {
   DocumentIndexLoad loaded;
-  if (!row_indexes_enabled_) return loaded;
+  if (loaded_out != nullptr) *loaded_out = loaded;
+  if (!row_indexes_enabled_) return Status::Ok();
   const bool use_loader = only == nullptr && load_text != nullptr && *load_text;
-  auto loadable = [&](RowIndex* index) { return index == &text_index_ || index == &trigram_index_; };
-  std::vector<RowIndex*> indexes;
+  std::vector<RowIndex*> of_documents, of_rows;
   for (RowIndex* index : row_indexes()) {
-    if (index != nullptr && (only == nullptr || index == only) && !(use_loader && loadable(index))) {
-      indexes.push_back(index);
-    }
+    if (index == nullptr || (only != nullptr && index != only)) continue;
+    (index->field() == RowIndex::Field::kDocument ? of_documents : of_rows).push_back(index);
   }
-  auto build = [&](RowIndex* index) {
+  // Side by side: the indexes of rows build from the rows; beside them the document
+  // indexes are first offered to the loader (a persisted text index object, which needs no
+  // document), and those it could not load read the stored documents in one streaming
+  // pass (BuildDocumentIndexes).
+  Status built = Status::Ok();
+  DefaultExecutor().ParallelFor(of_rows.size() + 1, of_rows.size() + 1, [&](size_t i) {
+    if (i == of_rows.size()) {
+      if (use_loader) {
+        loaded = (*load_text)(*this, &text_index_, &trigram_index_);
+        std::erase_if(of_documents, [&](RowIndex* index) {
+          return (index == &text_index_ && loaded.text.ok()) || (index == &trigram_index_ && loaded.trigram.ok());
+        });
+      }
+      built = BuildDocumentIndexes(of_documents);
+      return;
+    }
+    RowIndex* index = of_rows[i];
     index->Clear();
     for (size_t slot = 0; slot < rows_.size(); ++slot) {
       const Row& r = rows_[slot];
       if (r.live && HasField(r, index->field())) index->BulkAdd(static_cast<uint32_t>(slot), IndexView(slot, index->field()));
     }
     index->Seal();
-  };
-  // Each index reads the rows and writes only itself: they build side by side, and the
-  // loader (which writes the document indexes only) runs beside them.
-  const size_t tasks = indexes.size() + (use_loader ? 1 : 0);
-  DefaultExecutor().ParallelFor(tasks, tasks, [&](size_t i) {
-    if (i == indexes.size()) {
-      loaded = (*load_text)(*this, &text_index_, &trigram_index_);
-    } else {
-      build(indexes[i]);
-    }
   });
-  if (use_loader) {
-    // What the loader could not give is built from the documents after all.
-    std::vector<RowIndex*> rest;
-    if (!loaded.text.ok()) rest.push_back(&text_index_);
-    if (!loaded.trigram.ok()) rest.push_back(&trigram_index_);
-    if (!rest.empty()) DefaultExecutor().ParallelFor(rest.size(), rest.size(), [&](size_t i) { build(rest[i]); });
-  }
-  return loaded;
+  if (loaded_out != nullptr) *loaded_out = loaded;
+  return built;
 }
 
-RecordTable::DocumentIndexLoad RecordTable::SealIndexes(const TextIndexLoader& load_text) {
+Status RecordTable::SealIndexes(const TextIndexLoader& load_text, DocumentIndexLoad* loaded) {
+  if (loaded != nullptr) *loaded = DocumentIndexLoad();
   if (bulk_load_) {
     bulk_load_ = false;
-    return RebuildIndex(nullptr, &load_text);
+    return RebuildIndex(nullptr, &load_text, loaded);
   }
   for (RowIndex* index : row_indexes()) {
     if (index != nullptr) index->Seal();
   }
-  return DocumentIndexLoad();
+  return Status::Ok();
 }
 
 void RecordTable::SetEmbedding(size_t slot, const std::vector<float>& embedding, bool loading) {
@@ -440,9 +289,11 @@ void RecordTable::Apply(Operation&& op) {
 }
 
 void RecordTable::LoadRow(Row row, const std::vector<float>& embedding,
-                          std::optional<std::pair<uint32_t, SegmentEntryLocator>> stored) {
+                          std::optional<std::pair<uint32_t, SegmentDocumentLocator>> stored) {
   const bool store = stored.has_value() && row.document.has_value();
   const uint64_t checksum = store ? Checksum64(*row.document) : 0;
+  // A stored document stays in its segment: the row keeps where, and its checksum.
+  if (store) row.document.reset();
   size_t slot;
   if (auto existing = Find(row.id); existing && rows_[*existing].offset == row.offset) {
     slot = *existing;
@@ -457,7 +308,6 @@ void RecordTable::LoadRow(Row row, const std::vector<float>& embedding,
     slot = Append(std::move(row), embedding, /*loading=*/true);
   }
   if (store) {
-    // The document stays in RAM too until SpillStoredDocuments.
     Row& r = rows_[slot];
     r.document_segment = stored->first;
     r.document_at = stored->second;
@@ -496,7 +346,9 @@ std::vector<uint32_t> RecordTable::MaybeShrink() {
   live_slots_.addRange(0, out);
   if (!bulk_load_) {
     for (RowIndex* index : row_indexes()) {
-      if (index != nullptr && !index->Renumber(renumbered)) (void)RebuildIndex(index);
+      // Only indexes of metadata fall back to a rebuild (the document indexes renumber),
+      // and a rebuild from metadata reads nothing, so it cannot fail.
+      if (index != nullptr && !index->Renumber(renumbered)) FATHOM_CHECK(RebuildIndex(index).ok());
     }
   }
   dead_ = 0;

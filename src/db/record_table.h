@@ -5,10 +5,11 @@
 // VectorColumn by slot (db/vector_column.h: hot in RAM, or cold in object storage with
 // an int8 approximation in RAM), with norms kept for cosine.
 // A row loaded from a records segment keeps its document there, not in RAM: only a
-// locator (segment number, block, offset) and the document's checksum stay resident; the
-// table shares the segments' readers (storage/records_segment_reader.h) and reads such
-// documents on demand (docs/design/documents-on-demand.md). Rows from the WAL tail keep
-// theirs in RAM until a compaction has stored them (AdoptStoredDocuments).
+// locator (segment number, block, the document's range) and the document's checksum stay
+// resident; the table shares the segments' readers (storage/records_segment_reader.h) and
+// reads such documents on demand (docs/design/documents-on-demand.md), the code of which
+// is db/record_table_documents.cc. Rows from the WAL tail keep theirs in RAM until a
+// compaction has stored them (AdoptStoredDocuments).
 // Deleted slots are tombstoned and reclaimed by Shrink(). The table also tracks which ids
 // changed since the last compaction (the "dirty" set) so compaction can write a delta.
 // The table keeps a bitmap of live slots and its row indexes (index/row_index.h: the
@@ -56,10 +57,11 @@ class RecordTable final : public RowSource {
   void Apply(Operation&& op);
 
   // Segment loading: a row's full state (replaces a row with the same id), or its deletion.
-  // With `stored`, the row's entry in the segment numbered stored->first: its document
-  // stays in RAM until SpillStoredDocuments (the row indexes are built from it first).
+  // With `stored`, where the row's document is in the segment numbered stored->first: the
+  // row keeps that and the document's checksum, not the document (the indexes of
+  // documents read it back at SealIndexes).
   void LoadRow(Row row, const std::vector<float>& embedding,
-               std::optional<std::pair<uint32_t, SegmentEntryLocator>> stored = std::nullopt);
+               std::optional<std::pair<uint32_t, SegmentDocumentLocator>> stored = std::nullopt);
   void LoadTombstone(const std::string& id);
 
   // ---- documents stored in segments ----
@@ -69,12 +71,6 @@ class RecordTable final : public RowSource {
   std::shared_ptr<const RecordsSegmentReader> segment(uint32_t number) const {
     return number < segments_.size() ? segments_[number] : nullptr;
   }
-  // Drops from RAM every document that is also stored (after the indexes are built).
-  void SpillStoredDocuments();
-  // The opposite choice (no memory budget: a document read from RAM costs 5-90x less than
-  // one read from its block, documents-on-demand.md): rows whose document is in RAM
-  // forget where it is stored, and segment readers no row needs are closed.
-  void ForgetStoredDocuments();
   // A compaction stored rows in segment `segment` (a number from AddSegment): each live
   // row with that id and offset whose document (in RAM or stored elsewhere) has the
   // checksum the entry's has now refers to the entry instead; other rows changed
@@ -84,12 +80,14 @@ class RecordTable final : public RowSource {
     uint64_t offset = 0;
     bool has_document = false;
     uint64_t document_checksum = 0;
-    SegmentEntryLocator at;
+    SegmentDocumentLocator at;
   };
   void AdoptStoredDocuments(uint32_t segment, const std::vector<StoredEntry>& entries);
   // The documents of `slots` (live), in order: copied from RAM or read, the blocks of each
-  // segment in one batch. IOError / Corruption when a read fails.
-  Status FetchDocuments(const uint32_t* slots, size_t count, std::vector<std::optional<std::string>>* out) const;
+  // segment in one batch, each checked against the row's checksum. IOError / Corruption
+  // when a read fails.
+  Status FetchDocuments(const uint32_t* slots, size_t count, std::vector<std::optional<std::string>>* out,
+                        RecordsSegmentReader::CacheFill fill = RecordsSegmentReader::CacheFill::kFill) const;
   // Fills rows[i].document for every row whose document is stored, reading through
   // `segments` (the table's readers, taken with the rows). For rows copied out of the table.
   static Status FetchDocuments(const std::vector<std::shared_ptr<const RecordsSegmentReader>>& segments,
@@ -143,19 +141,23 @@ class RecordTable final : public RowSource {
   struct DocumentIndexLoad {
     Status text = Status::NotFound("no text index object");
     Status trigram = Status::NotFound("no text index object");
-    // Whether both came from the object: then the open read no document for its indexes
-    // (a caller keeping documents out of RAM needs them only when this is false).
+    // Whether both came from the object: then the open read no document for its indexes.
     bool all_loaded() const { return text.ok() && trigram.ok(); }
   };
   using TextIndexLoader =
       std::function<DocumentIndexLoad(const RecordTable& table, TextIndex* text, TrigramIndex* trigram)>;
-  void SealIndexes() { (void)SealIndexes(TextIndexLoader()); }
+  [[nodiscard]] Status SealIndexes() { return SealIndexes(TextIndexLoader()); }
   // SealIndexes, except that the document indexes are first offered to `load_text` (a
-  // persisted text index object, db/text_index_persistence.h), in parallel with the other
-  // indexes' builds; those it does not load are built from the documents after it.
-  // Returns what load_text returned (NotFound for both when it was not called: no bulk
-  // load, or no loader).
-  [[nodiscard]] DocumentIndexLoad SealIndexes(const TextIndexLoader& load_text);
+  // persisted text index object, db/text_index_persistence.h), beside the other indexes'
+  // builds; those it does not load are built from the documents after it. *loaded (when
+  // given) gets what load_text returned (NotFound for both when it was not called: no bulk
+  // load, or no loader). Returns the error of a failed read of a stored document (IOError,
+  // Corruption): the indexes are incomplete then and the table must not be used.
+  [[nodiscard]] Status SealIndexes(const TextIndexLoader& load_text, DocumentIndexLoad* loaded = nullptr);
+  // The number of documents, and of stored documents' bytes, that an index build reads
+  // at once (BuildDocumentIndexes): open's transient memory for documents.
+  static constexpr size_t kBuildBatchDocumentsMax = 1024;
+  static constexpr size_t kBuildBatchBytesMax = 4 << 20;
 
   // Makes room for `extra_rows` more rows without repeated reallocation.
   void Reserve(size_t extra_rows);
@@ -200,8 +202,23 @@ class RecordTable final : public RowSource {
   void DropUnusedSegments();
   // Clear, BulkAdd every live row, Seal: `index`, or every index when null. With
   // `load_text` (and every index), the document indexes are loaded by it instead where it
-  // can (what it returned is returned).
-  DocumentIndexLoad RebuildIndex(RowIndex* index, const TextIndexLoader* load_text = nullptr);
+  // can (what it returned goes to *loaded). Returns a failed read of a stored document.
+  Status RebuildIndex(RowIndex* index, const TextIndexLoader* load_text = nullptr,
+                      DocumentIndexLoad* loaded = nullptr);
+  // Clear, BulkAdd every live row with a document, Seal, for each of `indexes` (all of
+  // documents): stored documents are read in batches of slots in slot order (at most
+  // kBuildBatchDocumentsMax documents and about kBuildBatchBytesMax bytes), bypassing
+  // the block cache, so the build holds O(batch) documents, not all of them. Returns the
+  // first failed read (the indexes are incomplete then).
+  Status BuildDocumentIndexes(const std::vector<RowIndex*>& indexes) const;
+  // Reads the stored documents of rows[i] (each document_stored()) through `segments`
+  // into documents[i], the blocks of each segment in one batch, and checks each against
+  // its row's checksum (Corruption on a mismatch: never served).
+  static Status ReadStoredDocuments(const std::vector<std::shared_ptr<const RecordsSegmentReader>>& segments,
+                                    const Row* const* rows, size_t count, std::string* documents,
+                                    RecordsSegmentReader::CacheFill fill);
+  // A view's document when the row has none (or it could not be read).
+  static const std::optional<std::string>& NoDocument();
 
   std::optional<uint32_t> dimension_;
   uint64_t next_offset_ = 0;

@@ -27,15 +27,15 @@ class RecordTableDocumentsTest : public ::testing::Test {
       rows_.push_back(row);
     }
     mem_ = std::make_shared<MemStore>();
-    ASSERT_TRUE(mem_->Put("seg", writer.Finish().value(), PutMode::kOverwrite).ok());
+    segment_bytes_ = writer.Finish().value();
+    ASSERT_TRUE(mem_->Put("seg", segment_bytes_, PutMode::kOverwrite).ok());
     fault_ = std::make_shared<FaultStore>(mem_, FaultOptions{});
     auto random = ObjectRangeReader::Open(fault_, "seg").value();
     segment_ = RecordsSegmentReader::Open(std::move(random), &cache_).value();
     table_.BeginBulkLoad();
     const uint32_t number = table_.AddSegment(segment_);
     for (size_t i = 0; i < rows_.size(); ++i) table_.LoadRow(rows_[i], {1, 2}, std::make_pair(number, locators_[i]));
-    table_.SealIndexes();
-    table_.SpillStoredDocuments();
+    ASSERT_TRUE(table_.SealIndexes().ok());
   }
 
   std::optional<std::string> ViewDocument(const std::string& id) {
@@ -43,11 +43,12 @@ class RecordTableDocumentsTest : public ::testing::Test {
   }
 
   std::shared_ptr<MemStore> mem_;
+  std::string segment_bytes_;
   std::shared_ptr<FaultStore> fault_;
   BlockCache cache_{1 << 20, RecordsSegmentReader::kCacheBlockBytes};
   std::shared_ptr<RecordsSegmentReader> segment_;
   std::vector<Row> rows_;
-  std::vector<SegmentEntryLocator> locators_;
+  std::vector<SegmentDocumentLocator> locators_;
   RecordTable table_;
 };
 
@@ -134,7 +135,7 @@ TEST_F(RecordTableDocumentsTest, AdoptionPointsUnchangedRowsAtTheNewSegment) {
   old.offset = table_.row(*table_.Find("id1")).offset;
   std::vector<RecordTable::StoredEntry> stored;
   for (const Row* r : {&old, &fresh}) {
-    const SegmentEntryLocator at = writer.AddRow(*r, v);
+    const SegmentDocumentLocator at = writer.AddRow(*r, v);
     stored.push_back({r->id, r->offset, true, Checksum64(*r->document), at});
   }
   ASSERT_TRUE(mem_->Put("seg2", writer.Finish().value(), PutMode::kOverwrite).ok());
@@ -148,6 +149,34 @@ TEST_F(RecordTableDocumentsTest, AdoptionPointsUnchangedRowsAtTheNewSegment) {
   EXPECT_FALSE(kept.document_stored());
   EXPECT_EQ(kept.document, "changed after the fold");
   EXPECT_NE(table_.segment(0), nullptr);  // the first segment still holds other rows
+}
+
+// The checksum every read is checked against: a document that differs from the one the
+// row was loaded with (here, bad bytes in the cache's copy of its block, where no block
+// checksum is checked again) is Corruption, never served.
+TEST_F(RecordTableDocumentsTest, EveryFlippedByteOfADocumentInTheCacheIsCorruption) {
+  const uint32_t slot = static_cast<uint32_t>(*table_.Find("id3"));
+  const SegmentDocumentLocator at = table_.row(slot).document_at;
+  ASSERT_EQ(ViewDocument("id3"), rows_[3].document);  // its block is cached now
+  // The reader opened in SetUp took the cache's first file id.
+  const uint64_t file_id = cache_.NewFileId() - 1;
+  const SegmentBlock block = DecodeSegmentLayout(segment_bytes_).value().blocks[at.block];
+  const std::string payload = segment_bytes_.substr(block.offset, block.length);
+  std::vector<std::optional<std::string>> docs;
+  for (uint32_t i = at.offset; i < at.offset + at.length; ++i) {
+    std::string bad = payload;
+    bad[i] ^= 0x04;
+    cache_.Insert(file_id, at.block, bad.data(), bad.size());
+    {
+      DocumentReadScope scope;
+      EXPECT_FALSE(ViewDocument("id3").has_value());
+      ASSERT_TRUE(scope.status().IsCorruption()) << "byte " << i << ": " << scope.status().ToString();
+    }
+    ASSERT_TRUE(table_.FetchDocuments(&slot, 1, &docs).IsCorruption()) << "byte " << i;
+  }
+  cache_.Insert(file_id, at.block, payload.data(), payload.size());
+  ASSERT_TRUE(table_.FetchDocuments(&slot, 1, &docs).ok());
+  EXPECT_EQ(docs[0], rows_[3].document);
 }
 
 }  // namespace

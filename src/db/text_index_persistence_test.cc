@@ -118,8 +118,9 @@ TEST(TextIndexPersistenceTest, LoadsIntoARecoveredTableAndAnswersLikeARebuild) {
     LoadLikeRecovery(layout, written, &rebuilt);
     layout.seed(seed * 31 + round);
     LoadLikeRecovery(layout, written, &loaded);
-    rebuilt.SealIndexes();
-    const RecordTable::DocumentIndexLoad load = loaded.SealIndexes(Loader(*bytes));
+    ASSERT_TRUE(rebuilt.SealIndexes().ok());
+    RecordTable::DocumentIndexLoad load;
+    ASSERT_TRUE(loaded.SealIndexes(Loader(*bytes), &load).ok());
     ASSERT_TRUE(load.all_loaded()) << load.text.ToString() << " / " << load.trigram.ToString() << " seed " << seed;
     ExpectSameSearches(rebuilt, loaded);
     ExpectSameTrigrams(rebuilt, loaded, rng);
@@ -149,7 +150,8 @@ TEST(TextIndexPersistenceTest, OtherRowsOrAnalyzerAreRefusedAndRebuilt) {
 
   // Refused: the BM25 part (and the trigram part unless only the analyzer differs).
   auto expect_refused = [&](RecordTable& table, const std::string& why, bool trigram_too = true) {
-    const RecordTable::DocumentIndexLoad load = table.SealIndexes(Loader(bytes));
+    RecordTable::DocumentIndexLoad load;
+    ASSERT_TRUE(table.SealIndexes(Loader(bytes), &load).ok());
     const Status& s = load.text;
     EXPECT_TRUE(s.IsCorruption()) << s.ToString();
     EXPECT_NE(s.message().find(why), std::string::npos) << s.ToString();
@@ -210,7 +212,7 @@ TEST(TextIndexPersistenceTest, StaleTrigramEntriesAreNotPersisted) {
   RecordsSegmentWriter writer(1);
   const float v[1] = {1};
   std::vector<Row> rows;
-  std::vector<SegmentEntryLocator> locators;
+  std::vector<SegmentDocumentLocator> locators;
   for (int i = 0; i < 300; ++i) {
     Row row;
     row.id = "id" + std::to_string(i);
@@ -227,8 +229,7 @@ TEST(TextIndexPersistenceTest, StaleTrigramEntriesAreNotPersisted) {
   table.BeginBulkLoad();
   const uint32_t number = table.AddSegment(segment);
   for (size_t i = 0; i < rows.size(); ++i) table.LoadRow(rows[i], {1.0f}, std::make_pair(number, locators[i]));
-  table.SealIndexes();
-  table.SpillStoredDocuments();
+  ASSERT_TRUE(table.SealIndexes().ok());
   for (int i = 0; i < 200; ++i) {
     Operation op;
     op.type = i % 4 == 0 ? OpType::kDelete : i % 4 == 1 ? OpType::kUpsert : OpType::kUpdate;
@@ -255,7 +256,7 @@ TEST(TextIndexPersistenceTest, StaleTrigramEntriesAreNotPersisted) {
       t->LoadRow(row, {1.0f});
     }
   }
-  fresh.SealIndexes();
+  ASSERT_TRUE(fresh.SealIndexes().ok());
   auto object = DecodeTextIndexObject(*bytes);
   ASSERT_TRUE(object.ok() && object->trigrams.has_value()) << object.status().ToString();
   const TrigramIndex::SortedPostings expected = fresh.trigram_index()->CopySortedPostings();
@@ -264,7 +265,8 @@ TEST(TextIndexPersistenceTest, StaleTrigramEntriesAreNotPersisted) {
     EXPECT_EQ((*object->trigrams)[i].first, expected[i].first);
     EXPECT_TRUE((*object->trigrams)[i].second == expected[i].second) << "trigram " << expected[i].first << " seed " << seed;
   }
-  const RecordTable::DocumentIndexLoad load = loaded.SealIndexes(Loader(*bytes));
+  RecordTable::DocumentIndexLoad load;
+  ASSERT_TRUE(loaded.SealIndexes(Loader(*bytes), &load).ok());
   ASSERT_TRUE(load.all_loaded()) << load.text.ToString() << " / " << load.trigram.ToString();
   ExpectSameTrigrams(fresh, loaded, rng);
   ExpectSameSearches(fresh, loaded);

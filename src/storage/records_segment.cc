@@ -23,6 +23,8 @@ Status Corrupt(const std::string& why) { return Status::Corruption("records segm
 }  // namespace
 
 bool DecodeSegmentEntry(Decoder* in, uint32_t dimension, SegmentEntry* e) {
+  const size_t start = in->position();
+  e->document_position = 0;
   uint8_t kind;
   std::string_view id;
   if (!in->GetU8(&kind) || !in->GetLengthPrefixed(&id, limits::kIdLengthMax) || id.empty()) return false;
@@ -48,6 +50,7 @@ bool DecodeSegmentEntry(Decoder* in, uint32_t dimension, SegmentEntry* e) {
   if (bits & kHasDocument) {
     if (!in->GetLengthPrefixed(&s, limits::kDocumentBytesMax)) return false;
     e->row.document = std::string(s);
+    e->document_position = static_cast<uint32_t>(in->position() - s.size() - start);
   }
   if (bits & kHasUri) {
     if (!in->GetLengthPrefixed(&s, limits::kUriBytesMax)) return false;
@@ -101,15 +104,13 @@ Status RecordsSegmentWriter::CheckRow(const Row& row) const {
   return Status::Ok();
 }
 
-SegmentEntryLocator RecordsSegmentWriter::AddRow(const Row& row, const float* embedding) {
+SegmentDocumentLocator RecordsSegmentWriter::AddRow(const Row& row, const float* embedding) {
   if (!status_.ok()) return {};
   if (Status s = CheckRow(row); !s.ok()) {
     status_ = std::move(s);
     return {};
   }
   FATHOM_CHECK(!row.document_stored() || row.document.has_value());
-  // Blocks over kSegmentBlockPayloadBytesMax fail Finish, so the offset fits when it matters.
-  const SegmentEntryLocator at{static_cast<uint32_t>(blocks_.size()), static_cast<uint32_t>(block_.size())};
   block_.push_back(static_cast<char>(kEntryRow));
   PutLengthPrefixed(&block_, row.id);
   PutVarint64(&block_, row.offset);
@@ -117,7 +118,15 @@ SegmentEntryLocator RecordsSegmentWriter::AddRow(const Row& row, const float* em
                  (row.metadata ? kHasMetadata : 0);
   block_.push_back(static_cast<char>(bits));
   PutFloats(&block_, embedding, dimension_);
-  if (row.document) PutLengthPrefixed(&block_, *row.document);
+  SegmentDocumentLocator at;
+  if (row.document) {
+    PutLengthPrefixed(&block_, *row.document);
+    // Blocks over kSegmentBlockPayloadBytesMax fail Finish, so the offset fits when it
+    // matters; a document is at most limits::kDocumentBytesMax (checked by CheckRow).
+    at = SegmentDocumentLocator{static_cast<uint32_t>(blocks_.size()),
+                                static_cast<uint32_t>(block_.size() - row.document->size()),
+                                static_cast<uint32_t>(row.document->size())};
+  }
   if (row.uri) PutLengthPrefixed(&block_, *row.uri);
   if (row.metadata) FATHOM_CHECK(EncodeMetadata(&block_, *row.metadata).ok());  // checked by CheckRow
   ++rows_;
@@ -246,14 +255,17 @@ Status VerifySegmentBlock(std::string_view bytes, uint64_t index) {
   return Status::Ok();
 }
 
-Result<SegmentSummary> ReadRecordsSegment(std::string_view bytes,
-                                          const std::function<void(SegmentEntry&)>& visit) {
+Result<SegmentLayout> DecodeSegmentLayout(std::string_view bytes) {
   if (bytes.size() < kHeaderBytes + kTrailerBytes) return Corrupt("too short");
   FATHOM_ASSIGN_OR_RETURN(SegmentTrailer trailer,
                           DecodeSegmentTrailer(bytes.substr(bytes.size() - kTrailerBytes), bytes.size()));
-  FATHOM_ASSIGN_OR_RETURN(SegmentLayout layout,
-                          DecodeSegmentLayout(bytes.substr(0, kHeaderBytes),
-                                              bytes.substr(trailer.footer_offset, trailer.footer_length), trailer));
+  return DecodeSegmentLayout(bytes.substr(0, kHeaderBytes), bytes.substr(trailer.footer_offset, trailer.footer_length),
+                             trailer);
+}
+
+Result<SegmentSummary> ReadRecordsSegment(std::string_view bytes,
+                                          const std::function<void(SegmentEntry&)>& visit) {
+  FATHOM_ASSIGN_OR_RETURN(SegmentLayout layout, DecodeSegmentLayout(bytes));
   SegmentSummary summary;
   summary.dimension = layout.dimension;
   summary.rows = layout.rows;

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/assert.h"
 #include "common/coding.h"
 #include "storage/row.h"
 #include "fathom/status.h"
@@ -32,10 +33,10 @@ class RecordsSegmentWriter {
 
   // Rows must be added in ascending offset order. A row or id over a limit the reader
   // enforces (common/limits.h) is not written; Finish then returns the error. Returns
-  // where the entry starts (meaningful once Finish succeeded). Only row.id, offset,
-  // document, uri and metadata are written: a document that is stored elsewhere
-  // (document_stored()) must be read into `document` first.
-  SegmentEntryLocator AddRow(const Row& row, const float* embedding);
+  // where the row's document lies (meaningful once Finish succeeded, and when the row has
+  // a document). Only row.id, offset, document, uri and metadata are written: a document
+  // that is stored elsewhere (document_stored()) must be read into `document` first.
+  SegmentDocumentLocator AddRow(const Row& row, const float* embedding);
   void AddTombstone(const std::string& id);
   // Returns the complete object bytes, or InvalidArgument naming the limit that the first
   // refused row broke (then nothing may be stored).
@@ -67,7 +68,17 @@ struct SegmentEntry {
   bool tombstone = false;
   Row row;
   std::vector<float> embedding;
+  // Where the document's bytes start, counted from the entry's first byte (when the row
+  // has a document): with the entry's locator, the document's (DocumentLocatorOf).
+  uint32_t document_position = 0;
 };
+
+// The locator of the document of `entry` (a row with a document), decoded at `at`.
+inline SegmentDocumentLocator DocumentLocatorOf(SegmentEntryLocator at, const SegmentEntry& entry) {
+  FATHOM_DCHECK(!entry.tombstone && entry.row.document.has_value());
+  return SegmentDocumentLocator{at.block, at.offset + entry.document_position,
+                                static_cast<uint32_t>(entry.row.document->size())};
+}
 
 struct SegmentSummary {
   uint32_t dimension = 0;
@@ -112,6 +123,8 @@ Result<SegmentTrailer> DecodeSegmentTrailer(std::string_view trailer, uint64_t o
 // must tile the space between header and footer. Corruption otherwise.
 Result<SegmentLayout> DecodeSegmentLayout(std::string_view header, std::string_view footer,
                                           const SegmentTrailer& trailer);
+// The same, from a whole object held in memory (its header, footer and trailer).
+Result<SegmentLayout> DecodeSegmentLayout(std::string_view object);
 // `bytes` is one block as stored (payload then its checksum); Corruption naming block
 // `index` unless the checksum matches.
 Status VerifySegmentBlock(std::string_view bytes, uint64_t index);

@@ -127,8 +127,8 @@ Status RecordsSegmentReader::ReadEntries(const SegmentEntryLocator* locators, si
   // Payloads of the needed blocks, by position in `blocks`: from the cache, then the
   // misses in one batch.
   std::vector<std::string> payloads(blocks.size());
-  std::vector<ReadRequest> requests;
-  std::vector<size_t> missed;
+  std::vector<uint32_t> missed;
+  std::vector<size_t> missed_at;
   for (size_t j = 0; j < blocks.size(); ++j) {
     const SegmentBlock& block = layout_.blocks[blocks[j]];
     if (cache_ != nullptr && block.length <= cache_->block_bytes()) {
@@ -138,24 +138,12 @@ Status RecordsSegmentReader::ReadEntries(const SegmentEntryLocator* locators, si
         continue;
       }
     }
-    payloads[j].resize(block.length + kSegmentBlockChecksumBytes);
-    missed.push_back(j);
+    missed.push_back(blocks[j]);
+    missed_at.push_back(j);
   }
-  for (size_t j : missed) {
-    const SegmentBlock& block = layout_.blocks[blocks[j]];
-    requests.push_back(ReadRequest{block.offset, payloads[j].size(), payloads[j].data(), Status::Ok()});
-  }
-  if (!requests.empty()) {
-    reader_->ReadMany(requests.data(), requests.size());
-    blocks_read_.fetch_add(requests.size(), std::memory_order_relaxed);
-  }
-  for (size_t m = 0; m < missed.size(); ++m) {
-    FATHOM_RETURN_IF_ERROR(requests[m].status);
-    const size_t j = missed[m];
-    if (Status s = VerifySegmentBlock(payloads[j], blocks[j]); !s.ok()) return Counted(s);
-    payloads[j].resize(payloads[j].size() - kSegmentBlockChecksumBytes);
-    if (cache_ != nullptr) cache_->Insert(file_id_, blocks[j], payloads[j].data(), payloads[j].size());
-  }
+  std::vector<std::string> read;
+  FATHOM_RETURN_IF_ERROR(ReadBlocks(missed, CacheFill::kFill, &read));
+  for (size_t m = 0; m < missed.size(); ++m) payloads[missed_at[m]] = std::move(read[m]);
   // Decode every entry before visiting any, so an error visits nothing.
   std::vector<SegmentEntry> entries(count);
   for (size_t i = 0; i < count; ++i) {
@@ -167,6 +155,78 @@ Status RecordsSegmentReader::ReadEntries(const SegmentEntryLocator* locators, si
   }
   for (size_t i = 0; i < count; ++i) visit(i, entries[i]);
   return Status::Ok();
+}
+
+Status RecordsSegmentReader::ReadBlocks(const std::vector<uint32_t>& blocks, CacheFill fill,
+                                        std::vector<std::string>* payloads) const {
+  payloads->assign(blocks.size(), std::string());
+  if (blocks.empty()) return Status::Ok();
+  std::vector<ReadRequest> requests;
+  requests.reserve(blocks.size());
+  for (size_t j = 0; j < blocks.size(); ++j) {
+    const SegmentBlock& block = layout_.blocks[blocks[j]];
+    (*payloads)[j].resize(block.length + kSegmentBlockChecksumBytes);
+    requests.push_back(ReadRequest{block.offset, (*payloads)[j].size(), (*payloads)[j].data(), Status::Ok()});
+  }
+  reader_->ReadMany(requests.data(), requests.size());
+  blocks_read_.fetch_add(requests.size(), std::memory_order_relaxed);
+  for (size_t j = 0; j < blocks.size(); ++j) {
+    FATHOM_RETURN_IF_ERROR(requests[j].status);
+    std::string& payload = (*payloads)[j];
+    if (Status s = VerifySegmentBlock(payload, blocks[j]); !s.ok()) return Counted(s);
+    payload.resize(payload.size() - kSegmentBlockChecksumBytes);
+    if (cache_ != nullptr && fill == CacheFill::kFill) cache_->Insert(file_id_, blocks[j], payload.data(), payload.size());
+  }
+  return Status::Ok();
+}
+
+Status RecordsSegmentReader::CheckLocator(const SegmentDocumentLocator& at) const {
+  if (at.block >= layout_.blocks.size() || uint64_t{at.offset} + at.length > layout_.blocks[at.block].length) {
+    return Corrupt("no document at block " + std::to_string(at.block) + " bytes " + std::to_string(at.offset) +
+                   " + " + std::to_string(at.length));
+  }
+  return Status::Ok();
+}
+
+Status RecordsSegmentReader::ReadDocuments(const SegmentDocumentLocator* locators, size_t count,
+                                           std::string* documents, CacheFill fill) const {
+  // From the cache, each document's range alone; the rest wait for their blocks.
+  std::vector<size_t> waiting;
+  std::vector<uint32_t> blocks;
+  for (size_t i = 0; i < count; ++i) {
+    const SegmentDocumentLocator& at = locators[i];
+    FATHOM_RETURN_IF_ERROR(CheckLocator(at));
+    documents[i].resize(at.length);
+    if (cache_ != nullptr && cache_->Read(file_id_, at.block, at.offset, at.length, documents[i].data())) {
+      cache_hits_.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    waiting.push_back(i);
+    blocks.push_back(at.block);
+  }
+  if (waiting.empty()) return Status::Ok();
+  std::sort(blocks.begin(), blocks.end());
+  blocks.erase(std::unique(blocks.begin(), blocks.end()), blocks.end());
+  std::vector<std::string> payloads;
+  FATHOM_RETURN_IF_ERROR(ReadBlocks(blocks, fill, &payloads));
+  for (size_t i : waiting) {
+    const SegmentDocumentLocator& at = locators[i];
+    const size_t j = std::lower_bound(blocks.begin(), blocks.end(), at.block) - blocks.begin();
+    std::memcpy(documents[i].data(), payloads[j].data() + at.offset, at.length);
+  }
+  return Status::Ok();
+}
+
+void RecordsSegmentReader::Prefetch(const SegmentDocumentLocator* locators, size_t count) const {
+  if (cache_ == nullptr) return;
+  std::vector<uint32_t> blocks;
+  for (size_t i = 0; i < count; ++i) {
+    if (CheckLocator(locators[i]).ok() && !cache_->Contains(file_id_, locators[i].block)) blocks.push_back(locators[i].block);
+  }
+  std::sort(blocks.begin(), blocks.end());
+  blocks.erase(std::unique(blocks.begin(), blocks.end()), blocks.end());
+  std::vector<std::string> payloads;
+  (void)ReadBlocks(blocks, CacheFill::kFill, &payloads);
 }
 
 RecordsSegmentReader::Stats RecordsSegmentReader::stats() const {

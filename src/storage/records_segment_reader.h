@@ -6,9 +6,10 @@
 // ranged reads (a second read only when the footer is longer than the tail read), and
 // keeps the block index: about 24 bytes per block, a few KiB per 100 MiB of segment.
 // An entry is then named by a SegmentEntryLocator (block, byte offset in the block's
-// payload), which Scan hands out as it decodes.
+// payload), which Scan hands out as it decodes, and its document by a
+// SegmentDocumentLocator (block, byte range in the payload).
 //
-// Two ways to read blocks:
+// Three ways to read blocks:
 //   - Scan decodes every entry in order, reading a batch of blocks at a time (one
 //     ReadMany, so one GetRanges round on S3), never the whole object: opening a
 //     collection needs O(batch) transient memory, not the segment's size. Scanned blocks
@@ -16,6 +17,11 @@
 //   - ReadEntries decodes the entries at given locators: the distinct blocks they need
 //     are served from the BlockCache or read in one ReadMany, each verified against its
 //     XXH3 before any use (Corruption otherwise, and a bad block is never cached).
+//   - ReadDocuments copies documents by their locators: from a cached block only the
+//     document's range is copied (a warm read of a 1 KB document copies 1 KB, not its
+//     64 KiB block, and decodes nothing); the blocks not cached are read and verified
+//     like ReadEntries'. The caller checks each document against its own checksum (the
+//     row's), which also catches a locator that names the wrong bytes.
 //
 // Ownership: the reader owns its RandomReader and borrows the cache, which must outlive
 // it; it erases its blocks from the cache when destroyed. Holders share it through a
@@ -78,9 +84,24 @@ class RecordsSegmentReader {
   using EntryVisitor = std::function<void(size_t index, SegmentEntry& entry)>;
   Status ReadEntries(const SegmentEntryLocator* locators, size_t count, const EntryVisitor& visit) const;
 
+  // Whether blocks read from the object are inserted into the cache: a pass over many
+  // blocks (an index build at open) should not evict what queries use.
+  enum class CacheFill { kFill, kBypass };
+
+  // Copies the document at locators[i] into documents[i] (resized), for every i < count.
+  // The blocks not cached are read in one batch. IOError when a read fails, Corruption
+  // when a block's checksum is bad or a locator's range does not lie in its block; the
+  // documents are unspecified then.
+  Status ReadDocuments(const SegmentDocumentLocator* locators, size_t count, std::string* documents,
+                       CacheFill fill = CacheFill::kFill) const;
+
+  // Reads into the cache, in one batch, the blocks of `locators` that are not there (a
+  // hint: errors are dropped, and show when the documents are read).
+  void Prefetch(const SegmentDocumentLocator* locators, size_t count) const;
+
   struct Stats {
     uint64_t cache_hits = 0;
-    uint64_t blocks_read = 0;  // by ReadEntries, after cache misses
+    uint64_t blocks_read = 0;  // by ReadEntries / ReadDocuments / Prefetch, after cache misses
     uint64_t corruptions = 0;
   };
   Stats stats() const;
@@ -90,6 +111,12 @@ class RecordsSegmentReader {
   // Count a Corruption, naming the object.
   Status Corrupt(const std::string& what) const;
   Status Counted(const Status& corruption) const;
+  // Corruption unless `locator` names a range inside its block.
+  Status CheckLocator(const SegmentDocumentLocator& locator) const;
+  // Reads `blocks` (distinct block numbers) from the object in one batch into
+  // payloads[j] (payload only, checksum verified), inserting them into the cache with
+  // kFill.
+  Status ReadBlocks(const std::vector<uint32_t>& blocks, CacheFill fill, std::vector<std::string>* payloads) const;
 
   std::unique_ptr<RandomReader> reader_;
   BlockCache* cache_;

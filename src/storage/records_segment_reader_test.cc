@@ -159,11 +159,7 @@ TEST(RecordsSegmentReaderTest, EveryFlippedByteOfAFetchedBlockIsCorruption) {
   scanned.entries.pop_back();
   // The fetched block's bytes (payload and checksum), found from the footer through a
   // whole-object decode of the trailer.
-  const auto trailer = DecodeSegmentTrailer(std::string_view(bytes).substr(bytes.size() - 32), bytes.size()).value();
-  const auto layout = DecodeSegmentLayout(std::string_view(bytes).substr(0, 16),
-                                          std::string_view(bytes).substr(trailer.footer_offset, trailer.footer_length),
-                                          trailer)
-                          .value();
+  const SegmentLayout layout = DecodeSegmentLayout(bytes).value();
   const SegmentBlock& block = layout.blocks[target.block];
   // The object is read from `bad` in place (a byte flipped, then restored), so each
   // case costs a tail read, not a copy of the object.
@@ -229,10 +225,23 @@ TEST(RecordsSegmentReaderTest, AFailedFetchIsAnErrorAndTheNextReadSucceeds) {
   Status s = reader->ReadEntries(&at, 1, [](size_t, SegmentEntry&) {});
   EXPECT_TRUE(s.code() == StatusCode::kIOError) << s.ToString();
   EXPECT_TRUE(reader->Scan([](SegmentEntry&, SegmentEntryLocator) {}).status().code() == StatusCode::kIOError);
+  // The same for a document by its locator; a torn read of its block is Corruption.
+  // (Entry 150 has no document: every fifth row has none.)
+  const SegmentDocumentLocator document_at = DocumentLocatorOf(scanned.locators[151], scanned.entries[151]);
+  std::string document;
+  s = reader->ReadDocuments(&document_at, 1, &document);
+  EXPECT_TRUE(s.code() == StatusCode::kIOError) << s.ToString();
+  FaultOptions torn;
+  torn.torn_read_probability = 1.0;
+  fault->SetOptions(torn);
+  EXPECT_TRUE(reader->ReadDocuments(&document_at, 1, &document).IsCorruption());
+  EXPECT_EQ(cache.stats().inserts, 0u);
   fault->SetOptions(FaultOptions{});
   std::optional<std::string> doc;
   ASSERT_TRUE(reader->ReadEntries(&at, 1, [&](size_t, SegmentEntry& e) { doc = e.row.document; }).ok());
   EXPECT_EQ(doc, scanned.entries[150].row.document);
+  ASSERT_TRUE(reader->ReadDocuments(&document_at, 1, &document).ok());
+  EXPECT_EQ(document, scanned.entries[151].row.document);
 }
 
 TEST(RecordsSegmentReaderTest, ATornReadIsCorruptionNeverServed) {
@@ -274,6 +283,131 @@ TEST(RecordsSegmentReaderTest, EmptySegment) {
   EXPECT_EQ(reader->block_count(), 0u);
   EXPECT_TRUE(reader->Scan([](SegmentEntry&, SegmentEntryLocator) { FAIL(); }).ok());
   EXPECT_TRUE(reader->ReadEntries(nullptr, 0, [](size_t, SegmentEntry&) { FAIL(); }).ok());
+}
+
+// ---- documents by their locators (ReadDocuments) ----
+
+// Every row's document locator, by a scan, with the document.
+struct ScannedDocuments {
+  std::vector<SegmentDocumentLocator> locators;
+  std::vector<std::string> documents;
+};
+ScannedDocuments ScanDocuments(const RecordsSegmentReader& reader) {
+  ScannedDocuments out;
+  auto summary = reader.Scan([&](SegmentEntry& e, SegmentEntryLocator at) {
+    if (e.tombstone || !e.row.document) return;
+    out.locators.push_back(DocumentLocatorOf(at, e));
+    out.documents.push_back(*e.row.document);
+  });
+  EXPECT_TRUE(summary.ok()) << summary.status().ToString();
+  return out;
+}
+
+TEST(RecordsSegmentReaderTest, TheWriterAndTheScanGiveTheSameDocumentLocators) {
+  RecordsSegmentWriter writer(3);
+  const float v[3] = {1, 2, 3};
+  std::vector<SegmentDocumentLocator> written;
+  for (int i = 0; i < 400; ++i) {
+    Row row;
+    row.id = "id" + std::to_string(i);
+    row.offset = static_cast<uint64_t>(i);
+    if (i % 7 != 0) row.document = std::string(static_cast<size_t>(i * 13 % 700), 'a' + i % 26);
+    if (i % 2 == 0) row.metadata = Metadata{{"k", int64_t{i}}};
+    const SegmentDocumentLocator at = writer.AddRow(row, v);
+    if (row.document) written.push_back(at);
+  }
+  auto mem = std::make_shared<MemStore>();
+  ASSERT_TRUE(mem->Put("seg", writer.Finish().value(), PutMode::kOverwrite).ok());
+  auto reader = OpenOn(mem, nullptr).value();
+  ASSERT_GT(reader->block_count(), 1u);
+  EXPECT_EQ(ScanDocuments(*reader).locators, written);
+}
+
+TEST(RecordsSegmentReaderTest, ReadDocumentsCopiesTheirRangesInOneBatchThenFromTheCache) {
+  const std::string bytes = MakeSegment(300, 4, 1000);
+  BlockCache cache(4 << 20, RecordsSegmentReader::kCacheBlockBytes);
+  auto mem = std::make_shared<MemStore>();
+  ASSERT_TRUE(mem->Put("seg", bytes, PutMode::kOverwrite).ok());
+  auto reader = OpenOn(mem, &cache).value();
+  ScannedDocuments scanned = ScanDocuments(*reader);
+  std::vector<std::string> read(scanned.locators.size());
+  ASSERT_TRUE(reader->ReadDocuments(scanned.locators.data(), scanned.locators.size(), read.data()).ok());
+  EXPECT_EQ(read, scanned.documents);
+  EXPECT_EQ(reader->stats().blocks_read, reader->block_count());  // each block once
+  EXPECT_EQ(cache.stats().inserts, reader->block_count());
+  // Again: every document's range from the cache, no block read.
+  std::vector<std::string> again(scanned.locators.size());
+  ASSERT_TRUE(reader->ReadDocuments(scanned.locators.data(), scanned.locators.size(), again.data()).ok());
+  EXPECT_EQ(again, scanned.documents);
+  EXPECT_EQ(reader->stats().blocks_read, reader->block_count());
+  EXPECT_EQ(reader->stats().cache_hits, scanned.locators.size());
+  // Bypassing the cache, a reader of its own reads the blocks and caches nothing.
+  BlockCache other(4 << 20, RecordsSegmentReader::kCacheBlockBytes);
+  auto bypassing = OpenOn(mem, &other).value();
+  ASSERT_TRUE(bypassing
+                  ->ReadDocuments(scanned.locators.data(), scanned.locators.size(), again.data(),
+                                  RecordsSegmentReader::CacheFill::kBypass)
+                  .ok());
+  EXPECT_EQ(again, scanned.documents);
+  EXPECT_EQ(other.stats().inserts, 0u);
+}
+
+TEST(RecordsSegmentReaderTest, EveryFlippedByteOfADocumentsRangeIsCorruption) {
+  const std::string bytes = MakeSegment(40, 2, 2500);
+  auto mem = std::make_shared<MemStore>();
+  ASSERT_TRUE(mem->Put("seg", bytes, PutMode::kOverwrite).ok());
+  ScannedDocuments scanned = ScanDocuments(*OpenOn(mem, nullptr).value());
+  const SegmentDocumentLocator target = scanned.locators[scanned.locators.size() / 2];
+  const SegmentBlock block = DecodeSegmentLayout(bytes).value().blocks[target.block];
+  std::string bad = bytes;
+  BlockCache cache(1 << 20, RecordsSegmentReader::kCacheBlockBytes);
+  auto reader = RecordsSegmentReader::Open(std::make_unique<BorrowedReader>(&bad), &cache).value();
+  std::string document;
+  uint64_t cases = 0;
+  for (uint64_t i = block.offset + target.offset; i < block.offset + target.offset + target.length; ++i, ++cases) {
+    bad[i] ^= 0x01;
+    Status s = reader->ReadDocuments(&target, 1, &document);
+    ASSERT_TRUE(s.IsCorruption()) << "byte " << i << ": " << s.ToString();
+    bad[i] ^= 0x01;
+  }
+  EXPECT_EQ(reader->stats().corruptions, cases);
+  EXPECT_EQ(cache.stats().inserts, 0u) << "a bad block is never cached";
+  ASSERT_TRUE(reader->ReadDocuments(&target, 1, &document).ok());
+  EXPECT_EQ(document, scanned.documents[scanned.locators.size() / 2]);
+}
+
+TEST(RecordsSegmentReaderTest, ADocumentLocatorPastItsBlockIsCorruption) {
+  const std::string bytes = MakeSegment(40, 2, 2500);
+  auto mem = std::make_shared<MemStore>();
+  ASSERT_TRUE(mem->Put("seg", bytes, PutMode::kOverwrite).ok());
+  BlockCache cache(1 << 20, RecordsSegmentReader::kCacheBlockBytes);
+  auto reader = OpenOn(mem, &cache).value();
+  ScannedDocuments scanned = ScanDocuments(*reader);
+  const SegmentLayout layout = DecodeSegmentLayout(bytes).value();
+  const SegmentDocumentLocator last = scanned.locators.back();
+  const uint32_t block_end = static_cast<uint32_t>(layout.blocks[last.block].length);
+  std::string document;
+  // Warm the block, so the cached copy is checked too.
+  ASSERT_TRUE(reader->ReadDocuments(&last, 1, &document).ok());
+  const SegmentDocumentLocator bad[] = {
+      {static_cast<uint32_t>(layout.blocks.size()), 0, 1},  // no such block
+      {last.block, block_end - 10, 11},                     // one byte past the block
+      {last.block, block_end + 1, 0},                        // starts past it
+      {last.block, UINT32_MAX, 2},                           // offset + length overflows 32 bits
+      {last.block, 0, UINT32_MAX},
+  };
+  for (const SegmentDocumentLocator& at : bad) {
+    Status s = reader->ReadDocuments(&at, 1, &document);
+    EXPECT_TRUE(s.IsCorruption()) << at.block << " " << at.offset << " " << at.length << ": " << s.ToString();
+  }
+  // A batch with one bad locator fails as a whole.
+  std::vector<SegmentDocumentLocator> batch = scanned.locators;
+  batch.push_back(bad[1]);
+  std::vector<std::string> read(batch.size());
+  EXPECT_TRUE(reader->ReadDocuments(batch.data(), batch.size(), read.data()).IsCorruption());
+  // Exactly up to the block's end is fine.
+  const SegmentDocumentLocator to_end{last.block, block_end - 5, 5};
+  EXPECT_TRUE(reader->ReadDocuments(&to_end, 1, &document).ok());
 }
 
 }  // namespace

@@ -17,6 +17,18 @@ struct SegmentEntryLocator {
   bool operator==(const SegmentEntryLocator&) const = default;
 };
 
+// Where a row's document lies in a records segment: its block, and the byte range of the
+// document's bytes (after its length prefix) in that block's payload. A read on demand
+// copies just this range out of the cached block (RecordsSegmentReader::ReadDocuments).
+// A block's payload is at most kSegmentBlockPayloadBytesMax (2^32 - 1) bytes, so both
+// fit in 32 bits.
+struct SegmentDocumentLocator {
+  uint32_t block = 0;
+  uint32_t offset = 0;
+  uint32_t length = 0;
+  bool operator==(const SegmentDocumentLocator&) const = default;
+};
+
 struct Row {
   static constexpr uint32_t kNotStored = UINT32_MAX;
 
@@ -28,11 +40,12 @@ struct Row {
   std::optional<Metadata> metadata;  // never an empty map
   bool live = false;
   // Where the document is stored when it is not in RAM: a segment of the owning table's
-  // (db/record_table.h numbers them) and the row's entry there, with the document's
-  // XXH3 (hashes of the rows are taken without reading it). kNotStored: the row has no
-  // stored document (then it has none, or `document` holds it).
+  // (db/record_table.h numbers them) and the document's bytes there, with the document's
+  // XXH3 (hashes of the rows are taken without reading it, and every read is checked
+  // against it). kNotStored: the row has no stored document (then it has none, or
+  // `document` holds it). A row never holds both.
   uint32_t document_segment = kNotStored;
-  SegmentEntryLocator document_at;
+  SegmentDocumentLocator document_at;
   uint64_t document_checksum = 0;
 
   bool document_stored() const { return document_segment != kNotStored; }

@@ -175,7 +175,11 @@ inline void FuzzSegmentReaderOnce(std::string bytes) {
   auto reader = RecordsSegmentReader::Open(std::make_unique<StringReader>(bytes), &cache);
   if (!reader.ok()) return;
   std::vector<SegmentEntryLocator> locators;
-  (void)(*reader)->Scan([&](SegmentEntry&, SegmentEntryLocator at) { locators.push_back(at); });
+  std::vector<SegmentDocumentLocator> documents;
+  (void)(*reader)->Scan([&](SegmentEntry& e, SegmentEntryLocator at) {
+    locators.push_back(at);
+    if (!e.tombstone && e.row.document) documents.push_back(DocumentLocatorOf(at, e));
+  });
   // Locators from the scan, and every block's start and a byte inside it (not entry
   // starts: decoding there may fail, never crash).
   for (uint32_t b = 0; b < (*reader)->block_count() && b < 64; ++b) {
@@ -186,6 +190,15 @@ inline void FuzzSegmentReaderOnce(std::string bytes) {
     (void)(*reader)->ReadEntries(&at, 1, [](size_t, SegmentEntry&) {});
   }
   (void)(*reader)->ReadEntries(locators.data(), locators.size(), [](size_t, SegmentEntry&) {});
+  // Documents by the scan's locators, and ranges that run past their block's end.
+  for (uint32_t b = 0; b < (*reader)->block_count() && b < 64; ++b) {
+    documents.push_back({b, static_cast<uint32_t>(bytes.size() % 7), static_cast<uint32_t>(bytes.size() % 4099)});
+    documents.push_back({b, UINT32_MAX, 2});
+  }
+  std::vector<std::string> read(documents.size());
+  (void)(*reader)->ReadDocuments(documents.data(), documents.size(), read.data());
+  (void)(*reader)->ReadDocuments(documents.data(), documents.size(), read.data(),
+                                 RecordsSegmentReader::CacheFill::kBypass);
 }
 
 // The random-access reader (storage/records_segment_reader.h): as given, and with the

@@ -15,6 +15,7 @@
 #include "io/fault_store.h"
 #include "random_where.h"
 #include "sim/sim_collection.h"
+#include "test_util.h"
 
 namespace fathom {
 namespace {
@@ -25,9 +26,7 @@ constexpr const char* kWords[] = {"apple", "banana", "cherry", "damson", "elder"
 
 class DocumentSimulationTest : public testing::SimCollectionTest {
  protected:
-  // Under a memory budget documents stored in segments are read on demand (without one
-  // they stay in RAM, which the other simulations cover).
-  DocumentSimulationTest() : SimCollectionTest("DocumentSimulationTest", "docs") { memory_budget_bytes_ = 256u << 20; }
+  DocumentSimulationTest() : SimCollectionTest("DocumentSimulationTest", "docs") {}
 
   std::string Text(RandomWhere& r) {
     std::string out = "doc";
@@ -143,28 +142,34 @@ TEST_F(DocumentSimulationTest, DocumentsReadBackEqualTheModelAcrossCompactionsMe
   }
 }
 
+// Creates collection "faults" of `rows` records with documents "document number <i>"
+// followed by `padding` bytes, compacted into a segment; returns the documents.
+std::vector<std::string> WriteCompactedCollection(const std::shared_ptr<ObjectStore>& store, int rows, size_t padding) {
+  std::vector<std::string> docs;
+  auto db = Database::Open({.store = store, .background_compaction = false}).value();
+  auto col = db->CreateCollection(Database::kDefaultTenant, Database::kDefaultDatabase, {.name = "faults"}).value();
+  std::vector<WriteRecord> batch;
+  for (int i = 0; i < rows; ++i) {
+    WriteRecord w;
+    w.id = "id" + std::to_string(i);
+    w.embedding = std::vector<float>{static_cast<float>(i), 1.0f};
+    w.document = "document number " + std::to_string(i) + " " + std::string(padding, 'x');
+    docs.push_back(*w.document);
+    batch.push_back(std::move(w));
+  }
+  EXPECT_TRUE(col->Add(std::move(batch)).ok());
+  EXPECT_TRUE(col->Compact().ok());
+  return docs;
+}
+
 // A failed read of a stored document fails the request (never a crash or a wrong
 // answer), and the next read succeeds.
 TEST(DocumentFaultTest, AFailedDocumentReadIsAnErrorAndTheNextReadSucceeds) {
   auto mem = std::make_shared<MemStore>();
   auto fault = std::make_shared<FaultStore>(mem, FaultOptions{});
-  std::vector<std::string> docs;
-  {
-    auto db = Database::Open({.store = fault, .memory_budget_bytes = 256u << 20, .background_compaction = false}).value();
-    auto col = db->CreateCollection(Database::kDefaultTenant, Database::kDefaultDatabase, {.name = "faults"}).value();
-    std::vector<WriteRecord> batch;
-    for (int i = 0; i < 300; ++i) {
-      WriteRecord w;
-      w.id = "id" + std::to_string(i);
-      w.embedding = std::vector<float>{static_cast<float>(i), 1.0f};
-      w.document = "document number " + std::to_string(i) + std::string(900, 'x');
-      docs.push_back(*w.document);
-      batch.push_back(std::move(w));
-    }
-    ASSERT_TRUE(col->Add(std::move(batch)).ok());
-    ASSERT_TRUE(col->Compact().ok());
-  }
-  auto db = Database::Open({.store = fault, .memory_budget_bytes = 256u << 20, .background_compaction = false}).value();
+  const std::vector<std::string> docs = WriteCompactedCollection(fault, 300, 900);
+  if (HasFatalFailure()) return;
+  auto db = Database::Open({.store = fault, .background_compaction = false}).value();
   auto col = db->GetCollection(Database::kDefaultTenant, Database::kDefaultDatabase, "faults").value();
   GetRequest get;
   get.include.documents = true;
@@ -192,6 +197,54 @@ TEST(DocumentFaultTest, AFailedDocumentReadIsAnErrorAndTheNextReadSucceeds) {
   auto matched = col->Get(filtered);
   ASSERT_TRUE(matched.ok()) << matched.status().ToString();
   EXPECT_EQ(matched->ids.size(), 11u);  // 12, 120..129
+}
+
+// Opening reads the stored documents back to build the document indexes (in batches,
+// documents-on-demand.md): a failed read there fails the open cleanly (an IOError, no
+// partial state served), and the next call opens the collection whole. Faults land on
+// random reads of the open (prints its seed); the test checks that some landed in the
+// index build.
+TEST(DocumentFaultTest, AFailedReadWhileOpeningFailsTheOpenAndARetrySucceeds) {
+  const uint64_t seed = testing::SeedForTest("DocumentFaultTest.AFailedReadWhileOpeningFailsTheOpenAndARetrySucceeds");
+  auto mem = std::make_shared<MemStore>();
+  auto fault = std::make_shared<FaultStore>(mem, FaultOptions{});
+  // Two build batches (RecordTable::kBuildBatchDocumentsMax documents each at most).
+  const std::vector<std::string> docs = WriteCompactedCollection(fault, 1200, 100);
+  if (HasFatalFailure()) return;
+  // Rounds until three faults have landed in the build (about one round in eight).
+  size_t failed_in_build = 0;
+  for (uint64_t round = 0; round < 200 && failed_in_build < 3; ++round) {
+    auto db = Database::Open({.store = fault, .background_compaction = false}).value();
+    // Opening the handle recovers the collection: faults on its reads.
+    FaultOptions failing;
+    failing.seed = seed + round;
+    failing.fail_before_probability = 0.2;
+    fault->SetOptions(failing);
+    auto opened = db->GetCollection(Database::kDefaultTenant, Database::kDefaultDatabase, "faults");
+    fault->SetOptions(FaultOptions{});
+    if (!opened.ok()) {
+      ASSERT_TRUE(opened.status().code() == StatusCode::kIOError) << opened.status().ToString();
+      failed_in_build += opened.status().message().find("document indexes") != std::string::npos;
+      opened = db->GetCollection(Database::kDefaultTenant, Database::kDefaultDatabase, "faults");  // the retry
+    }
+    ASSERT_TRUE(opened.ok()) << "seed " << seed << " round " << round << ": " << opened.status().ToString();
+    auto col = *opened;
+    // Every record, its document and the document indexes are whole.
+    auto count = col->Count();
+    ASSERT_TRUE(count.ok()) << count.status().ToString();
+    EXPECT_EQ(*count, docs.size());
+    GetRequest filtered;
+    WhereDocument wd;
+    wd.kind = WhereDocument::Kind::kContains;
+    wd.pattern = "number 1071 ";  // not 10710..10719
+    filtered.where_document = wd;
+    filtered.include.documents = true;
+    auto matched = col->Get(filtered);
+    ASSERT_TRUE(matched.ok()) << matched.status().ToString();
+    ASSERT_EQ(matched->ids.size(), 1u);
+    EXPECT_EQ(matched->documents[0], docs[1071]);
+  }
+  EXPECT_GT(failed_in_build, 0u) << "seed " << seed << ": no fault landed in the index build";
 }
 
 }  // namespace
