@@ -8,17 +8,21 @@
 // search_effort settings: recall@k against exact ground truth, queries/s, and the
 // process memory the open database holds (RSS after open and queries minus RSS before
 // Database::Open: everything resident, rows and ids included). Each mode runs in its own
-// forked process so one mode's freed memory cannot hide in the other's numbers.
+// forked process so one mode's freed memory cannot hide in the other's numbers. The hot
+// mode then compares the collection with the raw index (IvfIndex over the same rows in a
+// matrix, same clusters, probes and re-rank factor), passes alternating in one process.
 // Prints tables; not a test. Usage: collection_bench --preset 1m128 | 200k768.
 #include <malloc.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -27,7 +31,9 @@
 #include "bench_data.h"
 #include "bench_util.h"
 #include "hnsw_peer.h"
+#include "index/vector/ivf_index.h"
 #include "index/vector/synthetic_data.h"
+#include "index/vector/vector_source.h"
 
 namespace {
 
@@ -38,6 +44,7 @@ using fathom::bench::Seconds;
 using fathom::bench::Mib;
 using fathom::bench::ParseDoubles;
 using fathom::bench::RssBytes;
+using fathom::bench::ThreadCpuSeconds;
 
 struct Config {
   size_t batch = 5000;
@@ -51,7 +58,72 @@ struct Config {
   // the blocks the previous pass of the same queries loaded are mostly gone, as
   // in a stream of queries that never repeats.
   size_t warm_up_queries = 20000;
+  // Hot mode: also the raw index (IvfIndex over the same rows in a matrix, the same
+  // cluster count, probes and re-rank factor) in the same process, for issue 13's bar
+  // (the collection within 1.25x of the raw index's queries/s).
+  bool raw_index = true;
 };
+
+// The raw index beside the collection: IvfIndex::Search over a MatrixSource of the same
+// rows with the settings the collection's query uses (probes given explicitly to both;
+// the collection's calibrated re-rank factor), passes alternating with the collection's
+// so load changes hit both alike. QPS per CPU-second of the querying thread and wall.
+void CompareWithRawIndex(fathom::Collection& col, const fathom::SyntheticData& data,
+                         const std::vector<std::vector<uint32_t>>& truth, const fathom::VectorIndexStats& stats,
+                         const std::function<std::vector<std::string>(const float*, uint32_t)>& query,
+                         const Config& config) {
+  fathom::IvfBuildOptions build;
+  build.space = fathom::DistanceSpace::kL2;
+  build.clusters = stats.clusters;
+  build.threads = 2;
+  auto start = Clock::now();
+  auto index = fathom::IvfIndex::Build(data.base.view(), build);
+  Check(index.status(), "raw index build");
+  std::printf("\n## collection vs raw index (IvfIndex over a matrix of the same rows, %u clusters, built in "
+              "%.1f s), same probes and re-rank x%u, best of %d alternating passes\n",
+              stats.clusters, Seconds(start), stats.default_rerank_factor, config.repeat);
+  std::printf("%-7s %12s %10s %10s %12s %10s %10s %12s %10s\n", "probes", "coll_recall", "coll_QPS", "coll_cpu",
+              "raw_recall", "raw_QPS", "raw_cpu", "raw/coll", "cpu ratio");
+  const fathom::MatrixSource matrix(data.base.view());
+  std::vector<uint32_t> probe_list = {std::max<uint32_t>(1, stats.default_probes / 2), stats.default_probes,
+                                      stats.default_probes * 2, stats.default_probes * 4};
+  probe_list.erase(std::unique(probe_list.begin(), probe_list.end()), probe_list.end());
+  for (uint32_t probes : probe_list) {
+    fathom::IvfSearchOptions options;
+    options.k = config.k;
+    options.probes = probes;
+    options.rerank_factor = stats.default_rerank_factor;
+    std::vector<std::vector<uint32_t>> coll_found(data.queries.rows), raw_found(data.queries.rows);
+    double coll_qps = 0, coll_cpu = 0, raw_qps = 0, raw_cpu = 0;
+    for (int pass = 0; pass < config.repeat; ++pass) {
+      auto t = Clock::now();
+      double c = ThreadCpuSeconds();
+      for (size_t q = 0; q < data.queries.rows; ++q) {
+        coll_found[q].clear();
+        for (const std::string& hit : query(data.queries.Row(q), probes)) {
+          coll_found[q].push_back(static_cast<uint32_t>(std::stoul(hit)));
+        }
+      }
+      coll_cpu = std::max(coll_cpu, data.queries.rows / (ThreadCpuSeconds() - c));
+      coll_qps = std::max(coll_qps, data.queries.rows / Seconds(t));
+      t = Clock::now();
+      c = ThreadCpuSeconds();
+      for (size_t q = 0; q < data.queries.rows; ++q) {
+        auto hits = index->Search(data.queries.Row(q), options, matrix);
+        Check(hits.status(), "raw search");
+        raw_found[q].clear();
+        for (const fathom::Hit& h : *hits) raw_found[q].push_back(h.slot);
+      }
+      raw_cpu = std::max(raw_cpu, data.queries.rows / (ThreadCpuSeconds() - c));
+      raw_qps = std::max(raw_qps, data.queries.rows / Seconds(t));
+    }
+    std::printf("%-7u %12.4f %10.0f %10.0f %12.4f %10.0f %10.0f %12.2f %10.2f\n", probes,
+                fathom::RecallAtK(truth, coll_found, config.k), coll_qps, coll_cpu,
+                fathom::RecallAtK(truth, raw_found, config.k), raw_qps, raw_cpu, raw_qps / coll_qps,
+                raw_cpu / coll_cpu);
+    std::fflush(stdout);
+  }
+}
 
 // Ingest, compact, reopen, query: the child process of one mode.
 void RunMode(bool cold, const std::string& dir, const fathom::SyntheticData& data,
@@ -100,17 +172,19 @@ void RunMode(bool cold, const std::string& dir, const fathom::SyntheticData& dat
   const double open_s = Seconds(start);
   std::printf("# each timed pass follows %zu never-timed queries (warm-up)\n", warm_pool.rows);
   std::printf("%-6s %8s %10s %10s %12s\n", "mode", "effort", "recall@k", "QPS", "RSS MiB");
-  auto query = [&](const float* v, double effort) {
+  auto query_with = [&](const float* v, double effort, uint32_t probes) {
     fathom::QueryRequest r;
     r.query_embeddings = {std::vector<float>(v, v + dim)};
     r.n_results = config.k;
     r.search_effort = effort;
+    r.search_probes = probes;
     r.include = fathom::Include{.embeddings = false, .documents = false, .metadatas = false, .uris = false,
                                 .distances = true};
     auto res = (*col)->Query(r);
     Check(res.status(), "query");
     return std::move(res->rows[0].ids);
   };
+  auto query = [&](const float* v, double effort) { return query_with(v, effort, 0); };
   for (double effort : config.efforts) {
     double best_qps = 0;
     std::vector<std::vector<uint32_t>> found(data.queries.rows);
@@ -137,6 +211,10 @@ void RunMode(bool cold, const std::string& dir, const fathom::SyntheticData& dat
               Mib(double(stats->vector_memory_bytes)), static_cast<unsigned long long>(config.cache_mib),
               static_cast<unsigned long long>(stats->hot_vectors),
               static_cast<unsigned long long>(stats->cold_vectors));
+  if (!cold && config.raw_index && stats->clusters != 0) {
+    CompareWithRawIndex(**col, data, truth, *stats,
+                        [&](const float* v, uint32_t probes) { return query_with(v, 1.0, probes); }, config);
+  }
 }
 
 }  // namespace
@@ -170,6 +248,7 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed, "data seed");
   app.add_option("--dir", dir, "working directory (default: a new temp dir, removed after)");
   app.add_flag("!--no-hnsw", hnsw, "skip hnswlib");
+  app.add_flag("!--no-raw-index", config.raw_index, "hot mode: skip the raw-index comparison");
   app.add_flag("--bulk", config.bulk,
                "ingest without background compaction, so Compact builds the index once (default: the index "
                "grows with the collection, as it does for a user)");

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,6 +71,11 @@ class Collection {
   // read level first applies what other nodes committed; kIndexOnly answers from what
   // this node has already applied (Chroma's `read_level=index_only`).
   Result<uint64_t> Count(ReadLevel level = ReadLevel::kIndexAndWal) const;
+  // The records a filtered Get would return, counted without reading them: the filter is
+  // evaluated on the metadata index as a bitmap and its cardinality taken (document
+  // predicates are still verified per candidate). Chroma's count has no filter; this is
+  // fathom's (the C++ API only).
+  Result<uint64_t> Count(const CountRequest& request) const;
   // The Search API (include/fathom/search.h, docs/design/search-api.md): one result per
   // search, in request order. A filter's invalid regex or a rank leaf over a missing index
   // is InvalidArgument.

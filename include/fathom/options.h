@@ -10,6 +10,7 @@
 namespace fathom {
 
 class Clock;        // src/io/clock.h
+class Executor;     // src/io/executor.h
 class ObjectStore;  // fathom/object_store.h
 
 struct DatabaseOptions {
@@ -100,6 +101,14 @@ struct DatabaseOptions {
   // The time background work reads and waits on (compaction retry delays); null = real
   // time. Tests pass a ManualClock (src/io/manual_clock.h) to drive it.
   std::shared_ptr<Clock> clock;
+  // Where the database's parallel build loops run their extra threads (at open, a
+  // collection's row indexes are built side by side: metadata, full text, trigrams,
+  // sparse); null = a process-wide pool with one thread per CPU. The loop's own thread
+  // always takes part, so an executor with few or busy threads only slows it down. Tests
+  // pass an InlineExecutor (src/io/executor.h) to run everything on the calling thread.
+  // The database's long-running background threads (compaction, freshness checks) are
+  // its own and not taken from here.
+  std::shared_ptr<Executor> executor;
 };
 
 }  // namespace fathom

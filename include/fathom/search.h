@@ -17,10 +17,6 @@
 
 namespace fathom {
 
-// Chroma's read levels. fathom always reads the WAL tail (every level reads what an
-// index_and_wal read would); the field is kept so requests round-trip.
-enum class ReadLevel : uint8_t { kIndexAndWal, kIndexOnly, kIndexAndBoundedWal };
-
 // Keys a search names: "#document", "#embedding", "#metadata", "#score", "#id" or a
 // metadata field.
 inline constexpr std::string_view kDocumentKey = "#document";

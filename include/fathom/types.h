@@ -110,6 +110,19 @@ struct GetRequest {
   Include include;
 };
 
+// Chroma's read levels. fathom always reads the WAL tail (every level reads what an
+// index_and_wal read would); the field is kept so requests round-trip.
+enum class ReadLevel : uint8_t { kIndexAndWal, kIndexOnly, kIndexAndBoundedWal };
+
+// What Collection::Count counts: the live records that `ids` (when given) names and the
+// filters match, as a Get with the same fields and no limit would return them.
+struct CountRequest {
+  std::optional<std::vector<std::string>> ids;
+  std::optional<Where> where;
+  std::optional<WhereDocument> where_document;
+  ReadLevel read_level = ReadLevel::kIndexAndWal;
+};
+
 // Parallel arrays, one entry per record, in insertion order. A column not included is empty.
 struct GetResult {
   std::vector<std::string> ids;

@@ -167,6 +167,7 @@ Status CollectionImpl::Recover() {
   std::unique_lock<std::shared_mutex> lock(state_mu_);
   // A failed earlier attempt may have loaded part of the state: start from nothing.
   table_ = RecordTable();
+  table_.set_executor(options_.executor.get());
   // Before any row loads: the text index tokenizes rows as they arrive.
   table_.set_text_analyzer(std::move(*text_analyzer));
   if (sparse_key) table_.set_sparse_key(*sparse_key);

@@ -81,7 +81,7 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   Result<QueryResult> Query(const QueryRequest& request);
   // The Search API (fathom/search.h): db/collection_search.cc.
   Result<std::vector<SearchResult>> Search(const SearchRequest& request);
-  Result<uint64_t> Count(ReadLevel level = ReadLevel::kIndexAndWal);
+  Result<uint64_t> Count(const CountRequest& request);
 
   // Before a read on a shared store (DatabaseOptions::sharing): applies the WAL objects
   // other nodes committed since the last one applied here, and reloads from a newer
@@ -228,6 +228,7 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   Result<std::unordered_map<std::string, std::vector<float>>> ReadLoggedVectors(
       const std::unordered_set<std::string>& ids, uint64_t upto);
   Result<GetResult> GetOnce(const GetRequest& request);
+  Result<uint64_t> CountOnce(const CountRequest& request);
   Result<QueryResult> QueryOnce(const QueryRequest& request);
   Result<std::vector<SearchResult>> SearchOnce(const SearchRequest& request);
   BlockCache* VectorCache(uint32_t dim) const;

@@ -214,13 +214,27 @@ void CollectionImpl::CheckRecallSamples() {
   }
 }
 
-Result<uint64_t> CollectionImpl::Count(ReadLevel level) {
+Result<uint64_t> CollectionImpl::Count(const CountRequest& request) {
   CallScope call(*this);
   FATHOM_RETURN_IF_ERROR(call.status());
   FATHOM_RETURN_IF_ERROR(EnsureOpen());
-  FATHOM_RETURN_IF_ERROR(EnsureFresh(level));
+  FATHOM_RETURN_IF_ERROR(EnsureFresh(request.read_level));
+  auto result = CountOnce(request);
+  if (!result.ok() && result.status().IsCorruption() && RepairColdPartsNow()) result = CountOnce(request);
+  return result;
+}
+
+Result<uint64_t> CollectionImpl::CountOnce(const CountRequest& request) {
+  FATHOM_ASSIGN_OR_RETURN(CompiledFilter filter, CompiledFilter::Compile(request.where, request.where_document));
+  Selection selection;
+  if (request.ids) selection.ids = &*request.ids;
+  selection.filter = &filter;
   std::shared_lock<std::shared_mutex> lock(state_mu_);
-  return static_cast<uint64_t>(table_.live_count());
+  if (selection.ids == nullptr && filter.empty()) return static_cast<uint64_t>(table_.live_count());
+  DocumentReadScope reads;  // documents read on demand by the filter's verification
+  const uint64_t count = CountSlots(table_, selection);
+  FATHOM_RETURN_IF_ERROR(reads.status());
+  return count;
 }
 
 }  // namespace fathom

@@ -202,6 +202,36 @@ TEST_F(CollectionTest, QueryWithFiltersAndIds) {
   EXPECT_FALSE(col_->Query(q).ok());
 }
 
+TEST_F(CollectionTest, CountWithFiltersAndIdsEqualsTheGet) {
+  std::vector<WriteRecord> records;
+  for (int i = 0; i < 20; ++i) {
+    records.push_back(MakeRecord("r" + std::to_string(i), {static_cast<float>(i), 0}, "doc " + std::to_string(i),
+                                 Metadata{{"n", int64_t{i}}, {"even", i % 2 == 0}}));
+  }
+  ASSERT_TRUE(col_->Add(records).ok());
+  Where even;
+  even.kind = Where::Kind::kField;
+  even.key = "even";
+  even.op = CompareOp::kEq;
+  even.operands = {Scalar(true)};
+  WhereDocument one{.kind = WhereDocument::Kind::kContains, .pattern = "doc 1"};  // r1, r10..r19
+  EXPECT_EQ(*col_->Count(CountRequest{}), 20u);
+  EXPECT_EQ(*col_->Count(CountRequest{.where = even}), 10u);
+  EXPECT_EQ(*col_->Count(CountRequest{.where_document = one}), 11u);
+  EXPECT_EQ(*col_->Count(CountRequest{.where = even, .where_document = one}), 5u);
+  EXPECT_EQ(*col_->Count(CountRequest{.ids = std::vector<std::string>{"r1", "r2", "nope"}}), 2u);
+  EXPECT_EQ(*col_->Count(CountRequest{.ids = std::vector<std::string>{"r1", "r2", "nope"}, .where = even}), 1u);
+  ASSERT_TRUE(col_->Delete(DeleteRequest{.ids = std::vector<std::string>{"r2"}}).ok());
+  EXPECT_EQ(*col_->Count(CountRequest{.where = even}), 9u);
+  ASSERT_TRUE(col_->Compact().ok());
+  EXPECT_EQ(*col_->Count(CountRequest{.where = even, .where_document = one}), 5u);
+  // A bad filter is the Get's error.
+  WhereDocument bad{.kind = WhereDocument::Kind::kRegex, .pattern = "(unclosed"};
+  auto counted = col_->Count(CountRequest{.where_document = bad});
+  EXPECT_EQ(counted.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(counted.status().message(), col_->Get(GetRequest{.where_document = bad}).status().message());
+}
+
 TEST_F(CollectionTest, DeleteByIdsAndByFilter) {
   std::vector<WriteRecord> records;
   for (int i = 0; i < 10; ++i) {

@@ -293,6 +293,11 @@ float TableVectorSource::ApproximationError(uint32_t slot) const {
 void TableVectorSource::PrefetchToCache(uint32_t slot) const {
   if (slot >= table_.slot_count()) return;
   table_.vectors().PrefetchToCache(slot);
+}
+
+void TableVectorSource::PrefetchLocation(uint32_t slot) const {
+  if (slot >= table_.slot_count()) return;
+  table_.vectors().PrefetchLocation(slot);
   __builtin_prefetch(&table_.live()[slot], 0, 3);
 }
 

@@ -52,6 +52,7 @@ class TableVectorSource final : public VectorSource {
   // approximation.
   float RowNorm(uint32_t slot, const float* row) const override;
   void PrefetchToCache(uint32_t slot) const override;
+  void PrefetchLocation(uint32_t slot) const override;
 
  private:
   const RecordTable& table_;

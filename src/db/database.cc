@@ -46,7 +46,11 @@ Result<QueryResult> Collection::Query(const QueryRequest& request) const {
 }
 Result<uint64_t> Collection::Count(ReadLevel level) const {
   CollectionImpl::ReadAfterCheck checked(*impl_, lookup_check_.exchange(kNoCheck));
-  return impl_->Count(level);
+  return impl_->Count(CountRequest{.read_level = level});
+}
+Result<uint64_t> Collection::Count(const CountRequest& request) const {
+  CollectionImpl::ReadAfterCheck checked(*impl_, lookup_check_.exchange(kNoCheck));
+  return impl_->Count(request);
 }
 Status Collection::Compact() { return impl_->Compact(); }
 Result<VectorIndexStats> Collection::IndexStats() const { return impl_->IndexStats(); }

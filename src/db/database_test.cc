@@ -1,12 +1,15 @@
 // Catalog behaviour through the public API, on a real directory (LocalStore).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 
 #include "common/limits.h"
 #include "fathom/db.h"
 #include "fathom/search.h"
+#include "io/executor.h"
 #include "test_util.h"
 
 namespace fathom {
@@ -144,6 +147,50 @@ TEST_F(DatabaseTest, BackgroundCompactionBoundsTheWal) {
   db->reset();
   auto reopened = Database::Open({.path = dir_.path() + "/bg"});
   EXPECT_EQ(*(*(*reopened)->GetCollection(kT, kD, "docs"))->Count(), 500u);
+}
+
+// Runs each job at once on the submitting thread, and counts them.
+class CountingExecutor final : public Executor {
+ public:
+  void Submit(std::function<void()> job) override {
+    ++submitted;
+    job();
+  }
+  size_t threads() const override { return 4; }
+  std::atomic<size_t> submitted{0};
+};
+
+TEST_F(DatabaseTest, OpenBuildsRowIndexesOnTheOptionsExecutor) {
+  db_.reset();
+  auto executor = std::make_shared<CountingExecutor>();
+  const DatabaseOptions options{.path = dir_.path() + "/ex", .background_compaction = false, .executor = executor};
+  {
+    auto db = Database::Open(options);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    auto c = (*db)->CreateCollection(kT, kD, {.name = "docs"});
+    ASSERT_TRUE(c.ok());
+    std::vector<WriteRecord> batch;
+    for (int i = 0; i < 40; ++i) {
+      batch.push_back(testing::MakeRecord(std::to_string(i), {1, 2}, "text " + std::to_string(i % 3),
+                                          Metadata{{"n", int64_t{i}}}));
+    }
+    ASSERT_TRUE((*c)->Add(batch).ok());
+    ASSERT_TRUE((*c)->Compact().ok());
+  }
+  executor->submitted = 0;
+  auto db = Database::Open(options);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  auto c = (*db)->GetCollection(kT, kD, "docs");
+  ASSERT_TRUE(c.ok());
+  Where small;
+  small.kind = Where::Kind::kField;
+  small.key = "n";
+  small.op = CompareOp::kLt;
+  small.operands = {Scalar(int64_t{10})};
+  WhereDocument text_one{.kind = WhereDocument::Kind::kContains, .pattern = "text 1"};
+  EXPECT_EQ(*(*c)->Count(CountRequest{.where = small, .where_document = text_one}), 3u);  // 1, 4, 7
+  // The open's side-by-side index builds went through the options' executor.
+  EXPECT_GT(executor->submitted.load(), 0u);
 }
 
 TEST_F(DatabaseTest, CorruptWalIsReportedNotServed) {

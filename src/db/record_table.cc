@@ -138,6 +138,8 @@ void RecordTable::set_sparse_key(const std::string& key) {
   sparse_index_ = std::make_unique<SparseIndex>(key);
 }
 
+Executor& RecordTable::build_executor() const { return executor_ != nullptr ? *executor_ : DefaultExecutor(); }
+
 Status RecordTable::RebuildIndex(RowIndex* only, const TextIndexLoader* load_text, DocumentIndexLoad* loaded_out) {
   DocumentIndexLoad loaded;
   if (loaded_out != nullptr) *loaded_out = loaded;
@@ -153,7 +155,7 @@ Status RecordTable::RebuildIndex(RowIndex* only, const TextIndexLoader* load_tex
   // document), and those it could not load read the stored documents in one streaming
   // pass (BuildDocumentIndexes).
   Status built = Status::Ok();
-  DefaultExecutor().ParallelFor(of_rows.size() + 1, of_rows.size() + 1, [&](size_t i) {
+  build_executor().ParallelFor(of_rows.size() + 1, of_rows.size() + 1, [&](size_t i) {
     if (i == of_rows.size()) {
       if (use_loader) {
         loaded = (*load_text)(*this, &text_index_, &trigram_index_);

@@ -42,6 +42,8 @@
 
 namespace fathom {
 
+class Executor;  // io/executor.h
+
 class RecordTable final : public RowSource {
  public:
   std::optional<uint32_t> dimension() const { return dimension_; }
@@ -127,6 +129,10 @@ class RecordTable final : public RowSource {
   // when the collection has none. Set, like the analyzer, before rows load.
   void set_sparse_key(const std::string& key);
   const SparseIndex* sparse_index() const { return sparse_index_.get(); }
+
+  // Where the row index builds (RebuildIndex, BuildDocumentIndexes) run side by side;
+  // null = DefaultExecutor(). Not owned: must outlive the table's use of it.
+  void set_executor(Executor* executor) { executor_ = executor; }
 
   // A scratch table (compaction's merge and replay) that is never queried: its row
   // indexes are not kept. Call before any row is added.
@@ -217,6 +223,7 @@ class RecordTable final : public RowSource {
   static Status ReadStoredDocuments(const std::vector<std::shared_ptr<const RecordsSegmentReader>>& segments,
                                     const Row* const* rows, size_t count, std::string* documents,
                                     RecordsSegmentReader::CacheFill fill);
+  Executor& build_executor() const;
   // A view's document when the row has none (or it could not be read).
   static const std::optional<std::string>& NoDocument();
 
@@ -231,6 +238,7 @@ class RecordTable final : public RowSource {
   std::unique_ptr<SparseIndex> sparse_index_;
   bool bulk_load_ = false;  // BeginBulkLoad: the row indexes are built at SealIndexes
   bool row_indexes_enabled_ = true;
+  Executor* executor_ = nullptr;  // null = DefaultExecutor(): see build_executor()
   VectorColumn vectors_;
   std::unordered_map<std::string, size_t> index_;  // id -> live slot
   size_t dead_ = 0;

@@ -149,7 +149,7 @@ Status RecordTable::BuildDocumentIndexes(const std::vector<RowIndex*>& indexes) 
     Status read = FetchDocuments(batch.data(), batch.size(), &documents, RecordsSegmentReader::CacheFill::kBypass);
     if (!read.ok()) return read.WithContext("building the document indexes");
     // Each index reads the batch and writes only itself: they take it side by side.
-    DefaultExecutor().ParallelFor(indexes.size(), indexes.size(), [&](size_t k) {
+    build_executor().ParallelFor(indexes.size(), indexes.size(), [&](size_t k) {
       for (size_t i = 0; i < batch.size(); ++i) {
         const Row& r = rows_[batch[i]];
         indexes[k]->BulkAdd(batch[i], RecordView{r.id, documents[i], r.metadata});

@@ -161,7 +161,6 @@ const float* VectorColumn::Approx(size_t slot, float* scratch) const {
 
 void VectorColumn::PrefetchToCache(size_t slot) const {
   const uint64_t loc = loc_[slot];
-  __builtin_prefetch(&norms_[slot], 0, 3);
   if (!(loc & kColdBit)) {
     PrefetchLines(HotRow(static_cast<uint32_t>(loc)), size_t{dim_} * sizeof(float));
     return;

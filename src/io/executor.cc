@@ -1,5 +1,7 @@
 #include "io/executor.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <memory>
@@ -93,8 +95,29 @@ void ThreadPool::Work() {
 Executor& DefaultExecutor() {
   // Leaked on purpose: a static pool would be joined during exit while other static
   // destructors, or threads that outlive main, may still submit to it.
-  static ThreadPool* pool = new ThreadPool(std::max(1u, std::thread::hardware_concurrency()));
-  return *pool;
+  //
+  // A child of fork() has none of its parent's threads: a pool made before the fork
+  // would take jobs no thread runs, and a ParallelFor waiting for them would hang (the
+  // benchmarks run each mode in a forked child). The child makes a pool of its own; the
+  // parent's, whose lock a vanished thread may hold, is never touched again. No lock
+  // here for the same reason: a thread that loses the race to install its pool drops it.
+  struct Instance {
+    pid_t pid;
+    ThreadPool* pool;
+  };
+  static std::atomic<Instance*> current{nullptr};
+  const pid_t pid = getpid();
+  Instance* seen = current.load(std::memory_order_acquire);
+  if (seen != nullptr && seen->pid == pid) return *seen->pool;
+  auto* mine = new Instance{pid, new ThreadPool(std::max(1u, std::thread::hardware_concurrency()))};
+  while (!current.compare_exchange_weak(seen, mine, std::memory_order_acq_rel, std::memory_order_acquire)) {
+    if (seen != nullptr && seen->pid == pid) {  // another thread of this process won
+      delete mine->pool;
+      delete mine;
+      return *seen->pool;
+    }
+  }
+  return *mine->pool;
 }
 
 }  // namespace fathom

@@ -101,6 +101,7 @@ class FilterEvalPropertyTest : public ::testing::Test {
       for (size_t k = selection.offset; k < all.size() && want.size() < selection.limit; ++k) want.push_back(all[k]);
       ASSERT_EQ(page, want) << "seed " << seed_ << " round " << i << " plan " << static_cast<int>(plan);
       ++plans_[static_cast<int>(plan)];
+      ASSERT_EQ(CountSlots(table_, selection), all.size()) << "seed " << seed_ << " round " << i;
 
       auto candidates = QueryCandidates(table_, std::nullopt, *compiled);
       ASSERT_TRUE(candidates.ok());

@@ -194,15 +194,23 @@ void RunDriver(const DriverPlan& plan, const std::vector<ConjunctUnit>& units,
   }
 }
 
+// The slots a selection starts from: the live ones, or those its ids name (kept in
+// *id_slots).
+const Roaring* SelectionBase(const RowSource& rows, const Selection& selection, Roaring* id_slots) {
+  if (selection.ids == nullptr) return &rows.live_slots();
+  *id_slots = SlotsOfIds(rows, *selection.ids, nullptr);
+  return id_slots;
+}
+
+bool AnyReadsDocument(const std::vector<const FilterNode*>& nodes) {
+  return std::any_of(nodes.begin(), nodes.end(), [](const FilterNode* n) { return ReadsDocument(*n); });
+}
+
 }  // namespace
 
 std::vector<uint32_t> SelectSlots(const RowSource& rows, const Selection& selection, SelectPlan* plan) {
   Roaring id_slots;
-  const Roaring* base = &rows.live_slots();
-  if (selection.ids != nullptr) {
-    id_slots = SlotsOfIds(rows, *selection.ids, nullptr);
-    base = &id_slots;
-  }
+  const Roaring* base = SelectionBase(rows, selection, &id_slots);
   Pager pager(selection);
   const FilterNode* root = selection.filter != nullptr ? selection.filter->root() : nullptr;
   if (plan != nullptr) *plan = root == nullptr ? SelectPlan::kAll : SelectPlan::kBitmap;
@@ -270,12 +278,27 @@ std::vector<uint32_t> SelectSlots(const RowSource& rows, const Selection& select
   }
 
   const Roaring matched = EvaluateConjunction(indexed, rows, *base);
-  bool document = false;  // whether the row tests read documents
-  for (const FilterNode* n : tested) document = document || ReadsDocument(*n);
+  const bool document = AnyReadsDocument(tested);  // whether the row tests read documents
   for (auto it = matched.begin(); it != matched.end() && !pager.full(); ++it) {
     if (MatchesAll(tested, document ? rows.view(*it) : rows.metadata_view(*it))) pager.Take(*it);
   }
   return pager.Finish();
+}
+
+uint64_t CountSlots(const RowSource& rows, const Selection& selection) {
+  Roaring id_slots;
+  const Roaring* base = SelectionBase(rows, selection, &id_slots);
+  const FilterNode* root = selection.filter != nullptr ? selection.filter->root() : nullptr;
+  if (root == nullptr) return base->cardinality();
+  std::vector<const FilterNode*> indexed;
+  std::vector<const FilterNode*> tested;
+  SplitConjuncts(*root, rows, &indexed, &tested);
+  const Roaring matched = EvaluateConjunction(indexed, rows, *base);
+  if (tested.empty()) return matched.cardinality();
+  const bool document = AnyReadsDocument(tested);  // whether the row tests read documents
+  uint64_t count = 0;
+  for (const uint32_t slot : matched) count += MatchesAll(tested, document ? rows.view(slot) : rows.metadata_view(slot));
+  return count;
 }
 
 Result<std::optional<std::vector<uint32_t>>> QueryCandidates(const RowSource& rows,

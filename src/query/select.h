@@ -37,6 +37,11 @@ enum class SelectPlan : uint8_t { kAll, kRowScan, kBitmap, kDriver, kRangeDriver
 // The selected slots of live records, in slot order, after offset and limit.
 std::vector<uint32_t> SelectSlots(const RowSource& rows, const Selection& selection, SelectPlan* plan = nullptr);
 
+// How many live records the selection's ids and filter select (offset and limit
+// ignored), without listing them: the indexed part of the filter as one bitmap and its
+// cardinality; predicates the index cannot answer are tested per candidate.
+uint64_t CountSlots(const RowSource& rows, const Selection& selection);
+
 // The candidate slots of a k-NN query over `ids` (every one must exist: NotFound naming
 // the first missing id otherwise) and `filter`; nullopt when every live row is one.
 Result<std::optional<std::vector<uint32_t>>> QueryCandidates(const RowSource& rows,

@@ -104,6 +104,9 @@ class FilterSimulationTest : public testing::SimCollectionTest {
         want.push_back(expected[k]);
       }
       ASSERT_EQ(got->ids, want) << phase << " seed " << seed_ << " round " << i;
+      auto counted = col_->Count(CountRequest{.where = get.where, .where_document = get.where_document});
+      ASSERT_TRUE(counted.ok()) << counted.status().ToString();
+      ASSERT_EQ(*counted, expected.size()) << phase << " seed " << seed_ << " round " << i;
 
       if (expected.empty()) continue;
       QueryRequest q;

@@ -53,6 +53,11 @@ class VectorSource {
   // re-rank touches rows in random order, one cache miss per line of each row; hinting a
   // few candidates ahead overlaps those misses instead of paying them one at a time.
   virtual void PrefetchToCache(uint32_t slot) const { (void)slot; }
+  // An earlier CPU cache hint, for a source that finds a row through per-slot entries
+  // (where the row lives, whether it is live, its norm): called a few candidates before
+  // PrefetchToCache(slot), so those entries are in cache when that hint reads them
+  // rather than a dependent miss before the row's own.
+  virtual void PrefetchLocation(uint32_t slot) const { (void)slot; }
 };
 
 // Prefetches the cache lines of `bytes` bytes at `p` (a hint: no fault on any address).
