@@ -163,12 +163,12 @@ Status ExactSearch(const RecordTable& table, DistanceSpace space, const float* q
   }
   TopK cold(top->capacity() * rerank_factor);
   bool any_cold = false;
+  const TableVectorSource approximations(table);  // cold rows scored on their int8 codes
   for (uint32_t slot : slots) {
     if (!live[slot]) continue;
     if (vectors.is_cold(slot)) {
-      const float* v = vectors.Approx(slot, scratch.data());
-      const float norm = space == DistanceSpace::kCosine ? std::sqrt(DotProduct(v, v, d)) : 0.0f;
-      cold.Push(SpaceDistance(space, query, query_norm, v, norm, d), slot);
+      float distance;
+      if (approximations.Distance(slot, space, query, query_norm, scratch.data(), &distance)) cold.Push(distance, slot);
       any_cold = true;
     } else {
       top->Push(SpaceDistance(space, query, query_norm, vectors.Approx(slot, nullptr), table.norm(slot), d), slot);
@@ -178,8 +178,7 @@ Status ExactSearch(const RecordTable& table, DistanceSpace space, const float* q
   // Re-score in order of the lower bound on the exact distance, while it can still beat
   // the k-th exact one (bounded_rescore.h). Every row the re-score can reach is read
   // ahead in one batch (one round trip to an object store) before the first exact read.
-  const std::vector<BoundedCandidate> candidates =
-      LowerBounds(space, query_norm, cold.Take(), TableVectorSource(table));
+  const std::vector<BoundedCandidate> candidates = LowerBounds(space, query_norm, cold.Take(), approximations);
   return BoundedRescoreBatched(
       candidates, *top,
       [&](uint32_t slot) {
@@ -299,6 +298,17 @@ void TableVectorSource::PrefetchLocation(uint32_t slot) const {
   if (slot >= table_.slot_count()) return;
   table_.vectors().PrefetchLocation(slot);
   __builtin_prefetch(&table_.live()[slot], 0, 3);
+}
+
+bool TableVectorSource::Distance(uint32_t slot, DistanceSpace space, const float* query, float query_norm,
+                                 float* scratch, float* out) const {
+  if (slot >= table_.slot_count() || !table_.live()[slot]) return false;
+  float scale = 0.0f;
+  const int8_t* codes = space == DistanceSpace::kCosine ? nullptr : table_.vectors().ColdCodes(slot, &scale);
+  if (codes == nullptr) return VectorSource::Distance(slot, space, query, query_norm, scratch, out);
+  *out = space == DistanceSpace::kL2 ? L2SquaredInt8(query, codes, scale, dim())
+                                     : 1.0f - scale * DotProductInt8(query, codes, dim());
+  return true;
 }
 
 float TableVectorSource::RowNorm(uint32_t slot, const float* row) const {

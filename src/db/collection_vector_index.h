@@ -53,6 +53,10 @@ class TableVectorSource final : public VectorSource {
   float RowNorm(uint32_t slot, const float* row) const override;
   void PrefetchToCache(uint32_t slot) const override;
   void PrefetchLocation(uint32_t slot) const override;
+  // A cold row's approximation is scored on its int8 codes (L2SquaredInt8,
+  // DotProductInt8) in l2 and ip, without decoding it; cosine and hot rows as Fetch.
+  bool Distance(uint32_t slot, DistanceSpace space, const float* query, float query_norm, float* scratch,
+                float* out) const override;
 
  private:
   const RecordTable& table_;

@@ -159,6 +159,16 @@ const float* VectorColumn::Approx(size_t slot, float* scratch) const {
   return scratch;
 }
 
+const int8_t* VectorColumn::ColdCodes(size_t slot, float* scale) const {
+  const uint64_t loc = loc_[slot];
+  if (!(loc & kColdBit)) return nullptr;
+  const ColdPart& part = *FindPart(static_cast<uint32_t>((loc & ~kColdBit) >> 32))->part;
+  if (!part.approximations) return nullptr;
+  const uint32_t row = static_cast<uint32_t>(loc);
+  *scale = part.scales[row];
+  return part.codes.data() + size_t{row} * dim_;
+}
+
 void VectorColumn::PrefetchToCache(size_t slot) const {
   const uint64_t loc = loc_[slot];
   if (!(loc & kColdBit)) {

@@ -87,6 +87,9 @@ class VectorColumn {
   // The exact row of a hot slot, or the int8 reconstruction (into `scratch`) of a cold one
   // (only with cold_approximations()).
   const float* Approx(size_t slot, float* scratch) const;
+  // The int8 codes Approx(slot) decodes (scale into *scale) for a cold slot with
+  // approximations; null for a hot slot.
+  const int8_t* ColdCodes(size_t slot, float* scale) const;
   // A CPU cache hint for the bytes Approx(slot) will read (hot row or int8 code row).
   void PrefetchToCache(size_t slot) const;
   // A CPU cache hint for the slot's own entries (where its row is, its norm), which

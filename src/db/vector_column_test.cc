@@ -100,6 +100,23 @@ TEST_F(VectorColumnTest, SpilledRowsAreReadBackExactly) {
   for (size_t slot = 3; slot < rows_.size(); ++slot) ExpectExact(slot - 1, rows_[slot]);
 }
 
+// ColdCodes gives what Approx decodes: a cold row's int8 codes and scale, none for a hot row.
+TEST_F(VectorColumnTest, ColdCodesAreWhatApproxDecodes) {
+  ASSERT_EQ(Spill([](uint32_t slot) { return slot % 2 == 0; }), 150u);
+  std::vector<float> scratch(kDim);
+  for (size_t slot = 0; slot < rows_.size(); ++slot) {
+    float scale = -1.0f;
+    const int8_t* codes = column_.ColdCodes(slot, &scale);
+    if (slot % 2 != 0) {
+      EXPECT_EQ(codes, nullptr) << slot;
+      continue;
+    }
+    ASSERT_NE(codes, nullptr) << slot;
+    const float* approx = column_.Approx(slot, scratch.data());
+    for (size_t d = 0; d < kDim; ++d) EXPECT_EQ(approx[d], scale * static_cast<float>(codes[d])) << slot << " " << d;
+  }
+}
+
 // PrefetchCold reads the blocks of cold rows ahead, one batch per part; the Exact calls
 // that follow are block-cache hits. Hot, dead and out-of-range slots are skipped.
 TEST_F(VectorColumnTest, PrefetchColdReadsAheadPerPart) {

@@ -1,6 +1,7 @@
 #include "query/select.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "fathom/db.h"
 #include "query/filter_eval.h"
@@ -206,6 +207,26 @@ bool AnyReadsDocument(const std::vector<const FilterNode*>& nodes) {
   return std::any_of(nodes.begin(), nodes.end(), [](const FilterNode* n) { return ReadsDocument(*n); });
 }
 
+// How many live rows a filter of one indexed unit matches, read off the metadata index
+// without a bitmap of its matches: a numeric range on a key that holds no arrays counts
+// its column's entries in the range (one per slot); a positive field leaf is its bitmap's
+// cardinality within the live rows. nullopt for anything else.
+std::optional<uint64_t> CountFromIndex(const std::vector<const FilterNode*>& indexed, const RowSource& rows) {
+  const std::vector<ConjunctUnit> units = GroupConjuncts(indexed);
+  if (units.size() != 1) return std::nullopt;
+  const ConjunctUnit& unit = units[0];
+  const MetadataIndex& index = rows.metadata_index();
+  if (const std::optional<NumberRange> range = WalkableRange(unit, rows)) {
+    const Roaring* arrays = index.StoredArrays(UnitKey(unit));
+    if (arrays == nullptr || arrays->isEmpty()) return index.CountInRange(UnitKey(unit), *range);
+  }
+  if (unit.node == nullptr || !IsPositiveFieldLeaf(*unit.node)) return std::nullopt;
+  const Roaring* also_in = nullptr;
+  const SlotSet slots = PositiveLeafSlots(*unit.node, rows, &also_in);
+  if (also_in == nullptr) return slots.get().and_cardinality(rows.live_slots());
+  return (slots.get() & *also_in).and_cardinality(rows.live_slots());
+}
+
 }  // namespace
 
 std::vector<uint32_t> SelectSlots(const RowSource& rows, const Selection& selection, SelectPlan* plan) {
@@ -293,6 +314,9 @@ uint64_t CountSlots(const RowSource& rows, const Selection& selection) {
   std::vector<const FilterNode*> indexed;
   std::vector<const FilterNode*> tested;
   SplitConjuncts(*root, rows, &indexed, &tested);
+  if (selection.ids == nullptr && tested.empty()) {
+    if (const std::optional<uint64_t> counted = CountFromIndex(indexed, rows)) return *counted;
+  }
   const Roaring matched = EvaluateConjunction(indexed, rows, *base);
   if (tested.empty()) return matched.cardinality();
   const bool document = AnyReadsDocument(tested);  // whether the row tests read documents

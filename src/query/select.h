@@ -38,8 +38,10 @@ enum class SelectPlan : uint8_t { kAll, kRowScan, kBitmap, kDriver, kRangeDriver
 std::vector<uint32_t> SelectSlots(const RowSource& rows, const Selection& selection, SelectPlan* plan = nullptr);
 
 // How many live records the selection's ids and filter select (offset and limit
-// ignored), without listing them: the indexed part of the filter as one bitmap and its
-// cardinality; predicates the index cannot answer are tested per candidate.
+// ignored), without listing them: a filter of one numeric range or one positive field
+// leaf is counted on the metadata index directly; otherwise the indexed part of the
+// filter becomes one bitmap and its cardinality is taken, and predicates the index cannot
+// answer are tested per candidate.
 uint64_t CountSlots(const RowSource& rows, const Selection& selection);
 
 // The candidate slots of a k-NN query over `ids` (every one must exist: NotFound naming

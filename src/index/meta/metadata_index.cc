@@ -175,7 +175,11 @@ Roaring MetadataIndex::InRange(const std::string& key, const NumberRange& range)
   k->numbers.ForEach(range, [&](uint32_t slot) { slots.push_back(slot); });
   return SlotsToBitmap(slots);
 }
-
+uint64_t MetadataIndex::CountInRange(const std::string& key, const NumberRange& range) const {
+  const KeyIndex* k = Find(key);
+  if (k == nullptr || (range.lo && std::isnan(range.lo->value)) || (range.hi && std::isnan(range.hi->value))) return 0;
+  return k->numbers.Count(range);
+}
 
 uint64_t MetadataIndex::EstimateEqual(const std::string& key, const Scalar& value) const {
   const KeyIndex* k = Find(key);

@@ -69,6 +69,11 @@ class MetadataIndex final : public RowIndex {
   // Sorted blocks ForEachInRangeInSlotOrder merges for `range`.
   uint64_t EstimateRangeBlocks(const std::string& key, const NumberRange& range) const;
 
+  // Entries of `key` inside `range`, exactly, in O(log n + range / 64): equal to
+  // InRange(key, range).cardinality() when the key holds no arrays (StoredArrays empty),
+  // since each slot then has at most one number.
+  uint64_t CountInRange(const std::string& key, const NumberRange& range) const;
+
   // Upper bounds of Equal(...).cardinality() and InRange(...).cardinality(), cheap.
   uint64_t EstimateEqual(const std::string& key, const Scalar& value) const;
   uint64_t EstimateRange(const std::string& key, const NumberRange& range) const;

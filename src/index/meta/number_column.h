@@ -17,6 +17,7 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <deque>
@@ -118,6 +119,9 @@ class SortedNumberRun {
   void ForEach(const NumberRange& range, Fn&& fn) const;
   // Entries in `range`, counting dead ones: an upper bound, in O(log n).
   size_t EstimateCount(const NumberRange& range) const;
+  // Entries in `range`, exactly (removed ones not counted): the span's size less its dead
+  // bits (a popcount per 64 entries), plus the recent changes inside it.
+  size_t Count(const NumberRange& range) const;
   // Adds the slots of the entries in `range` to `merger` as sorted sequences (whole blocks
   // borrowed, the range's ends and the recent changes sorted), for a walk in slot order.
   void AddInSlotOrder(const NumberRange& range, SlotMerger* merger) const;
@@ -209,6 +213,8 @@ class NumberColumn {
   size_t EstimateCount(const NumberRange& range) const {
     return ints_.EstimateCount(range) + floats_.EstimateCount(range);
   }
+  // Entries in `range`: for a key that holds no arrays, the slots whose value is in it.
+  size_t Count(const NumberRange& range) const { return ints_.Count(range) + floats_.Count(range); }
   // Calls fn(slot) for every slot with a value in `range`, in increasing slot order, each
   // slot once, until fn returns false.
   template <typename Fn>
@@ -294,6 +300,28 @@ size_t SortedNumberRun<T>::EstimateCount(const NumberRange& range) const {
   // The recent changes, assumed spread over the range as the run is.
   const double share = static_cast<double>(end - begin) / static_cast<double>(run_.size());
   return (end - begin) + static_cast<size_t>(std::ceil(share * static_cast<double>(recent_.size())));
+}
+
+template <typename T>
+size_t SortedNumberRun<T>::Count(const NumberRange& range) const {
+  const auto [begin, end] = RunSpan(range);
+  size_t n = end - begin;
+  if (dead_count_ != 0) {
+    for (size_t i = begin; i < end;) {
+      const size_t word = i >> 6, bit = i & 63;
+      const size_t take = std::min<size_t>(64 - bit, end - i);
+      const uint64_t mask = take == 64 ? ~uint64_t{0} : ((uint64_t{1} << take) - 1) << bit;
+      n -= static_cast<size_t>(std::popcount(dead_[word] & mask));
+      i += take;
+    }
+  }
+  auto it = range.lo ? recent_.lower_bound(Below{*range.lo}) : recent_.begin();
+  for (; it != recent_.end(); ++it) {
+    const long double v = static_cast<long double>(it->value);
+    if (range.hi && (range.hi->inclusive ? v > range.hi->value : v >= range.hi->value)) break;
+    ++n;
+  }
+  return n;
 }
 
 template <typename T>

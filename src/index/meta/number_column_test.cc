@@ -1,6 +1,6 @@
 // NumberColumn's walk in slot order (the sorted blocks behind paged range reads) against
 // a model: random bulk loads, adds and removes of ints and floats, through rebuilds, then
-// random ranges walked whole and stopped early. Prints its seed.
+// random ranges walked whole and stopped early, and counted. Prints its seed.
 #include "index/meta/number_column.h"
 
 #include <gtest/gtest.h>
@@ -8,6 +8,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <tuple>
 
 #include "test_util.h"
 
@@ -64,6 +65,12 @@ class NumberColumnWalkTest : public ::testing::Test {
         if (range.Contains(value.second)) expected_set.insert(slot);
       }
       const std::vector<uint32_t> expected(expected_set.begin(), expected_set.end());
+      // Count is exact in entries: one per distinct (slot, int or float, value).
+      std::set<std::tuple<uint32_t, bool, long double>> entries;
+      for (const auto& [slot, value] : model_) {
+        if (range.Contains(value.second)) entries.insert({slot, value.first, value.second});
+      }
+      ASSERT_EQ(column_.Count(range), entries.size()) << "seed " << seed_ << " round " << i;
       std::vector<uint32_t> got;
       column_.ForEachInSlotOrder(range, [&](uint32_t slot) {
         got.push_back(slot);

@@ -117,7 +117,6 @@ std::vector<Hit> RerankBatched(DistanceSpace space, uint32_t dim, const float* q
   std::sort(bounds.begin(), bounds.end(), [](const BoundedCandidate& a, const BoundedCandidate& b) {
     return a.lower < b.lower || (a.lower == b.lower && a.slot < b.slot);
   });
-  const bool cosine = space == DistanceSpace::kCosine;
   std::vector<float> scratch(dim);
   const size_t kept = options.exact != nullptr ? size_t{k} * options.refine_factor : k;
   TopK top(kept);
@@ -125,11 +124,8 @@ std::vector<Hit> RerankBatched(DistanceSpace space, uint32_t dim, const float* q
   Status ignored = BoundedRescoreBatched(
       bounds, top,
       [&](uint32_t slot) {
-        const float* row = vectors.Fetch(slot, scratch.data());
-        if (row != nullptr) {
-          top.Push(SpaceDistance(space, query, query_norm, row, cosine ? vectors.RowNorm(slot, row) : 0.0f, dim),
-                   slot);
-        }
+        float distance;
+        if (vectors.Distance(slot, space, query, query_norm, scratch.data(), &distance)) top.Push(distance, slot);
         return Status::Ok();
       },
       [&](const uint32_t* slots, size_t count) { vectors.Prefetch(slots, count); }, &stats->reranked);
@@ -385,12 +381,10 @@ void IvfIndex::TransformQuery(const float* query, float query_norm, float* out) 
 std::vector<Hit> IvfIndex::ExactScan(const float* query, float query_norm, uint32_t k, const SlotFilter& filter,
                                      const VectorSource& vectors, bool batched_reads) const {
   TopK top(k);
-  const bool cosine = space_ == DistanceSpace::kCosine;
   std::vector<float> scratch(dim_);
   auto score = [&](uint32_t slot) {
-    const float* row = vectors.Fetch(slot, scratch.data());
-    if (row == nullptr) return;
-    top.Push(SpaceDistance(space_, query, query_norm, row, cosine ? vectors.RowNorm(slot, row) : 0.0f, dim_), slot);
+    float distance;
+    if (vectors.Distance(slot, space_, query, query_norm, scratch.data(), &distance)) top.Push(distance, slot);
   };
   if (!batched_reads) {
     filter.ForEachAllowed(slot_bound_, [&](uint32_t slot) {
@@ -597,7 +591,6 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
     }
   }
   const bool early_stop = options.error_bound_epsilon > 0.0f;
-  const bool cosine = space_ == DistanceSpace::kCosine;
   if (options.batched_reads) {
     return Refine(query, query_norm, k,
                   RerankBatched(space_, dim_, query, query_norm, k, candidates, to_internal, early_stop, vectors,
@@ -624,10 +617,9 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
     if (early_stop && kth != std::numeric_limits<float>::infinity() && suffix_lower[i] >= to_internal(kth)) break;
     if (i + kLocationLookahead < candidates.size()) vectors.PrefetchLocation(candidates[i + kLocationLookahead].slot);
     if (i + kRowLookahead < candidates.size()) vectors.PrefetchToCache(candidates[i + kRowLookahead].slot);
-    const float* row = vectors.Fetch(candidates[i].slot, scratch.data());
-    if (row == nullptr) continue;
-    const uint32_t slot = candidates[i].slot;
-    top.Push(SpaceDistance(space_, query, query_norm, row, cosine ? vectors.RowNorm(slot, row) : 0.0f, dim_), slot);
+    float distance;
+    if (!vectors.Distance(candidates[i].slot, space_, query, query_norm, scratch.data(), &distance)) continue;
+    top.Push(distance, candidates[i].slot);
     ++stats->reranked;
   }
   return Refine(query, query_norm, k, top.Take(), vectors, options, stats);

@@ -58,6 +58,17 @@ class VectorSource {
   // PrefetchToCache(slot), so those entries are in cache when that hint reads them
   // rather than a dependent miss before the row's own.
   virtual void PrefetchLocation(uint32_t slot) const { (void)slot; }
+  // SpaceDistance from `query` (|query| = query_norm) to the row Fetch(slot) gives, into
+  // *out; false where Fetch gives none. A source whose rows are codes (int8) overrides it
+  // to score the codes without decoding them into `scratch` first.
+  virtual bool Distance(uint32_t slot, DistanceSpace space, const float* query, float query_norm, float* scratch,
+                        float* out) const {
+    const float* row = Fetch(slot, scratch);
+    if (row == nullptr) return false;
+    *out = SpaceDistance(space, query, query_norm, row, space == DistanceSpace::kCosine ? RowNorm(slot, row) : 0.0f,
+                         dim());
+    return true;
+  }
 };
 
 // Prefetches the cache lines of `bytes` bytes at `p` (a hint: no fault on any address).
