@@ -1,7 +1,8 @@
 // CollectionIndexes, the coordinator's loops over a collection's derived indexes, driven
 // with fake indexes that record every call: the order of the life cycle across open,
 // write, fold and reopen, which indexes a fold persists, and that one index's failed
-// persist or load never touches another's manifest reference.
+// persist or load never touches another's manifest reference. Then the same through a
+// collection with its real indexes (the vector index and the text index object).
 #include "db/collection_indexes.h"
 
 #include <gtest/gtest.h>
@@ -11,9 +12,11 @@
 #include <string>
 #include <vector>
 
+#include "fathom/db.h"
 #include "io/forwarding_store.h"
 #include "io/mem_store.h"
 #include "storage/manifest.h"
+#include "test_util.h"
 
 namespace fathom {
 namespace {
@@ -260,6 +263,63 @@ TEST_F(CollectionIndexesTest, MaintenanceDueWhenAnyBackgroundIndexIs) {
   first_.maintenance_due = false;
   second_.maintenance_due = true;
   EXPECT_FALSE(indexes_.NeedsMaintenance(table_));
+}
+
+// Refuses every Put of a vector index object while `failing`.
+class VectorIndexFailingStore : public ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  bool failing = true;
+  Status Put(const std::string& key, std::string_view bytes, PutMode mode) override {
+    if (failing && key.find("/vidx/") != std::string::npos) return Status::IOError("refused: " + key);
+    return ForwardingStore::Put(key, bytes, mode);
+  }
+};
+
+Manifest CurrentManifest(ObjectStore& store, const std::string& collection_id) {
+  auto manifests = store.List(ManifestPrefix(collection_id));
+  EXPECT_TRUE(manifests.ok() && !manifests->empty());
+  if (!manifests.ok() || manifests->empty()) return Manifest();
+  auto bytes = store.Get(manifests->back().key);
+  EXPECT_TRUE(bytes.ok());
+  auto manifest = DecodeManifest(bytes.ok() ? *bytes : std::string());
+  EXPECT_TRUE(manifest.ok());
+  return manifest.ok() ? *manifest : Manifest();
+}
+
+TEST(CollectionIndexObjectsTest, AFailedVectorIndexObjectLeavesTheTextIndexAndIsWrittenByTheNextFold) {
+  auto base = std::make_shared<MemStore>();
+  auto store = std::make_shared<VectorIndexFailingStore>(base);
+  auto db = Database::Open({.store = store, .vector_index_min_rows = 64, .background_compaction = false});
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  auto col = (*db)->CreateCollection(Database::kDefaultTenant, Database::kDefaultDatabase, {.name = "col"});
+  ASSERT_TRUE(col.ok()) << col.status().ToString();
+  std::vector<WriteRecord> records;
+  for (int i = 0; i < 200; ++i) {
+    const float x = static_cast<float>(i);
+    records.push_back(testing::MakeRecord("r" + std::to_string(i), {x, x * 0.5f, 1.0f - x, 2.0f},
+                                          "document number " + std::to_string(i % 7)));
+  }
+  ASSERT_TRUE((*col)->Add(records).ok());
+  ASSERT_TRUE((*col)->Compact().ok());
+  ASSERT_TRUE((*col)->IndexStats()->active);
+  const Manifest first = CurrentManifest(*base, (*col)->id());
+  EXPECT_FALSE(first.vector_index.has_value());
+  ASSERT_TRUE(first.text_index.has_value());
+
+  // No new rows: the next fold writes the vector index object the last one could not,
+  // and keeps the text index object the manifest names.
+  store->failing = false;
+  ASSERT_TRUE((*col)->Compact().ok());
+  const Manifest second = CurrentManifest(*base, (*col)->id());
+  EXPECT_EQ(second.version, first.version + 1);
+  ASSERT_TRUE(second.vector_index.has_value());
+  ASSERT_TRUE(second.text_index.has_value());
+  EXPECT_EQ(second.text_index->id, first.text_index->id);
+
+  // Nothing stale any more: a fold has nothing to record.
+  ASSERT_TRUE((*col)->Compact().ok());
+  EXPECT_EQ(CurrentManifest(*base, (*col)->id()).version, second.version);
 }
 
 }  // namespace
