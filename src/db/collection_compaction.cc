@@ -14,7 +14,6 @@
 #include "common/checksum.h"
 #include "common/limits.h"
 #include "common/random.h"
-#include "db/text_index_persistence.h"
 #include "db/validate.h"
 #include "fathom/db.h"
 #include "index/meta/filter.h"
@@ -34,7 +33,7 @@ void CollectionImpl::MaybeScheduleCompaction() {
   {
     std::shared_lock<std::shared_mutex> lock(state_mu_);
     due = tail_ops_ >= compaction_trigger_ops_ || tail_bytes_ >= TailBytesMax() ||
-          vector_index_.NeedsMaintenance(table_);
+          indexes_.NeedsMaintenance(table_);
   }
   if (due && schedule_ && !compaction_scheduled_.exchange(true)) schedule_(weak_from_this());
 }
@@ -76,12 +75,12 @@ Status CollectionImpl::ResolveUncertainManifest() {
   }
   if (s.IsAlreadyExists()) return Status::Corruption(key + " was written by another writer");
   FATHOM_RETURN_IF_ERROR(s.WithContext("resolving the outcome of " + key));
-  // It landed: it is the collection's manifest. Its vector index may be older than the
-  // one in memory, so the next fold writes the index again.
+  // It landed: it is the collection's manifest. The index objects it names may be older
+  // than the indexes in memory (or missing), so the next fold writes them again.
   manifest_ = std::move(uncertain_manifest_->manifest);
   known_manifest_version_ = manifest_.version;
   uncertain_manifest_.reset();
-  persisted_index_version_ = UINT64_MAX;
+  indexes_.ForgetObjects();
   DropCoveredTail();
   return Status::Ok();
 }
@@ -106,24 +105,7 @@ Result<VectorIndexStats> CollectionImpl::IndexStats() {
   FATHOM_RETURN_IF_ERROR(EnsureOpen());
   std::shared_lock<std::shared_mutex> lock(state_mu_);
   VectorIndexStats stats;
-  stats.active = vector_index_.has_index();
-  stats.indexed_rows = vector_index_.covered_rows();
-  stats.pending_rows = vector_index_.pending_rows();
-  stats.clusters = vector_index_.clusters();
-  const SearchBudget& budget = vector_index_.budget();
-  if (stats.active) {
-    stats.plan = budget.plan == SearchBudget::Plan::kExactScan ? VectorIndexStats::Plan::kExactScan
-                                                               : VectorIndexStats::Plan::kIndex;
-    stats.default_probes =
-        budget.calibrated() ? budget.probes : CollectionVectorIndex::UncalibratedProbes(stats.clusters);
-    stats.default_rerank_factor = budget.rerank_factor;
-    stats.calibrated = budget.calibrated();
-    stats.calibration_queries = budget.sample_queries;
-    stats.calibrated_recall = budget.measured_recall;
-    stats.calibrated_recall_lower_bound = budget.recall_lower_bound;
-    stats.calibrated_rows = budget.calibrated_rows;
-  }
-  stats.recall_target = vector_index_.recall_target();
+  vector_index_.AddStats(&stats);
   const RecallMonitor::Report monitor = recall_monitor_.report();
   stats.monitored_samples = monitor.samples;
   stats.monitored_recall = monitor.mean_recall;
@@ -136,9 +118,6 @@ Result<VectorIndexStats> CollectionImpl::IndexStats() {
   stats.cold_vectors = vectors.cold_rows();
   stats.cold_parts = static_cast<uint32_t>(vectors.parts().size());
   stats.vector_memory_bytes = vectors.MemoryBytes();
-  stats.index_memory_bytes = vector_index_.index_memory_bytes();
-  stats.scan_copy_rows = vector_index_.scan_copy_rows();
-  stats.scan_copy_fallbacks = vector_index_.scan_copy_fallbacks();
   stats.cold_vector_copies = vectors.cold_rows() > 0 && vectors.cold_approximations();
   stats.over_memory_budget = OverMemoryBudget();
   lock.unlock();
@@ -200,9 +179,11 @@ Status CollectionImpl::RunCompaction(bool fold_always) {
 
 Status CollectionImpl::CompactLocked(bool fold_always) {
   CheckRecallSamples();
-  if (Status s = MaintainVectorIndex(/*force=*/fold_always); !s.ok()) {
-    // Derived data: queries stay exact for the rows it does not cover.
-    spdlog::warn("collection {}: vector index maintenance failed: {}", id_, s.ToString());
+  for (BackgroundIndex* index : indexes_.background()) {
+    if (Status s = MaintainIndex(*index, /*force=*/fold_always); !s.ok()) {
+      // Derived data: queries stay exact for the rows it does not cover.
+      spdlog::warn("collection {}: {} maintenance failed: {}", id_, index->name(), s.ToString());
+    }
   }
   if (Status s = MaintainColdVectors(); !s.ok()) {
     // Derived data too: the rows stay in RAM.
@@ -329,34 +310,32 @@ Result<std::unordered_map<std::string, std::vector<float>>> CollectionImpl::Read
   return out;
 }
 
-Status CollectionImpl::MaintainVectorIndex(bool force) {
-  const DistanceSpace space = Space();
-  std::optional<VectorIndexTask> task;
+IndexBuildContext CollectionImpl::BuildContext(uint32_t dim) const {
+  IndexBuildContext context;
+  context.space = Space();
+  context.clock = options_.clock.get();
+  context.spill_min_rows = options_.cold_vectors && dim != 0 ? SpillMinRows(dim) : 0;
+  context.cold_approximations = memory_budget_.cold_approximations;
+  return context;
+}
+
+Status CollectionImpl::MaintainIndex(BackgroundIndex& index, bool force) {
+  std::unique_ptr<IndexTask> task;
   uint32_t dim = 0;
   {
     std::shared_lock<std::shared_mutex> lock(state_mu_);
-    task = vector_index_.Plan(table_, force);
+    task = index.PlanTask(table_, force);
     dim = table_.dimension().value_or(0);
   }
   if (!task) return Status::Ok();
-  CollectionVectorIndex::BuildSettings settings;
-  settings.recall_target = vector_index_.recall_target();
-  settings.clock = options_.clock.get();
-  settings.int8_scan_min_bytes = vector_index_.int8_scan_min_bytes();
-  // Rows past the spill threshold are searched through int8 approximations (cold parts),
-  // unless cold rows keep none (a memory budget): then the search is the all-f32 one, its
-  // rows read from the parts.
-  const bool spilled = options_.cold_vectors && dim != 0 && task->slots.size() >= SpillMinRows(dim);
-  settings.two_stage = spilled && memory_budget_.cold_approximations;
-  settings.cold_reads = spilled && !memory_budget_.cold_approximations;
-  Status built = CollectionVectorIndex::RunBuild(space, dim, settings, &*task);
+  Status built = task->Run(BuildContext(dim));
   std::unique_lock<std::shared_mutex> lock(state_mu_);
   if (!built.ok()) {
-    vector_index_.Abandon();
+    index.Abandon();
     return built;
   }
-  if (!vector_index_.Install(table_, std::move(*task))) {
-    spdlog::debug("collection {}: rows were renumbered during index maintenance; it runs again later", id_);
+  if (!index.InstallTask(table_, std::move(task))) {
+    spdlog::debug("collection {}: rows were renumbered during {} maintenance; it runs again later", id_, index.name());
   }
   (void)OverMemoryBudget();  // warns once if the budget cannot hold the index
   return Status::Ok();
@@ -483,15 +462,11 @@ Status CollectionImpl::FoldTail() {
   std::unordered_set<std::string> dirty;
   std::vector<SegmentEntry> entries;
   Manifest next = manifest_;
-  std::optional<CollectionVectorIndex::Snapshot> index_snapshot;
-  std::optional<TextIndexSnapshot> text_snapshot;
-  bool text_attempted = false;
-  bool text_had_documents = false;
+  CollectionIndexes::Snapshots index_snapshots;
   std::vector<std::pair<size_t, VectorColumn::ColdRef>> cold_entries;  // read after the lock
   // The readers of the segments the rows' stored documents are in: documents of rows
   // changed in metadata only are read back after the lock.
   std::vector<std::shared_ptr<const RecordsSegmentReader>> segments;
-  uint64_t index_version = 0;
   {
     std::unique_lock<std::shared_mutex> lock(state_mu_);
     segments = table_.segments();
@@ -506,22 +481,11 @@ Status CollectionImpl::FoldTail() {
       }
       return true;
     };
-    // Nothing to record: no new WAL objects, the same cold parts, the vector index the
-    // manifest already has and a usable text index (or no documents).
+    // Nothing to record: no new WAL objects, the same cold parts, and the index objects
+    // the manifest already has.
     const bool rows_changed = last_sequence_ != manifest_.wal_sequence_covered;
-    if (!rows_changed && same_parts() && persisted_index_version_ == vector_index_.index_version() &&
-        !text_index_stale_) {
-      return Status::Ok();
-    }
-    index_version = vector_index_.index_version();
-    index_snapshot = vector_index_.TakeSnapshot(table_);
-    // The text index depends on the rows only: the manifest's stays right until they change.
-    if (rows_changed || text_index_stale_) {
-      next.text_index = std::nullopt;
-      text_snapshot = TakeTextIndexSnapshot(table_);
-      text_attempted = true;
-      text_had_documents = text_snapshot.has_value();
-    }
+    if (!rows_changed && same_parts() && !indexes_.AnyObjectStale(table_)) return Status::Ok();
+    index_snapshots = indexes_.TakeSnapshots(table_, rows_changed);
     dirty = table_.TakeDirty();
     next.wal_sequence_covered = last_sequence_;
     next.next_offset = table_.next_offset();
@@ -594,49 +558,14 @@ Status CollectionImpl::FoldTail() {
     }
     next.segments.push_back(ref);
   }
-  next.vector_index = std::nullopt;  // the old one describes other rows
-  if (index_snapshot) {
-    // Derived data: a failure here only costs a rebuild after the next open.
-    auto index_bytes = CollectionVectorIndex::EncodeSnapshot(*index_snapshot);
-    VectorIndexRef ref{NewUuidV4(), 0, 0};
-    Status put = index_bytes.status();
-    if (index_bytes.ok()) {
-      ref.rows = index_snapshot->covered_rows;
-      ref.size_bytes = index_bytes->size();
-      put = CommitObject(*store_, VectorIndexKey(id_, ref.id), *index_bytes);
-    }
-    if (put.ok()) {
-      next.vector_index = std::move(ref);
-    } else {
-      spdlog::warn("collection {}: vector index not persisted: {}", id_, put.ToString());
-    }
-  }
-  if (text_snapshot) {
-    // Derived data too: without it the next open analyzes the documents again.
-    const uint64_t rows = text_snapshot->live_rows;
-    auto text_bytes = EncodeTextIndexSnapshot(std::move(*text_snapshot));
-    text_snapshot.reset();
-    TextIndexRef ref{NewUuidV4(), rows, 0};
-    Status put = text_bytes.status();
-    if (text_bytes.ok()) {
-      ref.size_bytes = text_bytes->size();
-      put = CommitObject(*store_, TextIndexKey(id_, ref.id), *text_bytes);
-    }
-    if (put.ok()) {
-      next.text_index = std::move(ref);
-    } else {
-      spdlog::warn("collection {}: text index not persisted: {}", id_, put.ToString());
-    }
-  }
+  indexes_.WriteObjects(*store_, id_, &index_snapshots, &next);
   if (Status s = CommitManifest(next); !s.ok()) {
     restore();
     // The segment is unreferenced unless the manifest landed after all (then it is
     // resolved before the next commit); garbage otherwise, removed by a later compaction.
     return s.WithContext("compaction: manifest");
   }
-  persisted_index_version_ = index_snapshot && !manifest_.vector_index ? UINT64_MAX : index_version;
-  // Stale while the manifest names no text index although its state has documents.
-  if (text_attempted) text_index_stale_ = text_had_documents && !manifest_.text_index;
+  indexes_.Committed(index_snapshots, manifest_);
   if (!stored.empty()) AdoptSegmentDocuments(manifest_.segments.back(), stored);
   // What the new manifest makes obsolete goes now, whatever a merge does next.
   DeleteObsolete(manifest_);
@@ -720,18 +649,7 @@ void CollectionImpl::DeleteObsolete(const Manifest& current) {
       if (live.count(o.key) == 0) obsolete.push_back(o.key);
     }
   }
-  if (auto indexes = store_->List(VectorIndexPrefix(id_)); indexes.ok()) {
-    const std::string keep = current.vector_index ? VectorIndexKey(id_, current.vector_index->id) : std::string();
-    for (const ObjectInfo& o : *indexes) {
-      if (o.key != keep) obsolete.push_back(o.key);
-    }
-  }
-  if (auto indexes = store_->List(TextIndexPrefix(id_)); indexes.ok()) {
-    const std::string keep = current.text_index ? TextIndexKey(id_, current.text_index->id) : std::string();
-    for (const ObjectInfo& o : *indexes) {
-      if (o.key != keep) obsolete.push_back(o.key);
-    }
-  }
+  indexes_.ListObsolete(*store_, id_, current, &obsolete);
   if (auto parts = store_->List(ColdPartPrefix(id_)); parts.ok()) {
     std::unordered_set<std::string> keep;
     for (const ColdPartRef& p : current.cold_parts) keep.insert(ColdPartKey(id_, p.id));

@@ -11,7 +11,6 @@
 #include "common/assert.h"
 #include "common/limits.h"
 #include "common/random.h"
-#include "db/text_index_persistence.h"
 #include "db/validate.h"
 #include "fathom/db.h"
 #include "index/meta/filter.h"
@@ -171,9 +170,8 @@ Status CollectionImpl::Recover() {
   // Before any row loads: the text index tokenizes rows as they arrive.
   table_.set_text_analyzer(std::move(*text_analyzer));
   if (sparse_key) table_.set_sparse_key(*sparse_key);
-  vector_index_.Reset();
+  indexes_.Reset();
   manifest_ = Manifest();
-  text_index_stale_ = false;
   tail_.clear();
   tail_ops_ = 0;
   tail_bytes_ = 0;
@@ -219,61 +217,16 @@ Status CollectionImpl::Recover() {
     table_.mutable_vectors().EndLoad();
     table_.set_next_offset(manifest_.next_offset);
     table_.TakeDirty();  // loaded state is already durable in segments
-    // Derived data, like the vector index below: a text index object that is missing,
-    // damaged or made for other rows or another analyzer costs a rebuild (reading the
-    // compacted documents) of the document indexes it cannot give, never the collection.
-    std::optional<std::string> text_bytes;
-    std::string text_key;
-    if (manifest_.text_index) {
-      text_key = TextIndexKey(id_, manifest_.text_index->id);
-      auto fetched = store_->Get(text_key);
-      if (fetched.ok()) {
-        text_bytes = std::move(*fetched);
-      } else if (fetched.status().IsNotFound()) {
-        spdlog::warn("collection {}: text index {} is missing; it will be rebuilt", id_, text_key);
-      } else {
-        return fetched.status();
-      }
-    }
-    RecordTable::TextIndexLoader load_text;
-    if (text_bytes) {
-      load_text = [&](const RecordTable& table, TextIndex* text, TrigramIndex* trigram) {
-        return LoadTextIndex(*text_bytes, table, text, trigram);
-      };
-    }
-    // The document indexes come from the text index object when it holds them
-    // (document_indexes.all_loaded(): the open read no document); otherwise they read the
-    // stored documents back in bounded batches (documents-on-demand.md). A failed read
-    // fails the open, which a retry repeats.
-    RecordTable::DocumentIndexLoad document_indexes;
-    FATHOM_RETURN_IF_ERROR(table_.SealIndexes(load_text, &document_indexes));
-    const bool text_used = text_bytes.has_value() && document_indexes.all_loaded();
-    if (text_bytes && !document_indexes.text.ok()) {
-      spdlog::warn("collection {}: ignoring text index {} ({}); rebuilt from the documents", id_, text_key,
-                   document_indexes.text.ToString());
-    } else if (text_bytes && !document_indexes.trigram.ok()) {
-      spdlog::warn("collection {}: no trigram index in text index {} ({}); rebuilt from the documents", id_,
-                   text_key, document_indexes.trigram.ToString());
-    }
-    text_bytes.reset();
-    text_index_stale_ = !text_used && table_.text_index()->inverted_index().doc_count() != 0;
-    if (manifest_.vector_index) {
-      // Derived data: anything wrong with it costs a rebuild, never the collection.
-      const std::string index_key = VectorIndexKey(id_, manifest_.vector_index->id);
-      auto index_bytes = store_->Get(index_key);
-      Status loaded = index_bytes.ok() ? vector_index_.Load(table_, *index_bytes) : index_bytes.status();
-      if (!loaded.ok()) {
-        if (!index_bytes.ok() && !index_bytes.status().IsNotFound()) return index_bytes.status();
-        spdlog::warn("collection {}: ignoring vector index {} ({}); it will be rebuilt", id_, index_key,
-                     loaded.ToString());
-      }
-    }
+    // Derived data: each index is offered the object the manifest names, which it loads,
+    // or hands to the seal below (the text index object gives the document indexes:
+    // documents-on-demand.md). Whatever is missing or refused is rebuilt.
+    FATHOM_RETURN_IF_ERROR(indexes_.Load(*store_, id_, manifest_, table_));
+    // The row indexes the objects did not give are built; the document indexes read the
+    // stored documents back in bounded batches. A failed read fails the open, which a
+    // retry repeats.
+    FATHOM_RETURN_IF_ERROR(table_.SealIndexes());
   }
-  vector_index_.Absorb(table_, {});
-  // The manifest's index is the one in memory now (or there is none in either); one
-  // that failed to load is not, and the next fold writes a new one.
-  persisted_index_version_ =
-      manifest_.vector_index.has_value() == vector_index_.has_index() ? vector_index_.index_version() : UINT64_MAX;
+  indexes_.Absorb(table_, {});
   last_sequence_ = manifest_.wal_sequence_covered;
 
   FATHOM_ASSIGN_OR_RETURN(std::vector<ObjectInfo> wal,
@@ -326,7 +279,7 @@ Status CollectionImpl::ApplyLocked(OperationBatch&& ops, uint64_t sequence, uint
   }
   table_.Reserve(ops.size());
   for (Operation& op : ops) table_.Apply(std::move(op));
-  vector_index_.Absorb(table_, table_.MaybeShrink());
+  indexes_.Absorb(table_, table_.MaybeShrink());
   last_sequence_ = sequence;
   tail_.push_back({sequence, ops.size(), bytes});
   tail_ops_ += ops.size();

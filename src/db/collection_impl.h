@@ -26,10 +26,12 @@
 #include <unordered_set>
 
 #include "catalog/catalog.h"
+#include "db/collection_indexes.h"
 #include "db/collection_vector_index.h"
 #include "db/memory_budget.h"
 #include "db/recall_monitor.h"
 #include "db/record_table.h"
+#include "db/text_index_persistence.h"
 #include "fathom/options.h"
 #include "fathom/search.h"
 #include "fathom/types.h"
@@ -111,10 +113,10 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
     uint64_t previous_arrival_;
   };
 
-  // Brings the vector index up to date (builds it once the collection is large enough,
-  // folds pending rows in), then writes a delta segment for everything applied so far
-  // and commits a manifest (with the index); merges segments when there are more than
-  // limits::kSegmentsPerCollectionMax.
+  // Brings the background indexes up to date (the vector index: built once the
+  // collection is large enough, pending rows folded in), then writes a delta segment for
+  // everything applied so far and commits a manifest (with the indexes' objects); merges
+  // segments when there are more than limits::kSegmentsPerCollectionMax.
   Status Compact();
 
   Result<VectorIndexStats> IndexStats();
@@ -210,7 +212,12 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   // the manifest version it wanted.
   Status CompactLocked(bool fold_always);
   Status FoldTail();
-  Status MaintainVectorIndex(bool force);
+  // One maintenance pass of `index` when due (`force`: any work at all): planned under the
+  // shared lock, run without a lock, installed under the exclusive lock. Requires
+  // compaction_mu_.
+  Status MaintainIndex(BackgroundIndex& index, bool force);
+  // What a background build needs to know of this collection (`dim`: the table's).
+  IndexBuildContext BuildContext(uint32_t dim) const;
   // Checks the recall monitor's waiting samples against exact search (background job).
   void CheckRecallSamples();
   // Spills indexed hot vectors to cold parts and drops mostly-dead parts
@@ -315,7 +322,12 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
     uint64_t sequence, ops, bytes;
   };
   std::deque<TailObject> tail_;  // WAL objects not yet covered by the manifest
+  // The derived indexes beyond the table's row indexes (db/collection_index.h). Named
+  // where they are used for what only they do (the vector search, the cold spill); their
+  // life cycle (open, apply, maintenance, persistence, GC) runs through indexes_.
   CollectionVectorIndex vector_index_;
+  PersistedTextIndex text_index_object_;
+  CollectionIndexes indexes_{{&vector_index_, &text_index_object_}, {&vector_index_}};
   RecallMonitor recall_monitor_;  // thread-safe on its own
   uint64_t tail_ops_ = 0;
   uint64_t tail_bytes_ = 0;
@@ -329,10 +341,6 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   };
   std::optional<UncertainManifest> uncertain_manifest_;
   Clock::TimePoint compaction_started_{};  // of the running compaction (compaction_mu_)  // a commit whose outcome is unknown
-  uint64_t persisted_index_version_ = UINT64_MAX;  // vector_index_.index_version() in manifest_
-  // Whether manifest_ lacks a usable text index of its state although it has documents
-  // (none was written, or the one named failed to load): the next fold writes one.
-  bool text_index_stale_ = false;
   std::atomic<bool> compaction_scheduled_{false};
   std::atomic<uint64_t> recall_warned_at_{0};
   std::atomic<bool> cold_parts_full_warned_{false};

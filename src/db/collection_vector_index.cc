@@ -397,6 +397,7 @@ void CollectionVectorIndex::Reset() {
   built_rows_ = 0;
   ++generation_;
   ++index_version_;
+  persisted_version_ = index_version_;  // no index, and (so far) no object
   changed_during_task_.clear();
   scan_copy_ = Int8ScanCopy();
 }

@@ -16,6 +16,11 @@
 //   the table directly); Install then takes the exclusive lock and re-applies the
 //   changes that arrived meanwhile.
 // Only one maintenance runs at a time (the caller serialises them).
+//
+// To its collection it is a PersistedIndex and a BackgroundIndex (db/collection_index.h,
+// implemented in collection_vector_index_lifecycle.cc): CollectionImpl drives its life
+// cycle through those loops and calls it by name only for the search (Search,
+// PrepareCandidates, ExactNearest) and the cold spill (covers, ClusterOrder, VectorsMoved).
 #pragma once
 
 #include <atomic>
@@ -30,6 +35,7 @@
 
 #include <roaring/roaring.hh>
 
+#include "db/collection_index.h"
 #include "db/record_table.h"
 #include "fathom/status.h"
 #include "fathom/types.h"
@@ -135,7 +141,7 @@ struct VectorIndexTask {
   size_t built_rows = 0;
 };
 
-class CollectionVectorIndex {
+class CollectionVectorIndex final : public PersistedIndex, public BackgroundIndex {
  public:
   // `min_rows`: live rows below which there is no index (0 = limits::kVectorIndexMinRows).
   // `recall_target`: the recall@10 the default search is calibrated to (0 =
@@ -149,14 +155,14 @@ class CollectionVectorIndex {
 
   // ---- exclusive lock ----
   // Folds the table's change journal in; `renumbered` is MaybeShrink's result (may be empty).
-  void Absorb(RecordTable& table, const std::vector<uint32_t>& renumbered);
+  void Absorb(RecordTable& table, const std::vector<uint32_t>& renumbered) override;
   // Rows moved between RAM and cold parts without changing (exclusive lock): the exact
   // plan's int8 copies are kept only while every row is hot.
   void VectorsMoved(const RecordTable& table) { SyncScanCopy(table, {}, {}); }
   // Forgets everything (recovery starts over).
-  void Reset();
+  void Reset() override;
   // A planned task failed: nothing is installed.
-  void Abandon() {
+  void Abandon() override {
     maintaining_ = false;
     changed_during_task_.clear();
   }
@@ -195,7 +201,7 @@ class CollectionVectorIndex {
 
   // Whether maintenance is due: enough pending or stale rows to be worth a pass, or (with
   // `force`, an explicit Compact) any at all.
-  bool NeedsMaintenance(const RecordTable& table, bool force = false) const;
+  bool NeedsMaintenance(const RecordTable& table, bool force = false) const override;
   // The task for the current state, or nullopt when none is due. kUpdate tasks are
   // computed here (they read the table; cheap), kBuild tasks carry copies for RunBuild.
   std::optional<VectorIndexTask> Plan(const RecordTable& table, bool force = false);
@@ -258,7 +264,26 @@ class CollectionVectorIndex {
   std::optional<Snapshot> TakeSnapshot(const RecordTable& table) const;
   static Result<std::string> EncodeSnapshot(const Snapshot& snapshot);
 
+  // ---- as a PersistedIndex (its object: the Snapshot, encoded) ----
+  static const PersistedIndexKind kKind;
+  const PersistedIndexKind& kind() const override { return kKind; }
+  Status LoadObject(RecordTable& table, const std::string& key, std::string bytes) override;
+  void ForgetObject() override { persisted_version_ = kNoVersion; }
+  // The index changed (installed, dropped, renumbered) since its object was written.
+  bool ObjectStale(const RecordTable& table) const override;
+  std::unique_ptr<IndexSnapshot> SnapshotObject(const RecordTable& table) override;
+  void ObjectCommitted(bool written) override { persisted_version_ = written ? snapshot_version_ : kNoVersion; }
+
+  // ---- as a BackgroundIndex: Plan, RunBuild and Install behind the interface ----
+  const char* name() const override { return kKind.name; }
+  std::unique_ptr<IndexTask> PlanTask(const RecordTable& table, bool force) override;
+  bool InstallTask(const RecordTable& table, std::unique_ptr<IndexTask> task) override;
+
+  // Sets the index's fields of `stats` (state, calibrated budget, memory). Shared lock.
+  void AddStats(VectorIndexStats* stats) const;
+
  private:
+  static constexpr uint64_t kNoVersion = UINT64_MAX;
   void SetCovered(uint32_t slot, bool on);
   bool IsCovered(uint32_t slot) const {
     return slot < covered_.size() * 64 && ((covered_[slot >> 6] >> (slot & 63)) & 1);
@@ -301,6 +326,10 @@ class CollectionVectorIndex {
   size_t built_rows_ = 0;          // rows at the last full build
   uint64_t generation_ = 0;        // bumped by every renumbering
   uint64_t index_version_ = 0;
+  // index_version_ of the index the manifest's object holds (kNoVersion: unknown, or the
+  // manifest names none although there is an index), and at the last SnapshotObject.
+  uint64_t persisted_version_ = 0;
+  uint64_t snapshot_version_ = 0;
   // A planned task is out (set by Plan under the shared lock, read by NeedsMaintenance
   // under the shared lock from other threads).
   std::atomic<bool> maintaining_{false};

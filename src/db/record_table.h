@@ -27,6 +27,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "db/vector_column.h"
@@ -152,7 +153,11 @@ class RecordTable final : public RowSource {
   };
   using TextIndexLoader =
       std::function<DocumentIndexLoad(const RecordTable& table, TextIndex* text, TrigramIndex* trigram)>;
-  [[nodiscard]] Status SealIndexes() { return SealIndexes(TextIndexLoader()); }
+  // Seals with the loader OfferDocumentIndexes gave since the last seal (if any).
+  [[nodiscard]] Status SealIndexes() { return SealIndexes(std::exchange(offered_loader_, TextIndexLoader())); }
+  // The next SealIndexes() first offers the document indexes to `load_text` (a persisted
+  // text index object: db/text_index_persistence.h).
+  void OfferDocumentIndexes(TextIndexLoader load_text) { offered_loader_ = std::move(load_text); }
   // SealIndexes, except that the document indexes are first offered to `load_text` (a
   // persisted text index object, db/text_index_persistence.h), beside the other indexes'
   // builds; those it does not load are built from the documents after it. *loaded (when
@@ -237,6 +242,7 @@ class RecordTable final : public RowSource {
   TextIndex text_index_;
   std::unique_ptr<SparseIndex> sparse_index_;
   bool bulk_load_ = false;  // BeginBulkLoad: the row indexes are built at SealIndexes
+  TextIndexLoader offered_loader_;  // OfferDocumentIndexes, for the next SealIndexes()
   bool row_indexes_enabled_ = true;
   Executor* executor_ = nullptr;  // null = DefaultExecutor(): see build_executor()
   VectorColumn vectors_;

@@ -1,5 +1,7 @@
 #include "db/text_index_persistence.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -177,6 +179,54 @@ RecordTable::DocumentIndexLoad LoadTextIndex(std::string_view bytes, const Recor
     out.text = Status::Ok();
   }
   return out;
+}
+
+// ---- PersistedTextIndex ----------------------------------------------------------------
+
+namespace {
+
+class TextIndexObjectSnapshot final : public IndexSnapshot {
+ public:
+  explicit TextIndexObjectSnapshot(TextIndexSnapshot snapshot) : snapshot_(std::move(snapshot)) {}
+  uint64_t rows() const override { return snapshot_.live_rows; }
+  Result<std::string> Encode() override { return EncodeTextIndexSnapshot(std::move(snapshot_)); }
+
+ private:
+  TextIndexSnapshot snapshot_;
+};
+
+}  // namespace
+
+const PersistedIndexKind PersistedTextIndex::kKind = {"text index", &Manifest::text_index, &TextIndexPrefix,
+                                                   &TextIndexKey};
+
+Status PersistedTextIndex::LoadObject(RecordTable& table, const std::string& key, std::string bytes) {
+  // A text index object that is missing, damaged or made for other rows or another
+  // analyzer costs a rebuild (reading the compacted documents) of the document indexes it
+  // cannot give, never the collection. The bytes live until the seal has used them.
+  table.OfferDocumentIndexes([this, key, bytes = std::move(bytes)](const RecordTable& sealed, TextIndex* text,
+                                                                    TrigramIndex* trigram) {
+    RecordTable::DocumentIndexLoad loaded = LoadTextIndex(bytes, sealed, text, trigram);
+    if (!loaded.text.ok()) {
+      spdlog::warn("ignoring text index {} ({}); rebuilt from the documents", key, loaded.text.ToString());
+    } else if (!loaded.trigram.ok()) {
+      spdlog::warn("no trigram index in text index {} ({}); rebuilt from the documents", key,
+                   loaded.trigram.ToString());
+    }
+    object_current_ = loaded.all_loaded();
+    return loaded;
+  });
+  return Status::Ok();
+}
+
+bool PersistedTextIndex::ObjectStale(const RecordTable& table) const {
+  return !object_current_ && table.text_index() != nullptr && table.text_index()->inverted_index().doc_count() != 0;
+}
+
+std::unique_ptr<IndexSnapshot> PersistedTextIndex::SnapshotObject(const RecordTable& table) {
+  std::optional<TextIndexSnapshot> snapshot = TakeTextIndexSnapshot(table);
+  if (!snapshot) return nullptr;
+  return std::make_unique<TextIndexObjectSnapshot>(std::move(*snapshot));
 }
 
 }  // namespace fathom

@@ -23,13 +23,18 @@ struct SegmentRef {
   uint64_t size_bytes = 0;
 };
 
-// The persisted vector index of the state the manifest describes (docs/format/
-// vector_index.md, "collection envelope"): object c/<collection>/vidx/<id>.ivf.
-struct VectorIndexRef {
+// A derived, persisted index of the state the manifest describes: one object per index
+// (db/collection_index.h). The vector index (docs/format/vector_index.md, "collection
+// envelope") is object c/<collection>/vidx/<id>.ivf; the full-text index (docs/format/
+// text-index.md) is c/<collection>/tidx/<id>.tix. Derived data: may lag or be absent,
+// never required.
+struct IndexObjectRef {
   std::string id;
-  uint64_t rows = 0;  // rows the index covers
+  uint64_t rows = 0;  // vector index: rows the index covers; text index: live rows of the state
   uint64_t size_bytes = 0;
 };
+using VectorIndexRef = IndexObjectRef;
+using TextIndexRef = IndexObjectRef;
 
 // A cold part: spilled full vectors (docs/format/vector_file.md with row tags), object
 // c/<collection>/vcold/<id>.vec. Derived data like the index: rows are matched to it by
@@ -37,14 +42,6 @@ struct VectorIndexRef {
 struct ColdPartRef {
   std::string id;
   uint64_t rows = 0;
-  uint64_t size_bytes = 0;
-};
-
-// The persisted full-text index of the state the manifest describes (docs/format/
-// text-index.md): object c/<collection>/tidx/<id>.tix. Derived data like the vector index.
-struct TextIndexRef {
-  std::string id;
-  uint64_t rows = 0;  // live rows of the state it describes
   uint64_t size_bytes = 0;
 };
 
