@@ -285,7 +285,9 @@ void InvertedIndex::MaybeRebuild() {
 // Rebuild's job: the new sealed part, built step by step from every live posting of the
 // index (sealed blocks, tail lists, bulk-loaded runs) with slots moved by `old_to_new`
 // when non-null, then adopted by the index. The steps run in the order Rebuild calls
-// them; each one's results are members the later ones read.
+// them; each one's results are members the later ones read. It borrows the index for one
+// Rebuild, with the exclusive access every mutation has; what it builds it owns until
+// Adopt moves it into the index.
 class InvertedIndexRebuild {
   using Term = InvertedIndex::Term;
   using BlockMeta = InvertedIndex::BlockMeta;
