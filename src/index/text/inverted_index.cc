@@ -282,112 +282,207 @@ void InvertedIndex::MaybeRebuild() {
   if (tail_docs_ > threshold || sealed_dead_ > threshold) Rebuild(nullptr);
 }
 
-void InvertedIndex::Rebuild(const std::vector<uint32_t>* old_to_new) {
-  auto moved = [&](uint32_t slot) -> uint32_t {
-    if (old_to_new == nullptr) return slot;
-    return slot < old_to_new->size() ? (*old_to_new)[slot] : UINT32_MAX;
-  };
+// Rebuild's job: the new sealed part, built step by step from every live posting of the
+// index (sealed blocks, tail lists, bulk-loaded runs) with slots moved by `old_to_new`
+// when non-null, then adopted by the index. The steps run in the order Rebuild calls
+// them; each one's results are members the later ones read. It borrows the index for one
+// Rebuild, with the exclusive access every mutation has; what it builds it owns until
+// Adopt moves it into the index.
+class InvertedIndexRebuild {
+  using Term = InvertedIndex::Term;
+  using BlockMeta = InvertedIndex::BlockMeta;
+  using TailPosting = InvertedIndex::TailPosting;
+
+ public:
+  InvertedIndexRebuild(InvertedIndex* index, const std::vector<uint32_t>* old_to_new)
+      : index_(*index), old_to_new_(old_to_new) {}
 
   // Slots: every live document becomes sealed at its new place.
-  size_t new_slots = old_to_new == nullptr ? state_.size() : 0;
-  if (old_to_new != nullptr) {
-    for (size_t s = 0; s < state_.size(); ++s) {
-      const uint32_t to = moved(static_cast<uint32_t>(s));
-      if (state_[s] != kEmpty && to != UINT32_MAX) new_slots = std::max(new_slots, size_t{to} + 1);
-    }
-  }
-  std::vector<uint8_t> new_state(new_slots, kEmpty);
-  std::vector<uint32_t> new_length(new_slots, 0);
-  uint64_t live = 0;
-  uint64_t total = 0;
-  for (size_t s = 0; s < state_.size(); ++s) {
-    if (state_[s] == kEmpty) continue;
-    const uint32_t to = moved(static_cast<uint32_t>(s));
-    if (to == UINT32_MAX) continue;
-    FATHOM_CHECK(new_state[to] == kEmpty);  // new slots are distinct
-    new_state[to] = kSealed;
-    new_length[to] = length_[s];
-    live += 1;
-    total += length_[s];
-  }
-
+  void PlaceSlots();
   // Bulk-loaded postings by term: a counting sort of the (term id, tf) runs. Documents
   // come in insertion order, so each term's run is sorted when the slots were loaded in
-  // increasing order (the usual case; otherwise the per-term sort below fixes it).
-  const size_t term_total = terms_.size();
-  std::vector<uint64_t> bulk_by_term;
-  std::unique_ptr<TailPosting[]> bulk_postings;  // not zero-filled: every entry is written
-  if (bulk_docs_ != 0) {
-    bulk_by_term.assign(term_total + 1, 0);
-    for (size_t d = 0; d < bulk_slot_.size(); ++d) {
-      if (bulk_slot_[d] == UINT32_MAX || moved(bulk_slot_[d]) == UINT32_MAX) continue;
-      for (uint64_t i = bulk_begin_[d]; i < bulk_begin_[d + 1]; ++i) bulk_by_term[size_t{bulk_ids_[i]} + 1] += 1;
-    }
-    for (size_t t = 0; t < term_total; ++t) bulk_by_term[t + 1] += bulk_by_term[t];
-    bulk_postings.reset(new TailPosting[bulk_by_term[term_total]]);
-    std::vector<uint64_t> fill(bulk_by_term.begin(), bulk_by_term.end() - 1);
-    for (size_t d = 0; d < bulk_slot_.size(); ++d) {
-      if (bulk_slot_[d] == UINT32_MAX) continue;
-      const uint32_t to = moved(bulk_slot_[d]);
-      if (to == UINT32_MAX) continue;
-      for (uint64_t i = bulk_begin_[d]; i < bulk_begin_[d + 1]; ++i) {
-        bulk_postings[fill[bulk_ids_[i]]++] = {to, bulk_tfs_[i]};
-      }
-    }
-  }
-  Free(bulk_tfs_);  // the term ids stay until the per-slot term ids are written
-
-  // Terms are renumbered by live document count, most frequent first: a document's term
+  // increasing order (the usual case; otherwise EncodeTerms sorts it). Releases the
+  // bulk tfs.
+  void TransposeBulk();
+  // Live terms renumbered by live document count, most frequent first: a document's term
   // ids then cluster near zero and their varint deltas (the per-slot term ids) are short.
-  std::vector<uint32_t> order;
-  if (!bulk_by_term.empty()) {
-    for (uint32_t t = 0; t < term_total; ++t) {
-      terms_[t].live_docs += static_cast<uint32_t>(bulk_by_term[size_t{t} + 1] - bulk_by_term[t]);
+  // Counts the bulk-loaded documents into the terms' live_docs. Old ids in new id order.
+  std::vector<uint32_t> TermsByLiveDocs();
+  // Terms: live postings of each, moved, encoded in blocks; terms with none are dropped.
+  // Releases the bulk transposition.
+  void EncodeTerms(const std::vector<uint32_t>& order);
+  // Per-slot term ids in the new numbering, from each live document's old list (sealed:
+  // the varint runs; tail: tail_terms_; bulk: its run), sorted and written as varint
+  // deltas in new slot order.
+  void WritePerSlotTermIds();
+  // Releases the bulk-loaded documents (all of them are in the new sealed part now).
+  void ReleaseBulkDocuments();
+  // The dictionary, rebuilt in new id order; then everything built replaces the index's
+  // sealed part, its tail and its counts.
+  void Adopt();
+
+ private:
+  uint32_t Moved(uint32_t slot) const {
+    if (old_to_new_ == nullptr) return slot;
+    return slot < old_to_new_->size() ? (*old_to_new_)[slot] : UINT32_MAX;
+  }
+  void TransposeBulkRuns();
+  // Term t's live postings from its sealed blocks and its tail list, at their new slots,
+  // appended to *list.
+  void GatherPostings(uint32_t t, std::vector<TailPosting>* list) const;
+  // Encodes `count` postings (sorted by slot) as the blocks of a new term.
+  Term EncodeBlocks(const TailPosting* postings, size_t count);
+
+  InvertedIndex& index_;
+  const std::vector<uint32_t>* old_to_new_;
+
+  // PlaceSlots.
+  size_t new_slots_ = 0;
+  std::vector<uint8_t> new_state_;
+  std::vector<uint32_t> new_length_;
+  uint64_t live_ = 0;
+  uint64_t total_ = 0;
+  // TransposeBulk: term t's bulk postings are [bulk_by_term_[t], bulk_by_term_[t + 1]) in
+  // bulk_postings_ (empty without bulk-loaded documents).
+  std::vector<uint64_t> bulk_by_term_;
+  std::unique_ptr<TailPosting[]> bulk_postings_;  // not zero-filled: every entry is written
+  // EncodeTerms.
+  std::vector<uint32_t> kept_;  // old ids in new id order
+  std::vector<uint32_t> new_id_;
+  std::vector<Term> new_terms_;
+  std::vector<BlockMeta> new_blocks_;
+  std::string new_bytes_;
+  // WritePerSlotTermIds.
+  std::vector<uint64_t> forward_begin_;
+  std::string forward_;
+};
+
+void InvertedIndexRebuild::PlaceSlots() {
+  const std::vector<uint8_t>& state = index_.state_;
+  new_slots_ = old_to_new_ == nullptr ? state.size() : 0;
+  if (old_to_new_ != nullptr) {
+    for (size_t s = 0; s < state.size(); ++s) {
+      const uint32_t to = Moved(static_cast<uint32_t>(s));
+      if (state[s] != InvertedIndex::kEmpty && to != UINT32_MAX) new_slots_ = std::max(new_slots_, size_t{to} + 1);
     }
   }
+  new_state_.assign(new_slots_, InvertedIndex::kEmpty);
+  new_length_.assign(new_slots_, 0);
+  for (size_t s = 0; s < state.size(); ++s) {
+    if (state[s] == InvertedIndex::kEmpty) continue;
+    const uint32_t to = Moved(static_cast<uint32_t>(s));
+    if (to == UINT32_MAX) continue;
+    FATHOM_CHECK(new_state_[to] == InvertedIndex::kEmpty);  // new slots are distinct
+    new_state_[to] = InvertedIndex::kSealed;
+    new_length_[to] = index_.length_[s];
+    live_ += 1;
+    total_ += index_.length_[s];
+  }
+}
+
+void InvertedIndexRebuild::TransposeBulk() {
+  if (index_.bulk_docs_ != 0) TransposeBulkRuns();
+  Free(index_.bulk_tfs_);  // the term ids stay until the per-slot term ids are written
+}
+
+void InvertedIndexRebuild::TransposeBulkRuns() {
+  const std::vector<uint32_t>& bulk_slot = index_.bulk_slot_;
+  const std::vector<uint64_t>& bulk_begin = index_.bulk_begin_;
+  const std::vector<uint32_t>& bulk_ids = index_.bulk_ids_;
+  const size_t term_total = index_.terms_.size();
+  bulk_by_term_.assign(term_total + 1, 0);
+  for (size_t d = 0; d < bulk_slot.size(); ++d) {
+    if (bulk_slot[d] == UINT32_MAX || Moved(bulk_slot[d]) == UINT32_MAX) continue;
+    for (uint64_t i = bulk_begin[d]; i < bulk_begin[d + 1]; ++i) bulk_by_term_[size_t{bulk_ids[i]} + 1] += 1;
+  }
+  for (size_t t = 0; t < term_total; ++t) bulk_by_term_[t + 1] += bulk_by_term_[t];
+  bulk_postings_.reset(new TailPosting[bulk_by_term_[term_total]]);
+  std::vector<uint64_t> fill(bulk_by_term_.begin(), bulk_by_term_.end() - 1);
+  for (size_t d = 0; d < bulk_slot.size(); ++d) {
+    if (bulk_slot[d] == UINT32_MAX) continue;
+    const uint32_t to = Moved(bulk_slot[d]);
+    if (to == UINT32_MAX) continue;
+    for (uint64_t i = bulk_begin[d]; i < bulk_begin[d + 1]; ++i) {
+      bulk_postings_[fill[bulk_ids[i]]++] = {to, index_.bulk_tfs_[i]};
+    }
+  }
+}
+
+std::vector<uint32_t> InvertedIndexRebuild::TermsByLiveDocs() {
+  std::vector<Term>& terms = index_.terms_;
+  const uint32_t term_total = static_cast<uint32_t>(terms.size());
+  if (!bulk_by_term_.empty()) {
+    for (uint32_t t = 0; t < term_total; ++t) {
+      terms[t].live_docs += static_cast<uint32_t>(bulk_by_term_[size_t{t} + 1] - bulk_by_term_[t]);
+    }
+  }
+  std::vector<uint32_t> order;
   for (uint32_t t = 0; t < term_total; ++t) {
-    if (terms_[t].live_docs != 0) order.push_back(t);
+    if (terms[t].live_docs != 0) order.push_back(t);
   }
   std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-    return terms_[a].live_docs > terms_[b].live_docs || (terms_[a].live_docs == terms_[b].live_docs && a < b);
+    return terms[a].live_docs > terms[b].live_docs || (terms[a].live_docs == terms[b].live_docs && a < b);
   });
+  return order;
+}
 
-  // Terms: live postings of each, moved, encoded in blocks; terms with none are dropped.
-  std::vector<uint32_t> kept;  // old ids in new id order
-  std::vector<Term> new_terms;
-  std::vector<BlockMeta> new_blocks;
-  std::string new_bytes;
-  std::vector<uint32_t> new_id(term_total, UINT32_MAX);
-  std::vector<TailPosting> list;
+void InvertedIndexRebuild::GatherPostings(uint32_t t, std::vector<TailPosting>* list) const {
+  const Term& term = index_.terms_[t];
+  const auto* old_bytes = reinterpret_cast<const uint8_t*>(index_.sealed_bytes_.data());
+  PostingsBlock block;
+  for (uint32_t b = term.first_block; b < term.first_block + term.block_count; ++b) {
+    DecodeBlockTrusted(old_bytes + index_.blocks_[b].offset, &block);
+    for (uint32_t i = 0; i < block.count; ++i) {
+      const uint32_t slot = block.slots[i];
+      if (index_.state_[slot] != InvertedIndex::kSealed) continue;
+      const uint32_t to = Moved(slot);
+      if (to != UINT32_MAX) list->push_back({to, block.tfs[i]});
+    }
+  }
+  if (auto tail = index_.tails_.find(t); tail != index_.tails_.end()) {
+    for (const TailPosting& p : tail->second) {
+      const uint32_t to = Moved(p.slot);
+      if (to != UINT32_MAX) list->push_back({to, p.tf});
+    }
+  }
+}
+
+InvertedIndex::Term InvertedIndexRebuild::EncodeBlocks(const TailPosting* postings, size_t count) {
   uint32_t block_slots[kPostingsBlockSize];
   uint32_t block_tfs[kPostingsBlockSize];
-  PostingsBlock block;
-  const auto* old_bytes = reinterpret_cast<const uint8_t*>(sealed_bytes_.data());
+  Term fresh;
+  fresh.first_block = static_cast<uint32_t>(new_blocks_.size());
+  fresh.live_docs = static_cast<uint32_t>(count);
+  for (size_t begin = 0; begin < count; begin += kPostingsBlockSize) {
+    const size_t n = std::min(kPostingsBlockSize, count - begin);
+    BlockMeta meta{postings[begin].slot, postings[begin + n - 1].slot, new_bytes_.size(), 0, UINT32_MAX};
+    for (size_t i = 0; i < n; ++i) {
+      const TailPosting& p = postings[begin + i];
+      block_slots[i] = p.slot;
+      block_tfs[i] = p.tf;
+      meta.max_tf = std::max(meta.max_tf, p.tf);
+      meta.min_length = std::min(meta.min_length, new_length_[p.slot]);
+    }
+    EncodeBlock(block_slots, block_tfs, n, &new_bytes_);
+    new_blocks_.push_back(meta);
+  }
+  fresh.block_count = static_cast<uint32_t>(new_blocks_.size() - fresh.first_block);
+  return fresh;
+}
+
+void InvertedIndexRebuild::EncodeTerms(const std::vector<uint32_t>& order) {
+  new_id_.assign(index_.terms_.size(), UINT32_MAX);
+  std::vector<TailPosting> list;
   for (const uint32_t t : order) {
     list.clear();
-    const Term& term = terms_[t];
-    for (uint32_t b = term.first_block; b < term.first_block + term.block_count; ++b) {
-      DecodeBlockTrusted(old_bytes + blocks_[b].offset, &block);
-      for (uint32_t i = 0; i < block.count; ++i) {
-        const uint32_t slot = block.slots[i];
-        if (state_[slot] != kSealed) continue;
-        const uint32_t to = moved(slot);
-        if (to != UINT32_MAX) list.push_back({to, block.tfs[i]});
-      }
-    }
-    if (auto tail = tails_.find(t); tail != tails_.end()) {
-      for (const TailPosting& p : tail->second) {
-        const uint32_t to = moved(p.slot);
-        if (to != UINT32_MAX) list.push_back({to, p.tf});
-      }
-    }
+    GatherPostings(t, &list);
     // The postings to encode: `list`, or a term's bulk run in place when it is all there is
     // (the whole of a first load).
     TailPosting* postings = list.data();
     size_t posting_count = list.size();
-    if (!bulk_by_term.empty()) {
-      TailPosting* run = bulk_postings.get() + bulk_by_term[t];
-      TailPosting* run_end = bulk_postings.get() + bulk_by_term[size_t{t} + 1];
+    if (!bulk_by_term_.empty()) {
+      TailPosting* run = bulk_postings_.get() + bulk_by_term_[t];
+      TailPosting* run_end = bulk_postings_.get() + bulk_by_term_[size_t{t} + 1];
       if (list.empty()) {
         postings = run;
         posting_count = static_cast<size_t>(run_end - run);
@@ -400,112 +495,110 @@ void InvertedIndex::Rebuild(const std::vector<uint32_t>* old_to_new) {
     if (posting_count == 0) continue;
     auto by_slot = [](const TailPosting& a, const TailPosting& b) { return a.slot < b.slot; };
     if (!std::is_sorted(postings, postings + posting_count, by_slot)) std::sort(postings, postings + posting_count, by_slot);
-
-    Term fresh;
-    fresh.first_block = static_cast<uint32_t>(new_blocks.size());
-    fresh.live_docs = static_cast<uint32_t>(posting_count);
-    for (size_t begin = 0; begin < posting_count; begin += kPostingsBlockSize) {
-      const size_t count = std::min(kPostingsBlockSize, posting_count - begin);
-      BlockMeta meta{postings[begin].slot, postings[begin + count - 1].slot, new_bytes.size(), 0, UINT32_MAX};
-      for (size_t i = 0; i < count; ++i) {
-        const TailPosting& p = postings[begin + i];
-        block_slots[i] = p.slot;
-        block_tfs[i] = p.tf;
-        meta.max_tf = std::max(meta.max_tf, p.tf);
-        meta.min_length = std::min(meta.min_length, new_length[p.slot]);
-      }
-      EncodeBlock(block_slots, block_tfs, count, &new_bytes);
-      new_blocks.push_back(meta);
-    }
-    fresh.block_count = static_cast<uint32_t>(new_blocks.size() - fresh.first_block);
-    new_id[t] = static_cast<uint32_t>(kept.size());
-    kept.push_back(t);
-    new_terms.push_back(fresh);
+    new_terms_.push_back(EncodeBlocks(postings, posting_count));
+    new_id_[t] = static_cast<uint32_t>(kept_.size());
+    kept_.push_back(t);
   }
-  new_bytes.append(kUnpackPaddingBytes, '\0');
-  bulk_postings.reset();
-  Free(bulk_by_term);
+  new_bytes_.append(kUnpackPaddingBytes, '\0');
+  bulk_postings_.reset();
+  Free(bulk_by_term_);
+}
 
-  // Per-slot term ids in the new numbering, from each live document's old list (sealed:
-  // the varint runs; tail: tail_terms_; bulk: its run), sorted and written as varint
-  // deltas in new slot order.
-  std::vector<uint64_t> forward_begin(new_slots + 1, 0);
-  std::string forward;
-  {
-    std::vector<uint32_t> new_to_old(new_slots, UINT32_MAX);
-    for (size_t s = 0; s < state_.size(); ++s) {
-      if (state_[s] == kEmpty) continue;
-      const uint32_t to = moved(static_cast<uint32_t>(s));
-      if (to != UINT32_MAX) new_to_old[to] = static_cast<uint32_t>(s);
-    }
-    forward.reserve(sealed_terms_.size() + bulk_ids_.size() * 2);
-    std::vector<uint32_t> doc_ids;
-    for (size_t to = 0; to < new_slots; ++to) {
-      forward_begin[to] = forward.size();
-      const uint32_t from = new_to_old[to];
-      if (from == UINT32_MAX) continue;
-      doc_ids.clear();
-      if (state_[from] == kSealed) {
-        ForEachDelta(sealed_terms_, sealed_terms_begin_[from], sealed_terms_begin_[size_t{from} + 1],
-                     [&](uint32_t id) { doc_ids.push_back(new_id[id]); });
-      } else if (state_[from] == kTail) {
-        for (uint32_t id : tail_terms_.at(from)) doc_ids.push_back(new_id[id]);
-      } else {
-        const uint32_t d = bulk_doc_of_slot_[from];
-        for (uint64_t i = bulk_begin_[d]; i < bulk_begin_[size_t{d} + 1]; ++i) doc_ids.push_back(new_id[bulk_ids_[i]]);
-      }
-      std::sort(doc_ids.begin(), doc_ids.end());
-      uint32_t previous = 0;
-      for (uint32_t id : doc_ids) {
-        FATHOM_DCHECK(id != UINT32_MAX);
-        PutVarint(id - previous, &forward);
-        previous = id;
-      }
-    }
-    forward_begin[new_slots] = forward.size();
-    forward.shrink_to_fit();
+void InvertedIndexRebuild::WritePerSlotTermIds() {
+  const std::vector<uint8_t>& state = index_.state_;
+  forward_begin_.assign(new_slots_ + 1, 0);
+  std::vector<uint32_t> new_to_old(new_slots_, UINT32_MAX);
+  for (size_t s = 0; s < state.size(); ++s) {
+    if (state[s] == InvertedIndex::kEmpty) continue;
+    const uint32_t to = Moved(static_cast<uint32_t>(s));
+    if (to != UINT32_MAX) new_to_old[to] = static_cast<uint32_t>(s);
   }
-  Free(bulk_slot_);
-  Free(bulk_begin_);
-  bulk_begin_.push_back(0);
-  Free(bulk_ids_);
-  Free(bulk_doc_of_slot_);
-  Free(bulk_scratch_);
-  Free(bulk_hashes_);
-  bulk_docs_ = 0;
+  forward_.reserve(index_.sealed_terms_.size() + index_.bulk_ids_.size() * 2);
+  std::vector<uint32_t> doc_ids;
+  for (size_t to = 0; to < new_slots_; ++to) {
+    forward_begin_[to] = forward_.size();
+    const uint32_t from = new_to_old[to];
+    if (from == UINT32_MAX) continue;
+    doc_ids.clear();
+    if (state[from] == InvertedIndex::kSealed) {
+      ForEachDelta(index_.sealed_terms_, index_.sealed_terms_begin_[from], index_.sealed_terms_begin_[size_t{from} + 1],
+                   [&](uint32_t id) { doc_ids.push_back(new_id_[id]); });
+    } else if (state[from] == InvertedIndex::kTail) {
+      for (uint32_t id : index_.tail_terms_.at(from)) doc_ids.push_back(new_id_[id]);
+    } else {
+      const uint32_t d = index_.bulk_doc_of_slot_[from];
+      for (uint64_t i = index_.bulk_begin_[d]; i < index_.bulk_begin_[size_t{d} + 1]; ++i) {
+        doc_ids.push_back(new_id_[index_.bulk_ids_[i]]);
+      }
+    }
+    std::sort(doc_ids.begin(), doc_ids.end());
+    uint32_t previous = 0;
+    for (uint32_t id : doc_ids) {
+      FATHOM_DCHECK(id != UINT32_MAX);
+      PutVarint(id - previous, &forward_);
+      previous = id;
+    }
+  }
+  forward_begin_[new_slots_] = forward_.size();
+  forward_.shrink_to_fit();
+}
 
+void InvertedIndexRebuild::Adopt() {
+  InvertedIndex& index = index_;
   // The dictionary, rebuilt in new id order.
-  std::string old_chars = std::move(term_chars_);
-  std::vector<uint32_t> old_offset = std::move(term_offset_);
-  term_chars_.clear();
-  term_offset_.assign(1, 0);
-  term_table_.assign(std::max<size_t>(1024, std::bit_ceil(2 * (kept.size() + 1))), TableEntry{});
-  terms_.clear();
-  for (const uint32_t t : kept) {
-    TermIdOrAdd(std::string_view(old_chars.data() + old_offset[t], old_offset[size_t{t} + 1] - old_offset[t]));
+  std::string old_chars = std::move(index.term_chars_);
+  std::vector<uint32_t> old_offset = std::move(index.term_offset_);
+  index.term_chars_.clear();
+  index.term_offset_.assign(1, 0);
+  index.term_table_.assign(std::max<size_t>(1024, std::bit_ceil(2 * (kept_.size() + 1))), InvertedIndex::TableEntry{});
+  index.terms_.clear();
+  for (const uint32_t t : kept_) {
+    index.TermIdOrAdd(std::string_view(old_chars.data() + old_offset[t], old_offset[size_t{t} + 1] - old_offset[t]));
   }
-  term_chars_.shrink_to_fit();
-  term_offset_.shrink_to_fit();
+  index.term_chars_.shrink_to_fit();
+  index.term_offset_.shrink_to_fit();
 
-  terms_ = std::move(new_terms);
-  terms_.shrink_to_fit();
-  blocks_ = std::move(new_blocks);
-  blocks_.shrink_to_fit();
-  sealed_bytes_ = std::move(new_bytes);
-  sealed_bytes_.shrink_to_fit();
-  tails_.clear();
-  tail_terms_.clear();
-  state_ = std::move(new_state);
-  length_ = std::move(new_length);
+  // The new sealed part replaces the old one and the tail.
+  index.terms_ = std::move(new_terms_);
+  index.terms_.shrink_to_fit();
+  index.blocks_ = std::move(new_blocks_);
+  index.blocks_.shrink_to_fit();
+  index.sealed_bytes_ = std::move(new_bytes_);
+  index.sealed_bytes_.shrink_to_fit();
+  index.tails_.clear();
+  index.tail_terms_.clear();
+  index.state_ = std::move(new_state_);
+  index.length_ = std::move(new_length_);
 
-  sealed_terms_begin_ = std::move(forward_begin);
-  sealed_terms_ = std::move(forward);
+  index.sealed_terms_begin_ = std::move(forward_begin_);
+  index.sealed_terms_ = std::move(forward_);
 
-  live_docs_ = live;
-  total_length_ = total;
-  sealed_docs_ = live;
-  sealed_dead_ = 0;
-  tail_docs_ = 0;
+  index.live_docs_ = live_;
+  index.total_length_ = total_;
+  index.sealed_docs_ = live_;
+  index.sealed_dead_ = 0;
+  index.tail_docs_ = 0;
+}
+
+void InvertedIndexRebuild::ReleaseBulkDocuments() {
+  Free(index_.bulk_slot_);
+  Free(index_.bulk_begin_);
+  index_.bulk_begin_.push_back(0);
+  Free(index_.bulk_ids_);
+  Free(index_.bulk_doc_of_slot_);
+  Free(index_.bulk_scratch_);
+  Free(index_.bulk_hashes_);
+  index_.bulk_docs_ = 0;
+}
+
+void InvertedIndex::Rebuild(const std::vector<uint32_t>* old_to_new) {
+  InvertedIndexRebuild rebuild(this, old_to_new);
+  rebuild.PlaceSlots();
+  rebuild.TransposeBulk();
+  rebuild.EncodeTerms(rebuild.TermsByLiveDocs());
+  rebuild.WritePerSlotTermIds();
+  rebuild.ReleaseBulkDocuments();
+  rebuild.Adopt();
 }
 
 size_t InvertedIndex::MemoryBytes() const {

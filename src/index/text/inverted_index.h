@@ -145,7 +145,7 @@ class InvertedIndex {
   void EnsureSlot(uint32_t slot);
   void MaybeRebuild();
   // Rebuilds the sealed part from every live posting, moving slots by `old_to_new` when
-  // non-null.
+  // non-null (the steps are InvertedIndexRebuild's).
   void Rebuild(const std::vector<uint32_t>* old_to_new);
 
   // Rebuilds term_table_ for terms 0..terms_.size()-1 from the term texts (FillTable at
@@ -155,6 +155,7 @@ class InvertedIndex {
   void FillTable(size_t size);
 
   friend class InvertedIndexSearch;
+  friend class InvertedIndexRebuild;  // Rebuild's steps (inverted_index.cc)
 
   std::string term_chars_;
   std::vector<uint32_t> term_offset_{0};  // term id -> start in term_chars_; one extra at the end

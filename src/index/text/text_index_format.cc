@@ -149,161 +149,245 @@ void TextIndexRowsHasher::AddRowChecksum(uint64_t offset, std::optional<uint64_t
 uint64_t TextIndexRowsHasher::offsets_hash() const { return XXH3_64bits_digest(&offsets_); }
 uint64_t TextIndexRowsHasher::documents_hash() const { return XXH3_64bits_digest(&documents_); }
 
-Result<std::string> EncodeTextIndexObject(const TextIndexObject& object) {
-  const InvertedIndex::SealedImage& image = object.image;
-  FATHOM_RETURN_IF_ERROR(CheckAnalyzer(object.analyzer));
+namespace {
+
+// Encoding steps, in the order EncodeTextIndexObject takes them.
+
+std::string_view TermText(const InvertedIndex::SealedImage& image, uint32_t id) {
+  return std::string_view(image.term_chars.data() + image.term_offset[id],
+                          image.term_offset[size_t{id} + 1] - image.term_offset[id]);
+}
+
+// The image's counts within the format's limits and its arrays of consistent sizes (the
+// latter is the caller's promise, checked).
+Status CheckImage(const InvertedIndex::SealedImage& image) {
   if (image.slot_count > kTextIndexRowsMax) return Status::InvalidArgument("text index: more rows than kTextIndexRowsMax");
   const size_t terms = image.terms.size();
   if (terms > kTextIndexTermsMax) return Status::InvalidArgument("text index: more terms than kTextIndexTermsMax");
   FATHOM_CHECK(image.term_offset.size() == terms + 1 && image.has_document.size() == image.slot_count &&
                image.length.size() == image.slot_count && image.forward_begin.size() == size_t{image.slot_count} + 1);
-  auto text = [&](uint32_t id) {
-    return std::string_view(image.term_chars.data() + image.term_offset[id],
-                            image.term_offset[size_t{id} + 1] - image.term_offset[id]);
-  };
+  return Status::Ok();
+}
+
+// Term ids in the dictionary's order (by text); refuses a term longer than
+// kTextIndexTermBytesMax or a repeated one, which the decoder would refuse.
+Result<std::vector<uint32_t>> TermsInTextOrder(const InvertedIndex::SealedImage& image) {
+  const size_t terms = image.terms.size();
   std::vector<uint32_t> sorted(terms);
   std::iota(sorted.begin(), sorted.end(), 0u);
-  std::sort(sorted.begin(), sorted.end(), [&](uint32_t a, uint32_t b) { return text(a) < text(b); });
+  std::sort(sorted.begin(), sorted.end(),
+            [&](uint32_t a, uint32_t b) { return TermText(image, a) < TermText(image, b); });
   for (size_t i = 0; i < terms; ++i) {
-    if (text(sorted[i]).size() > kTextIndexTermBytesMax) {
+    if (TermText(image, sorted[i]).size() > kTextIndexTermBytesMax) {
       return Status::InvalidArgument("text index: a term longer than kTextIndexTermBytesMax");
     }
-    if (i > 0 && text(sorted[i]) == text(sorted[i - 1])) return Status::InvalidArgument("text index: a repeated term");
+    if (i > 0 && TermText(image, sorted[i]) == TermText(image, sorted[i - 1])) {
+      return Status::InvalidArgument("text index: a repeated term");
+    }
   }
+  return sorted;
+}
 
-  // Without a trigram index, a version 1 object (the first seven sections).
-  const uint32_t version = object.trigrams.has_value() ? kTextIndexFormatVersion : 1;
-  const size_t section_count = TextIndexSections(version);
-  // Section contents except the postings, which are copied straight from the image.
-  std::string sections[kTextIndexSections];
-  sections[kAnalyzerSection] = EncodeAnalyzer(object.analyzer);
-  if (object.trigrams) sections[kTrigramSection] = EncodeTrigramSection(*object.trigrams, image.slot_count);
+// The header's document count and total length, which the document section adds up.
+struct DocumentTotals {
   uint64_t documents = 0;
   uint64_t total_length = 0;
-  {
-    std::string& out = sections[kDocumentSection];
-    out.assign((size_t{image.slot_count} + 7) / 8, '\0');
-    for (uint32_t s = 0; s < image.slot_count; ++s) {
-      if (!image.has_document[s]) continue;
-      out[s / 8] = static_cast<char>(out[s / 8] | (1 << (s % 8)));
-      documents += 1;
-      total_length += image.length[s];
-    }
-    for (uint32_t s = 0; s < image.slot_count; ++s) PutFixed32(&out, image.has_document[s] ? image.length[s] : 0);
+};
+
+// The document section: presence bits, then every slot's length (0 where absent).
+std::string EncodeDocuments(const InvertedIndex::SealedImage& image, DocumentTotals* totals) {
+  std::string out((size_t{image.slot_count} + 7) / 8, '\0');
+  for (uint32_t s = 0; s < image.slot_count; ++s) {
+    if (!image.has_document[s]) continue;
+    out[s / 8] = static_cast<char>(out[s / 8] | (1 << (s % 8)));
+    totals->documents += 1;
+    totals->total_length += image.length[s];
   }
-  {
-    std::string& out = sections[kForwardSection];
-    for (uint32_t s = 0; s < image.slot_count; ++s) {
-      if (image.has_document[s]) PutVarint64(&out, image.forward_begin[size_t{s} + 1] - image.forward_begin[s]);
-    }
-    for (uint32_t s = 0; s < image.slot_count; ++s) {
-      if (!image.has_document[s]) continue;
-      out.append(image.forward, image.forward_begin[s], image.forward_begin[size_t{s} + 1] - image.forward_begin[s]);
-    }
+  for (uint32_t s = 0; s < image.slot_count; ++s) PutFixed32(&out, image.has_document[s] ? image.length[s] : 0);
+  return out;
+}
+
+// The forward section: each document's run length, then the runs (its term ids).
+std::string EncodeForward(const InvertedIndex::SealedImage& image) {
+  std::string out;
+  for (uint32_t s = 0; s < image.slot_count; ++s) {
+    if (image.has_document[s]) PutVarint64(&out, image.forward_begin[size_t{s} + 1] - image.forward_begin[s]);
   }
-  // The postings arena is the image's, without its padding; a term's blocks are
-  // [offset of its first block, offset of the next term's first block).
-  FATHOM_CHECK(image.postings.size() >= kUnpackPaddingBytes);
-  const size_t postings_bytes = image.postings.size() - kUnpackPaddingBytes;
+  for (uint32_t s = 0; s < image.slot_count; ++s) {
+    if (!image.has_document[s]) continue;
+    out.append(image.forward, image.forward_begin[s], image.forward_begin[size_t{s} + 1] - image.forward_begin[s]);
+  }
+  return out;
+}
+
+// Each term's bytes in the postings arena, by term id.
+struct PostingsRuns {
+  std::vector<uint64_t> begin;
+  std::vector<uint64_t> end;
+};
+
+// A term's blocks are [offset of its first block, offset of the next term's first block)
+// in an arena of `postings_bytes` (a term without blocks has an empty run where the next
+// one starts).
+PostingsRuns TermPostingsRuns(const InvertedIndex::SealedImage& image, size_t postings_bytes) {
+  const size_t terms = image.terms.size();
   auto term_begin = [&](uint32_t id) -> uint64_t {
     const InvertedIndex::Term& t = image.terms[id];
     return t.block_count == 0 ? UINT64_MAX : image.blocks[t.first_block].offset;
   };
-  std::vector<uint64_t> begin(terms), end(terms);
-  {
-    uint64_t next = postings_bytes;
-    for (size_t id = terms; id-- > 0;) {
-      const uint64_t b = term_begin(static_cast<uint32_t>(id));
-      begin[id] = b == UINT64_MAX ? next : b;
-      end[id] = next;
-      next = begin[id];
-    }
+  PostingsRuns runs{std::vector<uint64_t>(terms), std::vector<uint64_t>(terms)};
+  uint64_t next = postings_bytes;
+  for (size_t id = terms; id-- > 0;) {
+    const uint64_t b = term_begin(static_cast<uint32_t>(id));
+    runs.begin[id] = b == UINT64_MAX ? next : b;
+    runs.end[id] = next;
+    next = runs.begin[id];
   }
-  // Where each term's blocks start in the block table: terms are in id order there, so a
-  // running sum (a term without postings, left in the dictionary by an erased tail
-  // document, starts where the next one does).
-  std::vector<uint32_t> first_block(terms);
-  {
-    uint64_t next = 0;
-    for (size_t id = 0; id < terms; ++id) {
-      const InvertedIndex::Term& t = image.terms[id];
-      FATHOM_CHECK(t.block_count == 0 || t.first_block == next);
-      first_block[id] = static_cast<uint32_t>(next);
-      next += t.block_count;
-    }
-    FATHOM_CHECK(next == image.blocks.size());
-  }
-  uint64_t offsets[kTextIndexSections];
-  uint64_t at = TextIndexHeaderBytes(version);
-  // Sizes of the dictionary, texts and blocks are known before their bytes.
-  const uint64_t sizes_known[kTextIndexSections] = {
-      sections[kAnalyzerSection].size(), terms * kTextIndexDictionaryEntryBytes, image.term_chars.size(),
-      image.blocks.size() * kTextIndexBlockEntryBytes, sections[kDocumentSection].size(),
-      sections[kForwardSection].size(), postings_bytes, sections[kTrigramSection].size()};
-  for (size_t i = 0; i < section_count; ++i) {
-    offsets[i] = at;
-    at += sizes_known[i];
-  }
-  const uint64_t postings_at = offsets[kPostingsSection];
-  {
-    std::string& out = sections[kDictionarySection];
-    std::string& chars = sections[kTermTextSection];
-    out.reserve(terms * kTextIndexDictionaryEntryBytes);
-    chars.reserve(image.term_chars.size());
-    for (uint32_t id : sorted) {
-      const InvertedIndex::Term& t = image.terms[id];
-      PutFixed32(&out, static_cast<uint32_t>(chars.size()));
-      PutFixed32(&out, static_cast<uint32_t>(text(id).size()));
-      chars.append(text(id));
-      PutFixed32(&out, id);
-      PutFixed32(&out, t.live_docs);
-      PutFixed32(&out, first_block[id]);
-      PutFixed32(&out, t.block_count);
-      PutFixed64(&out, postings_at + begin[id]);
-      PutFixed64(&out, end[id] - begin[id]);
-      PutFixed32(&out, TermChecksum(std::string_view(image.postings).substr(begin[id], end[id] - begin[id])));
-      PutFixed32(&out, 0);
-    }
-  }
-  {
-    std::string& out = sections[kBlockSection];
-    out.reserve(image.blocks.size() * kTextIndexBlockEntryBytes);
-    for (const InvertedIndex::BlockMeta& b : image.blocks) {
-      PutFixed32(&out, b.first_slot);
-      PutFixed32(&out, b.last_slot);
-      PutFixed32(&out, b.max_tf);
-      PutFixed32(&out, b.min_length);
-      PutFixed64(&out, postings_at + b.offset);
-    }
-  }
+  return runs;
+}
 
+// Where each term's blocks start in the block table: terms are in id order there, so a
+// running sum (a term without postings, left in the dictionary by an erased tail
+// document, starts where the next one does).
+std::vector<uint32_t> TermFirstBlocks(const InvertedIndex::SealedImage& image) {
+  std::vector<uint32_t> first_block(image.terms.size());
+  uint64_t next = 0;
+  for (size_t id = 0; id < image.terms.size(); ++id) {
+    const InvertedIndex::Term& t = image.terms[id];
+    FATHOM_CHECK(t.block_count == 0 || t.first_block == next);
+    first_block[id] = static_cast<uint32_t>(next);
+    next += t.block_count;
+  }
+  FATHOM_CHECK(next == image.blocks.size());
+  return first_block;
+}
+
+// Offsets and sizes of the sections (the dictionary's, texts' and blocks' sizes are known
+// before their bytes).
+struct SectionLayout {
+  uint64_t offset[kTextIndexSections];
+  uint64_t size[kTextIndexSections];
+  uint64_t end;  // the object's size
+};
+
+SectionLayout LayOutSections(uint32_t version, const std::string (&sections)[kTextIndexSections],
+                             const InvertedIndex::SealedImage& image, size_t postings_bytes) {
+  SectionLayout layout{{}, {sections[kAnalyzerSection].size(), image.terms.size() * kTextIndexDictionaryEntryBytes,
+                            image.term_chars.size(), image.blocks.size() * kTextIndexBlockEntryBytes,
+                            sections[kDocumentSection].size(), sections[kForwardSection].size(), postings_bytes,
+                            sections[kTrigramSection].size()},
+                       0};
+  uint64_t at = TextIndexHeaderBytes(version);
+  for (size_t i = 0; i < TextIndexSections(version); ++i) {
+    layout.offset[i] = at;
+    at += layout.size[i];
+  }
+  layout.end = at;
+  return layout;
+}
+
+// The dictionary (entries in text order) and the term texts it points into; postings
+// offsets are absolute, the arena starting at `postings_at`.
+void EncodeDictionary(const InvertedIndex::SealedImage& image, const std::vector<uint32_t>& sorted,
+                      const std::vector<uint32_t>& first_block, const PostingsRuns& runs, uint64_t postings_at,
+                      std::string* out, std::string* chars) {
+  out->reserve(image.terms.size() * kTextIndexDictionaryEntryBytes);
+  chars->reserve(image.term_chars.size());
+  for (uint32_t id : sorted) {
+    const InvertedIndex::Term& t = image.terms[id];
+    const std::string_view text = TermText(image, id);
+    const uint64_t begin = runs.begin[id];
+    const uint64_t length = runs.end[id] - begin;
+    PutFixed32(out, static_cast<uint32_t>(chars->size()));
+    PutFixed32(out, static_cast<uint32_t>(text.size()));
+    chars->append(text);
+    PutFixed32(out, id);
+    PutFixed32(out, t.live_docs);
+    PutFixed32(out, first_block[id]);
+    PutFixed32(out, t.block_count);
+    PutFixed64(out, postings_at + begin);
+    PutFixed64(out, length);
+    PutFixed32(out, TermChecksum(std::string_view(image.postings).substr(begin, length)));
+    PutFixed32(out, 0);
+  }
+}
+
+// The block table: each block's skip data and absolute offset.
+std::string EncodeBlockTable(const InvertedIndex::SealedImage& image, uint64_t postings_at) {
+  std::string out;
+  out.reserve(image.blocks.size() * kTextIndexBlockEntryBytes);
+  for (const InvertedIndex::BlockMeta& b : image.blocks) {
+    PutFixed32(&out, b.first_slot);
+    PutFixed32(&out, b.last_slot);
+    PutFixed32(&out, b.max_tf);
+    PutFixed32(&out, b.min_length);
+    PutFixed64(&out, postings_at + b.offset);
+  }
+  return out;
+}
+
+// The header: counts, row hashes, the section table (the postings section's checksum is
+// 0: each term's run has its own) and the header's checksum.
+std::string EncodeHeader(const TextIndexObject& object, uint32_t version, const DocumentTotals& totals,
+                         const std::string (&sections)[kTextIndexSections], const SectionLayout& layout) {
+  const InvertedIndex::SealedImage& image = object.image;
   std::string out(kTextIndexMagic, 8);
   PutFixed32(&out, version);
   PutFixed32(&out, 0);
   PutFixed64(&out, image.slot_count);
   PutFixed64(&out, object.offsets_hash);
   PutFixed64(&out, object.documents_hash);
-  PutFixed64(&out, documents);
-  PutFixed64(&out, total_length);
-  PutFixed64(&out, terms);
+  PutFixed64(&out, totals.documents);
+  PutFixed64(&out, totals.total_length);
+  PutFixed64(&out, image.terms.size());
   PutFixed64(&out, image.blocks.size());
-  for (size_t i = 0; i < section_count; ++i) {
-    FATHOM_CHECK(i == kPostingsSection || sections[i].size() == sizes_known[i]);
-    PutFixed64(&out, offsets[i]);
-    PutFixed64(&out, sizes_known[i]);
+  for (size_t i = 0; i < TextIndexSections(version); ++i) {
+    FATHOM_CHECK(i == kPostingsSection || sections[i].size() == layout.size[i]);
+    PutFixed64(&out, layout.offset[i]);
+    PutFixed64(&out, layout.size[i]);
     PutFixed64(&out, i == kPostingsSection ? 0 : Checksum64(sections[i]));
   }
   PutFixed64(&out, Checksum64(out));
   FATHOM_CHECK(out.size() == TextIndexHeaderBytes(version));
-  out.reserve(at);
-  for (size_t i = 0; i < section_count; ++i) {
+  return out;
+}
+
+}  // namespace
+
+Result<std::string> EncodeTextIndexObject(const TextIndexObject& object) {
+  const InvertedIndex::SealedImage& image = object.image;
+  FATHOM_RETURN_IF_ERROR(CheckAnalyzer(object.analyzer));
+  FATHOM_RETURN_IF_ERROR(CheckImage(image));
+  FATHOM_ASSIGN_OR_RETURN(const std::vector<uint32_t> sorted, TermsInTextOrder(image));
+
+  // Without a trigram index, a version 1 object (the first seven sections).
+  const uint32_t version = object.trigrams.has_value() ? kTextIndexFormatVersion : 1;
+  // Section contents except the postings, which are copied straight from the image.
+  std::string sections[kTextIndexSections];
+  sections[kAnalyzerSection] = EncodeAnalyzer(object.analyzer);
+  if (object.trigrams) sections[kTrigramSection] = EncodeTrigramSection(*object.trigrams, image.slot_count);
+  DocumentTotals totals;
+  sections[kDocumentSection] = EncodeDocuments(image, &totals);
+  sections[kForwardSection] = EncodeForward(image);
+  // The postings arena is the image's, without its padding.
+  FATHOM_CHECK(image.postings.size() >= kUnpackPaddingBytes);
+  const size_t postings_bytes = image.postings.size() - kUnpackPaddingBytes;
+  const SectionLayout layout = LayOutSections(version, sections, image, postings_bytes);
+  const uint64_t postings_at = layout.offset[kPostingsSection];
+  EncodeDictionary(image, sorted, TermFirstBlocks(image), TermPostingsRuns(image, postings_bytes), postings_at,
+                   &sections[kDictionarySection], &sections[kTermTextSection]);
+  sections[kBlockSection] = EncodeBlockTable(image, postings_at);
+
+  std::string out = EncodeHeader(object, version, totals, sections, layout);
+  out.reserve(layout.end);
+  for (size_t i = 0; i < TextIndexSections(version); ++i) {
     if (i == kPostingsSection) {
       out.append(image.postings, 0, postings_bytes);
     } else {
       out.append(sections[i]);
     }
   }
-  FATHOM_CHECK(out.size() == at);
+  FATHOM_CHECK(out.size() == layout.end);
   return out;
 }
 
@@ -342,35 +426,58 @@ void RecomputeTextIndexChecksumsForTesting(std::string* bytes) {
   EncodeFixed64(h + checksum_at, Checksum64(std::string_view(h, checksum_at)));
 }
 
-Result<TextIndexObject> DecodeTextIndexObject(std::string_view bytes) {
+namespace {
+
+// Decoding steps, in the order DecodeTextIndexObject takes them. Each refuses bad bytes
+// with Corruption before anything it sizes is allocated.
+
+// The header's fields, checked against the limits and the header checksum.
+struct Header {
+  uint32_t version;
+  uint64_t rows, documents, total_length, terms, block_count;
+  uint64_t offsets_hash, documents_hash;
+};
+
+Result<Header> DecodeHeader(std::string_view bytes) {
   if (bytes.size() < TextIndexHeaderBytes(1)) return Corrupt("truncated header");
   if (std::memcmp(bytes.data(), kTextIndexMagic, 8) != 0) return Corrupt("bad magic");
   const char* h = bytes.data();
   // The version (checked by the header checksum below) fixes the header's size.
-  const uint32_t version = DecodeFixed32(h + kVersionAt);
-  if (version != 1 && version != kTextIndexFormatVersion) {
-    return Corrupt("unsupported format version " + std::to_string(version));
+  Header header;
+  header.version = DecodeFixed32(h + kVersionAt);
+  if (header.version != 1 && header.version != kTextIndexFormatVersion) {
+    return Corrupt("unsupported format version " + std::to_string(header.version));
   }
-  const size_t section_count = TextIndexSections(version);
-  const size_t checksum_at = HeaderChecksumAt(version);
-  if (bytes.size() < TextIndexHeaderBytes(version)) return Corrupt("truncated header");
+  const size_t checksum_at = HeaderChecksumAt(header.version);
+  if (bytes.size() < TextIndexHeaderBytes(header.version)) return Corrupt("truncated header");
   if (DecodeFixed64(h + checksum_at) != Checksum64(bytes.substr(0, checksum_at))) {
     return Corrupt("header checksum mismatch");
   }
   if (DecodeFixed32(h + kFlagsAt) != 0) return Corrupt("unknown flags");
-  const uint64_t rows = DecodeFixed64(h + kRowsAt);
-  const uint64_t documents = DecodeFixed64(h + kDocumentsAt);
-  const uint64_t total_length = DecodeFixed64(h + kTotalLengthAt);
-  const uint64_t terms = DecodeFixed64(h + kTermsAt);
-  const uint64_t block_count = DecodeFixed64(h + kBlocksAt);
-  if (rows > kTextIndexRowsMax || documents > rows || terms > kTextIndexTermsMax || block_count > UINT32_MAX) {
+  header.rows = DecodeFixed64(h + kRowsAt);
+  header.documents = DecodeFixed64(h + kDocumentsAt);
+  header.total_length = DecodeFixed64(h + kTotalLengthAt);
+  header.terms = DecodeFixed64(h + kTermsAt);
+  header.block_count = DecodeFixed64(h + kBlocksAt);
+  if (header.rows > kTextIndexRowsMax || header.documents > header.rows || header.terms > kTextIndexTermsMax ||
+      header.block_count > UINT32_MAX) {
     return Corrupt("counts out of range");
   }
-  std::string_view section[kTextIndexSections];
-  uint64_t expected_at = TextIndexHeaderBytes(version);
-  Status trigram_status =
-      version == 1 ? Status::NotFound("text index object: version 1 has no trigram section") : Status::Ok();
-  for (size_t i = 0; i < section_count; ++i) {
+  header.offsets_hash = DecodeFixed64(h + kOffsetsHashAt);
+  header.documents_hash = DecodeFixed64(h + kDocumentsHashAt);
+  return header;
+}
+
+// The sections the table names: contiguous from the header to the end, each behind its
+// checksum. Damage confined to the trigram section only sets *trigram_status (which
+// starts NotFound for a version 1 object, which has none).
+Status SplitSections(std::string_view bytes, const Header& header, std::string_view (&section)[kTextIndexSections],
+                     Status* trigram_status) {
+  const char* h = bytes.data();
+  uint64_t expected_at = TextIndexHeaderBytes(header.version);
+  *trigram_status = header.version == 1 ? Status::NotFound("text index object: version 1 has no trigram section")
+                                        : Status::Ok();
+  for (size_t i = 0; i < TextIndexSections(header.version); ++i) {
     const char* e = h + kSectionTableAt + i * 24;
     const uint64_t offset = DecodeFixed64(e);
     const uint64_t size = DecodeFixed64(e + 8);
@@ -379,9 +486,8 @@ Result<TextIndexObject> DecodeTextIndexObject(std::string_view bytes) {
     section[i] = bytes.substr(offset, size);
     expected_at = offset + size;
     if (i == kPostingsSection ? checksum != 0 : checksum != Checksum64(section[i])) {
-      // Damage confined to the trigram section costs only the trigram index.
       if (i == kTrigramSection) {
-        trigram_status = Corrupt("section 7 (trigrams) checksum mismatch");
+        *trigram_status = Corrupt("section 7 (trigrams) checksum mismatch");
         continue;
       }
       return Corrupt("section " + std::to_string(i) + " checksum mismatch");
@@ -390,199 +496,253 @@ Result<TextIndexObject> DecodeTextIndexObject(std::string_view bytes) {
   if (expected_at != bytes.size()) return Corrupt("trailing bytes");
   // Sizes the counts fix (each count is bounded by its section's bytes before it sizes
   // an allocation).
-  if (section[kDictionarySection].size() != terms * kTextIndexDictionaryEntryBytes ||
-      section[kBlockSection].size() != block_count * kTextIndexBlockEntryBytes ||
-      section[kDocumentSection].size() != (rows + 7) / 8 + rows * 4) {
+  if (section[kDictionarySection].size() != header.terms * kTextIndexDictionaryEntryBytes ||
+      section[kBlockSection].size() != header.block_count * kTextIndexBlockEntryBytes ||
+      section[kDocumentSection].size() != (header.rows + 7) / 8 + header.rows * 4) {
     return Corrupt("section sizes disagree with the header's counts");
   }
+  return Status::Ok();
+}
+
+// Documents: presence bits, then lengths (0 where absent), adding up to the header's
+// counts. Fills the image's slot_count, has_document and length.
+Status DecodeDocuments(std::string_view bytes, const Header& header, InvertedIndex::SealedImage* image) {
+  const uint64_t rows = header.rows;
+  const uint32_t slot_count = static_cast<uint32_t>(rows);
+  image->slot_count = slot_count;
+  const auto* bits = reinterpret_cast<const uint8_t*>(bytes.data());
+  const char* lengths = bytes.data() + (rows + 7) / 8;
+  if (rows % 8 != 0 && (bits[rows / 8] >> (rows % 8)) != 0) return Corrupt("presence bits past the last row");
+  image->has_document.resize(slot_count);
+  image->length.resize(slot_count);
+  uint64_t present = 0;
+  uint64_t total = 0;
+  for (uint32_t s = 0; s < slot_count; ++s) {
+    image->has_document[s] = (bits[s / 8] >> (s % 8)) & 1;
+    image->length[s] = DecodeFixed32(lengths + size_t{s} * 4);
+    if (!image->has_document[s] && image->length[s] != 0) return Corrupt("a length for a row without a document");
+    present += image->has_document[s];
+    total += image->length[s];
+  }
+  if (present != header.documents || total != header.total_length) {
+    return Corrupt("document count or total length disagrees");
+  }
+  return Status::Ok();
+}
+
+// A dictionary entry's postings fields, by term id.
+struct DictionaryEntry {
+  uint32_t doc_freq, first_block, block_count, checksum;
+  uint64_t postings_offset, postings_bytes;
+};
+
+// Dictionary, in text order: texts contiguous and strictly increasing; ids a permutation.
+// Fills the image's term texts (in id order) and *by_id.
+Status DecodeDictionary(std::string_view dictionary, std::string_view texts, uint64_t terms,
+                        InvertedIndex::SealedImage* image, std::vector<DictionaryEntry>* by_id) {
+  std::vector<uint32_t> position_of(terms, UINT32_MAX);
+  by_id->assign(terms, DictionaryEntry{});
+  const char* d = dictionary.data();
+  uint64_t text_at = 0;
+  std::string_view previous;
+  for (uint64_t i = 0; i < terms; ++i, d += kTextIndexDictionaryEntryBytes) {
+    const uint32_t text_offset = DecodeFixed32(d);
+    const uint32_t text_length = DecodeFixed32(d + 4);
+    const uint32_t id = DecodeFixed32(d + 8);
+    if (text_offset != text_at || text_length > kTextIndexTermBytesMax || text_length > texts.size() - text_at) {
+      return Corrupt("term text out of bounds");
+    }
+    const std::string_view text = texts.substr(text_at, text_length);
+    if (i > 0 && !(previous < text)) return Corrupt("terms not strictly increasing");
+    previous = text;
+    text_at += text_length;
+    if (id >= terms || position_of[id] != UINT32_MAX) return Corrupt("term ids are not a permutation");
+    position_of[id] = static_cast<uint32_t>(i);
+    DictionaryEntry& e = (*by_id)[id];
+    e.doc_freq = DecodeFixed32(d + 12);
+    e.first_block = DecodeFixed32(d + 16);
+    e.block_count = DecodeFixed32(d + 20);
+    e.postings_offset = DecodeFixed64(d + 24);
+    e.postings_bytes = DecodeFixed64(d + 32);
+    e.checksum = DecodeFixed32(d + 40);
+    if (DecodeFixed32(d + 44) != 0) return Corrupt("reserved dictionary field set");
+  }
+  if (text_at != texts.size()) return Corrupt("term text section has unused bytes");
+  image->term_offset.reserve(terms + 1);
+  image->term_chars.reserve(texts.size());
+  image->term_offset.push_back(0);
+  for (uint64_t id = 0; id < terms; ++id) {
+    const char* e = dictionary.data() + size_t{position_of[id]} * kTextIndexDictionaryEntryBytes;
+    image->term_chars.append(texts.substr(DecodeFixed32(e), DecodeFixed32(e + 4)));
+    image->term_offset.push_back(static_cast<uint32_t>(image->term_chars.size()));
+  }
+  return Status::Ok();
+}
+
+// Where DecodeTermPostings reads: the postings arena (at `postings_at` in the object) and
+// the block table, and the next block and arena byte the next term must start at.
+struct PostingsCursor {
+  std::string_view arena;
+  uint64_t postings_at;
+  const char* block_table;
+  uint64_t block_count;
+  uint64_t next_block = 0;
+  uint64_t next_byte = 0;  // relative to the arena
+};
+
+// One term's postings: its run in place, behind its checksum, every block decoded and its
+// skip data checked against it, the postings of rows with documents. Fills the term's
+// blocks in the image, adds its (id, slot) pairs to *postings_hash and advances the
+// cursor past it.
+Status DecodeTermPostings(uint32_t id, const DictionaryEntry& e, PostingsCursor* cursor,
+                          InvertedIndex::SealedImage* image, uint64_t* postings_hash) {
+  auto corrupt = [&](const std::string& what) { return Corrupt("term " + std::to_string(id) + ": " + what); };
+  if (e.first_block != cursor->next_block || e.block_count > cursor->block_count - cursor->next_block ||
+      e.postings_offset != cursor->postings_at + cursor->next_byte ||
+      e.postings_bytes > cursor->arena.size() - cursor->next_byte) {
+    return corrupt("postings out of place");
+  }
+  const std::string_view run = cursor->arena.substr(cursor->next_byte, e.postings_bytes);
+  if (TermChecksum(run) != e.checksum) return corrupt("postings checksum mismatch");
+  if ((e.block_count == 0) != (e.doc_freq == 0) || (e.block_count == 0) != run.empty()) {
+    return corrupt("blocks disagree with its document count");
+  }
+  PostingsBlock block;
+  uint64_t at = 0;  // within the run
+  uint64_t postings = 0;
+  int64_t last_slot = -1;
+  for (uint32_t b = 0; b < e.block_count; ++b) {
+    const char* entry = cursor->block_table + (cursor->next_block + b) * kTextIndexBlockEntryBytes;
+    InvertedIndex::BlockMeta meta{DecodeFixed32(entry), DecodeFixed32(entry + 4), 0, DecodeFixed32(entry + 8),
+                                  DecodeFixed32(entry + 12)};
+    if (DecodeFixed64(entry + 16) != cursor->postings_at + cursor->next_byte + at) {
+      return Corrupt("block offset out of place");
+    }
+    size_t consumed = 0;
+    Status s = DecodeBlock(run.substr(at), &block, &consumed);
+    if (!s.ok()) return corrupt(s.message());
+    if (block.slots[0] != meta.first_slot || block.slots[block.count - 1] != meta.last_slot ||
+        static_cast<int64_t>(meta.first_slot) <= last_slot) {
+      return corrupt("block slots disagree with the skip data");
+    }
+    uint32_t max_tf = 0;
+    uint32_t min_length = UINT32_MAX;
+    for (uint32_t i = 0; i < block.count; ++i) {
+      const uint32_t slot = block.slots[i];
+      if (slot >= image->slot_count || !image->has_document[slot]) return Corrupt("a posting of a row without a document");
+      max_tf = std::max(max_tf, block.tfs[i]);
+      min_length = std::min(min_length, image->length[slot]);
+      *postings_hash += PairHash(id, slot);
+    }
+    if (max_tf != meta.max_tf || min_length != meta.min_length) {
+      return corrupt("block bounds disagree with its postings");
+    }
+    meta.offset = cursor->next_byte + at;
+    image->blocks[cursor->next_block + b] = meta;
+    last_slot = meta.last_slot;
+    postings += block.count;
+    at += consumed;
+  }
+  if (at != run.size()) return corrupt("bytes after its last block");
+  if (postings != e.doc_freq) return corrupt("document count disagrees");
+  InvertedIndex::Term& t = image->terms[id];
+  t.first_block = e.first_block;
+  t.block_count = e.block_count;
+  t.live_docs = e.doc_freq;
+  cursor->next_block += e.block_count;
+  cursor->next_byte += run.size();
+  return Status::Ok();
+}
+
+// Postings, term by term in id order, tiling the arena. Fills the image's terms, blocks
+// and postings (the arena and its padding); *postings_hash sums their (id, slot) pairs.
+Status DecodePostings(PostingsCursor cursor, const std::vector<DictionaryEntry>& by_id,
+                      InvertedIndex::SealedImage* image, uint64_t* postings_hash) {
+  image->terms.resize(by_id.size());
+  image->blocks.resize(cursor.block_count);
+  for (uint64_t id = 0; id < by_id.size(); ++id) {
+    FATHOM_RETURN_IF_ERROR(DecodeTermPostings(static_cast<uint32_t>(id), by_id[id], &cursor, image, postings_hash));
+  }
+  if (cursor.next_block != cursor.block_count || cursor.next_byte != cursor.arena.size()) {
+    return Corrupt("blocks or postings left over");
+  }
+  image->postings.reserve(cursor.arena.size() + kUnpackPaddingBytes);
+  image->postings.assign(cursor.arena);
+  image->postings.append(kUnpackPaddingBytes, '\0');
+  return Status::Ok();
+}
+
+// Per-document term ids: run lengths, then runs; each run ascending ids < terms, and all
+// runs together the same (id, slot) pairs as the postings (whose hash is postings_hash).
+// Fills the image's forward and forward_begin.
+Status DecodeForward(std::string_view forward, const Header& header, uint64_t postings_hash,
+                     InvertedIndex::SealedImage* image) {
+  const auto* p = reinterpret_cast<const uint8_t*>(forward.data());
+  size_t at = 0;
+  std::vector<uint32_t> run_bytes;
+  run_bytes.reserve(header.documents);
+  uint64_t sum = 0;
+  for (uint64_t d = 0; d < header.documents; ++d) {
+    uint32_t n;
+    if (!GetVarint32(p, forward.size(), &at, &n)) return Corrupt("malformed term id run length");
+    run_bytes.push_back(n);
+    sum += n;
+  }
+  if (sum != forward.size() - at) return Corrupt("term id runs disagree with their lengths");
+  const uint32_t slot_count = image->slot_count;
+  image->forward.assign(forward.substr(at));
+  image->forward_begin.assign(size_t{slot_count} + 1, 0);
+  const auto* runs = reinterpret_cast<const uint8_t*>(image->forward.data());
+  uint64_t forward_hash = 0;
+  size_t next = 0;
+  size_t document = 0;
+  for (uint32_t s = 0; s < slot_count; ++s) {
+    image->forward_begin[s] = next;
+    if (!image->has_document[s]) continue;
+    const size_t end = next + run_bytes[document++];
+    uint32_t id = 0;
+    size_t count = 0;
+    while (next < end) {
+      uint32_t delta;
+      if (!GetVarint32(runs, end, &next, &delta)) return Corrupt("malformed term id");
+      if (count > 0 && delta == 0) return Corrupt("term ids not ascending");
+      if (delta >= header.terms - id) return Corrupt("term id out of range");
+      id += delta;
+      forward_hash += PairHash(id, s);
+      ++count;
+    }
+    if (count > image->length[s] || (count == 0) != (image->length[s] == 0)) {
+      return Corrupt("distinct terms disagree with the document's length");
+    }
+  }
+  image->forward_begin[slot_count] = next;
+  if (forward_hash != postings_hash) return Corrupt("per-document term ids disagree with the postings");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<TextIndexObject> DecodeTextIndexObject(std::string_view bytes) {
+  FATHOM_ASSIGN_OR_RETURN(const Header header, DecodeHeader(bytes));
+  std::string_view section[kTextIndexSections];
+  Status trigram_status;
+  FATHOM_RETURN_IF_ERROR(SplitSections(bytes, header, section, &trigram_status));
 
   TextIndexObject object;
-  object.offsets_hash = DecodeFixed64(h + kOffsetsHashAt);
-  object.documents_hash = DecodeFixed64(h + kDocumentsHashAt);
+  object.offsets_hash = header.offsets_hash;
+  object.documents_hash = header.documents_hash;
   FATHOM_RETURN_IF_ERROR(DecodeAnalyzer(section[kAnalyzerSection], &object.analyzer));
   InvertedIndex::SealedImage& image = object.image;
-  const uint32_t slot_count = static_cast<uint32_t>(rows);
-  image.slot_count = slot_count;
-
-  // Documents: presence bits, then lengths (0 where absent).
-  {
-    const auto* bits = reinterpret_cast<const uint8_t*>(section[kDocumentSection].data());
-    const char* lengths = section[kDocumentSection].data() + (rows + 7) / 8;
-    if (rows % 8 != 0 && (bits[rows / 8] >> (rows % 8)) != 0) return Corrupt("presence bits past the last row");
-    image.has_document.resize(slot_count);
-    image.length.resize(slot_count);
-    uint64_t present = 0;
-    uint64_t total = 0;
-    for (uint32_t s = 0; s < slot_count; ++s) {
-      image.has_document[s] = (bits[s / 8] >> (s % 8)) & 1;
-      image.length[s] = DecodeFixed32(lengths + size_t{s} * 4);
-      if (!image.has_document[s] && image.length[s] != 0) return Corrupt("a length for a row without a document");
-      present += image.has_document[s];
-      total += image.length[s];
-    }
-    if (present != documents || total != total_length) return Corrupt("document count or total length disagrees");
-  }
-
-  // Dictionary, in text order: texts contiguous and strictly increasing; ids a permutation.
-  std::vector<uint32_t> position_of(terms, UINT32_MAX);
-  struct Entry {
-    uint32_t doc_freq, first_block, block_count, checksum;
-    uint64_t postings_offset, postings_bytes;
-  };
-  std::vector<Entry> by_id(terms);
-  {
-    const std::string_view texts = section[kTermTextSection];
-    const char* d = section[kDictionarySection].data();
-    uint64_t text_at = 0;
-    std::string_view previous;
-    for (uint64_t i = 0; i < terms; ++i, d += kTextIndexDictionaryEntryBytes) {
-      const uint32_t text_offset = DecodeFixed32(d);
-      const uint32_t text_length = DecodeFixed32(d + 4);
-      const uint32_t id = DecodeFixed32(d + 8);
-      if (text_offset != text_at || text_length > kTextIndexTermBytesMax || text_length > texts.size() - text_at) {
-        return Corrupt("term text out of bounds");
-      }
-      const std::string_view text = texts.substr(text_at, text_length);
-      if (i > 0 && !(previous < text)) return Corrupt("terms not strictly increasing");
-      previous = text;
-      text_at += text_length;
-      if (id >= terms || position_of[id] != UINT32_MAX) return Corrupt("term ids are not a permutation");
-      position_of[id] = static_cast<uint32_t>(i);
-      Entry& e = by_id[id];
-      e.doc_freq = DecodeFixed32(d + 12);
-      e.first_block = DecodeFixed32(d + 16);
-      e.block_count = DecodeFixed32(d + 20);
-      e.postings_offset = DecodeFixed64(d + 24);
-      e.postings_bytes = DecodeFixed64(d + 32);
-      e.checksum = DecodeFixed32(d + 40);
-      if (DecodeFixed32(d + 44) != 0) return Corrupt("reserved dictionary field set");
-    }
-    if (text_at != texts.size()) return Corrupt("term text section has unused bytes");
-    image.term_offset.reserve(terms + 1);
-    image.term_chars.reserve(texts.size());
-    image.term_offset.push_back(0);
-    for (uint64_t id = 0; id < terms; ++id) {
-      const char* e = section[kDictionarySection].data() + size_t{position_of[id]} * kTextIndexDictionaryEntryBytes;
-      image.term_chars.append(texts.substr(DecodeFixed32(e), DecodeFixed32(e + 4)));
-      image.term_offset.push_back(static_cast<uint32_t>(image.term_chars.size()));
-    }
-  }
-
-  // Postings, term by term in id order, tiling the section; every block decoded and its
-  // skip data checked against it.
-  const uint64_t postings_at = static_cast<uint64_t>(section[kPostingsSection].data() - bytes.data());
-  const std::string_view arena = section[kPostingsSection];
-  image.terms.resize(terms);
-  image.blocks.resize(block_count);
+  FATHOM_RETURN_IF_ERROR(DecodeDocuments(section[kDocumentSection], header, &image));
+  std::vector<DictionaryEntry> by_id;
+  FATHOM_RETURN_IF_ERROR(
+      DecodeDictionary(section[kDictionarySection], section[kTermTextSection], header.terms, &image, &by_id));
+  const PostingsCursor postings{section[kPostingsSection],
+                                static_cast<uint64_t>(section[kPostingsSection].data() - bytes.data()),
+                                section[kBlockSection].data(), header.block_count};
   uint64_t postings_hash = 0;
-  {
-    const char* block_table = section[kBlockSection].data();
-    uint64_t next_block = 0;
-    uint64_t next_byte = 0;  // relative to the arena
-    PostingsBlock block;
-    for (uint64_t id = 0; id < terms; ++id) {
-      const Entry& e = by_id[id];
-      if (e.first_block != next_block || e.block_count > block_count - next_block ||
-          e.postings_offset != postings_at + next_byte || e.postings_bytes > arena.size() - next_byte) {
-        return Corrupt("term " + std::to_string(id) + ": postings out of place");
-      }
-      const std::string_view run = arena.substr(next_byte, e.postings_bytes);
-      if (TermChecksum(run) != e.checksum) return Corrupt("term " + std::to_string(id) + ": postings checksum mismatch");
-      if ((e.block_count == 0) != (e.doc_freq == 0) || (e.block_count == 0) != run.empty()) {
-        return Corrupt("term " + std::to_string(id) + ": blocks disagree with its document count");
-      }
-      uint64_t at = 0;  // within the run
-      uint64_t postings = 0;
-      int64_t last_slot = -1;
-      for (uint32_t b = 0; b < e.block_count; ++b) {
-        const char* entry = block_table + (next_block + b) * kTextIndexBlockEntryBytes;
-        InvertedIndex::BlockMeta meta{DecodeFixed32(entry), DecodeFixed32(entry + 4), 0, DecodeFixed32(entry + 8),
-                                      DecodeFixed32(entry + 12)};
-        if (DecodeFixed64(entry + 16) != postings_at + next_byte + at) return Corrupt("block offset out of place");
-        size_t consumed = 0;
-        Status s = DecodeBlock(run.substr(at), &block, &consumed);
-        if (!s.ok()) return Corrupt("term " + std::to_string(id) + ": " + s.message());
-        if (block.slots[0] != meta.first_slot || block.slots[block.count - 1] != meta.last_slot ||
-            static_cast<int64_t>(meta.first_slot) <= last_slot) {
-          return Corrupt("term " + std::to_string(id) + ": block slots disagree with the skip data");
-        }
-        uint32_t max_tf = 0;
-        uint32_t min_length = UINT32_MAX;
-        for (uint32_t i = 0; i < block.count; ++i) {
-          const uint32_t slot = block.slots[i];
-          if (slot >= slot_count || !image.has_document[slot]) return Corrupt("a posting of a row without a document");
-          max_tf = std::max(max_tf, block.tfs[i]);
-          min_length = std::min(min_length, image.length[slot]);
-          postings_hash += PairHash(static_cast<uint32_t>(id), slot);
-        }
-        if (max_tf != meta.max_tf || min_length != meta.min_length) {
-          return Corrupt("term " + std::to_string(id) + ": block bounds disagree with its postings");
-        }
-        meta.offset = next_byte + at;
-        image.blocks[next_block + b] = meta;
-        last_slot = meta.last_slot;
-        postings += block.count;
-        at += consumed;
-      }
-      if (at != run.size()) return Corrupt("term " + std::to_string(id) + ": bytes after its last block");
-      if (postings != e.doc_freq) return Corrupt("term " + std::to_string(id) + ": document count disagrees");
-      InvertedIndex::Term& t = image.terms[id];
-      t.first_block = e.first_block;
-      t.block_count = e.block_count;
-      t.live_docs = e.doc_freq;
-      next_block += e.block_count;
-      next_byte += run.size();
-    }
-    if (next_block != block_count || next_byte != arena.size()) return Corrupt("blocks or postings left over");
-  }
-  image.postings.reserve(arena.size() + kUnpackPaddingBytes);
-  image.postings.assign(arena);
-  image.postings.append(kUnpackPaddingBytes, '\0');
-
-  // Per-document term ids: run lengths, then runs; each run ascending ids < terms, and
-  // all runs together the same (id, slot) pairs as the postings.
-  {
-    const std::string_view forward = section[kForwardSection];
-    const auto* p = reinterpret_cast<const uint8_t*>(forward.data());
-    size_t at = 0;
-    std::vector<uint32_t> run_bytes;
-    run_bytes.reserve(documents);
-    uint64_t sum = 0;
-    for (uint64_t d = 0; d < documents; ++d) {
-      uint32_t n;
-      if (!GetVarint32(p, forward.size(), &at, &n)) return Corrupt("malformed term id run length");
-      run_bytes.push_back(n);
-      sum += n;
-    }
-    if (sum != forward.size() - at) return Corrupt("term id runs disagree with their lengths");
-    image.forward.assign(forward.substr(at));
-    image.forward_begin.assign(size_t{slot_count} + 1, 0);
-    const auto* runs = reinterpret_cast<const uint8_t*>(image.forward.data());
-    uint64_t forward_hash = 0;
-    size_t next = 0;
-    size_t document = 0;
-    for (uint32_t s = 0; s < slot_count; ++s) {
-      image.forward_begin[s] = next;
-      if (!image.has_document[s]) continue;
-      const size_t end = next + run_bytes[document++];
-      uint32_t id = 0;
-      size_t count = 0;
-      while (next < end) {
-        uint32_t delta;
-        if (!GetVarint32(runs, end, &next, &delta)) return Corrupt("malformed term id");
-        if (count > 0 && delta == 0) return Corrupt("term ids not ascending");
-        if (delta >= terms - id) return Corrupt("term id out of range");
-        id += delta;
-        forward_hash += PairHash(id, s);
-        ++count;
-      }
-      if (count > image.length[s] || (count == 0) != (image.length[s] == 0)) {
-        return Corrupt("distinct terms disagree with the document's length");
-      }
-    }
-    image.forward_begin[slot_count] = next;
-    if (forward_hash != postings_hash) return Corrupt("per-document term ids disagree with the postings");
-  }
+  FATHOM_RETURN_IF_ERROR(DecodePostings(postings, by_id, &image, &postings_hash));
+  FATHOM_RETURN_IF_ERROR(DecodeForward(section[kForwardSection], header, postings_hash, &image));
   if (trigram_status.ok()) {
     TrigramIndex::SortedPostings trigrams;
     trigram_status = DecodeTrigramSection(section[kTrigramSection], image.has_document, &trigrams);

@@ -155,7 +155,11 @@ bool IvfIndex::IndexMembers() {
   return true;
 }
 
-Result<IvfIndex> IvfIndex::Build(MatrixView vectors, const IvfBuildOptions& options, const uint32_t* slots) {
+namespace {
+
+// Build's steps, in the order it takes them.
+
+Status CheckBuildInput(MatrixView vectors, const IvfBuildOptions& options) {
   if (vectors.rows == 0) return Status::InvalidArgument("IVF index: no vectors");
   if (vectors.rows > ivf_limits::kRowsMax) return Status::InvalidArgument("IVF index: too many vectors");
   if (vectors.dim == 0 || vectors.dim > ivf_limits::kDimensionMax) {
@@ -168,73 +172,105 @@ Result<IvfIndex> IvfIndex::Build(MatrixView vectors, const IvfBuildOptions& opti
   for (size_t i = 0; i < vectors.rows * vectors.dim; ++i) {
     if (!std::isfinite(vectors.data[i])) return Status::InvalidArgument("IVF index: vectors must be finite");
   }
+  return Status::Ok();
+}
 
+// The internal (squared-L2) representation of every row: the rows themselves in l2;
+// normalized in cosine; in ip, each row with one more coordinate sqrt(M^2 - |x|^2), M the
+// largest norm (the MIPS reduction), which *ip_max_norm receives (0 in l2 and cosine).
+// The rows are written to *transformed unless the space is l2.
+MatrixView InternalRows(MatrixView vectors, DistanceSpace space, uint32_t internal_dim,
+                        std::vector<float>* transformed, float* ip_max_norm) {
+  *ip_max_norm = 0.0f;
+  if (space == DistanceSpace::kL2) return vectors;
+  transformed->resize(vectors.rows * internal_dim);
+  std::vector<float> norms(vectors.rows);
+  double max_norm = 0.0;
+  for (size_t i = 0; i < vectors.rows; ++i) {
+    norms[i] = Norm(vectors.Row(i), vectors.dim);
+    max_norm = std::max<double>(max_norm, norms[i]);
+  }
+  for (size_t i = 0; i < vectors.rows; ++i) {
+    const float* row = vectors.Row(i);
+    float* out = transformed->data() + i * internal_dim;
+    if (space == DistanceSpace::kCosine) {
+      float inverse = norms[i] > 0.0f ? 1.0f / norms[i] : 0.0f;
+      for (uint32_t d = 0; d < vectors.dim; ++d) out[d] = row[d] * inverse;
+    } else {
+      std::copy_n(row, vectors.dim, out);
+      double slack = max_norm * max_norm - static_cast<double>(norms[i]) * norms[i];
+      out[vectors.dim] = static_cast<float>(std::sqrt(std::max(0.0, slack)));
+    }
+  }
+  if (space == DistanceSpace::kInnerProduct) *ip_max_norm = static_cast<float>(max_norm);
+  return MatrixView{transformed->data(), vectors.rows, internal_dim};
+}
+
+// The clustering's options: options.clusters, or sqrt(rows) * kClustersPerSqrtRowsDefault
+// when 0.
+KmeansOptions BuildKmeansOptions(size_t rows, const IvfBuildOptions& options) {
+  KmeansOptions kmeans;
+  kmeans.clusters = options.clusters;
+  if (kmeans.clusters == 0) {
+    double wanted = std::round(std::sqrt(static_cast<double>(rows)) * ivf_limits::kClustersPerSqrtRowsDefault);
+    kmeans.clusters = static_cast<uint32_t>(std::clamp<double>(wanted, 1.0, ivf_limits::kClustersMax));
+  }
+  kmeans.iterations = options.kmeans_iterations;
+  kmeans.seed = MixSeed(options.seed, kKmeansSeedStream);
+  kmeans.threads = options.threads;
+  return kmeans;
+}
+
+// The centroids, rotated: clusters x padded_dim floats.
+std::vector<float> RotatedCentroids(const RabitqQuantizer& quantizer, const KmeansResult& clustering,
+                                    uint32_t internal_dim) {
+  const uint32_t padded = quantizer.padded_dim();
+  std::vector<float> out(static_cast<size_t>(clustering.clusters()) * padded);
+  for (uint32_t j = 0; j < clustering.clusters(); ++j) {
+    quantizer.Rotate(clustering.centroids.data() + static_cast<size_t>(j) * internal_dim,
+                     out.data() + static_cast<size_t>(j) * padded);
+  }
+  return out;
+}
+
+// A counting sort of rows by cluster (within a cluster, rows keep their order): the
+// clusters' offsets (clusters + 1) and each row's position in cluster order.
+void SortRowsByCluster(const KmeansResult& clustering, std::vector<uint32_t>* offsets,
+                       std::vector<uint32_t>* position) {
+  const uint32_t clusters = clustering.clusters();
+  offsets->assign(clusters + 1, 0);
+  for (uint32_t a : clustering.assignment) ++(*offsets)[a + 1];
+  for (uint32_t j = 0; j < clusters; ++j) (*offsets)[j + 1] += (*offsets)[j];
+  position->resize(clustering.assignment.size());
+  std::vector<uint32_t> next(offsets->begin(), offsets->end() - 1);
+  for (size_t i = 0; i < position->size(); ++i) (*position)[i] = next[clustering.assignment[i]]++;
+}
+
+}  // namespace
+
+Result<IvfIndex> IvfIndex::Build(MatrixView vectors, const IvfBuildOptions& options, const uint32_t* slots) {
+  FATHOM_RETURN_IF_ERROR(CheckBuildInput(vectors, options));
   IvfIndex index;
   index.space_ = options.space;
   index.dim_ = vectors.dim;
   index.rows_ = vectors.rows;
   index.internal_dim_ = vectors.dim + (options.space == DistanceSpace::kInnerProduct ? 1 : 0);
   const uint32_t internal_dim = index.internal_dim_;
-
-  // The internal (squared-L2) representation of every row.
   std::vector<float> transformed;
-  MatrixView internal = vectors;
-  if (options.space != DistanceSpace::kL2) {
-    transformed.resize(vectors.rows * internal_dim);
-    std::vector<float> norms(vectors.rows);
-    double max_norm = 0.0;
-    for (size_t i = 0; i < vectors.rows; ++i) {
-      norms[i] = Norm(vectors.Row(i), vectors.dim);
-      max_norm = std::max<double>(max_norm, norms[i]);
-    }
-    index.ip_max_norm_ = static_cast<float>(max_norm);
-    for (size_t i = 0; i < vectors.rows; ++i) {
-      const float* row = vectors.Row(i);
-      float* out = transformed.data() + i * internal_dim;
-      if (options.space == DistanceSpace::kCosine) {
-        float inverse = norms[i] > 0.0f ? 1.0f / norms[i] : 0.0f;
-        for (uint32_t d = 0; d < vectors.dim; ++d) out[d] = row[d] * inverse;
-      } else {
-        std::copy_n(row, vectors.dim, out);
-        double slack = max_norm * max_norm - static_cast<double>(norms[i]) * norms[i];
-        out[vectors.dim] = static_cast<float>(std::sqrt(std::max(0.0, slack)));
-      }
-    }
-    if (options.space == DistanceSpace::kCosine) index.ip_max_norm_ = 0.0f;
-    internal = MatrixView{transformed.data(), vectors.rows, internal_dim};
-  }
+  const MatrixView internal = InternalRows(vectors, options.space, internal_dim, &transformed, &index.ip_max_norm_);
 
-  KmeansOptions kmeans;
-  kmeans.clusters = options.clusters;
-  if (kmeans.clusters == 0) {
-    double wanted = std::round(std::sqrt(static_cast<double>(vectors.rows)) * ivf_limits::kClustersPerSqrtRowsDefault);
-    kmeans.clusters = static_cast<uint32_t>(std::clamp<double>(wanted, 1.0, ivf_limits::kClustersMax));
-  }
-  kmeans.iterations = options.kmeans_iterations;
-  kmeans.seed = MixSeed(options.seed, kKmeansSeedStream);
-  kmeans.threads = options.threads;
-  FATHOM_ASSIGN_OR_RETURN(KmeansResult clustering, BalancedKmeans(internal, kmeans));
+  FATHOM_ASSIGN_OR_RETURN(KmeansResult clustering, BalancedKmeans(internal, BuildKmeansOptions(vectors.rows, options)));
   FATHOM_ASSIGN_OR_RETURN(RabitqQuantizer quantizer,
                           RabitqQuantizer::Create(internal_dim, MixSeed(options.seed, kRotationSeedStream),
                                                   options.rotation));
+  index.centroids_ = RotatedCentroids(quantizer, clustering, internal_dim);
+  std::vector<uint32_t> position;
+  SortRowsByCluster(clustering, &index.offsets_, &position);
+
+  // Each row's code, of its rotated residual from its centroid, at its place in cluster
+  // order.
   const uint32_t padded = quantizer.padded_dim();
   const uint32_t words = quantizer.code_words();
-  const uint32_t clusters = clustering.clusters();
-
-  index.centroids_.resize(static_cast<size_t>(clusters) * padded);
-  for (uint32_t j = 0; j < clusters; ++j) {
-    quantizer.Rotate(clustering.centroids.data() + static_cast<size_t>(j) * internal_dim,
-                     index.centroids_.data() + static_cast<size_t>(j) * padded);
-  }
-  // Counting sort of rows by cluster; within a cluster, rows keep their order.
-  index.offsets_.assign(clusters + 1, 0);
-  for (uint32_t a : clustering.assignment) ++index.offsets_[a + 1];
-  for (uint32_t j = 0; j < clusters; ++j) index.offsets_[j + 1] += index.offsets_[j];
-  std::vector<uint32_t> position(vectors.rows);
-  {
-    std::vector<uint32_t> next(index.offsets_.begin(), index.offsets_.end() - 1);
-    for (size_t i = 0; i < vectors.rows; ++i) position[i] = next[clustering.assignment[i]]++;
-  }
   index.slots_.resize(vectors.rows);
   index.codes_.resize(vectors.rows * words);
   index.add_.resize(vectors.rows);
@@ -697,13 +733,27 @@ std::string IvfIndex::Serialize() const {
   return out;
 }
 
-Result<IvfIndex> IvfIndex::Deserialize(std::string_view bytes) {
-  auto corrupt = [](const char* what) { return Status::Corruption(std::string("vector index: ") + what); };
-  if (bytes.size() > ivf_limits::kSerializedBytesMax) return corrupt("too large");
-  if (bytes.size() < kHeaderBytes + kChecksumBytes) return corrupt("truncated header");
-  if (std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) return corrupt("bad magic");
+namespace {
+
+// Deserialize's steps, in the order it takes them.
+
+Status CorruptIndex(const char* what) { return Status::Corruption(std::string("vector index: ") + what); }
+
+// The header's fields, each checked against the format and the limits.
+struct SerializedShape {
+  DistanceSpace space;
+  RotationKind rotation;
+  uint32_t dim, internal_dim, padded, clusters;
+  uint64_t rows;
+  float ip_max_norm;
+};
+
+Result<SerializedShape> DecodeShape(std::string_view bytes) {
+  if (bytes.size() > ivf_limits::kSerializedBytesMax) return CorruptIndex("too large");
+  if (bytes.size() < kHeaderBytes + kChecksumBytes) return CorruptIndex("truncated header");
+  if (std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) return CorruptIndex("bad magic");
   if (DecodeFixed64(bytes.data() + kHeaderBytes) != Checksum64(bytes.substr(0, kHeaderBytes))) {
-    return corrupt("header checksum mismatch");
+    return CorruptIndex("header checksum mismatch");
   }
   Decoder header(bytes.substr(sizeof(kMagic), kHeaderBytes - sizeof(kMagic)));
   uint32_t version = 0, dim = 0, internal_dim = 0, padded = 0, clusters = 0, norm_bits = 0, kind_word = 0;
@@ -714,101 +764,159 @@ Result<IvfIndex> IvfIndex::Deserialize(std::string_view bytes) {
   ok = ok && header.GetFixed32(&dim) && header.GetFixed32(&internal_dim) && header.GetFixed32(&padded) &&
        header.GetFixed32(&clusters) && header.GetFixed64(&rows) && header.GetFixed32(&norm_bits) &&
        header.GetFixed32(&kind_word) && header.empty();
-  if (!ok) return corrupt("bad header");
-  if (version != 1 && version != kFormatVersion) return corrupt("unknown version");
+  if (!ok) return CorruptIndex("bad header");
+  if (version != 1 && version != kFormatVersion) return CorruptIndex("unknown version");
   // Version 1: a reserved zero word, and the rotation is dense.
   if (kind_word > static_cast<uint32_t>(RotationKind::kHadamard) || (version == 1 && kind_word != 0)) {
-    return corrupt("unknown rotation kind");
+    return CorruptIndex("unknown rotation kind");
   }
-  const auto rotation_kind = static_cast<RotationKind>(kind_word);
-  if (space > static_cast<uint8_t>(DistanceSpace::kInnerProduct)) return corrupt("unknown space");
-  const auto distance_space = static_cast<DistanceSpace>(space);
+  if (space > static_cast<uint8_t>(DistanceSpace::kInnerProduct)) return CorruptIndex("unknown space");
+  SerializedShape shape{static_cast<DistanceSpace>(space), static_cast<RotationKind>(kind_word), dim, internal_dim,
+                        padded, clusters, rows, 0.0f};
   if (dim == 0 || dim > ivf_limits::kDimensionMax ||
-      internal_dim != dim + (distance_space == DistanceSpace::kInnerProduct ? 1 : 0) ||
+      internal_dim != dim + (shape.space == DistanceSpace::kInnerProduct ? 1 : 0) ||
       padded != RabitqQuantizer::PaddedDimension(internal_dim) || padded > ivf_limits::kRotatedDimensionMax) {
-    return corrupt("bad dimensions");
+    return CorruptIndex("bad dimensions");
   }
   if (rows == 0 || rows > ivf_limits::kRowsMax || clusters == 0 || clusters > ivf_limits::kClustersMax ||
       clusters > rows) {
-    return corrupt("bad row or cluster count");
+    return CorruptIndex("bad row or cluster count");
   }
-  float ip_max_norm;
-  std::memcpy(&ip_max_norm, &norm_bits, 4);
-  if (!std::isfinite(ip_max_norm) || ip_max_norm < 0.0f) return corrupt("bad norm");
+  std::memcpy(&shape.ip_max_norm, &norm_bits, 4);
+  if (!std::isfinite(shape.ip_max_norm) || shape.ip_max_norm < 0.0f) return CorruptIndex("bad norm");
+  return shape;
+}
 
-  // Every size below is bounded by the limits just checked, so none overflows 64 bits.
-  const uint64_t words = padded / ivf_limits::kCodeWordBits;
-  const uint64_t row_bytes = 4 + words * 8 + 3 * 4;
-  const uint64_t rotation_floats = RabitqQuantizer::RotationFloats(rotation_kind, internal_dim, padded);
-  const uint64_t expected = kHeaderBytes + kChecksumBytes + (rotation_floats * 4 + kChecksumBytes) +
-                            (uint64_t{clusters} * padded * 4 + kChecksumBytes) +
-                            (uint64_t{clusters} * 4 + kChecksumBytes) + rows * row_bytes +
-                            uint64_t{clusters} * kChecksumBytes;
-  if (bytes.size() != expected) return corrupt("size does not match the header");
+// Sizes the shape fixes. Every size is bounded by the limits DecodeShape checked, so none
+// overflows 64 bits.
+struct SerializedSizes {
+  uint64_t words;            // code words per row
+  uint64_t row_bytes;        // slot, code and three factors
+  uint64_t rotation_floats;
+  uint64_t total;            // the whole object
+};
 
-  size_t pos = kHeaderBytes + kChecksumBytes;
-  // Returns the section of `n` bytes at pos after checking its trailing checksum.
-  auto section = [&](size_t n, std::string_view* out) {
-    *out = bytes.substr(pos, n);
-    bool good = DecodeFixed64(bytes.data() + pos + n) == Checksum64(*out);
-    pos += n + kChecksumBytes;
+SerializedSizes SizesOf(const SerializedShape& shape) {
+  SerializedSizes sizes;
+  sizes.words = shape.padded / ivf_limits::kCodeWordBits;
+  sizes.row_bytes = 4 + sizes.words * 8 + 3 * 4;
+  sizes.rotation_floats = RabitqQuantizer::RotationFloats(shape.rotation, shape.internal_dim, shape.padded);
+  sizes.total = kHeaderBytes + kChecksumBytes + (sizes.rotation_floats * 4 + kChecksumBytes) +
+                (uint64_t{shape.clusters} * shape.padded * 4 + kChecksumBytes) +
+                (uint64_t{shape.clusters} * 4 + kChecksumBytes) + shape.rows * sizes.row_bytes +
+                uint64_t{shape.clusters} * kChecksumBytes;
+  return sizes;
+}
+
+// Walks the sections after the header, each followed by the XXH3 of its bytes. The
+// caller has checked that the object's size is the sum of the sections it reads.
+class SectionReader {
+ public:
+  explicit SectionReader(std::string_view bytes) : bytes_(bytes) {}
+  // The next section, of `n` bytes; false if its checksum does not match.
+  bool Next(size_t n, std::string_view* out) {
+    *out = bytes_.substr(pos_, n);
+    const bool good = DecodeFixed64(bytes_.data() + pos_ + n) == Checksum64(*out);
+    pos_ += n + kChecksumBytes;
     return good;
-  };
+  }
+  bool at_end() const { return pos_ == bytes_.size(); }
+
+ private:
+  std::string_view bytes_;
+  size_t pos_ = kHeaderBytes + kChecksumBytes;
+};
+
+// Cluster offsets (clusters + 1) from the directory's cluster sizes, which must add up to
+// the row count.
+Status DecodeDirectory(std::string_view directory, uint32_t clusters, uint64_t rows, std::vector<uint32_t>* offsets) {
+  offsets->assign(clusters + 1, 0);
+  for (uint32_t j = 0; j < clusters; ++j) {
+    uint64_t next = uint64_t{(*offsets)[j]} + DecodeFixed32(directory.data() + 4 * j);
+    if (next > rows) return CorruptIndex("cluster sizes exceed the row count");
+    (*offsets)[j + 1] = static_cast<uint32_t>(next);
+  }
+  if ((*offsets)[clusters] != rows) return CorruptIndex("cluster sizes do not add up to the row count");
+  return Status::Ok();
+}
+
+// Where one cluster's rows go: `count` slots, count x words codes and count of each
+// factor (add, rescale, error).
+struct ClusterRowArrays {
+  size_t count;
+  uint32_t* slots;
+  uint64_t* codes;
+  float* factors[3];
+};
+
+// One cluster's section: slots (below the format's bound for `rows`), codes, then each
+// factor for every row (finite).
+Status DecodeClusterRows(std::string_view block, uint64_t words, uint64_t rows, const ClusterRowArrays& out) {
+  const char* p = block.data();
+  for (size_t i = 0; i < out.count; ++i, p += 4) {
+    uint32_t slot = DecodeFixed32(p);
+    if (slot >= ivf_limits::SerializedSlotBound(rows)) return CorruptIndex("slot out of range");
+    out.slots[i] = slot;
+  }
+  for (size_t i = 0; i < out.count * words; ++i, p += 8) out.codes[i] = DecodeFixed64(p);
+  for (float* factors : out.factors) {
+    std::memcpy(factors, p, out.count * 4);
+    p += out.count * 4;
+    for (size_t i = 0; i < out.count; ++i) {
+      if (!std::isfinite(factors[i])) return CorruptIndex("factor not finite");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<IvfIndex> IvfIndex::Deserialize(std::string_view bytes) {
+  FATHOM_ASSIGN_OR_RETURN(const SerializedShape shape, DecodeShape(bytes));
+  const SerializedSizes sizes = SizesOf(shape);
+  if (bytes.size() != sizes.total) return CorruptIndex("size does not match the header");
+  SectionReader sections(bytes);
   std::string_view rotation_bytes, centroid_bytes, directory_bytes;
-  if (!section(rotation_floats * 4, &rotation_bytes)) return corrupt("rotation checksum mismatch");
-  if (!section(size_t{clusters} * padded * 4, &centroid_bytes)) return corrupt("centroid checksum mismatch");
-  if (!section(size_t{clusters} * 4, &directory_bytes)) return corrupt("directory checksum mismatch");
+  if (!sections.Next(sizes.rotation_floats * 4, &rotation_bytes)) return CorruptIndex("rotation checksum mismatch");
+  if (!sections.Next(size_t{shape.clusters} * shape.padded * 4, &centroid_bytes)) {
+    return CorruptIndex("centroid checksum mismatch");
+  }
+  if (!sections.Next(size_t{shape.clusters} * 4, &directory_bytes)) return CorruptIndex("directory checksum mismatch");
 
   IvfIndex index;
-  index.space_ = distance_space;
-  index.dim_ = dim;
-  index.internal_dim_ = internal_dim;
-  index.ip_max_norm_ = ip_max_norm;
-  index.rows_ = rows;
-  std::vector<float> rotation(rotation_floats);
+  index.space_ = shape.space;
+  index.dim_ = shape.dim;
+  index.internal_dim_ = shape.internal_dim;
+  index.ip_max_norm_ = shape.ip_max_norm;
+  index.rows_ = shape.rows;
+  std::vector<float> rotation(sizes.rotation_floats);
   std::memcpy(rotation.data(), rotation_bytes.data(), rotation_bytes.size());
-  FATHOM_ASSIGN_OR_RETURN(RabitqQuantizer quantizer,
-                          RabitqQuantizer::FromRotation(internal_dim, padded, rotation_kind, std::move(rotation)));
+  FATHOM_ASSIGN_OR_RETURN(RabitqQuantizer quantizer, RabitqQuantizer::FromRotation(shape.internal_dim, shape.padded,
+                                                                                   shape.rotation, std::move(rotation)));
   index.quantizer_.emplace(std::move(quantizer));
-  index.centroids_.resize(size_t{clusters} * padded);
+  index.centroids_.resize(size_t{shape.clusters} * shape.padded);
   std::memcpy(index.centroids_.data(), centroid_bytes.data(), centroid_bytes.size());
   for (float v : index.centroids_) {
-    if (!std::isfinite(v)) return corrupt("centroid not finite");
+    if (!std::isfinite(v)) return CorruptIndex("centroid not finite");
   }
-  index.offsets_.assign(clusters + 1, 0);
-  for (uint32_t j = 0; j < clusters; ++j) {
-    uint64_t next = uint64_t{index.offsets_[j]} + DecodeFixed32(directory_bytes.data() + 4 * j);
-    if (next > rows) return corrupt("cluster sizes exceed the row count");
-    index.offsets_[j + 1] = static_cast<uint32_t>(next);
-  }
-  if (index.offsets_[clusters] != rows) return corrupt("cluster sizes do not add up to the row count");
+  FATHOM_RETURN_IF_ERROR(DecodeDirectory(directory_bytes, shape.clusters, shape.rows, &index.offsets_));
 
-  index.slots_.resize(rows);
-  index.codes_.resize(rows * words);
-  index.add_.resize(rows);
-  index.rescale_.resize(rows);
-  index.error_.resize(rows);
-  for (uint32_t j = 0; j < clusters; ++j) {
+  index.slots_.resize(shape.rows);
+  index.codes_.resize(shape.rows * sizes.words);
+  index.add_.resize(shape.rows);
+  index.rescale_.resize(shape.rows);
+  index.error_.resize(shape.rows);
+  for (uint32_t j = 0; j < shape.clusters; ++j) {
     const size_t begin = index.offsets_[j], count = index.ClusterRows(j);
     std::string_view block;
-    if (!section(count * row_bytes, &block)) return corrupt("cluster checksum mismatch");
-    const char* p = block.data();
-    for (size_t i = 0; i < count; ++i, p += 4) {
-      uint32_t slot = DecodeFixed32(p);
-      if (slot >= ivf_limits::SerializedSlotBound(rows)) return corrupt("slot out of range");
-      index.slots_[begin + i] = slot;
-    }
-    for (size_t i = 0; i < count * words; ++i, p += 8) index.codes_[begin * words + i] = DecodeFixed64(p);
-    for (std::vector<float>* factors : {&index.add_, &index.rescale_, &index.error_}) {
-      std::memcpy(factors->data() + begin, p, count * 4);
-      p += count * 4;
-      for (size_t i = 0; i < count; ++i) {
-        if (!std::isfinite((*factors)[begin + i])) return corrupt("factor not finite");
-      }
-    }
+    if (!sections.Next(count * sizes.row_bytes, &block)) return CorruptIndex("cluster checksum mismatch");
+    FATHOM_RETURN_IF_ERROR(DecodeClusterRows(
+        block, sizes.words, shape.rows,
+        ClusterRowArrays{count, index.slots_.data() + begin, index.codes_.data() + begin * sizes.words,
+                    {index.add_.data() + begin, index.rescale_.data() + begin, index.error_.data() + begin}}));
   }
-  FATHOM_CHECK(pos == bytes.size());
-  if (!index.IndexMembers()) return corrupt("repeated slot");
+  FATHOM_CHECK(sections.at_end());
+  if (!index.IndexMembers()) return CorruptIndex("repeated slot");
   index.BuildRouting();
   return index;
 }
