@@ -778,24 +778,23 @@ void RunGets(const std::vector<Predicate>& predicates, const Columns& columns, f
                 Percent(double(r.matches) / columns.rows()).c_str(), r.predicate->kind.c_str(), r.fathom_limit_us,
                 r.sqlite_limit_us, r.fathom_limit_us / r.sqlite_limit_us, WhereJson(*r.predicate).c_str());
   }
-  std::printf("\n## get with where, every matching id (no limit): mean us per query\n"
-              "#   fathom: Collection::Get, include nothing; SQLite: SELECT id (all rows fetched)\n");
-  std::printf("%-7s %-9s %-26s %9s %12s %12s %9s  %s\n", "target", "measured", "kind", "matches", "fathom_us",
-              "sqlite_us", "f/sqlite", "check");
-  for (const GetRow& r : rows) {
-    std::printf("%-7s %-9s %-26s %9zu %12.1f %12.1f %9.2f  %s\n", Percent(r.predicate->target).c_str(),
-                Percent(double(r.matches) / columns.rows()).c_str(), r.predicate->kind.c_str(), r.matches,
-                r.fathom_all_us, r.sqlite_all_us, r.fathom_all_us / r.sqlite_all_us, r.check.c_str());
-  }
-  std::printf("\n## count with where: mean us per query\n"
-              "#   fathom: Collection::Count(CountRequest{.where}); SQLite: SELECT COUNT(*)\n");
-  std::printf("%-7s %-9s %-26s %9s %12s %12s %9s  %s\n", "target", "measured", "kind", "matches", "fathom_us",
-              "sqlite_us", "f/sqlite", "check");
-  for (const GetRow& r : rows) {
-    std::printf("%-7s %-9s %-26s %9zu %12.1f %12.1f %9.2f  %s\n", Percent(r.predicate->target).c_str(),
-                Percent(double(r.matches) / columns.rows()).c_str(), r.predicate->kind.c_str(), r.matches,
-                r.fathom_count_us, r.sqlite_count_us, r.fathom_count_us / r.sqlite_count_us, r.check.c_str());
-  }
+  // A table of whole-match timings: one fathom and one SQLite column of GetRow.
+  auto print_matches = [&](const char* heading, double GetRow::*fathom_us, double GetRow::*sqlite_us) {
+    std::printf("%s", heading);
+    std::printf("%-7s %-9s %-26s %9s %12s %12s %9s  %s\n", "target", "measured", "kind", "matches", "fathom_us",
+                "sqlite_us", "f/sqlite", "check");
+    for (const GetRow& r : rows) {
+      std::printf("%-7s %-9s %-26s %9zu %12.1f %12.1f %9.2f  %s\n", Percent(r.predicate->target).c_str(),
+                  Percent(double(r.matches) / columns.rows()).c_str(), r.predicate->kind.c_str(), r.matches,
+                  r.*fathom_us, r.*sqlite_us, r.*fathom_us / r.*sqlite_us, r.check.c_str());
+    }
+  };
+  print_matches("\n## get with where, every matching id (no limit): mean us per query\n"
+                "#   fathom: Collection::Get, include nothing; SQLite: SELECT id (all rows fetched)\n",
+                &GetRow::fathom_all_us, &GetRow::sqlite_all_us);
+  print_matches("\n## count with where: mean us per query\n"
+                "#   fathom: Collection::Count(CountRequest{.where}); SQLite: SELECT COUNT(*)\n",
+                &GetRow::fathom_count_us, &GetRow::sqlite_count_us);
   std::printf("# SQLite plans (EXPLAIN QUERY PLAN of SELECT id):\n");
   for (const GetRow& r : rows) std::printf("#   %-26s %s\n", r.predicate->kind.c_str(), r.sqlite_plan.c_str());
   std::fflush(stdout);

@@ -39,10 +39,18 @@ size_t RoaringToBitset(const Roaring& bitmap, uint64_t* words, size_t word_count
     }
     switch (type) {
       case BITSET_CONTAINER_TYPE_CODE: {
-        const uint64_t* in = static_cast<const bitset_container_t*>(container)->array;
+        const auto* c = static_cast<const bitset_container_t*>(container);
+        // The output is all zero, so a whole container is a copy, counted by the
+        // container's own cardinality (a popcount per word here is a libgcc call: this
+        // file is built for baseline x86-64, without POPCNT).
+        if (span == kContainerWords && c->cardinality >= 0) {
+          std::memcpy(out, c->array, kContainerWords * sizeof(uint64_t));
+          written += static_cast<size_t>(c->cardinality);
+          break;
+        }
         for (size_t w = 0; w < span; ++w) {
-          out[w] |= in[w];
-          written += static_cast<size_t>(std::popcount(in[w]));
+          out[w] |= c->array[w];
+          written += static_cast<size_t>(std::popcount(c->array[w]));
         }
         break;
       }
