@@ -96,11 +96,13 @@ Executor& DefaultExecutor() {
   // Leaked on purpose: a static pool would be joined during exit while other static
   // destructors, or threads that outlive main, may still submit to it.
   //
-  // A child of fork() has none of its parent's threads: a pool made before the fork
-  // would take jobs no thread runs, and a ParallelFor waiting for them would hang (the
-  // benchmarks run each mode in a forked child). The child makes a pool of its own; the
-  // parent's, whose lock a vanished thread may hold, is never touched again. No lock
-  // here for the same reason: a thread that loses the race to install its pool drops it.
+  // A child of fork() has none of its parent's threads, but a pool made before the fork
+  // comes along with its condition variable still recording them as waiters; glibc's
+  // pthread_cond_signal may wait for such waiters, so the child's first Submit could hang
+  // (the benchmarks run each mode in a forked child; docs/design/io.md). The child makes
+  // a pool of its own; the parent's, whose lock a vanished thread may hold, is never
+  // touched again. No lock here for the same reason: a thread that loses the race to
+  // install its pool drops it.
   struct Instance {
     pid_t pid;
     ThreadPool* pool;
