@@ -4,17 +4,32 @@
 #include <cstdlib>
 #include <mutex>
 
+#include <unistd.h>
+
 namespace fathom {
 
 namespace {
+uint64_t SeedFromDevice() {
+  std::random_device rd;
+  return (static_cast<uint64_t>(rd()) << 32) ^ rd();
+}
+
+// The thread's generator. A child of fork() inherits its parent's generator state, so it
+// is seeded again whenever the process id changes: a forked child must not draw the
+// parent's UUIDs and WAL writer nonces.
 std::mt19937_64& ThreadRng() {
-  thread_local std::mt19937_64 rng([] {
-    std::random_device rd;
-    return (static_cast<uint64_t>(rd()) << 32) ^ rd();
-  }());
+  thread_local pid_t owner = 0;
+  thread_local std::mt19937_64 rng;
+  const pid_t pid = getpid();
+  if (owner != pid) {
+    rng.seed(SeedFromDevice());
+    owner = pid;
+  }
   return rng;
 }
 }  // namespace
+
+uint64_t RandomU64() { return ThreadRng()(); }
 
 std::string NewUuidV4() {
   uint64_t hi = ThreadRng()();
@@ -46,8 +61,7 @@ uint64_t TestSeed() {
   if (const char* env = std::getenv("FATHOM_SEED")) {
     return std::strtoull(env, nullptr, 10);
   }
-  std::random_device rd;
-  return (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  return SeedFromDevice();
 }
 
 }  // namespace fathom

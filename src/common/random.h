@@ -7,6 +7,10 @@
 
 namespace fathom {
 
+// A random 64-bit number (per-thread generator seeded from std::random_device, seeded
+// again in a forked child so that parent and child never draw the same numbers).
+uint64_t RandomU64();
+
 // Returns a new random UUID v4, lower-case with dashes (36 characters).
 std::string NewUuidV4();
 

@@ -335,7 +335,7 @@ TEST_F(CollectionTest, WalObjectWithWrongDimensionIsCorruptionNotACrash) {
   OperationBatch ops(1);
   ops[0].type = OpType::kAdd;
   ops[0].record = MakeRecord("b", {1, 2, 3, 4, 5});
-  store_->Set(WalKey(id, 2), EncodeWalObject(2, ops).value());
+  store_->Set(WalKey(id, 2), EncodeWalObject(2, ops, 2).value());
   col_.reset();
   db_.reset();
   auto db = Database::Open({.store = store_, .background_compaction = false});
@@ -349,8 +349,8 @@ TEST_F(CollectionTest, WalAddWithoutEmbeddingIsCorruption) {
   OperationBatch ops(1);
   ops[0].type = OpType::kUpdate;
   ops[0].record.id = "x";
-  std::string bytes = EncodeWalObject(1, ops).value();
-  bytes[20] = static_cast<char>(OpType::kAdd);  // turn the update into an add: no embedding
+  std::string bytes = EncodeWalObject(1, ops, 1).value();
+  bytes[28] = static_cast<char>(OpType::kAdd);  // the first op (after the header and nonce): an add with no embedding
   std::string body = bytes.substr(0, bytes.size() - 8);
   std::string fixed = body;
   PutFixed64(&fixed, Checksum64(body));

@@ -333,7 +333,7 @@ CollectionImpl::CommitOutcome CollectionImpl::CommitBatch(const std::vector<Pend
   };
   if (ops->empty()) return CommitOutcome::kDone;
   const uint64_t sequence = last_sequence_ + 1;  // only under sync_mu_ does it change
-  Result<std::string> encoded = EncodeWalObject(sequence, *ops);
+  Result<std::string> encoded = EncodeWalObject(sequence, *ops, RandomU64());
   if (encoded.ok() && encoded->size() > wal_object_bytes_max_) {
     encoded = Status::InvalidArgument("WAL object: the write encodes to " + std::to_string(encoded->size()) +
                                       " bytes, over DatabaseOptions::wal_object_bytes_max (" +

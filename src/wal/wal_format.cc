@@ -15,6 +15,8 @@ namespace fathom {
 namespace {
 
 constexpr size_t kHeaderBytes = 4 + 2 + 2 + 8 + 4;  // magic, version, flags, sequence, op count
+constexpr size_t kNonceBytes = 8;                    // after the header, from version 2
+constexpr uint16_t kWalFormatVersionWithoutNonce = 1;
 constexpr size_t kTrailerBytes = 8;                  // checksum
 constexpr size_t kOpBytesMin = 3;                    // a delete: type, id length, 1-byte id
 constexpr size_t kOpsReservedMax = 4096;             // ops reserved before any is decoded
@@ -122,8 +124,8 @@ bool DecodeOp(Decoder* in, Operation* op) {
 
 }  // namespace
 
-Result<std::string> EncodeWalObject(uint64_t sequence, const OperationBatch& ops) {
-  size_t estimate = kHeaderBytes + kTrailerBytes;
+Result<std::string> EncodeWalObject(uint64_t sequence, const OperationBatch& ops, uint64_t writer_nonce) {
+  size_t estimate = kHeaderBytes + kNonceBytes + kTrailerBytes;
   for (size_t i = 0; i < ops.size(); ++i) {
     FATHOM_RETURN_IF_ERROR(CheckOp(ops[i], i));
     const WriteRecord& r = ops[i].record;
@@ -143,6 +145,7 @@ Result<std::string> EncodeWalObject(uint64_t sequence, const OperationBatch& ops
   PutFixed16(&out, 0);  // flags, reserved
   PutFixed64(&out, sequence);
   PutFixed32(&out, static_cast<uint32_t>(ops.size()));
+  PutFixed64(&out, writer_nonce);
   for (const Operation& op : ops) {
     EncodeOp(&out, op);
     // Stop early rather than build an object of many GiB only to refuse it.
@@ -171,10 +174,11 @@ Result<WalObject> DecodeWalObject(std::string_view bytes) {
       !in.GetFixed32(&count)) {
     return Status::Corruption("WAL object: truncated header");
   }
-  if (version != kWalFormatVersion) {
+  if (version != kWalFormatVersion && version != kWalFormatVersionWithoutNonce) {
     return Status::Corruption("WAL object: unsupported format version " + std::to_string(version));
   }
   if (flags != 0) return Status::Corruption("WAL object: unknown flags");
+  if (version >= 2 && !in.GetFixed64(&object.writer_nonce)) return Status::Corruption("WAL object: truncated header");
   // Each op takes at least kOpBytesMin bytes: a count the payload cannot hold is refused
   // before anything is allocated. A decoded Operation is ~50x its smallest encoding, so
   // ops are still only allocated as they decode, never for the whole count up front.

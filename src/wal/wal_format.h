@@ -15,15 +15,22 @@
 namespace fathom {
 
 inline constexpr char kWalMagic[4] = {'F', 'W', 'A', 'L'};
-inline constexpr uint16_t kWalFormatVersion = 1;
+// Version 2 adds the writer nonce; version 1 objects (no nonce) are still read.
+inline constexpr uint16_t kWalFormatVersion = 2;
 
 // InvalidArgument naming the limit (nothing encoded) if any op or the whole object is
 // over a limit DecodeWalObject enforces (common/limits.h), in particular
 // limits::kWalObjectBytesMax: the caller must split larger groups.
-Result<std::string> EncodeWalObject(uint64_t sequence, const OperationBatch& ops);
+//
+// `writer_nonce` is a fresh random number per commit (RandomU64()): it makes the bytes of
+// one writer's commit unlike any other writer's, so a writer that retries a put whose
+// outcome was unknown and finds an object at its key can tell its own from another
+// node's byte-for-byte equal group (the same delete at the same sequence number).
+Result<std::string> EncodeWalObject(uint64_t sequence, const OperationBatch& ops, uint64_t writer_nonce);
 
 struct WalObject {
   uint64_t sequence = 0;
+  uint64_t writer_nonce = 0;  // 0 in version 1 objects
   OperationBatch ops;
 };
 Result<WalObject> DecodeWalObject(std::string_view bytes);

@@ -55,15 +55,49 @@ bool SameOps(const OperationBatch& a, const OperationBatch& b) {
 
 TEST(WalFormatTest, RoundTrip) {
   OperationBatch ops = SampleOps();
-  std::string bytes = EncodeWalObject(42, ops).value();
+  std::string bytes = EncodeWalObject(42, ops, 0x5eed).value();
   auto decoded = DecodeWalObject(bytes);
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
   EXPECT_EQ(decoded->sequence, 42u);
+  EXPECT_EQ(decoded->writer_nonce, 0x5eedu);
   EXPECT_TRUE(SameOps(decoded->ops, ops));
 }
 
+// Two nodes logging the same group at the same sequence number write different bytes:
+// a writer retrying a put of unknown outcome can tell its own object from the other's.
+TEST(WalFormatTest, TheWriterNonceTellsEqualGroupsApart) {
+  const std::string a = EncodeWalObject(3, SampleOps(), 1).value();
+  const std::string b = EncodeWalObject(3, SampleOps(), 2).value();
+  EXPECT_NE(a, b);
+  EXPECT_EQ(DecodeWalObject(a)->writer_nonce, 1u);
+  EXPECT_EQ(DecodeWalObject(b)->writer_nonce, 2u);
+}
+
+// Objects written before the nonce (format version 1: no nonce after the op count) are
+// still read, with nonce 0.
+TEST(WalFormatTest, VersionOneObjectsWithoutANonceStillDecode) {
+  const std::string v2 = EncodeWalObject(5, SampleOps(), 0x5eed).value();
+  constexpr size_t kNonceAt = 4 + 2 + 2 + 8 + 4;
+  std::string v1 = v2.substr(0, kNonceAt) + v2.substr(kNonceAt + 8, v2.size() - kNonceAt - 8 - 8);
+  v1[4] = 1;  // version 1 (u16 LE)
+  v1[5] = 0;
+  PutFixed64(&v1, Checksum64(v1));
+  auto decoded = DecodeWalObject(v1);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(decoded->sequence, 5u);
+  EXPECT_EQ(decoded->writer_nonce, 0u);
+  EXPECT_TRUE(SameOps(decoded->ops, SampleOps()));
+  std::string v3 = v1.substr(0, v1.size() - 8);
+  v3[4] = 3;  // an unknown version is refused, even with a good checksum
+  PutFixed64(&v3, Checksum64(v3));
+  auto refused = DecodeWalObject(v3);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("unsupported format version 3"), std::string::npos)
+      << refused.status().ToString();
+}
+
 TEST(WalFormatTest, EveryFlippedByteIsCorruption) {
-  std::string bytes = EncodeWalObject(7, SampleOps()).value();
+  std::string bytes = EncodeWalObject(7, SampleOps(), 0x5eed).value();
   for (size_t i = 0; i < bytes.size(); ++i) {
     for (int bit : {0, 7}) {
       std::string bad = bytes;
@@ -76,7 +110,7 @@ TEST(WalFormatTest, EveryFlippedByteIsCorruption) {
 }
 
 TEST(WalFormatTest, EveryTruncationIsCorruption) {
-  std::string bytes = EncodeWalObject(7, SampleOps()).value();
+  std::string bytes = EncodeWalObject(7, SampleOps(), 0x5eed).value();
   for (size_t n = 0; n < bytes.size(); ++n) {
     auto decoded = DecodeWalObject(std::string_view(bytes).substr(0, n));
     ASSERT_FALSE(decoded.ok());
@@ -105,7 +139,7 @@ Operation AddOp(std::string id) {
 
 // Encodes `op` alone: must be refused with InvalidArgument naming `limit_name`.
 void ExpectRefused(const Operation& op, const std::string& limit_name) {
-  auto encoded = EncodeWalObject(1, {op});
+  auto encoded = EncodeWalObject(1, {op}, 1);
   ASSERT_FALSE(encoded.ok()) << "encoded " << encoded->size() << " bytes; decodes: "
                              << DecodeWalObject(*encoded).status().ToString();
   EXPECT_EQ(encoded.status().code(), StatusCode::kInvalidArgument) << encoded.status().ToString();
@@ -121,7 +155,7 @@ TEST(WalFormatTest, EncoderRefusesOverLimitMetadataString) {
   ExpectRefused(op, "limits::kMetadataStringBytesMax");
   // At the limit it is written and read back.
   op.record.metadata = MetadataPatch{{"big", MetadataValue(std::string(limits::kMetadataStringBytesMax, 'x'))}};
-  auto encoded = EncodeWalObject(1, {op});
+  auto encoded = EncodeWalObject(1, {op}, 1);
   ASSERT_TRUE(encoded.ok()) << encoded.status().ToString();
   EXPECT_TRUE(DecodeWalObject(*encoded).ok());
 }
@@ -161,14 +195,14 @@ TEST(WalFormatTest, EncoderRefusesAGroupOverWalObjectBytesMax) {
     ops.push_back(AddOp("r" + std::to_string(i)));
     ops.back().record.document = document;
   }
-  auto encoded = EncodeWalObject(1, ops);
+  auto encoded = EncodeWalObject(1, ops, 1);
   ASSERT_FALSE(encoded.ok()) << "encoded " << encoded->size() << " bytes; decodes: "
                              << DecodeWalObject(*encoded).status().ToString();
   EXPECT_EQ(encoded.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(encoded.status().message().find("limits::kWalObjectBytesMax"), std::string::npos)
       << encoded.status().ToString();
   ops.resize(8);  // 240 MiB: fits
-  encoded = EncodeWalObject(1, ops);
+  encoded = EncodeWalObject(1, ops, 1);
   ASSERT_TRUE(encoded.ok()) << encoded.status().ToString();
   EXPECT_TRUE(DecodeWalObject(*encoded).ok());
 }
@@ -234,11 +268,11 @@ RC_GTEST_PROP(WalFormatProperty, RoundTripsArbitraryRecords,
     }
     ops.push_back(std::move(op));
   }
-  auto decoded = DecodeWalObject(EncodeWalObject(static_cast<uint64_t>(n), ops).value());
+  auto decoded = DecodeWalObject(EncodeWalObject(static_cast<uint64_t>(n), ops, 1).value());
   RC_ASSERT(decoded.ok());
   RC_ASSERT(decoded->sequence == static_cast<uint64_t>(n));
   // NaN != NaN, so compare embeddings bitwise through re-encoding.
-  RC_ASSERT(EncodeWalObject(1, decoded->ops).value() == EncodeWalObject(1, ops).value());
+  RC_ASSERT(EncodeWalObject(1, decoded->ops, 1).value() == EncodeWalObject(1, ops, 1).value());
 }
 
 }  // namespace

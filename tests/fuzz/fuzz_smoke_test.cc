@@ -28,7 +28,7 @@ std::string ValidWal() {
   ops[1].record.uri = "u";
   ops[2].type = OpType::kDelete;
   ops[2].record.id = "c";
-  return EncodeWalObject(9, ops).value();
+  return EncodeWalObject(9, ops, 9).value();
 }
 
 std::string ValidSegment() {

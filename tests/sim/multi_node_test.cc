@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,11 +38,22 @@ class HookStore : public ForwardingStore {
     hook_ = std::move(hook);
   }
 
+  // The next create-only Put of a key containing `prefix` fails with IOError before it
+  // reaches `base` (as a request lost on the way: its outcome unknown to the writer).
+  void FailNextPut(std::string prefix) {
+    std::lock_guard<std::mutex> lock(mu_);
+    fail_prefix_ = std::move(prefix);
+  }
+
   Status Put(const std::string& key, std::string_view bytes, PutMode mode) override {
     std::function<void()> hook;
     if (mode == PutMode::kCreateOnly) {
       std::lock_guard<std::mutex> lock(mu_);
       if (hook_ && key.find(prefix_) != std::string::npos) hook = std::exchange(hook_, nullptr);
+      if (fail_prefix_ && key.find(*fail_prefix_) != std::string::npos) {
+        fail_prefix_.reset();
+        return Status::IOError("injected: put of " + key + " lost");
+      }
     }
     if (hook) hook();
     ++requests;
@@ -71,6 +83,7 @@ class HookStore : public ForwardingStore {
   std::mutex mu_;
   std::string prefix_;
   std::function<void()> hook_;
+  std::optional<std::string> fail_prefix_;
 };
 
 WriteRecord Rec(const std::string& id, std::vector<float> embedding, int64_t n = 0) {
@@ -184,6 +197,28 @@ TEST_F(MultiNodeTest, ARetriedFilterDeleteIsResolvedAgainstTheStateItFollows) {
   ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
   EXPECT_EQ(*deleted, 2u);
   EXPECT_EQ(*a.col->Count(), 0u);
+  EXPECT_EQ(*b.col->Count(), 0u);
+}
+
+// Found by MultiNodeSimulationTest (FATHOM_SEED=1106580367498518316): B, one object
+// behind, logs the same delete as A at the same sequence number. Its first put is lost,
+// its retry meets A's object, and the bytes were equal, so B took A's object for its own
+// and answered its delete from the stale view (1 deleted, where the newest state has
+// none left). The writer nonce makes every commit's bytes its own.
+TEST_F(MultiNodeTest, ARetriedPutDoesNotTakeAnotherNodesEqualGroupForItsOwn) {
+  Node a = Open(), b = Open();
+  ASSERT_TRUE(a.col->Add({Rec("x", {0, 0}, 1)}).ok());
+  ASSERT_EQ(*b.col->Count(), 1u);  // B has seen x
+  DeleteRequest del;
+  del.where = NBelow(5);
+  auto by_a = a.col->Delete(del);
+  ASSERT_TRUE(by_a.ok()) << by_a.status().ToString();
+  ASSERT_EQ(*by_a, 1u);
+  b.store->FailNextPut("/wal/");
+  auto by_b = b.col->Delete(del);
+  ASSERT_TRUE(by_b.ok()) << by_b.status().ToString();
+  EXPECT_EQ(*by_b, 0u);
+  EXPECT_EQ(CountKeys(*base_, a.col->id(), "wal"), 2u);
   EXPECT_EQ(*b.col->Count(), 0u);
 }
 
