@@ -133,6 +133,267 @@ std::vector<Hit> RerankBatched(DistanceSpace space, uint32_t dim, const float* q
   return top.Take();
 }
 
+// The first-stage re-rank of vectors held in memory: the candidates in order of estimate,
+// each row read a few candidates ahead of its distance; stops when the smallest lower
+// bound among the remaining candidates cannot beat the k-th exact distance (only once k
+// exact distances exist). The best k * refine_factor (k without a second stage).
+std::vector<Hit> RerankInOrder(DistanceSpace space, uint32_t dim, const float* query, float query_norm, uint32_t k,
+                               const std::vector<Candidate>& candidates, const InternalMap& to_internal,
+                               bool early_stop, const VectorSource& vectors, const IvfSearchOptions& options,
+                               IvfSearchStats* stats) {
+  std::vector<float> suffix_lower(candidates.size() + 1, std::numeric_limits<float>::infinity());
+  for (size_t i = candidates.size(); i-- > 0;) suffix_lower[i] = std::min(suffix_lower[i + 1], candidates[i].lower);
+  {
+    // Hint the first k * 2 candidates' reads (most searches stop soon after k).
+    const std::vector<uint32_t> first = FirstSlots(candidates, size_t{k} * 2);
+    vectors.Prefetch(first.data(), first.size());
+  }
+  std::vector<float> scratch(dim);
+  const size_t kept = options.exact != nullptr ? size_t{k} * options.refine_factor : k;
+  TopK top(kept);
+  // Rows in memory are read a few candidates ahead of their distance (the re-rank is
+  // bound by cache misses: a 128-d row is 8 lines at a random address).
+  // The per-slot entries that locate a row are hinted twice as far ahead.
+  constexpr size_t kRowLookahead = 4;
+  constexpr size_t kLocationLookahead = 2 * kRowLookahead;
+  for (size_t i = 0; i < std::min(kLocationLookahead, candidates.size()); ++i) vectors.PrefetchLocation(candidates[i].slot);
+  for (size_t i = 0; i < std::min(kRowLookahead, candidates.size()); ++i) vectors.PrefetchToCache(candidates[i].slot);
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    const float kth = top.threshold();
+    if (early_stop && kth != std::numeric_limits<float>::infinity() && suffix_lower[i] >= to_internal(kth)) break;
+    if (i + kLocationLookahead < candidates.size()) vectors.PrefetchLocation(candidates[i + kLocationLookahead].slot);
+    if (i + kRowLookahead < candidates.size()) vectors.PrefetchToCache(candidates[i + kRowLookahead].slot);
+    float distance;
+    if (!vectors.Distance(candidates[i].slot, space, query, query_norm, scratch.data(), &distance)) continue;
+    top.Push(distance, candidates[i].slot);
+    ++stats->reranked;
+  }
+  return top.Take();
+}
+
+// The map from Chroma's distance in `space` to the internal squared-L2 distance of the
+// transformed query (TransformQuery) and rows.
+InternalMap InternalMapFor(DistanceSpace space, float query_norm, float ip_max_norm) {
+  InternalMap to_internal;
+  switch (space) {
+    case DistanceSpace::kL2:
+      break;
+    case DistanceSpace::kCosine:
+      to_internal.scale = 2.0f;  // |a - b|^2 = 2 - 2 cos for unit vectors
+      break;
+    case DistanceSpace::kInnerProduct: {
+      // With s = M / |q|: |t(o) - t(q)|^2 = 2 M^2 - 2 s <o, q> and distance = 1 - <o, q>.
+      const float s = query_norm > 0.0f ? ip_max_norm / query_norm : 0.0f;
+      to_internal.scale = 2.0f * s;
+      to_internal.shift = 2.0f * ip_max_norm * ip_max_norm - 2.0f * s;
+      break;
+    }
+  }
+  return to_internal;
+}
+
+// Search's checks of its arguments against an index of `dim` dimensions.
+Status CheckSearchArguments(uint32_t dim, const float* query, const IvfSearchOptions& options,
+                            const VectorSource& vectors) {
+  if (vectors.dim() != dim) {
+    return Status::InvalidArgument("IVF search: the full-precision vectors do not match the index");
+  }
+  if (options.k > ivf_limits::kTopKMax) return Status::InvalidArgument("IVF search: k too large");
+  if (options.probes == 0) return Status::InvalidArgument("IVF search: probes must be at least 1");
+  if (!(options.error_bound_epsilon >= 0.0f)) return Status::InvalidArgument("IVF search: bad epsilon");
+  if (options.exact != nullptr) {
+    if (options.exact->dim() != dim) return Status::InvalidArgument("IVF search: exact vectors of another dimension");
+    if (options.refine_factor == 0 || options.refine_factor > ivf_limits::kRefineFactorMax) {
+      return Status::InvalidArgument("IVF search: refine_factor out of range");
+    }
+  }
+  for (uint32_t d = 0; d < dim; ++d) {
+    if (!std::isfinite(query[d])) return Status::InvalidArgument("IVF search: query must be finite");
+  }
+  return Status::Ok();
+}
+
+// The filter planner: whether a filtered search of an index of `rows` rows in `clusters`
+// clusters scans the allowed rows exactly instead of probing. An exact scan of the allowed
+// rows costs allowed_count exact distances; the IVF scan keeps probing until it has scored
+// as many allowed rows as an unfiltered search would score, i.e. it goes through about
+// probes * mean / selectivity rows of probed clusters (each tested against the filter, the
+// allowed ones scored). A forced strategy (tests, benchmarks) is taken as it is.
+bool PlanFilteredSearch(const SlotFilter& filter, size_t rows, uint32_t clusters, uint32_t probes, uint32_t k,
+                        FilterStrategy strategy) {
+  if (strategy != FilterStrategy::kAuto) return strategy == FilterStrategy::kExactScan;
+  const double mean_cluster_rows = static_cast<double>(rows) / clusters;
+  const size_t allowed = filter.allowed_count();
+  const double selectivity = std::max(1.0 / rows, static_cast<double>(allowed) / rows);
+  const double probed_rows = std::min<double>(rows, probes * mean_cluster_rows / selectivity);
+  const double ivf_cost = probed_rows * kFilteredProbedRowCostRelativeToExact;
+  return allowed <= std::max<size_t>(ivf_limits::kExactScanAllowedRowsMin, k) ||
+         static_cast<double>(allowed) <= ivf_cost;
+}
+
+// How many clusters a search routes for at first: `probes`, or for a filtered search the
+// about probes / selectivity it is expected to probe (it stops once it has scored as many
+// allowed rows as an unfiltered one would).
+uint32_t ClustersToRoute(const SlotFilter& filter, size_t rows, uint32_t probes, uint32_t clusters) {
+  double expected_probes = probes;
+  if (!filter.allows_all()) {
+    expected_probes = probes * static_cast<double>(rows) / std::max<double>(1.0, filter.allowed_count());
+  }
+  const double wanted = std::ceil(expected_probes);
+  return static_cast<uint32_t>(std::min<double>(wanted, clusters));
+}
+
+// The clusters of a search by distance of their centroids from the query. `route(wanted,
+// order)` is IvfIndex::RouteQuery for the rotated query: it fills `order` with (at least)
+// the `wanted` nearest clusters, unsorted, and returns the exact centroid distances it
+// computed (added to IvfSearchStats::centroids_scored). The first `probes` are sorted at
+// once; with a filter the probe count is open-ended, so further ones are sorted in
+// doubling batches as the scan reaches them.
+template <typename Route>
+class ProbeOrder {
+ public:
+  ProbeOrder(Route route, uint32_t clusters, uint32_t wanted, uint32_t probes, IvfSearchStats* stats)
+      : route_(std::move(route)), clusters_(clusters), stats_(stats) {
+    stats_->centroids_scored = route_(wanted, &order_);
+    std::partial_sort(order_.begin(), order_.begin() + probes, order_.end());
+    sorted_ = probes;
+  }
+
+  uint32_t clusters() const { return clusters_; }
+
+  // The cluster of probe p, asked for p = 0, 1, 2, ... in turn: the true p-th nearest.
+  uint32_t Cluster(uint32_t p) {
+    if (p == order_.size()) RouteFurther();
+    if (p == sorted_) {
+      const uint32_t next = std::min<uint32_t>(static_cast<uint32_t>(order_.size()), 2 * sorted_);
+      std::partial_sort(order_.begin() + sorted_, order_.begin() + next, order_.end());
+      sorted_ = next;
+    }
+    return order_[p].second;
+  }
+
+ private:
+  // order_ holds the nearest clusters in true order as far as it goes (at least `wanted`;
+  // the router returns a closed prefix, never a farther cluster that skips a nearer one).
+  // A search that goes past it (a filtered one short of its target, or clusters holding
+  // fewer than k rows) routes again for twice as many and appends the clusters it has not
+  // got yet, so probe p is always the true p-th nearest.
+  void RouteFurther() {
+    const uint32_t more = static_cast<uint32_t>(std::min<size_t>(clusters_, 2 * order_.size()));
+    std::vector<uint8_t> seen(clusters_, 0);
+    for (const auto& entry : order_) seen[entry.second] = 1;
+    std::vector<std::pair<float, uint32_t>> further;
+    stats_->centroids_scored += route_(more, &further);
+    for (const auto& entry : further) {
+      if (!seen[entry.second]) order_.push_back(entry);
+    }
+  }
+
+  Route route_;
+  const uint32_t clusters_;
+  IvfSearchStats* const stats_;
+  std::vector<std::pair<float, uint32_t>> order_;  // (squared centroid distance, cluster)
+  uint32_t sorted_ = 0;                             // order_[0, sorted_) is in true order
+};
+
+// The parts of an IvfIndex its code scan reads (borrowed; layout in ivf_index.h).
+struct ClusterCodes {
+  const RabitqQuantizer& quantizer;
+  const float* centroids;   // clusters x padded_dim, rotated
+  const uint32_t* offsets;  // clusters + 1
+  const uint32_t* slots;    // per row, in cluster order
+  const uint64_t* codes;    // per row: code_words words
+  const float* add;         // per row: RaBitQ factors
+  const float* rescale;
+  const float* error;
+};
+
+// The rows of cluster rows [begin, begin + count) that `filter` allows, as positions in
+// the cluster. The allowed codes sit at scattered offsets of the cluster: they are
+// requested all at once, so their cache misses overlap each other and the query
+// quantization that follows instead of queueing behind the popcounts of the previous code.
+inline void SelectAllowed(const ClusterCodes& index, const SlotFilter& filter, size_t begin, size_t count,
+                          uint32_t words, std::vector<uint32_t>* selected) {
+  const uint64_t* codes = index.codes + begin * words;
+  const uint32_t* slots = index.slots + begin;
+  selected->clear();
+  for (size_t i = 0; i < count; ++i) {
+    if (filter.Allows(slots[i])) selected->push_back(static_cast<uint32_t>(i));
+  }
+  for (uint32_t r : *selected) {
+    PrefetchLines(codes + size_t{r} * words, size_t{words} * sizeof(uint64_t));
+    __builtin_prefetch(index.add + begin + r, 0, 3);
+    __builtin_prefetch(index.rescale + begin + r, 0, 3);
+  }
+}
+
+// The code scan: clusters in `order`, the allowed codes of each scored against the
+// rotated query's residual from its centroid (quantized per cluster), the k *
+// rerank_factor best estimates kept (sorted). Past `probes` it goes on only while fewer
+// than k rows were scored (a query asking for k rows gets k when the index has them) or a
+// filtered search has not scored as many allowed rows as the first `probes` clusters hold.
+template <typename Route>
+std::vector<Candidate> ScanCodes(const ClusterCodes& index, const float* rotated, ProbeOrder<Route>& order,
+                                 const SlotFilter& filter, uint32_t k, uint32_t probes,
+                                 const IvfSearchOptions& options, IvfSearchStats* stats) {
+  const RabitqQuantizer& quantizer = index.quantizer;
+  const uint32_t padded = quantizer.padded_dim();
+  const uint32_t words = quantizer.code_words();
+  size_t allowed_target = 0;  // with a filter: allowed rows to score before stopping
+  for (uint32_t p = 0; p < probes; ++p) {
+    const uint32_t j = order.Cluster(p);
+    allowed_target += index.offsets[j + 1] - index.offsets[j];
+  }
+  allowed_target = std::min(allowed_target, filter.allowed_count());
+
+  const size_t capacity = std::clamp<size_t>(static_cast<size_t>(k) * std::max(1u, options.rerank_factor), k,
+                                             ivf_limits::kRerankCandidatesMax);
+  CandidateReservoir reservoir(capacity);
+  RabitqQuery prepared;
+  std::vector<float> residual(padded);
+  std::vector<float> estimates;
+  std::vector<uint32_t> selected;
+  size_t allowed_scored = 0;
+  float threshold = reservoir.threshold();
+  size_t total_scored = 0;  // rows scored (allowed ones, with a filter)
+  for (uint32_t p = 0; p < order.clusters(); ++p) {
+    if (p >= probes && total_scored >= k && (filter.allows_all() || allowed_scored >= allowed_target)) break;
+    const uint32_t j = order.Cluster(p);
+    const size_t begin = index.offsets[j], count = index.offsets[j + 1] - begin;
+    if (count == 0) continue;
+    const uint64_t* codes = index.codes + begin * words;
+    const uint32_t* slots = index.slots + begin;
+    const uint32_t* rows = nullptr;
+    size_t scored = count;
+    if (!filter.allows_all()) {
+      SelectAllowed(index, filter, begin, count, words, &selected);
+      rows = selected.data();
+      scored = selected.size();
+      allowed_scored += scored;
+      if (scored == 0) {  // nothing allowed here: no need to quantize the query for it
+        ++stats->clusters_probed;
+        continue;
+      }
+    }
+    const float* centroid = index.centroids + static_cast<size_t>(j) * padded;
+    for (uint32_t d = 0; d < padded; ++d) residual[d] = rotated[d] - centroid[d];
+    quantizer.PrepareQuery(residual.data(), &prepared);
+    total_scored += scored;
+    estimates.resize(scored);
+    RabitqEstimate(prepared, words, codes, index.add + begin, index.rescale + begin, rows, scored, estimates.data());
+    for (size_t i = 0; i < scored; ++i) {
+      if (estimates[i] >= threshold) continue;
+      const size_t local = rows == nullptr ? i : rows[i];
+      const float bound = RabitqErrorBound(prepared, index.error[begin + local], options.error_bound_epsilon);
+      reservoir.Push(Candidate{estimates[i], estimates[i] - bound, slots[local]});
+      threshold = reservoir.threshold();
+    }
+    ++stats->clusters_probed;
+    stats->codes_scored += scored;
+  }
+  return reservoir.TakeSorted();
+}
+
 // Rows per Prefetch hint of a batched exact scan: a batch's blocks stay well within one
 // VectorFile::PrefetchRows call (kPrefetchRowsBlocksMax) even when every row spans two.
 constexpr size_t kExactScanBatchRows = 256;
@@ -451,21 +712,7 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
   IvfSearchStats local_stats;
   if (stats == nullptr) stats = &local_stats;
   *stats = IvfSearchStats{};
-  if (vectors.dim() != dim_) {
-    return Status::InvalidArgument("IVF search: the full-precision vectors do not match the index");
-  }
-  if (options.k > ivf_limits::kTopKMax) return Status::InvalidArgument("IVF search: k too large");
-  if (options.probes == 0) return Status::InvalidArgument("IVF search: probes must be at least 1");
-  if (!(options.error_bound_epsilon >= 0.0f)) return Status::InvalidArgument("IVF search: bad epsilon");
-  if (options.exact != nullptr) {
-    if (options.exact->dim() != dim_) return Status::InvalidArgument("IVF search: exact vectors of another dimension");
-    if (options.refine_factor == 0 || options.refine_factor > ivf_limits::kRefineFactorMax) {
-      return Status::InvalidArgument("IVF search: refine_factor out of range");
-    }
-  }
-  for (uint32_t d = 0; d < dim_; ++d) {
-    if (!std::isfinite(query[d])) return Status::InvalidArgument("IVF search: query must be finite");
-  }
+  FATHOM_RETURN_IF_ERROR(CheckSearchArguments(dim_, query, options, vectors));
   const uint32_t k = static_cast<uint32_t>(std::min<size_t>(options.k, rows_));
   if (k == 0) return std::vector<Hit>{};
   const SlotFilter all;
@@ -473,192 +720,40 @@ Result<std::vector<Hit>> IvfIndex::Search(const float* query, const IvfSearchOpt
   const float query_norm = Norm(query, dim_);
   const uint32_t clusters = this->clusters();
   const uint32_t probes = std::min(options.probes, clusters);
-  const double mean_cluster_rows = static_cast<double>(rows_) / clusters;
-
-  // Filter planning: an exact scan of the allowed rows costs allowed_count exact
-  // distances; the IVF scan keeps probing until it has scored as many allowed rows as an
-  // unfiltered search would score, i.e. it goes through about probes * mean / selectivity
-  // rows of probed clusters (each tested against the filter, the allowed ones scored).
-  if (!filter.allows_all()) {
-    const size_t allowed = filter.allowed_count();
-    const double selectivity = std::max(1.0 / rows_, static_cast<double>(allowed) / rows_);
-    const double probed_rows = std::min<double>(rows_, probes * mean_cluster_rows / selectivity);
-    const double ivf_cost = probed_rows * kFilteredProbedRowCostRelativeToExact;
-    const bool exact = options.filter_strategy == FilterStrategy::kAuto
-                           ? allowed <= std::max<size_t>(ivf_limits::kExactScanAllowedRowsMin, k) ||
-                                 static_cast<double>(allowed) <= ivf_cost
-                           : options.filter_strategy == FilterStrategy::kExactScan;
-    if (exact) {
-      stats->exact_scan = true;
-      const uint32_t kept = options.exact != nullptr ? k * options.refine_factor : k;
-      return Refine(query, query_norm, k, ExactScan(query, query_norm, kept, filter, vectors, options.batched_reads),
-                    vectors, options, stats);
-    }
+  if (!filter.allows_all() && PlanFilteredSearch(filter, rows_, clusters, probes, k, options.filter_strategy)) {
+    stats->exact_scan = true;
+    const uint32_t kept = options.exact != nullptr ? k * options.refine_factor : k;
+    return Refine(query, query_norm, k, ExactScan(query, query_norm, kept, filter, vectors, options.batched_reads),
+                  vectors, options, stats);
   }
 
-  const RabitqQuantizer& quantizer = *quantizer_;
-  const uint32_t padded = quantizer.padded_dim();
-  const uint32_t words = quantizer.code_words();
+  // The code scan of the nearest clusters, in the rotated search space.
+  const uint32_t padded = quantizer_->padded_dim();
   std::vector<float> internal_query(padded, 0.0f);
   std::vector<float> rotated(padded);
   TransformQuery(query, query_norm, internal_query.data());
-  quantizer.Rotate(internal_query.data(), rotated.data());
-
-  // Centroids by distance: the first `probes` sorted now; with a filter the probe count
-  // is open-ended, so further ones are sorted in doubling batches as the scan reaches them.
-  std::vector<std::pair<float, uint32_t>> order;
+  quantizer_->Rotate(internal_query.data(), rotated.data());
   std::vector<float> centroid_distances;
-  // A filtered search probes about probes / selectivity clusters (it stops once it has
-  // scored as many allowed rows as an unfiltered one would); route for that many.
-  double expected_probes = probes;
-  if (!filter.allows_all()) {
-    expected_probes = probes * static_cast<double>(rows_) / std::max<double>(1.0, filter.allowed_count());
-  }
-  const double wanted = std::ceil(expected_probes);
-  stats->centroids_scored =
-      RouteQuery(rotated.data(), static_cast<uint32_t>(std::min<double>(wanted, clusters)), &order, &centroid_distances);
-  // `order` holds the nearest clusters in true order as far as it goes (at least
-  // `wanted`; the router returns a closed prefix, never a farther cluster that skips a
-  // nearer one). A search that goes past it (a filtered one short of its target, or
-  // clusters holding fewer than k rows) routes again for twice as many and appends the
-  // clusters it has not got yet, so probe p is always the true p-th nearest.
-  auto route_further = [&] {
-    const uint32_t more = static_cast<uint32_t>(std::min<size_t>(clusters, 2 * order.size()));
-    std::vector<uint8_t> seen(clusters, 0);
-    for (const auto& entry : order) seen[entry.second] = 1;
-    std::vector<std::pair<float, uint32_t>> further;
-    stats->centroids_scored += RouteQuery(rotated.data(), more, &further, &centroid_distances);
-    for (const auto& entry : further) {
-      if (!seen[entry.second]) order.push_back(entry);
-    }
-  };
-  std::partial_sort(order.begin(), order.begin() + probes, order.end());
-  uint32_t sorted = probes;
-  size_t allowed_target = 0;  // with a filter: allowed rows to score before stopping
-  for (uint32_t p = 0; p < probes; ++p) allowed_target += ClusterRows(order[p].second);
-  allowed_target = std::min(allowed_target, filter.allowed_count());
-
-  const size_t capacity = std::clamp<size_t>(static_cast<size_t>(k) * std::max(1u, options.rerank_factor), k,
-                                             ivf_limits::kRerankCandidatesMax);
-  CandidateReservoir reservoir(capacity);
-  RabitqQuery prepared;
-  std::vector<float> residual(padded);
-  std::vector<float> estimates;
-  std::vector<uint32_t> selected;
-  size_t allowed_scored = 0;
-  float threshold = reservoir.threshold();
-  size_t total_scored = 0;  // rows scored (allowed ones, with a filter)
-  for (uint32_t p = 0; p < clusters; ++p) {
-    // Past `probes`, go on only while fewer than k rows were scored (a query asking for
-    // k rows gets k when the index has them) or a filtered search has not reached its
-    // target.
-    if (p >= probes && total_scored >= k && (filter.allows_all() || allowed_scored >= allowed_target)) break;
-    if (p == order.size()) route_further();
-    if (p == sorted) {
-      const uint32_t next = std::min<uint32_t>(static_cast<uint32_t>(order.size()), 2 * sorted);
-      std::partial_sort(order.begin() + sorted, order.begin() + next, order.end());
-      sorted = next;
-    }
-    const uint32_t j = order[p].second;
-    const size_t begin = offsets_[j], count = offsets_[j + 1] - begin;
-    if (count == 0) continue;
-    const uint64_t* codes = codes_.data() + begin * words;
-    const uint32_t* slots = slots_.data() + begin;
-    const uint32_t* rows = nullptr;
-    size_t scored = count;
-    if (!filter.allows_all()) {
-      selected.clear();
-      for (size_t i = 0; i < count; ++i) {
-        if (filter.Allows(slots[i])) selected.push_back(static_cast<uint32_t>(i));
-      }
-      rows = selected.data();
-      scored = selected.size();
-      allowed_scored += scored;
-      // The allowed codes sit at scattered offsets of the cluster: request them all now,
-      // so their cache misses overlap each other and the query quantization below
-      // instead of queueing behind the popcounts of the previous code.
-      for (uint32_t r : selected) {
-        PrefetchLines(codes + size_t{r} * words, size_t{words} * sizeof(uint64_t));
-        __builtin_prefetch(add_.data() + begin + r, 0, 3);
-        __builtin_prefetch(rescale_.data() + begin + r, 0, 3);
-      }
-      if (scored == 0) {  // nothing allowed here: no need to quantize the query for it
-        ++stats->clusters_probed;
-        continue;
-      }
-    }
-    const float* centroid = centroids_.data() + static_cast<size_t>(j) * padded;
-    for (uint32_t d = 0; d < padded; ++d) residual[d] = rotated[d] - centroid[d];
-    quantizer.PrepareQuery(residual.data(), &prepared);
-    total_scored += scored;
-    estimates.resize(scored);
-    RabitqEstimate(prepared, words, codes, add_.data() + begin, rescale_.data() + begin, rows, scored,
-                   estimates.data());
-    for (size_t i = 0; i < scored; ++i) {
-      if (estimates[i] >= threshold) continue;
-      const size_t local = rows == nullptr ? i : rows[i];
-      const float bound = RabitqErrorBound(prepared, error_[begin + local], options.error_bound_epsilon);
-      reservoir.Push(Candidate{estimates[i], estimates[i] - bound, slots[local]});
-      threshold = reservoir.threshold();
-    }
-    ++stats->clusters_probed;
-    stats->codes_scored += scored;
-  }
-
-  // Re-rank in order of estimate. Stop when the smallest lower bound among the remaining
-  // candidates cannot beat the k-th exact distance (only once k exact distances exist).
-  std::vector<Candidate> candidates = reservoir.TakeSorted();
+  ProbeOrder order(
+      [&](uint32_t wanted, std::vector<std::pair<float, uint32_t>>* out) {
+        return RouteQuery(rotated.data(), wanted, out, &centroid_distances);
+      },
+      clusters, ClustersToRoute(filter, rows_, probes, clusters), probes, stats);
+  const ClusterCodes codes{*quantizer_,  centroids_.data(), offsets_.data(), slots_.data(),
+                           codes_.data(), add_.data(),       rescale_.data(), error_.data()};
+  const std::vector<Candidate> candidates = ScanCodes(codes, rotated.data(), order, filter, k, probes, options, stats);
   stats->candidates = candidates.size();
-  std::vector<float> suffix_lower(candidates.size() + 1, std::numeric_limits<float>::infinity());
-  for (size_t i = candidates.size(); i-- > 0;) suffix_lower[i] = std::min(suffix_lower[i + 1], candidates[i].lower);
-  InternalMap to_internal;
-  switch (space_) {
-    case DistanceSpace::kL2:
-      break;
-    case DistanceSpace::kCosine:
-      to_internal.scale = 2.0f;  // |a - b|^2 = 2 - 2 cos for unit vectors
-      break;
-    case DistanceSpace::kInnerProduct: {
-      // With s = M / |q|: |t(o) - t(q)|^2 = 2 M^2 - 2 s <o, q> and distance = 1 - <o, q>.
-      const float s = query_norm > 0.0f ? ip_max_norm_ / query_norm : 0.0f;
-      to_internal.scale = 2.0f * s;
-      to_internal.shift = 2.0f * ip_max_norm_ * ip_max_norm_ - 2.0f * s;
-      break;
-    }
-  }
+
+  // Exact re-rank of the candidates, then the second stage if there is one.
+  const InternalMap to_internal = InternalMapFor(space_, query_norm, ip_max_norm_);
   const bool early_stop = options.error_bound_epsilon > 0.0f;
-  if (options.batched_reads) {
-    return Refine(query, query_norm, k,
-                  RerankBatched(space_, dim_, query, query_norm, k, candidates, to_internal, early_stop, vectors,
-                                options, stats),
-                  vectors, options, stats);
-  }
-  {
-    // Hint the first k * 2 candidates' reads (most searches stop soon after k).
-    const std::vector<uint32_t> first = FirstSlots(candidates, size_t{k} * 2);
-    vectors.Prefetch(first.data(), first.size());
-  }
-  std::vector<float> scratch(dim_);
-  const size_t kept = options.exact != nullptr ? size_t{k} * options.refine_factor : k;
-  TopK top(kept);
-  // Rows in memory are read a few candidates ahead of their distance (the re-rank is
-  // bound by cache misses: a 128-d row is 8 lines at a random address).
-  // The per-slot entries that locate a row are hinted twice as far ahead.
-  constexpr size_t kRowLookahead = 4;
-  constexpr size_t kLocationLookahead = 2 * kRowLookahead;
-  for (size_t i = 0; i < std::min(kLocationLookahead, candidates.size()); ++i) vectors.PrefetchLocation(candidates[i].slot);
-  for (size_t i = 0; i < std::min(kRowLookahead, candidates.size()); ++i) vectors.PrefetchToCache(candidates[i].slot);
-  for (size_t i = 0; i < candidates.size(); ++i) {
-    const float kth = top.threshold();
-    if (early_stop && kth != std::numeric_limits<float>::infinity() && suffix_lower[i] >= to_internal(kth)) break;
-    if (i + kLocationLookahead < candidates.size()) vectors.PrefetchLocation(candidates[i + kLocationLookahead].slot);
-    if (i + kRowLookahead < candidates.size()) vectors.PrefetchToCache(candidates[i + kRowLookahead].slot);
-    float distance;
-    if (!vectors.Distance(candidates[i].slot, space_, query, query_norm, scratch.data(), &distance)) continue;
-    top.Push(distance, candidates[i].slot);
-    ++stats->reranked;
-  }
-  return Refine(query, query_norm, k, top.Take(), vectors, options, stats);
+  std::vector<Hit> reranked =
+      options.batched_reads
+          ? RerankBatched(space_, dim_, query, query_norm, k, candidates, to_internal, early_stop, vectors, options,
+                          stats)
+          : RerankInOrder(space_, dim_, query, query_norm, k, candidates, to_internal, early_stop, vectors, options,
+                          stats);
+  return Refine(query, query_norm, k, std::move(reranked), vectors, options, stats);
 }
 
 std::vector<Hit> IvfIndex::Refine(const float* query, float query_norm, uint32_t k, std::vector<Hit> approximate,

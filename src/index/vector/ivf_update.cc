@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/aligned_allocator.h"
 #include "common/assert.h"
 #include "index/vector/distance.h"
 #include "index/vector/ivf_index.h"
@@ -138,13 +139,36 @@ struct WorkCluster {
   bool splittable = true;  // false once 2-means failed to separate its rows
 };
 
-// The mutable cluster lists of an update, with the merge and split passes. Centroids are
-// rotated (padded_dim floats each); clusters are never erased, only marked dead, so a
+// The source index's rows, borrowed (IvfIndex's members, in cluster order).
+struct SourceRows {
+  uint32_t clusters;
+  const uint32_t* offsets;  // clusters + 1: cluster j is rows [offsets[j], offsets[j + 1])
+  const uint32_t* slots;    // per row
+  const uint64_t* codes;    // per row: code_words words
+  const float* add;         // per row: RaBitQ factors
+  const float* rescale;
+  const float* error;
+};
+
+// What reading an added row found.
+enum class AddedRead : uint8_t { kRead, kUnreadable, kNotFinite, kOverflow };
+
+// Per added row (in the order given to Updated): what reading it found, and the source
+// cluster nearest to it.
+struct AddedRows {
+  std::vector<AddedRead> outcome;
+  std::vector<uint32_t> assignment;
+};
+
+// The mutable cluster lists of an update: the added rows read (ReadAdded), the lists
+// filled with the kept and added rows (Fill), then the merge and split passes. Centroids
+// are rotated (padded_dim floats each); clusters are never erased, only marked dead, so a
 // cluster's number stays its position in `centroids`.
 class UpdateWork {
  public:
+  // Starts from the source index's rotated centroids.
   UpdateWork(const RabitqQuantizer& quantizer, DistanceSpace space, uint32_t dim, float max_norm,
-             const VectorSource& vectors, uint64_t seed, IvfUpdateStats* stats)
+             std::vector<float> centroids, const VectorSource& vectors, uint64_t seed, IvfUpdateStats* stats)
       : quantizer_(quantizer),
         space_(space),
         dim_(dim),
@@ -153,18 +177,76 @@ class UpdateWork {
         vectors_(vectors),
         split_seed_(MixSeed(seed, kSplitSeedStream)),
         stats_(stats),
+        centroids_(std::move(centroids)),
         scratch_(dim),
         internal_(quantizer.dim()) {}
 
-  std::vector<WorkCluster>& clusters() { return clusters_; }
-  std::vector<float>& centroids() { return centroids_; }
-  std::vector<float>& store() { return store_; }
+  const std::vector<WorkCluster>& clusters() const { return clusters_; }
   const float* Vector(uint32_t v) const { return store_.data() + size_t{v} * padded_; }
   const float* Centroid(size_t c) const { return centroids_.data() + c * padded_; }
+  size_t rows() const { return rows_; }
 
-  // Counts the live clusters and rows, marking empty clusters dead. Call once after the
-  // lists are filled.
-  void Start() {
+  // Reads, transforms and rotates the added rows and assigns each to its nearest source
+  // centroid, in parallel on `threads`; added row i becomes vector i of the store. Call
+  // first. InvalidArgument if an added vector is not finite.
+  Result<AddedRows> ReadAdded(const std::vector<uint32_t>& added, int threads) {
+    const size_t source_clusters = centroids_.size() / padded_;
+    AddedRows read;
+    read.outcome.assign(added.size(), AddedRead::kRead);
+    read.assignment.assign(added.size(), 0);
+    FATHOM_CHECK(store_.empty());
+    store_.resize(added.size() * padded_);
+    vectors_.Prefetch(added.data(), added.size());
+    ParallelForChunks(added.size(), ivf_limits::kParallelChunkRows, threads, [&](size_t begin, size_t end) {
+      std::vector<float> scratch(dim_), internal(quantizer_.dim()), distances(source_clusters);
+      for (size_t i = begin; i < end; ++i) {
+        const float* row = vectors_.Fetch(added[i], scratch.data());
+        if (row == nullptr) {
+          read.outcome[i] = AddedRead::kUnreadable;
+          continue;
+        }
+        if (!AllFinite(row, dim_)) {
+          read.outcome[i] = AddedRead::kNotFinite;
+          continue;
+        }
+        if (TransformRow(space_, row, dim_, max_norm_, internal.data())) read.outcome[i] = AddedRead::kOverflow;
+        float* rotated = store_.data() + i * padded_;
+        quantizer_.Rotate(internal.data(), rotated);
+        SquaredL2ToMany(rotated, centroids_.data(), source_clusters, padded_, distances.data());
+        read.assignment[i] =
+            static_cast<uint32_t>(std::min_element(distances.begin(), distances.end()) - distances.begin());
+      }
+    });
+    for (AddedRead o : read.outcome) {
+      if (o == AddedRead::kNotFinite) return Status::InvalidArgument("IVF update: added vectors must be finite");
+    }
+    return read;
+  }
+
+  // Fills the cluster lists: the source's rows that `keep` allows, in their clusters, then
+  // the added rows that could be read (`read`, from ReadAdded), each in its nearest
+  // cluster. Counts them, marking empty clusters dead.
+  void Fill(const SourceRows& source, const SlotFilter& keep, const std::vector<uint32_t>& added,
+            const AddedRows& read) {
+    clusters_.resize(source.clusters);
+    for (uint32_t j = 0; j < source.clusters; ++j) {
+      for (uint32_t r = source.offsets[j]; r < source.offsets[j + 1]; ++r) {
+        if (keep.Allows(source.slots[r])) {
+          clusters_[j].rows.push_back(Entry{source.slots[r], r, kNone});
+        } else {
+          ++stats_->removed;
+        }
+      }
+    }
+    for (size_t i = 0; i < added.size(); ++i) {
+      if (read.outcome[i] == AddedRead::kUnreadable) {
+        ++stats_->unreadable;
+        continue;
+      }
+      if (read.outcome[i] == AddedRead::kOverflow) ++stats_->norm_overflow;
+      clusters_[read.assignment[i]].rows.push_back(Entry{added[i], kNone, static_cast<uint32_t>(i)});
+      ++stats_->added;
+    }
     live_ = 0;
     rows_ = 0;
     for (WorkCluster& cluster : clusters_) {
@@ -173,7 +255,6 @@ class UpdateWork {
       rows_ += cluster.rows.size();
     }
   }
-  size_t rows() const { return rows_; }
 
   // Dissolves clusters below kClusterMergeFactor times the mean (which grows as clusters
   // go), smallest first, never the last one.
@@ -428,6 +509,98 @@ class UpdateWork {
   std::vector<float> distances_;  // per cluster: Nearest's buffer
 };
 
+// Updated's checks of its arguments against `index`.
+Status CheckUpdateArguments(const IvfIndex& index, const SlotFilter& keep, const std::vector<uint32_t>& added,
+                            const VectorSource& vectors, const IvfUpdateOptions& options) {
+  if (vectors.dim() != index.dim()) {
+    return Status::InvalidArgument("IVF update: the full-precision vectors do not match the index");
+  }
+  if (options.threads < 1 || options.threads > ivf_limits::kBuildThreadsMax) {
+    return Status::InvalidArgument("IVF update: threads out of range");
+  }
+  std::vector<uint32_t> sorted = added;
+  std::sort(sorted.begin(), sorted.end());
+  if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+    return Status::InvalidArgument("IVF update: added slots must be distinct");
+  }
+  if (!sorted.empty() && sorted.back() == UINT32_MAX) {
+    return Status::InvalidArgument("IVF update: slot 2^32-1 is reserved");
+  }
+  for (uint32_t slot : added) {
+    if (index.Contains(slot) && keep.Allows(slot)) {
+      return Status::InvalidArgument("IVF update: added slot " + std::to_string(slot) + " is already a kept row");
+    }
+  }
+  return Status::Ok();
+}
+
+// The new index's clusters and rows (IvfIndex's members of the same names).
+struct AssembledRows {
+  std::vector<float> centroids;
+  std::vector<uint32_t> offsets;
+  std::vector<uint32_t> slots;
+  std::vector<uint64_t, AlignedAllocator<uint64_t>> codes;
+  std::vector<float> add, rescale, error;
+};
+
+// The live clusters of `work` in order (split-off clusters after the source's), kept
+// codes copied from `source`, every other row encoded against its final centroid (in
+// parallel on `threads`).
+AssembledRows AssembleRows(const UpdateWork& work, const SourceRows& source, const RabitqQuantizer& quantizer,
+                           int threads) {
+  const uint32_t padded = quantizer.padded_dim();
+  const uint32_t words = quantizer.code_words();
+  const size_t rows = work.rows();
+  AssembledRows out;
+  out.offsets.push_back(0);
+  out.slots.reserve(rows);
+  out.codes.resize(rows * words);
+  out.add.resize(rows);
+  out.rescale.resize(rows);
+  out.error.resize(rows);
+  struct Pending {
+    uint32_t row;      // position in the new index
+    uint32_t vector;   // in the store
+    uint32_t cluster;  // in the new index
+  };
+  std::vector<Pending> pending;
+  const std::vector<WorkCluster>& clusters = work.clusters();
+  for (size_t c = 0; c < clusters.size(); ++c) {
+    if (!clusters[c].alive) continue;
+    FATHOM_DCHECK(!clusters[c].rows.empty());
+    const uint32_t cluster = static_cast<uint32_t>(out.offsets.size() - 1);
+    out.centroids.insert(out.centroids.end(), work.Centroid(c), work.Centroid(c) + padded);
+    for (const Entry& e : clusters[c].rows) {
+      const uint32_t p = static_cast<uint32_t>(out.slots.size());
+      out.slots.push_back(e.slot);
+      if (e.old_row != kNone) {
+        std::copy_n(source.codes + size_t{e.old_row} * words, words, out.codes.begin() + size_t{p} * words);
+        out.add[p] = source.add[e.old_row];
+        out.rescale[p] = source.rescale[e.old_row];
+        out.error[p] = source.error[e.old_row];
+      } else {
+        FATHOM_CHECK(e.vector != kNone);
+        pending.push_back(Pending{p, e.vector, cluster});
+      }
+    }
+    out.offsets.push_back(static_cast<uint32_t>(out.slots.size()));
+  }
+  FATHOM_CHECK(out.slots.size() == rows);
+  FATHOM_CHECK(out.offsets.size() - 1 <= ivf_limits::kClustersMax);
+  ParallelForChunks(pending.size(), ivf_limits::kParallelChunkRows, threads, [&](size_t begin, size_t end) {
+    std::vector<float> residual(padded);
+    for (size_t i = begin; i < end; ++i) {
+      const Pending& row = pending[i];
+      const float* vector = work.Vector(row.vector);
+      const float* centroid = out.centroids.data() + size_t{row.cluster} * padded;
+      for (uint32_t d = 0; d < padded; ++d) residual[d] = vector[d] - centroid[d];
+      quantizer.Encode(residual.data(), out.codes.data() + size_t{row.row} * words, &out.add[row.row],
+                       &out.rescale[row.row], &out.error[row.row]);
+    }
+  });
+  return out;
+}
+
 }  // namespace
 
 Result<IvfIndex> IvfIndex::Updated(const SlotFilter& keep, const std::vector<uint32_t>& added,
@@ -436,143 +609,29 @@ Result<IvfIndex> IvfIndex::Updated(const SlotFilter& keep, const std::vector<uin
   IvfUpdateStats local_stats;
   if (stats == nullptr) stats = &local_stats;
   *stats = IvfUpdateStats{};
-  if (vectors.dim() != dim_) {
-    return Status::InvalidArgument("IVF update: the full-precision vectors do not match the index");
-  }
-  if (options.threads < 1 || options.threads > ivf_limits::kBuildThreadsMax) {
-    return Status::InvalidArgument("IVF update: threads out of range");
-  }
-  {
-    std::vector<uint32_t> sorted = added;
-    std::sort(sorted.begin(), sorted.end());
-    if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
-      return Status::InvalidArgument("IVF update: added slots must be distinct");
-    }
-    if (!sorted.empty() && sorted.back() == UINT32_MAX) {
-      return Status::InvalidArgument("IVF update: slot 2^32-1 is reserved");
-    }
-  }
-  for (uint32_t slot : added) {
-    if (Contains(slot) && keep.Allows(slot)) {
-      return Status::InvalidArgument("IVF update: added slot " + std::to_string(slot) + " is already a kept row");
-    }
-  }
+  FATHOM_RETURN_IF_ERROR(CheckUpdateArguments(*this, keep, added, vectors, options));
 
-  const RabitqQuantizer& quantizer = *quantizer_;
-  const uint32_t padded = quantizer.padded_dim();
-  const uint32_t words = quantizer.code_words();
-  const uint32_t source_clusters = clusters();
-  UpdateWork work(quantizer, space_, dim_, ip_max_norm_, vectors, options.seed, stats);
-
-  // Added rows: read, transform, rotate and assign to the nearest centroid, in parallel;
-  // added row i is vector i of the store.
-  enum : uint8_t { kRead = 0, kUnreadable = 1, kNotFinite = 2, kOverflow = 3 };
-  std::vector<uint8_t> outcome(added.size(), kRead);
-  std::vector<uint32_t> assignment(added.size(), 0);
-  std::vector<float>& store = work.store();
-  store.resize(added.size() * padded);
-  vectors.Prefetch(added.data(), added.size());
-  ParallelForChunks(added.size(), ivf_limits::kParallelChunkRows, options.threads, [&](size_t begin, size_t end) {
-    std::vector<float> scratch(dim_), internal(internal_dim_), distances(source_clusters);
-    for (size_t i = begin; i < end; ++i) {
-      const float* row = vectors.Fetch(added[i], scratch.data());
-      if (row == nullptr) {
-        outcome[i] = kUnreadable;
-        continue;
-      }
-      if (!AllFinite(row, dim_)) {
-        outcome[i] = kNotFinite;
-        continue;
-      }
-      if (TransformRow(space_, row, dim_, ip_max_norm_, internal.data())) outcome[i] = kOverflow;
-      float* rotated = store.data() + i * padded;
-      quantizer.Rotate(internal.data(), rotated);
-      SquaredL2ToMany(rotated, centroids_.data(), source_clusters, padded, distances.data());
-      assignment[i] = static_cast<uint32_t>(std::min_element(distances.begin(), distances.end()) - distances.begin());
-    }
-  });
-  for (uint8_t o : outcome) {
-    if (o == kNotFinite) return Status::InvalidArgument("IVF update: added vectors must be finite");
-  }
-
-  // The kept rows, then the added ones, in their clusters.
-  std::vector<WorkCluster>& work_clusters = work.clusters();
-  work_clusters.resize(source_clusters);
-  work.centroids() = centroids_;
-  for (uint32_t j = 0; j < source_clusters; ++j) {
-    for (uint32_t r = offsets_[j]; r < offsets_[j + 1]; ++r) {
-      if (keep.Allows(slots_[r])) {
-        work_clusters[j].rows.push_back(Entry{slots_[r], r, kNone});
-      } else {
-        ++stats->removed;
-      }
-    }
-  }
-  for (size_t i = 0; i < added.size(); ++i) {
-    if (outcome[i] == kUnreadable) {
-      ++stats->unreadable;
-      continue;
-    }
-    if (outcome[i] == kOverflow) ++stats->norm_overflow;
-    work_clusters[assignment[i]].rows.push_back(Entry{added[i], kNone, static_cast<uint32_t>(i)});
-    ++stats->added;
-  }
-  work.Start();
+  // The kept rows and the added ones in their clusters, then the merges and splits.
+  const SourceRows source{clusters(), offsets_.data(), slots_.data(),  codes_.data(),
+                          add_.data(), rescale_.data(), error_.data()};
+  UpdateWork work(*quantizer_, space_, dim_, ip_max_norm_, centroids_, vectors, options.seed, stats);
+  FATHOM_ASSIGN_OR_RETURN(const AddedRows read, work.ReadAdded(added, options.threads));
+  work.Fill(source, keep, added, read);
   if (work.rows() == 0) return Status::InvalidArgument("IVF update: no row left");
   if (work.rows() > ivf_limits::kRowsMax) return Status::InvalidArgument("IVF update: too many rows");
-
   work.MergeSmall();
   work.SplitLarge();
 
-  // Assemble: live clusters in order (split-off clusters after the source's), kept codes
-  // copied, every other row encoded against its final centroid.
   IvfIndex out = EmptyWithSameShape();
+  AssembledRows rows = AssembleRows(work, source, *quantizer_, options.threads);
   out.rows_ = work.rows();
-  out.offsets_.push_back(0);
-  out.slots_.reserve(out.rows_);
-  out.codes_.resize(out.rows_ * words);
-  out.add_.resize(out.rows_);
-  out.rescale_.resize(out.rows_);
-  out.error_.resize(out.rows_);
-  struct Pending {
-    uint32_t row;      // position in the new index
-    uint32_t vector;   // in the store
-    uint32_t cluster;  // in the new index
-  };
-  std::vector<Pending> pending;
-  for (size_t c = 0; c < work_clusters.size(); ++c) {
-    if (!work_clusters[c].alive) continue;
-    FATHOM_DCHECK(!work_clusters[c].rows.empty());
-    const uint32_t cluster = static_cast<uint32_t>(out.offsets_.size() - 1);
-    out.centroids_.insert(out.centroids_.end(), work.Centroid(c), work.Centroid(c) + padded);
-    for (const Entry& e : work_clusters[c].rows) {
-      const uint32_t p = static_cast<uint32_t>(out.slots_.size());
-      out.slots_.push_back(e.slot);
-      if (e.old_row != kNone) {
-        std::copy_n(codes_.begin() + size_t{e.old_row} * words, words, out.codes_.begin() + size_t{p} * words);
-        out.add_[p] = add_[e.old_row];
-        out.rescale_[p] = rescale_[e.old_row];
-        out.error_[p] = error_[e.old_row];
-      } else {
-        FATHOM_CHECK(e.vector != kNone);
-        pending.push_back(Pending{p, e.vector, cluster});
-      }
-    }
-    out.offsets_.push_back(static_cast<uint32_t>(out.slots_.size()));
-  }
-  FATHOM_CHECK(out.slots_.size() == out.rows_);
-  FATHOM_CHECK(out.clusters() <= ivf_limits::kClustersMax);
-  ParallelForChunks(pending.size(), ivf_limits::kParallelChunkRows, options.threads, [&](size_t begin, size_t end) {
-    std::vector<float> residual(padded);
-    for (size_t i = begin; i < end; ++i) {
-      const Pending& row = pending[i];
-      const float* vector = work.Vector(row.vector);
-      const float* centroid = out.centroids_.data() + size_t{row.cluster} * padded;
-      for (uint32_t d = 0; d < padded; ++d) residual[d] = vector[d] - centroid[d];
-      quantizer.Encode(residual.data(), out.codes_.data() + size_t{row.row} * words, &out.add_[row.row],
-                       &out.rescale_[row.row], &out.error_[row.row]);
-    }
-  });
+  out.centroids_ = std::move(rows.centroids);
+  out.offsets_ = std::move(rows.offsets);
+  out.slots_ = std::move(rows.slots);
+  out.codes_ = std::move(rows.codes);
+  out.add_ = std::move(rows.add);
+  out.rescale_ = std::move(rows.rescale);
+  out.error_ = std::move(rows.error);
   if (out.rows_ == 0) return Status::InvalidArgument("IVF update: no row left");
   if (!out.IndexMembers()) return Status::InvalidArgument("IVF update: slots must be distinct");
   out.BuildRouting();
