@@ -1,5 +1,6 @@
-// CollectionImpl, maintenance: compaction (folding the WAL tail into segments, merging),
-// index and cold-vector maintenance, repair, and deleting obsolete objects.
+// CollectionImpl, maintenance: compaction (the fold of the WAL tail into a segment is in
+// db/collection_fold.cc; merging segments), index and cold-vector maintenance, repair,
+// and deleting obsolete objects.
 #include "db/collection_impl.h"
 
 #include <spdlog/spdlog.h>
@@ -448,128 +449,6 @@ Status CollectionImpl::MaintainColdVectors() {
     spdlog::debug("collection {}: spilled {} of {} vectors to cold part {}", id_, moved, plan.slots.size(), part_id);
     if (moved == 0) return Status::Ok();  // renumbered meanwhile: the next pass plans again
   }
-}
-
-Status CollectionImpl::FoldTail() {
-  if (manifest_.segments.size() + 1 > limits::kManifestSegmentsMax) {
-    // A fold adds a segment, and a manifest holds a bounded number: at the bound the
-    // segments are merged first, and while that fails nothing is folded (the WAL keeps
-    // every write).
-    FATHOM_RETURN_IF_ERROR(MergeSegments().WithContext("compaction: segments at the manifest's limit"));
-    DeleteObsolete(manifest_);
-  }
-  // Snapshot what changed since the last manifest, consistently with the WAL position.
-  std::unordered_set<std::string> dirty;
-  std::vector<SegmentEntry> entries;
-  Manifest next = manifest_;
-  CollectionIndexes::Snapshots index_snapshots;
-  std::vector<std::pair<size_t, VectorColumn::ColdRef>> cold_entries;  // read after the lock
-  // The readers of the segments the rows' stored documents are in: documents of rows
-  // changed in metadata only are read back after the lock.
-  std::vector<std::shared_ptr<const RecordsSegmentReader>> segments;
-  {
-    std::unique_lock<std::shared_mutex> lock(state_mu_);
-    segments = table_.segments();
-    next.cold_parts.clear();
-    for (const auto& part : table_.vectors().parts()) {
-      next.cold_parts.push_back(ColdPartRef{part->id, part->rows(), part->size_bytes});
-    }
-    auto same_parts = [&] {
-      if (next.cold_parts.size() != manifest_.cold_parts.size()) return false;
-      for (size_t i = 0; i < next.cold_parts.size(); ++i) {
-        if (next.cold_parts[i].id != manifest_.cold_parts[i].id) return false;
-      }
-      return true;
-    };
-    // Nothing to record: no new WAL objects, the same cold parts, and the index objects
-    // the manifest already has.
-    const bool rows_changed = last_sequence_ != manifest_.wal_sequence_covered;
-    if (!rows_changed && same_parts() && !indexes_.AnyObjectStale(table_)) return Status::Ok();
-    index_snapshots = indexes_.TakeSnapshots(table_, rows_changed);
-    dirty = table_.TakeDirty();
-    next.wal_sequence_covered = last_sequence_;
-    next.next_offset = table_.next_offset();
-    next.dimension = table_.dimension().value_or(0);
-    entries.reserve(dirty.size());
-    for (const std::string& id : dirty) {
-      SegmentEntry e;
-      if (auto slot = table_.Find(id)) {
-        e.row = table_.row(*slot);
-        e.embedding.resize(next.dimension);
-        if (auto ref = table_.vectors().cold_ref(*slot)) {
-          cold_entries.emplace_back(entries.size(), std::move(*ref));
-        } else {
-          const float* v = table_.vectors().Approx(*slot, nullptr);  // a hot row: exact
-          e.embedding.assign(v, v + next.dimension);
-        }
-      } else {
-        e.tombstone = true;
-        e.row.id = id;
-      }
-      entries.push_back(std::move(e));
-    }
-  }
-  auto restore = [&] {
-    std::unique_lock<std::shared_mutex> lock(state_mu_);
-    table_.RestoreDirty(dirty);
-  };
-  // Rows changed in metadata only keep their vector in a cold part: read it back.
-  for (const auto& [position, ref] : cold_entries) {
-    if (Status s = VectorColumn::ReadCold(ref, entries[position].embedding.data()); !s.ok()) {
-      restore();
-      return s.WithContext("compaction: cold vector");
-    }
-  }
-  {
-    std::vector<Row*> rows;
-    for (SegmentEntry& e : entries) {
-      if (!e.tombstone) rows.push_back(&e.row);
-    }
-    if (Status s = RecordTable::FetchDocuments(segments, rows); !s.ok()) {
-      restore();
-      return s.WithContext("compaction: stored document");
-    }
-  }
-  std::vector<RecordTable::StoredEntry> stored;  // where the rows' documents land
-  if (!entries.empty()) {
-    // Rows in insertion order (the reader relies on it), tombstones after.
-    std::sort(entries.begin(), entries.end(), [](const SegmentEntry& a, const SegmentEntry& b) {
-      if (a.tombstone != b.tombstone) return !a.tombstone;
-      return a.tombstone ? a.row.id < b.row.id : a.row.offset < b.row.offset;
-    });
-    RecordsSegmentWriter writer(next.dimension);
-    for (const SegmentEntry& e : entries) {
-      if (e.tombstone) {
-        writer.AddTombstone(e.row.id);
-      } else {
-        const SegmentDocumentLocator at = writer.AddRow(e.row, e.embedding.data());
-        if (e.row.document) stored.push_back({e.row.id, e.row.offset, true, Checksum64(*e.row.document), at});
-      }
-    }
-    entries.clear();  // the documents are in the writer now
-    SegmentRef ref{NewUuidV4(), writer.rows(), writer.tombstones(), 0};
-    Result<std::string> finished = writer.Finish();
-    std::string bytes = finished.ok() ? std::move(*finished) : std::string();
-    ref.size_bytes = bytes.size();
-    if (Status s = finished.ok() ? CommitObject(*store_, SegmentKey(id_, ref.id), bytes) : finished.status();
-        !s.ok()) {
-      restore();
-      return s.WithContext("compaction: segment");
-    }
-    next.segments.push_back(ref);
-  }
-  indexes_.WriteObjects(*store_, id_, &index_snapshots, &next);
-  if (Status s = CommitManifest(next); !s.ok()) {
-    restore();
-    // The segment is unreferenced unless the manifest landed after all (then it is
-    // resolved before the next commit); garbage otherwise, removed by a later compaction.
-    return s.WithContext("compaction: manifest");
-  }
-  indexes_.Committed(index_snapshots, manifest_);
-  if (!stored.empty()) AdoptSegmentDocuments(manifest_.segments.back(), stored);
-  // What the new manifest makes obsolete goes now, whatever a merge does next.
-  DeleteObsolete(manifest_);
-  return Status::Ok();
 }
 
 Status CollectionImpl::MergeSegments() {

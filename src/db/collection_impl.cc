@@ -146,12 +146,54 @@ Result<std::shared_ptr<const Analyzer>> CollectionImpl::MakeTextAnalyzer(
 // ---- recovery ---------------------------------------------------------------------------
 
 Status CollectionImpl::Recover() {
+  // The table's settings first: a collection whose analyzer this build refuses loads
+  // nothing.
+  FATHOM_ASSIGN_OR_RETURN(TableSettings settings, CatalogTableSettings());
+  // A load is a freshness check too (docs/design/object-storage.md).
+  const uint64_t check_number = checks_started_.fetch_add(1) + 1;
+  const Clock::TimePoint started = clock_->Now();
+  FATHOM_ASSIGN_OR_RETURN(std::vector<ObjectInfo> manifests, store_->List(ManifestPrefix(id_)));
+  std::unique_lock<std::shared_mutex> lock(state_mu_);
+  // From nothing: a failed earlier attempt may have loaded part of the state.
+  ResetStateLocked(std::move(settings));
+  // The newest manifest's state, its indexes sealed (none: the empty collection).
+  if (!manifests.empty()) {
+    FATHOM_RETURN_IF_ERROR(LoadManifestLocked(manifests.back().key));
+  }
+  indexes_.Absorb(table_, {});
+  last_sequence_ = manifest_.wal_sequence_covered;
+  // Then every WAL object after it, in order, or Corruption: every acknowledged write is
+  // in the table.
+  FATHOM_RETURN_IF_ERROR(ReplayWalLocked());
+  (void)OverMemoryBudget();  // warns once if the budget cannot hold the index
+  lock.unlock();
+  // The load's freshness check is finished: strong reads that arrived before it started
+  // skip theirs.
+  known_manifest_version_ = manifest_.version;
+  manifests_checked_at_ = started;
+  checks_finished_ = check_number;
+  wal_uncertain_ = false;
+  // What an interrupted compaction left (objects the loaded manifest does not name) is
+  // swept, now or by the background job.
+  if (options_.background_compaction && schedule_) {
+    // The sweep for objects an interrupted compaction left (five LISTs) is the background
+    // job's first work, off the path of the request that opened the collection.
+    obsolete_sweep_due_.store(true);
+    if (!compaction_scheduled_.exchange(true)) schedule_(weak_from_this());
+  } else {
+    DeleteObsolete(manifest_);
+  }
+  MaybeScheduleCompaction();
+  return Status::Ok();
+}
+
+Result<CollectionImpl::TableSettings> CollectionImpl::CatalogTableSettings() const {
   std::optional<TextAnalyzerOptions> text_options;
-  std::optional<std::string> sparse_key;
+  TableSettings settings;
   {
     std::lock_guard<std::mutex> lock(meta_->mu);
     text_options = meta_->entry.text_analyzer;
-    sparse_key = meta_->entry.sparse_key;
+    settings.sparse_key = meta_->entry.sparse_key;
   }
   // Checked at creation; refused now only if this build's libstemmer lacks the language.
   auto text_analyzer = MakeTextAnalyzer(text_options);
@@ -159,76 +201,78 @@ Status CollectionImpl::Recover() {
     return Status::Corruption("collection " + id_ + ": its text analyzer options are refused: " +
                               text_analyzer.status().message());
   }
-  // A load is a freshness check too (docs/design/object-storage.md).
-  const uint64_t check_number = checks_started_.fetch_add(1) + 1;
-  const Clock::TimePoint started = clock_->Now();
-  FATHOM_ASSIGN_OR_RETURN(std::vector<ObjectInfo> manifests, store_->List(ManifestPrefix(id_)));
-  std::unique_lock<std::shared_mutex> lock(state_mu_);
-  // A failed earlier attempt may have loaded part of the state: start from nothing.
+  settings.text_analyzer = std::move(*text_analyzer);
+  return settings;
+}
+
+void CollectionImpl::ResetStateLocked(TableSettings settings) {
   table_ = RecordTable();
   table_.set_executor(options_.executor.get());
   // Before any row loads: the text index tokenizes rows as they arrive.
-  table_.set_text_analyzer(std::move(*text_analyzer));
-  if (sparse_key) table_.set_sparse_key(*sparse_key);
+  table_.set_text_analyzer(std::move(settings.text_analyzer));
+  if (settings.sparse_key) table_.set_sparse_key(*settings.sparse_key);
   indexes_.Reset();
   manifest_ = Manifest();
   tail_.clear();
   tail_ops_ = 0;
   tail_bytes_ = 0;
-  if (!manifests.empty()) {
-    const std::string& key = manifests.back().key;
-    FATHOM_ASSIGN_OR_RETURN(std::string bytes, store_->Get(key));
-    auto manifest = DecodeManifest(bytes);
-    if (!manifest.ok()) return manifest.status().WithContext(key);
-    if (ManifestKey(id_, manifest->version) != key) {
-      return Status::Corruption(key + ": holds manifest version " + std::to_string(manifest->version));
-    }
-    manifest_ = std::move(*manifest);
-    if (manifest_.dimension != 0) table_.set_dimension(manifest_.dimension);
-    // Every part's header and row tags in one batch (one round trip on S3, not two per
-    // part); a local directory's parts are read from their files.
-    std::vector<VectorFileOpening> openings(manifest_.cold_parts.size());
-    if (options_.cold_vectors && !manifest_.cold_parts.empty() &&
-        !store_->LocalPath(ColdPartKey(id_, manifest_.cold_parts[0].id))) {
-      std::vector<VectorFile::ObjectToOpen> objects;
-      for (const ColdPartRef& ref : manifest_.cold_parts) {
-        objects.push_back({ColdPartKey(id_, ref.id), ref.size_bytes, ref.rows});
-      }
-      openings = VectorFile::ReadOpenings(*store_, objects);
-    }
-    for (size_t i = 0; i < manifest_.cold_parts.size(); ++i) {
-      const ColdPartRef& ref = manifest_.cold_parts[i];
-      if (!options_.cold_vectors) break;  // every row stays in RAM; the next fold drops them
-      // Derived data: rows a part cannot give back simply stay in RAM.
-      const std::string part_key = ColdPartKey(id_, ref.id);
-      // The manifest's size saves a HEAD per part (a wrong one fails the part's reads).
-      auto part = VectorColumn::OpenPart(store_, part_key, ref.id, VectorCache(manifest_.dimension),
-                                         manifest_.dimension, ref.size_bytes, memory_budget_.cold_approximations,
-                                         std::move(openings[i]));
-      Status s = part.ok() ? table_.mutable_vectors().BeginLoad(std::move(*part)) : part.status();
-      if (!s.ok()) spdlog::warn("collection {}: ignoring cold part {} ({})", id_, part_key, s.ToString());
-    }
-    table_.BeginBulkLoad();
-    for (const SegmentRef& ref : manifest_.segments) {
-      if (manifest_.dimension == 0 && ref.rows > 0) return Status::Corruption(key + ": rows without a dimension");
-      FATHOM_RETURN_IF_ERROR(LoadSegmentLocked(ref));
-    }
-    if (manifest_.dimension != 0) table_.set_dimension(manifest_.dimension);
-    table_.mutable_vectors().EndLoad();
-    table_.set_next_offset(manifest_.next_offset);
-    table_.TakeDirty();  // loaded state is already durable in segments
-    // Derived data: each index is offered the object the manifest names, which it loads,
-    // or hands to the seal below (the text index object gives the document indexes:
-    // documents-on-demand.md). Whatever is missing or refused is rebuilt.
-    FATHOM_RETURN_IF_ERROR(indexes_.Load(*store_, id_, manifest_, table_));
-    // The row indexes the objects did not give are built; the document indexes read the
-    // stored documents back in bounded batches. A failed read fails the open, which a
-    // retry repeats.
-    FATHOM_RETURN_IF_ERROR(table_.SealIndexes());
-  }
-  indexes_.Absorb(table_, {});
-  last_sequence_ = manifest_.wal_sequence_covered;
+}
 
+Status CollectionImpl::LoadManifestLocked(const std::string& key) {
+  FATHOM_ASSIGN_OR_RETURN(std::string bytes, store_->Get(key));
+  auto manifest = DecodeManifest(bytes);
+  if (!manifest.ok()) return manifest.status().WithContext(key);
+  if (ManifestKey(id_, manifest->version) != key) {
+    return Status::Corruption(key + ": holds manifest version " + std::to_string(manifest->version));
+  }
+  manifest_ = std::move(*manifest);
+  if (manifest_.dimension != 0) table_.set_dimension(manifest_.dimension);
+  OpenColdPartsLocked();
+  table_.BeginBulkLoad();
+  for (const SegmentRef& ref : manifest_.segments) {
+    if (manifest_.dimension == 0 && ref.rows > 0) return Status::Corruption(key + ": rows without a dimension");
+    FATHOM_RETURN_IF_ERROR(LoadSegmentLocked(ref));
+  }
+  if (manifest_.dimension != 0) table_.set_dimension(manifest_.dimension);
+  table_.mutable_vectors().EndLoad();
+  table_.set_next_offset(manifest_.next_offset);
+  table_.TakeDirty();  // loaded state is already durable in segments
+  // Derived data: each index is offered the object the manifest names, which it loads,
+  // or hands to the seal below (the text index object gives the document indexes:
+  // documents-on-demand.md). Whatever is missing or refused is rebuilt.
+  FATHOM_RETURN_IF_ERROR(indexes_.Load(*store_, id_, manifest_, table_));
+  // The row indexes the objects did not give are built; the document indexes read the
+  // stored documents back in bounded batches. A failed read fails the open, which a
+  // retry repeats.
+  return table_.SealIndexes();
+}
+
+void CollectionImpl::OpenColdPartsLocked() {
+  if (!options_.cold_vectors) return;  // every row stays in RAM; the next fold drops the parts
+  // Every part's header and row tags in one batch (one round trip on S3, not two per
+  // part); a local directory's parts are read from their files.
+  std::vector<VectorFileOpening> openings(manifest_.cold_parts.size());
+  if (!manifest_.cold_parts.empty() && !store_->LocalPath(ColdPartKey(id_, manifest_.cold_parts[0].id))) {
+    std::vector<VectorFile::ObjectToOpen> objects;
+    for (const ColdPartRef& ref : manifest_.cold_parts) {
+      objects.push_back({ColdPartKey(id_, ref.id), ref.size_bytes, ref.rows});
+    }
+    openings = VectorFile::ReadOpenings(*store_, objects);
+  }
+  for (size_t i = 0; i < manifest_.cold_parts.size(); ++i) {
+    const ColdPartRef& ref = manifest_.cold_parts[i];
+    // Derived data: rows a part cannot give back simply stay in RAM.
+    const std::string part_key = ColdPartKey(id_, ref.id);
+    // The manifest's size saves a HEAD per part (a wrong one fails the part's reads).
+    auto part = VectorColumn::OpenPart(store_, part_key, ref.id, VectorCache(manifest_.dimension),
+                                       manifest_.dimension, ref.size_bytes, memory_budget_.cold_approximations,
+                                       std::move(openings[i]));
+    Status s = part.ok() ? table_.mutable_vectors().BeginLoad(std::move(*part)) : part.status();
+    if (!s.ok()) spdlog::warn("collection {}: ignoring cold part {} ({})", id_, part_key, s.ToString());
+  }
+}
+
+Status CollectionImpl::ReplayWalLocked() {
   FATHOM_ASSIGN_OR_RETURN(std::vector<ObjectInfo> wal,
                           store_->List(WalPrefix(id_), WalKey(id_, last_sequence_)));
   for (const ObjectInfo& object : wal) {
@@ -244,21 +288,6 @@ Status CollectionImpl::Recover() {
     if (decoded->sequence != sequence) return Status::Corruption(object.key + ": holds another sequence number");
     FATHOM_RETURN_IF_ERROR(ApplyLocked(std::move(decoded->ops), sequence, bytes.size()));
   }
-  (void)OverMemoryBudget();  // warns once if the budget cannot hold the index
-  lock.unlock();
-  known_manifest_version_ = manifest_.version;
-  manifests_checked_at_ = started;
-  checks_finished_ = check_number;
-  wal_uncertain_ = false;
-  if (options_.background_compaction && schedule_) {
-    // The sweep for objects an interrupted compaction left (five LISTs) is the background
-    // job's first work, off the path of the request that opened the collection.
-    obsolete_sweep_due_.store(true);
-    if (!compaction_scheduled_.exchange(true)) schedule_(weak_from_this());
-  } else {
-    DeleteObsolete(manifest_);
-  }
-  MaybeScheduleCompaction();
   return Status::Ok();
 }
 

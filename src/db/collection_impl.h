@@ -22,6 +22,7 @@
 #include <shared_mutex>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -205,13 +206,52 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   // documents are unchanged since refer to it instead of RAM or older segments.
   // Requires compaction_mu_; takes state_mu_.
   void AdoptSegmentDocuments(const SegmentRef& ref, const std::vector<RecordTable::StoredEntry>& stored);
+  // Rebuilds the state from the store: the newest manifest and what it names, then the
+  // WAL after it; then sweeps what an interrupted compaction left (or leaves the sweep to
+  // the background job). Its steps are the helpers below (db/collection_impl.cc).
   Status Recover();
+  // What the catalog entry fixes for the table at creation.
+  struct TableSettings {
+    std::shared_ptr<const Analyzer> text_analyzer;
+    std::optional<std::string> sparse_key;
+  };
+  // The catalog entry's table settings; Corruption when this build refuses its analyzer
+  // options (a libstemmer without the language).
+  Result<TableSettings> CatalogTableSettings() const;
+  // Empties the table, the indexes, manifest_ and the tail, and gives the empty table its
+  // settings (before any row loads: the text index tokenizes rows as they arrive).
+  // Requires state_mu_ exclusive.
+  void ResetStateLocked(TableSettings settings);
+  // Reads the manifest at `key` into manifest_ and loads what it names into the table:
+  // cold parts, segments, index objects (derived data missing or refused is rebuilt), the
+  // row indexes sealed. Requires state_mu_ exclusive.
+  Status LoadManifestLocked(const std::string& key);
+  // Opens manifest_'s cold parts in the table's vector column (DatabaseOptions::
+  // cold_vectors); a part that cannot be opened is ignored with a warning, its rows stay
+  // in RAM. Requires state_mu_ exclusive.
+  void OpenColdPartsLocked();
+  // Applies the WAL objects after last_sequence_ in sequence order; Corruption for a gap,
+  // an object of another name or bad bytes. Requires state_mu_ exclusive.
+  Status ReplayWalLocked();
   Status MergeSegments();
   Status RunCompaction(bool fold_always);
   // RunCompaction's work under compaction_mu_; AlreadyExists when another node committed
   // the manifest version it wanted.
   Status CompactLocked(bool fold_always);
+  // Writes a delta segment for the rows changed since manifest_ and commits a manifest
+  // naming it and the indexes' current objects (db/collection_fold.cc). Requires
+  // compaction_mu_.
   Status FoldTail();
+  // What one fold records (db/collection_fold.cc).
+  struct FoldSnapshot;
+  // Fills `fold` under the table's exclusive lock, consistently with the WAL position (the
+  // rows' dirty marks move into it); false when there is nothing to record. Requires
+  // compaction_mu_.
+  bool SnapshotFold(FoldSnapshot* fold);
+  // Makes the fold durable in order: the segment and the index objects, then the manifest
+  // naming them. On failure manifest_ is unchanged and the caller gives the dirty marks
+  // back. Requires compaction_mu_.
+  Status WriteFold(FoldSnapshot* fold);
   // One maintenance pass of `index` when due (`force`: any work at all): planned under the
   // shared lock, run without a lock, installed under the exclusive lock. Requires
   // compaction_mu_.
@@ -234,6 +274,12 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   // to `upto` give them. Requires compaction_mu_.
   Result<std::unordered_map<std::string, std::vector<float>>> ReadLoggedVectors(
       const std::unordered_set<std::string>& ids, uint64_t upto);
+  // The frame of every read: admitted as a call, the collection open and fresh at `level`,
+  // then `read()` (a Result), run once more when it met a damaged cold part (Corruption)
+  // that a repair restored. Defined below the class (collection_read.cc and
+  // collection_search.cc use it).
+  template <typename Read>
+  std::invoke_result_t<Read&> RunRead(ReadLevel level, Read read);
   Result<GetResult> GetOnce(const GetRequest& request);
   Result<uint64_t> CountOnce(const CountRequest& request);
   Result<QueryResult> QueryOnce(const QueryRequest& request);
@@ -339,14 +385,25 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
     Manifest manifest;
     std::string bytes;
   };
-  std::optional<UncertainManifest> uncertain_manifest_;
-  Clock::TimePoint compaction_started_{};  // of the running compaction (compaction_mu_)  // a commit whose outcome is unknown
+  std::optional<UncertainManifest> uncertain_manifest_;  // a commit whose outcome is unknown
+  Clock::TimePoint compaction_started_{};  // of the running compaction (compaction_mu_)
   std::atomic<bool> compaction_scheduled_{false};
-  std::atomic<uint64_t> recall_warned_at_{0};
+  std::atomic<uint64_t> recall_warned_at_{0};  // the monitor's recorded_total at the last warning
   std::atomic<bool> cold_parts_full_warned_{false};
   std::mutex background_mu_;  // guards the two below (VectorIndexStats::background_*)
   uint32_t background_failures_ = 0;
-  std::string background_error_;  // the monitor's recorded_total at the last warning
+  std::string background_error_;  // the last failed job's status
 };
+
+template <typename Read>
+std::invoke_result_t<Read&> CollectionImpl::RunRead(ReadLevel level, Read read) {
+  CallScope call(*this);
+  FATHOM_RETURN_IF_ERROR(call.status());
+  FATHOM_RETURN_IF_ERROR(EnsureOpen());
+  FATHOM_RETURN_IF_ERROR(EnsureFresh(level));
+  auto result = read();
+  if (!result.ok() && result.status().IsCorruption() && RepairColdPartsNow()) result = read();
+  return result;
+}
 
 }  // namespace fathom

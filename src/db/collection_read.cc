@@ -70,13 +70,7 @@ Status CollectionImpl::Materialise(const std::vector<uint32_t>& slots, const Inc
 }
 
 Result<GetResult> CollectionImpl::Get(const GetRequest& request) {
-  CallScope call(*this);
-  FATHOM_RETURN_IF_ERROR(call.status());
-  FATHOM_RETURN_IF_ERROR(EnsureOpen());
-  FATHOM_RETURN_IF_ERROR(EnsureFresh(ReadLevel::kIndexAndWal));
-  auto result = GetOnce(request);
-  if (!result.ok() && result.status().IsCorruption() && RepairColdPartsNow()) result = GetOnce(request);
-  return result;
+  return RunRead(ReadLevel::kIndexAndWal, [&] { return GetOnce(request); });
 }
 
 Result<GetResult> CollectionImpl::GetOnce(const GetRequest& request) {
@@ -105,13 +99,7 @@ Result<QueryResult> CollectionImpl::Query(const QueryRequest& request) {
     return Status::InvalidArgument("search_probes " + std::to_string(request.search_probes) +
                                    " exceeds the maximum of " + std::to_string(limits::kVectorIndexProbesMax));
   }
-  CallScope call(*this);
-  FATHOM_RETURN_IF_ERROR(call.status());
-  FATHOM_RETURN_IF_ERROR(EnsureOpen());
-  FATHOM_RETURN_IF_ERROR(EnsureFresh(ReadLevel::kIndexAndWal));
-  auto result = QueryOnce(request);
-  if (!result.ok() && result.status().IsCorruption() && RepairColdPartsNow()) result = QueryOnce(request);
-  return result;
+  return RunRead(ReadLevel::kIndexAndWal, [&] { return QueryOnce(request); });
 }
 
 Result<QueryResult> CollectionImpl::QueryOnce(const QueryRequest& request) {
@@ -215,13 +203,7 @@ void CollectionImpl::CheckRecallSamples() {
 }
 
 Result<uint64_t> CollectionImpl::Count(const CountRequest& request) {
-  CallScope call(*this);
-  FATHOM_RETURN_IF_ERROR(call.status());
-  FATHOM_RETURN_IF_ERROR(EnsureOpen());
-  FATHOM_RETURN_IF_ERROR(EnsureFresh(request.read_level));
-  auto result = CountOnce(request);
-  if (!result.ok() && result.status().IsCorruption() && RepairColdPartsNow()) result = CountOnce(request);
-  return result;
+  return RunRead(request.read_level, [&] { return CountOnce(request); });
 }
 
 Result<uint64_t> CollectionImpl::CountOnce(const CountRequest& request) {

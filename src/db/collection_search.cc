@@ -18,13 +18,7 @@ Result<std::vector<SearchResult>> Collection::Search(const SearchRequest& reques
 }
 
 Result<std::vector<SearchResult>> CollectionImpl::Search(const SearchRequest& request) {
-  CallScope call(*this);
-  FATHOM_RETURN_IF_ERROR(call.status());
-  FATHOM_RETURN_IF_ERROR(EnsureOpen());
-  FATHOM_RETURN_IF_ERROR(EnsureFresh(request.read_level));
-  auto result = SearchOnce(request);
-  if (!result.ok() && result.status().IsCorruption() && RepairColdPartsNow()) result = SearchOnce(request);
-  return result;
+  return RunRead(request.read_level, [&] { return SearchOnce(request); });
 }
 
 Result<std::vector<SearchResult>> CollectionImpl::SearchOnce(const SearchRequest& request) {
