@@ -981,10 +981,21 @@ TEST_P(CollectionVectorIndexTest, ColdRowsKeepNoCopiesUnderABudget) {
 }
 
 // The same stored collection answers alike whether it is opened with a budget or
-// without: the brute-force answer (up to the rare miss of RaBitQ's probabilistic bound,
-// which the copy-less path shares with the all-in-RAM one) with every cluster probed and
-// the deepest re-rank, and exactly the same answers again from a second open with the
-// same budget.
+// without: the brute-force answer with every cluster probed and the deepest re-rank (up
+// to the misses of RaBitQ's probabilistic bound, below), and exactly the same answers
+// again from a second open with the same budget.
+//
+// The misses: under a budget the re-rank reads cold rows in order of their lower bounds
+// and stops at the first bound above the k-th exact distance (IvfSearchOptions::
+// batched_reads), so a true neighbour whose estimate errs past the bound (epsilon 1.9) is
+// never read. At 24 dimensions that is 0.4-0.8% of the true top 10 (FATHOM_SEED
+// 2255730245882543175: 20 of 3000 over 300 queries, 5 of the first 200; 31 other seeds,
+// 20 queries each: 0 to 3 of 200), against 0.1-0.3% for the in-RAM re-rank, whose
+// estimate-order scan reads about 20% more rows and so catches most of them. Over
+// kQueries queries the allowance of 3% (30 of 1000) is 4-7x the mean misses and 7 or
+// more standard deviations above it (a chance below 1e-9 under a Poisson count); over 20
+// queries (200 neighbours, 4 allowed) the seed above failed. A path that loses 3% of the
+// neighbours (wrong rows read, or a bound that skips real ones) still fails it.
 TEST_P(CollectionVectorIndexTest, ReopenWithAndWithoutABudgetAnswersAlike) {
   Open();
   Data data(SeedForTest("CollectionVectorIndexTest.ReopenWithAndWithoutABudgetAnswersAlike"), 24);
@@ -992,8 +1003,14 @@ TEST_P(CollectionVectorIndexTest, ReopenWithAndWithoutABudgetAnswersAlike) {
   ASSERT_TRUE(col_->Compact().ok());
   const uint32_t clusters = Stats().clusters;
   ASSERT_GT(clusters, 0u);
+  constexpr int kQueries = 100;
   std::vector<std::vector<float>> queries;
-  for (int i = 0; i < 20; ++i) queries.push_back(data.Next());
+  std::vector<std::set<std::string>> truths;  // each query's exact top 10
+  for (int i = 0; i < kQueries; ++i) {
+    queries.push_back(data.Next());
+    const std::vector<std::string> truth = Exact(queries.back(), 10, DistanceSpace::kL2);
+    truths.emplace_back(truth.begin(), truth.end());
+  }
   auto answer = [&](const std::vector<float>& q, uint32_t probes) {
     QueryRequest r;
     r.query_embeddings = {q};
@@ -1026,9 +1043,7 @@ TEST_P(CollectionVectorIndexTest, ReopenWithAndWithoutABudgetAnswersAlike) {
     size_t found = 0;
     for (size_t i = 0; i < queries.size(); ++i) {
       const auto [ids, distances] = answer(queries[i], clusters);
-      const std::vector<std::string> truth = Exact(queries[i], 10, DistanceSpace::kL2);
-      const std::set<std::string> truth_set(truth.begin(), truth.end());
-      for (const std::string& id : ids) found += truth_set.count(id);
+      for (const std::string& id : ids) found += truths[i].count(id);
       if (budget == Budget()) {
         // The build's own kind of open: the default search answers as before the reopen.
         EXPECT_EQ(answer(queries[i], 0), first_default[i]) << "query " << i;
@@ -1036,7 +1051,7 @@ TEST_P(CollectionVectorIndexTest, ReopenWithAndWithoutABudgetAnswersAlike) {
     }
     std::printf("budget %llu: recall@10 %.3f at every cluster and the deepest re-rank\n",
                 static_cast<unsigned long long>(budget), found / (10.0 * queries.size()));
-    EXPECT_GE(found, queries.size() * 10 * 98 / 100) << "budget " << budget;
+    EXPECT_GE(found, queries.size() * 10 * 97 / 100) << "budget " << budget;
   }
 }
 

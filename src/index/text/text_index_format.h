@@ -12,7 +12,8 @@
 //
 // DecodeTextIndexObject takes untrusted bytes: every length, offset, count, slot and
 // block is checked, the per-document term ids are checked against the postings, and
-// anything wrong is Corruption (never a crash). Thread-safety: pure functions.
+// anything wrong is Corruption (never a crash). Thread-safety: pure functions. The encoder
+// is text_index_format.cc, the decoder text_index_decode.cc.
 #pragma once
 
 #include <cstddef>

@@ -242,6 +242,156 @@ PlanTimes TimePlans(const IvfIndex& index, const VectorSource& exact, const Cali
   return times;
 }
 
+Status CheckCalibrationOptions(const IvfIndex& index, const VectorSource& exact, const CalibrationOptions& options) {
+  if (!(options.recall_target > 0.0 && options.recall_target <= 1.0)) {
+    return Status::InvalidArgument("search calibration: the recall target must be in (0, 1]");
+  }
+  if (options.k == 0 || options.k > ivf_limits::kTopKMax) {
+    return Status::InvalidArgument("search calibration: k out of range");
+  }
+  if (exact.dim() != index.dim() || (options.approximate != nullptr && options.approximate->dim() != index.dim())) {
+    return Status::InvalidArgument("search calibration: vectors of another dimension");
+  }
+  return Status::Ok();
+}
+
+// The search for the cheapest (probes, re-rank depth) whose recall over the sample
+// reaches the target, each setting measured at most once. Borrows everything it is given.
+class SettingSearch {
+ public:
+  SettingSearch(const IvfIndex& index, const VectorSource& exact, const CalibrationOptions& options,
+                const std::vector<SampleQuery>& queries)
+      : index_(index),
+        exact_(exact),
+        options_(options),
+        queries_(queries),
+        // Both the lower bound and the mean with a margin: leave-one-out queries are not
+        // quite the queries users send (those are not rows of the collection).
+        // The margin is at most half the distance to 1: a flat +0.02 asked a target of 0.98
+        // for a perfect sample mean, which bought recall 0.999 at twice the probes of 0.99.
+        mean_wanted_(std::min(1.0, options.recall_target + std::min(ivf_limits::kCalibrationMeanMargin,
+                                                                     (1.0 - options.recall_target) / 2))) {}
+
+  // The cheapest setting that reaches the target, or nullopt where none does.
+  Result<std::optional<CalibrationPoint>> Cheapest() {
+    FATHOM_ASSIGN_OR_RETURN(std::optional<CalibrationPoint> best, CheapestAtDefaultOrDeeper());
+    if (best && best->rerank_factor == ivf_limits::kCalibrationRerankFactors[0]) {
+      FATHOM_ASSIGN_OR_RETURN(best, CheaperAtShallower(*best));
+    }
+    return best;
+  }
+
+ private:
+  Result<CalibrationPoint> MeasureOnce(uint32_t probes, uint32_t rerank_factor) {
+    const auto key = std::make_pair(probes, rerank_factor);
+    if (auto it = measured_.find(key); it != measured_.end()) return it->second;
+    FATHOM_ASSIGN_OR_RETURN(CalibrationPoint point, Measure(index_, exact_, options_, queries_, probes, rerank_factor));
+    measured_.emplace(key, point);
+    return point;
+  }
+
+  bool Reaches(const CalibrationPoint& point) const {
+    return point.lower_bound >= options_.recall_target && point.recall >= mean_wanted_;
+  }
+
+  // The fewest probes that reach the target at one re-rank depth: doubling from `high`,
+  // then bisection down to just above `low` (a count known to fall short; 0: none).
+  // Recall grows with probes at a fixed depth (more clusters only add candidates), so the
+  // bisection is sound up to sampling noise, which the lower bound absorbs.
+  Result<std::optional<CalibrationPoint>> FewestProbes(uint32_t rerank_factor, uint32_t low, uint32_t high,
+                                                       uint32_t upper) {
+    std::optional<CalibrationPoint> found;
+    while (true) {
+      FATHOM_ASSIGN_OR_RETURN(CalibrationPoint point, MeasureOnce(high, rerank_factor));
+      if (Reaches(point)) {
+        found = point;
+        break;
+      }
+      low = high;
+      if (high >= upper) break;
+      high = std::min(upper, high * 2);
+    }
+    if (!found) return found;
+    while (high - low > 1) {
+      const uint32_t mid = low + (high - low) / 2;
+      FATHOM_ASSIGN_OR_RETURN(CalibrationPoint point, MeasureOnce(mid, rerank_factor));
+      if (Reaches(point)) {
+        high = mid;
+        found = point;
+      } else {
+        low = mid;
+      }
+    }
+    return found;
+  }
+
+  // Deeper re-ranks first, from the default depth: a deeper one needs no more probes than
+  // a shallower one, and is tried while it lowers the cost.
+  Result<std::optional<CalibrationPoint>> CheapestAtDefaultOrDeeper() {
+    std::optional<CalibrationPoint> best;
+    uint32_t upper = index_.clusters();
+    for (uint32_t rerank_factor : ivf_limits::kCalibrationRerankFactors) {
+      FATHOM_ASSIGN_OR_RETURN(std::optional<CalibrationPoint> found, FewestProbes(rerank_factor, 0, 1, upper));
+      if (!found) continue;  // this depth cannot reach the target: try a deeper one
+      upper = found->probes;
+      const bool cheaper = !best || found->cost < best->cost;
+      if (cheaper) best = found;
+      // A deeper re-rank that did not pay here will not pay deeper still.
+      if (!cheaper) break;
+      if (found->probes == 1) break;  // one probe suffices: nothing deeper can be cheaper
+    }
+    return best;
+  }
+
+  // Where the default depth was the cheapest, shallower ones may be cheaper still (easy
+  // data whose estimates already rank well: fewer exact reads for a few more probes).
+  // They need at least as many probes as the default depth did.
+  Result<CalibrationPoint> CheaperAtShallower(CalibrationPoint best) {
+    for (uint32_t rerank_factor : ivf_limits::kCalibrationShallowRerankFactors) {
+      FATHOM_ASSIGN_OR_RETURN(std::optional<CalibrationPoint> found,
+                              FewestProbes(rerank_factor, best.probes - 1, best.probes, index_.clusters()));
+      if (!found || found->cost >= best.cost) break;
+      best = *found;
+    }
+    return best;
+  }
+
+  const IvfIndex& index_;
+  const VectorSource& exact_;
+  const CalibrationOptions& options_;
+  const std::vector<SampleQuery>& queries_;
+  const double mean_wanted_;
+  std::map<std::pair<uint32_t, uint32_t>, CalibrationPoint> measured_;
+};
+
+// Whether the index at `best` beats an exact scan of every row: timed back to back when
+// the options have a clock, else by the work model.
+bool IndexPays(const IvfIndex& index, const VectorSource& exact, const CalibrationOptions& options,
+               const std::vector<SampleQuery>& queries, const CalibrationPoint& best) {
+  if (options.clock_seconds) {
+    const PlanTimes times = TimePlans(index, exact, options, queries, best);
+    return times.index < times.exact;
+  }
+  const double exact_cost = static_cast<double>(index.rows()) * options.exact_row_cost;
+  return best.cost < ivf_limits::kExactPlanCostFraction * exact_cost;
+}
+
+void SetIndexPlan(const CalibrationPoint& best, SearchBudget* budget) {
+  budget->plan = SearchBudget::Plan::kIndex;
+  budget->probes = best.probes;
+  budget->rerank_factor = best.rerank_factor;
+  budget->measured_recall = static_cast<float>(best.recall);
+  budget->recall_lower_bound = static_cast<float>(best.lower_bound);
+}
+
+// The index cannot reach the target, or only by touching about as much as a scan of
+// every row (or there are too few rows to calibrate on): the exact scan is the honest
+// and the cheaper plan.
+void SetExactScanPlan(SearchBudget* budget) {
+  budget->plan = SearchBudget::Plan::kExactScan;
+  budget->measured_recall = budget->recall_lower_bound = 1.0f;
+}
+
 }  // namespace
 
 const char* SearchPlanName(SearchBudget::Plan plan) {
@@ -267,121 +417,24 @@ double TieAwareRecall(const std::vector<Hit>& found, float kth_true, uint32_t k)
 
 Result<SearchBudget> CalibrateSearch(const IvfIndex& index, const VectorSource& exact,
                                      const CalibrationOptions& options) {
-  if (!(options.recall_target > 0.0 && options.recall_target <= 1.0)) {
-    return Status::InvalidArgument("search calibration: the recall target must be in (0, 1]");
-  }
-  if (options.k == 0 || options.k > ivf_limits::kTopKMax) {
-    return Status::InvalidArgument("search calibration: k out of range");
-  }
-  if (exact.dim() != index.dim() || (options.approximate != nullptr && options.approximate->dim() != index.dim())) {
-    return Status::InvalidArgument("search calibration: vectors of another dimension");
-  }
+  FATHOM_RETURN_IF_ERROR(CheckCalibrationOptions(index, exact, options));
   SearchBudget budget;
   budget.recall_target = static_cast<float>(options.recall_target);
   budget.calibrated_rows = static_cast<uint32_t>(std::min<size_t>(index.rows(), UINT32_MAX));
-  const double exact_cost = static_cast<double>(index.rows()) * options.exact_row_cost;
   if (index.rows() <= options.k + 1) {
-    budget.plan = SearchBudget::Plan::kExactScan;
     budget.sample_queries = 1;
-    budget.measured_recall = budget.recall_lower_bound = 1.0f;
+    SetExactScanPlan(&budget);
     return budget;
   }
   FATHOM_ASSIGN_OR_RETURN(std::vector<SampleQuery> queries,
                           SampleWithTruth(index, exact, options, SampleSize(index, options)));
-  const uint32_t clusters = index.clusters();
-  std::map<std::pair<uint32_t, uint32_t>, CalibrationPoint> measured;
-  auto measure = [&](uint32_t probes, uint32_t rerank_factor) -> Result<CalibrationPoint> {
-    const auto key = std::make_pair(probes, rerank_factor);
-    if (auto it = measured.find(key); it != measured.end()) return it->second;
-    FATHOM_ASSIGN_OR_RETURN(CalibrationPoint point, Measure(index, exact, options, queries, probes, rerank_factor));
-    measured.emplace(key, point);
-    return point;
-  };
-  // Both the lower bound and the mean with a margin: leave-one-out queries are not quite
-  // the queries users send (those are not rows of the collection).
-  // The margin is at most half the distance to 1: a flat +0.02 asked a target of 0.98 for a
-  // perfect sample mean, which bought recall 0.999 at twice the probes of 0.99.
-  const double margin = std::min(ivf_limits::kCalibrationMeanMargin, (1.0 - options.recall_target) / 2);
-  const double mean_wanted = std::min(1.0, options.recall_target + margin);
-  auto reaches = [&](const CalibrationPoint& point) {
-    return point.lower_bound >= options.recall_target && point.recall >= mean_wanted;
-  };
-
-  // The fewest probes that reach the target at one re-rank depth: doubling from `high`,
-  // then bisection down to just above `low` (a count known to fall short; 0: none).
-  // Recall grows with probes at a fixed depth (more clusters only add candidates), so the
-  // bisection is sound up to sampling noise, which the lower bound absorbs.
-  auto fewest_probes = [&](uint32_t rerank_factor, uint32_t low, uint32_t high,
-                           uint32_t upper) -> Result<std::optional<CalibrationPoint>> {
-    std::optional<CalibrationPoint> found;
-    while (true) {
-      FATHOM_ASSIGN_OR_RETURN(CalibrationPoint point, measure(high, rerank_factor));
-      if (reaches(point)) {
-        found = point;
-        break;
-      }
-      low = high;
-      if (high >= upper) break;
-      high = std::min(upper, high * 2);
-    }
-    if (!found) return found;
-    while (high - low > 1) {
-      const uint32_t mid = low + (high - low) / 2;
-      FATHOM_ASSIGN_OR_RETURN(CalibrationPoint point, measure(mid, rerank_factor));
-      if (reaches(point)) {
-        high = mid;
-        found = point;
-      } else {
-        low = mid;
-      }
-    }
-    return found;
-  };
-
-  // Deeper re-ranks first, from the default depth: a deeper one needs no more probes than
-  // a shallower one, and is tried while it lowers the cost.
-  std::optional<CalibrationPoint> best;
-  uint32_t upper = clusters;
-  for (uint32_t rerank_factor : ivf_limits::kCalibrationRerankFactors) {
-    FATHOM_ASSIGN_OR_RETURN(std::optional<CalibrationPoint> found, fewest_probes(rerank_factor, 0, 1, upper));
-    if (!found) continue;  // this depth cannot reach the target: try a deeper one
-    upper = found->probes;
-    const bool cheaper = !best || found->cost < best->cost;
-    if (cheaper) best = found;
-    // A deeper re-rank that did not pay here will not pay deeper still.
-    if (!cheaper) break;
-    if (found->probes == 1) break;  // one probe suffices: nothing deeper can be cheaper
-  }
-  // Where the default depth was the cheapest, shallower ones may be cheaper still (easy
-  // data whose estimates already rank well: fewer exact reads for a few more probes).
-  // They need at least as many probes as the default depth did.
-  if (best && best->rerank_factor == ivf_limits::kCalibrationRerankFactors[0]) {
-    for (uint32_t rerank_factor : ivf_limits::kCalibrationShallowRerankFactors) {
-      FATHOM_ASSIGN_OR_RETURN(std::optional<CalibrationPoint> found,
-                              fewest_probes(rerank_factor, best->probes - 1, best->probes, clusters));
-      if (!found || found->cost >= best->cost) break;
-      best = found;
-    }
-  }
+  SettingSearch settings(index, exact, options, queries);
+  FATHOM_ASSIGN_OR_RETURN(std::optional<CalibrationPoint> best, settings.Cheapest());
   budget.sample_queries = static_cast<uint32_t>(queries.size());
-  bool index_pays = best.has_value();
-  if (index_pays && options.clock_seconds) {
-    const PlanTimes times = TimePlans(index, exact, options, queries, *best);
-    index_pays = times.index < times.exact;
-  } else if (index_pays) {
-    index_pays = best->cost < ivf_limits::kExactPlanCostFraction * exact_cost;
-  }
-  if (index_pays) {
-    budget.plan = SearchBudget::Plan::kIndex;
-    budget.probes = best->probes;
-    budget.rerank_factor = best->rerank_factor;
-    budget.measured_recall = static_cast<float>(best->recall);
-    budget.recall_lower_bound = static_cast<float>(best->lower_bound);
+  if (best && IndexPays(index, exact, options, queries, *best)) {
+    SetIndexPlan(*best, &budget);
   } else {
-    // The index cannot reach the target, or only by touching about as much as a scan
-    // of every row: the exact scan is the honest and the cheaper plan.
-    budget.plan = SearchBudget::Plan::kExactScan;
-    budget.measured_recall = budget.recall_lower_bound = 1.0f;
+    SetExactScanPlan(&budget);
   }
   return budget;
 }
