@@ -294,9 +294,8 @@ Result<std::unordered_map<std::string, std::vector<float>>> CollectionImpl::Read
   for (uint64_t sequence = manifest_.wal_sequence_covered + 1; sequence <= upto; ++sequence) {
     const std::string key = WalKey(id_, sequence);
     FATHOM_ASSIGN_OR_RETURN(std::string bytes, store_->Get(key));
-    auto decoded = DecodeWalObject(bytes);
-    if (!decoded.ok()) return decoded.status().WithContext(key);
-    for (Operation& op : decoded->ops) {
+    FATHOM_ASSIGN_OR_RETURN(WalObject decoded, DecodeWalObjectAt(bytes, key, sequence));
+    for (Operation& op : decoded.ops) {
       if (ids.count(op.record.id) != 0) replay.Apply(std::move(op));
     }
   }

@@ -283,10 +283,8 @@ Status CollectionImpl::ReplayWalLocked() {
                                 object.key);
     }
     FATHOM_ASSIGN_OR_RETURN(std::string bytes, store_->Get(object.key));
-    auto decoded = DecodeWalObject(bytes);
-    if (!decoded.ok()) return decoded.status().WithContext(object.key);
-    if (decoded->sequence != sequence) return Status::Corruption(object.key + ": holds another sequence number");
-    FATHOM_RETURN_IF_ERROR(ApplyLocked(std::move(decoded->ops), sequence, bytes.size()));
+    FATHOM_ASSIGN_OR_RETURN(WalObject decoded, DecodeWalObjectAt(bytes, object.key, sequence));
+    FATHOM_RETURN_IF_ERROR(ApplyLocked(std::move(decoded.ops), sequence, bytes.size()));
   }
   return Status::Ok();
 }

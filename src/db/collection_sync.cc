@@ -90,11 +90,9 @@ Status CollectionImpl::CatchUpLocked(bool check, bool full, bool* reload) {
       if (!bytes.status().IsNotFound()) return bytes.status().WithContext("write-ahead log catch-up");
       break;
     }
-    auto decoded = DecodeWalObject(*bytes);
-    if (!decoded.ok()) return decoded.status().WithContext(WalKey(id_, sequence));
-    if (decoded->sequence != sequence) return Status::Corruption(WalKey(id_, sequence) + ": holds another sequence number");
+    FATHOM_ASSIGN_OR_RETURN(WalObject decoded, DecodeWalObjectAt(*bytes, WalKey(id_, sequence), sequence));
     std::unique_lock<std::shared_mutex> lock(state_mu_);
-    FATHOM_RETURN_IF_ERROR(ApplyLocked(std::move(decoded->ops), sequence, bytes->size()));
+    FATHOM_RETURN_IF_ERROR(ApplyLocked(std::move(decoded.ops), sequence, bytes->size()));
   }
   wal_uncertain_ = false;
   if (list_manifests) manifests_checked_at_ = started;

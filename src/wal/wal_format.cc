@@ -193,6 +193,13 @@ Result<WalObject> DecodeWalObject(std::string_view bytes) {
   return object;
 }
 
+Result<WalObject> DecodeWalObjectAt(std::string_view bytes, const std::string& key, uint64_t sequence) {
+  auto decoded = DecodeWalObject(bytes);
+  if (!decoded.ok()) return decoded.status().WithContext(key);
+  if (decoded->sequence != sequence) return Status::Corruption(key + ": holds another sequence number");
+  return decoded;
+}
+
 std::string WalPrefix(const std::string& collection_id) { return "c/" + collection_id + "/wal/"; }
 
 std::string WalKey(const std::string& collection_id, uint64_t sequence) {

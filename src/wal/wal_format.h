@@ -34,6 +34,9 @@ struct WalObject {
   OperationBatch ops;
 };
 Result<WalObject> DecodeWalObject(std::string_view bytes);
+// DecodeWalObject for the bytes stored under `key`, the key of WAL object `sequence`:
+// errors name the key, and an object holding another sequence number is Corruption.
+Result<WalObject> DecodeWalObjectAt(std::string_view bytes, const std::string& key, uint64_t sequence);
 
 // Object key of WAL object `sequence` of a collection: c/<id>/wal/<sequence:020>.
 std::string WalKey(const std::string& collection_id, uint64_t sequence);
