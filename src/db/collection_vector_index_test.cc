@@ -233,19 +233,9 @@ TEST_P(CollectionVectorIndexTest, BuiltOnCompactionAndKeepsRecall) {
   auto res = col_->Query(r);
   ASSERT_TRUE(res.ok());
   const std::vector<std::string> exact = Exact(q, 10, DistanceSpace::kL2);
-  if (!GetParam()) {
-    EXPECT_EQ(res->rows[0].ids, exact);
-  } else {
-    // Under a budget the re-rank reads cold rows in lower-bound order and stops at the
-    // first bound past the k-th distance, so a neighbour whose RaBitQ estimate errs past
-    // its bound is not read: a known gap of 0.4-0.8 % of the top 10 (memory-budget.md,
-    // "Measured gap"; issue 11). FATHOM_SEED=6039024287588541235 misses one here. At most
-    // one miss is allowed until that path is fixed.
-    const std::set<std::string> want(exact.begin(), exact.end());
-    size_t found = 0;
-    for (const std::string& id : res->rows[0].ids) found += want.count(id);
-    EXPECT_GE(found, 9u) << "budget path, every cluster, deepest re-rank";
-  }
+  // Under a budget too (FATHOM_SEED=6039024287588541235 missed one of ten there when the
+  // budget path read in lower-bound order at the default bound; issue 11).
+  EXPECT_EQ(res->rows[0].ids, exact);
   r.search_probes = 1000000;
   EXPECT_EQ(col_->Query(r).status().code(), StatusCode::kInvalidArgument);
 }
@@ -994,21 +984,18 @@ TEST_P(CollectionVectorIndexTest, ColdRowsKeepNoCopiesUnderABudget) {
 }
 
 // The same stored collection answers alike whether it is opened with a budget or
-// without: the brute-force answer with every cluster probed and the deepest re-rank (up
-// to the misses of RaBitQ's probabilistic bound, below), and exactly the same answers
-// again from a second open with the same budget.
+// without: the brute-force answer with every cluster probed and the deepest re-rank, and
+// exactly the same answers again from a second open with the same budget.
 //
-// The misses: under a budget the re-rank reads cold rows in order of their lower bounds
-// and stops at the first bound above the k-th exact distance (IvfSearchOptions::
-// batched_reads), so a true neighbour whose estimate errs past the bound (epsilon 1.9) is
-// never read. At 24 dimensions that is 0.4-0.8% of the true top 10 (FATHOM_SEED
-// 2255730245882543175: 20 of 3000 over 300 queries, 5 of the first 200; 31 other seeds,
-// 20 queries each: 0 to 3 of 200), against 0.1-0.3% for the in-RAM re-rank, whose
-// estimate-order scan reads about 20% more rows and so catches most of them. Over
-// kQueries queries the allowance of 3% (30 of 1000) is 4-7x the mean misses and 7 or
-// more standard deviations above it (a chance below 1e-9 under a Poisson count); over 20
-// queries (200 neighbours, 4 allowed) the seed above failed. A path that loses 3% of the
-// neighbours (wrong rows read, or a bound that skips real ones) still fails it.
+// Issue 11: under a budget the re-rank read cold rows in order of their lower bounds and
+// stopped at the first bound above the k-th exact distance, so a true neighbour whose
+// estimate erred past its bound (epsilon 1.9) was never read: 0.4-0.8 % of the true top
+// 10 at 24 dimensions (FATHOM_SEED=2255730245882543175 lost 20 of 3000 over 300
+// queries), and the deepest effort could not buy it back. The budget path now reads in
+// the in-memory re-rank's order (IvfBatchedReadsTest.DefaultBoundAnswersAsTheInMemoryReRank)
+// and the bound widens with the effort (4x at the deepest), so every open here finds
+// the whole top 10 (1.000 on that seed and on random ones). The 1 % allowance is for
+// ties and float slack; a path that loses neighbours to its bound fails it.
 TEST_P(CollectionVectorIndexTest, ReopenWithAndWithoutABudgetAnswersAlike) {
   Open();
   Data data(SeedForTest("CollectionVectorIndexTest.ReopenWithAndWithoutABudgetAnswersAlike"), 24);
@@ -1064,7 +1051,7 @@ TEST_P(CollectionVectorIndexTest, ReopenWithAndWithoutABudgetAnswersAlike) {
     }
     std::printf("budget %llu: recall@10 %.3f at every cluster and the deepest re-rank\n",
                 static_cast<unsigned long long>(budget), found / (10.0 * queries.size()));
-    EXPECT_GE(found, queries.size() * 10 * 97 / 100) << "budget " << budget;
+    EXPECT_GE(found, queries.size() * 10 * 99 / 100) << "budget " << budget;
   }
 }
 
