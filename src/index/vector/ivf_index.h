@@ -124,7 +124,7 @@ struct IvfBuildOptions {
   RotationKind rotation = RotationKind::kHadamard;
 };
 
-// How a filtered search runs: chosen by the planner (cost model in ivf_index.cc), or
+// How a filtered search runs: chosen by the planner (cost model in ivf_search.cc), or
 // forced for tests and benchmarks.
 enum class FilterStrategy : uint8_t { kAuto = 0, kIvfScan = 1, kExactScan = 2 };
 
