@@ -118,15 +118,16 @@ class LookaheadHints {
 // Rows read on demand (IvfSearchOptions::batched_reads): the reads the re-rank will make
 // in one batch before the first (one round trip to an object store rather than one per
 // row). The re-rank reads candidate i only while suffix_lower[i] (the smallest lower bound
-// from i on) is below the kept-th exact distance. Were that distance known to be at most
-// T, the reads would end before the first i with suffix_lower[i] > T, and the first batch
-// is that prefix. The kept-th smallest upper bound (estimate + error bound) is such a T
-// whenever the bounds hold, but it hints 1.6-1.7x the rows read; the kept-th smallest of
-// estimate + half the error bound hints 1.1-1.3x and leaves about 1 % of queries a second
-// batch (24-d synthetic data, every cluster probed, depth 16:
-// IvfBatchedReadsTest.DefaultBoundAnswersAsTheInMemoryReRank). Should the re-rank get past
-// the hinted prefix, each further batch is the candidates it can still reach at that
-// moment; at most kRescoreBatchMax per batch.
+// from i on) is below the kept-th exact distance. Once the kept candidates with the
+// smallest upper bounds (estimate + error bound) are read, that distance is at most T,
+// their largest upper bound, whenever the bounds hold; those candidates come before the
+// first i with suffix_lower[i] > T (each has a lower bound at most T), so the re-rank stops
+// there and the first batch is that prefix. It hints 1.6-1.7x the rows read (24-d
+// synthetic data, every cluster probed, depth 16); T from half the error bound hinted
+// 1.1-1.3x but left about 1 % of queries a second round trip, which a cold query on an
+// object store pays in latency (memory-budget.md). Should the re-rank get past the
+// prefix (a bound did not hold, a read failed, float slack), each further batch is the
+// candidates it can still reach at that moment; at most kRescoreBatchMax per batch.
 class BatchHints {
  public:
   BatchHints(const std::vector<Candidate>& candidates, const std::vector<float>& suffix_lower, size_t kept,
@@ -136,7 +137,7 @@ class BatchHints {
     if (bounded && candidates.size() >= kept) {
       std::vector<float> upper;
       upper.reserve(candidates.size());
-      for (const Candidate& c : candidates) upper.push_back(c.estimate + kErrorShare * (c.estimate - c.lower));
+      for (const Candidate& c : candidates) upper.push_back(c.estimate + (c.estimate - c.lower));
       std::nth_element(upper.begin(), upper.begin() + (kept - 1), upper.end());
       t = upper[kept - 1];
     }
@@ -147,8 +148,6 @@ class BatchHints {
   }
 
  private:
-  static constexpr float kErrorShare = 0.5f;  // of the error bound, in the first batch's T
-
   // Hints the candidates from `begin` while the smallest lower bound from there on is at
   // most `reach` (at least candidate `begin`).
   void Hint(size_t begin, float reach) {
