@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 JOBS="${JOBS:-2}"
 BUILD=build/tsan
-: "${TSAN_FILTER:=ConcurrencyTest.*:DatabaseSimulationTest.*:MultiNodeSimulationTest.*:MultiNodeTest.*:MultiNodeS3Test.*:SimulationTest.*:DocumentSimulationTest.*:SparseSimulationTest.*:TextSimulationTest.*:ExecutorTest.*:ThreadPoolTest.*:GroupCommitQueueTest.*:BlockCacheTest.*:CacheStoreTest.*:DatabaseTest.*:DurabilityTest.*:CompactionRetryTest.*:CollectionTest.*:MemoryBudgetTest.*:ColdPartDurabilityTest.*:ObjectStoreTest.*:FaultStoreTest.*:S3StoreFakeTest.*:RandomReaderTest.*:RealClockTest.*:ManualClockTest.*:RecallMonitorTest.*}"
+: "${TSAN_FILTER:=ConcurrencyTest.*:DatabaseSimulationTest.*:MultiNodeSimulationTest.*:MultiNodeTest.*:MultiNodeS3Test.*:SimulationTest.*:DocumentSimulationTest.*:SparseSimulationTest.*:TextSimulationTest.*:FilterSimulationTest.*:ExecutorTest.*:ThreadPoolTest.*:GroupCommitQueueTest.*:BlockCacheTest.*:CacheStoreTest.*:DatabaseTest.*:DurabilityTest.*:DurabilityDirectoryTest.*:ColdPartDurabilityTest.*:CompactionRetryTest.*:CollectionTest.*:DocumentFaultTest.*:EngineAfterFailedPutTest.*:MemoryBudgetTest.*:*ObjectStoreTest.*:FaultStoreTest.*:LocalStoreTest.*:LocalStoreFaultTest.*:LocalFullDiskTest.*:LocalCrashTest.*:DirectoryLockTest.*:S3StoreFakeTest.*:RandomReaderTest.*:VectorFileTest.*:RealClockTest.*:ManualClockTest.*:RecallMonitorTest.*}"
 : "${TSAN_SERVER_FILTER:=HttpServerTest.*:MultiNodeHttpTest.*:RestartHttpTest.*:CollectionsHttpTest.*:ApiRobustnessTest.*}"
 
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
