@@ -51,13 +51,17 @@ class DataDirectoryAccessTest : public ::testing::Test {
   void SetUp() override {
     std::string why_not;
     auto prefix = UnprivilegedPrefix(&why_not);
-    if (!prefix) GTEST_SKIP() << why_not;
+    if (!prefix) {
+      GTEST_SKIP() << why_not;
+    }
     prefix_ = *prefix;
     root_ = std::filesystem::canonical(dir_.path()).string();
     data_dir_ = root_ + "/data";
     ASSERT_EQ(::chmod(root_.c_str(), 0755), 0);
     ASSERT_TRUE(std::filesystem::create_directory(data_dir_));
-    if (::geteuid() == 0) ASSERT_EQ(::chown(data_dir_.c_str(), kNobody, kNobody), 0);
+    if (::geteuid() == 0) {
+      ASSERT_EQ(::chown(data_dir_.c_str(), kNobody, kNobody), 0);
+    }
   }
   // Writable again, so TempDir can remove it when this process is not root.
   void TearDown() override {
