@@ -23,6 +23,7 @@ cmake --build "$BUILD" -j"$JOBS" --target "${targets[@]}"
 
 reports="$PWD/$BUILD/reports"
 rm -rf "$reports" && mkdir -p "$reports"
+chmod 1777 "$reports"  # DataDirectoryAccessTest runs its server as user nobody: it reports here too
 # halt_on_error=0: one run shows every race, not the first. log_path: each process (the
 # fathom servers HTTP tests start included) writes its reports to its own file.
 export TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp halt_on_error=0 second_deadlock_stack=1 history_size=4 log_path=$reports/tsan"
