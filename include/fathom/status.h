@@ -3,7 +3,8 @@
 // Categories stay distinct so callers can react: bad input (InvalidArgument, NotFound,
 // AlreadyExists), environment (IOError, Unavailable: retryable), bad bytes (Corruption),
 // and conditions the caller may map to HTTP (ResourceExhausted, FailedPrecondition,
-// Unimplemented, Internal). Thread-safety: plain values, safe to copy between threads.
+// Unimplemented, Internal). StorageFull and PermissionDenied name a condition of the data
+// directory an operator must fix. Thread-safety: plain values, safe to copy between threads.
 #pragma once
 
 #include <cassert>
@@ -29,6 +30,7 @@ enum class StatusCode {
   kUnimplemented,
   kInternal,
   kStorageFull,  // the device holding the data is full (ENOSPC, EDQUOT): writes wait for space
+  kPermissionDenied,  // the process may not read or write its data (EACCES, EPERM): an operator must fix it
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -50,6 +52,7 @@ class [[nodiscard]] Status {
   static Status Unimplemented(std::string m) { return {StatusCode::kUnimplemented, std::move(m)}; }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
   static Status StorageFull(std::string m) { return {StatusCode::kStorageFull, std::move(m)}; }
+  static Status PermissionDenied(std::string m) { return {StatusCode::kPermissionDenied, std::move(m)}; }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }

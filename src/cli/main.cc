@@ -13,6 +13,7 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
 
 #include "cli/compact_command.h"
 #include "cli/run_command.h"
@@ -45,6 +46,13 @@ void AddStoreOptions(CLI::App* command, std::string* path, std::string* store_ur
 }  // namespace
 
 int main(int argc, char** argv) {
+  // spdlog's registry (which holds the default logger) is a function-local static made by
+  // the first thread that logs. Made here, before any thread starts, every thread's first
+  // use is ordered after it by the thread's creation. Otherwise the order comes from the
+  // static's guard inside libspdlog, which ThreadSanitizer cannot see (an uninstrumented
+  // library), and it reports the main thread's first log line after a worker's as a race
+  // (docs/design/thread-safety.md).
+  spdlog::default_logger_raw();
   CLI::App app{"fathom: a search database that speaks Chroma's HTTP API v2"};
   app.require_subcommand(1);
 

@@ -121,6 +121,9 @@ TEST(ExecutorTest, DefaultExecutorIsOnePoolWithAThreadPerCpu) {
 // waking never confirms. The old code hung in about 8 % of forks taken right after a
 // ParallelFor (so 100 forks catch it); the child now makes a pool of its own.
 TEST(ExecutorTest, DefaultExecutorWorksInAForkedChild) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "ThreadSanitizer refuses to start threads in the child of a multi-threaded fork";
+#endif
   constexpr int kForks = 100;
   int hung = 0, failed = 0;
   for (int t = 0; t < kForks; ++t) {

@@ -16,9 +16,9 @@ namespace fathom {
 namespace {
 
 // Maps a failed system call to a Status. A full device or quota (ENOSPC, EDQUOT) is
-// StorageFull and a read-only file system is Unavailable: both are conditions of the data
-// directory an operator must fix, so the message names it and says what to do. Everything
-// else is IOError.
+// StorageFull, a read-only file system is Unavailable and a refused access (EACCES, EPERM)
+// is PermissionDenied: all are conditions of the data directory an operator must fix, so
+// the message names it and says what to do. Everything else is IOError.
 Status ErrnoStatus(const std::string& data_dir, const std::string& what, const std::string& path, int err) {
   std::string detail = what + " " + path + ": " + std::strerror(err);
   if (err == ENOSPC || err == EDQUOT) {
@@ -28,6 +28,10 @@ Status ErrnoStatus(const std::string& data_dir, const std::string& what, const s
   if (err == EROFS) {
     return Status::Unavailable("data directory " + data_dir + " is read-only (" + detail +
                                "); remount it read-write or use another --path");
+  }
+  if (err == EACCES || err == EPERM) {
+    return Status::PermissionDenied("data directory " + data_dir + " is not accessible to this process (" + detail +
+                                    "); give its user read/write access (chown/chmod) or use another --path");
   }
   return Status::IOError(detail);
 }

@@ -130,6 +130,30 @@ TEST_F(LocalStoreFaultTest, ReadOnlyFileSystemIsUnavailable) {
   EXPECT_EQ(LocalStore::Open(root_, fs_).status().code(), StatusCode::kUnavailable);
 }
 
+// EACCES and EPERM (a directory the process's user may not write, say after a restore as
+// another user) name the data directory and say what to do, rather than a bare IOError.
+TEST_F(LocalStoreFaultTest, RefusedAccessIsPermissionDeniedAndNamesTheDirectory) {
+  auto store = Open(root_);
+  ASSERT_TRUE(store->Put("a/k", "v", PutMode::kCreateOnly).ok());
+  for (int err : {EACCES, EPERM}) {
+    fs_->FailNext(FsOp::kCreate, "", err);
+    Status s = store->Put("a/k2", "v", PutMode::kCreateOnly);
+    EXPECT_EQ(s.code(), StatusCode::kPermissionDenied) << s.ToString();
+    EXPECT_NE(s.message().find(root_), std::string::npos) << s.ToString();
+    EXPECT_NE(s.message().find("read/write access"), std::string::npos) << s.ToString();
+  }
+  fs_->FailNext(FsOp::kUnlink, "", EACCES);
+  EXPECT_EQ(store->Delete("a/k").code(), StatusCode::kPermissionDenied);
+  fs_->FailNext(FsOp::kOpenForRead, "", EACCES);
+  EXPECT_EQ(store->Get("a/k", std::nullopt).status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(GetOrStatus(*store, "a/k"), "v");  // nothing changed
+  // At open: a data directory that cannot be created.
+  fs_->FailNext(FsOp::kMakeDirectory, "", EACCES);
+  Status opened = LocalStore::Open(root_ + "/sub", fs_).status();
+  EXPECT_EQ(opened.code(), StatusCode::kPermissionDenied) << opened.ToString();
+  EXPECT_NE(opened.message().find(root_ + "/sub"), std::string::npos) << opened.ToString();
+}
+
 TEST_F(LocalStoreFaultTest, FailedFsyncIsIOErrorAndLeavesNoObject) {
   auto store = Open(root_);
   fs_->FailNext(FsOp::kSync, "", EIO);

@@ -1,6 +1,7 @@
 // The ObjectStore contract, run against every implementation. The S3 instance runs against
 // the RGW test server (tests/s3_test_env.h) and skips without one.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -322,6 +323,25 @@ class OverwritingStore : public MemStore {
     return MemStore::Put(key, bytes, PutMode::kOverwrite);
   }
 };
+
+// A real directory mode 0500: what `fathom run --path` meets when its user may not write
+// there. Root (or CAP_DAC_OVERRIDE) writes through any mode, so there it cannot be tested
+// and is skipped (LocalStoreFaultTest injects the same errors regardless of the user).
+TEST(LocalStoreTest, UnwritableDirectoryIsPermissionDenied) {
+  testing::TempDir dir;
+  const std::string root = std::filesystem::canonical(dir.path()).string() + "/data";
+  ASSERT_TRUE(LocalStore::Open(root).ok());
+  std::filesystem::permissions(root, std::filesystem::perms::owner_read | std::filesystem::perms::owner_exec);
+  const bool can_write_anyway = ::access(root.c_str(), W_OK) == 0;
+  if (can_write_anyway) {
+    std::filesystem::permissions(root, std::filesystem::perms::owner_all);
+    GTEST_SKIP() << "running as a user who may write a mode-0500 directory (root?): chmod does not deny";
+  }
+  Status s = LocalStore::Open(root).status();
+  EXPECT_EQ(s.code(), StatusCode::kPermissionDenied) << s.ToString();
+  EXPECT_NE(s.message().find(root), std::string::npos) << s.ToString();
+  std::filesystem::permissions(root, std::filesystem::perms::owner_all);
+}
 
 TEST(ProbeTest, RefusesStoreWithoutCreateOnly) {
   OverwritingStore store;

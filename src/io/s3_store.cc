@@ -213,9 +213,9 @@ Status ErrorStatus(const S3Response& response, const S3Request& request, const S
   }
   if (status == 404) return Status::NotFound(what + ": no such object (" + detail + ")");
   if (status == 401 || status == 403) {
-    return Status::FailedPrecondition(what + ": permission denied (" + detail +
-                                      "); check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, the region (" +
-                                      options.region + ") and the bucket's policy");
+    return Status::PermissionDenied(what + ": permission denied (" + detail +
+                                    "); check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, the region (" +
+                                    options.region + ") and the bucket's policy");
   }
   if (status == 400 && (code == "RequestTimeout" || code == "BadDigest")) {
     return Status::Unavailable(what + ": " + detail + " (" + std::to_string(attempts) + " attempts)");

@@ -193,7 +193,7 @@ TEST(S3StoreRgwTest, WrongCredentialsAreRefusedClearly) {
   auto bad = S3Store::Open(options);
   ASSERT_TRUE(bad.ok());
   Status s = (*bad)->Put("k", "v", PutMode::kCreateOnly);
-  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
+  EXPECT_EQ(s.code(), StatusCode::kPermissionDenied) << s.ToString();
   EXPECT_NE(s.message().find("permission denied"), std::string::npos) << s.ToString();
   EXPECT_NE(s.message().find("SignatureDoesNotMatch"), std::string::npos) << s.ToString();
   EXPECT_EQ((*bad)->stats().retries, 0u);

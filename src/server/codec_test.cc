@@ -148,6 +148,10 @@ TEST(ApiErrorTest, EngineStatusesMapOntoChromasTable) {
       {Status::FailedPrecondition("m"), 412, "ChromaError"},
       {Status::Unimplemented("m"), 501, "ChromaError"},
       {Status::Unavailable("m"), 503, "ChromaError"},
+      {Status::StorageFull("m"), 507, "ChromaError"},
+      // The server's data directory refuses it: an operator's problem, named as such, and
+      // neither the client's (403) nor an "internal error".
+      {Status::PermissionDenied("m"), 503, "ChromaError"},
       {Status::Corruption("m"), 500, "InternalError"},
       {Status::IOError("m"), 500, "InternalError"},
       {Status::Internal("m"), 500, "InternalError"},

@@ -73,6 +73,9 @@ ApiError ApiError::FromStatus(const Status& status) {
     case StatusCode::kUnimplemented: return Chroma(501, m);
     case StatusCode::kFailedPrecondition: return Chroma(412, m);
     case StatusCode::kStorageFull: return Chroma(507, m);  // Insufficient Storage
+    // The server's own data directory refuses it: not the client's fault (so not 403) and
+    // not a bug (so not 500); like a read-only directory it is unavailable until fixed.
+    case StatusCode::kPermissionDenied: return Chroma(503, m);
     case StatusCode::kCorruption:
     case StatusCode::kIOError:
     case StatusCode::kInternal:

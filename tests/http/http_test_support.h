@@ -204,6 +204,9 @@ class ServerProcess {
   void set_store_url(std::string url) { store_url_ = std::move(url); }
   // Arguments added to `fathom run` by the next Start (e.g. {"--compaction-trigger-ops", "64"}).
   void set_extra_args(std::vector<std::string> args) { extra_args_ = std::move(args); }
+  // A command the binary is run through by the next Start, its first word an absolute
+  // path (e.g. {"/usr/bin/setpriv", "--reuid=65534", ...} to serve as another user).
+  void set_command_prefix(std::vector<std::string> prefix) { command_prefix_ = std::move(prefix); }
   // Where server.log goes (default: the temporary root, or the parent of a given data
   // directory), e.g. off a small file system the test fills.
   void set_log_dir(std::string dir) { log_dir_ = std::move(dir); }
@@ -228,7 +231,9 @@ class ServerProcess {
       const std::string port = std::to_string(port_);
       // Everything the child needs is prepared before fork: after it, only
       // async-signal-safe calls.
-      std::vector<const char*> args = {binary, "run"};
+      std::vector<const char*> args;
+      for (const std::string& word : command_prefix_) args.push_back(word.c_str());
+      args.insert(args.end(), {binary, "run"});
       if (store_url_.empty()) {
         args.insert(args.end(), {"--path", data_dir_.c_str()});
       } else {
@@ -245,7 +250,7 @@ class ServerProcess {
           ::dup2(fd, 1);
           ::dup2(fd, 2);
         }
-        ::execv(binary, const_cast<char* const*>(args.data()));
+        ::execv(args[0], const_cast<char* const*>(args.data()));
         ::_exit(127);
       }
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -305,6 +310,7 @@ class ServerProcess {
   bool allow_reset_;
   std::string store_url_;  // empty: --path data_dir_
   std::vector<std::string> extra_args_;
+  std::vector<std::string> command_prefix_;
   std::string log_dir_;  // empty: root_
   std::string root_;
   std::string data_dir_;
