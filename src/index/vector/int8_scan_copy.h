@@ -67,6 +67,9 @@ class Int8ScanCopy {
   std::vector<uint8_t> present_;  // 1: the slot has a copy
   float max_error_ = 0.0f;
   float min_norm_ = std::numeric_limits<float>::infinity();
+  // Set's scratch: the decoded copy whose norm it takes (dim floats, kept so that a Set,
+  // once per row written, allocates nothing).
+  std::vector<float> decoded_;
 };
 
 }  // namespace fathom
