@@ -12,6 +12,7 @@
 #include "db/roaring_bitset.h"
 #include "index/vector/bounded_rescore.h"
 #include "index/vector/distance.h"
+#include "index/vector/int8_first_pass.h"
 #include "index/vector/int8_matrix.h"
 
 namespace fathom {
@@ -203,50 +204,19 @@ Status ExactSearch(const RecordTable& table, DistanceSpace space, const float* q
       [&](const uint32_t* batch, size_t count) { vectors.PrefetchCold(batch, count); });
 }
 
-// The exact k nearest of `slots` (live ones) through int8 copies (int8_scan_copy.h), into
-// `top` (empty, capacity k). Every live row is ranked by its copy (rows without one by
-// their exact vector); the best k * depth are re-scored from their exact rows in order of
-// their lower bounds (bounded_rescore.h). False when a row outside the best k * depth
-// could still have entered the top k (its copy's distance is at least the k * depth-th,
-// so its lower bound is at least that distance's bound with the copy's largest error):
-// the caller then scans the f32 rows. Every row must be hot.
+// The exact k nearest of `slots` (live ones) through int8 copies: Int8FirstPassSearch
+// (int8_first_pass.h) over the table's rows, every one of which must be hot.
 template <typename Slots>
 bool ExactSearchWithCopy(const RecordTable& table, const Int8ScanCopy& copy, DistanceSpace space,
                          const float* query, float query_norm, const Slots& slots, size_t depth, TopK* top) {
   const VectorColumn& vectors = table.vectors();
   const size_t d = table.dimension().value_or(0);
   const uint8_t* live = table.live();
-  TopK ranked(top->capacity() * depth);
-  for (uint32_t slot : slots) {
-    if (!live[slot]) continue;
-    if (copy.Has(slot)) {
-      // Most rows miss the cut: test it before the heap (a tie enters by slot in Push).
-      const float distance = copy.Distance(space, query, query_norm, slot);
-      if (distance <= ranked.threshold()) ranked.Push(distance, slot);
-    } else {
-      top->Push(SpaceDistance(space, query, query_norm, vectors.Approx(slot, nullptr), table.norm(slot), d), slot);
-    }
-  }
-  const float cut = ranked.threshold();  // infinity unless some row was left out
-  std::vector<BoundedCandidate> candidates;
-  for (const Hit& h : ranked.Take()) {
-    const float error = copy.error(h.slot), norm = copy.approx_norm(h.slot);
-    candidates.push_back({DistanceLowerBound(space, h.distance, error, query_norm, norm), h.slot});
-  }
-  std::sort(candidates.begin(), candidates.end(), [](const BoundedCandidate& a, const BoundedCandidate& b) {
-    return a.lower < b.lower || (a.lower == b.lower && a.slot < b.slot);
-  });
-  Status rescored = BoundedRescore(candidates, *top, [&](uint32_t slot) {
-    top->Push(SpaceDistance(space, query, query_norm, vectors.Approx(slot, nullptr), table.norm(slot), d), slot);
-    return Status::Ok();
-  });
-  FATHOM_CHECK(rescored.ok());  // hot rows: the re-score cannot fail
-  if (cut == std::numeric_limits<float>::infinity()) return true;
-  // With a margin for float rounding: a distance of near-identical rows computes to
-  // +-1e-7, about the bound's own slack.
-  const float left_out = DistanceLowerBound(space, cut, copy.max_error(), query_norm, copy.min_norm());
-  const float kth = top->threshold();
-  return left_out > kth + 1e-6f * (1.0f + std::fabs(kth));
+  return Int8FirstPassSearch(
+      copy, space, query, query_norm, slots, depth, top, [&](uint32_t slot) { return live[slot] != 0; },
+      [&](uint32_t slot) {
+        top->Push(SpaceDistance(space, query, query_norm, vectors.Approx(slot, nullptr), table.norm(slot), d), slot);
+      });
 }
 
 // The live slots of a table, as a range for ExactSearch.
