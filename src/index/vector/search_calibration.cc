@@ -7,7 +7,6 @@
 #include <utility>
 #include <vector>
 
-#include "index/vector/bounded_rescore.h"
 #include "index/vector/distance.h"
 #include "index/vector/int8_first_pass.h"
 #include "index/vector/int8_scan_copy.h"
