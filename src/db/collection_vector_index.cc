@@ -12,6 +12,7 @@
 #include "db/roaring_bitset.h"
 #include "index/vector/bounded_rescore.h"
 #include "index/vector/distance.h"
+#include "index/vector/int8_first_pass.h"
 #include "index/vector/int8_matrix.h"
 
 namespace fathom {
@@ -21,10 +22,12 @@ namespace {
 // ---- collection envelope (docs/format/vector_index.md) ----
 constexpr char kEnvelopeMagic[4] = {'F', 'V', 'I', 'X'};
 // Version 2 adds the calibrated search budget; version 1 envelopes (no budget) still load
-// and are rebuilt, and so calibrated, by the next maintenance.
-constexpr uint32_t kEnvelopeVersion = 2;
-constexpr size_t kEnvelopeV1HeaderBytes = 4 + 4 + 8 + 8 + 8;           // before its checksum
-constexpr size_t kEnvelopeHeaderBytes = kEnvelopeV1HeaderBytes + 32;  // + the budget
+// and are rebuilt, and so calibrated, by the next maintenance. Version 3 adds the rows of
+// the last full build; a version 1 or 2 envelope counts from the rows it holds.
+constexpr uint32_t kEnvelopeVersion = 3;
+constexpr size_t kEnvelopeV1HeaderBytes = 4 + 4 + 8 + 8 + 8;             // before its checksum
+constexpr size_t kEnvelopeV2HeaderBytes = kEnvelopeV1HeaderBytes + 32;  // + the budget
+constexpr size_t kEnvelopeHeaderBytes = kEnvelopeV2HeaderBytes + 8;     // + the built rows
 // Re-rank depths a persisted budget may name (k * factor candidates).
 constexpr uint32_t kBudgetRerankFactorMax = 1u << 16;
 
@@ -60,6 +63,16 @@ Status CheckBudget(const SearchBudget& budget, uint32_t clusters) {
       (budget.probes == 0 || budget.probes > clusters || budget.rerank_factor == 0 ||
        budget.rerank_factor > kBudgetRerankFactorMax)) {
     return bad("has probes or a re-rank depth out of range");
+  }
+  return Status::Ok();
+}
+
+// The rows of the last full build a header may name: the rows an index may hold (a build
+// had at least one row; rows deleted since leave it above the index's own count).
+Status CheckBuiltRows(uint64_t built_rows) {
+  if (built_rows == 0 || built_rows > ivf_limits::kRowsMax) {
+    return Status::Corruption("vector index object: last full build of " + std::to_string(built_rows) +
+                              " rows, outside [1, ivf_limits::kRowsMax]");
   }
   return Status::Ok();
 }
@@ -191,50 +204,19 @@ Status ExactSearch(const RecordTable& table, DistanceSpace space, const float* q
       [&](const uint32_t* batch, size_t count) { vectors.PrefetchCold(batch, count); });
 }
 
-// The exact k nearest of `slots` (live ones) through int8 copies (int8_scan_copy.h), into
-// `top` (empty, capacity k). Every live row is ranked by its copy (rows without one by
-// their exact vector); the best k * depth are re-scored from their exact rows in order of
-// their lower bounds (bounded_rescore.h). False when a row outside the best k * depth
-// could still have entered the top k (its copy's distance is at least the k * depth-th,
-// so its lower bound is at least that distance's bound with the copy's largest error):
-// the caller then scans the f32 rows. Every row must be hot.
+// The exact k nearest of `slots` (live ones) through int8 copies: Int8FirstPassSearch
+// (int8_first_pass.h) over the table's rows, every one of which must be hot.
 template <typename Slots>
 bool ExactSearchWithCopy(const RecordTable& table, const Int8ScanCopy& copy, DistanceSpace space,
                          const float* query, float query_norm, const Slots& slots, size_t depth, TopK* top) {
   const VectorColumn& vectors = table.vectors();
   const size_t d = table.dimension().value_or(0);
   const uint8_t* live = table.live();
-  TopK ranked(top->capacity() * depth);
-  for (uint32_t slot : slots) {
-    if (!live[slot]) continue;
-    if (copy.Has(slot)) {
-      // Most rows miss the cut: test it before the heap (a tie enters by slot in Push).
-      const float distance = copy.Distance(space, query, query_norm, slot);
-      if (distance <= ranked.threshold()) ranked.Push(distance, slot);
-    } else {
-      top->Push(SpaceDistance(space, query, query_norm, vectors.Approx(slot, nullptr), table.norm(slot), d), slot);
-    }
-  }
-  const float cut = ranked.threshold();  // infinity unless some row was left out
-  std::vector<BoundedCandidate> candidates;
-  for (const Hit& h : ranked.Take()) {
-    const float error = copy.error(h.slot), norm = copy.approx_norm(h.slot);
-    candidates.push_back({DistanceLowerBound(space, h.distance, error, query_norm, norm), h.slot});
-  }
-  std::sort(candidates.begin(), candidates.end(), [](const BoundedCandidate& a, const BoundedCandidate& b) {
-    return a.lower < b.lower || (a.lower == b.lower && a.slot < b.slot);
-  });
-  Status rescored = BoundedRescore(candidates, *top, [&](uint32_t slot) {
-    top->Push(SpaceDistance(space, query, query_norm, vectors.Approx(slot, nullptr), table.norm(slot), d), slot);
-    return Status::Ok();
-  });
-  FATHOM_CHECK(rescored.ok());  // hot rows: the re-score cannot fail
-  if (cut == std::numeric_limits<float>::infinity()) return true;
-  // With a margin for float rounding: a distance of near-identical rows computes to
-  // +-1e-7, about the bound's own slack.
-  const float left_out = DistanceLowerBound(space, cut, copy.max_error(), query_norm, copy.min_norm());
-  const float kth = top->threshold();
-  return left_out > kth + 1e-6f * (1.0f + std::fabs(kth));
+  return Int8FirstPassSearch(
+      copy, space, query, query_norm, slots, depth, top, [&](uint32_t slot) { return live[slot] != 0; },
+      [&](uint32_t slot) {
+        top->Push(SpaceDistance(space, query, query_norm, vectors.Approx(slot, nullptr), table.norm(slot), d), slot);
+      });
 }
 
 // The live slots of a table, as a range for ExactSearch.
@@ -522,8 +504,9 @@ Status CollectionVectorIndex::Load(RecordTable& table, std::string_view bytes) {
   if (bytes.size() < kEnvelopeV1HeaderBytes + 8) return corrupt("truncated");
   if (std::memcmp(bytes.data(), kEnvelopeMagic, 4) != 0) return corrupt("bad magic");
   const uint32_t version = DecodeFixed32(bytes.data() + 4);
-  if (version != 1 && version != kEnvelopeVersion) return corrupt("unknown version " + std::to_string(version));
-  const size_t header_bytes = version == 1 ? kEnvelopeV1HeaderBytes : kEnvelopeHeaderBytes;
+  if (version < 1 || version > kEnvelopeVersion) return corrupt("unknown version " + std::to_string(version));
+  const size_t header_bytes =
+      version == 1 ? kEnvelopeV1HeaderBytes : version == 2 ? kEnvelopeV2HeaderBytes : kEnvelopeHeaderBytes;
   if (bytes.size() < header_bytes + 8) return corrupt("truncated");
   if (DecodeFixed64(bytes.data() + header_bytes) != Checksum64(bytes.substr(0, header_bytes))) {
     return corrupt("header checksum mismatch");
@@ -533,6 +516,11 @@ Status CollectionVectorIndex::Load(RecordTable& table, std::string_view bytes) {
   const uint64_t covered_rows = DecodeFixed64(bytes.data() + 24);
   // A version 1 envelope has no budget: the index stays uncalibrated until rebuilt.
   const SearchBudget budget = version == 1 ? SearchBudget() : DecodeBudget(bytes.data() + kEnvelopeV1HeaderBytes);
+  // Before version 3 the last full build's rows were not recorded: counted from the rows
+  // the index holds, as if it had been built at this size.
+  const std::optional<uint64_t> built_rows =
+      version >= 3 ? std::optional<uint64_t>(DecodeFixed64(bytes.data() + kEnvelopeV2HeaderBytes)) : std::nullopt;
+  if (built_rows) FATHOM_RETURN_IF_ERROR(CheckBuiltRows(*built_rows));
   if (live_rows != table.live_count() || offsets_hash != LiveOffsetsHash(table)) {
     return corrupt("built for other rows than the segments hold");
   }
@@ -560,7 +548,7 @@ Status CollectionVectorIndex::Load(RecordTable& table, std::string_view bytes) {
   task.generation = generation_;
   task.result = std::make_shared<const IvfIndex>(std::move(*remapped));
   task.budget = budget;
-  task.built_rows = task.result->rows();
+  task.built_rows = built_rows.value_or(task.result->rows());
   (void)table.TakeVectorChanges();  // the rows just loaded are what the index describes
   Install(table, std::move(task));
   return Status::Ok();
@@ -916,6 +904,7 @@ std::optional<CollectionVectorIndex::Snapshot> CollectionVectorIndex::TakeSnapsh
   snapshot.live_rows = table.live_count();
   snapshot.offsets_hash = LiveOffsetsHash(table);
   snapshot.covered_rows = covered_count_;
+  snapshot.built_rows = built_rows_;
   return snapshot;
 }
 
@@ -929,12 +918,16 @@ Result<std::string> CollectionVectorIndex::EncodeSnapshot(const Snapshot& snapsh
   if (Status s = CheckBudget(snapshot.budget, dense.clusters()); !s.ok()) {
     return Status::InvalidArgument("vector index snapshot: " + s.message());
   }
+  if (Status s = CheckBuiltRows(snapshot.built_rows); !s.ok()) {
+    return Status::InvalidArgument("vector index snapshot: " + s.message());
+  }
   std::string out(kEnvelopeMagic, 4);
   PutFixed32(&out, kEnvelopeVersion);
   PutFixed64(&out, snapshot.live_rows);
   PutFixed64(&out, snapshot.offsets_hash);
   PutFixed64(&out, dense.rows());
   PutBudget(&out, snapshot.budget);
+  PutFixed64(&out, snapshot.built_rows);
   FATHOM_CHECK(out.size() == kEnvelopeHeaderBytes);
   PutFixed64(&out, Checksum64(out));
   out += dense.Serialize();

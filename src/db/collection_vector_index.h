@@ -260,6 +260,7 @@ class CollectionVectorIndex final : public PersistedIndex, public BackgroundInde
     uint64_t live_rows = 0;
     uint64_t offsets_hash = 0;
     uint64_t covered_rows = 0;
+    uint64_t built_rows = 0;  // rows at the index's last full build
   };
   std::optional<Snapshot> TakeSnapshot(const RecordTable& table) const;
   static Result<std::string> EncodeSnapshot(const Snapshot& snapshot);
@@ -323,7 +324,7 @@ class CollectionVectorIndex final : public PersistedIndex, public BackgroundInde
   size_t covered_count_ = 0;
   std::vector<uint32_t> pending_;  // live, uncovered slots (deduplicated via pending_bits_)
   std::vector<uint64_t> pending_bits_;
-  size_t built_rows_ = 0;          // rows at the last full build
+  size_t built_rows_ = 0;          // rows at the last full build (persisted with the index)
   uint64_t generation_ = 0;        // bumped by every renumbering
   uint64_t index_version_ = 0;
   // index_version_ of the index the manifest's object holds (kNoVersion: unknown, or the

@@ -448,6 +448,44 @@ TEST_P(CollectionVectorIndexTest, GrowthRecalibratesTheBudget) {
   EXPECT_EQ(Stats().default_probes, grown.default_probes);
 }
 
+// Regression (issue 11): a reopened collection took the loaded index's rows for the rows
+// of its last full build, so the 4x growth that re-clusters from scratch was counted
+// afresh at every open, and a collection reopened between compactions was never rebuilt.
+// The rows of the last full build are persisted with the index (envelope version 3).
+// A full build is told from an update by the rows its budget was calibrated on: a build
+// calibrates on every row, while an update under kVectorIndexRecalibrateGrowth of them
+// keeps the budget it had.
+TEST_P(CollectionVectorIndexTest, GrowthAcrossReopensRebuilds) {
+  static_assert(limits::kVectorIndexRebuildGrowth == 4 && limits::kVectorIndexRecalibrateGrowth == 1.3,
+                "the row counts below follow these factors");
+  Open();
+  Data data(SeedForTest("CollectionVectorIndexTest.GrowthAcrossReopensRebuilds"), 24);
+  // Built at 1000 rows, updated (and calibrated again on the way) up to 3600, under 4x of
+  // the build; reopened after each step.
+  size_t rows = 0;
+  for (size_t next : {size_t{1000}, size_t{2000}, size_t{2700}, size_t{3600}}) {
+    AddRows(data, rows, next - rows);
+    rows = next;
+    ASSERT_TRUE(col_->Compact().ok());
+    EXPECT_EQ(Stats().indexed_rows, rows);
+    EXPECT_EQ(Stats().calibrated_rows, rows) << "each step grows 1.3x past the last calibration";
+    Open();
+  }
+  // 4000 rows: 4x the build (an update would keep the budget of 3600, 4000 < 1.3 x 3600).
+  AddRows(data, rows, 4000 - rows);
+  ASSERT_TRUE(col_->Compact().ok());
+  EXPECT_EQ(Stats().indexed_rows, 4000u);
+  EXPECT_EQ(Stats().calibrated_rows, 4000u) << "not rebuilt at 4x the rows of its last full build";
+  // The envelope records the build.
+  auto keys = Store().List("c/" + col_->id() + "/vidx/");
+  ASSERT_TRUE(keys.ok());
+  ASSERT_EQ(keys->size(), 1u);
+  auto bytes = Store().Get((*keys)[0].key);
+  ASSERT_TRUE(bytes.ok());
+  ASSERT_GE(bytes->size(), 72u);
+  EXPECT_EQ(DecodeFixed64(bytes->data() + 64), 4000u);
+}
+
 TEST_P(CollectionVectorIndexTest, FilteredQueriesKeepRecall) {
   Open();
   Data data(SeedForTest("CollectionVectorIndexTest.FilteredQueriesKeepRecall"), 24);
@@ -604,9 +642,10 @@ TEST_P(CollectionVectorIndexTest, PersistedWithTheManifest) {
   EXPECT_EQ(keys->size(), 1u);
 }
 
-// The persisted search budget (envelope version 2): a budget out of range is refused
-// like any bad bytes (index dropped, rebuilt); a version 1 envelope (no budget) still
-// loads, uncalibrated, and the next maintenance rebuilds and calibrates it.
+// The persisted search budget (envelope version 2 on): a budget out of range is refused
+// like any bad bytes (index dropped, rebuilt); a version 2 envelope (no rows of the last
+// full build) loads and counts from the rows it holds; a version 1 envelope (no budget)
+// still loads, uncalibrated, and the next maintenance rebuilds and calibrates it.
 TEST_P(CollectionVectorIndexTest, PersistedBudgetIsCheckedAndVersion1StillLoads) {
   Open();
   Data data(SeedForTest("CollectionVectorIndexTest.PersistedBudgetIsCheckedAndVersion1StillLoads"), 24);
@@ -619,30 +658,48 @@ TEST_P(CollectionVectorIndexTest, PersistedBudgetIsCheckedAndVersion1StillLoads)
   const std::string key = (*keys)[0].key;
   auto bytes = Store().Get(key);
   ASSERT_TRUE(bytes.ok());
-  ASSERT_EQ(DecodeFixed32(bytes->data() + 4), 2u);
+  ASSERT_EQ(DecodeFixed32(bytes->data() + 4), 3u);
   auto replace = [&](const std::string& with) {
     ASSERT_TRUE(Store().Delete(key).ok());
     ASSERT_TRUE(Store().Put(key, with, PutMode::kCreateOnly).ok());
   };
 
-  // The index plan with probes beyond the cluster count, with a valid header checksum:
-  // refused.
+  // A header with a valid checksum that breaks a rule: refused.
+  auto expect_refused = [&](std::string bad) {
+    EncodeFixed64(bad.data() + 72, Checksum64(std::string_view(bad.data(), 72)));
+    replace(bad);
+    Open();
+    EXPECT_FALSE(Stats().active);
+  };
+  // The index plan with probes beyond the cluster count.
   std::string bad = *bytes;
   bad[32] = 0;
   EncodeFixed32(bad.data() + 36, 0xFFFFFFFFu);
-  EncodeFixed64(bad.data() + 64, Checksum64(std::string_view(bad.data(), 64)));
-  replace(bad);
+  expect_refused(bad);
+  // No rows at the last full build.
+  bad = *bytes;
+  EncodeFixed64(bad.data() + 64, 0);
+  expect_refused(bad);
+
+  // Version 2: the 64-byte header, its checksum, the index.
+  std::string v2 = bytes->substr(0, 64);
+  EncodeFixed32(v2.data() + 4, 2);
+  PutFixed64(&v2, Checksum64(v2));
+  v2 += bytes->substr(80);
+  replace(v2);
   Open();
-  EXPECT_FALSE(Stats().active);
+  VectorIndexStats s = Stats();
+  EXPECT_TRUE(s.active);
+  EXPECT_TRUE(s.calibrated);
 
   // Version 1: the 32-byte header, its checksum, the index.
   std::string v1 = bytes->substr(0, 32);
   EncodeFixed32(v1.data() + 4, 1);
   PutFixed64(&v1, Checksum64(v1));
-  v1 += bytes->substr(72);
+  v1 += bytes->substr(80);
   replace(v1);
   Open();
-  VectorIndexStats s = Stats();
+  s = Stats();
   EXPECT_TRUE(s.active);
   EXPECT_FALSE(s.calibrated);
   EXPECT_GE(Recall(data, 20, DistanceSpace::kL2), 0.9);  // the old fixed defaults meanwhile

@@ -12,6 +12,7 @@
 
 #include "common/limits.h"
 #include "fathom/db.h"
+#include "io/manual_clock.h"
 #include "io/mem_store.h"
 #include "index/vector/kmeans.h"
 #include "storage/manifest.h"
@@ -616,12 +617,16 @@ TEST_F(DurabilityTest, AWriteWhoseMetadataEncodesPastTheRequestLimitIsRefused) {
 // logs nothing.
 TEST_F(DurabilityTest, GroupsTooLargeForOneWalObjectAreSplitAndLargeWritesRefused) {
   constexpr uint64_t kObjectMax = 8192;
-  auto db = Database::Open({.store = scripted_, .wal_object_bytes_max = kObjectMax, .background_compaction = false});
+  // The test meets the writers through the clock, never by sleeping: a WAL put it holds
+  // sleeps on this clock, and writers queued behind it wait on it for their turn.
+  auto clock = std::make_shared<ManualClock>();
+  auto db = Database::Open(
+      {.store = scripted_, .wal_object_bytes_max = kObjectMax, .background_compaction = false, .clock = clock});
   ASSERT_TRUE(db.ok());
   db_ = std::move(*db);
   auto col = Col();
   const std::string wal = "c/" + col->id() + "/wal/";
-  const std::string doc(2000, 'x');  // a record encodes to about 2 KB
+  const std::string doc(2000, 'x');  // a record encodes to about 2 KB: two fit in one object, five do not
 
   std::vector<WriteRecord> big;
   for (int i = 0; i < 10; ++i) big.push_back(testing::MakeRecord("big" + std::to_string(i), {1, 2, 3}, doc));
@@ -630,34 +635,45 @@ TEST_F(DurabilityTest, GroupsTooLargeForOneWalObjectAreSplitAndLargeWritesRefuse
   EXPECT_TRUE(Contains(refused.message(), "split")) << refused.message();
   EXPECT_EQ(CountKeys(wal), 0u);
 
-  // Slow WAL puts make writers queue up, so that leaders take groups of several: the
-  // first few are slow enough for every writer to queue behind them even on a loaded
-  // machine, the rest a little.
-  std::atomic<int> wal_puts{0};
+  // Forms one group of `queued` writers: the next WAL put is held (it sleeps on the
+  // clock) while they queue behind its leader, then released; their group commits next.
+  constexpr auto kHold = std::chrono::seconds(1);
+  std::atomic<bool> hold{false};
   scripted_->SetRule([&](ScriptedStore::Op op, const std::string& key) {
-    if (op == ScriptedStore::Op::kPut && Contains(key, "/wal/")) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(wal_puts.fetch_add(1) < 3 ? 150 : 3));
-    }
+    if (op == ScriptedStore::Op::kPut && Contains(key, "/wal/") && hold.exchange(false)) clock->SleepFor(kHold);
     return ScriptedStore::Fault::kNone;
   });
-  constexpr int kThreads = 6, kWrites = 15;
-  std::vector<std::thread> writers;
   std::atomic<int> failed{0};
-  for (int t = 0; t < kThreads; ++t) {
-    writers.emplace_back([&, t] {
-      for (int i = 0; i < kWrites; ++i) {
-        std::string id = "w" + std::to_string(t) + "-" + std::to_string(i);
-        if (!col->Add({testing::MakeRecord(id, {float(t), float(i), 0}, doc)}).ok()) ++failed;
-      }
+  int written = 0;
+  auto add_one = [&] {
+    const int i = written++;
+    return std::thread([&, i] {
+      if (!col->Add({testing::MakeRecord("w" + std::to_string(i), {float(i), 1, 0}, doc)}).ok()) ++failed;
     });
-  }
-  for (auto& w : writers) w.join();
+  };
+  auto group_behind_a_held_put = [&](size_t queued) {
+    ASSERT_EQ(clock->waiters(), 0u);
+    hold = true;
+    std::vector<std::thread> writers;
+    writers.push_back(add_one());
+    EXPECT_EQ(clock->AwaitWaiters(1).size(), 1u) << "the leader's put is not held";
+    for (size_t i = 0; i < queued; ++i) writers.push_back(add_one());
+    EXPECT_EQ(clock->AwaitWaiters(1 + queued).size(), 1 + queued) << "the writers did not queue";
+    clock->AdvanceBy(kHold);
+    for (std::thread& w : writers) w.join();
+  };
+
+  // A group that fits commits as one WAL object.
+  group_behind_a_held_put(2);
+  EXPECT_EQ(CountKeys(wal), 2u) << "the two queued writers were not grouped into one WAL object";
+  // A group that does not fit commits writer by writer, each in an object that fits.
+  group_behind_a_held_put(5);
+  EXPECT_EQ(CountKeys(wal), 2u + 1 + 5) << "the group too large for one WAL object was not split writer by writer";
   scripted_->SetRule(nullptr);
   EXPECT_EQ(failed.load(), 0);
-  EXPECT_EQ(*col->Count(), uint64_t(kThreads * kWrites));
+  EXPECT_EQ(*col->Count(), uint64_t(written));
   auto objects = mem_->List(wal);
   ASSERT_TRUE(objects.ok());
-  EXPECT_LT(objects->size(), size_t(kThreads * kWrites)) << "no group commit formed; the split was not tried";
   for (const ObjectInfo& o : *objects) EXPECT_LE(o.size_bytes, kObjectMax) << o.key;
 
   // A delete by filter over every record resolves to more ids than one object holds.
@@ -685,7 +701,7 @@ TEST_F(DurabilityTest, GroupsTooLargeForOneWalObjectAreSplitAndLargeWritesRefuse
   col = Col();
   EXPECT_EQ(*col->Count(), before - 100);
   GetRequest get;
-  get.ids = std::vector<std::string>{"w3-7"};
+  get.ids = std::vector<std::string>{"w7"};
   get.include.documents = true;
   auto got = col->Get(get);
   ASSERT_TRUE(got.ok());

@@ -12,7 +12,11 @@ Status GroupCommitQueue::Submit(Writer* writer, std::chrono::milliseconds timeou
     return Status::Unavailable(name_ + " is full; retry later");
   }
   queue_.push_back(writer);
-  writer->cv.wait(lock, [&] { return writer->done || queue_.front() == writer; });
+  // On the clock, so that a test clock counts the writers queued behind a leader (a test
+  // meets them through ManualClock::AwaitWaiters instead of sleeping). No deadline: the
+  // wait ends when the writer's group is committed or the writer leads.
+  clock_->WaitUntil(writer->cv, lock, Clock::TimePoint::max(),
+                    [&] { return writer->done || queue_.front() == writer; });
   if (writer->done) return writer->status;
 
   // This writer leads: take a group from the front of the queue.

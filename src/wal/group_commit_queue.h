@@ -42,7 +42,8 @@ class GroupCommitQueue {
   using CommitFn = std::function<void(const std::vector<Writer*>& group)>;
 
   // `name` names the queue in errors ("write queue of collection X is full"); waits for
-  // room are timed by `clock` (which must outlive the queue).
+  // room are timed by `clock` (which must outlive the queue), and a queued writer waits
+  // for its turn on it too, without a deadline (so a ManualClock counts it as a waiter).
   GroupCommitQueue(std::string name, size_t writers_max, size_t group_bytes_max, Clock* clock)
       : name_(std::move(name)), writers_max_(writers_max), group_bytes_max_(group_bytes_max), clock_(clock) {}
 

@@ -38,9 +38,9 @@ void Int8ScanCopy::Set(uint32_t slot, const float* row) {
   bool ok = Int8Matrix::QuantizeRow(row, dim_, codes, &scale, &error);
   float norm = 0.0f;
   if (ok) {
-    std::vector<float> decoded(dim_);
-    Int8Matrix::DecodeRow(codes, scale, dim_, decoded.data());
-    norm = std::sqrt(DotProduct(decoded.data(), decoded.data(), dim_));
+    decoded_.resize(dim_);  // allocates once, not per row
+    Int8Matrix::DecodeRow(codes, scale, dim_, decoded_.data());
+    norm = std::sqrt(DotProduct(decoded_.data(), decoded_.data(), dim_));
     ok = norm > error;
   }
   if (!ok) {
@@ -99,7 +99,8 @@ float Int8ScanCopy::Distance(DistanceSpace space, const float* query, float quer
 }
 
 size_t Int8ScanCopy::MemoryBytes() const {
-  return codes_.capacity() + (scale_.capacity() + error_.capacity() + norm_.capacity()) * sizeof(float) +
+  return codes_.capacity() +
+         (scale_.capacity() + error_.capacity() + norm_.capacity() + decoded_.capacity()) * sizeof(float) +
          present_.capacity();
 }
 

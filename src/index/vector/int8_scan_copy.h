@@ -4,7 +4,7 @@
 // When calibration finds that IVF cannot beat a scan of every row (high intrinsic
 // dimension, e.g. uniform random data), a query scans every row. Over f32 rows that scan
 // is bound by memory bandwidth (100k x 64-d is 25.6 MB per query); the copies are a
-// quarter of those bytes. The scan (CollectionVectorIndex, ExactSearchWithCopy) ranks every
+// quarter of those bytes. The scan (int8_first_pass.h, Int8FirstPassSearch) ranks every
 // row by its copy, re-scores the best from the exact rows in order of a lower bound
 // (bounded_rescore.h), then checks with max_error() and min_norm() that no row it left out
 // could have entered the top k; when the check fails it scans the f32 rows. So the answer
@@ -67,6 +67,9 @@ class Int8ScanCopy {
   std::vector<uint8_t> present_;  // 1: the slot has a copy
   float max_error_ = 0.0f;
   float min_norm_ = std::numeric_limits<float>::infinity();
+  // Set's scratch: the decoded copy whose norm it takes (dim floats, kept so that a Set,
+  // once per row written, allocates nothing).
+  std::vector<float> decoded_;
 };
 
 }  // namespace fathom

@@ -7,8 +7,8 @@
 #include <utility>
 #include <vector>
 
-#include "index/vector/bounded_rescore.h"
 #include "index/vector/distance.h"
+#include "index/vector/int8_first_pass.h"
 #include "index/vector/int8_scan_copy.h"
 #include "index/vector/kmeans.h"
 #include "index/vector/top_k.h"
@@ -129,10 +129,10 @@ Result<CalibrationPoint> Measure(const IvfIndex& index, const VectorSource& exac
 // exact scan of every row through the same sources (ranking by the approximations and
 // re-scoring the best exactly when there are approximations, as a collection's scan of
 // cold rows does).
-// Seconds for the first `count` queries by the exact plan's int8 first pass, as a
-// collection scans with its copies (CollectionVectorIndex, ExactSearchWithCopy): rank every
-// row by its copy, re-score the best k * kInt8ScanDepth exactly in order of their lower
-// bounds. The copies are made first, untimed.
+// Seconds for the first `count` queries by the exact plan's int8 first pass, through the
+// function a collection scans its copies with (int8_first_pass.h): rank every row by its
+// copy, re-score the best k * kInt8ScanDepth exactly in order of their lower bounds. The
+// copies are made first, untimed.
 double TimeInt8Scan(DistanceSpace space, const VectorSource& exact, const CalibrationOptions& options,
                     const std::vector<SampleQuery>& queries, size_t count, const std::vector<uint32_t>& slots) {
   const uint32_t dim = exact.dim();
@@ -148,31 +148,16 @@ double TimeInt8Scan(DistanceSpace space, const VectorSource& exact, const Calibr
   const double start = options.clock_seconds();
   for (size_t i = 0; i < count; ++i) {
     const SampleQuery& query = queries[i];
-    TopK ranked(size_t{options.k} * kInt8ScanDepth);
-    for (uint32_t slot : slots) {
-      if (!copy.Has(slot)) continue;
-      const float distance = copy.Distance(space, query.vector.data(), query.norm, slot);
-      if (distance <= ranked.threshold()) ranked.Push(distance, slot);
-    }
-    std::vector<BoundedCandidate> candidates;
-    for (const Hit& h : ranked.Take()) {
-      candidates.push_back({DistanceLowerBound(space, h.distance, copy.error(h.slot), query.norm,
-                                               copy.approx_norm(h.slot)),
-                            h.slot});
-    }
-    std::sort(candidates.begin(), candidates.end(),
-              [](const BoundedCandidate& a, const BoundedCandidate& b) { return a.lower < b.lower; });
     TopK top(options.k);
-    Status ignored = BoundedRescore(candidates, top, [&](uint32_t slot) {
-      const float* row = exact.Fetch(slot, scratch.data());
-      if (row != nullptr) {
-        const float norm = cosine ? std::sqrt(DotProduct(row, row, dim)) : 0.0f;
-        top.Push(SpaceDistance(space, query.vector.data(), query.norm, row, norm, dim), slot);
-      }
-      return Status::Ok();
-    });
-    (void)ignored;
-    sink += top.Take().size();
+    const bool exact_answer = Int8FirstPassSearch(
+        copy, space, query.vector.data(), query.norm, slots, kInt8ScanDepth, &top, [](uint32_t) { return true; },
+        [&](uint32_t slot) {
+          const float* row = exact.Fetch(slot, scratch.data());
+          if (row == nullptr) return;
+          const float norm = cosine ? std::sqrt(DotProduct(row, row, dim)) : 0.0f;
+          top.Push(SpaceDistance(space, query.vector.data(), query.norm, row, norm, dim), slot);
+        });
+    sink += top.Take().size() + (exact_answer ? 1 : 0);
   }
   const double seconds = options.clock_seconds() - start;
   (void)sink;
