@@ -3,6 +3,7 @@
 #pragma once
 
 #include <errno.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <algorithm>
@@ -32,6 +33,15 @@ inline double ThreadCpuSeconds() {
   timespec t{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
   return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+
+// CPU seconds of the whole process (every thread): on a shared machine it moves much less
+// with the load than wall time does.
+inline double ProcessCpuSeconds() {
+  rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
 // Prints "<program>: what" and exits 1.

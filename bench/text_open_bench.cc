@@ -42,17 +42,10 @@ using fathom::bench::Check;
 using fathom::bench::Clock;
 using fathom::bench::Die;
 using fathom::bench::Mib;
+using fathom::bench::ProcessCpuSeconds;
 using fathom::bench::Seconds;
 using fathom::bench::ThreadCpuSeconds;
 
-// CPU seconds of the whole process (every thread) and of the calling thread: on a shared
-// machine they move much less with the load than wall time does.
-double ProcessCpuSeconds() {
-  rusage usage;
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-}
 std::unique_ptr<fathom::Database> OpenDatabase(const std::string& dir) {
   fathom::DatabaseOptions options;
   options.path = dir;

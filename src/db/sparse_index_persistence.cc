@@ -97,6 +97,13 @@ Status LoadSparseIndex(std::string_view bytes, const RecordTable& table, SparseI
   if (object.vector_rows != rows.vector_slots.size() || object.vectors_hash != rows.vectors_hash) {
     return Status::Corruption("sparse index object: made for other sparse vectors than the segments hold");
   }
+  // Every posting belongs to a row holding a vector (the decoder cannot tell: it knows the
+  // rows by number only).
+  std::vector<uint8_t> has_vector(rows.live, 0);
+  for (uint32_t slot : rows.vector_slots) has_vector[rows.rank_of_slot[slot]] = 1;
+  for (uint32_t rank : object.image.slots) {
+    if (!has_vector[rank]) return Status::Corruption("sparse index object: a posting of a row without a vector");
+  }
   const bool dense = rows.live == table.slot_count();
   index->LoadImage(std::move(object.image), dense ? nullptr : &rows.slot_of_rank, rows.vector_slots,
                    table.slot_count());

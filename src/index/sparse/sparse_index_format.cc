@@ -183,9 +183,6 @@ Result<SparseIndexObject> DecodeSparseIndexObject(std::string_view bytes) {
   std::memcpy(image.weights.data(), weights, postings * sizeof(float));
   image.dimensions.reserve(dimensions);
   image.blocks.reserve(blocks);
-  // Rows with at least one posting: no more than the rows with a vector.
-  std::vector<uint8_t> seen(image.slot_count, 0);
-  uint64_t seen_rows = 0;
   uint64_t posting = 0;
   for (uint64_t d = 0; d < dimensions; ++d) {
     const uint32_t dimension = DecodeFixed32(lists + d * kListEntryBytes);
@@ -201,10 +198,6 @@ Result<SparseIndexObject> DecodeSparseIndexObject(std::string_view bytes) {
       if (slot >= image.slot_count) return Bad("slot out of range");
       if (i > posting && slot <= image.slots[i - 1]) return Bad("slots not strictly increasing");
       if (!std::isfinite(image.weights[i])) return Bad("weight not finite");
-      if (!seen[slot]) {
-        seen[slot] = 1;
-        ++seen_rows;
-      }
     }
     for (uint64_t begin = posting; begin < posting + count; begin += kSparseBlockSize) {
       const uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(kSparseBlockSize, posting + count - begin));
@@ -219,7 +212,6 @@ Result<SparseIndexObject> DecodeSparseIndexObject(std::string_view bytes) {
     posting += count;
   }
   if (posting != postings || image.blocks.size() != blocks) return Bad("lists do not cover the postings");
-  if (seen_rows > object.vector_rows) return Bad("postings of more rows than hold a vector");
   return object;
 }
 

@@ -215,7 +215,6 @@ TEST(SparseIndexFormatTest, InconsistenciesBehindValidChecksumsAreCorruption) {
   expect("flags", [&](char* p) { u32(p + 12, 1); });
   expect("reserved", [&](char* p) { u32(p + 76, 1); });
   expect("vector rows above rows", [&](char* p) { EncodeFixed64(p + 24, 4); });
-  expect("fewer vector rows than rows with postings", [&](char* p) { EncodeFixed64(p + 24, 1); });
   expect("rows below a slot", [&](char* p) { EncodeFixed64(p + 16, 2); });
   expect("key length", [&](char* p) { u32(p + 72, 0); });
   expect("dimensions not increasing", [&](char* p) { u32(p + lists + 8, 2); });
