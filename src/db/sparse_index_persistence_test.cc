@@ -34,6 +34,13 @@ std::optional<Metadata> RandomMetadata(std::mt19937_64& rng) {
   return m;
 }
 
+// As a write's patch (an update merges it into the row's metadata).
+MetadataPatch Patch(const std::optional<Metadata>& metadata) {
+  MetadataPatch patch;
+  for (const auto& [key, value] : *metadata) patch[key] = value;
+  return patch;
+}
+
 // A table written by random adds, upserts, updates and deletes (no reclaiming: dead slots
 // stay).
 void RandomTable(std::mt19937_64& rng, RecordTable* table) {
@@ -44,7 +51,7 @@ void RandomTable(std::mt19937_64& rng, RecordTable* table) {
     op.type = kind < 5 ? OpType::kAdd : kind < 7 ? OpType::kUpsert : kind < 9 ? OpType::kUpdate : OpType::kDelete;
     op.record.id = "id" + std::to_string(rng() % 800);
     if (op.type == OpType::kAdd || op.type == OpType::kUpsert) op.record.embedding = std::vector<float>{1.0f};
-    if (op.type != OpType::kDelete && rng() % 10 != 0) op.record.metadata = RandomMetadata(rng);
+    if (op.type != OpType::kDelete && rng() % 10 != 0) op.record.metadata = Patch(RandomMetadata(rng));
     table->Apply(std::move(op));
   }
 }
@@ -128,7 +135,7 @@ TEST(SparseIndexPersistenceTest, LoadsIntoARecoveredTableAndAnswersLikeARebuild)
         op.type = i % 3 == 0 ? OpType::kDelete : i % 3 == 1 ? OpType::kUpsert : OpType::kUpdate;
         op.record.id = "id" + std::to_string(more() % 900);
         if (op.type == OpType::kUpsert) op.record.embedding = std::vector<float>{1.0f};
-        if (op.type != OpType::kDelete) op.record.metadata = RandomMetadata(more);
+        if (op.type != OpType::kDelete) op.record.metadata = Patch(RandomMetadata(more));
         table->Apply(std::move(op));
       }
       (void)table->MaybeShrink();
@@ -219,7 +226,7 @@ TEST(SparseIndexPersistenceTest, NoVectorsNoSnapshot) {
   op.type = OpType::kAdd;
   op.record.id = "a";
   op.record.embedding = std::vector<float>{1.0f};
-  op.record.metadata = Metadata{{"n", MetadataValue(int64_t{1})}};
+  op.record.metadata = MetadataPatch{{"n", MetadataValue(int64_t{1})}};
   table.Apply(std::move(op));
   EXPECT_FALSE(TakeSparseIndexSnapshot(table).has_value());
 }
