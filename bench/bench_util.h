@@ -10,12 +10,14 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "fathom/db.h"
+#include "fathom/search.h"
 #include "fathom/status.h"
 
 namespace fathom::bench {
@@ -116,6 +118,38 @@ void AddRowsInBatches(Collection& col, const Rows& rows, size_t dim, size_t batc
     }
     Check(col.Add(std::move(records)), "add");
   }
+}
+
+// A database in local directory `dir` for the open benches: no background compaction,
+// no automatic one, no vector index (the benches time other indexes).
+inline std::unique_ptr<Database> OpenLocalDatabase(const std::string& dir) {
+  DatabaseOptions options;
+  options.path = dir;
+  options.background_compaction = false;
+  options.compaction_trigger_ops = uint64_t{1} << 40;
+  options.vector_index_min_rows = uint64_t{1} << 40;
+  auto db = Database::Open(options);
+  Check(db.status(), "open");
+  return std::move(*db);
+}
+
+// The ids of a search ranked by `rank` alone (its limit), best first.
+inline std::vector<std::string> RankedIds(Collection& col, const RankExpr& rank) {
+  SearchPayload payload;
+  payload.rank = rank;
+  SearchRequest request;
+  request.searches.push_back(payload);
+  auto got = col.Search(request);
+  Check(got.status(), "search");
+  return (*got)[0].ids;
+}
+
+// The first file under `dir` whose name ends in `extension` (".tix"); dies when none.
+inline std::filesystem::path FindFileWithExtension(const std::string& dir, const std::string& extension) {
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (entry.path().extension() == extension) return entry.path();
+  }
+  Die("no " + extension + " file under " + dir);
 }
 
 }  // namespace fathom::bench

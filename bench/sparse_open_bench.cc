@@ -40,17 +40,6 @@ using fathom::bench::ThreadCpuSeconds;
 
 constexpr const char* kKey = "sp";
 
-std::unique_ptr<fathom::Database> OpenDatabase(const std::string& dir) {
-  fathom::DatabaseOptions options;
-  options.path = dir;
-  options.background_compaction = false;
-  options.compaction_trigger_ops = uint64_t{1} << 40;
-  options.vector_index_min_rows = uint64_t{1} << 40;  // sparse only: no vector index to build
-  auto db = fathom::Database::Open(options);
-  Check(db.status(), "open");
-  return std::move(*db);
-}
-
 std::shared_ptr<fathom::Collection> OpenCollection(fathom::Database& db) {
   auto col = db.CreateCollection(fathom::Database::kDefaultTenant, fathom::Database::kDefaultDatabase,
                                  {.name = "sparse", .get_or_create = true, .sparse_key = std::string(kKey)});
@@ -64,20 +53,7 @@ std::vector<std::string> Top(fathom::Collection& col, const fathom::SparseVector
   knn.search.query = query;
   knn.search.key = kKey;
   knn.search.limit = 10;
-  fathom::SearchPayload payload;
-  payload.rank = knn;
-  fathom::SearchRequest request;
-  request.searches.push_back(payload);
-  auto got = col.Search(request);
-  Check(got.status(), "search");
-  return (*got)[0].ids;
-}
-
-std::filesystem::path FindSparseIndexFile(const std::string& dir) {
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    if (entry.path().extension() == ".six") return entry.path();
-  }
-  Die("no .six object under " + dir + " after compaction");
+  return fathom::bench::RankedIds(col, knn);
 }
 
 double Median(std::vector<double> v) {
@@ -114,7 +90,7 @@ int main(int argc, char** argv) {
   uint64_t postings = 0;
   double ingest_s = 0, compact_s = 0;
   {
-    auto db = OpenDatabase(dir);
+    auto db = fathom::bench::OpenLocalDatabase(dir);
     auto col = OpenCollection(*db);
     auto started = Clock::now();
     for (uint32_t begin = 0; begin < docs; begin += batch) {
@@ -136,7 +112,7 @@ int main(int argc, char** argv) {
     compact_s = Seconds(started);
     for (const auto& q : queries) expected.push_back(Top(*col, q));
   }
-  const std::filesystem::path object = FindSparseIndexFile(dir);
+  const std::filesystem::path object = fathom::bench::FindFileWithExtension(dir, ".six");
   const uint64_t object_bytes = std::filesystem::file_size(object);
   std::printf("%u docs, %.1f nonzeros each on average (%lu postings); ingest %.1f s, compaction %.1f s\n", docs,
               static_cast<double>(postings) / docs, static_cast<unsigned long>(postings), ingest_s, compact_s);
@@ -151,7 +127,7 @@ int main(int argc, char** argv) {
       if (!load) std::filesystem::rename(object, aside);
       const auto started = Clock::now();
       const double cpu_started = ProcessCpuSeconds();
-      auto db = OpenDatabase(dir);
+      auto db = fathom::bench::OpenLocalDatabase(dir);
       auto col = OpenCollection(*db);
       Check(col->Count().status(), "count");
       wall[load].push_back(Seconds(started));

@@ -112,20 +112,6 @@ Status LoadSparseIndex(std::string_view bytes, const RecordTable& table, SparseI
 
 // ---- PersistedSparseIndex --------------------------------------------------------------
 
-namespace {
-
-class SparseIndexObjectSnapshot final : public IndexSnapshot {
- public:
-  explicit SparseIndexObjectSnapshot(SparseIndexSnapshot snapshot) : snapshot_(std::move(snapshot)) {}
-  uint64_t rows() const override { return snapshot_.live_rows; }
-  Result<std::string> Encode() override { return EncodeSparseIndexSnapshot(std::move(snapshot_)); }
-
- private:
-  SparseIndexSnapshot snapshot_;
-};
-
-}  // namespace
-
 const PersistedIndexKind PersistedSparseIndex::kKind = {"sparse index", &Manifest::sparse_index, &SparseIndexPrefix,
                                                      &SparseIndexKey};
 
@@ -149,7 +135,9 @@ bool PersistedSparseIndex::ObjectStale(const RecordTable& table) const {
 std::unique_ptr<IndexSnapshot> PersistedSparseIndex::SnapshotObject(const RecordTable& table) {
   std::optional<SparseIndexSnapshot> snapshot = TakeSparseIndexSnapshot(table);
   if (!snapshot) return nullptr;
-  return std::make_unique<SparseIndexObjectSnapshot>(std::move(*snapshot));
+  const uint64_t rows = snapshot->live_rows;
+  return std::make_unique<EncodedLaterSnapshot<SparseIndexSnapshot, &EncodeSparseIndexSnapshot>>(std::move(*snapshot),
+                                                                                                  rows);
 }
 
 }  // namespace fathom

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "db/collection_index.h"
+#include "db/table_index_object.h"
 #include "db/record_table.h"
 #include "fathom/status.h"
 #include "index/sparse/sparse_index.h"
@@ -50,23 +51,15 @@ Status LoadSparseIndex(std::string_view bytes, const RecordTable& table, SparseI
 // describes is the table's: at open the object is handed to the table's seal
 // (RecordTable::OfferSparseIndex), which loads the index from it beside the other row
 // indexes' builds, or builds it from the rows when it cannot. Its state is whether the
-// manifest's object describes the table's sparse index.
-class PersistedSparseIndex final : public PersistedIndex {
+// manifest's object describes the table's sparse index (TableIndexObject).
+class PersistedSparseIndex final : public TableIndexObject {
  public:
   static const PersistedIndexKind kKind;
   const PersistedIndexKind& kind() const override { return kKind; }
-  void Reset() override { object_current_ = false; }
   Status LoadObject(RecordTable& table, const std::string& key, std::string bytes) override;
-  void ForgetObject() override { object_current_ = false; }
   // The manifest names no usable object although the table's index holds vectors.
   bool ObjectStale(const RecordTable& table) const override;
   std::unique_ptr<IndexSnapshot> SnapshotObject(const RecordTable& table) override;
-  void ObjectCommitted(bool written) override { object_current_ = written; }
-
- private:
-  // The manifest's object holds the table's sparse index (or the table has no vector and
-  // the manifest names none).
-  bool object_current_ = false;
 };
 
 }  // namespace fathom

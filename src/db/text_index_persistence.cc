@@ -183,20 +183,6 @@ RecordTable::DocumentIndexLoad LoadTextIndex(std::string_view bytes, const Recor
 
 // ---- PersistedTextIndex ----------------------------------------------------------------
 
-namespace {
-
-class TextIndexObjectSnapshot final : public IndexSnapshot {
- public:
-  explicit TextIndexObjectSnapshot(TextIndexSnapshot snapshot) : snapshot_(std::move(snapshot)) {}
-  uint64_t rows() const override { return snapshot_.live_rows; }
-  Result<std::string> Encode() override { return EncodeTextIndexSnapshot(std::move(snapshot_)); }
-
- private:
-  TextIndexSnapshot snapshot_;
-};
-
-}  // namespace
-
 const PersistedIndexKind PersistedTextIndex::kKind = {"text index", &Manifest::text_index, &TextIndexPrefix,
                                                    &TextIndexKey};
 
@@ -226,7 +212,9 @@ bool PersistedTextIndex::ObjectStale(const RecordTable& table) const {
 std::unique_ptr<IndexSnapshot> PersistedTextIndex::SnapshotObject(const RecordTable& table) {
   std::optional<TextIndexSnapshot> snapshot = TakeTextIndexSnapshot(table);
   if (!snapshot) return nullptr;
-  return std::make_unique<TextIndexObjectSnapshot>(std::move(*snapshot));
+  const uint64_t rows = snapshot->live_rows;
+  return std::make_unique<EncodedLaterSnapshot<TextIndexSnapshot, &EncodeTextIndexSnapshot>>(std::move(*snapshot),
+                                                                                              rows);
 }
 
 }  // namespace fathom
