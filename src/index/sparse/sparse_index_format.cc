@@ -122,10 +122,11 @@ Result<std::string> EncodeSparseIndexObject(const SparseIndexObject& object) {
     EncodeFixed32(at + 4, FloatBits(b.min_weight));
     at += kBlockEntryBytes;
   }
-  std::memcpy(at, image.slots.data(), postings * sizeof(uint32_t));
-  at += postings * sizeof(uint32_t);
-  std::memcpy(at, image.weights.data(), postings * sizeof(float));
-  at += postings * sizeof(float);
+  if (postings != 0) {  // (an empty vector's data() may be null)
+    std::memcpy(at, image.slots.data(), postings * sizeof(uint32_t));
+    std::memcpy(at + postings * sizeof(uint32_t), image.weights.data(), postings * sizeof(float));
+  }
+  at += postings * kPostingBytes;
   FATHOM_CHECK(at == p + size);
   RecomputeSparseIndexChecksumsForTesting(&out);
   return out;
@@ -179,8 +180,10 @@ Result<SparseIndexObject> DecodeSparseIndexObject(std::string_view bytes) {
   const char* weights = slots + postings * sizeof(uint32_t);
   image.slots.resize(postings);
   image.weights.resize(postings);
-  std::memcpy(image.slots.data(), slots, postings * sizeof(uint32_t));
-  std::memcpy(image.weights.data(), weights, postings * sizeof(float));
+  if (postings != 0) {
+    std::memcpy(image.slots.data(), slots, postings * sizeof(uint32_t));
+    std::memcpy(image.weights.data(), weights, postings * sizeof(float));
+  }
   image.dimensions.reserve(dimensions);
   image.blocks.reserve(blocks);
   uint64_t posting = 0;
