@@ -14,11 +14,8 @@ namespace {
 // Rank of each live row in slot order, and what the object records of the rows: the
 // hashes are TextIndexRowsHasher's (the same offsets hash as the text index object's;
 // per row a presence byte and SparseVectorChecksum of its vector at the key).
-struct SparseRows {
-  std::vector<uint32_t> rank_of_slot;
-  std::vector<uint32_t> slot_of_rank;
+struct SparseRows : LiveRanks {
   std::vector<uint32_t> vector_slots;  // live slots whose row holds a vector at the key
-  uint32_t live = 0;
   uint64_t offsets_hash = 0;
   uint64_t vectors_hash = 0;
 };
@@ -31,14 +28,8 @@ const SparseVector* VectorAt(const Row& row, const std::string& key) {
 
 SparseRows ScanSparseRows(const RecordTable& table, const std::string& key) {
   SparseRows out;
-  out.rank_of_slot.assign(table.slot_count(), RecordTable::kNoSlot);
-  out.slot_of_rank.reserve(table.live_count());
   TextIndexRowsHasher hasher;
-  for (size_t slot = 0; slot < table.slot_count(); ++slot) {
-    if (!table.live()[slot]) continue;
-    const Row& row = table.row(slot);
-    out.rank_of_slot[slot] = out.live++;
-    out.slot_of_rank.push_back(static_cast<uint32_t>(slot));
+  RankLiveRows(table, &out, [&](size_t slot, const Row& row) {
     const SparseVector* vector = VectorAt(row, key);
     std::optional<uint64_t> checksum;
     if (vector != nullptr) {
@@ -46,7 +37,7 @@ SparseRows ScanSparseRows(const RecordTable& table, const std::string& key) {
       out.vector_slots.push_back(static_cast<uint32_t>(slot));
     }
     hasher.AddRowChecksum(row.offset, checksum);
-  }
+  });
   out.offsets_hash = hasher.offsets_hash();
   out.vectors_hash = hasher.documents_hash();
   return out;

@@ -1,16 +1,18 @@
 // What the persisted indexes whose index the table holds (the text index object,
 // db/text_index_persistence.h; the sparse index object, db/sparse_index_persistence.h)
 // share as PersistedIndexes (db/collection_index.h): their state is only whether the
-// manifest's object describes the table's index, and their snapshot is a value encoded
-// by a function later, without the table's lock.
+// manifest's object describes the table's index, their snapshot is a value encoded by a
+// function later, without the table's lock, and their objects number rows by rank.
 // Thread-safety: as PersistedIndex says (under the compaction mutex or the open's lock).
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "db/collection_index.h"
+#include "db/record_table.h"
 #include "fathom/status.h"
 
 namespace fathom {
@@ -40,5 +42,26 @@ class EncodedLaterSnapshot final : public IndexSnapshot {
   Snapshot snapshot_;
   uint64_t rows_;
 };
+
+// Ranks of the table's live rows: rank r is the r-th live row in slot order, the number
+// such an object gives a row (docs/format/text-index.md, "Ranks").
+struct LiveRanks {
+  std::vector<uint32_t> rank_of_slot;  // RecordTable::kNoSlot for a dead slot
+  std::vector<uint32_t> slot_of_rank;
+  uint32_t live = 0;
+};
+
+// Numbers the table's live rows into *out, calling visit(slot, row) for each in slot order.
+template <typename Visit>
+void RankLiveRows(const RecordTable& table, LiveRanks* out, Visit&& visit) {
+  out->rank_of_slot.assign(table.slot_count(), RecordTable::kNoSlot);
+  out->slot_of_rank.reserve(table.live_count());
+  for (size_t slot = 0; slot < table.slot_count(); ++slot) {
+    if (!table.live()[slot]) continue;
+    out->rank_of_slot[slot] = out->live++;
+    out->slot_of_rank.push_back(static_cast<uint32_t>(slot));
+    visit(slot, table.row(slot));
+  }
+}
 
 }  // namespace fathom

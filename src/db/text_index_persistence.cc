@@ -15,10 +15,7 @@ bool SameAnalyzer(const AnalyzerOptions& a, const AnalyzerOptions& b) {
 }
 
 // Rank of each live row in slot order, and the hashes the object records of the rows.
-struct LiveRows {
-  std::vector<uint32_t> rank_of_slot;
-  std::vector<uint32_t> slot_of_rank;
-  uint32_t live = 0;
+struct LiveRows : LiveRanks {
   bool any_document = false;
   uint64_t offsets_hash = 0;
   uint64_t documents_hash = 0;
@@ -26,17 +23,11 @@ struct LiveRows {
 
 LiveRows ScanLiveRows(const RecordTable& table) {
   LiveRows out;
-  out.rank_of_slot.assign(table.slot_count(), RecordTable::kNoSlot);
-  out.slot_of_rank.reserve(table.live_count());
   TextIndexRowsHasher hasher;
-  for (size_t slot = 0; slot < table.slot_count(); ++slot) {
-    if (!table.live()[slot]) continue;
-    const Row& row = table.row(slot);
-    out.rank_of_slot[slot] = out.live++;
-    out.slot_of_rank.push_back(static_cast<uint32_t>(slot));
+  RankLiveRows(table, &out, [&](size_t slot, const Row& row) {
     out.any_document = out.any_document || row.has_document();
     hasher.AddRowChecksum(row.offset, table.DocumentChecksum(slot));
-  }
+  });
   out.offsets_hash = hasher.offsets_hash();
   out.documents_hash = hasher.documents_hash();
   return out;
