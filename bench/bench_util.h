@@ -3,18 +3,21 @@
 #pragma once
 
 #include <errno.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "fathom/db.h"
+#include "fathom/search.h"
 #include "fathom/status.h"
 
 namespace fathom::bench {
@@ -32,6 +35,15 @@ inline double ThreadCpuSeconds() {
   timespec t{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
   return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+
+// CPU seconds of the whole process (every thread): on a shared machine it moves much less
+// with the load than wall time does.
+inline double ProcessCpuSeconds() {
+  rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
 // Prints "<program>: what" and exits 1.
@@ -106,6 +118,38 @@ void AddRowsInBatches(Collection& col, const Rows& rows, size_t dim, size_t batc
     }
     Check(col.Add(std::move(records)), "add");
   }
+}
+
+// A database in local directory `dir` for the open benches: no background compaction,
+// no automatic one, no vector index (the benches time other indexes).
+inline std::unique_ptr<Database> OpenLocalDatabase(const std::string& dir) {
+  DatabaseOptions options;
+  options.path = dir;
+  options.background_compaction = false;
+  options.compaction_trigger_ops = uint64_t{1} << 40;
+  options.vector_index_min_rows = uint64_t{1} << 40;
+  auto db = Database::Open(options);
+  Check(db.status(), "open");
+  return std::move(*db);
+}
+
+// The ids of a search ranked by `rank` alone (its limit), best first.
+inline std::vector<std::string> RankedIds(Collection& col, const RankExpr& rank) {
+  SearchPayload payload;
+  payload.rank = rank;
+  SearchRequest request;
+  request.searches.push_back(payload);
+  auto got = col.Search(request);
+  Check(got.status(), "search");
+  return (*got)[0].ids;
+}
+
+// The first file under `dir` whose name ends in `extension` (".tix"); dies when none.
+inline std::filesystem::path FindFileWithExtension(const std::string& dir, const std::string& extension) {
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (entry.path().extension() == extension) return entry.path();
+  }
+  Die("no " + extension + " file under " + dir);
 }
 
 }  // namespace fathom::bench

@@ -11,6 +11,7 @@
 // can also be built alone:
 //   g++ -std=c++20 -O2 -DNDEBUG -Iinclude -Isrc bench/sparse_bench.cc
 //       src/index/sparse/sparse_index.cc -lroaring -o sparse_bench
+// (its SPLADE-like data: bench/sparse_data.h)
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -22,9 +23,12 @@
 #include <vector>
 
 #include "index/sparse/sparse_index.h"
+#include "sparse_data.h"
 
 namespace {
 
+using fathom::bench::RandomSparseVector;
+using fathom::bench::Zipf;
 using Clock = std::chrono::steady_clock;
 double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
 
@@ -63,38 +67,6 @@ Options Parse(int argc, char** argv) {
   return o;
 }
 
-// Zipf(s = 1) over [0, n) by inverse CDF on a precomputed table.
-class Zipf {
- public:
-  explicit Zipf(uint32_t n) : cdf_(n) {
-    double sum = 0;
-    for (uint32_t i = 0; i < n; ++i) cdf_[i] = (sum += 1.0 / (i + 1.0));
-    for (double& c : cdf_) c /= sum;
-  }
-  uint32_t operator()(std::mt19937_64& rng) const {
-    const double u = std::uniform_real_distribution<double>(0, 1)(rng);
-    return static_cast<uint32_t>(std::lower_bound(cdf_.begin(), cdf_.end(), u) - cdf_.begin());
-  }
-
- private:
-  std::vector<double> cdf_;
-};
-
-fathom::SparseVector RandomVector(const Zipf& zipf, uint32_t mean_nnz, std::mt19937_64& rng) {
-  std::poisson_distribution<uint32_t> count(mean_nnz);
-  std::lognormal_distribution<float> weight(0.0f, 0.7f);
-  const uint32_t n = std::max<uint32_t>(1, count(rng));
-  std::vector<uint32_t> dims;
-  dims.reserve(n);
-  for (uint32_t i = 0; i < n; ++i) dims.push_back(zipf(rng));
-  std::sort(dims.begin(), dims.end());
-  dims.erase(std::unique(dims.begin(), dims.end()), dims.end());
-  fathom::SparseVector v;
-  v.indices = dims;
-  for (size_t i = 0; i < dims.size(); ++i) v.values.push_back(weight(rng));
-  return v;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -110,7 +82,7 @@ int main(int argc, char** argv) {
   values.reserve(indices.capacity());
   auto t = Clock::now();
   for (uint32_t d = 0; d < o.docs; ++d) {
-    fathom::SparseVector v = RandomVector(zipf, o.nnz, rng);
+    fathom::SparseVector v = RandomSparseVector(zipf, o.nnz, rng);
     indices.insert(indices.end(), v.indices.begin(), v.indices.end());
     values.insert(values.end(), v.values.begin(), v.values.end());
     begin.push_back(indices.size());
@@ -137,7 +109,7 @@ int main(int argc, char** argv) {
   std::printf("index build (BulkAdd + Seal): %.1f s, %.0f MiB\n", build_s, index.MemoryBytes() / 1048576.0);
 
   std::vector<fathom::SparseVector> queries;
-  for (uint32_t q = 0; q < o.queries; ++q) queries.push_back(RandomVector(zipf, o.query_nnz, rng));
+  for (uint32_t q = 0; q < o.queries; ++q) queries.push_back(RandomSparseVector(zipf, o.query_nnz, rng));
 
   std::printf("\n| k | mode | mean ms | p50 ms | max ms | top-k equal |\n| --- | --- | --- | --- | --- | --- |\n");
   std::vector<float> dense(o.dims, 0.0f);

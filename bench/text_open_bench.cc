@@ -42,27 +42,9 @@ using fathom::bench::Check;
 using fathom::bench::Clock;
 using fathom::bench::Die;
 using fathom::bench::Mib;
+using fathom::bench::ProcessCpuSeconds;
 using fathom::bench::Seconds;
 using fathom::bench::ThreadCpuSeconds;
-
-// CPU seconds of the whole process (every thread) and of the calling thread: on a shared
-// machine they move much less with the load than wall time does.
-double ProcessCpuSeconds() {
-  rusage usage;
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-}
-std::unique_ptr<fathom::Database> OpenDatabase(const std::string& dir) {
-  fathom::DatabaseOptions options;
-  options.path = dir;
-  options.background_compaction = false;
-  options.compaction_trigger_ops = uint64_t{1} << 40;
-  options.vector_index_min_rows = uint64_t{1} << 40;  // text only: no vector index to build
-  auto db = fathom::Database::Open(options);
-  Check(db.status(), "open");
-  return std::move(*db);
-}
 
 std::shared_ptr<fathom::Collection> OpenCollection(fathom::Database& db) {
   auto col = db.CreateCollection(fathom::Database::kDefaultTenant, fathom::Database::kDefaultDatabase,
@@ -77,20 +59,7 @@ std::vector<std::string> Top(fathom::Collection& col, const std::string& query) 
   bm25.search.query = query;
   bm25.search.key = std::string(fathom::kDocumentKey);
   bm25.search.limit = 10;
-  fathom::SearchPayload payload;
-  payload.rank = bm25;
-  fathom::SearchRequest request;
-  request.searches.push_back(payload);
-  auto got = col.Search(request);
-  Check(got.status(), "search");
-  return (*got)[0].ids;
-}
-
-std::filesystem::path FindTextIndexFile(const std::string& dir) {
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    if (entry.path().extension() == ".tix") return entry.path();
-  }
-  Die("no .tix object under " + dir + " after compaction");
+  return fathom::bench::RankedIds(col, bm25);
 }
 
 }  // namespace
@@ -130,12 +99,12 @@ int main(int argc, char** argv) {
   for (size_t q = 0; q < 20; ++q) queries.push_back(corpus.Joined((q * 7919) % corpus.docs()).substr(0, 40));
   std::vector<std::vector<std::string>> expected;
   if (reuse) {
-    auto db = OpenDatabase(dir);
+    auto db = fathom::bench::OpenLocalDatabase(dir);
     auto col = OpenCollection(*db);
     for (const std::string& q : queries) expected.push_back(Top(*col, q));
     std::printf("reusing the collection in %s\n", dir.c_str());
   } else {
-    auto db = OpenDatabase(dir);
+    auto db = fathom::bench::OpenLocalDatabase(dir);
     auto col = OpenCollection(*db);
     started = Clock::now();
     for (size_t begin = 0; begin < documents.size(); begin += batch) {
@@ -156,7 +125,7 @@ int main(int argc, char** argv) {
     for (const std::string& q : queries) expected.push_back(Top(*col, q));
     std::ofstream(dir + "/done") << "ingested\n";
   }
-  const std::filesystem::path object = FindTextIndexFile(dir);
+  const std::filesystem::path object = fathom::bench::FindFileWithExtension(dir, ".tix");
   const uint64_t object_bytes = std::filesystem::file_size(object);
   std::printf("ingest %.1f s, compaction (segment + text index object) %.1f s\n", ingest_s, compact_s);
 
@@ -169,7 +138,7 @@ int main(int argc, char** argv) {
       if (!load) std::filesystem::rename(object, aside);
       started = Clock::now();
       const double cpu_started = ProcessCpuSeconds();
-      auto db = OpenDatabase(dir);
+      auto db = fathom::bench::OpenLocalDatabase(dir);
       auto col = OpenCollection(*db);
       Check(col->Count().status(), "count");
       const double seconds = Seconds(started);

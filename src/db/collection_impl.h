@@ -32,6 +32,7 @@
 #include "db/memory_budget.h"
 #include "db/recall_monitor.h"
 #include "db/record_table.h"
+#include "db/sparse_index_persistence.h"
 #include "db/text_index_persistence.h"
 #include "fathom/options.h"
 #include "fathom/search.h"
@@ -373,7 +374,8 @@ class CollectionImpl : public std::enable_shared_from_this<CollectionImpl> {
   // life cycle (open, apply, maintenance, persistence, GC) runs through indexes_.
   CollectionVectorIndex vector_index_;
   PersistedTextIndex text_index_object_;
-  CollectionIndexes indexes_{{&vector_index_, &text_index_object_}, {&vector_index_}};
+  PersistedSparseIndex sparse_index_object_;
+  CollectionIndexes indexes_{{&vector_index_, &text_index_object_, &sparse_index_object_}, {&vector_index_}};
   RecallMonitor recall_monitor_;  // thread-safe on its own
   uint64_t tail_ops_ = 0;
   uint64_t tail_bytes_ = 0;

@@ -140,7 +140,8 @@ void RecordTable::set_sparse_key(const std::string& key) {
 
 Executor& RecordTable::build_executor() const { return executor_ != nullptr ? *executor_ : DefaultExecutor(); }
 
-Status RecordTable::RebuildIndex(RowIndex* only, const TextIndexLoader* load_text, DocumentIndexLoad* loaded_out) {
+Status RecordTable::RebuildIndex(RowIndex* only, const TextIndexLoader* load_text, DocumentIndexLoad* loaded_out,
+                                 const SparseIndexLoader* load_sparse) {
   DocumentIndexLoad loaded;
   if (loaded_out != nullptr) *loaded_out = loaded;
   if (!row_indexes_enabled_) return Status::Ok();
@@ -167,6 +168,12 @@ Status RecordTable::RebuildIndex(RowIndex* only, const TextIndexLoader* load_tex
       return;
     }
     RowIndex* index = of_rows[i];
+    // A sparse index object, when there is one and it describes the rows, takes the
+    // place of the build.
+    if (only == nullptr && index == sparse_index_.get() && load_sparse != nullptr && *load_sparse &&
+        (*load_sparse)(*this, sparse_index_.get()).ok()) {
+      return;
+    }
     index->Clear();
     for (size_t slot = 0; slot < rows_.size(); ++slot) {
       const Row& r = rows_[slot];
@@ -180,9 +187,10 @@ Status RecordTable::RebuildIndex(RowIndex* only, const TextIndexLoader* load_tex
 
 Status RecordTable::SealIndexes(const TextIndexLoader& load_text, DocumentIndexLoad* loaded) {
   if (loaded != nullptr) *loaded = DocumentIndexLoad();
+  const SparseIndexLoader load_sparse = std::exchange(offered_sparse_loader_, SparseIndexLoader());
   if (bulk_load_) {
     bulk_load_ = false;
-    return RebuildIndex(nullptr, &load_text, loaded);
+    return RebuildIndex(nullptr, &load_text, loaded, &load_sparse);
   }
   for (RowIndex* index : row_indexes()) {
     if (index != nullptr) index->Seal();

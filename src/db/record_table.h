@@ -158,6 +158,13 @@ class RecordTable final : public RowSource {
   // The next SealIndexes() first offers the document indexes to `load_text` (a persisted
   // text index object: db/text_index_persistence.h).
   void OfferDocumentIndexes(TextIndexLoader load_text) { offered_loader_ = std::move(load_text); }
+  // ---- the sparse vector index from a persisted sparse index object ----
+  // Loads the sparse index from its object (db/sparse_index_persistence.h): Ok when it
+  // did, otherwise why not (the index is then built from the rows).
+  using SparseIndexLoader = std::function<Status(const RecordTable& table, SparseIndex* index)>;
+  // The next bulk-load SealIndexes first offers the sparse index to `load_sparse`, beside
+  // the other indexes' builds; the index is built from the rows when it returns an error.
+  void OfferSparseIndex(SparseIndexLoader load_sparse) { offered_sparse_loader_ = std::move(load_sparse); }
   // SealIndexes, except that the document indexes are first offered to `load_text` (a
   // persisted text index object, db/text_index_persistence.h), beside the other indexes'
   // builds; those it does not load are built from the documents after it. *loaded (when
@@ -214,8 +221,10 @@ class RecordTable final : public RowSource {
   // Clear, BulkAdd every live row, Seal: `index`, or every index when null. With
   // `load_text` (and every index), the document indexes are loaded by it instead where it
   // can (what it returned goes to *loaded). Returns a failed read of a stored document.
+  // With `load_sparse` (and every index), the sparse index is loaded by it instead when it
+  // can.
   Status RebuildIndex(RowIndex* index, const TextIndexLoader* load_text = nullptr,
-                      DocumentIndexLoad* loaded = nullptr);
+                      DocumentIndexLoad* loaded = nullptr, const SparseIndexLoader* load_sparse = nullptr);
   // Clear, BulkAdd every live row with a document, Seal, for each of `indexes` (all of
   // documents): stored documents are read in batches of slots in slot order (at most
   // kBuildBatchDocumentsMax documents and about kBuildBatchBytesMax bytes), bypassing
@@ -243,6 +252,7 @@ class RecordTable final : public RowSource {
   std::unique_ptr<SparseIndex> sparse_index_;
   bool bulk_load_ = false;  // BeginBulkLoad: the row indexes are built at SealIndexes
   TextIndexLoader offered_loader_;  // OfferDocumentIndexes, for the next SealIndexes()
+  SparseIndexLoader offered_sparse_loader_;  // OfferSparseIndex, for the next SealIndexes
   bool row_indexes_enabled_ = true;
   Executor* executor_ = nullptr;  // null = DefaultExecutor(): see build_executor()
   VectorColumn vectors_;

@@ -15,10 +15,7 @@ bool SameAnalyzer(const AnalyzerOptions& a, const AnalyzerOptions& b) {
 }
 
 // Rank of each live row in slot order, and the hashes the object records of the rows.
-struct LiveRows {
-  std::vector<uint32_t> rank_of_slot;
-  std::vector<uint32_t> slot_of_rank;
-  uint32_t live = 0;
+struct LiveRows : LiveRanks {
   bool any_document = false;
   uint64_t offsets_hash = 0;
   uint64_t documents_hash = 0;
@@ -26,17 +23,11 @@ struct LiveRows {
 
 LiveRows ScanLiveRows(const RecordTable& table) {
   LiveRows out;
-  out.rank_of_slot.assign(table.slot_count(), RecordTable::kNoSlot);
-  out.slot_of_rank.reserve(table.live_count());
   TextIndexRowsHasher hasher;
-  for (size_t slot = 0; slot < table.slot_count(); ++slot) {
-    if (!table.live()[slot]) continue;
-    const Row& row = table.row(slot);
-    out.rank_of_slot[slot] = out.live++;
-    out.slot_of_rank.push_back(static_cast<uint32_t>(slot));
+  RankLiveRows(table, &out, [&](size_t slot, const Row& row) {
     out.any_document = out.any_document || row.has_document();
     hasher.AddRowChecksum(row.offset, table.DocumentChecksum(slot));
-  }
+  });
   out.offsets_hash = hasher.offsets_hash();
   out.documents_hash = hasher.documents_hash();
   return out;
@@ -183,20 +174,6 @@ RecordTable::DocumentIndexLoad LoadTextIndex(std::string_view bytes, const Recor
 
 // ---- PersistedTextIndex ----------------------------------------------------------------
 
-namespace {
-
-class TextIndexObjectSnapshot final : public IndexSnapshot {
- public:
-  explicit TextIndexObjectSnapshot(TextIndexSnapshot snapshot) : snapshot_(std::move(snapshot)) {}
-  uint64_t rows() const override { return snapshot_.live_rows; }
-  Result<std::string> Encode() override { return EncodeTextIndexSnapshot(std::move(snapshot_)); }
-
- private:
-  TextIndexSnapshot snapshot_;
-};
-
-}  // namespace
-
 const PersistedIndexKind PersistedTextIndex::kKind = {"text index", &Manifest::text_index, &TextIndexPrefix,
                                                    &TextIndexKey};
 
@@ -226,7 +203,9 @@ bool PersistedTextIndex::ObjectStale(const RecordTable& table) const {
 std::unique_ptr<IndexSnapshot> PersistedTextIndex::SnapshotObject(const RecordTable& table) {
   std::optional<TextIndexSnapshot> snapshot = TakeTextIndexSnapshot(table);
   if (!snapshot) return nullptr;
-  return std::make_unique<TextIndexObjectSnapshot>(std::move(*snapshot));
+  const uint64_t rows = snapshot->live_rows;
+  return std::make_unique<EncodedLaterSnapshot<TextIndexSnapshot, &EncodeTextIndexSnapshot>>(std::move(*snapshot),
+                                                                                              rows);
 }
 
 }  // namespace fathom

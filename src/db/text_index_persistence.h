@@ -21,6 +21,7 @@
 #include <memory>
 
 #include "db/collection_index.h"
+#include "db/table_index_object.h"
 #include "db/record_table.h"
 #include "fathom/status.h"
 #include "index/text/analyzer.h"
@@ -68,23 +69,15 @@ RecordTable::DocumentIndexLoad LoadTextIndex(std::string_view bytes, const Recor
 // are the table's (its document indexes): at open the object is handed to the table's
 // seal (RecordTable::OfferDocumentIndexes), which loads them from it beside the other
 // row indexes' builds and builds from the documents those it could not load. Its state is
-// whether the manifest's object describes the table's document indexes.
-class PersistedTextIndex final : public PersistedIndex {
+// whether the manifest's object describes the table's document indexes (TableIndexObject).
+class PersistedTextIndex final : public TableIndexObject {
  public:
   static const PersistedIndexKind kKind;
   const PersistedIndexKind& kind() const override { return kKind; }
-  void Reset() override { object_current_ = false; }
   Status LoadObject(RecordTable& table, const std::string& key, std::string bytes) override;
-  void ForgetObject() override { object_current_ = false; }
   // The manifest names no usable object although the table has documents.
   bool ObjectStale(const RecordTable& table) const override;
   std::unique_ptr<IndexSnapshot> SnapshotObject(const RecordTable& table) override;
-  void ObjectCommitted(bool written) override { object_current_ = written; }
-
- private:
-  // The manifest's object holds the table's document indexes (or the table has no
-  // documents and the manifest names none).
-  bool object_current_ = false;
 };
 
 }  // namespace fathom

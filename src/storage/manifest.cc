@@ -42,6 +42,32 @@ Status CheckManifest(const Manifest& m) {
   if (m.vector_index) FATHOM_RETURN_IF_ERROR(CheckObjectId(m.vector_index->id, "vector index"));
   for (const ColdPartRef& p : m.cold_parts) FATHOM_RETURN_IF_ERROR(CheckObjectId(p.id, "cold part"));
   if (m.text_index) FATHOM_RETURN_IF_ERROR(CheckObjectId(m.text_index->id, "text index"));
+  if (m.sparse_index) FATHOM_RETURN_IF_ERROR(CheckObjectId(m.sparse_index->id, "sparse index"));
+  return Status::Ok();
+}
+
+// An optional index reference: varint count (0 or 1), then (string uuid, varint rows,
+// varint size in bytes).
+void PutOptionalIndexRef(std::string* out, const std::optional<IndexObjectRef>& ref) {
+  PutVarint64(out, ref ? 1 : 0);
+  if (!ref) return;
+  PutLengthPrefixed(out, ref->id);
+  PutVarint64(out, ref->rows);
+  PutVarint64(out, ref->size_bytes);
+}
+
+Status GetOptionalIndexRef(Decoder& in, const char* what, std::optional<IndexObjectRef>* out) {
+  uint64_t count;
+  if (!in.GetVarint64(&count) || count > 1) return Status::Corruption(std::string("manifest: malformed ") + what + " count");
+  if (count == 0) return Status::Ok();
+  IndexObjectRef ref;
+  std::string_view id;
+  if (!in.GetLengthPrefixed(&id, limits::kManifestObjectIdBytesMax) || !IsUuid(std::string(id)) ||
+      !in.GetVarint64(&ref.rows) || !in.GetVarint64(&ref.size_bytes)) {
+    return Status::Corruption(std::string("manifest: malformed ") + what + " entry");
+  }
+  ref.id.assign(id);
+  *out = std::move(ref);
   return Status::Ok();
 }
 
@@ -75,12 +101,8 @@ Result<std::string> EncodeManifest(const Manifest& m) {
     PutVarint64(&out, p.rows);
     PutVarint64(&out, p.size_bytes);
   }
-  PutVarint64(&out, m.text_index ? 1 : 0);
-  if (m.text_index) {
-    PutLengthPrefixed(&out, m.text_index->id);
-    PutVarint64(&out, m.text_index->rows);
-    PutVarint64(&out, m.text_index->size_bytes);
-  }
+  PutOptionalIndexRef(&out, m.text_index);
+  PutOptionalIndexRef(&out, m.sparse_index);
   PutFixed64(&out, Checksum64(out));
   return out;
 }
@@ -148,20 +170,8 @@ Result<Manifest> DecodeManifest(std::string_view bytes) {
       m.cold_parts.push_back(std::move(ref));
     }
   }
-  if (version >= 4) {
-    uint64_t indexes;
-    if (!in.GetVarint64(&indexes) || indexes > 1) return Status::Corruption("manifest: malformed text index count");
-    if (indexes == 1) {
-      TextIndexRef ref;
-      std::string_view id;
-      if (!in.GetLengthPrefixed(&id, limits::kManifestObjectIdBytesMax) || !IsUuid(std::string(id)) ||
-          !in.GetVarint64(&ref.rows) || !in.GetVarint64(&ref.size_bytes)) {
-        return Status::Corruption("manifest: malformed text index entry");
-      }
-      ref.id.assign(id);
-      m.text_index = std::move(ref);
-    }
-  }
+  if (version >= 4) FATHOM_RETURN_IF_ERROR(GetOptionalIndexRef(in, "text index", &m.text_index));
+  if (version >= 5) FATHOM_RETURN_IF_ERROR(GetOptionalIndexRef(in, "sparse index", &m.sparse_index));
   if (!in.empty()) return Status::Corruption("manifest: trailing bytes");
   return m;
 }
@@ -188,12 +198,18 @@ std::string TextIndexKey(const std::string& collection_id, const std::string& in
   return TextIndexPrefix(collection_id) + index_id + ".tix";
 }
 
+std::string SparseIndexPrefix(const std::string& collection_id) { return CollectionPrefix(collection_id) + "sidx/"; }
+
+std::string SparseIndexKey(const std::string& collection_id, const std::string& index_id) {
+  return SparseIndexPrefix(collection_id) + index_id + ".six";
+}
+
 bool IsCollectionDataKey(std::string_view key) {
   // "c/" + a 36-character collection id + "/" + a data prefix.
   constexpr size_t kIdEnd = 2 + 36;
   if (key.size() <= kIdEnd + 1 || key.substr(0, 2) != "c/" || key[kIdEnd] != '/') return false;
   const std::string_view rest = key.substr(kIdEnd + 1);
-  for (std::string_view kind : {"seg/", "vidx/", "vcold/", "tidx/"}) {
+  for (std::string_view kind : {"seg/", "vidx/", "vcold/", "tidx/", "sidx/"}) {
     if (rest.substr(0, kind.size()) == kind && rest.size() > kind.size()) return true;
   }
   return false;

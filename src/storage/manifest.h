@@ -14,7 +14,7 @@
 namespace fathom {
 
 inline constexpr char kManifestMagic[4] = {'F', 'M', 'A', 'N'};
-inline constexpr uint16_t kManifestFormatVersion = 4;  // 1, 2 and 3 are still read
+inline constexpr uint16_t kManifestFormatVersion = 5;  // 1 to 4 are still read
 
 struct SegmentRef {
   std::string id;  // object c/<collection>/seg/<id>.records
@@ -26,15 +26,17 @@ struct SegmentRef {
 // A derived, persisted index of the state the manifest describes: one object per index
 // (db/collection_index.h). The vector index (docs/format/vector_index.md, "collection
 // envelope") is object c/<collection>/vidx/<id>.ivf; the full-text index (docs/format/
-// text-index.md) is c/<collection>/tidx/<id>.tix. Derived data: may lag or be absent,
+// text-index.md) is c/<collection>/tidx/<id>.tix; the sparse vector index (docs/format/
+// sparse-index.md) is c/<collection>/sidx/<id>.six. Derived data: may lag or be absent,
 // never required.
 struct IndexObjectRef {
   std::string id;
-  uint64_t rows = 0;  // vector index: rows the index covers; text index: live rows of the state
+  uint64_t rows = 0;  // vector index: rows the index covers; text, sparse index: live rows of the state
   uint64_t size_bytes = 0;
 };
 using VectorIndexRef = IndexObjectRef;
 using TextIndexRef = IndexObjectRef;
+using SparseIndexRef = IndexObjectRef;
 
 // A cold part: spilled full vectors (docs/format/vector_file.md with row tags), object
 // c/<collection>/vcold/<id>.vec. Derived data like the index: rows are matched to it by
@@ -54,6 +56,7 @@ struct Manifest {
   std::optional<VectorIndexRef> vector_index;  // derived data: may lag, never required
   std::vector<ColdPartRef> cold_parts;         // derived data, oldest first
   std::optional<TextIndexRef> text_index;      // derived data: may be absent, never required
+  std::optional<SparseIndexRef> sparse_index;  // derived data (version 5): may be absent
 };
 
 // InvalidArgument naming the limit (nothing encoded) when `manifest` breaks a limit that
@@ -72,9 +75,11 @@ std::string ColdPartPrefix(const std::string& collection_id);
 std::string ColdPartKey(const std::string& collection_id, const std::string& part_id);
 std::string TextIndexPrefix(const std::string& collection_id);
 std::string TextIndexKey(const std::string& collection_id, const std::string& index_id);
+std::string SparseIndexPrefix(const std::string& collection_id);
+std::string SparseIndexKey(const std::string& collection_id, const std::string& index_id);
 std::string CollectionPrefix(const std::string& collection_id);
-// Whether `key` names a collection's data object: a segment, vector index, cold part or
-// text index.
+// Whether `key` names a collection's data object: a segment, vector index, cold part,
+// text index or sparse index.
 // Their ids are fresh UUIDs, so such a key never names two different byte strings (what
 // lets io/cache_store.h keep them without asking the store); WAL objects, manifests and
 // the catalog are read to learn what exists and are not data objects.

@@ -22,6 +22,7 @@ Manifest Sample() {
   m.cold_parts.push_back({NewUuidV4(), 7, 3000});
   m.cold_parts.push_back({NewUuidV4(), 1, 200});
   m.text_index = TextIndexRef{NewUuidV4(), 9, 7000};
+  m.sparse_index = SparseIndexRef{NewUuidV4(), 11, 9000};
   return m;
 }
 
@@ -48,21 +49,45 @@ TEST(ManifestTest, RoundTrip) {
   EXPECT_EQ(d->text_index->id, m.text_index->id);
   EXPECT_EQ(d->text_index->rows, 9u);
   EXPECT_EQ(d->text_index->size_bytes, 7000u);
+  ASSERT_TRUE(d->sparse_index.has_value());
+  EXPECT_EQ(d->sparse_index->id, m.sparse_index->id);
+  EXPECT_EQ(d->sparse_index->rows, 11u);
+  EXPECT_EQ(d->sparse_index->size_bytes, 9000u);
   m.vector_index.reset();
   m.text_index.reset();
+  m.sparse_index.reset();
   d = DecodeManifest(EncodeManifest(m).value());
   ASSERT_TRUE(d.ok());
   EXPECT_FALSE(d->vector_index.has_value());
   EXPECT_FALSE(d->text_index.has_value());
+  EXPECT_FALSE(d->sparse_index.has_value());
+}
+
+// Version 4 (no sparse index entry) is still read.
+TEST(ManifestTest, ReadsVersionFour) {
+  Manifest m = Sample();
+  m.sparse_index.reset();
+  std::string bytes = EncodeManifest(m).value();
+  // Version 5 without a sparse index ends in a zero sparse index count: drop it.
+  std::string v4 = bytes.substr(0, bytes.size() - 8 - 1);
+  v4[4] = 4;
+  v4[5] = 0;
+  PutFixed64(&v4, Checksum64(v4));
+  auto d = DecodeManifest(v4);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  ASSERT_TRUE(d->text_index.has_value());
+  EXPECT_EQ(d->text_index->id, m.text_index->id);
+  EXPECT_FALSE(d->sparse_index.has_value());
 }
 
 // Version 3 (no text index entry) is still read.
 TEST(ManifestTest, ReadsVersionThree) {
   Manifest m = Sample();
   m.text_index.reset();
+  m.sparse_index.reset();
   std::string bytes = EncodeManifest(m).value();
-  // Version 4 without a text index ends in a zero text index count: drop it.
-  std::string v3 = bytes.substr(0, bytes.size() - 8 - 1);
+  // Version 5 without a text or sparse index ends in two zero counts: drop them.
+  std::string v3 = bytes.substr(0, bytes.size() - 8 - 2);
   v3[4] = 3;
   v3[5] = 0;
   PutFixed64(&v3, Checksum64(v3));
@@ -79,11 +104,12 @@ TEST(ManifestTest, ReadsVersionOne) {
   m.vector_index.reset();
   m.cold_parts.clear();
   m.text_index.reset();
+  m.sparse_index.reset();
   std::string bytes = EncodeManifest(m).value();
-  // Version 4 without indexes or cold parts differs from version 1 by the version field
-  // and the trailing index, part and text index counts (three zero bytes); rewrite both
-  // and the checksum.
-  std::string v1 = bytes.substr(0, bytes.size() - 8 - 3);
+  // Version 5 without indexes or cold parts differs from version 1 by the version field
+  // and the trailing index, part, text and sparse index counts (four zero bytes); rewrite
+  // both and the checksum.
+  std::string v1 = bytes.substr(0, bytes.size() - 8 - 4);
   v1[4] = 1;
   v1[5] = 0;
   PutFixed64(&v1, Checksum64(v1));
@@ -98,8 +124,9 @@ TEST(ManifestTest, ReadsVersionTwo) {
   Manifest m = Sample();
   m.cold_parts.clear();
   m.text_index.reset();
+  m.sparse_index.reset();
   std::string bytes = EncodeManifest(m).value();
-  std::string v2 = bytes.substr(0, bytes.size() - 8 - 2);
+  std::string v2 = bytes.substr(0, bytes.size() - 8 - 3);
   v2[4] = 2;
   v2[5] = 0;
   PutFixed64(&v2, Checksum64(v2));
@@ -164,6 +191,9 @@ TEST(ManifestTest, EncoderRefusesIdsAndDimensionsTheDecoderRefuses) {
   m.text_index->id = "not-a-uuid";
   ExpectRefused(m, "limits::kManifestObjectIdBytesMax");
   m = Sample();
+  m.sparse_index->id = "not-a-uuid";
+  ExpectRefused(m, "limits::kManifestObjectIdBytesMax");
+  m = Sample();
   m.dimension = limits::kDimensionMax + 1;
   ExpectRefused(m, "limits::kDimensionMax");
 }
@@ -181,6 +211,7 @@ TEST(ManifestTest, TinyManifestClaimingHugeCountsIsCorruption) {
     PutVarint64(&out, 0);                      // no vector index
     PutVarint64(&out, cold ? UINT64_MAX : 0);  // cold parts
     PutVarint64(&out, 0);                      // no text index
+    PutVarint64(&out, 0);                      // no sparse index
     PutFixed64(&out, Checksum64(out));
     EXPECT_TRUE(DecodeManifest(out).status().IsCorruption()) << (cold ? "cold parts" : "segments");
   }
@@ -204,6 +235,7 @@ TEST(ManifestKeysTest, DataKeysAreSegmentsIndexesAndColdPartsOnly) {
   EXPECT_TRUE(IsCollectionDataKey(VectorIndexKey(id, object)));
   EXPECT_TRUE(IsCollectionDataKey(ColdPartKey(id, object)));
   EXPECT_TRUE(IsCollectionDataKey(TextIndexKey(id, object)));
+  EXPECT_TRUE(IsCollectionDataKey(SparseIndexKey(id, object)));
   EXPECT_FALSE(IsCollectionDataKey(ManifestKey(id, 3)));
   EXPECT_FALSE(IsCollectionDataKey("c/" + id + "/wal/00000000000000000001"));
   EXPECT_FALSE(IsCollectionDataKey("catalog/00000000000000000001"));

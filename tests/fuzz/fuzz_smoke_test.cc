@@ -50,6 +50,7 @@ std::string ValidManifest() {
   m.vector_index = VectorIndexRef{NewUuidV4(), 1, 4096};
   m.cold_parts.push_back({NewUuidV4(), 2, 300});
   m.text_index = TextIndexRef{NewUuidV4(), 1, 900};
+  m.sparse_index = SparseIndexRef{NewUuidV4(), 1, 700};
   return EncodeManifest(m).value();
 }
 
@@ -160,6 +161,34 @@ std::string Mutate(std::string s, std::mt19937_64& rng) {
   return s;
 }
 
+// Two dimensions with several blocks each, rows without postings, negative weights.
+std::string ValidSparseIndex() {
+  SparseIndex index("sparse");
+  std::vector<std::optional<Metadata>> rows(700);
+  for (uint32_t slot = 0; slot < 700; ++slot) {
+    if (slot % 9 == 0) continue;
+    SparseVector v;
+    for (uint32_t d : {0u, 2u, 7u, 1000u}) {
+      if ((slot + d) % 3 == 0) continue;
+      v.indices.push_back(d);
+      v.values.push_back(static_cast<float>(static_cast<int>(slot % 23) - 11) / 4.0f);
+    }
+    rows[slot] = Metadata{{"sparse", MetadataValue(std::move(v))}};
+    static const std::string id = "x";
+    static const std::optional<std::string> no_document;
+    index.BulkAdd(slot, RecordView{id, no_document, rows[slot]});
+  }
+  index.Seal();
+  SparseIndexObject object;
+  object.key = "sparse";
+  object.vector_rows = index.vector_count();
+  object.offsets_hash = 1;
+  object.vectors_hash = 2;
+  object.image = index.MakeImage(nullptr, 700);
+  auto bytes = EncodeSparseIndexObject(object);
+  return bytes.ok() ? *bytes : std::string();
+}
+
 struct Target {
   const char* name;
   void (*fn)(std::string_view);
@@ -179,6 +208,7 @@ const Target kTargets[] = {
     {"vector_file", FuzzVectorFile, ValidVectorFile},
     {"s3_xml", FuzzS3Xml, ValidS3Xml},
     {"text_index", FuzzTextIndex, ValidTextIndex},
+    {"sparse_index", FuzzSparseIndex, ValidSparseIndex},
 };
 
 TEST(FuzzSmokeTest, MutatedInputsNeverCrash) {

@@ -20,6 +20,7 @@
 #include "common/checksum.h"
 #include "common/coding.h"
 #include "common/value_coding.h"
+#include "index/sparse/sparse_index_format.h"
 #include "index/text/text_index_format.h"
 #include "index/vector/ivf_index.h"
 #include "index/vector/vector_file.h"
@@ -122,6 +123,33 @@ inline void FuzzTextIndex(std::string_view bytes) {
   std::string fixed(bytes);
   RecomputeTextIndexChecksumsForTesting(&fixed);
   FuzzTextIndexOnce(fixed);
+}
+
+// The persisted sparse vector index object: a decoded object must encode to the same
+// bytes, and (when its rows are few enough to allocate) load and answer.
+inline void FuzzSparseIndexOnce(std::string_view bytes) {
+  auto decoded = DecodeSparseIndexObject(bytes);
+  if (!decoded.ok()) return;
+  auto again = EncodeSparseIndexObject(*decoded);
+  FATHOM_CHECK(again.ok() && *again == bytes);
+  if (decoded->image.slot_count > (1u << 16)) return;
+  std::vector<uint32_t> vector_slots;
+  std::vector<uint8_t> has(decoded->image.slot_count, 0);
+  for (uint32_t slot : decoded->image.slots) has[slot] = 1;
+  for (uint32_t slot = 0; slot < has.size(); ++slot) {
+    if (has[slot]) vector_slots.push_back(slot);
+  }
+  const size_t slot_count = decoded->image.slot_count;
+  SparseIndex index(decoded->key);
+  index.LoadImage(std::move(decoded->image), nullptr, vector_slots, slot_count);
+  (void)index.Search(SparseVector{{0, 2, 7, 1000}, {1.0f, -0.5f, 2.0f, 0.25f}, {}}, 10, nullptr);
+}
+
+inline void FuzzSparseIndex(std::string_view bytes) {
+  FuzzSparseIndexOnce(bytes);
+  std::string fixed(bytes);
+  RecomputeSparseIndexChecksumsForTesting(&fixed);
+  FuzzSparseIndexOnce(fixed);
 }
 
 // An S3 server's answers (io/s3_xml.h): list pages and error documents.

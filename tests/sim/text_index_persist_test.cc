@@ -17,8 +17,6 @@
 //   warning), and the next compaction writes a version 2 object.
 // Prints its seed (FATHOM_SEED replays).
 #include <gtest/gtest.h>
-#include <spdlog/sinks/ringbuffer_sink.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cmath>
@@ -32,6 +30,7 @@
 #include "index/text/text_index_format.h"
 #include "index/text/trigram_index.h"
 #include "io/mem_store.h"
+#include "log_capture.h"
 #include "random_where.h"
 #include "sim/sim_collection.h"
 
@@ -48,21 +47,10 @@ constexpr const char* kWords[] = {"alpha", "beta",   "gamma", "delta",  "epsilon
 // Counts warnings that mention `what` (the text index unless told), from the default logger.
 class TextIndexWarnings {
  public:
-  TextIndexWarnings() : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(4096)) {
-    spdlog::default_logger()->sinks().push_back(sink_);
-  }
-  ~TextIndexWarnings() {
-    auto& sinks = spdlog::default_logger()->sinks();
-    sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
-  }
-  size_t Count(std::string_view what = "text index") const {
-    size_t n = 0;
-    for (const std::string& line : sink_->last_formatted()) n += line.find(what) != std::string::npos;
-    return n;
-  }
+  size_t Count(std::string_view what = "text index") const { return capture_.Count(what); }
 
  private:
-  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
+  testing::LogCapture capture_;
 };
 
 struct Hit {

@@ -154,38 +154,13 @@ void SparseIndex::Rebuild(const std::vector<BulkPosting>& bulk) {
   size_t b = 0;  // next bulk posting
   for (uint32_t id = 0; id < dimensions_.size(); ++id) {
     Dimension& d = dimensions_[id];
-    list.clear();
-    for (uint32_t k = d.first_block; k < d.first_block + d.block_count; ++k) {
-      const Block& block = blocks_[k];
-      for (uint64_t p = block.begin; p < block.begin + block.count; ++p) {
-        if (state_[slots_[p]] == kSealed) list.push_back(Posting{slots_[p], weights_[p]});
-      }
-    }
-    const size_t sealed_end = list.size();
-    list.insert(list.end(), d.tail.begin(), d.tail.end());
+    LivePostings(d, &list);
     const size_t tail_end = list.size();
     for (; b < bulk.size() && bulk[b].dimension_id == id; ++b) list.push_back(Posting{bulk[b].slot, bulk[b].weight});
-    auto by_slot = [](const Posting& x, const Posting& y) { return x.slot < y.slot; };
-    std::inplace_merge(list.begin(), list.begin() + static_cast<ptrdiff_t>(sealed_end),
-                       list.begin() + static_cast<ptrdiff_t>(tail_end), by_slot);
-    std::inplace_merge(list.begin(), list.begin() + static_cast<ptrdiff_t>(tail_end), list.end(), by_slot);
-
+    std::inplace_merge(list.begin(), list.begin() + static_cast<ptrdiff_t>(tail_end), list.end(),
+                       [](const Posting& x, const Posting& y) { return x.slot < y.slot; });
     d.first_block = static_cast<uint32_t>(blocks.size());
-    d.block_count = 0;
-    for (size_t at = 0; at < list.size(); at += kSparseBlockSize) {
-      const size_t count = std::min<size_t>(kSparseBlockSize, list.size() - at);
-      Block block{list[at].slot, list[at + count - 1].slot, slots.size(), static_cast<uint32_t>(count),
-                  -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::infinity()};
-      for (size_t i = at; i < at + count; ++i) {
-        FATHOM_DCHECK(i == at || list[i].slot > list[i - 1].slot);
-        slots.push_back(list[i].slot);
-        weights.push_back(list[i].weight);
-        block.max_weight = std::max(block.max_weight, list[i].weight);
-        block.min_weight = std::min(block.min_weight, list[i].weight);
-      }
-      blocks.push_back(block);
-      ++d.block_count;
-    }
+    d.block_count = AppendBlocks(list, &blocks, &slots, &weights);
     d.tail.clear();
     d.tail.shrink_to_fit();
   }
@@ -202,6 +177,95 @@ void SparseIndex::Rebuild(const std::vector<BulkPosting>& bulk) {
   sealed_dead_ = 0;
   tail_docs_ = 0;
   tail_postings_ = 0;
+}
+
+void SparseIndex::LivePostings(const Dimension& d, std::vector<Posting>* list) const {
+  list->clear();
+  for (uint32_t k = d.first_block; k < d.first_block + d.block_count; ++k) {
+    const Block& block = blocks_[k];
+    for (uint64_t p = block.begin; p < block.begin + block.count; ++p) {
+      if (state_[slots_[p]] == kSealed) list->push_back(Posting{slots_[p], weights_[p]});
+    }
+  }
+  const size_t sealed_end = list->size();
+  list->insert(list->end(), d.tail.begin(), d.tail.end());
+  std::inplace_merge(list->begin(), list->begin() + static_cast<ptrdiff_t>(sealed_end), list->end(),
+                     [](const Posting& x, const Posting& y) { return x.slot < y.slot; });
+}
+
+uint32_t SparseIndex::AppendBlocks(const std::vector<Posting>& list, std::vector<Block>* blocks,
+                                   std::vector<uint32_t>* slots, std::vector<float>* weights) {
+  uint32_t added = 0;
+  for (size_t at = 0; at < list.size(); at += kSparseBlockSize) {
+    const size_t count = std::min<size_t>(kSparseBlockSize, list.size() - at);
+    Block block{list[at].slot, list[at + count - 1].slot, slots->size(), static_cast<uint32_t>(count),
+                -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::infinity()};
+    for (size_t i = at; i < at + count; ++i) {
+      FATHOM_DCHECK(i == at || list[i].slot > list[i - 1].slot);
+      slots->push_back(list[i].slot);
+      weights->push_back(list[i].weight);
+      block.max_weight = std::max(block.max_weight, list[i].weight);
+      block.min_weight = std::min(block.min_weight, list[i].weight);
+    }
+    blocks->push_back(block);
+    ++added;
+  }
+  return added;
+}
+
+SparseIndex::Image SparseIndex::MakeImage(const std::vector<uint32_t>* rank_of_slot, uint64_t slot_count) const {
+  FATHOM_CHECK(bulk_.empty());
+  std::vector<std::pair<uint32_t, uint32_t>> order(dimension_ids_.begin(), dimension_ids_.end());
+  std::sort(order.begin(), order.end());  // by dimension
+  Image image;
+  image.slot_count = slot_count;
+  image.slots.reserve(slots_.size() + tail_postings_);
+  image.weights.reserve(image.slots.capacity());
+  std::vector<Posting> list;
+  for (const auto& [dimension, id] : order) {
+    LivePostings(dimensions_[id], &list);
+    if (list.empty()) continue;
+    for (Posting& p : list) {
+      if (rank_of_slot != nullptr) p.slot = (*rank_of_slot)[p.slot];
+      FATHOM_CHECK(p.slot < slot_count);
+    }
+    const uint32_t first_block = static_cast<uint32_t>(image.blocks.size());
+    const uint32_t block_count = AppendBlocks(list, &image.blocks, &image.slots, &image.weights);
+    image.dimensions.push_back(ImageList{dimension, first_block, block_count});
+  }
+  return image;
+}
+
+void SparseIndex::LoadImage(Image image, const std::vector<uint32_t>* slot_of_rank,
+                            const std::vector<uint32_t>& vector_slots, size_t slot_count) {
+  Clear();
+  FATHOM_CHECK(slot_of_rank == nullptr || slot_of_rank->size() == image.slot_count);
+  FATHOM_CHECK(slot_of_rank != nullptr || image.slot_count <= slot_count);
+  if (slot_of_rank != nullptr) {
+    for (uint32_t& slot : image.slots) slot = (*slot_of_rank)[slot];
+    for (Block& block : image.blocks) {
+      block.first_slot = (*slot_of_rank)[block.first_slot];
+      block.last_slot = (*slot_of_rank)[block.last_slot];
+    }
+  }
+  dimensions_.resize(image.dimensions.size());
+  dimension_ids_.reserve(image.dimensions.size());
+  for (size_t id = 0; id < image.dimensions.size(); ++id) {
+    const ImageList& list = image.dimensions[id];
+    dimension_ids_.emplace(list.dimension, static_cast<uint32_t>(id));
+    dimensions_[id].first_block = list.first_block;
+    dimensions_[id].block_count = list.block_count;
+  }
+  blocks_ = std::move(image.blocks);
+  slots_ = std::move(image.slots);
+  weights_ = std::move(image.weights);
+  state_.assign(slot_count, kEmpty);
+  for (uint32_t slot : vector_slots) {
+    FATHOM_CHECK(slot < slot_count);
+    state_[slot] = kSealed;
+  }
+  for (uint32_t slot : slots_) FATHOM_CHECK(slot < slot_count);
+  sealed_docs_ = vector_slots.size();
 }
 
 size_t SparseIndex::MemoryBytes() const {

@@ -21,7 +21,11 @@
 // at least one dimension with the query; its score is the sum over shared dimensions of
 // query value * document value, each product and the sum computed in double (a product of
 // two floats is exact in double), reported as float.
-// Thread-safety: Search is safe concurrently; changes are exclusive (the table's lock).
+// Persistence: MakeImage gives the index's sealed form with slots renumbered (to ranks),
+// which index/sparse/sparse_index_format.h encodes as an object of its own; LoadImage
+// installs a decoded one in place of a build from the rows (db/sparse_index_persistence.h).
+// Thread-safety: Search and MakeImage are safe concurrently; changes are exclusive (the
+// table's lock).
 #pragma once
 
 #include <roaring/roaring.hh>
@@ -76,6 +80,32 @@ class SparseIndex final : public RowIndex {
     uint32_t slot;
     float weight;
   };
+  // The sealed form of the whole index, as its object holds it (docs/format/
+  // sparse-index.md): per dimension, in increasing dimension order, its postings in
+  // blocks of kSparseBlockSize (the last may be shorter), slots strictly increasing.
+  struct ImageList {
+    uint32_t dimension;    // the sparse vector index
+    uint32_t first_block;  // blocks [first_block, first_block + block_count) of blocks
+    uint32_t block_count;  // >= 1
+  };
+  struct Image {
+    uint64_t slot_count = 0;  // every slot is below it
+    std::vector<ImageList> dimensions;
+    std::vector<Block> blocks;  // in dimension order; begin/count index slots, weights
+    std::vector<uint32_t> slots;
+    std::vector<float> weights;
+  };
+  // The live postings, sealed and tail, slot s renumbered to (*rank_of_slot)[s] (kept
+  // when null), which must increase with s over the slots holding a vector and be below
+  // `slot_count`. Not during a bulk load (BulkAdd before Seal).
+  Image MakeImage(const std::vector<uint32_t>* rank_of_slot, uint64_t slot_count) const;
+  // Replaces the index by `image` (as its decoder checked it: slots below
+  // image.slot_count), its slot r renumbered to (*slot_of_rank)[r] (kept when null;
+  // increasing). `vector_slots`: the slots (< slot_count) whose rows hold a vector at
+  // key(), those of the image's rows; `slot_count`: the table's slots.
+  void LoadImage(Image image, const std::vector<uint32_t>* slot_of_rank, const std::vector<uint32_t>& vector_slots,
+                 size_t slot_count);
+
   struct Dimension {
     uint32_t first_block = 0;  // blocks [first_block, first_block + block_count) in blocks_
     uint32_t block_count = 0;
@@ -101,6 +131,12 @@ class SparseIndex final : public RowIndex {
     float weight;
   };
   void Rebuild(const std::vector<BulkPosting>& bulk);
+  // The dimension's live postings, sealed then tail merged by slot, into `list`.
+  void LivePostings(const Dimension& d, std::vector<Posting>* list) const;
+  // Cuts `list` (slots increasing) into blocks of kSparseBlockSize appended to `blocks`,
+  // its postings to `slots` / `weights`; returns the number of blocks.
+  static uint32_t AppendBlocks(const std::vector<Posting>& list, std::vector<Block>* blocks,
+                               std::vector<uint32_t>* slots, std::vector<float>* weights);
 
   const std::string key_;
   std::unordered_map<uint32_t, uint32_t> dimension_ids_;  // dimension index -> id
