@@ -518,9 +518,12 @@ Status CollectionVectorIndex::Load(RecordTable& table, std::string_view bytes) {
   const SearchBudget budget = version == 1 ? SearchBudget() : DecodeBudget(bytes.data() + kEnvelopeV1HeaderBytes);
   // Before version 3 the last full build's rows were not recorded: counted from the rows
   // the index holds, as if it had been built at this size.
-  const std::optional<uint64_t> built_rows =
-      version >= 3 ? std::optional<uint64_t>(DecodeFixed64(bytes.data() + kEnvelopeV2HeaderBytes)) : std::nullopt;
-  if (built_rows) FATHOM_RETURN_IF_ERROR(CheckBuiltRows(*built_rows));
+  // (A flag and a plain integer, not std::optional: GCC 12's -O2 warns the optional's
+  // value "may be used uninitialized" once it is inlined into the task, and -Werror stops
+  // the release build.)
+  const bool has_built_rows = version >= 3;
+  const uint64_t built_rows = has_built_rows ? DecodeFixed64(bytes.data() + kEnvelopeV2HeaderBytes) : 0;
+  if (has_built_rows) FATHOM_RETURN_IF_ERROR(CheckBuiltRows(built_rows));
   if (live_rows != table.live_count() || offsets_hash != LiveOffsetsHash(table)) {
     return corrupt("built for other rows than the segments hold");
   }
@@ -548,7 +551,7 @@ Status CollectionVectorIndex::Load(RecordTable& table, std::string_view bytes) {
   task.generation = generation_;
   task.result = std::make_shared<const IvfIndex>(std::move(*remapped));
   task.budget = budget;
-  task.built_rows = built_rows.value_or(task.result->rows());
+  task.built_rows = has_built_rows ? built_rows : task.result->rows();
   (void)table.TakeVectorChanges();  // the rows just loaded are what the index describes
   Install(table, std::move(task));
   return Status::Ok();
