@@ -10,52 +10,42 @@ namespace fathom {
 
 namespace {
 
-constexpr float kCodeMax = 127.0f;
 // Relative slack on both bounds, far above the float rounding of the exact distances
 // and of s * sqrt(integer distance), so rounding never drops a centroid that belongs.
 constexpr float kBoundSlack = 1e-4f;
 
 using DistancesKernel = void (*)(const int16_t*, int32_t, const int8_t*, const int32_t*, size_t, uint32_t, float,
                                  float*);
+using QuantizeKernel = int32_t (*)(const float*, uint32_t, float, int16_t*, float*);
+
+bool UseAvx2(SimdLevel level) { return std::min(level, SupportedSimdLevel()) >= SimdLevel::kAvx2; }
 
 DistancesKernel KernelFor(SimdLevel level) {
-  return std::min(level, SupportedSimdLevel()) >= SimdLevel::kAvx2 ? router_kernels::Int8DistancesAvx2
-                                                                     : router_kernels::Int8DistancesScalar;
+  return UseAvx2(level) ? router_kernels::Int8DistancesAvx2 : router_kernels::Int8DistancesScalar;
 }
 
-// x / scale rounded (half away from zero) to a code in [-127, 127]. Plain arithmetic
-// rather than nearbyint, which the baseline x86-64 build calls out of line.
-inline float Code(float x, float inverse_scale) {
-  const float v = std::clamp(x * inverse_scale, -kCodeMax, kCodeMax);  // NaN-free: inputs are finite
-  return static_cast<float>(static_cast<int32_t>(v + (v >= 0.0f ? 0.5f : -0.5f)));
-}
-
-// sqrt(sum) as a float no smaller than the true value.
-inline float RoundedUpNorm(double squared_sum) {
-  return static_cast<float>(std::sqrt(squared_sum)) * (1.0f + 1e-6f) + 1e-30f;
-}
-
-// Codes `n` values on `scale`; returns |code|^2 and sets *error to |x - scale * code|
-// (rounded up).
-template <typename CodeT>
-int32_t QuantizeRow(const float* x, uint32_t n, float scale, CodeT* code, float* error) {
-  const float inverse = 1.0f / scale;
-  int32_t norm = 0;
-  double residual = 0.0;
-  for (uint32_t d = 0; d < n; ++d) {
-    const float c = Code(x[d], inverse);
-    code[d] = static_cast<CodeT>(c);
-    norm += static_cast<int32_t>(c) * static_cast<int32_t>(c);
-    const double r = static_cast<double>(x[d]) - static_cast<double>(scale) * c;
-    residual += r * r;
-  }
-  *error = RoundedUpNorm(residual);
-  return norm;
+QuantizeKernel QuantizerFor(SimdLevel level) {
+  return UseAvx2(level) ? router_kernels::QuantizeAvx2 : router_kernels::QuantizeScalar;
 }
 
 }  // namespace
 
 namespace router_kernels {
+int32_t QuantizeScalar(const float* x, uint32_t n, float scale, int16_t* code, float* error) {
+  const float inverse = 1.0f / scale;
+  int32_t norm = 0;
+  double lanes[kResidualLanes] = {};
+  for (uint32_t d = 0; d < n; ++d) {
+    const float c = Code(x[d], inverse);
+    code[d] = static_cast<int16_t>(c);
+    norm += static_cast<int32_t>(c) * static_cast<int32_t>(c);
+    const double r = static_cast<double>(x[d]) - static_cast<double>(scale) * static_cast<double>(c);
+    lanes[d % kResidualLanes] += r * r;
+  }
+  *error = RoundedUpNorm(SumLanes(lanes));
+  return norm;
+}
+
 void Int8DistancesScalar(const int16_t* query, int32_t query_norm, const int8_t* rows, const int32_t* norms,
                          size_t count, uint32_t dim, float scale, float* out) {
   for (size_t i = 0; i < count; ++i) {
@@ -76,51 +66,65 @@ CentroidRouter CentroidRouter::Build(const float* centroids, uint32_t count, uin
   for (size_t i = 0; i < values; ++i) max_abs = std::max(max_abs, std::fabs(centroids[i]));
   router.count_ = count;
   router.dim_ = dim;
-  router.scale_ = max_abs > 0.0f && std::isfinite(max_abs) ? max_abs / kCodeMax : 1.0f;
+  router.scale_ = max_abs > 0.0f && std::isfinite(max_abs) ? max_abs / router_kernels::kCodeMax : 1.0f;
   router.codes_.resize(values);
   router.norms_.resize(count);
   router.errors_.resize(count);
+  std::vector<int16_t> row(dim);
   for (uint32_t j = 0; j < count; ++j) {
-    router.norms_[j] = QuantizeRow(centroids + size_t{j} * dim, dim, router.scale_,
-                                   router.codes_.data() + size_t{j} * dim, &router.errors_[j]);
+    router.norms_[j] =
+        router_kernels::QuantizeScalar(centroids + size_t{j} * dim, dim, router.scale_, row.data(), &router.errors_[j]);
+    std::copy(row.begin(), row.end(), router.codes_.data() + size_t{j} * dim);  // codes are within [-127, 127]
   }
   return router;
 }
 
 size_t CentroidRouter::Route(const float* query, const float* centroids, uint32_t wanted,
                              std::vector<std::pair<float, uint32_t>>* order, SimdLevel level) const {
-  const DistancesKernel kernel = KernelFor(level);
   order->clear();
   wanted = std::clamp<uint32_t>(wanted, 1, count_);
   // The query on the centroids' scale; what the codes miss (rounding, and clamping of a
   // query outside the centroids' range) is its error e_q.
   std::vector<int16_t, AlignedAllocator<int16_t>> code(dim_);
   float query_error = 0.0f;
-  const int32_t query_norm = QuantizeRow(query, dim_, scale_, code.data(), &query_error);
+  const int32_t query_norm = QuantizerFor(level)(query, dim_, scale_, code.data(), &query_error);
 
-  // s |q8 - c8| per centroid, and the `wanted` smallest upper bounds (a max-heap).
+  // s |q8 - c8| per centroid.
   std::vector<float> approx(count_);
-  kernel(code.data(), query_norm, codes_.data(), norms_.data(), count_, dim_, scale_, approx.data());
+  KernelFor(level)(code.data(), query_norm, codes_.data(), norms_.data(), count_, dim_, scale_, approx.data());
+  const float* const errors = errors_.data();
+  float* const a = approx.data();
+  const uint32_t count = count_;
+  // The `wanted` smallest upper bounds, (s |q8 - c8| + e_q + e_c)(1 + slack), in a
+  // max-heap of s |q8 - c8| + e_c: e_q and the slack are the same for every centroid.
   std::vector<float> upper;
   upper.reserve(wanted);
-  for (uint32_t j = 0; j < count_; ++j) {
-    const float a = approx[j];
-    const float bound = (a + query_error + errors_[j]) * (1.0f + kBoundSlack);
-    if (upper.size() < wanted) {
-      upper.push_back(bound);
-      std::push_heap(upper.begin(), upper.end());
-    } else if (bound < upper.front()) {
+  for (uint32_t j = 0; j < wanted; ++j) upper.push_back(a[j] + errors[j]);
+  std::make_heap(upper.begin(), upper.end());
+  float top = upper.front();
+  for (uint32_t j = wanted; j < count; ++j) {
+    const float bound = a[j] + errors[j];
+    if (bound < top) {
       std::pop_heap(upper.begin(), upper.end());
       upper.back() = bound;
       std::push_heap(upper.begin(), upper.end());
+      top = upper.front();
     }
   }
   // Any of the `wanted` nearest lies within the wanted-th smallest upper bound, and so
-  // does every centroid nearer than `limit`: those are the candidates.
-  const float limit = upper.front();
-  for (uint32_t j = 0; j < count_; ++j) {
-    const float lower = (approx[j] - query_error - errors_[j]) * (1.0f - kBoundSlack);
-    if (lower > limit) continue;
+  // does every centroid nearer than `limit`: those are the candidates, the centroids
+  // whose lower bound (s |q8 - c8| - e_q - e_c)(1 - slack) is at most `limit`.
+  const float limit = (top + query_error) * (1.0f + kBoundSlack);
+  std::vector<uint32_t> candidate(count);
+  uint32_t candidates = 0;
+  for (uint32_t j = 0; j < count; ++j) {
+    const float lower = (a[j] - query_error - errors[j]) * (1.0f - kBoundSlack);
+    candidate[candidates] = j;
+    candidates += lower <= limit ? 1 : 0;
+  }
+  order->reserve(candidates);
+  for (uint32_t i = 0; i < candidates; ++i) {
+    const uint32_t j = candidate[i];
     order->push_back({L2Squared(query, centroids + size_t{j} * dim_, dim_), j});
   }
   const size_t computed = order->size();

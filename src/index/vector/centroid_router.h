@@ -22,6 +22,7 @@
 // Route by the owner (IvfIndex). Thread-safety: Route is const and safe from many threads.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -76,6 +77,37 @@ class CentroidRouter {
 };
 
 namespace router_kernels {
+inline constexpr float kCodeMax = 127.0f;
+// Squared residuals are summed in this many double lanes, lane d % kResidualLanes, and the
+// lanes added in index order at the end: the order the AVX2 quantizer's two 4-wide double
+// accumulators give, so every level computes the same error bit for bit.
+inline constexpr uint32_t kResidualLanes = 8;
+
+// x / scale rounded (half away from zero) to a code in [-127, 127]. Plain arithmetic
+// rather than nearbyint, which the baseline x86-64 build calls out of line.
+inline float Code(float x, float inverse_scale) {
+  const float v = std::min(std::max(x * inverse_scale, -kCodeMax), kCodeMax);  // inputs are finite
+  return static_cast<float>(static_cast<int32_t>(v + (v >= 0.0f ? 0.5f : -0.5f)));
+}
+
+// sqrt(sum) as a float no smaller than the true value.
+inline float RoundedUpNorm(double squared_sum) {
+  return static_cast<float>(std::sqrt(squared_sum)) * (1.0f + 1e-6f) + 1e-30f;
+}
+
+// The lanes of the residual sum, added in index order.
+inline double SumLanes(const double* lanes) {
+  double sum = 0.0;
+  for (uint32_t l = 0; l < kResidualLanes; ++l) sum += lanes[l];
+  return sum;
+}
+
+// Codes the `n` values of x (n a multiple of 16) on `scale` into `code`; returns |code|^2
+// and sets *error to |x - scale * code|, rounded up. Both levels give the same codes,
+// norm and error bit for bit.
+int32_t QuantizeScalar(const float* x, uint32_t n, float scale, int16_t* code, float* error);
+int32_t QuantizeAvx2(const float* x, uint32_t n, float scale, int16_t* code, float* error);
+
 // s |q8 - c8| from the exact integer |q8|^2 + |c8|^2 - 2 <q8, c8> (each level computes it
 // with these same float operations, so the levels agree exactly).
 inline float Int8Distance(int32_t query_norm, int32_t row_norm, int32_t dot, float scale) {

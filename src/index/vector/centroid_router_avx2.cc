@@ -25,6 +25,39 @@ inline __m256i MulAdd(const int8_t* row, __m256i query) {
 
 }  // namespace
 
+int32_t QuantizeAvx2(const float* x, uint32_t n, float scale, int16_t* code, float* error) {
+  static_assert(kResidualLanes == 8, "two 4-wide double accumulators, lanes d % 8");
+  const __m256 inverse = _mm256_set1_ps(1.0f / scale);
+  const __m256 code_max = _mm256_set1_ps(kCodeMax), code_min = _mm256_set1_ps(-kCodeMax);
+  const __m256 half = _mm256_set1_ps(0.5f), minus_half = _mm256_set1_ps(-0.5f);
+  const __m256d scale_d = _mm256_set1_pd(static_cast<double>(scale));
+  __m256i norm = _mm256_setzero_si256();
+  __m256d low = _mm256_setzero_pd(), high = _mm256_setzero_pd();  // lanes 0-3 and 4-7
+  for (uint32_t d = 0; d < n; d += 8) {
+    const __m256 v0 = _mm256_loadu_ps(x + d);
+    // Code(): clamp(x / s) rounded half away from zero (v >= 0 ? +0.5 : -0.5, truncated).
+    const __m256 v = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(v0, inverse), code_min), code_max);
+    const __m256 offset = _mm256_blendv_ps(minus_half, half, _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GE_OQ));
+    const __m256i c = _mm256_cvttps_epi32(_mm256_add_ps(v, offset));
+    norm = _mm256_add_epi32(norm, _mm256_mullo_epi32(c, c));
+    const __m128i packed = _mm_packs_epi32(_mm256_castsi256_si128(c), _mm256_extracti128_si256(c, 1));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(code + d), packed);
+    // r = x - s c in double, r * r added to lane d % 8.
+    const __m256 cf = _mm256_cvtepi32_ps(c);
+    const __m256d r0 = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v0)),
+                                     _mm256_mul_pd(scale_d, _mm256_cvtps_pd(_mm256_castps256_ps128(cf))));
+    const __m256d r1 = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v0, 1)),
+                                     _mm256_mul_pd(scale_d, _mm256_cvtps_pd(_mm256_extractf128_ps(cf, 1))));
+    low = _mm256_add_pd(low, _mm256_mul_pd(r0, r0));
+    high = _mm256_add_pd(high, _mm256_mul_pd(r1, r1));
+  }
+  alignas(32) double lanes[kResidualLanes];
+  _mm256_store_pd(lanes, low);
+  _mm256_store_pd(lanes + 4, high);
+  *error = RoundedUpNorm(SumLanes(lanes));
+  return HorizontalSum(norm);
+}
+
 void Int8DistancesAvx2(const int16_t* query, int32_t query_norm, const int8_t* rows, const int32_t* norms,
                        size_t count, uint32_t dim, float scale, float* out) {
   // Four rows at a time share each load of the query.

@@ -70,6 +70,46 @@ TEST(CentroidRouterTest, AvxDistancesEqualScalar) {
   }
 }
 
+// The query's quantization: the AVX2 level gives the scalar level's codes, norm and
+// error bit for bit (the router's levels route alike only if it does), on values inside
+// and outside the code range, halves that round away from zero, and signed zeros.
+TEST(CentroidRouterTest, AvxQuantizationEqualsScalar) {
+  if (SupportedSimdLevel() < SimdLevel::kAvx2) GTEST_SKIP() << "no AVX2 on this CPU";
+  const uint64_t seed = testing::SeedForTest("CentroidRouterTest.AvxQuantizationEqualsScalar");
+  Rng rng(seed);
+  for (uint32_t dim : {16u, 64u, 128u, 784u, 4096u}) {
+    for (int trial = 0; trial < 20; ++trial) {
+      std::vector<float> x(dim);
+      const float scale = 0.01f + static_cast<float>(rng.Uniform());
+      for (uint32_t d = 0; d < dim; ++d) {
+        switch (rng.Below(6)) {
+          case 0: x[d] = static_cast<float>(rng.Gaussian()) * scale * 300.0f; break;  // often clamped
+          case 1: x[d] = (static_cast<float>(rng.Below(255)) - 127.0f + 0.5f) * scale; break;  // near a half
+          case 2: x[d] = rng.Below(2) == 0 ? 0.0f : -0.0f; break;
+          default: x[d] = static_cast<float>(rng.Gaussian()) * scale * 40.0f; break;
+        }
+      }
+      std::vector<int16_t> scalar(dim), avx2(dim);
+      float scalar_error = 0.0f, avx2_error = 0.0f;
+      const int32_t scalar_norm = router_kernels::QuantizeScalar(x.data(), dim, scale, scalar.data(), &scalar_error);
+      const int32_t avx2_norm = router_kernels::QuantizeAvx2(x.data(), dim, scale, avx2.data(), &avx2_error);
+      const std::string where = "dim " + std::to_string(dim) + " trial " + std::to_string(trial) +
+                                " (FATHOM_SEED=" + std::to_string(seed) + ")";
+      ASSERT_EQ(scalar, avx2) << where;
+      ASSERT_EQ(scalar_norm, avx2_norm) << where;
+      ASSERT_EQ(scalar_error, avx2_error) << where;
+      // And the scalar level against its definition: codes in range, the error a bound.
+      double residual = 0.0;
+      for (uint32_t d = 0; d < dim; ++d) {
+        ASSERT_LE(std::abs(scalar[d]), 127) << where;
+        const double r = static_cast<double>(x[d]) - static_cast<double>(scale) * scalar[d];
+        residual += r * r;
+      }
+      EXPECT_GE(static_cast<double>(scalar_error), std::sqrt(residual)) << where;
+    }
+  }
+}
+
 // The routed set holds the exact `wanted` nearest centroids, with exact distances, for
 // queries inside and far outside the centroids' range.
 TEST(CentroidRouterTest, HoldsTheExactNearest) {
