@@ -1,6 +1,7 @@
 # fathom: top-level commands. CMake does the building; this file is the front door.
 #   make          build the release binaries (build/release)
-#   make run      install what is missing, build, serve ./data on http://127.0.0.1:8000
+#   make server   build only the release `fathom` binary (what `make run` needs)
+#   make run      install what is missing, build the server, serve ./data on http://127.0.0.1:8000
 #   make test     install what is missing, build with ASan+UBSan (build/asan), run every test
 #                 (with the Ceph RGW test server of ../shared/s3 up, for the S3Store tests)
 #   make tsan     build with ThreadSanitizer (build/tsan), run the concurrent tests
@@ -10,7 +11,7 @@ DATA ?= ./data
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: all release asan tsan fuzz deps run test bench clean
+.PHONY: all release server asan tsan fuzz deps run test bench clean
 
 all: release
 
@@ -20,6 +21,10 @@ deps:
 release: deps
 	@cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build build/release -j$(JOBS)
+
+server: deps
+	@cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build build/release -j$(JOBS) --target fathom
 
 asan: deps
 	@cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DFATHOM_SANITIZE=ON -DFATHOM_BENCH=OFF >/dev/null
@@ -43,7 +48,7 @@ fuzz: deps
 	  (cd build/fuzz && ./$${t}_fuzzer -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 corpus/$$t) || exit 1; \
 	done
 
-run: release
+run: server
 	@echo "fathom: serving $(DATA) at http://$(HOST):$(PORT) (Ctrl-C to stop)"
 	@./build/release/fathom run --path $(DATA) --host $(HOST) --port $(PORT)
 
