@@ -15,6 +15,7 @@
 #include "common/coding.h"
 #include "db/collection_vector_index.h"
 #include "db/record_table.h"
+#include "fuzz/fuzz_targets.h"
 #include "test_util.h"
 
 namespace fathom {
@@ -45,41 +46,18 @@ std::unique_ptr<RecordTable> MakeTable(std::mt19937_64& rng) {
   return table;
 }
 
-SearchBudget CalibratedBudget(uint32_t rows) {
-  return SearchBudget{.plan = SearchBudget::Plan::kIndex,
-                      .probes = 3,
-                      .rerank_factor = 10,
-                      .sample_queries = 40,
-                      .recall_target = 0.95f,
-                      .measured_recall = 0.98f,
-                      .recall_lower_bound = 0.94f,
-                      .calibrated_rows = rows};
-}
-
-// The table's live rows in slot order (dense ranks), and an envelope of an index over them.
+// An envelope of the table's live rows (fuzz_targets.h builds it: 6 clusters, 2 probes,
+// re-rank x10), written as if 5 more rows had been deleted since the last full build.
 struct Written {
   VectorIndexEnvelopeHeader header;
   std::string bytes;
 };
 Written WriteEnvelope(const RecordTable& table) {
-  std::vector<float> rows;
-  for (size_t slot = 0; slot < table.slot_count(); ++slot) {
-    if (!table.live()[slot]) continue;
-    const float* v = table.vectors().Approx(slot, nullptr);
-    rows.insert(rows.end(), v, v + kDim);
-  }
-  const size_t n = rows.size() / kDim;
-  auto index = IvfIndex::Build(MatrixView{rows.data(), n, kDim}, IvfBuildOptions{.clusters = 6});
-  EXPECT_TRUE(index.ok());
   Written out;
-  out.header.live_rows = table.live_count();
-  out.header.offsets_hash = LiveOffsetsHash(table);
-  out.header.covered_rows = n;
-  out.header.budget = CalibratedBudget(static_cast<uint32_t>(n));
-  out.header.built_rows = n + 5;  // rows deleted since the last full build
-  auto bytes = EncodeVectorIndexEnvelope(out.header, *index);
-  EXPECT_TRUE(bytes.ok()) << bytes.status().ToString();
-  out.bytes = bytes.ok() ? *bytes : std::string();
+  out.bytes = fuzz::VectorIndexEnvelopeOf(table, 6, table.live_count() + 5);
+  auto decoded = DecodeVectorIndexEnvelope(out.bytes);
+  EXPECT_TRUE(decoded.ok()) << decoded.status().ToString();
+  if (decoded.ok()) out.header = decoded->header;
   return out;
 }
 
@@ -110,20 +88,21 @@ TEST(VectorIndexEnvelopeTest, RoundTripsAndLoadsIntoItsTable) {
   auto decoded = DecodeVectorIndexEnvelope(written.bytes);
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
   EXPECT_EQ(decoded->version, kVectorIndexEnvelopeVersion);
-  EXPECT_EQ(decoded->header.live_rows, written.header.live_rows);
-  EXPECT_EQ(decoded->header.offsets_hash, written.header.offsets_hash);
-  EXPECT_EQ(decoded->header.covered_rows, written.header.covered_rows);
-  EXPECT_EQ(decoded->header.built_rows, written.header.built_rows);
-  EXPECT_EQ(decoded->header.budget.probes, 3u);
+  EXPECT_EQ(decoded->header.live_rows, table->live_count());
+  EXPECT_EQ(decoded->header.offsets_hash, LiveOffsetsHash(*table));
+  EXPECT_EQ(decoded->header.covered_rows, table->live_count());
+  EXPECT_EQ(decoded->header.built_rows, table->live_count() + 5);
+  EXPECT_EQ(decoded->header.budget.probes, 2u);
   EXPECT_EQ(decoded->header.budget.rerank_factor, 10u);
-  EXPECT_EQ(decoded->header.budget.measured_recall, 0.98f);
-  EXPECT_EQ(decoded->index.rows(), written.header.covered_rows);
+  EXPECT_EQ(decoded->header.budget.measured_recall, 0.97f);
+  EXPECT_EQ(decoded->index.rows(), table->live_count());
+  EXPECT_EQ(decoded->index.clusters(), 6u);
 
   CollectionVectorIndex index(/*min_rows=*/16);
   ASSERT_TRUE(index.Load(*table, written.bytes).ok());
   EXPECT_EQ(index.covered_rows(), table->live_count());
   EXPECT_EQ(index.pending_rows(), 0u);
-  EXPECT_EQ(index.budget().probes, 3u);
+  EXPECT_EQ(index.budget().probes, 2u);
   EXPECT_TRUE(LoadAndQuery(*table, written.bytes).ok());
 
   // Another table's rows (one more delete): refused by Load, though the bytes decode.

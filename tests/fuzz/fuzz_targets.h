@@ -121,21 +121,22 @@ inline RecordTable& VectorIndexEnvelopeTable() {
   return *table;
 }
 
-// A valid current-version envelope of VectorIndexEnvelopeTable()'s rows (4 clusters, a
-// calibrated budget).
-inline std::string VectorIndexEnvelopeOfTable() {
-  const RecordTable& table = VectorIndexEnvelopeTable();
+// A valid current-version envelope of `table`'s live rows (slot r = the r-th live row):
+// `clusters` clusters, a calibrated budget (2 probes, re-rank x10), a last full build of
+// `built_rows` rows (0: the live rows).
+inline std::string VectorIndexEnvelopeOf(const RecordTable& table, uint32_t clusters, uint64_t built_rows = 0) {
+  const uint32_t dim = table.dimension().value_or(0);
   std::vector<float> rows;
   for (size_t slot = 0; slot < table.slot_count(); ++slot) {
     if (!table.live()[slot]) continue;
     const float* v = table.vectors().Approx(slot, nullptr);
-    rows.insert(rows.end(), v, v + kEnvelopeTableDim);
+    rows.insert(rows.end(), v, v + dim);
   }
-  const size_t n = rows.size() / kEnvelopeTableDim;
-  auto index = IvfIndex::Build(MatrixView{rows.data(), n, kEnvelopeTableDim}, IvfBuildOptions{.clusters = 4});
+  const size_t n = table.live_count();
+  auto index = IvfIndex::Build(MatrixView{rows.data(), n, dim}, IvfBuildOptions{.clusters = clusters});
   FATHOM_CHECK(index.ok());
   VectorIndexEnvelopeHeader header;
-  header.live_rows = table.live_count();
+  header.live_rows = n;
   header.offsets_hash = LiveOffsetsHash(table);
   header.covered_rows = index->rows();
   header.budget = SearchBudget{.plan = SearchBudget::Plan::kIndex,
@@ -146,11 +147,14 @@ inline std::string VectorIndexEnvelopeOfTable() {
                                .measured_recall = 0.97f,
                                .recall_lower_bound = 0.93f,
                                .calibrated_rows = static_cast<uint32_t>(n)};
-  header.built_rows = n;
+  header.built_rows = built_rows != 0 ? built_rows : n;
   auto bytes = EncodeVectorIndexEnvelope(header, *index);
   FATHOM_CHECK(bytes.ok());
   return *bytes;
 }
+
+// The seed of the envelope target: VectorIndexEnvelopeTable()'s envelope.
+inline std::string VectorIndexEnvelopeOfTable() { return VectorIndexEnvelopeOf(VectorIndexEnvelopeTable(), 4); }
 
 // A collection's vector index object (docs/format/vector_index.md, "Collection
 // envelope"): whatever decodes encodes again (the encoder keeps the decoder's rules) to
