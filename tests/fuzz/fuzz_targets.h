@@ -162,17 +162,17 @@ inline std::string VectorIndexEnvelopeOfTable() { return VectorIndexEnvelopeOf(V
 // table refuses the bytes or installs an index that answers a query.
 inline void FuzzVectorIndexEnvelopeOnce(std::string_view bytes) {
   auto decoded = DecodeVectorIndexEnvelope(bytes);
-  if (decoded.ok()) {
-    VectorIndexEnvelopeHeader header = decoded->header;
-    // Versions 1 and 2 did not record the last full build; the current one must.
-    if (header.built_rows == 0) header.built_rows = std::max<uint64_t>(1, decoded->index.rows());
-    auto again = EncodeVectorIndexEnvelope(header, decoded->index);
-    FATHOM_CHECK(again.ok());
-    auto redecoded = DecodeVectorIndexEnvelope(*again);
-    FATHOM_CHECK(redecoded.ok() && redecoded->header.live_rows == header.live_rows &&
-                 redecoded->header.covered_rows == header.covered_rows &&
-                 redecoded->header.built_rows == header.built_rows && redecoded->index.rows() == decoded->index.rows());
-  }
+  // Load decodes first: bytes the decoder refuses reach nothing more.
+  if (!decoded.ok()) return;
+  VectorIndexEnvelopeHeader header = decoded->header;
+  // Versions 1 and 2 did not record the last full build; the current one must.
+  if (header.built_rows == 0) header.built_rows = std::max<uint64_t>(1, decoded->index.rows());
+  auto again = EncodeVectorIndexEnvelope(header, decoded->index);
+  FATHOM_CHECK(again.ok());
+  auto redecoded = DecodeVectorIndexEnvelope(*again);
+  FATHOM_CHECK(redecoded.ok() && redecoded->header.live_rows == header.live_rows &&
+               redecoded->header.covered_rows == header.covered_rows &&
+               redecoded->header.built_rows == header.built_rows && redecoded->index.rows() == decoded->index.rows());
   RecordTable& table = VectorIndexEnvelopeTable();
   CollectionVectorIndex index(/*min_rows=*/16);
   if (!index.Load(table, bytes).ok()) {
