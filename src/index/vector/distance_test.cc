@@ -95,7 +95,8 @@ TEST(DistanceTest, SpaceScorerEqualsSpaceDistanceExactly) {
         EXPECT_EQ(score(row.data(), row_norm), expected) << n << " " << static_cast<int>(space) << " " << r;
       }
       const SpaceScorer zero_query(space, zero.data(), 0.0f, n);
-      EXPECT_EQ(zero_query(query.data(), query_norm), SpaceDistance(space, zero.data(), 0.0f, query.data(), query_norm, n));
+      EXPECT_EQ(zero_query(query.data(), query_norm),
+                SpaceDistance(space, zero.data(), 0.0f, query.data(), query_norm, n));
     }
   }
 }
