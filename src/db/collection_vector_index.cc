@@ -4,6 +4,7 @@
 #include <cmath>
 #include <bit>
 #include <cstring>
+#include <type_traits>
 
 #include "common/assert.h"
 #include "common/checksum.h"
@@ -56,12 +57,47 @@ inline void PushIfCloser(float distance, uint32_t slot, TopK* top) {
   if (distance <= top->threshold()) top->Push(distance, slot);
 }
 
+// Hints the row of the slot kAhead places on in a slot list (PrefetchToCache: the hot row,
+// or a cold row's int8 code): a filter's allowed rows are scattered runs, and the hardware
+// prefetcher loses the stream at every gap. Only once the rows' f32 bytes reach
+// `min_bytes` (the collection's int8_scan_min_bytes: where the rows outgrow the CPU
+// caches, the int8 first pass's threshold for the same reason). Measured on runs of 10
+// rows in every 100: 1.3x at 100k rows of 128-d and 256-d, 0.9-1.0x at 10k rows (in
+// cache the hint only costs). A scan of every slot (AllSlots) walks the rows in storage
+// order and gets no hints.
+template <typename Slots>
+class RowHintsAhead {
+ public:
+  RowHintsAhead(const RecordTable& table, const Slots& slots, size_t min_bytes) : table_(table) {
+    const size_t f32_bytes = table.live_count() * size_t{table.dimension().value_or(0)} * sizeof(float);
+    if constexpr (std::is_same_v<Slots, std::vector<uint32_t>>) {
+      if (f32_bytes >= min_bytes) {
+        next_ = slots.data() + std::min(kAhead, slots.size());
+        end_ = slots.data() + slots.size();
+      }
+    }
+    (void)f32_bytes;
+  }
+  // Call once per slot of the list, in order.
+  void Advance() {
+    if (next_ == end_) return;
+    if (table_.live()[*next_]) table_.vectors().PrefetchToCache(*next_);
+    ++next_;
+  }
+
+ private:
+  static constexpr size_t kAhead = 4;
+  const RecordTable& table_;
+  const uint32_t* next_ = nullptr;
+  const uint32_t* end_ = nullptr;
+};
+
 // Exact k nearest among `slots` (live ones) when cold rows have no RAM copies: hot rows
 // are scored from RAM, cold ones read exactly in batches (each batch's rows hinted at
 // once: one round of reads per batch, not one per row).
 template <typename Slots>
 Status ExactSearchReadingCold(const RecordTable& table, DistanceSpace space, const float* query, float query_norm,
-                              const Slots& slots, TopK* top) {
+                              const Slots& slots, size_t hint_min_bytes, TopK* top) {
   const VectorColumn& vectors = table.vectors();
   const size_t d = table.dimension().value_or(0);
   const uint8_t* live = table.live();
@@ -80,7 +116,9 @@ Status ExactSearchReadingCold(const RecordTable& table, DistanceSpace space, con
     return Status::Ok();
   };
   const SpaceScorer score(space, query, query_norm, d);
+  RowHintsAhead<Slots> hints(table, slots, hint_min_bytes);
   for (uint32_t slot : slots) {
+    hints.Advance();
     if (!live[slot]) continue;
     if (!vectors.is_cold(slot)) {
       PushIfCloser(score(vectors.Approx(slot, nullptr), table.norm(slot)), slot, top);
@@ -95,22 +133,25 @@ Status ExactSearchReadingCold(const RecordTable& table, DistanceSpace space, con
 // Exact k nearest among `slots` (live ones): hot rows are scored from RAM at once; cold
 // rows are ranked by their int8 approximations and the best k * rerank_factor of them
 // re-scored from their parts, skipping those whose lower bound cannot make the top k, so
-// every returned distance is exact.
+// every returned distance is exact. A slot list's rows are hinted ahead once the rows'
+// f32 bytes reach `hint_min_bytes` (RowHintsAhead).
 template <typename Slots>
 Status ExactSearch(const RecordTable& table, DistanceSpace space, const float* query, float query_norm,
-                   const Slots& slots, uint32_t rerank_factor, TopK* top) {
+                   const Slots& slots, uint32_t rerank_factor, size_t hint_min_bytes, TopK* top) {
   const VectorColumn& vectors = table.vectors();
   const size_t d = table.dimension().value_or(0);
   const uint8_t* live = table.live();
   std::vector<float> scratch(d);
   if (!vectors.cold_approximations()) {
-    return ExactSearchReadingCold(table, space, query, query_norm, slots, top);
+    return ExactSearchReadingCold(table, space, query, query_norm, slots, hint_min_bytes, top);
   }
   TopK cold(top->capacity() * rerank_factor);
   bool any_cold = false;
   const TableVectorSource approximations(table);  // cold rows scored on their int8 codes
   const SpaceScorer score(space, query, query_norm, d);
+  RowHintsAhead<Slots> hints(table, slots, hint_min_bytes);
   for (uint32_t slot : slots) {
+    hints.Advance();
     if (!live[slot]) continue;
     if (!vectors.is_cold(slot)) {
       PushIfCloser(score(vectors.Approx(slot, nullptr), table.norm(slot)), slot, top);
@@ -701,7 +742,8 @@ Result<std::vector<Hit>> CollectionVectorIndex::Search(const RecordTable& table,
   for (uint32_t slot : pending_) {
     if (live[slot] && !IsCovered(slot)) uncovered.push_back(slot);
   }
-  FATHOM_RETURN_IF_ERROR(ExactSearch(table, space, query, query_norm, uncovered, rerank_factor, &top));
+  FATHOM_RETURN_IF_ERROR(
+      ExactSearch(table, space, query, query_norm, uncovered, rerank_factor, int8_scan_min_bytes_, &top));
   // Covered slots are always rows of the index; when every row is covered (the steady
   // state) the unfiltered scan is the same search without a per-code bitset test.
   const SlotFilter filter = SlotFilter::Bitset(covered_.data(), covered_.size() * 64, covered_count_);
@@ -729,10 +771,12 @@ Result<std::vector<Hit>> CollectionVectorIndex::Search(const RecordTable& table,
     std::vector<uint32_t> slots = candidates.uncovered_;
     SlotFilter::Bitset(candidates.covered_bits_.data(), candidates.covered_bits_.size() * 64, 0)
         .ForEachAllowed(candidates.covered_bits_.size() * 64, [&](uint32_t slot) { slots.push_back(slot); });
-    FATHOM_RETURN_IF_ERROR(ExactSearch(table, space, query, query_norm, slots, rerank_factor, &top));
+    FATHOM_RETURN_IF_ERROR(
+        ExactSearch(table, space, query, query_norm, slots, rerank_factor, int8_scan_min_bytes_, &top));
     return top.Take();
   }
-  FATHOM_RETURN_IF_ERROR(ExactSearch(table, space, query, query_norm, candidates.uncovered_, rerank_factor, &top));
+  FATHOM_RETURN_IF_ERROR(ExactSearch(table, space, query, query_norm, candidates.uncovered_, rerank_factor,
+                                     int8_scan_min_bytes_, &top));
   if (candidates.covered_count_ > 0) {
     const SlotFilter filter = SlotFilter::Bitset(candidates.covered_bits_.data(),
                                                  candidates.covered_bits_.size() * 64, candidates.covered_count_);
@@ -754,7 +798,7 @@ Status CollectionVectorIndex::ScanExactly(const RecordTable& table, DistanceSpac
     }
     scan_copy_fallbacks_.fetch_add(1, std::memory_order_relaxed);
   }
-  return ExactSearch(table, space, query, query_norm, slots, rerank_factor, top);
+  return ExactSearch(table, space, query, query_norm, slots, rerank_factor, int8_scan_min_bytes_, top);
 }
 
 Status CollectionVectorIndex::SearchIndex(const RecordTable& table, const float* query, uint32_t k,
@@ -803,7 +847,7 @@ Result<std::vector<Hit>> CollectionVectorIndex::ExactNearest(const RecordTable& 
   // |q| for cosine distances, and for the bounds of int8 approximations in ip (DistanceLowerBound).
   const float query_norm = space == DistanceSpace::kL2 ? 0.0f : std::sqrt(DotProduct(query, query, d));
   FATHOM_RETURN_IF_ERROR(ExactSearch(table, space, query, query_norm, AllSlots{table.slot_count()},
-                                     RerankFactor(space, budget_, VectorSearchKnobs{}), &top));
+                                     RerankFactor(space, budget_, VectorSearchKnobs{}), int8_scan_min_bytes_, &top));
   return top.Take();
 }
 

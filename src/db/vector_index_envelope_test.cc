@@ -123,9 +123,8 @@ TEST(VectorIndexEnvelopeTest, EveryFlippedByteAndTruncationIsRefused) {
     bad[i] ^= static_cast<char>(1u << (rng() % 8));
     EXPECT_TRUE(DecodeVectorIndexEnvelope(bad).status().IsCorruption()) << "byte " << i;
     EXPECT_TRUE(LoadAndQuery(*table, bad).IsCorruption()) << "byte " << i;
-    const std::string_view truncated = std::string_view(bytes).substr(0, i);
-    EXPECT_TRUE(DecodeVectorIndexEnvelope(truncated).status().IsCorruption()) << "length " << i;
-    EXPECT_TRUE(LoadAndQuery(*table, truncated).IsCorruption()) << "length " << i;
+    // Load decodes first: its refusal of a truncation is the decoder's.
+    EXPECT_TRUE(LoadAndQuery(*table, std::string_view(bytes).substr(0, i)).IsCorruption()) << "length " << i;
   }
   EXPECT_TRUE(LoadAndQuery(*table, bytes + "x").IsCorruption());
 }
