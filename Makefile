@@ -41,8 +41,8 @@ tsan: deps
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	@CXX=clang++ cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFATHOM_FUZZ=ON -DFATHOM_BENCH=OFF >/dev/null
-	@cmake --build build/fuzz -j$(JOBS) --target wal_fuzzer segment_fuzzer segment_reader_fuzzer manifest_fuzzer catalog_fuzzer drop_record_fuzzer cache_page_fuzzer vector_index_fuzzer vector_file_fuzzer postings_fuzzer analyzer_fuzzer s3_xml_fuzzer metadata_values_fuzzer text_index_fuzzer sparse_index_fuzzer
-	@for t in wal segment manifest catalog drop_record cache_page vector_index vector_file postings analyzer s3_xml metadata_values text_index sparse_index; do \
+	@cmake --build build/fuzz -j$(JOBS) --target wal_fuzzer segment_fuzzer segment_reader_fuzzer manifest_fuzzer catalog_fuzzer drop_record_fuzzer cache_page_fuzzer vector_index_fuzzer vector_index_envelope_fuzzer vector_file_fuzzer postings_fuzzer analyzer_fuzzer s3_xml_fuzzer metadata_values_fuzzer text_index_fuzzer sparse_index_fuzzer
+	@for t in wal segment manifest catalog drop_record cache_page vector_index vector_index_envelope vector_file postings analyzer s3_xml metadata_values text_index sparse_index; do \
 	  mkdir -p build/fuzz/corpus/$$t && cp -n tests/fuzz/corpus/$$t/* build/fuzz/corpus/$$t/ 2>/dev/null; \
 	  echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
 	  (cd build/fuzz && ./$${t}_fuzzer -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 corpus/$$t) || exit 1; \

@@ -205,6 +205,7 @@ const Target kTargets[] = {
     {"cache_page", FuzzCachePage, ValidCachePage},
     {"metadata_values", FuzzMetadataValues, ValidMetadataValues},
     {"vector_index", FuzzVectorIndex, ValidVectorIndex},
+    {"vector_index_envelope", FuzzVectorIndexEnvelope, VectorIndexEnvelopeOfTable},
     {"vector_file", FuzzVectorFile, ValidVectorFile},
     {"s3_xml", FuzzS3Xml, ValidS3Xml},
     {"text_index", FuzzTextIndex, ValidTextIndex},

@@ -20,6 +20,9 @@
 #include "common/checksum.h"
 #include "common/coding.h"
 #include "common/value_coding.h"
+#include "db/collection_vector_index.h"
+#include "db/record_table.h"
+#include "db/vector_index_envelope.h"
 #include "index/sparse/sparse_index_format.h"
 #include "index/text/text_index_format.h"
 #include "index/vector/ivf_index.h"
@@ -94,6 +97,101 @@ inline void FuzzDropRecord(std::string_view bytes) {
 }
 
 inline void FuzzVectorIndex(std::string_view bytes) { (void)IvfIndex::Deserialize(bytes); }
+
+// The record table the collection envelope target loads into: 64 live rows of 8 floats,
+// built once. The seed envelope (VectorIndexEnvelopeOfTable) is this table's, so its
+// mutations get past the decoder to Load's checks against the table, and the ones Load
+// takes are searched.
+inline constexpr uint32_t kEnvelopeTableDim = 8;
+inline RecordTable& VectorIndexEnvelopeTable() {
+  static RecordTable* const table = [] {
+    auto* t = new RecordTable;
+    t->set_dimension(kEnvelopeTableDim);
+    for (uint32_t i = 0; i < 64; ++i) {
+      Operation op;
+      op.type = OpType::kAdd;
+      op.record.id = "r" + std::to_string(i);
+      std::vector<float> v(kEnvelopeTableDim);
+      for (uint32_t j = 0; j < kEnvelopeTableDim; ++j) v[j] = static_cast<float>((i * 7919 + j * 31) % 101) / 10.0f;
+      op.record.embedding = std::move(v);
+      t->Apply(std::move(op));
+    }
+    return t;
+  }();
+  return *table;
+}
+
+// A valid current-version envelope of `table`'s live rows (slot r = the r-th live row):
+// `clusters` clusters, a calibrated budget (2 probes, re-rank x10), a last full build of
+// `built_rows` rows (0: the live rows).
+inline std::string VectorIndexEnvelopeOf(const RecordTable& table, uint32_t clusters, uint64_t built_rows = 0) {
+  const uint32_t dim = table.dimension().value_or(0);
+  std::vector<float> rows;
+  for (size_t slot = 0; slot < table.slot_count(); ++slot) {
+    if (!table.live()[slot]) continue;
+    const float* v = table.vectors().Approx(slot, nullptr);
+    rows.insert(rows.end(), v, v + dim);
+  }
+  const size_t n = table.live_count();
+  auto index = IvfIndex::Build(MatrixView{rows.data(), n, dim}, IvfBuildOptions{.clusters = clusters});
+  FATHOM_CHECK(index.ok());
+  VectorIndexEnvelopeHeader header;
+  header.live_rows = n;
+  header.offsets_hash = LiveOffsetsHash(table);
+  header.covered_rows = index->rows();
+  header.budget = SearchBudget{.plan = SearchBudget::Plan::kIndex,
+                               .probes = 2,
+                               .rerank_factor = 10,
+                               .sample_queries = 32,
+                               .recall_target = 0.95f,
+                               .measured_recall = 0.97f,
+                               .recall_lower_bound = 0.93f,
+                               .calibrated_rows = static_cast<uint32_t>(n)};
+  header.built_rows = built_rows != 0 ? built_rows : n;
+  auto bytes = EncodeVectorIndexEnvelope(header, *index);
+  FATHOM_CHECK(bytes.ok());
+  return *bytes;
+}
+
+// The seed of the envelope target: VectorIndexEnvelopeTable()'s envelope.
+inline std::string VectorIndexEnvelopeOfTable() { return VectorIndexEnvelopeOf(VectorIndexEnvelopeTable(), 4); }
+
+// A collection's vector index object (docs/format/vector_index.md, "Collection
+// envelope"): whatever decodes encodes again (the encoder keeps the decoder's rules) to
+// bytes that decode to the same header; and CollectionVectorIndex::Load over the fuzz
+// table refuses the bytes or installs an index that answers a query.
+inline void FuzzVectorIndexEnvelopeOnce(std::string_view bytes) {
+  auto decoded = DecodeVectorIndexEnvelope(bytes);
+  // Load decodes first: bytes the decoder refuses reach nothing more.
+  if (!decoded.ok()) return;
+  VectorIndexEnvelopeHeader header = decoded->header;
+  // Versions 1 and 2 did not record the last full build; the current one must.
+  if (header.built_rows == 0) header.built_rows = std::max<uint64_t>(1, decoded->index.rows());
+  auto again = EncodeVectorIndexEnvelope(header, decoded->index);
+  FATHOM_CHECK(again.ok());
+  auto redecoded = DecodeVectorIndexEnvelope(*again);
+  FATHOM_CHECK(redecoded.ok() && redecoded->header.live_rows == header.live_rows &&
+               redecoded->header.covered_rows == header.covered_rows &&
+               redecoded->header.built_rows == header.built_rows && redecoded->index.rows() == decoded->index.rows());
+  RecordTable& table = VectorIndexEnvelopeTable();
+  CollectionVectorIndex index(/*min_rows=*/16);
+  if (!index.Load(table, bytes).ok()) {
+    FATHOM_CHECK(!index.has_index());
+    return;
+  }
+  FATHOM_CHECK(index.has_index() && index.covered_rows() <= table.live_count());
+  const std::vector<float> query(kEnvelopeTableDim, 1.0f);
+  auto hits = index.Search(table, DistanceSpace::kL2, query.data(), 10, nullptr, VectorSearchKnobs{});
+  FATHOM_CHECK(hits.ok() && hits->size() <= 10);
+  for (const Hit& h : *hits) FATHOM_CHECK(h.slot < table.slot_count() && table.live()[h.slot]);
+}
+
+inline void FuzzVectorIndexEnvelope(std::string_view bytes) {
+  FuzzVectorIndexEnvelopeOnce(bytes);
+  std::string fixed(bytes);
+  RecomputeVectorIndexEnvelopeChecksumForTesting(&fixed);
+  FuzzVectorIndexEnvelopeOnce(fixed);
+}
 
 // A persisted text index (docs/format/text-index.md): as given, and with every checksum
 // recomputed to reach the structural checks; whatever decodes must load into an index,

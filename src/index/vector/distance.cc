@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "index/vector/space_scorer.h"
+
 namespace fathom {
 
 namespace kernels {
@@ -43,7 +45,7 @@ float DotProductInt8Scalar(const float* a, const int8_t* codes, size_t n) {
 
 namespace {
 
-using Kernel = float (*)(const float*, const float*, size_t);
+using Kernel = F32DistanceKernel;
 using Int8L2Kernel = float (*)(const float*, const int8_t*, float, size_t);
 using Int8DotKernel = float (*)(const float*, const int8_t*, size_t);
 
@@ -110,6 +112,9 @@ const char* SimdLevelName(SimdLevel level) {
   }
   return "?";
 }
+
+F32DistanceKernel L2SquaredKernel() { return GetDispatch().l2; }
+F32DistanceKernel DotProductKernel() { return GetDispatch().dot; }
 
 float L2Squared(const float* a, const float* b, size_t n) { return GetDispatch().l2(a, b, n); }
 float DotProduct(const float* a, const float* b, size_t n) { return GetDispatch().dot(a, b, n); }

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <random>
 
+#include "index/vector/space_scorer.h"
 #include "index/vector/top_k.h"
 
 namespace fathom {
@@ -73,6 +74,31 @@ TEST(DistanceTest, ChromaSpaces) {
   EXPECT_NEAR(SpaceDistance(DistanceSpace::kCosine, a, na, b, nb, 2), 0.010050476f, 1e-6);
   float zero[] = {0, 0};
   EXPECT_FLOAT_EQ(SpaceDistance(DistanceSpace::kCosine, zero, 0, b, nb, 2), 1.0f);
+}
+
+// The scan's scorer is SpaceDistance with the kernel resolved once: equal bit for bit in
+// every space, zero vectors included (an exact scan's answers must not change).
+TEST(DistanceTest, SpaceScorerEqualsSpaceDistanceExactly) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal;
+  for (size_t n : {3, 8, 17, 64, 128, 384}) {
+    std::vector<float> query(n), zero(n, 0.0f);
+    for (float& x : query) x = normal(rng);
+    const float query_norm = std::sqrt(DotProduct(query.data(), query.data(), n));
+    for (DistanceSpace space : {DistanceSpace::kL2, DistanceSpace::kInnerProduct, DistanceSpace::kCosine}) {
+      const SpaceScorer score(space, query.data(), query_norm, n);
+      for (int r = 0; r < 50; ++r) {
+        std::vector<float> row(n);
+        for (float& x : row) x = normal(rng) * static_cast<float>(r);  // r = 0: a zero row
+        const float row_norm = std::sqrt(DotProduct(row.data(), row.data(), n));
+        const float expected = SpaceDistance(space, query.data(), query_norm, row.data(), row_norm, n);
+        EXPECT_EQ(score(row.data(), row_norm), expected) << n << " " << static_cast<int>(space) << " " << r;
+      }
+      const SpaceScorer zero_query(space, zero.data(), 0.0f, n);
+      EXPECT_EQ(zero_query(query.data(), query_norm),
+                SpaceDistance(space, zero.data(), 0.0f, query.data(), query_norm, n));
+    }
+  }
 }
 
 TEST(TopKTest, KeepsSmallestWithStableTies) {

@@ -11,6 +11,7 @@
 #include "index/vector/int8_first_pass.h"
 #include "index/vector/int8_scan_copy.h"
 #include "index/vector/kmeans.h"
+#include "index/vector/space_scorer.h"
 #include "index/vector/top_k.h"
 
 namespace fathom {
@@ -198,16 +199,29 @@ PlanTimes TimePlans(const IvfIndex& index, const VectorSource& exact, const Cali
     times.exact = TimeInt8Scan(space, exact, options, queries, count, slots);
     return times;
   }
+  // The scan timed is the collection's (collection_vector_index.cc, ExactSearch): the
+  // kernel resolved once per query, the cut tested before the heap, and for cosine the
+  // rows' norms read, not computed (a collection stores them; computing them here timed
+  // a scan twice as slow as the one that runs). Approximations' norms are computed per
+  // row, as the collection's scoring of cold rows does.
+  const bool stored_norms = cosine && options.approximate == nullptr;
+  std::vector<float> norms(stored_norms ? slots.size() : 0);
+  for (size_t j = 0; j < norms.size(); ++j) {
+    const float* row = ranking.Fetch(slots[j], scratch.data());
+    norms[j] = row != nullptr ? std::sqrt(DotProduct(row, row, dim)) : 0.0f;
+  }
   const double exact_start = options.clock_seconds();
   for (size_t i = 0; i < count; ++i) {
     const SampleQuery& query = queries[i];
     const uint32_t kept = options.approximate != nullptr ? options.k * ivf_limits::kRefineFactorDefault : options.k;
     TopK top(kept);
-    for (uint32_t slot : slots) {
-      const float* row = ranking.Fetch(slot, scratch.data());
+    const SpaceScorer score(space, query.vector.data(), query.norm, dim);
+    for (size_t j = 0; j < slots.size(); ++j) {
+      const float* row = ranking.Fetch(slots[j], scratch.data());
       if (row == nullptr) continue;
-      const float norm = cosine ? std::sqrt(DotProduct(row, row, dim)) : 0.0f;
-      top.Push(SpaceDistance(space, query.vector.data(), query.norm, row, norm, dim), slot);
+      const float norm = stored_norms ? norms[j] : cosine ? std::sqrt(DotProduct(row, row, dim)) : 0.0f;
+      const float distance = score(row, norm);
+      if (distance <= top.threshold()) top.Push(distance, slots[j]);
     }
     std::vector<Hit> hits = top.Take();
     if (options.approximate != nullptr) {
