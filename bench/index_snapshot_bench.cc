@@ -27,14 +27,10 @@
 namespace {
 
 using fathom::bench::Check;
+using fathom::bench::Median;
 using fathom::bench::ThreadCpuSeconds;
 
 constexpr const char* kKey = "sp";
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
 
 // Milliseconds of thread CPU that fn takes.
 template <typename Fn>

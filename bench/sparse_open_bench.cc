@@ -33,6 +33,7 @@ namespace {
 using fathom::bench::Check;
 using fathom::bench::Clock;
 using fathom::bench::Die;
+using fathom::bench::Median;
 using fathom::bench::Mib;
 using fathom::bench::ProcessCpuSeconds;
 using fathom::bench::Seconds;
@@ -54,11 +55,6 @@ std::vector<std::string> Top(fathom::Collection& col, const fathom::SparseVector
   knn.search.key = kKey;
   knn.search.limit = 10;
   return fathom::bench::RankedIds(col, knn);
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
 }
 
 }  // namespace
