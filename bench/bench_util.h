@@ -29,6 +29,12 @@ inline double Seconds(Clock::time_point since) {
 }
 inline double Mib(double bytes) { return bytes / (1 << 20); }
 
+// The upper median (0 for none).
+inline double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
 // CPU time of the calling thread. On a shared, loaded machine wall-clock rates measure the
 // scheduler's share as much as the code; queries per CPU-second of the querying thread do not.
 inline double ThreadCpuSeconds() {

@@ -33,6 +33,7 @@ namespace {
 using fathom::bench::Check;
 using fathom::bench::Clock;
 using fathom::bench::Die;
+using fathom::bench::Median;
 using fathom::bench::Mib;
 using fathom::bench::ProcessCpuSeconds;
 using fathom::bench::Seconds;
@@ -54,11 +55,6 @@ std::vector<std::string> Top(fathom::Collection& col, const fathom::SparseVector
   knn.search.key = kKey;
   knn.search.limit = 10;
   return fathom::bench::RankedIds(col, knn);
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
 }
 
 }  // namespace
@@ -167,15 +163,16 @@ int main(int argc, char** argv) {
   decode_cpu = ThreadCpuSeconds() - decode_cpu;
   // The loader's identity check hashes every row's vector (SparseVectorChecksum).
   double hash_cpu = ThreadCpuSeconds();
-  uint64_t hashes = 0;
-  for (uint32_t d = 0; d < docs; ++d) hashes ^= fathom::SparseVectorChecksum(std::get<fathom::SparseVector>(rows[d]->at(kKey)));
+  std::vector<uint64_t> vector_checksums(docs);
+  for (uint32_t d = 0; d < docs; ++d) {
+    vector_checksums[d] = fathom::SparseVectorChecksum(std::get<fathom::SparseVector>(rows[d]->at(kKey)));
+  }
   hash_cpu = ThreadCpuSeconds() - hash_cpu;
-  if (hashes == 0) std::printf("(hashes xor to 0)\n");
   std::vector<uint32_t> vector_slots(docs);
   for (uint32_t d = 0; d < docs; ++d) vector_slots[d] = d;
   double adopt_cpu = ThreadCpuSeconds();
   fathom::SparseIndex loaded(kKey);
-  loaded.LoadImage(std::move(decoded->image), nullptr, vector_slots, docs);
+  loaded.LoadImage(std::move(decoded->image), nullptr, vector_slots, vector_checksums, docs);
   adopt_cpu = ThreadCpuSeconds() - adopt_cpu;
   if (loaded.vector_count() != built.vector_count()) Die("loaded index differs from the built one");
 

@@ -6,18 +6,16 @@
 #include <variant>
 
 #include "index/sparse/sparse_index_format.h"
-#include "index/text/text_index_format.h"
 
 namespace fathom {
 namespace {
 
-// Rank of each live row in slot order, and what the object records of the rows: the
-// hashes are TextIndexRowsHasher's (the same offsets hash as the text index object's;
-// per row a presence byte and SparseVectorChecksum of its vector at the key).
+// Rank of each live row in slot order, and what the object records of the rows: per row
+// its offset and its vector's SparseVectorChecksum, from `checksum_of(slot, row)`.
 struct SparseRows : LiveRanks {
   std::vector<uint32_t> vector_slots;  // live slots whose row holds a vector at the key
-  uint64_t offsets_hash = 0;
-  uint64_t vectors_hash = 0;
+  std::vector<uint64_t> vector_checksums;  // of those vectors, in the same order
+  LiveRowChecksums identity;
 };
 
 const SparseVector* VectorAt(const Row& row, const std::string& key) {
@@ -26,20 +24,18 @@ const SparseVector* VectorAt(const Row& row, const std::string& key) {
   return it == row.metadata->end() ? nullptr : std::get_if<SparseVector>(&it->second);
 }
 
-SparseRows ScanSparseRows(const RecordTable& table, const std::string& key) {
+template <typename ChecksumOf>
+SparseRows ScanSparseRows(const RecordTable& table, ChecksumOf&& checksum_of) {
   SparseRows out;
-  TextIndexRowsHasher hasher;
+  out.identity.Reserve(table.live_count());
   RankLiveRows(table, &out, [&](size_t slot, const Row& row) {
-    const SparseVector* vector = VectorAt(row, key);
-    std::optional<uint64_t> checksum;
-    if (vector != nullptr) {
-      checksum = SparseVectorChecksum(*vector);
+    const std::optional<uint64_t> checksum = checksum_of(slot, row);
+    if (checksum) {
       out.vector_slots.push_back(static_cast<uint32_t>(slot));
+      out.vector_checksums.push_back(*checksum);
     }
-    hasher.AddRowChecksum(row.offset, checksum);
+    out.identity.Add(row.offset, checksum);
   });
-  out.offsets_hash = hasher.offsets_hash();
-  out.vectors_hash = hasher.documents_hash();
   return out;
 }
 
@@ -48,15 +44,17 @@ SparseRows ScanSparseRows(const RecordTable& table, const std::string& key) {
 std::optional<SparseIndexSnapshot> TakeSparseIndexSnapshot(const RecordTable& table) {
   const SparseIndex* index = table.sparse_index();
   if (index == nullptr || index->vector_count() == 0 || table.live_count() > kSparseIndexRowsMax) return std::nullopt;
-  SparseRows rows = ScanSparseRows(table, index->key());
+  // The index holds a vector for a slot exactly when the row does (it is told of every
+  // change of the key), with its checksum.
+  SparseRows rows =
+      ScanSparseRows(table, [&](size_t slot, const Row&) { return index->VectorChecksum(static_cast<uint32_t>(slot)); });
   SparseIndexSnapshot snapshot;
   snapshot.index = std::make_unique<SparseIndex>(*index);
   snapshot.dense = rows.live == table.slot_count();
   snapshot.rank_of_slot = std::move(rows.rank_of_slot);
   snapshot.live_rows = rows.live;
   snapshot.vector_rows = rows.vector_slots.size();
-  snapshot.offsets_hash = rows.offsets_hash;
-  snapshot.vectors_hash = rows.vectors_hash;
+  snapshot.rows = std::move(rows.identity);
   return snapshot;
 }
 
@@ -64,8 +62,9 @@ Result<std::string> EncodeSparseIndexSnapshot(SparseIndexSnapshot snapshot) {
   SparseIndexObject object;
   object.key = snapshot.index->key();
   object.vector_rows = snapshot.vector_rows;
-  object.offsets_hash = snapshot.offsets_hash;
-  object.vectors_hash = snapshot.vectors_hash;
+  const LiveRowChecksums::Hashes hashes = snapshot.rows.Hash();
+  object.offsets_hash = hashes.offsets;
+  object.vectors_hash = hashes.contents;
   object.image = snapshot.index->MakeImage(snapshot.dense ? nullptr : &snapshot.rank_of_slot, snapshot.live_rows);
   snapshot.index.reset();
   return EncodeSparseIndexObject(object);
@@ -81,11 +80,17 @@ Status LoadSparseIndex(std::string_view bytes, const RecordTable& table, SparseI
     return Status::Corruption("sparse index object: made for " + std::to_string(object.image.slot_count) +
                               " rows, the segments hold " + std::to_string(table.live_count()));
   }
-  SparseRows rows = ScanSparseRows(table, index->key());
-  if (object.offsets_hash != rows.offsets_hash) {
+  // From the rows themselves: the index is what is being loaded.
+  SparseRows rows = ScanSparseRows(table, [&](size_t, const Row& row) -> std::optional<uint64_t> {
+    const SparseVector* vector = VectorAt(row, index->key());
+    if (vector == nullptr) return std::nullopt;
+    return SparseVectorChecksum(*vector);
+  });
+  const LiveRowChecksums::Hashes hashes = rows.identity.Hash();
+  if (object.offsets_hash != hashes.offsets) {
     return Status::Corruption("sparse index object: made for other rows than the segments hold");
   }
-  if (object.vector_rows != rows.vector_slots.size() || object.vectors_hash != rows.vectors_hash) {
+  if (object.vector_rows != rows.vector_slots.size() || object.vectors_hash != hashes.contents) {
     return Status::Corruption("sparse index object: made for other sparse vectors than the segments hold");
   }
   // Every posting belongs to a row holding a vector (the decoder cannot tell: it knows the
@@ -97,7 +102,7 @@ Status LoadSparseIndex(std::string_view bytes, const RecordTable& table, SparseI
   }
   const bool dense = rows.live == table.slot_count();
   index->LoadImage(std::move(object.image), dense ? nullptr : &rows.slot_of_rank, rows.vector_slots,
-                   table.slot_count());
+                   rows.vector_checksums, table.slot_count());
   return Status::Ok();
 }
 

@@ -31,15 +31,16 @@ struct SparseIndexSnapshot {
   bool dense = false;                  // every slot live: ranks are slots
   uint32_t live_rows = 0;
   uint64_t vector_rows = 0;
-  uint64_t offsets_hash = 0;
-  uint64_t vectors_hash = 0;
+  LiveRowChecksums rows;  // the vectors' checksums as the index keeps them, hashed at encoding
 };
 
 // The table's sparse index and what identifies its rows, or nullopt when the collection
 // has no sparse key or no live row holds a vector (nothing worth persisting). Copies the
-// index: O(its memory).
+// index: O(its memory); reads the vectors' checksums from it (SparseIndex::VectorChecksum)
+// rather than hashing every vector.
 std::optional<SparseIndexSnapshot> TakeSparseIndexSnapshot(const RecordTable& table);
-// Renumbers the copy's live postings to ranks and encodes the object.
+// Hashes the rows' identity, renumbers the copy's live postings to ranks and encodes the
+// object.
 Result<std::string> EncodeSparseIndexSnapshot(SparseIndexSnapshot snapshot);
 
 // Decodes `bytes` and, when it was made for the table's sparse key and exactly its live

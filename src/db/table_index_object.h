@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,6 +42,35 @@ class EncodedLaterSnapshot final : public IndexSnapshot {
  private:
   Snapshot snapshot_;
   uint64_t rows_;
+};
+
+// What an object records of the rows it was made for, so that a load can tell them
+// (docs/format/text-index.md, "Layout": offsets_hash and documents_hash; the sparse index
+// object's offsets and vectors hashes are taken the same way): per live row
+// in slot order, its offset and the checksum of what the index read from it (none when
+// the row gives the index nothing). Gathered while the table's lock is held, by reading
+// values the rows or the index keep (a Checksum64 computed there only for a document
+// still in RAM); hashed by Hash, which needs no lock: a compaction does it after
+// releasing the lock, while writers go on.
+struct LiveRowChecksums {
+  std::vector<uint64_t> offsets;
+  std::vector<std::optional<uint64_t>> checksums;
+
+  void Add(uint64_t offset, std::optional<uint64_t> checksum) {
+    offsets.push_back(offset);
+    checksums.push_back(checksum);
+  }
+  void Reserve(size_t rows) {
+    offsets.reserve(rows);
+    checksums.reserve(rows);
+  }
+
+  struct Hashes {
+    uint64_t offsets = 0;   // the object's offsets hash
+    uint64_t contents = 0;  // its documents hash (text) or vectors hash (sparse)
+  };
+  // TextIndexRowsHasher over the rows, in order.
+  Hashes Hash() const;
 };
 
 // Ranks of the table's live rows: rank r is the r-th live row in slot order, the number

@@ -14,22 +14,20 @@ bool SameAnalyzer(const AnalyzerOptions& a, const AnalyzerOptions& b) {
   return a.remove_diacritics == b.remove_diacritics && a.stemmer == b.stemmer && a.stop_words == b.stop_words;
 }
 
-// Rank of each live row in slot order, and the hashes the object records of the rows.
+// Rank of each live row in slot order, and what the object records of the rows (their
+// documents' checksums: stored with a document kept in a segment, computed for one in RAM).
 struct LiveRows : LiveRanks {
   bool any_document = false;
-  uint64_t offsets_hash = 0;
-  uint64_t documents_hash = 0;
+  LiveRowChecksums identity;
 };
 
 LiveRows ScanLiveRows(const RecordTable& table) {
   LiveRows out;
-  TextIndexRowsHasher hasher;
+  out.identity.Reserve(table.live_count());
   RankLiveRows(table, &out, [&](size_t slot, const Row& row) {
     out.any_document = out.any_document || row.has_document();
-    hasher.AddRowChecksum(row.offset, table.DocumentChecksum(slot));
+    out.identity.Add(row.offset, table.DocumentChecksum(slot));
   });
-  out.offsets_hash = hasher.offsets_hash();
-  out.documents_hash = hasher.documents_hash();
   return out;
 }
 
@@ -46,8 +44,7 @@ std::optional<TextIndexSnapshot> TakeTextIndexSnapshot(const RecordTable& table)
   snapshot.rank_of_slot = std::move(rows.rank_of_slot);
   snapshot.live_rows = rows.live;
   snapshot.analyzer = text->analyzer().options();
-  snapshot.offsets_hash = rows.offsets_hash;
-  snapshot.documents_hash = rows.documents_hash;
+  snapshot.rows = std::move(rows.identity);
   const TrigramIndex* trigram = table.trigram_index();
   snapshot.trigrams = trigram->CopySortedPostings();
   snapshot.trigram_stale = trigram->stale_slots();
@@ -127,8 +124,9 @@ Result<std::string> EncodeTextIndexSnapshot(TextIndexSnapshot snapshot) {
   FATHOM_ASSIGN_OR_RETURN(object.trigrams, FreshTrigramsByRank(snapshot));
   if (!snapshot.dense || !snapshot.index.sealed_only()) snapshot.index.Renumber(snapshot.rank_of_slot);
   object.analyzer = std::move(snapshot.analyzer);
-  object.offsets_hash = snapshot.offsets_hash;
-  object.documents_hash = snapshot.documents_hash;
+  const LiveRowChecksums::Hashes hashes = snapshot.rows.Hash();
+  object.offsets_hash = hashes.offsets;
+  object.documents_hash = hashes.contents;
   object.image = snapshot.index.TakeSealed(snapshot.live_rows);
   return EncodeTextIndexObject(object);
 }
@@ -148,10 +146,11 @@ RecordTable::DocumentIndexLoad LoadTextIndex(std::string_view bytes, const Recor
                                           " rows, the segments hold " + std::to_string(table.live_count())));
   }
   LiveRows rows = ScanLiveRows(table);
-  if (object->offsets_hash != rows.offsets_hash) {
+  const LiveRowChecksums::Hashes hashes = rows.identity.Hash();
+  if (object->offsets_hash != hashes.offsets) {
     return refuse_both(Status::Corruption("text index object: made for other rows than the segments hold"));
   }
-  if (object->documents_hash != rows.documents_hash) {
+  if (object->documents_hash != hashes.contents) {
     return refuse_both(Status::Corruption("text index object: made for other documents than the segments hold"));
   }
   const bool dense = rows.live == table.slot_count();

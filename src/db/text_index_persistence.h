@@ -37,8 +37,7 @@ struct TextIndexSnapshot {
   bool dense = false;                 // every slot live: ranks are slots
   uint32_t live_rows = 0;
   AnalyzerOptions analyzer;
-  uint64_t offsets_hash = 0;
-  uint64_t documents_hash = 0;
+  LiveRowChecksums rows;  // the documents' checksums, hashed at encoding
   // A copy of the table's trigram index (slots), and what cleans it of stale entries (the
   // slots the index was not told of a removal for): their current documents, as the
   // rows hold them (in RAM, or stored in `segments`).
@@ -51,7 +50,8 @@ struct TextIndexSnapshot {
 // The table's text index and what identifies its rows, or nullopt when no live row has a
 // document (nothing worth persisting). Copies the inverted index: O(its memory).
 std::optional<TextIndexSnapshot> TakeTextIndexSnapshot(const RecordTable& table);
-// Renumbers the copies to ranks (for the inverted index a rebuild of its sealed part,
+// Hashes the rows' identity, renumbers the copies to ranks (for the inverted index a
+// rebuild of its sealed part,
 // skipped when it is sealed and dense), drops the trigram copy's stale entries (reading
 // the stale slots' stored documents: IOError / Corruption when that fails) and encodes
 // the object.

@@ -238,8 +238,10 @@ inline void FuzzSparseIndexOnce(std::string_view bytes) {
     if (has[slot]) vector_slots.push_back(slot);
   }
   const size_t slot_count = decoded->image.slot_count;
+  // No rows here to take checksums of; the search does not read them.
+  const std::vector<uint64_t> vector_checksums(vector_slots.size(), 0);
   SparseIndex index(decoded->key);
-  index.LoadImage(std::move(decoded->image), nullptr, vector_slots, slot_count);
+  index.LoadImage(std::move(decoded->image), nullptr, vector_slots, vector_checksums, slot_count);
   (void)index.Search(SparseVector{{0, 2, 7, 1000}, {1.0f, -0.5f, 2.0f, 0.25f}, {}}, 10, nullptr);
 }
 

@@ -5,6 +5,7 @@
 #include <variant>
 
 #include "common/assert.h"
+#include "index/sparse/sparse_index_format.h"
 
 namespace fathom {
 
@@ -39,7 +40,10 @@ uint32_t SparseIndex::DimensionIdOrAdd(uint32_t dimension) {
 }
 
 void SparseIndex::EnsureSlot(uint32_t slot) {
-  if (slot >= state_.size()) state_.resize(size_t{slot} + 1, kEmpty);
+  if (slot >= state_.size()) {
+    state_.resize(size_t{slot} + 1, kEmpty);
+    checksums_.resize(state_.size(), 0);
+  }
 }
 
 void SparseIndex::Add(uint32_t slot, const RecordView& row) {
@@ -66,6 +70,7 @@ void SparseIndex::Add(uint32_t slot, const RecordView& row) {
   }
   tail_postings_ += v->indices.size();
   state_[slot] = kTail;
+  checksums_[slot] = SparseVectorChecksum(*v);
   ++tail_docs_;
   MaybeRebuild();
 }
@@ -102,6 +107,7 @@ void SparseIndex::Clear() {
   slots_.clear();
   weights_.clear();
   state_.clear();
+  checksums_.clear();
   bulk_.clear();
   sealed_docs_ = sealed_dead_ = tail_docs_ = tail_postings_ = 0;
 }
@@ -116,6 +122,7 @@ void SparseIndex::BulkAdd(uint32_t slot, const RecordView& row) {
     bulk_.push_back(BulkPosting{DimensionIdOrAdd(v->indices[i]), slot, v->values[i]});
   }
   state_[slot] = kBulk;
+  checksums_[slot] = SparseVectorChecksum(*v);
 }
 
 void SparseIndex::Seal() {
@@ -237,8 +244,10 @@ SparseIndex::Image SparseIndex::MakeImage(const std::vector<uint32_t>* rank_of_s
 }
 
 void SparseIndex::LoadImage(Image image, const std::vector<uint32_t>* slot_of_rank,
-                            const std::vector<uint32_t>& vector_slots, size_t slot_count) {
+                            const std::vector<uint32_t>& vector_slots, const std::vector<uint64_t>& vector_checksums,
+                            size_t slot_count) {
   Clear();
+  FATHOM_CHECK(vector_checksums.size() == vector_slots.size());
   FATHOM_CHECK(slot_of_rank == nullptr || slot_of_rank->size() == image.slot_count);
   FATHOM_CHECK(slot_of_rank != nullptr || image.slot_count <= slot_count);
   if (slot_of_rank != nullptr) {
@@ -260,9 +269,12 @@ void SparseIndex::LoadImage(Image image, const std::vector<uint32_t>* slot_of_ra
   slots_ = std::move(image.slots);
   weights_ = std::move(image.weights);
   state_.assign(slot_count, kEmpty);
-  for (uint32_t slot : vector_slots) {
+  checksums_.assign(slot_count, 0);
+  for (size_t i = 0; i < vector_slots.size(); ++i) {
+    const uint32_t slot = vector_slots[i];
     FATHOM_CHECK(slot < slot_count);
     state_[slot] = kSealed;
+    checksums_[slot] = vector_checksums[i];
   }
   for (uint32_t slot : slots_) FATHOM_CHECK(slot < slot_count);
   sealed_docs_ = vector_slots.size();
@@ -270,7 +282,8 @@ void SparseIndex::LoadImage(Image image, const std::vector<uint32_t>* slot_of_ra
 
 size_t SparseIndex::MemoryBytes() const {
   size_t bytes = sizeof(*this) + blocks_.capacity() * sizeof(Block) + slots_.capacity() * sizeof(uint32_t) +
-                 weights_.capacity() * sizeof(float) + state_.capacity() + bulk_.capacity() * sizeof(BulkPosting) +
+                 weights_.capacity() * sizeof(float) + state_.capacity() +
+                 checksums_.capacity() * sizeof(uint64_t) + bulk_.capacity() * sizeof(BulkPosting) +
                  dimension_ids_.size() * (sizeof(uint32_t) * 2 + 16) + dimensions_.capacity() * sizeof(Dimension);
   for (const Dimension& d : dimensions_) bytes += d.tail.capacity() * sizeof(Posting);
   return bytes;

@@ -31,6 +31,7 @@
 #include <roaring/roaring.hh>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -66,6 +67,16 @@ class SparseIndex final : public RowIndex {
 
   // For tests and diagnostics.
   uint64_t vector_count() const { return sealed_docs_ + tail_docs_; }
+
+  // The SparseVectorChecksum (index/sparse/sparse_index_format.h) of the vector the index
+  // holds for `slot`, or nullopt when it holds none: kept per slot as vectors come (Add,
+  // BulkAdd, LoadImage), so that the sparse index object's row identity is read, not
+  // hashed, while a compaction holds the table's lock (docs/design/sparse-vectors.md,
+  // "Persistence"). Not during a bulk load.
+  std::optional<uint64_t> VectorChecksum(uint32_t slot) const {
+    if (slot >= state_.size() || state_[slot] == kEmpty) return std::nullopt;
+    return checksums_[slot];
+  }
   uint64_t tail_vector_count() const { return tail_docs_; }
 
   struct Block {
@@ -102,9 +113,10 @@ class SparseIndex final : public RowIndex {
   // Replaces the index by `image` (as its decoder checked it: slots below
   // image.slot_count), its slot r renumbered to (*slot_of_rank)[r] (kept when null;
   // increasing). `vector_slots`: the slots (< slot_count) whose rows hold a vector at
-  // key(), those of the image's rows; `slot_count`: the table's slots.
+  // key(), those of the image's rows, and `vector_checksums` their vectors'
+  // SparseVectorChecksum (what VectorChecksum answers); `slot_count`: the table's slots.
   void LoadImage(Image image, const std::vector<uint32_t>* slot_of_rank, const std::vector<uint32_t>& vector_slots,
-                 size_t slot_count);
+                 const std::vector<uint64_t>& vector_checksums, size_t slot_count);
 
   struct Dimension {
     uint32_t first_block = 0;  // blocks [first_block, first_block + block_count) in blocks_
@@ -145,6 +157,7 @@ class SparseIndex final : public RowIndex {
   std::vector<uint32_t> slots_;  // sealed postings, block after block
   std::vector<float> weights_;
   std::vector<uint8_t> state_;  // SlotState by slot
+  std::vector<uint64_t> checksums_;  // by slot: its vector's checksum (state_ not kEmpty)
   std::vector<BulkPosting> bulk_;
   uint64_t sealed_docs_ = 0;  // live vectors in the sealed part
   uint64_t sealed_dead_ = 0;  // sealed vectors removed since the last rebuild

@@ -67,6 +67,18 @@ SparseIndexObject ObjectOf(const SparseIndex& index, const std::vector<uint32_t>
   return object;
 }
 
+// The index keeps each vector's checksum (the object's row identity reads them there): a
+// slot's is its row's vector's, none for a slot without one.
+void ExpectChecksumsOfRows(const SparseIndex& index, const std::vector<std::optional<Metadata>>& rows,
+                           uint64_t seed) {
+  for (uint32_t slot = 0; slot < rows.size(); ++slot) {
+    const std::optional<uint64_t> expected =
+        rows[slot] ? std::optional<uint64_t>(SparseVectorChecksum(std::get<SparseVector>(rows[slot]->at(kKey))))
+                   : std::nullopt;
+    ASSERT_EQ(index.VectorChecksum(slot), expected) << "slot " << slot << " seed " << seed;
+  }
+}
+
 TEST(SparseIndexFormatTest, RoundTripAnswersLikeTheIndex) {
   const uint64_t seed = testing::SeedForTest("SparseIndexFormatTest.RoundTripAnswersLikeTheIndex");
   std::mt19937_64 rng(seed);
@@ -109,11 +121,14 @@ TEST(SparseIndexFormatTest, RoundTripAnswersLikeTheIndex) {
 
   // Loaded at the same slots, and (the recovery case) at other slots.
   std::vector<uint32_t> vector_slots;
+  std::vector<uint64_t> vector_checksums;
   for (uint32_t slot = 0; slot < 3000; ++slot) {
-    if (rows[slot]) vector_slots.push_back(slot);
+    if (!rows[slot]) continue;
+    vector_slots.push_back(slot);
+    vector_checksums.push_back(SparseVectorChecksum(std::get<SparseVector>(rows[slot]->at(kKey))));
   }
   SparseIndex same(kKey);
-  same.LoadImage(decoded->image, &slot_of_rank, vector_slots, 3000);
+  same.LoadImage(decoded->image, &slot_of_rank, vector_slots, vector_checksums, 3000);
   EXPECT_EQ(same.vector_count(), index.vector_count());
   ExpectSameAnswers(index, same, rng);
   std::vector<uint32_t> moved(3000);  // slot s of `index` is slot 2s + 1 of the other
@@ -122,8 +137,14 @@ TEST(SparseIndexFormatTest, RoundTripAnswersLikeTheIndex) {
   for (uint32_t slot : slot_of_rank) moved_slot_of_rank.push_back(moved[slot]);
   for (uint32_t slot : vector_slots) moved_vector_slots.push_back(moved[slot]);
   SparseIndex other(kKey);
-  other.LoadImage(std::move(decoded->image), &moved_slot_of_rank, moved_vector_slots, 6001);
+  other.LoadImage(std::move(decoded->image), &moved_slot_of_rank, moved_vector_slots, vector_checksums, 6001);
   ExpectSameAnswers(index, other, rng, &moved);
+  ExpectChecksumsOfRows(index, rows, seed);
+  ExpectChecksumsOfRows(same, rows, seed);
+  for (uint32_t slot = 0; slot < 6001; ++slot) {
+    const std::optional<uint64_t> expected = slot % 2 == 1 ? index.VectorChecksum(slot / 2) : std::nullopt;
+    ASSERT_EQ(other.VectorChecksum(slot), expected) << "slot " << slot << " seed " << seed;
+  }
 
   // The loaded index takes changes like the original.
   for (int i = 0; i < 600; ++i) {
@@ -137,6 +158,7 @@ TEST(SparseIndexFormatTest, RoundTripAnswersLikeTheIndex) {
     same.Add(slot, View(rows[slot]));
   }
   ExpectSameAnswers(index, same, rng);
+  ExpectChecksumsOfRows(same, rows, seed);
 }
 
 // A fixed small index: 3 rows, dimensions 7 and 2, one removed vector, one tail vector.
