@@ -498,8 +498,9 @@ bool CollectionVectorIndex::Install(const RecordTable& table, VectorIndexTask ta
   return true;
 }
 
-Status CollectionVectorIndex::Load(RecordTable& table, std::string_view bytes) {
+Status CollectionVectorIndex::Load(RecordTable& table, std::string object) {
   Reset();
+  const std::string_view bytes = object;
   auto corrupt = [](const std::string& what) { return Status::Corruption("vector index object: " + what); };
   if (bytes.size() < kEnvelopeV1HeaderBytes + 8) return corrupt("truncated");
   if (std::memcmp(bytes.data(), kEnvelopeMagic, 4) != 0) return corrupt("bad magic");
@@ -528,6 +529,9 @@ Status CollectionVectorIndex::Load(RecordTable& table, std::string_view bytes) {
     return corrupt("built for other rows than the segments hold");
   }
   FATHOM_ASSIGN_OR_RETURN(IvfIndex index, IvfIndex::Deserialize(bytes.substr(header_bytes + 8)));
+  // The object's bytes are decoded: freed now, not when the load returns, so the open's
+  // peak holds the index once beside them, not twice (memory-budget.md, "Measured").
+  std::string().swap(object);
   if (index.rows() != covered_rows) return corrupt("row count disagrees with its header");
   FATHOM_RETURN_IF_ERROR(CheckBudget(budget, index.clusters()));
   if (table.dimension() != index.dim()) return corrupt("dimension disagrees with the collection");
@@ -537,7 +541,8 @@ Status CollectionVectorIndex::Load(RecordTable& table, std::string_view bytes) {
     if (table.live()[slot]) live_slots.push_back(static_cast<uint32_t>(slot));
   }
   bool out_of_range = false;
-  auto remapped = index.Remapped([&](uint32_t rank) -> std::optional<uint32_t> {
+  // In place: a renamed copy would hold the codes twice at the open's peak.
+  Status renamed = index.RenameSlots([&](uint32_t rank) -> std::optional<uint32_t> {
     if (rank >= live_slots.size()) {
       out_of_range = true;
       return std::nullopt;
@@ -545,11 +550,11 @@ Status CollectionVectorIndex::Load(RecordTable& table, std::string_view bytes) {
     return live_slots[rank];
   });
   if (out_of_range) return corrupt("names a row the segments do not hold");
-  if (!remapped.ok()) return corrupt(remapped.status().message());
+  if (!renamed.ok()) return corrupt(renamed.message());
   VectorIndexTask task;
   task.kind = VectorIndexTask::Kind::kBuild;
   task.generation = generation_;
-  task.result = std::make_shared<const IvfIndex>(std::move(*remapped));
+  task.result = std::make_shared<const IvfIndex>(std::move(index));
   task.budget = budget;
   task.built_rows = has_built_rows ? built_rows : task.result->rows();
   (void)table.TakeVectorChanges();  // the rows just loaded are what the index describes
