@@ -142,8 +142,9 @@ int Serve(const Where& where, uint64_t budget_mib, uint32_t k, size_t rows) {
   Check(stats.status(), "stats");
   const double open_s = Seconds(start);
   const Resident opened = ReadResident();
-  // What the open freed but the allocator kept (segment bytes read whole, the load's
-  // lookup tables): handed back, so the serving figure is what the node holds.
+  // What the open freed but the allocator kept (scan batches, the vector index object's
+  // bytes, the load's lookup tables): handed back, so the serving figure is what the node
+  // holds.
   malloc_trim(0);
   const Resident trimmed = ReadResident();
 
@@ -172,9 +173,10 @@ int Serve(const Where& where, uint64_t budget_mib, uint32_t k, size_t rows) {
   stats = (*col)->IndexStats();
   Check(stats.status(), "stats");
   const double per_row = (double(served.rss) - double(before.rss)) / double(rows);
-  std::printf("%-9s %7.1f %9.0f %9.0f %9.0f %9.0f %9.0f %8.1f %8.4f %8.0f %8.0f %8.1f %8.1f %s\n",
+  std::printf("%-9s %7.1f %9.0f %9.0f %9.0f %9.0f %9.0f %9.0f %8.1f %8.4f %8.0f %8.0f %8.1f %8.1f %s\n",
               budget_mib ? std::to_string(budget_mib).c_str() : "none", open_s, Mib(double(before.rss)),
-              Mib(double(opened.rss)), Mib(double(trimmed.rss)), Mib(double(served.rss)), Mib(double(served.hwm)),
+              Mib(double(opened.rss)), Mib(double(opened.hwm)), Mib(double(trimmed.rss)), Mib(double(served.rss)),
+              Mib(double(served.hwm)),
               per_row, recall, qps[0], qps[1], Mib(double(stats->index_memory_bytes)),
               Mib(double(stats->vector_memory_bytes)), stats->over_memory_budget ? "over" : "");
   std::fflush(stdout);
@@ -248,12 +250,12 @@ int main(int argc, char** argv) {
   } else {
     std::printf("# reusing the collection built in %s\n", dir.c_str());
   }
-  std::printf("# one fresh process per row; MiB; RSS before open (the program), after open, after malloc_trim, after "
-              "2 x %zu queries; HWM = peak; B/row = (RSS after queries - before open) / rows; QPS of the first "
+  std::printf("# one fresh process per row; MiB; RSS before open (the program), after open, the open's peak (VmHWM "
+              "then), RSS after malloc_trim, after 2 x %zu queries; HWM = the process's peak; B/row = (RSS after queries - before open) / rows; QPS of the first "
               "(cold cache) and second pass; index and vector RAM from IndexStats\n",
               queries);
-  std::printf("%-9s %7s %9s %9s %9s %9s %9s %8s %8s %8s %8s %8s %8s\n", "budget", "open s", "RSS0", "RSS open",
-              "RSS trim", "RSS q", "HWM", "B/row", "recall", "QPS 1st", "QPS 2nd", "index", "vectors");
+  std::printf("%-9s %7s %9s %9s %9s %9s %9s %9s %8s %8s %8s %8s %8s %8s\n", "budget", "open s", "RSS0", "RSS open",
+              "HWM open", "RSS trim", "RSS q", "HWM", "B/row", "recall", "QPS 1st", "QPS 2nd", "index", "vectors");
   std::fflush(stdout);
   for (uint64_t budget : {budget_mib, uint64_t{0}}) {
     pid_t pid = fork();

@@ -478,10 +478,13 @@ bool CollectionVectorIndex::Install(const RecordTable& table, VectorIndexTask ta
   return true;
 }
 
-Status CollectionVectorIndex::Load(RecordTable& table, std::string_view bytes) {
+Status CollectionVectorIndex::Load(RecordTable& table, std::string object) {
   Reset();
   auto corrupt = [](const std::string& what) { return Status::Corruption("vector index object: " + what); };
-  FATHOM_ASSIGN_OR_RETURN(VectorIndexEnvelope envelope, DecodeVectorIndexEnvelope(bytes));
+  FATHOM_ASSIGN_OR_RETURN(VectorIndexEnvelope envelope, DecodeVectorIndexEnvelope(object));
+  // The object's bytes are decoded: freed now, not when the load returns, so the open's
+  // peak holds the index once beside them, not twice (memory-budget.md, "Measured").
+  std::string().swap(object);
   const VectorIndexEnvelopeHeader& header = envelope.header;
   if (header.live_rows != table.live_count() || header.offsets_hash != LiveOffsetsHash(table)) {
     return corrupt("built for other rows than the segments hold");
@@ -493,7 +496,8 @@ Status CollectionVectorIndex::Load(RecordTable& table, std::string_view bytes) {
     if (table.live()[slot]) live_slots.push_back(static_cast<uint32_t>(slot));
   }
   bool out_of_range = false;
-  auto remapped = envelope.index.Remapped([&](uint32_t rank) -> std::optional<uint32_t> {
+  // In place: a renamed copy would hold the codes twice at the open's peak.
+  Status renamed = envelope.index.RenameSlots([&](uint32_t rank) -> std::optional<uint32_t> {
     if (rank >= live_slots.size()) {
       out_of_range = true;
       return std::nullopt;
@@ -501,11 +505,11 @@ Status CollectionVectorIndex::Load(RecordTable& table, std::string_view bytes) {
     return live_slots[rank];
   });
   if (out_of_range) return corrupt("names a row the segments do not hold");
-  if (!remapped.ok()) return corrupt(remapped.status().message());
+  if (!renamed.ok()) return corrupt(renamed.message());
   VectorIndexTask task;
   task.kind = VectorIndexTask::Kind::kBuild;
   task.generation = generation_;
-  task.result = std::make_shared<const IvfIndex>(std::move(*remapped));
+  task.result = std::make_shared<const IvfIndex>(std::move(envelope.index));
   task.budget = header.budget;
   // Before version 3 the last full build's rows were not recorded: counted from the rows
   // the index holds, as if it had been built at this size.

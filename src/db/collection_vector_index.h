@@ -172,8 +172,9 @@ class CollectionVectorIndex final : public PersistedIndex, public BackgroundInde
   // Installs an index loaded at open (before the WAL tail is replayed): bytes as written
   // by EncodeSnapshot for exactly the table's current rows. Any mismatch is an error and
   // leaves no index and the table's change journal untouched (the caller logs it, then
-  // Absorbs; maintenance rebuilds).
-  Status Load(RecordTable& table, std::string_view bytes);
+  // Absorbs; maintenance rebuilds). Takes the bytes to free them as soon as they are
+  // decoded.
+  Status Load(RecordTable& table, std::string object);
 
   // ---- shared lock ----
   bool has_index() const { return index_ != nullptr; }

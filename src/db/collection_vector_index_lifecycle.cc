@@ -54,7 +54,7 @@ const PersistedIndexKind CollectionVectorIndex::kKind = {"vector index", &Manife
 
 Status CollectionVectorIndex::LoadObject(RecordTable& table, const std::string& key, std::string bytes) {
   (void)key;  // the caller names it in its message
-  FATHOM_RETURN_IF_ERROR(Load(table, bytes));
+  FATHOM_RETURN_IF_ERROR(Load(table, std::move(bytes)));
   persisted_version_ = index_version_;
   return Status::Ok();
 }

@@ -65,7 +65,7 @@ Written WriteEnvelope(const RecordTable& table) {
 // query must answer with live rows only.
 Status LoadAndQuery(RecordTable& table, std::string_view bytes) {
   CollectionVectorIndex index(/*min_rows=*/16);
-  Status status = index.Load(table, bytes);
+  Status status = index.Load(table, std::string(bytes));
   if (!status.ok()) {
     EXPECT_FALSE(index.has_index());
     return status;

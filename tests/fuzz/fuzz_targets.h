@@ -175,7 +175,7 @@ inline void FuzzVectorIndexEnvelopeOnce(std::string_view bytes) {
                redecoded->header.built_rows == header.built_rows && redecoded->index.rows() == decoded->index.rows());
   RecordTable& table = VectorIndexEnvelopeTable();
   CollectionVectorIndex index(/*min_rows=*/16);
-  if (!index.Load(table, bytes).ok()) {
+  if (!index.Load(table, std::string(bytes)).ok()) {
     FATHOM_CHECK(!index.has_index());
     return;
   }

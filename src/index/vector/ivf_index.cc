@@ -8,6 +8,7 @@
 #include <limits>
 #include <utility>
 
+#include "common/assert.h"
 #include "index/vector/distance.h"
 
 namespace fathom {
@@ -255,6 +256,23 @@ Result<IvfIndex> IvfIndex::Remapped(const std::function<std::optional<uint32_t>(
   if (out.rows_ == 0) return Status::InvalidArgument("IVF remap: no row left");
   if (!out.IndexMembers()) return Status::InvalidArgument("IVF remap: slots must stay distinct");
   return out;
+}
+
+Status IvfIndex::RenameSlots(const std::function<std::optional<uint32_t>(uint32_t)>& map) {
+  std::vector<uint32_t> renamed(slots_.size());
+  for (size_t r = 0; r < slots_.size(); ++r) {
+    const std::optional<uint32_t> slot = map(slots_[r]);
+    if (!slot) return Status::InvalidArgument("IVF rename: a row has no new slot");
+    if (*slot == UINT32_MAX) return Status::InvalidArgument("IVF rename: slot 2^32-1 is reserved");
+    renamed[r] = *slot;
+  }
+  renamed.swap(slots_);
+  if (!IndexMembers()) {
+    renamed.swap(slots_);
+    FATHOM_CHECK(IndexMembers());  // the slots it had were distinct
+    return Status::InvalidArgument("IVF rename: slots must stay distinct");
+  }
+  return Status::Ok();
 }
 
 size_t IvfIndex::MemoryBytes() const {

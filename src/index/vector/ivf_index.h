@@ -213,6 +213,11 @@ class IvfIndex {
   // slots must be distinct (InvalidArgument otherwise). Returns InvalidArgument if no row
   // is left.
   Result<IvfIndex> Remapped(const std::function<std::optional<uint32_t>(uint32_t)>& map) const;
+  // Renames every slot s to map(s) in place, keeping every row (no copy of the codes:
+  // what the open needs, where a copy would double the index's memory at its peak).
+  // InvalidArgument, and the index unchanged, if map drops a row (nullopt), names the
+  // reserved slot 2^32-1, or gives two rows one slot.
+  Status RenameSlots(const std::function<std::optional<uint32_t>(uint32_t)>& map);
 
   // Every cluster with its squared distance from `query` in the search space, nearest
   // first (for studies of probe counts and for tests).

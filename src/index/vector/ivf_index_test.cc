@@ -213,6 +213,36 @@ TEST(IvfFormatTest, RoundTrip) {
   }
 }
 
+// RenameSlots (the open's in-place renumbering) gives what Remapped gives when every row
+// keeps a slot, and refuses a map that drops a row, repeats a slot or names the reserved
+// one, leaving the index as it was.
+TEST(IvfIndexTest, RenameSlotsInPlaceIsRemappedAndRefusesBadMaps) {
+  uint64_t seed = testing::SeedForTest("IvfIndexTest.RenameSlotsInPlaceIsRemappedAndRefusesBadMaps");
+  SyntheticData data;
+  IvfIndex index = SmallIndex(seed, DistanceSpace::kL2, &data);
+  const std::string before = index.Serialize();
+  auto spread = [](uint32_t slot) -> std::optional<uint32_t> { return 3 * slot + 1; };
+  auto remapped = index.Remapped(spread);
+  ASSERT_TRUE(remapped.ok()) << remapped.status().ToString();
+
+  auto refused = [&](const std::function<std::optional<uint32_t>(uint32_t)>& map) {
+    Status s = index.RenameSlots(map);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+    EXPECT_EQ(index.Serialize(), before);
+    EXPECT_TRUE(index.Contains(0));
+    EXPECT_FALSE(index.Contains(static_cast<uint32_t>(index.rows())));
+  };
+  refused([](uint32_t slot) -> std::optional<uint32_t> { return slot == 5 ? std::nullopt : std::optional(slot); });
+  refused([](uint32_t slot) -> std::optional<uint32_t> { return slot / 2; });
+  refused([](uint32_t slot) -> std::optional<uint32_t> { return slot == 7 ? UINT32_MAX : slot; });
+
+  ASSERT_TRUE(index.RenameSlots(spread).ok());
+  EXPECT_EQ(index.Serialize(), remapped->Serialize());
+  EXPECT_FALSE(index.Contains(0));
+  EXPECT_TRUE(index.Contains(1));
+  EXPECT_EQ(index.rows(), remapped->rows());
+}
+
 // Version 1 bytes (dense rotation, a reserved zero word where version 2 keeps the
 // rotation kind) still open and answer the same; a version 1 header naming a kind is
 // Corruption.
