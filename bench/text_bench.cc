@@ -148,6 +148,15 @@ void InitShape(EngineRun* run, const std::vector<QueryClass>& classes, size_t li
 
 // Runs `search(terms, k, &docs)` over the first `limit` queries of each class: an untimed
 // pass over the first `warmup` of them at every k, then the timed pass.
+//
+// What a query's time is: the querying thread's CPU time by default (--timer cpu), so that
+// engines measured one after another on a shared machine are compared at whatever load
+// each met; or wall-clock time (--timer wall). Lucene's harness measures the same way
+// (ThreadMXBean's thread CPU time: its JIT and GC threads are not counted, which favours
+// Lucene). Set once in main, before any engine runs.
+bool g_cpu_timer = true;
+double QueryClockSeconds() { return g_cpu_timer ? fathom::bench::ThreadCpuSeconds() : fathom::bench::Seconds(Clock::time_point()); }
+
 template <typename Search>
 void TimeQueries(const std::vector<QueryClass>& classes, size_t limit, EngineRun* run, Search&& search,
                  size_t warmup = SIZE_MAX) {
@@ -161,9 +170,9 @@ void TimeQueries(const std::vector<QueryClass>& classes, size_t limit, EngineRun
   for (size_t c = 0; c < classes.size(); ++c) {
     for (size_t ki = 0; ki < std::size(kKs); ++ki) {
       for (size_t q = 0; q < run->us[c][ki].size(); ++q) {
-        const Clock::time_point start = Clock::now();
+        const double start = QueryClockSeconds();
         search(classes[c].queries[q], kKs[ki], &docs);
-        run->us[c][ki][q] = Seconds(start) * 1e6;
+        run->us[c][ki][q] = (QueryClockSeconds() - start) * 1e6;
         if (docs.size() > 10) docs.resize(10);
         run->top[c][ki][q] = docs;
       }
@@ -435,7 +444,8 @@ EngineRun RunLucene(const Corpus& corpus, const std::vector<QueryClass>& classes
     }
   }
   fs::remove_all(index_dir);
-  std::string command = setup.java + " -Xms" + setup.heap + " -Xmx" + setup.heap + " -cp " +
+  std::string command = setup.java + " -Xms" + setup.heap + " -Xmx" + setup.heap +
+                        (g_cpu_timer ? " -Dtimer=cpu" : " -Dtimer=wall") + " -cp " +
                         Quote(setup.jars + ":" + setup.classes) + " LuceneBench " + Quote(docs_file) + " " +
                         Quote(queries_file) + " " + Quote(index_dir) + " " + Quote(out_file) + " " +
                         std::to_string(setup.warmup);
@@ -531,9 +541,10 @@ void PrintTables(const Corpus& corpus, const std::vector<QueryClass>& classes, c
     if (r.ran && r.engine == "fathom") reference = &r;
   }
   if (reference == nullptr) reference = lucene;
-  std::printf("\n## %s: OR queries, single thread, latency in microseconds; x_lucene = mean / Lucene's mean; "
+  std::printf("\n## %s: OR queries, single thread, latency in microseconds (%s); x_lucene = mean / Lucene's mean; "
               "top10 = mean share of %s's top 10 also returned\n",
-              corpus.name.c_str(), reference ? reference->engine.c_str() : "-");
+              corpus.name.c_str(), g_cpu_timer ? "the querying thread's CPU time" : "wall-clock",
+              reference ? reference->engine.c_str() : "-");
   std::printf("%-6s %4s %-8s %8s %10s %10s %10s %8s %7s\n", "terms", "k", "engine", "queries", "mean_us", "p50_us",
               "p99_us", "x_lucene", "top10");
   for (size_t c = 0; c < classes.size(); ++c) {
@@ -673,7 +684,11 @@ int main(int argc, char** argv) {
   app.add_option("--lucene-classes", o.lucene.classes, "javac output directory (default: next to this binary)");
   app.add_option("--lucene-heap", o.lucene.heap, "JVM heap (-Xms and -Xmx)");
   app.add_option("--lucene-warmup", o.lucene.warmup, "untimed passes over the queries before Lucene's timed pass");
+  std::string timer = "cpu";
+  app.add_option("--timer", timer, "a query's time: cpu (the querying thread's CPU time, for a shared machine) or wall")
+      ->check(CLI::IsMember({"cpu", "wall"}));
   CLI11_PARSE(app, argc, argv);
+  g_cpu_timer = timer == "cpu";
 
   if (quick) {
     if (app.count("--docs") == 0) o.synthetic.docs = 100000;

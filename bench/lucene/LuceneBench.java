@@ -3,7 +3,8 @@
 // It indexes the documents on disk (MMapDirectory, one thread, BM25Similarity(1.2, 0.75),
 // WhitespaceAnalyzer: the tokens come pre-made, so Lucene sees exactly the tokens every other
 // engine sees), times the build without and with forceMerge(1), then times each query in
-// process (System.nanoTime around building the BooleanQuery and IndexSearcher.search) after
+// process (the thread CPU time with -Dtimer=cpu, else System.nanoTime, around building the
+// BooleanQuery and IndexSearcher.search) after
 // warm-up passes, and writes one result line per query for text_bench to read.
 //
 // Usage: java -cp <lucene jars>:<classes> LuceneBench DOCS QUERIES INDEX_DIR OUT WARMUP_PASSES K...
@@ -16,6 +17,8 @@ import java.io.BufferedReader;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -61,7 +64,18 @@ public final class LuceneBench {
     return builder.build();
   }
 
+  // A query's time: this thread's CPU time with -Dtimer=cpu (text_bench's default, for a
+  // shared machine; the JIT's and GC's threads are not counted), else System.nanoTime.
+  static final boolean CPU_TIMER = "cpu".equals(System.getProperty("timer", "wall"));
+  static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
+
+  static long QueryClock() { return CPU_TIMER ? THREADS.getCurrentThreadCpuTime() : System.nanoTime(); }
+
   public static void main(String[] args) throws Exception {
+    if (CPU_TIMER && !THREADS.isCurrentThreadCpuTimeSupported()) {
+      System.err.println("LuceneBench: this JVM has no thread CPU time (-Dtimer=cpu)");
+      System.exit(2);
+    }
     if (args.length < 6) {
       System.err.println("usage: LuceneBench DOCS QUERIES INDEX_DIR OUT WARMUP_PASSES K...");
       System.exit(2);
@@ -137,9 +151,9 @@ public final class LuceneBench {
             long[] nanos = new long[queries.size()];
             TopDocs[] results = new TopDocs[queries.size()];
             for (int i = 0; i < queries.size(); ++i) {
-              long t0 = System.nanoTime();
+              long t0 = QueryClock();
               results[i] = searcher.search(OrQuery(queries.get(i)), k);
-              nanos[i] = System.nanoTime() - t0;
+              nanos[i] = QueryClock() - t0;
             }
             for (int i = 0; i < queries.size(); ++i) {
               StringBuilder line = new StringBuilder();
