@@ -25,7 +25,8 @@
 // those with 30;
 // FTS5, which takes seconds per query at 1M documents: over its first two queries, and it
 // answers only the first --fts5-queries of each class).
-// Single thread. Top-10 agreement with fathom (or Lucene without fathom) is reported:
+// Single thread; a query's time is the querying thread's CPU time (--timer cpu, the default,
+// for a shared machine) or wall-clock time (--timer wall). Top-10 agreement with fathom (or Lucene without fathom) is reported:
 // scores differ slightly between engines (Lucene stores document lengths in one lossy byte;
 // Xapian's and FTS5's idf is the Robertson-Sparck Jones ln((N-n+0.5)/(n+0.5)) (Xapian then
 // softens it below 2, FTS5 floors it at 1e-6) where Lucene and fathom use ln(1+(N-n+0.5)/(n+0.5)),
